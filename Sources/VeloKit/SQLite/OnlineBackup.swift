@@ -1,0 +1,39 @@
+import CSQLite
+
+/// SQLite's online backup API: copies a live database page by page into another connection.
+/// Other connections may keep reading and writing the source between steps; the copy restarts
+/// when the source changes under it, so the result is always one consistent state.
+public struct OnlineBackup {
+    public let source: Database
+    public let destination: Database
+    /// Pages copied per step; the source's lock is held only during a step.
+    public var pagesPerStep: Int32 = 1024
+
+    public init(from source: Database, to destination: Database) {
+        self.source = source
+        self.destination = destination
+    }
+
+    /// Copies everything. `progress` gets (pages done, pages total) after each step.
+    public func run(progress: (Int, Int) -> Void = { _, _ in }) throws {
+        guard let backup = sqlite3_backup_init(destination.handle, "main", source.handle, "main") else {
+            throw destination.error(code: sqlite3_errcode(destination.handle))
+        }
+        var rc: Int32 = SQLITE_OK
+        repeat {
+            rc = sqlite3_backup_step(backup, pagesPerStep)
+            let total = Int(sqlite3_backup_pagecount(backup))
+            progress(total - Int(sqlite3_backup_remaining(backup)), total)
+            if rc == SQLITE_BUSY || rc == SQLITE_LOCKED {
+                sqlite3_sleep(20)
+            }
+        } while rc == SQLITE_OK || rc == SQLITE_BUSY || rc == SQLITE_LOCKED
+        let finish = sqlite3_backup_finish(backup)
+        if rc != SQLITE_DONE {
+            throw SQLiteError(code: rc, message: String(cString: sqlite3_errstr(rc)), path: source.path)
+        }
+        if finish != SQLITE_OK {
+            throw destination.error(code: finish)
+        }
+    }
+}

@@ -1,0 +1,216 @@
+import CSQLite
+
+/// A prepared statement with typed binding and typed column access. Owned by one thread at a time;
+/// finalized when the last reference goes away.
+public final class Statement {
+    let handle: OpaquePointer
+    /// The database this statement runs on; kept alive as long as the statement is.
+    public let database: Database
+    /// The SQL text the statement was prepared from.
+    public let sql: String
+
+    init(database: Database, sql: String) throws {
+        self.database = database
+        self.sql = sql
+        var stmt: OpaquePointer?
+        let rc = sqlite3_prepare_v2(database.handle, sql, -1, &stmt, nil)
+        guard rc == SQLITE_OK, let stmt else {
+            throw database.error(code: rc, sql: sql)
+        }
+        handle = stmt
+    }
+
+    deinit { sqlite3_finalize(handle) }
+
+    // MARK: Binding (indexes are 1-based, as in SQLite)
+
+    /// The number of parameters the statement takes.
+    public var parameterCount: Int32 { sqlite3_bind_parameter_count(handle) }
+
+    public func bindNull(at index: Int32) throws {
+        try check(sqlite3_bind_null(handle, index))
+    }
+
+    public func bind(_ value: Int64, at index: Int32) throws {
+        try check(sqlite3_bind_int64(handle, index, value))
+    }
+
+    public func bind(_ value: Int, at index: Int32) throws {
+        try check(sqlite3_bind_int64(handle, index, Int64(value)))
+    }
+
+    public func bind(_ value: Double, at index: Int32) throws {
+        try check(sqlite3_bind_double(handle, index, value))
+    }
+
+    public func bind(_ value: Bool, at index: Int32) throws {
+        try check(sqlite3_bind_int64(handle, index, value ? 1 : 0))
+    }
+
+    /// Binds text with its exact UTF-8 bytes (NUL bytes included).
+    public func bind(_ value: String, at index: Int32) throws {
+        var value = value
+        try value.withUTF8 { utf8 in
+            try bindText(UnsafeRawBufferPointer(utf8), at: index)
+        }
+    }
+
+    /// Binds raw bytes as TEXT, unchanged (they need not be valid UTF-8).
+    public func bindText(_ bytes: UnsafeRawBufferPointer, at index: Int32) throws {
+        guard let base = bytes.baseAddress?.assumingMemoryBound(to: CChar.self), bytes.count > 0 else {
+            // An empty string is text, not NULL: SQLite needs a non-null pointer for that.
+            var empty: CChar = 0
+            try check(sqlite3_bind_text64(handle, index, &empty, 0, SQLiteDestructor.transient, UInt8(SQLITE_UTF8)))
+            return
+        }
+        try check(sqlite3_bind_text64(handle, index, base, sqlite3_uint64(bytes.count), SQLiteDestructor.transient, UInt8(SQLITE_UTF8)))
+    }
+
+    /// Binds bytes as a BLOB.
+    public func bindBlob(_ bytes: UnsafeRawBufferPointer, at index: Int32) throws {
+        if bytes.count == 0 {
+            try check(sqlite3_bind_zeroblob(handle, index, 0))
+        } else {
+            try check(sqlite3_bind_blob64(handle, index, bytes.baseAddress, sqlite3_uint64(bytes.count), SQLiteDestructor.transient))
+        }
+    }
+
+    public func bind(_ value: SQLiteValue, at index: Int32) throws {
+        switch value {
+        case .null: try bindNull(at: index)
+        case .integer(let i): try bind(i, at: index)
+        case .real(let d): try bind(d, at: index)
+        case .text(let s): try bind(s, at: index)
+        case .blob(let b): try b.withUnsafeBytes { try bindBlob($0, at: index) }
+        }
+    }
+
+    /// Binds values to parameters 1...n.
+    public func bind(_ values: [SQLiteValue]) throws {
+        for (offset, value) in values.enumerated() {
+            try bind(value, at: Int32(offset + 1))
+        }
+    }
+
+    // MARK: Running
+
+    /// Steps once. Returns true when a row is available, false when the statement is done.
+    @discardableResult
+    public func step() throws -> Bool {
+        let rc = sqlite3_step(handle)
+        switch rc {
+        case SQLITE_ROW: return true
+        case SQLITE_DONE: return false
+        default: throw database.error(code: rc, sql: sql)
+        }
+    }
+
+    /// Resets the statement so it can run again; bindings are kept.
+    public func reset() {
+        sqlite3_reset(handle)
+    }
+
+    /// Clears all bindings to NULL.
+    public func clearBindings() {
+        sqlite3_clear_bindings(handle)
+    }
+
+    /// Binds `values`, runs the statement to completion and resets it.
+    public func run(_ values: [SQLiteValue] = []) throws {
+        reset()
+        try bind(values)
+        defer { reset() }
+        while try step() {}
+    }
+
+    /// Runs the statement and calls `body` for each row. The statement is reset before and after.
+    public func forEachRow(_ values: [SQLiteValue] = [], _ body: (Statement) throws -> Void) throws {
+        reset()
+        try bind(values)
+        defer { reset() }
+        while try step() { try body(self) }
+    }
+
+    // MARK: Columns (indexes are 0-based, as in SQLite)
+
+    public var columnCount: Int32 { sqlite3_column_count(handle) }
+
+    public func columnName(_ index: Int32) -> String {
+        String(cString: sqlite3_column_name(handle, index))
+    }
+
+    /// All column names of the result.
+    public var columnNames: [String] { (0..<columnCount).map(columnName) }
+
+    /// The storage class of the column's value in the current row.
+    public func storageClass(_ index: Int32) -> StorageClass {
+        switch sqlite3_column_type(handle, index) {
+        case SQLITE_INTEGER: return .integer
+        case SQLITE_FLOAT: return .real
+        case SQLITE_TEXT: return .text
+        case SQLITE_BLOB: return .blob
+        default: return .null
+        }
+    }
+
+    public func int64(_ index: Int32) -> Int64 { sqlite3_column_int64(handle, index) }
+    public func int(_ index: Int32) -> Int { Int(sqlite3_column_int64(handle, index)) }
+    public func double(_ index: Int32) -> Double { sqlite3_column_double(handle, index) }
+    public func isNull(_ index: Int32) -> Bool { sqlite3_column_type(handle, index) == SQLITE_NULL }
+
+    /// The column as text (lossy only for bytes that are not valid UTF-8, which become U+FFFD).
+    public func string(_ index: Int32) -> String {
+        withTextBytes(index) { String(decoding: $0, as: UTF8.self) }
+    }
+
+    /// The column as text, or nil when it is NULL.
+    public func optionalString(_ index: Int32) -> String? {
+        isNull(index) ? nil : string(index)
+    }
+
+    /// Gives the column's exact text bytes, valid only inside `body`.
+    public func withTextBytes<R>(_ index: Int32, _ body: (UnsafeRawBufferPointer) throws -> R) rethrows -> R {
+        let pointer = sqlite3_column_text(handle, index)
+        let count = Int(sqlite3_column_bytes(handle, index))
+        return try body(UnsafeRawBufferPointer(start: pointer, count: pointer == nil ? 0 : count))
+    }
+
+    /// Gives the column's exact blob bytes, valid only inside `body`.
+    public func withBlobBytes<R>(_ index: Int32, _ body: (UnsafeRawBufferPointer) throws -> R) rethrows -> R {
+        let pointer = sqlite3_column_blob(handle, index)
+        let count = Int(sqlite3_column_bytes(handle, index))
+        return try body(UnsafeRawBufferPointer(start: pointer, count: pointer == nil ? 0 : count))
+    }
+
+    public func blob(_ index: Int32) -> [UInt8] {
+        withBlobBytes(index) { Array($0) }
+    }
+
+    /// The column's value with its storage class.
+    public func value(_ index: Int32) -> SQLiteValue {
+        switch storageClass(index) {
+        case .null: return .null
+        case .integer: return .integer(int64(index))
+        case .real: return .real(double(index))
+        case .text: return .text(string(index))
+        case .blob: return .blob(blob(index))
+        }
+    }
+
+    /// Every column of the current row.
+    public func row() -> [SQLiteValue] {
+        (0..<columnCount).map(value)
+    }
+
+    private func check(_ rc: Int32) throws {
+        if rc != SQLITE_OK { throw database.error(code: rc, sql: sql) }
+    }
+}
+
+/// SQLite's special destructor values, which C defines as casts that Swift does not import.
+enum SQLiteDestructor {
+    /// `SQLITE_TRANSIENT`: SQLite copies the bytes before the bind call returns.
+    static var transient: sqlite3_destructor_type {
+        unsafeBitCast(OpaquePointer(bitPattern: -1), to: sqlite3_destructor_type.self)
+    }
+}

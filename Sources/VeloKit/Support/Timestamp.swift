@@ -1,0 +1,45 @@
+import Foundation
+
+/// Laravel's stored datetime format, `Y-m-d H:i:s` in UTC, written and read without DateFormatter.
+public enum Timestamp {
+    /// Formats Unix seconds as `2026-11-27 10:11:15`.
+    public static func format(_ seconds: Int64) -> String {
+        var bytes = [UInt8](repeating: 0, count: 19)
+        write(seconds, into: &bytes)
+        return String(decoding: bytes, as: UTF8.self)
+    }
+
+    /// Writes the 19 bytes of `format(seconds)` into `out`.
+    public static func write(_ seconds: Int64, into out: inout [UInt8]) {
+        let days = seconds >= 0 ? seconds / 86_400 : (seconds - 86_399) / 86_400
+        let secs = Int(seconds - days * 86_400)
+        let (y, m, d) = civil(fromDays: days)
+        func put(_ value: Int, _ at: Int, _ width: Int) {
+            var v = value
+            for i in stride(from: at + width - 1, through: at, by: -1) {
+                out[i] = UInt8(48 + v % 10)
+                v /= 10
+            }
+        }
+        put(Int(y), 0, 4); out[4] = 0x2D; put(m, 5, 2); out[7] = 0x2D; put(d, 8, 2)
+        out[10] = 0x20
+        put(secs / 3600, 11, 2); out[13] = 0x3A; put(secs / 60 % 60, 14, 2); out[16] = 0x3A; put(secs % 60, 17, 2)
+    }
+
+    /// Days since 1970-01-01 to a proleptic Gregorian date (Howard Hinnant's algorithm).
+    static func civil(fromDays z0: Int64) -> (Int64, Int, Int) {
+        let z = z0 + 719_468
+        let era = (z >= 0 ? z : z - 146_096) / 146_097
+        let doe = z - era * 146_097
+        let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365
+        let y = yoe + era * 400
+        let doy = doe - (365 * yoe + yoe / 4 - yoe / 100)
+        let mp = (5 * doy + 2) / 153
+        let d = Int(doy - (153 * mp + 2) / 5 + 1)
+        let m = Int(mp < 10 ? mp + 3 : mp - 9)
+        return (m <= 2 ? y + 1 : y, m, d)
+    }
+
+    /// The current time in Unix seconds.
+    public static var now: Int64 { Int64(Date().timeIntervalSince1970) }
+}

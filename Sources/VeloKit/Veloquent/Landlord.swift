@@ -1,0 +1,26 @@
+/// One row of the landlord's `tenants` table: a tenant and where its database lives.
+public struct Tenant: Equatable, Sendable, Codable {
+    public var id: Int64
+    public var name: String
+    public var domain: String?
+    /// The tenant database: for SQLite, the absolute path of its file; nil in single-tenant mode.
+    public var database: String?
+}
+
+/// Reads the landlord side of a database: the tenants it lists.
+public enum Landlord {
+    /// The tenants in `tenants`, by id; empty when the table is absent.
+    public static func tenants(in database: Database, schema: SQLiteSchema) throws -> [Tenant] {
+        guard let table = schema.table("tenants") else { return [] }
+        let has = Set(table.columns.map(\.name))
+        let name = has.contains("name") ? "\"name\"" : "NULL"
+        let domain = has.contains("domain") ? "\"domain\"" : "NULL"
+        let db = has.contains("database") ? "\"database\"" : "NULL"
+        let order = has.contains("id") ? "\"id\"" : "rowid"
+        var result: [Tenant] = []
+        try database.prepare("SELECT \(order), \(name), \(domain), \(db) FROM \"tenants\" ORDER BY \(order)").forEachRow { row in
+            result.append(Tenant(id: row.int64(0), name: row.optionalString(1) ?? "", domain: row.optionalString(2), database: row.optionalString(3)))
+        }
+        return result
+    }
+}

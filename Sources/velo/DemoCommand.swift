@@ -1,0 +1,41 @@
+import ArgumentParser
+import VeloKit
+
+struct DemoCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "demo",
+        abstract: "Make a realistic, deterministic Veloquent tenant database for trying velo out.",
+        discussion: "Users, tags, posts (with a tags pivot table) and comments, plus superusers, settings, tokens and templates.")
+
+    @Option(name: .long, help: ArgumentHelp("Where to write the database.", valueName: "path"))
+    var out: String
+
+    @Option(name: .long, help: "How many posts to make (users: one per 20 posts, at least 20).")
+    var posts: Int = 1_000
+
+    @Option(name: .long, help: "Seed for the generator; the same seed gives the same database.")
+    var seed: UInt64 = 1
+
+    @Option(name: .long, help: "Journal mode of the result: delete (Laravel's default) or wal.")
+    var journalMode: String = "delete"
+
+    @Flag(name: .long, help: "Replace the file if it exists.")
+    var force = false
+
+    @OptionGroup var output: JSONFlag
+
+    func validate() throws {
+        if posts < 0 { throw ValidationError("--posts must be zero or more.") }
+    }
+
+    func run() throws {
+        let demo = DemoDatabase(options: .init(posts: posts, seed: seed, journalMode: journalMode, force: force))
+        let summary = try demo.write(to: out, progress: Progress("demo", total: posts))
+        if output.json {
+            try Output.json(summary)
+        } else {
+            let rows = summary.rows.values.reduce(0, +)
+            print("\(summary.path): \(Progress.grouped(rows)) rows in \(summary.rows.count) tables, \(Output.bytes(summary.bytes)), \(String(format: "%.1f", summary.seconds)) s")
+        }
+    }
+}
