@@ -12,7 +12,7 @@ struct InfoCommand: ParsableCommand {
 
     func run() throws {
         let path = try database.path()
-        let db = try Database(path: path, mode: .readOnly)
+        let db = try Database(path: path, mode: .readOnly, busyTimeout: database.timeout)
         let layout = try TenantDatabase.load(db)
         let info = try DatabaseInfo.gather(from: db, layout: layout)
         if output.json {

@@ -1,0 +1,42 @@
+import Foundation
+@testable import VeloKit
+
+/// Paths to the shared Veloquent fixtures and scratch space for tests.
+enum Fixtures {
+    /// The repository root (two levels above this file's folder).
+    static let root = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
+    /// `../shared/fixtures/veloquent`, beside the repository.
+    static let veloquent = root.deletingLastPathComponent().appendingPathComponent("shared/fixtures/veloquent")
+    static let tenantTest = veloquent.appendingPathComponent("tenant_test.sqlite").path
+    static let exampleSchema = veloquent.appendingPathComponent("example-tenant-schema.sql").path
+    /// Whether `../shared` is there; tests that need it are skipped with a message when it is not.
+    static let available = FileManager.default.fileExists(atPath: tenantTest)
+    static let skipMessage: Comment = "../shared/fixtures/veloquent is absent: Veloquent fixture tests skipped"
+
+    /// A new empty directory that is removed when the process exits.
+    static func temporaryDirectory(_ name: String = #function) -> URL {
+        let safe = name.filter { $0.isLetter || $0.isNumber }
+        let url = FileManager.default.temporaryDirectory.appendingPathComponent("velo-tests-\(getpid())/\(safe)-\(UUID().uuidString.prefix(8))")
+        try! FileManager.default.createDirectory(at: url, withIntermediateDirectories: true)
+        return url
+    }
+
+    /// A demo database with `posts` posts in a new temporary directory.
+    static func demo(posts: Int = 200, seed: UInt64 = 7, journalMode: String = "delete", name: String = #function) throws -> String {
+        let path = temporaryDirectory(name).appendingPathComponent("demo.sqlite").path
+        try DemoDatabase(options: .init(posts: posts, seed: seed, journalMode: journalMode)).write(to: path)
+        return path
+    }
+
+    /// Loads the hand-written example schema (with its `posts` collection) into a new database.
+    static func exampleDatabase(name: String = #function) throws -> String {
+        let path = temporaryDirectory(name).appendingPathComponent("example.sqlite").path
+        let db = try Database(path: path, mode: .create)
+        var sql = try String(contentsOfFile: exampleSchema, encoding: .utf8)
+        sql = sql.replacingOccurrences(of: "<bcrypt hash, e.g. $2y$12$...>", with: "$2y$12$abcdefghijklmnopqrstuv")
+        try db.execute(sql)
+        return path
+    }
+}
+
+import Testing

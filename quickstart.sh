@@ -1,0 +1,18 @@
+#!/usr/bin/env bash
+# Installs what velo needs (Debian packages), builds it, and runs its main job on a demo tenant database.
+set -euo pipefail
+cd "$(dirname "$0")"
+packages=(libsqlite3-dev libarchive-dev libzstd-dev sqlite3 zstd)
+missing=()
+for p in "${packages[@]}"; do dpkg -s "$p" >/dev/null 2>&1 || missing+=("$p"); done
+if [ ${#missing[@]} -gt 0 ]; then
+  sudo=""; [ "$(id -u)" -eq 0 ] || sudo="sudo"
+  $sudo apt-get update
+  $sudo env DEBIAN_FRONTEND=noninteractive apt-get install -y "${missing[@]}"
+fi
+swift build -c release
+velo=.build/release/velo
+mkdir -p demo
+set -x
+$velo demo --out demo/tenant.sqlite --posts 20000 --force
+$velo info --db demo/tenant.sqlite
