@@ -26,3 +26,28 @@ struct JSONFlag: ParsableArguments {
     @Flag(name: .long, help: "Print JSON instead of text.")
     var json = false
 }
+
+/// `--repo DIR`, defaulting to `$VELO_REPO`.
+struct RepositoryOption: ParsableArguments {
+    @Option(name: .long, help: ArgumentHelp("The snapshot repository folder (default: $VELO_REPO).", valueName: "dir"))
+    var repo: String?
+
+    /// The folder given, or `$VELO_REPO`, or nil.
+    var path: String? {
+        if let repo, !repo.isEmpty { return repo }
+        if let env = ProcessInfo.processInfo.environment["VELO_REPO"], !env.isEmpty { return env }
+        return nil
+    }
+
+    /// The repository, which must exist (or may be created).
+    func open(create: Bool = false) throws -> Repository {
+        guard let path else { throw VeloError("no repository given: pass --repo DIR or set VELO_REPO") }
+        return try Repository.open(path, create: create)
+    }
+
+    /// The repository when one was named, for commands that also accept archive paths.
+    func openIfGiven() throws -> Repository? {
+        guard path != nil else { return nil }
+        return try open()
+    }
+}

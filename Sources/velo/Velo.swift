@@ -7,10 +7,13 @@ struct Velo: ParsableCommand {
         commandName: "velo",
         abstract: "Backups, audits and restores for Veloquent databases.",
         discussion: """
-            VELO_DB is the default for --db.
+            VELO_DB and VELO_REPO are the defaults for --db and --repo.
             Exit status: 0 success, 1 error, 3 damage found or plan blocked.
             """,
         version: VeloVersion.current,
-        subcommands: [InfoCommand.self, DemoCommand.self]
+        subcommands: [
+            InitCommand.self, BackupCommand.self, SnapshotsCommand.self, VerifyCommand.self,
+            UnlockCommand.self, InfoCommand.self, DemoCommand.self,
+        ]
     )
 }

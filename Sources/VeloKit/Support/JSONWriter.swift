@@ -77,33 +77,7 @@ public struct JSONWriter {
 
     /// Writes a JSON string literal from UTF-8 bytes (which the caller has checked are valid UTF-8).
     public mutating func writeString(utf8: UnsafeRawBufferPointer) {
-        bytes.append(UInt8(ascii: "\""))
-        var runStart = 0
-        var i = 0
-        let count = utf8.count
-        while i < count {
-            let b = utf8[i]
-            if b >= 0x20 && b != 0x22 && b != 0x5C && !(b == 0x2F && escapesSlashes) {
-                i += 1
-                continue
-            }
-            if runStart < i { bytes.append(contentsOf: UnsafeRawBufferPointer(rebasing: utf8[runStart..<i])) }
-            switch b {
-            case 0x22: bytes.append(0x5C); bytes.append(0x22)
-            case 0x5C: bytes.append(0x5C); bytes.append(0x5C)
-            case 0x2F: bytes.append(0x5C); bytes.append(0x2F)
-            case 0x0A: bytes.append(0x5C); bytes.append(UInt8(ascii: "n"))
-            case 0x0D: bytes.append(0x5C); bytes.append(UInt8(ascii: "r"))
-            case 0x09: bytes.append(0x5C); bytes.append(UInt8(ascii: "t"))
-            default:
-                let hex: [UInt8] = Array("0123456789abcdef".utf8)
-                bytes.append(contentsOf: [0x5C, UInt8(ascii: "u"), UInt8(ascii: "0"), UInt8(ascii: "0"), hex[Int(b >> 4)], hex[Int(b & 0xF)]])
-            }
-            i += 1
-            runStart = i
-        }
-        if runStart < count { bytes.append(contentsOf: UnsafeRawBufferPointer(rebasing: utf8[runStart..<count])) }
-        bytes.append(UInt8(ascii: "\""))
+        JSONEscaping.appendString(utf8, to: &bytes, escapingSlashes: escapesSlashes)
     }
 
     /// Appends raw bytes that are already valid JSON.
@@ -122,5 +96,123 @@ public enum JSONNumberText {
         let text = value.description
         if text.contains(".") || text.contains("e") { return text }
         return text + ".0"
+    }
+}
+
+/// JSON string escaping (RFC 8259) straight into a byte buffer: the one implementation every writer uses.
+public enum JSONEscaping {
+    static let hex: [UInt8] = Array("0123456789abcdef".utf8)
+
+    /// Appends `utf8` as a quoted JSON string. Only `"`, `\\` and control characters are escaped (and `/` when
+    /// `escapingSlashes`, as PHP does); all other bytes are copied as they are.
+    public static func appendString(_ utf8: UnsafeRawBufferPointer, to out: inout [UInt8], escapingSlashes: Bool = false) {
+        out.append(UInt8(ascii: "\""))
+        var runStart = 0
+        let count = utf8.count
+        var i = 0
+        while i < count {
+            let b = utf8[i]
+            if b >= 0x20 && b != 0x22 && b != 0x5C && !(b == 0x2F && escapingSlashes) {
+                i += 1
+                continue
+            }
+            if runStart < i { out.append(contentsOf: UnsafeRawBufferPointer(rebasing: utf8[runStart..<i])) }
+            switch b {
+            case 0x22: out.append(0x5C); out.append(0x22)
+            case 0x5C: out.append(0x5C); out.append(0x5C)
+            case 0x2F: out.append(0x5C); out.append(0x2F)
+            case 0x0A: out.append(0x5C); out.append(UInt8(ascii: "n"))
+            case 0x0D: out.append(0x5C); out.append(UInt8(ascii: "r"))
+            case 0x09: out.append(0x5C); out.append(UInt8(ascii: "t"))
+            default:
+                out.append(contentsOf: [0x5C, UInt8(ascii: "u"), UInt8(ascii: "0"), UInt8(ascii: "0"), hex[Int(b >> 4)], hex[Int(b & 0xF)]])
+            }
+            i += 1
+            runStart = i
+        }
+        if runStart < count { out.append(contentsOf: UnsafeRawBufferPointer(rebasing: utf8[runStart..<count])) }
+        out.append(UInt8(ascii: "\""))
+    }
+
+    /// Appends `utf8` as a quoted JSON string, checking on the way that it is valid UTF-8 (RFC 3629). Returns
+    /// false, with a partial string appended, when it is not; the caller truncates and falls back.
+    /// Eight bytes at a time while there is nothing to escape: the data path's hot loop.
+    @inline(__always)
+    public static func appendValidatedString(_ utf8: UnsafeRawBufferPointer, to out: ByteBuffer) -> Bool {
+        let count = utf8.count
+        out.reserve(count + 2)
+        out.appendUnchecked(UInt8(ascii: "\""))
+        guard count > 0 else { out.appendUnchecked(UInt8(ascii: "\"")); return true }
+        let source = utf8.baseAddress!
+        var i = 0
+        let ones: UInt64 = 0x0101_0101_0101_0101
+        let highs: UInt64 = 0x8080_8080_8080_8080
+        while i < count {
+            if i + 8 <= count {
+                let x = source.loadUnaligned(fromByteOffset: i, as: UInt64.self)
+                let quote = x ^ (ones &* 0x22)
+                let backslash = x ^ (ones &* 0x5C)
+                let special = ((x &- ones &* 0x20) & ~x) | ((quote &- ones) & ~quote) | ((backslash &- ones) & ~backslash) | x
+                if special & highs == 0 {
+                    out.reserve(8)
+                    UnsafeMutableRawPointer(out.base + out.count).storeBytes(of: x, as: UInt64.self)
+                    out.truncateForward(by: 8)
+                    i += 8
+                    continue
+                }
+            }
+            let b = source.load(fromByteOffset: i, as: UInt8.self)
+            if b >= 0x80 {
+                let length = utf8SequenceLength(source + i, available: count - i)
+                if length == 0 { return false }
+                out.append(UnsafeRawBufferPointer(start: source + i, count: length))
+                i += length
+                continue
+            }
+            if b >= 0x20 && b != 0x22 && b != 0x5C {
+                out.append(b)
+            } else {
+                out.reserve(6)
+                switch b {
+                case 0x22: out.appendUnchecked(0x5C); out.appendUnchecked(0x22)
+                case 0x5C: out.appendUnchecked(0x5C); out.appendUnchecked(0x5C)
+                case 0x0A: out.appendUnchecked(0x5C); out.appendUnchecked(UInt8(ascii: "n"))
+                case 0x0D: out.appendUnchecked(0x5C); out.appendUnchecked(UInt8(ascii: "r"))
+                case 0x09: out.appendUnchecked(0x5C); out.appendUnchecked(UInt8(ascii: "t"))
+                default:
+                    out.appendUnchecked(0x5C); out.appendUnchecked(UInt8(ascii: "u"))
+                    out.appendUnchecked(UInt8(ascii: "0")); out.appendUnchecked(UInt8(ascii: "0"))
+                    out.appendUnchecked(hex[Int(b >> 4)]); out.appendUnchecked(hex[Int(b & 0xF)])
+                }
+            }
+            i += 1
+        }
+        out.append(UInt8(ascii: "\""))
+        return true
+    }
+
+    /// The length of the valid UTF-8 sequence starting at `p` (whose first byte is >= 0x80), or 0 if invalid.
+    @inline(__always)
+    static func utf8SequenceLength(_ p: UnsafeRawPointer, available: Int) -> Int {
+        let b0 = p.load(as: UInt8.self)
+        func cont(_ k: Int) -> UInt8? { k < available ? p.load(fromByteOffset: k, as: UInt8.self) : nil }
+        if b0 < 0xC2 { return 0 }
+        if b0 < 0xE0 {
+            guard let b1 = cont(1), b1 & 0xC0 == 0x80 else { return 0 }
+            return 2
+        }
+        if b0 < 0xF0 {
+            guard let b1 = cont(1), let b2 = cont(2), b1 & 0xC0 == 0x80, b2 & 0xC0 == 0x80 else { return 0 }
+            if b0 == 0xE0 && b1 < 0xA0 { return 0 }
+            if b0 == 0xED && b1 >= 0xA0 { return 0 }
+            return 3
+        }
+        if b0 < 0xF5 {
+            guard let b1 = cont(1), let b2 = cont(2), let b3 = cont(3), b1 & 0xC0 == 0x80, b2 & 0xC0 == 0x80, b3 & 0xC0 == 0x80 else { return 0 }
+            if b0 == 0xF0 && b1 < 0x90 { return 0 }
+            if b0 == 0xF4 && b1 >= 0x90 { return 0 }
+            return 4
+        }
+        return 0
     }
 }

@@ -43,3 +43,25 @@ public enum Timestamp {
     /// The current time in Unix seconds.
     public static var now: Int64 { Int64(Date().timeIntervalSince1970) }
 }
+
+extension Timestamp {
+    /// ISO 8601 in UTC: `2026-11-27T10:11:15Z`.
+    public static func iso8601(_ seconds: Int64) -> String {
+        var text = format(seconds)
+        text = text.replacingOccurrences(of: " ", with: "T")
+        return text + "Z"
+    }
+
+    /// Reads ISO 8601 with a `Z` or numeric offset (`2026-11-27T10:11:15+01:00`), fractional seconds allowed,
+    /// or a bare date (`2026-11-27`, midnight UTC). Returns Unix seconds.
+    public static func parseISO8601(_ text: String) -> Int64? {
+        let formatter = ISO8601DateFormatter()
+        formatter.formatOptions = [.withInternetDateTime]
+        if let date = formatter.date(from: text) { return Int64(date.timeIntervalSince1970.rounded(.down)) }
+        formatter.formatOptions = [.withInternetDateTime, .withFractionalSeconds]
+        if let date = formatter.date(from: text) { return Int64(date.timeIntervalSince1970.rounded(.down)) }
+        formatter.formatOptions = [.withFullDate]
+        if let date = formatter.date(from: text) { return Int64(date.timeIntervalSince1970) }
+        return nil
+    }
+}

@@ -1,0 +1,170 @@
+import CArchive
+import Foundation
+
+/// Reads a snapshot archive entry by entry, streaming: zstd decompression feeds libarchive's tar reader, and
+/// the SHA-256 of the compressed file is computed on the way. Entries that are not plain files with safe
+/// relative paths are reported, never extracted.
+public final class ArchiveReader {
+    /// The header of one entry.
+    public struct EntryHeader: Sendable, Equatable {
+        public var path: String
+        public var size: Int64
+        /// `file`, `directory`, `symlink`, `hardlink`, `device`, `fifo`, `socket`.
+        public var kind: String
+        public var linkTarget: String?
+
+        /// Why the entry is unsafe to have in an archive, or nil when it is a plain file with a safe path.
+        public var unsafeReason: String? {
+            if kind != "file" { return "is a \(kind), not a regular file" }
+            if path.hasPrefix("/") { return "has an absolute path" }
+            if path.split(separator: "/", omittingEmptySubsequences: false).contains(where: { $0 == ".." }) {
+                return "has a '..' path component"
+            }
+            if path.isEmpty { return "has an empty path" }
+            return nil
+        }
+    }
+
+    /// Problems reading the container (as opposed to its contents).
+    public struct ReadError: Error, CustomStringConvertible, Sendable {
+        public let path: String
+        public let entry: String?
+        public let reason: String
+        public var description: String {
+            entry.map { "\(path): entry \($0): \(reason)" } ?? "\(path): \(reason)"
+        }
+    }
+
+    public let path: String
+    private let archive: OpaquePointer
+    private let source: Source
+    private var currentEntry: String?
+
+    /// Reads the file, counts and hashes its bytes, and decompresses them for libarchive.
+    final class Source {
+        let fd: Int32
+        var digest = SHA256Digest()
+        var decompressor: ZstdDecompressor!
+        var buffer = [UInt8](repeating: 0, count: 256 * 1024)
+        var error: Error?
+
+        init(fd: Int32) { self.fd = fd }
+
+        func readFile(_ into: UnsafeMutableRawBufferPointer) throws -> Int {
+            while true {
+                let n = Foundation.read(fd, into.baseAddress, into.count)
+                if n < 0 {
+                    if errno == EINTR { continue }
+                    throw VeloError("read failed: \(String(cString: strerror(errno)))")
+                }
+                digest.update(UnsafeRawBufferPointer(rebasing: into[0..<n]))
+                return n
+            }
+        }
+    }
+
+    public init(path: String) throws {
+        var isDirectory: ObjCBool = false
+        guard FileManager.default.fileExists(atPath: path, isDirectory: &isDirectory) else {
+            throw ReadError(path: path, entry: nil, reason: "no such file")
+        }
+        if isDirectory.boolValue { throw ReadError(path: path, entry: nil, reason: "is a directory, not an archive") }
+        let fd = open(path, O_RDONLY | O_CLOEXEC)
+        guard fd >= 0 else { throw ReadError(path: path, entry: nil, reason: "cannot open: \(String(cString: strerror(errno)))") }
+        self.path = path
+        source = Source(fd: fd)
+        guard let archive = archive_read_new() else {
+            close(fd)
+            throw ReadError(path: path, entry: nil, reason: "libarchive: cannot allocate a reader")
+        }
+        self.archive = archive
+        source.decompressor = try ZstdDecompressor { [source] buffer in try source.readFile(buffer) }
+        archive_read_support_format_tar(archive)
+        let context = Unmanaged.passUnretained(source).toOpaque()
+        let rc = archive_read_open(archive, context, nil, { _, context, bufferOut in
+            let source = Unmanaged<Source>.fromOpaque(context!).takeUnretainedValue()
+            do {
+                let n = try source.buffer.withUnsafeMutableBytes { try source.decompressor.read(into: $0) }
+                source.buffer.withUnsafeBytes { bufferOut?.pointee = $0.baseAddress }
+                return la_ssize_t(n)
+            } catch {
+                source.error = error
+                return -1
+            }
+        }, nil)
+        if rc < ARCHIVE_WARN {
+            let error = failure(entry: nil)
+            archive_read_free(archive)
+            close(fd)
+            throw error
+        }
+    }
+
+    deinit {
+        archive_read_free(archive)
+        close(source.fd)
+    }
+
+    /// The next entry's header, or nil at the end of the archive.
+    public func nextEntry() throws -> EntryHeader? {
+        var entry: OpaquePointer?
+        let rc = archive_read_next_header(archive, &entry)
+        if rc == ARCHIVE_EOF { currentEntry = nil; return nil }
+        if rc < ARCHIVE_WARN || entry == nil { throw failure(entry: currentEntry.map { "after \($0)" }) }
+        let name = archive_entry_pathname_utf8(entry).map { String(cString: $0) }
+            ?? archive_entry_pathname(entry).map { String(cString: $0) } ?? ""
+        currentEntry = name
+        let type = UInt32(archive_entry_filetype(entry))
+        let kind: String
+        switch type {
+        case ArchiveFileType.regular: kind = archive_entry_hardlink(entry) != nil ? "hardlink" : "file"
+        case ArchiveFileType.directory: kind = "directory"
+        case ArchiveFileType.symlink: kind = "symlink"
+        case ArchiveFileType.characterDevice, ArchiveFileType.blockDevice: kind = "device"
+        case ArchiveFileType.fifo: kind = "fifo"
+        case ArchiveFileType.socket: kind = "socket"
+        default: kind = archive_entry_hardlink(entry) != nil ? "hardlink" : "unknown"
+        }
+        let link = archive_entry_symlink(entry).map { String(cString: $0) } ?? archive_entry_hardlink(entry).map { String(cString: $0) }
+        return EntryHeader(path: name, size: Int64(archive_entry_size(entry)), kind: kind, linkTarget: link)
+    }
+
+    /// Reads the current entry's data; 0 at its end.
+    public func read(into buffer: UnsafeMutableRawBufferPointer) throws -> Int {
+        let n = archive_read_data(archive, buffer.baseAddress, buffer.count)
+        if n < 0 { throw failure(entry: currentEntry) }
+        return n
+    }
+
+    /// Reads the whole current entry, refusing more than `limit` bytes (for small entries such as the manifest).
+    public func readAll(limit: Int = 64 << 20) throws -> [UInt8] {
+        var result: [UInt8] = []
+        var chunk = [UInt8](repeating: 0, count: 64 * 1024)
+        while true {
+            let n = try chunk.withUnsafeMutableBytes { try read(into: $0) }
+            if n == 0 { return result }
+            result.append(contentsOf: chunk[0..<n])
+            if result.count > limit {
+                throw ReadError(path: path, entry: currentEntry, reason: "is larger than \(limit) bytes")
+            }
+        }
+    }
+
+    /// Reads what is left of the file so that `archiveSHA256` covers all of it. Bytes after the end of the tar
+    /// stream are an error only if they are not valid zstd.
+    public func finishReading() throws -> (bytes: Int64, sha256: String) {
+        var scratch = [UInt8](repeating: 0, count: 256 * 1024)
+        while try scratch.withUnsafeMutableBytes({ try source.decompressor.read(into: $0) }) > 0 {}
+        return (source.digest.byteCount, source.digest.hex())
+    }
+
+    private func failure(entry: String?) -> Error {
+        if let error = source.error {
+            return ReadError(path: path, entry: entry, reason: "\(error)")
+        }
+        var message = archive_error_string(archive).map { String(cString: $0) } ?? "unreadable archive"
+        if message.contains("Unrecognized archive format") { message = "not a tar archive inside the zstd stream" }
+        if message.contains("Truncated") || message.contains("truncated") { message = "truncated: \(message)" }
+        return ReadError(path: path, entry: entry, reason: message)
+    }
+}

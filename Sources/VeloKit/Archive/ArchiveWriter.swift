@@ -1,0 +1,158 @@
+import CArchive
+import Foundation
+
+/// Writes a snapshot archive: a POSIX (pax) tar stream, made by libarchive, compressed by zstd, written to a
+/// new file (mode 0600) while its SHA-256 is computed. Entries are written whole, so each is bounded in size by
+/// the caller (record parts are). `finish` flushes and fsyncs; until then the file is not a valid archive.
+public final class ArchiveWriter {
+    /// What was written for one entry.
+    public struct Entry: Sendable, Equatable {
+        public var path: String
+        public var bytes: Int64
+        public var sha256: String
+    }
+
+    public let path: String
+    private let archive: OpaquePointer
+    private let sink: Sink
+    private var finished = false
+
+    /// Where libarchive's tar bytes go: through zstd into the file, hashing the compressed bytes.
+    final class Sink {
+        let fd: Int32
+        let path: String
+        var digest = SHA256Digest()
+        var compressor: ZstdCompressor!
+        /// Set when compression runs on its own thread.
+        var pipeline: CompressionPipeline?
+        var error: Error?
+
+        /// Takes tar bytes from libarchive.
+        func take(_ bytes: UnsafeRawBufferPointer) throws {
+            if let pipeline { try pipeline.write(bytes) } else { try compressor.write(bytes) }
+        }
+
+        init(fd: Int32, path: String) {
+            self.fd = fd
+            self.path = path
+        }
+
+        func writeFile(_ bytes: UnsafeRawBufferPointer) throws {
+            digest.update(bytes)
+            var offset = 0
+            while offset < bytes.count {
+                let n = Foundation.write(fd, bytes.baseAddress! + offset, bytes.count - offset)
+                if n < 0 {
+                    if errno == EINTR { continue }
+                    throw VeloError("\(path): write failed: \(String(cString: strerror(errno)))")
+                }
+                offset += n
+            }
+        }
+    }
+
+    /// Creates `path` (which must not exist) and starts the tar stream.
+    /// - Parameters:
+    ///   - level: zstd level (1...19; 3 is zstd's default).
+    ///   - workers: 0 compresses on the calling thread; 1 on a thread of its own (the default); more adds
+    ///     zstd worker threads.
+    public init(path: String, level: Int32 = 3, workers: Int32 = 1) throws {
+        let fd = open(path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0o600)
+        guard fd >= 0 else { throw VeloError("\(path): cannot create: \(String(cString: strerror(errno)))") }
+        fchmod(fd, 0o600)  // whatever the umask: archives hold password hashes and tokens
+        self.path = path
+        sink = Sink(fd: fd, path: path)
+        guard let archive = archive_write_new() else {
+            close(fd)
+            throw VeloError("libarchive: cannot allocate a writer")
+        }
+        self.archive = archive
+        do {
+            sink.compressor = try ZstdCompressor(level: level, workers: max(0, workers - 1)) { [sink] bytes in try sink.writeFile(bytes) }
+            if workers > 0 { sink.pipeline = CompressionPipeline(compressor: sink.compressor) }
+            try check(archive_write_set_format_pax_restricted(archive))
+            try check(archive_write_set_bytes_per_block(archive, 64 * 1024))
+            try check(archive_write_set_bytes_in_last_block(archive, 1))
+            let context = Unmanaged.passUnretained(sink).toOpaque()
+            try check(archive_write_open(archive, context, nil, { _, context, buffer, length in
+                let sink = Unmanaged<Sink>.fromOpaque(context!).takeUnretainedValue()
+                do {
+                    try sink.take(UnsafeRawBufferPointer(start: buffer, count: length))
+                    return la_ssize_t(length)
+                } catch {
+                    sink.error = error
+                    return -1
+                }
+            }, nil))
+        } catch {
+            archive_write_free(archive)
+            close(fd)
+            unlink(path)
+            throw error
+        }
+    }
+
+    deinit {
+        if !finished { abort() }
+    }
+
+    /// Adds one regular file entry (mode 0600) with the given bytes.
+    @discardableResult
+    public func addEntry(path entryPath: String, bytes: UnsafeRawBufferPointer, modificationTime: Int64) throws -> Entry {
+        guard let entry = archive_entry_new() else { throw VeloError("libarchive: cannot allocate an entry") }
+        defer { archive_entry_free(entry) }
+        archive_entry_set_pathname_utf8(entry, entryPath)
+        archive_entry_set_size(entry, la_int64_t(bytes.count))
+        archive_entry_set_filetype(entry, ArchiveFileType.regular)
+        archive_entry_set_perm(entry, 0o600)
+        archive_entry_set_mtime(entry, time_t(modificationTime), 0)
+        try check(archive_write_header(archive, entry))
+        var offset = 0
+        while offset < bytes.count {
+            let n = archive_write_data(archive, bytes.baseAddress! + offset, bytes.count - offset)
+            if n < 0 { try check(Int32(n)) }
+            offset += n
+        }
+        try check(archive_write_finish_entry(archive))
+        var digest = SHA256Digest()
+        digest.update(bytes)
+        return Entry(path: entryPath, bytes: Int64(bytes.count), sha256: digest.hex())
+    }
+
+    @discardableResult
+    public func addEntry(path entryPath: String, bytes: [UInt8], modificationTime: Int64) throws -> Entry {
+        try bytes.withUnsafeBytes { try addEntry(path: entryPath, bytes: $0, modificationTime: modificationTime) }
+    }
+
+    /// Ends the tar stream and the zstd frame, fsyncs and closes the file. Returns its size and SHA-256.
+    public func finish() throws -> (bytes: Int64, sha256: String) {
+        try check(archive_write_close(archive))
+        if let pipeline = sink.pipeline { try pipeline.finish() } else { try sink.compressor.finish() }
+        finished = true
+        archive_write_free(archive)
+        guard fsync(sink.fd) == 0 else {
+            let reason = String(cString: strerror(errno))
+            close(sink.fd)
+            throw VeloError("\(path): fsync failed: \(reason)")
+        }
+        close(sink.fd)
+        return (sink.digest.byteCount, sink.digest.hex())
+    }
+
+    /// Stops writing and deletes the file.
+    public func abort() {
+        guard !finished else { return }
+        finished = true
+        sink.pipeline?.cancel()
+        archive_write_free(archive)
+        close(sink.fd)
+        unlink(path)
+    }
+
+    private func check(_ code: Int32) throws {
+        if code >= ARCHIVE_WARN { return }
+        if let error = sink.error { throw error }
+        let message = archive_error_string(archive).map { String(cString: $0) } ?? "error \(code)"
+        throw VeloError("\(path): libarchive: \(message)")
+    }
+}

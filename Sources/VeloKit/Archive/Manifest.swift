@@ -1,0 +1,95 @@
+/// `manifest.json`, the last entry of an archive: every other entry with its size, SHA-256 and rows, and every
+/// table with its columns and row count. Verification checks the data against it.
+public struct Manifest: Equatable, Sendable {
+    public struct Entry: Equatable, Sendable {
+        public var path: String
+        public var bytes: Int64
+        public var sha256: String
+        /// For row parts: the table and how many rows the part holds.
+        public var table: String?
+        public var rows: Int?
+    }
+
+    public struct Table: Equatable, Sendable {
+        public var name: String
+        public var group: ArchiveFormat.Group
+        /// The table's role in the source database (`TableRole`).
+        public var role: String
+        /// The collection owning it (collection tables and pivots).
+        public var collection: String?
+        /// Stored columns in table order; the keys of every row.
+        public var columns: [String]
+        public var rows: Int
+        /// Part entries, in order.
+        public var parts: [String]
+    }
+
+    public var snapshotID: String
+    public var entries: [Entry]
+    public var tables: [Table]
+
+    public init(snapshotID: String, entries: [Entry], tables: [Table]) {
+        self.snapshotID = snapshotID
+        self.entries = entries
+        self.tables = tables
+    }
+
+    public var totalRows: Int { tables.reduce(0) { $0 + $1.rows } }
+    public var totalBytes: Int64 { entries.reduce(0) { $0 + $1.bytes } }
+
+    public func table(_ name: String) -> Table? { tables.first { $0.name == name } }
+    public func entry(_ path: String) -> Entry? { entries.first { $0.path == path } }
+
+    public var json: JSONValue {
+        .object([
+            ("format", .string(ArchiveFormat.name)),
+            ("version", .int(ArchiveFormat.version)),
+            ("snapshot_id", .string(snapshotID)),
+            ("entries", .array(entries.map { e in
+                var pairs: [(String, JSONValue)] = [("path", .string(e.path)), ("bytes", .int(e.bytes)), ("sha256", .string(e.sha256))]
+                if let table = e.table { pairs.append(("table", .string(table))) }
+                if let rows = e.rows { pairs.append(("rows", .int(rows))) }
+                return .object(pairs)
+            })),
+            ("tables", .array(tables.map { t in
+                .object([
+                    ("name", .string(t.name)), ("group", .string(t.group.rawValue)), ("role", .string(t.role)),
+                    ("collection", t.collection.map { .string($0) } ?? .null),
+                    ("columns", .array(t.columns.map { .string($0) })), ("rows", .int(t.rows)),
+                    ("parts", .array(t.parts.map { .string($0) })),
+                ])
+            })),
+            ("totals", .object([("tables", .int(tables.count)), ("rows", .int(totalRows)),
+                                ("entries", .int(entries.count)), ("bytes", .int(totalBytes))])),
+        ])
+    }
+
+    /// Reads a manifest, refusing anything malformed with the reason.
+    public init(json: JSONValue) throws {
+        func fail(_ reason: String) -> FormatProblem { FormatProblem(entry: ArchiveFormat.manifestPath, reason: reason) }
+        guard json["format"]?.stringValue == ArchiveFormat.name else { throw fail("format is not \"\(ArchiveFormat.name)\"") }
+        guard let version = json["version"]?.intValue, version >= 1, version <= ArchiveFormat.newestReadable else {
+            throw fail("format version \(json["version"].map { JSONWriter.string($0) } ?? "missing") is not one this velo reads")
+        }
+        guard let id = json["snapshot_id"]?.stringValue else { throw fail("snapshot_id is missing") }
+        guard let entries = json["entries"]?.arrayValue, let tables = json["tables"]?.arrayValue else {
+            throw fail("entries or tables are missing")
+        }
+        snapshotID = id
+        self.entries = try entries.enumerated().map { i, e in
+            guard let path = e["path"]?.stringValue, let bytes = e["bytes"]?.intValue, let sha = e["sha256"]?.stringValue,
+                  sha.count == 64 else { throw fail("entries[\(i)] is malformed") }
+            return Entry(path: path, bytes: Int64(bytes), sha256: sha, table: e["table"]?.stringValue, rows: e["rows"]?.intValue)
+        }
+        self.tables = try tables.enumerated().map { i, t in
+            guard let name = t["name"]?.stringValue, let groupName = t["group"]?.stringValue,
+                  let group = ArchiveFormat.Group(rawValue: groupName), let rows = t["rows"]?.intValue,
+                  let columns = t["columns"]?.arrayValue else { throw fail("tables[\(i)] is malformed") }
+            return Table(name: name, group: group, role: t["role"]?.stringValue ?? "other", collection: t["collection"]?.stringValue,
+                         columns: columns.compactMap(\.stringValue), rows: rows,
+                         parts: (t["parts"]?.arrayValue ?? []).compactMap(\.stringValue))
+        }
+        var seen = Set<String>()
+        for e in self.entries where !seen.insert(e.path).inserted { throw fail("lists \(e.path) twice") }
+    }
+}

@@ -1,0 +1,209 @@
+import Foundation
+
+/// One full read of an archive that checks everything `velo verify` promises: the zstd frames and their
+/// checksums, the tar structure, that every entry is a plain file with a safe path and appears once, the
+/// header first and the manifest last, every entry's size and SHA-256 and every part's row count against the
+/// manifest, every row parsed with the same columns as its table, and the archive's own SHA-256.
+/// Memory is bounded by one row, whatever the archive's size.
+public struct ArchiveAudit {
+    /// Something wrong with the archive, naming the entry when there is one.
+    public struct Problem: Equatable, Sendable, CustomStringConvertible {
+        public var entry: String?
+        public var reason: String
+        public var description: String { entry.map { "entry \($0): \(reason)" } ?? reason }
+    }
+
+    /// What one entry turned out to hold.
+    public struct ObservedEntry: Sendable {
+        public var path: String
+        public var bytes: Int64
+        public var sha256: String
+        public var rows: Int
+    }
+
+    public var path: String
+    public var header: SnapshotHeader?
+    public var manifest: Manifest?
+    public var entries: [ObservedEntry] = []
+    public var problems: [Problem] = []
+    public var archiveBytes: Int64 = 0
+    public var archiveSHA256 = ""
+    public var rowsChecked = 0
+
+    /// Reads `path` from start to end. `expectedSHA256` (from the catalog) is compared with the file's own.
+    public static func run(path: String, expectedSHA256: String? = nil, checkRows: Bool = true, progress: Progress? = nil) throws -> ArchiveAudit {
+        var audit = ArchiveAudit(path: path)
+        let reader = try ArchiveReader(path: path)
+        audit.read(reader, checkRows: checkRows, progress: progress)
+        if let expectedSHA256, !audit.archiveSHA256.isEmpty, audit.archiveSHA256 != expectedSHA256 {
+            audit.problems.insert(Problem(entry: nil, reason: "archive SHA-256 is \(audit.archiveSHA256), the catalog recorded \(expectedSHA256)"), at: 0)
+        }
+        audit.crossCheck()
+        return audit
+    }
+
+    mutating func read(_ reader: ArchiveReader, checkRows: Bool, progress: Progress?) {
+        var seen = Set<String>()
+        var index = 0
+        var sawManifestLast = false
+        var buffer = [UInt8](repeating: 0, count: 256 * 1024)
+        do {
+            while let header = try reader.nextEntry() {
+                defer { index += 1 }
+                if sawManifestLast {
+                    problems.append(Problem(entry: header.path, reason: "comes after \(ArchiveFormat.manifestPath), which must be last"))
+                    sawManifestLast = false
+                }
+                if let unsafe = header.unsafeReason {
+                    problems.append(Problem(entry: header.path, reason: unsafe))
+                    continue
+                }
+                if !seen.insert(header.path).inserted {
+                    problems.append(Problem(entry: header.path, reason: "appears more than once"))
+                }
+                if index == 0 && header.path != ArchiveFormat.headerPath {
+                    problems.append(Problem(entry: header.path, reason: "is first, but \(ArchiveFormat.headerPath) must be the first entry"))
+                }
+                if header.path == ArchiveFormat.headerPath || header.path == ArchiveFormat.manifestPath {
+                    let bytes = try reader.readAll(limit: 256 << 20)
+                    var digest = SHA256Digest()
+                    digest.update(bytes)
+                    let parsed: JSONValue
+                    do { parsed = try JSONParser.parse(bytes) } catch {
+                        problems.append(Problem(entry: header.path, reason: "is not valid JSON (\(error))"))
+                        continue
+                    }
+                    do {
+                        if header.path == ArchiveFormat.headerPath {
+                            if index != 0 { problems.append(Problem(entry: header.path, reason: "must be the first entry")) }
+                            self.header = try SnapshotHeader(json: parsed)
+                            entries.append(ObservedEntry(path: header.path, bytes: Int64(bytes.count), sha256: digest.hex(), rows: 0))
+                        } else {
+                            manifest = try Manifest(json: parsed)
+                            sawManifestLast = true
+                        }
+                    } catch let problem as FormatProblem {
+                        problems.append(Problem(entry: problem.entry, reason: problem.reason))
+                    }
+                    continue
+                }
+                entries.append(try readData(header, reader: reader, buffer: &buffer, checkRows: checkRows, progress: progress))
+            }
+            if manifest == nil && !problems.contains(where: { $0.entry == ArchiveFormat.manifestPath }) {
+                problems.append(Problem(entry: ArchiveFormat.manifestPath, reason: "is missing (the archive is incomplete)"))
+            } else if manifest != nil && !sawManifestLast {
+                problems.append(Problem(entry: ArchiveFormat.manifestPath, reason: "is not the last entry"))
+            }
+            if header == nil && !problems.contains(where: { $0.entry == ArchiveFormat.headerPath }) {
+                problems.append(Problem(entry: ArchiveFormat.headerPath, reason: "is missing"))
+            }
+            let finished = try reader.finishReading()
+            archiveBytes = finished.bytes
+            archiveSHA256 = finished.sha256
+        } catch let error as ArchiveReader.ReadError {
+            problems.append(Problem(entry: error.entry, reason: error.reason))
+        } catch {
+            problems.append(Problem(entry: nil, reason: "\(error)"))
+        }
+        progress?.finish()
+    }
+
+    /// Streams one data entry: hashes it and, for row parts, checks and counts its rows.
+    mutating func readData(_ header: ArchiveReader.EntryHeader, reader: ArchiveReader, buffer: inout [UInt8],
+                           checkRows: Bool, progress: Progress?) throws -> ObservedEntry {
+        var digest = SHA256Digest()
+        let isRows = header.path.hasSuffix(".ndjson")
+        var carry: [UInt8] = []
+        var rows = 0
+        // Columns come from the header, which is the first entry; without it only the rows' shape is checked.
+        let columnCount: Int?
+        if header.path == ArchiveFormat.schemaPath {
+            columnCount = ArchiveFormat.schemaColumns.count
+        } else {
+            columnCount = self.header?.tables.first { header.path.hasPrefix($0.partPrefix) }?.columns.count
+            if isRows, self.header != nil, columnCount == nil {
+                problems.append(Problem(entry: header.path, reason: "belongs to no table listed in \(ArchiveFormat.headerPath)"))
+            }
+        }
+        let validator = RowValidator(columnCount: columnCount)
+        var problem: String?
+        func line(_ bytes: UnsafeRawBufferPointer) {
+            rows += 1
+            guard checkRows, problem == nil else { return }
+            if let reason = validator.problem(in: bytes) { problem = "row \(rows): \(reason)" }
+        }
+        while true {
+            let n = try buffer.withUnsafeMutableBytes { try reader.read(into: $0) }
+            if n == 0 { break }
+            buffer.withUnsafeBytes { raw in
+                let chunk = UnsafeRawBufferPointer(rebasing: raw[0..<n])
+                digest.update(chunk)
+                guard isRows else { return }
+                var start = 0
+                while start < n {
+                    guard let newline = memchr(chunk.baseAddress! + start, 0x0A, n - start) else {
+                        carry.append(contentsOf: UnsafeRawBufferPointer(rebasing: chunk[start..<n]))
+                        return
+                    }
+                    let end = chunk.baseAddress!.distance(to: UnsafeRawPointer(newline))
+                    if carry.isEmpty {
+                        line(UnsafeRawBufferPointer(rebasing: chunk[start..<end]))
+                    } else {
+                        carry.append(contentsOf: UnsafeRawBufferPointer(rebasing: chunk[start..<end]))
+                        carry.withUnsafeBytes { line($0) }
+                        carry.removeAll(keepingCapacity: true)
+                    }
+                    start = end + 1
+                }
+            }
+            progress?.update(Int(digest.byteCount), unit: "bytes", detail: header.path)
+        }
+        if isRows && !carry.isEmpty {
+            problems.append(Problem(entry: header.path, reason: "the last row is not ended by a newline (truncated entry?)"))
+        }
+        if digest.byteCount != header.size {
+            problems.append(Problem(entry: header.path, reason: "tar header says \(header.size) bytes, \(digest.byteCount) were read"))
+        }
+        if let problem { problems.append(Problem(entry: header.path, reason: problem)) }
+        rowsChecked += rows
+        return ObservedEntry(path: header.path, bytes: digest.byteCount, sha256: digest.hex(), rows: rows)
+    }
+
+    /// Compares what was read with what the manifest and header say.
+    mutating func crossCheck() {
+        guard let manifest else { return }
+        if let header, header.id != manifest.snapshotID {
+            problems.append(Problem(entry: ArchiveFormat.manifestPath, reason: "belongs to snapshot \(manifest.snapshotID), the header says \(header.id)"))
+        }
+        let observed = Dictionary(entries.map { ($0.path, $0) }, uniquingKeysWith: { a, _ in a })
+        let listed = Set(manifest.entries.map(\.path))
+        for expected in manifest.entries {
+            guard let actual = observed[expected.path] else {
+                problems.append(Problem(entry: expected.path, reason: "is listed in the manifest but missing from the archive"))
+                continue
+            }
+            if actual.bytes != expected.bytes {
+                problems.append(Problem(entry: expected.path, reason: "has \(actual.bytes) bytes, the manifest says \(expected.bytes)"))
+            }
+            if actual.sha256 != expected.sha256 {
+                problems.append(Problem(entry: expected.path, reason: "SHA-256 mismatch (the data is damaged)"))
+            }
+            if let rows = expected.rows, rows != actual.rows {
+                problems.append(Problem(entry: expected.path, reason: "has \(actual.rows) rows, the manifest says \(rows)"))
+            }
+        }
+        for entry in entries where !listed.contains(entry.path) {
+            problems.append(Problem(entry: entry.path, reason: "is not listed in the manifest"))
+        }
+        for table in manifest.tables {
+            let partRows = table.parts.compactMap { observed[$0]?.rows }.reduce(0, +)
+            if table.parts.allSatisfy({ observed[$0] != nil }) && partRows != table.rows {
+                problems.append(Problem(entry: table.parts.first ?? ArchiveFormat.manifestPath,
+                                        reason: "table \(table.name) has \(partRows) rows in its parts, the manifest says \(table.rows)"))
+            }
+            if let listed = header?.tables.first(where: { $0.name == table.name }), listed.columns != table.columns {
+                problems.append(Problem(entry: ArchiveFormat.manifestPath, reason: "table \(table.name) has other columns than in \(ArchiveFormat.headerPath)"))
+            }
+        }
+    }
+}

@@ -1,0 +1,52 @@
+import Foundation
+
+/// `velo verify`: reads every byte of a snapshot (see `ArchiveAudit`) and records the result in the catalog.
+public enum Verifier {
+    public struct Report: Encodable, Sendable {
+        public var id: String?
+        public var archive: String
+        public var ok: Bool
+        public var problems: [String]
+        public var entries: Int
+        public var rows: Int
+        public var bytes: Int64
+        public var seconds: Double
+    }
+
+    public static func verify(_ snapshot: SelectedSnapshot, progress: Progress? = nil) throws -> Report {
+        let started = ContinuousClock.now
+        let path = snapshot.archivePath
+        var problems: [ArchiveAudit.Problem] = []
+        var audit: ArchiveAudit?
+        if !FileSystem.exists(path) {
+            problems.append(.init(entry: nil, reason: "\(path): the archive file is missing"))
+        } else {
+            do {
+                let result = try ArchiveAudit.run(path: path, expectedSHA256: snapshot.catalogEntry?.archiveSHA256, progress: progress)
+                problems = result.problems
+                audit = result
+            } catch {
+                problems.append(.init(entry: nil, reason: "\(error)"))
+            }
+        }
+        if let entry = snapshot.catalogEntry, let audit {
+            if audit.archiveBytes != entry.archiveBytes && problems.isEmpty {
+                problems.append(.init(entry: nil, reason: "archive has \(audit.archiveBytes) bytes, the catalog recorded \(entry.archiveBytes)"))
+            }
+            if let header = audit.header, header.id != entry.id {
+                problems.append(.init(entry: ArchiveFormat.headerPath, reason: "is snapshot \(header.id), the catalog expects \(entry.id)"))
+            }
+        }
+        let elapsed = ContinuousClock.now - started
+        let report = Report(
+            id: snapshot.id ?? audit?.header?.id, archive: path, ok: problems.isEmpty, problems: problems.map(\.description),
+            entries: audit?.entries.count ?? 0, rows: audit?.rowsChecked ?? 0, bytes: audit?.archiveBytes ?? 0,
+            seconds: Double(elapsed.components.seconds) + Double(elapsed.components.attoseconds) / 1e18)
+        if case .catalogued(var entry, let repository) = snapshot {
+            entry.verification = .init(time: Timestamp.now, ok: report.ok, problems: report.problems)
+            // The snapshot may have been pruned meanwhile; only update an entry that still exists.
+            if FileSystem.exists(repository.catalog.entryPath(entry.id)) { try repository.catalog.update(entry) }
+        }
+        return report
+    }
+}

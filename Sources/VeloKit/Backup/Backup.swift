@@ -1,0 +1,88 @@
+import Foundation
+
+/// `velo backup`: a consistent snapshot of a live Veloquent database, written into the repository as a new
+/// archive and catalogued. A crash at any point leaves either no trace or a complete snapshot.
+public enum Backup {
+    public struct Options: Sendable {
+        public var tags: [String] = []
+        public var collections: [String]?
+        public var excludeTables: [String] = []
+        public var includeFramework = false
+        public var records = true
+        /// zstd level.
+        public var level: Int32 = 3
+        /// zstd worker threads.
+        public var workers: Int32 = 1
+        /// The snapshot's time (Unix seconds), default now.
+        public var time: Int64?
+        public var partBytes = ArchiveFormat.defaultPartBytes
+        public var busyTimeout: Duration = .seconds(5)
+
+        public init() {}
+    }
+
+    /// What `velo backup` reports.
+    public struct Result: Encodable, Sendable {
+        public var id: String
+        public var time: String
+        public var archive: String
+        public var bytes: Int64
+        public var sha256: String
+        public var rows: [String: Int]
+        public var excludedTables: [String]
+        public var seconds: Double
+    }
+
+    /// Backs up `databasePath` into `repository`. Takes the repository's lock for the whole run.
+    public static func run(databasePath: String, repository: Repository, options: Options, progress: Progress? = nil) throws -> Result {
+        guard (1...19).contains(options.level) else { throw VeloError("--level must be 1 to 19 (zstd levels)") }
+        let started = ContinuousClock.now
+        let lock = try repository.lock(command: "velo backup")
+        defer { lock.release() }
+
+        let source = try ConsistentRead(path: databasePath, copyDirectory: repository.temporaryDirectory,
+                                        busyTimeout: options.busyTimeout, progress: progress)
+        defer { source.close() }
+        let layout = try TenantDatabase.load(source.database)
+        let plan = try TablePlan(layout: layout, collections: options.collections, excludeTables: options.excludeTables,
+                                 includeFramework: options.includeFramework, records: options.records)
+        var random = SystemRandomNumberGenerator()
+        let id = SnapshotID.random(using: &random)
+        let time = options.time ?? Timestamp.now
+        let header = SnapshotHeader(
+            id: id, time: time,
+            source: .init(path: FileSystem.absolute(databasePath), kind: layout.kind.rawValue, sqliteVersion: Database.libraryVersion,
+                          journalMode: source.journalMode, pageSize: Int(try source.database.pragma("page_size")?.int64Value ?? 0),
+                          schemaVersion: layout.schemaVersion, migrations: layout.appliedMigrations, prefix: layout.prefix),
+            tags: options.tags,
+            contents: .init(records: options.records, collections: options.collections, excludedTables: plan.excluded),
+            tables: plan.items.filter(\.includeRows).map { .init(name: $0.table, group: $0.group, columns: $0.columns) })
+
+        let relative = repository.archivePath(id: id, time: time)
+        let final = repository.path(relative)
+        try FileSystem.createDirectory((final as NSString).deletingLastPathComponent)
+        let partial = repository.partialPath(for: relative)
+        let writer = try ArchiveWriter(path: partial, level: options.level, workers: options.workers)
+        let manifest: Manifest
+        let written: (bytes: Int64, sha256: String)
+        do {
+            var snapshot = SnapshotWriter(database: source.database, layout: layout, plan: plan, header: header,
+                                          partBytes: options.partBytes, progress: progress)
+            manifest = try snapshot.write(to: writer)
+            written = try writer.finish()
+        } catch {
+            writer.abort()
+            throw error
+        }
+        source.close()
+        // The commit point: the complete, fsynced archive appears under its final name.
+        try FileSystem.rename(partial, to: final)
+        let elapsed = ContinuousClock.now - started
+        let seconds = Double(elapsed.components.seconds) + Double(elapsed.components.attoseconds) / 1e18
+        let entry = CatalogEntry(snapshot: header, manifest: manifest, archive: relative, bytes: written.bytes,
+                                 sha256: written.sha256, seconds: seconds)
+        try repository.catalog.write(entry, header: header, manifest: manifest)
+        return Result(id: id, time: Timestamp.iso8601(time), archive: final, bytes: written.bytes, sha256: written.sha256,
+                      rows: entry.tableRows, excludedTables: plan.excluded, seconds: seconds)
+    }
+}

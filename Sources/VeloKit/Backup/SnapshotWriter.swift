@@ -1,0 +1,86 @@
+/// Writes one snapshot archive from a frozen database: the header, the schema, every planned table's rows in
+/// bounded parts, then the manifest. Plain synchronous streaming: SQLite step, encode, compress (zstd's own
+/// worker thread overlaps compression with encoding), write.
+struct SnapshotWriter {
+    let database: Database
+    let layout: TenantDatabase
+    let plan: TablePlan
+    let header: SnapshotHeader
+    let partBytes: Int
+    let progress: Progress?
+
+    /// Rows read per table.
+    private(set) var rows: [String: Int] = [:]
+
+    init(database: Database, layout: TenantDatabase, plan: TablePlan, header: SnapshotHeader, partBytes: Int, progress: Progress?) {
+        self.database = database
+        self.layout = layout
+        self.plan = plan
+        self.header = header
+        self.partBytes = partBytes
+        self.progress = progress
+    }
+
+    /// Writes everything into `writer` and returns the manifest (also written, as the last entry).
+    mutating func write(to writer: ArchiveWriter) throws -> Manifest {
+        var entries: [Manifest.Entry] = []
+        var tables: [Manifest.Table] = []
+        let time = header.time
+        var headerBytes = JSONWriter(pretty: true)
+        headerBytes.write(header.json)
+        headerBytes.appendByte(0x0A)
+        let headerEntry = try writer.addEntry(path: ArchiveFormat.headerPath, bytes: headerBytes.bytes, modificationTime: time)
+        entries.append(Manifest.Entry(path: headerEntry.path, bytes: headerEntry.bytes, sha256: headerEntry.sha256))
+
+        let buffer = ByteBuffer(capacity: partBytes + (1 << 20))
+        let schema = try database.prepare("SELECT \(ArchiveFormat.schemaColumns.joined(separator: ", ")) FROM sqlite_schema ORDER BY rowid")
+        let schemaEncoder = RecordEncoder(columnCount: ArchiveFormat.schemaColumns.count)
+        var schemaRows = 0
+        try schema.forEachRow { row in
+            schemaEncoder.appendRow(of: row, to: buffer)
+            schemaRows += 1
+        }
+        let schemaEntry = try writer.addEntry(path: ArchiveFormat.schemaPath, bytes: buffer.bytes, modificationTime: time)
+        entries.append(Manifest.Entry(path: schemaEntry.path, bytes: schemaEntry.bytes, sha256: schemaEntry.sha256, rows: schemaRows))
+        buffer.removeAll()
+
+        var done = 0
+        for item in plan.items where item.includeRows {
+            let encoder = RecordEncoder(columnCount: item.columns.count)
+            let order = item.hasRowID ? " ORDER BY rowid" : ""
+            let select = item.columns.isEmpty ? "NULL" : SQL.quoteList(item.columns)
+            let statement = try database.prepare("SELECT \(select) FROM \(SQL.quote(item.table))\(order)")
+            var parts: [String] = []
+            var partRows = 0
+            var tableRows = 0
+            func flush() throws {
+                let path = ArchiveFormat.partPath(group: item.group, table: item.table, part: parts.count + 1)
+                let entry = try writer.addEntry(path: path, bytes: buffer.bytes, modificationTime: time)
+                entries.append(Manifest.Entry(path: path, bytes: entry.bytes, sha256: entry.sha256, table: item.table, rows: partRows))
+                parts.append(path)
+                buffer.removeAll()
+                partRows = 0
+            }
+            statement.reset()
+            while try statement.step() {
+                encoder.appendRow(of: statement, to: buffer)
+                partRows += 1
+                tableRows += 1
+                if buffer.count >= partBytes { try flush() }
+                if tableRows & 4095 == 0 { progress?.update(done + tableRows, detail: item.table) }
+            }
+            if partRows > 0 { try flush() }
+            done += tableRows
+            rows[item.table] = tableRows
+            tables.append(Manifest.Table(name: item.table, group: item.group, role: item.role.rawValue, collection: item.collection,
+                                         columns: item.columns, rows: tableRows, parts: parts))
+        }
+        let manifest = Manifest(snapshotID: header.id, entries: entries, tables: tables)
+        var manifestBytes = JSONWriter(pretty: true)
+        manifestBytes.write(manifest.json)
+        manifestBytes.appendByte(0x0A)
+        try writer.addEntry(path: ArchiveFormat.manifestPath, bytes: manifestBytes.bytes, modificationTime: time)
+        progress?.finish()
+        return manifest
+    }
+}

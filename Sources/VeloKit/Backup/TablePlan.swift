@@ -1,0 +1,79 @@
+/// Which tables a snapshot holds and in which group, from the database's layout and the backup options.
+public struct TablePlan: Sendable {
+    public struct Item: Sendable, Equatable {
+        public var table: String
+        public var group: ArchiveFormat.Group
+        public var role: TableRole
+        public var collection: String?
+        /// Stored columns, in table order.
+        public var columns: [String]
+        /// True when rows are read (false for tables excluded by the options, whose DDL alone is kept).
+        public var includeRows: Bool
+        /// True for rowid tables, which are read in rowid order.
+        public var hasRowID: Bool
+    }
+
+    /// Included tables in archive order: metadata, system, records, other, sqlite.
+    public var items: [Item]
+    /// Tables whose rows were left out.
+    public var excluded: [String]
+
+    /// - Parameters:
+    ///   - collections: only these collections' tables (and pivots) are read; nil for all.
+    ///   - excludeTables: tables whose rows are left out.
+    ///   - includeFramework: also read Laravel's cache and queue tables.
+    ///   - records: false for a metadata-only snapshot (schema, `collections`, `migrations`).
+    public init(layout: TenantDatabase, collections: [String]?, excludeTables: [String], includeFramework: Bool, records: Bool) throws {
+        if let collections {
+            let known = Set(layout.collections.map(\.name))
+            let unknown = collections.filter { !known.contains($0) }
+            if !unknown.isEmpty {
+                throw VeloError("\(layout.path): no collection named \(unknown.map { "'\($0)'" }.joined(separator: ", ")); it has \(known.sorted().joined(separator: ", "))")
+            }
+        }
+        let tableNames = Set(layout.schema.tableNames)
+        for table in excludeTables {
+            if !tableNames.contains(table) { throw VeloError("\(layout.path): --exclude-table \(table): no such table") }
+            if table == "collections" { throw VeloError("--exclude-table collections: a snapshot always holds the collection metadata") }
+        }
+        let selectedCollections = collections.map(Set.init)
+        var items: [Item] = []
+        var excluded: [String] = []
+        for name in layout.schema.tableNames {
+            guard let table = layout.schema.table(name) else { continue }
+            let role = layout.role(of: name)
+            let group: ArchiveFormat.Group
+            var owner: String?
+            switch role {
+            case .metadata: group = .metadata
+            case .collection:
+                owner = layout.collection(forTable: name)?.name
+                group = layout.collection(forTable: name)?.isSystem == true ? .system : .records
+            case .pivot:
+                group = .records
+                owner = layout.pivots.first { $0.name == name }?.sourceCollection
+            case .system, .landlord, .frameworkCache, .frameworkQueue: group = .system
+            case .sqliteInternal: group = .sqlite
+            case .orphan, .other: group = .other
+            }
+            var include = true
+            if excludeTables.contains(name) { include = false }
+            if (role == .frameworkCache || role == .frameworkQueue) && !includeFramework { include = false }
+            if let selectedCollections, role == .collection || role == .pivot, group == .records, !selectedCollections.contains(owner ?? "") {
+                include = false
+            }
+            if selectedCollections != nil && group == .other { include = false }
+            if !records && !(role == .metadata || name == "migrations" || name == "sqlite_sequence") { include = false }
+            if name == "sqlite_stat1" || name.hasPrefix("sqlite_stat") { include = include && records }
+            if !include { excluded.append(name) }
+            items.append(Item(table: name, group: group, role: role, collection: owner,
+                              columns: table.storedColumns.map(\.name), includeRows: include, hasRowID: !table.withoutRowID))
+        }
+        let order: [ArchiveFormat.Group] = [.metadata, .system, .records, .other, .sqlite]
+        self.items = items.enumerated().sorted { a, b in
+            let ga = order.firstIndex(of: a.element.group)!, gb = order.firstIndex(of: b.element.group)!
+            return ga != gb ? ga < gb : a.offset < b.offset
+        }.map(\.element)
+        self.excluded = excluded
+    }
+}

@@ -1,0 +1,80 @@
+import Foundation
+
+/// The few durable file operations the repository relies on: atomic replace, fsync of files and folders.
+enum FileSystem {
+    /// Writes `bytes` to `path` atomically: a temporary file in the same folder, fsynced, renamed over `path`,
+    /// then the folder fsynced, so a crash leaves the old file or the new one, never a mix.
+    static func writeAtomically(_ bytes: [UInt8], to path: String, mode: mode_t = 0o600) throws {
+        let directory = (path as NSString).deletingLastPathComponent
+        let temporary = (directory as NSString).appendingPathComponent(".\((path as NSString).lastPathComponent).tmp-\(getpid())")
+        let fd = open(temporary, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, mode)
+        guard fd >= 0 else { throw VeloError("\(temporary): cannot create: \(String(cString: strerror(errno)))") }
+        var ok = true
+        bytes.withUnsafeBytes { buffer in
+            var offset = 0
+            while offset < buffer.count {
+                let n = write(fd, buffer.baseAddress! + offset, buffer.count - offset)
+                if n < 0 { if errno == EINTR { continue }; ok = false; return }
+                offset += n
+            }
+        }
+        let reason = String(cString: strerror(errno))
+        if !ok || fsync(fd) != 0 {
+            close(fd)
+            unlink(temporary)
+            throw VeloError("\(path): write failed: \(reason)")
+        }
+        close(fd)
+        try rename(temporary, to: path)
+    }
+
+    /// Renames and fsyncs the destination folder so the rename survives a crash.
+    static func rename(_ from: String, to: String) throws {
+        guard Foundation.rename(from, to) == 0 else {
+            let reason = String(cString: strerror(errno))
+            unlink(from)
+            throw VeloError("\(to): cannot rename into place: \(reason)")
+        }
+        syncDirectory((to as NSString).deletingLastPathComponent)
+    }
+
+    static func syncDirectory(_ path: String) {
+        let fd = open(path.isEmpty ? "." : path, O_RDONLY | O_DIRECTORY | O_CLOEXEC)
+        if fd >= 0 { fsync(fd); close(fd) }
+    }
+
+    static func createDirectory(_ path: String) throws {
+        do {
+            try FileManager.default.createDirectory(atPath: path, withIntermediateDirectories: true, attributes: [.posixPermissions: 0o700])
+        } catch {
+            throw VeloError("\(path): cannot create directory: \(error.localizedDescription)")
+        }
+    }
+
+    static func exists(_ path: String) -> Bool { FileManager.default.fileExists(atPath: path) }
+
+    static func isDirectory(_ path: String) -> Bool {
+        var isDirectory: ObjCBool = false
+        return FileManager.default.fileExists(atPath: path, isDirectory: &isDirectory) && isDirectory.boolValue
+    }
+
+    static func read(_ path: String) throws -> [UInt8] {
+        guard let data = FileManager.default.contents(atPath: path) else {
+            throw VeloError("\(path): cannot read")
+        }
+        return Array(data)
+    }
+
+    static func fileSize(_ path: String) -> Int64 {
+        ((try? FileManager.default.attributesOfItem(atPath: path))?[.size] as? NSNumber)?.int64Value ?? 0
+    }
+
+    /// The absolute form of a path given on the command line.
+    static func absolute(_ path: String) -> String {
+        if path.hasPrefix("/") { return (path as NSString).standardizingPath }
+        return ((FileManager.default.currentDirectoryPath as NSString).appendingPathComponent(path) as NSString).standardizingPath
+    }
+
+    /// This machine's host name.
+    static var hostName: String { ProcessInfo.processInfo.hostName }
+}

@@ -1,0 +1,147 @@
+import Foundation
+
+/// A folder of snapshots:
+///
+///     velo-repository.json                       format name, version, id
+///     snapshots/YYYY/MM/<time>-<id>.tar.zst      archives (mode 0600)
+///     catalog/<id>.json, <id>.manifest.json      what each archive holds
+///     locks/exclusive.json                       the writer's lock
+///     tmp/                                       consistent copies of rollback-journal databases
+///
+/// Archives are written under a hidden `.partial` name, fsynced, renamed, then catalogued.
+public final class Repository {
+    public static let markerFile = "velo-repository.json"
+    public static let formatName = "velo-repository"
+
+    /// The absolute path of the repository folder.
+    public let root: String
+    public let catalog: Catalog
+
+    private init(root: String) {
+        self.root = root
+        catalog = Catalog(directory: (root as NSString).appendingPathComponent("catalog"))
+    }
+
+    /// Opens the repository at `path`. With `create`, a missing or empty folder becomes a new repository.
+    public static func open(_ path: String, create: Bool = false) throws -> Repository {
+        let root = FileSystem.absolute(path)
+        let marker = (root as NSString).appendingPathComponent(markerFile)
+        if FileSystem.exists(marker) {
+            let json: JSONValue
+            do { json = try JSONParser.parse(try FileSystem.read(marker)) } catch {
+                throw VeloError("\(marker): not a valid repository marker (\(error))")
+            }
+            guard json["format"]?.stringValue == formatName else { throw VeloError("\(marker): not a velo repository marker") }
+            guard let version = json["version"]?.intValue, version == 1 else {
+                throw VeloError("\(root): repository format version \(json["version"].map { JSONWriter.string($0) } ?? "?") is newer than this velo reads")
+            }
+            return Repository(root: root)
+        }
+        if FileSystem.exists(root) && !FileSystem.isDirectory(root) { throw VeloError("\(root): is a file, not a repository folder") }
+        guard create else {
+            throw VeloError("\(root): not a velo repository (no \(markerFile)); create one with 'velo init --repo \(path)'")
+        }
+        if FileSystem.isDirectory(root), let contents = try? FileManager.default.contentsOfDirectory(atPath: root),
+           !contents.filter({ !$0.hasPrefix(".") }).isEmpty {
+            throw VeloError("\(root): folder is not empty and not a velo repository; choose an empty or new folder")
+        }
+        try FileSystem.createDirectory(root)
+        for sub in ["snapshots", "catalog", "locks", "tmp"] {
+            try FileSystem.createDirectory((root as NSString).appendingPathComponent(sub))
+        }
+        var random = SystemRandomNumberGenerator()
+        let marker1 = JSONValue.object([
+            ("format", .string(formatName)), ("version", .int(1)),
+            ("id", .string(SnapshotID.random(using: &random))), ("created", .string(Timestamp.iso8601(Timestamp.now))),
+        ])
+        try FileSystem.writeAtomically(Array(JSONWriter.string(marker1, pretty: true).utf8), to: marker)
+        return Repository(root: root)
+    }
+
+    /// Whether `path` holds a repository.
+    public static func exists(at path: String) -> Bool {
+        FileSystem.exists((FileSystem.absolute(path) as NSString).appendingPathComponent(markerFile))
+    }
+
+    public func path(_ relative: String) -> String { (root as NSString).appendingPathComponent(relative) }
+
+    /// Where a snapshot's archive goes, relative to the root.
+    func archivePath(id: String, time: Int64) -> String {
+        let stamp = Timestamp.format(time)  // 2026-11-27 10:11:15
+        let year = stamp.prefix(4), month = stamp.dropFirst(5).prefix(2)
+        let compact = stamp.replacingOccurrences(of: "-", with: "").replacingOccurrences(of: ":", with: "").replacingOccurrences(of: " ", with: "T")
+        return "snapshots/\(year)/\(month)/\(compact)Z-\(id)\(ArchiveFormat.fileExtension)"
+    }
+
+    /// The hidden name an archive is written under until it is complete.
+    func partialPath(for relative: String) -> String {
+        let full = path(relative)
+        return ((full as NSString).deletingLastPathComponent as NSString)
+            .appendingPathComponent(".\((full as NSString).lastPathComponent).partial")
+    }
+
+    /// Folder for temporary database copies.
+    var temporaryDirectory: String { path("tmp") }
+
+    /// Takes the writer's lock and cleans up what an interrupted writer left: partial archives and temporary
+    /// copies are deleted; a complete archive that was renamed but not yet catalogued is catalogued.
+    public func lock(command: String) throws -> RepositoryLock {
+        let lock = try RepositoryLock.acquire(root: root, command: command)
+        try recover()
+        return lock
+    }
+
+    /// The owner of the lock, when the repository is locked.
+    public var lockOwner: RepositoryLock.Owner? { RepositoryLock.current(root: root) }
+
+    /// Breaks the lock. Refuses a lock whose owner is alive unless `force`.
+    public func unlock(force: Bool) throws -> RepositoryLock.Owner? {
+        let path = self.path("locks/exclusive.json")
+        guard FileSystem.exists(path) else { return nil }
+        let owner = lockOwner
+        if let owner, !owner.isGone, !force {
+            throw VeloError("\(root): the lock belongs to \(owner.summary), which is still running (or on another host); use --force only if you are sure it is not")
+        }
+        unlink(path)
+        return owner
+    }
+
+    func recover() throws {
+        let fm = FileManager.default
+        for name in (try? fm.contentsOfDirectory(atPath: temporaryDirectory)) ?? [] {
+            try? fm.removeItem(atPath: (temporaryDirectory as NSString).appendingPathComponent(name))
+        }
+        let catalogued = Set(try catalog.entries().map(\.archive))
+        let snapshots = path("snapshots")
+        guard let walker = fm.enumerator(atPath: snapshots) else { return }
+        var orphans: [String] = []
+        while let relative = walker.nextObject() as? String {
+            let name = (relative as NSString).lastPathComponent
+            if name.hasSuffix(".partial") {
+                unlink((snapshots as NSString).appendingPathComponent(relative))
+            } else if name.hasSuffix(ArchiveFormat.fileExtension) && !catalogued.contains("snapshots/" + relative) {
+                orphans.append("snapshots/" + relative)
+            }
+        }
+        for relative in orphans {
+            // Renamed into place only after fsync, so it is complete; catalogue it if it reads back sound.
+            if let audit = try? ArchiveAudit.run(path: path(relative)), audit.problems.isEmpty, let header = audit.header, let manifest = audit.manifest {
+                let entry = CatalogEntry(snapshot: header, manifest: manifest, archive: relative, bytes: audit.archiveBytes,
+                                         sha256: audit.archiveSHA256, seconds: 0)
+                try catalog.write(entry, header: header, manifest: manifest)
+            }
+        }
+    }
+}
+
+extension CatalogEntry {
+    /// The catalog entry for a freshly written (or recovered) archive.
+    init(snapshot header: SnapshotHeader, manifest: Manifest, archive: String, bytes: Int64, sha256: String, seconds: Double) {
+        var rows: [String: Int] = [:]
+        for table in manifest.tables { rows[table.name] = table.rows }
+        let collections = Set(manifest.tables.compactMap(\.collection)).sorted()
+        self.init(id: header.id, time: header.time, archive: archive, archiveBytes: bytes, archiveSHA256: sha256,
+                  sourcePath: header.source.path, sourceKind: header.source.kind, schemaVersion: header.source.schemaVersion,
+                  tags: header.tags, collections: collections, tableRows: rows, records: header.contents.records, seconds: seconds)
+    }
+}

@@ -1,0 +1,102 @@
+import Foundation
+
+/// The exclusive lock writers (backup, prune, restore's safety snapshot, unlock) take on a repository: the file
+/// `locks/exclusive.json`, created only if absent, naming its owner. A lock whose owner process is gone is
+/// reported as stale and is broken only by `velo unlock`, never silently.
+public final class RepositoryLock {
+    /// Who holds a lock.
+    public struct Owner: Equatable, Sendable {
+        public var pid: Int32
+        public var host: String
+        public var time: Int64
+        public var command: String
+
+        var json: JSONValue {
+            .object([("pid", .int(pid)), ("host", .string(host)), ("time", .string(Timestamp.iso8601(time))), ("command", .string(command))])
+        }
+
+        init(pid: Int32, host: String, time: Int64, command: String) {
+            self.pid = pid
+            self.host = host
+            self.time = time
+            self.command = command
+        }
+
+        init?(json: JSONValue) {
+            guard let pid = json["pid"]?.intValue else { return nil }
+            self.pid = Int32(clamping: pid)
+            host = json["host"]?.stringValue ?? "?"
+            time = json["time"]?.stringValue.flatMap(Timestamp.parseISO8601) ?? 0
+            command = json["command"]?.stringValue ?? "velo"
+        }
+
+        /// True when the owner ran on this host and its process no longer exists.
+        public var isGone: Bool {
+            host == FileSystem.hostName && kill(pid, 0) != 0 && errno == ESRCH
+        }
+
+        public var summary: String { "\(command) (pid \(pid) on \(host) since \(Timestamp.iso8601(time)))" }
+    }
+
+    /// Why the lock could not be taken.
+    public enum Failure: Error, CustomStringConvertible {
+        case held(repository: String, owner: Owner)
+        case stale(repository: String, owner: Owner)
+        case unreadable(repository: String, path: String)
+
+        public var description: String {
+            switch self {
+            case .held(let repo, let owner):
+                return "\(repo): repository is locked by \(owner.summary); try again when it finishes"
+            case .stale(let repo, let owner):
+                return "\(repo): repository has a stale lock left by \(owner.summary), whose process is gone; run 'velo unlock --repo \(repo)' to break it"
+            case .unreadable(let repo, let path):
+                return "\(repo): repository is locked (\(path) exists but cannot be read); remove it with 'velo unlock --repo \(repo) --force' if no velo is running"
+            }
+        }
+    }
+
+    public let path: String
+    public let owner: Owner
+    private var released = false
+
+    private init(path: String, owner: Owner) {
+        self.path = path
+        self.owner = owner
+    }
+
+    deinit { release() }
+
+    /// Takes the lock of the repository at `root` for `command`, or throws `Failure`.
+    static func acquire(root: String, command: String) throws -> RepositoryLock {
+        let directory = (root as NSString).appendingPathComponent("locks")
+        try FileSystem.createDirectory(directory)
+        let path = (directory as NSString).appendingPathComponent("exclusive.json")
+        let owner = Owner(pid: getpid(), host: FileSystem.hostName, time: Timestamp.now, command: command)
+        let fd = open(path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0o600)
+        if fd < 0 {
+            guard errno == EEXIST else { throw VeloError("\(path): cannot create lock: \(String(cString: strerror(errno)))") }
+            guard let existing = current(root: root) else { throw Failure.unreadable(repository: root, path: path) }
+            throw existing.isGone ? Failure.stale(repository: root, owner: existing) : Failure.held(repository: root, owner: existing)
+        }
+        let bytes = Array(JSONWriter.string(owner.json).utf8)
+        _ = bytes.withUnsafeBytes { write(fd, $0.baseAddress, $0.count) }
+        fsync(fd)
+        close(fd)
+        return RepositoryLock(path: path, owner: owner)
+    }
+
+    /// The owner of the repository's lock, if it is locked.
+    static func current(root: String) -> Owner? {
+        let path = (root as NSString).appendingPathComponent("locks/exclusive.json")
+        guard let bytes = try? FileSystem.read(path), let json = try? JSONParser.parse(bytes) else { return nil }
+        return Owner(json: json)
+    }
+
+    /// Releases the lock (also on deinit).
+    public func release() {
+        guard !released else { return }
+        released = true
+        unlink(path)
+    }
+}

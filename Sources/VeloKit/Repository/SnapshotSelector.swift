@@ -1,0 +1,54 @@
+import Foundation
+
+/// A snapshot named on the command line: a full id, a unique id prefix, `latest`, or the path of an archive
+/// file (which need not be in any repository: a lone archive copied elsewhere can still be audited).
+public enum SelectedSnapshot {
+    case catalogued(CatalogEntry, repository: Repository)
+    case archive(path: String)
+
+    /// The archive file to read.
+    public var archivePath: String {
+        switch self {
+        case .catalogued(let entry, let repository): return repository.path(entry.archive)
+        case .archive(let path): return path
+        }
+    }
+
+    public var catalogEntry: CatalogEntry? {
+        if case .catalogued(let entry, _) = self { return entry }
+        return nil
+    }
+
+    /// The snapshot id when known without reading the archive.
+    public var id: String? { catalogEntry?.id }
+
+    /// Resolves `text`. Paths are recognised by a `/` or the `.tar.zst` ending.
+    public static func resolve(_ text: String, repository: Repository?) throws -> SelectedSnapshot {
+        let looksLikePath = text.contains("/") || text.hasSuffix(ArchiveFormat.fileExtension)
+        if looksLikePath {
+            let absolute = FileSystem.absolute(text)
+            if let repository, let entry = try repository.catalog.entries().first(where: { repository.path($0.archive) == absolute }) {
+                return .catalogued(entry, repository: repository)
+            }
+            guard FileSystem.exists(absolute) else { throw VeloError("\(text): no such archive file") }
+            return .archive(path: absolute)
+        }
+        guard let repository else {
+            throw VeloError("snapshot '\(text)': name a repository with --repo (or VELO_REPO), or give the path of an archive file")
+        }
+        let entries = try repository.catalog.entries()
+        if text == "latest" {
+            guard let newest = entries.last else { throw VeloError("\(repository.root): the repository has no snapshots") }
+            return .catalogued(newest, repository: repository)
+        }
+        let lowered = text.lowercased()
+        let matches = entries.filter { $0.id.hasPrefix(lowered) }
+        switch matches.count {
+        case 1: return .catalogued(matches[0], repository: repository)
+        case 0: throw VeloError("\(repository.root): no snapshot matches '\(text)' (\(entries.count) snapshots)")
+        default:
+            let list = matches.prefix(10).map { "\($0.id) (\(Timestamp.iso8601($0.time)))" }.joined(separator: ", ")
+            throw VeloError("snapshot '\(text)' is ambiguous: it matches \(matches.count) snapshots: \(list)\(matches.count > 10 ? ", ..." : "")")
+        }
+    }
+}

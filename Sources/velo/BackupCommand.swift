@@ -1,0 +1,70 @@
+import ArgumentParser
+import Foundation
+import VeloKit
+
+struct BackupCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "backup",
+        abstract: "Take a consistent snapshot of a Veloquent database into a repository.",
+        discussion: """
+            Veloquent may keep writing: in WAL mode velo reads inside one read transaction; in rollback-journal
+            mode it first copies the database with SQLite's online backup API and reads the copy. Laravel's cache
+            and queue tables are left out unless --include-framework is given (their DDL is always kept).
+            The repository is created if it does not exist.
+            """)
+
+    @OptionGroup var database: DatabaseOption
+    @OptionGroup var repository: RepositoryOption
+
+    @Option(name: .long, help: ArgumentHelp("Tag the snapshot (repeatable).", valueName: "tag"))
+    var tag: [String] = []
+
+    @Option(name: .long, help: ArgumentHelp("Back up only these collections' records (comma-separated); metadata and system tables are always kept.", valueName: "a,b"))
+    var collections: String?
+
+    @Option(name: .long, help: ArgumentHelp("Leave this table's rows out (repeatable).", valueName: "table"))
+    var excludeTable: [String] = []
+
+    @Flag(name: .long, help: "Also back up Laravel's cache and queue tables.")
+    var includeFramework = false
+
+    @Flag(name: .long, help: "Metadata only: schema, collections and migrations, no rows of records or system tables.")
+    var noRecords = false
+
+    @Option(name: .long, help: "zstd compression level, 1 to 19.")
+    var level: Int32 = 3
+
+    @Option(name: .long, help: "zstd worker threads (0: compress on the reading thread).")
+    var threads: Int32 = 1
+
+    @Option(name: .long, help: ArgumentHelp("The snapshot's time, ISO 8601 with an offset (default: now).", valueName: "time"))
+    var time: String?
+
+    @OptionGroup var output: JSONFlag
+
+    func run() throws {
+        let dbPath = try database.path()
+        let repo = try repository.open(create: true)
+        var options = Backup.Options()
+        options.tags = tag
+        options.collections = collections.map { $0.split(separator: ",").map { $0.trimmingCharacters(in: .whitespaces) }.filter { !$0.isEmpty } }
+        options.excludeTables = excludeTable
+        options.includeFramework = includeFramework
+        options.records = !noRecords
+        options.level = level
+        options.workers = max(0, threads)
+        options.busyTimeout = database.timeout
+        if let time {
+            guard let seconds = Timestamp.parseISO8601(time) else { throw VeloError("--time \(time): not an ISO 8601 time such as 2026-11-27T03:00:00+01:00") }
+            options.time = seconds
+        }
+        let result = try Backup.run(databasePath: dbPath, repository: repo, options: options, progress: Progress("backup"))
+        if output.json {
+            try Output.json(result)
+        } else {
+            let rows = result.rows.values.reduce(0, +)
+            print("snapshot \(result.id) saved: \(Progress.grouped(rows)) rows in \(result.rows.count) tables, \(Output.bytes(result.bytes)), \(String(format: "%.1f", result.seconds)) s")
+            print("  \(result.archive)")
+        }
+    }
+}

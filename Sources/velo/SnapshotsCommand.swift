@@ -1,0 +1,52 @@
+import ArgumentParser
+import VeloKit
+
+struct SnapshotsCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "snapshots",
+        abstract: "List the snapshots in a repository (reads the catalog only).")
+
+    @OptionGroup var repository: RepositoryOption
+
+    @Option(name: .long, help: ArgumentHelp("Only snapshots with this tag (repeatable: all must match).", valueName: "tag"))
+    var tag: [String] = []
+
+    @OptionGroup var output: JSONFlag
+
+    struct Row: Encodable {
+        var id: String
+        var time: String
+        var source: String
+        var tags: [String]
+        var collections: [String]
+        var rows: Int
+        var bytes: Int64
+        var archive: String
+        var verified: String?
+        var verifiedOK: Bool?
+    }
+
+    func run() throws {
+        let repo = try repository.open()
+        let entries = try repo.catalog.entries().filter { entry in tag.allSatisfy { entry.tags.contains($0) } }
+        let rows = entries.map { e in
+            Row(id: e.id, time: Timestamp.iso8601(e.time), source: e.sourcePath, tags: e.tags, collections: e.collections,
+                rows: e.totalRows, bytes: e.archiveBytes, archive: repo.path(e.archive),
+                verified: e.verification.map { Timestamp.iso8601($0.time) }, verifiedOK: e.verification?.ok)
+        }
+        if output.json {
+            try Output.json(rows)
+            return
+        }
+        if rows.isEmpty {
+            print("\(repo.root): no snapshots")
+            return
+        }
+        print(Output.table(["ID", "TIME", "SOURCE", "TAGS", "COLLECTIONS", "ROWS", "SIZE", "VERIFIED"], rows.map { r in
+            [SnapshotID.short(r.id), r.time, r.source, r.tags.joined(separator: ","), String(r.collections.count),
+             Progress.grouped(r.rows), Output.bytes(r.bytes),
+             r.verifiedOK.map { ($0 ? "ok " : "DAMAGED ") + (r.verified ?? "") } ?? "never"]
+        }, indent: ""))
+        print("\(rows.count) snapshots, \(Output.bytes(rows.reduce(0) { $0 + $1.bytes }))")
+    }
+}

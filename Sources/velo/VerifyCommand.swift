@@ -1,0 +1,51 @@
+import ArgumentParser
+import VeloKit
+
+struct VerifyCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "verify",
+        abstract: "Read every byte of snapshots and check them against their checksums and manifests.",
+        discussion: """
+            Checks the archive's SHA-256 against the catalog, the zstd frames, the tar structure, every entry's
+            SHA-256, size and row count against the manifest, and parses every row. The result is recorded in
+            the catalog. A lone archive file is checked against its own manifest.
+            Exit status: 0 when every snapshot is sound, 3 when damage was found.
+            """)
+
+    @OptionGroup var repository: RepositoryOption
+
+    @Argument(help: ArgumentHelp("Snapshots: ids, id prefixes, 'latest' or archive paths (default: latest).", valueName: "snapshot"))
+    var snapshots: [String] = []
+
+    @Flag(name: .long, help: "Verify every snapshot in the repository.")
+    var all = false
+
+    @OptionGroup var output: JSONFlag
+
+    func run() throws {
+        let repo = try repository.openIfGiven()
+        var selected: [SelectedSnapshot] = []
+        if all {
+            guard let repo else { throw VeloError("--all needs a repository: pass --repo DIR or set VELO_REPO") }
+            selected = try repo.catalog.entries().map { .catalogued($0, repository: repo) }
+        } else {
+            selected = try (snapshots.isEmpty ? ["latest"] : snapshots).map { try SelectedSnapshot.resolve($0, repository: repo) }
+        }
+        var reports: [Verifier.Report] = []
+        for snapshot in selected {
+            let report = try Verifier.verify(snapshot, progress: Progress("verify \(snapshot.id.map(SnapshotID.short) ?? "archive")"))
+            reports.append(report)
+            if !output.json {
+                let name = report.id.map(SnapshotID.short) ?? report.archive
+                if report.ok {
+                    print("\(name): ok (\(report.entries) entries, \(Progress.grouped(report.rows)) rows, \(Output.bytes(report.bytes)))")
+                } else {
+                    print("\(name): DAMAGED")
+                    for problem in report.problems { print("  \(problem)") }
+                }
+            }
+        }
+        if output.json { try Output.json(reports) }
+        if reports.contains(where: { !$0.ok }) { throw ExitCode(3) }
+    }
+}
