@@ -12,7 +12,8 @@ struct Velo: ParsableCommand {
             """,
         version: VeloVersion.current,
         subcommands: [
-            InitCommand.self, BackupCommand.self, SnapshotsCommand.self, VerifyCommand.self,
+            InitCommand.self, BackupCommand.self, SnapshotsCommand.self, InspectCommand.self, VerifyCommand.self,
+            CatCommand.self, DiffCommand.self,
             UnlockCommand.self, InfoCommand.self, DemoCommand.self,
         ]
     )

@@ -27,6 +27,21 @@ public struct RowValidator {
         return nil
     }
 
+    /// The byte ranges of a sound row's values, or nil when the line is not a row.
+    public static func valueRanges(in line: UnsafeRawBufferPointer) -> [Range<Int>]? {
+        var scanner = Scanner(bytes: line)
+        guard scanner.take(UInt8(ascii: "[")) else { return nil }
+        var ranges: [Range<Int>] = []
+        if scanner.take(UInt8(ascii: "]")) { return ranges }
+        while true {
+            let start = scanner.index
+            if scanner.skipValue() != nil { return nil }
+            ranges.append(start..<scanner.index)
+            if scanner.take(UInt8(ascii: ",")) { continue }
+            return scanner.take(UInt8(ascii: "]")) ? ranges : nil
+        }
+    }
+
     struct Scanner {
         let bytes: UnsafeRawBufferPointer
         var index = 0

@@ -78,6 +78,11 @@ public struct TenantDatabase: Sendable {
     /// Each relation_many field's pivot table. Veloquent's schema code names it from collection names and its
     /// record code from table names; the two differ after a rename, so the one present in the file wins.
     static func findPivots(_ collections: [CollectionMetadata], schema: SQLiteSchema, prefix: String) -> [PivotTable] {
+        findPivots(collections, prefix: prefix) { schema.table($0) != nil }
+    }
+
+    /// The same, for any source of table names (an archive's manifest, for example).
+    public static func findPivots(_ collections: [CollectionMetadata], prefix: String, exists: (String) -> Bool) -> [PivotTable] {
         let byID = Dictionary(collections.map { ($0.id, $0) }, uniquingKeysWith: { a, _ in a })
         var result: [PivotTable] = []
         var seen = Set<String>()
@@ -88,7 +93,7 @@ public struct TenantDatabase: Sendable {
                 let targetTable = target?.tableName ?? source.tableName
                 let byName = PivotTable.name(source.name, targetName, field: field.name, prefix: prefix)
                 let byTable = PivotTable.name(source.tableName, targetTable, field: field.name, prefix: prefix)
-                let name = schema.table(byName) != nil ? byName : (schema.table(byTable) != nil ? byTable : byName)
+                let name = exists(byName) ? byName : (exists(byTable) ? byTable : byName)
                 guard seen.insert(name).inserted else { continue }
                 result.append(PivotTable(name: name, sourceCollection: source.name, field: field.name, targetCollection: target?.name))
             }

@@ -1,0 +1,43 @@
+import ArgumentParser
+import Foundation
+import VeloKit
+
+struct CatCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "cat",
+        abstract: "Stream one table of a snapshot (by collection or table name) as NDJSON or CSV.",
+        discussion: """
+            NDJSON rows are objects, keys in column order, values in the archive's lossless encoding (blobs as
+            {"$blob": base64}). CSV has a header row; NULL is an empty field and blobs are base64.
+            """)
+
+    @OptionGroup var repository: RepositoryOption
+
+    @Argument(help: ArgumentHelp("An id, id prefix, 'latest', or the path of an archive file.", valueName: "snapshot"))
+    var snapshot: String
+
+    @Argument(help: ArgumentHelp("A collection name (e.g. posts) or a table name (e.g. _velo_posts, settings).", valueName: "table"))
+    var table: String
+
+    @Option(name: .long, help: "ndjson or csv.")
+    var format: String = "ndjson"
+
+    func run() throws {
+        guard let format = TableCat.Format(rawValue: format) else { throw VeloError("--format must be ndjson or csv, not '\(format)'") }
+        let selected = try SelectedSnapshot.resolve(snapshot, repository: try repository.openIfGiven())
+        var manifest: Manifest?
+        if case .catalogued(let entry, let repo) = selected { manifest = try repo.catalog.detail(entry.id).manifest }
+        try TableCat.run(selected, table: table, format: format, manifest: manifest) { bytes in
+            var offset = 0
+            while offset < bytes.count {
+                let n = write(1, bytes.baseAddress! + offset, bytes.count - offset)
+                if n < 0 {
+                    if errno == EINTR { continue }
+                    if errno == EPIPE { throw ExitCode.success }
+                    throw VeloError("stdout: \(String(cString: strerror(errno)))")
+                }
+                offset += n
+            }
+        }
+    }
+}

@@ -1,0 +1,49 @@
+import ArgumentParser
+import VeloKit
+
+struct DiffCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "diff",
+        abstract: "Compare two snapshots: collection schema changes, and rows added, removed and changed per table.")
+
+    @OptionGroup var repository: RepositoryOption
+
+    @Argument(help: ArgumentHelp("The older snapshot.", valueName: "snapshot-a"))
+    var first: String
+
+    @Argument(help: ArgumentHelp("The newer snapshot.", valueName: "snapshot-b"))
+    var second: String
+
+    @OptionGroup var output: JSONFlag
+
+    func run() throws {
+        let repo = try repository.openIfGiven()
+        let a = try SelectedSnapshot.resolve(first, repository: repo)
+        let b = try SelectedSnapshot.resolve(second, repository: repo)
+        let diff = try SnapshotDiff.compare(a, b, progress: Progress("diff"))
+        if output.json {
+            try Output.json(diff)
+            return
+        }
+        print("from \(SnapshotID.short(diff.a.id)) (\(diff.a.time)) to \(SnapshotID.short(diff.b.id)) (\(diff.b.time))")
+        let changed = diff.collections.filter { $0.change != "unchanged" }
+        print("\nCollections: \(changed.isEmpty ? "no schema changes" : "\(changed.count) changed")")
+        for c in changed {
+            print("  \(c.change == "added" ? "+" : c.change == "removed" ? "-" : "~") \(c.name)")
+            for f in c.fieldsAdded { print("      + field \(f)") }
+            for f in c.fieldsRemoved { print("      - field \(f)") }
+            for f in c.fieldsChanged { print("      ~ field \(f.field): \(f.changes.joined(separator: ", "))") }
+            for i in c.indexesAdded { print("      + index \(i)") }
+            for i in c.indexesRemoved { print("      - index \(i)") }
+            for o in c.otherChanges { print("      ~ \(o)") }
+        }
+        print("\nRows:")
+        let rows = diff.tables.map { t -> [String] in
+            let examples = (t.examples.added.prefix(2).map { "+" + $0 } + t.examples.removed.prefix(2).map { "-" + $0 }
+                            + t.examples.changed.prefix(2).map { "~" + $0 }).joined(separator: " ")
+            return [t.table + (t.presence.map { " (\($0))" } ?? ""), Progress.grouped(t.added), Progress.grouped(t.removed),
+                    Progress.grouped(t.changed), Progress.grouped(t.unchanged), examples]
+        }
+        print(Output.table(["TABLE", "ADDED", "REMOVED", "CHANGED", "SAME", "EXAMPLES"], rows))
+    }
+}

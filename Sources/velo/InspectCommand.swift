@@ -1,0 +1,52 @@
+import ArgumentParser
+import VeloKit
+
+struct InspectCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "inspect",
+        abstract: "Show what a snapshot holds: format, source, collections with fields and rows, system tables, entries.")
+
+    @OptionGroup var repository: RepositoryOption
+
+    @Argument(help: ArgumentHelp("An id, id prefix, 'latest', or the path of an archive file.", valueName: "snapshot"))
+    var snapshot: String
+
+    @Flag(name: .long, help: "Also list every entry with its size and checksum.")
+    var entries = false
+
+    @OptionGroup var output: JSONFlag
+
+    func run() throws {
+        let selected = try SelectedSnapshot.resolve(snapshot, repository: try repository.openIfGiven())
+        let info = try Inspection.inspect(selected)
+        if output.json {
+            try Output.json(info)
+            return
+        }
+        print("snapshot \(info.id)  \(info.time)  format \(info.formatVersion), velo \(info.toolVersion)")
+        print("  archive  \(info.archive) (\(Output.bytes(info.archiveBytes)))")
+        print("  source   \(info.source) (\(info.sourceKind), journal \(info.journalMode), SQLite \(info.sqliteVersion))")
+        print("  schema   \(info.schemaVersion ?? "unknown") (\(info.migrations) migrations)")
+        if !info.tags.isEmpty { print("  tags     \(info.tags.joined(separator: ", "))") }
+        if !info.records { print("  contents metadata only (--no-records)") }
+        if !info.excludedTables.isEmpty { print("  left out \(info.excludedTables.joined(separator: ", "))") }
+        print("\nCollections (\(info.collections.count)):")
+        var rows: [[String]] = []
+        for c in info.collections {
+            rows.append([c.name, c.type + (c.system ? " (system)" : ""), c.table, c.rows.map(Progress.grouped) ?? "-",
+                         c.fields.map { "\($0.name):\($0.type)" }.joined(separator: " ")])
+            for p in c.pivots { rows.append(["  ↳ \(p.field)", "pivot", p.table, p.rows.map(Progress.grouped) ?? "-", ""]) }
+        }
+        print(Output.table(["NAME", "TYPE", "TABLE", "ROWS", "FIELDS"], rows))
+        let tables = info.systemTables + info.otherTables
+        if !tables.isEmpty {
+            print("\nTables outside collections (\(tables.count)):")
+            print(Output.table(["TABLE", "GROUP", "ROLE", "ROWS"], tables.map { [$0.name, $0.group, $0.role, Progress.grouped($0.rows)] }))
+        }
+        if entries {
+            print("\nEntries (\(info.entries.count)):")
+            print(Output.table(["PATH", "BYTES", "ROWS", "SHA-256"], info.entries.map { [$0.path, Progress.grouped(Int($0.bytes)), $0.rows.map(Progress.grouped) ?? "-", $0.sha256] }))
+        }
+        print("\n\(Progress.grouped(info.totalRows)) rows, \(Output.bytes(info.totalBytes)) uncompressed in \(info.entries.count + 1) entries")
+    }
+}
