@@ -42,7 +42,7 @@ let package = Package(
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ]
         ),
-        .testTarget(name: "VeloKitTests", dependencies: ["VeloKit"]),
+        .testTarget(name: "VeloKitTests", dependencies: ["VeloKit", "CArchive"]),
         .testTarget(name: "veloTests", dependencies: ["velo", "VeloKit"]),
     ]
 )

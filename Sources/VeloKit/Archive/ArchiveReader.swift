@@ -93,10 +93,7 @@ public final class ArchiveReader {
             }
         }, nil)
         if rc < ARCHIVE_WARN {
-            let error = failure(entry: nil)
-            archive_read_free(archive)
-            close(fd)
-            throw error
+            throw failure(entry: nil)  // deinit frees the reader and closes the file
         }
     }
 

@@ -33,8 +33,14 @@ public struct ArchiveAudit {
     /// Reads `path` from start to end. `expectedSHA256` (from the catalog) is compared with the file's own.
     public static func run(path: String, expectedSHA256: String? = nil, checkRows: Bool = true, progress: Progress? = nil) throws -> ArchiveAudit {
         var audit = ArchiveAudit(path: path)
-        let reader = try ArchiveReader(path: path)
-        audit.read(reader, checkRows: checkRows, progress: progress)
+        do {
+            let reader = try ArchiveReader(path: path)
+            audit.read(reader, checkRows: checkRows, progress: progress)
+        } catch let error as ArchiveReader.ReadError where FileSystem.exists(path) && !FileSystem.isDirectory(path) {
+            // Damage at the very start: libarchive reads ahead while it opens the stream.
+            audit.problems.append(Problem(entry: error.entry, reason: error.reason))
+            return audit
+        }
         if let expectedSHA256, !audit.archiveSHA256.isEmpty, audit.archiveSHA256 != expectedSHA256 {
             audit.problems.insert(Problem(entry: nil, reason: "archive SHA-256 is \(audit.archiveSHA256), the catalog recorded \(expectedSHA256)"), at: 0)
         }

@@ -14,16 +14,29 @@ public struct OnlineBackup {
         self.destination = destination
     }
 
+    /// After this many restarts (another connection wrote to the source between steps) the rest is copied in
+    /// one step, holding the source's read lock until done: with a busy writer, a stepped copy never finishes.
+    public var restartsBeforeOneStep = 2
+
     /// Copies everything. `progress` gets (pages done, pages total) after each step.
     public func run(progress: (Int, Int) -> Void = { _, _ in }) throws {
         guard let backup = sqlite3_backup_init(destination.handle, "main", source.handle, "main") else {
             throw destination.error(code: sqlite3_errcode(destination.handle))
         }
         var rc: Int32 = SQLITE_OK
+        var step = pagesPerStep
+        var restarts = 0
+        var lastRemaining = Int.max
         repeat {
-            rc = sqlite3_backup_step(backup, pagesPerStep)
+            rc = sqlite3_backup_step(backup, step)
             let total = Int(sqlite3_backup_pagecount(backup))
-            progress(total - Int(sqlite3_backup_remaining(backup)), total)
+            let remaining = Int(sqlite3_backup_remaining(backup))
+            if remaining > lastRemaining {
+                restarts += 1
+                if restarts >= restartsBeforeOneStep { step = -1 }
+            }
+            lastRemaining = remaining
+            progress(total - remaining, total)
             if rc == SQLITE_BUSY || rc == SQLITE_LOCKED {
                 sqlite3_sleep(20)
             }

@@ -1,0 +1,115 @@
+import Foundation
+import Testing
+@testable import VeloKit
+
+@Suite struct RepositoryTests {
+    @Test func createsOpensAndRefusesStrangeFolders() throws {
+        let dir = Fixtures.temporaryDirectory()
+        let path = dir.appendingPathComponent("repo").path
+        #expect(throws: VeloError.self) { try Repository.open(path) }
+        let repo = try Repository.open(path, create: true)
+        #expect(Repository.exists(at: path))
+        #expect(try Repository.open(path).root == repo.root)
+        let busy = dir.appendingPathComponent("busy")
+        try FileManager.default.createDirectory(at: busy, withIntermediateDirectories: true)
+        try "x".write(to: busy.appendingPathComponent("notes.txt"), atomically: true, encoding: .utf8)
+        #expect(throws: VeloError.self) { try Repository.open(busy.path, create: true) }
+        let future = dir.appendingPathComponent("future")
+        try FileManager.default.createDirectory(at: future, withIntermediateDirectories: true)
+        try #"{"format":"velo-repository","version":9}"#.write(to: future.appendingPathComponent(Repository.markerFile), atomically: true, encoding: .utf8)
+        #expect(throws: VeloError.self) { try Repository.open(future.path) }
+    }
+
+    @Test func aSecondWriterIsToldWhoHoldsTheLock() throws {
+        let repo = try Repository.open(Fixtures.temporaryDirectory().appendingPathComponent("repo").path, create: true)
+        let lock = try repo.lock(command: "velo backup")
+        do {
+            _ = try repo.lock(command: "velo prune")
+            Issue.record("a second lock was granted")
+        } catch let failure as RepositoryLock.Failure {
+            let text = failure.description
+            #expect(text.contains("locked by velo backup") && text.contains("pid \(getpid())"), "\(text)")
+        }
+        #expect(throws: VeloError.self) { _ = try repo.unlock(force: false) }
+        lock.release()
+        let again = try repo.lock(command: "velo backup")
+        again.release()
+    }
+
+    @Test func aStaleLockIsReportedAndBrokenOnlyByUnlock() throws {
+        let repo = try Repository.open(Fixtures.temporaryDirectory().appendingPathComponent("repo").path, create: true)
+        // A lock left by a process that no longer exists on this host.
+        let owner = JSONValue.object([("pid", .int(2_000_000_000)), ("host", .string(ProcessInfo.processInfo.hostName)),
+                                      ("time", .string("2026-11-01T03:00:00Z")), ("command", .string("velo backup"))])
+        try JSONWriter.string(owner).write(toFile: repo.path("locks/exclusive.json"), atomically: true, encoding: .utf8)
+        do {
+            _ = try repo.lock(command: "velo backup")
+            Issue.record("a stale lock was silently broken")
+        } catch let failure as RepositoryLock.Failure {
+            #expect(failure.description.contains("stale lock") && failure.description.contains("velo unlock"), "\(failure)")
+        }
+        #expect(try repo.unlock(force: false)?.pid == 2_000_000_000)
+        try repo.lock(command: "velo backup").release()
+    }
+
+    @Test func leftoversOfAnInterruptedWriterAreCleanedUpOrAdopted() throws {
+        let dir = Fixtures.temporaryDirectory()
+        let repo = try Repository.open(dir.appendingPathComponent("repo").path, create: true)
+        let db = try Fixtures.demo(posts: 10)
+        let kept = try Backup.run(databasePath: db, repository: repo, options: .init())
+        // An archive renamed into place but never catalogued (a crash between the two steps).
+        let orphan = try Backup.run(databasePath: db, repository: repo, options: .init())
+        repo.catalog.remove(orphan.id)
+        // A partial archive and a temporary copy from a killed run.
+        let partial = (orphan.archive as NSString).deletingLastPathComponent + "/.20260101T000000Z-dead.tar.zst.partial"
+        try Data([1, 2, 3]).write(to: URL(fileURLWithPath: partial))
+        try Data([4]).write(to: URL(fileURLWithPath: repo.path("tmp/copy-1.sqlite")))
+        #expect(try repo.catalog.entries().map(\.id) == [kept.id])
+        try repo.lock(command: "velo backup").release()
+        #expect(Set(try repo.catalog.entries().map(\.id)) == [kept.id, orphan.id])
+        #expect(!FileManager.default.fileExists(atPath: partial))
+        #expect(try FileManager.default.contentsOfDirectory(atPath: repo.path("tmp")).isEmpty)
+    }
+
+    @Test func selectorsTakeIdsPrefixesLatestAndPaths() throws {
+        let dir = Fixtures.temporaryDirectory()
+        let repo = try Repository.open(dir.appendingPathComponent("repo").path, create: true)
+        let db = try Fixtures.demo(posts: 5)
+        var ids: [String] = []
+        for i in 0..<3 {
+            var options = Backup.Options()
+            options.time = 1_790_000_000 + Int64(i) * 3600
+            ids.append(try Backup.run(databasePath: db, repository: repo, options: options).id)
+        }
+        #expect(try SelectedSnapshot.resolve("latest", repository: repo).id == ids[2])
+        #expect(try SelectedSnapshot.resolve(ids[1], repository: repo).id == ids[1])
+        #expect(try SelectedSnapshot.resolve(String(ids[0].prefix(10)), repository: repo).id == ids[0])
+        #expect(throws: VeloError.self) { try SelectedSnapshot.resolve("zzzz", repository: repo) }
+        // An ambiguous prefix lists the candidates.
+        do {
+            _ = try SelectedSnapshot.resolve("", repository: repo)
+            Issue.record("an empty prefix matched one snapshot")
+        } catch let error as VeloError {
+            #expect(error.message.contains("ambiguous") && ids.allSatisfy { error.message.contains($0) }, "\(error)")
+        }
+        // A lone archive copied elsewhere is selected by its path.
+        let archive = repo.path(try repo.catalog.entries()[0].archive)
+        let copy = dir.appendingPathComponent("elsewhere.tar.zst").path
+        try FileManager.default.copyItem(atPath: archive, toPath: copy)
+        if case .archive(let path) = try SelectedSnapshot.resolve(copy, repository: nil) { #expect(path == copy) } else { Issue.record("not a lone archive") }
+        #expect(try SelectedSnapshot.resolve(archive, repository: repo).id == ids[0])
+    }
+
+    @Test func snapshotsAreFiledByTimeAndCataloguedWithTheirManifest() throws {
+        let repo = try Repository.open(Fixtures.temporaryDirectory().appendingPathComponent("repo").path, create: true)
+        var options = Backup.Options()
+        options.time = Timestamp.parseISO8601("2026-03-04T05:06:07+01:00")!
+        let result = try Backup.run(databasePath: try Fixtures.demo(posts: 5), repository: repo, options: options)
+        #expect(result.archive.hasSuffix("snapshots/2026/03/20260304T040607Z-\(result.id).tar.zst"))
+        let entry = try #require(try repo.catalog.entries().first)
+        #expect(entry.time == options.time && entry.archiveSHA256 == result.sha256)
+        let detail = try repo.catalog.detail(entry.id)
+        #expect(detail.header.id == result.id && detail.manifest.snapshotID == result.id)
+        #expect(detail.manifest.table("_velo_posts")?.rows == 5)
+    }
+}
