@@ -39,6 +39,9 @@ public enum Backup {
         let started = ContinuousClock.now
         let lock = try repository.lock(command: "velo backup")
         defer { lock.release() }
+        if let stale = lock.replacedStaleOwner {
+            Diagnostics.warn("\(repository.root): took over the stale lock of \(stale.summary), whose process is gone")
+        }
 
         let source = try ConsistentRead(path: databasePath, copyDirectory: repository.temporaryDirectory,
                                         busyTimeout: options.busyTimeout, progress: progress)
@@ -80,7 +83,7 @@ public enum Backup {
         let elapsed = ContinuousClock.now - started
         let seconds = Double(elapsed.components.seconds) + Double(elapsed.components.attoseconds) / 1e18
         let entry = CatalogEntry(snapshot: header, manifest: manifest, archive: relative, bytes: written.bytes,
-                                 sha256: written.sha256, seconds: seconds)
+                                 sha256: written.sha256, seconds: seconds, sequence: try repository.catalog.nextSequence())
         try repository.catalog.write(entry, header: header, manifest: manifest)
         return Result(id: id, time: Timestamp.iso8601(time), archive: final, bytes: written.bytes, sha256: written.sha256,
                       rows: entry.tableRows, excludedTables: plan.excluded, seconds: seconds)

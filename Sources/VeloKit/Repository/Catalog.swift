@@ -10,7 +10,7 @@ public struct Catalog {
     func entryPath(_ id: String) -> String { (directory as NSString).appendingPathComponent("\(id).json") }
     func detailPath(_ id: String) -> String { (directory as NSString).appendingPathComponent("\(id).manifest.json") }
 
-    /// Every catalogued snapshot, oldest first (ties by id).
+    /// Every catalogued snapshot, oldest first (ties by creation order, then id).
     public func entries() throws -> [CatalogEntry] {
         let names = (try? FileManager.default.contentsOfDirectory(atPath: directory)) ?? []
         var result: [CatalogEntry] = []
@@ -22,7 +22,12 @@ public struct Catalog {
             }
             result.append(try CatalogEntry(json: json, file: path))
         }
-        return result.sorted { ($0.time, $0.id) < ($1.time, $1.id) }
+        return result.sorted { ($0.time, $0.sequence, $0.id) < ($1.time, $1.sequence, $1.id) }
+    }
+
+    /// The sequence number for the next snapshot (call under the repository lock).
+    func nextSequence() throws -> Int {
+        (try entries().map(\.sequence).max() ?? 0) + 1
     }
 
     /// Writes (or replaces) an entry with its header and manifest. The detail file is written first, so an

@@ -11,6 +11,9 @@ public struct CatalogEntry: Equatable, Sendable {
 
     public var id: String
     public var time: Int64
+    /// Order of creation within the repository (assigned under the lock), which orders snapshots that share a
+    /// second.
+    public var sequence: Int
     /// The archive's path relative to the repository root.
     public var archive: String
     public var archiveBytes: Int64
@@ -31,7 +34,7 @@ public struct CatalogEntry: Equatable, Sendable {
     public var json: JSONValue {
         var pairs: [(String, JSONValue)] = [
             ("format", .string("velo-catalog-entry")), ("version", .int(1)),
-            ("id", .string(id)), ("time", .string(Timestamp.iso8601(time))), ("archive", .string(archive)),
+            ("id", .string(id)), ("time", .string(Timestamp.iso8601(time))), ("sequence", .int(sequence)), ("archive", .string(archive)),
             ("archive_bytes", .int(archiveBytes)), ("archive_sha256", .string(archiveSHA256)),
             ("source", .object([("path", .string(sourcePath)), ("kind", .string(sourceKind)),
                                 ("schema_version", schemaVersion.map { .string($0) } ?? .null)])),
@@ -49,11 +52,12 @@ public struct CatalogEntry: Equatable, Sendable {
         return .object(pairs)
     }
 
-    public init(id: String, time: Int64, archive: String, archiveBytes: Int64, archiveSHA256: String, sourcePath: String,
+    public init(id: String, time: Int64, sequence: Int = 0, archive: String, archiveBytes: Int64, archiveSHA256: String, sourcePath: String,
                 sourceKind: String, schemaVersion: String?, tags: [String], collections: [String], tableRows: [String: Int],
                 records: Bool, seconds: Double, verification: Verification? = nil) {
         self.id = id
         self.time = time
+        self.sequence = sequence
         self.archive = archive
         self.archiveBytes = archiveBytes
         self.archiveSHA256 = archiveSHA256
@@ -76,6 +80,7 @@ public struct CatalogEntry: Equatable, Sendable {
               let bytes = json["archive_bytes"]?.intValue else { throw fail("no archive") }
         self.id = id
         self.time = time
+        sequence = json["sequence"]?.intValue ?? 0
         self.archive = archive
         archiveBytes = Int64(bytes)
         archiveSHA256 = sha

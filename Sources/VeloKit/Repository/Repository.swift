@@ -127,7 +127,7 @@ public final class Repository {
             // Renamed into place only after fsync, so it is complete; catalogue it if it reads back sound.
             if let audit = try? ArchiveAudit.run(path: path(relative)), audit.problems.isEmpty, let header = audit.header, let manifest = audit.manifest {
                 let entry = CatalogEntry(snapshot: header, manifest: manifest, archive: relative, bytes: audit.archiveBytes,
-                                         sha256: audit.archiveSHA256, seconds: 0)
+                                         sha256: audit.archiveSHA256, seconds: 0, sequence: try catalog.nextSequence())
                 try catalog.write(entry, header: header, manifest: manifest)
             }
         }
@@ -136,11 +136,11 @@ public final class Repository {
 
 extension CatalogEntry {
     /// The catalog entry for a freshly written (or recovered) archive.
-    init(snapshot header: SnapshotHeader, manifest: Manifest, archive: String, bytes: Int64, sha256: String, seconds: Double) {
+    init(snapshot header: SnapshotHeader, manifest: Manifest, archive: String, bytes: Int64, sha256: String, seconds: Double, sequence: Int) {
         var rows: [String: Int] = [:]
         for table in manifest.tables { rows[table.name] = table.rows }
         let collections = Set(manifest.tables.compactMap(\.collection)).sorted()
-        self.init(id: header.id, time: header.time, archive: archive, archiveBytes: bytes, archiveSHA256: sha256,
+        self.init(id: header.id, time: header.time, sequence: sequence, archive: archive, archiveBytes: bytes, archiveSHA256: sha256,
                   sourcePath: header.source.path, sourceKind: header.source.kind, schemaVersion: header.source.schemaVersion,
                   tags: header.tags, collections: collections, tableRows: rows, records: header.contents.records, seconds: seconds)
     }

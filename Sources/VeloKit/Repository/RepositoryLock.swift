@@ -1,8 +1,10 @@
 import Foundation
 
-/// The exclusive lock writers (backup, prune, restore's safety snapshot, unlock) take on a repository: the file
-/// `locks/exclusive.json`, created only if absent, naming its owner. A lock whose owner process is gone is
-/// reported as stale and is broken only by `velo unlock`, never silently.
+/// The exclusive lock writers (backup, prune, restore's safety snapshot) take on a repository: the file
+/// `locks/exclusive.json`, created only if absent, naming its owner. A lock left by a process that is gone
+/// (same host, no such pid) is stale: the next writer reports it and takes it over, as restic does, so a killed
+/// backup never blocks the next one. A live owner, or one on another host, is never overridden; `velo unlock`
+/// removes a stale lock, and `--force` any lock.
 public final class RepositoryLock {
     /// Who holds a lock.
     public struct Owner: Equatable, Sendable {
@@ -49,7 +51,7 @@ public final class RepositoryLock {
             case .held(let repo, let owner):
                 return "\(repo): repository is locked by \(owner.summary); try again when it finishes"
             case .stale(let repo, let owner):
-                return "\(repo): repository has a stale lock left by \(owner.summary), whose process is gone; run 'velo unlock --repo \(repo)' to break it"
+                return "\(repo): repository has a stale lock left by \(owner.summary), whose process is gone; run 'velo unlock --repo \(repo)' to remove it"
             case .unreadable(let repo, let path):
                 return "\(repo): repository is locked (\(path) exists but cannot be read); remove it with 'velo unlock --repo \(repo) --force' if no velo is running"
             }
@@ -58,6 +60,8 @@ public final class RepositoryLock {
 
     public let path: String
     public let owner: Owner
+    /// The owner of a stale lock this lock replaced, to be reported.
+    public private(set) var replacedStaleOwner: Owner?
     private var released = false
 
     private init(path: String, owner: Owner) {
@@ -73,17 +77,28 @@ public final class RepositoryLock {
         try FileSystem.createDirectory(directory)
         let path = (directory as NSString).appendingPathComponent("exclusive.json")
         let owner = Owner(pid: getpid(), host: FileSystem.hostName, time: Timestamp.now, command: command)
-        let fd = open(path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0o600)
+        var replaced: Owner?
+        var fd = open(path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0o600)
         if fd < 0 {
             guard errno == EEXIST else { throw VeloError("\(path): cannot create lock: \(String(cString: strerror(errno)))") }
             guard let existing = current(root: root) else { throw Failure.unreadable(repository: root, path: path) }
-            throw existing.isGone ? Failure.stale(repository: root, owner: existing) : Failure.held(repository: root, owner: existing)
+            guard existing.isGone else { throw Failure.held(repository: root, owner: existing) }
+            // Take over a stale lock; if another writer wins the race, it is a live owner and we stop.
+            unlink(path)
+            replaced = existing
+            fd = open(path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0o600)
+            if fd < 0 {
+                if let winner = current(root: root) { throw Failure.held(repository: root, owner: winner) }
+                throw Failure.unreadable(repository: root, path: path)
+            }
         }
         let bytes = Array(JSONWriter.string(owner.json).utf8)
         _ = bytes.withUnsafeBytes { write(fd, $0.baseAddress, $0.count) }
         fsync(fd)
         close(fd)
-        return RepositoryLock(path: path, owner: owner)
+        let lock = RepositoryLock(path: path, owner: owner)
+        lock.replacedStaleOwner = replaced
+        return lock
     }
 
     /// The owner of the repository's lock, if it is locked.

@@ -36,20 +36,26 @@ import Testing
         again.release()
     }
 
-    @Test func aStaleLockIsReportedAndBrokenOnlyByUnlock() throws {
+    @Test func aStaleLockIsReportedAndTakenOverOrRemovedByUnlock() throws {
         let repo = try Repository.open(Fixtures.temporaryDirectory().appendingPathComponent("repo").path, create: true)
         // A lock left by a process that no longer exists on this host.
         let owner = JSONValue.object([("pid", .int(2_000_000_000)), ("host", .string(ProcessInfo.processInfo.hostName)),
                                       ("time", .string("2026-11-01T03:00:00Z")), ("command", .string("velo backup"))])
         try JSONWriter.string(owner).write(toFile: repo.path("locks/exclusive.json"), atomically: true, encoding: .utf8)
-        do {
-            _ = try repo.lock(command: "velo backup")
-            Issue.record("a stale lock was silently broken")
-        } catch let failure as RepositoryLock.Failure {
-            #expect(failure.description.contains("stale lock") && failure.description.contains("velo unlock"), "\(failure)")
-        }
+        #expect(repo.lockOwner?.isGone == true)
         #expect(try repo.unlock(force: false)?.pid == 2_000_000_000)
-        try repo.lock(command: "velo backup").release()
+        #expect(repo.lockOwner == nil)
+        try JSONWriter.string(owner).write(toFile: repo.path("locks/exclusive.json"), atomically: true, encoding: .utf8)
+        let lock = try repo.lock(command: "velo backup")
+        #expect(lock.replacedStaleOwner?.pid == 2_000_000_000)
+        #expect(repo.lockOwner?.pid == getpid())
+        lock.release()
+        // A lock from another host is never taken over.
+        let foreign = JSONValue.object([("pid", .int(1)), ("host", .string("some-other-host")), ("time", .string("2026-11-01T03:00:00Z")), ("command", .string("velo backup"))])
+        try JSONWriter.string(foreign).write(toFile: repo.path("locks/exclusive.json"), atomically: true, encoding: .utf8)
+        #expect(throws: RepositoryLock.Failure.self) { try repo.lock(command: "velo backup") }
+        #expect(throws: VeloError.self) { try repo.unlock(force: false) }
+        #expect(try repo.unlock(force: true)?.host == "some-other-host")
     }
 
     @Test func leftoversOfAnInterruptedWriterAreCleanedUpOrAdopted() throws {
