@@ -163,6 +163,7 @@ final class LedgerWriter: @unchecked Sendable {
                         try db.execute("INSERT INTO ledger_b VALUES (?, datetime('now'))", [.integer(Int64(n))])
                     }
                     lock.withLock { _committed = n }
+                    usleep(300)  // a busy application, not a tight loop that starves every reader
                 }
             } catch {
                 self.error = error
