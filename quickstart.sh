@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
-# Installs what velo needs (Debian packages), builds it, and runs its main job on a demo tenant database.
+# Installs what velo needs (Debian packages), builds it, and runs its main job on a demo tenant database:
+# make the database, back it up, list the snapshots, verify them.
 set -euo pipefail
 cd "$(dirname "$0")"
 packages=(libsqlite3-dev libarchive-dev libzstd-dev sqlite3 zstd)
@@ -15,4 +16,6 @@ velo=.build/release/velo
 mkdir -p demo
 set -x
 $velo demo --out demo/tenant.sqlite --posts 20000 --force
-$velo info --db demo/tenant.sqlite
+$velo backup --db demo/tenant.sqlite --repo demo/repo --tag quickstart
+$velo snapshots --repo demo/repo
+$velo verify --repo demo/repo --all
