@@ -45,7 +45,7 @@ public final class ArchiveReader {
         let fd: Int32
         var digest = SHA256Digest()
         var decompressor: ZstdDecompressor!
-        var buffer = [UInt8](repeating: 0, count: 256 * 1024)
+        var pipeline: DecompressionPipeline?
         var error: Error?
 
         init(fd: Int32) { self.fd = fd }
@@ -79,14 +79,16 @@ public final class ArchiveReader {
         }
         self.archive = archive
         source.decompressor = try ZstdDecompressor { [source] buffer in try source.readFile(buffer) }
+        // Decompression (and the file's checksum) run on a thread of their own, ahead of the tar reader.
+        source.pipeline = DecompressionPipeline(decompressor: source.decompressor)
         archive_read_support_format_tar(archive)
         let context = Unmanaged.passUnretained(source).toOpaque()
         let rc = archive_read_open(archive, context, nil, { _, context, bufferOut in
             let source = Unmanaged<Source>.fromOpaque(context!).takeUnretainedValue()
             do {
-                let n = try source.buffer.withUnsafeMutableBytes { try source.decompressor.read(into: $0) }
-                source.buffer.withUnsafeBytes { bufferOut?.pointee = $0.baseAddress }
-                return la_ssize_t(n)
+                let block = try source.pipeline!.next()
+                bufferOut?.pointee = block.baseAddress
+                return la_ssize_t(block.count)
             } catch {
                 source.error = error
                 return -1
@@ -98,6 +100,7 @@ public final class ArchiveReader {
     }
 
     deinit {
+        source.pipeline?.stop()
         archive_read_free(archive)
         close(source.fd)
     }
@@ -150,8 +153,8 @@ public final class ArchiveReader {
     /// Reads what is left of the file so that `archiveSHA256` covers all of it. Bytes after the end of the tar
     /// stream are an error only if they are not valid zstd.
     public func finishReading() throws -> (bytes: Int64, sha256: String) {
-        var scratch = [UInt8](repeating: 0, count: 256 * 1024)
-        while try scratch.withUnsafeMutableBytes({ try source.decompressor.read(into: $0) }) > 0 {}
+        while try source.pipeline!.next().count > 0 {}
+        source.pipeline!.stop()
         return (source.digest.byteCount, source.digest.hex())
     }
 
