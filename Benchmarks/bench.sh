@@ -1,0 +1,321 @@
+#!/usr/bin/env bash
+# Benchmarks velo against the plain tools on a demo Veloquent tenant database and prints a Markdown table.
+#
+#   Benchmarks/bench.sh [--posts N] [--work DIR] [--keep] [--build-dir DIR] [--skip-build]
+#
+# Needs bash, swift, sqlite3, zstd, python3 and GNU time at /usr/bin/time (Debian: apt-get install time).
+# The table goes to stdout; progress and build output go to stderr.
+#
+# Layout, for whoever adds sections (restore, plan, retention, ...):
+#   - measure NAME [--before FUNC] [--stdout FILE] -- COMMAND...   runs COMMAND $RUNS times under /usr/bin/time,
+#     records the median wall time in WALL[NAME] and the largest peak RSS (KiB) in RSS[NAME].
+#   - a section is a function `section_<name>` that calls measure, then add_row / add_target.
+#   - list the section in SECTIONS below; sections run in that order and share $WORK and the measurements of
+#     earlier sections (section_backup leaves $WORK/dump.sql.zst, $WORK/repo-wal and $WORK/repo-delete).
+set -euo pipefail
+export LC_ALL=C
+
+SECTIONS=(backup verify)   # add new sections here, e.g. (backup verify restore plan retention)
+RUNS=3                     # timed runs per command; the table reports the median wall time and the max RSS
+
+REPO_ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+POSTS=250000
+WORK="$REPO_ROOT/bench-work"
+BUILD_DIR="$REPO_ROOT/.build"
+KEEP=0
+SKIP_BUILD=0
+TIME=/usr/bin/time
+
+usage() {
+    cat <<EOF
+usage: Benchmarks/bench.sh [options]
+
+Builds velo, makes a demo tenant database and times velo backup and verify against
+'sqlite3 .dump | zstd' and 'zstd -dc'. Prints a Markdown table and PASS/MISS targets.
+
+  --posts N          posts in the demo database (default 250000)
+  --work DIR         scratch directory (default: bench-work under the repo root); removed at the end
+  --keep             keep the scratch directory
+  --build-dir DIR    swift --scratch-path (default: .build under the repo root)
+  --skip-build       use the velo already built in --build-dir
+  -h, --help         this text
+EOF
+}
+
+die() { echo "bench: $*" >&2; exit 1; }
+say() { echo "bench: $*" >&2; }
+
+# Makes a path absolute against the directory the script was started from.
+absolute() { case "$1" in /*) printf '%s\n' "$1" ;; *) printf '%s\n' "$PWD/$1" ;; esac; }
+
+parse_options() {
+    while [ $# -gt 0 ]; do
+        case "$1" in
+            --posts) [ $# -ge 2 ] || die "--posts needs a number"; POSTS="$2"; shift 2 ;;
+            --posts=*) POSTS="${1#*=}"; shift ;;
+            --work) [ $# -ge 2 ] || die "--work needs a directory"; WORK="$(absolute "$2")"; shift 2 ;;
+            --work=*) WORK="$(absolute "${1#*=}")"; shift ;;
+            --build-dir) [ $# -ge 2 ] || die "--build-dir needs a directory"; BUILD_DIR="$(absolute "$2")"; shift 2 ;;
+            --build-dir=*) BUILD_DIR="$(absolute "${1#*=}")"; shift ;;
+            --keep) KEEP=1; shift ;;
+            --skip-build) SKIP_BUILD=1; shift ;;
+            -h|--help) usage; exit 0 ;;
+            *) usage >&2; die "unknown option: $1" ;;
+        esac
+    done
+    [[ "$POSTS" =~ ^[0-9]+$ ]] && [ "$POSTS" -gt 0 ] || die "--posts must be a positive whole number, not '$POSTS'"
+    WORK="${WORK%/}"; BUILD_DIR="${BUILD_DIR%/}"
+    [ -n "$WORK" ] || die "--work must not be /"
+}
+
+check_tools() {
+    local tool
+    for tool in sqlite3 zstd python3; do
+        command -v "$tool" >/dev/null 2>&1 || die "$tool is not installed"
+    done
+    [ "$SKIP_BUILD" -eq 1 ] || command -v swift >/dev/null 2>&1 || die "swift is not installed"
+    [ -x "$TIME" ] || die "GNU time is not at $TIME (Debian: apt-get install time)"
+}
+
+# --- work directory -------------------------------------------------------------------------------------------
+
+MARKER=".velo-bench-work"   # only directories carrying this marker are ever emptied or removed
+
+prepare_work() {
+    if [ -e "$WORK" ]; then
+        [ -d "$WORK" ] || die "--work $WORK exists and is not a directory"
+        if [ -n "$(ls -A "$WORK")" ] && [ ! -e "$WORK/$MARKER" ]; then
+            die "--work $WORK is not empty and was not made by this script; pick another directory"
+        fi
+        rm -rf "${WORK:?}"
+    fi
+    mkdir -p "$WORK"
+    touch "$WORK/$MARKER"
+    WORK="$(cd "$WORK" && pwd -P)"
+    LOG="$WORK/commands.log"
+    : > "$LOG"
+}
+
+cleanup() {
+    local status=$?
+    if [ "$KEEP" -eq 0 ] && [ -n "${WORK:-}" ] && [ -e "$WORK/$MARKER" ]; then
+        rm -rf "${WORK:?}"
+    elif [ -n "${WORK:-}" ] && [ -e "$WORK/$MARKER" ]; then
+        say "kept $WORK"
+    fi
+    exit "$status"
+}
+
+# --- build ----------------------------------------------------------------------------------------------------
+
+build() {
+    VELO="$BUILD_DIR/release/velo"
+    if [ "$SKIP_BUILD" -eq 0 ]; then
+        say "building velo (swift build -c release --scratch-path $BUILD_DIR)"
+        (cd "$REPO_ROOT" && swift build -c release --scratch-path "$BUILD_DIR") >&2
+    fi
+    [ -x "$VELO" ] || die "no velo at $VELO (build it, or drop --skip-build)"
+}
+
+# --- demo databases -------------------------------------------------------------------------------------------
+
+make_databases() {
+    DB="$WORK/tenant.sqlite"
+    DB_WAL="$WORK/tenant-wal.sqlite"
+    say "making a demo database with $POSTS posts"
+    "$VELO" demo --out "$DB" --posts "$POSTS" --force >>"$LOG" 2>&1 || fail_with_log "velo demo failed"
+    cp "$DB" "$DB_WAL"
+    local mode
+    mode="$(sqlite3 "$DB_WAL" 'pragma journal_mode=wal')"
+    [ "$mode" = "wal" ] || die "could not switch $DB_WAL to WAL mode (got '$mode')"
+    mode="$(sqlite3 "$DB" 'pragma journal_mode')"
+    [ "$mode" = "delete" ] || die "$DB is in journal mode '$mode', expected delete"
+    DB_BYTES="$(stat -c %s "$DB")"
+    # OS caches cannot be dropped without root, so warm both files instead: every run reads from the page cache.
+    cat "$DB" > /dev/null
+    cat "$DB_WAL" > /dev/null
+}
+
+# --- measuring ------------------------------------------------------------------------------------------------
+
+declare -A WALL=()   # NAME -> median wall seconds
+declare -A RSS=()    # NAME -> max peak RSS in KiB
+
+fail_with_log() {
+    echo "bench: $1; last lines of $LOG:" >&2
+    tail -n 20 "$LOG" >&2 || true
+    [ "$KEEP" -eq 1 ] || echo "bench: run again with --keep to keep $WORK" >&2
+    exit 1
+}
+
+# median VALUE... : the middle value (the mean of the two middle values for an even count).
+median() {
+    printf '%s\n' "$@" | sort -g | awk '{ v[NR] = $1 } END { if (NR % 2) print v[(NR + 1) / 2]; else printf "%.3f\n", (v[NR / 2] + v[NR / 2 + 1]) / 2 }'
+}
+
+# max VALUE...
+max() { printf '%s\n' "$@" | sort -g | tail -n 1; }
+
+# measure NAME [--before FUNC] [--stdout FILE] -- COMMAND...
+# Runs COMMAND $RUNS times under /usr/bin/time -f '%e %M'. FUNC runs (untimed) before each run. COMMAND's
+# stdout goes to FILE (overwritten each run, so the last run's output stays) or /dev/null; its stderr to the log.
+measure() {
+    local name="$1"; shift
+    local before="" stdout=/dev/null
+    while [ $# -gt 0 ] && [ "$1" != "--" ]; do
+        case "$1" in
+            --before) before="$2"; shift 2 ;;
+            --stdout) stdout="$2"; shift 2 ;;
+            *) die "measure $name: unknown option $1" ;;
+        esac
+    done
+    [ "${1:-}" = "--" ] || die "measure $name: missing -- before the command"
+    shift
+    local run walls=() rsss=() timing wall rss timefile="$WORK/time.out"
+    say "measuring $name ($RUNS runs)"
+    for ((run = 1; run <= RUNS; run++)); do
+        [ -z "$before" ] || "$before"
+        echo "== $name, run $run: $*" >> "$LOG"
+        "$TIME" -f '%e %M' -o "$timefile" "$@" >"$stdout" 2>>"$LOG" || fail_with_log "$name failed"
+        timing="$(tail -n 1 "$timefile")"
+        read -r wall rss <<<"$timing"
+        [[ "$wall" =~ ^[0-9.]+$ && "$rss" =~ ^[0-9]+$ ]] || die "measure $name: cannot read '$timing' from $TIME"
+        walls+=("$wall"); rsss+=("$rss")
+    done
+    WALL[$name]="$(median "${walls[@]}")"
+    RSS[$name]="$(max "${rsss[@]}")"
+    echo "== $name: wall ${walls[*]} s, peak RSS ${rsss[*]} KiB" >> "$LOG"
+}
+
+# json_field FILE KEY : one top-level field of a JSON object.
+json_field() {
+    python3 -c 'import json, sys; print(json.load(open(sys.argv[1]))[sys.argv[2]])' "$1" "$2"
+}
+
+# --- formatting -----------------------------------------------------------------------------------------------
+
+ROWS=()      # Markdown table rows, in order
+TARGETS=()   # "- PASS|MISS description" lines
+
+ratio() { awk -v a="$1" -v b="$2" 'BEGIN { if (b > 0) printf "%.2f", a / b; else print "-" }'; }
+mbps() { awk -v bytes="$DB_BYTES" -v s="$1" 'BEGIN { if (s > 0) printf "%.1f", bytes / 1e6 / s; else print "-" }'; }
+mib() { awk -v kib="$1" 'BEGIN { printf "%.1f", kib / 1024 }'; }
+
+# add_row STEP NAME ARCHIVE_BYTES RATIO : a table row for measurement NAME.
+add_row() {
+    ROWS+=("| $1 | ${WALL[$2]} | $(mbps "${WALL[$2]}") | $3 | $(mib "${RSS[$2]}") | $4 |")
+}
+
+# add_target DESCRIPTION CONDITION DETAIL [REFERENCE_SECONDS]
+# CONDITION is an awk expression, true for PASS. With REFERENCE_SECONDS of 0 (too fast for /usr/bin/time to
+# measure) the verdict is n/a.
+add_target() {
+    local verdict=MISS
+    if awk "BEGIN { exit !($2) }"; then verdict=PASS; fi
+    local detail="$3"
+    if [ -n "${4:-}" ] && awk -v s="$4" 'BEGIN { exit !(s <= 0) }'; then verdict="n/a"; detail="reference too fast to time"; fi
+    TARGETS+=("- $verdict $1 ($detail)")
+}
+
+# A note when a measured time is so short that the 0.01 s resolution of /usr/bin/time makes its ratios noise.
+resolution_note() {
+    local name short=()
+    for name in "${!WALL[@]}"; do
+        if awk -v s="${WALL[$name]}" 'BEGIN { exit !(s < 0.1) }'; then short+=("$name"); fi
+    done
+    [ ${#short[@]} -eq 0 ] || echo "note: some steps took under 0.1 s; /usr/bin/time resolves 0.01 s, so their ratios are rough. Use more --posts."
+}
+
+# --- sections -------------------------------------------------------------------------------------------------
+
+remove_repo_wal() { rm -rf "$WORK/repo-wal"; }
+remove_repo_delete() { rm -rf "$WORK/repo-delete"; }
+
+section_backup() {
+    # Reference A: a plain SQL dump, compressed like velo compresses (level 3), two zstd threads.
+    measure dump -- sh -c 'sqlite3 "$1" .dump | zstd -3 -T2 -q > "$2"' sh "$DB" "$WORK/dump.sql.zst"
+    # sh has no pipefail: make sure the dump is complete (it ends with COMMIT) before comparing with it.
+    [ "$(zstd -dc "$WORK/dump.sql.zst" | tail -n 1)" = "COMMIT;" ] || die "sqlite3 .dump | zstd did not produce a complete dump"
+    DUMP_BYTES="$(stat -c %s "$WORK/dump.sql.zst")"
+
+    measure backup-wal --before remove_repo_wal --stdout "$WORK/backup-wal.json" -- \
+        "$VELO" backup --db "$DB_WAL" --repo "$WORK/repo-wal" --json
+    WAL_ARCHIVE_BYTES="$(json_field "$WORK/backup-wal.json" bytes)"
+    WAL_SNAPSHOT_ID="$(json_field "$WORK/backup-wal.json" id)"
+    echo "== backup-wal: snapshot $WAL_SNAPSHOT_ID, $WAL_ARCHIVE_BYTES bytes" >> "$LOG"
+
+    measure backup-delete --before remove_repo_delete --stdout "$WORK/backup-delete.json" -- \
+        "$VELO" backup --db "$DB" --repo "$WORK/repo-delete" --json
+    DELETE_ARCHIVE_BYTES="$(json_field "$WORK/backup-delete.json" bytes)"
+
+    add_row 'sqlite3 .dump \| zstd -3 -T2' dump "$DUMP_BYTES" "1.00"
+    add_row 'velo backup (WAL source)' backup-wal "$WAL_ARCHIVE_BYTES" \
+        "$(ratio "${WALL[backup-wal]}" "${WALL[dump]}") (size $(ratio "$WAL_ARCHIVE_BYTES" "$DUMP_BYTES"))"
+    add_row 'velo backup (rollback-journal source, online-backup copy first)' backup-delete "$DELETE_ARCHIVE_BYTES" \
+        "$(ratio "${WALL[backup-delete]}" "${WALL[dump]}") (size $(ratio "$DELETE_ARCHIVE_BYTES" "$DUMP_BYTES"))"
+
+    add_target "backup time (WAL) <= 1.0x dump pipeline" "${WALL[backup-wal]} <= ${WALL[dump]}" \
+        "$(ratio "${WALL[backup-wal]}" "${WALL[dump]}")x" "${WALL[dump]}"
+    add_target "backup time (rollback journal) <= 1.0x dump pipeline" "${WALL[backup-delete]} <= ${WALL[dump]}" \
+        "$(ratio "${WALL[backup-delete]}" "${WALL[dump]}")x" "${WALL[dump]}"
+    add_target "archive size <= 1.0x dump.sql.zst" "$WAL_ARCHIVE_BYTES <= $DUMP_BYTES" \
+        "$(ratio "$WAL_ARCHIVE_BYTES" "$DUMP_BYTES")x: $WAL_ARCHIVE_BYTES vs $DUMP_BYTES bytes"
+}
+
+section_verify() {
+    # Reference B: decompressing the dump, the least a check of the archive has to do.
+    measure unzstd -- zstd -dc "$WORK/dump.sql.zst"
+    measure verify -- "$VELO" verify --repo "$WORK/repo-wal" latest
+
+    add_row 'zstd -dc dump.sql.zst' unzstd "-" "1.00"
+    add_row 'velo verify' verify "-" "$(ratio "${WALL[verify]}" "${WALL[unzstd]}")"
+
+    add_target "verify time <= 1.5x zstd -dc" "${WALL[verify]} <= 1.5 * ${WALL[unzstd]}" \
+        "$(ratio "${WALL[verify]}" "${WALL[unzstd]}")x" "${WALL[unzstd]}"
+    local peak
+    peak="$(max "${RSS[backup-wal]}" "${RSS[backup-delete]}" "${RSS[verify]}")"
+    add_target "backup and verify peak RSS <= 64 MiB" "$peak <= 64 * 1024" \
+        "backup WAL $(mib "${RSS[backup-wal]}"), backup rollback $(mib "${RSS[backup-delete]}"), verify $(mib "${RSS[verify]}") MiB"
+}
+
+# --- report ---------------------------------------------------------------------------------------------------
+
+machine_line() {
+    local model mem velo_version sqlite_version zstd_version
+    model="$(awk -F': *' '/^model name/ { print $2; exit }' /proc/cpuinfo 2>/dev/null || true)"
+    mem="$(awk '/^MemTotal:/ { printf "%.1f GiB RAM", $2 / 1048576 }' /proc/meminfo 2>/dev/null || true)"
+    velo_version="$("$VELO" --version 2>/dev/null || echo unknown)"
+    sqlite_version="$(sqlite3 --version | awk '{ print $1 }')"
+    zstd_version="$(zstd --version | grep -o 'v[0-9][0-9.]*' | head -n 1 || true)"
+    echo "machine: $(nproc) cores, ${model:-unknown CPU}, ${mem:-unknown RAM}; velo $velo_version; SQLite $sqlite_version; zstd ${zstd_version:-unknown}"
+}
+
+report() {
+    machine_line
+    echo "posts: $POSTS, database: $(awk -v b="$DB_BYTES" 'BEGIN { printf "%.1f MiB", b / 1048576 }') ($DB_BYTES bytes)"
+    echo "median of $RUNS runs, warm page cache"
+    echo
+    echo "| step | seconds | MB/s of database | archive bytes | peak RSS MiB | ratio to reference |"
+    echo "|---|---|---|---|---|---|"
+    printf '%s\n' "${ROWS[@]}"
+    echo
+    echo "targets:"
+    printf '%s\n' "${TARGETS[@]}"
+    resolution_note
+}
+
+main() {
+    parse_options "$@"
+    check_tools
+    trap cleanup EXIT
+    prepare_work
+    build
+    make_databases
+    local section
+    for section in "${SECTIONS[@]}"; do
+        "section_$section"
+    done
+    report
+}
+
+main "$@"
