@@ -40,7 +40,15 @@ struct BackupCommand: ParsableCommand {
     @Option(name: .long, help: ArgumentHelp("The snapshot's time, ISO 8601 with an offset (default: now).", valueName: "time"))
     var time: String?
 
+    @Option(name: .long, help: ArgumentHelp("After the backup, prune the repository with this retention policy.", valueName: "policy.json"))
+    var prune: String?
+
     @OptionGroup var output: JSONFlag
+
+    struct BackupAndPrune: Encodable {
+        var backup: Backup.Result
+        var prune: Prune.Report
+    }
 
     func run() throws {
         let dbPath = try database.path()
@@ -58,13 +66,17 @@ struct BackupCommand: ParsableCommand {
             guard let seconds = Timestamp.parseISO8601(time) else { throw VeloError("--time \(time): not an ISO 8601 time such as 2026-11-27T03:00:00+01:00") }
             options.time = seconds
         }
+        // Read the policy first: a bad policy file fails before any work is done.
+        let policy = try prune.map { try RetentionPolicy.load(path: $0) }
         let result = try Backup.run(databasePath: dbPath, repository: repo, options: options, progress: Progress("backup"))
+        let pruned = try policy.map { try Prune.run(repository: repo, policy: $0, dryRun: false) }
         if output.json {
-            try Output.json(result)
+            if let pruned { try Output.json(BackupAndPrune(backup: result, prune: pruned)) } else { try Output.json(result) }
         } else {
             let rows = result.rows.values.reduce(0, +)
             print("snapshot \(result.id) saved: \(Progress.grouped(rows)) rows in \(result.rows.count) tables, \(Output.bytes(result.bytes)), \(String(format: "%.1f", result.seconds)) s")
             print("  \(result.archive)")
+            if let pruned { print(PruneCommand.render(pruned)) }
         }
     }
 }

@@ -106,8 +106,39 @@ public final class Repository {
         return owner
     }
 
+    /// Removes a snapshot: a marker in `trash/` first, then its catalog entry, then its archive, then the
+    /// marker. `recover` completes a removal that was interrupted.
+    func remove(_ entry: CatalogEntry) throws {
+        let trash = path("trash")
+        try FileSystem.createDirectory(trash)
+        let marker = (trash as NSString).appendingPathComponent("\(entry.id).json")
+        let json = JSONValue.object([("id", .string(entry.id)), ("archive", .string(entry.archive))])
+        try FileSystem.writeAtomically(Array(JSONWriter.string(json).utf8), to: marker)
+        catalog.remove(entry.id)
+        unlink(path(entry.archive))
+        FileSystem.syncDirectory((path(entry.archive) as NSString).deletingLastPathComponent)
+        unlink(marker)
+    }
+
+    /// Finishes removals that a killed prune left half done; returns the archives that were being removed.
+    func completeRemovals() -> Set<String> {
+        let trash = path("trash")
+        var archives = Set<String>()
+        for name in (try? FileManager.default.contentsOfDirectory(atPath: trash)) ?? [] where name.hasSuffix(".json") {
+            let marker = (trash as NSString).appendingPathComponent(name)
+            guard let json = try? JSONParser.parse(try FileSystem.read(marker)), let id = json["id"]?.stringValue,
+                  let archive = json["archive"]?.stringValue else { continue }
+            catalog.remove(id)
+            unlink(path(archive))
+            archives.insert(archive)
+            unlink(marker)
+        }
+        return archives
+    }
+
     func recover() throws {
         let fm = FileManager.default
+        _ = completeRemovals()
         for name in (try? fm.contentsOfDirectory(atPath: temporaryDirectory)) ?? [] {
             try? fm.removeItem(atPath: (temporaryDirectory as NSString).appendingPathComponent(name))
         }

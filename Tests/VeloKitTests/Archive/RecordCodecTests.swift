@@ -19,7 +19,7 @@ import Testing
 
     static let awkward: [SQLiteValue] = [
         .null, .integer(.min), .integer(.max), .integer(0), .integer(-1),
-        .real(-0.0), .real(5e-324), .real(.greatestFiniteMagnitude), .real(-.greatestFiniteMagnitude), .real(0.1),
+        .real(-0.0), .real(.leastNonzeroMagnitude), .real(.greatestFiniteMagnitude), .real(-.greatestFiniteMagnitude), .real(0.1),
         .real(1e21), .real(123.0), .real(.infinity), .real(-.infinity),
         .text(""), .text("a\u{0}b"), .text("\u{1}\u{1F}\u{7F}\t\n\r\"\\/"), .text("emoji 🦤 👩‍👩‍👧 é ß 中文"),
         .text("{\"$blob\":\"AAAA\"}"), .text("12"), .text("null"),

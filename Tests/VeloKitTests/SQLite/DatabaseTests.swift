@@ -11,7 +11,7 @@ import Testing
         let db = try scratch()
         try db.execute("CREATE TABLE t (v)")
         let values: [SQLiteValue] = [
-            .null, .integer(.min), .integer(.max), .integer(0), .real(-0.0), .real(5e-324), .real(.greatestFiniteMagnitude),
+            .null, .integer(.min), .integer(.max), .integer(0), .real(-0.0), .real(.leastNonzeroMagnitude), .real(.greatestFiniteMagnitude),
             .text(""), .text("a\u{0}b"), .text("emoji 🦤 and \u{1}\u{1F} controls"), .blob([]), .blob([0, 255, 1, 0]),
         ]
         let insert = try db.prepare("INSERT INTO t (v) VALUES (?)")

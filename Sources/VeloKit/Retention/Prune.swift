@@ -1,0 +1,60 @@
+import Foundation
+
+/// `velo prune`: applies a retention policy to a repository. Removal is crash-safe: a removal marker is
+/// written first, then the catalog entry goes, then the archive; a prune killed midway is completed by the
+/// next writer, and the catalog never lists an archive that is gone.
+public enum Prune {
+    public struct Kept: Encodable, Sendable {
+        public var id: String
+        public var time: String
+        public var reasons: [String]
+    }
+
+    public struct Removed: Encodable, Sendable {
+        public var id: String
+        public var time: String
+        public var bytes: Int64
+    }
+
+    public struct Report: Encodable, Sendable {
+        public var keep: [Kept]
+        public var remove: [Removed]
+        public var bytesFreed: Int64
+        public var dryRun: Bool
+        /// Snapshots whose last verification failed (they fill no slot).
+        public var damaged: [String]
+        /// Decisions by group, newest first, for the text report.
+        public var groups: [String: [String]]
+    }
+
+    /// Decides and (unless `dryRun`) removes. `now` defaults to the current time.
+    public static func run(repository: Repository, policy: RetentionPolicy, dryRun: Bool, now: Int64? = nil) throws -> Report {
+        let lock = dryRun ? nil : try repository.lock(command: "velo prune")
+        defer { lock?.release() }
+        if let stale = lock?.replacedStaleOwner {
+            Diagnostics.warn("\(repository.root): took over the stale lock of \(stale.summary), whose process is gone")
+        }
+        let entries = try repository.catalog.entries()
+        let decisions = RetentionEvaluator(policy: policy).decide(entries, now: now ?? Timestamp.now)
+        let byID = Dictionary(entries.map { ($0.id, $0) }, uniquingKeysWith: { a, _ in a })
+        var report = Report(keep: [], remove: [], bytesFreed: 0, dryRun: dryRun, damaged: [], groups: [:])
+        for d in decisions {
+            if d.keep {
+                report.keep.append(Kept(id: d.id, time: Timestamp.iso8601(d.time), reasons: d.reasons))
+            } else {
+                report.remove.append(Removed(id: d.id, time: Timestamp.iso8601(d.time), bytes: d.bytes))
+                report.bytesFreed += d.bytes
+            }
+            if d.damaged { report.damaged.append(d.id) }
+            report.groups[d.group, default: []].append(d.id)
+        }
+        if !dryRun {
+            precondition(report.keep.count > 0 || entries.isEmpty, "a non-empty repository never ends up empty")
+            for removed in report.remove {
+                guard let entry = byID[removed.id] else { continue }
+                try repository.remove(entry)
+            }
+        }
+        return report
+    }
+}
