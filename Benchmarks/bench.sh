@@ -15,7 +15,7 @@
 set -euo pipefail
 export LC_ALL=C
 
-SECTIONS=(backup verify)   # add new sections here, e.g. (backup verify restore plan retention)
+SECTIONS=(backup verify retention)   # add new sections here, e.g. (backup verify restore plan retention)
 RUNS=3                     # timed runs per command; the table reports the median wall time and the max RSS
 
 REPO_ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
@@ -279,6 +279,36 @@ section_verify() {
 }
 
 # --- report ---------------------------------------------------------------------------------------------------
+
+# Retention: deciding retention.example.json over a catalog of 10,000 snapshots (copies of a real entry,
+# an hour apart), as `velo prune --dry-run` does: read the catalog, decide, report.
+section_retention() {
+    local repo="$WORK/repo-retention"
+    rm -rf "$repo"
+    cp -r "$WORK/repo-wal" "$repo"
+    python3 - "$repo" <<'PY'
+import json, os, sys
+repo = sys.argv[1]
+catalog = os.path.join(repo, "catalog")
+entries = [f for f in os.listdir(catalog) if f.endswith(".json") and not f.endswith(".manifest.json")]
+template = json.load(open(os.path.join(catalog, entries[0])))
+for f in os.listdir(catalog):
+    os.remove(os.path.join(catalog, f))
+import datetime
+start = datetime.datetime(2025, 6, 1, tzinfo=datetime.timezone.utc)
+for i in range(10000):
+    e = dict(template)
+    e["id"] = "%016x" % (0x1000000000000000 + i * 7919)
+    e["time"] = (start + datetime.timedelta(hours=i)).strftime("%Y-%m-%dT%H:%M:%SZ")
+    e["sequence"] = i + 1
+    e["archive"] = "snapshots/synthetic/%s.tar.zst" % e["id"]
+    with open(os.path.join(catalog, e["id"] + ".json"), "w") as out:
+        json.dump(e, out)
+PY
+    measure retention -- "$VELO" prune --repo "$repo" --policy "$REPO_ROOT/retention.example.json" --dry-run --json
+    ROWS+=("| velo prune --dry-run (retention.example.json over 10,000 snapshots) | ${WALL[retention]} | - | - | $(mib "${RSS[retention]}") | - |")
+    add_target "deciding a policy over 10,000 catalog entries < 0.5 s" "${WALL[retention]} < 0.5" "${WALL[retention]} s"
+}
 
 machine_line() {
     local model mem velo_version sqlite_version zstd_version

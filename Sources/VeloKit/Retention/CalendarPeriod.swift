@@ -14,23 +14,25 @@ struct CalendarPeriods {
     }
 
     /// A number that differs between periods and is equal within one (restic's bucket values).
+    /// Wall-clock fields come from the zone's offset at that instant, so they follow daylight-saving changes.
     func key(_ period: RetentionPolicy.Period, _ seconds: Int64) -> Int {
-        let date = Date(timeIntervalSince1970: TimeInterval(seconds))
+        let offset = Int64(calendar.timeZone.secondsFromGMT(for: Date(timeIntervalSince1970: TimeInterval(seconds))))
+        let local = seconds + offset
+        let days = local >= 0 ? local / 86_400 : (local - 86_399) / 86_400
+        let (year, month, day) = Timestamp.civil(fromDays: days)
+        let y = Int(year)
         switch period {
-        case .hourly:
-            let c = calendar.dateComponents([.year, .month, .day, .hour], from: date)
-            return c.year! * 1_000_000 + c.month! * 10_000 + c.day! * 100 + c.hour!
-        case .daily:
-            let c = calendar.dateComponents([.year, .month, .day], from: date)
-            return c.year! * 10_000 + c.month! * 100 + c.day!
+        case .hourly: return y * 1_000_000 + month * 10_000 + day * 100 + Int((local - days * 86_400) / 3600)
+        case .daily: return y * 10_000 + month * 100 + day
         case .weekly:
-            let c = calendar.dateComponents([.yearForWeekOfYear, .weekOfYear], from: date)
-            return c.yearForWeekOfYear! * 100 + c.weekOfYear!
-        case .monthly:
-            let c = calendar.dateComponents([.year, .month], from: date)
-            return c.year! * 100 + c.month!
-        case .yearly:
-            return calendar.component(.year, from: date)
+            // ISO 8601: weeks run Monday to Sunday; a week belongs to the year of its Thursday.
+            let weekday = Int(((days + 3) % 7 + 7) % 7)  // Monday = 0; 1970-01-01 was a Thursday
+            let thursday = days - Int64(weekday) + 3
+            let isoYear = Timestamp.civil(fromDays: thursday).0
+            let week = Int((thursday - Timestamp.days(fromCivil: isoYear, 1, 1)) / 7) + 1
+            return Int(isoYear) * 100 + week
+        case .monthly: return y * 100 + month
+        case .yearly: return y
         }
     }
 

@@ -58,13 +58,14 @@ public struct RetentionEvaluator {
         let isFuture = list.map { $0.time > now }
         // The moment `keep_within*` counts back from: the newest snapshot that is not in the future.
         let latest = list.first { $0.time <= now }?.time ?? now
+        let withinCutoff = policy.keepWithin.flatMap { $0.isZero ? nil : periods.subtract($0, from: latest) }
 
         for (i, entry) in list.enumerated() {
             if isFuture[i] { keep(i, "future") }
             for tags in policy.keepTags where tags.allSatisfy(entry.tags.contains) {
                 keep(i, "tag " + tags.joined(separator: ","))
             }
-            if let within = policy.keepWithin, !within.isZero, entry.time > periods.subtract(within, from: latest) {
+            if let within = policy.keepWithin, let cutoff = withinCutoff, entry.time > cutoff {
                 keep(i, "within \(within)")
             }
         }
@@ -84,8 +85,10 @@ public struct RetentionEvaluator {
         for period in RetentionPolicy.Period.allCases {
             if let count = policy.keep[period], count != 0 { buckets.append(Bucket(name: period.rawValue, period: period, count: count)) }
         }
-        var withinBuckets: [(period: RetentionPolicy.Period, within: RetentionDuration, last: Int?)] =
-            RetentionPolicy.Period.allCases.compactMap { p in policy.keepWithinPeriod[p].flatMap { $0.isZero ? nil : (p, $0, nil) } }
+        var withinBuckets: [(period: RetentionPolicy.Period, within: RetentionDuration, cutoff: Int64, last: Int?)] =
+            RetentionPolicy.Period.allCases.compactMap { p in
+                policy.keepWithinPeriod[p].flatMap { $0.isZero ? nil : (p, $0, periods.subtract($0, from: latest), nil) }
+            }
 
         for (nr, i) in counted.enumerated() {
             let time = list[i].time
@@ -102,7 +105,7 @@ public struct RetentionEvaluator {
                     keep(i, onlyAsOldest ? "oldest \(buckets[b].name)" : "\(buckets[b].name) \(slot)\(label)")
                 }
             }
-            for w in withinBuckets.indices where time > periods.subtract(withinBuckets[w].within, from: latest) {
+            for w in withinBuckets.indices where time > withinBuckets[w].cutoff {
                 let value = periods.key(withinBuckets[w].period, time)
                 if value != withinBuckets[w].last || oldest {
                     let onlyAsOldest = value == withinBuckets[w].last

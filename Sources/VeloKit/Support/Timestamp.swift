@@ -40,6 +40,35 @@ public enum Timestamp {
         return (m <= 2 ? y + 1 : y, m, d)
     }
 
+    /// `2026-11-27T10:11:15Z` exactly (what velo writes), without a formatter: catalogs hold thousands.
+    static func parseUTC(_ text: String) -> Int64? {
+        let b = Array(text.utf8)
+        guard b.count == 20, b[4] == 0x2D, b[7] == 0x2D, b[10] == 0x54, b[13] == 0x3A, b[16] == 0x3A, b[19] == 0x5A else { return nil }
+        func number(_ range: Range<Int>) -> Int? {
+            var n = 0
+            for i in range {
+                guard b[i] >= 0x30 && b[i] <= 0x39 else { return nil }
+                n = n * 10 + Int(b[i] - 0x30)
+            }
+            return n
+        }
+        guard let y = number(0..<4), let m = number(5..<7), let d = number(8..<10), let h = number(11..<13),
+              let mi = number(14..<16), let s = number(17..<19), (1...12).contains(m), (1...31).contains(d), h < 24, mi < 60, s < 61
+        else { return nil }
+        return days(fromCivil: Int64(y), m, d) * 86_400 + Int64(h * 3600 + mi * 60 + s)
+    }
+
+    /// Days since 1970-01-01 of a proleptic Gregorian date (Howard Hinnant's algorithm).
+    static func days(fromCivil y0: Int64, _ m: Int, _ d: Int) -> Int64 {
+        let y = m <= 2 ? y0 - 1 : y0
+        let era = (y >= 0 ? y : y - 399) / 400
+        let yoe = y - era * 400
+        let mp = Int64(m > 2 ? m - 3 : m + 9)
+        let doy = (153 * mp + 2) / 5 + Int64(d) - 1
+        let doe = yoe * 365 + yoe / 4 - yoe / 100 + doy
+        return era * 146_097 + doe - 719_468
+    }
+
     /// The current time in Unix seconds.
     public static var now: Int64 { Int64(Date().timeIntervalSince1970) }
 }
@@ -55,6 +84,7 @@ extension Timestamp {
     /// Reads ISO 8601 with a `Z` or numeric offset (`2026-11-27T10:11:15+01:00`), fractional seconds allowed,
     /// or a bare date (`2026-11-27`, midnight UTC). Returns Unix seconds.
     public static func parseISO8601(_ text: String) -> Int64? {
+        if let fast = parseUTC(text) { return fast }
         let formatter = ISO8601DateFormatter()
         formatter.formatOptions = [.withInternetDateTime]
         if let date = formatter.date(from: text) { return Int64(date.timeIntervalSince1970.rounded(.down)) }

@@ -189,3 +189,22 @@ enum History {
         #expect(decisions.filter(\.keep).count > 60)
     }
 }
+
+@Suite struct CalendarPeriodTests {
+    @Test(arguments: ["UTC", "Europe/Berlin", "America/New_York", "Asia/Kolkata", "Pacific/Chatham"])
+    func periodsMatchFoundationsCalendar(zone: String) {
+        let timeZone = TimeZone(identifier: zone)!
+        let periods = CalendarPeriods(timeZone: timeZone)
+        var calendar = Calendar(identifier: .iso8601)
+        calendar.timeZone = timeZone
+        var random = SeededRandom(seed: 5)
+        for _ in 0..<3000 {
+            let seconds = Int64(1_500_000_000 + random.below(600_000_000))
+            let c = calendar.dateComponents([.year, .month, .day, .hour, .yearForWeekOfYear, .weekOfYear],
+                                            from: Date(timeIntervalSince1970: TimeInterval(seconds)))
+            #expect(periods.key(.hourly, seconds) == c.year! * 1_000_000 + c.month! * 10_000 + c.day! * 100 + c.hour!)
+            #expect(periods.key(.weekly, seconds) == c.yearForWeekOfYear! * 100 + c.weekOfYear!, "\(seconds) in \(zone)")
+            #expect(periods.key(.monthly, seconds) == c.year! * 100 + c.month!)
+        }
+    }
+}
