@@ -69,7 +69,7 @@ public enum Backup {
         let manifest: Manifest
         let written: (bytes: Int64, sha256: String)
         do {
-            var snapshot = SnapshotWriter(database: source.database, layout: layout, plan: plan, header: header,
+            var snapshot = SnapshotWriter(database: source.database, plan: plan, header: header,
                                           partBytes: options.partBytes, progress: progress)
             manifest = try snapshot.write(to: writer)
             written = try writer.finish()

@@ -3,7 +3,6 @@
 /// worker thread overlaps compression with encoding), write.
 struct SnapshotWriter {
     let database: Database
-    let layout: TenantDatabase
     let plan: TablePlan
     let header: SnapshotHeader
     let partBytes: Int
@@ -12,9 +11,8 @@ struct SnapshotWriter {
     /// Rows read per table.
     private(set) var rows: [String: Int] = [:]
 
-    init(database: Database, layout: TenantDatabase, plan: TablePlan, header: SnapshotHeader, partBytes: Int, progress: Progress?) {
+    init(database: Database, plan: TablePlan, header: SnapshotHeader, partBytes: Int, progress: Progress?) {
         self.database = database
-        self.layout = layout
         self.plan = plan
         self.header = header
         self.partBytes = partBytes
