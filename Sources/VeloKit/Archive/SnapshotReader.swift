@@ -49,7 +49,7 @@ public final class SnapshotReader {
         precondition(!finished, "a SnapshotReader scans once")
         finished = true
         var buffer = [UInt8](repeating: 0, count: 256 * 1024)
-        var carry: [UInt8] = []
+        var lines = LineSplitter()
         while let entry = try reader.nextEntry() {
             if let reason = entry.unsafeReason { throw VeloError("\(path): entry \(entry.path) \(reason)") }
             if entry.path == ArchiveFormat.manifestPath {
@@ -67,7 +67,7 @@ public final class SnapshotReader {
             if !wanted && expectedEntry == nil { continue }  // libarchive skips the data
             var digest = SHA256Digest()
             var stop = false
-            carry.removeAll(keepingCapacity: true)
+            lines.reset()
             func line(_ bytes: UnsafeRawBufferPointer) throws {
                 guard wanted, !stop else { return }
                 if isSchema { try onSchema?(bytes) } else if let table, try !onRow(table, bytes) { stop = true }
@@ -78,22 +78,7 @@ public final class SnapshotReader {
                 try buffer.withUnsafeBytes { raw in
                     let chunk = UnsafeRawBufferPointer(rebasing: raw[0..<n])
                     if expectedEntry != nil { digest.update(chunk) }
-                    var start = 0
-                    while start < n {
-                        guard let newline = memchr(chunk.baseAddress! + start, 0x0A, n - start) else {
-                            carry.append(contentsOf: UnsafeRawBufferPointer(rebasing: chunk[start..<n]))
-                            return
-                        }
-                        let end = chunk.baseAddress!.distance(to: UnsafeRawPointer(newline))
-                        if carry.isEmpty {
-                            try line(UnsafeRawBufferPointer(rebasing: chunk[start..<end]))
-                        } else {
-                            carry.append(contentsOf: UnsafeRawBufferPointer(rebasing: chunk[start..<end]))
-                            try carry.withUnsafeBytes { try line($0) }
-                            carry.removeAll(keepingCapacity: true)
-                        }
-                        start = end + 1
-                    }
+                    try lines.feed(chunk, line)
                 }
                 if stop { return nil }
             }

@@ -119,7 +119,7 @@ public struct ArchiveAudit {
                            checkRows: Bool, progress: Progress?) throws -> ObservedEntry {
         var digest = SHA256Digest()
         let isRows = header.path.hasSuffix(".ndjson")
-        var carry: [UInt8] = []
+        var lines = LineSplitter()
         var rows = 0
         // Columns come from the header, which is the first entry; without it only the rows' shape is checked.
         let columnCount: Int?
@@ -144,27 +144,11 @@ public struct ArchiveAudit {
             buffer.withUnsafeBytes { raw in
                 let chunk = UnsafeRawBufferPointer(rebasing: raw[0..<n])
                 digest.update(chunk)
-                guard isRows else { return }
-                var start = 0
-                while start < n {
-                    guard let newline = memchr(chunk.baseAddress! + start, 0x0A, n - start) else {
-                        carry.append(contentsOf: UnsafeRawBufferPointer(rebasing: chunk[start..<n]))
-                        return
-                    }
-                    let end = chunk.baseAddress!.distance(to: UnsafeRawPointer(newline))
-                    if carry.isEmpty {
-                        line(UnsafeRawBufferPointer(rebasing: chunk[start..<end]))
-                    } else {
-                        carry.append(contentsOf: UnsafeRawBufferPointer(rebasing: chunk[start..<end]))
-                        carry.withUnsafeBytes { line($0) }
-                        carry.removeAll(keepingCapacity: true)
-                    }
-                    start = end + 1
-                }
+                if isRows { lines.feed(chunk, line) }
             }
             progress?.update(Int(digest.byteCount), unit: "bytes", detail: header.path)
         }
-        if isRows && !carry.isEmpty {
+        if isRows && lines.hasPartialLine {
             problems.append(Problem(entry: header.path, reason: "the last row is not ended by a newline (truncated entry?)"))
         }
         if digest.byteCount != header.size {
