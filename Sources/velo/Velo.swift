@@ -13,7 +13,7 @@ struct Velo: ParsableCommand {
         version: VeloVersion.current,
         subcommands: [
             InitCommand.self, BackupCommand.self, SnapshotsCommand.self, InspectCommand.self, VerifyCommand.self,
-            CatCommand.self, DiffCommand.self, PruneCommand.self,
+            CatCommand.self, DiffCommand.self, PruneCommand.self, SchemaCommand.self,
             UnlockCommand.self, InfoCommand.self, DemoCommand.self,
         ]
     )

@@ -17,6 +17,8 @@ public enum Backup {
         public var time: Int64?
         public var partBytes = ArchiveFormat.defaultPartBytes
         public var busyTimeout: Duration = .seconds(5)
+        /// Only these tables' rows (and the collection metadata): the snapshot taken before tables are dropped.
+        public var onlyTables: [String]?
 
         public init() {}
     }
@@ -48,7 +50,7 @@ public enum Backup {
         defer { source.close() }
         let layout = try TenantDatabase.load(source.database)
         let plan = try TablePlan(layout: layout, collections: options.collections, excludeTables: options.excludeTables,
-                                 includeFramework: options.includeFramework, records: options.records)
+                                 includeFramework: options.includeFramework, records: options.records, onlyTables: options.onlyTables)
         var random = SystemRandomNumberGenerator()
         let id = SnapshotID.random(using: &random)
         let time = options.time ?? Timestamp.now

@@ -23,7 +23,9 @@ public struct TablePlan: Sendable {
     ///   - excludeTables: tables whose rows are left out.
     ///   - includeFramework: also read Laravel's cache and queue tables.
     ///   - records: false for a metadata-only snapshot (schema, `collections`, `migrations`).
-    public init(layout: TenantDatabase, collections: [String]?, excludeTables: [String], includeFramework: Bool, records: Bool) throws {
+    ///   - onlyTables: when set, only these tables' rows (and the collection metadata) are read.
+    public init(layout: TenantDatabase, collections: [String]?, excludeTables: [String], includeFramework: Bool, records: Bool,
+                onlyTables: [String]? = nil) throws {
         if let collections {
             let known = Set(layout.collections.map(\.name))
             let unknown = collections.filter { !known.contains($0) }
@@ -36,6 +38,10 @@ public struct TablePlan: Sendable {
             if !tableNames.contains(table) { throw VeloError("\(layout.path): --exclude-table \(table): no such table") }
             if table == "collections" { throw VeloError("--exclude-table collections: a snapshot always holds the collection metadata") }
         }
+        for table in onlyTables ?? [] where !tableNames.contains(table) {
+            throw VeloError("\(layout.path): no table named \(table)")
+        }
+        let only = onlyTables.map(Set.init)
         let selectedCollections = collections.map(Set.init)
         var items: [Item] = []
         var excluded: [String] = []
@@ -65,6 +71,7 @@ public struct TablePlan: Sendable {
             if selectedCollections != nil && group == .other { include = false }
             if !records && !(role == .metadata || name == "migrations" || name == "sqlite_sequence") { include = false }
             if name == "sqlite_stat1" || name.hasPrefix("sqlite_stat") { include = include && records }
+            if let only { include = role == .metadata || only.contains(name) }
             if !include { excluded.append(name) }
             items.append(Item(table: name, group: group, role: role, collection: owner,
                               columns: table.storedColumns.map(\.name), includeRows: include, hasRowID: !table.withoutRowID))

@@ -12,15 +12,26 @@ public enum CollectionDDL {
     }
 
     /// `create table` for a collection: `id`, the user columns in field order, `created_at`, `updated_at`.
-    public static func createTable(_ collection: CollectionMetadata) -> String {
+    /// `extraColumns` (definitions of columns the metadata does not know) are kept after them.
+    public static func createTable(_ collection: CollectionMetadata, named name: String? = nil, extraColumns: [String] = []) -> String {
         var columns = ["\"id\" varchar not null"]
         for field in collection.fields where !Field.isStandardColumn(field.name) {
             if let definition = columnDefinition(field) { columns.append(definition) }
         }
         columns.append("\"created_at\" datetime not null default CURRENT_TIMESTAMP")
         columns.append("\"updated_at\" datetime not null default CURRENT_TIMESTAMP")
+        columns += extraColumns
         columns.append("primary key (\"id\")")
-        return "create table \(SQL.quote(collection.tableName)) (\(columns.joined(separator: ", ")))"
+        return "create table \(SQL.quote(name ?? collection.tableName)) (\(columns.joined(separator: ", ")))"
+    }
+
+    /// The definition of an existing column, as SQLite reports it, to carry it over unchanged.
+    public static func columnDefinition(_ column: SQLiteSchema.Column) -> String {
+        var sql = SQL.quote(column.name)
+        if !column.declaredType.isEmpty { sql += " " + column.declaredType }
+        if column.notNull { sql += " not null" }
+        if let value = column.defaultSQL { sql += " default " + value }
+        return sql
     }
 
     /// `create [unique] index` for one collection index.
