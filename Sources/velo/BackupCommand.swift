@@ -76,6 +76,9 @@ struct BackupCommand: ParsableCommand {
             let rows = result.rows.values.reduce(0, +)
             print("snapshot \(result.id) saved: \(Progress.grouped(rows)) rows in \(result.rows.count) tables, \(Output.bytes(result.bytes)), \(String(format: "%.1f", result.seconds)) s")
             print("  \(result.archive)")
+            if !result.notVeloquent.isEmpty {
+                print("  also kept, not Veloquent's: \(result.notVeloquent.joined(separator: ", "))")
+            }
             if let pruned { print(PruneCommand.render(pruned)) }
         }
     }

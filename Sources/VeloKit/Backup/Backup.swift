@@ -32,6 +32,8 @@ public enum Backup {
         public var sha256: String
         public var rows: [String: Int]
         public var excludedTables: [String]
+        /// Tables kept although they are not Veloquent's (orphans, other applications' tables).
+        public var notVeloquent: [String]
         public var seconds: Double
     }
 
@@ -88,6 +90,7 @@ public enum Backup {
                                  sha256: written.sha256, seconds: seconds, sequence: try repository.catalog.nextSequence())
         try repository.catalog.write(entry, header: header, manifest: manifest)
         return Result(id: id, time: Timestamp.iso8601(time), archive: final, bytes: written.bytes, sha256: written.sha256,
-                      rows: entry.tableRows, excludedTables: plan.excluded, seconds: seconds)
+                      rows: entry.tableRows, excludedTables: plan.excluded,
+                      notVeloquent: plan.items.filter { $0.group == .other && $0.includeRows }.map(\.table), seconds: seconds)
     }
 }

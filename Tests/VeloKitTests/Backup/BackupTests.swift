@@ -37,6 +37,7 @@ import Testing
         var options = Backup.Options()
         options.partBytes = 64 * 1024  // many parts
         let result = try Backup.run(databasePath: path, repository: repo, options: options)
+        #expect(result.notVeloquent == ["awkward"])
         let archived = try archivedRows(result.archive)
         for table in ["awkward", "_velo_posts", "_velo_users", "settings", "collections", "_velo_posts_tags_tags_pivot"] {
             let original = try databaseRows(db, table)
