@@ -29,6 +29,8 @@ public struct ArchiveAudit {
     public var archiveBytes: Int64 = 0
     public var archiveSHA256 = ""
     public var rowsChecked = 0
+    /// Uncompressed bytes read so far, for progress.
+    var bytesRead: Int64 = 0
 
     /// Reads `path` from start to end. `expectedSHA256` (from the catalog) is compared with the file's own.
     public static func run(path: String, expectedSHA256: String? = nil, checkRows: Bool = true, progress: Progress? = nil) throws -> ArchiveAudit {
@@ -146,7 +148,7 @@ public struct ArchiveAudit {
                 digest.update(chunk)
                 if isRows { lines.feed(chunk, line) }
             }
-            progress?.update(Int(digest.byteCount), unit: "bytes", detail: header.path)
+            progress?.update(Int(bytesRead + digest.byteCount) >> 20, unit: "MiB read", detail: header.path)
         }
         if isRows && lines.hasPartialLine {
             problems.append(Problem(entry: header.path, reason: "the last row is not ended by a newline (truncated entry?)"))
@@ -156,6 +158,7 @@ public struct ArchiveAudit {
         }
         if let problem { problems.append(Problem(entry: header.path, reason: problem)) }
         rowsChecked += rows
+        bytesRead += digest.byteCount
         return ObservedEntry(path: header.path, bytes: digest.byteCount, sha256: digest.hex(), rows: rows)
     }
 
