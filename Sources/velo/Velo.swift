@@ -8,7 +8,7 @@ struct Velo: ParsableCommand {
         abstract: "Backups, audits and restores for Veloquent databases.",
         discussion: """
             VELO_DB and VELO_REPO are the defaults for --db and --repo.
-            Exit status: 0 success, 1 error, 3 damage found or plan blocked.
+            Exit status: 0 success, 1 error, 3 damage found (verify) or an unhealthy schema (schema corrupt).
             """,
         version: VeloVersion.current,
         subcommands: [

@@ -85,9 +85,7 @@ public final class ArchiveWriter {
                 }
             }, nil))
         } catch {
-            archive_write_free(archive)
-            close(fd)
-            unlink(path)
+            abort()  // frees the writer, closes and deletes the file; deinit then does nothing
             throw error
         }
     }

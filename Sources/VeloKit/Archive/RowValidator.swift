@@ -27,6 +27,25 @@ public struct RowValidator {
         return nil
     }
 
+    /// Standard base64 with padding, as `Data.base64EncodedData` writes it.
+    static func isBase64(_ text: UnsafeRawBufferPointer) -> Bool {
+        guard text.count % 4 == 0 else { return false }
+        var padding = 0
+        for (i, b) in text.enumerated() {
+            switch b {
+            case UInt8(ascii: "A")...UInt8(ascii: "Z"), UInt8(ascii: "a")...UInt8(ascii: "z"), UInt8(ascii: "0")...UInt8(ascii: "9"),
+                 UInt8(ascii: "+"), UInt8(ascii: "/"):
+                if padding > 0 { return false }
+            case UInt8(ascii: "="):
+                padding += 1
+                if padding > 2 || i < text.count - 2 { return false }
+            default:
+                return false
+            }
+        }
+        return true
+    }
+
     /// The byte ranges of a sound row's values, or nil when the line is not a row.
     public static func valueRanges(in line: UnsafeRawBufferPointer) -> [Range<Int>]? {
         var scanner = Scanner(bytes: line)
@@ -113,7 +132,17 @@ public struct RowValidator {
                 guard marker.elementsEqual(#""$blob""#.utf8) || marker.elementsEqual(#""$text""#.utf8) || marker.elementsEqual(#""$real""#.utf8) else {
                     return "unknown value marker \(String(decoding: marker, as: UTF8.self))"
                 }
-                guard take(UInt8(ascii: ":")), skipString(), take(UInt8(ascii: "}")) else { return "malformed marker value at byte \(index)" }
+                guard take(UInt8(ascii: ":")) else { return "malformed marker value at byte \(index)" }
+                let valueStart = index
+                guard skipString(), take(UInt8(ascii: "}")) else { return "malformed marker value at byte \(index)" }
+                let value = UnsafeRawBufferPointer(rebasing: bytes[(valueStart + 1)..<(index - 2)])
+                if marker.elementsEqual(#""$real""#.utf8) {
+                    guard value.elementsEqual("inf".utf8) || value.elementsEqual("-inf".utf8) || value.elementsEqual("nan".utf8) else {
+                        return "{\"$real\": ...} holds \(String(decoding: value, as: UTF8.self)), not inf, -inf or nan"
+                    }
+                } else if !RowValidator.isBase64(value) {
+                    return "\(String(decoding: marker, as: UTF8.self)) is not valid base64"
+                }
                 return nil
             default:
                 return "unexpected '\(Character(Unicode.Scalar(b)))' at byte \(index)"

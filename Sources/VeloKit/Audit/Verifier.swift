@@ -44,8 +44,14 @@ public enum Verifier {
             seconds: Double(elapsed.components.seconds) + Double(elapsed.components.attoseconds) / 1e18)
         if case .catalogued(var entry, let repository) = snapshot {
             entry.verification = .init(time: Timestamp.now, ok: report.ok, problems: report.problems)
-            // The snapshot may have been pruned meanwhile; only update an entry that still exists.
-            if FileSystem.exists(repository.catalog.entryPath(entry.id)) { try repository.catalog.update(entry) }
+            // Recorded under the repository lock, and only if a prune has not removed the snapshot meanwhile.
+            do {
+                let lock = try repository.lock(command: "velo verify", wait: .seconds(60))
+                defer { lock.release() }
+                if FileSystem.exists(repository.catalog.entryPath(entry.id)) { try repository.catalog.update(entry) }
+            } catch {
+                Diagnostics.warn("the result of verifying \(entry.id) was not recorded in the catalog: \(error)")
+            }
         }
         return report
     }

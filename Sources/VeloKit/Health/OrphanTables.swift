@@ -58,6 +58,13 @@ public enum OrphanTables {
             for table in tables where layout.role(of: table) != .orphan {
                 throw VeloError("\(databasePath): \(table) is no longer an orphan; nothing was dropped")
             }
+            // Rows written after the snapshot would be lost with the table: compare with what was saved.
+            for table in tables {
+                let rows = Int(try db.scalar("SELECT count(*) FROM \(SQL.quote(table))")?.int64Value ?? 0)
+                if rows != (snapshot.rows[table] ?? 0) {
+                    throw VeloError("\(databasePath): \(table) has \(rows) rows, the snapshot \(snapshot.id) holds \(snapshot.rows[table] ?? 0); it changed meanwhile, nothing was dropped")
+                }
+            }
             for table in tables { try db.execute("DROP TABLE \(SQL.quote(table))") }
             if layout.schema.table("cache")?.column("key") != nil {
                 try db.execute("DELETE FROM \"cache\" WHERE \"key\" LIKE '%velo:table_exists:%'")

@@ -63,22 +63,23 @@ public struct SchemaRecovery {
             let rebuild = kinds.contains("column-type") || kinds.contains("column-nullability") || !addable
             if rebuild {
                 let temporary = table + "__velo_recover"
-                let expectedNames = Set(expected.map(\.name))
-                let extras = physical.storedColumns.filter { !expectedNames.contains($0.name) }
+                // Columns the metadata does not know, or whose field type velo does not know, keep their definition.
+                let typed = Set(expected.filter { $0.field == nil || $0.type != nil }.map(\.name))
+                let extras = physical.storedColumns.filter { !typed.contains($0.name) }
                 run(CollectionDDL.createTable(c, named: temporary, extraColumns: extras.map { CollectionDDL.columnDefinition($0) }))
                 // A NOT NULL column without a default cannot take the rows that hold NULL (or lack the column).
-                for column in expected where column.notNull {
+                // A default applies only to rows that lack the column: copied NULLs stay NULL and would fail.
+                for column in expected where column.notNull && typed.contains(column.name) {
                     let hasDefault = column.field?.sqlDefaultLiteral != nil || column.name == "created_at" || column.name == "updated_at"
-                    if hasDefault { continue }
                     if present[column.name] != nil {
                         steps.append(Step(sql: "SELECT \(SQL.quote("id")) FROM \(SQL.quote(table)) WHERE \(SQL.quote(column.name)) IS NULL",
                                           refusal: "column \(column.name) becomes NOT NULL without a default, and these rows hold NULL"))
-                    } else {
+                    } else if !hasDefault {
                         steps.append(Step(sql: "SELECT \(SQL.quote("id")) FROM \(SQL.quote(table))",
                                           refusal: "column \(column.name) is added NOT NULL without a default, and the table has rows"))
                     }
                 }
-                let copied = (expected.map(\.name) + extras.map(\.name)).filter { present[$0] != nil }
+                let copied = (expected.map(\.name).filter(typed.contains) + extras.map(\.name)).filter { present[$0] != nil }
                 let list = SQL.quoteList(copied)
                 run("INSERT INTO \(SQL.quote(temporary)) (rowid, \(list)) SELECT rowid, \(list) FROM \(SQL.quote(table))")
                 // Every copied value must come back as it was (integers and reals may trade places losslessly).
@@ -165,6 +166,11 @@ public struct SchemaRecovery {
         var rowsAfter: Int?
         do {
             try database.transaction(.immediate) {
+                // The plan was made before the write lock: make it again under the lock and stop if it moved.
+                let fresh = try SchemaRecovery(database: database, layout: try TenantDatabase.load(database), collection: collection.name).plan()
+                if fresh.map(\.sql) != steps.map(\.sql) {
+                    throw VeloError("\(layout.path): collection \(collection.name) changed while the recovery was being planned; nothing was changed, run it again")
+                }
                 for step in steps {
                     guard let refusal = step.refusal else {
                         try database.execute(step.sql)

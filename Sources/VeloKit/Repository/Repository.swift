@@ -85,10 +85,19 @@ public final class Repository {
 
     /// Takes the writer's lock and cleans up what an interrupted writer left: partial archives and temporary
     /// copies are deleted; a complete archive that was renamed but not yet catalogued is catalogued.
-    public func lock(command: String) throws -> RepositoryLock {
-        let lock = try RepositoryLock.acquire(root: root, command: command)
-        try recover()
-        return lock
+    /// With `wait`, a lock held by another live writer is retried until the time is up.
+    public func lock(command: String, wait: Duration = .zero) throws -> RepositoryLock {
+        let deadline = ContinuousClock.now + wait
+        while true {
+            do {
+                let lock = try RepositoryLock.acquire(root: root, command: command)
+                try recover()
+                return lock
+            } catch RepositoryLock.Failure.held(let repository, let owner) {
+                guard ContinuousClock.now < deadline else { throw RepositoryLock.Failure.held(repository: repository, owner: owner) }
+                usleep(200_000)
+            }
+        }
     }
 
     /// The owner of the lock, when the repository is locked.

@@ -72,33 +72,51 @@ public final class RepositoryLock {
     deinit { release() }
 
     /// Takes the lock of the repository at `root` for `command`, or throws `Failure`.
+    /// Velo processes decide under a short `flock` on `locks/guard`, so two of them can never both take over the
+    /// same stale lock; the lock file appears with its content at once (written aside, then hard-linked).
     static func acquire(root: String, command: String) throws -> RepositoryLock {
         let directory = (root as NSString).appendingPathComponent("locks")
         try FileSystem.createDirectory(directory)
         let path = (directory as NSString).appendingPathComponent("exclusive.json")
         let owner = Owner(pid: getpid(), host: FileSystem.hostName, time: Timestamp.now, command: command)
+        let guardFile = try Guard(directory: directory)
+        defer { guardFile.unlock() }
         var replaced: Owner?
-        var fd = open(path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0o600)
-        if fd < 0 {
-            guard errno == EEXIST else { throw VeloError("\(path): cannot create lock: \(String(cString: strerror(errno)))") }
+        if FileSystem.exists(path) {
             guard let existing = current(root: root) else { throw Failure.unreadable(repository: root, path: path) }
             guard existing.isGone else { throw Failure.held(repository: root, owner: existing) }
-            // Take over a stale lock; if another writer wins the race, it is a live owner and we stop.
             unlink(path)
             replaced = existing
-            fd = open(path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0o600)
-            if fd < 0 {
-                if let winner = current(root: root) { throw Failure.held(repository: root, owner: winner) }
-                throw Failure.unreadable(repository: root, path: path)
-            }
         }
-        let bytes = Array(JSONWriter.string(owner.json).utf8)
-        _ = bytes.withUnsafeBytes { write(fd, $0.baseAddress, $0.count) }
-        fsync(fd)
-        close(fd)
+        let aside = path + ".new-\(getpid())"
+        unlink(aside)
+        try FileSystem.writeAtomically(Array(JSONWriter.string(owner.json).utf8), to: aside)
+        defer { unlink(aside) }
+        guard link(aside, path) == 0 else {
+            if errno == EEXIST, let winner = current(root: root) { throw Failure.held(repository: root, owner: winner) }
+            throw VeloError("\(path): cannot create lock: \(String(cString: strerror(errno)))")
+        }
+        FileSystem.syncDirectory(directory)
         let lock = RepositoryLock(path: path, owner: owner)
         lock.replacedStaleOwner = replaced
         return lock
+    }
+
+    /// A short-lived exclusive `flock` that serialises lock decisions between velo processes.
+    struct Guard {
+        let fd: Int32
+
+        init(directory: String) throws {
+            let path = (directory as NSString).appendingPathComponent("guard")
+            fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0o600)
+            guard fd >= 0 else { throw VeloError("\(path): cannot open: \(String(cString: strerror(errno)))") }
+            while flock(fd, LOCK_EX) != 0 && errno == EINTR {}
+        }
+
+        func unlock() {
+            flock(fd, LOCK_UN)
+            close(fd)
+        }
     }
 
     /// The owner of the repository's lock, if it is locked.
@@ -108,10 +126,15 @@ public final class RepositoryLock {
         return Owner(json: json)
     }
 
-    /// Releases the lock (also on deinit).
+    /// Releases the lock (also on deinit), only if the lock file is still this owner's.
     public func release() {
         guard !released else { return }
         released = true
-        unlink(path)
+        let root = ((path as NSString).deletingLastPathComponent as NSString).deletingLastPathComponent
+        guard let guardFile = try? Guard(directory: (path as NSString).deletingLastPathComponent) else { return }
+        defer { guardFile.unlock() }
+        if let current = RepositoryLock.current(root: root), current.pid == owner.pid, current.host == owner.host, current.time == owner.time {
+            unlink(path)
+        }
     }
 }

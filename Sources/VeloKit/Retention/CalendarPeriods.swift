@@ -49,14 +49,23 @@ struct CalendarPeriods {
         }
     }
 
-    /// `seconds` moved back by a calendar duration (years, months, days, then hours), as restic does.
+    /// `seconds` moved back by a calendar duration the way restic does (`latest.AddDate(-y, -m, -d)` then minus the
+    /// hours): on the wall clock of the time zone, months first, overflowing days carried into the next month.
     func subtract(_ duration: RetentionDuration, from seconds: Int64) -> Int64 {
-        var date = Date(timeIntervalSince1970: TimeInterval(seconds))
-        var components = DateComponents()
-        components.year = -duration.years
-        components.month = -duration.months
-        components.day = -duration.days
-        date = calendar.date(byAdding: components, to: date) ?? date
-        return Int64(date.timeIntervalSince1970) - Int64(duration.hours) * 3600
+        let zone = calendar.timeZone
+        let offset = Int64(zone.secondsFromGMT(for: Date(timeIntervalSince1970: TimeInterval(seconds))))
+        let local = seconds + offset
+        let days = local >= 0 ? local / 86_400 : (local - 86_399) / 86_400
+        let secondOfDay = local - days * 86_400
+        let (year, month, day) = Timestamp.civil(fromDays: days)
+        let months = (year - Int64(duration.years)) * 12 + Int64(month - 1) - Int64(duration.months)
+        let newYear = months >= 0 ? months / 12 : (months - 11) / 12
+        let newMonth = Int(months - newYear * 12) + 1
+        let newDays = Timestamp.days(fromCivil: newYear, newMonth, 1) + Int64(day - 1) - Int64(duration.days)
+        let newLocal = newDays * 86_400 + secondOfDay
+        // Back to UTC with the zone's offset at that wall-clock time.
+        var utc = newLocal - offset
+        utc = newLocal - Int64(zone.secondsFromGMT(for: Date(timeIntervalSince1970: TimeInterval(utc))))
+        return utc - Int64(duration.hours) * 3600
     }
 }

@@ -1,5 +1,6 @@
 /// A calendar duration such as `36h`, `7d`, `2w` or `1y6m`: years, months, days and hours, applied on the
-/// calendar (a month back from 31 March is the end of February), as restic's `--keep-within` does.
+/// calendar as restic's `--keep-within` does (Go's `AddDate`: a month back from 31 March is 3 March, as
+/// 31 February normalises to it).
 public struct RetentionDuration: Equatable, Sendable, CustomStringConvertible {
     public var years = 0
     public var months = 0
@@ -13,6 +14,9 @@ public struct RetentionDuration: Equatable, Sendable, CustomStringConvertible {
         self.hours = hours
     }
 
+    /// The largest number one unit may carry; durations beyond a few thousand years mean a typo.
+    public static let limit = 100_000
+
     /// Reads `<n><unit>` groups with units y, m, w (7 days), d, h; e.g. `1y6m`, `2w3d`, `36h`.
     public init?(parsing text: String) {
         guard !text.isEmpty else { return nil }
@@ -20,11 +24,11 @@ public struct RetentionDuration: Equatable, Sendable, CustomStringConvertible {
         var sawUnit = false
         for ch in text {
             if ch.isASCII && ch.isNumber { number.append(ch); continue }
-            guard let n = Int(number), n >= 0 else { return nil }
+            guard let n = Int(number), n >= 0, n <= Self.limit else { return nil }
             switch ch {
             case "y": years += n
             case "m": months += n
-            case "w": days += 7 * n
+            case "w": days += 7 * n  // n <= limit: no overflow
             case "d": days += n
             case "h": hours += n
             default: return nil
@@ -32,7 +36,7 @@ public struct RetentionDuration: Equatable, Sendable, CustomStringConvertible {
             number = ""
             sawUnit = true
         }
-        guard number.isEmpty, sawUnit else { return nil }
+        guard number.isEmpty, sawUnit, [years, months, days, hours].allSatisfy({ $0 <= 8 * Self.limit }) else { return nil }
     }
 
     public var isZero: Bool { years == 0 && months == 0 && days == 0 && hours == 0 }

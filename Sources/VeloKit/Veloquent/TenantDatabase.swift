@@ -93,9 +93,12 @@ public struct TenantDatabase: Sendable {
                 let targetTable = target?.tableName ?? source.tableName
                 let byName = PivotTable.name(source.name, targetName, field: field.name, prefix: prefix)
                 let byTable = PivotTable.name(source.tableName, targetTable, field: field.name, prefix: prefix)
-                let name = exists(byName) ? byName : (exists(byTable) ? byTable : byName)
-                guard seen.insert(name).inserted else { continue }
-                result.append(PivotTable(name: name, sourceCollection: source.name, field: field.name, targetCollection: target?.name))
+                // Both names can exist after a rename: each is a pivot of this field, never an orphan.
+                var names = [byName, byTable].filter(exists)
+                if names.isEmpty { names = [byName] }
+                for name in names where seen.insert(name).inserted {
+                    result.append(PivotTable(name: name, sourceCollection: source.name, field: field.name, targetCollection: target?.name))
+                }
             }
         }
         return result

@@ -62,6 +62,8 @@ import Testing
         ("[1,2]", 3, "has 2 values"), ("{\"a\":1}", 1, "does not start"), ("[1,]", 2, "value 2"), ("[\"abc]", 1, "value 1"),
         ("[01]", 1, "value 1"), ("[{\"$nope\":\"x\"}]", 1, "unknown value marker"), ("[1] x", 1, "data after"),
         ("[\"\\q\"]", 1, "value 1"), ("[true]", 1, "value 1"),
+        ("[{\"$blob\":\"@@@=\"}]", 1, "not valid base64"), ("[{\"$blob\":\"AAA\"}]", 1, "not valid base64"),
+        ("[{\"$real\":\"foo\"}]", 1, "not inf, -inf or nan"), ("[{\"$text\":\"A=AA\"}]", 1, "not valid base64"),
     ])
     func validatorRejectsBadRows(line: String, columns: Int, reason: String) {
         var line = line

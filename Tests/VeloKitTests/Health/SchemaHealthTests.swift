@@ -133,6 +133,19 @@ import Testing
             #expect(ids.allSatisfy { error.message.contains($0) } || ids.count > 5)
         }
         #expect(try Data(contentsOf: URL(fileURLWithPath: db.path)) == bytes)
+        // A default does not help rows that hold NULL: they are named too.
+        let db3 = try demo("withDefault")
+        let fields3 = try #require(try db3.scalar("SELECT fields FROM collections WHERE name = 'posts'")?.stringValue)
+        try db3.execute("UPDATE collections SET fields = ? WHERE name = 'posts'",
+                        [.text(fields3.replacingOccurrences(of: #""name":"views","type":"number","order":4,"nullable":true"#, with: #""name":"views","type":"number","order":4,"nullable":false"#)
+                            .replacingOccurrences(of: #""allow_decimals":false,"default":null"#, with: #""allow_decimals":false,"default":0"#))])
+        #expect(try TenantDatabase.load(db3).collection(named: "posts")?.fields.first { $0.name == "views" }?.sqlDefaultLiteral == "'0'")
+        do {
+            _ = try SchemaRecovery(database: db3, layout: try TenantDatabase.load(db3), collection: "posts").run(dryRun: false, snapshot: nil)
+            Issue.record("recovery went ahead")
+        } catch let error as VeloError {
+            #expect(error.message.contains("column views becomes NOT NULL"), "\(error)")
+        }
         // A text value that would become a number is refused too.
         let db2 = try demo("lossy")
         try db2.execute("""

@@ -90,6 +90,16 @@ enum History {
         #expect(kept[1].reasons.contains("last 1/2") && kept[1].reasons.contains("within 3d"))
     }
 
+    @Test func withinWindowsCountBackLikeGosAddDate() throws {
+        // 31 March minus one month is "31 February", which Go (and so restic) normalises to 3 March.
+        let history = ["2026-03-02T12:00:00Z", "2026-03-03T11:00:00Z", "2026-03-03T13:00:00Z", "2026-03-31T12:00:00Z"].map { History.entry($0) }
+        #expect(try History.kept(history, #"{"keep_within": "1m"}"#) == ["03-31 12:00", "03-03 13:00"])
+        let periods = CalendarPeriods(timeZone: TimeZone(identifier: "Europe/Berlin")!)
+        // A day back across the spring-forward night keeps the wall-clock time.
+        #expect(periods.subtract(RetentionDuration(days: 1), from: History.seconds("2026-03-29T10:00:00Z")) == History.seconds("2026-03-28T11:00:00Z"))
+        #expect(periods.subtract(RetentionDuration(years: 1, hours: 2), from: History.seconds("2024-02-29T12:00:00Z")) == History.seconds("2023-03-01T10:00:00Z"))
+    }
+
     @Test func theOldestSnapshotIsKeptByARuleWithSlotsLeft() throws {
         let history = ["2026-01-05T10:00:00Z", "2026-01-05T12:00:00Z", "2026-01-06T09:00:00Z"].map { History.entry($0) }
         let decisions = RetentionEvaluator(policy: try History.policy(#"{"keep_daily": 5}"#)).decide(history, now: History.seconds("2030-01-01T00:00:00Z"))

@@ -30,6 +30,7 @@ import Testing
         (#"{}"#, "keeps nothing"),
         (#"[1]"#, "a policy is a JSON object"),
         (#"{"keep_tags": "pin"}"#, "keep_tags must be a list"),
+        (#"{"keep_within": "3000000000000000h"}"#, "keep_within must be a duration"),
     ])
     func refusesWithTheKeyNamed(json: String, message: String) {
         do {
