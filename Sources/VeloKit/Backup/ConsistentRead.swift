@@ -37,7 +37,7 @@ public final class ConsistentRead {
             progress?.finish()
         } catch {
             unlink(copy)
-            throw error
+            throw VeloError("\(path): cannot make the consistent copy that a rollback-journal database needs: \(error)")
         }
         copyPath = copy
         database = try Database(path: copy, mode: .readOnly, busyTimeout: busyTimeout)

@@ -43,7 +43,10 @@ public struct OnlineBackup {
         } while rc == SQLITE_OK || rc == SQLITE_BUSY || rc == SQLITE_LOCKED
         let finish = sqlite3_backup_finish(backup)
         if rc != SQLITE_DONE {
-            throw SQLiteError(code: rc, message: String(cString: sqlite3_errstr(rc)), path: source.path)
+            // A full disk or a write error is the destination's; anything else (busy, corrupt) the source's.
+            let primary = rc & 0xff
+            let atDestination = primary == SQLITE_FULL || primary == SQLITE_IOERR || primary == SQLITE_READONLY
+            throw SQLiteError(code: rc, message: String(cString: sqlite3_errstr(rc)), path: atDestination ? destination.path : source.path)
         }
         if finish != SQLITE_OK {
             throw destination.error(code: finish)

@@ -1,0 +1,54 @@
+import Foundation
+import Testing
+import VeloKit
+
+/// A repository on a tiny tmpfs: a full disk mid-backup leaves no archive, no partial file and no catalog entry.
+@Suite(.serialized) struct FullDiskTests {
+    static func sh(_ command: String) -> Int32 {
+        let process = Process()
+        process.executableURL = URL(fileURLWithPath: "/bin/sh")
+        process.arguments = ["-c", command]
+        process.standardOutput = FileHandle.nullDevice
+        process.standardError = FileHandle.nullDevice
+        guard (try? process.run()) != nil else { return -1 }
+        process.waitUntilExit()
+        return process.terminationStatus
+    }
+
+    /// Mounting needs root and a kernel that allows it here; elsewhere the test is skipped.
+    static let mountPoint: String? = {
+        let dir = FileManager.default.temporaryDirectory.appendingPathComponent("velo-fulldisk-\(getpid())").path
+        try? FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
+        guard sh("mount -t tmpfs -o size=200k tmpfs \(dir)") == 0 else { return nil }
+        _ = sh("umount \(dir)")
+        return dir
+    }()
+
+    @Test(.enabled(if: FullDiskTests.mountPoint != nil, "cannot mount a tmpfs here (needs root): the full-disk test is skipped"))
+    func aFullDiskLeavesNothingBehind() throws {
+        let mount = try #require(Self.mountPoint)
+        let dir = FileManager.default.temporaryDirectory.appendingPathComponent("velo-fulldisk-db-\(getpid())")
+        try FileManager.default.createDirectory(at: dir, withIntermediateDirectories: true)
+        for (journal, size) in [("wal", "200k"), ("delete", "1m")] {
+            let db = dir.appendingPathComponent("\(journal).sqlite").path
+            #expect(try VeloProcess.run(["demo", "--out", db, "--posts", "2000", "--journal-mode", journal, "--force"]).status == 0)
+            try #require(Self.sh("mount -t tmpfs -o size=\(size) tmpfs \(mount)") == 0)
+            defer { _ = Self.sh("umount \(mount)") }
+            let repo = mount + "/repo"
+            let result = try VeloProcess.run(["backup", "--db", db, "--repo", repo])
+            #expect(result.status == 1, "\(journal): \(result.stdout)")
+            #expect(result.stderr.contains("No space left on device") || result.stderr.contains("disk is full"), "\(result.stderr)")
+            let files = (FileManager.default.enumerator(atPath: repo)?.allObjects as? [String] ?? []).filter {
+                $0.hasSuffix(".zst") || $0.hasSuffix(".partial") || $0.hasPrefix("catalog/") || $0.hasPrefix("tmp/")
+            }.filter { !FileSystemPaths.isDirectory(repo + "/" + $0) }
+            #expect(files.isEmpty, "\(journal): left behind \(files)")
+        }
+    }
+}
+
+enum FileSystemPaths {
+    static func isDirectory(_ path: String) -> Bool {
+        var isDirectory: ObjCBool = false
+        return FileManager.default.fileExists(atPath: path, isDirectory: &isDirectory) && isDirectory.boolValue
+    }
+}
