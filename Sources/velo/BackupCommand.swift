@@ -7,10 +7,7 @@ struct BackupCommand: ParsableCommand {
         commandName: "backup",
         abstract: "Take a consistent snapshot of a Veloquent database into a repository.",
         discussion: """
-            Veloquent may keep writing: in WAL mode velo reads inside one read transaction; in rollback-journal
-            mode it first copies the database with SQLite's online backup API and reads the copy. Laravel's cache
-            and queue tables are left out unless --include-framework is given (their DDL is always kept).
-            The repository is created if it does not exist.
+            Veloquent may keep writing: in WAL mode velo reads inside one read transaction; in rollback-journal mode it first copies the database with SQLite's online backup API and reads the copy. Laravel's cache and queue tables are left out unless --include-framework is given (their DDL is always kept). The repository is created if it does not exist.
             """)
 
     @OptionGroup var database: DatabaseOption
@@ -34,7 +31,7 @@ struct BackupCommand: ParsableCommand {
     @Option(name: .long, help: "zstd compression level, 1 to 19.")
     var level: Int32 = 3
 
-    @Option(name: .long, help: "zstd worker threads (0: compress on the reading thread).")
+    @Option(name: .long, help: "Compression threads: 0 compresses on the reading thread, 1 on a thread of its own, more adds zstd workers.")
     var threads: Int32 = 1
 
     @Option(name: .long, help: ArgumentHelp("The snapshot's time, ISO 8601 with an offset (default: now).", valueName: "time"))

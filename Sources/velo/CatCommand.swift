@@ -7,8 +7,7 @@ struct CatCommand: ParsableCommand {
         commandName: "cat",
         abstract: "Stream one table of a snapshot (by collection or table name) as NDJSON or CSV.",
         discussion: """
-            NDJSON rows are objects, keys in column order, values in the archive's lossless encoding (blobs as
-            {"$blob": base64}). CSV has a header row; NULL is an empty field and blobs are base64.
+            NDJSON rows are objects, keys in column order, values in the archive's lossless encoding (blobs as {"$blob": base64}). CSV has a header row; NULL is an empty field and blobs are base64.
             """)
 
     @OptionGroup var repository: RepositoryOption

@@ -6,9 +6,7 @@ struct PruneCommand: ParsableCommand {
         commandName: "prune",
         abstract: "Remove the snapshots a retention policy does not keep, saying why each one stays.",
         discussion: """
-            The policy is a JSON file (see retention.example.json); its rules follow restic's 'forget' exactly,
-            per group of snapshots (by source database by default). The newest snapshot of a group and snapshots
-            timed in the future are always kept; a snapshot whose last verification failed fills no slot.
+            The policy is a JSON file (see retention.example.json); its rules follow restic's 'forget' exactly, per group of snapshots (by source database by default). The newest snapshot of a group and snapshots timed in the future are always kept; a snapshot whose last verification failed fills no slot.
             """)
 
     @OptionGroup var repository: RepositoryOption

@@ -37,10 +37,7 @@ struct SchemaRecoverCommand: ParsableCommand {
         commandName: "recover",
         abstract: "Bring a collection's table back in line with its metadata without losing a row.",
         discussion: """
-            First snapshots the collection into --repo (unless --no-backup). Creates what is missing, rebuilds the
-            table (create, copy, swap) to fix types and nullability, keeps columns the metadata does not know,
-            refuses and names the rows when a value would not survive, removes the schema_jobs marker and clears
-            Veloquent's cached metadata. One transaction. --dry-run runs every check and prints the exact SQL.
+            First snapshots the collection into --repo (unless --no-backup). Creates what is missing, rebuilds the table (create, copy, swap) to fix types and nullability, keeps columns the metadata does not know, refuses and names the rows when a value would not survive, removes the schema_jobs marker and clears Veloquent's cached metadata. One transaction. --dry-run runs every check and prints the exact SQL.
             """)
 
     @Argument(help: ArgumentHelp("The collection (name or id).", valueName: "collection"))

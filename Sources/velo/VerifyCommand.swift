@@ -6,10 +6,7 @@ struct VerifyCommand: ParsableCommand {
         commandName: "verify",
         abstract: "Read every byte of snapshots and check them against their checksums and manifests.",
         discussion: """
-            Checks the archive's SHA-256 against the catalog, the zstd frames, the tar structure, every entry's
-            SHA-256, size and row count against the manifest, and parses every row. The result is recorded in
-            the catalog. A lone archive file is checked against its own manifest.
-            Exit status: 0 when every snapshot is sound, 3 when damage was found.
+            Checks the archive's SHA-256 against the catalog, the zstd frames, the tar structure, every entry's SHA-256, size and row count against the manifest, and parses every row. The result is recorded in the catalog. A lone archive file is checked against its own manifest. Exit status: 0 when every snapshot is sound, 3 when damage was found.
             """)
 
     @OptionGroup var repository: RepositoryOption
