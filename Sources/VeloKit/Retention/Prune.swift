@@ -49,7 +49,9 @@ public enum Prune {
             report.groups[d.group, default: []].append(d.id)
         }
         if !dryRun {
-            precondition(report.keep.count > 0 || entries.isEmpty, "a non-empty repository never ends up empty")
+            guard report.keep.count > 0 || entries.isEmpty else {
+                throw VeloError("\(repository.root): the policy would remove every snapshot; nothing was removed")
+            }
             for removed in report.remove {
                 guard let entry = byID[removed.id] else { continue }
                 try repository.remove(entry)
