@@ -77,7 +77,9 @@ public struct JSONWriter {
 
     /// Writes a JSON string literal from UTF-8 bytes (which the caller has checked are valid UTF-8).
     public mutating func writeString(utf8: UnsafeRawBufferPointer) {
-        JSONEscaping.appendString(utf8, to: &bytes, escapingSlashes: escapesSlashes)
+        let escaped = ByteBuffer(capacity: utf8.count + 16)
+        _ = JSONEscaping.appendValidatedString(utf8, to: escaped, escapingSlashes: escapesSlashes)
+        bytes.append(contentsOf: escaped.bytes)
     }
 
     /// Appends raw bytes that are already valid JSON.
@@ -103,42 +105,12 @@ public enum JSONNumberText {
 public enum JSONEscaping {
     static let hex: [UInt8] = Array("0123456789abcdef".utf8)
 
-    /// Appends `utf8` as a quoted JSON string. Only `"`, `\\` and control characters are escaped (and `/` when
-    /// `escapingSlashes`, as PHP does); all other bytes are copied as they are.
-    public static func appendString(_ utf8: UnsafeRawBufferPointer, to out: inout [UInt8], escapingSlashes: Bool = false) {
-        out.append(UInt8(ascii: "\""))
-        var runStart = 0
-        let count = utf8.count
-        var i = 0
-        while i < count {
-            let b = utf8[i]
-            if b >= 0x20 && b != 0x22 && b != 0x5C && !(b == 0x2F && escapingSlashes) {
-                i += 1
-                continue
-            }
-            if runStart < i { out.append(contentsOf: UnsafeRawBufferPointer(rebasing: utf8[runStart..<i])) }
-            switch b {
-            case 0x22: out.append(0x5C); out.append(0x22)
-            case 0x5C: out.append(0x5C); out.append(0x5C)
-            case 0x2F: out.append(0x5C); out.append(0x2F)
-            case 0x0A: out.append(0x5C); out.append(UInt8(ascii: "n"))
-            case 0x0D: out.append(0x5C); out.append(UInt8(ascii: "r"))
-            case 0x09: out.append(0x5C); out.append(UInt8(ascii: "t"))
-            default:
-                out.append(contentsOf: [0x5C, UInt8(ascii: "u"), UInt8(ascii: "0"), UInt8(ascii: "0"), hex[Int(b >> 4)], hex[Int(b & 0xF)]])
-            }
-            i += 1
-            runStart = i
-        }
-        if runStart < count { out.append(contentsOf: UnsafeRawBufferPointer(rebasing: utf8[runStart..<count])) }
-        out.append(UInt8(ascii: "\""))
-    }
-
-    /// Appends `utf8` as a quoted JSON string, checking on the way that it is valid UTF-8 (RFC 3629). Returns
-    /// false, with a partial string appended, when it is not; the caller truncates and falls back.
+    /// Appends `utf8` as a quoted JSON string, checking on the way that it is valid UTF-8 (RFC 3629). Only `"`,
+    /// `\\` and control characters are escaped (and `/` when `escapingSlashes`, as PHP does). Returns false,
+    /// with a partial string appended, when the bytes are not UTF-8; the caller truncates and falls back.
     /// Eight bytes at a time while there is nothing to escape: the data path's hot loop.
     @inline(__always)
-    public static func appendValidatedString(_ utf8: UnsafeRawBufferPointer, to out: ByteBuffer) -> Bool {
+    public static func appendValidatedString(_ utf8: UnsafeRawBufferPointer, to out: ByteBuffer, escapingSlashes: Bool = false) -> Bool {
         let count = utf8.count
         out.reserve(count + 2)
         out.appendUnchecked(UInt8(ascii: "\""))
@@ -153,7 +125,9 @@ public enum JSONEscaping {
                 let quote = x ^ (ones &* 0x22)
                 let backslash = x ^ (ones &* 0x5C)
                 let special = ((x &- ones &* 0x20) & ~x) | ((quote &- ones) & ~quote) | ((backslash &- ones) & ~backslash) | x
-                if special & highs == 0 {
+                let slash = x ^ (ones &* 0x2F)
+                let slashes = escapingSlashes ? ((slash &- ones) & ~slash) : 0
+                if (special | slashes) & highs == 0 {
                     out.reserve(8)
                     UnsafeMutableRawPointer(out.base + out.count).storeBytes(of: x, as: UInt64.self)
                     out.truncateForward(by: 8)
@@ -169,13 +143,14 @@ public enum JSONEscaping {
                 i += length
                 continue
             }
-            if b >= 0x20 && b != 0x22 && b != 0x5C {
+            if b >= 0x20 && b != 0x22 && b != 0x5C && !(b == 0x2F && escapingSlashes) {
                 out.append(b)
             } else {
                 out.reserve(6)
                 switch b {
                 case 0x22: out.appendUnchecked(0x5C); out.appendUnchecked(0x22)
                 case 0x5C: out.appendUnchecked(0x5C); out.appendUnchecked(0x5C)
+                case 0x2F: out.appendUnchecked(0x5C); out.appendUnchecked(0x2F)
                 case 0x0A: out.appendUnchecked(0x5C); out.appendUnchecked(UInt8(ascii: "n"))
                 case 0x0D: out.appendUnchecked(0x5C); out.appendUnchecked(UInt8(ascii: "r"))
                 case 0x09: out.appendUnchecked(0x5C); out.appendUnchecked(UInt8(ascii: "t"))

@@ -76,13 +76,26 @@ import Testing
         #expect(line.withUnsafeBytes { RowValidator(columnCount: 1).problem(in: $0) } != nil)
     }
 
-    @Test func escapingMatchesTheSimpleWriterForEveryASCIIByte() {
-        var all = Array(UInt8(0)...UInt8(127))
-        all += all
-        let fast = ByteBuffer()
-        #expect(all.withUnsafeBytes { JSONEscaping.appendValidatedString($0, to: fast) })
-        var slow: [UInt8] = []
-        all.withUnsafeBytes { JSONEscaping.appendString($0, to: &slow) }
-        #expect(Array(fast.bytes) == slow)
+    @Test func escapingHandlesEveryASCIIByteAtEveryPosition() throws {
+        func expected(_ b: UInt8) -> String {
+            switch b {
+            case 0x22: return "\\\""
+            case 0x5C: return "\\\\"
+            case 0x0A: return "\\n"
+            case 0x0D: return "\\r"
+            case 0x09: return "\\t"
+            case 0..<0x20: return String(format: "\\u%04x", b)
+            default: return String(UnicodeScalar(b))
+            }
+        }
+        // Every byte, at every offset of the eight-byte fast path.
+        for shift in 0..<8 {
+            let bytes = Array(repeating: UInt8(ascii: "a"), count: shift) + Array(UInt8(0)...UInt8(127))
+            let out = ByteBuffer()
+            #expect(bytes.withUnsafeBytes { JSONEscaping.appendValidatedString($0, to: out) })
+            let want = "\"" + String(repeating: "a", count: shift) + (0...127).map { expected(UInt8($0)) }.joined() + "\""
+            #expect(String(decoding: out.bytes, as: UTF8.self) == want)
+            #expect(try JSONParser.parse(Array(out.bytes)) == .string(String(decoding: bytes, as: UTF8.self)))
+        }
     }
 }
