@@ -1,0 +1,100 @@
+import Foundation
+
+/// Restores a whole snapshot into a database file that does not exist yet: the archive's exact DDL, then the
+/// rows, then the indexes, triggers and views, then the autoincrement counters, so that `sqlite3 .dump` of the
+/// result equals the source's at snapshot time (for the tables whose rows the snapshot holds). Written under a
+/// temporary name and renamed into place when complete, so a failure never leaves a half-restored file.
+/// The building block of `velo restore` into a new target.
+public struct NewDatabaseRestore {
+    public struct Result: Encodable, Sendable {
+        public var path: String
+        public var rows: [String: Int]
+        public var seconds: Double
+    }
+
+    /// Restores `snapshot` into `path`. `manifest` (from the catalog) checks every entry's SHA-256 as it streams.
+    public static func run(_ snapshot: SelectedSnapshot, manifest: Manifest?, to path: String, progress: Progress? = nil) throws -> Result {
+        let started = ContinuousClock.now
+        guard !FileManager.default.fileExists(atPath: path) else { throw VeloError("\(path): already exists; restoring into a new database needs a path that does not") }
+        let temporary = path + ".velo-restore-\(getpid())"
+        for suffix in ["", "-journal", "-wal", "-shm"] { unlink(temporary + suffix) }
+        var rows: [String: Int] = [:]
+        do {
+            let reader = try SnapshotReader(path: snapshot.archivePath, manifest: manifest)
+            let header = reader.header
+            let db = try Database(path: temporary, mode: .create)
+            if header.source.pageSize > 0 { try db.execute("PRAGMA page_size = \(header.source.pageSize)") }
+            try db.execute("PRAGMA journal_mode = OFF; PRAGMA synchronous = OFF; PRAGMA cache_size = -32000")
+            var schema: [(type: String, name: String, sql: String?)] = []
+            var created = false
+            var current: (table: String, statement: Statement, binder: RowBinder)?
+            var sequences: [(String, RecordValue)] = []
+            var done = 0
+            try db.execute("BEGIN")
+            func createTables() throws {
+                created = true
+                for object in schema where object.type == "table" && !object.name.hasPrefix("sqlite_") {
+                    guard let sql = object.sql else { continue }
+                    do { try db.execute(sql) } catch let error as SQLiteError where error.message.contains("already exists") {
+                        continue  // shadow tables that a virtual table created itself
+                    }
+                }
+            }
+            try reader.scan(schema: { line in
+                let values = try RecordDecoder.decode(line)
+                guard values.count == 4 else { throw VeloError("\(snapshot.archivePath): schema row with \(values.count) values") }
+                func text(_ v: RecordValue) -> String? { if case .text(let t) = v { return String(decoding: t, as: UTF8.self) }; return nil }
+                schema.append((text(values[0]) ?? "", text(values[1]) ?? "", text(values[3])))
+            }) { table, line in
+                if !created { try createTables() }
+                if table.name == "sqlite_sequence" {
+                    let values = try RecordDecoder.decode(line)
+                    if values.count == 2, case .text(let name) = values[0] { sequences.append((String(decoding: name, as: UTF8.self), values[1])) }
+                    return true
+                }
+                if table.name.hasPrefix("sqlite_") { return true }  // statistics are rebuilt by ANALYZE, not restored
+                if current?.table != table.name {
+                    let placeholders = Array(repeating: "?", count: table.columns.count).joined(separator: ", ")
+                    current = (table.name, try db.prepare("INSERT INTO \(SQL.quote(table.name)) (\(SQL.quoteList(table.columns))) VALUES (\(placeholders))"),
+                               RowBinder(columnCount: table.columns.count))
+                }
+                let (_, statement, binder) = current!
+                statement.reset()
+                do { try binder.bind(line, to: statement) } catch {
+                    throw VeloError("\(snapshot.archivePath): table \(table.name), row \((rows[table.name] ?? 0) + 1): \(error)")
+                }
+                try statement.step()
+                rows[table.name, default: 0] += 1
+                done += 1
+                if done & 8191 == 0 { progress?.update(done, detail: table.name) }
+                return true
+            }
+            if !created { try createTables() }
+            current = nil
+            for object in schema where object.type != "table" {
+                if let sql = object.sql { try db.execute(sql) }
+            }
+            if !sequences.isEmpty {
+                try db.execute("DELETE FROM sqlite_sequence")
+                let insert = try db.prepare("INSERT INTO sqlite_sequence (name, seq) VALUES (?, ?)")
+                for (name, value) in sequences {
+                    insert.reset()
+                    try insert.bind(name, at: 1)
+                    try value.bind(to: insert, at: 2)
+                    try insert.step()
+                }
+            }
+            try db.execute("COMMIT")
+            if header.source.journalMode == "wal" { try db.execute("PRAGMA journal_mode = WAL") } else { try db.execute("PRAGMA journal_mode = DELETE") }
+        } catch {
+            for suffix in ["", "-journal", "-wal", "-shm"] { unlink(temporary + suffix) }
+            throw error
+        }
+        progress?.finish()
+        let fd = open(temporary, O_RDONLY | O_CLOEXEC)
+        if fd >= 0 { fsync(fd); close(fd) }
+        try FileSystem.rename(temporary, to: path)
+        let elapsed = ContinuousClock.now - started
+        return Result(path: path, rows: rows, seconds: Double(elapsed.components.seconds) + Double(elapsed.components.attoseconds) / 1e18)
+    }
+}

@@ -1,0 +1,142 @@
+import Foundation
+
+/// Binds one archive row straight to a prepared statement's parameters 1...n, without building JSON values:
+/// integers and reals as numbers, strings unescaped into a reused buffer, `$blob`/`$text`/`$real` decoded. The
+/// restore path's hot loop; anything that is not a sound row of `columnCount` values is an error naming why.
+struct RowBinder {
+    let columnCount: Int
+    private let scratch = ByteBuffer(capacity: 4096)
+
+    init(columnCount: Int) {
+        self.columnCount = columnCount
+    }
+
+    struct Problem: Error, CustomStringConvertible {
+        let reason: String
+        var description: String { reason }
+    }
+
+    func bind(_ line: UnsafeRawBufferPointer, to statement: Statement) throws {
+        var i = 0
+        let count = line.count
+        func fail(_ reason: String) -> Problem { Problem(reason: "\(reason) at byte \(i)") }
+        guard count > 0, line[0] == UInt8(ascii: "[") else { throw fail("a row does not start with '['") }
+        i = 1
+        var column: Int32 = 0
+        if i < count, line[i] == UInt8(ascii: "]") {
+            i += 1
+        } else {
+            while true {
+                column += 1
+                guard Int(column) <= columnCount else { throw fail("more values than the table's \(columnCount) columns") }
+                guard i < count else { throw fail("unexpected end of row") }
+                switch line[i] {
+                case UInt8(ascii: "n"):
+                    guard i + 4 <= count, line[i + 1] == UInt8(ascii: "u"), line[i + 2] == UInt8(ascii: "l"), line[i + 3] == UInt8(ascii: "l") else {
+                        throw fail("invalid literal")
+                    }
+                    try statement.bindNull(at: column)
+                    i += 4
+                case UInt8(ascii: "\""):
+                    try readString(line, &i)
+                    try statement.bindText(scratch.bytes, at: column)
+                case UInt8(ascii: "{"):
+                    try readMarker(line, &i, column: column, statement: statement)
+                default:
+                    try readNumber(line, &i, column: column, statement: statement)
+                }
+                guard i < count else { throw fail("unexpected end of row") }
+                if line[i] == UInt8(ascii: ",") { i += 1; continue }
+                if line[i] == UInt8(ascii: "]") { i += 1; break }
+                throw fail("expected ',' or ']'")
+            }
+        }
+        guard i == count else { throw fail("data after the row") }
+        guard Int(column) == columnCount else { throw Problem(reason: "has \(column) values, the table has \(columnCount) columns") }
+    }
+
+    /// Reads a JSON string at `i` into `scratch`, unescaped.
+    private func readString(_ line: UnsafeRawBufferPointer, _ i: inout Int) throws {
+        scratch.removeAll()
+        let stringStart = i
+        i += 1
+        var runStart = i
+        while i < line.count {
+            let b = line[i]
+            if b == UInt8(ascii: "\"") {
+                scratch.append(UnsafeRawBufferPointer(rebasing: line[runStart..<i]))
+                i += 1
+                return
+            }
+            if b == UInt8(ascii: "\\") {
+                scratch.append(UnsafeRawBufferPointer(rebasing: line[runStart..<i]))
+                i += 1
+                guard i < line.count else { break }
+                switch line[i] {
+                case UInt8(ascii: "\""): scratch.append(0x22)
+                case UInt8(ascii: "\\"): scratch.append(0x5C)
+                case UInt8(ascii: "/"): scratch.append(0x2F)
+                case UInt8(ascii: "b"): scratch.append(0x08)
+                case UInt8(ascii: "f"): scratch.append(0x0C)
+                case UInt8(ascii: "n"): scratch.append(0x0A)
+                case UInt8(ascii: "r"): scratch.append(0x0D)
+                case UInt8(ascii: "t"): scratch.append(0x09)
+                case UInt8(ascii: "u"):
+                    // Rare in archives (only control characters are written this way): the full parser reads it.
+                    var parser = JSONParser(bytes: line)
+                    parser.index = stringStart
+                    var bytes: [UInt8] = []
+                    do { try parser.parseStringBytes(into: &bytes) } catch { throw Problem(reason: "\(error)") }
+                    scratch.removeAll()
+                    scratch.append(bytes)
+                    i = parser.index
+                    return
+                default: throw Problem(reason: "invalid escape at byte \(i)")
+                }
+                i += 1
+                runStart = i
+                continue
+            }
+            i += 1
+        }
+        throw Problem(reason: "unterminated string")
+    }
+
+    private func readNumber(_ line: UnsafeRawBufferPointer, _ i: inout Int, column: Int32, statement: Statement) throws {
+        let start = i
+        var isReal = false
+        while i < line.count {
+            let b = line[i]
+            if b.isDigit || b == UInt8(ascii: "-") || b == UInt8(ascii: "+") { i += 1; continue }
+            if b == UInt8(ascii: ".") || b == UInt8(ascii: "e") || b == UInt8(ascii: "E") { isReal = true; i += 1; continue }
+            break
+        }
+        guard i > start else { throw Problem(reason: "unexpected character at byte \(i)") }
+        let text = String(decoding: UnsafeRawBufferPointer(rebasing: line[start..<i]), as: UTF8.self)
+        if !isReal, let value = Int64(text) {
+            try statement.bind(value, at: column)
+        } else if let value = Double(text) {
+            try statement.bind(value, at: column)
+        } else {
+            throw Problem(reason: "malformed number \(text) at byte \(start)")
+        }
+    }
+
+    private func readMarker(_ line: UnsafeRawBufferPointer, _ i: inout Int, column: Int32, statement: Statement) throws {
+        let start = i
+        var depth = 0
+        while i < line.count {
+            if line[i] == UInt8(ascii: "{") { depth += 1 }
+            if line[i] == UInt8(ascii: "}") { depth -= 1; if depth == 0 { i += 1; break } }
+            if line[i] == UInt8(ascii: "\"") {
+                i += 1
+                while i < line.count && line[i] != UInt8(ascii: "\"") { if line[i] == UInt8(ascii: "\\") { i += 1 }; i += 1 }
+            }
+            i += 1
+        }
+        let json = try JSONParser.parse(UnsafeRawBufferPointer(rebasing: line[start..<i]))
+        let value: RecordValue
+        do { value = try RecordDecoder.value(json, column: String(column)) } catch { throw Problem(reason: "\(error)") }
+        try value.bind(to: statement, at: column)
+    }
+}
