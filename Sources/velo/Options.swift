@@ -51,3 +51,11 @@ struct RepositoryOption: ParsableArguments {
         return try open()
     }
 }
+
+/// `--busy-timeout` alone, for commands whose database is not `--db`.
+struct BusyTimeoutOption: ParsableArguments {
+    @Option(name: .long, help: ArgumentHelp("Seconds to wait for another process's lock on the target.", valueName: "seconds"))
+    var busyTimeout: Double = 5
+
+    var timeout: Duration { .milliseconds(Int(max(0, busyTimeout) * 1000)) }
+}

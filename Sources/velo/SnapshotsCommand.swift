@@ -1,3 +1,4 @@
+import Foundation
 import ArgumentParser
 import VeloKit
 
@@ -10,6 +11,12 @@ struct SnapshotsCommand: ParsableCommand {
 
     @Option(name: .long, help: ArgumentHelp("Only snapshots with this tag (repeatable: all must match).", valueName: "tag"))
     var tag: [String] = []
+
+    @Option(name: .long, help: ArgumentHelp("Show only the snapshot a restore as of this time would use (ISO 8601 with an offset).", valueName: "time"))
+    var at: String?
+
+    @Option(name: .long, help: ArgumentHelp("With --at: the database being restored (its own snapshots are preferred; default: $VELO_DB).", valueName: "path"))
+    var target: String?
 
     @OptionGroup var output: JSONFlag
 
@@ -28,7 +35,12 @@ struct SnapshotsCommand: ParsableCommand {
 
     func run() throws {
         let repo = try repository.open()
-        let entries = try repo.catalog.entries().filter { entry in tag.allSatisfy { entry.tags.contains($0) } }
+        var entries = try repo.catalog.entries().filter { entry in tag.allSatisfy { entry.tags.contains($0) } }
+        if let at {
+            guard let time = Timestamp.parseISO8601(at) else { throw VeloError("--at \(at): not an ISO 8601 time such as 2026-11-27T03:00:00+01:00") }
+            let source = target ?? ProcessInfo.processInfo.environment["VELO_DB"]
+            entries = [try PointInTime.select(at: time, source: source, in: repo)]
+        }
         let rows = entries.map { e in
             Row(id: e.id, time: Timestamp.iso8601(e.time), source: e.sourcePath, tags: e.tags, collections: e.collections,
                 rows: e.totalRows, bytes: e.archiveBytes, archive: repo.path(e.archive),

@@ -1,4 +1,5 @@
 import ArgumentParser
+import Foundation
 import VeloKit
 
 @main
@@ -14,8 +15,21 @@ struct Velo: ParsableCommand {
         version: VeloVersion.current,
         subcommands: [
             InitCommand.self, BackupCommand.self, SnapshotsCommand.self, InspectCommand.self, VerifyCommand.self,
-            CatCommand.self, DiffCommand.self, PruneCommand.self, SchemaCommand.self,
+            CatCommand.self, DiffCommand.self, PlanCommand.self, RestoreCommand.self, PruneCommand.self, SchemaCommand.self,
             UnlockCommand.self, InfoCommand.self, DemoCommand.self,
         ]
     )
+
+    /// Runs the command; a `VeloError` exits with its own status (3 for damage or a blocked plan).
+    static func main() {
+        do {
+            var command = try parseAsRoot()
+            try command.run()
+        } catch let error as VeloError where error.exitCode != 1 {
+            FileHandle.standardError.write(Data("Error: \(error.message)\n".utf8))
+            Foundation.exit(error.exitCode)
+        } catch {
+            exit(withError: error)
+        }
+    }
 }

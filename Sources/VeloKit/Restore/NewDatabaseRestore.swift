@@ -13,7 +13,9 @@ public struct NewDatabaseRestore {
     }
 
     /// Restores `snapshot` into `path`. `manifest` (from the catalog) checks every entry's SHA-256 as it streams.
-    public static func run(_ snapshot: SelectedSnapshot, manifest: Manifest?, to path: String, progress: Progress? = nil) throws -> Result {
+    /// - Parameter tables: restore only these tables' rows (every table is still created); nil for all.
+    public static func run(_ snapshot: SelectedSnapshot, manifest: Manifest?, to path: String, tables: Set<String>? = nil,
+                           progress: Progress? = nil) throws -> Result {
         let started = ContinuousClock.now
         guard !FileManager.default.fileExists(atPath: path) else { throw VeloError("\(path): already exists; restoring into a new database needs a path that does not") }
         let temporary = path + ".velo-restore-\(getpid())"
@@ -53,6 +55,7 @@ public struct NewDatabaseRestore {
                     return true
                 }
                 if table.name.hasPrefix("sqlite_") { return true }  // statistics are rebuilt by ANALYZE, not restored
+                if let tables, !tables.contains(table.name) { return true }
                 if current?.table != table.name {
                     let placeholders = Array(repeating: "?", count: table.columns.count).joined(separator: ", ")
                     current = (table.name, try db.prepare("INSERT INTO \(SQL.quote(table.name)) (\(SQL.quoteList(table.columns))) VALUES (\(placeholders))"),

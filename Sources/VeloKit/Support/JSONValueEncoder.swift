@@ -8,12 +8,17 @@ public struct JSONValueEncoder {
         try EncodingNode.encode(value, codingPath: [])
     }
 
-    /// `fileBytes` → `file_bytes`.
+    /// `fileBytes` → `file_bytes`, `archiveSHA256` → `archive_sha256` (a run of capitals is one word).
     static func snakeCase(_ key: String) -> String {
+        let chars = Array(key)
         var out = ""
-        for (i, ch) in key.enumerated() {
+        for (i, ch) in chars.enumerated() {
             if ch.isUppercase {
-                if i > 0 { out.append("_") }
+                let previous = i > 0 ? chars[i - 1] : nil
+                let next = i + 1 < chars.count ? chars[i + 1] : nil
+                let startsWord = previous.map { $0.isLowercase || $0.isNumber } ?? false
+                let endsAcronym = (previous?.isUppercase ?? false) && (next?.isLowercase ?? false)
+                if i > 0 && (startsWord || endsAcronym) { out.append("_") }
                 out.append(contentsOf: ch.lowercased())
             } else {
                 out.append(ch)

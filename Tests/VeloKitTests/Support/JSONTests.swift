@@ -64,6 +64,15 @@ import Testing
         #expect(JSONWriter.string(value) == #"{"zeta":1,"file_bytes":2,"missing":null,"rows":{"a":1,"b":2},"ratio":0.5}"#)
     }
 
+    @Test func snakeCaseKeepsAcronymsTogether() {
+        #expect(JSONValueEncoder.snakeCase("fileBytes") == "file_bytes")
+        #expect(JSONValueEncoder.snakeCase("archiveSHA256") == "archive_sha256")
+        #expect(JSONValueEncoder.snakeCase("verifiedOK") == "verified_ok")
+        #expect(JSONValueEncoder.snakeCase("sqliteVersion") == "sqlite_version")
+        #expect(JSONValueEncoder.snakeCase("URLValue") == "url_value")
+        #expect(JSONValueEncoder.snakeCase("id") == "id")
+    }
+
     @Test func prettyOutputIndentsAndKeepsEmptyContainersShort() {
         let value = JSONValue.object([("a", .array([])), ("b", .object([("c", .int(1))]))])
         #expect(JSONWriter.string(value, pretty: true) == "{\n  \"a\": [],\n  \"b\": {\n    \"c\": 1\n  }\n}")

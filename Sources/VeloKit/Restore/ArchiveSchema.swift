@@ -1,0 +1,45 @@
+/// The schema of a snapshot, made readable by SQLite itself: the archive's CREATE TABLE statements are run in
+/// an in-memory database, so columns, types and keys come from SQLite's own parser.
+struct ArchiveSchema {
+    /// `sqlite_schema` rows of the archive, in order.
+    var objects: [SQLiteSchema.Object]
+    var schema: SQLiteSchema
+
+    init(rows: [[RecordValue]]) throws {
+        func text(_ v: RecordValue) -> String? { if case .text(let t) = v { return String(decoding: t, as: UTF8.self) }; return nil }
+        objects = rows.filter { $0.count == 4 }.map {
+            SQLiteSchema.Object(type: text($0[0]) ?? "", name: text($0[1]) ?? "", tableName: text($0[2]) ?? "", sql: text($0[3]))
+        }
+        let db = try Database(path: ":memory:", mode: .create)
+        for object in objects where object.type == "table" && !object.name.hasPrefix("sqlite_") {
+            if let sql = object.sql { try? db.execute(sql) }
+        }
+        for object in objects where object.type == "index" {
+            if let sql = object.sql { try? db.execute(sql) }
+        }
+        schema = try SQLiteSchema.read(from: db)
+    }
+
+    /// The CREATE statements of a table's indexes and triggers, in archive order.
+    func dependents(of table: String) -> [String] {
+        objects.filter { $0.tableName == table && $0.type != "table" }.compactMap(\.sql)
+    }
+
+    func createSQL(_ table: String) -> String? {
+        objects.first { $0.type == "table" && $0.name == table }?.sql
+    }
+}
+
+/// SQLite's type affinity of a declared type (datatype3.html §3.1): what "the same kind of column" means.
+enum Affinity: String {
+    case integer, text, blob, real, numeric
+
+    init(declared: String) {
+        let t = declared.uppercased()
+        if t.contains("INT") { self = .integer }
+        else if t.contains("CHAR") || t.contains("CLOB") || t.contains("TEXT") { self = .text }
+        else if t.contains("BLOB") || t.isEmpty { self = .blob }
+        else if t.contains("REAL") || t.contains("FLOA") || t.contains("DOUB") { self = .real }
+        else { self = .numeric }
+    }
+}

@@ -1,0 +1,129 @@
+import Foundation
+
+/// `velo restore`: plans again under the target's write lock (or checks a saved plan against it), takes a safety
+/// snapshot of the target, then imports everything in one transaction — all or nothing. A target that does not
+/// exist gets a full restore into a new file instead.
+public enum Restore {
+    public struct Result: Encodable, Sendable {
+        public var snapshot: String
+        public var target: String
+        public var created: Bool
+        public var safetySnapshot: String?
+        public var undo: String?
+        public var metadata: [RestoreImporter.Report.Metadata]
+        public var records: [String: RestoreImporter.Report.Counts]
+        public var seconds: Double
+    }
+
+
+    /// What a saved plan binds the restore to.
+    public struct SavedPlan: Sendable {
+        public var snapshot: String
+        public var target: String
+        public var fingerprints: RestorePlan.Fingerprints
+        public var options: RestoreOptions
+
+        public init(path: String) throws {
+            let json: JSONValue
+            do { json = try JSONParser.parse(try FileSystem.read(path)) } catch { throw VeloError("\(path): not a velo plan (\(error))") }
+            guard json["format"]?.stringValue == "velo-restore-plan", json["version"]?.intValue == 1 else {
+                throw VeloError("\(path): not a velo restore plan (format velo-restore-plan, version 1)")
+            }
+            guard let snapshot = json["snapshot"]?.stringValue, let target = json["target"]?.stringValue,
+                  let f = json["fingerprints"], let archive = f["archive_sha256"]?.stringValue,
+                  let schema = f["target_schema"]?.stringValue, let data = f["target_data"]?.stringValue else {
+                throw VeloError("\(path): the plan has no snapshot, target or fingerprints")
+            }
+            self.snapshot = snapshot
+            self.target = target
+            fingerprints = .init(archiveSHA256: archive, targetSchema: schema, targetData: data)
+            var options = RestoreOptions()
+            let o = json["options"]
+            options.conflict = o?["conflict"]?.stringValue.flatMap(RestorePlan.Strategy.init(rawValue:)) ?? .skip
+            for (name, value) in o?["conflict_for"]?.objectValue ?? [] {
+                if let s = value.stringValue.flatMap(RestorePlan.Strategy.init(rawValue:)) { options.conflictFor[name] = s }
+            }
+            options.collections = o?["collections"]?.arrayValue?.compactMap(\.stringValue)
+            options.systemTables = o?["system_tables"]?.arrayValue?.compactMap(\.stringValue)
+            self.options = options
+        }
+    }
+
+    /// Restores `snapshot` into `target`. `repository` receives the safety snapshot unless `safetySnapshot` is false.
+    public static func run(_ snapshot: SelectedSnapshot, target: String, options: RestoreOptions, repository: Repository?,
+                           savedPlan: SavedPlan? = nil, safetySnapshot: Bool = true, busyTimeout: Duration = .seconds(5),
+                           progress: Progress? = nil, connectionSetup: ((Database) throws -> Void)? = nil) throws -> Result {
+        let started = ContinuousClock.now
+        func seconds() -> Double {
+            let e = ContinuousClock.now - started
+            return Double(e.components.seconds) + Double(e.components.attoseconds) / 1e18
+        }
+        let targetPath = FileSystem.absolute(target)
+        if let savedPlan, savedPlan.target != targetPath {
+            throw VeloError("the saved plan is for \(savedPlan.target), not \(targetPath)")
+        }
+        if let savedPlan, let id = snapshot.id, savedPlan.snapshot != id {
+            throw VeloError("the saved plan is for snapshot \(savedPlan.snapshot), not \(id)")
+        }
+        let effective = savedPlan?.options ?? options
+        guard FileManager.default.fileExists(atPath: targetPath) else {
+            let plan = try RestorePlanner.plan(snapshot, target: targetPath, options: effective, busyTimeout: busyTimeout, progress: progress)
+            guard plan.canProceed else { throw blocked(plan) }
+            if let savedPlan, savedPlan.fingerprints.archiveSHA256 != plan.fingerprints.archiveSHA256 {
+                throw VeloError("the saved plan is stale: the archive changed since it was made; plan again")
+            }
+            let full = effective.collections == nil && effective.systemTables == nil
+            var manifest: Manifest?
+            if case .catalogued(let entry, let repo) = snapshot { manifest = try repo.catalog.detail(entry.id).manifest }
+            let tables = full ? nil : Set(plan.tables.map(\.table) + ["collections", "migrations"])
+            let result = try NewDatabaseRestore.run(snapshot, manifest: manifest, to: targetPath, tables: tables, progress: progress)
+            return Result(snapshot: plan.snapshot, target: targetPath, created: true, safetySnapshot: nil, undo: nil, metadata: [],
+                          records: result.rows.mapValues { RestoreImporter.Report.Counts(inserted: $0) }, seconds: seconds())
+        }
+        try DatabaseFile.check(targetPath)
+        if access(targetPath, W_OK) != 0 || access((targetPath as NSString).deletingLastPathComponent, W_OK) != 0 {
+            throw VeloError("\(targetPath): the target is read-only (the file or its folder cannot be written)")
+        }
+        let db = try Database(path: targetPath, mode: .readWrite, busyTimeout: busyTimeout)
+        try connectionSetup?(db)  // tests use it to make the disk "full" (PRAGMA max_page_count)
+        do {
+            try db.execute("BEGIN IMMEDIATE")
+        } catch let error as SQLiteError where error.isBusy {
+            throw VeloError("\(targetPath): another process (Veloquent?) holds the write lock past the busy timeout; try again, or raise --busy-timeout")
+        }
+        do {
+            let plan = try RestorePlanner.plan(snapshot, target: targetPath, options: effective, busyTimeout: busyTimeout,
+                                               connection: db, repository: safetySnapshot ? repository : nil, progress: progress)
+            if let savedPlan, savedPlan.fingerprints != plan.fingerprints {
+                let what = savedPlan.fingerprints.archiveSHA256 != plan.fingerprints.archiveSHA256 ? "the archive" :
+                    (savedPlan.fingerprints.targetSchema != plan.fingerprints.targetSchema ? "the target's schema" : "the target's data")
+                throw VeloError("the saved plan is stale: \(what) changed since it was made; plan again")
+            }
+            guard plan.canProceed else { throw blocked(plan) }
+            var safety: String?
+            if safetySnapshot {
+                guard let repository else { throw VeloError("a restore into an existing database first snapshots it: pass --repo, or --no-safety-snapshot") }
+                var backup = Backup.Options()
+                backup.tags = ["pre-restore"]
+                backup.busyTimeout = busyTimeout
+                safety = try Backup.run(databasePath: targetPath, repository: repository, options: backup).id
+            }
+            let (facts, _) = try RestorePlanner.readArchive(snapshot, progress: nil)
+            guard let facts else { throw VeloError("\(snapshot.archivePath): the archive changed while restoring; nothing was changed") }
+            let selection = try RestorePlanner.select(facts, options: effective, fullRestore: false)
+            let report = try RestoreImporter(facts: facts, selection: selection, plan: plan, db: db).run(snapshot: snapshot, progress: progress)
+            try db.execute("COMMIT")
+            let undo = safety.map { "velo restore \($0) --repo \(repository!.root) --target <new file> restores the target as it was before" }
+            return Result(snapshot: plan.snapshot, target: targetPath, created: false, safetySnapshot: safety, undo: undo,
+                          metadata: report.metadata, records: report.records, seconds: seconds())
+        } catch {
+            if db.isInTransaction { try? db.execute("ROLLBACK") }
+            throw error
+        }
+    }
+
+    static func blocked(_ plan: RestorePlan) -> VeloError {
+        let first = plan.blockers.first.map { $0.message + ($0.examples.isEmpty ? "" : " (e.g. \($0.examples.prefix(3).joined(separator: "; ")))") } ?? "blocked"
+        return VeloError("the restore is blocked: \(first)\(plan.blockers.count > 1 ? "; and \(plan.blockers.count - 1) more (see velo plan)" : ""); nothing was changed", exitCode: 3)
+    }
+}

@@ -1,0 +1,81 @@
+/// What a restore will do to a target, and what stops it: the output of `velo plan`, and what `velo restore
+/// --plan` replays. Saved plans carry fingerprints of the archive and the target, and are refused when either
+/// changed since.
+public struct RestorePlan: Encodable, Sendable {
+    public enum Strategy: String, Codable, Sendable {
+        case skip, overwrite
+    }
+
+    /// One finding of the planner.
+    public struct Finding: Encodable, Sendable {
+        public var severity: SchemaFinding.Severity
+        /// Which check: `archive`, `target`, `schema-version`, `collection`, `rows`, `unique`, `relation`,
+        /// `foreign-key`, `secrets`, `disk`.
+        public var check: String
+        public var collection: String?
+        public var table: String?
+        public var message: String
+        public var count: Int?
+        public var examples: [String]
+    }
+
+    /// What happens to one table.
+    public struct TablePlan: Encodable, Sendable {
+        public var table: String
+        public var collection: String?
+        public var strategy: Strategy
+        /// `create` (the table is new), `merge`, or `replace-metadata`.
+        public var action: String
+        public var insert = 0
+        public var conflicting = 0
+        public var identical = 0
+        public var onlyInTarget = 0
+        /// Columns added to the target table to hold the archive's (overwrite only).
+        public var addColumns: [String] = []
+    }
+
+    /// Fingerprints that tie a saved plan to the archive and the target it was made for.
+    public struct Fingerprints: Encodable, Sendable, Equatable {
+        public var archiveSHA256: String
+        public var targetSchema: String
+        public var targetData: String
+    }
+
+    public var format = "velo-restore-plan"
+    public var version = 1
+    public var snapshot: String
+    public var archive: String
+    public var target: String
+    public var targetExists: Bool
+    public var canProceed: Bool
+    public var findings: [Finding]
+    public var tables: [TablePlan]
+    public var fingerprints: Fingerprints
+    /// The options the plan was made with, so a saved plan restores exactly that.
+    public var options: RestoreOptions
+
+    public var blockers: [Finding] { findings.filter { $0.severity == .error } }
+}
+
+/// What to restore and how conflicts are settled.
+public struct RestoreOptions: Codable, Sendable, Equatable {
+    /// Default strategy for rows whose primary key exists in the target.
+    public var conflict: RestorePlan.Strategy = .skip
+    /// Strategies per collection name.
+    public var conflictFor: [String: RestorePlan.Strategy] = [:]
+    /// Only these collections (with their pivot tables); nil for all.
+    public var collections: [String]?
+    /// System tables to restore; nil for the default set (Veloquent's transfer allow-list and settings).
+    public var systemTables: [String]?
+
+    public init() {}
+
+    /// The system tables restored by default: what Veloquent's transfer moves, plus settings.
+    public static let defaultSystemTables = SystemTables.transferAllowList + ["settings"]
+
+    func strategy(for collection: String?) -> RestorePlan.Strategy {
+        collection.flatMap { conflictFor[$0] } ?? conflict
+    }
+}
+
+

@@ -1,0 +1,250 @@
+import Foundation
+
+/// `velo plan`: compares a snapshot with the target database before one row is written, and says per collection
+/// and table what a restore will do and what stops it. Checks, in order: the archive's checksums and format; the
+/// target (SQLite, Veloquent or new, unfinished schema jobs); the schema version; each collection's table;
+/// rows (insert, conflicting, identical, only in the target); unique collisions; stale relations; foreign keys;
+/// secrets bound to `APP_KEY`; free disk space.
+public struct RestorePlanner {
+    /// What the planner learned from the archive, kept for the import.
+    struct ArchiveFacts {
+        var header: SnapshotHeader
+        var manifest: Manifest
+        var sha256: String
+        var schema: ArchiveSchema
+        var collections: [CollectionMetadata]
+        var collectionRows: [String: [RecordValue]]
+    }
+
+    /// The tables a restore touches, with the collection that owns each.
+    struct Selection {
+        var collections: [CollectionMetadata]
+        var tables: [(name: String, collection: String?)]
+    }
+
+    static let exampleLimit = 5
+
+    /// Reads the archive's header, schema and collection metadata, after checking every byte of it.
+    static func readArchive(_ snapshot: SelectedSnapshot, progress: Progress?) throws -> (ArchiveFacts?, [RestorePlan.Finding]) {
+        let audit = try ArchiveAudit.run(path: snapshot.archivePath, expectedSHA256: snapshot.catalogEntry?.archiveSHA256, progress: progress)
+        guard audit.problems.isEmpty, let header = audit.header, let manifest = audit.manifest else {
+            let findings = audit.problems.prefix(10).map {
+                RestorePlan.Finding(severity: .error, check: "archive", collection: nil, table: nil, message: "archive is damaged: \($0)", count: nil, examples: [])
+            }
+            return (nil, Array(findings))
+        }
+        let reader = try SnapshotReader(path: snapshot.archivePath, manifest: manifest)
+        var schemaRows: [[RecordValue]] = []
+        var collections: [CollectionMetadata] = []
+        var rows: [String: [RecordValue]] = [:]
+        try reader.scan(tables: ["collections"], stopAfterTables: true, schema: { schemaRows.append(try RecordDecoder.decode($0)) }) { table, line in
+            let values = try RecordDecoder.decode(line)
+            let c = try CollectionMetadata(columns: zip(table.columns, values).map { (name: $0, value: $1.sqliteValue) }, path: "\(snapshot.archivePath): metadata")
+            collections.append(c)
+            rows[c.name] = values
+            return true
+        }
+        return (ArchiveFacts(header: header, manifest: manifest, sha256: audit.archiveSHA256, schema: try ArchiveSchema(rows: schemaRows),
+                             collections: collections, collectionRows: rows), [])
+    }
+
+    /// Which tables the options select.
+    static func select(_ facts: ArchiveFacts, options: RestoreOptions, fullRestore: Bool) throws -> Selection {
+        let userCollections = facts.collections.filter { !$0.isSystem }
+        if let names = options.collections {
+            let known = Set(facts.collections.map(\.name))
+            let unknown = names.filter { !known.contains($0) }
+            if !unknown.isEmpty {
+                throw VeloError("the snapshot has no collection \(unknown.joined(separator: ", ")); it has \(known.sorted().joined(separator: ", "))")
+            }
+        }
+        let chosen = options.collections.map { names in facts.collections.filter { names.contains($0.name) && !$0.isSystem } } ?? userCollections
+        let archived = Set(facts.manifest.tables.map(\.name))
+        var tables: [(String, String?)] = []
+        if fullRestore {
+            return Selection(collections: facts.collections, tables: facts.manifest.tables.map { ($0.name, $0.collection) })
+        }
+        let chosenNames = Set(chosen.map(\.name))
+        let system = Set(options.systemTables ?? RestoreOptions.defaultSystemTables)
+        for table in facts.manifest.tables {
+            if let owner = table.collection, chosenNames.contains(owner), table.role == "collection" || table.role == "pivot" {
+                tables.append((table.name, owner))
+            } else if system.contains(table.name) {
+                tables.append((table.name, table.collection))
+            }
+        }
+        for name in options.systemTables ?? [] where !archived.contains(name) {
+            throw VeloError("--system-tables \(name): the snapshot holds no rows of that table")
+        }
+        return Selection(collections: chosen, tables: tables)
+    }
+
+    /// Plans the restore. With `connection`, the target is read through it (the executor's write transaction).
+    public static func plan(_ snapshot: SelectedSnapshot, target: String, options: RestoreOptions, busyTimeout: Duration,
+                            connection: Database? = nil, repository: Repository? = nil, progress: Progress? = nil) throws -> RestorePlan {
+        let (facts, archiveFindings) = try readArchive(snapshot, progress: progress)
+        let targetPath = FileSystem.absolute(target)
+        let exists = FileManager.default.fileExists(atPath: targetPath)
+        guard let facts else {
+            return RestorePlan(snapshot: snapshot.id ?? "", archive: snapshot.archivePath, target: targetPath, targetExists: exists,
+                               canProceed: false, findings: archiveFindings, tables: [],
+                               fingerprints: .init(archiveSHA256: "", targetSchema: "", targetData: ""), options: options)
+        }
+        var findings: [RestorePlan.Finding] = []
+        func add(_ severity: SchemaFinding.Severity, _ check: String, collection: String? = nil, table: String? = nil, _ message: String,
+                 count: Int? = nil, examples: [String] = []) {
+            findings.append(.init(severity: severity, check: check, collection: collection, table: table, message: message, count: count, examples: examples))
+        }
+        if !exists {
+            let selection = try select(facts, options: options, fullRestore: options.collections == nil && options.systemTables == nil)
+            let tables = selection.tables.map { t in
+                RestorePlan.TablePlan(table: t.name, collection: t.collection, strategy: options.strategy(for: t.collection), action: "create",
+                                      insert: facts.manifest.table(t.name)?.rows ?? 0)
+            }
+            add(.info, "target", "\(targetPath) does not exist: a full restore into a new database (the archive's DDL, then the rows, then the indexes)")
+            checkDisk(facts, selection: selection, insertedShare: 1, target: targetPath, targetBytes: 0, repository: nil, add: add)
+            return RestorePlan(snapshot: facts.header.id, archive: snapshot.archivePath, target: targetPath, targetExists: false,
+                               canProceed: !findings.contains { $0.severity == .error }, findings: findings, tables: tables,
+                               fingerprints: .init(archiveSHA256: facts.sha256, targetSchema: "new", targetData: "new"), options: options)
+        }
+        let db = try connection ?? Database(path: targetPath, mode: .readOnly, busyTimeout: busyTimeout)
+        let layout: TenantDatabase
+        do {
+            layout = try TenantDatabase.load(db)
+        } catch let error as ModelError {
+            add(.error, "target", "\(error)")
+            return RestorePlan(snapshot: facts.header.id, archive: snapshot.archivePath, target: targetPath, targetExists: true, canProceed: false,
+                               findings: findings, tables: [], fingerprints: .init(archiveSHA256: facts.sha256, targetSchema: "", targetData: ""), options: options)
+        }
+        let selection = try select(facts, options: options, fullRestore: false)
+        // 2. Unfinished schema operations in the target.
+        for job in try SchemaHealth.schemaJobs(db, layout: layout) {
+            add(.error, "target", collection: job.collection, table: job.table, job.message + "; run 'velo schema recover' first")
+        }
+        // 3. Schema version.
+        let targetMigrations = Set(layout.appliedMigrations)
+        let archiveMigrations = Set(facts.header.source.migrations)
+        let missing = facts.header.source.migrations.filter { !targetMigrations.contains($0) }
+        if !missing.isEmpty {
+            add(.error, "schema-version", "the target lacks \(missing.count) migrations the archive has (upgrade Veloquent first)", count: missing.count, examples: Array(missing.prefix(exampleLimit)))
+        }
+        let newer = layout.appliedMigrations.filter { !archiveMigrations.contains($0) }
+        if !newer.isEmpty {
+            add(.warning, "schema-version", "the target has \(newer.count) migrations the archive lacks (a newer Veloquent)", count: newer.count, examples: Array(newer.prefix(exampleLimit)))
+        }
+        // 4. Collections.
+        var tablePlans: [String: RestorePlan.TablePlan] = [:]
+        for t in selection.tables {
+            tablePlans[t.name] = .init(table: t.name, collection: t.collection, strategy: options.strategy(for: t.collection),
+                                       action: layout.schema.table(t.name) == nil ? "create" : "merge")
+        }
+        for c in selection.collections where !c.isSystem {
+            let strategy = options.strategy(for: c.name)
+            if let existing = layout.collection(named: c.name) {
+                if existing.id != c.id {
+                    add(.warning, "collection", collection: c.name, "collection \(c.name) has id \(existing.id) in the target and \(c.id) in the archive; relations are matched by name, as Veloquent does")
+                }
+                if existing.tableName != c.tableName {
+                    add(.error, "collection", collection: c.name, "collection \(c.name) uses table \(existing.tableName) in the target and \(c.tableName) in the archive")
+                }
+                let same = existing.columns.count == c.columns.count && zip(existing.columns, c.columns).allSatisfy { $0.name == $1.name && ($0.name == "id" || $0.value.isIdentical(to: $1.value)) }
+                add(.info, "collection", collection: c.name, same ? "collection \(c.name): definition identical" :
+                        (strategy == .overwrite ? "collection \(c.name): the archive's definition replaces the target's" : "collection \(c.name): the target's definition is kept (skip)"))
+            } else {
+                add(.info, "collection", collection: c.name, "collection \(c.name) is absent from the target: it will be created with table \(c.tableName)")
+            }
+        }
+        for t in selection.tables {
+            guard let archiveTable = facts.schema.schema.table(t.name), let targetTable = layout.schema.table(t.name) else { continue }
+            let strategy = options.strategy(for: t.collection)
+            let targetColumns = Dictionary(targetTable.columns.map { ($0.name, $0) }, uniquingKeysWith: { a, _ in a })
+            let archiveNames = Set(archiveTable.storedColumns.map(\.name))
+            for column in archiveTable.storedColumns {
+                guard let other = targetColumns[column.name] else {
+                    let addable = !column.notNull || column.defaultSQL != nil
+                    if strategy == .overwrite && addable {
+                        tablePlans[t.name]?.addColumns.append(column.name)
+                        add(.warning, "collection", collection: t.collection, table: t.name, "column \(t.name).\(column.name) is missing in the target: it will be added")
+                    } else {
+                        add(.error, "collection", collection: t.collection, table: t.name,
+                            "column \(t.name).\(column.name) of the archive is missing in the target\(strategy == .skip ? " (use --conflict overwrite to add it)" : " and cannot be added without a default")")
+                    }
+                    continue
+                }
+                if Affinity(declared: column.declaredType) != Affinity(declared: other.declaredType) {
+                    add(.error, "collection", collection: t.collection, table: t.name,
+                        "column \(t.name).\(column.name) is \(column.declaredType) in the archive and \(other.declaredType) in the target")
+                }
+            }
+            for column in targetTable.storedColumns where !archiveNames.contains(column.name) {
+                if column.notNull && column.defaultSQL == nil && column.primaryKeyPosition == 0 {
+                    add(.error, "collection", collection: t.collection, table: t.name, "column \(t.name).\(column.name) is NOT NULL without a default in the target and absent from the archive")
+                } else {
+                    add(.info, "collection", collection: t.collection, table: t.name, "column \(t.name).\(column.name) exists only in the target (it keeps its default)")
+                }
+            }
+        }
+        // 5–8. Rows, unique collisions, relations and foreign keys, in one pass over the archive.
+        let rowsPass = try RowsPass(facts: facts, selection: selection, layout: layout, target: db, plans: tablePlans)
+        try rowsPass.run(snapshot: snapshot, progress: progress)
+        for finding in rowsPass.findings { findings.append(finding) }
+        let plans = selection.tables.compactMap { rowsPass.plans[$0.name] }
+        // 9. Secrets that only the same APP_KEY decrypts.
+        if let providers = plans.first(where: { $0.table == "oauth_providers" }), providers.insert + providers.conflicting > 0 {
+            add(.info, "secrets", table: "oauth_providers", "OAuth client secrets are encrypted with Veloquent's APP_KEY: they decrypt only with the same key")
+        }
+        if plans.contains(where: { $0.table == "settings" }) {
+            add(.info, "secrets", table: "settings", "encrypted settings (storage.s3_key, storage.s3_secret, email.mail_password, ai.ai_api_key) decrypt only with the same APP_KEY")
+        }
+        // 10. Disk space.
+        var total = 0, inserted = 0
+        for p in plans { total += p.insert + p.conflicting + p.identical; inserted += p.insert }
+        let share: Double = total == 0 ? 0 : Double(inserted) / Double(total)
+        checkDisk(facts, selection: selection, insertedShare: share, target: targetPath, targetBytes: FileSystem.fileSize(targetPath),
+                  repository: repository, add: add)
+        return RestorePlan(snapshot: facts.header.id, archive: snapshot.archivePath, target: targetPath, targetExists: true,
+                           canProceed: !findings.contains { $0.severity == .error }, findings: findings, tables: plans,
+                           fingerprints: .init(archiveSHA256: facts.sha256, targetSchema: try schemaFingerprint(db),
+                                               targetData: try dataFingerprint(db, layout: layout, tables: selection.tables.map(\.name))),
+                           options: options)
+    }
+
+    static func checkDisk(_ facts: ArchiveFacts, selection: Selection, insertedShare: Double, target: String, targetBytes: Int64,
+                          repository: Repository?, add: (SchemaFinding.Severity, String, String?, String?, String, Int?, [String]) -> Void) {
+        let names = Set(selection.tables.map(\.name))
+        let archived = facts.manifest.entries.filter { $0.table.map(names.contains) ?? false }.reduce(Int64(0)) { $0 + $1.bytes }
+        // Rows take about as much room in SQLite as in the archive's text, indexes about half again.
+        let growth = Int64(Double(archived) * insertedShare * 1.5)
+        let safety = repository != nil ? targetBytes / 3 : 0
+        let directory = (target as NSString).deletingLastPathComponent
+        var fs = statvfs()
+        if statvfs(directory.isEmpty ? "." : directory, &fs) == 0 {
+            let free = Int64(fs.f_bavail) * Int64(fs.f_frsize)
+            let needed = growth + safety
+            add(free < needed ? .error : .info, "disk", nil, nil,
+                "\(free / 1_048_576) MiB free where the target is; the restore needs about \(needed / 1_048_576) MiB (growth \(growth / 1_048_576) MiB, safety snapshot \(safety / 1_048_576) MiB)", nil, [])
+        }
+    }
+
+    /// SHA-256 of the target's schema (every object's SQL).
+    static func schemaFingerprint(_ db: Database) throws -> String {
+        var digest = SHA256Digest()
+        try db.prepare("SELECT type, name, coalesce(sql, '') FROM sqlite_schema ORDER BY name").forEachRow { row in
+            digest.update(Array((row.string(0) + "\u{1F}" + row.string(1) + "\u{1F}" + row.string(2) + "\u{1E}").utf8))
+        }
+        return digest.hex()
+    }
+
+    /// SHA-256 of what changes when rows change: per table its count, largest rowid and newest `updated_at`.
+    static func dataFingerprint(_ db: Database, layout: TenantDatabase, tables: [String]) throws -> String {
+        var digest = SHA256Digest()
+        for name in tables + ["collections"] {
+            guard let table = layout.schema.table(name) else { continue }
+            let rowid = table.withoutRowID ? "0" : "max(rowid)"
+            let updated = table.column("updated_at") != nil ? "max(\"updated_at\")" : "NULL"
+            let row = try db.rows("SELECT count(*), \(rowid), \(updated) FROM \(SQL.quote(name))").first ?? []
+            digest.update(Array((name + ":" + row.map { "\($0)" }.joined(separator: ",") + "\n").utf8))
+        }
+        return digest.hex()
+    }
+}

@@ -1,0 +1,246 @@
+import Foundation
+
+/// The planner's pass over the archive's rows: per table, which rows are new, conflicting or identical; rows whose
+/// unique columns collide with a different row of the target; relation values and foreign keys that would point
+/// nowhere. References are resolved against the target at once and, when missing there, against the archive's
+/// own ids, which are kept in a temporary SQLite file so memory stays flat.
+final class RowsPass {
+    let facts: RestorePlanner.ArchiveFacts
+    let selection: RestorePlanner.Selection
+    let layout: TenantDatabase
+    let target: Database
+    var plans: [String: RestorePlan.TablePlan]
+    var findings: [RestorePlan.Finding] = []
+
+    /// A column whose values must exist as keys of another table.
+    struct Reference {
+        var column: Int
+        var name: String
+        /// The table the value points into, and its key column.
+        var targetTable: String
+        var targetColumn: String
+        /// Blocker (a declared foreign key) or warning (a Veloquent relation, checked in application code).
+        var severity: SchemaFinding.Severity
+        var lookup: Statement?
+    }
+
+    struct TableWork {
+        var matcher: RowMatcher?
+        /// Positions of the target's primary-key columns among the archive's columns.
+        var keyPositions: [Int] = []
+        var comparable: Bool
+        var uniques: [(name: String, positions: [Int], lookup: Statement)]
+        var references: [Reference]
+        var recordIDs: Bool
+        var strategy: RestorePlan.Strategy
+    }
+
+    init(facts: RestorePlanner.ArchiveFacts, selection: RestorePlanner.Selection, layout: TenantDatabase, target: Database,
+         plans: [String: RestorePlan.TablePlan]) throws {
+        self.facts = facts
+        self.selection = selection
+        self.layout = layout
+        self.target = target
+        self.plans = plans
+    }
+
+    func run(snapshot: SelectedSnapshot, progress: Progress?) throws {
+        let stagingPath = NSTemporaryDirectory() + "velo-plan-\(getpid())-\(UInt32.random(in: 0...UInt32.max)).sqlite"
+        defer { for suffix in ["", "-journal"] { unlink(stagingPath + suffix) } }
+        let staging = try Database(path: stagingPath, mode: .create)
+        try staging.execute("""
+            PRAGMA journal_mode = OFF; PRAGMA synchronous = OFF;
+            CREATE TABLE ids (t TEXT, id, PRIMARY KEY (t, id)) WITHOUT ROWID;
+            CREATE TABLE refs (t TEXT, c TEXT, target TEXT, v, row TEXT, severity TEXT);
+            BEGIN;
+            """)
+        let addID = try staging.prepare("INSERT OR IGNORE INTO ids VALUES (?, ?)")
+        let addRef = try staging.prepare("INSERT INTO refs VALUES (?, ?, ?, ?, ?, ?)")
+        // Collections the restore creates count as existing for foreign keys into `collections`.
+        for c in selection.collections { try addID.run([.text("collections"), .text(c.id)]) }
+
+        let selected = Set(selection.tables.map(\.name))
+        let referenced = Set(try selection.tables.flatMap { try references(for: $0.name, collection: $0.collection).map(\.targetTable) })
+        var work: [String: TableWork] = [:]
+        for t in selection.tables {
+            guard let archived = facts.header.tables.first(where: { $0.name == t.name }) else { continue }
+            let strategy = plans[t.name]?.strategy ?? .skip
+            var w = TableWork(matcher: nil, comparable: false, uniques: [], references: try references(for: t.name, collection: t.collection),
+                              recordIDs: referenced.contains(t.name), strategy: strategy)
+            if let table = layout.schema.table(t.name) {
+                let present = Set(table.columns.map(\.name))
+                let key = table.primaryKey.isEmpty ? [] : table.primaryKey
+                let allPresent = archived.columns.allSatisfy(present.contains)
+                let positions = key.compactMap { archived.columns.firstIndex(of: $0) }
+                if !key.isEmpty && positions.count == key.count {
+                    w.keyPositions = positions
+                    w.matcher = try RowMatcher(target: target, table: t.name, columns: allPresent ? archived.columns : key, primaryKey: key)
+                    w.comparable = allPresent
+                }
+                for index in table.indexes where index.unique && index.origin != "pk" && !index.partial {
+                    let positions = index.columns.compactMap { archived.columns.firstIndex(of: $0) }
+                    guard positions.count == index.columns.count, !key.isEmpty else { continue }
+                    let condition = index.columns.enumerated().map { "\(SQL.quote($0.element)) = ?\($0.offset + 1)" }.joined(separator: " AND ")
+                    w.uniques.append((index.name, positions,
+                                      try target.prepare("SELECT \(SQL.quoteList(key)) FROM \(SQL.quote(t.name)) WHERE \(condition)")))
+                }
+            }
+            for i in w.references.indices where layout.schema.table(w.references[i].targetTable) != nil {
+                let r = w.references[i]
+                w.references[i].lookup = try target.prepare("SELECT 1 FROM \(SQL.quote(r.targetTable)) WHERE \(SQL.quote(r.targetColumn)) = ?")
+            }
+            work[t.name] = w
+        }
+        var collisions: [String: (count: Int, examples: [String])] = [:]
+        var rowsRead = 0
+        let reader = try SnapshotReader(path: snapshot.archivePath, manifest: facts.manifest)
+        try reader.scan(tables: selected) { table, line in
+            guard var plan = plans[table.name], let w = work[table.name] else { return true }
+            guard let ranges = RowValidator.valueRanges(in: line), ranges.count == table.columns.count else {
+                throw VeloError("\(snapshot.archivePath): table \(table.name): malformed row")
+            }
+            var key: [RecordValue] = []
+            var match = RowMatcher.Match.absent
+            if let matcher = w.matcher {
+                key = try w.keyPositions.map { try RowsPass.value(line, ranges[$0], table.columns[$0]) }
+                // Without every archive column in the target, a key match is a conflict, never identical.
+                let found = try matcher.match(line, key: key)
+                match = found == .identical && !w.comparable ? .different : found
+            }
+            switch match {
+            case .absent: plan.insert += 1
+            case .identical: plan.identical += 1
+            case .different: plan.conflicting += 1
+            }
+            let written = match == .absent || (match == .different && w.strategy == .overwrite)
+            let display = key.isEmpty ? "row \(plan.insert + plan.conflicting + plan.identical)" : RowMatcher.display(key)
+            if written {
+                for unique in w.uniques {
+                    let values = try unique.positions.map { try RowsPass.value(line, ranges[$0], table.columns[$0]) }
+                    if values.contains(.null) { continue }
+                    unique.lookup.reset()
+                    for (i, v) in values.enumerated() { try v.bind(to: unique.lookup, at: Int32(i + 1)) }
+                    if try unique.lookup.step() {
+                        let other = unique.lookup.row().map { RecordValue.from($0) }
+                        if other != key {
+                            let id = "\(table.name)\u{1F}\(unique.name)"
+                            var entry = collisions[id] ?? (0, [])
+                            entry.count += 1
+                            if entry.examples.count < RestorePlanner.exampleLimit {
+                                entry.examples.append("\(display) vs \(RowMatcher.display(other)) (\(RowMatcher.display(values)))")
+                            }
+                            collisions[id] = entry
+                        }
+                    }
+                    unique.lookup.reset()
+                }
+                for r in w.references {
+                    let v = try RowsPass.value(line, ranges[r.column], table.columns[r.column])
+                    if v == .null { continue }
+                    if let lookup = r.lookup {
+                        lookup.reset()
+                        try v.bind(to: lookup, at: 1)
+                        let found = try lookup.step()
+                        lookup.reset()
+                        if found { continue }
+                    }
+                    try addRef.run([.text(table.name), .text(r.name), .text(r.targetTable), v.sqliteValue, .text(display), .text(r.severity.rawValue)])
+                }
+            }
+            if w.recordIDs, key.count == 1 {
+                try addID.run([.text(table.name), key[0].sqliteValue])
+            } else if w.recordIDs, let position = table.columns.firstIndex(of: "id") {
+                try addID.run([.text(table.name), try RowsPass.value(line, ranges[position], "id").sqliteValue])
+            }
+            plans[table.name] = plan
+            rowsRead += 1
+            if rowsRead & 8191 == 0 { progress?.update(rowsRead, detail: "planning \(table.name)") }
+            return true
+        }
+        progress?.finish()
+        for (name, plan) in plans where layout.schema.table(name) != nil {
+            let count = Int(try target.scalar("SELECT count(*) FROM \(SQL.quote(name))")?.int64Value ?? 0)
+            plans[name]?.onlyInTarget = max(0, count - plan.conflicting - plan.identical)
+        }
+        for (id, entry) in collisions.sorted(by: { $0.key < $1.key }) {
+            let parts = id.split(separator: "\u{1F}").map(String.init)
+            findings.append(.init(severity: .error, check: "unique", collection: layout.collection(forTable: parts[0])?.name, table: parts[0],
+                                  message: "\(entry.count) rows of \(parts[0]) would collide with a different row of the target on unique index \(parts[1])",
+                                  count: entry.count, examples: entry.examples))
+        }
+        try staging.execute("COMMIT")
+        try staging.prepare("""
+            SELECT t, c, target, severity, count(*), group_concat(row, '|') FROM (
+                SELECT * FROM refs WHERE NOT EXISTS (SELECT 1 FROM ids WHERE ids.t = refs.target AND ids.id = refs.v)
+            ) GROUP BY t, c, target, severity ORDER BY t, c
+            """).forEachRow { row in
+            let severity: SchemaFinding.Severity = row.string(3) == "error" ? .error : .warning
+            let examples = Array(row.string(5).split(separator: "|").prefix(RestorePlanner.exampleLimit).map(String.init))
+            findings.append(.init(severity: severity, check: severity == .error ? "foreign-key" : "relation", collection: layout.collection(forTable: row.string(0))?.name,
+                                  table: row.string(0), message: "\(row.int(4)) rows of \(row.string(0)) point with \(row.string(1)) at rows of \(row.string(2)) that are in neither the archive nor the target",
+                                  count: row.int(4), examples: examples))
+        }
+        for (name, plan) in plans.sorted(by: { $0.key < $1.key }) {
+            let verb = plan.strategy == .overwrite ? "overwritten" : "skipped"
+            findings.append(.init(severity: .info, check: "rows", collection: plan.collection, table: name,
+                                  message: "\(name): \(plan.insert) to insert, \(plan.conflicting) conflicting (\(verb)), \(plan.identical) identical, \(plan.onlyInTarget) only in the target",
+                                  count: nil, examples: []))
+        }
+    }
+
+    /// One value of a row, by its byte range.
+    static func value(_ line: UnsafeRawBufferPointer, _ range: Range<Int>, _ column: String) throws -> RecordValue {
+        try RecordDecoder.value(try JSONParser.parse(UnsafeRawBufferPointer(rebasing: line[range])), column: column)
+    }
+
+    /// The columns of a table that point at other tables: Veloquent relations (warnings), pivot links, and
+    /// foreign keys the target declares (blockers).
+    func references(for table: String, collection: String?) throws -> [Reference] {
+        guard let archived = facts.header.tables.first(where: { $0.name == table }) else { return [] }
+        var result: [Reference] = []
+        let archiveByID = Dictionary(facts.collections.map { ($0.id, $0) }, uniquingKeysWith: { a, _ in a })
+        func tableOf(_ targetID: String?) -> String? {
+            guard let name = targetID.flatMap({ archiveByID[$0]?.name }) else { return nil }
+            return layout.collection(named: name)?.tableName ?? archiveByID[targetID!]?.tableName
+        }
+        if let owner = facts.collections.first(where: { $0.tableName == table }) {
+            for field in owner.fields where field.type == .relation {
+                if let position = archived.columns.firstIndex(of: field.name), let target = tableOf(field.targetCollectionID) {
+                    result.append(Reference(column: position, name: field.name, targetTable: target, targetColumn: "id", severity: .warning))
+                }
+            }
+        }
+        if let pivot = TenantDatabase.findPivots(facts.collections, prefix: facts.header.source.prefix, exists: { name in facts.header.tables.contains { $0.name == name } }).first(where: { $0.name == table }),
+           let owner = facts.collections.first(where: { $0.name == pivot.sourceCollection }) {
+            let field = owner.fields.first { $0.name == pivot.field }
+            if let s = archived.columns.firstIndex(of: "source_id") {
+                result.append(Reference(column: s, name: "source_id", targetTable: layout.collection(named: owner.name)?.tableName ?? owner.tableName, targetColumn: "id", severity: .warning))
+            }
+            if let t = archived.columns.firstIndex(of: "target_id"), let target = tableOf(field?.targetCollectionID) {
+                result.append(Reference(column: t, name: "target_id", targetTable: target, targetColumn: "id", severity: .warning))
+            }
+        }
+        if layout.schema.table(table) != nil {
+            try target.prepare("SELECT \"from\", \"table\", \"to\" FROM pragma_foreign_key_list(?)").forEachRow([.text(table)]) { row in
+                if let position = archived.columns.firstIndex(of: row.string(0)) {
+                    result.append(Reference(column: position, name: row.string(0), targetTable: row.string(1),
+                                            targetColumn: row.optionalString(2) ?? "id", severity: .error))
+                }
+            }
+        }
+        return result
+    }
+}
+
+extension RecordValue {
+    /// The archive form of an SQLite value.
+    static func from(_ value: SQLiteValue) -> RecordValue {
+        switch value {
+        case .null: return .null
+        case .integer(let i): return .integer(i)
+        case .real(let d): return .real(d)
+        case .text(let s): return .text(Array(s.utf8))
+        case .blob(let b): return .blob(b)
+        }
+    }
+}

@@ -1,0 +1,62 @@
+import ArgumentParser
+import Foundation
+import VeloKit
+
+struct PlanCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "plan",
+        abstract: "Say exactly what restoring a snapshot into a target would do, and what blocks it, without writing.",
+        discussion: "Checks the archive, the target, the schema version, every collection's table, rows (insert, conflicting, identical, only in the target), unique collisions, stale relations, foreign keys, secrets bound to APP_KEY and free disk space. Exit status 0 when the restore can proceed, 3 when something blocks. --out saves the plan with fingerprints of the archive and the target; 'velo restore --plan' refuses it once either changed.")
+
+    @OptionGroup var repository: RepositoryOption
+
+    @Argument(help: ArgumentHelp("An id, id prefix, 'latest', or the path of an archive file.", valueName: "snapshot"))
+    var snapshot: String
+
+    @OptionGroup var restore: RestoreOptionsGroup
+
+    @Option(name: .long, help: ArgumentHelp("Save the plan (JSON) for 'velo restore --plan'.", valueName: "plan.json"))
+    var out: String?
+
+    @OptionGroup var lock: BusyTimeoutOption
+    @OptionGroup var output: JSONFlag
+
+    func run() throws {
+        let repo = try repository.openIfGiven()
+        let selected = try SelectedSnapshot.resolve(snapshot, repository: repo)
+        let plan = try RestorePlanner.plan(selected, target: try restore.targetPath(), options: try restore.options(),
+                                           busyTimeout: lock.timeout, repository: repo, progress: Progress("plan"))
+        if let out {
+            let text = JSONWriter.string(try JSONValueEncoder().encode(plan), pretty: true) + "\n"
+            try Data(text.utf8).write(to: URL(fileURLWithPath: out), options: .atomic)
+        }
+        if output.json {
+            try Output.json(plan)
+        } else {
+            print(PlanCommand.render(plan))
+        }
+        if !plan.canProceed { throw ExitCode(3) }
+    }
+
+    static func render(_ plan: RestorePlan) -> String {
+        var lines = ["plan: snapshot \(SnapshotID.short(plan.snapshot)) into \(plan.target)\(plan.targetExists ? "" : " (new database)")"]
+        let byCollection = Dictionary(grouping: plan.findings, by: { $0.collection ?? "" })
+        for key in byCollection.keys.sorted() {
+            lines.append(key.isEmpty ? "" : "\n\(key):")
+            for f in byCollection[key]! {
+                let examples = f.examples.isEmpty ? "" : " (e.g. \(f.examples.prefix(3).joined(separator: "; ")))"
+                lines.append("  \(f.severity.rawValue.uppercased().padding(toLength: 7, withPad: " ", startingAt: 0)) \(f.message)\(examples)")
+            }
+        }
+        let rows = plan.tables.map { t in
+            [t.table, t.strategy.rawValue, t.action, Progress.grouped(t.insert), Progress.grouped(t.conflicting), Progress.grouped(t.identical), Progress.grouped(t.onlyInTarget)]
+        }
+        if !rows.isEmpty {
+            lines.append("")
+            lines.append(Output.table(["TABLE", "STRATEGY", "ACTION", "INSERT", "CONFLICT", "IDENTICAL", "ONLY IN TARGET"], rows))
+        }
+        lines.append("")
+        lines.append(plan.canProceed ? "the restore can proceed" : "BLOCKED: \(plan.blockers.count) blockers")
+        return lines.joined(separator: "\n")
+    }
+}

@@ -1,0 +1,57 @@
+import ArgumentParser
+import Foundation
+import VeloKit
+
+struct RestoreCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "restore",
+        abstract: "Restore a snapshot into a target database: planned first, then all or nothing.",
+        discussion: "A missing target gets a full restore into a new file (the archive's exact DDL, rows, then indexes). An existing Veloquent database is merged by primary key under the conflict strategy: velo takes its write lock, plans again (or checks --plan), snapshots it into the repository (tag pre-restore) unless --no-safety-snapshot, imports everything in one transaction, clears Veloquent's cached collection metadata and checks integrity and foreign keys before committing. Exit status 3 when the plan blocks.")
+
+    @OptionGroup var repository: RepositoryOption
+
+    @Argument(help: ArgumentHelp("An id, id prefix, 'latest', or the path of an archive file.", valueName: "snapshot"))
+    var snapshot: String?
+
+    @Option(name: .long, help: ArgumentHelp("Restore the newest snapshot at or before this time (ISO 8601 with an offset).", valueName: "time"))
+    var at: String?
+
+    @OptionGroup var restore: RestoreOptionsGroup
+
+    @Option(name: .long, help: ArgumentHelp("Do exactly what this saved plan says, refusing it if the archive or the target changed since.", valueName: "plan.json"))
+    var plan: String?
+
+    @Flag(name: .long, help: "Do not snapshot the target before changing it.")
+    var noSafetySnapshot = false
+
+    @OptionGroup var lock: BusyTimeoutOption
+    @OptionGroup var output: JSONFlag
+
+    func run() throws {
+        let repo = try repository.openIfGiven()
+        let target = try restore.targetPath()
+        let selected: SelectedSnapshot
+        switch (snapshot, at) {
+        case (let s?, nil): selected = try SelectedSnapshot.resolve(s, repository: repo)
+        case (nil, let t?):
+            guard let repo else { throw VeloError("--at needs a repository: pass --repo DIR or set VELO_REPO") }
+            guard let time = Timestamp.parseISO8601(t) else { throw VeloError("--at \(t): not an ISO 8601 time such as 2026-11-27T03:00:00+01:00") }
+            selected = .catalogued(try PointInTime.select(at: time, source: target, in: repo), repository: repo)
+        default: throw VeloError("name a snapshot or --at TIME (not both)")
+        }
+        let saved = try plan.map { try Restore.SavedPlan(path: $0) }
+        let result = try Restore.run(selected, target: target, options: try restore.options(), repository: repo, savedPlan: saved,
+                                     safetySnapshot: !noSafetySnapshot, busyTimeout: lock.timeout, progress: Progress("restore"))
+        if output.json {
+            try Output.json(result)
+            return
+        }
+        print("restored snapshot \(SnapshotID.short(result.snapshot)) into \(result.target)\(result.created ? " (new database)" : "") in \(String(format: "%.1f", result.seconds)) s")
+        for m in result.metadata { print("  collection \(m.collection): \(m.action)") }
+        print(Output.table(["TABLE", "INSERTED", "UPDATED", "SKIPPED"], result.records.keys.sorted().map { t in
+            let c = result.records[t]!
+            return [t, Progress.grouped(c.inserted), Progress.grouped(c.updated), Progress.grouped(c.skipped)]
+        }))
+        if let safety = result.safetySnapshot, let undo = result.undo { print("safety snapshot \(safety) (tag pre-restore); undo: \(undo)") }
+    }
+}
