@@ -15,7 +15,7 @@
 set -euo pipefail
 export LC_ALL=C
 
-SECTIONS=(backup verify retention)   # add new sections here, e.g. (backup verify restore plan retention)
+SECTIONS=(backup verify restore retention)   # add new sections here, e.g. (backup verify restore plan retention)
 RUNS=3                     # timed runs per command; the table reports the median wall time and the max RSS
 
 REPO_ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
@@ -279,6 +279,26 @@ section_verify() {
 }
 
 # --- report ---------------------------------------------------------------------------------------------------
+
+# Restore: into a new database against replaying the SQL dump; then a plan of the same snapshot against a fully
+# populated target (the WAL source itself: every row is looked up and compared).
+remove_restored() { rm -f "$WORK/restored.sqlite" "$WORK/restored.sqlite-wal" "$WORK/restored.sqlite-shm"; }
+remove_replay() { rm -f "$WORK/replay.sqlite"; }
+section_restore() {
+    local id
+    id="$("$VELO" snapshots --repo "$WORK/repo-wal" --json | python3 -c 'import json,sys; print(json.load(sys.stdin)[0]["id"])')"
+    measure replay --before remove_replay -- sh -c "zstd -dc '$WORK/dump.sql.zst' | sqlite3 '$WORK/replay.sqlite'"
+    measure restore --before remove_restored -- "$VELO" restore "$id" --repo "$WORK/repo-wal" --target "$WORK/restored.sqlite"
+    measure plan -- "$VELO" plan "$id" --repo "$WORK/repo-wal" --target "$WORK/tenant-wal.sqlite" --json
+    add_row 'zstd -dc dump.sql.zst \| sqlite3 new.db' replay "-" "1.00"
+    add_row 'velo restore (into a new database)' restore "-" "$(ratio "${WALL[restore]}" "${WALL[replay]}")"
+    add_row 'velo plan (against the fully populated source)' plan "-" "$(ratio "${WALL[plan]}" "${WALL[restore]}") of restore"
+    add_target "restore into a new database <= 0.5x the SQL replay" "${WALL[restore]} <= 0.5 * ${WALL[replay]}" \
+        "$(ratio "${WALL[restore]}" "${WALL[replay]}")x" "${WALL[replay]}"
+    add_target "plan <= 1.0x the restore" "${WALL[plan]} <= ${WALL[restore]}" "$(ratio "${WALL[plan]}" "${WALL[restore]}")x"
+    add_target "restore and plan peak RSS <= 128 MiB" "$(max "${RSS[restore]}" "${RSS[plan]}") <= 128 * 1024" \
+        "restore $(mib "${RSS[restore]}"), plan $(mib "${RSS[plan]}") MiB"
+}
 
 # Retention: deciding retention.example.json over a catalog of 10,000 snapshots (copies of a real entry,
 # an hour apart), as `velo prune --dry-run` does: read the catalog, decide, report.

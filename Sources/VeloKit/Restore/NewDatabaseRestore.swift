@@ -7,9 +7,21 @@ import Foundation
 /// The building block of `velo restore` into a new target.
 public struct NewDatabaseRestore {
     public struct Result: Encodable, Sendable {
+        public var snapshot: String
         public var path: String
         public var rows: [String: Int]
         public var seconds: Double
+    }
+
+    /// A reason to refuse when the target's filesystem clearly cannot hold the restored database.
+    static func shortOfSpace(manifest: Manifest?, at path: String) -> String? {
+        guard let manifest else { return nil }
+        let needed = Int64(Double(manifest.totalBytes) * 1.5)
+        let directory = (path as NSString).deletingLastPathComponent
+        var fs = statvfs()
+        guard statvfs(directory.isEmpty ? "." : directory, &fs) == 0 else { return nil }
+        let free = Int64(fs.f_bavail) * Int64(fs.f_frsize)
+        return free < needed ? "\(directory): \(free / 1_048_576) MiB free, the restored database needs about \(needed / 1_048_576) MiB" : nil
     }
 
     /// Restores `snapshot` into `path`. `manifest` (from the catalog) checks every entry's SHA-256 as it streams.
@@ -21,12 +33,15 @@ public struct NewDatabaseRestore {
         let temporary = path + ".velo-restore-\(getpid())"
         for suffix in ["", "-journal", "-wal", "-shm"] { unlink(temporary + suffix) }
         var rows: [String: Int] = [:]
+        var snapshotID = ""
         do {
             let reader = try SnapshotReader(path: snapshot.archivePath, manifest: manifest)
             let header = reader.header
+            snapshotID = header.id
+            if let disk = NewDatabaseRestore.shortOfSpace(manifest: manifest, at: path) { throw VeloError(disk) }
             let db = try Database(path: temporary, mode: .create)
             if header.source.pageSize > 0 { try db.execute("PRAGMA page_size = \(header.source.pageSize)") }
-            try db.execute("PRAGMA journal_mode = OFF; PRAGMA synchronous = OFF; PRAGMA cache_size = -32000")
+            try db.execute("PRAGMA journal_mode = OFF; PRAGMA synchronous = OFF; PRAGMA cache_size = -16000; PRAGMA locking_mode = EXCLUSIVE")
             var schema: [(type: String, name: String, sql: String?)] = []
             var created = false
             var current: (table: String, statement: Statement, binder: RowBinder)?
@@ -98,6 +113,6 @@ public struct NewDatabaseRestore {
         if fd >= 0 { fsync(fd); close(fd) }
         try FileSystem.rename(temporary, to: path)
         let elapsed = ContinuousClock.now - started
-        return Result(path: path, rows: rows, seconds: Double(elapsed.components.seconds) + Double(elapsed.components.attoseconds) / 1e18)
+        return Result(snapshot: snapshotID, path: path, rows: rows, seconds: Double(elapsed.components.seconds) + Double(elapsed.components.attoseconds) / 1e18)
     }
 }

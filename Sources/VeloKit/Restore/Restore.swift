@@ -67,17 +67,24 @@ public enum Restore {
         }
         let effective = savedPlan?.options ?? options
         guard FileManager.default.fileExists(atPath: targetPath) else {
-            let plan = try RestorePlanner.plan(snapshot, target: targetPath, options: effective, busyTimeout: busyTimeout, progress: progress)
-            guard plan.canProceed else { throw blocked(plan) }
-            if let savedPlan, savedPlan.fingerprints.archiveSHA256 != plan.fingerprints.archiveSHA256 {
-                throw VeloError("the saved plan is stale: the archive changed since it was made; plan again")
-            }
             let full = effective.collections == nil && effective.systemTables == nil
             var manifest: Manifest?
-            if case .catalogued(let entry, let repo) = snapshot { manifest = try repo.catalog.detail(entry.id).manifest }
-            let tables = full ? nil : Set(plan.tables.map(\.table) + ["collections", "migrations"])
+            var tables: Set<String>?
+            if case .catalogued(let entry, let repo) = snapshot, savedPlan == nil, full {
+                // The catalog's manifest checks every entry as it streams into a temporary file that becomes the
+                // target only when complete: the archive is verified before anything is written to the target.
+                manifest = try repo.catalog.detail(entry.id).manifest
+            } else {
+                let plan = try RestorePlanner.plan(snapshot, target: targetPath, options: effective, busyTimeout: busyTimeout, progress: progress)
+                guard plan.canProceed else { throw blocked(plan) }
+                if let savedPlan, savedPlan.fingerprints.archiveSHA256 != plan.fingerprints.archiveSHA256 {
+                    throw VeloError("the saved plan is stale: the archive changed since it was made; plan again")
+                }
+                if case .catalogued(let entry, let repo) = snapshot { manifest = try repo.catalog.detail(entry.id).manifest }
+                tables = full ? nil : Set(plan.tables.map(\.table) + ["collections", "migrations"])
+            }
             let result = try NewDatabaseRestore.run(snapshot, manifest: manifest, to: targetPath, tables: tables, progress: progress)
-            return Result(snapshot: plan.snapshot, target: targetPath, created: true, safetySnapshot: nil, undo: nil, metadata: [],
+            return Result(snapshot: result.snapshot, target: targetPath, created: true, safetySnapshot: nil, undo: nil, metadata: [],
                           records: result.rows.mapValues { RestoreImporter.Report.Counts(inserted: $0) }, seconds: seconds())
         }
         try DatabaseFile.check(targetPath)

@@ -108,6 +108,9 @@ public struct RestorePlanner {
                                fingerprints: .init(archiveSHA256: facts.sha256, targetSchema: "new", targetData: "new"), options: options)
         }
         let db = try connection ?? Database(path: targetPath, mode: .readOnly, busyTimeout: busyTimeout)
+        // One read transaction for the whole plan: a consistent view, and no lock taken per lookup.
+        if connection == nil { try db.execute("BEGIN") }
+        defer { if connection == nil { try? db.execute("COMMIT") } }
         let layout: TenantDatabase
         do {
             layout = try TenantDatabase.load(db)

@@ -112,6 +112,26 @@ struct RowBinder {
             break
         }
         guard i > start else { throw Problem(reason: "unexpected character at byte \(i)") }
+        if !isReal && i - start < 19 {
+            // Integers that cannot overflow: read without a String.
+            var negative = false
+            var j = start
+            if line[j] == UInt8(ascii: "-") { negative = true; j += 1 }
+            if j < i {
+                var value: Int64 = 0
+                var ok = true
+                while j < i {
+                    let b = line[j]
+                    guard b.isDigit else { ok = false; break }
+                    value = value * 10 + Int64(b - 0x30)
+                    j += 1
+                }
+                if ok {
+                    try statement.bind(negative ? -value : value, at: column)
+                    return
+                }
+            }
+        }
         let text = String(decoding: UnsafeRawBufferPointer(rebasing: line[start..<i]), as: UTF8.self)
         if !isReal, let value = Int64(text) {
             try statement.bind(value, at: column)

@@ -47,7 +47,7 @@ final class RowMatcher {
         guard try lookup.step() else { return .absent }
         scratch.removeAll()
         encoder.appendRow(of: lookup, to: scratch)
-        let same = scratch.count == line.count + 1 && scratch.bytes.prefix(line.count).elementsEqual(line)
+        let same = scratch.count == line.count + 1 && (line.count == 0 || memcmp(scratch.base, line.baseAddress!, line.count) == 0)
         lookup.reset()
         return same ? .identical : .different
     }

@@ -93,7 +93,8 @@ final class RowsPass {
         }
         var collisions: [String: (count: Int, examples: [String])] = [:]
         var rowsRead = 0
-        let reader = try SnapshotReader(path: snapshot.archivePath, manifest: facts.manifest)
+        // The planner has just verified every byte of the archive; counting needs no second checksum pass.
+        let reader = try SnapshotReader(path: snapshot.archivePath, manifest: nil)
         try reader.scan(tables: selected) { table, line in
             guard var plan = plans[table.name], let w = work[table.name] else { return true }
             guard let ranges = RowValidator.valueRanges(in: line), ranges.count == table.columns.count else {
@@ -147,7 +148,9 @@ final class RowsPass {
                     try addRef.run([.text(table.name), .text(r.name), .text(r.targetTable), v.sqliteValue, .text(display), .text(r.severity.rawValue)])
                 }
             }
-            if w.recordIDs, key.count == 1 {
+            // Only rows the target lacks can satisfy a reference the target cannot: only their ids are kept.
+            if w.recordIDs && match != .absent {
+            } else if w.recordIDs, key.count == 1 {
                 try addID.run([.text(table.name), key[0].sqliteValue])
             } else if w.recordIDs, let position = table.columns.firstIndex(of: "id") {
                 try addID.run([.text(table.name), try RowsPass.value(line, ranges[position], "id").sqliteValue])
@@ -188,9 +191,17 @@ final class RowsPass {
         }
     }
 
-    /// One value of a row, by its byte range.
+    /// One value of a row, by its byte range. Plain strings and integers (every id) are read without the parser.
     static func value(_ line: UnsafeRawBufferPointer, _ range: Range<Int>, _ column: String) throws -> RecordValue {
-        try RecordDecoder.value(try JSONParser.parse(UnsafeRawBufferPointer(rebasing: line[range])), column: column)
+        let bytes = UnsafeRawBufferPointer(rebasing: line[range])
+        if bytes.count >= 2, bytes.first == UInt8(ascii: "\""), bytes.last == UInt8(ascii: "\""),
+           !bytes.contains(UInt8(ascii: "\\")) {
+            return .text(Array(bytes.dropFirst().dropLast()))
+        }
+        if !bytes.isEmpty, bytes.count < 19, bytes.allSatisfy({ $0.isDigit || $0 == UInt8(ascii: "-") }), let i = Int64(String(decoding: bytes, as: UTF8.self)) {
+            return .integer(i)
+        }
+        return try RecordDecoder.value(try JSONParser.parse(bytes), column: column)
     }
 
     /// The columns of a table that point at other tables: Veloquent relations (warnings), pivot links, and
