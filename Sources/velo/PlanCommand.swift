@@ -55,7 +55,9 @@ struct PlanCommand: ParsableCommand {
             lines.append("")
             lines.append(Output.table(["TABLE", "STRATEGY", "ACTION", "INSERT", "CONFLICT", "IDENTICAL", "ONLY IN TARGET"], rows))
         }
+        let totals = plan.tables.reduce(into: [0, 0, 0, 0]) { t, p in t[0] += p.insert; t[1] += p.conflicting; t[2] += p.identical; t[3] += p.onlyInTarget }
         lines.append("")
+        lines.append("total: \(Progress.grouped(totals[0])) rows to insert, \(Progress.grouped(totals[1])) conflicting, \(Progress.grouped(totals[2])) identical, \(Progress.grouped(totals[3])) only in the target")
         lines.append(plan.canProceed ? "the restore can proceed" : "BLOCKED: \(plan.blockers.count) blockers")
         return lines.joined(separator: "\n")
     }

@@ -24,6 +24,9 @@ struct RestoreCommand: ParsableCommand {
     @Flag(name: .long, help: "Do not snapshot the target before changing it.")
     var noSafetySnapshot = false
 
+    @Flag(name: .long, help: "Confirm changing an existing database (review 'velo plan' first).")
+    var yes = false
+
     @OptionGroup var lock: BusyTimeoutOption
     @OptionGroup var output: JSONFlag
 
@@ -38,6 +41,9 @@ struct RestoreCommand: ParsableCommand {
             guard let time = Timestamp.parseISO8601(t) else { throw VeloError("--at \(t): not an ISO 8601 time such as 2026-11-27T03:00:00+01:00") }
             selected = .catalogued(try PointInTime.select(at: time, source: target, in: repo), repository: repo)
         default: throw VeloError("name a snapshot or --at TIME (not both)")
+        }
+        if FileManager.default.fileExists(atPath: target) && !yes {
+            throw VeloError("\(target) exists: restoring merges the snapshot into it; review 'velo plan', then pass --yes")
         }
         let saved = try plan.map { try Restore.SavedPlan(path: $0) }
         let result = try Restore.run(selected, target: target, options: try restore.options(), repository: repo, savedPlan: saved,

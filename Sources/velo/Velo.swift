@@ -6,11 +6,11 @@ import VeloKit
 struct Velo: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "velo",
-        abstract: "Backups, audits, retention and schema health for Veloquent databases.",
+        abstract: "Backups, audits, restores, retention and schema health for Veloquent databases.",
         discussion: """
             VELO_DB and VELO_REPO are the defaults for --db and --repo.
 
-            Exit status: 0 success, 1 error, 3 damage found (verify) or an unhealthy schema (schema corrupt).
+            Exit status: 0 success, 1 error, 3 damage found (verify), a plan that blocks (plan, restore) or an unhealthy schema (schema corrupt).
             """,
         version: VeloVersion.current,
         subcommands: [

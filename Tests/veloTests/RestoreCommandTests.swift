@@ -55,21 +55,23 @@ import VeloKit
         let plan = try VeloProcess.run(["plan", "latest", "--repo", repo, "--target", db, "--out", planFile])
         #expect(plan.status == 0 && plan.stdout.contains("9 to insert"), "\(plan.stdout)")
         try Database(path: db, mode: .readWrite).execute("UPDATE _velo_posts SET title = 'edited', updated_at = '2031-01-01 00:00:00' WHERE rowid = 20")
-        let stale = try VeloProcess.run(["restore", "latest", "--repo", repo, "--target", db, "--plan", planFile])
+        let unconfirmed = try VeloProcess.run(["restore", "latest", "--repo", repo, "--target", db, "--plan", planFile])
+        #expect(unconfirmed.status == 1 && unconfirmed.stderr.contains("--yes"))
+        let stale = try VeloProcess.run(["restore", "latest", "--repo", repo, "--target", db, "--plan", planFile, "--yes"])
         #expect(stale.status == 1 && stale.stderr.contains("the saved plan is stale"), "\(stale.stderr)")
         // A fresh plan goes through, and exactly as planned.
         #expect(try VeloProcess.run(["plan", "latest", "--repo", repo, "--target", db, "--out", planFile]).status == 0)
-        let done = try VeloProcess.run(["restore", "latest", "--repo", repo, "--target", db, "--plan", planFile, "--json"])
+        let done = try VeloProcess.run(["restore", "latest", "--repo", repo, "--target", db, "--plan", planFile, "--json", "--yes"])
         #expect(done.status == 0, "\(done.stderr)")
         #expect(try JSONParser.parse(done.stdout)["records"]?["_velo_posts"]?["inserted"] == .int(9))
         // Targets that cannot be restored into.
         let text = dir.appendingPathComponent("notes.sqlite").path
         try "notes".write(toFile: text, atomically: true, encoding: .utf8)
-        let notSQLite = try VeloProcess.run(["restore", "latest", "--repo", repo, "--target", text])
+        let notSQLite = try VeloProcess.run(["restore", "latest", "--repo", repo, "--target", text, "--yes"])
         #expect(notSQLite.status == 1 && notSQLite.stderr.contains("not an SQLite database"))
         let writer = try Database(path: db, mode: .readWrite)
         try writer.execute("BEGIN IMMEDIATE")
-        let locked = try VeloProcess.run(["restore", "latest", "--repo", repo, "--target", db, "--busy-timeout", "0.2"])
+        let locked = try VeloProcess.run(["restore", "latest", "--repo", repo, "--target", db, "--busy-timeout", "0.2", "--yes"])
         try writer.execute("ROLLBACK")
         #expect(locked.status == 1 && locked.stderr.contains("write lock"), "\(locked.stderr)")
     }

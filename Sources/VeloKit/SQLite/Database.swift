@@ -22,6 +22,7 @@ public final class Database {
     /// before SQLite sees it, so the error names the problem plainly.
     /// - Parameter busyTimeout: how long to wait for another connection's lock before failing with SQLITE_BUSY.
     public init(path: String, mode: OpenMode = .readOnly, busyTimeout: Duration = .seconds(5)) throws {
+        _ = Database.configured
         if mode != .create || FileManager.default.fileExists(atPath: path) {
             try DatabaseFile.check(path)
         }
@@ -48,6 +49,11 @@ public final class Database {
     }
 
     deinit { sqlite3_close_v2(handle) }
+
+    /// Process-wide SQLite settings, applied once before the first connection.
+    private static let configured: Void = {
+        _ = velo_sqlite3_configure()
+    }()
 
     // MARK: Statements
 

@@ -66,6 +66,16 @@ public final class Statement {
         try check(sqlite3_bind_text64(handle, index, base, sqlite3_uint64(bytes.count), SQLiteDestructor.transient, UInt8(SQLITE_UTF8)))
     }
 
+    /// Binds raw bytes as TEXT without copying them: the caller keeps them alive and unchanged until the
+    /// statement has been stepped and the parameter is bound again (the restore path binds straight from a row).
+    public func bindTextNoCopy(_ bytes: UnsafeRawBufferPointer, at index: Int32) throws {
+        guard let base = bytes.baseAddress?.assumingMemoryBound(to: CChar.self), bytes.count > 0 else {
+            try bindText(bytes, at: index)
+            return
+        }
+        try check(sqlite3_bind_text64(handle, index, base, sqlite3_uint64(bytes.count), nil, UInt8(SQLITE_UTF8)))
+    }
+
     /// Binds bytes as a BLOB.
     public func bindBlob(_ bytes: UnsafeRawBufferPointer, at index: Int32) throws {
         if bytes.count == 0 {
