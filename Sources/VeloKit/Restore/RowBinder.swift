@@ -5,7 +5,12 @@ import Foundation
 /// restore path's hot loop; anything that is not a sound row of `columnCount` values is an error naming why.
 struct RowBinder {
     let columnCount: Int
-    private let scratch = ByteBuffer(capacity: 4096)
+    /// The decoded text of the last string that had escapes (reused, so decoding allocates only to grow).
+    private let escaped = Escaped()
+
+    final class Escaped {
+        var bytes: [UInt8] = []
+    }
 
     init(columnCount: Int) {
         self.columnCount = columnCount
@@ -43,7 +48,7 @@ struct RowBinder {
                         // No escapes: the text is the bytes between the quotes, bound where they are.
                         try statement.bindTextNoCopy(UnsafeRawBufferPointer(rebasing: line[start..<(i - 1)]), at: column)
                     } else {
-                        try statement.bindText(scratch.bytes, at: column)
+                        try escaped.bytes.withUnsafeBytes { try statement.bindText($0, at: column) }
                     }
                 case UInt8(ascii: "{"):
                     try readMarker(line, &i, column: column, statement: statement)
@@ -60,14 +65,12 @@ struct RowBinder {
         guard Int(column) == columnCount else { throw Problem(reason: "has \(column) values, the table has \(columnCount) columns") }
     }
 
-    /// Reads a JSON string at `i`. Returns true when it has no escapes (its text is the bytes between the quotes);
-    /// otherwise the unescaped text is in `scratch`.
+    /// Reads a JSON string at `i`. Returns true when it has no escapes: its text is then the bytes between the
+    /// quotes, bound where they lie. A string with escapes is decoded by `JSONParser` into `escaped`.
     @discardableResult
     private func readString(_ line: UnsafeRawBufferPointer, _ i: inout Int) throws -> Bool {
-        scratch.removeAll()
         let stringStart = i
         i += 1
-        var runStart = i
         let base = line.baseAddress!
         let ones: UInt64 = 0x0101_0101_0101_0101
         let highs: UInt64 = 0x8080_8080_8080_8080
@@ -84,39 +87,16 @@ struct RowBinder {
             }
             let b = line[i]
             if b == UInt8(ascii: "\"") {
-                let plain = runStart == stringStart + 1 && scratch.count == 0
-                if !plain { scratch.append(UnsafeRawBufferPointer(rebasing: line[runStart..<i])) }
                 i += 1
-                return plain
+                return true
             }
             if b == UInt8(ascii: "\\") {
-                scratch.append(UnsafeRawBufferPointer(rebasing: line[runStart..<i]))
-                i += 1
-                guard i < line.count else { break }
-                switch line[i] {
-                case UInt8(ascii: "\""): scratch.append(0x22)
-                case UInt8(ascii: "\\"): scratch.append(0x5C)
-                case UInt8(ascii: "/"): scratch.append(0x2F)
-                case UInt8(ascii: "b"): scratch.append(0x08)
-                case UInt8(ascii: "f"): scratch.append(0x0C)
-                case UInt8(ascii: "n"): scratch.append(0x0A)
-                case UInt8(ascii: "r"): scratch.append(0x0D)
-                case UInt8(ascii: "t"): scratch.append(0x09)
-                case UInt8(ascii: "u"):
-                    // Rare in archives (only control characters are written this way): the full parser reads it.
-                    var parser = JSONParser(bytes: line)
-                    parser.index = stringStart
-                    var bytes: [UInt8] = []
-                    do { try parser.parseStringBytes(into: &bytes) } catch { throw Problem(reason: "\(error)") }
-                    scratch.removeAll()
-                    scratch.append(bytes)
-                    i = parser.index
-                    return false
-                default: throw Problem(reason: "invalid escape at byte \(i)")
-                }
-                i += 1
-                runStart = i
-                continue
+                var parser = JSONParser(bytes: line)
+                parser.index = stringStart
+                escaped.bytes.removeAll(keepingCapacity: true)
+                do { try parser.parseStringBytes(into: &escaped.bytes) } catch { throw Problem(reason: "\(error)") }
+                i = parser.index
+                return false
             }
             i += 1
         }
