@@ -6,6 +6,11 @@ public enum PointInTime {
         guard !all.isEmpty else { throw VeloError("\(repository.root): the repository has no snapshots") }
         let absolute = source.map(FileSystem.absolute)
         let fromSource = all.filter { $0.sourcePath == absolute }
+        let sources = Set(all.map(\.sourcePath))
+        // Another database's snapshot is never picked by accident: only a repository of one source falls back.
+        if fromSource.isEmpty && sources.count > 1 {
+            throw VeloError("\(repository.root): no snapshot of \(absolute ?? "the target"); the repository holds snapshots of \(sources.sorted().joined(separator: ", ")): name one by id")
+        }
         let candidates = fromSource.isEmpty ? all : fromSource
         if let pick = candidates.filter({ $0.time <= time }).last { return pick }
         let oldest = candidates.first!

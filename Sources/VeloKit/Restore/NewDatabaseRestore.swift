@@ -52,7 +52,7 @@ public struct NewDatabaseRestore {
                 created = true
                 for object in schema where object.type == "table" && !object.name.hasPrefix("sqlite_") {
                     guard let sql = object.sql else { continue }
-                    do { try db.execute(sql) } catch let error as SQLiteError where error.message.contains("already exists") {
+                    do { try db.executeCreate(sql) } catch let error as SQLiteError where error.message.contains("already exists") {
                         continue  // shadow tables that a virtual table created itself
                     }
                 }
@@ -90,7 +90,7 @@ public struct NewDatabaseRestore {
             if !created { try createTables() }
             current = nil
             for object in schema where object.type != "table" {
-                if let sql = object.sql { try db.execute(sql) }
+                if let sql = object.sql { try db.executeCreate(sql) }
             }
             if !sequences.isEmpty {
                 try db.execute("DELETE FROM sqlite_sequence")
@@ -111,7 +111,14 @@ public struct NewDatabaseRestore {
         progress?.finish()
         let fd = open(temporary, O_RDONLY | O_CLOEXEC)
         if fd >= 0 { fsync(fd); close(fd) }
-        try FileSystem.rename(temporary, to: path)
+        // link() fails if the path appeared meanwhile (Veloquent may have created the database): never replace it.
+        guard link(temporary, path) == 0 else {
+            let reason = errno == EEXIST ? "it appeared while restoring; nothing was replaced" : String(cString: strerror(errno))
+            unlink(temporary)
+            throw VeloError("\(path): \(reason)")
+        }
+        unlink(temporary)
+        FileSystem.syncDirectory((path as NSString).deletingLastPathComponent)
         let elapsed = ContinuousClock.now - started
         return Result(snapshot: snapshotID, path: path, rows: rows, seconds: Double(elapsed.components.seconds) + Double(elapsed.components.attoseconds) / 1e18)
     }

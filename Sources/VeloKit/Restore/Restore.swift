@@ -22,6 +22,8 @@ public enum Restore {
         public var target: String
         public var fingerprints: RestorePlan.Fingerprints
         public var options: RestoreOptions
+        /// Per table: (insert, conflicting, identical, only in the target), as planned.
+        public var counts: [String: [Int]]
 
         public init(path: String) throws {
             let json: JSONValue
@@ -46,6 +48,12 @@ public enum Restore {
             options.collections = o?["collections"]?.arrayValue?.compactMap(\.stringValue)
             options.systemTables = o?["system_tables"]?.arrayValue?.compactMap(\.stringValue)
             self.options = options
+            var counts: [String: [Int]] = [:]
+            for t in json["tables"]?.arrayValue ?? [] {
+                guard let name = t["table"]?.stringValue else { continue }
+                counts[name] = ["insert", "conflicting", "identical", "only_in_target"].map { t[$0]?.intValue ?? -1 }
+            }
+            self.counts = counts
         }
     }
 
@@ -67,6 +75,9 @@ public enum Restore {
         }
         let effective = savedPlan?.options ?? options
         guard FileManager.default.fileExists(atPath: targetPath) else {
+            if let savedPlan, savedPlan.fingerprints.targetSchema != "new" {
+                throw VeloError("the saved plan is stale: it was made for an existing \(targetPath), which is gone; plan again")
+            }
             let full = effective.collections == nil && effective.systemTables == nil
             var manifest: Manifest?
             var tables: Set<String>?
@@ -101,6 +112,10 @@ public enum Restore {
         do {
             let plan = try RestorePlanner.plan(snapshot, target: targetPath, options: effective, busyTimeout: busyTimeout,
                                                connection: db, repository: safetySnapshot ? repository : nil, progress: progress)
+            let counts = Dictionary(plan.tables.map { ($0.table, [$0.insert, $0.conflicting, $0.identical, $0.onlyInTarget]) }, uniquingKeysWith: { a, _ in a })
+            if let savedPlan, savedPlan.fingerprints == plan.fingerprints, savedPlan.counts != counts {
+                throw VeloError("the saved plan is stale: the target's rows changed since it was made; plan again")
+            }
             if let savedPlan, savedPlan.fingerprints != plan.fingerprints {
                 let what = savedPlan.fingerprints.archiveSHA256 != plan.fingerprints.archiveSHA256 ? "the archive" :
                     (savedPlan.fingerprints.targetSchema != plan.fingerprints.targetSchema ? "the target's schema" : "the target's data")

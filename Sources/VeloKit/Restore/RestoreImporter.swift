@@ -28,13 +28,27 @@ public struct RestoreImporter {
     func run(snapshot: SelectedSnapshot, progress: Progress?) throws -> Report {
         var report = Report()
         var layout = try TenantDatabase.load(db)
+        // Collections are matched by name, as Veloquent does: the archive's ids of collections the target
+        // already has under another id are rewritten to the target's, in definitions and in system rows.
+        var idMap: [String: String] = [:]
+        for c in facts.collections {
+            if let existing = layout.collection(named: c.name), existing.id != c.id { idMap[c.id] = existing.id }
+        }
+        func remap(_ value: RecordValue) -> RecordValue {
+            guard !idMap.isEmpty, case .text(let bytes) = value else { return value }
+            var text = String(decoding: bytes, as: UTF8.self)
+            if let mapped = idMap[text] { return .text(Array(mapped.utf8)) }
+            for (from, to) in idMap where text.contains(from) { text = text.replacingOccurrences(of: "\"\(from)\"", with: "\"\(to)\"") }
+            return .text(Array(text.utf8))
+        }
+        let baselineViolations = try db.rows("PRAGMA foreign_key_check").count
         let collectionsTable = layout.schema.table("collections")
         let metadataColumns = facts.header.tables.first { $0.name == "collections" }?.columns ?? []
         let tablePlans = Dictionary(plan.tables.map { ($0.table, $0) }, uniquingKeysWith: { a, _ in a })
         // 1. Metadata and tables.
         for c in selection.collections where !c.isSystem {
             let strategy = plan.options.strategy(for: c.name)
-            let values = facts.collectionRows[c.name] ?? []
+            let values = (facts.collectionRows[c.name] ?? []).map(remap)
             let usable = zip(metadataColumns, values).filter { collectionsTable?.column($0.0) != nil }
             if layout.collection(named: c.name) == nil {
                 try createTable(c.tableName, layout: layout)
@@ -48,6 +62,7 @@ public struct RestoreImporter {
             } else if strategy == .overwrite {
                 let kept: Set<String> = ["id", "table_name", "name", "created_at"]
                 let changes = usable.filter { !kept.contains($0.0) }
+                guard !changes.isEmpty else { continue }
                 let update = try db.prepare("UPDATE \"collections\" SET \(changes.enumerated().map { "\(SQL.quote($0.element.0)) = ?\($0.offset + 1)" }.joined(separator: ", ")) WHERE \"name\" = ?\(changes.count + 1)")
                 for (i, pair) in changes.enumerated() { try pair.1.bind(to: update, at: Int32(i + 1)) }
                 try update.bind(c.name, at: Int32(changes.count + 1))
@@ -68,13 +83,17 @@ public struct RestoreImporter {
                 report.metadata.append(.init(collection: c.name, action: "skipped"))
             }
         }
+        // Tables the selection needs and the target lacks (a pivot, a system table): creating one loses nothing.
+        for t in selection.tables { try createTable(t.name, layout: try TenantDatabase.load(db)) }
         layout = try TenantDatabase.load(db)
         // 2. Rows.
         var statements: [String: (matcher: RowMatcher?, insert: Statement, update: Statement?, binder: RowBinder, keyPositions: [Int])] = [:]
         var done = 0
         let reader = try SnapshotReader(path: snapshot.archivePath, manifest: facts.manifest)
         try reader.scan(tables: Set(selection.tables.map(\.name))) { table, line in
-            guard let target = layout.schema.table(table.name) else { return true }
+            guard let target = layout.schema.table(table.name) else {
+                throw VeloError("\(plan.target): table \(table.name) is missing and could not be created; nothing was changed")
+            }
             if statements[table.name] == nil {
                 let key = target.primaryKey
                 let positions = key.compactMap { table.columns.firstIndex(of: $0) }
@@ -93,7 +112,10 @@ public struct RestoreImporter {
             let s = statements[table.name]!
             var counts = report.records[table.name] ?? .init()
             var match = RowMatcher.Match.absent
-            if let matcher = s.matcher, let ranges = RowValidator.valueRanges(in: line) {
+            if let matcher = s.matcher {
+                guard let ranges = RowValidator.valueRanges(in: line), ranges.count == table.columns.count else {
+                    throw VeloError("\(snapshot.archivePath): table \(table.name): malformed row; nothing was changed")
+                }
                 let key = try s.keyPositions.map { try RowsPass.value(line, ranges[$0], table.columns[$0]) }
                 match = try matcher.match(line, key: key)
             }
@@ -102,14 +124,15 @@ public struct RestoreImporter {
             case .absent:
                 s.insert.reset()
                 try s.binder.bind(line, to: s.insert)
+                try rebindCollectionID(s.insert, table: table, line: line)
                 try s.insert.step()
                 counts.inserted += 1
-            case .different where strategy == .overwrite:
-                if let update = s.update {
-                    update.reset()
-                    try s.binder.bind(line, to: update)
-                    try update.step()
-                }
+            case .different where strategy == .overwrite && s.update != nil:
+                let update = s.update!
+                update.reset()
+                try s.binder.bind(line, to: update)
+                try rebindCollectionID(update, table: table, line: line)
+                try update.step()
                 counts.updated += 1
             default:
                 counts.skipped += 1
@@ -129,24 +152,34 @@ public struct RestoreImporter {
         let integrity = try db.rows("PRAGMA integrity_check").compactMap { $0.first?.stringValue }
         guard integrity == ["ok"] else { throw VeloError("\(plan.target): integrity check failed after the import: \(integrity.prefix(3).joined(separator: "; ")); nothing was changed") }
         let violations = try db.rows("PRAGMA foreign_key_check")
-        guard violations.isEmpty else {
+        guard violations.count <= baselineViolations else {
             throw VeloError("\(plan.target): \(violations.count) foreign keys would break (table \(violations[0].first?.stringValue ?? "?")); nothing was changed")
         }
         return report
+
+        /// System rows name collections by id: an archive id the target knows under another id is rewritten.
+        func rebindCollectionID(_ statement: Statement, table: SnapshotHeader.Table, line: UnsafeRawBufferPointer) throws {
+            guard !idMap.isEmpty, let position = table.columns.firstIndex(of: "collection_id"), let ranges = RowValidator.valueRanges(in: line),
+                  ranges.count == table.columns.count else { return }
+            let value = try RowsPass.value(line, ranges[position], "collection_id")
+            if case .text(let bytes) = value, let mapped = idMap[String(decoding: bytes, as: UTF8.self)] {
+                try statement.bind(mapped, at: Int32(position + 1))
+            }
+        }
     }
 
     /// Creates a table the target lacks with the archive's exact DDL, then its indexes and triggers.
     func createTable(_ name: String, layout: TenantDatabase) throws {
         guard layout.schema.table(name) == nil, let sql = facts.schema.createSQL(name) else { return }
-        try db.execute(sql)
-        for dependent in facts.schema.dependents(of: name) { try db.execute(dependent) }
+        try db.executeCreate(sql)
+        for dependent in facts.schema.dependents(of: name) { try db.executeCreate(dependent) }
     }
 
     /// After a definition is replaced: the archive's managed indexes exist, the target's other managed ones go.
     func syncIndexes(_ table: String, layout: TenantDatabase) throws {
         let archived = facts.schema.objects.filter { $0.type == "index" && $0.tableName == table && $0.sql != nil }
         let present = Set(layout.schema.table(table)?.indexes.map(\.name) ?? [])
-        for index in archived where !present.contains(index.name) { try db.execute(index.sql!) }
+        for index in archived where !present.contains(index.name) { try db.executeCreate(index.sql!) }
         let archivedNames = Set(archived.map(\.name))
         for index in layout.schema.table(table)?.indexes ?? [] where index.origin == "c" && index.name.hasPrefix(table + "_") && !archivedNames.contains(index.name) {
             try db.execute("DROP INDEX \(SQL.quote(index.name))")

@@ -73,8 +73,12 @@ public struct RestorePlanner {
                 tables.append((table.name, table.collection))
             }
         }
-        for name in options.systemTables ?? [] where !archived.contains(name) {
-            throw VeloError("--system-tables \(name): the snapshot holds no rows of that table")
+        let allowed = Set(RestoreOptions.defaultSystemTables)
+        for name in options.systemTables ?? [] {
+            guard allowed.contains(name) else {
+                throw VeloError("--system-tables \(name): not a system table a restore merges (choose from \(RestoreOptions.defaultSystemTables.joined(separator: ", ")))")
+            }
+            if !archived.contains(name) { throw VeloError("--system-tables \(name): the snapshot holds no rows of that table") }
         }
         return Selection(collections: chosen, tables: tables)
     }
@@ -153,6 +157,12 @@ public struct RestorePlanner {
                 let same = existing.columns.count == c.columns.count && zip(existing.columns, c.columns).allSatisfy { $0.name == $1.name && ($0.name == "id" || $0.value.isIdentical(to: $1.value)) }
                 add(.info, "collection", collection: c.name, same ? "collection \(c.name): definition identical" :
                         (strategy == .overwrite ? "collection \(c.name): the archive's definition replaces the target's" : "collection \(c.name): the target's definition is kept (skip)"))
+            } else if let owner = layout.collection(forTable: c.tableName) {
+                add(.error, "collection", collection: c.name, "collection \(c.name) is new to the target, but its table \(c.tableName) belongs to the target's collection \(owner.name)")
+            } else if layout.schema.table(c.tableName) != nil {
+                add(.error, "collection", collection: c.name, "collection \(c.name) is new to the target, but a table \(c.tableName) already exists there")
+            } else if let other = layout.collections.first(where: { $0.id == c.id }) {
+                add(.error, "collection", collection: c.name, "collection \(c.name) is new to the target, but its id \(c.id) is the target's collection \(other.name)")
             } else {
                 add(.info, "collection", collection: c.name, "collection \(c.name) is absent from the target: it will be created with table \(c.tableName)")
             }

@@ -146,15 +146,23 @@ struct RowBinder {
     private func readMarker(_ line: UnsafeRawBufferPointer, _ i: inout Int, column: Int32, statement: Statement) throws {
         let start = i
         var depth = 0
-        while i < line.count {
-            if line[i] == UInt8(ascii: "{") { depth += 1 }
-            if line[i] == UInt8(ascii: "}") { depth -= 1; if depth == 0 { i += 1; break } }
-            if line[i] == UInt8(ascii: "\"") {
+        scan: while i < line.count {
+            switch line[i] {
+            case UInt8(ascii: "{"): depth += 1
+            case UInt8(ascii: "}"):
+                depth -= 1
+                if depth == 0 { i += 1; break scan }
+            case UInt8(ascii: "\""):
                 i += 1
-                while i < line.count && line[i] != UInt8(ascii: "\"") { if line[i] == UInt8(ascii: "\\") { i += 1 }; i += 1 }
+                while i < line.count && line[i] != UInt8(ascii: "\"") {
+                    if line[i] == UInt8(ascii: "\\") { i += 1 }
+                    i += 1
+                }
+            default: break
             }
             i += 1
         }
+        guard depth == 0, i <= line.count else { throw Problem(reason: "unterminated value marker at byte \(start)") }
         let json = try JSONParser.parse(UnsafeRawBufferPointer(rebasing: line[start..<i]))
         let value: RecordValue
         do { value = try RecordDecoder.value(json, column: String(column)) } catch { throw Problem(reason: "\(error)") }

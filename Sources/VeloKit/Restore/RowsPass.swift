@@ -56,8 +56,11 @@ final class RowsPass {
             """)
         let addID = try staging.prepare("INSERT OR IGNORE INTO ids VALUES (?, ?)")
         let addRef = try staging.prepare("INSERT INTO refs VALUES (?, ?, ?, ?, ?, ?)")
-        // Collections the restore creates count as existing for foreign keys into `collections`.
-        for c in selection.collections { try addID.run([.text("collections"), .text(c.id)]) }
+        // Archive collection ids that resolve in the target: created by the restore, or matched by name (the
+        // importer rewrites them to the target's ids).
+        for c in facts.collections where layout.collection(named: c.name) != nil || selection.collections.contains(where: { $0.name == c.name }) {
+            try addID.run([.text("collections"), .text(c.id)])
+        }
 
         let selected = Set(selection.tables.map(\.name))
         let referenced = Set(try selection.tables.flatMap { try references(for: $0.name, collection: $0.collection).map(\.targetTable) })

@@ -73,6 +73,25 @@ public final class Database {
         }
     }
 
+    /// Runs exactly one statement that must start with CREATE: for DDL taken from an archive, which must never
+    /// smuggle in a second statement (`CREATE TABLE t(x); DELETE FROM superusers`).
+    public func executeCreate(_ sql: String) throws {
+        let trimmed = sql.trimmingCharacters(in: .whitespacesAndNewlines)
+        guard trimmed.prefix(6).uppercased() == "CREATE" else {
+            throw SQLiteError(code: SQLITE_ERROR, message: "refusing schema SQL that is not a CREATE statement", path: path, sql: sql)
+        }
+        var stmt: OpaquePointer?
+        var tail: UnsafePointer<CChar>?
+        let rc = trimmed.withCString { sqlite3_prepare_v2(handle, $0, -1, &stmt, &tail) }
+        guard rc == SQLITE_OK, let stmt else { throw error(code: rc, sql: sql) }
+        defer { sqlite3_finalize(stmt) }
+        if let tail, !String(cString: tail).trimmingCharacters(in: CharacterSet.whitespacesAndNewlines.union(CharacterSet(charactersIn: ";"))).isEmpty {
+            throw SQLiteError(code: SQLITE_ERROR, message: "refusing schema SQL that holds more than one statement", path: path, sql: sql)
+        }
+        let step = sqlite3_step(stmt)
+        guard step == SQLITE_DONE || step == SQLITE_ROW else { throw error(code: step, sql: sql) }
+    }
+
     /// Runs one statement with bound values.
     public func execute(_ sql: String, _ values: [SQLiteValue]) throws {
         try prepare(sql).run(values)

@@ -117,3 +117,45 @@ import Testing
         #expect(!plan.canProceed && plan.blockers.allSatisfy { $0.check == "archive" })
     }
 }
+
+@Suite struct RestoreAcrossInstallsTests {
+    @Test func collectionsAreMatchedByNameAndTheirIdsRewritten() throws {
+        let dir = Fixtures.temporaryDirectory()
+        let source = try Fixtures.demo(posts: 40, seed: 1, name: "source")
+        let repo = try Repository.open(dir.appendingPathComponent("repo").path, create: true)
+        _ = try Backup.run(databasePath: source, repository: repo, options: .init())
+        let entry = try #require(try repo.catalog.entries().first)
+        // Another install: the same collections under other ids, and no comments collection yet.
+        let target = try Fixtures.demo(posts: 10, seed: 2, name: "target")
+        let db = try Database(path: target, mode: .readWrite)
+        try db.execute("DROP TABLE _velo_comments; DELETE FROM collections WHERE name = 'comments'")
+        let targetPosts = try #require(try db.scalar("SELECT id FROM collections WHERE name = 'posts'")?.stringValue)
+        let archivePosts = try #require(try Database(path: source).scalar("SELECT id FROM collections WHERE name = 'posts'")?.stringValue)
+        #expect(targetPosts != archivePosts)
+        var options = RestoreOptions()
+        options.collections = ["comments"]
+        options.systemTables = []
+        let plan = try RestorePlanner.plan(.catalogued(entry, repository: repo), target: target, options: options, busyTimeout: .seconds(1))
+        #expect(plan.canProceed, "\(plan.blockers.map(\.message))")
+        #expect(plan.findings.contains { $0.check == "relation" && $0.table == "_velo_comments" }, "comments point at posts the target does not have")
+        let result = try Restore.run(.catalogued(entry, repository: repo), target: target, options: options, repository: repo)
+        #expect(result.metadata.map(\.action) == ["created"])
+        let fields = try #require(try db.scalar("SELECT fields FROM collections WHERE name = 'comments'")?.stringValue)
+        #expect(fields.contains(targetPosts) && !fields.contains(archivePosts))
+        #expect(try db.scalar("SELECT count(*) FROM _velo_comments") == .integer(Int64(result.records["_velo_comments"]?.inserted ?? -1)))
+        #expect(try SchemaHealth.check(db, layout: try TenantDatabase.load(db)).healthy)
+    }
+
+    @Test func onlySystemTablesAreSystemTables() throws {
+        let dir = Fixtures.temporaryDirectory()
+        let source = try Fixtures.demo(posts: 5)
+        let repo = try Repository.open(dir.appendingPathComponent("repo").path, create: true)
+        _ = try Backup.run(databasePath: source, repository: repo, options: .init())
+        let entry = try #require(try repo.catalog.entries().first)
+        var options = RestoreOptions()
+        options.systemTables = ["migrations"]
+        #expect(throws: VeloError.self) {
+            try RestorePlanner.plan(.catalogued(entry, repository: repo), target: source, options: options, busyTimeout: .seconds(1))
+        }
+    }
+}
