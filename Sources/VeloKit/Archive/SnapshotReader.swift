@@ -31,6 +31,11 @@ public final class SnapshotReader {
         }
     }
 
+    /// After a scan that reached the manifest: reads what is left and returns the archive file's size and SHA-256.
+    public func finishReading() throws -> (bytes: Int64, sha256: String) {
+        try reader.finishReading()
+    }
+
     /// The table of the header that a part entry belongs to.
     func table(forPart path: String) -> SnapshotHeader.Table? {
         header.tables.first { path.hasPrefix($0.partPrefix) }

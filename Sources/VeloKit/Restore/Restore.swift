@@ -130,7 +130,7 @@ public enum Restore {
                 backup.busyTimeout = busyTimeout
                 safety = try Backup.run(databasePath: targetPath, repository: repository, options: backup).id
             }
-            let (facts, _) = try RestorePlanner.readArchive(snapshot, progress: nil)
+            let (facts, _) = try RestorePlanner.readArchive(snapshot, progress: nil, verifyWhileReading: true)
             guard let facts else { throw VeloError("\(snapshot.archivePath): the archive changed while restoring; nothing was changed") }
             let selection = try RestorePlanner.select(facts, options: effective, fullRestore: false)
             let report = try RestoreImporter(facts: facts, selection: selection, plan: plan, db: db).run(snapshot: snapshot, progress: progress)

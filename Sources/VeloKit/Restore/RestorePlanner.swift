@@ -14,6 +14,9 @@ public struct RestorePlanner {
         var schema: ArchiveSchema
         var collections: [CollectionMetadata]
         var collectionRows: [String: [RecordValue]]
+        /// True when the archive was not read in full yet: the catalog's manifest checks every entry as the rows
+        /// pass reads it, and the archive's SHA-256 is compared with the catalog's at its end.
+        var verifyWhileReading = false
     }
 
     /// The tables a restore touches, with the collection that owns each.
@@ -25,7 +28,19 @@ public struct RestorePlanner {
     static let exampleLimit = 5
 
     /// Reads the archive's header, schema and collection metadata, after checking every byte of it.
-    static func readArchive(_ snapshot: SelectedSnapshot, progress: Progress?) throws -> (ArchiveFacts?, [RestorePlan.Finding]) {
+    static func readArchive(_ snapshot: SelectedSnapshot, progress: Progress?, verifyWhileReading: Bool = false) throws -> (ArchiveFacts?, [RestorePlan.Finding]) {
+        if verifyWhileReading, case .catalogued(let entry, let repository) = snapshot {
+            // A catalogued snapshot: the catalog has the manifest, so the one pass over the rows can check every
+            // entry (and, at its end, the archive's own SHA-256) instead of a separate full read first.
+            let detail = try repository.catalog.detail(entry.id)
+            do {
+                var facts = try readStart(snapshot, header: detail.header, manifest: detail.manifest, sha256: entry.archiveSHA256)
+                facts.verifyWhileReading = true
+                return (facts, [])
+            } catch {
+                return (nil, [archiveFinding("\(error)")])
+            }
+        }
         let audit = try ArchiveAudit.run(path: snapshot.archivePath, expectedSHA256: snapshot.catalogEntry?.archiveSHA256, progress: progress)
         guard audit.problems.isEmpty, let header = audit.header, let manifest = audit.manifest else {
             let findings = audit.problems.prefix(10).map {
@@ -33,6 +48,15 @@ public struct RestorePlanner {
             }
             return (nil, Array(findings))
         }
+        return (try readStart(snapshot, header: header, manifest: manifest, sha256: audit.archiveSHA256), [])
+    }
+
+    static func archiveFinding(_ problem: String) -> RestorePlan.Finding {
+        .init(severity: .error, check: "archive", collection: nil, table: nil, message: "archive is damaged: \(problem)", count: nil, examples: [])
+    }
+
+    /// The schema and the collection rows, from the start of the archive.
+    static func readStart(_ snapshot: SelectedSnapshot, header: SnapshotHeader, manifest: Manifest, sha256: String) throws -> ArchiveFacts {
         let reader = try SnapshotReader(path: snapshot.archivePath, manifest: manifest)
         var schemaRows: [[RecordValue]] = []
         var collections: [CollectionMetadata] = []
@@ -44,8 +68,8 @@ public struct RestorePlanner {
             rows[c.name] = values
             return true
         }
-        return (ArchiveFacts(header: header, manifest: manifest, sha256: audit.archiveSHA256, schema: try ArchiveSchema(rows: schemaRows),
-                             collections: collections, collectionRows: rows), [])
+        return ArchiveFacts(header: header, manifest: manifest, sha256: sha256, schema: try ArchiveSchema(rows: schemaRows),
+                            collections: collections, collectionRows: rows)
     }
 
     /// Which tables the options select.
@@ -86,8 +110,9 @@ public struct RestorePlanner {
     /// Plans the restore. With `connection`, the target is read through it (the executor's write transaction).
     public static func plan(_ snapshot: SelectedSnapshot, target: String, options: RestoreOptions, busyTimeout: Duration,
                             connection: Database? = nil, repository: Repository? = nil, progress: Progress? = nil) throws -> RestorePlan {
-        let (facts, archiveFindings) = try readArchive(snapshot, progress: progress)
         let targetPath = FileSystem.absolute(target)
+        let (facts, archiveFindings) = try readArchive(snapshot, progress: progress,
+                                                        verifyWhileReading: FileManager.default.fileExists(atPath: targetPath))
         let exists = FileManager.default.fileExists(atPath: targetPath)
         guard let facts else {
             return RestorePlan(snapshot: snapshot.id ?? "", archive: snapshot.archivePath, target: targetPath, targetExists: exists,
@@ -199,7 +224,13 @@ public struct RestorePlanner {
         }
         // 5–8. Rows, unique collisions, relations and foreign keys, in one pass over the archive.
         let rowsPass = try RowsPass(facts: facts, selection: selection, layout: layout, target: db, plans: tablePlans)
-        try rowsPass.run(snapshot: snapshot, progress: progress)
+        do {
+            try rowsPass.run(snapshot: snapshot, progress: progress)
+        } catch let error as ArchiveReader.ReadError {
+            findings.append(archiveFinding(error.description))
+        } catch let error as VeloError where error.message.contains("SHA-256") || error.message.contains("malformed row") || error.message.contains("manifest.json") {
+            findings.append(archiveFinding(error.message))
+        }
         for finding in rowsPass.findings { findings.append(finding) }
         let plans = selection.tables.compactMap { rowsPass.plans[$0.name] }
         // 9. Secrets that only the same APP_KEY decrypts.

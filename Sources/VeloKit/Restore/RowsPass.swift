@@ -96,8 +96,9 @@ final class RowsPass {
         }
         var collisions: [String: (count: Int, examples: [String])] = [:]
         var rowsRead = 0
-        // The planner has just verified every byte of the archive; counting needs no second checksum pass.
-        let reader = try SnapshotReader(path: snapshot.archivePath, manifest: nil)
+        // Either the planner has just verified every byte of the archive, or this pass checks each entry against the
+        // catalog's manifest and the whole file against the catalog's SHA-256 at the end.
+        let reader = try SnapshotReader(path: snapshot.archivePath, manifest: facts.verifyWhileReading ? facts.manifest : nil)
         try reader.scan(tables: selected) { table, line in
             guard var plan = plans[table.name], let w = work[table.name] else { return true }
             guard let ranges = RowValidator.valueRanges(in: line), ranges.count == table.columns.count else {
@@ -162,6 +163,12 @@ final class RowsPass {
             rowsRead += 1
             if rowsRead & 8191 == 0 { progress?.update(rowsRead, detail: "planning \(table.name)") }
             return true
+        }
+        if facts.verifyWhileReading {
+            let whole = try reader.finishReading()
+            if whole.sha256 != facts.sha256 {
+                throw VeloError("the archive's SHA-256 is \(whole.sha256), the catalog recorded \(facts.sha256)")
+            }
         }
         progress?.finish()
         for (name, plan) in plans where layout.schema.table(name) != nil {
