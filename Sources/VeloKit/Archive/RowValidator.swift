@@ -46,8 +46,9 @@ public struct RowValidator {
         return true
     }
 
-    /// The byte ranges of a sound row's values, or nil when the line is not a row.
-    public static func valueRanges(in line: UnsafeRawBufferPointer) -> [Range<Int>]? {
+    /// The byte ranges of a sound row's values, or nil when the line is not a row. With `limit`, only the first
+    /// `limit` values are found (the rest of the line is not checked).
+    public static func valueRanges(in line: UnsafeRawBufferPointer, limit: Int = .max) -> [Range<Int>]? {
         var scanner = Scanner(bytes: line)
         guard scanner.take(UInt8(ascii: "[")) else { return nil }
         var ranges: [Range<Int>] = []
@@ -56,6 +57,7 @@ public struct RowValidator {
             let start = scanner.index
             if scanner.skipValue() != nil { return nil }
             ranges.append(start..<scanner.index)
+            if ranges.count == limit { return ranges }
             if scanner.take(UInt8(ascii: ",")) { continue }
             return scanner.take(UInt8(ascii: "]")) ? ranges : nil
         }

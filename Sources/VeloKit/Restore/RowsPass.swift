@@ -101,13 +101,15 @@ final class RowsPass {
         let reader = try SnapshotReader(path: snapshot.archivePath, manifest: facts.verifyWhileReading ? facts.manifest : nil)
         try reader.scan(tables: selected) { table, line in
             guard var plan = plans[table.name], let w = work[table.name] else { return true }
-            guard let ranges = RowValidator.valueRanges(in: line), ranges.count == table.columns.count else {
+            // Only the key is needed to classify a row; the whole row is parsed only for rows that would be written.
+            let keyEnd = (w.keyPositions.max() ?? -1) + 1
+            guard let keyRanges = RowValidator.valueRanges(in: line, limit: max(keyEnd, 1)), keyRanges.count >= keyEnd else {
                 throw VeloError("\(snapshot.archivePath): table \(table.name): malformed row")
             }
             var key: [RecordValue] = []
             var match = RowMatcher.Match.absent
             if let matcher = w.matcher {
-                key = try w.keyPositions.map { try RowsPass.value(line, ranges[$0], table.columns[$0]) }
+                key = try w.keyPositions.map { try RowsPass.value(line, keyRanges[$0], table.columns[$0]) }
                 // Without every archive column in the target, a key match is a conflict, never identical.
                 let found = try matcher.match(line, key: key)
                 match = found == .identical && !w.comparable ? .different : found
@@ -119,6 +121,13 @@ final class RowsPass {
             }
             let written = match == .absent || (match == .different && w.strategy == .overwrite)
             let display = key.isEmpty ? "row \(plan.insert + plan.conflicting + plan.identical)" : RowMatcher.display(key)
+            var ranges = keyRanges
+            if written || (w.recordIDs && key.count != 1) {
+                guard let all = RowValidator.valueRanges(in: line), all.count == table.columns.count else {
+                    throw VeloError("\(snapshot.archivePath): table \(table.name): malformed row")
+                }
+                ranges = all
+            }
             if written {
                 for unique in w.uniques {
                     let values = try unique.positions.map { try RowsPass.value(line, ranges[$0], table.columns[$0]) }
