@@ -3,11 +3,6 @@ import Testing
 import VeloKit
 
 @Suite struct BackupCommandTests {
-    func scratch(_ name: String = #function) -> URL {
-        let url = FileManager.default.temporaryDirectory.appendingPathComponent("velo-cli-\(getpid())/\(name.filter(\.isLetter))-\(UUID().uuidString.prefix(6))")
-        try! FileManager.default.createDirectory(at: url, withIntermediateDirectories: true)
-        return url
-    }
 
     func demo(_ dir: URL, posts: Int = 300) throws -> String {
         let db = dir.appendingPathComponent("tenant.sqlite").path
@@ -17,7 +12,7 @@ import VeloKit
     }
 
     @Test func backupListVerifyInspectCatDiffEndToEnd() throws {
-        let dir = scratch()
+        let dir = Scratch.directory()
         let db = try demo(dir)
         let repo = dir.appendingPathComponent("repo").path
         let env = ["VELO_DB": db, "VELO_REPO": repo]
@@ -68,7 +63,7 @@ import VeloKit
     }
 
     @Test func tarListsTheArchiveHeaderFirstAndManifestLast() throws {
-        let dir = scratch()
+        let dir = Scratch.directory()
         let db = try demo(dir, posts: 20)
         let repo = dir.appendingPathComponent("repo").path
         let backup = try JSONParser.parse(try VeloProcess.run(["backup", "--db", db, "--repo", repo, "--json"]).stdout)
@@ -91,7 +86,7 @@ import VeloKit
     }
 
     @Test func damageMakesVerifyExitThreeNamingTheEntry() throws {
-        let dir = scratch()
+        let dir = Scratch.directory()
         let db = try demo(dir, posts: 200)
         let repo = dir.appendingPathComponent("repo").path
         let backup = try JSONParser.parse(try VeloProcess.run(["backup", "--db", db, "--repo", repo, "--json"]).stdout)
@@ -123,7 +118,7 @@ import VeloKit
     }
 
     @Test func aKilledBackupLeavesNothingThatLooksCompleteAndTheNextOneWorks() throws {
-        let dir = scratch()
+        let dir = Scratch.directory()
         let db = try demo(dir, posts: 30_000)
         let repo = dir.appendingPathComponent("repo").path
         for delay in [30_000, 120_000, 250_000, 400_000, 700_000] as [UInt32] {
@@ -164,7 +159,7 @@ import VeloKit
     }
 
     @Test func aSecondWriterIsToldWhoHoldsTheLock() throws {
-        let dir = scratch()
+        let dir = Scratch.directory()
         let db = try demo(dir, posts: 10)
         let repo = dir.appendingPathComponent("repo").path
         #expect(try VeloProcess.run(["init", "--repo", repo]).status == 0)
@@ -186,7 +181,7 @@ import VeloKit
     }
 
     @Test func badInputsGetOneClearLine() throws {
-        let dir = scratch()
+        let dir = Scratch.directory()
         let repo = dir.appendingPathComponent("repo").path
         let missing = try VeloProcess.run(["backup", "--db", dir.path + "/nope.sqlite", "--repo", repo])
         #expect(missing.status == 1 && missing.stderr.contains("nope.sqlite: no such file"))

@@ -7,11 +7,6 @@ import VeloKit
     static let fixture = root.deletingLastPathComponent().appendingPathComponent("shared/fixtures/veloquent/tenant_test.sqlite").path
     static let fixtureAvailable = FileManager.default.fileExists(atPath: fixture)
 
-    func scratch(_ name: String = #function) -> URL {
-        let url = FileManager.default.temporaryDirectory.appendingPathComponent("velo-cli-\(getpid())/\(name.filter(\.isLetter))-\(UUID().uuidString.prefix(6))")
-        try! FileManager.default.createDirectory(at: url, withIntermediateDirectories: true)
-        return url
-    }
 
     @Test func versionAndHelpWork() throws {
         let version = try VeloProcess.run(["--version"])
@@ -35,7 +30,7 @@ import VeloKit
     }
 
     @Test func demoThenInfoEndToEnd() throws {
-        let dir = scratch()
+        let dir = Scratch.directory()
         let db = dir.appendingPathComponent("tenant.sqlite").path
         let demo = try VeloProcess.run(["demo", "--out", db, "--posts", "500", "--json"])
         #expect(demo.status == 0, "\(demo.stderr)")
@@ -65,7 +60,7 @@ import VeloKit
     }
 
     @Test func badInputsGetOneClearLine() throws {
-        let dir = scratch()
+        let dir = Scratch.directory()
         let missing = dir.appendingPathComponent("missing.sqlite").path
         try expectFailure(["info", "--db", missing], file: nil, mentions: [missing, "no such file"])
         try expectFailure(["info", "--db", dir.path], file: nil, mentions: [dir.path, "directory"])
@@ -79,14 +74,14 @@ import VeloKit
     }
 
     @Test func malformedCollectionJSONNamesTheCollectionAndColumn() throws {
-        let db = scratch().appendingPathComponent("t.sqlite").path
+        let db = Scratch.directory().appendingPathComponent("t.sqlite").path
         #expect(try VeloProcess.run(["demo", "--out", db, "--posts", "3"]).status == 0)
         try Database(path: db, mode: .readWrite).execute("UPDATE collections SET indexes = '[{\"columns\": [}' WHERE name = 'tags'")
         try expectFailure(["info", "--db", db], file: db, mentions: [db, "'tags'", "indexes", "malformed JSON"])
     }
 
     @Test func aDatabaseLockedByAWriterFailsAfterTheBusyTimeout() throws {
-        let db = scratch().appendingPathComponent("t.sqlite").path
+        let db = Scratch.directory().appendingPathComponent("t.sqlite").path
         #expect(try VeloProcess.run(["demo", "--out", db, "--posts", "3"]).status == 0)
         // Read the file before taking the lock: closing any descriptor of a file drops this process's POSIX locks on it.
         let before = FileManager.default.contents(atPath: db)

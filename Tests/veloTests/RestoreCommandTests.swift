@@ -3,33 +3,17 @@ import Testing
 import VeloKit
 
 @Suite struct RestoreCommandTests {
-    func scratch(_ name: String = #function) throws -> URL {
-        let url = FileManager.default.temporaryDirectory.appendingPathComponent("velo-cli-\(getpid())/\(name.filter(\.isLetter))-\(UUID().uuidString.prefix(6))")
-        try FileManager.default.createDirectory(at: url, withIntermediateDirectories: true)
-        return url
-    }
 
-    func dump(_ path: String) throws -> String {
-        let process = Process()
-        process.executableURL = URL(fileURLWithPath: "/usr/bin/env")
-        process.arguments = ["sqlite3", path, ".dump"]
-        let out = Pipe()
-        process.standardOutput = out
-        try process.run()
-        let data = out.fileHandleForReading.readDataToEndOfFile()
-        process.waitUntilExit()
-        return String(decoding: data, as: UTF8.self)
-    }
 
     @Test func aNewTargetIsADumpIdenticalCopyAndPointInTimePicksTheRightSnapshot() throws {
-        let dir = try scratch()
+        let dir = Scratch.directory()
         let db = dir.appendingPathComponent("tenant.sqlite").path
         let repo = dir.appendingPathComponent("repo").path
         #expect(try VeloProcess.run(["demo", "--out", db, "--posts", "150"]).status == 0)
         try Database(path: db, mode: .readWrite).execute("CREATE TABLE awkward (v); INSERT INTO awkward VALUES (x'00ff'), (-0.0), (9223372036854775807), ('a' || char(0) || 'b')")
         let env = ["VELO_DB": db, "VELO_REPO": repo]
         #expect(try VeloProcess.run(["backup", "--include-framework", "--time", "2026-11-01T03:00:00Z"], environment: env).status == 0)
-        let sourceDump = try dump(db)
+        let sourceDump = try Scratch.dump(db)
         try Database(path: db, mode: .readWrite).execute("DELETE FROM _velo_posts WHERE rowid < 50")
         #expect(try VeloProcess.run(["backup", "--include-framework", "--time", "2026-11-02T03:00:00Z"], environment: env).status == 0)
         // Which snapshot a restore as of a time uses.
@@ -41,11 +25,11 @@ import VeloKit
         let restored = try VeloProcess.run(["restore", "--at", "2026-11-01T23:00:00Z", "--target", copy, "--json"], environment: env)
         #expect(restored.status == 0, "\(restored.stderr)")
         #expect(try JSONParser.parse(restored.stdout)["created"] == .bool(true))
-        #expect(try dump(copy) == sourceDump)
+        #expect(try Scratch.dump(copy) == sourceDump)
     }
 
     @Test func aStalePlanIsRefusedAndBadTargetsAreNamed() throws {
-        let dir = try scratch()
+        let dir = Scratch.directory()
         let db = dir.appendingPathComponent("tenant.sqlite").path
         let repo = dir.appendingPathComponent("repo").path
         #expect(try VeloProcess.run(["demo", "--out", db, "--posts", "60"]).status == 0)

@@ -47,3 +47,26 @@ enum VeloProcess {
         return Result(status: process.terminationStatus, stdout: String(decoding: outData, as: UTF8.self), stderr: String(decoding: errData, as: UTF8.self))
     }
 }
+
+/// Scratch space and inspection helpers shared by the end-to-end tests.
+enum Scratch {
+    /// A new empty directory named after the calling test.
+    static func directory(_ name: String = #function) -> URL {
+        let url = FileManager.default.temporaryDirectory.appendingPathComponent("velo-cli-\(getpid())/\(name.filter(\.isLetter))-\(UUID().uuidString.prefix(6))")
+        try? FileManager.default.createDirectory(at: url, withIntermediateDirectories: true)
+        return url
+    }
+
+    /// `sqlite3 PATH .dump`, the reference for "the same logical content".
+    static func dump(_ path: String) throws -> String {
+        let process = Process()
+        process.executableURL = URL(fileURLWithPath: "/usr/bin/env")
+        process.arguments = ["sqlite3", path, ".dump"]
+        let out = Pipe()
+        process.standardOutput = out
+        try process.run()
+        let data = out.fileHandleForReading.readDataToEndOfFile()
+        process.waitUntilExit()
+        return String(decoding: data, as: UTF8.self)
+    }
+}

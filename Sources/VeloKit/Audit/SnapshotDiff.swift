@@ -43,7 +43,7 @@ public struct SnapshotDiff: Encodable, Sendable {
     struct Prepared {
         var header: SnapshotHeader
         var collections: [CollectionMetadata] = []
-        var schema: [[RecordValue]] = []
+        var schema: ArchiveSchema
         var manifest: Manifest?
     }
 
@@ -56,7 +56,7 @@ public struct SnapshotDiff: Encodable, Sendable {
         let tablesB = Dictionary(sides[1].header.tables.map { ($0.name, $0) }, uniquingKeysWith: { a, _ in a })
         var names: [String] = sides[0].header.tables.map(\.name)
         for t in sides[1].header.tables where tablesA[t.name] == nil { names.append(t.name) }
-        let keysA = try primaryKeys(sides[0].schema), keysB = try primaryKeys(sides[1].schema)
+        let keysA = primaryKeys(sides[0].schema), keysB = primaryKeys(sides[1].schema)
         let owners = Dictionary((sides[0].collections + sides[1].collections).map { ($0.tableName, $0.name) }, uniquingKeysWith: { a, _ in a })
         var diffs: [TableDiff] = []
         var plans: [String: TablePlan] = [:]
@@ -130,35 +130,13 @@ public struct SnapshotDiff: Encodable, Sendable {
         var manifest: Manifest?
         if case .catalogued(let entry, let repository) = snapshot { manifest = try repository.catalog.detail(entry.id).manifest }
         let reader = try SnapshotReader(path: snapshot.archivePath, manifest: manifest)
-        var prepared = Prepared(header: reader.header, manifest: manifest)
-        try reader.scan(tables: ["collections"], stopAfterTables: true, schema: { line in
-            prepared.schema.append(try RecordDecoder.decode(line))
-        }) { table, line in
-            let values = try RecordDecoder.decode(line)
-            prepared.collections.append(try CollectionMetadata(columns: zip(table.columns, values).map { (name: $0, value: $1.sqliteValue) },
-                                                               path: "\(snapshot.archivePath): metadata"))
-            return true
-        }
-        return prepared
+        let metadata = try SnapshotMetadata(reading: reader)
+        return Prepared(header: reader.header, collections: metadata.collections, schema: metadata.schema, manifest: manifest)
     }
 
-    /// Primary-key columns per table, found by letting SQLite read the snapshot's own DDL in memory.
-    static func primaryKeys(_ schema: [[RecordValue]]) throws -> [String: [String]] {
-        let db = try Database(path: ":memory:", mode: .create)
-        var result: [String: [String]] = [:]
-        for row in schema where row.count == 4 {
-            guard case .text(let type) = row[0], type == Array("table".utf8), case .text(let name) = row[1],
-                  case .text(let sql) = row[3] else { continue }
-            let tableName = String(decoding: name, as: UTF8.self)
-            if tableName.hasPrefix("sqlite_") { continue }
-            try? db.execute(String(decoding: sql, as: UTF8.self))
-            var keys: [(Int, String)] = []
-            try db.prepare("SELECT name, pk FROM pragma_table_info(?)").forEachRow([.text(tableName)]) { r in
-                if r.int(1) > 0 { keys.append((r.int(1), r.string(0))) }
-            }
-            result[tableName] = keys.sorted { $0.0 < $1.0 }.map(\.1)
-        }
-        return result
+    /// Primary-key columns per table, as SQLite reads them from the snapshot's own DDL.
+    static func primaryKeys(_ schema: ArchiveSchema) -> [String: [String]] {
+        Dictionary(schema.schema.tables.values.map { ($0.name, $0.primaryKey) }, uniquingKeysWith: { a, _ in a })
     }
 }
 

@@ -57,19 +57,9 @@ public struct RestorePlanner {
 
     /// The schema and the collection rows, from the start of the archive.
     static func readStart(_ snapshot: SelectedSnapshot, header: SnapshotHeader, manifest: Manifest, sha256: String) throws -> ArchiveFacts {
-        let reader = try SnapshotReader(path: snapshot.archivePath, manifest: manifest)
-        var schemaRows: [[RecordValue]] = []
-        var collections: [CollectionMetadata] = []
-        var rows: [String: [RecordValue]] = [:]
-        try reader.scan(tables: ["collections"], stopAfterTables: true, schema: { schemaRows.append(try RecordDecoder.decode($0)) }) { table, line in
-            let values = try RecordDecoder.decode(line)
-            let c = try CollectionMetadata(columns: zip(table.columns, values).map { (name: $0, value: $1.sqliteValue) }, path: "\(snapshot.archivePath): metadata")
-            collections.append(c)
-            rows[c.name] = values
-            return true
-        }
-        return ArchiveFacts(header: header, manifest: manifest, sha256: sha256, schema: try ArchiveSchema(rows: schemaRows),
-                            collections: collections, collectionRows: rows)
+        let metadata = try SnapshotMetadata(reading: try SnapshotReader(path: snapshot.archivePath, manifest: manifest))
+        return ArchiveFacts(header: header, manifest: manifest, sha256: sha256, schema: metadata.schema,
+                            collections: metadata.collections, collectionRows: metadata.collectionRows)
     }
 
     /// Which tables the options select.

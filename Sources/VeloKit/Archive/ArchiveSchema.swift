@@ -12,10 +12,10 @@ struct ArchiveSchema {
         }
         let db = try Database(path: ":memory:", mode: .create)
         for object in objects where object.type == "table" && !object.name.hasPrefix("sqlite_") {
-            if let sql = object.sql { try? db.execute(sql) }
+            if let sql = object.sql { try? db.executeCreate(sql) }
         }
         for object in objects where object.type == "index" {
-            if let sql = object.sql { try? db.execute(sql) }
+            if let sql = object.sql { try? db.executeCreate(sql) }
         }
         schema = try SQLiteSchema.read(from: db)
     }
