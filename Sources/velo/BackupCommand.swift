@@ -49,7 +49,7 @@ struct BackupCommand: ParsableCommand {
 
     func run() throws {
         let dbPath = try database.path()
-        let repo = try repository.open(create: true)
+        try Backup.checkSource(dbPath, busyTimeout: database.timeout)
         var options = Backup.Options()
         options.tags = tag
         options.collections = collections.map { $0.split(separator: ",").map { $0.trimmingCharacters(in: .whitespaces) }.filter { !$0.isEmpty } }
@@ -60,11 +60,13 @@ struct BackupCommand: ParsableCommand {
         options.workers = max(0, threads)
         options.busyTimeout = database.timeout
         if let time {
-            guard let seconds = Timestamp.parseISO8601(time) else { throw VeloError("--time \(time): not an ISO 8601 time such as 2026-11-27T03:00:00+01:00") }
+            let seconds = try Timestamp.parse(time, option: "--time")
             options.time = seconds
         }
         // Read the policy first: a bad policy file fails before any work is done.
         let policy = try prune.map { try RetentionPolicy.load(path: $0) }
+        // Created only now: a backup that cannot happen (a bad source, time or policy) leaves no repository behind.
+        let repo = try repository.open(create: true)
         let result = try Backup.run(databasePath: dbPath, repository: repo, options: options, progress: Progress("backup"))
         let pruned = try policy.map { try Prune.run(repository: repo, policy: $0, dryRun: false) }
         if output.json {

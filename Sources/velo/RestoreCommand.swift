@@ -38,7 +38,7 @@ struct RestoreCommand: ParsableCommand {
         case (let s?, nil): selected = try SelectedSnapshot.resolve(s, repository: repo)
         case (nil, let t?):
             guard let repo else { throw VeloError("--at needs a repository: pass --repo DIR or set VELO_REPO") }
-            guard let time = Timestamp.parseISO8601(t) else { throw VeloError("--at \(t): not an ISO 8601 time such as 2026-11-27T03:00:00+01:00") }
+            let time = try Timestamp.parse(t, option: "--at")
             selected = .catalogued(try PointInTime.select(at: time, source: target, in: repo), repository: repo)
         default: throw VeloError("name a snapshot or --at TIME (not both)")
         }

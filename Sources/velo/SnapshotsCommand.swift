@@ -35,9 +35,11 @@ struct SnapshotsCommand: ParsableCommand {
 
     func run() throws {
         let repo = try repository.open()
-        var entries = try repo.catalog.entries().filter { entry in tag.allSatisfy { entry.tags.contains($0) } }
+        let catalog = repo.catalog.scan()
+        for damaged in catalog.damaged { Diagnostics.warn("\(damaged); run 'velo verify --all'") }
+        var entries = catalog.entries.filter { entry in tag.allSatisfy { entry.tags.contains($0) } }
         if let at {
-            guard let time = Timestamp.parseISO8601(at) else { throw VeloError("--at \(at): not an ISO 8601 time such as 2026-11-27T03:00:00+01:00") }
+            let time = try Timestamp.parse(at, option: "--at")
             let source = target ?? ProcessInfo.processInfo.environment["VELO_DB"]
             entries = [try PointInTime.select(at: time, source: source, in: repo)]
         }

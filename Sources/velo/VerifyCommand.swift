@@ -22,13 +22,18 @@ struct VerifyCommand: ParsableCommand {
     func run() throws {
         let repo = try repository.openIfGiven()
         var selected: [SelectedSnapshot] = []
+        var reports: [Verifier.Report] = []
         if all {
             guard let repo else { throw VeloError("--all needs a repository: pass --repo DIR or set VELO_REPO") }
-            selected = try repo.catalog.entries().map { .catalogued($0, repository: repo) }
+            let catalog = repo.catalog.scan()
+            selected = catalog.entries.map { .catalogued($0, repository: repo) }
+            reports = catalog.damaged.map(Verifier.report(for:))
+            if !output.json {
+                for report in reports { print("\(report.id.map(SnapshotID.short) ?? report.archive): DAMAGED\n  \(report.problems[0])") }
+            }
         } else {
             selected = try (snapshots.isEmpty ? ["latest"] : snapshots).map { try SelectedSnapshot.resolve($0, repository: repo) }
         }
-        var reports: [Verifier.Report] = []
         for snapshot in selected {
             let report = try Verifier.verify(snapshot, progress: Progress("verify \(snapshot.id.map(SnapshotID.short) ?? "archive")"))
             reports.append(report)

@@ -22,6 +22,27 @@ public enum ArchiveFormat {
     /// Rows are cut into parts of about this many uncompressed bytes, so no entry needs more memory than this.
     public static let defaultPartBytes = 4 << 20
 
+    // Limits. velo refuses to write what it would refuse to read, and refuses to read past these, so every
+    // command's memory stays bounded whatever an archive claims (docs/FORMAT.md, "Limits").
+
+    /// The longest row velo writes or reads: one line of a part, without its newline, encoded (blobs as base64).
+    public static let maxRowBytes = 16 << 20
+    /// The largest part size a backup may be asked to cut at.
+    public static let maxPartTarget = 16 << 20
+    /// The largest data entry (a part or the schema): a part is closed after the row that reaches the target size,
+    /// so it holds at most one row more than `maxPartTarget`.
+    public static let maxDataEntryBytes = maxPartTarget + maxRowBytes
+    /// The largest JSON entry (`velo-snapshot.json`, `manifest.json`), read whole and parsed into memory.
+    public static let maxJSONEntryBytes = 8 << 20
+    /// Bytes of zeros allowed after the tar stream's end marker: tar's padding to a 10240-byte record, which
+    /// other tar writers add (velo adds none). Anything more, or anything not zero, is damage.
+    public static let maxTrailingPadding = 10240
+
+    /// The largest entry of a velo archive at `path`, by what the entry is.
+    static func maxEntryBytes(_ path: String) -> Int64 {
+        Int64(path == headerPath || path == manifestPath ? maxJSONEntryBytes : maxDataEntryBytes)
+    }
+
     /// Where a table's rows go, by the table's role.
     public enum Group: String, Sendable, Codable, CaseIterable {
         /// `collections`.

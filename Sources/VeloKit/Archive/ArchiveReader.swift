@@ -25,20 +25,12 @@ public final class ArchiveReader {
         }
     }
 
-    /// Problems reading the container (as opposed to its contents).
-    public struct ReadError: Error, CustomStringConvertible, Sendable {
-        public let path: String
-        public let entry: String?
-        public let reason: String
-        public var description: String {
-            entry.map { "\(path): entry \($0): \(reason)" } ?? "\(path): \(reason)"
-        }
-    }
-
     public let path: String
     private let archive: OpaquePointer
     private let source: Source
     private var currentEntry: String?
+    /// True once the tar stream's end marker was read.
+    private var reachedEnd = false
 
     /// Reads the file, counts and hashes its bytes, and decompresses them for libarchive.
     final class Source {
@@ -47,6 +39,10 @@ public final class ArchiveReader {
         var decompressor: ZstdDecompressor!
         var pipeline: DecompressionPipeline?
         var error: Error?
+        /// Decompressed bytes handed to libarchive so far, and the last block (still valid after the tar end).
+        var delivered: Int64 = 0
+        var lastBlock = UnsafeRawBufferPointer(start: nil, count: 0)
+        var lastBlockStart: Int64 = 0
 
         init(fd: Int32) { self.fd = fd }
 
@@ -65,17 +61,18 @@ public final class ArchiveReader {
 
     public init(path: String) throws {
         var isDirectory: ObjCBool = false
+        // Not damage: the path names no archive at all (a usage error).
         guard FileManager.default.fileExists(atPath: path, isDirectory: &isDirectory) else {
-            throw ReadError(path: path, entry: nil, reason: "no such file")
+            throw VeloError("\(path): no such archive file")
         }
-        if isDirectory.boolValue { throw ReadError(path: path, entry: nil, reason: "is a directory, not an archive") }
+        if isDirectory.boolValue { throw VeloError("\(path): is a directory, not an archive file") }
         let fd = open(path, O_RDONLY | O_CLOEXEC)
-        guard fd >= 0 else { throw ReadError(path: path, entry: nil, reason: "cannot open: \(String(cString: strerror(errno)))") }
+        guard fd >= 0 else { throw VeloError("\(path): cannot open: \(String(cString: strerror(errno)))") }
         self.path = path
         source = Source(fd: fd)
         guard let archive = archive_read_new() else {
             close(fd)
-            throw ReadError(path: path, entry: nil, reason: "libarchive: cannot allocate a reader")
+            throw VeloError("\(path): libarchive cannot allocate a reader")
         }
         self.archive = archive
         source.decompressor = try ZstdDecompressor { [source] buffer in try source.readFile(buffer) }
@@ -87,6 +84,9 @@ public final class ArchiveReader {
             let source = Unmanaged<Source>.fromOpaque(context!).takeUnretainedValue()
             do {
                 let block = try source.pipeline!.next()
+                source.lastBlock = block
+                source.lastBlockStart = source.delivered
+                source.delivered += Int64(block.count)
                 bufferOut?.pointee = block.baseAddress
                 return la_ssize_t(block.count)
             } catch {
@@ -109,7 +109,7 @@ public final class ArchiveReader {
     public func nextEntry() throws -> EntryHeader? {
         var entry: OpaquePointer?
         let rc = archive_read_next_header(archive, &entry)
-        if rc == ARCHIVE_EOF { currentEntry = nil; return nil }
+        if rc == ARCHIVE_EOF { currentEntry = nil; reachedEnd = true; return nil }
         if rc < ARCHIVE_WARN || entry == nil { throw failure(entry: currentEntry.map { "after \($0)" }) }
         let name = archive_entry_pathname_utf8(entry).map { String(cString: $0) }
             ?? archive_entry_pathname(entry).map { String(cString: $0) } ?? ""
@@ -145,26 +145,48 @@ public final class ArchiveReader {
             if n == 0 { return result }
             result.append(contentsOf: chunk[0..<n])
             if result.count > limit {
-                throw ReadError(path: path, entry: currentEntry, reason: "is larger than \(limit) bytes")
+                throw ArchiveDamage(path: path, entry: currentEntry, reason: "is larger than \(limit) bytes")
             }
         }
     }
 
-    /// Reads what is left of the file so that `archiveSHA256` covers all of it. Bytes after the end of the tar
-    /// stream are an error only if they are not valid zstd.
+    /// Reads what is left of the file so that `archiveSHA256` covers all of it, after the last entry (an entry
+    /// still to come is damage). Bytes after the tar stream's end marker are damage unless they are a tar writer's
+    /// zero padding (`ArchiveFormat.maxTrailingPadding`): a valid extra zstd frame must not hide data.
     public func finishReading() throws -> (bytes: Int64, sha256: String) {
-        while try source.pipeline!.next().count > 0 {}
+        if !reachedEnd, let extra = try nextEntry() {
+            throw ArchiveDamage(path: path, entry: extra.path, reason: "comes after \(ArchiveFormat.manifestPath), which must be the last entry")
+        }
+        let consumed = Int64(archive_filter_bytes(archive, 0))
+        var trailing = source.delivered - consumed
+        var dataAfterEnd = false
+        let from = Int(max(0, consumed - source.lastBlockStart))
+        if from < source.lastBlock.count { dataAfterEnd = !Self.allZero(UnsafeRawBufferPointer(rebasing: source.lastBlock[from...])) }
+        while !dataAfterEnd && trailing <= ArchiveFormat.maxTrailingPadding {
+            let block = try source.pipeline!.next()
+            if block.count == 0 { break }
+            trailing += Int64(block.count)
+            dataAfterEnd = !Self.allZero(block)
+        }
+        if dataAfterEnd || trailing > ArchiveFormat.maxTrailingPadding {
+            throw ArchiveDamage(path: path, entry: nil, reason: "holds \(trailing > ArchiveFormat.maxTrailingPadding ? "more than \(ArchiveFormat.maxTrailingPadding)" : "\(trailing)") bytes of data after the end of the tar stream")
+        }
         source.pipeline!.stop()
         return (source.digest.byteCount, source.digest.hex())
     }
 
+    static func allZero(_ bytes: UnsafeRawBufferPointer) -> Bool {
+        for byte in bytes where byte != 0 { return false }
+        return true
+    }
+
     private func failure(entry: String?) -> Error {
         if let error = source.error {
-            return ReadError(path: path, entry: entry, reason: "\(error)")
+            return ArchiveDamage(path: path, entry: entry, reason: "\(error)")
         }
         var message = archive_error_string(archive).map { String(cString: $0) } ?? "unreadable archive"
         if message.contains("Unrecognized archive format") { message = "not a tar archive inside the zstd stream" }
         if message.contains("Truncated") || message.contains("truncated") { message = "truncated: \(message)" }
-        return ReadError(path: path, entry: entry, reason: message)
+        return ArchiveDamage(path: path, entry: entry, reason: message)
     }
 }

@@ -4,12 +4,15 @@ struct ArchiveSchema {
     /// `sqlite_schema` rows of the archive, in order.
     var objects: [SQLiteSchema.Object]
     var schema: SQLiteSchema
+    /// Schema rows no restore may run (`SchemaStatement`): each names the object and why. Plan blocks on them.
+    var problems: [String]
 
     init(rows: [[RecordValue]]) throws {
         func text(_ v: RecordValue) -> String? { if case .text(let t) = v { return String(decoding: t, as: UTF8.self) }; return nil }
         objects = rows.filter { $0.count == 4 }.map {
             SQLiteSchema.Object(type: text($0[0]) ?? "", name: text($0[1]) ?? "", tableName: text($0[2]) ?? "", sql: text($0[3]))
         }
+        problems = Self.problems(objects)
         let db = try Database(path: ":memory:", mode: .create)
         for object in objects where object.type == "table" && !object.name.hasPrefix("sqlite_") {
             if let sql = object.sql { try? db.executeCreate(sql) }
@@ -18,6 +21,16 @@ struct ArchiveSchema {
             if let sql = object.sql { try? db.executeCreate(sql) }
         }
         schema = try SQLiteSchema.read(from: db)
+    }
+
+    /// Why each refused object would not be run, as `schema object NAME (TYPE): REASON`.
+    static func problems(_ objects: [SQLiteSchema.Object]) -> [String] {
+        let kinds: Set<String> = ["table", "index", "view", "trigger"]
+        return objects.compactMap { object in
+            guard let sql = object.sql else { return nil }
+            guard kinds.contains(object.type) else { return "schema object \(object.name): unknown type \(object.type)" }
+            return SchemaStatement.problem(sql, type: object.type).map { "schema object \(object.name) (\(object.type)): its SQL \($0)" }
+        }
     }
 
     /// The CREATE statements of a table's indexes and triggers, in archive order.

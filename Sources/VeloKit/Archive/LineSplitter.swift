@@ -1,31 +1,53 @@
 import Foundation
 
 /// Cuts a stream of chunks into lines (without their `\n`), carrying a partial line from one chunk to the
-/// next. The rows of an archive entry are read this way, whatever the chunk boundaries.
+/// next. The rows of an archive entry are read this way, whatever the chunk boundaries. A line longer than
+/// `maxLine` is refused as soon as it is seen, so a row of an expansion bomb never grows past the limit.
 struct LineSplitter {
+    /// A line past the limit, numbered from 1 within the entry.
+    struct LineTooLong: Error, CustomStringConvertible {
+        let line: Int
+        let limit: Int
+        var description: String { "row \(line) is longer than \(limit >> 20) MiB, the limit of a row of a velo archive" }
+    }
+
     private var carry: [UInt8] = []
+    private let maxLine: Int
+    /// Lines passed to the callback since the last reset.
+    private(set) var lines = 0
+
+    init(maxLine: Int = ArchiveFormat.maxRowBytes) {
+        self.maxLine = maxLine
+    }
 
     /// True when bytes after the last newline are waiting (at the end of an entry: a truncated last row).
     var hasPartialLine: Bool { !carry.isEmpty }
 
-    mutating func reset() { carry.removeAll(keepingCapacity: true) }
+    mutating func reset() {
+        carry.removeAll(keepingCapacity: carry.capacity <= 1 << 20)
+        lines = 0
+    }
 
     /// Calls `line` for each complete line in `chunk` (the buffer it gets is valid only during the call).
-    mutating func feed(_ chunk: UnsafeRawBufferPointer, _ line: (UnsafeRawBufferPointer) throws -> Void) rethrows {
+    /// Throws `LineTooLong` for a line longer than the limit, or what `line` throws.
+    mutating func feed(_ chunk: UnsafeRawBufferPointer, _ line: (UnsafeRawBufferPointer) throws -> Void) throws {
         let n = chunk.count
         var start = 0
         while start < n {
             guard let newline = memchr(chunk.baseAddress! + start, 0x0A, n - start) else {
+                guard carry.count + (n - start) <= maxLine else { throw LineTooLong(line: lines + 1, limit: maxLine) }
                 carry.append(contentsOf: UnsafeRawBufferPointer(rebasing: chunk[start..<n]))
                 return
             }
             let end = chunk.baseAddress!.distance(to: UnsafeRawPointer(newline))
+            guard carry.count + (end - start) <= maxLine else { throw LineTooLong(line: lines + 1, limit: maxLine) }
+            lines += 1
             if carry.isEmpty {
                 try line(UnsafeRawBufferPointer(rebasing: chunk[start..<end]))
             } else {
                 carry.append(contentsOf: UnsafeRawBufferPointer(rebasing: chunk[start..<end]))
                 try carry.withUnsafeBytes { try line($0) }
-                carry.removeAll(keepingCapacity: true)
+                carry.removeAll(keepingCapacity: carry.capacity <= 1 << 20)
             }
             start = end + 1
         }

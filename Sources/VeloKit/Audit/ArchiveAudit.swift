@@ -38,7 +38,7 @@ public struct ArchiveAudit {
         do {
             let reader = try ArchiveReader(path: path)
             audit.read(reader, checkRows: checkRows, progress: progress)
-        } catch let error as ArchiveReader.ReadError where FileSystem.exists(path) && !FileSystem.isDirectory(path) {
+        } catch let error as ArchiveDamage {
             // Damage at the very start: libarchive reads ahead while it opens the stream.
             audit.problems.append(Problem(entry: error.entry, reason: error.reason))
             return audit
@@ -54,6 +54,7 @@ public struct ArchiveAudit {
         var seen = Set<String>()
         var index = 0
         var sawManifestLast = false
+        var abandoned = false
         var buffer = [UInt8](repeating: 0, count: 256 * 1024)
         do {
             while let header = try reader.nextEntry() {
@@ -69,11 +70,23 @@ public struct ArchiveAudit {
                 if !seen.insert(header.path).inserted {
                     problems.append(Problem(entry: header.path, reason: "appears more than once"))
                 }
+                let limit = ArchiveFormat.maxEntryBytes(header.path)
+                if header.size > limit {
+                    // An expansion bomb, or not velo's: reading on could take any time, so the audit ends here.
+                    problems.append(Problem(entry: header.path, reason: "is \(header.size) bytes, more than the \(limit >> 20) MiB an entry of a velo archive may have; not read further"))
+                    abandoned = true
+                    break
+                }
+                if problems.count >= Self.maxProblems {
+                    problems.append(Problem(entry: nil, reason: "more than \(Self.maxProblems) problems; not read further"))
+                    abandoned = true
+                    break
+                }
                 if index == 0 && header.path != ArchiveFormat.headerPath {
                     problems.append(Problem(entry: header.path, reason: "is first, but \(ArchiveFormat.headerPath) must be the first entry"))
                 }
                 if header.path == ArchiveFormat.headerPath || header.path == ArchiveFormat.manifestPath {
-                    let bytes = try reader.readAll(limit: 256 << 20)
+                    let bytes = try reader.readAll(limit: ArchiveFormat.maxJSONEntryBytes)
                     var digest = SHA256Digest()
                     digest.update(bytes)
                     let parsed: JSONValue
@@ -95,7 +108,15 @@ public struct ArchiveAudit {
                     }
                     continue
                 }
-                entries.append(try readData(header, reader: reader, buffer: &buffer, checkRows: checkRows, progress: progress))
+                guard let observed = try readData(header, reader: reader, buffer: &buffer, checkRows: checkRows, progress: progress) else {
+                    abandoned = true
+                    break
+                }
+                entries.append(observed)
+            }
+            if abandoned {
+                progress?.finish()
+                return
             }
             if manifest == nil && !problems.contains(where: { $0.entry == ArchiveFormat.manifestPath }) {
                 problems.append(Problem(entry: ArchiveFormat.manifestPath, reason: "is missing (the archive is incomplete)"))
@@ -108,7 +129,7 @@ public struct ArchiveAudit {
             let finished = try reader.finishReading()
             archiveBytes = finished.bytes
             archiveSHA256 = finished.sha256
-        } catch let error as ArchiveReader.ReadError {
+        } catch let error as ArchiveDamage {
             problems.append(Problem(entry: error.entry, reason: error.reason))
         } catch {
             problems.append(Problem(entry: nil, reason: "\(error)"))
@@ -116,9 +137,13 @@ public struct ArchiveAudit {
         progress?.finish()
     }
 
-    /// Streams one data entry: hashes it and, for row parts, checks and counts its rows.
+    /// Problems after which an audit stops reading: enough to name what is wrong, bounded in time.
+    static let maxProblems = 100
+
+    /// Streams one data entry: hashes it and, for row parts, checks and counts its rows. nil when the entry
+    /// holds a row past the format's limit (recorded as a problem): the audit stops reading there.
     mutating func readData(_ header: ArchiveReader.EntryHeader, reader: ArchiveReader, buffer: inout [UInt8],
-                           checkRows: Bool, progress: Progress?) throws -> ObservedEntry {
+                           checkRows: Bool, progress: Progress?) throws -> ObservedEntry? {
         var digest = SHA256Digest()
         let isRows = header.path.hasSuffix(".ndjson")
         var lines = LineSplitter()
@@ -143,10 +168,16 @@ public struct ArchiveAudit {
         while true {
             let n = try buffer.withUnsafeMutableBytes { try reader.read(into: $0) }
             if n == 0 { break }
-            buffer.withUnsafeBytes { raw in
+            let tooLong: LineSplitter.LineTooLong? = buffer.withUnsafeBytes { raw in
                 let chunk = UnsafeRawBufferPointer(rebasing: raw[0..<n])
                 digest.update(chunk)
-                if isRows { lines.feed(chunk, line) }
+                guard isRows else { return nil }
+                do { try lines.feed(chunk, line) } catch { return error as? LineSplitter.LineTooLong }
+                return nil
+            }
+            if let tooLong {
+                problems.append(Problem(entry: header.path, reason: "\(tooLong); not read further"))
+                return nil
             }
             progress?.update(Int(bytesRead + digest.byteCount) >> 20, unit: "MiB read", detail: header.path)
         }
@@ -165,6 +196,13 @@ public struct ArchiveAudit {
     /// Compares what was read with what the manifest and header say.
     mutating func crossCheck() {
         guard let manifest else { return }
+        problems += Self.crossCheck(header: header, manifest: manifest, observed: entries)
+    }
+
+    /// The problems between the entries read and what the manifest and the header say about them: the one
+    /// definition of "the archive agrees with its manifest", shared by `velo verify` and every full scan.
+    static func crossCheck(header: SnapshotHeader?, manifest: Manifest, observed entries: [ObservedEntry]) -> [Problem] {
+        var problems: [Problem] = []
         if let header, header.id != manifest.snapshotID {
             problems.append(Problem(entry: ArchiveFormat.manifestPath, reason: "belongs to snapshot \(manifest.snapshotID), the header says \(header.id)"))
         }
@@ -198,5 +236,6 @@ public struct ArchiveAudit {
                 problems.append(Problem(entry: ArchiveFormat.manifestPath, reason: "table \(table.name) has other columns than in \(ArchiveFormat.headerPath)"))
             }
         }
+        return problems
     }
 }

@@ -13,6 +13,11 @@ public enum Verifier {
         public var seconds: Double
     }
 
+    /// The report for a catalog entry that cannot be read: damage to name, although no archive can be chosen.
+    public static func report(for damaged: Catalog.DamagedEntry) -> Report {
+        Report(id: damaged.id, archive: damaged.path, ok: false, problems: [damaged.description], entries: 0, rows: 0, bytes: 0, seconds: 0)
+    }
+
     public static func verify(_ snapshot: SelectedSnapshot, progress: Progress? = nil) throws -> Report {
         let started = ContinuousClock.now
         let path = snapshot.archivePath
@@ -25,8 +30,8 @@ public enum Verifier {
                 let result = try ArchiveAudit.run(path: path, expectedSHA256: snapshot.catalogEntry?.archiveSHA256, progress: progress)
                 problems = result.problems
                 audit = result
-            } catch {
-                problems.append(.init(entry: nil, reason: "\(error)"))
+            } catch let damage as ArchiveDamage {
+                problems.append(.init(entry: damage.entry, reason: damage.reason))
             }
         }
         if let entry = snapshot.catalogEntry, let audit {

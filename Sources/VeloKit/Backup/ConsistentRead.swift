@@ -40,7 +40,8 @@ public final class ConsistentRead {
             throw VeloError("\(path): cannot make the consistent copy that a rollback-journal database needs: \(error)")
         }
         copyPath = copy
-        database = try Database(path: copy, mode: .readOnly, busyTimeout: busyTimeout)
+        // Errors name the user's database, never velo's temporary copy of it.
+        database = try Database(path: copy, mode: .readOnly, busyTimeout: busyTimeout, reportedAs: path)
         try database.execute("BEGIN")
     }
 

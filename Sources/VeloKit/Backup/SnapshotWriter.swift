@@ -38,6 +38,9 @@ struct SnapshotWriter {
             schemaEncoder.appendRow(of: row, to: buffer)
             schemaRows += 1
         }
+        guard buffer.count <= ArchiveFormat.maxDataEntryBytes else {
+            throw VeloError("\(database.path): the schema is \(buffer.count >> 20) MiB of SQL, more than the \(ArchiveFormat.maxDataEntryBytes >> 20) MiB an entry of a velo archive may have")
+        }
         let schemaEntry = try writer.addEntry(path: ArchiveFormat.schemaPath, bytes: buffer.bytes, modificationTime: time)
         entries.append(Manifest.Entry(path: schemaEntry.path, bytes: schemaEntry.bytes, sha256: schemaEntry.sha256, rows: schemaRows))
         buffer.removeAll()
@@ -60,8 +63,15 @@ struct SnapshotWriter {
                 partRows = 0
             }
             statement.reset()
+            let idColumn = item.columns.firstIndex(of: "id")
             while try statement.step() {
+                let before = buffer.count
                 encoder.appendRow(of: statement, to: buffer)
+                if buffer.count - before - 1 > ArchiveFormat.maxRowBytes {
+                    // Refused here rather than written into an archive that no velo would read back.
+                    let id = idColumn.map { column -> String in let v = statement.value(Int32(column)); return " (id \(v.stringValue ?? v.int64Value.map(String.init) ?? "?"))" } ?? ""
+                    throw VeloError("\(database.path): table \(item.table), row \(tableRows + 1)\(id): \(((buffer.count - before) >> 20) + 1) MiB encoded, more than the \(ArchiveFormat.maxRowBytes >> 20) MiB a row of a velo archive may have")
+                }
                 partRows += 1
                 tableRows += 1
                 if buffer.count >= partBytes { try flush() }

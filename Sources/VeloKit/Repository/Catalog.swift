@@ -10,19 +10,53 @@ public struct Catalog {
     func entryPath(_ id: String) -> String { (directory as NSString).appendingPathComponent("\(id).json") }
     func detailPath(_ id: String) -> String { (directory as NSString).appendingPathComponent("\(id).manifest.json") }
 
-    /// Every catalogued snapshot, oldest first (ties by creation order, then id).
-    public func entries() throws -> [CatalogEntry] {
+    /// A catalog entry that cannot be read (a truncated or edited file). It is reported, never fatal: the other
+    /// snapshots stay usable and scheduled backups go on.
+    public struct DamagedEntry: Sendable, CustomStringConvertible {
+        public var id: String
+        public var path: String
+        public var reason: String
+        public var description: String { "\(path): damaged catalog entry (\(reason))" }
+    }
+
+    /// The snapshots a prune is removing (a marker in `trash/`): no reader lists them, even before the next
+    /// writer finishes the removal.
+    func pendingRemovals() -> Set<String> {
+        let trash = ((directory as NSString).deletingLastPathComponent as NSString).appendingPathComponent("trash")
+        let names = (try? FileManager.default.contentsOfDirectory(atPath: trash)) ?? []
+        return Set(names.filter { $0.hasSuffix(".json") && !$0.hasPrefix(".") }.map { String($0.dropLast(5)) })
+    }
+
+    /// Every catalogued snapshot, oldest first (ties by creation order, then id), and the entries that could not
+    /// be read. Snapshots being removed are in neither.
+    public func scan() -> (entries: [CatalogEntry], damaged: [DamagedEntry]) {
         let names = (try? FileManager.default.contentsOfDirectory(atPath: directory)) ?? []
+        let removing = pendingRemovals()
         var result: [CatalogEntry] = []
+        var damaged: [DamagedEntry] = []
         for name in names where name.hasSuffix(".json") && !name.hasSuffix(".manifest.json") && !name.hasPrefix(".") {
+            let id = String(name.dropLast(5))
+            if removing.contains(id) { continue }
             let path = (directory as NSString).appendingPathComponent(name)
-            let json: JSONValue
-            do { json = try JSONParser.parse(try FileSystem.read(path)) } catch {
-                throw VeloError("\(path): catalog entry is not valid JSON (\(error))")
+            do {
+                let json: JSONValue
+                do { json = try JSONParser.parse(try FileSystem.read(path)) } catch {
+                    throw VeloError("not valid JSON: \(error)")
+                }
+                result.append(try CatalogEntry(json: json, file: path))
+            } catch {
+                var reason = "\(error)"
+                if reason.hasPrefix(path + ": ") { reason.removeFirst(path.count + 2) }
+                damaged.append(DamagedEntry(id: id, path: path, reason: reason))
             }
-            result.append(try CatalogEntry(json: json, file: path))
         }
-        return result.sorted { ($0.time, $0.sequence, $0.id) < ($1.time, $1.sequence, $1.id) }
+        result.sort { ($0.time, $0.sequence, $0.id) < ($1.time, $1.sequence, $1.id) }
+        return (result, damaged.sorted { $0.id < $1.id })
+    }
+
+    /// Every readable catalogued snapshot, oldest first (see `scan`, which also names the damaged entries).
+    public func entries() throws -> [CatalogEntry] {
+        scan().entries
     }
 
     /// The sequence number for the next snapshot (call under the repository lock).

@@ -151,7 +151,16 @@ public final class Repository {
         for name in (try? fm.contentsOfDirectory(atPath: temporaryDirectory)) ?? [] {
             try? fm.removeItem(atPath: (temporaryDirectory as NSString).appendingPathComponent(name))
         }
-        let catalogued = Set(try catalog.entries().map(\.archive))
+        // Files a killed velo was writing aside (`.x.json.tmp-<pid>`, `exclusive.json.new-<pid>`): only a live
+        // process can still rename them into place, so those of a process that is gone are litter.
+        for folder in ["", "catalog", "trash", "locks"] {
+            let directory = path(folder)
+            for name in (try? fm.contentsOfDirectory(atPath: directory)) ?? [] where TemporaryFile.isLitter(name) {
+                unlink((directory as NSString).appendingPathComponent(name))
+            }
+        }
+        let (entries, damaged) = catalog.scan()
+        let catalogued = Set(entries.map(\.archive))
         let snapshots = path("snapshots")
         guard let walker = fm.enumerator(atPath: snapshots) else { return }
         var orphans: [String] = []
@@ -163,12 +172,17 @@ public final class Repository {
                 orphans.append("snapshots/" + relative)
             }
         }
+        let damagedIDs = Set(damaged.map(\.id))
         for relative in orphans {
-            // Renamed into place only after fsync, so it is complete; catalogue it if it reads back sound.
+            // Renamed into place only after fsync, so it is complete; catalogue it if it reads back sound. This also
+            // rebuilds a damaged catalog entry from its archive.
             if let audit = try? ArchiveAudit.run(path: path(relative)), audit.problems.isEmpty, let header = audit.header, let manifest = audit.manifest {
                 let entry = CatalogEntry(snapshot: header, manifest: manifest, archive: relative, bytes: audit.archiveBytes,
                                          sha256: audit.archiveSHA256, seconds: 0, sequence: try catalog.nextSequence())
                 try catalog.write(entry, header: header, manifest: manifest)
+                if damagedIDs.contains(header.id) {
+                    Diagnostics.warn("\(catalog.entryPath(header.id)): the damaged catalog entry was rebuilt from its archive, which verified sound")
+                }
             }
         }
     }

@@ -19,11 +19,21 @@ public enum SelectedSnapshot {
         return nil
     }
 
+    /// What the catalog recorded for a catalogued snapshot: the manifest and the archive's SHA-256 that every
+    /// read of it is checked against. nil for a lone archive.
+    public func catalogRecord() throws -> (manifest: Manifest, sha256: String)? {
+        guard case .catalogued(let entry, let repository) = self else { return nil }
+        return (try repository.catalog.detail(entry.id).manifest, entry.archiveSHA256)
+    }
+
     /// The snapshot id when known without reading the archive.
     public var id: String? { catalogEntry?.id }
 
     /// Resolves `text`. Paths are recognised by a `/` or the `.tar.zst` ending.
     public static func resolve(_ text: String, repository: Repository?) throws -> SelectedSnapshot {
+        guard !text.trimmingCharacters(in: .whitespaces).isEmpty else {
+            throw VeloError("an empty snapshot name selects nothing: give an id, an id prefix, 'latest' or the path of an archive file")
+        }
         let looksLikePath = text.contains("/") || text.hasSuffix(ArchiveFormat.fileExtension)
         if looksLikePath {
             let absolute = FileSystem.absolute(text)
@@ -31,6 +41,7 @@ public enum SelectedSnapshot {
                 return .catalogued(entry, repository: repository)
             }
             guard FileSystem.exists(absolute) else { throw VeloError("\(text): no such archive file") }
+            guard !FileSystem.isDirectory(absolute) else { throw VeloError("\(text): is a directory, not an archive file") }
             return .archive(path: absolute)
         }
         guard let repository else {

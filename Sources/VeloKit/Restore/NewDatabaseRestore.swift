@@ -24,18 +24,21 @@ public struct NewDatabaseRestore {
         return free < needed ? "\(directory): \(free / 1_048_576) MiB free, the restored database needs about \(needed / 1_048_576) MiB" : nil
     }
 
-    /// Restores `snapshot` into `path`. `manifest` (from the catalog) checks every entry's SHA-256 as it streams.
+    /// Restores `snapshot` into `path`, checking the archive in full as it streams (`SnapshotReader`): against
+    /// `manifest` and `archiveSHA256` (the catalog's, or those of the audit the plan made) when given, else
+    /// against its own manifest. The file becomes the target only when the whole archive has proved sound.
     /// - Parameter tables: restore only these tables' rows (every table is still created); nil for all.
-    public static func run(_ snapshot: SelectedSnapshot, manifest: Manifest?, to path: String, tables: Set<String>? = nil,
-                           progress: Progress? = nil) throws -> Result {
+    public static func run(_ snapshot: SelectedSnapshot, manifest: Manifest?, archiveSHA256: String?, to path: String,
+                           tables: Set<String>? = nil, progress: Progress? = nil) throws -> Result {
         let started = ContinuousClock.now
         guard !FileManager.default.fileExists(atPath: path) else { throw VeloError("\(path): already exists; restoring into a new database needs a path that does not") }
+        TemporaryFile.removeRestoreLitter(beside: path)  // what a killed restore left
         let temporary = path + ".velo-restore-\(getpid())"
         for suffix in ["", "-journal", "-wal", "-shm"] { unlink(temporary + suffix) }
         var rows: [String: Int] = [:]
         var snapshotID = ""
         do {
-            let reader = try SnapshotReader(path: snapshot.archivePath, manifest: manifest)
+            let reader = try SnapshotReader(path: snapshot.archivePath, manifest: manifest, archiveSHA256: archiveSHA256)
             let header = reader.header
             snapshotID = header.id
             if let disk = NewDatabaseRestore.shortOfSpace(manifest: manifest, at: path) { throw VeloError(disk) }
@@ -50,6 +53,9 @@ public struct NewDatabaseRestore {
             try db.execute("BEGIN")
             func createTables() throws {
                 created = true
+                if let problem = ArchiveSchema.problems(schema.map { SQLiteSchema.Object(type: $0.type, name: $0.name, tableName: "", sql: $0.sql) }).first {
+                    throw ArchiveDamage(path: snapshot.archivePath, entry: ArchiveFormat.schemaPath, reason: problem)
+                }
                 for object in schema where object.type == "table" && !object.name.hasPrefix("sqlite_") {
                     guard let sql = object.sql else { continue }
                     do { try db.executeCreate(sql) } catch let error as SQLiteError where error.message.contains("already exists") {
@@ -57,9 +63,11 @@ public struct NewDatabaseRestore {
                     }
                 }
             }
-            try reader.scan(schema: { line in
+            let end = try reader.scan(schema: { line in
                 let values = try RecordDecoder.decode(line)
-                guard values.count == 4 else { throw VeloError("\(snapshot.archivePath): schema row with \(values.count) values") }
+                guard values.count == 4 else {
+                    throw ArchiveDamage(path: snapshot.archivePath, entry: ArchiveFormat.schemaPath, reason: "a schema row has \(values.count) values, not 4")
+                }
                 func text(_ v: RecordValue) -> String? { if case .text(let t) = v { return String(decoding: t, as: UTF8.self) }; return nil }
                 schema.append((text(values[0]) ?? "", text(values[1]) ?? "", text(values[3])))
             }) { table, line in
@@ -87,6 +95,7 @@ public struct NewDatabaseRestore {
                 if done & 8191 == 0 { progress?.update(done, detail: table.name) }
                 return true
             }
+            guard end != nil else { throw ArchiveDamage(path: snapshot.archivePath, entry: nil, reason: "ended before its manifest") }
             if !created { try createTables() }
             current = nil
             for object in schema where object.type != "table" {

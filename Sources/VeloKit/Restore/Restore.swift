@@ -80,21 +80,29 @@ public enum Restore {
             }
             let full = effective.collections == nil && effective.systemTables == nil
             var manifest: Manifest?
+            var sha256: String?
             var tables: Set<String>?
-            if case .catalogued(let entry, let repo) = snapshot, savedPlan == nil, full {
-                // The catalog's manifest checks every entry as it streams into a temporary file that becomes the
-                // target only when complete: the archive is verified before anything is written to the target.
-                manifest = try repo.catalog.detail(entry.id).manifest
+            if let record = try snapshot.catalogRecord(), savedPlan == nil, full {
+                // The catalog's manifest and SHA-256 check every entry, and then the whole file, as it streams into
+                // a temporary file that becomes the target only when complete: the same checks as the plan's audit.
+                (manifest, sha256) = record
             } else {
                 let plan = try RestorePlanner.plan(snapshot, target: targetPath, options: effective, busyTimeout: busyTimeout, progress: progress)
                 guard plan.canProceed else { throw blocked(plan) }
                 if let savedPlan, savedPlan.fingerprints.archiveSHA256 != plan.fingerprints.archiveSHA256 {
                     throw VeloError("the saved plan is stale: the archive changed since it was made; plan again")
                 }
-                if case .catalogued(let entry, let repo) = snapshot { manifest = try repo.catalog.detail(entry.id).manifest }
+                // The file must still be the one the plan audited.
+                manifest = try snapshot.catalogRecord()?.manifest
+                sha256 = plan.fingerprints.archiveSHA256
                 tables = full ? nil : Set(plan.tables.map(\.table) + ["collections", "migrations"])
             }
-            let result = try NewDatabaseRestore.run(snapshot, manifest: manifest, to: targetPath, tables: tables, progress: progress)
+            let result: NewDatabaseRestore.Result
+            do {
+                result = try NewDatabaseRestore.run(snapshot, manifest: manifest, archiveSHA256: sha256, to: targetPath, tables: tables, progress: progress)
+            } catch let damage as ArchiveDamage {
+                throw VeloError("the restore is blocked: the archive is damaged: \(damage); nothing was written", exitCode: 3)
+            }
             return Result(snapshot: result.snapshot, target: targetPath, created: true, safetySnapshot: nil, undo: nil, metadata: [],
                           records: result.rows.mapValues { RestoreImporter.Report.Counts(inserted: $0) }, seconds: seconds())
         }

@@ -89,7 +89,9 @@ public struct RestoreImporter {
         // 2. Rows.
         var statements: [String: (matcher: RowMatcher?, insert: Statement, update: Statement?, binder: RowBinder, keyPositions: [Int])] = [:]
         var done = 0
-        let reader = try SnapshotReader(path: snapshot.archivePath, manifest: facts.manifest)
+        // Checked against the manifest and SHA-256 the plan was made from: a scan that does not reach a sound end
+        // throws, and the transaction is rolled back.
+        let reader = try SnapshotReader(path: snapshot.archivePath, manifest: facts.manifest, archiveSHA256: facts.sha256)
         try reader.scan(tables: Set(selection.tables.map(\.name))) { table, line in
             guard let target = layout.schema.table(table.name) else {
                 throw VeloError("\(plan.target): table \(table.name) is missing and could not be created; nothing was changed")
@@ -114,7 +116,7 @@ public struct RestoreImporter {
             var match = RowMatcher.Match.absent
             if let matcher = s.matcher {
                 guard let ranges = RowValidator.valueRanges(in: line), ranges.count == table.columns.count else {
-                    throw VeloError("\(snapshot.archivePath): table \(table.name): malformed row; nothing was changed")
+                    throw ArchiveDamage(path: snapshot.archivePath, entry: nil, reason: "table \(table.name): malformed row; nothing was changed")
                 }
                 let key = try s.keyPositions.map { try RowsPass.value(line, ranges[$0], table.columns[$0]) }
                 match = try matcher.match(line, key: key)

@@ -37,8 +37,8 @@ public struct RestorePlanner {
                 var facts = try readStart(snapshot, header: detail.header, manifest: detail.manifest, sha256: entry.archiveSHA256)
                 facts.verifyWhileReading = true
                 return (facts, [])
-            } catch {
-                return (nil, [archiveFinding("\(error)")])
+            } catch let damage as ArchiveDamage {
+                return (nil, [archiveFinding(damage.description)])
             }
         }
         let audit = try ArchiveAudit.run(path: snapshot.archivePath, expectedSHA256: snapshot.catalogEntry?.archiveSHA256, progress: progress)
@@ -48,7 +48,11 @@ public struct RestorePlanner {
             }
             return (nil, Array(findings))
         }
-        return (try readStart(snapshot, header: header, manifest: manifest, sha256: audit.archiveSHA256), [])
+        do {
+            return (try readStart(snapshot, header: header, manifest: manifest, sha256: audit.archiveSHA256), [])
+        } catch let damage as ArchiveDamage {
+            return (nil, [archiveFinding(damage.description)])
+        }
     }
 
     static func archiveFinding(_ problem: String) -> RestorePlan.Finding {
@@ -58,6 +62,10 @@ public struct RestorePlanner {
     /// The schema and the collection rows, from the start of the archive.
     static func readStart(_ snapshot: SelectedSnapshot, header: SnapshotHeader, manifest: Manifest, sha256: String) throws -> ArchiveFacts {
         let metadata = try SnapshotMetadata(reading: try SnapshotReader(path: snapshot.archivePath, manifest: manifest))
+        // DDL that no restore would run (a smuggled second statement) blocks the plan as restore would refuse it.
+        if let problem = metadata.schema.problems.first {
+            throw ArchiveDamage(path: snapshot.archivePath, entry: ArchiveFormat.schemaPath, reason: problem)
+        }
         return ArchiveFacts(header: header, manifest: manifest, sha256: sha256, schema: metadata.schema,
                             collections: metadata.collections, collectionRows: metadata.collectionRows)
     }
@@ -216,10 +224,8 @@ public struct RestorePlanner {
         let rowsPass = try RowsPass(facts: facts, selection: selection, layout: layout, target: db, plans: tablePlans)
         do {
             try rowsPass.run(snapshot: snapshot, progress: progress)
-        } catch let error as ArchiveReader.ReadError {
-            findings.append(archiveFinding(error.description))
-        } catch let error as VeloError where error.message.contains("SHA-256") || error.message.contains("malformed row") || error.message.contains("manifest.json") {
-            findings.append(archiveFinding(error.message))
+        } catch let damage as ArchiveDamage {
+            findings.append(archiveFinding(damage.description))
         }
         for finding in rowsPass.findings { findings.append(finding) }
         let plans = selection.tables.compactMap { rowsPass.plans[$0.name] }

@@ -98,13 +98,14 @@ final class RowsPass {
         var rowsRead = 0
         // Either the planner has just verified every byte of the archive, or this pass checks each entry against the
         // catalog's manifest and the whole file against the catalog's SHA-256 at the end.
-        let reader = try SnapshotReader(path: snapshot.archivePath, manifest: facts.verifyWhileReading ? facts.manifest : nil)
+        let reader = try SnapshotReader(path: snapshot.archivePath, manifest: facts.verifyWhileReading ? facts.manifest : nil,
+                                        archiveSHA256: facts.verifyWhileReading ? facts.sha256 : nil)
         try reader.scan(tables: selected) { table, line in
             guard var plan = plans[table.name], let w = work[table.name] else { return true }
             // Only the key is needed to classify a row; the whole row is parsed only for rows that would be written.
             let keyEnd = (w.keyPositions.max() ?? -1) + 1
             guard let keyRanges = RowValidator.valueRanges(in: line, limit: max(keyEnd, 1)), keyRanges.count >= keyEnd else {
-                throw VeloError("\(snapshot.archivePath): table \(table.name): malformed row")
+                throw ArchiveDamage(path: snapshot.archivePath, entry: nil, reason: "table \(table.name): malformed row")
             }
             var key: [RecordValue] = []
             var match = RowMatcher.Match.absent
@@ -124,7 +125,7 @@ final class RowsPass {
             var ranges = keyRanges
             if written || (w.recordIDs && key.count != 1) {
                 guard let all = RowValidator.valueRanges(in: line), all.count == table.columns.count else {
-                    throw VeloError("\(snapshot.archivePath): table \(table.name): malformed row")
+                    throw ArchiveDamage(path: snapshot.archivePath, entry: nil, reason: "table \(table.name): malformed row")
                 }
                 ranges = all
             }
@@ -172,12 +173,6 @@ final class RowsPass {
             rowsRead += 1
             if rowsRead & 8191 == 0 { progress?.update(rowsRead, detail: "planning \(table.name)") }
             return true
-        }
-        if facts.verifyWhileReading {
-            let whole = try reader.finishReading()
-            if whole.sha256 != facts.sha256 {
-                throw VeloError("the archive's SHA-256 is \(whole.sha256), the catalog recorded \(facts.sha256)")
-            }
         }
         progress?.finish()
         for (name, plan) in plans where layout.schema.table(name) != nil {

@@ -34,7 +34,9 @@ public enum Prune {
         if let stale = lock?.replacedStaleOwner {
             Diagnostics.warn("\(repository.root): took over the stale lock of \(stale.summary), whose process is gone")
         }
-        let entries = try repository.catalog.entries()
+        let catalog = repository.catalog.scan()
+        for damaged in catalog.damaged { Diagnostics.warn("\(damaged): left alone by the policy; run 'velo verify --all'") }
+        let entries = catalog.entries
         let decisions = RetentionEvaluator(policy: policy).decide(entries, now: now ?? Timestamp.now)
         let byID = Dictionary(entries.map { ($0.id, $0) }, uniquingKeysWith: { a, _ in a })
         var report = Report(keep: [], remove: [], bytesFreed: 0, dryRun: dryRun, damaged: [], groups: [:])

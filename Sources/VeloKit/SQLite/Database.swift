@@ -14,14 +14,15 @@ public final class Database {
     }
 
     let handle: OpaquePointer
-    /// The path the connection was opened with.
+    /// The path the connection was opened with, or the name it reports itself by (`reportedAs`).
     public let path: String
     public let mode: OpenMode
 
     /// Opens `path`. A missing file, a directory or a file that is not SQLite is reported by `DatabaseFile.check`
     /// before SQLite sees it, so the error names the problem plainly.
     /// - Parameter busyTimeout: how long to wait for another connection's lock before failing with SQLITE_BUSY.
-    public init(path: String, mode: OpenMode = .readOnly, busyTimeout: Duration = .seconds(5)) throws {
+    /// - Parameter reportedAs: the path errors name instead of `path` (a temporary copy reports its original).
+    public init(path: String, mode: OpenMode = .readOnly, busyTimeout: Duration = .seconds(5), reportedAs: String? = nil) throws {
         _ = Database.configured
         if mode != .create || FileManager.default.fileExists(atPath: path) {
             try DatabaseFile.check(path)
@@ -41,7 +42,7 @@ public final class Database {
             throw SQLiteError(code: rc, message: message, path: path)
         }
         handle = db
-        self.path = path
+        self.path = reportedAs ?? path
         self.mode = mode
         sqlite3_extended_result_codes(db, 1)
         let ms = busyTimeout.components.seconds * 1000 + busyTimeout.components.attoseconds / 1_000_000_000_000_000
@@ -77,8 +78,8 @@ public final class Database {
     /// smuggle in a second statement (`CREATE TABLE t(x); DELETE FROM superusers`).
     public func executeCreate(_ sql: String) throws {
         let trimmed = sql.trimmingCharacters(in: .whitespacesAndNewlines)
-        guard trimmed.prefix(6).uppercased() == "CREATE" else {
-            throw SQLiteError(code: SQLITE_ERROR, message: "refusing schema SQL that is not a CREATE statement", path: path, sql: sql)
+        if let problem = SchemaStatement.problem(trimmed, type: nil) {
+            throw SQLiteError(code: SQLITE_ERROR, message: "refusing schema SQL that \(problem)", path: path, sql: sql)
         }
         var stmt: OpaquePointer?
         var tail: UnsafePointer<CChar>?

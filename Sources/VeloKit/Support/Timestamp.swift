@@ -53,9 +53,14 @@ public enum Timestamp {
             return n
         }
         guard let y = number(0..<4), let m = number(5..<7), let d = number(8..<10), let h = number(11..<13),
-              let mi = number(14..<16), let s = number(17..<19), (1...12).contains(m), (1...31).contains(d), h < 24, mi < 60, s < 61
+              let mi = number(14..<16), let s = number(17..<19), (1...12).contains(m), (1...daysIn(month: m, year: y)).contains(d), h < 24, mi < 60, s < 60
         else { return nil }
         return days(fromCivil: Int64(y), m, d) * 86_400 + Int64(h * 3600 + mi * 60 + s)
+    }
+
+    /// The number of days of a month (1...12) of the proleptic Gregorian calendar.
+    static func daysIn(month m: Int, year y: Int) -> Int {
+        [31, (y % 4 == 0 && y % 100 != 0) || y % 400 == 0 ? 29 : 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31][m - 1]
     }
 
     /// Days since 1970-01-01 of a proleptic Gregorian date (Howard Hinnant's algorithm).
@@ -81,17 +86,86 @@ extension Timestamp {
         return text + "Z"
     }
 
-    /// Reads ISO 8601 with a `Z` or numeric offset (`2026-11-27T10:11:15+01:00`), fractional seconds allowed,
-    /// or a bare date (`2026-11-27`, midnight UTC). Returns Unix seconds.
+    /// Reads ISO 8601 with a `Z` or numeric offset (`2026-11-27T10:11:15+01:00`), fractional seconds allowed
+    /// (dropped), or a bare date (`2026-11-27`, midnight UTC). Returns Unix seconds, or nil for anything else.
     public static func parseISO8601(_ text: String) -> Int64? {
         if let fast = parseUTC(text) { return fast }
-        let formatter = ISO8601DateFormatter()
-        formatter.formatOptions = [.withInternetDateTime]
-        if let date = formatter.date(from: text) { return Int64(date.timeIntervalSince1970.rounded(.down)) }
-        formatter.formatOptions = [.withInternetDateTime, .withFractionalSeconds]
-        if let date = formatter.date(from: text) { return Int64(date.timeIntervalSince1970.rounded(.down)) }
-        formatter.formatOptions = [.withFullDate]
-        if let date = formatter.date(from: text) { return Int64(date.timeIntervalSince1970) }
+        if case .success(let seconds) = parseStrict(text) { return seconds }
         return nil
+    }
+
+    /// Reads a time given to `option` on the command line, as `parseISO8601` does; anything else, a time without
+    /// an offset included, is an error naming the option and the value (never silently another instant).
+    public static func parse(_ text: String, option: String) throws -> Int64 {
+        switch parseStrict(text) {
+        case .success(let seconds): return seconds
+        case .failure(let reason):
+            throw VeloError("\(option) \(text): \(reason.message); give an ISO 8601 time with an offset, such as 2026-11-27T03:00:00Z or 2026-11-27T03:00:00+01:00, or a date (midnight UTC)")
+        }
+    }
+
+    struct Invalid: Error { let message: String }
+
+    /// The one strict reader: every field in range (30 February and 25:00 are errors), an offset required.
+    static func parseStrict(_ text: String) -> Result<Int64, Invalid> {
+        let b = Array(text.utf8)
+        var i = 0
+        func digits(_ count: Int) -> Int? {
+            guard i + count <= b.count else { return nil }
+            var n = 0
+            for k in i..<(i + count) {
+                guard b[k] >= 0x30 && b[k] <= 0x39 else { return nil }
+                n = n * 10 + Int(b[k] - 0x30)
+            }
+            i += count
+            return n
+        }
+        func take(_ byte: UInt8) -> Bool {
+            guard i < b.count, b[i] == byte else { return false }
+            i += 1
+            return true
+        }
+        guard let y = digits(4), take(0x2D), let m = digits(2), take(0x2D), let d = digits(2) else {
+            return .failure(Invalid(message: "not a date of the form YYYY-MM-DD"))
+        }
+        guard (1...12).contains(m) else { return .failure(Invalid(message: "month \(m) does not exist")) }
+        let monthDays = daysIn(month: m, year: y)
+        guard (1...monthDays).contains(d) else { return .failure(Invalid(message: "day \(d) does not exist in \(String(format: "%04d-%02d", y, m)), which has \(monthDays) days")) }
+        let day = days(fromCivil: Int64(y), m, d) * 86_400
+        if i == b.count { return .success(day) }
+        guard take(0x54) || take(0x74) || take(0x20) else { return .failure(Invalid(message: "expected T between the date and the time")) }
+        guard let h = digits(2), take(0x3A), let mi = digits(2) else { return .failure(Invalid(message: "not a time of the form HH:MM:SS")) }
+        var sec = 0
+        if take(0x3A) {
+            guard let s = digits(2) else { return .failure(Invalid(message: "not a time of the form HH:MM:SS")) }
+            sec = s
+            if take(0x2E) || take(0x2C) {
+                let start = i
+                while i < b.count, b[i] >= 0x30 && b[i] <= 0x39 { i += 1 }
+                guard i > start else { return .failure(Invalid(message: "no digits after the decimal point")) }
+            }
+        }
+        guard h < 24 else { return .failure(Invalid(message: "hour \(h) does not exist")) }
+        guard mi < 60 else { return .failure(Invalid(message: "minute \(mi) does not exist")) }
+        guard sec < 60 else { return .failure(Invalid(message: "second \(sec) does not exist")) }
+        let local = day + Int64(h * 3600 + mi * 60 + sec)
+        guard i < b.count else { return .failure(Invalid(message: "the time has no offset (Z for UTC, or +01:00)")) }
+        if take(0x5A) || take(0x7A) {
+            return i == b.count ? .success(local) : .failure(Invalid(message: "unexpected text after the offset"))
+        }
+        let sign: Int64
+        if take(0x2B) { sign = 1 } else if take(0x2D) { sign = -1 } else {
+            return .failure(Invalid(message: "unexpected text after the time"))
+        }
+        guard let oh = digits(2) else { return .failure(Invalid(message: "the offset is not of the form +HH:MM")) }
+        var om = 0
+        if i < b.count {
+            _ = take(0x3A)
+            guard let minutes = digits(2) else { return .failure(Invalid(message: "the offset is not of the form +HH:MM")) }
+            om = minutes
+        }
+        guard i == b.count else { return .failure(Invalid(message: "unexpected text after the offset")) }
+        guard oh <= 18, om < 60 else { return .failure(Invalid(message: "offset \(sign > 0 ? "+" : "-")\(oh):\(om) does not exist")) }
+        return .success(local - sign * Int64(oh * 3600 + om * 60))
     }
 }

@@ -88,15 +88,27 @@ import Testing
             ids.append(try Backup.run(databasePath: db, repository: repo, options: options).id)
         }
         #expect(try SelectedSnapshot.resolve("latest", repository: repo).id == ids[2])
+        // (the ambiguity check below adds snapshots after these)
         #expect(try SelectedSnapshot.resolve(ids[1], repository: repo).id == ids[1])
         #expect(try SelectedSnapshot.resolve(String(ids[0].prefix(10)), repository: repo).id == ids[0])
         #expect(throws: VeloError.self) { try SelectedSnapshot.resolve("zzzz", repository: repo) }
-        // An ambiguous prefix lists the candidates.
+        // An ambiguous prefix lists the candidates (17 ids of 16 hex digits: two share a first digit).
+        var all = ids
+        while Set(all.map(\.first)).count == all.count {
+            var options = Backup.Options()
+            options.time = 1_790_000_000 + Int64(all.count) * 3600
+            all.append(try Backup.run(databasePath: db, repository: repo, options: options).id)
+        }
+        let digit = String(Dictionary(grouping: all, by: \.first).first { $0.value.count > 1 }!.key!)
         do {
-            _ = try SelectedSnapshot.resolve("", repository: repo)
-            Issue.record("an empty prefix matched one snapshot")
+            _ = try SelectedSnapshot.resolve(digit, repository: repo)
+            Issue.record("an ambiguous prefix matched one snapshot")
         } catch let error as VeloError {
-            #expect(error.message.contains("ambiguous") && ids.allSatisfy { error.message.contains($0) }, "\(error)")
+            #expect(error.message.contains("ambiguous") && all.filter { $0.hasPrefix(digit) }.allSatisfy { error.message.contains($0) }, "\(error)")
+        }
+        // An empty name selects nothing, even in a repository of one snapshot.
+        for empty in ["", "  "] {
+            #expect(throws: VeloError.self) { try SelectedSnapshot.resolve(empty, repository: repo) }
         }
         // A lone archive copied elsewhere is selected by its path.
         let archive = repo.path(try repo.catalog.entries()[0].archive)

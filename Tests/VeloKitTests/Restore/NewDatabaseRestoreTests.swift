@@ -53,7 +53,7 @@ import Testing
         let backup = try Backup.run(databasePath: source, repository: repo, options: options)
         let entry = try #require(try repo.catalog.entries().first { $0.id == backup.id })
         let target = dir.appendingPathComponent("restored.sqlite").path
-        let result = try NewDatabaseRestore.run(.catalogued(entry, repository: repo), manifest: try repo.catalog.detail(entry.id).manifest, to: target)
+        let result = try NewDatabaseRestore.run(.catalogued(entry, repository: repo), manifest: try repo.catalog.detail(entry.id).manifest, archiveSHA256: entry.archiveSHA256, to: target)
         #expect(result.rows["_velo_posts"] == 297)
         #expect(try dump(target) == dump(source))
         let restored = try Database(path: target)
@@ -76,13 +76,13 @@ import Testing
         try FileManager.default.removeItem(atPath: backup.archive)
         try CraftedArchive(entries: entries).write(to: backup.archive)
         let target = dir.appendingPathComponent("restored.sqlite").path
-        #expect(throws: VeloError.self) {
-            try NewDatabaseRestore.run(.catalogued(entry, repository: repo), manifest: try repo.catalog.detail(entry.id).manifest, to: target)
+        #expect(throws: ArchiveDamage.self) {
+            try NewDatabaseRestore.run(.catalogued(entry, repository: repo), manifest: try repo.catalog.detail(entry.id).manifest, archiveSHA256: entry.archiveSHA256, to: target)
         }
         #expect(try FileManager.default.contentsOfDirectory(atPath: dir.path).sorted() == ["repo"])
         // An existing target is refused.
         FileManager.default.createFile(atPath: target, contents: Data())
-        #expect(throws: VeloError.self) { try NewDatabaseRestore.run(.catalogued(entry, repository: repo), manifest: nil, to: target) }
+        #expect(throws: VeloError.self) { try NewDatabaseRestore.run(.catalogued(entry, repository: repo), manifest: nil, archiveSHA256: nil, to: target) }
     }
 
     @Test func rowBinderReadsEveryEncodingBack() throws {
