@@ -48,6 +48,6 @@ let package = Package(
             ]
         ),
         .testTarget(name: "VeloKitTests", dependencies: ["VeloKit", "CArchive"]),
-        .testTarget(name: "veloTests", dependencies: ["velo", "VeloKit"]),
+        .testTarget(name: "veloTests", dependencies: ["velo", "VeloKit", "CZstd"]),
     ]
 )

@@ -31,14 +31,14 @@ struct RestoreCommand: ParsableCommand {
     @OptionGroup var output: JSONFlag
 
     func run() throws {
+        let time = try at.map { try Timestamp.parse($0, option: "--at") }  // arguments first, then files
         let repo = try repository.openIfGiven()
         let target = try restore.targetPath()
         let selected: SelectedSnapshot
         switch (snapshot, at) {
         case (let s?, nil): selected = try SelectedSnapshot.resolve(s, repository: repo)
-        case (nil, let t?):
-            guard let repo else { throw VeloError("--at needs a repository: pass --repo DIR or set VELO_REPO") }
-            let time = try Timestamp.parse(t, option: "--at")
+        case (nil, _?):
+            guard let repo, let time else { throw VeloError("--at needs a repository: pass --repo DIR or set VELO_REPO") }
             selected = .catalogued(try PointInTime.select(at: time, source: target, in: repo), repository: repo)
         default: throw VeloError("name a snapshot or --at TIME (not both)")
         }

@@ -34,12 +34,12 @@ struct SnapshotsCommand: ParsableCommand {
     }
 
     func run() throws {
+        let time = try at.map { try Timestamp.parse($0, option: "--at") }  // arguments first, then files
         let repo = try repository.open()
         let catalog = repo.catalog.scan()
         for damaged in catalog.damaged { Diagnostics.warn("\(damaged); run 'velo verify --all'") }
         var entries = catalog.entries.filter { entry in tag.allSatisfy { entry.tags.contains($0) } }
-        if let at {
-            let time = try Timestamp.parse(at, option: "--at")
+        if let time {
             let source = target ?? ProcessInfo.processInfo.environment["VELO_DB"]
             entries = [try PointInTime.select(at: time, source: source, in: repo)]
         }

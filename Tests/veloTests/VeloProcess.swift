@@ -48,6 +48,43 @@ enum VeloProcess {
     }
 }
 
+extension VeloProcess {
+    /// Runs velo under GNU time (Debian's `time` package, which .ci/run installs) and also returns its peak
+    /// resident memory in MiB. getrusage from this process would not do: a child spawned from a large test
+    /// process inherits that process's high-water mark across exec.
+    static func runMeasured(_ arguments: [String], environment: [String: String] = [:]) throws -> (result: Result, peakMiB: Double) {
+        let time = "/usr/bin/time"
+        guard FileManager.default.isExecutableFile(atPath: time) else {
+            throw POSIXError(.ENOENT, userInfo: [NSLocalizedDescriptionKey: "\(time) is missing: apt-get install time"])
+        }
+        let report = FileManager.default.temporaryDirectory.appendingPathComponent("velo-peak-\(getpid())-\(UUID().uuidString.prefix(8))").path
+        defer { unlink(report) }
+        let process = Process()
+        process.executableURL = URL(fileURLWithPath: time)
+        process.arguments = ["-f", "%M", "-o", report, executable.path] + arguments
+        var env = ProcessInfo.processInfo.environment
+        env["VELO_DB"] = nil
+        env["VELO_REPO"] = nil
+        for (k, v) in environment { env[k] = v }
+        process.environment = env
+        let out = Pipe(), err = Pipe()
+        process.standardOutput = out
+        process.standardError = err
+        process.standardInput = FileHandle.nullDevice
+        try process.run()
+        let group = DispatchGroup()
+        nonisolated(unsafe) var outData = Data()
+        group.enter()
+        DispatchQueue.global().async { outData = out.fileHandleForReading.readDataToEndOfFile(); group.leave() }
+        let errData = err.fileHandleForReading.readDataToEndOfFile()
+        group.wait()
+        process.waitUntilExit()
+        let kib = Double((try? String(contentsOfFile: report, encoding: .utf8))?.split(separator: "\n").last.flatMap { Double($0) } ?? -1)
+        return (Result(status: process.terminationStatus, stdout: String(decoding: outData, as: UTF8.self), stderr: String(decoding: errData, as: UTF8.self)),
+                kib / 1024)
+    }
+}
+
 /// Scratch space and inspection helpers shared by the end-to-end tests.
 enum Scratch {
     /// A new empty directory named after the calling test.

@@ -32,6 +32,8 @@ public enum ArchiveFormat {
     /// The largest data entry (a part or the schema): a part is closed after the row that reaches the target size,
     /// so it holds at most one row more than `maxPartTarget`.
     public static let maxDataEntryBytes = maxPartTarget + maxRowBytes
+    /// The largest zstd window a frame may ask for, as a power of two (16 MiB): velo's levels need at most 8 MiB.
+    public static let maxZstdWindowLog = 24
     /// The largest JSON entry (`velo-snapshot.json`, `manifest.json`), read whole and parsed into memory.
     public static let maxJSONEntryBytes = 8 << 20
     /// Bytes of zeros allowed after the tar stream's end marker: tar's padding to a 10240-byte record, which

@@ -75,6 +75,9 @@ final class ZstdDecompressor {
     init(source: @escaping (UnsafeMutableRawBufferPointer) throws -> Int) throws {
         guard let context = ZSTD_createDCtx() else { throw VeloError("zstd: cannot allocate a decompression context") }
         self.context = context
+        // A frame states the window it needs and zstd allocates it: a hostile frame could ask for 2 GiB. velo
+        // writes at most level 19 (an 8 MiB window), so frames that need more than 16 MiB are refused.
+        _ = ZSTD_DCtx_setParameter(context, ZSTD_d_windowLogMax, Int32(ArchiveFormat.maxZstdWindowLog))
         self.source = source
         input = [UInt8](repeating: 0, count: ZSTD_DStreamInSize())
     }
@@ -102,6 +105,9 @@ final class ZstdDecompressor {
                 return code
             }
             if ZSTD_isError(code) != 0 {
+                if ZSTD_getErrorCode(code) == ZSTD_error_frameParameter_windowTooLarge {
+                    throw Failure(reason: "a zstd frame needs a window larger than the \(1 << (ArchiveFormat.maxZstdWindowLog - 20)) MiB velo allows (not written by velo?)")
+                }
                 throw Failure(reason: "zstd: \(String(cString: ZSTD_getErrorName(code)))")
             }
             frameOpen = code != 0

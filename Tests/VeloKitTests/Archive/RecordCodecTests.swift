@@ -99,3 +99,25 @@ import Testing
         }
     }
 }
+
+@Suite struct LineSplitterTests {
+    @Test func cutsLinesAcrossChunksAndRefusesOneLongerThanTheLimit() throws {
+        var splitter = LineSplitter(maxLine: 8)
+        var lines: [String] = []
+        for chunk in ["ab", "c\nde", "f\n\n12345678\n"] {
+            try Array(chunk.utf8).withUnsafeBytes { try splitter.feed($0) { lines.append(String(decoding: $0, as: UTF8.self)) } }
+        }
+        #expect(lines == ["abc", "def", "", "12345678"])
+        #expect(!splitter.hasPartialLine)
+        // The carry never grows past the limit, whether the line ends in this chunk or not.
+        for input in ["123456789\n", "12345", "6789"] {
+            do {
+                try Array(input.utf8).withUnsafeBytes { try splitter.feed($0) { _ in } }
+            } catch let error as LineSplitter.LineTooLong {
+                #expect(error.line == 5)
+                return
+            }
+        }
+        Issue.record("a 9-byte line passed an 8-byte limit")
+    }
+}
