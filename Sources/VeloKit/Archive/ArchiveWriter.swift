@@ -131,6 +131,7 @@ public final class ArchiveWriter {
         guard fsync(sink.fd) == 0 else {
             let reason = String(cString: strerror(errno))
             close(sink.fd)
+            unlink(path)  // never left behind as if it might be complete
             throw VeloError("\(path): fsync failed: \(reason)")
         }
         close(sink.fd)

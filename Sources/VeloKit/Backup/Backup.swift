@@ -81,7 +81,7 @@ public enum Backup {
 
         let relative = repository.archivePath(id: id, time: time)
         let final = repository.path(relative)
-        try FileSystem.createDirectory((final as NSString).deletingLastPathComponent)
+        try FileSystem.createDirectory((final as NSString).deletingLastPathComponent, durable: true)
         let partial = repository.partialPath(for: relative)
         let writer = try ArchiveWriter(path: partial, level: options.level, workers: options.workers)
         let manifest: Manifest

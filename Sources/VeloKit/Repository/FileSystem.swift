@@ -43,7 +43,22 @@ enum FileSystem {
         if fd >= 0 { fsync(fd); close(fd) }
     }
 
-    static func createDirectory(_ path: String) throws {
+    /// Creates `path` and any missing parents. With `durable`, each new folder's entry in its parent is fsynced
+    /// too, so a crash cannot lose the folder of a file that something already refers to.
+    static func createDirectory(_ path: String, durable: Bool = false) throws {
+        var missing: [String] = []
+        if durable {
+            var current = (path as NSString).standardizingPath
+            while !current.isEmpty && current != "/" && !exists(current) {
+                missing.append(current)
+                current = (current as NSString).deletingLastPathComponent
+            }
+        }
+        try createDirectoryTree(path)
+        for created in missing.reversed() { syncDirectory((created as NSString).deletingLastPathComponent) }
+    }
+
+    private static func createDirectoryTree(_ path: String) throws {
         do {
             try FileManager.default.createDirectory(atPath: path, withIntermediateDirectories: true, attributes: [.posixPermissions: 0o700])
         } catch {

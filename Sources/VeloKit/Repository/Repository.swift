@@ -45,7 +45,7 @@ public final class Repository {
            !contents.filter({ !$0.hasPrefix(".") }).isEmpty {
             throw VeloError("\(root): folder is not empty and not a velo repository; choose an empty or new folder")
         }
-        try FileSystem.createDirectory(root)
+        try FileSystem.createDirectory(root, durable: true)
         for sub in ["snapshots", "catalog", "locks", "tmp"] {
             try FileSystem.createDirectory((root as NSString).appendingPathComponent(sub))
         }
@@ -119,7 +119,7 @@ public final class Repository {
     /// marker. `recover` completes a removal that was interrupted.
     func remove(_ entry: CatalogEntry) throws {
         let trash = path("trash")
-        try FileSystem.createDirectory(trash)
+        try FileSystem.createDirectory(trash, durable: true)
         let marker = (trash as NSString).appendingPathComponent("\(entry.id).json")
         let json = JSONValue.object([("id", .string(entry.id)), ("archive", .string(entry.archive))])
         try FileSystem.writeAtomically(Array(JSONWriter.string(json).utf8), to: marker)
