@@ -86,6 +86,21 @@ import Testing
         try s.expectRefusedEverywhere("manifest")
     }
 
+    @Test func anArchiveWhoseManifestIsNotTheOneTheCatalogRecordedIsRefused() throws {
+        let s = try Setup()
+        var entries = try ArchiveSurgery.entries(of: s.archive)
+        // Self-consistent, but not what was written: only the catalog's record can tell.
+        try ArchiveSurgery.editManifest(&entries) { json in
+            var tables = json["tables"] as! [[String: Any]]
+            let t = tables.firstIndex { $0["name"] as? String == "_velo_posts" }!
+            tables[t]["role"] = "other"
+            json["tables"] = tables
+        }
+        try ArchiveSurgery.write(entries, to: s.archive)
+        try ArchiveSurgery.recatalog(repo: s.repo, id: s.id, archive: s.archive, manifest: false)
+        try s.expectRefusedEverywhere("differs from the manifest the catalog recorded")
+    }
+
     @Test func schemaSQLThatSmugglesASecondStatementIsRefusedByPlan() throws {
         let s = try Setup()
         var entries = try ArchiveSurgery.entries(of: s.archive)

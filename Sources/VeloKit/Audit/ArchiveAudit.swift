@@ -32,8 +32,10 @@ public struct ArchiveAudit {
     /// Uncompressed bytes read so far, for progress.
     var bytesRead: Int64 = 0
 
-    /// Reads `path` from start to end. `expectedSHA256` (from the catalog) is compared with the file's own.
-    public static func run(path: String, expectedSHA256: String? = nil, checkRows: Bool = true, progress: Progress? = nil) throws -> ArchiveAudit {
+    /// Reads `path` from start to end. `expectedSHA256` (from the catalog) is compared with the file's own, and
+    /// `recordedManifest` (the catalog's record, which restores hold the archive to) with the archive's manifest.
+    public static func run(path: String, expectedSHA256: String? = nil, recordedManifest: Manifest? = nil, checkRows: Bool = true,
+                           progress: Progress? = nil) throws -> ArchiveAudit {
         var audit = ArchiveAudit(path: path)
         do {
             let reader = try ArchiveReader(path: path)
@@ -45,6 +47,9 @@ public struct ArchiveAudit {
         }
         if let expectedSHA256, !audit.archiveSHA256.isEmpty, audit.archiveSHA256 != expectedSHA256 {
             audit.problems.insert(Problem(entry: nil, reason: "archive SHA-256 is \(audit.archiveSHA256), the catalog recorded \(expectedSHA256)"), at: 0)
+        }
+        if let recordedManifest, let manifest = audit.manifest, manifest != recordedManifest {
+            audit.problems.append(Problem(entry: ArchiveFormat.manifestPath, reason: "differs from the manifest the catalog recorded for this snapshot"))
         }
         audit.crossCheck()
         return audit

@@ -27,7 +27,8 @@ public enum Verifier {
             problems.append(.init(entry: nil, reason: "\(path): the archive file is missing"))
         } else {
             do {
-                let result = try ArchiveAudit.run(path: path, expectedSHA256: snapshot.catalogEntry?.archiveSHA256, progress: progress)
+                let result = try ArchiveAudit.run(path: path, expectedSHA256: snapshot.catalogEntry?.archiveSHA256,
+                                                  recordedManifest: try? snapshot.catalogRecord()?.manifest, progress: progress)
                 problems = result.problems
                 audit = result
             } catch let damage as ArchiveDamage {

@@ -41,7 +41,8 @@ public struct RestorePlanner {
                 return (nil, [archiveFinding(damage.description)])
             }
         }
-        let audit = try ArchiveAudit.run(path: snapshot.archivePath, expectedSHA256: snapshot.catalogEntry?.archiveSHA256, progress: progress)
+        let audit = try ArchiveAudit.run(path: snapshot.archivePath, expectedSHA256: snapshot.catalogEntry?.archiveSHA256,
+                                         recordedManifest: try snapshot.catalogRecord()?.manifest, progress: progress)
         guard audit.problems.isEmpty, let header = audit.header, let manifest = audit.manifest else {
             let findings = audit.problems.prefix(10).map {
                 RestorePlan.Finding(severity: .error, check: "archive", collection: nil, table: nil, message: "archive is damaged: \($0)", count: nil, examples: [])
