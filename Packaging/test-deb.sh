@@ -101,14 +101,14 @@ enabled=$(find "$target/etc/systemd" -name 'velo-*' 2>/dev/null || true)
 # the example policy as /etc/velo/retention.json, the unit's default VELO_REPO, its User= and UMask=, and
 # its ExecStart with $VELO_BACKUP_OPTIONS split on spaces.
 step "velo demo, then the backup unit's command as www-data"
-install -d -o www-data -g www-data "$target/srv/app"
+in_root install -d -o www-data -g www-data /srv/app
 as_www velo demo --out /srv/app/tenant.sqlite --posts 2000 --seed 17 --journal-mode wal > "$work/demo.out" \
   || fail "velo demo failed"
 sed 's/^/   /' "$work/demo.out"
 sed 's|^VELO_DB=.*|VELO_DB=/srv/app/tenant.sqlite|' "$target/usr/share/doc/velo/instance.env.example" \
   > "$target/etc/velo/acme.env"
 cp "$target/usr/share/doc/velo/retention.example.json" "$target/etc/velo/retention.json"
-install -d -m 0700 -o www-data -g www-data "$target/var/lib/velo/acme"   # StateDirectory=velo/%i
+in_root install -d -m 0700 -o www-data -g www-data /var/lib/velo/acme   # StateDirectory=velo/%i
 unit=$target/lib/systemd/system/velo-backup@.service
 [ "$(sed -n 's/^User=//p' "$unit")" = www-data ] || fail "the backup unit does not run as www-data"
 env_args=()
@@ -124,9 +124,10 @@ chroot --userspec=www-data:www-data "$target" /bin/sh -c 'umask 0077 && exec "$@
   > "$work/backup.out" || fail "the backup unit's command failed"
 sed 's/^/   /' "$work/backup.out"
 repo=/var/lib/velo/acme
-archive=$(find "$target$repo/snapshots" -name '*.tar.zst' | head -n 1)
+archive=$(cd "$target" && find "${repo#/}/snapshots" -name '*.tar.zst' | head -n 1)
 [ -n "$archive" ] || fail "no archive in $repo"
-[ "$(stat -c '%U %a' "$archive")" = "www-data 600" ] || fail "the archive is not private to www-data: $(stat -c '%U %a' "$archive")"
+mode=$(in_root stat -c '%U %a' "/$archive")
+[ "$mode" = "www-data 600" ] || fail "the archive is not private to www-data: $mode"
 
 step "velo snapshots, verify, restore"
 as_www velo snapshots --repo "$repo" > "$work/snapshots.out" || fail "velo snapshots failed"
@@ -135,10 +136,14 @@ grep -q scheduled "$work/snapshots.out" || fail "velo snapshots does not list th
 as_www velo verify --repo "$repo" --all > "$work/verify.out" || fail "velo verify failed"
 sed 's/^/   /' "$work/verify.out"
 
-cp "$archive" "$target/srv/app/damaged.tar.zst"
-size=$(stat -c %s "$target/srv/app/damaged.tar.zst")
-printf '\xff' | dd of="$target/srv/app/damaged.tar.zst" bs=1 seek=$((size / 2)) conv=notrunc status=none
-chown www-data:www-data "$target/srv/app/damaged.tar.zst"
+# A copy with its middle byte inverted: zstd's frame checksum or velo's entry checksums must catch it.
+damaged=$target/srv/app/damaged.tar.zst
+cp "$target/$archive" "$damaged"
+middle=$(($(stat -c %s "$damaged") / 2))
+byte=$(od -An -tu1 -j "$middle" -N 1 "$damaged" | tr -d ' ')
+printf "\\x$(printf %02x $((255 - byte)))" | dd of="$damaged" bs=1 seek="$middle" conv=notrunc status=none
+cmp -s "$target/$archive" "$damaged" && fail "the damaged copy is not damaged"
+in_root chown www-data:www-data /srv/app/damaged.tar.zst
 status=0
 as_www velo verify /srv/app/damaged.tar.zst > "$work/damaged.out" 2>&1 || status=$?
 [ "$status" -eq 3 ] || { cat "$work/damaged.out" >&2; fail "velo verify of a damaged archive exited $status, not 3"; }
