@@ -10,7 +10,9 @@ let package = Package(
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2"),
-        .package(url: "https://github.com/apple/swift-crypto", "3.12.3"..<"4.0.0"),
+        // Only SHA-256 and MD5 are used, which both majors have: resolve beside packages that need either.
+        .package(url: "https://github.com/apple/swift-crypto", "3.12.3"..<"5.0.0"),
+        .package(url: "https://github.com/apple/swift-log", from: "1.16.2"),
     ],
     targets: [
         .systemLibrary(
@@ -33,11 +35,7 @@ let package = Package(
             dependencies: [
                 "CSQLite", "CArchive", "CZstd",
                 .product(name: "Crypto", package: "swift-crypto"),
-            ],
-            swiftSettings: [
-                // The data path's buffers are classes touched per byte; a profile showed dynamic exclusivity
-                // checks costing about 5% of a restore. Debug builds (and so the tests) keep them.
-                .unsafeFlags(["-enforce-exclusivity=unchecked"], .when(configuration: .release)),
+                .product(name: "Logging", package: "swift-log"),
             ]
         ),
         .executableTarget(
@@ -45,6 +43,7 @@ let package = Package(
             dependencies: [
                 "VeloKit",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
+                .product(name: "Logging", package: "swift-log"),
             ]
         ),
         .testTarget(name: "VeloKitTests", dependencies: ["VeloKit", "CArchive"]),

@@ -40,7 +40,12 @@ struct BackupCommand: ParsableCommand {
     @Option(name: .long, help: ArgumentHelp("After the backup, prune the repository with this retention policy.", valueName: "policy.json"))
     var prune: String?
 
-    @OptionGroup var output: JSONFlag
+    @OptionGroup var output: OutputOptions
+
+    func validate() throws {
+        guard (1...19).contains(level) else { throw ValidationError("--level must be 1 to 19 (zstd levels), not \(level)") }
+        guard threads >= 0 else { throw ValidationError("--threads must be 0 or more, not \(threads)") }
+    }
 
     struct BackupAndPrune: Encodable {
         var backup: Backup.Result
@@ -67,13 +72,13 @@ struct BackupCommand: ParsableCommand {
         let policy = try prune.map { try RetentionPolicy.load(path: $0) }
         // Created only now: a backup that cannot happen (a bad source, time or policy) leaves no repository behind.
         let repo = try repository.open(create: true)
-        let result = try Backup.run(databasePath: dbPath, repository: repo, options: options, progress: Progress("backup"))
+        let result = try Backup.run(databasePath: dbPath, repository: repo, options: options, progress: TerminalProgress("backup"))
         let pruned = try policy.map { try Prune.run(repository: repo, policy: $0, dryRun: false) }
         if output.json {
             if let pruned { try Output.json(BackupAndPrune(backup: result, prune: pruned)) } else { try Output.json(result) }
         } else {
             let rows = result.rows.values.reduce(0, +)
-            print("snapshot \(result.id) saved: \(Progress.grouped(rows)) rows in \(result.rows.count) tables, \(Output.bytes(result.bytes)), \(String(format: "%.1f", result.seconds)) s")
+            print("snapshot \(result.id) saved: \(Output.grouped(rows)) rows in \(result.rows.count) tables, \(Output.bytes(result.bytes)), \(String(format: "%.1f", result.seconds)) s")
             print("  \(result.archive)")
             if !result.notVeloquent.isEmpty {
                 print("  also kept, not Veloquent's: \(result.notVeloquent.joined(separator: ", "))")

@@ -2,6 +2,8 @@ import ArgumentParser
 import Foundation
 import VeloKit
 
+extension TableCat.Format: ExpressibleByArgument {}
+
 struct CatCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "cat",
@@ -18,11 +20,12 @@ struct CatCommand: ParsableCommand {
     @Argument(help: ArgumentHelp("A collection name (e.g. posts) or a table name (e.g. _velo_posts, settings).", valueName: "table"))
     var table: String
 
-    @Option(name: .long, help: "ndjson or csv.")
-    var format: String = "ndjson"
+    @Option(name: .long, help: "The output format.")
+    var format: TableCat.Format = .ndjson
+
+    @OptionGroup var output: OutputOptions
 
     func run() throws {
-        guard let format = TableCat.Format(rawValue: format) else { throw VeloError("--format must be ndjson or csv, not '\(format)'") }
         let selected = try SelectedSnapshot.resolve(snapshot, repository: try repository.openIfGiven())
         var manifest: Manifest?
         if case .catalogued(let entry, let repo) = selected { manifest = try repo.catalog.detail(entry.id).manifest }

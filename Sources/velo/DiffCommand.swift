@@ -14,13 +14,13 @@ struct DiffCommand: ParsableCommand {
     @Argument(help: ArgumentHelp("The newer snapshot.", valueName: "snapshot-b"))
     var second: String
 
-    @OptionGroup var output: JSONFlag
+    @OptionGroup var output: OutputOptions
 
     func run() throws {
         let repo = try repository.openIfGiven()
         let a = try SelectedSnapshot.resolve(first, repository: repo)
         let b = try SelectedSnapshot.resolve(second, repository: repo)
-        let diff = try SnapshotDiff.compare(a, b, progress: Progress("diff"))
+        let diff = try SnapshotDiff.compare(a, b, progress: TerminalProgress("diff"))
         if output.json {
             try Output.json(diff)
             return
@@ -41,8 +41,8 @@ struct DiffCommand: ParsableCommand {
         let rows = diff.tables.map { t -> [String] in
             let examples = (t.examples.added.prefix(2).map { "+" + $0 } + t.examples.removed.prefix(2).map { "-" + $0 }
                             + t.examples.changed.prefix(2).map { "~" + $0 }).joined(separator: " ")
-            return [t.table + (t.presence.map { " (\($0))" } ?? ""), Progress.grouped(t.added), Progress.grouped(t.removed),
-                    Progress.grouped(t.changed), Progress.grouped(t.unchanged), examples]
+            return [t.table + (t.presence.map { " (\($0))" } ?? ""), Output.grouped(t.added), Output.grouped(t.removed),
+                    Output.grouped(t.changed), Output.grouped(t.unchanged), examples]
         }
         print(Output.table(["TABLE", "ADDED", "REMOVED", "CHANGED", "SAME", "EXAMPLES"], rows))
     }

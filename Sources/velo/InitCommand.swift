@@ -5,13 +5,18 @@ struct InitCommand: ParsableCommand {
     static let configuration = CommandConfiguration(commandName: "init", abstract: "Create a snapshot repository.")
 
     @OptionGroup var repository: RepositoryOption
+    @OptionGroup var output: OutputOptions
+
+    struct Report: Encodable {
+        var repository: String
+        var created: Bool
+    }
 
     func run() throws {
-        guard let path = repository.path else { throw VeloError("no repository given: pass --repo DIR or set VELO_REPO") }
-        if Repository.exists(at: path) {
-            print("\(try Repository.open(path).root): already a velo repository")
-            return
-        }
-        print("\(try Repository.open(path, create: true).root): created an empty velo repository")
+        guard let path = repository.path else { throw VeloError("no repository given: pass --repo DIR or set VELO_REPO", kind: .usage) }
+        let existed = Repository.exists(at: path)
+        let root = try Repository.open(path, create: !existed).root
+        if output.json { return try Output.json(Report(repository: root, created: !existed)) }
+        print(existed ? "\(root): already a velo repository" : "\(root): created an empty velo repository")
     }
 }

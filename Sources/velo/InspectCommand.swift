@@ -14,7 +14,7 @@ struct InspectCommand: ParsableCommand {
     @Flag(name: .long, help: "Also list every entry with its size and checksum.")
     var entries = false
 
-    @OptionGroup var output: JSONFlag
+    @OptionGroup var output: OutputOptions
 
     func run() throws {
         let selected = try SelectedSnapshot.resolve(snapshot, repository: try repository.openIfGiven())
@@ -33,20 +33,20 @@ struct InspectCommand: ParsableCommand {
         print("\nCollections (\(info.collections.count)):")
         var rows: [[String]] = []
         for c in info.collections {
-            rows.append([c.name, c.type + (c.system ? " (system)" : ""), c.table, c.rows.map(Progress.grouped) ?? "-",
+            rows.append([c.name, c.type + (c.system ? " (system)" : ""), c.table, c.rows.map(Output.grouped) ?? "-",
                          c.fields.map { "\($0.name):\($0.type)" }.joined(separator: " ")])
-            for p in c.pivots { rows.append(["  ↳ \(p.field)", "pivot", p.table, p.rows.map(Progress.grouped) ?? "-", ""]) }
+            for p in c.pivots { rows.append(["  ↳ \(p.field)", "pivot", p.table, p.rows.map(Output.grouped) ?? "-", ""]) }
         }
         print(Output.table(["NAME", "TYPE", "TABLE", "ROWS", "FIELDS"], rows))
         let tables = info.systemTables + info.otherTables
         if !tables.isEmpty {
             print("\nTables outside collections (\(tables.count)):")
-            print(Output.table(["TABLE", "GROUP", "ROLE", "ROWS"], tables.map { [$0.name, $0.group, $0.role, Progress.grouped($0.rows)] }))
+            print(Output.table(["TABLE", "GROUP", "ROLE", "ROWS"], tables.map { [$0.name, $0.group, $0.role, Output.grouped($0.rows)] }))
         }
         if entries {
             print("\nEntries (\(info.entries.count)):")
-            print(Output.table(["PATH", "BYTES", "ROWS", "SHA-256"], info.entries.map { [$0.path, Progress.grouped(Int($0.bytes)), $0.rows.map(Progress.grouped) ?? "-", $0.sha256] }))
+            print(Output.table(["PATH", "BYTES", "ROWS", "SHA-256"], info.entries.map { [$0.path, Output.grouped(Int($0.bytes)), $0.rows.map(Output.grouped) ?? "-", $0.sha256] }))
         }
-        print("\n\(Progress.grouped(info.totalRows)) rows, \(Output.bytes(info.totalBytes)) uncompressed in \(info.entries.count + 1) entries")
+        print("\n\(Output.grouped(info.totalRows)) rows, \(Output.bytes(info.totalBytes)) uncompressed in \(info.entries.count + 1) entries")
     }
 }

@@ -4,7 +4,7 @@ import VeloKit
 
 /// `--db PATH`, defaulting to `$VELO_DB`.
 struct DatabaseOption: ParsableArguments {
-    @Option(name: .long, help: ArgumentHelp("The Veloquent SQLite database file (default: $VELO_DB).", valueName: "path"))
+    @Option(name: .long, help: ArgumentHelp("The Veloquent SQLite database file (default: $VELO_DB).", valueName: "path"), completion: .file())
     var db: String?
 
     @Option(name: .long, help: ArgumentHelp("Seconds to wait for another process's lock on the database.", valueName: "seconds"))
@@ -17,20 +17,39 @@ struct DatabaseOption: ParsableArguments {
     func path() throws -> String {
         if let db, !db.isEmpty { return db }
         if let env = ProcessInfo.processInfo.environment["VELO_DB"], !env.isEmpty { return env }
-        throw VeloError("no database given: pass --db PATH or set VELO_DB")
+        throw VeloError("no database given: pass --db PATH or set VELO_DB", kind: .usage)
     }
 }
 
-/// `--json` for listing and report commands.
-struct JSONFlag: ParsableArguments {
-    @Flag(name: .long, help: "Print JSON instead of text.")
+/// `--json`, `-q` and `-v`, on every command. Under `--json`, results and errors are JSON objects on stdout.
+struct OutputOptions: ParsableArguments {
+    @Flag(name: .long, help: "Print JSON instead of text (errors too: {\"error\": {\"kind\", \"message\", …}}).")
     var json = false
+
+    @Flag(name: [.short, .long], help: "Print no progress and no warnings; errors only.")
+    var quiet = false
+
+    @Flag(name: [.short, .long], help: "Also print what velo does step by step.")
+    var verbose = false
+
+    func validate() throws {
+        if quiet && verbose { throw ValidationError("--quiet and --verbose exclude each other") }
+    }
 }
 
 /// `--repo DIR`, defaulting to `$VELO_REPO`.
 struct RepositoryOption: ParsableArguments {
-    @Option(name: .long, help: ArgumentHelp("The snapshot repository folder (default: $VELO_REPO).", valueName: "dir"))
+    @Option(name: .long, help: ArgumentHelp("The snapshot repository folder (default: $VELO_REPO).", valueName: "dir"), completion: .directory)
     var repo: String?
+
+    @Option(name: .long, help: ArgumentHelp("Wait this long for another velo's repository lock instead of failing at once, e.g. 30s, 5m, 1h.", valueName: "duration"))
+    var retryLock: String?
+
+    func validate() throws {
+        if let retryLock, LockWait.parse(retryLock) == nil {
+            throw ValidationError("--retry-lock \(retryLock): expected a duration such as 30s, 5m, 1h or 1h30m")
+        }
+    }
 
     /// The folder given, or `$VELO_REPO`, or nil.
     var path: String? {
@@ -41,14 +60,39 @@ struct RepositoryOption: ParsableArguments {
 
     /// The repository, which must exist (or may be created).
     func open(create: Bool = false) throws -> Repository {
-        guard let path else { throw VeloError("no repository given: pass --repo DIR or set VELO_REPO") }
-        return try Repository.open(path, create: create)
+        guard let path else { throw VeloError("no repository given: pass --repo DIR or set VELO_REPO", kind: .usage) }
+        let repository = try Repository.open(path, create: create)
+        repository.lockWait = retryLock.flatMap(LockWait.parse) ?? .zero
+        return repository
     }
 
     /// The repository when one was named, for commands that also accept archive paths.
     func openIfGiven() throws -> Repository? {
         guard path != nil else { return nil }
         return try open()
+    }
+}
+
+/// `--retry-lock` durations: whole numbers of hours, minutes and seconds (`90s`, `5m`, `1h30m`).
+enum LockWait {
+    static func parse(_ text: String) -> Duration? {
+        var seconds: Int64 = 0
+        var number = ""
+        var sawUnit = false
+        for ch in text {
+            if ch.isASCII && ch.isNumber { number.append(ch); continue }
+            guard let n = Int64(number) else { return nil }
+            switch ch {
+            case "h": seconds += n * 3600
+            case "m": seconds += n * 60
+            case "s": seconds += n
+            default: return nil
+            }
+            number = ""
+            sawUnit = true
+        }
+        guard number.isEmpty, sawUnit, seconds <= 86_400 * 7 else { return nil }
+        return .seconds(seconds)
     }
 }
 

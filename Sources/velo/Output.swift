@@ -1,12 +1,20 @@
 import Foundation
+import Logging
 import VeloKit
+
+/// The CLI's own warnings, through the same swift-log handler as the library's.
+let log = Logger(label: "velo")
 
 /// Writing results: JSON for programs, aligned text for people.
 enum Output {
     /// Prints an Encodable value as indented JSON, properties in declaration order, keys in snake_case.
     static func json<T: Encodable>(_ value: T) throws {
-        let text = JSONWriter.string(try JSONValueEncoder().encode(value), pretty: true)
-        FileHandle.standardOutput.write(Data((text + "\n").utf8))
+        FileHandle.standardOutput.write(Data(try jsonText(value).utf8))
+    }
+
+    /// The text `json` prints.
+    static func jsonText<T: Encodable>(_ value: T) throws -> String {
+        JSONWriter.string(try JSONValueEncoder().encode(value), pretty: true) + "\n"
     }
 
     /// Formats rows as left-aligned columns (numbers right-aligned) under a header.
@@ -34,5 +42,16 @@ enum Output {
         var unit = 0
         while value >= 1024 && unit < units.count - 1 { value /= 1024; unit += 1 }
         return unit == 0 ? "\(n) B" : String(format: "%.1f %@", value, units[unit])
+    }
+
+    /// `1234567` as `1,234,567`.
+    static func grouped(_ n: Int) -> String {
+        let digits = String(n.magnitude)
+        var out = ""
+        for (i, ch) in digits.enumerated() {
+            if i > 0 && (digits.count - i) % 3 == 0 { out.append(",") }
+            out.append(ch)
+        }
+        return n < 0 ? "-" + out : out
     }
 }

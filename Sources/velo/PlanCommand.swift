@@ -19,13 +19,13 @@ struct PlanCommand: ParsableCommand {
     var out: String?
 
     @OptionGroup var lock: BusyTimeoutOption
-    @OptionGroup var output: JSONFlag
+    @OptionGroup var output: OutputOptions
 
     func run() throws {
         let repo = try repository.openIfGiven()
         let selected = try SelectedSnapshot.resolve(snapshot, repository: repo)
         let plan = try RestorePlanner.plan(selected, target: try restore.targetPath(), options: try restore.options(),
-                                           busyTimeout: lock.timeout, repository: repo, progress: Progress("plan"))
+                                           busyTimeout: lock.timeout, repository: repo, progress: TerminalProgress("plan"))
         if let out {
             let text = JSONWriter.string(try JSONValueEncoder().encode(plan), pretty: true) + "\n"
             try Data(text.utf8).write(to: URL(fileURLWithPath: out), options: .atomic)
@@ -35,7 +35,7 @@ struct PlanCommand: ParsableCommand {
         } else {
             print(PlanCommand.render(plan))
         }
-        if !plan.canProceed { throw ExitCode(3) }
+        if !plan.canProceed { throw ExitStatus.foundDamage }
     }
 
     static func render(_ plan: RestorePlan) -> String {
@@ -49,7 +49,7 @@ struct PlanCommand: ParsableCommand {
             }
         }
         let rows = plan.tables.map { t in
-            [t.table, t.strategy.rawValue, t.action, Progress.grouped(t.insert), Progress.grouped(t.conflicting), Progress.grouped(t.identical), Progress.grouped(t.onlyInTarget)]
+            [t.table, t.strategy.rawValue, t.action, Output.grouped(t.insert), Output.grouped(t.conflicting), Output.grouped(t.identical), Output.grouped(t.onlyInTarget)]
         }
         if !rows.isEmpty {
             lines.append("")
@@ -57,7 +57,7 @@ struct PlanCommand: ParsableCommand {
         }
         let totals = plan.tables.reduce(into: [0, 0, 0, 0]) { t, p in t[0] += p.insert; t[1] += p.conflicting; t[2] += p.identical; t[3] += p.onlyInTarget }
         lines.append("")
-        lines.append("total: \(Progress.grouped(totals[0])) rows to insert, \(Progress.grouped(totals[1])) conflicting, \(Progress.grouped(totals[2])) identical, \(Progress.grouped(totals[3])) only in the target")
+        lines.append("total: \(Output.grouped(totals[0])) rows to insert, \(Output.grouped(totals[1])) conflicting, \(Output.grouped(totals[2])) identical, \(Output.grouped(totals[3])) only in the target")
         lines.append(plan.canProceed ? "the restore can proceed" : "BLOCKED: \(plan.blockers.count) blockers")
         return lines.joined(separator: "\n")
     }

@@ -17,7 +17,7 @@ struct PruneCommand: ParsableCommand {
     @Flag(name: .long, help: "Show what would be removed, and why each snapshot is kept, without removing anything.")
     var dryRun = false
 
-    @OptionGroup var output: JSONFlag
+    @OptionGroup var output: OutputOptions
 
     func run() throws {
         let repo = try repository.open()

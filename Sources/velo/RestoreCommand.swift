@@ -28,7 +28,7 @@ struct RestoreCommand: ParsableCommand {
     var yes = false
 
     @OptionGroup var lock: BusyTimeoutOption
-    @OptionGroup var output: JSONFlag
+    @OptionGroup var output: OutputOptions
 
     func run() throws {
         let time = try at.map { try Timestamp.parse($0, option: "--at") }  // arguments first, then files
@@ -47,7 +47,7 @@ struct RestoreCommand: ParsableCommand {
         }
         let saved = try plan.map { try Restore.SavedPlan(path: $0) }
         let result = try Restore.run(selected, target: target, options: try restore.options(), repository: repo, savedPlan: saved,
-                                     safetySnapshot: !noSafetySnapshot, busyTimeout: lock.timeout, progress: Progress("restore"))
+                                     safetySnapshot: !noSafetySnapshot, busyTimeout: lock.timeout, progress: TerminalProgress("restore"))
         if output.json {
             try Output.json(result)
             return
@@ -56,7 +56,7 @@ struct RestoreCommand: ParsableCommand {
         for m in result.metadata { print("  collection \(m.collection): \(m.action)") }
         print(Output.table(["TABLE", "INSERTED", "UPDATED", "SKIPPED"], result.records.keys.sorted().map { t in
             let c = result.records[t]!
-            return [t, Progress.grouped(c.inserted), Progress.grouped(c.updated), Progress.grouped(c.skipped)]
+            return [t, Output.grouped(c.inserted), Output.grouped(c.updated), Output.grouped(c.skipped)]
         }))
         if let safety = result.safetySnapshot, let undo = result.undo { print("safety snapshot \(safety) (tag pre-restore); undo: \(undo)") }
     }

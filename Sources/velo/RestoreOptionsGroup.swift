@@ -2,10 +2,14 @@ import ArgumentParser
 import Foundation
 import VeloKit
 
+extension RestorePlan.Strategy: ExpressibleByArgument, CaseIterable {
+    public static var allCases: [RestorePlan.Strategy] { [.skip, .overwrite] }
+}
+
 /// The selection and conflict flags `plan` and `restore` share.
 struct RestoreOptionsGroup: ParsableArguments {
     @Option(name: .long, help: "For rows (and collection definitions) the target already has: skip keeps the target's, overwrite takes the archive's.")
-    var conflict: String = "skip"
+    var conflict: RestorePlan.Strategy = .skip
 
     @Option(name: .long, help: ArgumentHelp("A strategy for one collection, e.g. posts=overwrite (repeatable).", valueName: "collection=strategy"))
     var conflictFor: [String] = []
@@ -19,23 +23,22 @@ struct RestoreOptionsGroup: ParsableArguments {
     @Flag(name: .long, help: "Restore no system tables.")
     var noSystemTables = false
 
-    @Option(name: .long, help: ArgumentHelp("The database to restore into (a missing file is created).", valueName: "path"))
+    @Option(name: .long, help: ArgumentHelp("The database to restore into (a missing file is created).", valueName: "path"), completion: .file())
     var target: String?
 
     func options() throws -> RestoreOptions {
         var options = RestoreOptions()
-        guard let strategy = RestorePlan.Strategy(rawValue: conflict) else { throw VeloError("--conflict must be skip or overwrite, not '\(conflict)'") }
-        options.conflict = strategy
+        options.conflict = conflict
         for item in conflictFor {
             let parts = item.split(separator: "=", maxSplits: 1).map(String.init)
             guard parts.count == 2, let s = RestorePlan.Strategy(rawValue: parts[1]) else {
-                throw VeloError("--conflict-for \(item): expected COLLECTION=skip or COLLECTION=overwrite")
+                throw VeloError("--conflict-for \(item): expected COLLECTION=skip or COLLECTION=overwrite", kind: .usage)
             }
             options.conflictFor[parts[0]] = s
         }
         func list(_ text: String) -> [String] { text.split(separator: ",").map { $0.trimmingCharacters(in: .whitespaces) }.filter { !$0.isEmpty } }
         options.collections = collections.map(list)
-        if noSystemTables && systemTables != nil { throw VeloError("--system-tables and --no-system-tables exclude each other") }
+        if noSystemTables && systemTables != nil { throw VeloError("--system-tables and --no-system-tables exclude each other", kind: .usage) }
         options.systemTables = noSystemTables ? [] : systemTables.map(list)
         return options
     }
@@ -43,6 +46,6 @@ struct RestoreOptionsGroup: ParsableArguments {
     func targetPath() throws -> String {
         if let target, !target.isEmpty { return target }
         if let env = ProcessInfo.processInfo.environment["VELO_DB"], !env.isEmpty { return env }
-        throw VeloError("no target given: pass --target PATH (or set VELO_DB)")
+        throw VeloError("no target given: pass --target PATH (or set VELO_DB)", kind: .usage)
     }
 }

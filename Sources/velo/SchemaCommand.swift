@@ -15,7 +15,7 @@ struct SchemaCorruptCommand: ParsableCommand {
         discussion: "Read-only. Exit status 0 when healthy (warnings allowed), 3 when something is wrong.")
 
     @OptionGroup var database: DatabaseOption
-    @OptionGroup var output: JSONFlag
+    @OptionGroup var output: OutputOptions
 
     func run() throws {
         let db = try Database(path: try database.path(), mode: .readOnly, busyTimeout: database.timeout)
@@ -28,7 +28,7 @@ struct SchemaCorruptCommand: ParsableCommand {
             let warnings = health.findings.filter { $0.severity == .warning }.count
             print("\(health.path): \(health.healthy ? "healthy" : "NOT healthy"): \(health.collectionsChecked) collections checked, \(errors) errors, \(warnings) warnings")
         }
-        if !health.healthy { throw ExitCode(3) }
+        if !health.healthy { throw ExitStatus.foundDamage }
     }
 }
 
@@ -52,7 +52,7 @@ struct SchemaRecoverCommand: ParsableCommand {
     @Flag(name: .long, help: "Check everything and print the SQL, then roll back.")
     var dryRun = false
 
-    @OptionGroup var output: JSONFlag
+    @OptionGroup var output: OutputOptions
 
     func run() throws {
         let path = try database.path()
@@ -80,7 +80,7 @@ struct SchemaRecoverCommand: ParsableCommand {
         if let snapshot { print("snapshot \(snapshot) holds collection \(result.collection) as it was (tag pre-recover)") }
         for step in result.steps { print(step.refusal == nil ? step.sql + ";" : "-- check (\(step.refusal!)): \(step.sql);") }
         if result.steps.isEmpty { print("-- nothing to do") }
-        let rows = result.rowsBefore.map { "\(Progress.grouped($0)) rows" } ?? "new table"
+        let rows = result.rowsBefore.map { "\(Output.grouped($0)) rows" } ?? "new table"
         print(dryRun ? "dry run: every check passed (\(rows)); nothing was changed" : "recovered \(result.collection) (\(rows) kept); \(result.remaining.filter { $0.severity == .error }.count) errors left")
         for f in result.remaining { print("  \(f.severity.rawValue): \(f.message)") }
     }
@@ -104,7 +104,7 @@ struct SchemaOrphansCommand: ParsableCommand {
     @Flag(name: .long, help: "Confirm dropping.")
     var yes = false
 
-    @OptionGroup var output: JSONFlag
+    @OptionGroup var output: OutputOptions
 
     func run() throws {
         let path = try database.path()
@@ -114,7 +114,7 @@ struct SchemaOrphansCommand: ParsableCommand {
         if targets.isEmpty && !dropAll {
             if output.json { try Output.json(orphans); return }
             if orphans.isEmpty { print("\(path): no orphan tables") }
-            for o in orphans { print("\(o.table)  \(Progress.grouped(o.rows)) rows") }
+            for o in orphans { print("\(o.table)  \(Output.grouped(o.rows)) rows") }
             return
         }
         if targets.isEmpty { print("\(path): no orphan tables"); return }

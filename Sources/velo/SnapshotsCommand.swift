@@ -18,7 +18,7 @@ struct SnapshotsCommand: ParsableCommand {
     @Option(name: .long, help: ArgumentHelp("With --at: the database being restored (its own snapshots are preferred; default: $VELO_DB).", valueName: "path"))
     var target: String?
 
-    @OptionGroup var output: JSONFlag
+    @OptionGroup var output: OutputOptions
 
     struct Row: Encodable {
         var id: String
@@ -37,7 +37,7 @@ struct SnapshotsCommand: ParsableCommand {
         let time = try at.map { try Timestamp.parse($0, option: "--at") }  // arguments first, then files
         let repo = try repository.open()
         let catalog = repo.catalog.scan()
-        for damaged in catalog.damaged { Diagnostics.warn("\(damaged); run 'velo verify --all'") }
+        for damaged in catalog.damaged { log.warning("\(damaged); run 'velo verify --all'") }
         var entries = catalog.entries.filter { entry in tag.allSatisfy { entry.tags.contains($0) } }
         if let time {
             let source = target ?? ProcessInfo.processInfo.environment["VELO_DB"]
@@ -58,7 +58,7 @@ struct SnapshotsCommand: ParsableCommand {
         }
         print(Output.table(["ID", "TIME", "SOURCE", "TAGS", "COLLECTIONS", "ROWS", "SIZE", "VERIFIED"], rows.map { r in
             [SnapshotID.short(r.id), r.time, r.source, r.tags.joined(separator: ","), String(r.collections.count),
-             Progress.grouped(r.rows), Output.bytes(r.bytes),
+             Output.grouped(r.rows), Output.bytes(r.bytes),
              r.verifiedOK.map { ($0 ? "ok " : "DAMAGED ") + (r.verified ?? "") } ?? "never"]
         }, indent: ""))
         print("\(rows.count) snapshots, \(Output.bytes(rows.reduce(0) { $0 + $1.bytes }))")

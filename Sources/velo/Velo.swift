@@ -1,5 +1,6 @@
 import ArgumentParser
 import Foundation
+import Logging
 import VeloKit
 
 @main
@@ -10,7 +11,7 @@ struct Velo: ParsableCommand {
         discussion: """
             VELO_DB and VELO_REPO are the defaults for --db and --repo.
 
-            Exit status: 0 success, 1 error, 3 damage found (verify), a plan that blocks (plan, restore) or an unhealthy schema (schema corrupt).
+            Exit status: 0 success, 1 error, 3 damage found (verify), a plan that blocks (plan, restore) or an unhealthy schema (schema corrupt), 11 the repository is locked by another velo, 64 usage error, 130 interrupted.
             """,
         version: VeloVersion.current,
         subcommands: [
@@ -20,16 +21,59 @@ struct Velo: ParsableCommand {
         ]
     )
 
-    /// Runs the command; a `VeloError` exits with its own status (3 for damage or a blocked plan).
+    /// Parses, runs, and turns any error into one line on stderr (or a JSON object on stdout under `--json`) and
+    /// its exit status (`ExitStatus`).
     static func main() {
-        do {
-            var command = try parseAsRoot()
-            try command.run()
-        } catch let error as VeloError where error.exitCode != 1 {
-            FileHandle.standardError.write(Data("Error: \(error.message)\n".utf8))
-            Foundation.exit(error.exitCode)
-        } catch {
-            exit(withError: error)
+        let arguments = Array(CommandLine.arguments.dropFirst())
+        let json = arguments.contains("--json")
+        let quiet = arguments.contains("--quiet") || arguments.contains("-q")
+        let verbose = arguments.contains("--verbose") || arguments.contains("-v")
+        LoggingSystem.bootstrap { label in
+            var handler = StderrLogHandler(label: label)
+            handler.logLevel = quiet ? .error : (verbose ? .info : .warning)
+            return handler
         }
+        TerminalProgress.allowed = !quiet
+        Interruption.install()
+        var command: ParsableCommand
+        do {
+            command = try parseAsRoot(arguments)
+        } catch {
+            exit(withError: error)  // help, version, and usage errors (64), as argument-parser words them
+        }
+        do {
+            try command.run()
+        } catch let exit as ExitCode {
+            Foundation.exit(exit.rawValue)
+        } catch let error where String(reflecting: type(of: error)).hasPrefix("ArgumentParser.") {
+            Velo.exit(withError: error)  // help requested by `velo help`, validation errors (64)
+        } catch {
+            let kind = Interruption.requestedSignal != nil ? ErrorKind.interrupted : error.veloKind
+            let status = ExitStatus.of(kind)
+            let message = (error as? CustomStringConvertible)?.description ?? "\(error)"
+            if json, let text = try? Output.jsonText(ErrorReport(error, kind: kind, status: status, message: message)) {
+                FileHandle.standardOutput.write(Data(text.utf8))
+            } else {
+                FileHandle.standardError.write(Data("Error: \(message)\n".utf8))
+            }
+            Foundation.exit(status)
+        }
+    }
+}
+
+/// swift-log's handler for the CLI: `velo: warning: …` lines on stderr.
+struct StderrLogHandler: LogHandler {
+    let label: String
+    var logLevel: Logger.Level = .warning
+    var metadata: Logger.Metadata = [:]
+
+    subscript(metadataKey key: String) -> Logger.Metadata.Value? {
+        get { metadata[key] }
+        set { metadata[key] = newValue }
+    }
+
+    func log(level: Logger.Level, message: Logger.Message, metadata: Logger.Metadata?, source: String, file: String, function: String, line: UInt) {
+        let word = level >= .error ? "error" : (level >= .warning ? "warning" : "info")
+        FileHandle.standardError.write(Data("velo: \(word): \(message)\n".utf8))
     }
 }

@@ -17,7 +17,7 @@ struct VerifyCommand: ParsableCommand {
     @Flag(name: .long, help: "Verify every snapshot in the repository.")
     var all = false
 
-    @OptionGroup var output: JSONFlag
+    @OptionGroup var output: OutputOptions
 
     func run() throws {
         let repo = try repository.openIfGiven()
@@ -35,12 +35,12 @@ struct VerifyCommand: ParsableCommand {
             selected = try (snapshots.isEmpty ? ["latest"] : snapshots).map { try SelectedSnapshot.resolve($0, repository: repo) }
         }
         for snapshot in selected {
-            let report = try Verifier.verify(snapshot, progress: Progress("verify \(snapshot.id.map(SnapshotID.short) ?? "archive")"))
+            let report = try Verifier.verify(snapshot, progress: TerminalProgress("verify \(snapshot.id.map(SnapshotID.short) ?? "archive")"))
             reports.append(report)
             if !output.json {
                 let name = report.id.map(SnapshotID.short) ?? report.archive
                 if report.ok {
-                    print("\(name): ok (\(report.entries) entries, \(Progress.grouped(report.rows)) rows, \(Output.bytes(report.bytes)))")
+                    print("\(name): ok (\(report.entries) entries, \(Output.grouped(report.rows)) rows, \(Output.bytes(report.bytes)))")
                 } else {
                     print("\(name): DAMAGED")
                     for problem in report.problems { print("  \(problem)") }
@@ -48,6 +48,6 @@ struct VerifyCommand: ParsableCommand {
             }
         }
         if output.json { try Output.json(reports) }
-        if reports.contains(where: { !$0.ok }) { throw ExitCode(3) }
+        if reports.contains(where: { !$0.ok }) { throw ExitStatus.foundDamage }
     }
 }

@@ -166,8 +166,21 @@ import VeloKit
         let owner = #"{"pid":\#(getpid()),"host":"\#(ProcessInfo.processInfo.hostName)","time":"2026-11-27T03:00:00Z","command":"velo backup"}"#
         try owner.write(toFile: repo + "/locks/exclusive.json", atomically: true, encoding: .utf8)
         let blocked = try VeloProcess.run(["backup", "--db", db, "--repo", repo])
-        #expect(blocked.status == 1)
+        #expect(blocked.status == 11, "restic's status for a locked repository")
         #expect(blocked.stderr.contains("locked by velo backup (pid \(getpid())"), "\(blocked.stderr)")
+        let json = try VeloProcess.run(["backup", "--db", db, "--repo", repo, "--json"])
+        #expect(json.status == 11 && json.stderr.isEmpty)
+        let error = try JSONParser.parse(json.stdout)["error"]
+        #expect(error?["kind"] == .string("locked") && error?["exit_status"] == .int(11), "\(json.stdout)")
+        // --retry-lock waits for the owner to finish instead of failing (and fails when it does not).
+        let started = ContinuousClock.now
+        let waited = try VeloProcess.run(["backup", "--db", db, "--repo", repo, "--retry-lock", "1s"])
+        #expect(waited.status == 11 && ContinuousClock.now - started >= .seconds(1))
+        DispatchQueue.global().asyncAfter(deadline: .now() + 0.6) { unlink(repo + "/locks/exclusive.json") }
+        let retried = try VeloProcess.run(["backup", "--db", db, "--repo", repo, "--retry-lock", "30s"])
+        #expect(retried.status == 0, "\(retried.stderr)")
+        #expect(try VeloProcess.run(["backup", "--db", db, "--repo", repo, "--retry-lock", "soon"]).status == 64)
+        try owner.write(toFile: repo + "/locks/exclusive.json", atomically: true, encoding: .utf8)
         #expect(try VeloProcess.run(["unlock", "--repo", repo]).status != 0, "a live owner's lock is not broken without --force")
         // A lock whose owner is gone is reported and taken over.
         let stale = #"{"pid":2000000000,"host":"\#(ProcessInfo.processInfo.hostName)","time":"2026-11-27T03:00:00Z","command":"velo backup"}"#
@@ -191,7 +204,7 @@ import VeloKit
         let ambiguous = try VeloProcess.run(["inspect", "--repo", repo, "zzzz"])
         #expect(ambiguous.status == 1 && ambiguous.stderr.contains("no snapshot matches 'zzzz'"))
         let level = try VeloProcess.run(["backup", "--db", db, "--repo", repo, "--level", "40"])
-        #expect(level.status == 1 && level.stderr.contains("--level"))
+        #expect(level.status == 64 && level.stderr.contains("--level"), "usage errors exit 64")
         let time = try VeloProcess.run(["backup", "--db", db, "--repo", repo, "--time", "yesterday"])
         #expect(time.status == 1 && time.stderr.contains("ISO 8601"))
         let table = try VeloProcess.run(["cat", "--repo", repo, "latest", "cache"])

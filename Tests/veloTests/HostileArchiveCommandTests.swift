@@ -164,7 +164,7 @@ import Testing
         }
         try ArchiveSurgery.write(entries, to: s.archive)
         try ArchiveSurgery.recatalog(repo: s.repo, id: s.id, archive: s.archive, manifest: true)
-        #expect(FileSystem.fileSize(s.archive) < 1 << 20, "the bomb should be small on disk")
+        #expect(try FileSystem.fileSize(s.archive) < 1 << 20, "the bomb should be small on disk")
     }
 
     @Test(arguments: [

@@ -40,7 +40,8 @@ public enum RecordValue: Equatable, Sendable {
 /// Reads rows written by `RecordEncoder`.
 public enum RecordDecoder {
     /// Why a row line cannot be read.
-    public struct Problem: Error, CustomStringConvertible, Sendable {
+    public struct Problem: VeloFailure {
+        public var kind: ErrorKind { .damaged }
         public let reason: String
         public var description: String { reason }
     }

@@ -137,7 +137,8 @@ public struct SnapshotHeader: Equatable, Sendable {
 }
 
 /// Something in an archive that does not follow the format, naming the entry.
-public struct FormatProblem: Error, CustomStringConvertible, Sendable {
+public struct FormatProblem: VeloFailure {
+    public var kind: ErrorKind { .damaged }
     public let entry: String
     public let reason: String
     public var description: String { "entry \(entry): \(reason)" }

@@ -35,7 +35,7 @@ public struct ArchiveAudit {
     /// Reads `path` from start to end. `expectedSHA256` (from the catalog) is compared with the file's own, and
     /// `recordedManifest` (the catalog's record, which restores hold the archive to) with the archive's manifest.
     public static func run(path: String, expectedSHA256: String? = nil, recordedManifest: Manifest? = nil, checkRows: Bool = true,
-                           progress: Progress? = nil) throws -> ArchiveAudit {
+                           progress: (any ProgressObserver)? = nil) throws -> ArchiveAudit {
         var audit = ArchiveAudit(path: path)
         do {
             let reader = try ArchiveReader(path: path)
@@ -52,10 +52,11 @@ public struct ArchiveAudit {
             audit.problems.append(Problem(entry: ArchiveFormat.manifestPath, reason: "differs from the manifest the catalog recorded for this snapshot"))
         }
         audit.crossCheck()
+        try Interruption.check()  // a stopped audit is not a finding
         return audit
     }
 
-    mutating func read(_ reader: ArchiveReader, checkRows: Bool, progress: Progress?) {
+    mutating func read(_ reader: ArchiveReader, checkRows: Bool, progress: (any ProgressObserver)?) {
         var seen = Set<String>()
         var index = 0
         var sawManifestLast = false
@@ -148,7 +149,7 @@ public struct ArchiveAudit {
     /// Streams one data entry: hashes it and, for row parts, checks and counts its rows. nil when the entry
     /// holds a row past the format's limit (recorded as a problem): the audit stops reading there.
     mutating func readData(_ header: ArchiveReader.EntryHeader, reader: ArchiveReader, buffer: inout [UInt8],
-                           checkRows: Bool, progress: Progress?) throws -> ObservedEntry? {
+                           checkRows: Bool, progress: (any ProgressObserver)?) throws -> ObservedEntry? {
         var digest = SHA256Digest()
         let isRows = header.path.hasSuffix(".ndjson")
         var lines = LineSplitter()
@@ -184,6 +185,7 @@ public struct ArchiveAudit {
                 problems.append(Problem(entry: header.path, reason: "\(tooLong); not read further"))
                 return nil
             }
+            try Interruption.check()
             progress?.update(Int(bytesRead + digest.byteCount) >> 20, unit: "MiB read", detail: header.path)
         }
         if isRows && lines.hasPartialLine {

@@ -97,7 +97,7 @@ public struct Inspection: Encodable, Sendable {
             .map { TableInfo(name: $0.name, group: $0.group.rawValue, role: $0.role, rows: $0.rows, parts: $0.parts.count) }
         return Inspection(
             formatVersion: header.version, id: header.id, time: Timestamp.iso8601(header.time), toolVersion: header.toolVersion,
-            archive: snapshot.archivePath, archiveBytes: FileSystem.fileSize(snapshot.archivePath),
+            archive: snapshot.archivePath, archiveBytes: try FileSystem.fileSize(snapshot.archivePath),
             archiveSHA256: snapshot.catalogEntry?.archiveSHA256,
             source: header.source.path, sourceKind: header.source.kind, journalMode: header.source.journalMode,
             sqliteVersion: header.source.sqliteVersion, schemaVersion: header.source.schemaVersion,

@@ -48,7 +48,7 @@ public struct SnapshotDiff: Encodable, Sendable {
     }
 
     public static func compare(_ first: SelectedSnapshot, _ second: SelectedSnapshot, temporaryDirectory: String? = nil,
-                               progress: Progress? = nil) throws -> SnapshotDiff {
+                               progress: (any ProgressObserver)? = nil) throws -> SnapshotDiff {
         let sides = try [first, second].map(prepare)
         let changes = CollectionChange.compare(sides[0].collections, sides[1].collections)
         // Tables and their key columns, from the union of both snapshots.
@@ -75,7 +75,7 @@ public struct SnapshotDiff: Encodable, Sendable {
             diffs.append(diff)
         }
         // About 200,000 rows per bucket; a lone archive's rows are estimated from its size.
-        let totalRows = [first, second].map { $0.catalogEntry?.totalRows ?? Int(FileSystem.fileSize($0.archivePath) / 20) }.reduce(0, +)
+        let totalRows = [first, second].map { $0.catalogEntry?.totalRows ?? Int(((try? FileSystem.fileSize($0.archivePath)) ?? 0) / 20) }.reduce(0, +)
         let bucketCount = max(1, min(512, totalRows / 200_000 + 1))
         let directory = (temporaryDirectory ?? NSTemporaryDirectory()) + "/velo-diff-\(getpid())-\(UInt32.random(in: 0...UInt32.max))"
         try FileSystem.createDirectory(directory)
@@ -91,7 +91,7 @@ public struct SnapshotDiff: Encodable, Sendable {
                 }
                 try spill.add(side: side, table: plan.index, line: line, ranges: ranges, columns: table.columns, plan: plan)
                 done += 1
-                if done & 8191 == 0 { progress?.update(done, detail: "snapshot \(side == 0 ? "A" : "B")") }
+                if done & 8191 == 0 { try Interruption.check(); progress?.update(done, detail: "snapshot \(side == 0 ? "A" : "B")") }
                 return true
             }
         }

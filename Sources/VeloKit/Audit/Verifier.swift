@@ -18,7 +18,7 @@ public enum Verifier {
         Report(id: damaged.id, archive: damaged.path, ok: false, problems: [damaged.description], entries: 0, rows: 0, bytes: 0, seconds: 0)
     }
 
-    public static func verify(_ snapshot: SelectedSnapshot, progress: Progress? = nil) throws -> Report {
+    public static func verify(_ snapshot: SelectedSnapshot, progress: (any ProgressObserver)? = nil) throws -> Report {
         let started = ContinuousClock.now
         let path = snapshot.archivePath
         var problems: [ArchiveAudit.Problem] = []
@@ -52,7 +52,7 @@ public enum Verifier {
             entry.verification = .init(time: Timestamp.now, ok: report.ok, problems: report.problems)
             // Recorded under the repository lock, and only if a prune has not removed the snapshot meanwhile.
             do {
-                let lock = try repository.lock(command: "velo verify", wait: .seconds(60))
+                let lock = try repository.lock(command: "velo verify", wait: max(.seconds(60), repository.lockWait))
                 defer { lock.release() }
                 if FileSystem.exists(repository.catalog.entryPath(entry.id)) { try repository.catalog.update(entry) }
             } catch {

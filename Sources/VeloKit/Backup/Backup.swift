@@ -41,7 +41,7 @@ public enum Backup {
     /// only for a backup that can happen). Opens the file read-only, reads its schema, and closes it.
     public static func checkSource(_ path: String, busyTimeout: Duration = .seconds(5)) throws {
         try DatabaseFile.check(path)
-        if FileSystem.fileSize(path) == 0 {
+        if try FileSystem.fileSize(path) == 0 {
             throw VeloError("\(path): an empty file, not a Veloquent database")
         }
         let db = try Database(path: path, mode: .readOnly, busyTimeout: busyTimeout)
@@ -49,7 +49,7 @@ public enum Backup {
     }
 
     /// Backs up `databasePath` into `repository`. Takes the repository's lock for the whole run.
-    public static func run(databasePath: String, repository: Repository, options: Options, progress: Progress? = nil) throws -> Result {
+    public static func run(databasePath: String, repository: Repository, options: Options, progress: (any ProgressObserver)? = nil) throws -> Result {
         guard (1...19).contains(options.level) else { throw VeloError("--level must be 1 to 19 (zstd levels)") }
         guard (1...ArchiveFormat.maxPartTarget).contains(options.partBytes) else {
             throw VeloError("the part size must be 1 byte to \(ArchiveFormat.maxPartTarget >> 20) MiB")

@@ -14,7 +14,7 @@ public final class ConsistentRead {
     private var closed = false
 
     /// Opens `path` and freezes it. `copyDirectory` holds the temporary copy in rollback-journal mode.
-    public init(path: String, copyDirectory: String, busyTimeout: Duration, progress: Progress? = nil) throws {
+    public init(path: String, copyDirectory: String, busyTimeout: Duration, progress: (any ProgressObserver)? = nil) throws {
         let source = try Database(path: path, mode: .readOnly, busyTimeout: busyTimeout)
         let mode = (try source.pragma("journal_mode")?.stringValue ?? "delete").lowercased()
         journalMode = mode

@@ -6,12 +6,12 @@ struct SnapshotWriter {
     let plan: TablePlan
     let header: SnapshotHeader
     let partBytes: Int
-    let progress: Progress?
+    let progress: (any ProgressObserver)?
 
     /// Rows read per table.
     private(set) var rows: [String: Int] = [:]
 
-    init(database: Database, plan: TablePlan, header: SnapshotHeader, partBytes: Int, progress: Progress?) {
+    init(database: Database, plan: TablePlan, header: SnapshotHeader, partBytes: Int, progress: (any ProgressObserver)?) {
         self.database = database
         self.plan = plan
         self.header = header
@@ -75,7 +75,7 @@ struct SnapshotWriter {
                 partRows += 1
                 tableRows += 1
                 if buffer.count >= partBytes { try flush() }
-                if tableRows & 4095 == 0 { progress?.update(done + tableRows, detail: item.table) }
+                if tableRows & 4095 == 0 { try Interruption.check(); progress?.update(done + tableRows, detail: item.table) }
             }
             if partRows > 0 { try flush() }
             done += tableRows

@@ -40,7 +40,7 @@ public struct DemoDatabase {
     /// Writes the database to `path` through a temporary file renamed into place, so an interrupted run
     /// never leaves a partial database under the final name. Refuses an existing file unless `force`.
     @discardableResult
-    public func write(to path: String, progress: Progress? = nil) throws -> Summary {
+    public func write(to path: String, progress: (any ProgressObserver)? = nil) throws -> Summary {
         guard options.posts >= 0 else { throw VeloError("--posts must be zero or more") }
         guard ["delete", "wal"].contains(options.journalMode) else {
             throw VeloError("journal mode must be 'delete' or 'wal', not '\(options.journalMode)'")
@@ -85,14 +85,14 @@ public struct DemoDatabase {
 struct Generator {
     let db: Database
     let options: DemoDatabase.Options
-    let progress: Progress?
+    let progress: (any ProgressObserver)?
     var random: SeededRandom
     var rows: [String: Int] = [:]
     var text: [UInt8] = []
     let userCount: Int
     let tagCount: Int
 
-    init(db: Database, options: DemoDatabase.Options, progress: Progress?) {
+    init(db: Database, options: DemoDatabase.Options, progress: (any ProgressObserver)?) {
         self.db = db
         self.options = options
         self.progress = progress
@@ -372,7 +372,7 @@ struct Generator {
                 try comments.step()
                 commentRows += 1
             }
-            if i & 1023 == 0 { progress?.update(i, unit: "posts") }
+            if i & 1023 == 0 { try Interruption.check(); progress?.update(i, unit: "posts") }
         }
         count("_velo_posts", options.posts)
         count(pivotName, pivotRows)

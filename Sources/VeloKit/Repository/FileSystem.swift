@@ -8,32 +8,37 @@ enum FileSystem {
         let directory = (path as NSString).deletingLastPathComponent
         let temporary = (directory as NSString).appendingPathComponent(".\((path as NSString).lastPathComponent).tmp-\(getpid())")
         let fd = open(temporary, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, mode)
-        guard fd >= 0 else { throw VeloError("\(temporary): cannot create: \(String(cString: strerror(errno)))") }
-        var ok = true
+        guard fd >= 0 else { throw VeloError.io(temporary, "create", errno: errno) }
+        fchmod(fd, mode)  // whatever the umask
+        // Each failure names the call that failed and its own errno.
+        var failure: VeloError?
         bytes.withUnsafeBytes { buffer in
             var offset = 0
             while offset < buffer.count {
                 let n = write(fd, buffer.baseAddress! + offset, buffer.count - offset)
-                if n < 0 { if errno == EINTR { continue }; ok = false; return }
+                if n < 0 {
+                    if errno == EINTR { continue }
+                    failure = .io(path, "write", errno: errno)
+                    return
+                }
                 offset += n
             }
         }
-        let reason = String(cString: strerror(errno))
-        if !ok || fsync(fd) != 0 {
-            close(fd)
+        if failure == nil && fsync(fd) != 0 { failure = .io(path, "fsync", errno: errno) }
+        if close(fd) != 0 && failure == nil { failure = .io(path, "close", errno: errno) }
+        if let failure {
             unlink(temporary)
-            throw VeloError("\(path): write failed: \(reason)")
+            throw failure
         }
-        close(fd)
         try rename(temporary, to: path)
     }
 
     /// Renames and fsyncs the destination folder so the rename survives a crash.
     static func rename(_ from: String, to: String) throws {
         guard Foundation.rename(from, to) == 0 else {
-            let reason = String(cString: strerror(errno))
+            let failure = VeloError.io(to, "rename into place", errno: errno)
             unlink(from)
-            throw VeloError("\(to): cannot rename into place: \(reason)")
+            throw failure
         }
         syncDirectory((to as NSString).deletingLastPathComponent)
     }
@@ -73,15 +78,29 @@ enum FileSystem {
         return FileManager.default.fileExists(atPath: path, isDirectory: &isDirectory) && isDirectory.boolValue
     }
 
+    /// The whole of a small file (markers, catalog entries, plans).
     static func read(_ path: String) throws -> [UInt8] {
-        guard let data = FileManager.default.contents(atPath: path) else {
-            throw VeloError("\(path): cannot read")
+        let fd = open(path, O_RDONLY | O_CLOEXEC)
+        guard fd >= 0 else { throw VeloError.io(path, "open", errno: errno) }
+        defer { close(fd) }
+        var result: [UInt8] = []
+        var chunk = [UInt8](repeating: 0, count: 64 * 1024)
+        while true {
+            let n = chunk.withUnsafeMutableBytes { Foundation.read(fd, $0.baseAddress, $0.count) }
+            if n < 0 {
+                if errno == EINTR { continue }
+                throw VeloError.io(path, "read", errno: errno)
+            }
+            if n == 0 { return result }
+            result.append(contentsOf: chunk[0..<n])
         }
-        return Array(data)
     }
 
-    static func fileSize(_ path: String) -> Int64 {
-        ((try? FileManager.default.attributesOfItem(atPath: path))?[.size] as? NSNumber)?.int64Value ?? 0
+    /// The size of a file, or an error with the errno of `stat` (never 0 for a file that cannot be looked at).
+    static func fileSize(_ path: String) throws -> Int64 {
+        var info = stat()
+        guard stat(path, &info) == 0 else { throw VeloError.io(path, "stat", errno: errno) }
+        return Int64(info.st_size)
     }
 
     /// The absolute form of a path given on the command line.

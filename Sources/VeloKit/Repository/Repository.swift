@@ -16,6 +16,9 @@ public final class Repository {
     /// The absolute path of the repository folder.
     public let root: String
     public let catalog: Catalog
+    /// How long a writer waits for another velo's lock before failing (`--retry-lock`): overlapping cron jobs
+    /// wait instead of failing. Zero fails at once.
+    public var lockWait: Duration = .zero
 
     private init(root: String) {
         self.root = root
@@ -86,8 +89,8 @@ public final class Repository {
     /// Takes the writer's lock and cleans up what an interrupted writer left: partial archives and temporary
     /// copies are deleted; a complete archive that was renamed but not yet catalogued is catalogued.
     /// With `wait`, a lock held by another live writer is retried until the time is up.
-    public func lock(command: String, wait: Duration = .zero) throws -> RepositoryLock {
-        let deadline = ContinuousClock.now + wait
+    public func lock(command: String, wait: Duration? = nil) throws -> RepositoryLock {
+        let deadline = ContinuousClock.now + (wait ?? lockWait)
         while true {
             do {
                 let lock = try RepositoryLock.acquire(root: root, command: command)
@@ -95,6 +98,7 @@ public final class Repository {
                 return lock
             } catch RepositoryLock.Failure.held(let repository, let owner) {
                 guard ContinuousClock.now < deadline else { throw RepositoryLock.Failure.held(repository: repository, owner: owner) }
+                try Interruption.check()
                 usleep(200_000)
             }
         }

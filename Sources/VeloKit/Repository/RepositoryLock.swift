@@ -41,7 +41,8 @@ public final class RepositoryLock {
     }
 
     /// Why the lock could not be taken.
-    public enum Failure: Error, CustomStringConvertible {
+    public enum Failure: VeloFailure {
+        public var kind: ErrorKind { .locked }
         case held(repository: String, owner: Owner)
         case stale(repository: String, owner: Owner)
         case unreadable(repository: String, path: String)

@@ -29,7 +29,7 @@ public struct NewDatabaseRestore {
     /// against its own manifest. The file becomes the target only when the whole archive has proved sound.
     /// - Parameter tables: restore only these tables' rows (every table is still created); nil for all.
     public static func run(_ snapshot: SelectedSnapshot, manifest: Manifest?, archiveSHA256: String?, to path: String,
-                           tables: Set<String>? = nil, progress: Progress? = nil) throws -> Result {
+                           tables: Set<String>? = nil, progress: (any ProgressObserver)? = nil) throws -> Result {
         let started = ContinuousClock.now
         guard !FileManager.default.fileExists(atPath: path) else { throw VeloError("\(path): already exists; restoring into a new database needs a path that does not") }
         TemporaryFile.removeRestoreLitter(beside: path)  // what a killed restore left
@@ -92,7 +92,7 @@ public struct NewDatabaseRestore {
                 try statement.step()
                 rows[table.name, default: 0] += 1
                 done += 1
-                if done & 8191 == 0 { progress?.update(done, detail: table.name) }
+                if done & 8191 == 0 { try Interruption.check(); progress?.update(done, detail: table.name) }
                 return true
             }
             guard end != nil else { throw ArchiveDamage(path: snapshot.archivePath, entry: nil, reason: "ended before its manifest") }

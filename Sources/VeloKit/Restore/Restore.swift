@@ -60,7 +60,7 @@ public enum Restore {
     /// Restores `snapshot` into `target`. `repository` receives the safety snapshot unless `safetySnapshot` is false.
     public static func run(_ snapshot: SelectedSnapshot, target: String, options: RestoreOptions, repository: Repository?,
                            savedPlan: SavedPlan? = nil, safetySnapshot: Bool = true, busyTimeout: Duration = .seconds(5),
-                           progress: Progress? = nil, connectionSetup: ((Database) throws -> Void)? = nil) throws -> Result {
+                           progress: (any ProgressObserver)? = nil, connectionSetup: ((Database) throws -> Void)? = nil) throws -> Result {
         let started = ContinuousClock.now
         func seconds() -> Double {
             let e = ContinuousClock.now - started
@@ -101,7 +101,7 @@ public enum Restore {
             do {
                 result = try NewDatabaseRestore.run(snapshot, manifest: manifest, archiveSHA256: sha256, to: targetPath, tables: tables, progress: progress)
             } catch let damage as ArchiveDamage {
-                throw VeloError("the restore is blocked: the archive is damaged: \(damage); nothing was written", exitCode: 3)
+                throw VeloError("the restore is blocked: the archive is damaged: \(damage); nothing was written", kind: .damaged)
             }
             return Result(snapshot: result.snapshot, target: targetPath, created: true, safetySnapshot: nil, undo: nil, metadata: [],
                           records: result.rows.mapValues { RestoreImporter.Report.Counts(inserted: $0) }, seconds: seconds())
@@ -154,6 +154,6 @@ public enum Restore {
 
     static func blocked(_ plan: RestorePlan) -> VeloError {
         let first = plan.blockers.first.map { $0.message + ($0.examples.isEmpty ? "" : " (e.g. \($0.examples.prefix(3).joined(separator: "; ")))") } ?? "blocked"
-        return VeloError("the restore is blocked: \(first)\(plan.blockers.count > 1 ? "; and \(plan.blockers.count - 1) more (see velo plan)" : ""); nothing was changed", exitCode: 3)
+        return VeloError("the restore is blocked: \(first)\(plan.blockers.count > 1 ? "; and \(plan.blockers.count - 1) more (see velo plan)" : ""); nothing was changed", kind: .blocked)
     }
 }

@@ -25,7 +25,7 @@ public struct RestoreImporter {
     let plan: RestorePlan
     let db: Database
 
-    func run(snapshot: SelectedSnapshot, progress: Progress?) throws -> Report {
+    func run(snapshot: SelectedSnapshot, progress: (any ProgressObserver)?) throws -> Report {
         var report = Report()
         var layout = try TenantDatabase.load(db)
         // Collections are matched by name, as Veloquent does: the archive's ids of collections the target
@@ -141,7 +141,7 @@ public struct RestoreImporter {
             }
             report.records[table.name] = counts
             done += 1
-            if done & 8191 == 0 { progress?.update(done, detail: "restoring \(table.name)") }
+            if done & 8191 == 0 { try Interruption.check(); progress?.update(done, detail: "restoring \(table.name)") }
             return true
         }
         progress?.finish()

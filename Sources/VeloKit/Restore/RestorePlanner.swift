@@ -28,7 +28,7 @@ public struct RestorePlanner {
     static let exampleLimit = 5
 
     /// Reads the archive's header, schema and collection metadata, after checking every byte of it.
-    static func readArchive(_ snapshot: SelectedSnapshot, progress: Progress?, verifyWhileReading: Bool = false) throws -> (ArchiveFacts?, [RestorePlan.Finding]) {
+    static func readArchive(_ snapshot: SelectedSnapshot, progress: (any ProgressObserver)?, verifyWhileReading: Bool = false) throws -> (ArchiveFacts?, [RestorePlan.Finding]) {
         if verifyWhileReading, case .catalogued(let entry, let repository) = snapshot {
             // A catalogued snapshot: the catalog has the manifest, so the one pass over the rows can check every
             // entry (and, at its end, the archive's own SHA-256) instead of a separate full read first.
@@ -108,7 +108,7 @@ public struct RestorePlanner {
 
     /// Plans the restore. With `connection`, the target is read through it (the executor's write transaction).
     public static func plan(_ snapshot: SelectedSnapshot, target: String, options: RestoreOptions, busyTimeout: Duration,
-                            connection: Database? = nil, repository: Repository? = nil, progress: Progress? = nil) throws -> RestorePlan {
+                            connection: Database? = nil, repository: Repository? = nil, progress: (any ProgressObserver)? = nil) throws -> RestorePlan {
         let targetPath = FileSystem.absolute(target)
         let (facts, archiveFindings) = try readArchive(snapshot, progress: progress,
                                                         verifyWhileReading: FileManager.default.fileExists(atPath: targetPath))
@@ -241,7 +241,7 @@ public struct RestorePlanner {
         var total = 0, inserted = 0
         for p in plans { total += p.insert + p.conflicting + p.identical; inserted += p.insert }
         let share: Double = total == 0 ? 0 : Double(inserted) / Double(total)
-        checkDisk(facts, selection: selection, insertedShare: share, target: targetPath, targetBytes: FileSystem.fileSize(targetPath),
+        checkDisk(facts, selection: selection, insertedShare: share, target: targetPath, targetBytes: try FileSystem.fileSize(targetPath),
                   repository: repository, add: add)
         return RestorePlan(snapshot: facts.header.id, archive: snapshot.archivePath, target: targetPath, targetExists: true,
                            canProceed: !findings.contains { $0.severity == .error }, findings: findings, tables: plans,

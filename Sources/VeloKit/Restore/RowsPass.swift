@@ -44,7 +44,7 @@ final class RowsPass {
         self.plans = plans
     }
 
-    func run(snapshot: SelectedSnapshot, progress: Progress?) throws {
+    func run(snapshot: SelectedSnapshot, progress: (any ProgressObserver)?) throws {
         let stagingPath = NSTemporaryDirectory() + "velo-plan-\(getpid())-\(UInt32.random(in: 0...UInt32.max)).sqlite"
         defer { for suffix in ["", "-journal"] { unlink(stagingPath + suffix) } }
         let staging = try Database(path: stagingPath, mode: .create)
@@ -171,7 +171,7 @@ final class RowsPass {
             }
             plans[table.name] = plan
             rowsRead += 1
-            if rowsRead & 8191 == 0 { progress?.update(rowsRead, detail: "planning \(table.name)") }
+            if rowsRead & 8191 == 0 { try Interruption.check(); progress?.update(rowsRead, detail: "planning \(table.name)") }
             return true
         }
         progress?.finish()

@@ -55,6 +55,7 @@ public enum Prune {
                 throw VeloError("\(repository.root): the policy would remove every snapshot; nothing was removed")
             }
             for removed in report.remove {
+                try Interruption.check()  // between removals: each one is whole
                 guard let entry = byID[removed.id] else { continue }
                 try repository.remove(entry)
             }

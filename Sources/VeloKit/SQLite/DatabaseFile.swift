@@ -3,7 +3,8 @@ import Foundation
 /// Checks on a database path made before SQLite opens it, so that a wrong path gets a plain error.
 public enum DatabaseFile {
     /// Why a path cannot be opened as an SQLite database.
-    public enum Problem: Error, CustomStringConvertible, Equatable, Sendable {
+    public enum Problem: VeloFailure, Equatable {
+        public var kind: ErrorKind { .input }
         case missing(String)
         case directory(String)
         case notRegularFile(String)

@@ -37,6 +37,10 @@ public struct OnlineBackup {
             }
             lastRemaining = remaining
             progress(total - remaining, total)
+            if Interruption.requestedSignal != nil {
+                sqlite3_backup_finish(backup)
+                try Interruption.check()
+            }
             if rc == SQLITE_BUSY || rc == SQLITE_LOCKED {
                 sqlite3_sleep(20)
             }

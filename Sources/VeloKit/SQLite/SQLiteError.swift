@@ -1,7 +1,8 @@
 import CSQLite
 
 /// An error reported by SQLite, carrying its message, result code, the database file and the statement at fault.
-public struct SQLiteError: Error, CustomStringConvertible, Sendable {
+public struct SQLiteError: VeloFailure {
+    public var kind: ErrorKind { .database }
     /// The primary result code (`SQLITE_BUSY`, `SQLITE_NOTADB`, ...).
     public let code: Int32
     /// The extended result code, when SQLite gave one.

@@ -1,8 +1,15 @@
-import Foundation
+import Logging
 
-/// Warnings for the person running velo: one line on stderr, whether or not it is a terminal.
-public enum Diagnostics {
-    public static func warn(_ message: String) {
-        FileHandle.standardError.write(Data("velo: warning: \(message)\n".utf8))
+/// Warnings for the person running velo go through swift-log (label `velo`): the CLI prints them as one line on
+/// stderr (`--quiet` hides them), a server routes them to its own log handler.
+enum Diagnostics {
+    static let logger = Logger(label: "velo")
+
+    static func warn(_ message: String) {
+        logger.warning("\(message)")
+    }
+
+    static func info(_ message: String) {
+        logger.info("\(message)")
     }
 }

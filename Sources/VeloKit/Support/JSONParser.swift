@@ -2,7 +2,8 @@
 /// reports errors with the byte offset. Nesting is limited so hostile input cannot exhaust the stack.
 public struct JSONParser {
     /// What is wrong with a JSON text, and where.
-    public struct SyntaxError: Error, CustomStringConvertible, Sendable {
+    public struct SyntaxError: VeloFailure {
+        public var kind: ErrorKind { .input }
         public let offset: Int
         public let reason: String
         public var description: String { "malformed JSON at byte \(offset): \(reason)" }

@@ -1,5 +1,10 @@
 /// Problems reading Veloquent's metadata. Each names the file and the collection or column at fault.
-public enum ModelError: Error, CustomStringConvertible, Equatable, Sendable {
+public enum ModelError: VeloFailure, Equatable {
+    public var kind: ErrorKind {
+        if case .notVeloquent = self { return .notVeloquent }
+        return .input
+    }
+
     /// The file has neither a `collections` table nor a landlord `tenants` table.
     case notVeloquent(path: String, reason: String)
     /// A `collections` row whose JSON column cannot be read.

@@ -72,7 +72,7 @@ import Testing
             _ = try Restore.run(s.snapshot, target: s.target, options: .init(), repository: s.repo)
             Issue.record("a blocked restore ran")
         } catch let error as VeloError {
-            #expect(error.exitCode == 3 && error.message.contains("superusers_email_unique"))
+            #expect(error.kind == .blocked && error.message.contains("superusers_email_unique"))
         }
         #expect(try Data(contentsOf: URL(fileURLWithPath: s.target)) == before)
     }

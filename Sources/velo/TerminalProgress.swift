@@ -1,8 +1,9 @@
 import Foundation
+import VeloKit
 
 /// Progress of a long operation, drawn on one stderr line at most ten times a second, and only when stderr
-/// is a terminal: pipes, files and cron mail stay clean.
-public final class Progress {
+/// is a terminal (and not `--quiet`): pipes, files and cron mail stay clean.
+final class TerminalProgress: ProgressObserver {
     let label: String
     let total: Int?
     let enabled: Bool
@@ -14,26 +15,28 @@ public final class Progress {
     ///   - label: what is being done, e.g. "backup".
     ///   - total: the number of units when known, for a percentage.
     ///   - enabled: defaults to whether stderr is a terminal.
-    public init(_ label: String, total: Int? = nil, enabled: Bool = Progress.stderrIsTerminal) {
+    init(_ label: String, total: Int? = nil, enabled: Bool = TerminalProgress.shown) {
         self.label = label
         self.total = total
         self.enabled = enabled
     }
 
-    /// True when stderr is a terminal.
-    public static var stderrIsTerminal: Bool { isatty(2) == 1 }
+    /// False under `--quiet`.
+    nonisolated(unsafe) static var allowed = true
 
-    /// Reports `done` units of `unit` (rows, bytes, pages) with an optional detail such as the table name.
-    public func update(_ done: Int, unit: String = "rows", detail: String = "") {
+    /// True when progress is drawn: stderr is a terminal and `--quiet` was not given.
+    static var shown: Bool { allowed && isatty(2) == 1 }
+
+    func report(done: Int, unit: String, detail: String) {
         guard enabled else { return }
         let now = ContinuousClock.now
         guard now - lastDraw >= .milliseconds(100) else { return }
         lastDraw = now
         var line = "\(label): "
         if !detail.isEmpty { line += detail + " " }
-        line += Progress.grouped(done)
+        line += Output.grouped(done)
         if let total, total > 0 {
-            line += "/\(Progress.grouped(total)) \(unit) (\(min(100, done * 100 / total))%)"
+            line += "/\(Output.grouped(total)) \(unit) (\(min(100, done * 100 / total))%)"
         } else {
             line += " \(unit)"
         }
@@ -44,20 +47,9 @@ public final class Progress {
     }
 
     /// Clears the progress line.
-    public func finish() {
+    func finish() {
         guard enabled, drewSomething else { return }
         FileHandle.standardError.write(Data("\r\u{1B}[K".utf8))
         drewSomething = false
-    }
-
-    /// `1234567` as `1,234,567`.
-    public static func grouped(_ n: Int) -> String {
-        let digits = String(n.magnitude)
-        var out = ""
-        for (i, ch) in digits.enumerated() {
-            if i > 0 && (digits.count - i) % 3 == 0 { out.append(",") }
-            out.append(ch)
-        }
-        return n < 0 ? "-" + out : out
     }
 }

@@ -1,0 +1,51 @@
+import Foundation
+
+/// A request to stop (SIGINT, SIGTERM), checked by every long loop of the data path. A stop is an error like any
+/// other: writers delete their partial files, restores roll back, locks are released on the way out, and the
+/// error's kind is `.interrupted`. Signals are taken by a dispatch source, never in signal context.
+public enum Interruption {
+    private static let lock = NSLock()
+    nonisolated(unsafe) private static var requested: Int32?
+    nonisolated(unsafe) private static var sources: [DispatchSourceSignal] = []
+
+    /// Routes SIGINT and SIGTERM to a stop request. A second signal ends the process at once with `128 + signal`.
+    public static func install(onSecondSignal: @escaping @Sendable (Int32) -> Never = { exit(128 + $0) }) {
+        for signalNumber in [SIGINT, SIGTERM] {
+            signal(signalNumber, SIG_IGN)
+            let source = DispatchSource.makeSignalSource(signal: signalNumber, queue: .global())
+            source.setEventHandler {
+                lock.lock()
+                let again = requested != nil
+                if !again { requested = signalNumber }
+                lock.unlock()
+                if again { onSecondSignal(signalNumber) }
+            }
+            source.resume()
+            lock.lock()
+            sources.append(source)
+            lock.unlock()
+        }
+    }
+
+    /// Asks the running operation to stop, as a signal does.
+    public static func request(_ signalNumber: Int32 = SIGINT) {
+        lock.lock()
+        if requested == nil { requested = signalNumber }
+        lock.unlock()
+    }
+
+    /// The signal that asked to stop, if any.
+    public static var requestedSignal: Int32? {
+        lock.lock()
+        defer { lock.unlock() }
+        return requested
+    }
+
+    /// Throws `.interrupted` once a stop was requested.
+    /// - Throws: `VeloError` of kind `.interrupted`.
+    public static func check() throws {
+        if let number = requestedSignal {
+            throw VeloError("interrupted by \(number == SIGTERM ? "SIGTERM" : "SIGINT"); what was started has been undone", kind: .interrupted)
+        }
+    }
+}
