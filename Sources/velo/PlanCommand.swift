@@ -26,10 +26,7 @@ struct PlanCommand: ParsableCommand {
         let selected = try SelectedSnapshot.resolve(snapshot, repository: repo)
         let plan = try RestorePlanner.plan(selected, target: try restore.targetPath(), options: try restore.options(),
                                            busyTimeout: lock.timeout, repository: repo, progress: TerminalProgress("plan"))
-        if let out {
-            let text = JSONWriter.string(try JSONValueEncoder().encode(plan), pretty: true) + "\n"
-            try Data(text.utf8).write(to: URL(fileURLWithPath: out), options: .atomic)
-        }
+        if let out { try plan.save(to: out) }
         if output.json {
             try Output.json(plan)
         } else {

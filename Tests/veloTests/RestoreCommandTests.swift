@@ -38,6 +38,8 @@ import VeloKit
         let planFile = dir.appendingPathComponent("plan.json").path
         let plan = try VeloProcess.run(["plan", "latest", "--repo", repo, "--target", db, "--out", planFile])
         #expect(plan.status == 0 && plan.stdout.contains("9 to insert"), "\(plan.stdout)")
+        let mode = (try FileManager.default.attributesOfItem(atPath: planFile)[.posixPermissions] as? NSNumber)?.intValue
+        #expect(mode == 0o600, "a saved plan is written like the repository's files")
         try Database(path: db, mode: .readWrite).execute("UPDATE _velo_posts SET title = 'edited', updated_at = '2031-01-01 00:00:00' WHERE rowid = 20")
         let unconfirmed = try VeloProcess.run(["restore", "latest", "--repo", repo, "--target", db, "--plan", planFile])
         #expect(unconfirmed.status == 1 && unconfirmed.stderr.contains("--yes"))

@@ -78,4 +78,12 @@ public struct RestoreOptions: Codable, Sendable, Equatable {
     }
 }
 
-
+extension RestorePlan {
+    /// Saves the plan for `velo restore --plan`: written aside, fsynced and renamed into place with mode 0600,
+    /// as the repository's own files are (a plan names tables and example rows).
+    /// - Throws: `VeloError` of kind `.io` naming the file and the call that failed.
+    public func save(to path: String) throws {
+        let text = JSONWriter.string(try JSONValueEncoder().encode(self), pretty: true) + "\n"
+        try FileSystem.writeAtomically(Array(text.utf8), to: FileSystem.absolute(path))
+    }
+}

@@ -1,0 +1,85 @@
+import Foundation
+import Testing
+import VeloKit
+
+/// What scripts rely on: the format-v1 promise, help texts, and errors as JSON objects with their exit statuses.
+@Suite struct ConventionsCommandTests {
+    static let fixtures = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().appendingPathComponent("Fixtures")
+
+    /// A format-v1 archive made once (by velo 0.1.0) and committed: every later velo verifies, inspects, cats and
+    /// restores it to the committed dump. If this test fails, the format promise in docs/FORMAT.md is broken.
+    @Test func aCommittedFormatV1ArchiveStaysReadable() throws {
+        let dir = Scratch.directory()
+        let archive = dir.appendingPathComponent("snapshot.tar.zst").path
+        try FileManager.default.copyItem(atPath: Self.fixtures.appendingPathComponent("format-v1/snapshot.tar.zst").path, toPath: archive)
+        #expect(try VeloProcess.run(["verify", archive]).status == 0)
+        let inspect = try JSONParser.parse(try VeloProcess.run(["inspect", archive, "--json"]).stdout)
+        #expect(inspect["format_version"] == .int(1) && inspect["tool_version"] == .string("0.1.0"))
+        let cat = try VeloProcess.run(["cat", archive, "posts"])
+        #expect(cat.stdout == (try String(contentsOf: Self.fixtures.appendingPathComponent("format-v1/posts.ndjson"), encoding: .utf8)))
+        let target = dir.appendingPathComponent("restored.sqlite").path
+        let restore = try VeloProcess.run(["restore", archive, "--target", target])
+        #expect(restore.status == 0, "\(restore.stderr)")
+        #expect(try Scratch.dump(target) == (try String(contentsOf: Self.fixtures.appendingPathComponent("format-v1/restored.dump.sql"), encoding: .utf8)))
+    }
+
+    /// `velo <command> --help` as committed in Tests/Fixtures/help; `VELO_UPDATE_HELP=1 swift test` rewrites them
+    /// after a deliberate change (review the diff).
+    @Test(arguments: ["", "init", "backup", "snapshots", "inspect", "verify", "cat", "diff", "plan", "restore", "prune",
+                      "schema", "schema corrupt", "schema recover", "schema orphans", "unlock", "info", "demo"])
+    func helpTextsAreAsCommitted(command: String) throws {
+        let words = command.split(separator: " ").map(String.init)
+        let help = try VeloProcess.run(words + ["--help"], environment: ["COLUMNS": "100"])
+        #expect(help.status == 0)
+        let file = Self.fixtures.appendingPathComponent("help/\(command.isEmpty ? "velo" : command.replacingOccurrences(of: " ", with: "-")).txt")
+        if ProcessInfo.processInfo.environment["VELO_UPDATE_HELP"] == "1" {
+            try FileManager.default.createDirectory(at: file.deletingLastPathComponent(), withIntermediateDirectories: true)
+            try help.stdout.write(to: file, atomically: true, encoding: .utf8)
+        }
+        let committed = try? String(contentsOf: file, encoding: .utf8)
+        #expect(committed == help.stdout, "help of '\(command)' changed; if on purpose, run VELO_UPDATE_HELP=1 swift test and review the diff")
+    }
+
+    /// Under --json, every kind of error is `{"error": {"kind", "message", "exit_status", …}}` on stdout, with the
+    /// exit status README documents, and nothing on stderr.
+    @Test func errorsAreJSONObjectsWithTheirExitStatus() throws {
+        let dir = Scratch.directory()
+        let db = dir.appendingPathComponent("tenant.sqlite").path
+        let repo = dir.appendingPathComponent("repo").path
+        #expect(try VeloProcess.run(["demo", "--out", db, "--posts", "10"]).status == 0)
+        #expect(try VeloProcess.run(["backup", "--db", db, "--repo", repo]).status == 0)
+        let plain = dir.appendingPathComponent("plain.sqlite").path
+        try Database(path: plain, mode: .create).execute("CREATE TABLE notes (body TEXT)")
+        let damaged = dir.appendingPathComponent("damaged.tar.zst").path
+        try Data("not an archive".utf8).write(to: URL(fileURLWithPath: damaged))
+        let target = dir.appendingPathComponent("target.sqlite").path
+        try FileManager.default.copyItem(atPath: db, toPath: target)
+        try Database(path: target, mode: .readWrite).execute("UPDATE superusers SET id = 'other-' || id")  // same emails, other ids
+        let corrupt = dir.appendingPathComponent("corrupt.sqlite").path
+        var bytes = Array(try Data(contentsOf: URL(fileURLWithPath: db)).prefix(8192))
+        for i in 100..<bytes.count { bytes[i] = 0xA5 }
+        try Data(bytes).write(to: URL(fileURLWithPath: corrupt))
+        let cases: [([String], String, Int)] = [
+            (["snapshots"], "usage", 64),
+            (["snapshots", "--repo", dir.appendingPathComponent("nothing").path], "input", 1),
+            (["backup", "--db", plain, "--repo", repo], "not_veloquent", 1),
+            (["verify", damaged], "damaged", 3),
+            (["inspect", damaged], "damaged", 3),
+            (["restore", "latest", "--repo", repo, "--target", target, "--yes", "--no-safety-snapshot"], "blocked", 3),
+            (["info", "--db", corrupt], "database", 1),
+        ]
+        for (arguments, kind, status) in cases {
+            let result = try VeloProcess.run(arguments + ["--json"])
+            #expect(result.status == Int32(status), "\(arguments): \(result.status) \(result.stdout) \(result.stderr)")
+            if arguments[0] == "verify" {
+                // verify reports damage as its report, not as an error.
+                #expect(try JSONParser.parse(result.stdout).arrayValue?.first?["ok"] == .bool(false))
+                continue
+            }
+            #expect(result.stderr.isEmpty, "\(arguments): \(result.stderr)")
+            let error = try JSONParser.parse(result.stdout)["error"]
+            #expect(error?["kind"] == .string(kind) && error?["exit_status"] == .int(status), "\(arguments): \(result.stdout)")
+            #expect(error?["message"]?.stringValue?.isEmpty == false)
+        }
+    }
+}
