@@ -72,8 +72,8 @@ struct StderrLogHandler: LogHandler {
         set { metadata[key] = newValue }
     }
 
-    func log(level: Logger.Level, message: Logger.Message, metadata: Logger.Metadata?, source: String, file: String, function: String, line: UInt) {
-        let word = level >= .error ? "error" : (level >= .warning ? "warning" : "info")
-        FileHandle.standardError.write(Data("velo: \(word): \(message)\n".utf8))
+    func log(event: LogEvent) {
+        let word = event.level >= .error ? "error" : (event.level >= .warning ? "warning" : "info")
+        FileHandle.standardError.write(Data("velo: \(word): \(event.message)\n".utf8))
     }
 }

@@ -4,17 +4,17 @@ import Foundation
 /// Reads a snapshot archive entry by entry, streaming: zstd decompression feeds libarchive's tar reader, and
 /// the SHA-256 of the compressed file is computed on the way. Entries that are not plain files with safe
 /// relative paths are reported, never extracted.
-public final class ArchiveReader {
+package final class ArchiveReader {
     /// The header of one entry.
-    public struct EntryHeader: Sendable, Equatable {
-        public var path: String
-        public var size: Int64
+    package struct EntryHeader: Sendable, Equatable {
+        package var path: String
+        package var size: Int64
         /// `file`, `directory`, `symlink`, `hardlink`, `device`, `fifo`, `socket`.
-        public var kind: String
-        public var linkTarget: String?
+        package var kind: String
+        package var linkTarget: String?
 
         /// Why the entry is unsafe to have in an archive, or nil when it is a plain file with a safe path.
-        public var unsafeReason: String? {
+        package var unsafeReason: String? {
             if kind != "file" { return "is a \(kind), not a regular file" }
             if path.hasPrefix("/") { return "has an absolute path" }
             if path.split(separator: "/", omittingEmptySubsequences: false).contains(where: { $0 == ".." }) {
@@ -25,7 +25,7 @@ public final class ArchiveReader {
         }
     }
 
-    public let path: String
+    package let path: String
     private let archive: OpaquePointer
     private let source: Source
     private var currentEntry: String?
@@ -35,7 +35,7 @@ public final class ArchiveReader {
     /// Reads the file, counts and hashes its bytes, and decompresses them for libarchive.
     final class Source {
         let fd: Int32
-        var digest = SHA256Digest()
+        @exclusivity(unchecked) var digest = SHA256Digest()
         var decompressor: ZstdDecompressor!
         var pipeline: DecompressionPipeline?
         var error: Error?
@@ -59,7 +59,7 @@ public final class ArchiveReader {
         }
     }
 
-    public init(path: String) throws {
+    package init(path: String) throws {
         var isDirectory: ObjCBool = false
         // Not damage: the path names no archive at all (a usage error).
         guard FileManager.default.fileExists(atPath: path, isDirectory: &isDirectory) else {
@@ -106,7 +106,7 @@ public final class ArchiveReader {
     }
 
     /// The next entry's header, or nil at the end of the archive.
-    public func nextEntry() throws -> EntryHeader? {
+    package func nextEntry() throws -> EntryHeader? {
         var entry: OpaquePointer?
         let rc = archive_read_next_header(archive, &entry)
         if rc == ARCHIVE_EOF { currentEntry = nil; reachedEnd = true; return nil }
@@ -130,14 +130,14 @@ public final class ArchiveReader {
     }
 
     /// Reads the current entry's data; 0 at its end.
-    public func read(into buffer: UnsafeMutableRawBufferPointer) throws -> Int {
+    package func read(into buffer: UnsafeMutableRawBufferPointer) throws -> Int {
         let n = archive_read_data(archive, buffer.baseAddress, buffer.count)
         if n < 0 { throw failure(entry: currentEntry) }
         return n
     }
 
     /// Reads the whole current entry, refusing more than `limit` bytes (for small entries such as the manifest).
-    public func readAll(limit: Int = 64 << 20) throws -> [UInt8] {
+    package func readAll(limit: Int = 64 << 20) throws -> [UInt8] {
         var result: [UInt8] = []
         var chunk = [UInt8](repeating: 0, count: 64 * 1024)
         while true {
@@ -153,7 +153,7 @@ public final class ArchiveReader {
     /// Reads what is left of the file so that `archiveSHA256` covers all of it, after the last entry (an entry
     /// still to come is damage). Bytes after the tar stream's end marker are damage unless they are a tar writer's
     /// zero padding (`ArchiveFormat.maxTrailingPadding`): a valid extra zstd frame must not hide data.
-    public func finishReading() throws -> (bytes: Int64, sha256: String) {
+    package func finishReading() throws -> (bytes: Int64, sha256: String) {
         if !reachedEnd, let extra = try nextEntry() {
             throw ArchiveDamage(path: path, entry: extra.path, reason: "comes after \(ArchiveFormat.manifestPath), which must be the last entry")
         }

@@ -4,15 +4,15 @@ import Foundation
 /// Writes a snapshot archive: a POSIX (pax) tar stream, made by libarchive, compressed by zstd, written to a
 /// new file (mode 0600) while its SHA-256 is computed. Entries are written whole, so each is bounded in size by
 /// the caller (record parts are). `finish` flushes and fsyncs; until then the file is not a valid archive.
-public final class ArchiveWriter {
+package final class ArchiveWriter {
     /// What was written for one entry.
-    public struct Entry: Sendable, Equatable {
-        public var path: String
-        public var bytes: Int64
-        public var sha256: String
+    package struct Entry: Sendable, Equatable {
+        package var path: String
+        package var bytes: Int64
+        package var sha256: String
     }
 
-    public let path: String
+    package let path: String
     private let archive: OpaquePointer
     private let sink: Sink
     private var finished = false
@@ -21,7 +21,7 @@ public final class ArchiveWriter {
     final class Sink {
         let fd: Int32
         let path: String
-        var digest = SHA256Digest()
+        @exclusivity(unchecked) var digest = SHA256Digest()
         var compressor: ZstdCompressor!
         /// Set when compression runs on its own thread.
         var pipeline: CompressionPipeline?
@@ -56,7 +56,7 @@ public final class ArchiveWriter {
     ///   - level: zstd level (1...19; 3 is zstd's default).
     ///   - workers: 0 compresses on the calling thread; 1 on a thread of its own (the default); more adds
     ///     zstd worker threads.
-    public init(path: String, level: Int32 = 3, workers: Int32 = 1) throws {
+    package init(path: String, level: Int32 = 3, workers: Int32 = 1) throws {
         let fd = open(path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0o600)
         guard fd >= 0 else { throw VeloError("\(path): cannot create: \(String(cString: strerror(errno)))") }
         fchmod(fd, 0o600)  // whatever the umask: archives hold password hashes and tokens
@@ -96,7 +96,7 @@ public final class ArchiveWriter {
 
     /// Adds one regular file entry (mode 0600) with the given bytes.
     @discardableResult
-    public func addEntry(path entryPath: String, bytes: UnsafeRawBufferPointer, modificationTime: Int64) throws -> Entry {
+    package func addEntry(path entryPath: String, bytes: UnsafeRawBufferPointer, modificationTime: Int64) throws -> Entry {
         guard let entry = archive_entry_new() else { throw VeloError("libarchive: cannot allocate an entry") }
         defer { archive_entry_free(entry) }
         archive_entry_set_pathname_utf8(entry, entryPath)
@@ -118,12 +118,12 @@ public final class ArchiveWriter {
     }
 
     @discardableResult
-    public func addEntry(path entryPath: String, bytes: [UInt8], modificationTime: Int64) throws -> Entry {
+    package func addEntry(path entryPath: String, bytes: [UInt8], modificationTime: Int64) throws -> Entry {
         try bytes.withUnsafeBytes { try addEntry(path: entryPath, bytes: $0, modificationTime: modificationTime) }
     }
 
     /// Ends the tar stream and the zstd frame, fsyncs and closes the file. Returns its size and SHA-256.
-    public func finish() throws -> (bytes: Int64, sha256: String) {
+    package func finish() throws -> (bytes: Int64, sha256: String) {
         try check(archive_write_close(archive))
         if let pipeline = sink.pipeline { try pipeline.finish() } else { try sink.compressor.finish() }
         finished = true
@@ -139,7 +139,7 @@ public final class ArchiveWriter {
     }
 
     /// Stops writing and deletes the file.
-    public func abort() {
+    package func abort() {
         guard !finished else { return }
         finished = true
         sink.pipeline?.cancel()

@@ -1,28 +1,28 @@
 import Crypto
 
 /// Incremental SHA-256, written as lowercase hex: the checksum of every entry and every archive.
-public struct SHA256Digest {
+package struct SHA256Digest {
     private var hasher = SHA256()
-    public private(set) var byteCount: Int64 = 0
+    package private(set) var byteCount: Int64 = 0
 
-    public init() {}
+    package init() {}
 
-    public mutating func update(_ bytes: UnsafeRawBufferPointer) {
+    package mutating func update(_ bytes: UnsafeRawBufferPointer) {
         hasher.update(bufferPointer: bytes)
         byteCount += Int64(bytes.count)
     }
 
-    public mutating func update(_ bytes: [UInt8]) {
+    package mutating func update(_ bytes: [UInt8]) {
         bytes.withUnsafeBytes { update($0) }
     }
 
     /// The digest as 64 lowercase hex digits.
-    public func hex() -> String {
+    package func hex() -> String {
         Self.hex(Array(hasher.finalize()))
     }
 
     /// SHA-256 of a byte array, as hex.
-    public static func of(_ bytes: [UInt8]) -> String {
+    package static func of(_ bytes: [UInt8]) -> String {
         var digest = SHA256Digest()
         digest.update(bytes)
         return digest.hex()

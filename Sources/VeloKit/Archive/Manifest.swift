@@ -40,7 +40,7 @@ public struct Manifest: Equatable, Sendable {
     public func table(_ name: String) -> Table? { tables.first { $0.name == name } }
     public func entry(_ path: String) -> Entry? { entries.first { $0.path == path } }
 
-    public var json: JSONValue {
+    package var json: JSONValue {
         .object([
             ("format", .string(ArchiveFormat.name)),
             ("version", .int(ArchiveFormat.version)),
@@ -65,7 +65,7 @@ public struct Manifest: Equatable, Sendable {
     }
 
     /// Reads a manifest, refusing anything malformed with the reason.
-    public init(json: JSONValue) throws {
+    package init(json: JSONValue) throws {
         func fail(_ reason: String) -> FormatProblem { FormatProblem(entry: ArchiveFormat.manifestPath, reason: reason) }
         guard json["format"]?.stringValue == ArchiveFormat.name else { throw fail("format is not \"\(ArchiveFormat.name)\"") }
         guard let version = json["version"]?.intValue, version >= 1, version <= ArchiveFormat.newestReadable else {

@@ -5,15 +5,15 @@ import Foundation
 /// reals the shortest text that reads back bit for bit, always with a `.` or an `e`; text a JSON string;
 /// blobs `{"$blob":"<base64>"}`; infinities `{"$real":"inf"}`/`"-inf"`; text that is not valid UTF-8
 /// `{"$text":"<base64 of its bytes>"}`. A value keeps its storage class whatever its column's declared type.
-public struct RecordEncoder {
-    public let columnCount: Int
+package struct RecordEncoder {
+    package let columnCount: Int
 
-    public init(columnCount: Int) {
+    package init(columnCount: Int) {
         self.columnCount = columnCount
     }
 
     /// Appends the current row of `statement` (its first `columnCount` result columns) and a newline.
-    public func appendRow(of statement: Statement, to out: ByteBuffer) {
+    package func appendRow(of statement: Statement, to out: ByteBuffer) {
         out.append(UInt8(ascii: "["))
         for i in 0..<columnCount {
             if i > 0 { out.append(UInt8(ascii: ",")) }
@@ -36,7 +36,7 @@ public struct RecordEncoder {
     }
 
     /// Appends one value as JSON.
-    public static func appendValue(_ value: SQLiteValue, to out: ByteBuffer) {
+    package static func appendValue(_ value: SQLiteValue, to out: ByteBuffer) {
         switch value {
         case .null: appendNull(to: out)
         case .integer(let i): appendInteger(i, to: out)

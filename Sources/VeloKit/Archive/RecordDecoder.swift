@@ -2,7 +2,7 @@ import Foundation
 
 /// One value read back from an archive row, with its storage class. Text is kept as bytes so that text which
 /// is not valid UTF-8 (`{"$text":...}`) comes back exactly.
-public enum RecordValue: Equatable, Sendable {
+package enum RecordValue: Equatable, Sendable {
     case null
     case integer(Int64)
     case real(Double)
@@ -10,7 +10,7 @@ public enum RecordValue: Equatable, Sendable {
     case blob([UInt8])
 
     /// The value as an SQLite value (text that is not valid UTF-8 is repaired; use `bind` to keep it exact).
-    public var sqliteValue: SQLiteValue {
+    package var sqliteValue: SQLiteValue {
         switch self {
         case .null: return .null
         case .integer(let i): return .integer(i)
@@ -21,7 +21,7 @@ public enum RecordValue: Equatable, Sendable {
     }
 
     /// Binds the exact value to a statement parameter.
-    public func bind(to statement: Statement, at index: Int32) throws {
+    package func bind(to statement: Statement, at index: Int32) throws {
         switch self {
         case .null: try statement.bindNull(at: index)
         case .integer(let i): try statement.bind(i, at: index)
@@ -31,35 +31,35 @@ public enum RecordValue: Equatable, Sendable {
         }
     }
 
-    public func isIdentical(to other: RecordValue) -> Bool {
+    package func isIdentical(to other: RecordValue) -> Bool {
         if case .real(let a) = self, case .real(let b) = other { return a.bitPattern == b.bitPattern }
         return self == other
     }
 }
 
 /// Reads rows written by `RecordEncoder`.
-public enum RecordDecoder {
+package enum RecordDecoder {
     /// Why a row line cannot be read.
-    public struct Problem: VeloFailure {
-        public var kind: ErrorKind { .damaged }
-        public let reason: String
-        public var description: String { reason }
+    package struct Problem: VeloFailure {
+        package var kind: ErrorKind { .damaged }
+        package let reason: String
+        package var description: String { reason }
     }
 
     /// Decodes one row line into its values, in column order.
-    public static func decode(_ line: UnsafeRawBufferPointer) throws -> [RecordValue] {
+    package static func decode(_ line: UnsafeRawBufferPointer) throws -> [RecordValue] {
         let json: JSONValue
         do { json = try JSONParser.parse(line) } catch { throw Problem(reason: "\(error)") }
         guard case .array(let items) = json else { throw Problem(reason: "a row is a JSON \(json.typeName), not an array") }
         return try items.enumerated().map { try value($0.element, column: "\($0.offset + 1)") }
     }
 
-    public static func decode(_ line: [UInt8]) throws -> [RecordValue] {
+    package static func decode(_ line: [UInt8]) throws -> [RecordValue] {
         try line.withUnsafeBytes { try decode($0) }
     }
 
     /// Turns one JSON value of a row into its SQLite value.
-    public static func value(_ json: JSONValue, column: String) throws -> RecordValue {
+    package static func value(_ json: JSONValue, column: String) throws -> RecordValue {
         switch json {
         case .null: return .null
         case .bool(let b): return .integer(b ? 1 : 0)

@@ -1,15 +1,15 @@
 /// Checks one row line of an archive without building it: valid JSON, an array with exactly one value per
 /// column, each a value of format version 1. Used by `velo verify` on every row, so it allocates nothing.
-public struct RowValidator {
+package struct RowValidator {
     /// Values per row; nil when the columns are unknown (only the shape is checked).
     let columnCount: Int?
 
-    public init(columnCount: Int?) {
+    package init(columnCount: Int?) {
         self.columnCount = columnCount
     }
 
     /// nil when the line is a sound row, otherwise why it is not.
-    public func problem(in line: UnsafeRawBufferPointer) -> String? {
+    package func problem(in line: UnsafeRawBufferPointer) -> String? {
         var scanner = Scanner(bytes: line)
         guard scanner.take(UInt8(ascii: "[")) else { return "a row does not start with '['" }
         var values = 0
@@ -48,7 +48,7 @@ public struct RowValidator {
 
     /// The byte ranges of a sound row's values, or nil when the line is not a row. With `limit`, only the first
     /// `limit` values are found (the rest of the line is not checked).
-    public static func valueRanges(in line: UnsafeRawBufferPointer, limit: Int = .max) -> [Range<Int>]? {
+    package static func valueRanges(in line: UnsafeRawBufferPointer, limit: Int = .max) -> [Range<Int>]? {
         var scanner = Scanner(bytes: line)
         guard scanner.take(UInt8(ascii: "[")) else { return nil }
         var ranges: [Range<Int>] = []

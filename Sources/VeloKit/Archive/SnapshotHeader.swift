@@ -67,7 +67,7 @@ public struct SnapshotHeader: Equatable, Sendable {
         self.contents = contents
     }
 
-    public var json: JSONValue {
+    package var json: JSONValue {
         .object([
             ("format", .string(ArchiveFormat.name)),
             ("version", .int(version)),
@@ -97,7 +97,7 @@ public struct SnapshotHeader: Equatable, Sendable {
     }
 
     /// Reads the header; an unknown format or a newer version is refused with a clear reason.
-    public init(json: JSONValue) throws {
+    package init(json: JSONValue) throws {
         func fail(_ reason: String) -> FormatProblem { FormatProblem(entry: ArchiveFormat.headerPath, reason: reason) }
         guard json["format"]?.stringValue == ArchiveFormat.name else {
             throw fail("format is \(json["format"].map { JSONWriter.string($0) } ?? "missing"), not \"\(ArchiveFormat.name)\"")

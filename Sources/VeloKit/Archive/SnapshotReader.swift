@@ -11,9 +11,9 @@ import Foundation
 /// against the catalog's. Entries and rows past the format's limits are refused before they are read, so memory
 /// stays bounded whatever an archive claims. Rows are handed out before their entry's checksum is known: a
 /// restore writes into a transaction or a temporary file that only a complete scan commits.
-public final class SnapshotReader {
-    public let path: String
-    public let header: SnapshotHeader
+package final class SnapshotReader {
+    package let path: String
+    package let header: SnapshotHeader
     private let reader: ArchiveReader
     private let expected: Manifest?
     private let expectedEntries: [String: Manifest.Entry]
@@ -25,7 +25,7 @@ public final class SnapshotReader {
 
     /// Opens the archive and reads its header. `manifest` and `archiveSHA256` (from the catalog) are what the
     /// archive must match; without them a scan to the end checks the archive against its own manifest.
-    public init(path: String, manifest: Manifest? = nil, archiveSHA256: String? = nil) throws {
+    package init(path: String, manifest: Manifest? = nil, archiveSHA256: String? = nil) throws {
         self.path = path
         reader = try ArchiveReader(path: path)
         expected = manifest
@@ -52,13 +52,13 @@ public final class SnapshotReader {
     }
 
     /// Opens a selected snapshot: a catalogued one is checked against the catalog's manifest and SHA-256.
-    public convenience init(_ snapshot: SelectedSnapshot) throws {
+    package convenience init(_ snapshot: SelectedSnapshot) throws {
         let record = try snapshot.catalogRecord()
         try self.init(path: snapshot.archivePath, manifest: record?.manifest, archiveSHA256: record?.sha256)
     }
 
     /// The archive file's size and SHA-256, once a scan has reached the end.
-    public func finishReading() throws -> (bytes: Int64, sha256: String) {
+    package func finishReading() throws -> (bytes: Int64, sha256: String) {
         if let finished { return finished }
         let result = try reader.finishReading()
         if let expectedSHA256, result.sha256 != expectedSHA256 {
@@ -97,7 +97,7 @@ public final class SnapshotReader {
     /// Returns the manifest when the end was reached (and checked). With `stopAfterTables`, reading stops
     /// (returning nil) at the first part of a table that comes after every table in `tables`.
     @discardableResult
-    public func scan(tables: Set<String>? = nil, stopAfterTables: Bool = false,
+    package func scan(tables: Set<String>? = nil, stopAfterTables: Bool = false,
                      schema onSchema: ((UnsafeRawBufferPointer) throws -> Void)? = nil,
                      onRow: (SnapshotHeader.Table, UnsafeRawBufferPointer) throws -> Bool) throws -> Manifest? {
         let order = Dictionary(header.tables.enumerated().map { ($0.element.name, $0.offset) }, uniquingKeysWith: { a, _ in a })

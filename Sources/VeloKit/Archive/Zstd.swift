@@ -5,7 +5,7 @@ import CZstd
 /// caller keeps encoding rows.
 final class ZstdCompressor {
     private let context: OpaquePointer
-    private var output: [UInt8]
+    @exclusivity(unchecked) private var output: [UInt8]
     private let sink: (UnsafeRawBufferPointer) throws -> Void
 
     init(level: Int32, workers: Int32, sink: @escaping (UnsafeRawBufferPointer) throws -> Void) throws {
@@ -62,9 +62,9 @@ final class ZstdDecompressor {
     }
 
     private let context: OpaquePointer
-    private var input: [UInt8]
-    private var inputPosition = 0
-    private var inputCount = 0
+    @exclusivity(unchecked) private var input: [UInt8]
+    @exclusivity(unchecked) private var inputPosition = 0
+    @exclusivity(unchecked) private var inputCount = 0
     private var sourceEnded = false
     /// Whether the last frame ended cleanly (a stream may hold several frames).
     private var frameOpen = false

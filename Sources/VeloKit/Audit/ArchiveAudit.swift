@@ -5,36 +5,36 @@ import Foundation
 /// header first and the manifest last, every entry's size and SHA-256 and every part's row count against the
 /// manifest, every row parsed with the same columns as its table, and the archive's own SHA-256.
 /// Memory is bounded by one row, whatever the archive's size.
-public struct ArchiveAudit {
+package struct ArchiveAudit {
     /// Something wrong with the archive, naming the entry when there is one.
-    public struct Problem: Equatable, Sendable, CustomStringConvertible {
-        public var entry: String?
-        public var reason: String
-        public var description: String { entry.map { "entry \($0): \(reason)" } ?? reason }
+    package struct Problem: Equatable, Sendable, CustomStringConvertible {
+        package var entry: String?
+        package var reason: String
+        package var description: String { entry.map { "entry \($0): \(reason)" } ?? reason }
     }
 
     /// What one entry turned out to hold.
-    public struct ObservedEntry: Sendable {
-        public var path: String
-        public var bytes: Int64
-        public var sha256: String
-        public var rows: Int
+    package struct ObservedEntry: Sendable {
+        package var path: String
+        package var bytes: Int64
+        package var sha256: String
+        package var rows: Int
     }
 
-    public var path: String
-    public var header: SnapshotHeader?
-    public var manifest: Manifest?
-    public var entries: [ObservedEntry] = []
-    public var problems: [Problem] = []
-    public var archiveBytes: Int64 = 0
-    public var archiveSHA256 = ""
-    public var rowsChecked = 0
+    package var path: String
+    package var header: SnapshotHeader?
+    package var manifest: Manifest?
+    package var entries: [ObservedEntry] = []
+    package var problems: [Problem] = []
+    package var archiveBytes: Int64 = 0
+    package var archiveSHA256 = ""
+    package var rowsChecked = 0
     /// Uncompressed bytes read so far, for progress.
     var bytesRead: Int64 = 0
 
     /// Reads `path` from start to end. `expectedSHA256` (from the catalog) is compared with the file's own, and
     /// `recordedManifest` (the catalog's record, which restores hold the archive to) with the archive's manifest.
-    public static func run(path: String, expectedSHA256: String? = nil, recordedManifest: Manifest? = nil, checkRows: Bool = true,
+    package static func run(path: String, expectedSHA256: String? = nil, recordedManifest: Manifest? = nil, checkRows: Bool = true,
                            progress: (any ProgressObserver)? = nil) throws -> ArchiveAudit {
         var audit = ArchiveAudit(path: path)
         do {

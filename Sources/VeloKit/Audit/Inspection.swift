@@ -1,72 +1,72 @@
 /// `velo inspect`: what a snapshot holds, from its header, its collection metadata and its manifest.
-public struct Inspection: Encodable, Sendable {
-    public struct FieldInfo: Encodable, Sendable {
-        public var name: String
-        public var type: String
-        public var nullable: Bool
-        public var unique: Bool
+package struct Inspection: Encodable, Sendable {
+    package struct FieldInfo: Encodable, Sendable {
+        package var name: String
+        package var type: String
+        package var nullable: Bool
+        package var unique: Bool
     }
 
-    public struct PivotInfo: Encodable, Sendable {
-        public var table: String
-        public var field: String
-        public var rows: Int?
+    package struct PivotInfo: Encodable, Sendable {
+        package var table: String
+        package var field: String
+        package var rows: Int?
     }
 
-    public struct CollectionInfo: Encodable, Sendable {
-        public var name: String
-        public var id: String
-        public var type: String
-        public var system: Bool
-        public var table: String
+    package struct CollectionInfo: Encodable, Sendable {
+        package var name: String
+        package var id: String
+        package var type: String
+        package var system: Bool
+        package var table: String
         /// Rows in the snapshot; nil when the table's rows were not included.
-        public var rows: Int?
-        public var fields: [FieldInfo]
-        public var indexes: [String]
-        public var pivots: [PivotInfo]
+        package var rows: Int?
+        package var fields: [FieldInfo]
+        package var indexes: [String]
+        package var pivots: [PivotInfo]
     }
 
-    public struct TableInfo: Encodable, Sendable {
-        public var name: String
-        public var group: String
-        public var role: String
-        public var rows: Int
-        public var parts: Int
+    package struct TableInfo: Encodable, Sendable {
+        package var name: String
+        package var group: String
+        package var role: String
+        package var rows: Int
+        package var parts: Int
     }
 
-    public struct EntryInfo: Encodable, Sendable {
-        public var path: String
-        public var bytes: Int64
-        public var rows: Int?
-        public var sha256: String
+    package struct EntryInfo: Encodable, Sendable {
+        package var path: String
+        package var bytes: Int64
+        package var rows: Int?
+        package var sha256: String
     }
 
-    public var formatVersion: Int
-    public var id: String
-    public var time: String
-    public var toolVersion: String
-    public var archive: String
-    public var archiveBytes: Int64
-    public var archiveSHA256: String?
-    public var source: String
-    public var sourceKind: String
-    public var journalMode: String
-    public var sqliteVersion: String
-    public var schemaVersion: String?
-    public var migrations: Int
-    public var tags: [String]
-    public var records: Bool
-    public var excludedTables: [String]
-    public var collections: [CollectionInfo]
-    public var systemTables: [TableInfo]
-    public var otherTables: [TableInfo]
-    public var entries: [EntryInfo]
-    public var totalRows: Int
-    public var totalBytes: Int64
+    package var formatVersion: Int
+    package var id: String
+    package var time: String
+    package var toolVersion: String
+    package var archive: String
+    package var archiveBytes: Int64
+    package var archiveSHA256: String?
+    package var source: String
+    package var sourceKind: String
+    package var journalMode: String
+    package var sqliteVersion: String
+    package var schemaVersion: String?
+    package var migrations: Int
+    package var tags: [String]
+    package var records: Bool
+    package var excludedTables: [String]
+    package var collections: [CollectionInfo]
+    package var systemTables: [TableInfo]
+    package var otherTables: [TableInfo]
+    package var entries: [EntryInfo]
+    package var totalRows: Int
+    package var totalBytes: Int64
 
     /// Reads what is needed: the collection rows (at the start of the archive) and the manifest (from the
     /// catalog, or from the end of a lone archive).
-    public static func inspect(_ snapshot: SelectedSnapshot) throws -> Inspection {
+    package static func inspect(_ snapshot: SelectedSnapshot) throws -> Inspection {
         var manifest: Manifest?
         if case .catalogued(let entry, let repository) = snapshot {
             manifest = try repository.catalog.detail(entry.id).manifest

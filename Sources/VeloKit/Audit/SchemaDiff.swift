@@ -1,24 +1,24 @@
 /// How the collection definitions differ between two snapshots (fields matched by their id, as Veloquent's
 /// own schema diff does, falling back to the name for fields without one).
-public struct CollectionChange: Encodable, Sendable, Equatable {
-    public struct FieldChange: Encodable, Sendable, Equatable {
-        public var field: String
+package struct CollectionChange: Encodable, Sendable, Equatable {
+    package struct FieldChange: Encodable, Sendable, Equatable {
+        package var field: String
         /// What differs, e.g. `type text -> longtext`, `renamed from title`, `nullable false -> true`.
-        public var changes: [String]
+        package var changes: [String]
     }
 
-    public var name: String
+    package var name: String
     /// `added`, `removed`, `changed` or `unchanged`.
-    public var change: String
-    public var fieldsAdded: [String] = []
-    public var fieldsRemoved: [String] = []
-    public var fieldsChanged: [FieldChange] = []
-    public var indexesAdded: [String] = []
-    public var indexesRemoved: [String] = []
-    public var otherChanges: [String] = []
+    package var change: String
+    package var fieldsAdded: [String] = []
+    package var fieldsRemoved: [String] = []
+    package var fieldsChanged: [FieldChange] = []
+    package var indexesAdded: [String] = []
+    package var indexesRemoved: [String] = []
+    package var otherChanges: [String] = []
 
     /// Compares the collections of two snapshots by name.
-    public static func compare(_ a: [CollectionMetadata], _ b: [CollectionMetadata]) -> [CollectionChange] {
+    package static func compare(_ a: [CollectionMetadata], _ b: [CollectionMetadata]) -> [CollectionChange] {
         let before = Dictionary(a.map { ($0.name, $0) }, uniquingKeysWith: { x, _ in x })
         let after = Dictionary(b.map { ($0.name, $0) }, uniquingKeysWith: { x, _ in x })
         var result: [CollectionChange] = []

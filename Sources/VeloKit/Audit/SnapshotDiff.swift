@@ -4,37 +4,37 @@ import Foundation
 /// were added, removed and changed (matched by primary key), with example ids. Memory stays bounded whatever
 /// the table sizes: row keys and hashes are spilled to temporary bucket files by key hash, and each bucket is
 /// compared on its own.
-public struct SnapshotDiff: Encodable, Sendable {
-    public struct Side: Encodable, Sendable {
-        public var id: String
-        public var time: String
+package struct SnapshotDiff: Encodable, Sendable {
+    package struct Side: Encodable, Sendable {
+        package var id: String
+        package var time: String
     }
 
-    public struct TableDiff: Encodable, Sendable {
-        public var table: String
-        public var collection: String?
+    package struct TableDiff: Encodable, Sendable {
+        package var table: String
+        package var collection: String?
         /// `added` or `removed` when the table exists in one snapshot only.
-        public var presence: String?
-        public var added = 0
-        public var removed = 0
-        public var changed = 0
-        public var unchanged = 0
-        public var examples = Examples()
+        package var presence: String?
+        package var added = 0
+        package var removed = 0
+        package var changed = 0
+        package var unchanged = 0
+        package var examples = Examples()
         /// Columns that exist in one snapshot only (rows are compared on the common columns).
-        public var columnsAdded: [String] = []
-        public var columnsRemoved: [String] = []
+        package var columnsAdded: [String] = []
+        package var columnsRemoved: [String] = []
     }
 
-    public struct Examples: Encodable, Sendable {
-        public var added: [String] = []
-        public var removed: [String] = []
-        public var changed: [String] = []
+    package struct Examples: Encodable, Sendable {
+        package var added: [String] = []
+        package var removed: [String] = []
+        package var changed: [String] = []
     }
 
-    public var a: Side
-    public var b: Side
-    public var collections: [CollectionChange]
-    public var tables: [TableDiff]
+    package var a: Side
+    package var b: Side
+    package var collections: [CollectionChange]
+    package var tables: [TableDiff]
 
     /// How many example keys are kept per table and kind of change.
     static let exampleLimit = 5
@@ -47,7 +47,7 @@ public struct SnapshotDiff: Encodable, Sendable {
         var manifest: Manifest?
     }
 
-    public static func compare(_ first: SelectedSnapshot, _ second: SelectedSnapshot, temporaryDirectory: String? = nil,
+    package static func compare(_ first: SelectedSnapshot, _ second: SelectedSnapshot, temporaryDirectory: String? = nil,
                                progress: (any ProgressObserver)? = nil) throws -> SnapshotDiff {
         let sides = try [first, second].map(prepare)
         let changes = CollectionChange.compare(sides[0].collections, sides[1].collections)

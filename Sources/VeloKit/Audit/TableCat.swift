@@ -2,13 +2,13 @@ import Foundation
 
 /// `velo cat`: streams one table of a snapshot, named by table or by collection, as NDJSON objects (keys in
 /// column order, values in the archive's lossless encoding) or as CSV.
-public enum TableCat {
-    public enum Format: String, Sendable, CaseIterable {
+package enum TableCat {
+    package enum Format: String, Sendable, CaseIterable {
         case ndjson, csv
     }
 
     /// Finds the table: a table name in the snapshot, or the name of a collection (read from its metadata).
-    public static func resolve(_ name: String, in snapshot: SelectedSnapshot, manifest: Manifest?) throws -> SnapshotHeader.Table {
+    package static func resolve(_ name: String, in snapshot: SelectedSnapshot, manifest: Manifest?) throws -> SnapshotHeader.Table {
         let reader = try SnapshotReader(path: snapshot.archivePath, manifest: manifest)
         if let table = reader.header.tables.first(where: { $0.name == name }) { return table }
         var tableName: String?
@@ -28,7 +28,7 @@ public enum TableCat {
 
     /// Writes the table's rows to `output`; returns how many.
     @discardableResult
-    public static func run(_ snapshot: SelectedSnapshot, table name: String, format: Format, manifest: Manifest?,
+    package static func run(_ snapshot: SelectedSnapshot, table name: String, format: Format, manifest: Manifest?,
                            output: (UnsafeRawBufferPointer) throws -> Void) throws -> Int {
         let table = try resolve(name, in: snapshot, manifest: manifest)
         let reader = try SnapshotReader(path: snapshot.archivePath, manifest: manifest)

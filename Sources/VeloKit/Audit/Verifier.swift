@@ -18,6 +18,10 @@ public enum Verifier {
         Report(id: damaged.id, archive: damaged.path, ok: false, problems: [damaged.description], entries: 0, rows: 0, bytes: 0, seconds: 0)
     }
 
+    /// Reads every byte of `snapshot` and reports what is damaged; a catalogued snapshot's result is recorded in
+    /// the catalog (under the repository lock), where retention reads it.
+    /// - Returns: the report: damage is in `problems`, not thrown.
+    /// - Throws: `.input` when the snapshot names no archive, `.interrupted` after `Interruption.request`.
     public static func verify(_ snapshot: SelectedSnapshot, progress: (any ProgressObserver)? = nil) throws -> Report {
         let started = ContinuousClock.now
         let path = snapshot.archivePath

@@ -39,6 +39,7 @@ public enum Backup {
 
     /// Checks that `path` is a Veloquent database before anything is written anywhere (a repository is created
     /// only for a backup that can happen). Opens the file read-only, reads its schema, and closes it.
+    /// - Throws: `DatabaseFile.Problem` for a missing or non-SQLite file, `ModelError.notVeloquent`, `SQLiteError`.
     public static func checkSource(_ path: String, busyTimeout: Duration = .seconds(5)) throws {
         try DatabaseFile.check(path)
         if try FileSystem.fileSize(path) == 0 {
@@ -48,7 +49,10 @@ public enum Backup {
         _ = try TenantDatabase.load(db)
     }
 
-    /// Backs up `databasePath` into `repository`. Takes the repository's lock for the whole run.
+    /// Backs up `databasePath` into `repository`. Takes the repository's lock for the whole run. A failure at any
+    /// point leaves no partial archive and nothing catalogued.
+    /// - Throws: `.locked` when another velo holds the repository, `.notVeloquent`, `.input` for a row past the
+    ///   format's limits, `.io` naming the file, `.interrupted` after `Interruption.request`.
     public static func run(databasePath: String, repository: Repository, options: Options, progress: (any ProgressObserver)? = nil) throws -> Result {
         guard (1...19).contains(options.level) else { throw VeloError("--level must be 1 to 19 (zstd levels)") }
         guard (1...ArchiveFormat.maxPartTarget).contains(options.partBytes) else {

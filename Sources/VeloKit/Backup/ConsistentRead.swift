@@ -4,17 +4,17 @@ import Foundation
 /// In WAL mode it is one read transaction on the database itself (writers are never blocked). In rollback-journal
 /// mode a reader would block writers for the whole backup, so the database is first copied with SQLite's online
 /// backup API (which holds the lock only while it copies) and the copy is read instead.
-public final class ConsistentRead {
+package final class ConsistentRead {
     /// The connection to read from, inside its read transaction.
-    public let database: Database
+    package let database: Database
     /// The source's journal mode (`wal`, `delete`, ...).
-    public let journalMode: String
+    package let journalMode: String
     /// The copy that is read in rollback-journal mode; deleted on `close`.
-    public let copyPath: String?
+    package let copyPath: String?
     private var closed = false
 
     /// Opens `path` and freezes it. `copyDirectory` holds the temporary copy in rollback-journal mode.
-    public init(path: String, copyDirectory: String, busyTimeout: Duration, progress: (any ProgressObserver)? = nil) throws {
+    package init(path: String, copyDirectory: String, busyTimeout: Duration, progress: (any ProgressObserver)? = nil) throws {
         let source = try Database(path: path, mode: .readOnly, busyTimeout: busyTimeout)
         let mode = (try source.pragma("journal_mode")?.stringValue ?? "delete").lowercased()
         journalMode = mode
@@ -46,7 +46,7 @@ public final class ConsistentRead {
     }
 
     /// Ends the read transaction and removes the copy.
-    public func close() {
+    package func close() {
         guard !closed else { return }
         closed = true
         try? database.execute("COMMIT")

@@ -1,22 +1,22 @@
 /// Which tables a snapshot holds and in which group, from the database's layout and the backup options.
-public struct TablePlan: Sendable {
-    public struct Item: Sendable, Equatable {
-        public var table: String
-        public var group: ArchiveFormat.Group
-        public var role: TableRole
-        public var collection: String?
+package struct TablePlan: Sendable {
+    package struct Item: Sendable, Equatable {
+        package var table: String
+        package var group: ArchiveFormat.Group
+        package var role: TableRole
+        package var collection: String?
         /// Stored columns, in table order.
-        public var columns: [String]
+        package var columns: [String]
         /// True when rows are read (false for tables excluded by the options, whose DDL alone is kept).
-        public var includeRows: Bool
+        package var includeRows: Bool
         /// True for rowid tables, which are read in rowid order.
-        public var hasRowID: Bool
+        package var hasRowID: Bool
     }
 
     /// Included tables in archive order: metadata, system, records, other, sqlite.
-    public var items: [Item]
+    package var items: [Item]
     /// Tables whose rows were left out.
-    public var excluded: [String]
+    package var excluded: [String]
 
     /// - Parameters:
     ///   - collections: only these collections' tables (and pivots) are read; nil for all.
@@ -24,7 +24,7 @@ public struct TablePlan: Sendable {
     ///   - includeFramework: also read Laravel's cache and queue tables.
     ///   - records: false for a metadata-only snapshot (schema, `collections`, `migrations`).
     ///   - onlyTables: when set, only these tables' rows (and the collection metadata) are read.
-    public init(layout: TenantDatabase, collections: [String]?, excludeTables: [String], includeFramework: Bool, records: Bool,
+    package init(layout: TenantDatabase, collections: [String]?, excludeTables: [String], includeFramework: Bool, records: Bool,
                 onlyTables: [String]? = nil) throws {
         if let collections {
             let known = Set(layout.collections.map(\.name))

@@ -4,21 +4,21 @@ import Foundation
 /// check, the pivot tables of existing relation_many fields are not orphans. Dropping one first snapshots its
 /// DDL and rows into a repository (the archive format carries tables no collection owns), then drops it in one
 /// transaction.
-public enum OrphanTables {
-    public struct Orphan: Encodable, Sendable, Equatable {
-        public var table: String
-        public var rows: Int
-        public var sql: String?
+package enum OrphanTables {
+    package struct Orphan: Encodable, Sendable, Equatable {
+        package var table: String
+        package var rows: Int
+        package var sql: String?
     }
 
-    public struct Dropped: Encodable, Sendable {
-        public var dropped: [String]
-        public var snapshot: String
-        public var archive: String
+    package struct Dropped: Encodable, Sendable {
+        package var dropped: [String]
+        package var snapshot: String
+        package var archive: String
     }
 
     /// The orphans of a database, in schema order.
-    public static func list(_ database: Database, layout: TenantDatabase) throws -> [Orphan] {
+    package static func list(_ database: Database, layout: TenantDatabase) throws -> [Orphan] {
         try layout.tables.filter { $0.role == .orphan }.map { entry in
             Orphan(table: entry.name, rows: Int(try database.scalar("SELECT count(*) FROM \(SQL.quote(entry.name))")?.int64Value ?? 0),
                    sql: layout.schema.table(entry.name)?.sql)
@@ -27,7 +27,7 @@ public enum OrphanTables {
 
     /// Snapshots `tables` into `repository` (tag `pre-drop`), then drops them. Refuses any table that is not an
     /// orphan, naming what it is.
-    public static func drop(_ tables: [String], databasePath: String, repository: Repository, busyTimeout: Duration) throws -> Dropped {
+    package static func drop(_ tables: [String], databasePath: String, repository: Repository, busyTimeout: Duration) throws -> Dropped {
         guard !tables.isEmpty else { throw VeloError("no tables to drop") }
         do {
             let db = try Database(path: databasePath, mode: .readOnly, busyTimeout: busyTimeout)

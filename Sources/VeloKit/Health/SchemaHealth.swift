@@ -2,13 +2,13 @@
 /// Leftover `schema_jobs` markers (what Veloquent reports), and for every collection its physical table against
 /// its metadata: table, columns, column types, nullability, managed indexes (by Veloquent's naming rule,
 /// 64-character form included) and relation_many pivot tables. Read-only.
-public struct SchemaHealth: Encodable, Sendable {
-    public var path: String
-    public var healthy: Bool
-    public var findings: [SchemaFinding]
-    public var collectionsChecked: Int
+package struct SchemaHealth: Encodable, Sendable {
+    package var path: String
+    package var healthy: Bool
+    package var findings: [SchemaFinding]
+    package var collectionsChecked: Int
 
-    public static func check(_ database: Database, layout: TenantDatabase) throws -> SchemaHealth {
+    package static func check(_ database: Database, layout: TenantDatabase) throws -> SchemaHealth {
         var findings = try schemaJobs(database, layout: layout)
         for collection in layout.collections {
             findings += check(collection, in: layout)

@@ -5,24 +5,24 @@ import Foundation
 /// SQLite's create-copy-swap rebuild, copying every row with its rowid and refusing (naming the rows) when a value
 /// would not survive the conversion or a NULL would meet a NOT NULL column. Columns the metadata does not know
 /// are kept. Then the `schema_jobs` marker and Veloquent's cached metadata are removed. One transaction.
-public struct SchemaRecovery {
+package struct SchemaRecovery {
     /// One step: SQL to run, or a query that must return no rows (its rows are the reason to refuse).
-    public struct Step: Encodable, Sendable {
-        public var sql: String
+    package struct Step: Encodable, Sendable {
+        package var sql: String
         /// When set, `sql` is a check: any row it returns makes the recovery stop, with this reason.
-        public var refusal: String?
+        package var refusal: String?
     }
 
-    public struct Result: Encodable, Sendable {
-        public var collection: String
-        public var table: String
-        public var dryRun: Bool
-        public var snapshot: String?
-        public var steps: [Step]
-        public var fixed: [String]
-        public var rowsBefore: Int?
-        public var rowsAfter: Int?
-        public var remaining: [SchemaFinding]
+    package struct Result: Encodable, Sendable {
+        package var collection: String
+        package var table: String
+        package var dryRun: Bool
+        package var snapshot: String?
+        package var steps: [Step]
+        package var fixed: [String]
+        package var rowsBefore: Int?
+        package var rowsAfter: Int?
+        package var remaining: [SchemaFinding]
     }
 
     let database: Database
@@ -30,7 +30,7 @@ public struct SchemaRecovery {
     let collection: CollectionMetadata
     let findings: [SchemaFinding]
 
-    public init(database: Database, layout: TenantDatabase, collection name: String) throws {
+    package init(database: Database, layout: TenantDatabase, collection name: String) throws {
         guard let collection = layout.collection(named: name) else {
             throw VeloError("\(layout.path): no collection named '\(name)'; it has \(layout.collections.map(\.name).joined(separator: ", "))")
         }
@@ -45,7 +45,7 @@ public struct SchemaRecovery {
     }
 
     /// The steps, in order, that the recovery runs.
-    public func plan() throws -> [Step] {
+    package func plan() throws -> [Step] {
         let c = collection
         let table = c.tableName
         var steps: [Step] = []
@@ -155,7 +155,7 @@ public struct SchemaRecovery {
     /// Runs the plan in one transaction (foreign keys off during the swap, checked before commit); with
     /// `dryRun`, everything runs and is checked, then rolled back. Throws, with the database unchanged, when a
     /// check refuses.
-    public func run(dryRun: Bool, snapshot: String?) throws -> Result {
+    package func run(dryRun: Bool, snapshot: String?) throws -> Result {
         let steps = try plan()
         let rowsBefore = layout.schema.table(collection.tableName) != nil
             ? Int(try database.scalar("SELECT count(*) FROM \(SQL.quote(collection.tableName))")?.int64Value ?? 0) : nil

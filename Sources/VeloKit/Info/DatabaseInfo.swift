@@ -1,58 +1,58 @@
 import Foundation
 
 /// What a person wants to know about a Veloquent database before backing it up (`velo info`).
-public struct DatabaseInfo: Codable, Sendable {
-    public struct CollectionInfo: Codable, Sendable {
-        public var name: String
-        public var id: String
-        public var type: String
-        public var system: Bool
-        public var table: String
+package struct DatabaseInfo: Codable, Sendable {
+    package struct CollectionInfo: Codable, Sendable {
+        package var name: String
+        package var id: String
+        package var type: String
+        package var system: Bool
+        package var table: String
         /// Rows in the table; nil when the table is missing.
-        public var rows: Int?
-        public var fields: Int
+        package var rows: Int?
+        package var fields: Int
         /// Names of the collections its relation and relation_many fields point at.
-        public var relationTargets: [String]
-        public var pivots: [PivotInfo]
+        package var relationTargets: [String]
+        package var pivots: [PivotInfo]
     }
 
-    public struct PivotInfo: Codable, Sendable {
-        public var table: String
-        public var field: String
-        public var target: String?
+    package struct PivotInfo: Codable, Sendable {
+        package var table: String
+        package var field: String
+        package var target: String?
         /// Rows in the pivot table; nil when the table is missing.
-        public var rows: Int?
+        package var rows: Int?
     }
 
-    public struct TableInfo: Codable, Sendable {
-        public var name: String
-        public var role: TableRole
-        public var rows: Int
+    package struct TableInfo: Codable, Sendable {
+        package var name: String
+        package var role: TableRole
+        package var rows: Int
     }
 
-    public var path: String
-    public var kind: TenantDatabase.Kind
-    public var fileBytes: Int64
-    public var sqliteVersion: String
-    public var journalMode: String
-    public var pageSize: Int
-    public var pageCount: Int
+    package var path: String
+    package var kind: TenantDatabase.Kind
+    package var fileBytes: Int64
+    package var sqliteVersion: String
+    package var journalMode: String
+    package var pageSize: Int
+    package var pageCount: Int
     /// The newest applied migration.
-    public var schemaVersion: String?
-    public var migrationsApplied: Int
+    package var schemaVersion: String?
+    package var migrationsApplied: Int
     /// Applied migrations velo does not know (a newer Veloquent).
-    public var unknownMigrations: [String]
+    package var unknownMigrations: [String]
     /// Known migrations not applied (an older Veloquent).
-    public var missingMigrations: [String]
-    public var collectionPrefix: String
-    public var collections: [CollectionInfo]
-    public var systemTables: [TableInfo]
+    package var missingMigrations: [String]
+    package var collectionPrefix: String
+    package var collections: [CollectionInfo]
+    package var systemTables: [TableInfo]
     /// Framework tables, orphans and tables that are not Veloquent's.
-    public var otherTables: [TableInfo]
-    public var tenants: [Tenant]
+    package var otherTables: [TableInfo]
+    package var tenants: [Tenant]
 
     /// Gathers the facts from an open database (read-only is enough).
-    public static func gather(from database: Database, layout: TenantDatabase) throws -> DatabaseInfo {
+    package static func gather(from database: Database, layout: TenantDatabase) throws -> DatabaseInfo {
         func count(_ table: String) throws -> Int? {
             guard layout.schema.table(table) != nil else { return nil }
             return Int(try database.scalar("SELECT count(*) FROM \(SQL.quote(table))")?.int64Value ?? 0)

@@ -78,6 +78,7 @@ public struct Catalog {
     }
 
     /// The header and manifest recorded for a snapshot.
+    /// - Throws: `.io` when the detail file cannot be read, `.damaged` when it is malformed.
     public func detail(_ id: String) throws -> (header: SnapshotHeader, manifest: Manifest) {
         let path = detailPath(id)
         let json = try JSONParser.parse(try FileSystem.read(path))

@@ -31,7 +31,7 @@ public struct CatalogEntry: Equatable, Sendable {
 
     public var totalRows: Int { tableRows.values.reduce(0, +) }
 
-    public var json: JSONValue {
+    package var json: JSONValue {
         var pairs: [(String, JSONValue)] = [
             ("format", .string("velo-catalog-entry")), ("version", .int(1)),
             ("id", .string(id)), ("time", .string(Timestamp.iso8601(time))), ("sequence", .int(sequence)), ("archive", .string(archive)),

@@ -1,6 +1,9 @@
 /// Point-in-time selection: the snapshot a restore "as of TIME" uses — the newest one taken at or before TIME
 /// from the target's source (from any source when none of the repository's snapshots came from it).
 public enum PointInTime {
+    /// The snapshot a restore of `source` as of `time` (Unix seconds) uses.
+    /// - Throws: `VeloError` (`.input`) when the repository has no snapshot at or before `time` (naming the oldest),
+    ///   or holds only other databases' snapshots.
     public static func select(at time: Int64, source: String?, in repository: Repository) throws -> CatalogEntry {
         let all = try repository.catalog.entries()
         guard !all.isEmpty else { throw VeloError("\(repository.root): the repository has no snapshots") }

@@ -26,6 +26,8 @@ public final class Repository {
     }
 
     /// Opens the repository at `path`. With `create`, a missing or empty folder becomes a new repository.
+    /// - Throws: `VeloError` (`.input`) when `path` is not a repository (or a non-empty folder with `create`),
+    ///   `.damaged` for an unreadable marker, `.io` when the folder cannot be made.
     public static func open(_ path: String, create: Bool = false) throws -> Repository {
         let root = FileSystem.absolute(path)
         let marker = (root as NSString).appendingPathComponent(markerFile)
@@ -38,6 +40,10 @@ public final class Repository {
             guard let version = json["version"]?.intValue, version == 1 else {
                 throw VeloError("\(root): repository format version \(json["version"].map { JSONWriter.string($0) } ?? "?") is newer than this velo reads")
             }
+            // A creation killed after the marker left some folders unmade: make them now.
+            for sub in layoutFolders where !FileSystem.isDirectory((root as NSString).appendingPathComponent(sub)) {
+                try FileSystem.createDirectory((root as NSString).appendingPathComponent(sub), durable: true)
+            }
             return Repository(root: root)
         }
         if FileSystem.exists(root) && !FileSystem.isDirectory(root) { throw VeloError("\(root): is a file, not a repository folder") }
@@ -48,24 +54,30 @@ public final class Repository {
            !contents.filter({ !$0.hasPrefix(".") }).isEmpty {
             throw VeloError("\(root): folder is not empty and not a velo repository; choose an empty or new folder")
         }
+        // The marker first, then the folders: a creation killed at any point is either nothing (an empty folder,
+        // or one holding only a hidden temporary file) or a repository whose missing folders the next open makes.
         try FileSystem.createDirectory(root, durable: true)
-        for sub in ["snapshots", "catalog", "locks", "tmp"] {
-            try FileSystem.createDirectory((root as NSString).appendingPathComponent(sub))
-        }
         var random = SystemRandomNumberGenerator()
         let marker1 = JSONValue.object([
             ("format", .string(formatName)), ("version", .int(1)),
             ("id", .string(SnapshotID.random(using: &random))), ("created", .string(Timestamp.iso8601(Timestamp.now))),
         ])
         try FileSystem.writeAtomically(Array(JSONWriter.string(marker1, pretty: true).utf8), to: marker)
+        for sub in layoutFolders {
+            try FileSystem.createDirectory((root as NSString).appendingPathComponent(sub), durable: true)
+        }
         return Repository(root: root)
     }
+
+    /// The folders of a repository, made when it is created (and by the next open, if a creation was killed).
+    static let layoutFolders = ["snapshots", "catalog", "locks", "tmp"]
 
     /// Whether `path` holds a repository.
     public static func exists(at path: String) -> Bool {
         FileSystem.exists((FileSystem.absolute(path) as NSString).appendingPathComponent(markerFile))
     }
 
+    /// The absolute path of `relative` inside the repository (catalog entries name archives relative to the root).
     public func path(_ relative: String) -> String { (root as NSString).appendingPathComponent(relative) }
 
     /// Where a snapshot's archive goes, relative to the root.
@@ -88,7 +100,8 @@ public final class Repository {
 
     /// Takes the writer's lock and cleans up what an interrupted writer left: partial archives and temporary
     /// copies are deleted; a complete archive that was renamed but not yet catalogued is catalogued.
-    /// With `wait`, a lock held by another live writer is retried until the time is up.
+    /// With `wait` (default: `lockWait`), a lock held by another live writer is retried until the time is up.
+    /// - Throws: `RepositoryLock.Failure` (`.locked`) when another velo holds it; `.interrupted` while waiting.
     public func lock(command: String, wait: Duration? = nil) throws -> RepositoryLock {
         let deadline = ContinuousClock.now + (wait ?? lockWait)
         while true {
@@ -108,6 +121,8 @@ public final class Repository {
     public var lockOwner: RepositoryLock.Owner? { RepositoryLock.current(root: root) }
 
     /// Breaks the lock. Refuses a lock whose owner is alive unless `force`.
+    /// - Returns: the owner of the lock that was removed, nil when the repository was not locked.
+    /// - Throws: `VeloError` when the owner is alive (or on another host) and `force` is false.
     public func unlock(force: Bool) throws -> RepositoryLock.Owner? {
         let path = self.path("locks/exclusive.json")
         guard FileSystem.exists(path) else { return nil }

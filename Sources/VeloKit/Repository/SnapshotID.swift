@@ -1,11 +1,11 @@
 /// Snapshot ids: 16 lowercase hex digits (64 random bits). People name snapshots by a unique prefix.
-public enum SnapshotID {
-    public static func random<G: RandomNumberGenerator>(using generator: inout G) -> String {
+package enum SnapshotID {
+    package static func random<G: RandomNumberGenerator>(using generator: inout G) -> String {
         let value = generator.next()
         let hex = String(value, radix: 16)
         return String(repeating: "0", count: 16 - hex.count) + hex
     }
 
     /// The 8-digit short form shown in listings.
-    public static func short(_ id: String) -> String { String(id.prefix(8)) }
+    package static func short(_ id: String) -> String { String(id.prefix(8)) }
 }

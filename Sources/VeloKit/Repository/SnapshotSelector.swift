@@ -29,7 +29,10 @@ public enum SelectedSnapshot {
     /// The snapshot id when known without reading the archive.
     public var id: String? { catalogEntry?.id }
 
-    /// Resolves `text`. Paths are recognised by a `/` or the `.tar.zst` ending.
+    /// Resolves `text`: a full id, a unique id prefix, `latest`, or the path of an archive (recognised by a `/` or
+    /// the `.tar.zst` ending).
+    /// - Throws: `VeloError` (`.input`) for an empty, unknown or ambiguous name (listing the candidates), or a
+    ///   path that is missing or a directory.
     public static func resolve(_ text: String, repository: Repository?) throws -> SelectedSnapshot {
         guard !text.trimmingCharacters(in: .whitespaces).isEmpty else {
             throw VeloError("an empty snapshot name selects nothing: give an id, an id prefix, 'latest' or the path of an archive file")

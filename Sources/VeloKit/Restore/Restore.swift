@@ -58,9 +58,9 @@ public enum Restore {
     }
 
     /// Restores `snapshot` into `target`. `repository` receives the safety snapshot unless `safetySnapshot` is false.
-    public static func run(_ snapshot: SelectedSnapshot, target: String, options: RestoreOptions, repository: Repository?,
-                           savedPlan: SavedPlan? = nil, safetySnapshot: Bool = true, busyTimeout: Duration = .seconds(5),
-                           progress: (any ProgressObserver)? = nil, connectionSetup: ((Database) throws -> Void)? = nil) throws -> Result {
+    package static func run(_ snapshot: SelectedSnapshot, target: String, options: RestoreOptions, repository: Repository?,
+                            savedPlan: SavedPlan? = nil, safetySnapshot: Bool = true, busyTimeout: Duration = .seconds(5),
+                            progress: (any ProgressObserver)? = nil, connectionSetup: ((Database) throws -> Void)?) throws -> Result {
         let started = ContinuousClock.now
         func seconds() -> Double {
             let e = ContinuousClock.now - started

@@ -107,8 +107,8 @@ public struct RestorePlanner {
     }
 
     /// Plans the restore. With `connection`, the target is read through it (the executor's write transaction).
-    public static func plan(_ snapshot: SelectedSnapshot, target: String, options: RestoreOptions, busyTimeout: Duration,
-                            connection: Database? = nil, repository: Repository? = nil, progress: (any ProgressObserver)? = nil) throws -> RestorePlan {
+    package static func plan(_ snapshot: SelectedSnapshot, target: String, options: RestoreOptions, busyTimeout: Duration,
+                             connection: Database?, repository: Repository? = nil, progress: (any ProgressObserver)? = nil) throws -> RestorePlan {
         let targetPath = FileSystem.absolute(target)
         let (facts, archiveFindings) = try readArchive(snapshot, progress: progress,
                                                         verifyWhileReading: FileManager.default.fileExists(atPath: targetPath))

@@ -9,7 +9,7 @@ struct RowBinder {
     private let escaped = Escaped()
 
     final class Escaped {
-        var bytes: [UInt8] = []
+        @exclusivity(unchecked) var bytes: [UInt8] = []
     }
 
     init(columnCount: Int) {

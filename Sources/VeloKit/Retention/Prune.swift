@@ -27,7 +27,9 @@ public enum Prune {
         public var groups: [String: [String]]
     }
 
-    /// Decides and (unless `dryRun`) removes. `now` defaults to the current time.
+    /// Decides and (unless `dryRun`) removes. `now` defaults to the current time. Each removal is crash-safe.
+    /// - Throws: `.locked` when another velo holds the repository, `.input` when the policy would remove every
+    ///   snapshot, `.io`, `.interrupted` (between removals).
     public static func run(repository: Repository, policy: RetentionPolicy, dryRun: Bool, now: Int64? = nil) throws -> Report {
         let lock = dryRun ? nil : try repository.lock(command: "velo prune")
         defer { lock?.release() }

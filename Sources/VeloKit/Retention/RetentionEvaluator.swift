@@ -4,28 +4,28 @@
 /// group's newest snapshot), plus velo's safety rules: the newest snapshot of a group is always kept,
 /// snapshots timed in the future are always kept, and a snapshot whose last verification failed fills no
 /// count slot (a damaged newest archive cannot push the last good one out).
-public struct RetentionEvaluator {
+package struct RetentionEvaluator {
     /// What the policy says about one snapshot.
-    public struct Decision: Sendable, Equatable {
-        public var id: String
-        public var time: Int64
-        public var group: String
-        public var keep: Bool
-        public var reasons: [String]
-        public var damaged: Bool
-        public var bytes: Int64
+    package struct Decision: Sendable, Equatable {
+        package var id: String
+        package var time: Int64
+        package var group: String
+        package var keep: Bool
+        package var reasons: [String]
+        package var damaged: Bool
+        package var bytes: Int64
     }
 
-    public let policy: RetentionPolicy
+    package let policy: RetentionPolicy
     let periods: CalendarPeriods
 
-    public init(policy: RetentionPolicy) {
+    package init(policy: RetentionPolicy) {
         self.policy = policy
         periods = CalendarPeriods(timeZone: policy.timeZone)
     }
 
     /// The group a snapshot belongs to.
-    public func group(of entry: CatalogEntry) -> String {
+    package func group(of entry: CatalogEntry) -> String {
         switch policy.groupBy {
         case .none: return ""
         case .source: return entry.sourcePath
@@ -34,7 +34,7 @@ public struct RetentionEvaluator {
     }
 
     /// Decisions for every snapshot, grouped, each group newest first. `now` is Unix seconds.
-    public func decide(_ entries: [CatalogEntry], now: Int64) -> [Decision] {
+    package func decide(_ entries: [CatalogEntry], now: Int64) -> [Decision] {
         var groups: [String: [CatalogEntry]] = [:]
         var order: [String] = []
         for entry in entries {

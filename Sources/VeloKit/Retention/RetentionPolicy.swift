@@ -36,7 +36,8 @@ public struct RetentionPolicy: Equatable, Sendable {
         "keep_within_monthly": .monthly, "keep_within_yearly": .yearly,
     ]
 
-    /// Reads a policy file.
+    /// Reads a policy file (strict JSON: an unknown key, a bad count, duration or time zone is refused).
+    /// - Throws: `VeloError` (`.input`) naming the file and the key at fault.
     public static func load(path: String) throws -> RetentionPolicy {
         guard let data = FileManager.default.contents(atPath: path) else { throw VeloError("\(path): cannot read the policy file") }
         do {
@@ -48,7 +49,7 @@ public struct RetentionPolicy: Equatable, Sendable {
         }
     }
 
-    public init(json: JSONValue) throws {
+    package init(json: JSONValue) throws {
         guard case .object(let pairs) = json else { throw VeloError("a policy is a JSON object, not a \(json.typeName)") }
         var seen = Set<String>()
         for (key, value) in pairs {

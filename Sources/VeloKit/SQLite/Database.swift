@@ -2,9 +2,9 @@ import CSQLite
 import Foundation
 
 /// One connection to an SQLite database file. The handle has exactly one owner and is closed on deinit.
-public final class Database {
+package final class Database {
     /// How a database file is opened.
-    public enum OpenMode: Sendable {
+    package enum OpenMode: Sendable {
         /// Never writes; the file must exist.
         case readOnly
         /// Reads and writes; the file must exist.
@@ -15,14 +15,14 @@ public final class Database {
 
     let handle: OpaquePointer
     /// The path the connection was opened with, or the name it reports itself by (`reportedAs`).
-    public let path: String
-    public let mode: OpenMode
+    package let path: String
+    package let mode: OpenMode
 
     /// Opens `path`. A missing file, a directory or a file that is not SQLite is reported by `DatabaseFile.check`
     /// before SQLite sees it, so the error names the problem plainly.
     /// - Parameter busyTimeout: how long to wait for another connection's lock before failing with SQLITE_BUSY.
     /// - Parameter reportedAs: the path errors name instead of `path` (a temporary copy reports its original).
-    public init(path: String, mode: OpenMode = .readOnly, busyTimeout: Duration = .seconds(5), reportedAs: String? = nil) throws {
+    package init(path: String, mode: OpenMode = .readOnly, busyTimeout: Duration = .seconds(5), reportedAs: String? = nil) throws {
         _ = Database.configured
         if mode != .create || FileManager.default.fileExists(atPath: path) {
             try DatabaseFile.check(path)
@@ -59,12 +59,12 @@ public final class Database {
     // MARK: Statements
 
     /// Prepares one statement.
-    public func prepare(_ sql: String) throws -> Statement {
+    package func prepare(_ sql: String) throws -> Statement {
         try Statement(database: self, sql: sql)
     }
 
     /// Runs one or more statements that return no rows.
-    public func execute(_ sql: String) throws {
+    package func execute(_ sql: String) throws {
         var message: UnsafeMutablePointer<CChar>?
         let rc = sqlite3_exec(handle, sql, nil, nil, &message)
         if rc != SQLITE_OK {
@@ -76,7 +76,7 @@ public final class Database {
 
     /// Runs exactly one statement that must start with CREATE: for DDL taken from an archive, which must never
     /// smuggle in a second statement (`CREATE TABLE t(x); DELETE FROM superusers`).
-    public func executeCreate(_ sql: String) throws {
+    package func executeCreate(_ sql: String) throws {
         let trimmed = sql.trimmingCharacters(in: .whitespacesAndNewlines)
         if let problem = SchemaStatement.problem(trimmed, type: nil) {
             throw SQLiteError(code: SQLITE_ERROR, message: "refusing schema SQL that \(problem)", path: path, sql: sql)
@@ -94,43 +94,43 @@ public final class Database {
     }
 
     /// Runs one statement with bound values.
-    public func execute(_ sql: String, _ values: [SQLiteValue]) throws {
+    package func execute(_ sql: String, _ values: [SQLiteValue]) throws {
         try prepare(sql).run(values)
     }
 
     /// All rows of a query, each as its values. For small results only (metadata, pragmas).
-    public func rows(_ sql: String, _ values: [SQLiteValue] = []) throws -> [[SQLiteValue]] {
+    package func rows(_ sql: String, _ values: [SQLiteValue] = []) throws -> [[SQLiteValue]] {
         var result: [[SQLiteValue]] = []
         try prepare(sql).forEachRow(values) { result.append($0.row()) }
         return result
     }
 
     /// The first column of the first row, or nil when there is no row.
-    public func scalar(_ sql: String, _ values: [SQLiteValue] = []) throws -> SQLiteValue? {
+    package func scalar(_ sql: String, _ values: [SQLiteValue] = []) throws -> SQLiteValue? {
         let stmt = try prepare(sql)
         try stmt.bind(values)
         return try stmt.step() ? stmt.value(0) : nil
     }
 
     /// Reads a pragma's single value, e.g. `pragma("journal_mode")`.
-    public func pragma(_ name: String) throws -> SQLiteValue? {
+    package func pragma(_ name: String) throws -> SQLiteValue? {
         try scalar("PRAGMA \(name)")
     }
 
     /// Rows changed by the last INSERT, UPDATE or DELETE.
-    public var changes: Int { Int(sqlite3_changes64(handle)) }
+    package var changes: Int { Int(sqlite3_changes64(handle)) }
     /// The rowid of the last inserted row.
-    public var lastInsertRowID: Int64 { sqlite3_last_insert_rowid(handle) }
+    package var lastInsertRowID: Int64 { sqlite3_last_insert_rowid(handle) }
     /// True while a transaction is open on this connection.
-    public var isInTransaction: Bool { sqlite3_get_autocommit(handle) == 0 }
+    package var isInTransaction: Bool { sqlite3_get_autocommit(handle) == 0 }
 
     /// The SQLite library version, e.g. "3.40.1".
-    public static var libraryVersion: String { String(cString: sqlite3_libversion()) }
+    package static var libraryVersion: String { String(cString: sqlite3_libversion()) }
 
     // MARK: Transactions
 
     /// The three kinds of SQLite transaction.
-    public enum TransactionKind: String, Sendable {
+    package enum TransactionKind: String, Sendable {
         /// Takes a read lock on the first read and a write lock on the first write.
         case deferred = "DEFERRED"
         /// Takes the write lock at once (waits up to the busy timeout).
@@ -140,7 +140,7 @@ public final class Database {
     }
 
     /// Runs `body` inside a transaction: committed when it returns, rolled back when it throws.
-    public func transaction<T>(_ kind: TransactionKind = .deferred, _ body: () throws -> T) throws -> T {
+    package func transaction<T>(_ kind: TransactionKind = .deferred, _ body: () throws -> T) throws -> T {
         try execute("BEGIN \(kind.rawValue)")
         do {
             let result = try body()
@@ -154,7 +154,7 @@ public final class Database {
 
     /// Runs `body` inside a savepoint: released when it returns, rolled back to (and released) when it throws.
     /// Savepoints nest inside transactions and other savepoints.
-    public func savepoint<T>(_ name: String = "velo", _ body: () throws -> T) throws -> T {
+    package func savepoint<T>(_ name: String = "velo", _ body: () throws -> T) throws -> T {
         let quoted = SQL.quote(name)
         try execute("SAVEPOINT \(quoted)")
         do {

@@ -3,23 +3,23 @@ import CSQLite
 /// SQLite's online backup API: copies a live database page by page into another connection.
 /// Other connections may keep reading and writing the source between steps; the copy restarts
 /// when the source changes under it, so the result is always one consistent state.
-public struct OnlineBackup {
-    public let source: Database
-    public let destination: Database
+package struct OnlineBackup {
+    package let source: Database
+    package let destination: Database
     /// Pages copied per step; the source's lock is held only during a step.
-    public var pagesPerStep: Int32 = 1024
+    package var pagesPerStep: Int32 = 1024
 
-    public init(from source: Database, to destination: Database) {
+    package init(from source: Database, to destination: Database) {
         self.source = source
         self.destination = destination
     }
 
     /// After this many restarts (another connection wrote to the source between steps) the rest is copied in
     /// one step, holding the source's read lock until done: with a busy writer, a stepped copy never finishes.
-    public var restartsBeforeOneStep = 2
+    package var restartsBeforeOneStep = 2
 
     /// Copies everything. `progress` gets (pages done, pages total) after each step.
-    public func run(progress: (Int, Int) -> Void = { _, _ in }) throws {
+    package func run(progress: (Int, Int) -> Void = { _, _ in }) throws {
         guard let backup = sqlite3_backup_init(destination.handle, "main", source.handle, "main") else {
             throw destination.error(code: sqlite3_errcode(destination.handle))
         }

@@ -1,17 +1,17 @@
 /// Quoting of SQL identifiers and literals. Every identifier velo puts into SQL goes through `SQL.quote`.
-public enum SQL {
+package enum SQL {
     /// Quotes an identifier (table, column, index, savepoint) with double quotes, doubling embedded quotes.
-    public static func quote(_ identifier: String) -> String {
+    package static func quote(_ identifier: String) -> String {
         "\"" + identifier.replacingOccurrences(of: "\"", with: "\"\"") + "\""
     }
 
     /// Quotes a comma-separated list of identifiers.
-    public static func quoteList(_ identifiers: [String]) -> String {
+    package static func quoteList(_ identifiers: [String]) -> String {
         identifiers.map(quote).joined(separator: ", ")
     }
 
     /// Quotes a text literal with single quotes, doubling embedded quotes.
-    public static func literal(_ text: String) -> String {
+    package static func literal(_ text: String) -> String {
         "'" + text.replacingOccurrences(of: "'", with: "''") + "'"
     }
 }

@@ -2,73 +2,73 @@ import Foundation
 
 /// The physical schema of a database as SQLite reports it: `sqlite_schema` rows plus `PRAGMA table_info` and
 /// `index_list`. Velo always reads the live schema rather than trusting Veloquent's metadata (see §1.3).
-public struct SQLiteSchema: Sendable {
+package struct SQLiteSchema: Sendable {
     /// One row of `sqlite_schema`, in rowid order (the order `.dump` uses).
-    public struct Object: Sendable, Equatable {
-        public var type: String
-        public var name: String
-        public var tableName: String
+    package struct Object: Sendable, Equatable {
+        package var type: String
+        package var name: String
+        package var tableName: String
         /// The CREATE statement; nil for automatic indexes.
-        public var sql: String?
+        package var sql: String?
     }
 
     /// A column as `PRAGMA table_xinfo` reports it.
-    public struct Column: Sendable, Equatable {
-        public var name: String
+    package struct Column: Sendable, Equatable {
+        package var name: String
         /// The declared type exactly as written, e.g. `varchar`, `tinyint(1)`; empty when none.
-        public var declaredType: String
-        public var notNull: Bool
+        package var declaredType: String
+        package var notNull: Bool
         /// The default as SQL text (`'0'`, `CURRENT_TIMESTAMP`), or nil.
-        public var defaultSQL: String?
+        package var defaultSQL: String?
         /// 1-based position in the primary key, 0 when not part of it.
-        public var primaryKeyPosition: Int
+        package var primaryKeyPosition: Int
         /// 0 for ordinary columns; generated and hidden columns are not stored in rows.
-        public var hidden: Int
+        package var hidden: Int
     }
 
     /// An index as `PRAGMA index_list` and `index_info` report it.
-    public struct Index: Sendable, Equatable {
-        public var name: String
-        public var table: String
-        public var unique: Bool
+    package struct Index: Sendable, Equatable {
+        package var name: String
+        package var table: String
+        package var unique: Bool
         /// `c` (CREATE INDEX), `u` (UNIQUE constraint) or `pk` (PRIMARY KEY).
-        public var origin: String
-        public var partial: Bool
-        public var columns: [String]
-        public var sql: String?
+        package var origin: String
+        package var partial: Bool
+        package var columns: [String]
+        package var sql: String?
     }
 
     /// A table with its columns and indexes.
-    public struct Table: Sendable, Equatable {
-        public var name: String
-        public var sql: String?
-        public var columns: [Column]
-        public var indexes: [Index]
-        public var withoutRowID: Bool
+    package struct Table: Sendable, Equatable {
+        package var name: String
+        package var sql: String?
+        package var columns: [Column]
+        package var indexes: [Index]
+        package var withoutRowID: Bool
 
         /// The primary-key columns in key order; empty for a rowid table without a declared key.
-        public var primaryKey: [String] {
+        package var primaryKey: [String] {
             columns.filter { $0.primaryKeyPosition > 0 }.sorted { $0.primaryKeyPosition < $1.primaryKeyPosition }.map(\.name)
         }
 
         /// Columns stored in rows (generated columns excluded).
-        public var storedColumns: [Column] { columns.filter { $0.hidden == 0 } }
+        package var storedColumns: [Column] { columns.filter { $0.hidden == 0 } }
 
-        public func column(_ name: String) -> Column? { columns.first { $0.name == name } }
+        package func column(_ name: String) -> Column? { columns.first { $0.name == name } }
     }
 
     /// Every object in `sqlite_schema`, in rowid order.
-    public var objects: [Object]
+    package var objects: [Object]
     /// Every table (SQLite's internal tables included), by name.
-    public var tables: [String: Table]
+    package var tables: [String: Table]
 
     /// Table names in `sqlite_schema` order.
-    public var tableNames: [String] { objects.filter { $0.type == "table" }.map(\.name) }
+    package var tableNames: [String] { objects.filter { $0.type == "table" }.map(\.name) }
 
-    public func table(_ name: String) -> Table? { tables[name] }
+    package func table(_ name: String) -> Table? { tables[name] }
 
     /// Reads the schema of `database`'s main schema.
-    public static func read(from database: Database) throws -> SQLiteSchema {
+    package static func read(from database: Database) throws -> SQLiteSchema {
         var objects: [Object] = []
         try database.prepare("SELECT type, name, tbl_name, sql FROM sqlite_schema ORDER BY rowid").forEachRow { row in
             objects.append(Object(type: row.string(0), name: row.string(1), tableName: row.string(2), sql: row.optionalString(3)))

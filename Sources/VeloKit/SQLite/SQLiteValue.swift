@@ -1,5 +1,5 @@
 /// One SQLite value in one of the five storage classes. Text keeps exactly what SQLite stored, NUL bytes included.
-public enum SQLiteValue: Equatable, Hashable, Sendable {
+package enum SQLiteValue: Equatable, Hashable, Sendable {
     case null
     case integer(Int64)
     case real(Double)
@@ -7,7 +7,7 @@ public enum SQLiteValue: Equatable, Hashable, Sendable {
     case blob([UInt8])
 
     /// The storage class, as `typeof()` names it.
-    public var storageClass: StorageClass {
+    package var storageClass: StorageClass {
         switch self {
         case .null: return .null
         case .integer: return .integer
@@ -17,16 +17,16 @@ public enum SQLiteValue: Equatable, Hashable, Sendable {
         }
     }
 
-    public var isNull: Bool { self == .null }
+    package var isNull: Bool { self == .null }
 
     /// The value as text when it is text; nil otherwise.
-    public var stringValue: String? {
+    package var stringValue: String? {
         if case .text(let s) = self { return s }
         return nil
     }
 
     /// The value as an integer when it is an integer (or a real with an integral value).
-    public var int64Value: Int64? {
+    package var int64Value: Int64? {
         switch self {
         case .integer(let i): return i
         case .real(let d) where d.rounded() == d && abs(d) < 9.2e18: return Int64(d)
@@ -36,7 +36,7 @@ public enum SQLiteValue: Equatable, Hashable, Sendable {
     }
 
     /// Compares two values bit for bit: `-0.0` differs from `0.0`, and NaN equals NaN with the same bits.
-    public func isIdentical(to other: SQLiteValue) -> Bool {
+    package func isIdentical(to other: SQLiteValue) -> Bool {
         switch (self, other) {
         case (.real(let a), .real(let b)): return a.bitPattern == b.bitPattern
         default: return self == other
@@ -45,6 +45,6 @@ public enum SQLiteValue: Equatable, Hashable, Sendable {
 }
 
 /// SQLite's five storage classes.
-public enum StorageClass: String, Sendable, Codable {
+package enum StorageClass: String, Sendable, Codable {
     case null, integer, real, text, blob
 }

@@ -2,12 +2,12 @@ import CSQLite
 
 /// A prepared statement with typed binding and typed column access. Owned by one thread at a time;
 /// finalized when the last reference goes away.
-public final class Statement {
+package final class Statement {
     let handle: OpaquePointer
     /// The database this statement runs on; kept alive as long as the statement is.
-    public let database: Database
+    package let database: Database
     /// The SQL text the statement was prepared from.
-    public let sql: String
+    package let sql: String
 
     init(database: Database, sql: String) throws {
         self.database = database
@@ -25,30 +25,30 @@ public final class Statement {
     // MARK: Binding (indexes are 1-based, as in SQLite)
 
     /// The number of parameters the statement takes.
-    public var parameterCount: Int32 { sqlite3_bind_parameter_count(handle) }
+    package var parameterCount: Int32 { sqlite3_bind_parameter_count(handle) }
 
-    public func bindNull(at index: Int32) throws {
+    package func bindNull(at index: Int32) throws {
         try check(sqlite3_bind_null(handle, index))
     }
 
-    public func bind(_ value: Int64, at index: Int32) throws {
+    package func bind(_ value: Int64, at index: Int32) throws {
         try check(sqlite3_bind_int64(handle, index, value))
     }
 
-    public func bind(_ value: Int, at index: Int32) throws {
+    package func bind(_ value: Int, at index: Int32) throws {
         try check(sqlite3_bind_int64(handle, index, Int64(value)))
     }
 
-    public func bind(_ value: Double, at index: Int32) throws {
+    package func bind(_ value: Double, at index: Int32) throws {
         try check(sqlite3_bind_double(handle, index, value))
     }
 
-    public func bind(_ value: Bool, at index: Int32) throws {
+    package func bind(_ value: Bool, at index: Int32) throws {
         try check(sqlite3_bind_int64(handle, index, value ? 1 : 0))
     }
 
     /// Binds text with its exact UTF-8 bytes (NUL bytes included).
-    public func bind(_ value: String, at index: Int32) throws {
+    package func bind(_ value: String, at index: Int32) throws {
         var value = value
         try value.withUTF8 { utf8 in
             try bindText(UnsafeRawBufferPointer(utf8), at: index)
@@ -56,7 +56,7 @@ public final class Statement {
     }
 
     /// Binds raw bytes as TEXT, unchanged (they need not be valid UTF-8).
-    public func bindText(_ bytes: UnsafeRawBufferPointer, at index: Int32) throws {
+    package func bindText(_ bytes: UnsafeRawBufferPointer, at index: Int32) throws {
         guard let base = bytes.baseAddress?.assumingMemoryBound(to: CChar.self), bytes.count > 0 else {
             // An empty string is text, not NULL: SQLite needs a non-null pointer for that.
             var empty: CChar = 0
@@ -68,7 +68,7 @@ public final class Statement {
 
     /// Binds raw bytes as TEXT without copying them: the caller keeps them alive and unchanged until the
     /// statement has been stepped and the parameter is bound again (the restore path binds straight from a row).
-    public func bindTextNoCopy(_ bytes: UnsafeRawBufferPointer, at index: Int32) throws {
+    package func bindTextNoCopy(_ bytes: UnsafeRawBufferPointer, at index: Int32) throws {
         guard let base = bytes.baseAddress?.assumingMemoryBound(to: CChar.self), bytes.count > 0 else {
             try bindText(bytes, at: index)
             return
@@ -77,7 +77,7 @@ public final class Statement {
     }
 
     /// Binds bytes as a BLOB.
-    public func bindBlob(_ bytes: UnsafeRawBufferPointer, at index: Int32) throws {
+    package func bindBlob(_ bytes: UnsafeRawBufferPointer, at index: Int32) throws {
         if bytes.count == 0 {
             try check(sqlite3_bind_zeroblob(handle, index, 0))
         } else {
@@ -85,7 +85,7 @@ public final class Statement {
         }
     }
 
-    public func bind(_ value: SQLiteValue, at index: Int32) throws {
+    package func bind(_ value: SQLiteValue, at index: Int32) throws {
         switch value {
         case .null: try bindNull(at: index)
         case .integer(let i): try bind(i, at: index)
@@ -96,7 +96,7 @@ public final class Statement {
     }
 
     /// Binds values to parameters 1...n.
-    public func bind(_ values: [SQLiteValue]) throws {
+    package func bind(_ values: [SQLiteValue]) throws {
         for (offset, value) in values.enumerated() {
             try bind(value, at: Int32(offset + 1))
         }
@@ -106,7 +106,7 @@ public final class Statement {
 
     /// Steps once. Returns true when a row is available, false when the statement is done.
     @discardableResult
-    public func step() throws -> Bool {
+    package func step() throws -> Bool {
         let rc = sqlite3_step(handle)
         switch rc {
         case SQLITE_ROW: return true
@@ -116,17 +116,17 @@ public final class Statement {
     }
 
     /// Resets the statement so it can run again; bindings are kept.
-    public func reset() {
+    package func reset() {
         sqlite3_reset(handle)
     }
 
     /// Clears all bindings to NULL.
-    public func clearBindings() {
+    package func clearBindings() {
         sqlite3_clear_bindings(handle)
     }
 
     /// Binds `values`, runs the statement to completion and resets it.
-    public func run(_ values: [SQLiteValue] = []) throws {
+    package func run(_ values: [SQLiteValue] = []) throws {
         reset()
         try bind(values)
         defer { reset() }
@@ -134,7 +134,7 @@ public final class Statement {
     }
 
     /// Runs the statement and calls `body` for each row. The statement is reset before and after.
-    public func forEachRow(_ values: [SQLiteValue] = [], _ body: (Statement) throws -> Void) throws {
+    package func forEachRow(_ values: [SQLiteValue] = [], _ body: (Statement) throws -> Void) throws {
         reset()
         try bind(values)
         defer { reset() }
@@ -143,17 +143,17 @@ public final class Statement {
 
     // MARK: Columns (indexes are 0-based, as in SQLite)
 
-    public var columnCount: Int32 { sqlite3_column_count(handle) }
+    package var columnCount: Int32 { sqlite3_column_count(handle) }
 
-    public func columnName(_ index: Int32) -> String {
+    package func columnName(_ index: Int32) -> String {
         String(cString: sqlite3_column_name(handle, index))
     }
 
     /// All column names of the result.
-    public var columnNames: [String] { (0..<columnCount).map(columnName) }
+    package var columnNames: [String] { (0..<columnCount).map(columnName) }
 
     /// The storage class of the column's value in the current row.
-    public func storageClass(_ index: Int32) -> StorageClass {
+    package func storageClass(_ index: Int32) -> StorageClass {
         switch sqlite3_column_type(handle, index) {
         case SQLITE_INTEGER: return .integer
         case SQLITE_FLOAT: return .real
@@ -163,41 +163,41 @@ public final class Statement {
         }
     }
 
-    public func int64(_ index: Int32) -> Int64 { sqlite3_column_int64(handle, index) }
-    public func int(_ index: Int32) -> Int { Int(sqlite3_column_int64(handle, index)) }
-    public func double(_ index: Int32) -> Double { sqlite3_column_double(handle, index) }
-    public func isNull(_ index: Int32) -> Bool { sqlite3_column_type(handle, index) == SQLITE_NULL }
+    package func int64(_ index: Int32) -> Int64 { sqlite3_column_int64(handle, index) }
+    package func int(_ index: Int32) -> Int { Int(sqlite3_column_int64(handle, index)) }
+    package func double(_ index: Int32) -> Double { sqlite3_column_double(handle, index) }
+    package func isNull(_ index: Int32) -> Bool { sqlite3_column_type(handle, index) == SQLITE_NULL }
 
     /// The column as text (lossy only for bytes that are not valid UTF-8, which become U+FFFD).
-    public func string(_ index: Int32) -> String {
+    package func string(_ index: Int32) -> String {
         withTextBytes(index) { String(decoding: $0, as: UTF8.self) }
     }
 
     /// The column as text, or nil when it is NULL.
-    public func optionalString(_ index: Int32) -> String? {
+    package func optionalString(_ index: Int32) -> String? {
         isNull(index) ? nil : string(index)
     }
 
     /// Gives the column's exact text bytes, valid only inside `body`.
-    public func withTextBytes<R>(_ index: Int32, _ body: (UnsafeRawBufferPointer) throws -> R) rethrows -> R {
+    package func withTextBytes<R>(_ index: Int32, _ body: (UnsafeRawBufferPointer) throws -> R) rethrows -> R {
         let pointer = sqlite3_column_text(handle, index)
         let count = Int(sqlite3_column_bytes(handle, index))
         return try body(UnsafeRawBufferPointer(start: pointer, count: pointer == nil ? 0 : count))
     }
 
     /// Gives the column's exact blob bytes, valid only inside `body`.
-    public func withBlobBytes<R>(_ index: Int32, _ body: (UnsafeRawBufferPointer) throws -> R) rethrows -> R {
+    package func withBlobBytes<R>(_ index: Int32, _ body: (UnsafeRawBufferPointer) throws -> R) rethrows -> R {
         let pointer = sqlite3_column_blob(handle, index)
         let count = Int(sqlite3_column_bytes(handle, index))
         return try body(UnsafeRawBufferPointer(start: pointer, count: pointer == nil ? 0 : count))
     }
 
-    public func blob(_ index: Int32) -> [UInt8] {
+    package func blob(_ index: Int32) -> [UInt8] {
         withBlobBytes(index) { Array($0) }
     }
 
     /// The column's value with its storage class.
-    public func value(_ index: Int32) -> SQLiteValue {
+    package func value(_ index: Int32) -> SQLiteValue {
         switch storageClass(index) {
         case .null: return .null
         case .integer: return .integer(int64(index))
@@ -208,7 +208,7 @@ public final class Statement {
     }
 
     /// Every column of the current row.
-    public func row() -> [SQLiteValue] {
+    package func row() -> [SQLiteValue] {
         (0..<columnCount).map(value)
     }
 

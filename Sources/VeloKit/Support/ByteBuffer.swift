@@ -1,11 +1,11 @@
 /// A growable byte buffer for the data path: appends without the uniqueness checks and reference counting of
 /// `[UInt8]`, so encoding a row costs little more than copying its bytes. One owner; freed on deinit.
-public final class ByteBuffer {
-    public private(set) var base: UnsafeMutablePointer<UInt8>
-    public private(set) var count = 0
-    public private(set) var capacity: Int
+package final class ByteBuffer {
+    @exclusivity(unchecked) package private(set) var base: UnsafeMutablePointer<UInt8>
+    @exclusivity(unchecked) package private(set) var count = 0
+    @exclusivity(unchecked) package private(set) var capacity: Int
 
-    public init(capacity: Int = 64 * 1024) {
+    package init(capacity: Int = 64 * 1024) {
         self.capacity = max(capacity, 16)
         base = .allocate(capacity: self.capacity)
     }
@@ -14,7 +14,7 @@ public final class ByteBuffer {
 
     /// Makes room for `extra` more bytes.
     @inline(__always)
-    public func reserve(_ extra: Int) {
+    package func reserve(_ extra: Int) {
         if count + extra > capacity { grow(count + extra) }
     }
 
@@ -29,21 +29,21 @@ public final class ByteBuffer {
     }
 
     @inline(__always)
-    public func append(_ byte: UInt8) {
+    package func append(_ byte: UInt8) {
         reserve(1)
         base[count] = byte
         count += 1
     }
 
     @inline(__always)
-    public func append(_ bytes: UnsafeRawBufferPointer) {
+    package func append(_ bytes: UnsafeRawBufferPointer) {
         guard bytes.count > 0 else { return }
         reserve(bytes.count)
         UnsafeMutableRawPointer(base + count).copyMemory(from: bytes.baseAddress!, byteCount: bytes.count)
         count += bytes.count
     }
 
-    public func append(_ bytes: [UInt8]) {
+    package func append(_ bytes: [UInt8]) {
         bytes.withUnsafeBytes { append($0) }
     }
 
@@ -59,13 +59,13 @@ public final class ByteBuffer {
     func truncateForward(by n: Int) { count += n }
 
     /// Drops everything after the first `newCount` bytes.
-    public func truncate(to newCount: Int) {
+    package func truncate(to newCount: Int) {
         precondition(newCount <= count)
         count = newCount
     }
 
-    public func removeAll() { count = 0 }
+    package func removeAll() { count = 0 }
 
     /// The bytes written so far, valid until the next change.
-    public var bytes: UnsafeRawBufferPointer { UnsafeRawBufferPointer(start: base, count: count) }
+    package var bytes: UnsafeRawBufferPointer { UnsafeRawBufferPointer(start: base, count: count) }
 }

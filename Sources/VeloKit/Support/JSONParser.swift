@@ -1,27 +1,27 @@
 /// A strict JSON parser over UTF-8 bytes (RFC 8259). It keeps key order and number text (see `JSONValue`), and
 /// reports errors with the byte offset. Nesting is limited so hostile input cannot exhaust the stack.
-public struct JSONParser {
+package struct JSONParser {
     /// What is wrong with a JSON text, and where.
-    public struct SyntaxError: VeloFailure {
-        public var kind: ErrorKind { .input }
-        public let offset: Int
-        public let reason: String
-        public var description: String { "malformed JSON at byte \(offset): \(reason)" }
+    package struct SyntaxError: VeloFailure {
+        package var kind: ErrorKind { .input }
+        package let offset: Int
+        package let reason: String
+        package var description: String { "malformed JSON at byte \(offset): \(reason)" }
     }
 
-    public static let maxDepth = 256
+    package static let maxDepth = 256
 
     /// Parses a whole document; trailing non-space bytes are an error.
-    public static func parse(_ text: String) throws -> JSONValue {
+    package static func parse(_ text: String) throws -> JSONValue {
         var text = text
         return try text.withUTF8 { try parse(UnsafeRawBufferPointer($0)) }
     }
 
-    public static func parse(_ bytes: [UInt8]) throws -> JSONValue {
+    package static func parse(_ bytes: [UInt8]) throws -> JSONValue {
         try bytes.withUnsafeBytes { try parse($0) }
     }
 
-    public static func parse(_ bytes: UnsafeRawBufferPointer) throws -> JSONValue {
+    package static func parse(_ bytes: UnsafeRawBufferPointer) throws -> JSONValue {
         var parser = JSONParser(bytes: bytes)
         parser.skipSpace()
         let value = try parser.parseValue(depth: 0)

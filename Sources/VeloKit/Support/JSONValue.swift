@@ -1,6 +1,6 @@
 /// A JSON document that keeps everything it was given: object keys in their order, duplicate keys, and numbers
 /// as their exact text. Used where velo must pass data through without losing or reordering it.
-public enum JSONValue: Equatable, Sendable {
+package enum JSONValue: Equatable, Sendable {
     case null
     case bool(Bool)
     /// A number as its JSON text, e.g. `"12"`, `"-0.0"`, `"5e-324"`.
@@ -10,7 +10,7 @@ public enum JSONValue: Equatable, Sendable {
     /// Key-value pairs in document order.
     case object([(String, JSONValue)])
 
-    public static func == (lhs: JSONValue, rhs: JSONValue) -> Bool {
+    package static func == (lhs: JSONValue, rhs: JSONValue) -> Bool {
         switch (lhs, rhs) {
         case (.null, .null): return true
         case (.bool(let a), .bool(let b)): return a == b
@@ -24,18 +24,18 @@ public enum JSONValue: Equatable, Sendable {
     }
 
     /// The value under `key` (the first one, when a key repeats), for objects.
-    public subscript(key: String) -> JSONValue? {
+    package subscript(key: String) -> JSONValue? {
         if case .object(let pairs) = self {
             return pairs.first(where: { $0.0 == key })?.1
         }
         return nil
     }
 
-    public var isNull: Bool { if case .null = self { return true } else { return false } }
+    package var isNull: Bool { if case .null = self { return true } else { return false } }
 
-    public var stringValue: String? { if case .string(let s) = self { return s } else { return nil } }
+    package var stringValue: String? { if case .string(let s) = self { return s } else { return nil } }
 
-    public var boolValue: Bool? {
+    package var boolValue: Bool? {
         switch self {
         case .bool(let b): return b
         case .number(let n): return n == "1" ? true : n == "0" ? false : nil
@@ -44,7 +44,7 @@ public enum JSONValue: Equatable, Sendable {
     }
 
     /// The number as an integer when it is one (PHP writes `min`/`max` as ints; strings holding ints are accepted).
-    public var intValue: Int? {
+    package var intValue: Int? {
         switch self {
         case .number(let n): return Int(n) ?? Double(n).flatMap { $0.rounded() == $0 ? Int(exactly: $0) : nil }
         case .string(let s): return Int(s)
@@ -52,17 +52,17 @@ public enum JSONValue: Equatable, Sendable {
         }
     }
 
-    public var doubleValue: Double? {
+    package var doubleValue: Double? {
         if case .number(let n) = self { return Double(n) }
         return nil
     }
 
-    public var arrayValue: [JSONValue]? { if case .array(let a) = self { return a } else { return nil } }
+    package var arrayValue: [JSONValue]? { if case .array(let a) = self { return a } else { return nil } }
 
-    public var objectValue: [(String, JSONValue)]? { if case .object(let o) = self { return o } else { return nil } }
+    package var objectValue: [(String, JSONValue)]? { if case .object(let o) = self { return o } else { return nil } }
 
     /// A short name of the JSON type, for error messages.
-    public var typeName: String {
+    package var typeName: String {
         switch self {
         case .null: return "null"
         case .bool: return "boolean"
@@ -76,8 +76,8 @@ public enum JSONValue: Equatable, Sendable {
 
 extension JSONValue {
     /// Builds a number from an integer.
-    public static func int<I: BinaryInteger>(_ value: I) -> JSONValue { .number(String(value)) }
+    package static func int<I: BinaryInteger>(_ value: I) -> JSONValue { .number(String(value)) }
 
     /// Builds a number from a double, using the shortest text that reads back to the same bits.
-    public static func double(_ value: Double) -> JSONValue { .number(JSONNumberText.real(value)) }
+    package static func double(_ value: Double) -> JSONValue { .number(JSONNumberText.real(value)) }
 }

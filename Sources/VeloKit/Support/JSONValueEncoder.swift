@@ -1,10 +1,10 @@
 /// Turns an `Encodable` value into a `JSONValue`, keeping properties in declaration order (Foundation's
 /// encoder on Linux does not), writing `nil` optionals as `null` so every report has a stable shape,
 /// converting property names to snake_case, and sorting dictionary keys.
-public struct JSONValueEncoder {
-    public init() {}
+package struct JSONValueEncoder {
+    package init() {}
 
-    public func encode<T: Encodable>(_ value: T) throws -> JSONValue {
+    package func encode<T: Encodable>(_ value: T) throws -> JSONValue {
         try EncodingNode.encode(value, codingPath: [])
     }
 

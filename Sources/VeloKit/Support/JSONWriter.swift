@@ -1,30 +1,30 @@
 /// Writes JSON into a byte buffer: compact (one line, for archives and NDJSON) or indented (for people).
 /// Strings are escaped per RFC 8259; everything outside ASCII control characters, `"` and `\` is written as is.
-public struct JSONWriter {
-    public private(set) var bytes: [UInt8] = []
+package struct JSONWriter {
+    package private(set) var bytes: [UInt8] = []
     let indentStep: Int
     /// Write `/` as `\\/`, as PHP's `json_encode` does by default (used to make Veloquent-shaped data).
-    public var escapesSlashes = false
+    package var escapesSlashes = false
 
     /// - Parameter pretty: indent with two spaces and put each member on its own line.
-    public init(pretty: Bool = false, capacity: Int = 256) {
+    package init(pretty: Bool = false, capacity: Int = 256) {
         indentStep = pretty ? 2 : 0
         bytes.reserveCapacity(capacity)
     }
 
     /// Serializes one value to a string.
-    public static func string(_ value: JSONValue, pretty: Bool = false, escapesSlashes: Bool = false) -> String {
+    package static func string(_ value: JSONValue, pretty: Bool = false, escapesSlashes: Bool = false) -> String {
         var writer = JSONWriter(pretty: pretty)
         writer.escapesSlashes = escapesSlashes
         writer.write(value)
         return String(decoding: writer.bytes, as: UTF8.self)
     }
 
-    public mutating func removeAll(keepingCapacity: Bool = true) {
+    package mutating func removeAll(keepingCapacity: Bool = true) {
         bytes.removeAll(keepingCapacity: keepingCapacity)
     }
 
-    public mutating func write(_ value: JSONValue) { write(value, level: 0) }
+    package mutating func write(_ value: JSONValue) { write(value, level: 0) }
 
     mutating func write(_ value: JSONValue, level: Int) {
         switch value {
@@ -70,30 +70,30 @@ public struct JSONWriter {
     }
 
     /// Writes a JSON string literal from text.
-    public mutating func writeString(_ s: String) {
+    package mutating func writeString(_ s: String) {
         var s = s
         s.withUTF8 { writeString(utf8: UnsafeRawBufferPointer($0)) }
     }
 
     /// Writes a JSON string literal from UTF-8 bytes (which the caller has checked are valid UTF-8).
-    public mutating func writeString(utf8: UnsafeRawBufferPointer) {
+    package mutating func writeString(utf8: UnsafeRawBufferPointer) {
         let escaped = ByteBuffer(capacity: utf8.count + 16)
         _ = JSONEscaping.appendValidatedString(utf8, to: escaped, escapingSlashes: escapesSlashes)
         bytes.append(contentsOf: escaped.bytes)
     }
 
     /// Appends raw bytes that are already valid JSON.
-    public mutating func appendRaw(_ raw: UnsafeRawBufferPointer) { bytes.append(contentsOf: raw) }
-    public mutating func appendRaw(_ raw: [UInt8]) { bytes.append(contentsOf: raw) }
-    public mutating func appendByte(_ byte: UInt8) { bytes.append(byte) }
-    public mutating func appendInteger(_ value: Int64) { appendASCII(String(value)) }
+    package mutating func appendRaw(_ raw: UnsafeRawBufferPointer) { bytes.append(contentsOf: raw) }
+    package mutating func appendRaw(_ raw: [UInt8]) { bytes.append(contentsOf: raw) }
+    package mutating func appendByte(_ byte: UInt8) { bytes.append(byte) }
+    package mutating func appendInteger(_ value: Int64) { appendASCII(String(value)) }
 }
 
 /// The JSON text of numbers, chosen so that reading it back gives the same value bit for bit.
-public enum JSONNumberText {
+package enum JSONNumberText {
     /// The shortest text that reads back to the same Double, always with a `.` or an `e` so it stays a real
     /// (`-0.0`, `1.0`, `5e-324`). Infinity and NaN have no JSON number form; callers encode them separately.
-    public static func real(_ value: Double) -> String {
+    package static func real(_ value: Double) -> String {
         precondition(value.isFinite, "non-finite reals have no JSON number text")
         let text = value.description
         if text.contains(".") || text.contains("e") { return text }
@@ -102,7 +102,7 @@ public enum JSONNumberText {
 }
 
 /// JSON string escaping (RFC 8259) straight into a byte buffer: the one implementation every writer uses.
-public enum JSONEscaping {
+package enum JSONEscaping {
     static let hex: [UInt8] = Array("0123456789abcdef".utf8)
 
     /// Appends `utf8` as a quoted JSON string, checking on the way that it is valid UTF-8 (RFC 3629). Only `"`,
@@ -110,7 +110,7 @@ public enum JSONEscaping {
     /// with a partial string appended, when the bytes are not UTF-8; the caller truncates and falls back.
     /// Eight bytes at a time while there is nothing to escape: the data path's hot loop.
     @inline(__always)
-    public static func appendValidatedString(_ utf8: UnsafeRawBufferPointer, to out: ByteBuffer, escapingSlashes: Bool = false) -> Bool {
+    package static func appendValidatedString(_ utf8: UnsafeRawBufferPointer, to out: ByteBuffer, escapingSlashes: Bool = false) -> Bool {
         let count = utf8.count
         out.reserve(count + 2)
         out.appendUnchecked(UInt8(ascii: "\""))

@@ -1,16 +1,16 @@
 import Foundation
 
 /// Laravel's stored datetime format, `Y-m-d H:i:s` in UTC, written and read without DateFormatter.
-public enum Timestamp {
+package enum Timestamp {
     /// Formats Unix seconds as `2026-11-27 10:11:15`.
-    public static func format(_ seconds: Int64) -> String {
+    package static func format(_ seconds: Int64) -> String {
         var bytes = [UInt8](repeating: 0, count: 19)
         write(seconds, into: &bytes)
         return String(decoding: bytes, as: UTF8.self)
     }
 
     /// Writes the 19 bytes of `format(seconds)` into `out`.
-    public static func write(_ seconds: Int64, into out: inout [UInt8]) {
+    package static func write(_ seconds: Int64, into out: inout [UInt8]) {
         let days = seconds >= 0 ? seconds / 86_400 : (seconds - 86_399) / 86_400
         let secs = Int(seconds - days * 86_400)
         let (y, m, d) = civil(fromDays: days)
@@ -75,12 +75,12 @@ public enum Timestamp {
     }
 
     /// The current time in Unix seconds.
-    public static var now: Int64 { Int64(Date().timeIntervalSince1970) }
+    package static var now: Int64 { Int64(Date().timeIntervalSince1970) }
 }
 
 extension Timestamp {
     /// ISO 8601 in UTC: `2026-11-27T10:11:15Z`.
-    public static func iso8601(_ seconds: Int64) -> String {
+    package static func iso8601(_ seconds: Int64) -> String {
         var text = format(seconds)
         text = text.replacingOccurrences(of: " ", with: "T")
         return text + "Z"
@@ -88,7 +88,7 @@ extension Timestamp {
 
     /// Reads ISO 8601 with a `Z` or numeric offset (`2026-11-27T10:11:15+01:00`), fractional seconds allowed
     /// (dropped), or a bare date (`2026-11-27`, midnight UTC). Returns Unix seconds, or nil for anything else.
-    public static func parseISO8601(_ text: String) -> Int64? {
+    package static func parseISO8601(_ text: String) -> Int64? {
         if let fast = parseUTC(text) { return fast }
         if case .success(let seconds) = parseStrict(text) { return seconds }
         return nil
@@ -96,7 +96,7 @@ extension Timestamp {
 
     /// Reads a time given to `option` on the command line, as `parseISO8601` does; anything else, a time without
     /// an offset included, is an error naming the option and the value (never silently another instant).
-    public static func parse(_ text: String, option: String) throws -> Int64 {
+    package static func parse(_ text: String, option: String) throws -> Int64 {
         switch parseStrict(text) {
         case .success(let seconds): return seconds
         case .failure(let reason):

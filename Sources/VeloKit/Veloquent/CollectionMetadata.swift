@@ -1,9 +1,9 @@
 /// The kind of a collection (`CollectionType`).
-public enum CollectionType: Equatable, Hashable, Sendable {
+package enum CollectionType: Equatable, Hashable, Sendable {
     case base, auth, agents
     case unknown(String)
 
-    public init(name: String) {
+    package init(name: String) {
         switch name {
         case "base": self = .base
         case "auth": self = .auth
@@ -12,7 +12,7 @@ public enum CollectionType: Equatable, Hashable, Sendable {
         }
     }
 
-    public var name: String {
+    package var name: String {
         switch self {
         case .base: return "base"
         case .auth: return "auth"
@@ -24,35 +24,35 @@ public enum CollectionType: Equatable, Hashable, Sendable {
 
 /// One row of the `collections` table: a collection's definition. Every column is also kept verbatim in
 /// `columns` (unknown ones included), so a row can be written back exactly as it was read.
-public struct CollectionMetadata: Equatable, Sendable {
+package struct CollectionMetadata: Equatable, Sendable {
     /// Veloquent's default `collection_prefix` for user collection tables.
-    public static let defaultPrefix = "_velo_"
+    package static let defaultPrefix = "_velo_"
 
-    public var id: String
-    public var type: CollectionType
-    public var isSystem: Bool
+    package var id: String
+    package var type: CollectionType
+    package var isSystem: Bool
     /// The API name.
-    public var name: String
+    package var name: String
     /// The physical table; never derived from `name` (renames keep the old table).
-    public var tableName: String
-    public var description: String?
-    public var fields: [Field]
-    public var apiRules: JSONValue?
-    public var indexes: [IndexSpec]
-    public var options: JSONValue?
-    public var schemaUpdatedAt: String?
-    public var createdAt: String?
-    public var updatedAt: String?
+    package var tableName: String
+    package var description: String?
+    package var fields: [Field]
+    package var apiRules: JSONValue?
+    package var indexes: [IndexSpec]
+    package var options: JSONValue?
+    package var schemaUpdatedAt: String?
+    package var createdAt: String?
+    package var updatedAt: String?
     /// All columns of the row, in table order, with their stored values.
-    public var columns: [(name: String, value: SQLiteValue)]
+    package var columns: [(name: String, value: SQLiteValue)]
 
-    public static func == (lhs: CollectionMetadata, rhs: CollectionMetadata) -> Bool {
+    package static func == (lhs: CollectionMetadata, rhs: CollectionMetadata) -> Bool {
         lhs.id == rhs.id && lhs.columns.count == rhs.columns.count
             && zip(lhs.columns, rhs.columns).allSatisfy { $0.name == $1.name && $0.value.isIdentical(to: $1.value) }
     }
 
     /// Reads a row given as (column, value) pairs. `path` names the file in errors.
-    public init(columns: [(name: String, value: SQLiteValue)], path: String) throws {
+    package init(columns: [(name: String, value: SQLiteValue)], path: String) throws {
         self.columns = columns
         func value(_ column: String) -> SQLiteValue {
             columns.first(where: { $0.name == column })?.value ?? .null
@@ -110,11 +110,11 @@ public struct CollectionMetadata: Equatable, Sendable {
     }
 
     /// The fields that have a column in the collection's table, in stored order.
-    public var columnFields: [Field] { fields.filter(\.hasColumn) }
+    package var columnFields: [Field] { fields.filter(\.hasColumn) }
 
     /// The relation_many fields, each of which owns a pivot table.
-    public var relationManyFields: [Field] { fields.filter { $0.type == .relationMany } }
+    package var relationManyFields: [Field] { fields.filter { $0.type == .relationMany } }
 
     /// The physical indexes the metadata asks for, by name.
-    public var managedIndexNames: [String] { indexes.map { $0.physicalName(table: tableName) } }
+    package var managedIndexNames: [String] { indexes.map { $0.physicalName(table: tableName) } }
 }

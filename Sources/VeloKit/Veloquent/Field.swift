@@ -1,28 +1,28 @@
 /// One field definition from `collections.fields`, read leniently: missing keys take Veloquent's defaults,
 /// unknown keys stay in `raw`, so the definition passes through velo unchanged.
-public struct Field: Equatable, Sendable {
+package struct Field: Equatable, Sendable {
     /// The 8-hex field id; nil in rows written by raw migration inserts (`otps`, `oauth`).
-    public var id: String?
-    public var name: String
-    public var type: FieldType
+    package var id: String?
+    package var name: String
+    package var type: FieldType
     /// `order`, when present (the `superusers` row has none).
-    public var order: Int?
-    public var nullable: Bool
-    public var unique: Bool
+    package var order: Int?
+    package var nullable: Bool
+    package var unique: Bool
     /// The `default` key's value, or nil when the key is absent.
-    public var defaultValue: JSONValue?
+    package var defaultValue: JSONValue?
     /// For `relation` and `relation_many`: the target collection's id.
-    public var targetCollectionID: String?
-    public var cascadeOnDelete: Bool
+    package var targetCollectionID: String?
+    package var cascadeOnDelete: Bool
     /// For `relation_many`: extra columns of the pivot table.
-    public var pivotFields: [Field]
+    package var pivotFields: [Field]
     /// For `select`: the allowed options.
-    public var options: [String]
+    package var options: [String]
     /// The field object exactly as stored.
-    public var raw: JSONValue
+    package var raw: JSONValue
 
     /// Reads one field object. Throws `ModelError.badField` when it is not an object or has no name.
-    public init(json: JSONValue) throws {
+    package init(json: JSONValue) throws {
         guard case .object = json else {
             throw ModelError.badField("a field is a JSON \(json.typeName), not an object")
         }
@@ -44,16 +44,16 @@ public struct Field: Equatable, Sendable {
     }
 
     /// The column this field occupies, when it has one.
-    public var hasColumn: Bool { type != .relationMany }
+    package var hasColumn: Bool { type != .relationMany }
 
     /// The field names every collection type reserves (`CollectionType::systemFields`), besides the user's.
-    public static func isStandardColumn(_ name: String) -> Bool {
+    package static func isStandardColumn(_ name: String) -> Bool {
         name == "id" || name == "created_at" || name == "updated_at"
     }
 
     /// The SQL `DEFAULT` clause value Laravel writes for this field's default, or nil for no default.
     /// Booleans are written as `'0'`/`'1'`, everything else as its text.
-    public var sqlDefaultLiteral: String? {
+    package var sqlDefaultLiteral: String? {
         guard let value = defaultValue else { return nil }
         switch value {
         case .null: return nil

@@ -1,12 +1,12 @@
 /// A Veloquent field type (`CollectionFieldType`), with the SQLite column each one maps to.
-public enum FieldType: Equatable, Hashable, Sendable {
+package enum FieldType: Equatable, Hashable, Sendable {
     case text, email, url, number, boolean, datetime, date, json, file
     case relation, relationMany, select, longtext, richtext
     /// A type this version of velo does not know; kept by name so nothing is lost.
     case unknown(String)
 
     /// Reads a stored type name. `timestamp`, the name before 2026-05-02, reads as `datetime`, as Veloquent does.
-    public init(name: String) {
+    package init(name: String) {
         switch name {
         case "text": self = .text
         case "email": self = .email
@@ -27,7 +27,7 @@ public enum FieldType: Equatable, Hashable, Sendable {
     }
 
     /// The name Veloquent stores.
-    public var name: String {
+    package var name: String {
         switch self {
         case .text: return "text"
         case .email: return "email"
@@ -49,7 +49,7 @@ public enum FieldType: Equatable, Hashable, Sendable {
 
     /// The column type Laravel's SQLite grammar declares for this field (`SchemaDDLService::columnBlueprint`),
     /// or nil for `relation_many`, which has a pivot table instead of a column.
-    public var sqliteColumnType: String? {
+    package var sqliteColumnType: String? {
         switch self {
         case .text, .email, .select, .relation: return "varchar"
         case .longtext, .richtext, .url, .json, .file: return "text"
@@ -63,7 +63,7 @@ public enum FieldType: Equatable, Hashable, Sendable {
     }
 
     /// The column type of a `pivot_fields` entry in a pivot table (`createPivotTable`).
-    public var pivotColumnType: String {
+    package var pivotColumnType: String {
         switch self {
         case .number: return "double"
         case .boolean: return "tinyint(1)"
@@ -75,7 +75,7 @@ public enum FieldType: Equatable, Hashable, Sendable {
     }
 
     /// Whether Veloquent allows an index on a field of this type.
-    public var isIndexable: Bool {
+    package var isIndexable: Bool {
         switch self {
         case .json, .longtext, .url, .file, .relationMany, .richtext: return false
         default: return true

@@ -1,21 +1,21 @@
 import Crypto
 
 /// One entry of `collections.indexes`: `{"columns":[...],"type":"index"|"unique"}`.
-public struct IndexSpec: Equatable, Hashable, Sendable {
-    public enum Kind: String, Sendable, Codable {
+package struct IndexSpec: Equatable, Hashable, Sendable {
+    package enum Kind: String, Sendable, Codable {
         case index, unique
     }
 
-    public var columns: [String]
-    public var kind: Kind
+    package var columns: [String]
+    package var kind: Kind
 
-    public init(columns: [String], kind: Kind) {
+    package init(columns: [String], kind: Kind) {
         self.columns = columns
         self.kind = kind
     }
 
     /// Reads one entry; an unknown type is an error, as in Veloquent (`IndexType::from`).
-    public init(json: JSONValue) throws {
+    package init(json: JSONValue) throws {
         guard case .object = json else { throw ModelError.badIndex("an index is a JSON \(json.typeName), not an object") }
         let typeName = json["type"]?.stringValue ?? "index"
         guard let kind = Kind(rawValue: typeName) else { throw ModelError.badIndex("unknown index type '\(typeName)'") }
@@ -24,16 +24,16 @@ public struct IndexSpec: Equatable, Hashable, Sendable {
     }
 
     /// The physical index name on `table` (see `IndexSpec.physicalName(table:columns:kind:)`).
-    public func physicalName(table: String) -> String {
+    package func physicalName(table: String) -> String {
         IndexSpec.physicalName(table: table, columns: columns, kind: kind)
     }
 
     /// Veloquent's identity of an index: its sorted columns and its type (`Index::identityKey`).
-    public var identity: String { columns.sorted().joined(separator: "|") + "|" + kind.rawValue }
+    package var identity: String { columns.sorted().joined(separator: "|") + "|" + kind.rawValue }
 
     /// `<table>_<col1>_..._<type>`; when longer than 64 bytes, its first 55 bytes, `_`, and the first 8 hex
     /// digits of the md5 of the full name (`Index::generateIndexName`).
-    public static func physicalName(table: String, columns: [String], kind: Kind) -> String {
+    package static func physicalName(table: String, columns: [String], kind: Kind) -> String {
         let base = ([table] + columns + [kind.rawValue]).joined(separator: "_")
         let bytes = Array(base.utf8)
         guard bytes.count > 64 else { return base }

@@ -1,16 +1,16 @@
 /// One row of the landlord's `tenants` table: a tenant and where its database lives.
-public struct Tenant: Equatable, Sendable, Codable {
-    public var id: Int64
-    public var name: String
-    public var domain: String?
+package struct Tenant: Equatable, Sendable, Codable {
+    package var id: Int64
+    package var name: String
+    package var domain: String?
     /// The tenant database: for SQLite, the absolute path of its file; nil in single-tenant mode.
-    public var database: String?
+    package var database: String?
 }
 
 /// Reads the landlord side of a database: the tenants it lists.
-public enum Landlord {
+package enum Landlord {
     /// The tenants in `tenants`, by id; empty when the table is absent.
-    public static func tenants(in database: Database, schema: SQLiteSchema) throws -> [Tenant] {
+    package static func tenants(in database: Database, schema: SQLiteSchema) throws -> [Tenant] {
         guard let table = schema.table("tenants") else { return [] }
         let has = Set(table.columns.map(\.name))
         let name = has.contains("name") ? "\"name\"" : "NULL"

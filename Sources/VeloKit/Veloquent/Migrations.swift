@@ -1,7 +1,7 @@
 /// The Laravel migrations Veloquent ships, which tell the schema version of a database.
-public enum Migrations {
+package enum Migrations {
     /// Tenant migrations in run order (`database/migrations/tenant/`, veloquent/core 2.x).
-    public static let tenant: [String] = [
+    package static let tenant: [String] = [
         "0001_01_01_000000_create_collections_table",
         "0001_01_01_000001_create_superusers_table",
         "0001_01_01_000002_create_cache_table",
@@ -21,15 +21,15 @@ public enum Migrations {
     ]
 
     /// Whether velo knows the migration (a tenant one).
-    public static func isKnown(_ name: String) -> Bool { tenant.contains(name) }
+    package static func isKnown(_ name: String) -> Bool { tenant.contains(name) }
 
     /// The schema version: the last applied migration in Laravel's order (by name, which starts with its date).
-    public static func schemaVersion(applied: [String]) -> String? {
+    package static func schemaVersion(applied: [String]) -> String? {
         applied.max()
     }
 
     /// Known tenant migrations that are not in `applied`.
-    public static func missing(from applied: [String]) -> [String] {
+    package static func missing(from applied: [String]) -> [String] {
         let set = Set(applied)
         return tenant.filter { !set.contains($0) }
     }

@@ -1,17 +1,17 @@
 /// The pivot table that stores one `relation_many` field's links (`PivotTableName::for`, `createPivotTable`).
-public struct PivotTable: Equatable, Sendable {
+package struct PivotTable: Equatable, Sendable {
     /// The physical table name.
-    public var name: String
+    package var name: String
     /// The collection whose field owns the pivot (`source_id` points into it).
-    public var sourceCollection: String
+    package var sourceCollection: String
     /// The relation_many field.
-    public var field: String
+    package var field: String
     /// The target collection's name, when the target exists.
-    public var targetCollection: String?
+    package var targetCollection: String?
 
     /// The pivot's name for two tables (or collection names) and a field: strip `prefix` from both, sort them,
     /// join as `<a>_<b>_<field>_pivot`; past 64 bytes use `pvt_` + md5 of that; then add the prefix.
-    public static func name(_ a: String, _ b: String, field: String, prefix: String = CollectionMetadata.defaultPrefix) -> String {
+    package static func name(_ a: String, _ b: String, field: String, prefix: String = CollectionMetadata.defaultPrefix) -> String {
         let cleanA = a.hasPrefix(prefix) ? String(a.dropFirst(prefix.count)) : a
         let cleanB = b.hasPrefix(prefix) ? String(b.dropFirst(prefix.count)) : b
         let parts = [cleanA, cleanB].sorted { Array($0.utf8).lexicographicallyPrecedes(Array($1.utf8)) }
@@ -23,10 +23,10 @@ public struct PivotTable: Equatable, Sendable {
     }
 
     /// The name of the unique (`source_id`, `target_id`) index of a pivot table: `idx_` + md5(`<pivot>_unq`).
-    public static func uniqueIndexName(pivot: String) -> String {
+    package static func uniqueIndexName(pivot: String) -> String {
         "idx_" + MD5Hex.of(pivot + "_unq")
     }
 
     /// The standard columns of every pivot table, before any `pivot_fields` columns.
-    public static let standardColumns = ["id", "source_id", "target_id"]
+    package static let standardColumns = ["id", "source_id", "target_id"]
 }

@@ -1,8 +1,8 @@
 /// The DDL of Veloquent's tenant migrations (veloquent/core 2.x on SQLite), migration by migration, as they
 /// leave a fresh tenant database. Rows the migrations insert (system collections, settings) are not here.
-public enum SystemSchema {
+package enum SystemSchema {
     /// (migration, statements) in run order. The `migrations` table itself comes first, as Laravel creates it.
-    public static let migrations: [(name: String, statements: [String])] = [
+    package static let migrations: [(name: String, statements: [String])] = [
         ("", [
             #"create table "migrations" ("id" integer primary key autoincrement not null, "migration" varchar not null, "batch" integer not null)"#,
         ]),

@@ -1,5 +1,5 @@
 /// What a table is for in a Veloquent database. Backups, restores and reports treat each role differently.
-public enum TableRole: String, Sendable, Codable, CaseIterable {
+package enum TableRole: String, Sendable, Codable, CaseIterable {
     /// `collections`: the collection definitions.
     case metadata
     /// The table of a collection (system or user).
@@ -23,35 +23,35 @@ public enum TableRole: String, Sendable, Codable, CaseIterable {
 }
 
 /// Veloquent's fixed tables and their roles.
-public enum SystemTables {
+package enum SystemTables {
     /// Tables the schema-transfer feature may export (`SchemaTransferService::EXPOSED_SYSTEM_TABLES`).
-    public static let transferAllowList = [
+    package static let transferAllowList = [
         "superusers", "email_templates", "auth_tokens", "otp_tokens", "oauth_providers", "oauth_accounts",
     ]
     /// Tables the schema-transfer feature never exports (`EXCLUDED_TABLES`).
-    public static let transferExcluded = [
+    package static let transferExcluded = [
         "cache", "cache_locks", "jobs", "job_batches", "failed_jobs", "schema_jobs", "migrations",
     ]
     /// Veloquent's own tables in a tenant database (besides `collections`).
-    public static let veloquent = [
+    package static let veloquent = [
         "superusers", "auth_tokens", "otp_tokens", "email_templates", "oauth_providers", "oauth_accounts",
         "settings", "migrations", "schema_jobs",
     ]
     /// Laravel's database cache.
-    public static let frameworkCache = ["cache", "cache_locks"]
+    package static let frameworkCache = ["cache", "cache_locks"]
     /// Laravel's database queue.
-    public static let frameworkQueue = ["jobs", "job_batches", "failed_jobs"]
+    package static let frameworkQueue = ["jobs", "job_batches", "failed_jobs"]
     /// Tables only a landlord (or single-tenant) database has.
-    public static let landlord = ["tenants", "realtime_subscriptions"]
+    package static let landlord = ["tenants", "realtime_subscriptions"]
     /// Tables whose columns hold secrets that decrypt only with the same `APP_KEY`.
-    public static let encryptedColumns: [String: [String]] = ["oauth_providers": ["client_secret"]]
+    package static let encryptedColumns: [String: [String]] = ["oauth_providers": ["client_secret"]]
     /// Settings whose payload is encrypted with `APP_KEY`.
-    public static let encryptedSettings = [
+    package static let encryptedSettings = [
         ("storage", "s3_key"), ("storage", "s3_secret"), ("email", "mail_password"), ("ai", "ai_api_key"),
     ]
 
     /// The role of a table known by name alone, or nil when only the collections can tell.
-    public static func role(of table: String) -> TableRole? {
+    package static func role(of table: String) -> TableRole? {
         if table == "collections" { return .metadata }
         if table.hasPrefix("sqlite_") { return .sqliteInternal }
         if veloquent.contains(table) { return .system }

@@ -1,8 +1,8 @@
 /// The layout of one live Veloquent database: its collections, the tables each owns, the system tables,
 /// the migrations applied, and the role of every other table. Read once, then used to plan work on it.
-public struct TenantDatabase: Sendable {
+package struct TenantDatabase: Sendable {
     /// What kind of Veloquent database a file is.
-    public enum Kind: String, Sendable, Codable {
+    package enum Kind: String, Sendable, Codable {
         /// A tenant database (`collections`, no `tenants`).
         case tenant
         /// A landlord database (`tenants`, no `collections`).
@@ -11,26 +11,26 @@ public struct TenantDatabase: Sendable {
         case singleTenant = "single-tenant"
     }
 
-    public let path: String
-    public let kind: Kind
-    public let schema: SQLiteSchema
+    package let path: String
+    package let kind: Kind
+    package let schema: SQLiteSchema
     /// Collections in `collections` order (by name).
-    public let collections: [CollectionMetadata]
+    package let collections: [CollectionMetadata]
     /// Pivot tables of relation_many fields, with the name found in the file (or the expected one when missing).
-    public let pivots: [PivotTable]
+    package let pivots: [PivotTable]
     /// Names of applied migrations, in `migrations.id` order.
-    public let appliedMigrations: [String]
+    package let appliedMigrations: [String]
     /// The landlord's tenants, when the file has a `tenants` table.
-    public let tenants: [Tenant]
+    package let tenants: [Tenant]
     /// The collection table prefix, inferred from user collections (default `_velo_`).
-    public let prefix: String
+    package let prefix: String
 
     /// The Veloquent schema version: the newest applied migration.
-    public var schemaVersion: String? { Migrations.schemaVersion(applied: appliedMigrations) }
+    package var schemaVersion: String? { Migrations.schemaVersion(applied: appliedMigrations) }
 
     /// Reads the layout. Throws `ModelError.notVeloquent` when the file has neither `collections` nor
     /// `tenants`, and `ModelError.badCollectionRow` for a `collections` row it cannot read.
-    public static func load(_ database: Database) throws -> TenantDatabase {
+    package static func load(_ database: Database) throws -> TenantDatabase {
         let schema = try SQLiteSchema.read(from: database)
         let hasCollections = schema.table("collections") != nil
         let hasTenants = schema.table("tenants") != nil
@@ -82,7 +82,7 @@ public struct TenantDatabase: Sendable {
     }
 
     /// The same, for any source of table names (an archive's manifest, for example).
-    public static func findPivots(_ collections: [CollectionMetadata], prefix: String, exists: (String) -> Bool) -> [PivotTable] {
+    package static func findPivots(_ collections: [CollectionMetadata], prefix: String, exists: (String) -> Bool) -> [PivotTable] {
         let byID = Dictionary(collections.map { ($0.id, $0) }, uniquingKeysWith: { a, _ in a })
         var result: [PivotTable] = []
         var seen = Set<String>()
@@ -105,22 +105,22 @@ public struct TenantDatabase: Sendable {
     }
 
     /// The collection whose table is `table`.
-    public func collection(forTable table: String) -> CollectionMetadata? {
+    package func collection(forTable table: String) -> CollectionMetadata? {
         collections.first { $0.tableName == table }
     }
 
     /// The collection with this name or id.
-    public func collection(named name: String) -> CollectionMetadata? {
+    package func collection(named name: String) -> CollectionMetadata? {
         collections.first { $0.name == name } ?? collections.first { $0.id == name }
     }
 
     /// The pivot tables owned by a collection's relation_many fields.
-    public func pivots(of collection: CollectionMetadata) -> [PivotTable] {
+    package func pivots(of collection: CollectionMetadata) -> [PivotTable] {
         pivots.filter { $0.sourceCollection == collection.name }
     }
 
     /// The role of any table in the file.
-    public func role(of table: String) -> TableRole {
+    package func role(of table: String) -> TableRole {
         if collections.contains(where: { $0.tableName == table }) { return .collection }
         if pivots.contains(where: { $0.name == table }) { return .pivot }
         if let role = SystemTables.role(of: table) { return role }
@@ -129,7 +129,7 @@ public struct TenantDatabase: Sendable {
     }
 
     /// Tables present in the file, in `sqlite_schema` order, with their roles.
-    public var tables: [(name: String, role: TableRole)] {
+    package var tables: [(name: String, role: TableRole)] {
         schema.tableNames.map { ($0, role(of: $0)) }
     }
 }

@@ -3,6 +3,20 @@ import Testing
 @testable import VeloKit
 
 @Suite struct RepositoryTests {
+    @Test func aCreationKilledAtAnyPointIsFinishedByTheNextOpen() throws {
+        let dir = Fixtures.temporaryDirectory()
+        // Killed before the marker: an empty folder, or one with only the marker's hidden temporary file.
+        let early = dir.appendingPathComponent("early").path
+        try FileManager.default.createDirectory(atPath: early, withIntermediateDirectories: true)
+        FileManager.default.createFile(atPath: early + "/.velo-repository.json.tmp-999999", contents: Data("{".utf8))
+        let repo = try Repository.open(early, create: true)
+        // Killed after the marker: the folders the next open makes.
+        for sub in ["catalog", "locks", "snapshots", "tmp"] { try FileManager.default.removeItem(atPath: repo.path(sub)) }
+        let reopened = try Repository.open(early)
+        let backup = try Backup.run(databasePath: try Fixtures.demo(posts: 3), repository: reopened, options: .init())
+        #expect(try reopened.catalog.entries().map(\.id) == [backup.id])
+    }
+
     @Test func createsOpensAndRefusesStrangeFolders() throws {
         let dir = Fixtures.temporaryDirectory()
         let path = dir.appendingPathComponent("repo").path
