@@ -13,6 +13,8 @@ let package = Package(
         // Only SHA-256 and MD5 are used, which both majors have: resolve beside packages that need either.
         .package(url: "https://github.com/apple/swift-crypto", "3.12.3"..<"5.0.0"),
         .package(url: "https://github.com/apple/swift-log", from: "1.16.2"),
+        // `swift package generate-documentation --target VeloKit` (DocC); nothing is built from it otherwise.
+        .package(url: "https://github.com/swiftlang/swift-docc-plugin", from: "1.5.0"),
     ],
     targets: [
         .systemLibrary(
