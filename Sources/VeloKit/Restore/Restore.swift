@@ -92,7 +92,7 @@ public enum Restore {
                     throw VeloError("the saved plan is stale: the archive changed since it was made; plan again")
                 }
                 if case .catalogued(let entry, let repo) = snapshot { manifest = try repo.catalog.detail(entry.id).manifest }
-                tables = full ? nil : Set(plan.tables.map(\.table) + ["collections", "migrations"])
+                tables = full ? nil : Set(plan.tables.map(\.table))
             }
             let result = try NewDatabaseRestore.run(snapshot, manifest: manifest, to: targetPath, tables: tables, progress: progress)
             return Result(snapshot: result.snapshot, target: targetPath, created: true, safetySnapshot: nil, undo: nil, metadata: [],
