@@ -11,7 +11,7 @@ import Testing
 ///
 /// `VELO_PROPERTY_SCENARIOS=N` and `VELO_PROPERTY_SEED=S` run more scenarios, or others.
 @Suite struct PlanRestorePropertyTests {
-    static let defaultScenarios = 300
+    static let defaultScenarios = 250
     static let defaultSeed: UInt64 = 16
 
     @Test func thePlanPredictsTheRestore() throws {
