@@ -71,13 +71,11 @@ public struct RestoreImporter {
         }
         // Tables the selection needs and the target lacks (a pivot, a system table): creating one loses nothing.
         // The tables it has change exactly as the plan said: columns added, indexes synced, the table rebuilt.
+        // Missing tables first, so that a rebuild finds every pivot table in place.
         layout = try TenantDatabase.load(db)
+        for t in selection.tables where layout.schema.table(t.name) == nil { try createTable(t.name, layout: layout) }
         for t in selection.tables {
-            if layout.schema.table(t.name) == nil {
-                try createTable(t.name, layout: layout)
-            } else if let changes = plan.changes[t.name] {
-                try changes.apply(to: t.name, collection: t.collection, db: db)
-            }
+            if let changes = plan.changes[t.name] { try changes.apply(to: t.name, collection: t.collection, db: db) }
         }
         layout = try TenantDatabase.load(db)
         // 2. Rows.

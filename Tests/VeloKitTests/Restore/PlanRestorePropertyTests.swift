@@ -104,6 +104,7 @@ final class PropertyWorld {
                     try db.execute("RELEASE mutation")
                 } catch {
                     try db.execute("ROLLBACK TO mutation; RELEASE mutation")
+                    count("mutation not applicable: \(mutation.description.split(separator: " ").prefix(2).joined(separator: " "))")
                 }
             }
         }

@@ -284,7 +284,14 @@ enum RestoreMutation: CustomStringConvertible, Equatable {
 
     /// Veloquent rebuilds a table whose fields changed type or nullability; `schema recover` does the same.
     func recover(_ db: Database, _ collection: String) throws {
-        _ = try SchemaRecovery(database: db, layout: try layout(db), collection: collection).run(dryRun: false, snapshot: nil)
+        // Its steps run inside the caller's savepoint (run() would open a transaction of its own).
+        for step in try SchemaRecovery(database: db, layout: try layout(db), collection: collection).plan() {
+            if let refusal = step.refusal {
+                if !(try db.rows(step.sql)).isEmpty { throw VeloError(refusal) }
+            } else {
+                try db.execute(step.sql)
+            }
+        }
     }
 
     func setting(_ key: String, _ value: JSONValue, in object: JSONValue) -> JSONValue {
