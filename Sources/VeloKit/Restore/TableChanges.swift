@@ -46,6 +46,7 @@ struct TableChanges: Sendable {
                     changes.substitutes[column.name] = try addedValue(column, db: db)
                     report(.warning, "column \(name).\(column.name) is missing in the target: it will be added")
                 } else {
+                    changes.substitutes[column.name] = .null  // the plan blocks; rows are still counted
                     report(.error, "column \(name).\(column.name) of the archive is missing in the target" + (strategy == .skip ? " (use --conflict overwrite to add it)" :
                         (constantDefault ? " and cannot be added without a default" : " and cannot be added with its non-constant default \(column.defaultSQL ?? "")")))
                 }

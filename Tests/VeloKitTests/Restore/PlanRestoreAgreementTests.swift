@@ -99,6 +99,15 @@ import Testing
         #expect((counts.inserted, counts.updated, counts.skipped) == (posts.insert, posts.conflicting, posts.identical))
     }
 
+    /// Under skip the dropped column is not added: the plan blocks, naming it, and still counts the rows.
+    @Test func aDroppedColumnBlocksASkip() throws {
+        let s = try setup([.dropField(collection: "posts", field: "views")])
+        let plan = try plan(s, options(.skip))
+        #expect(plan.blockers.contains { $0.message.contains("_velo_posts.views") })
+        #expect(plan.tables.first { $0.table == "_velo_posts" }.map { $0.insert + $0.conflicting + $0.identical } == 60)
+        try expectRefused(s, options(.skip), mentioning: "views")
+    }
+
     /// 3. Under overwrite a field retyped within the same SQLite class gets the archive's column type back (the
     /// table is rebuilt as `schema recover` does), and the plan says so: `schema corrupt` stays clean.
     @Test func aSameClassRetypeIsBroughtInLine() throws {

@@ -190,6 +190,10 @@ final class PropertyWorld {
             restoreError = "\(error)"
         }
         let after = FileManager.default.fileExists(atPath: target) ? try Data(contentsOf: URL(fileURLWithPath: target)) : nil
+        // The planner refuses options that do not fit the snapshot; anything else it must report as findings.
+        if let planError, !(planError.hasPrefix("--system-tables") || planError.hasPrefix("the snapshot has no collection")) {
+            return "the plan failed instead of reporting: \(planError)"
+        }
         guard let plan, plan.canProceed else {
             count(planError != nil ? "refused by both (options)" : "blocked by the plan")
             if let result { return "the plan \(planError.map { "failed (\($0))" } ?? "blocked (\(plan?.blockers.first?.message ?? ""))"), but the restore ran: \(result.records.count) tables" }
