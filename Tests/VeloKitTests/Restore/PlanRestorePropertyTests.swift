@@ -92,8 +92,9 @@ final class PropertyWorld {
             break
         case .source:
             try FileManager.default.copyItem(atPath: source, toPath: path)
-        case .mutatedCopy:
-            try FileManager.default.copyItem(atPath: source, toPath: path)
+        case .mutatedCopy, .otherDatabase:
+            let copied = scenario.target == .otherDatabase ? sources[(scenario.source + 1) % sources.count].path : source
+            try FileManager.default.copyItem(atPath: copied, toPath: path)
             let db = try Database(path: path, mode: .readWrite)
             try db.execute("PRAGMA foreign_keys = ON")  // as Laravel connects: deleting a collection cascades
             for mutation in scenario.mutations {

@@ -5,7 +5,11 @@ import Foundation
 /// way Veloquent leaves databases, a missing file, or the source itself), and which restore options. Everything is
 /// derived from a seed, so a failing scenario is reproduced by its seed alone; `mutations` can be cut down to shrink it.
 struct RestoreScenario: CustomStringConvertible {
-    enum Target: String { case mutatedCopy = "mutated copy", missing = "missing file", source = "the source itself" }
+    enum Target: String {
+        case mutatedCopy = "mutated copy", missing = "missing file", source = "the source itself"
+        /// Another database (another demo install, or the real Veloquent fixture), mutated too.
+        case otherDatabase = "another database"
+    }
 
     var seed: UInt64
     var source: Int
@@ -31,7 +35,7 @@ struct RestoreScenario: CustomStringConvertible {
     static func generate(seed: UInt64, sources: Int) -> RestoreScenario {
         var random = SeededRandom(seed: SeededRandom.mix(seed &+ 0x5EED))
         let roll = random.below(100)
-        let target: Target = roll < 8 ? .missing : (roll < 14 ? .source : .mutatedCopy)
+        let target: Target = roll < 8 ? .missing : (roll < 14 ? .source : (roll < 26 ? .otherDatabase : .mutatedCopy))
         var options = RestoreOptions()
         options.conflict = random.chance(50) ? .overwrite : .skip
         if random.chance(20) {
@@ -47,7 +51,7 @@ struct RestoreScenario: CustomStringConvertible {
             options.systemTables = random.chance(30) ? [] : all.filter { _ in random.chance(50) }
         }
         var mutations: [RestoreMutation] = []
-        if target == .mutatedCopy {
+        if target == .mutatedCopy || target == .otherDatabase {
             for _ in 0..<(1 + random.below(4)) { mutations.append(RestoreMutation.generate(&random)) }
         }
         return RestoreScenario(seed: seed, source: random.below(sources), target: target, mutations: mutations, options: options,
