@@ -6,7 +6,7 @@ struct PlanCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "plan",
         abstract: "Say exactly what restoring a snapshot into a target would do, and what blocks it, without writing.",
-        discussion: "Checks the archive, the target, the schema version, every collection's table, rows (insert, conflicting, identical, only in the target), unique collisions, stale relations, foreign keys, secrets bound to APP_KEY and free disk space. Exit status 0 when the restore can proceed, 3 when something blocks. --out saves the plan with fingerprints of the archive and the target; 'velo restore --plan' refuses it once either changed.")
+        discussion: "Checks the archive, the target, the schema version, every collection's table (and what an overwrite changes in it), rows (insert, conflicting, identical, only in the target), NULLs into NOT NULL columns, unique collisions (on the indexes the restore creates too), stale relations, foreign keys, secrets bound to APP_KEY and free disk space. Exit status 0 when the restore can proceed, 3 when something blocks. --out saves the plan with fingerprints of the archive and the target; 'velo restore --plan' refuses it once either changed.")
 
     @OptionGroup var repository: RepositoryOption
 

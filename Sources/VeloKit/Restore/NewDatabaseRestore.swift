@@ -24,6 +24,17 @@ public struct NewDatabaseRestore {
         return free < needed ? "\(directory): \(free / 1_048_576) MiB free, the restored database needs about \(needed / 1_048_576) MiB" : nil
     }
 
+    /// The tables whose rows a restore into a new file writes, in archive order: every archived table but SQLite's
+    /// statistics (ANALYZE rebuilds them); with `only`, just those, and always `sqlite_sequence`'s counters.
+    /// `velo plan` lists exactly these, and the restore reports exactly these.
+    static func writtenTables(_ archived: [String], only: Set<String>?) -> [String] {
+        archived.filter { name in
+            if name == "sqlite_sequence" { return true }
+            if name.hasPrefix("sqlite_") { return false }
+            return only?.contains(name) ?? true
+        }
+    }
+
     /// Restores `snapshot` into `path`, checking the archive in full as it streams (`SnapshotReader`): against
     /// `manifest` and `archiveSHA256` (the catalog's, or those of the audit the plan made) when given, else
     /// against its own manifest. The file becomes the target only when the whole archive has proved sound.
@@ -41,6 +52,8 @@ public struct NewDatabaseRestore {
             let reader = try SnapshotReader(path: snapshot.archivePath, manifest: manifest, archiveSHA256: archiveSHA256)
             let header = reader.header
             snapshotID = header.id
+            let written = Set(writtenTables(header.tables.map(\.name), only: tables))
+            for name in written { rows[name] = 0 }
             if let disk = NewDatabaseRestore.shortOfSpace(manifest: manifest, at: path) { throw VeloError(disk) }
             let db = try Database(path: temporary, mode: .create)
             if header.source.pageSize > 0 { try db.execute("PRAGMA page_size = \(header.source.pageSize)") }
@@ -74,11 +87,13 @@ public struct NewDatabaseRestore {
                 if !created { try createTables() }
                 if table.name == "sqlite_sequence" {
                     let values = try RecordDecoder.decode(line)
-                    if values.count == 2, case .text(let name) = values[0] { sequences.append((String(decoding: name, as: UTF8.self), values[1])) }
+                    if values.count == 2, case .text(let name) = values[0] {
+                        sequences.append((String(decoding: name, as: UTF8.self), values[1]))
+                        rows[table.name, default: 0] += 1
+                    }
                     return true
                 }
-                if table.name.hasPrefix("sqlite_") { return true }  // statistics are rebuilt by ANALYZE, not restored
-                if let tables, !tables.contains(table.name) { return true }
+                if !written.contains(table.name) { return true }
                 if current?.table != table.name {
                     let placeholders = Array(repeating: "?", count: table.columns.count).joined(separator: ", ")
                     current = (table.name, try db.prepare("INSERT INTO \(SQL.quote(table.name)) (\(SQL.quoteList(table.columns))) VALUES (\(placeholders))"),

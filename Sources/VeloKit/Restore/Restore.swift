@@ -95,7 +95,7 @@ public enum Restore {
                 // The file must still be the one the plan audited.
                 manifest = try snapshot.catalogRecord()?.manifest
                 sha256 = plan.fingerprints.archiveSHA256
-                tables = full ? nil : Set(plan.tables.map(\.table) + ["collections", "migrations"])
+                tables = full ? nil : Set(plan.tables.map(\.table))
             }
             let result: NewDatabaseRestore.Result
             do {

@@ -30,10 +30,7 @@ public struct RestoreImporter {
         var layout = try TenantDatabase.load(db)
         // Collections are matched by name, as Veloquent does: the archive's ids of collections the target
         // already has under another id are rewritten to the target's, in definitions and in system rows.
-        var idMap: [String: String] = [:]
-        for c in facts.collections {
-            if let existing = layout.collection(named: c.name), existing.id != c.id { idMap[c.id] = existing.id }
-        }
+        let idMap = RowClassifier.collectionIDMap(archive: facts.collections, target: layout)
         func remap(_ value: RecordValue) -> RecordValue {
             guard !idMap.isEmpty, case .text(let bytes) = value else { return value }
             var text = String(decoding: bytes, as: UTF8.self)
@@ -68,26 +65,21 @@ public struct RestoreImporter {
                 try update.bind(c.name, at: Int32(changes.count + 1))
                 try update.step()
                 report.metadata.append(.init(collection: c.name, action: "updated"))
-                for t in selection.tables where t.collection == c.name {
-                    if layout.schema.table(t.name) == nil {
-                        try createTable(t.name, layout: layout)
-                        continue
-                    }
-                    for column in tablePlans[t.name]?.addColumns ?? [] {
-                        guard let definition = facts.schema.schema.table(t.name)?.column(column) else { continue }
-                        try db.execute("ALTER TABLE \(SQL.quote(t.name)) ADD COLUMN \(CollectionDDL.columnDefinition(definition))")
-                    }
-                    try syncIndexes(t.name, layout: layout)
-                }
             } else {
                 report.metadata.append(.init(collection: c.name, action: "skipped"))
             }
         }
         // Tables the selection needs and the target lacks (a pivot, a system table): creating one loses nothing.
-        for t in selection.tables { try createTable(t.name, layout: try TenantDatabase.load(db)) }
+        // The tables it has change exactly as the plan said: columns added, indexes synced, the table rebuilt.
+        // Missing tables first, so that a rebuild finds every pivot table in place.
+        layout = try TenantDatabase.load(db)
+        for t in selection.tables where layout.schema.table(t.name) == nil { try createTable(t.name, layout: layout) }
+        for t in selection.tables {
+            if let changes = plan.changes[t.name] { try changes.apply(to: t.name, collection: t.collection, db: db) }
+        }
         layout = try TenantDatabase.load(db)
         // 2. Rows.
-        var statements: [String: (matcher: RowMatcher?, insert: Statement, update: Statement?, binder: RowBinder, keyPositions: [Int])] = [:]
+        var statements: [String: (classifier: RowClassifier, insert: Statement, update: Statement?, binder: RowBinder)] = [:]
         var done = 0
         // Checked against the manifest and SHA-256 the plan was made from: a scan that does not reach a sound end
         // throws, and the transaction is rolled back.
@@ -108,32 +100,24 @@ public struct RestoreImporter {
                     let condition = zip(key, positions).map { "\(SQL.quote($0)) = ?\($1 + 1)" }.joined(separator: " AND ")
                     if !sets.isEmpty { update = try db.prepare("UPDATE \(SQL.quote(table.name)) SET \(sets.joined(separator: ", ")) WHERE \(condition)") }
                 }
-                statements[table.name] = (usableKey ? try RowMatcher(target: db, table: table.name, columns: columns, primaryKey: key) : nil,
-                                          insert, update, RowBinder(columnCount: columns.count), usableKey ? positions : [])
+                // The plan's rule: the added columns exist now, so the rows are compared with them as they are.
+                let classifier = try RowClassifier(target: db, table: table, targetTable: target, idMap: idMap, substitutes: [:], archivePath: snapshot.archivePath)
+                statements[table.name] = (classifier, insert, update, RowBinder(columnCount: columns.count))
             }
             let s = statements[table.name]!
             var counts = report.records[table.name] ?? .init()
-            var match = RowMatcher.Match.absent
-            if let matcher = s.matcher {
-                guard let ranges = RowValidator.valueRanges(in: line), ranges.count == table.columns.count else {
-                    throw ArchiveDamage(path: snapshot.archivePath, entry: nil, reason: "table \(table.name): malformed row; nothing was changed")
-                }
-                let key = try s.keyPositions.map { try RowsPass.value(line, ranges[$0], table.columns[$0]) }
-                match = try matcher.match(line, key: key)
-            }
+            let row = try s.classifier.classify(line)
             let strategy = plan.options.strategy(for: tablePlans[table.name]?.collection)
-            switch match {
+            switch row.match {
             case .absent:
                 s.insert.reset()
-                try s.binder.bind(line, to: s.insert)
-                try rebindCollectionID(s.insert, table: table, line: line)
+                try s.binder.bind(row.line, to: s.insert)
                 try s.insert.step()
                 counts.inserted += 1
             case .different where strategy == .overwrite && s.update != nil:
                 let update = s.update!
                 update.reset()
-                try s.binder.bind(line, to: update)
-                try rebindCollectionID(update, table: table, line: line)
+                try s.binder.bind(row.line, to: update)
                 try update.step()
                 counts.updated += 1
             default:
@@ -158,16 +142,6 @@ public struct RestoreImporter {
             throw VeloError("\(plan.target): \(violations.count) foreign keys would break (table \(violations[0].first?.stringValue ?? "?")); nothing was changed")
         }
         return report
-
-        /// System rows name collections by id: an archive id the target knows under another id is rewritten.
-        func rebindCollectionID(_ statement: Statement, table: SnapshotHeader.Table, line: UnsafeRawBufferPointer) throws {
-            guard !idMap.isEmpty, let position = table.columns.firstIndex(of: "collection_id"), let ranges = RowValidator.valueRanges(in: line),
-                  ranges.count == table.columns.count else { return }
-            let value = try RowsPass.value(line, ranges[position], "collection_id")
-            if case .text(let bytes) = value, let mapped = idMap[String(decoding: bytes, as: UTF8.self)] {
-                try statement.bind(mapped, at: Int32(position + 1))
-            }
-        }
     }
 
     /// Creates a table the target lacks with the archive's exact DDL, then its indexes and triggers.
@@ -175,16 +149,5 @@ public struct RestoreImporter {
         guard layout.schema.table(name) == nil, let sql = facts.schema.createSQL(name) else { return }
         try db.executeCreate(sql)
         for dependent in facts.schema.dependents(of: name) { try db.executeCreate(dependent) }
-    }
-
-    /// After a definition is replaced: the archive's managed indexes exist, the target's other managed ones go.
-    func syncIndexes(_ table: String, layout: TenantDatabase) throws {
-        let archived = facts.schema.objects.filter { $0.type == "index" && $0.tableName == table && $0.sql != nil }
-        let present = Set(layout.schema.table(table)?.indexes.map(\.name) ?? [])
-        for index in archived where !present.contains(index.name) { try db.executeCreate(index.sql!) }
-        let archivedNames = Set(archived.map(\.name))
-        for index in layout.schema.table(table)?.indexes ?? [] where index.origin == "c" && index.name.hasPrefix(table + "_") && !archivedNames.contains(index.name) {
-            try db.execute("DROP INDEX \(SQL.quote(index.name))")
-        }
     }
 }

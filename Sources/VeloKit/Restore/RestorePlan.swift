@@ -32,6 +32,11 @@ public struct RestorePlan: Encodable, Sendable {
         public var onlyInTarget = 0
         /// Columns added to the target table to hold the archive's (overwrite only).
         public var addColumns: [String] = []
+        /// Columns whose type the table's rebuild brings in line with the archive's definition (overwrite only).
+        public var retypeColumns: [String] = []
+        /// The archive's managed indexes the restore creates, and the target's managed ones it drops (overwrite only).
+        public var createIndexes: [String] = []
+        public var dropIndexes: [String] = []
     }
 
     /// Fingerprints that tie a saved plan to the archive and the target it was made for.
@@ -53,6 +58,13 @@ public struct RestorePlan: Encodable, Sendable {
     public var fingerprints: Fingerprints
     /// The options the plan was made with, so a saved plan restores exactly that.
     public var options: RestoreOptions
+
+    /// What the restore changes in each table the target has: the importer carries out exactly this.
+    var changes: [String: TableChanges] = [:]
+
+    enum CodingKeys: String, CodingKey {
+        case format, version, snapshot, archive, target, targetExists, canProceed, findings, tables, fingerprints, options
+    }
 
     public var blockers: [Finding] { findings.filter { $0.severity == .error } }
 }

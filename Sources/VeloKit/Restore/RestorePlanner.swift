@@ -124,10 +124,15 @@ public struct RestorePlanner {
             findings.append(.init(severity: severity, check: check, collection: collection, table: table, message: message, count: count, examples: examples))
         }
         if !exists {
-            let selection = try select(facts, options: options, fullRestore: options.collections == nil && options.systemTables == nil)
-            let tables = selection.tables.map { t in
-                RestorePlan.TablePlan(table: t.name, collection: t.collection, strategy: options.strategy(for: t.collection), action: "create",
-                                      insert: facts.manifest.table(t.name)?.rows ?? 0)
+            let full = options.collections == nil && options.systemTables == nil
+            let selection = try select(facts, options: options, fullRestore: full)
+            // Exactly the tables the restore writes rows into: with a selection, also the collections' metadata and
+            // the migrations (and, always, the autoincrement counters).
+            let only: Set<String>? = full ? nil : Set(selection.tables.map(\.name) + ["collections", "migrations"])
+            let tables = NewDatabaseRestore.writtenTables(facts.manifest.tables.map(\.name), only: only).map { name in
+                let collection = facts.manifest.table(name)?.collection
+                return RestorePlan.TablePlan(table: name, collection: collection, strategy: options.strategy(for: collection), action: "create",
+                                             insert: facts.manifest.table(name)?.rows ?? 0)
             }
             add(.info, "target", "\(targetPath) does not exist: a full restore into a new database (the archive's DDL, then the rows, then the indexes)")
             checkDisk(facts, selection: selection, insertedShare: 1, target: targetPath, targetBytes: 0, repository: nil, add: add)
@@ -191,38 +196,24 @@ public struct RestorePlanner {
                 add(.info, "collection", collection: c.name, "collection \(c.name) is absent from the target: it will be created with table \(c.tableName)")
             }
         }
+        // What the restore changes in each table the target has, and what its rows then meet.
+        var changes: [String: TableChanges] = [:]
         for t in selection.tables {
             guard let archiveTable = facts.schema.schema.table(t.name), let targetTable = layout.schema.table(t.name) else { continue }
-            let strategy = options.strategy(for: t.collection)
-            let targetColumns = Dictionary(targetTable.columns.map { ($0.name, $0) }, uniquingKeysWith: { a, _ in a })
-            let archiveNames = Set(archiveTable.storedColumns.map(\.name))
-            for column in archiveTable.storedColumns {
-                guard let other = targetColumns[column.name] else {
-                    let addable = !column.notNull || column.defaultSQL != nil
-                    if strategy == .overwrite && addable {
-                        tablePlans[t.name]?.addColumns.append(column.name)
-                        add(.warning, "collection", collection: t.collection, table: t.name, "column \(t.name).\(column.name) is missing in the target: it will be added")
-                    } else {
-                        add(.error, "collection", collection: t.collection, table: t.name,
-                            "column \(t.name).\(column.name) of the archive is missing in the target\(strategy == .skip ? " (use --conflict overwrite to add it)" : " and cannot be added without a default")")
-                    }
-                    continue
-                }
-                if Affinity(declared: column.declaredType) != Affinity(declared: other.declaredType) {
-                    add(.error, "collection", collection: t.collection, table: t.name,
-                        "column \(t.name).\(column.name) is \(column.declaredType) in the archive and \(other.declaredType) in the target")
-                }
+            let change = try TableChanges.plan(table: t.name, archive: archiveTable, archiveSchema: facts.schema, target: targetTable, db: db,
+                                               strategy: options.strategy(for: t.collection),
+                                               replacesDefinition: replacesDefinition(t.collection, selection: selection, layout: layout, options: options),
+                                               collection: facts.collections.first { $0.name == t.collection && $0.tableName == t.name }) { severity, message in
+                add(severity, "collection", collection: t.collection, table: t.name, message)
             }
-            for column in targetTable.storedColumns where !archiveNames.contains(column.name) {
-                if column.notNull && column.defaultSQL == nil && column.primaryKeyPosition == 0 {
-                    add(.error, "collection", collection: t.collection, table: t.name, "column \(t.name).\(column.name) is NOT NULL without a default in the target and absent from the archive")
-                } else {
-                    add(.info, "collection", collection: t.collection, table: t.name, "column \(t.name).\(column.name) exists only in the target (it keeps its default)")
-                }
-            }
+            changes[t.name] = change
+            tablePlans[t.name]?.addColumns = change.addColumns.map(\.name)
+            tablePlans[t.name]?.retypeColumns = change.retypeColumns
+            tablePlans[t.name]?.createIndexes = change.createIndexes.map(\.name)
+            tablePlans[t.name]?.dropIndexes = change.dropIndexes
         }
         // 5–8. Rows, unique collisions, relations and foreign keys, in one pass over the archive.
-        let rowsPass = try RowsPass(facts: facts, selection: selection, layout: layout, target: db, plans: tablePlans)
+        let rowsPass = try RowsPass(facts: facts, selection: selection, layout: layout, target: db, plans: tablePlans, changes: changes)
         do {
             try rowsPass.run(snapshot: snapshot, progress: progress)
         } catch let damage as ArchiveDamage {
@@ -247,7 +238,15 @@ public struct RestorePlanner {
                            canProceed: !findings.contains { $0.severity == .error }, findings: findings, tables: plans,
                            fingerprints: .init(archiveSHA256: facts.sha256, targetSchema: try schemaFingerprint(db),
                                                targetData: try dataFingerprint(db, layout: layout, tables: selection.tables.map(\.name))),
-                           options: options)
+                           options: options, changes: changes)
+    }
+
+    /// Whether the archive's definition of `collection` replaces the target's: an existing user collection restored
+    /// with `overwrite`. Then its tables take the archive's columns, column types and managed indexes.
+    static func replacesDefinition(_ collection: String?, selection: Selection, layout: TenantDatabase, options: RestoreOptions) -> Bool {
+        guard let name = collection, let c = selection.collections.first(where: { $0.name == name }), !c.isSystem,
+              layout.collection(named: name) != nil else { return false }
+        return options.strategy(for: name) == .overwrite
     }
 
     static func checkDisk(_ facts: ArchiveFacts, selection: Selection, insertedShare: Double, target: String, targetBytes: Int64,

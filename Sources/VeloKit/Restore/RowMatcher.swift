@@ -1,3 +1,5 @@
+import Foundation
+
 /// Finds an archive row's counterpart in the target by primary key and tells whether it is identical: the target
 /// row is encoded exactly as the archive encodes rows and the bytes are compared.
 final class RowMatcher {
@@ -12,8 +14,10 @@ final class RowMatcher {
     private let scratch = ByteBuffer(capacity: 4096)
 
     /// - Parameters:
-    ///   - columns: the archive's columns of the table, all of which exist in the target.
-    init(target: Database, table: String, columns: [String], primaryKey: [String]) throws {
+    ///   - columns: the archive's columns of the table.
+    ///   - substitutes: for archive columns the target lacks yet and the restore adds, the value every existing
+    ///     row will read once the column is added (its default): the row is compared as it will be then.
+    init(target: Database, table: String, columns: [String], primaryKey: [String], substitutes: [String: RecordValue] = [:]) throws {
         self.table = table
         self.columns = columns
         let positions = primaryKey.compactMap { columns.firstIndex(of: $0) }
@@ -23,7 +27,17 @@ final class RowMatcher {
             lookup = nil
         } else {
             let condition = keyPositions.enumerated().map { "\(SQL.quote(columns[$0.element])) = ?\($0.offset + 1)" }.joined(separator: " AND ")
-            lookup = try target.prepare("SELECT \(SQL.quoteList(columns)) FROM \(SQL.quote(table)) WHERE \(condition)")
+            var bound: [RecordValue] = []
+            let keyCount = positions.count
+            let expressions = columns.map { name -> String in
+                guard let value = substitutes[name] else { return SQL.quote(name) }
+                bound.append(value)
+                return "?\(keyCount + bound.count)"
+            }
+            let statement = try target.prepare("SELECT \(expressions.joined(separator: ", ")) FROM \(SQL.quote(table)) WHERE \(condition)")
+            // Bindings survive resets: the substitutes are bound once.
+            for (i, value) in bound.enumerated() { try value.bind(to: statement, at: Int32(keyCount + i + 1)) }
+            lookup = statement
         }
     }
 
@@ -52,5 +66,3 @@ final class RowMatcher {
         return same ? .identical : .different
     }
 }
-
-import Foundation

@@ -11,6 +11,8 @@ final class RowsPass {
     let target: Database
     var plans: [String: RestorePlan.TablePlan]
     var findings: [RestorePlan.Finding] = []
+    let changes: [String: TableChanges]
+    private var stagedUniques = 0
 
     /// A column whose values must exist as keys of another table.
     struct Reference {
@@ -25,18 +27,20 @@ final class RowsPass {
     }
 
     struct TableWork {
-        var matcher: RowMatcher?
-        /// Positions of the target's primary-key columns among the archive's columns.
-        var keyPositions: [Int] = []
-        var comparable: Bool
+        var classifier: RowClassifier
+        /// Unique indexes in force while rows are written, with a lookup of the rows holding given values: in the
+        /// target, or, for an index the restore creates, in a copy of the target's values in the staging file.
         var uniques: [(name: String, positions: [Int], lookup: Statement)]
+        /// Positions of the archive's columns that are NOT NULL in the table the rows are written into.
+        var notNull: [Int]
         var references: [Reference]
         var recordIDs: Bool
         var strategy: RestorePlan.Strategy
     }
 
     init(facts: RestorePlanner.ArchiveFacts, selection: RestorePlanner.Selection, layout: TenantDatabase, target: Database,
-         plans: [String: RestorePlan.TablePlan]) throws {
+         plans: [String: RestorePlan.TablePlan], changes: [String: TableChanges]) throws {
+        self.changes = changes
         self.facts = facts
         self.selection = selection
         self.layout = layout
@@ -62,30 +66,33 @@ final class RowsPass {
             try addID.run([.text("collections"), .text(c.id)])
         }
 
+        let idMap = RowClassifier.collectionIDMap(archive: facts.collections, target: layout)
         let selected = Set(selection.tables.map(\.name))
         let referenced = Set(try selection.tables.flatMap { try references(for: $0.name, collection: $0.collection).map(\.targetTable) })
         var work: [String: TableWork] = [:]
         for t in selection.tables {
             guard let archived = facts.header.tables.first(where: { $0.name == t.name }) else { continue }
             let strategy = plans[t.name]?.strategy ?? .skip
-            var w = TableWork(matcher: nil, comparable: false, uniques: [], references: try references(for: t.name, collection: t.collection),
+            let change = changes[t.name] ?? TableChanges()
+            let targetTable = layout.schema.table(t.name)
+            var w = TableWork(classifier: try RowClassifier(target: target, table: archived, targetTable: targetTable, idMap: idMap,
+                                                            substitutes: change.substitutes, archivePath: snapshot.archivePath),
+                              uniques: [], notNull: archived.columns.indices.filter { change.notNull.contains(archived.columns[$0]) },
+                              references: try references(for: t.name, collection: t.collection),
                               recordIDs: referenced.contains(t.name), strategy: strategy)
-            if let table = layout.schema.table(t.name) {
-                let present = Set(table.columns.map(\.name))
-                let key = table.primaryKey.isEmpty ? [] : table.primaryKey
-                let allPresent = archived.columns.allSatisfy(present.contains)
-                let positions = key.compactMap { archived.columns.firstIndex(of: $0) }
-                if !key.isEmpty && positions.count == key.count {
-                    w.keyPositions = positions
-                    w.matcher = try RowMatcher(target: target, table: t.name, columns: allPresent ? archived.columns : key, primaryKey: key)
-                    w.comparable = allPresent
-                }
-                for index in table.indexes where index.unique && index.origin != "pk" && !index.partial {
+            if let table = targetTable, !w.classifier.keyPositions.isEmpty {
+                let key = table.primaryKey
+                for index in change.existingUniques {
                     let positions = index.columns.compactMap { archived.columns.firstIndex(of: $0) }
-                    guard positions.count == index.columns.count, !key.isEmpty else { continue }
+                    guard positions.count == index.columns.count else { continue }
                     let condition = index.columns.enumerated().map { "\(SQL.quote($0.element)) = ?\($0.offset + 1)" }.joined(separator: " AND ")
                     w.uniques.append((index.name, positions,
                                       try target.prepare("SELECT \(SQL.quoteList(key)) FROM \(SQL.quote(t.name)) WHERE \(condition)")))
+                }
+                for index in change.newUniques {
+                    let positions = index.columns.compactMap { archived.columns.firstIndex(of: $0) }
+                    guard positions.count == index.columns.count else { continue }
+                    w.uniques.append((index.name, positions, try stageUnique(index, table: table, change: change, staging: staging)))
                 }
             }
             for i in w.references.indices where layout.schema.table(w.references[i].targetTable) != nil {
@@ -95,26 +102,19 @@ final class RowsPass {
             work[t.name] = w
         }
         var collisions: [String: (count: Int, examples: [String])] = [:]
+        var nulls: [String: (count: Int, examples: [String])] = [:]
         var rowsRead = 0
         // Either the planner has just verified every byte of the archive, or this pass checks each entry against the
         // catalog's manifest and the whole file against the catalog's SHA-256 at the end.
         let reader = try SnapshotReader(path: snapshot.archivePath, manifest: facts.verifyWhileReading ? facts.manifest : nil,
                                         archiveSHA256: facts.verifyWhileReading ? facts.sha256 : nil)
-        try reader.scan(tables: selected) { table, line in
+        try reader.scan(tables: selected) { table, original in
             guard var plan = plans[table.name], let w = work[table.name] else { return true }
-            // Only the key is needed to classify a row; the whole row is parsed only for rows that would be written.
-            let keyEnd = (w.keyPositions.max() ?? -1) + 1
-            guard let keyRanges = RowValidator.valueRanges(in: line, limit: max(keyEnd, 1)), keyRanges.count >= keyEnd else {
-                throw ArchiveDamage(path: snapshot.archivePath, entry: nil, reason: "table \(table.name): malformed row")
-            }
-            var key: [RecordValue] = []
-            var match = RowMatcher.Match.absent
-            if let matcher = w.matcher {
-                key = try w.keyPositions.map { try RowsPass.value(line, keyRanges[$0], table.columns[$0]) }
-                // Without every archive column in the target, a key match is a conflict, never identical.
-                let found = try matcher.match(line, key: key)
-                match = found == .identical && !w.comparable ? .different : found
-            }
+            // The same rule as the import's: ids rewritten, then the key looked up and the row compared.
+            let row = try w.classifier.classify(original)
+            let line = row.line
+            let key = row.key
+            let match = row.match
             switch match {
             case .absent: plan.insert += 1
             case .identical: plan.identical += 1
@@ -122,12 +122,21 @@ final class RowsPass {
             }
             let written = match == .absent || (match == .different && w.strategy == .overwrite)
             let display = key.isEmpty ? "row \(plan.insert + plan.conflicting + plan.identical)" : RowMatcher.display(key)
-            var ranges = keyRanges
+            var ranges = row.ranges
             if written || (w.recordIDs && key.count != 1) {
                 guard let all = RowValidator.valueRanges(in: line), all.count == table.columns.count else {
                     throw ArchiveDamage(path: snapshot.archivePath, entry: nil, reason: "table \(table.name): malformed row")
                 }
                 ranges = all
+            }
+            if written {
+                for position in w.notNull where isNull(line, ranges[position]) {
+                    let id = "\(table.name)\u{1F}\(table.columns[position])"
+                    var entry = nulls[id] ?? (0, [])
+                    entry.count += 1
+                    if entry.examples.count < RestorePlanner.exampleLimit { entry.examples.append(display) }
+                    nulls[id] = entry
+                }
             }
             if written {
                 for unique in w.uniques {
@@ -179,6 +188,12 @@ final class RowsPass {
             let count = Int(try target.scalar("SELECT count(*) FROM \(SQL.quote(name))")?.int64Value ?? 0)
             plans[name]?.onlyInTarget = max(0, count - plan.conflicting - plan.identical)
         }
+        for (id, entry) in nulls.sorted(by: { $0.key < $1.key }) {
+            let parts = id.split(separator: "\u{1F}").map(String.init)
+            findings.append(.init(severity: .error, check: "not-null", collection: layout.collection(forTable: parts[0])?.name, table: parts[0],
+                                  message: "\(entry.count) rows of \(parts[0]) would write NULL into column \(parts[1]), which is NOT NULL in the target",
+                                  count: entry.count, examples: entry.examples))
+        }
         for (id, entry) in collisions.sorted(by: { $0.key < $1.key }) {
             let parts = id.split(separator: "\u{1F}").map(String.init)
             findings.append(.init(severity: .error, check: "unique", collection: layout.collection(forTable: parts[0])?.name, table: parts[0],
@@ -203,6 +218,48 @@ final class RowsPass {
                                   message: "\(name): \(plan.insert) to insert, \(plan.conflicting) conflicting (\(verb)), \(plan.identical) identical, \(plan.onlyInTarget) only in the target",
                                   count: nil, examples: []))
         }
+    }
+
+    /// Whether a row's value is JSON `null`.
+    func isNull(_ line: UnsafeRawBufferPointer, _ range: Range<Int>) -> Bool {
+        range.count == 4 && line[range.lowerBound] == UInt8(ascii: "n")
+    }
+
+    /// Copies the target's values of a unique index the restore creates into the staging file, reports rows of the
+    /// target that already share values (creating the index fails on them), and returns the lookup by values.
+    func stageUnique(_ index: SQLiteSchema.Index, table: SQLiteSchema.Table, change: TableChanges, staging: Database) throws -> Statement {
+        let key = table.primaryKey
+        let name = "u\(stagedUniques)"
+        stagedUniques += 1
+        let keyColumns = key.indices.map { "k\($0)" }
+        let valueColumns = index.columns.indices.map { "v\($0)" }
+        try staging.execute("CREATE TABLE \(name) (\((keyColumns + valueColumns).joined(separator: ", "))); CREATE INDEX \(name)_v ON \(name) (\(valueColumns.joined(separator: ", ")))")
+        let insert = try staging.prepare("INSERT INTO \(name) VALUES (\((keyColumns + valueColumns).indices.map { "?\($0 + 1)" }.joined(separator: ", ")))")
+        // Columns the restore adds hold their default in the target's rows.
+        let selected = key.map(SQL.quote) + index.columns.map { column in
+            table.column(column) != nil ? SQL.quote(column) : "NULL"
+        }
+        let added = index.columns.map { table.column($0) == nil ? change.substitutes[$0] : nil }
+        try target.prepare("SELECT \(selected.joined(separator: ", ")) FROM \(SQL.quote(table.name))").forEachRow { row in
+            var values = row.row().map { RecordValue.from($0) }
+            for (i, value) in added.enumerated() { if let value { values[key.count + i] = value } }
+            insert.reset()
+            for (i, value) in values.enumerated() { try value.bind(to: insert, at: Int32(i + 1)) }
+            try insert.step()
+        }
+        let notNull = valueColumns.map { "\($0) IS NOT NULL" }.joined(separator: " AND ")
+        var duplicates = 0
+        var examples: [String] = []
+        try staging.prepare("SELECT count(*), group_concat(\(keyColumns.count == 1 ? "k0" : "k0 || ',' || " + keyColumns.dropFirst().joined(separator: " || ',' || ")), ' and ') FROM \(name) WHERE \(notNull) GROUP BY \(valueColumns.joined(separator: ", ")) HAVING count(*) > 1").forEachRow { row in
+            duplicates += row.int(0)
+            if examples.count < RestorePlanner.exampleLimit { examples.append(row.string(1)) }
+        }
+        if duplicates > 0 {
+            findings.append(.init(severity: .error, check: "unique", collection: layout.collection(forTable: table.name)?.name, table: table.name,
+                                  message: "the restore creates the archive's unique index \(index.name), and \(duplicates) rows of \(table.name) in the target share values on (\(index.columns.joined(separator: ", ")))",
+                                  count: duplicates, examples: examples))
+        }
+        return try staging.prepare("SELECT \(keyColumns.joined(separator: ", ")) FROM \(name) WHERE \(valueColumns.enumerated().map { "\($0.element) = ?\($0.offset + 1)" }.joined(separator: " AND "))")
     }
 
     /// One value of a row, by its byte range. Plain strings and integers (every id) are read without the parser.
