@@ -5,12 +5,12 @@ import Foundation
 /// result equals the source's at snapshot time (for the tables whose rows the snapshot holds). Written under a
 /// temporary name and renamed into place when complete, so a failure never leaves a half-restored file.
 /// The building block of `velo restore` into a new target.
-public struct NewDatabaseRestore {
-    public struct Result: Encodable, Sendable {
-        public var snapshot: String
-        public var path: String
-        public var rows: [String: Int]
-        public var seconds: Double
+package struct NewDatabaseRestore {
+    package struct Result: Encodable, Sendable {
+        package var snapshot: String
+        package var path: String
+        package var rows: [String: Int]
+        package var seconds: Double
     }
 
     /// A reason to refuse when the target's filesystem clearly cannot hold the restored database.
@@ -39,7 +39,7 @@ public struct NewDatabaseRestore {
     /// `manifest` and `archiveSHA256` (the catalog's, or those of the audit the plan made) when given, else
     /// against its own manifest. The file becomes the target only when the whole archive has proved sound.
     /// - Parameter tables: restore only these tables' rows (every table is still created); nil for all.
-    public static func run(_ snapshot: SelectedSnapshot, manifest: Manifest?, archiveSHA256: String?, to path: String,
+    package static func run(_ snapshot: SelectedSnapshot, manifest: Manifest?, archiveSHA256: String?, to path: String,
                            tables: Set<String>? = nil, progress: (any ProgressObserver)? = nil) throws -> Result {
         let started = ContinuousClock.now
         guard !FileManager.default.fileExists(atPath: path) else { throw VeloError("\(path): already exists; restoring into a new database needs a path that does not") }
@@ -69,11 +69,15 @@ public struct NewDatabaseRestore {
                 if let problem = ArchiveSchema.problems(schema.map { SQLiteSchema.Object(type: $0.type, name: $0.name, tableName: "", sql: $0.sql) }).first {
                     throw ArchiveDamage(path: snapshot.archivePath, entry: ArchiveFormat.schemaPath, reason: problem)
                 }
+                let exists = try db.prepare("SELECT 1 FROM sqlite_schema WHERE type = 'table' AND name = ?")
                 for object in schema where object.type == "table" && !object.name.hasPrefix("sqlite_") {
                     guard let sql = object.sql else { continue }
-                    do { try db.executeCreate(sql) } catch let error as SQLiteError where error.message.contains("already exists") {
-                        continue  // shadow tables that a virtual table created itself
-                    }
+                    // Shadow tables that a virtual table created itself are already there.
+                    exists.reset()
+                    try exists.bind(.text(object.name), at: 1)
+                    let present = try exists.step()
+                    exists.reset()
+                    if !present { try db.executeCreate(sql) }
                 }
             }
             let end = try reader.scan(schema: { line in

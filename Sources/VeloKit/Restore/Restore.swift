@@ -10,8 +10,8 @@ public enum Restore {
         public var created: Bool
         public var safetySnapshot: String?
         public var undo: String?
-        public var metadata: [RestoreImporter.Report.Metadata]
-        public var records: [String: RestoreImporter.Report.Counts]
+        public var metadata: [RestoredCollection]
+        public var records: [String: RestoredRows]
         public var seconds: Double
     }
 

@@ -2,19 +2,11 @@
 /// metadata and tables first (created, or replaced and migrated under `overwrite`), then rows by primary key
 /// (inserted, updated under `overwrite`, or skipped), then Veloquent's cached metadata is cleared and the
 /// database checked. Any error leaves the transaction to be rolled back whole.
-public struct RestoreImporter {
+package struct RestoreImporter {
     /// Veloquent's own import result shape.
-    public struct Report: Encodable, Sendable {
-        public struct Metadata: Encodable, Sendable {
-            public var collection: String
-            public var action: String
-        }
-
-        public struct Counts: Encodable, Sendable {
-            public var inserted = 0
-            public var updated = 0
-            public var skipped = 0
-        }
+    package struct Report: Encodable, Sendable {
+        package typealias Metadata = RestoredCollection
+        package typealias Counts = RestoredRows
 
         var metadata: [Metadata] = []
         var records: [String: Counts] = [:]
