@@ -26,7 +26,7 @@ struct OutputOptions: ParsableArguments {
     @Flag(name: .long, help: "Print JSON instead of text (errors too: {\"error\": {\"kind\", \"message\", …}}).")
     var json = false
 
-    @Flag(name: [.short, .long], help: "Print no progress and no warnings; errors only.")
+    @Flag(name: [.short, .long], help: "No progress and no warnings: only results and errors.")
     var quiet = false
 
     @Flag(name: [.short, .long], help: "Also print what velo does step by step.")

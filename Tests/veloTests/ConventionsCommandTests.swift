@@ -82,4 +82,22 @@ import VeloKit
             #expect(error?["message"]?.stringValue?.isEmpty == false)
         }
     }
+
+    @Test func verboseSaysWhatVeloDoesAndQuietOnlyResultsAndErrors() throws {
+        let dir = Scratch.directory()
+        let db = dir.appendingPathComponent("tenant.sqlite").path
+        let repo = dir.appendingPathComponent("repo").path
+        #expect(try VeloProcess.run(["demo", "--out", db, "--posts", "5"]).status == 0)
+        let verbose = try VeloProcess.run(["backup", "--db", db, "--repo", repo, "-v"])
+        #expect(verbose.status == 0 && verbose.stderr.contains("velo: info:") && verbose.stderr.contains("catalogued"), "\(verbose.stderr)")
+        // A stale lock is a warning: shown by default, hidden by --quiet.
+        let stale = #"{"pid":2000000000,"host":"\#(ProcessInfo.processInfo.hostName)","time":"2026-11-27T03:00:00Z","command":"velo backup"}"#
+        try stale.write(toFile: repo + "/locks/exclusive.json", atomically: true, encoding: .utf8)
+        let quiet = try VeloProcess.run(["backup", "--db", db, "--repo", repo, "--quiet"])
+        #expect(quiet.status == 0 && quiet.stderr.isEmpty && quiet.stdout.contains("saved"), "\(quiet.stderr)")
+        try stale.write(toFile: repo + "/locks/exclusive.json", atomically: true, encoding: .utf8)
+        let normal = try VeloProcess.run(["backup", "--db", db, "--repo", repo])
+        #expect(normal.stderr.contains("velo: warning:") && normal.stderr.contains("stale lock"), "\(normal.stderr)")
+        #expect(try VeloProcess.run(["snapshots", "--repo", repo, "-q", "-v"]).status == 64)
+    }
 }

@@ -65,6 +65,7 @@ public enum Backup {
             Diagnostics.warn("\(repository.root): took over the stale lock of \(stale.summary), whose process is gone")
         }
 
+        Diagnostics.info("\(databasePath): taking a consistent snapshot into \(repository.root)")
         let source = try ConsistentRead(path: databasePath, copyDirectory: repository.temporaryDirectory,
                                         busyTimeout: options.busyTimeout, progress: progress)
         defer { source.close() }
@@ -102,11 +103,13 @@ public enum Backup {
         source.close()
         // The commit point: the complete, fsynced archive appears under its final name.
         try FileSystem.rename(partial, to: final)
+        Diagnostics.info("\(final): written (\(written.bytes) bytes, SHA-256 \(written.sha256)) and renamed into place")
         let elapsed = ContinuousClock.now - started
         let seconds = Double(elapsed.components.seconds) + Double(elapsed.components.attoseconds) / 1e18
         let entry = CatalogEntry(snapshot: header, manifest: manifest, archive: relative, bytes: written.bytes,
                                  sha256: written.sha256, seconds: seconds, sequence: try repository.catalog.nextSequence())
         try repository.catalog.write(entry, header: header, manifest: manifest)
+        Diagnostics.info("\(repository.catalog.entryPath(id)): catalogued")
         return Result(id: id, time: Timestamp.iso8601(time), archive: final, bytes: written.bytes, sha256: written.sha256,
                       rows: entry.tableRows, excludedTables: plan.excluded,
                       notVeloquent: plan.items.filter { $0.group == .other && $0.includeRows }.map(\.table), seconds: seconds)

@@ -176,6 +176,7 @@ public final class Repository {
             let directory = path(folder)
             for name in (try? fm.contentsOfDirectory(atPath: directory)) ?? [] where TemporaryFile.isLitter(name) {
                 unlink((directory as NSString).appendingPathComponent(name))
+                Diagnostics.info("\((directory as NSString).appendingPathComponent(name)): removed, left by a velo that is gone")
             }
         }
         let (entries, damaged) = catalog.scan()

@@ -27,6 +27,7 @@ enum TemporaryFile {
         for name in (try? FileManager.default.contentsOfDirectory(atPath: directory.isEmpty ? "." : directory)) ?? []
         where name.hasPrefix(prefix) && isLitter(name) {
             unlink((directory as NSString).appendingPathComponent(name))
+            Diagnostics.info("\((directory as NSString).appendingPathComponent(name)): removed, left by a killed restore")
         }
     }
 }

@@ -137,12 +137,14 @@ public enum Restore {
                 backup.tags = ["pre-restore"]
                 backup.busyTimeout = busyTimeout
                 safety = try Backup.run(databasePath: targetPath, repository: repository, options: backup).id
+                Diagnostics.info("\(targetPath): safety snapshot \(safety!) taken before the import")
             }
             let (facts, _) = try RestorePlanner.readArchive(snapshot, progress: nil, verifyWhileReading: true)
             guard let facts else { throw VeloError("\(snapshot.archivePath): the archive changed while restoring; nothing was changed") }
             let selection = try RestorePlanner.select(facts, options: effective, fullRestore: false)
             let report = try RestoreImporter(facts: facts, selection: selection, plan: plan, db: db).run(snapshot: snapshot, progress: progress)
             try db.execute("COMMIT")
+            Diagnostics.info("\(targetPath): import committed")
             let undo = safety.map { "velo restore \($0) --repo \(repository!.root) --target <new file> restores the target as it was before" }
             return Result(snapshot: plan.snapshot, target: targetPath, created: false, safetySnapshot: safety, undo: undo,
                           metadata: report.metadata, records: report.records, seconds: seconds())

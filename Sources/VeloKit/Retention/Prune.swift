@@ -60,6 +60,7 @@ public enum Prune {
                 try Interruption.check()  // between removals: each one is whole
                 guard let entry = byID[removed.id] else { continue }
                 try repository.remove(entry)
+                Diagnostics.info("\(repository.root): removed snapshot \(entry.id) (\(entry.archive))")
             }
         }
         return report
