@@ -5,9 +5,12 @@ extension RestorePlanner {
     /// archive is verified, then the target, the schema version, every collection's table, rows, unique
     /// collisions, relations, foreign keys, secrets and free disk space are checked.
     /// - Parameters:
+    ///   - snapshot: the snapshot to restore (`SelectedSnapshot.resolve`).
     ///   - target: the database to restore into; a missing file plans a full restore into a new database.
+    ///   - options: the conflict strategy and the selection of collections and system tables.
     ///   - busyTimeout: how long to wait for Veloquent's lock on the target.
     ///   - repository: where the safety snapshot would go (its space is counted).
+    ///   - progress: told how far the rows pass is.
     /// - Returns: the plan; `canProceed` is false when something blocks.
     /// - Throws: `VeloFailure` for a target or options that cannot be planned at all (a damaged archive is a
     ///   finding of the plan, not an error).
