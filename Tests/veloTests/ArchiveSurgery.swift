@@ -44,6 +44,26 @@ enum ArchiveSurgery {
         entries[index].bytes = Array(try JSONSerialization.data(withJSONObject: json))
     }
 
+    /// Edits the object of the manifest's `list` (`entries` or `tables`) whose `key` is `value`.
+    static func editManifest(_ entries: inout [Entry], _ list: String, where key: String, is value: String,
+                             _ edit: (inout [String: Any]) -> Void) throws {
+        try editManifest(&entries) { json in
+            var objects = json[list] as! [[String: Any]]
+            let i = objects.firstIndex { $0[key] as? String == value }!
+            edit(&objects[i])
+            json[list] = objects
+        }
+    }
+
+    /// Replaces the data of entry `path` and makes the manifest agree with it (size and SHA-256).
+    static func replace(_ entries: inout [Entry], _ path: String, with bytes: [UInt8]) throws {
+        entries[entries.firstIndex { $0.path == path }!].bytes = bytes
+        try editManifest(&entries, "entries", where: "path", is: path) {
+            $0["bytes"] = bytes.count
+            $0["sha256"] = SHA256Digest.of(bytes)
+        }
+    }
+
     /// Makes the catalog's record of snapshot `id` agree with the archive file as it now is: its size and
     /// SHA-256, and (with `manifest`) the manifest inside it.
     static func recatalog(repo: String, id: String, archive: String, manifest: Bool) throws {

@@ -54,16 +54,8 @@ import Testing
         let s = try Setup()
         var entries = try ArchiveSurgery.entries(of: s.archive)
         let part = entries.first { $0.path.hasPrefix("records/_velo_posts/") }!.path
-        try ArchiveSurgery.editManifest(&entries) { json in
-            var list = json["entries"] as! [[String: Any]]
-            let i = list.firstIndex { $0["path"] as? String == part }!
-            list[i]["rows"] = (list[i]["rows"] as! Int) + 1
-            json["entries"] = list
-            var tables = json["tables"] as! [[String: Any]]
-            let t = tables.firstIndex { $0["name"] as? String == "_velo_posts" }!
-            tables[t]["rows"] = (tables[t]["rows"] as! Int) + 1
-            json["tables"] = tables
-        }
+        try ArchiveSurgery.editManifest(&entries, "entries", where: "path", is: part) { $0["rows"] = ($0["rows"] as! Int) + 1 }
+        try ArchiveSurgery.editManifest(&entries, "tables", where: "name", is: "_velo_posts") { $0["rows"] = ($0["rows"] as! Int) + 1 }
         try ArchiveSurgery.write(entries, to: s.archive)
         // The catalog agrees with the lying manifest and the new file: only counting the rows can tell.
         try ArchiveSurgery.recatalog(repo: s.repo, id: s.id, archive: s.archive, manifest: true)
@@ -74,12 +66,7 @@ import Testing
         let s = try Setup()
         var entries = try ArchiveSurgery.entries(of: s.archive)
         let part = entries.first { $0.path.hasPrefix("records/_velo_comments/") }!.path
-        try ArchiveSurgery.editManifest(&entries) { json in
-            var list = json["entries"] as! [[String: Any]]
-            let i = list.firstIndex { $0["path"] as? String == part }!
-            list[i]["bytes"] = (list[i]["bytes"] as! Int) + 7
-            json["entries"] = list
-        }
+        try ArchiveSurgery.editManifest(&entries, "entries", where: "path", is: part) { $0["bytes"] = ($0["bytes"] as! Int) + 7 }
         try ArchiveSurgery.write(entries, to: s.archive)
         // Only the file's size and SHA-256 are made to agree: the catalog keeps the true manifest.
         try ArchiveSurgery.recatalog(repo: s.repo, id: s.id, archive: s.archive, manifest: false)
@@ -90,12 +77,7 @@ import Testing
         let s = try Setup()
         var entries = try ArchiveSurgery.entries(of: s.archive)
         // Self-consistent, but not what was written: only the catalog's record can tell.
-        try ArchiveSurgery.editManifest(&entries) { json in
-            var tables = json["tables"] as! [[String: Any]]
-            let t = tables.firstIndex { $0["name"] as? String == "_velo_posts" }!
-            tables[t]["role"] = "other"
-            json["tables"] = tables
-        }
+        try ArchiveSurgery.editManifest(&entries, "tables", where: "name", is: "_velo_posts") { $0["role"] = "other" }
         try ArchiveSurgery.write(entries, to: s.archive)
         try ArchiveSurgery.recatalog(repo: s.repo, id: s.id, archive: s.archive, manifest: false)
         try s.expectRefusedEverywhere("differs from the manifest the catalog recorded")
@@ -108,14 +90,7 @@ import Testing
         let text = String(decoding: entries[i].bytes, as: UTF8.self)
         let smuggled = text.replacingOccurrences(of: "CREATE TABLE \\\"_velo_tags\\\" (", with: "CREATE TABLE x (a); DELETE FROM superusers; CREATE TABLE \\\"_velo_tags\\\" (")
         #expect(smuggled != text)
-        entries[i].bytes = Array(smuggled.utf8)
-        try ArchiveSurgery.editManifest(&entries) { json in
-            var list = json["entries"] as! [[String: Any]]
-            let e = list.firstIndex { $0["path"] as? String == "schema/sqlite_schema.ndjson" }!
-            list[e]["bytes"] = smuggled.utf8.count
-            list[e]["sha256"] = SHA256Digest.of(Array(smuggled.utf8))
-            json["entries"] = list
-        }
+        try ArchiveSurgery.replace(&entries, "schema/sqlite_schema.ndjson", with: Array(smuggled.utf8))
         try ArchiveSurgery.write(entries, to: s.archive)
         try ArchiveSurgery.recatalog(repo: s.repo, id: s.id, archive: s.archive, manifest: true)
         let plan = try VeloProcess.run(["plan", s.id, "--repo", s.repo, "--target", s.dir.appendingPathComponent("new.sqlite").path])
@@ -152,16 +127,8 @@ import Testing
     /// Builds a snapshot whose posts part is `bytes`, catalogued so that only the limits can stop it early.
     static func bomb(_ s: Setup, _ bytes: [UInt8]) throws {
         var entries = try ArchiveSurgery.entries(of: s.archive)
-        let i = entries.firstIndex { $0.path.hasPrefix("records/_velo_posts/") }!
-        entries[i].bytes = bytes
-        let part = entries[i].path
-        try ArchiveSurgery.editManifest(&entries) { json in
-            var list = json["entries"] as! [[String: Any]]
-            let e = list.firstIndex { $0["path"] as? String == part }!
-            list[e]["bytes"] = bytes.count
-            list[e]["sha256"] = SHA256Digest.of(bytes)
-            json["entries"] = list
-        }
+        let part = entries.first { $0.path.hasPrefix("records/_velo_posts/") }!.path
+        try ArchiveSurgery.replace(&entries, part, with: bytes)
         try ArchiveSurgery.write(entries, to: s.archive)
         try ArchiveSurgery.recatalog(repo: s.repo, id: s.id, archive: s.archive, manifest: true)
         #expect(try FileSystem.fileSize(s.archive) < 1 << 20, "the bomb should be small on disk")

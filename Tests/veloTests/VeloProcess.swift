@@ -25,12 +25,18 @@ enum VeloProcess {
         let process = Process()
         process.executableURL = executable
         process.arguments = arguments
+        if let directory { process.currentDirectoryURL = directory }
+        return try collect(process, environment: environment)
+    }
+
+    /// Runs `process` with this environment (less VELO_DB and VELO_REPO, plus `environment`) and no stdin, and
+    /// collects its output. Both pipes are read while it runs, so a large output cannot block it.
+    static func collect(_ process: Process, environment: [String: String]) throws -> Result {
         var env = ProcessInfo.processInfo.environment
         env["VELO_DB"] = nil
         env["VELO_REPO"] = nil
         for (k, v) in environment { env[k] = v }
         process.environment = env
-        if let directory { process.currentDirectoryURL = directory }
         let out = Pipe(), err = Pipe()
         process.standardOutput = out
         process.standardError = err
@@ -62,26 +68,9 @@ extension VeloProcess {
         let process = Process()
         process.executableURL = URL(fileURLWithPath: time)
         process.arguments = ["-f", "%M", "-o", report, executable.path] + arguments
-        var env = ProcessInfo.processInfo.environment
-        env["VELO_DB"] = nil
-        env["VELO_REPO"] = nil
-        for (k, v) in environment { env[k] = v }
-        process.environment = env
-        let out = Pipe(), err = Pipe()
-        process.standardOutput = out
-        process.standardError = err
-        process.standardInput = FileHandle.nullDevice
-        try process.run()
-        let group = DispatchGroup()
-        nonisolated(unsafe) var outData = Data()
-        group.enter()
-        DispatchQueue.global().async { outData = out.fileHandleForReading.readDataToEndOfFile(); group.leave() }
-        let errData = err.fileHandleForReading.readDataToEndOfFile()
-        group.wait()
-        process.waitUntilExit()
-        let kib = Double((try? String(contentsOfFile: report, encoding: .utf8))?.split(separator: "\n").last.flatMap { Double($0) } ?? -1)
-        return (Result(status: process.terminationStatus, stdout: String(decoding: outData, as: UTF8.self), stderr: String(decoding: errData, as: UTF8.self)),
-                kib / 1024)
+        let result = try collect(process, environment: environment)
+        let kib = (try? String(contentsOfFile: report, encoding: .utf8))?.split(separator: "\n").last.flatMap { Double($0) } ?? -1
+        return (result, kib / 1024)
     }
 }
 
