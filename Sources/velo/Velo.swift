@@ -10,13 +10,13 @@ struct Velo: ParsableCommand {
         discussion: """
             VELO_DB and VELO_REPO are the defaults for --db and --repo.
 
-            Exit status: 0 success, 1 error, 3 damage found (verify), a plan that blocks (plan, restore) or an unhealthy schema (schema corrupt).
+            Exit status: 0 success, 1 error, 3 damage found (verify), a plan that blocks (plan, restore) or an unhealthy schema (schema corrupt), a blocked import (transfer import).
             """,
         version: VeloVersion.current,
         subcommands: [
             InitCommand.self, BackupCommand.self, SnapshotsCommand.self, InspectCommand.self, VerifyCommand.self,
             CatCommand.self, DiffCommand.self, PlanCommand.self, RestoreCommand.self, PruneCommand.self, SchemaCommand.self,
-            UnlockCommand.self, InfoCommand.self, DemoCommand.self,
+            UnlockCommand.self, InfoCommand.self, DemoCommand.self, TransferCommand.self,
         ]
     )
 

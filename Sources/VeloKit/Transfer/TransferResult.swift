@@ -1,0 +1,59 @@
+/// What an import did, or would do: Veloquent's import result (`metadata` actions and per-table counts, in
+/// Veloquent's order: system tables, then user tables) plus velo's findings, in the planner's format.
+public struct TransferResult: Sendable {
+    /// One `metadata` entry: `{"collection","action","warning"?}`.
+    public struct Metadata: Sendable, Equatable {
+        public var collection: String
+        /// `created`, `updated` or `skipped`.
+        public var action: String
+        public var warning: String?
+    }
+
+    /// `{"inserted","updated","skipped"}` of one table.
+    public struct Counts: Sendable, Equatable {
+        public var inserted = 0
+        public var updated = 0
+        public var skipped = 0
+    }
+
+    public var metadata: [Metadata] = []
+    /// Tables in result order, with whether Veloquent imports them in its system phase.
+    public var records: [(table: String, counts: Counts, system: Bool)] = []
+    /// What blocks the import (severity error) and what the operator should know.
+    public var findings: [RestorePlan.Finding] = []
+
+    /// True when nothing blocks.
+    public var canProceed: Bool { !findings.contains { $0.severity == .error } }
+    public var blockers: [RestorePlan.Finding] { findings.filter { $0.severity == .error } }
+
+    /// The counts of one table.
+    public func counts(_ table: String) -> Counts? { records.first { $0.table == table }?.counts }
+
+    /// Veloquent's result data, key for key.
+    public var json: JSONValue {
+        let system = records.filter(\.system), user = records.filter { !$0.system }
+        return .object([
+            ("metadata", .array(metadata.map { m in
+                var pairs: [(String, JSONValue)] = [("collection", .string(m.collection)), ("action", .string(m.action))]
+                if let w = m.warning { pairs.append(("warning", .string(w))) }
+                return .object(pairs)
+            })),
+            ("records", .object((system + user).map { r in
+                (r.table, .object([("inserted", .int(r.counts.inserted)), ("updated", .int(r.counts.updated)), ("skipped", .int(r.counts.skipped))]))
+            })),
+        ])
+    }
+
+    /// The findings as JSON, in the planner's format.
+    public var findingsJSON: JSONValue {
+        .array(findings.map { f in
+            var pairs: [(String, JSONValue)] = [("severity", .string(f.severity.rawValue)), ("check", .string(f.check))]
+            if let c = f.collection { pairs.append(("collection", .string(c))) }
+            if let t = f.table { pairs.append(("table", .string(t))) }
+            pairs.append(("message", .string(f.message)))
+            if let n = f.count { pairs.append(("count", .int(n))) }
+            pairs.append(("examples", .array(f.examples.map { .string($0) })))
+            return .object(pairs)
+        })
+    }
+}
