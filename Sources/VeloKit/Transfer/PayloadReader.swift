@@ -26,7 +26,8 @@ public struct PayloadReader {
     /// were both seen.
     public func readHeader() throws -> TransferPayload {
         var payload = TransferPayload()
-        try read(header: &payload, sink: nil as NoSink?)
+        var sink = NoSink()
+        try read(header: &payload, sink: &sink, headerOnly: true)
         if let version = payload.version, version != TransferPayload.version {
             throw VeloError("\(path): payload version \(version); velo reads version \(TransferPayload.version) (Veloquent's schema transfer)")
         }
@@ -37,9 +38,7 @@ public struct PayloadReader {
     @discardableResult
     public func readRecords<S: RecordsSink>(into sink: inout S) throws -> String? {
         var payload = TransferPayload()
-        var s: S? = sink
-        try read(header: &payload, sink: &s)
-        sink = s!
+        try read(header: &payload, sink: &sink, headerOnly: false)
         return payload.conflict
     }
 
@@ -49,12 +48,7 @@ public struct PayloadReader {
         mutating func endTable(_ table: String) throws {}
     }
 
-    private func read<S: RecordsSink>(header payload: inout TransferPayload, sink: S?) throws {
-        var s = sink
-        try read(header: &payload, sink: &s)
-    }
-
-    private func read<S: RecordsSink>(header payload: inout TransferPayload, sink: inout S?) throws {
+    private func read<S: RecordsSink>(header payload: inout TransferPayload, sink: inout S, headerOnly: Bool) throws {
         let fd = open(path, O_RDONLY | O_CLOEXEC)
         guard fd >= 0 else { throw VeloError("\(path): cannot open: \(String(cString: strerror(errno)))") }
         defer { close(fd) }
@@ -85,7 +79,7 @@ public struct PayloadReader {
                         if k == .endObject { break }
                         let member = tokens.string
                         let first = try tokens.next()
-                        if try readMember(member, first: first, tokens: tokens, payload: &payload, sink: &sink, place: &place,
+                        if try readMember(member, first: first, tokens: tokens, payload: &payload, sink: &sink, headerOnly: headerOnly, place: &place,
                                           sawMetadata: &sawMetadata, sawRecords: &sawRecords) {
                             return
                         }
@@ -98,7 +92,7 @@ public struct PayloadReader {
                     }
                     payload.conflict = text
                 case "version" where !wrapped, "exported_at" where !wrapped, "metadata" where !wrapped, "records" where !wrapped:
-                    if try readMember(key, first: v, tokens: tokens, payload: &payload, sink: &sink, place: &place,
+                    if try readMember(key, first: v, tokens: tokens, payload: &payload, sink: &sink, headerOnly: headerOnly, place: &place,
                                       sawMetadata: &sawMetadata, sawRecords: &sawRecords) {
                         return
                     }
@@ -119,7 +113,7 @@ public struct PayloadReader {
 
     /// Reads one member of the payload object. Returns true when the header read may stop here.
     private func readMember<S: RecordsSink>(_ key: String, first: JSONTokenizer.Token, tokens: JSONTokenizer, payload: inout TransferPayload,
-                                           sink: inout S?, place: inout String, sawMetadata: inout Bool, sawRecords: inout Bool) throws -> Bool {
+                                           sink: inout S, headerOnly: Bool, place: inout String, sawMetadata: inout Bool, sawRecords: inout Bool) throws -> Bool {
         place = key
         switch key {
         case "version":
@@ -156,14 +150,12 @@ public struct PayloadReader {
                     try tokens.skip(after: v)
                 }
             }
-            if sink == nil && sawRecords { return true }
+            if headerOnly && sawRecords { return true }
         case "records":
             sawRecords = true
             payload.hasRecords = true
-            if sink == nil {
-                try tokens.skip(after: first)
-                return sawMetadata
-            }
+            // The header is complete once the metadata is read; records before it are read and discarded.
+            if headerOnly && sawMetadata { return true }
             guard first == .beginObject else {
                 if first == .null { return false }
                 if first == .beginArray, try tokens.next() == .endArray { return false }  // PHP's empty array
@@ -181,7 +173,7 @@ public struct PayloadReader {
                 guard tablesSeen.insert(table).inserted else { throw VeloError("\(path): records: table \(table) appears twice") }
                 let v = try tokens.next()
                 if v == .beginObject, try tokens.next() == .endObject {
-                    try sink!.beginTable(table); try sink!.endTable(table)
+                    try sink.beginTable(table); try sink.endTable(table)
                     continue
                 } else if v == .beginObject {
                     throw VeloError("\(path): records.\(table): the rows must be an array, not an object")
@@ -190,7 +182,7 @@ public struct PayloadReader {
                     if v == .null { continue }
                     throw VeloError("\(path): records.\(table): the rows must be an array, not a JSON \(name(v))")
                 }
-                try sink!.beginTable(table)
+                try sink.beginTable(table)
                 var rowNumber = 0
                 while true {
                     let r = try tokens.next()
@@ -212,9 +204,9 @@ public struct PayloadReader {
                             throw VeloError("\(path): records.\(table) row \(rowNumber)\(id), column \(column): malformed JSON at byte \(failure.offset): \(failure.reason)")
                         }
                     }
-                    try sink!.row(table, rowNumber, values)
+                    try sink.row(table, rowNumber, values)
                 }
-                try sink!.endTable(table)
+                try sink.endTable(table)
             }
             place = "records"
         default:
