@@ -380,7 +380,6 @@ final class PayloadImporter: PayloadReader.RecordsSink {
     private var columns: Set<String> = []
     private var collectionIDColumn = false
     private var statements: [String: (exists: Statement?, insert: Statement, update: Statement?)] = [:]
-    private var idIsText = true
 
     func beginTable(_ table: String) throws {
         if layout == nil { layout = try TenantDatabase.load(db) }
@@ -418,7 +417,6 @@ final class PayloadImporter: PayloadReader.RecordsSink {
         }
         columns = Set(schema.storedColumns.map(\.name))
         collectionIDColumn = TransferPayload.collectionIDTables.contains(table) && columns.contains("collection_id")
-        if case .collection = kind { idIsText = true } else { idIsText = false }
     }
 
     /// `isPivotTable`: the prefix, and the name some relation_many field's pivot has.
@@ -475,7 +473,9 @@ final class PayloadImporter: PayloadReader.RecordsSink {
         var existing = false
         if let exists = s.exists, let i = names.firstIndex(of: "id") {
             let id = bound[i]
-            let eligible: Bool = idIsText ? { if case .text(let t) = id { return !t.isEmpty } else { return false } }() : !id.isNull
+            // Veloquent matches a collection table's row only by a non-empty string id, so the integer ids of
+            // `otp_tokens` never match and a second import collides; velo matches any non-empty id.
+            let eligible = !id.isNull && id != .text("")
             if eligible {
                 exists.reset()
                 try exists.bind(id, at: 1)

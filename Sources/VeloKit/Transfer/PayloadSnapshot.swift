@@ -13,8 +13,10 @@ public enum PayloadSnapshot {
         guard let exportedAt = header.exportedAt, let time = Timestamp.parseISO8601(exportedAt) else {
             throw VeloError("\(payloadPath): the payload has no readable exported_at (ISO 8601), which would be the snapshot's time")
         }
-        try FileSystem.createDirectory(repository.temporaryDirectory)
-        let path = (repository.temporaryDirectory as NSString).appendingPathComponent("payload-\(getpid())-\(UInt32.random(in: 0...UInt32.max)).sqlite")
+        // Beside the payload (the repository's tmp folder is emptied when the backup takes the lock).
+        var directory = (FileSystem.absolute(payloadPath) as NSString).deletingLastPathComponent
+        if access(directory, W_OK) != 0 { directory = NSTemporaryDirectory() }
+        let path = (directory as NSString).appendingPathComponent(".velo-payload-\(getpid())-\(UInt32.random(in: 0...UInt32.max)).sqlite")
         defer { for suffix in ["", "-journal", "-wal", "-shm"] { unlink(path + suffix) } }
         var options = TransferImport.Options()
         options.conflict = .overwrite
