@@ -160,10 +160,12 @@ struct TransferImportCommand: ParsableCommand {
             if outcome.dryRun || !outcome.committed {
                 pairs.insert(("can_proceed", .bool(outcome.result.canProceed)), at: 0)
                 pairs.insert(("findings", outcome.result.findingsJSON), at: 1)
-            } else if let safety = outcome.safetySnapshot {
-                pairs.append(("safety_snapshot", .string(safety)))
             }
             print(JSONWriter.string(.object(pairs), pretty: true))
+            // Standard output keeps Veloquent's result shape; the undo goes to standard error.
+            if let safety = outcome.safetySnapshot, let undo = outcome.undo {
+                FileHandle.standardError.write(Data("safety snapshot \(safety) (tag pre-import); undo: \(undo)\n".utf8))
+            }
         } else {
             print(Self.render(outcome))
         }

@@ -380,12 +380,16 @@ final class PayloadImporter: PayloadReader.RecordsSink {
     private var columns: Set<String> = []
     private var collectionIDColumn = false
     private var statements: [String: (exists: Statement?, insert: Statement, update: Statement?)] = [:]
+    private var lastNames: [String] = []
+    private var lastKey = ""
 
     func beginTable(_ table: String) throws {
         if layout == nil { layout = try TenantDatabase.load(db) }
         let layout = layout!
         counts = TransferResult.Counts()
         statements = [:]
+        lastNames = []
+        lastKey = ""
         system = false
         let allowed = TransferPayload.allowedSystemTables
         if table == "collections" {
@@ -459,8 +463,18 @@ final class PayloadImporter: PayloadReader.RecordsSink {
         if collectionIDColumn, let i = values.firstIndex(where: { $0.0 == "collection_id" }), case .text(let old) = bound[i], let new = idMapping[old] {
             bound[i] = .text(new)
         }
-        let key = values.map(\.0).joined(separator: "\u{1}")
-        let names = values.map(\.0)
+        // Rows of a table almost always have the same columns: the statements of the last shape are reused.
+        let names: [String]
+        let key: String
+        if values.count == lastNames.count && zip(values, lastNames).allSatisfy({ $0.0 == $1 }) {
+            names = lastNames
+            key = lastKey
+        } else {
+            names = values.map(\.0)
+            key = names.joined(separator: "\u{1}")
+            lastNames = names
+            lastKey = key
+        }
         if statements[key] == nil {
             let hasID = names.contains("id")
             let exists = hasID ? try db.prepare("SELECT 1 FROM \(SQL.quote(table)) WHERE \"id\" = ? LIMIT 1") : nil

@@ -260,4 +260,20 @@ import Testing
         #expect(blocker.check == "unique" && blocker.message.contains("superusers.email"))
         #expect(F.bytes(target) == before)
     }
+
+    @Test func aDeclaredForeignKeyThatWouldFailBlocks() throws {
+        let dir = Fixtures.temporaryDirectory()
+        let db = try F.emptyTenant(in: dir)
+        let before = F.bytes(db)
+        let payload = try F.write(.object([("version", .int(1)), ("records", .object([("oauth_providers", .array([.object([
+            ("id", .int(7)), ("collection_id", .string("01nowherenowherenowherenow")), ("provider", .string("github")), ("enabled", .int(1)),
+            ("client_id", .string("c")), ("client_secret", .string("s")), ("redirect_uri", .null), ("scopes", .null),
+            ("created_at", .null), ("updated_at", .null),
+        ])]))]))]), in: dir)
+        let outcome = try F.importPayload(payload, into: db)
+        #expect(!outcome.committed)
+        #expect(outcome.result.blockers.map(\.check) == ["foreign-key"])
+        #expect(outcome.result.blockers.first?.table == "oauth_providers")
+        #expect(F.bytes(db) == before)
+    }
 }
