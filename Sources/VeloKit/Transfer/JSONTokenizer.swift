@@ -21,6 +21,11 @@ final class JSONTokenizer {
     struct Failure: Error {
         let offset: Int64
         let reason: String
+        /// A limit was exceeded (the JSON may be fine).
+        var isLimit = false
+
+        /// `malformed JSON at byte N: reason`, or `at byte N: reason` for a limit.
+        var text: String { isLimit ? "at byte \(offset): \(reason)" : "malformed JSON at byte \(offset): \(reason)" }
     }
 
     static let maxDepth = JSONParser.maxDepth
@@ -59,6 +64,11 @@ final class JSONTokenizer {
     var string: String { String(decoding: text, as: UTF8.self) }
 
     private func fail(_ reason: String) -> Failure { Failure(offset: offset, reason: reason) }
+
+    private func tooLong() -> Failure {
+        let limit = maxStringBytes >= 1 << 20 ? "\(maxStringBytes >> 20) MiB" : "\(maxStringBytes) bytes"
+        return Failure(offset: offset, reason: "a string longer than \(limit), the limit of one value in a payload", isLimit: true)
+    }
 
     /// Makes at least one more byte available; false at the end of the file.
     @inline(__always)
@@ -139,7 +149,9 @@ final class JSONTokenizer {
                 }
                 switch c {
                 case UInt8(ascii: "{"), UInt8(ascii: "["):
-                    guard stack.count < JSONTokenizer.maxDepth else { throw fail("nested deeper than \(JSONTokenizer.maxDepth) levels") }
+                    guard stack.count < JSONTokenizer.maxDepth else {
+                        throw Failure(offset: offset, reason: "nested deeper than \(JSONTokenizer.maxDepth) levels, the limit of a payload", isLimit: true)
+                    }
                     index += 1
                     stack.append(c)
                     state = c == UInt8(ascii: "{") ? .keyOrEndObject : .valueOrEndArray
@@ -205,9 +217,7 @@ final class JSONTokenizer {
                 i += 1
             }
             if i > index {
-                guard text.count + (i - index) <= maxStringBytes else {
-                    throw fail("a string longer than \(maxStringBytes >> 20) MiB (the limit of a value in a payload)")
-                }
+                guard text.count + (i - index) <= maxStringBytes else { throw tooLong() }
                 text.append(contentsOf: UnsafeBufferPointer(start: buffer + index, count: i - index))
                 index = i
             }
@@ -244,9 +254,7 @@ final class JSONTokenizer {
             default:
                 throw fail("invalid escape")
             }
-            if text.count > maxStringBytes {
-                throw fail("a string longer than \(maxStringBytes >> 20) MiB (the limit of a value in a payload)")
-            }
+            if text.count > maxStringBytes { throw tooLong() }
         }
     }
 

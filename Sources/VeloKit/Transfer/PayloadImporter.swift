@@ -23,6 +23,8 @@ final class PayloadImporter: PayloadReader.RecordsSink {
     private var touched: [String] = []
     private let now = Timestamp.format(Timestamp.now)
     private var baselineViolations = 0
+    /// (table, index, CREATE INDEX) of tables this import created, built in `finish`.
+    private var deferredIndexes: [(table: String, name: String, sql: String)] = []
     private var random = SystemRandomNumberGenerator()
 
     init(db: Database, conflict: RestorePlan.Strategy, preserveIDs: Bool = false, path: String) throws {
@@ -166,7 +168,10 @@ final class PayloadImporter: PayloadReader.RecordsSink {
             do {
                 try db.savepoint("velo_collection") {
                     try db.execute(CollectionDDL.createTable(metadata, extraColumns: unknownTypeColumns(metadata)))
-                    for sql in CollectionDDL.createIndexes(metadata) { try db.execute(sql) }
+                    // The new table's indexes are built once its rows are in (much faster than row by row).
+                    for index in metadata.indexes {
+                        deferredIndexes.append((table, index.physicalName(table: table), CollectionDDL.createIndex(index, table: table)))
+                    }
                     try insertCollection(metadata)
                 }
             } catch let error as SQLiteError {
@@ -360,7 +365,9 @@ final class PayloadImporter: PayloadReader.RecordsSink {
                 let exists = try db.scalar("SELECT count(*) FROM sqlite_schema WHERE type = 'table' AND name = ?", [.text(pivot)])?.int64Value ?? 0
                 if exists == 0 {
                     do {
-                        for sql in CollectionDDL.createPivot(name: pivot, pivotFields: []) { try db.execute(sql) }
+                        let ddl = CollectionDDL.createPivot(name: pivot, pivotFields: [])
+                        try db.execute(ddl[0])
+                        for sql in ddl.dropFirst() { deferredIndexes.append((pivot, PivotTable.uniqueIndexName(pivot: pivot), sql)) }
                     } catch let error as SQLiteError {
                         block("collection", table: pivot, collection: c.name, "the pivot table \(pivot) cannot be created: \(error.message)")
                     }
@@ -381,6 +388,8 @@ final class PayloadImporter: PayloadReader.RecordsSink {
     private var collectionIDColumn = false
     private var statements: [String: (exists: Statement?, insert: Statement, update: Statement?)] = [:]
     private var lastNames: [String] = []
+    private var idIsPrimaryKey = false
+    private var existsStatement: Statement?
     private var lastKey = ""
 
     func beginTable(_ table: String) throws {
@@ -420,6 +429,8 @@ final class PayloadImporter: PayloadReader.RecordsSink {
             return
         }
         columns = Set(schema.storedColumns.map(\.name))
+        idIsPrimaryKey = schema.primaryKey == ["id"]
+        existsStatement = nil
         collectionIDColumn = TransferPayload.collectionIDTables.contains(table) && columns.contains("collection_id")
     }
 
@@ -477,7 +488,8 @@ final class PayloadImporter: PayloadReader.RecordsSink {
         }
         if statements[key] == nil {
             let hasID = names.contains("id")
-            let exists = hasID ? try db.prepare("SELECT 1 FROM \(SQL.quote(table)) WHERE \"id\" = ? LIMIT 1") : nil
+            // With `id` the primary key, an existing row is found by the insert itself (a primary-key conflict).
+            let exists = hasID && !idIsPrimaryKey ? try db.prepare("SELECT 1 FROM \(SQL.quote(table)) WHERE \"id\" = ? LIMIT 1") : nil
             let insert = try db.prepare("INSERT INTO \(SQL.quote(table)) (\(SQL.quoteList(names))) VALUES (\(Array(repeating: "?", count: names.count).joined(separator: ", ")))")
             let update = hasID && names.count > 1
                 ? try db.prepare("UPDATE \(SQL.quote(table)) SET \(names.map { "\(SQL.quote($0)) = ?" }.joined(separator: ", ")) WHERE \"id\" = ?") : nil
@@ -485,11 +497,12 @@ final class PayloadImporter: PayloadReader.RecordsSink {
         }
         let s = statements[key]!
         var existing = false
-        if let exists = s.exists, let i = names.firstIndex(of: "id") {
+        let idIndex = names.firstIndex(of: "id")
+        // Veloquent matches a collection table's row only by a non-empty string id, so the integer ids of
+        // `otp_tokens` never match and a second import collides; velo matches any non-empty id.
+        let eligible = idIndex.map { !bound[$0].isNull && bound[$0] != .text("") } ?? false
+        if let exists = s.exists, let i = idIndex {
             let id = bound[i]
-            // Veloquent matches a collection table's row only by a non-empty string id, so the integer ids of
-            // `otp_tokens` never match and a second import collides; velo matches any non-empty id.
-            let eligible = !id.isNull && id != .text("")
             if eligible {
                 exists.reset()
                 try exists.bind(id, at: 1)
@@ -510,7 +523,31 @@ final class PayloadImporter: PayloadReader.RecordsSink {
             } else {
                 s.insert.reset()
                 try s.insert.bind(bound)
-                _ = try s.insert.step()
+                do {
+                    _ = try s.insert.step()
+                } catch let error as SQLiteError where (error.extendedCode == 1555 || error.extendedCode == 2067) && idIsPrimaryKey && eligible {
+                    // A primary-key or unique conflict (SQLite may report another unique index first): the row
+                    // exists when its id is there; otherwise it collides with a different row.
+                    s.insert.reset()
+                    if error.extendedCode != 1555 {
+                        let lookup = try existsStatement ?? db.prepare("SELECT 1 FROM \(SQL.quote(table)) WHERE \"id\" = ? LIMIT 1")
+                        existsStatement = lookup
+                        lookup.reset()
+                        try lookup.bind(bound[idIndex!], at: 1)
+                        let found = try lookup.step()
+                        lookup.reset()
+                        if !found { throw error }
+                    }
+                    if conflict == .skip { counts.skipped += 1; return }
+                    if let update = s.update {
+                        update.reset()
+                        try update.bind(bound + [bound[idIndex!]])
+                        _ = try update.step()
+                        update.reset()
+                    }
+                    counts.updated += 1
+                    return
+                }
                 s.insert.reset()
                 counts.inserted += 1
             }
@@ -550,6 +587,22 @@ final class PayloadImporter: PayloadReader.RecordsSink {
     // MARK: 6. Deferred API rules, foreign keys, caches
 
     func finish() throws {
+        for index in deferredIndexes {
+            do {
+                try db.execute(index.sql)
+            } catch let error as SQLiteError where error.code == 19 {
+                // Name some of the duplicated values: the index's column list is the last parenthesis of its DDL.
+                var examples: [String] = []
+                if let open = index.sql.range(of: "(", options: .backwards) {
+                    let list = String(index.sql[open.upperBound...].dropLast())
+                    examples = try db.rows("SELECT \(list) FROM \(SQL.quote(index.table)) GROUP BY \(list) HAVING count(*) > 1 LIMIT 5").map { row in
+                        row.map { $0.stringValue ?? $0.int64Value.map(String.init) ?? "null" }.joined(separator: ", ")
+                    }
+                }
+                block("unique", table: index.table, "rows of \(index.table) collide with each other on the unique index \(index.name) (\(error.message))")
+                if let i = result.findings.indices.last { result.findings[i].examples = examples }
+            }
+        }
         for (name, rules) in apiRules {
             let empty: Bool = { switch rules { case .array(let a): return a.isEmpty; case .object(let o): return o.isEmpty; default: return true } }()
             if empty { continue }

@@ -107,7 +107,7 @@ public struct PayloadReader {
                 throw VeloError("\(path): not a transfer payload: no version, metadata or records (nor a data or payload object holding them)")
             }
         } catch let failure as JSONTokenizer.Failure {
-            throw VeloError("\(path): \(place): malformed JSON at byte \(failure.offset): \(failure.reason)")
+            throw VeloError("\(path): \(place): \(failure.text)")
         }
     }
 
@@ -201,7 +201,7 @@ public struct PayloadReader {
                             values.append((column, try tokens.value(after: try tokens.next())))
                         } catch let failure as JSONTokenizer.Failure {
                             let id = values.first { $0.0 == "id" }.map { " (id \(JSONWriter.string($0.1)))" } ?? ""
-                            throw VeloError("\(path): records.\(table) row \(rowNumber)\(id), column \(column): malformed JSON at byte \(failure.offset): \(failure.reason)")
+                            throw VeloError("\(path): records.\(table) row \(rowNumber)\(id), column \(column): \(failure.text)")
                         }
                     }
                     try sink.row(table, rowNumber, values)
