@@ -390,7 +390,8 @@ final class PayloadImporter: PayloadReader.RecordsSink {
     private var lastNames: [String] = []
     private var idIsPrimaryKey = false
     private var existsStatement: Statement?
-    private var lastKey = ""
+    private var lastUnknownColumn: String?
+    private var current: (exists: Statement?, insert: Statement, update: Statement?)?
 
     func beginTable(_ table: String) throws {
         if layout == nil { layout = try TenantDatabase.load(db) }
@@ -398,7 +399,8 @@ final class PayloadImporter: PayloadReader.RecordsSink {
         counts = TransferResult.Counts()
         statements = [:]
         lastNames = []
-        lastKey = ""
+        lastUnknownColumn = nil
+        current = nil
         system = false
         let allowed = TransferPayload.allowedSystemTables
         if table == "collections" {
@@ -463,10 +465,29 @@ final class PayloadImporter: PayloadReader.RecordsSink {
             return
         case .collection, .plain: break
         }
-        let idValue = values.first { $0.0 == "id" }?.1
-        let idText = idValue.map { v -> String in v.stringValue ?? JSONWriter.string(v) } ?? "none"
-        for (column, _) in values where !columns.contains(column) {
-            block("rows", table: table, "table \(table) has no column \(column)", example: "row \(row) (id \(idText))")
+        func idText() -> String {
+            values.first { $0.0 == "id" }.map { $0.1.stringValue ?? JSONWriter.string($0.1) } ?? "none"
+        }
+        // Rows of a table almost always have the same columns: the checks and statements of the last shape are
+        // reused, so a row costs no hashing.
+        if !(values.count == lastNames.count && zip(values, lastNames).allSatisfy({ $0.0 == $1 })) {
+            let names = values.map(\.0)
+            let key = names.joined(separator: "\u{1}")
+            lastNames = names
+            lastUnknownColumn = names.first { !columns.contains($0) }
+            if lastUnknownColumn == nil && statements[key] == nil {
+                let hasID = names.contains("id")
+                // With `id` the primary key, an existing row is found by the insert itself (a primary-key conflict).
+                let exists = hasID && !idIsPrimaryKey ? try db.prepare("SELECT 1 FROM \(SQL.quote(table)) WHERE \"id\" = ? LIMIT 1") : nil
+                let insert = try db.prepare("INSERT INTO \(SQL.quote(table)) (\(SQL.quoteList(names))) VALUES (\(Array(repeating: "?", count: names.count).joined(separator: ", ")))")
+                let update = hasID && names.count > 1
+                    ? try db.prepare("UPDATE \(SQL.quote(table)) SET \(names.map { "\(SQL.quote($0)) = ?" }.joined(separator: ", ")) WHERE \"id\" = ?") : nil
+                statements[key] = (exists, insert, update)
+            }
+            current = lastUnknownColumn == nil ? statements[key] : nil
+        }
+        if let column = lastUnknownColumn {
+            block("rows", table: table, "table \(table) has no column \(column)", example: "row \(row) (id \(idText()))")
             return
         }
         try beforeRow?(table, row)
@@ -474,28 +495,8 @@ final class PayloadImporter: PayloadReader.RecordsSink {
         if collectionIDColumn, let i = values.firstIndex(where: { $0.0 == "collection_id" }), case .text(let old) = bound[i], let new = idMapping[old] {
             bound[i] = .text(new)
         }
-        // Rows of a table almost always have the same columns: the statements of the last shape are reused.
-        let names: [String]
-        let key: String
-        if values.count == lastNames.count && zip(values, lastNames).allSatisfy({ $0.0 == $1 }) {
-            names = lastNames
-            key = lastKey
-        } else {
-            names = values.map(\.0)
-            key = names.joined(separator: "\u{1}")
-            lastNames = names
-            lastKey = key
-        }
-        if statements[key] == nil {
-            let hasID = names.contains("id")
-            // With `id` the primary key, an existing row is found by the insert itself (a primary-key conflict).
-            let exists = hasID && !idIsPrimaryKey ? try db.prepare("SELECT 1 FROM \(SQL.quote(table)) WHERE \"id\" = ? LIMIT 1") : nil
-            let insert = try db.prepare("INSERT INTO \(SQL.quote(table)) (\(SQL.quoteList(names))) VALUES (\(Array(repeating: "?", count: names.count).joined(separator: ", ")))")
-            let update = hasID && names.count > 1
-                ? try db.prepare("UPDATE \(SQL.quote(table)) SET \(names.map { "\(SQL.quote($0)) = ?" }.joined(separator: ", ")) WHERE \"id\" = ?") : nil
-            statements[key] = (exists, insert, update)
-        }
-        let s = statements[key]!
+        let names = lastNames
+        let s = current!
         var existing = false
         let idIndex = names.firstIndex(of: "id")
         // Veloquent matches a collection table's row only by a non-empty string id, so the integer ids of
@@ -557,7 +558,7 @@ final class PayloadImporter: PayloadReader.RecordsSink {
             block(unique ? "unique" : "rows", table: table,
                   unique ? "rows of \(table) collide with a different row of the target on a unique column (\(error.message))"
                          : "rows of \(table) break a constraint of the target (\(error.message))",
-                  example: "row \(row) (id \(idText))")
+                  example: "row \(row) (id \(idText()))")
         }
     }
 
@@ -568,6 +569,8 @@ final class PayloadImporter: PayloadReader.RecordsSink {
             result.records.append((table, counts, system))
         }
         statements = [:]
+        current = nil
+        lastNames = []
         if case .legacyCollections = kind { layout = try TenantDatabase.load(db) }
     }
 
