@@ -211,6 +211,15 @@ final class JSONTokenizer {
             guard try fill() else { throw fail("unterminated string") }
             // The run of plain bytes in the buffer.
             var i = index
+            // Eight bytes at a time while none is a quote, a backslash or a control character.
+            let ones: UInt64 = 0x0101_0101_0101_0101, highs: UInt64 = 0x8080_8080_8080_8080
+            while i + 8 <= end {
+                let x = UnsafeRawPointer(buffer + i).loadUnaligned(as: UInt64.self)
+                let quote = x ^ (ones &* 0x22), backslash = x ^ (ones &* 0x5C)
+                let special = ((x &- ones &* 0x20) & ~x) | ((quote &- ones) & ~quote) | ((backslash &- ones) & ~backslash)
+                if special & highs != 0 { break }
+                i += 8
+            }
             while i < end {
                 let b = buffer[i]
                 if b == UInt8(ascii: "\"") || b == UInt8(ascii: "\\") || b < 0x20 { break }
