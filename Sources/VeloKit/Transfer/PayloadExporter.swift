@@ -100,7 +100,8 @@ public enum PayloadExporter {
         head.appendByte(UInt8(ascii: "}"))
         head.bytes.withUnsafeBytes { output.buffer.append($0) }
         if options.includeRecords {
-            output.append(",\"records\":{")
+            // PHP encodes an empty array as `[]`.
+            output.append(tables.isEmpty ? ",\"records\":[" : ",\"records\":{")
             for (i, table) in tables.enumerated() {
                 if i > 0 { output.buffer.append(UInt8(ascii: ",")) }
                 var key = JSONWriter()
@@ -109,7 +110,7 @@ public enum PayloadExporter {
                 key.bytes.withUnsafeBytes { output.buffer.append($0) }
                 summary.tables.append((table, try writeRows(of: table, database: database, to: output)))
             }
-            output.buffer.append(UInt8(ascii: "}"))
+            output.buffer.append(UInt8(ascii: tables.isEmpty ? "]" : "}"))
         }
         output.append("}\n")
         try output.flush()

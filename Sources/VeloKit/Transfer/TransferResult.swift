@@ -38,7 +38,8 @@ public struct TransferResult: Sendable {
                 if let w = m.warning { pairs.append(("warning", .string(w))) }
                 return .object(pairs)
             })),
-            ("records", .object((system + user).map { r in
+            // PHP encodes an empty array as `[]`: a payload without records gives `"records":[]`.
+            ("records", records.isEmpty ? .array([]) : .object((system + user).map { r in
                 (r.table, .object([("inserted", .int(r.counts.inserted)), ("updated", .int(r.counts.updated)), ("skipped", .int(r.counts.skipped))]))
             })),
         ])

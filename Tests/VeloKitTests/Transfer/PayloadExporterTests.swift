@@ -64,6 +64,8 @@ import Testing
         // Metadata alone needs no table; unknown names are left out, as Veloquent's whereIn leaves them.
         let json = try F.export(db, in: dir, collections: ["comments", "nope"], records: false).json
         #expect(json["metadata"]?["collections"]?.arrayValue?.count == 1 && json["records"] == nil)
+        // No table at all: PHP's empty array.
+        #expect(try F.export(db, in: dir, collections: ["nope"], name: "none.json").json["records"] == .array([]))
     }
 
     @Test func anExportedFieldHasAll18PropertiesWithPHPTypes() throws {
