@@ -16,7 +16,9 @@ public enum PayloadSnapshot {
         // Beside the payload (the repository's tmp folder is emptied when the backup takes the lock).
         var directory = (FileSystem.absolute(payloadPath) as NSString).deletingLastPathComponent
         if access(directory, W_OK) != 0 { directory = NSTemporaryDirectory() }
-        let path = (directory as NSString).appendingPathComponent(".velo-payload-\(getpid())-\(UInt32.random(in: 0...UInt32.max)).sqlite")
+        // Named after the payload: the snapshot's source path (shown by `velo snapshots`) then says where it came from.
+        let name = (payloadPath as NSString).lastPathComponent
+        let path = (directory as NSString).appendingPathComponent("\(name).velo-\(getpid()).sqlite")
         defer { for suffix in ["", "-journal", "-wal", "-shm"] { unlink(path + suffix) } }
         var options = TransferImport.Options()
         options.conflict = .overwrite
