@@ -15,7 +15,7 @@
 set -euo pipefail
 export LC_ALL=C
 
-SECTIONS=(backup verify restore retention)   # add new sections here, e.g. (backup verify restore plan retention)
+SECTIONS=(backup verify restore transfer retention)   # add new sections here, e.g. (backup verify restore plan retention)
 RUNS=3                     # timed runs per command; the table reports the median wall time and the max RSS
 
 REPO_ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
@@ -298,6 +298,52 @@ section_restore() {
     add_target "plan <= 1.0x the restore" "${WALL[plan]} <= ${WALL[restore]}" "$(ratio "${WALL[plan]}" "${WALL[restore]}")x"
     add_target "restore and plan peak RSS <= 128 MiB" "$(max "${RSS[restore]}" "${RSS[plan]}") <= 128 * 1024" \
         "restore $(mib "${RSS[restore]}"), plan $(mib "${RSS[plan]}") MiB"
+}
+
+# Transfer: Veloquent's schema-transfer payload. Export (every non-system collection, as the admin UI offers)
+# against `sqlite3 -json` over the same tables; import of that payload into a new Veloquent database against the
+# restore of the same snapshot above; then a payload holding a 200 MB string, refused in bounded memory.
+remove_payload() { rm -f "$WORK/payload.json"; }
+remove_imported() { rm -f "$WORK/imported.sqlite" "$WORK/imported.sqlite-journal"; }
+section_transfer() {
+    local tables
+    tables="$(sqlite3 "$DB" "select name from sqlite_master where type = 'table' and name like '\_velo\_%' escape '\' order by name")"
+    measure json-ref -- sh -c 'out="$1"; db="$2"; shift 2; for t in "$@"; do sqlite3 -json "$db" "select * from \"$t\""; done > "$out"' sh "$WORK/ref.json" "$DB" $tables
+    measure export --before remove_payload -- "$VELO" transfer export --db "$DB_WAL" --out "$WORK/payload.json"
+    local payload_bytes
+    payload_bytes="$(stat -c %s "$WORK/payload.json")"
+    measure import --before remove_imported -- "$VELO" transfer import "$WORK/payload.json" --target "$WORK/imported.sqlite" --json
+    add_row 'sqlite3 -json (the same tables)' json-ref "$(stat -c %s "$WORK/ref.json")" "1.00"
+    add_row 'velo transfer export (WAL source)' export "$payload_bytes" "$(ratio "${WALL[export]}" "${WALL[json-ref]}")"
+    add_row 'velo transfer import (into a new database)' import "-" "$(ratio "${WALL[import]}" "${WALL[restore]}") of restore"
+    add_target "transfer export <= 1.0x sqlite3 -json" "${WALL[export]} <= ${WALL[json-ref]}" \
+        "$(ratio "${WALL[export]}" "${WALL[json-ref]}")x" "${WALL[json-ref]}"
+    add_target "transfer export peak RSS <= 64 MiB" "${RSS[export]} <= 64 * 1024" "$(mib "${RSS[export]}") MiB"
+    add_target "transfer import into a new database <= 1.3x velo restore" "${WALL[import]} <= 1.3 * ${WALL[restore]}" \
+        "$(ratio "${WALL[import]}" "${WALL[restore]}")x" "${WALL[restore]}"
+    add_target "transfer import peak RSS <= 128 MiB" "${RSS[import]} <= 128 * 1024" "$(mib "${RSS[import]}") MiB"
+    # A 200 MB string in row 2 of _velo_posts: refused naming the table and row, without holding it.
+    python3 - "$WORK/huge.json" <<'PY'
+import sys
+with open(sys.argv[1], "w") as f:
+    f.write('{"version":1,"records":{"_velo_posts":[{"id":"01a"},{"id":"01b","title":"')
+    chunk = "x" * (1 << 20)
+    for _ in range(200):
+        f.write(chunk)
+    f.write('"}]}}')
+PY
+    rm -f "$WORK/huge.sqlite"
+    if "$TIME" -f '%e %M' -o "$WORK/time.out" "$VELO" transfer import "$WORK/huge.json" --target "$WORK/huge.sqlite" 2>"$WORK/huge.err" >/dev/null; then
+        die "a payload with a 200 MB string was accepted"
+    fi
+    local huge_rss
+    huge_rss="$(tail -n 1 "$WORK/time.out" | awk '{ print $2 }')"
+    echo "== huge: $(cat "$WORK/huge.err")" >> "$LOG"
+    ROWS+=("| velo transfer import (payload with a 200 MB string: refused) | $(tail -n 1 "$WORK/time.out" | awk '{ print $1 }') | - | - | $(mib "$huge_rss") | - |")
+    add_target "a 200 MB string is refused naming table and row, peak RSS <= 128 MiB" \
+        "$(grep -c 'records._velo_posts row 2' "$WORK/huge.err") == 1 && $huge_rss <= 128 * 1024 && $(test -e "$WORK/huge.sqlite" && echo 1 || echo 0) == 0" \
+        "$(mib "$huge_rss") MiB: $(sed 's/^Error: //' "$WORK/huge.err" | cut -c1-120)"
+    rm -f "$WORK/huge.json" "$WORK/ref.json"
 }
 
 # Retention: deciding retention.example.json over a catalog of 10,000 snapshots (copies of a real entry,

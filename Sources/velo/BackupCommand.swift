@@ -40,6 +40,9 @@ struct BackupCommand: ParsableCommand {
     @Option(name: .long, help: ArgumentHelp("After the backup, prune the repository with this retention policy.", valueName: "policy.json"))
     var prune: String?
 
+    @Option(name: .long, help: ArgumentHelp("Store a Veloquent transfer export as a snapshot instead (its time is exported_at); no --db.", valueName: "file"))
+    var fromPayload: String?
+
     @OptionGroup var output: OutputOptions
 
     func validate() throws {
@@ -53,6 +56,17 @@ struct BackupCommand: ParsableCommand {
     }
 
     func run() throws {
+        if let fromPayload {
+            guard database.db == nil else { throw VeloError("--from-payload and --db exclude each other") }
+            guard FileManager.default.fileExists(atPath: fromPayload) else { throw VeloError("\(fromPayload): no such file") }
+            let repo = try repository.open(create: true)
+            let result = try PayloadSnapshot.run(payload: fromPayload, repository: repo, tags: tag)
+            if output.json { try Output.json(result); return }
+            let rows = result.rows.values.reduce(0, +)
+            print("snapshot \(result.id) saved from \(fromPayload) (time \(result.time)): \(Output.grouped(rows)) rows in \(result.rows.count) tables, \(Output.bytes(result.bytes))")
+            print("  \(result.archive)")
+            return
+        }
         let dbPath = try database.path()
         try Backup.checkSource(dbPath, busyTimeout: database.timeout)
         var options = Backup.Options()

@@ -11,13 +11,13 @@ struct Velo: ParsableCommand {
         discussion: """
             VELO_DB and VELO_REPO are the defaults for --db and --repo.
 
-            Exit status: 0 success, 1 error, 3 damage found (verify), a plan that blocks (plan, restore) or an unhealthy schema (schema corrupt), 11 the repository is locked by another velo, 64 usage error, 130 interrupted.
+            Exit status: 0 success, 1 error, 3 damage found (verify), a plan that blocks (plan, restore, transfer import) or an unhealthy schema (schema corrupt), 11 the repository is locked by another velo, 64 usage error, 130 interrupted.
             """,
         version: VeloVersion.current,
         subcommands: [
             InitCommand.self, BackupCommand.self, SnapshotsCommand.self, InspectCommand.self, VerifyCommand.self,
             CatCommand.self, DiffCommand.self, PlanCommand.self, RestoreCommand.self, PruneCommand.self, SchemaCommand.self,
-            UnlockCommand.self, InfoCommand.self, DemoCommand.self,
+            UnlockCommand.self, InfoCommand.self, DemoCommand.self, TransferCommand.self,
         ]
     )
 

@@ -26,7 +26,8 @@ import VeloKit
     /// `velo <command> --help` as committed in Tests/Fixtures/help; `VELO_UPDATE_HELP=1 swift test` rewrites them
     /// after a deliberate change (review the diff).
     @Test(arguments: ["", "init", "backup", "snapshots", "inspect", "verify", "cat", "diff", "plan", "restore", "prune",
-                      "schema", "schema corrupt", "schema recover", "schema orphans", "unlock", "info", "demo"])
+                      "schema", "schema corrupt", "schema recover", "schema orphans", "unlock", "info", "demo",
+                      "transfer", "transfer options", "transfer export", "transfer import"])
     func helpTextsAreAsCommitted(command: String) throws {
         let words = command.split(separator: " ").map(String.init)
         let help = try VeloProcess.run(words + ["--help"], environment: ["COLUMNS": "100"])
