@@ -86,7 +86,8 @@ struct TransferExportCommand: ParsableCommand {
             let output = try out.map(PayloadOutput.file) ?? .standardOutput()
             do {
                 let scratch = out.map { ($0 as NSString).deletingLastPathComponent }.flatMap { $0.isEmpty ? nil : $0 } ?? NSTemporaryDirectory()
-                summary = try TransferExport.fromDatabase(path, options: options, to: output, scratch: scratch, busyTimeout: timeout)
+                summary = try TransferExport.fromDatabase(path, options: options, to: output, scratch: scratch, busyTimeout: timeout,
+                                                          progress: TerminalProgress("export"))
                 try output.finish()
             } catch { output.abort(); throw error }
         case (nil, let name?):
@@ -94,7 +95,7 @@ struct TransferExportCommand: ParsableCommand {
             let selected = try SelectedSnapshot.resolve(name, repository: repo)
             let output = try out.map(PayloadOutput.file) ?? .standardOutput()
             do {
-                summary = try TransferExport.fromSnapshot(selected, repository: repo, options: options, to: output)
+                summary = try TransferExport.fromSnapshot(selected, repository: repo, options: options, to: output, progress: TerminalProgress("export"))
                 try output.finish()
             } catch { output.abort(); throw error }
         default:
@@ -147,14 +148,16 @@ struct TransferImportCommand: ParsableCommand {
         options.dryRun = dryRun
         options.safetySnapshot = !noSafetySnapshot
         options.busyTimeout = lock.timeout
-        if repository.repo != nil && noSafetySnapshot { throw VeloError("--repo and --no-safety-snapshot exclude each other") }
+        if repository.repo != nil && noSafetySnapshot { throw VeloError("--repo and --no-safety-snapshot exclude each other", kind: .usage) }
         guard FileManager.default.fileExists(atPath: payload) else { throw VeloError("\(payload): no such file") }
         let exists = FileManager.default.fileExists(atPath: target)
         if exists && !dryRun && !yes {
             throw VeloError("\(target) exists: importing changes it; review 'velo transfer import --dry-run', then pass --yes")
         }
         let repo = exists && !dryRun && !noSafetySnapshot ? try repository.open(create: true) : nil
-        let outcome = try TransferImport.run(payload: payload, target: target, options: options, repository: repo)
+        let bar = TerminalProgress("import")
+        let outcome = try TransferImport.run(payload: payload, target: target, options: options, repository: repo, progress: bar)
+        bar.finish()
         if output.json {
             var pairs = outcome.result.json.objectValue ?? []
             if outcome.dryRun || !outcome.committed {

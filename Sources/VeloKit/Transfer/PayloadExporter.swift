@@ -59,7 +59,8 @@ package enum PayloadExporter {
 
     /// Writes the payload of `database` (laid out as `layout`) into `output`. Errors match Veloquent's: a system
     /// table outside the allow-list, a table that does not exist. Nothing is written before they are checked.
-    package static func export(database: Database, layout: TenantDatabase, options: Options, to output: PayloadOutput) throws -> Summary {
+    package static func export(database: Database, layout: TenantDatabase, options: Options, to output: PayloadOutput,
+                               progress: (any ProgressObserver)? = nil) throws -> Summary {
         let allowed = TransferPayload.allowedSystemTables
         for table in options.systemTables where !allowed.contains(table) {
             throw VeloError(TransferPayload.notAllowed(table))
@@ -108,19 +109,20 @@ package enum PayloadExporter {
                 key.writeString(table)
                 key.appendByte(UInt8(ascii: ":"))
                 key.bytes.withUnsafeBytes { output.buffer.append($0) }
-                summary.tables.append((table, try writeRows(of: table, database: database, to: output)))
+                summary.tables.append((table, try writeRows(of: table, database: database, to: output, progress: progress)))
             }
             output.buffer.append(UInt8(ascii: tables.isEmpty ? "]" : "}"))
         }
         output.append("}\n")
         try output.flush()
+        progress?.finish()
         summary.bytes = output.bytesWritten
         return summary
     }
 
     /// Writes `[{...},...]`: every row of `table` as `DB::table($t)->get()` gives it under SQLite (columns in
     /// table order; integers, reals, text and null as they are stored).
-    static func writeRows(of table: String, database: Database, to output: PayloadOutput) throws -> Int {
+    static func writeRows(of table: String, database: Database, to output: PayloadOutput, progress: (any ProgressObserver)? = nil) throws -> Int {
         let statement = try database.prepare("SELECT * FROM \(SQL.quote(table))")
         let count = statement.columnCount
         let keys: [[UInt8]] = (0..<count).map { i in
@@ -136,7 +138,10 @@ package enum PayloadExporter {
         while try statement.step() {
             if rows > 0 { out.append(UInt8(ascii: ",")) }
             rows += 1
-            if rows & 4095 == 0 { try Interruption.check() }
+            if rows & 4095 == 0 {
+                try Interruption.check()
+                progress?.update(rows, detail: table)
+            }
             out.append(UInt8(ascii: "{"))
             for i in 0..<count {
                 if i > 0 { out.append(UInt8(ascii: ",")) }

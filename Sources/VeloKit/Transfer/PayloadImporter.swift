@@ -14,6 +14,9 @@ final class PayloadImporter: PayloadReader.RecordsSink {
     let path: String
     /// Called before each row is written (tests inject failures here).
     var beforeRow: ((String, Int) throws -> Void)?
+    /// Told every few thousand rows how many were read.
+    var progress: (any ProgressObserver)?
+    private var rowsRead = 0
 
     private(set) var result = TransferResult()
     private var prefix = CollectionMetadata.defaultPrefix
@@ -451,7 +454,11 @@ final class PayloadImporter: PayloadReader.RecordsSink {
     }
 
     func row(_ table: String, _ row: Int, _ values: [(String, JSONValue)]) throws {
-        if row & 4095 == 0 { try Interruption.check() }  // the transaction is rolled back on the way out
+        rowsRead += 1
+        if rowsRead & 4095 == 0 {
+            try Interruption.check()  // the transaction is rolled back on the way out
+            progress?.update(rowsRead, detail: table)
+        }
         switch kind {
         case .blocked: return
         case .legacyCollections:

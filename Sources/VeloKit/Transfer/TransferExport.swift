@@ -6,17 +6,18 @@ package enum TransferExport {
     /// Exports the live database at `databasePath`. `scratch` holds the consistent copy a rollback-journal
     /// database needs.
     package static func fromDatabase(_ databasePath: String, options: PayloadExporter.Options, to output: PayloadOutput,
-                                    scratch: String = NSTemporaryDirectory(), busyTimeout: Duration = .seconds(5)) throws -> PayloadExporter.Summary {
+                                    scratch: String = NSTemporaryDirectory(), busyTimeout: Duration = .seconds(5),
+                                    progress: (any ProgressObserver)? = nil) throws -> PayloadExporter.Summary {
         try Backup.checkSource(databasePath, busyTimeout: busyTimeout)
         let source = try ConsistentRead(path: databasePath, copyDirectory: scratch, busyTimeout: busyTimeout)
         defer { source.close() }
         let layout = try TenantDatabase.load(source.database)
-        return try PayloadExporter.export(database: source.database, layout: layout, options: options, to: output)
+        return try PayloadExporter.export(database: source.database, layout: layout, options: options, to: output, progress: progress)
     }
 
     /// Exports a snapshot. `exported_at` defaults to the snapshot's time.
     package static func fromSnapshot(_ snapshot: SelectedSnapshot, repository: Repository?, options: PayloadExporter.Options,
-                                    to output: PayloadOutput) throws -> PayloadExporter.Summary {
+                                    to output: PayloadOutput, progress: (any ProgressObserver)? = nil) throws -> PayloadExporter.Summary {
         let directory = repository?.temporaryDirectory ?? NSTemporaryDirectory()
         try FileSystem.createDirectory(directory)
         let path = (directory as NSString).appendingPathComponent("transfer-\(getpid())-\(UInt32.random(in: 0...UInt32.max)).sqlite")
@@ -28,6 +29,6 @@ package enum TransferExport {
         let layout = try TenantDatabase.load(db)
         var options = options
         if options.exportedAt == nil, let entry = snapshot.catalogEntry { options.exportedAt = entry.time }
-        return try PayloadExporter.export(database: db, layout: layout, options: options, to: output)
+        return try PayloadExporter.export(database: db, layout: layout, options: options, to: output, progress: progress)
     }
 }

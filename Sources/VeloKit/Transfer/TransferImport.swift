@@ -38,7 +38,7 @@ package enum TransferImport {
     /// the caller reports the findings (and exits 3). `beforeRow` is called before every row written in the
     /// committing run (tests inject failures there).
     package static func run(payload payloadPath: String, target: String, options: Options, repository: Repository?,
-                           beforeRow: ((String, Int) throws -> Void)? = nil) throws -> Outcome {
+                           beforeRow: ((String, Int) throws -> Void)? = nil, progress: (any ProgressObserver)? = nil) throws -> Outcome {
         let started = ContinuousClock.now
         func seconds() -> Double {
             let e = ContinuousClock.now - started
@@ -56,6 +56,7 @@ package enum TransferImport {
                 try db.execute("SAVEPOINT velo_import")
                 let importer = try PayloadImporter(db: db, conflict: conflict, preserveIDs: options.preserveIDs, path: payloadPath)
                 importer.beforeRow = hook
+                importer.progress = progress
                 try importer.importMetadata(header.collections)
                 try importer.remapRelations()
                 var sink = importer
