@@ -57,7 +57,7 @@ struct BackupCommand: ParsableCommand {
 
     func run() throws {
         if let fromPayload {
-            guard database.db == nil else { throw VeloError("--from-payload and --db exclude each other") }
+            guard database.db == nil else { throw VeloError("--from-payload and --db exclude each other", kind: .usage) }
             guard FileManager.default.fileExists(atPath: fromPayload) else { throw VeloError("\(fromPayload): no such file") }
             let repo = try repository.open(create: true)
             let result = try PayloadSnapshot.run(payload: fromPayload, repository: repo, tags: tag)
