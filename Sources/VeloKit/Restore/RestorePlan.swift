@@ -2,6 +2,8 @@
 /// --plan` replays. Saved plans carry fingerprints of the archive and the target, and are refused when either
 /// changed since.
 public struct RestorePlan: Encodable, Sendable {
+    /// What happens to a row (or a collection definition) the target already has, with other values:
+    /// `skip` keeps the target's, `overwrite` takes the archive's.
     public enum Strategy: String, Codable, Sendable {
         case skip, overwrite
     }
@@ -26,9 +28,13 @@ public struct RestorePlan: Encodable, Sendable {
         public var strategy: Strategy
         /// `create` (the table is new), `merge`, or `replace-metadata`.
         public var action: String
+        /// Archive rows the target lacks (restored as inserted).
         public var insert = 0
+        /// Archive rows whose key the target has with other values (updated under overwrite, skipped under skip).
         public var conflicting = 0
+        /// Archive rows the target has as they are (skipped).
         public var identical = 0
+        /// Target rows the archive lacks (left as they are).
         public var onlyInTarget = 0
         /// Columns added to the target table to hold the archive's (overwrite only).
         public var addColumns: [String] = []
@@ -48,10 +54,12 @@ public struct RestorePlan: Encodable, Sendable {
 
     public var format = "velo-restore-plan"
     public var version = 1
+    /// The snapshot's id.
     public var snapshot: String
     public var archive: String
     public var target: String
     public var targetExists: Bool
+    /// False when a finding is an error: the restore would be refused.
     public var canProceed: Bool
     public var findings: [Finding]
     public var tables: [TablePlan]
