@@ -8,7 +8,7 @@ final class ZstdCompressor {
     @exclusivity(unchecked) private var output: [UInt8]
     private let sink: (UnsafeRawBufferPointer) throws -> Void
 
-    init(level: Int32, workers: Int32, sink: @escaping (UnsafeRawBufferPointer) throws -> Void) throws {
+    init(level: Int32, workers: Int32, jobBytes: Int32 = 0, sink: @escaping (UnsafeRawBufferPointer) throws -> Void) throws {
         guard let context = ZSTD_createCCtx() else { throw VeloError("zstd: cannot allocate a compression context") }
         self.context = context
         self.sink = sink
@@ -18,6 +18,7 @@ final class ZstdCompressor {
         if workers > 0 {
             // A library built without threads refuses this; compressing on the calling thread is still correct.
             _ = ZSTD_CCtx_setParameter(context, ZSTD_c_nbWorkers, workers)
+            if jobBytes > 0 { _ = ZSTD_CCtx_setParameter(context, ZSTD_c_jobSize, jobBytes) }
         }
     }
 
