@@ -7,7 +7,7 @@ struct BackupCommand: ParsableCommand {
         commandName: "backup",
         abstract: "Take a consistent snapshot of a Veloquent database into a repository.",
         discussion: """
-            Veloquent may keep writing: in WAL mode velo reads inside one read transaction; in rollback-journal mode it first copies the database with SQLite's online backup API and reads the copy. Laravel's cache and queue tables are left out unless --include-framework is given (their DDL is always kept). The repository is created if it does not exist.
+            Veloquent may keep writing: velo reads inside one read transaction. In WAL mode writers are never blocked; in rollback-journal mode they wait while velo reads the rows (as they would for sqlite3 .dump, which takes longer), not while the archive is finished. Laravel's cache and queue tables are left out unless --include-framework is given (their DDL is always kept). The repository is created if it does not exist.
             """)
 
     @OptionGroup var database: DatabaseOption
@@ -31,8 +31,8 @@ struct BackupCommand: ParsableCommand {
     @Option(name: .long, help: "zstd compression level, 1 to 19.")
     var level: Int32 = 3
 
-    @Option(name: .long, help: "Compression threads: 0 compresses on the reading thread, 1 on a thread of its own, more adds zstd workers.")
-    var threads: Int32 = 1
+    @Option(name: .long, help: "Compression threads: 0 compresses on the reading thread, 1 on a thread of its own, 2 or more on that many zstd workers (default: the number of cores, at most 2).")
+    var threads: Int32?
 
     @Option(name: .long, help: ArgumentHelp("The snapshot's time, ISO 8601 with an offset (default: now).", valueName: "time"))
     var time: String?
@@ -47,7 +47,7 @@ struct BackupCommand: ParsableCommand {
 
     func validate() throws {
         guard (1...19).contains(level) else { throw ValidationError("--level must be 1 to 19 (zstd levels), not \(level)") }
-        guard threads >= 0 else { throw ValidationError("--threads must be 0 or more, not \(threads)") }
+        if let threads, threads < 0 { throw ValidationError("--threads must be 0 or more, not \(threads)") }
     }
 
     struct BackupAndPrune: Encodable {
@@ -76,7 +76,7 @@ struct BackupCommand: ParsableCommand {
         options.includeFramework = includeFramework
         options.records = !noRecords
         options.level = level
-        options.workers = max(0, threads)
+        if let threads { options.workers = threads }
         options.busyTimeout = database.timeout
         if let time {
             let seconds = try Timestamp.parse(time, option: "--time")

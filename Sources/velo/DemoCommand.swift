@@ -24,6 +24,14 @@ struct DemoCommand: ParsableCommand {
     @Option(name: .long, help: "Journal mode of the result: delete (Laravel's default) or wal.")
     var journalMode: JournalMode = .delete
 
+    /// The shapes of demo text.
+    enum TextShape: String, ExpressibleByArgument, CaseIterable {
+        case words, random
+    }
+
+    @Option(name: .long, help: "Text of posts and comments: words (a short word list, compresses very well) or random (random letters, compresses about 2x).")
+    var text: TextShape = .words
+
     @Flag(name: .long, help: "Replace the file if it exists.")
     var force = false
 
@@ -34,7 +42,8 @@ struct DemoCommand: ParsableCommand {
     }
 
     func run() throws {
-        let demo = DemoDatabase(options: .init(posts: posts, seed: seed, journalMode: journalMode.rawValue, force: force))
+        let demo = DemoDatabase(options: .init(posts: posts, seed: seed, journalMode: journalMode.rawValue, force: force,
+                                                     text: DemoTextShape(rawValue: text.rawValue) ?? .words))
         let summary = try demo.write(to: out, progress: TerminalProgress("demo", total: posts))
         if output.json {
             try Output.json(summary)

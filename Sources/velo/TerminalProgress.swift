@@ -2,7 +2,8 @@ import Foundation
 import VeloKit
 
 /// Progress of a long operation, drawn on one stderr line at most ten times a second, and only when stderr
-/// is a terminal (and not `--quiet`): pipes, files and cron mail stay clean.
+/// is a terminal (and not `--quiet`): pipes, files and cron mail stay clean. With a total (given here or
+/// reported by the operation) the line shows a percentage and an estimate of the time left.
 final class TerminalProgress: ProgressObserver {
     let label: String
     let total: Int?
@@ -28,22 +29,44 @@ final class TerminalProgress: ProgressObserver {
     static var shown: Bool { allowed && isatty(2) == 1 }
 
     func report(done: Int, unit: String, detail: String) {
+        draw(done: done, total: total, unit: unit, detail: detail)
+    }
+
+    func report(done: Int, total: Int, unit: String, detail: String) {
+        draw(done: done, total: total, unit: unit, detail: detail)
+    }
+
+    private func draw(done: Int, total: Int?, unit: String, detail: String) {
         guard enabled else { return }
         let now = ContinuousClock.now
         guard now - lastDraw >= .milliseconds(100) else { return }
         lastDraw = now
+        let elapsed = now - started
+        let seconds = Double(elapsed.components.seconds) + Double(elapsed.components.attoseconds) / 1e18
+        let line = Self.line(label: label, done: done, total: total, unit: unit, detail: detail, elapsed: seconds)
+        FileHandle.standardError.write(Data(("\r\u{1B}[K" + line).utf8))
+        drewSomething = true
+    }
+
+    /// The progress line: `backup: _velo_posts 120,000/1,000,000 rows (12%)  3s, about 22s left`. The time
+    /// left assumes the rate so far holds; it is left out until a second has passed (the first rate is noise)
+    /// and once `done` reaches an estimated total.
+    static func line(label: String, done: Int, total: Int?, unit: String, detail: String, elapsed: Double) -> String {
         var line = "\(label): "
         if !detail.isEmpty { line += detail + " " }
         line += Output.grouped(done)
+        var left: Double?
         if let total, total > 0 {
             line += "/\(Output.grouped(total)) \(unit) (\(min(100, done * 100 / total))%)"
+            if done > 0, done < total, elapsed >= 1 {
+                left = elapsed * Double(total - done) / Double(done)
+            }
         } else {
             line += " \(unit)"
         }
-        let elapsed = now - started
-        line += String(format: "  %.0fs", Double(elapsed.components.seconds))
-        FileHandle.standardError.write(Data(("\r\u{1B}[K" + line).utf8))
-        drewSomething = true
+        line += String(format: "  %.0fs", elapsed.rounded(.down))
+        if let left { line += String(format: ", about %.0fs left", left.rounded(.up)) }
+        return line
     }
 
     /// Clears the progress line.

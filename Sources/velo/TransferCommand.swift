@@ -85,8 +85,7 @@ struct TransferExportCommand: ParsableCommand {
             try Backup.checkSource(path, busyTimeout: timeout)
             let output = try out.map(PayloadOutput.file) ?? .standardOutput()
             do {
-                let scratch = out.map { ($0 as NSString).deletingLastPathComponent }.flatMap { $0.isEmpty ? nil : $0 } ?? NSTemporaryDirectory()
-                summary = try TransferExport.fromDatabase(path, options: options, to: output, scratch: scratch, busyTimeout: timeout,
+                summary = try TransferExport.fromDatabase(path, options: options, to: output, busyTimeout: timeout,
                                                           progress: TerminalProgress("export"))
                 try output.finish()
             } catch { output.abort(); throw error }

@@ -29,7 +29,9 @@ import VeloKit
         let mount = try #require(Self.mountPoint)
         let dir = FileManager.default.temporaryDirectory.appendingPathComponent("velo-fulldisk-db-\(getpid())")
         try FileManager.default.createDirectory(at: dir, withIntermediateDirectories: true)
-        for (journal, size) in [("wal", "200k"), ("delete", "1m")] {
+        // Both journal modes read the database in place: 200 KiB is too small for either archive (about 420 KiB).
+        for journal in ["wal", "delete"] {
+            let size = "200k"
             let db = dir.appendingPathComponent("\(journal).sqlite").path
             #expect(try VeloProcess.run(["demo", "--out", db, "--posts", "2000", "--journal-mode", journal, "--force"]).status == 0)
             try #require(Self.sh("mount -t tmpfs -o size=\(size) tmpfs \(mount)") == 0)

@@ -39,7 +39,7 @@ import VeloKit
         let repo = dir.appendingPathComponent("repo").path
         #expect(try VeloProcess.run(["demo", "--out", db, "--posts", "40000"]).status == 0)
         #expect(try VeloProcess.run(["init", "--repo", repo]).status == 0)
-        // A rollback-journal source: the consistent copy in tmp/ is made first, then the archive is written.
+        // A rollback-journal source, read in place inside one read transaction while the archive is written.
         let backup = try Self.interrupt(["backup", "--db", db, "--repo", repo], signal: SIGINT) {
             Self.files(under: repo + "/snapshots").contains { $0.hasSuffix(".partial") }
         }

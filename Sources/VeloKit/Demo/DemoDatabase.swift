@@ -11,12 +11,16 @@ public struct DemoDatabase {
         public var journalMode: String = "delete"
         /// Replace an existing file.
         public var force = false
+        /// The shape of the posts' and comments' text.
+        public var text: DemoTextShape = .words
 
-        public init(posts: Int = 1_000, seed: UInt64 = 1, journalMode: String = "delete", force: Bool = false) {
+        public init(posts: Int = 1_000, seed: UInt64 = 1, journalMode: String = "delete", force: Bool = false,
+                    text: DemoTextShape = .words) {
             self.posts = posts
             self.seed = seed
             self.journalMode = journalMode
             self.force = force
+            self.text = text
         }
     }
 
@@ -311,11 +315,11 @@ struct Generator {
             posts.reset()
             try posts.bind(postID, at: 1)
             text.removeAll(keepingCapacity: true)
-            DemoText.appendWords(3 + random.below(7), to: &text, random: &random)
+            DemoText.appendWords(3 + random.below(7), shape: options.text, to: &text, random: &random)
             try text.withUnsafeBytes { try posts.bindText($0, at: 2) }
             if random.chance(95) {
                 text.removeAll(keepingCapacity: true)
-                DemoText.appendParagraphs(sentences: 2 + random.below(4), to: &text, random: &random)
+                DemoText.appendParagraphs(sentences: 2 + random.below(4), shape: options.text, to: &text, random: &random)
                 try text.withUnsafeBytes { try posts.bindText($0, at: 3) }
             } else {
                 try posts.bindNull(at: 3)
@@ -365,7 +369,7 @@ struct Generator {
                 try comments.bind(postID, at: 2)
                 if random.chance(90) { try comments.bind(userID(random.below(userCount)), at: 3) } else { try comments.bindNull(at: 3) }
                 text.removeAll(keepingCapacity: true)
-                DemoText.appendParagraphs(sentences: 1 + random.below(3), to: &text, random: &random)
+                DemoText.appendParagraphs(sentences: 1 + random.below(3), shape: options.text, to: &text, random: &random)
                 try text.withUnsafeBytes { try comments.bindText($0, at: 4) }
                 try bindTime(comments, at, 5)
                 try bindTime(comments, at, 6)

@@ -19,10 +19,22 @@ enum DemoText {
                        "networking", "storage", "monitoring", "docs", "community", "roadmap"]
     static let colors = ["red", "green", "blue", "amber", "gray"]
 
-    /// Appends `count` words separated by spaces, the first capitalised.
-    static func appendWords(_ count: Int, to buffer: inout [UInt8], random: inout SeededRandom) {
+    /// Appends `count` words separated by spaces, the first capitalised: words of the list above, or (for
+    /// `.random`) 2 to 9 random lowercase letters each, which compress far less well.
+    static func appendWords(_ count: Int, shape: DemoTextShape = .words, to buffer: inout [UInt8], random: inout SeededRandom) {
         for i in 0..<count {
             if i > 0 { buffer.append(0x20) }
+            if shape == .random {
+                let letters = 2 + random.below(8)
+                var bits = random.next()
+                for k in 0..<letters {
+                    if k == 6 { bits = random.next() }
+                    let letter = 0x61 + UInt8(truncatingIfNeeded: bits % 26)
+                    bits /= 26
+                    buffer.append(i == 0 && k == 0 ? letter - 32 : letter)
+                }
+                continue
+            }
             let word = words[random.below(words.count)]
             if i == 0, let first = word.first, first >= 0x61 {
                 buffer.append(first - 32)
@@ -34,10 +46,10 @@ enum DemoText {
     }
 
     /// Appends a few sentences, separated by blank lines into paragraphs now and then.
-    static func appendParagraphs(sentences: Int, to buffer: inout [UInt8], random: inout SeededRandom) {
+    static func appendParagraphs(sentences: Int, shape: DemoTextShape = .words, to buffer: inout [UInt8], random: inout SeededRandom) {
         for s in 0..<sentences {
             if s > 0 { buffer.append(contentsOf: random.chance(20) ? [0x0A, 0x0A] : [0x20]) }
-            appendWords(6 + random.below(10), to: &buffer, random: &random)
+            appendWords(6 + random.below(10), shape: shape, to: &buffer, random: &random)
             buffer.append(UInt8(ascii: "."))
         }
     }

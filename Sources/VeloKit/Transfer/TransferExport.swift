@@ -3,13 +3,12 @@ import Foundation
 /// `velo transfer export`: a payload from a live database (read consistently, as `velo backup` reads it) or
 /// offline from a snapshot archive (restored into a temporary database first, checked in full as it streams).
 package enum TransferExport {
-    /// Exports the live database at `databasePath`. `scratch` holds the consistent copy a rollback-journal
-    /// database needs.
+    /// Exports the live database at `databasePath`, read in one read transaction as `velo backup` reads it.
     package static func fromDatabase(_ databasePath: String, options: PayloadExporter.Options, to output: PayloadOutput,
-                                    scratch: String = NSTemporaryDirectory(), busyTimeout: Duration = .seconds(5),
+                                    busyTimeout: Duration = .seconds(5),
                                     progress: (any ProgressObserver)? = nil) throws -> PayloadExporter.Summary {
         try Backup.checkSource(databasePath, busyTimeout: busyTimeout)
-        let source = try ConsistentRead(path: databasePath, copyDirectory: scratch, busyTimeout: busyTimeout)
+        let source = try ConsistentRead(path: databasePath, busyTimeout: busyTimeout)
         defer { source.close() }
         let layout = try TenantDatabase.load(source.database)
         return try PayloadExporter.export(database: source.database, layout: layout, options: options, to: output, progress: progress)

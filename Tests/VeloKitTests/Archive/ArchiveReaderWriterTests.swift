@@ -3,7 +3,7 @@ import Testing
 @testable import VeloKit
 
 @Suite struct ArchiveReaderWriterTests {
-    @Test(arguments: [Int32(0), 1, 2])
+    @Test(arguments: [Int32(0), 1, 2, 3])
     func writesAndReadsEntriesWithChecksums(workers: Int32) throws {
         let path = Fixtures.temporaryDirectory().appendingPathComponent("a.tar.zst").path
         let writer = try ArchiveWriter(path: path, level: 3, workers: workers)

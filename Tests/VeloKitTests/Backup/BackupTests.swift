@@ -78,6 +78,34 @@ import Testing
         #expect(writer.committed > results.map { $0.rows["ledger_a"] ?? 0 }.min()!, "the writer kept writing during the backups")
     }
 
+    /// Records what a backup reports.
+    final class ProgressRecorder: ProgressObserver {
+        var reports: [(done: Int, total: Int?)] = []
+        var finished = false
+        func report(done: Int, unit: String, detail: String) { reports.append((done, nil)) }
+        func report(done: Int, total: Int, unit: String, detail: String) { reports.append((done, total)) }
+        func finish() { finished = true }
+    }
+
+    @Test func progressCarriesAnEstimatedTotalOfRows() throws {
+        let path = try Fixtures.demo(posts: 5_000, name: "progress-total")
+        let db = try Database(path: path, mode: .readWrite)
+        try db.execute("DELETE FROM _velo_comments WHERE rowid % 2 = 0")  // deleted rows: an overestimate
+        let recorder = ProgressRecorder()
+        let result = try Backup.run(databasePath: path, repository: try repository("progress-total"), options: .init(), progress: recorder)
+        let rows = result.rows.values.reduce(0, +)
+        let deleted = Int(try db.scalar("SELECT max(rowid) - min(rowid) + 1 - count(*) FROM _velo_comments")?.int64Value ?? 0)
+        #expect(recorder.reports.count > 1)
+        #expect(recorder.reports.allSatisfy { $0.total == rows + deleted }, "\(recorder.reports.prefix(3)), \(rows) rows")
+        #expect(recorder.reports.last?.done == rows)
+        #expect(recorder.finished)
+    }
+
+    @Test func theDefaultThreadsFollowTheCores() {
+        let cores = ProcessInfo.processInfo.activeProcessorCount
+        #expect(Backup.Options().workers == Int32(min(2, max(1, cores))))
+    }
+
     @Test func optionsSelectWhatIsKept() throws {
         let path = try Fixtures.demo(posts: 30)
         let repo = try repository()

@@ -22,6 +22,38 @@ import Testing
         #expect(try dump(a) != dump(c))
     }
 
+    @Test func randomTextHasTheSameShapeAndCompressesFarLessThanWords() throws {
+        let dir = Fixtures.temporaryDirectory()
+        var sizes: [DemoTextShape: (raw: Int, compressed: Int)] = [:]
+        var counts: [DemoTextShape: [String: Int]] = [:]
+        for shape in DemoTextShape.allCases {
+            let path = dir.appendingPathComponent("\(shape.rawValue).sqlite").path
+            counts[shape] = try DemoDatabase(options: .init(posts: 400, seed: 5, text: shape)).write(to: path).rows
+            let db = try Database(path: path)
+            var text: [UInt8] = []
+            try db.prepare("SELECT title, body FROM _velo_posts UNION ALL SELECT body, '' FROM _velo_comments").forEachRow { row in
+                for value in row.row() { text.append(contentsOf: Array((value.stringValue ?? "").utf8)) }
+            }
+            var compressed = 0
+            let compressor = try ZstdCompressor(level: 3, workers: 0) { compressed += $0.count }
+            try text.withUnsafeBytes { try compressor.write($0) }
+            try compressor.finish()
+            sizes[shape] = (text.count, compressed)
+            if shape == .random {
+                let body = try #require(try db.scalar("SELECT body FROM _velo_posts WHERE body IS NOT NULL LIMIT 1")?.stringValue)
+                let words = Set(DemoText.words.map { String(decoding: $0, as: UTF8.self) })
+                let drawn = body.split(whereSeparator: { " .\n".contains($0) }).map { $0.lowercased() }
+                #expect(drawn.allSatisfy { (2...9).contains($0.count) && $0.allSatisfy { ("a"..."z").contains($0) } }, "\(body)")
+                #expect(drawn.filter { words.contains($0) }.count < drawn.count / 10, "\(body)")
+            }
+        }
+        #expect(counts[.words]?.keys.sorted() == counts[.random]?.keys.sorted())
+        #expect(counts[.words]?["_velo_posts"] == 400 && counts[.random]?["_velo_posts"] == 400)
+        let words = try #require(sizes[.words]), random = try #require(sizes[.random])
+        let wordsRatio = Double(words.raw) / Double(words.compressed), randomRatio = Double(random.raw) / Double(random.compressed)
+        #expect(wordsRatio > 3.5 && randomRatio < 2.0, "words \(wordsRatio)x, random \(randomRatio)x")
+    }
+
     @Test func itIsAHealthyVeloquentTenant() throws {
         let path = try Fixtures.demo(posts: 300)
         let db = try Database(path: path)

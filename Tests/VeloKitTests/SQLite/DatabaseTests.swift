@@ -99,19 +99,6 @@ import Testing
         #expect(ContinuousClock.now - started >= .milliseconds(90))
     }
 
-    @Test func onlineBackupCopiesEverything() throws {
-        let source = try scratch()
-        try source.execute("CREATE TABLE t (v); WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM n WHERE i < 5000) INSERT INTO t SELECT randomblob(100) FROM n")
-        let target = try Database(path: source.path + ".copy", mode: .create)
-        var steps = 0
-        var backup = OnlineBackup(from: source, to: target)
-        backup.pagesPerStep = 16
-        try backup.run { done, total in steps += 1; #expect(done <= total) }
-        #expect(steps > 1)
-        #expect(try target.scalar("SELECT count(*) FROM t") == .integer(5000))
-        #expect(try target.scalar("PRAGMA integrity_check") == .text("ok"))
-    }
-
     @Test func quotesIdentifiersAndLiterals() {
         #expect(SQL.quote("posts") == "\"posts\"")
         #expect(SQL.quote("we\"ird") == "\"we\"\"ird\"")

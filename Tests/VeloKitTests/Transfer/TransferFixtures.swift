@@ -82,7 +82,7 @@ enum TransferFixtures {
         options.systemTables = systemTables
         options.includeRecords = records
         let output = try PayloadOutput.file(path)
-        _ = try TransferExport.fromDatabase(db, options: options, to: output, scratch: dir.path)
+        _ = try TransferExport.fromDatabase(db, options: options, to: output)
         try output.finish()
         return (path, try JSONParser.parse(try FileSystem.read(path)))
     }

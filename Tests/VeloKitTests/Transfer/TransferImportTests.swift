@@ -99,7 +99,7 @@ import Testing
         options.exportedAt = 1_780_000_000
         let path = dir.appendingPathComponent("p.json").path
         let output = try PayloadOutput.file(path)
-        _ = try TransferExport.fromDatabase(source, options: options, to: output, scratch: dir.path)
+        _ = try TransferExport.fromDatabase(source, options: options, to: output)
         try output.finish()
         let repository = try Repository.open(dir.appendingPathComponent("repo").path, create: true)
         let result = try PayloadSnapshot.run(payload: path, repository: repository, tags: ["veloquent-export"])
