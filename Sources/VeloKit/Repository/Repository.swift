@@ -6,7 +6,7 @@ import Foundation
 ///     snapshots/YYYY/MM/<time>-<id>.tar.zst      archives (mode 0600)
 ///     catalog/<id>.json, <id>.manifest.json      what each archive holds
 ///     locks/exclusive.json                       the writer's lock
-///     tmp/                                       consistent copies of rollback-journal databases
+///     tmp/                                       scratch files (diff buckets, transfer exports of snapshots)
 ///
 /// Archives are written under a hidden `.partial` name, fsynced, renamed, then catalogued.
 public final class Repository {
