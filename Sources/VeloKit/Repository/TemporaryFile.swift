@@ -3,11 +3,17 @@ import Foundation
 /// Names of the files velo writes aside before renaming them into place, each carrying the writer's pid, and
 /// the rule for when one is litter: its process is gone (kill -9, a power cut), so nothing will finish it.
 enum TemporaryFile {
-    /// The pid at the end of `.name.tmp-<pid>`, `name.new-<pid>` or `name.velo-restore-<pid>[-journal|-wal|-shm]`.
+    /// The pid at the end of `.name.tmp-<pid>`, `name.new-<pid>`, `name.velo-restore-<pid>` or
+    /// `name.velo-<pid>.sqlite` (each with `-journal`, `-wal` or `-shm` allowed after it).
     static func ownerPID(_ name: String) -> Int32? {
-        for marker in [".tmp-", ".new-", ".velo-restore-"] {
+        for marker in [".tmp-", ".new-", ".velo-restore-", ".velo-"] {
             guard let range = name.range(of: marker, options: .backwards) else { continue }
             var rest = name[range.upperBound...]
+            if marker == ".velo-" {
+                for suffix in ["-journal", "-wal", "-shm"] where rest.hasSuffix(suffix) { rest = rest.dropLast(suffix.count) }
+                guard rest.hasSuffix(".sqlite") else { continue }
+                rest = rest.dropLast(7)
+            }
             for suffix in ["-journal", "-wal", "-shm"] where rest.hasSuffix(suffix) { rest = rest.dropLast(suffix.count) }
             if let pid = Int32(rest), pid > 0 { return pid }
         }
@@ -20,14 +26,15 @@ enum TemporaryFile {
         return kill(pid, 0) != 0 && errno == ESRCH
     }
 
-    /// Removes what killed restores left beside `target` (`target.velo-restore-<pid>` and its journal files).
-    static func removeRestoreLitter(beside target: String) {
+    /// Removes what killed runs left beside `target`: `target<marker><pid>…` files of processes that are gone
+    /// (`.velo-restore-` for a restore into a new file, `.velo-` for `backup --from-payload`'s database).
+    static func removeLitter(beside target: String, marker: String = ".velo-restore-") {
         let directory = (target as NSString).deletingLastPathComponent
-        let prefix = (target as NSString).lastPathComponent + ".velo-restore-"
+        let prefix = (target as NSString).lastPathComponent + marker
         for name in (try? FileManager.default.contentsOfDirectory(atPath: directory.isEmpty ? "." : directory)) ?? []
         where name.hasPrefix(prefix) && isLitter(name) {
             unlink((directory as NSString).appendingPathComponent(name))
-            Diagnostics.info("\((directory as NSString).appendingPathComponent(name)): removed, left by a killed restore")
+            Diagnostics.info("\((directory as NSString).appendingPathComponent(name)): removed, left by a velo that is gone")
         }
     }
 }

@@ -43,7 +43,7 @@ package struct NewDatabaseRestore {
                            tables: Set<String>? = nil, progress: (any ProgressObserver)? = nil) throws -> Result {
         let started = ContinuousClock.now
         guard !FileManager.default.fileExists(atPath: path) else { throw VeloError("\(path): already exists; restoring into a new database needs a path that does not") }
-        TemporaryFile.removeRestoreLitter(beside: path)  // what a killed restore left
+        TemporaryFile.removeLitter(beside: path)  // what a killed restore left
         let temporary = path + ".velo-restore-\(getpid())"
         for suffix in ["", "-journal", "-wal", "-shm"] { unlink(temporary + suffix) }
         var rows: [String: Int] = [:]

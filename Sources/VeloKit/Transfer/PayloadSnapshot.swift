@@ -19,6 +19,7 @@ package enum PayloadSnapshot {
         // Named after the payload: the snapshot's source path (shown by `velo snapshots`) then says where it came from.
         let name = (payloadPath as NSString).lastPathComponent
         let path = (directory as NSString).appendingPathComponent("\(name).velo-\(getpid()).sqlite")
+        TemporaryFile.removeLitter(beside: (directory as NSString).appendingPathComponent(name), marker: ".velo-")
         defer { for suffix in ["", "-journal", "-wal", "-shm"] { unlink(path + suffix) } }
         var options = TransferImport.Options()
         options.conflict = .overwrite
