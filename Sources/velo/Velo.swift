@@ -30,7 +30,7 @@ struct Velo: ParsableCommand {
         let verbose = arguments.contains("--verbose") || arguments.contains("-v")
         LoggingSystem.bootstrap { label in
             var handler = StderrLogHandler(label: label)
-            handler.logLevel = quiet ? .error : (verbose ? .info : .warning)
+            handler.logLevel = quiet ? .error : (verbose ? .debug : .warning)
             return handler
         }
         TerminalProgress.allowed = !quiet

@@ -9,7 +9,9 @@ enum Diagnostics {
         logger.warning("\(message)")
     }
 
+    /// What velo does step by step (`velo -v`). Logged at `.debug`, which swift-log's default handler hides,
+    /// so a program that never bootstraps logging is not flooded.
     static func info(_ message: String) {
-        logger.info("\(message)")
+        logger.debug("\(message)")
     }
 }
