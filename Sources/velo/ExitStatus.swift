@@ -11,7 +11,7 @@ import VeloKit
 /// | 3 | damage found, a plan that blocks, an unhealthy schema |
 /// | 11 | the repository is locked by another velo (as restic) |
 /// | 64 | a usage error: unknown options, values in the wrong form, options that exclude each other |
-/// | 130 | interrupted by SIGINT or SIGTERM; what was started has been undone |
+/// | 130 | interrupted by SIGINT or SIGTERM: stopped cleanly, nothing half-written is left |
 enum ExitStatus {
     static let success: Int32 = 0
     static let failure: Int32 = 1

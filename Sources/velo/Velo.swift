@@ -50,7 +50,7 @@ struct Velo: ParsableCommand {
         } catch {
             let kind = Interruption.requestedSignal != nil ? ErrorKind.interrupted : error.veloKind
             let status = ExitStatus.of(kind)
-            let message = (error as? CustomStringConvertible)?.description ?? "\(error)"
+            let message = "\(error)"
             if json, let text = try? Output.jsonText(ErrorReport(error, kind: kind, status: status, message: message)) {
                 FileHandle.standardOutput.write(Data(text.utf8))
             } else {
