@@ -159,30 +159,23 @@ package struct JSONParser {
             guard index < bytes.count else { throw fail("unterminated escape") }
             let e = bytes[index]
             index += 1
-            switch e {
-            case UInt8(ascii: "\""): out.append(0x22)
-            case UInt8(ascii: "\\"): out.append(0x5C)
-            case UInt8(ascii: "/"): out.append(0x2F)
-            case UInt8(ascii: "b"): out.append(0x08)
-            case UInt8(ascii: "f"): out.append(0x0C)
-            case UInt8(ascii: "n"): out.append(0x0A)
-            case UInt8(ascii: "r"): out.append(0x0D)
-            case UInt8(ascii: "t"): out.append(0x09)
-            case UInt8(ascii: "u"):
+            if let simple = JSONEscape.simple(e) {
+                out.append(simple)
+            } else if e == UInt8(ascii: "u") {
                 var scalar = try parseHex4()
-                if scalar >= 0xD800 && scalar < 0xDC00 {
+                if JSONEscape.isHighSurrogate(scalar) {
                     guard index + 1 < bytes.count, bytes[index] == UInt8(ascii: "\\"), bytes[index + 1] == UInt8(ascii: "u") else {
                         throw fail("unpaired surrogate escape")
                     }
                     index += 2
                     let low = try parseHex4()
-                    guard low >= 0xDC00 && low < 0xE000 else { throw fail("unpaired surrogate escape") }
-                    scalar = 0x10000 + ((scalar - 0xD800) << 10) + (low - 0xDC00)
-                } else if scalar >= 0xDC00 && scalar < 0xE000 {
+                    guard JSONEscape.isLowSurrogate(low) else { throw fail("unpaired surrogate escape") }
+                    scalar = JSONEscape.combine(high: scalar, low: low)
+                } else if JSONEscape.isLowSurrogate(scalar) {
                     throw fail("unpaired surrogate escape")
                 }
-                appendUTF8(scalar, to: &out)
-            default:
+                JSONEscape.appendUTF8(scalar, to: &out)
+            } else {
                 index -= 1
                 throw fail("invalid escape")
             }
@@ -195,31 +188,10 @@ package struct JSONParser {
         var value: UInt32 = 0
         for _ in 0..<4 {
             let b = bytes[index]
-            let digit: UInt32
-            switch b {
-            case 0x30...0x39: digit = UInt32(b - 0x30)
-            case 0x41...0x46: digit = UInt32(b - 0x41 + 10)
-            case 0x61...0x66: digit = UInt32(b - 0x61 + 10)
-            default: throw fail("invalid hex digit in \\u escape")
-            }
+            guard let digit = JSONEscape.hexDigit(b) else { throw fail("invalid hex digit in \\u escape") }
             value = value << 4 | digit
             index += 1
         }
         return value
-    }
-
-    func appendUTF8(_ scalar: UInt32, to out: inout [UInt8]) {
-        switch scalar {
-        case 0..<0x80:
-            out.append(UInt8(scalar))
-        case 0x80..<0x800:
-            out.append(UInt8(0xC0 | scalar >> 6)); out.append(UInt8(0x80 | scalar & 0x3F))
-        case 0x800..<0x10000:
-            out.append(UInt8(0xE0 | scalar >> 12)); out.append(UInt8(0x80 | scalar >> 6 & 0x3F))
-            out.append(UInt8(0x80 | scalar & 0x3F))
-        default:
-            out.append(UInt8(0xF0 | scalar >> 18)); out.append(UInt8(0x80 | scalar >> 12 & 0x3F))
-            out.append(UInt8(0x80 | scalar >> 6 & 0x3F)); out.append(UInt8(0x80 | scalar & 0x3F))
-        }
     }
 }

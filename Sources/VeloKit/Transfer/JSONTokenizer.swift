@@ -237,30 +237,23 @@ final class JSONTokenizer {
             index += 1  // backslash
             guard let e = try peekByte() else { throw fail("unterminated escape") }
             index += 1
-            switch e {
-            case UInt8(ascii: "\""): text.append(0x22)
-            case UInt8(ascii: "\\"): text.append(0x5C)
-            case UInt8(ascii: "/"): text.append(0x2F)
-            case UInt8(ascii: "b"): text.append(0x08)
-            case UInt8(ascii: "f"): text.append(0x0C)
-            case UInt8(ascii: "n"): text.append(0x0A)
-            case UInt8(ascii: "r"): text.append(0x0D)
-            case UInt8(ascii: "t"): text.append(0x09)
-            case UInt8(ascii: "u"):
+            if let simple = JSONEscape.simple(e) {
+                text.append(simple)
+            } else if e == UInt8(ascii: "u") {
                 var scalar = try hex4()
-                if scalar >= 0xD800 && scalar < 0xDC00 {
+                if JSONEscape.isHighSurrogate(scalar) {
                     guard try peekByte() == UInt8(ascii: "\\") else { throw fail("unpaired surrogate escape") }
                     index += 1
                     guard try peekByte() == UInt8(ascii: "u") else { throw fail("unpaired surrogate escape") }
                     index += 1
                     let low = try hex4()
-                    guard low >= 0xDC00 && low < 0xE000 else { throw fail("unpaired surrogate escape") }
-                    scalar = 0x10000 + ((scalar - 0xD800) << 10) + (low - 0xDC00)
-                } else if scalar >= 0xDC00 && scalar < 0xE000 {
+                    guard JSONEscape.isLowSurrogate(low) else { throw fail("unpaired surrogate escape") }
+                    scalar = JSONEscape.combine(high: scalar, low: low)
+                } else if JSONEscape.isLowSurrogate(scalar) {
                     throw fail("unpaired surrogate escape")
                 }
-                appendUTF8(scalar)
-            default:
+                JSONEscape.appendUTF8(scalar, to: &text)
+            } else {
                 throw fail("invalid escape")
             }
             if text.count > maxStringBytes { throw tooLong() }
@@ -271,30 +264,11 @@ final class JSONTokenizer {
         var value: UInt32 = 0
         for _ in 0..<4 {
             guard let b = try peekByte() else { throw fail("short \\u escape") }
-            let digit: UInt32
-            switch b {
-            case 0x30...0x39: digit = UInt32(b - 0x30)
-            case 0x41...0x46: digit = UInt32(b - 0x41 + 10)
-            case 0x61...0x66: digit = UInt32(b - 0x61 + 10)
-            default: throw fail("invalid hex digit in \\u escape")
-            }
+            guard let digit = JSONEscape.hexDigit(b) else { throw fail("invalid hex digit in \\u escape") }
             value = value << 4 | digit
             index += 1
         }
         return value
-    }
-
-    private func appendUTF8(_ scalar: UInt32) {
-        switch scalar {
-        case 0..<0x80: text.append(UInt8(scalar))
-        case 0x80..<0x800:
-            text.append(UInt8(0xC0 | scalar >> 6)); text.append(UInt8(0x80 | scalar & 0x3F))
-        case 0x800..<0x10000:
-            text.append(UInt8(0xE0 | scalar >> 12)); text.append(UInt8(0x80 | scalar >> 6 & 0x3F)); text.append(UInt8(0x80 | scalar & 0x3F))
-        default:
-            text.append(UInt8(0xF0 | scalar >> 18)); text.append(UInt8(0x80 | scalar >> 12 & 0x3F))
-            text.append(UInt8(0x80 | scalar >> 6 & 0x3F)); text.append(UInt8(0x80 | scalar & 0x3F))
-        }
     }
 
     /// Skips the rest of a value whose first token was `first`.
