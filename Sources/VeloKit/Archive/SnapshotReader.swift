@@ -18,14 +18,20 @@ package final class SnapshotReader {
     private let expected: Manifest?
     private let expectedEntries: [String: Manifest.Entry]
     private let expectedSHA256: String?
+    /// The archive was audited in full just before (its file SHA-256 is `expectedSHA256`): a scan then checks only
+    /// that the file is still those bytes, instead of hashing and counting every entry a second time.
+    private let audited: Bool
     private var observed: [ArchiveAudit.ObservedEntry] = []
     private var seen = Set<String>()
     private var scanned = false
     private var finished: (bytes: Int64, sha256: String)?
 
     /// Opens the archive and reads its header. `manifest` and `archiveSHA256` (from the catalog) are what the
-    /// archive must match; without them a scan to the end checks the archive against its own manifest.
-    package init(path: String, manifest: Manifest? = nil, archiveSHA256: String? = nil) throws {
+    /// archive must match; without them a scan to the end checks the archive against its own manifest. With
+    /// `audited` (which needs `archiveSHA256`, the audit's), only the file's SHA-256 is checked at the end.
+    package init(path: String, manifest: Manifest? = nil, archiveSHA256: String? = nil, audited: Bool = false) throws {
+        precondition(!audited || archiveSHA256 != nil, "an audited scan checks the audit's SHA-256")
+        self.audited = audited
         self.path = path
         reader = try ArchiveReader(path: path)
         expected = manifest
@@ -62,7 +68,8 @@ package final class SnapshotReader {
         if let finished { return finished }
         let result = try reader.finishReading()
         if let expectedSHA256, result.sha256 != expectedSHA256 {
-            throw ArchiveDamage(path: path, entry: nil, reason: "archive SHA-256 is \(result.sha256), the catalog recorded \(expectedSHA256)")
+            let source = audited ? "the audit read a moment ago (the file changed)" : "the catalog recorded"
+            throw ArchiveDamage(path: path, entry: nil, reason: "archive SHA-256 is \(result.sha256), \(source) \(expectedSHA256)")
         }
         finished = result
         return result
@@ -105,7 +112,7 @@ package final class SnapshotReader {
         precondition(!scanned, "a SnapshotReader scans once")
         scanned = true
         // A scan that may stop early checks only what the catalog lists; one that reads to the end checks all.
-        let verifying = expected != nil || !stopAfterTables
+        let verifying = !audited && (expected != nil || !stopAfterTables)
         var buffer = [UInt8](repeating: 0, count: 256 * 1024)
         var lines = LineSplitter()
         while let entry = try reader.nextEntry() {
@@ -180,7 +187,7 @@ package final class SnapshotReader {
         if let expected, manifest != expected {
             throw ArchiveDamage(path: path, entry: entry.path, reason: "differs from the manifest the catalog recorded for this snapshot")
         }
-        if let problem = ArchiveAudit.crossCheck(header: header, manifest: manifest, observed: observed).first {
+        if !audited, let problem = ArchiveAudit.crossCheck(header: header, manifest: manifest, observed: observed).first {
             throw ArchiveDamage(path: path, entry: problem.entry, reason: problem.reason)
         }
         _ = try finishReading()

@@ -39,8 +39,8 @@ package struct NewDatabaseRestore {
     /// `manifest` and `archiveSHA256` (the catalog's, or those of the audit the plan made) when given, else
     /// against its own manifest. The file becomes the target only when the whole archive has proved sound.
     /// - Parameter tables: restore only these tables' rows (every table is still created); nil for all.
-    package static func run(_ snapshot: SelectedSnapshot, manifest: Manifest?, archiveSHA256: String?, to path: String,
-                           tables: Set<String>? = nil, progress: (any ProgressObserver)? = nil) throws -> Result {
+    package static func run(_ snapshot: SelectedSnapshot, manifest: Manifest?, archiveSHA256: String?, audited: Bool = false,
+                            to path: String, tables: Set<String>? = nil, progress: (any ProgressObserver)? = nil) throws -> Result {
         let started = ContinuousClock.now
         guard !FileManager.default.fileExists(atPath: path) else { throw VeloError("\(path): already exists; restoring into a new database needs a path that does not") }
         TemporaryFile.removeLitter(beside: path)  // what a killed restore left
@@ -49,7 +49,7 @@ package struct NewDatabaseRestore {
         var rows: [String: Int] = [:]
         var snapshotID = ""
         do {
-            let reader = try SnapshotReader(path: snapshot.archivePath, manifest: manifest, archiveSHA256: archiveSHA256)
+            let reader = try SnapshotReader(path: snapshot.archivePath, manifest: manifest, archiveSHA256: archiveSHA256, audited: audited)
             let header = reader.header
             snapshotID = header.id
             let written = Set(writtenTables(header.tables.map(\.name), only: tables))

@@ -81,6 +81,7 @@ public enum Restore {
             let full = effective.collections == nil && effective.systemTables == nil
             var manifest: Manifest?
             var sha256: String?
+            var audited = false
             var tables: Set<String>?
             if let record = try snapshot.catalogRecord(), savedPlan == nil, full {
                 // The catalog's manifest and SHA-256 check every entry, and then the whole file, as it streams into
@@ -95,11 +96,14 @@ public enum Restore {
                 // The file must still be the one the plan audited.
                 manifest = try snapshot.catalogRecord()?.manifest
                 sha256 = plan.fingerprints.archiveSHA256
+                audited = true
                 tables = full ? nil : Set(plan.tables.map(\.table))
             }
             let result: NewDatabaseRestore.Result
             do {
-                result = try NewDatabaseRestore.run(snapshot, manifest: manifest, archiveSHA256: sha256, to: targetPath, tables: tables, progress: progress)
+                // Without a catalog record, the plan has just audited every byte: the restore checks the file is the same.
+                result = try NewDatabaseRestore.run(snapshot, manifest: manifest, archiveSHA256: sha256, audited: audited, to: targetPath,
+                                                    tables: tables, progress: progress)
             } catch let damage as ArchiveDamage {
                 throw VeloError("the restore is blocked: the archive is damaged: \(damage); nothing was written", kind: .damaged)
             }

@@ -75,7 +75,8 @@ package struct RestoreImporter {
         var done = 0
         // Checked against the manifest and SHA-256 the plan was made from: a scan that does not reach a sound end
         // throws, and the transaction is rolled back.
-        let reader = try SnapshotReader(path: snapshot.archivePath, manifest: facts.manifest, archiveSHA256: facts.sha256)
+        let reader = try SnapshotReader(path: snapshot.archivePath, manifest: facts.manifest, archiveSHA256: facts.sha256,
+                                        audited: !facts.verifyWhileReading)
         try reader.scan(tables: Set(selection.tables.map(\.name))) { table, line in
             guard let target = layout.schema.table(table.name) else {
                 throw VeloError("\(plan.target): table \(table.name) is missing and could not be created; nothing was changed")

@@ -106,8 +106,8 @@ final class RowsPass {
         var rowsRead = 0
         // Either the planner has just verified every byte of the archive, or this pass checks each entry against the
         // catalog's manifest and the whole file against the catalog's SHA-256 at the end.
-        let reader = try SnapshotReader(path: snapshot.archivePath, manifest: facts.verifyWhileReading ? facts.manifest : nil,
-                                        archiveSHA256: facts.verifyWhileReading ? facts.sha256 : nil)
+        let reader = try SnapshotReader(path: snapshot.archivePath, manifest: facts.manifest, archiveSHA256: facts.sha256,
+                                        audited: !facts.verifyWhileReading)
         try reader.scan(tables: selected) { table, original in
             guard var plan = plans[table.name], let w = work[table.name] else { return true }
             // The same rule as the import's: ids rewritten, then the key looked up and the row compared.
