@@ -73,26 +73,11 @@ struct RepositoryOption: ParsableArguments {
     }
 }
 
-/// `--retry-lock` durations: whole numbers of hours, minutes and seconds (`90s`, `5m`, `1h30m`).
+/// `--retry-lock` durations: a span (`90s`, `5m`, `1h30m`) of at most a week.
 enum LockWait {
     static func parse(_ text: String) -> Duration? {
-        var seconds: Int64 = 0
-        var number = ""
-        var sawUnit = false
-        for ch in text {
-            if ch.isASCII && ch.isNumber { number.append(ch); continue }
-            guard let n = Int64(number) else { return nil }
-            switch ch {
-            case "h": seconds += n * 3600
-            case "m": seconds += n * 60
-            case "s": seconds += n
-            default: return nil
-            }
-            number = ""
-            sawUnit = true
-        }
-        guard number.isEmpty, sawUnit, seconds <= 86_400 * 7 else { return nil }
-        return .seconds(seconds)
+        guard let interval = Interval.parse(text), interval.seconds <= 86_400 * 7 else { return nil }
+        return .seconds(interval.seconds)
     }
 }
 

@@ -17,7 +17,7 @@ struct Velo: ParsableCommand {
         subcommands: [
             InitCommand.self, BackupCommand.self, SnapshotsCommand.self, InspectCommand.self, VerifyCommand.self,
             CatCommand.self, DiffCommand.self, PlanCommand.self, RestoreCommand.self, PruneCommand.self, SchemaCommand.self,
-            UnlockCommand.self, InfoCommand.self, DemoCommand.self, TransferCommand.self,
+            UnlockCommand.self, InfoCommand.self, DemoCommand.self, TransferCommand.self, StatusCommand.self, RunCommand.self,
         ]
     )
 
@@ -49,7 +49,8 @@ struct Velo: ParsableCommand {
             Velo.exit(withError: error)  // help requested by `velo help`, validation errors (64)
         } catch {
             let kind = Interruption.requestedSignal != nil ? ErrorKind.interrupted : error.veloKind
-            let status = ExitStatus.of(kind)
+            // A monitoring check that cannot answer is UNKNOWN (3) to its caller, whatever went wrong.
+            let status = command is MonitoringCheck && kind != .usage ? ExitStatus.unknown : ExitStatus.of(kind)
             let message = "\(error)"
             if json, let text = try? Output.jsonText(ErrorReport(error, kind: kind, status: status, message: message)) {
                 FileHandle.standardOutput.write(Data(text.utf8))

@@ -61,19 +61,33 @@ public struct Catalog {
 
     /// The sequence number for the next snapshot (call under the repository lock).
     func nextSequence() throws -> Int {
-        (try entries().map(\.sequence).max() ?? 0) + 1
+        if let known = index.maxSequence() { return known + 1 }
+        return (try entries().map(\.sequence).max() ?? 0) + 1
     }
+
+    /// The cache of this catalog, by source (`cache/` beside `catalog/`).
+    var index: CatalogIndex { CatalogIndex(root: (directory as NSString).deletingLastPathComponent) }
 
     /// Writes (or replaces) an entry with its header and manifest. The detail file is written first, so an
     /// entry that exists always has its detail.
     func write(_ entry: CatalogEntry, header: SnapshotHeader, manifest: Manifest) throws {
         let detail = JSONValue.object([("header", header.json), ("manifest", manifest.json)])
-        try FileSystem.writeAtomically(Array(JSONWriter.string(detail).utf8), to: detailPath(entry.id))
-        try update(entry)
+        try index.updating {
+            try FileSystem.writeAtomically(Array(JSONWriter.string(detail).utf8), to: detailPath(entry.id))
+            try store(entry)
+            return [(entry.sourcePath, entry.sourceKind, entry.id, entry)]
+        }
     }
 
     /// Replaces an existing entry (for example with a new verification result).
     func update(_ entry: CatalogEntry) throws {
+        try index.updating {
+            try store(entry)
+            return [(entry.sourcePath, entry.sourceKind, entry.id, entry)]
+        }
+    }
+
+    private func store(_ entry: CatalogEntry) throws {
         try FileSystem.writeAtomically(Array(JSONWriter.string(entry.json, pretty: true).utf8), to: entryPath(entry.id))
     }
 
@@ -90,8 +104,14 @@ public struct Catalog {
 
     /// Removes an entry: the entry file first, so a half-done removal never lists a snapshot without detail.
     func remove(_ id: String) {
-        unlink(entryPath(id))
-        unlink(detailPath(id))
-        FileSystem.syncDirectory(directory)
+        let path = entryPath(id)
+        // The entry is read first so the cache knows which source lost a snapshot.
+        let removed = (try? FileSystem.read(path)).flatMap { try? JSONParser.parse($0) }.flatMap { try? CatalogEntry(json: $0, file: path) }
+        try? index.updating {
+            unlink(path)
+            unlink(detailPath(id))
+            FileSystem.syncDirectory(directory)
+            return [(removed?.sourcePath ?? "", removed?.sourceKind ?? "", id, nil)]
+        }
     }
 }

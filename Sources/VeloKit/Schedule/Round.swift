@@ -1,0 +1,151 @@
+import Foundation
+
+/// One round of `velo run --config`: whatever is due, in order: a backup of every source whose newest snapshot
+/// is at least `backup_every` old, a prune with the retention policy, a verification of the snapshots not
+/// verified for `verify_every`, then the Prometheus textfile. What cron or a systemd timer calls; two rounds on
+/// one repository never run at once (`locks/round.lock`, an flock that dies with its process).
+package enum Round {
+    /// What happened to one source.
+    package struct SourceBackup: Encodable, Sendable {
+        package var source: String
+        /// `backed-up`, `not-due`, `failed`.
+        package var action: String
+        package var lastSnapshot: String?
+        package var snapshot: String?
+        package var bytes: Int64?
+        package var seconds: Double?
+        package var error: String?
+    }
+
+    package struct Report: Encodable, Sendable {
+        package var time: String
+        package var config: String
+        package var repository: String
+        package var backups: [SourceBackup]
+        package var prune: Prune.Report?
+        package var pruneError: String?
+        package var verified: [Verifier.Report]
+        package var prometheus: String?
+        package var status: BackupStatus.State
+        /// Sources that failed, by name.
+        package var failed: [String]
+        /// Snapshots found damaged by this round's verification.
+        package var damaged: [String]
+    }
+
+    /// How a backup of an app is taken: supplied by the app layer (every tenant and its files), so that the
+    /// round stays independent of how apps are read. Returns one result per source.
+    package typealias AppBackupRunner = @Sendable (RunConfig, Repository, _ due: (String) -> Bool) throws -> [SourceBackup]
+
+    /// A tolerance for timers that fire a little early: a source is due when its newest snapshot is older than
+    /// `backup_every` less this (a tenth of it, at most a minute).
+    static func slack(_ every: Interval) -> Int64 { min(60, every.seconds / 10) }
+
+    /// Runs one round. Per-source failures are in the report, not thrown.
+    /// - Throws: `.locked` when another round is running, `.input` for a repository that cannot be opened,
+    ///   `.interrupted` after SIGINT/SIGTERM.
+    package static func run(config: RunConfig, now: Int64 = Timestamp.now, appBackup: AppBackupRunner? = nil,
+                            progress: (String) -> (any ProgressObserver)? = { _ in nil }) throws -> Report {
+        let repository = try Repository.open(config.repository, create: true)
+        // A manual velo holding the repository is waited for, for a while, rather than failing the round.
+        repository.lockWait = .seconds(300)
+        let roundLock = try RoundLock(repository: repository)
+        defer { roundLock.release() }
+
+        let summaries = CatalogIndex(root: repository.root).summaries().sources
+        let latest = Dictionary(summaries.compactMap { s in s.latest.map { (s.source, $0.time) } }, uniquingKeysWith: max)
+        func due(_ source: String) -> Bool {
+            guard let last = latest[source] else { return true }
+            return now - last >= config.backupEvery.seconds - slack(config.backupEvery)
+        }
+
+        var backups: [SourceBackup] = []
+        for database in config.databases {
+            try Interruption.check()
+            let source = FileSystem.absolute(database)
+            let last = latest[source].map(Timestamp.iso8601)
+            guard due(source) else {
+                backups.append(SourceBackup(source: source, action: "not-due", lastSnapshot: last))
+                continue
+            }
+            do {
+                try Backup.checkSource(database)
+                var options = Backup.Options()
+                options.tags = config.tags
+                options.level = config.level
+                let result = try Backup.run(databasePath: database, repository: repository, options: options, progress: progress("backup \(database)"))
+                backups.append(SourceBackup(source: source, action: "backed-up", lastSnapshot: last, snapshot: result.id,
+                                            bytes: result.bytes, seconds: result.seconds))
+            } catch let error as VeloFailure where error.kind == .interrupted {
+                throw error
+            } catch {
+                backups.append(SourceBackup(source: source, action: "failed", lastSnapshot: last, error: "\(error)"))
+            }
+        }
+        if config.app != nil {
+            guard let appBackup else { throw VeloError("\(config.file): app backups are not available in this build") }
+            backups += try appBackup(config, repository, due)
+        }
+
+        var pruneReport: Prune.Report?
+        var pruneError: String?
+        if let policy = config.retention {
+            try Interruption.check()
+            do { pruneReport = try Prune.run(repository: repository, policy: policy, dryRun: false, now: now) } catch let error as VeloFailure where error.kind == .interrupted {
+                throw error
+            } catch {
+                pruneError = "\(error)"
+            }
+        }
+
+        var verified: [Verifier.Report] = []
+        let candidates = repository.catalog.scan().entries
+            .filter { ($0.verification?.time).map { now - $0 >= config.verifyEvery.seconds - slack(config.verifyEvery) } ?? true }
+            .sorted { ($0.time, $0.sequence) > ($1.time, $1.sequence) }  // newest first: the ones a restore would pick
+        for entry in candidates.prefix(config.verifyLimit ?? Int.max) {
+            try Interruption.check()
+            verified.append(try Verifier.verify(.catalogued(entry, repository: repository), progress: progress("verify \(SnapshotID.short(entry.id))")))
+        }
+
+        var statusOptions = BackupStatus.Options()
+        statusOptions.maxAge = config.maxAge
+        statusOptions.now = now
+        statusOptions.expectedSources = config.expectedSources
+        let status = BackupStatus.evaluate(repository, options: statusOptions)
+        var prometheusError: String?
+        if let path = config.prometheus {
+            do { try PrometheusTextfile.write(status, to: path) } catch { prometheusError = "\(error)" }
+        }
+        var failed = backups.filter { $0.action == "failed" }.map(\.source)
+        if pruneError != nil { failed.append("prune") }
+        if let prometheusError { failed.append("prometheus: \(prometheusError)") }
+        return Report(time: Timestamp.iso8601(now), config: config.file, repository: repository.root, backups: backups,
+                      prune: pruneReport, pruneError: pruneError, verified: verified, prometheus: config.prometheus,
+                      status: status.state, failed: failed, damaged: verified.filter { !$0.ok }.compactMap(\.id))
+    }
+}
+
+/// The lock that keeps two rounds on one repository apart: an flock on `locks/round.lock`, released when its
+/// process ends, however it ends.
+struct RoundLock {
+    private let fd: Int32
+
+    init(repository: Repository) throws {
+        let path = repository.path("locks/round.lock")
+        fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0o600)
+        guard fd >= 0 else { throw VeloError.io(path, "open", errno: errno) }
+        if flock(fd, LOCK_EX | LOCK_NB) != 0 {
+            let code = errno
+            close(fd)
+            if code == EWOULDBLOCK {
+                throw VeloError("\(repository.root): another velo run round is in progress on this repository", kind: .locked)
+            }
+            throw VeloError.io(path, "flock", errno: code)
+        }
+    }
+
+    func release() {
+        flock(fd, LOCK_UN)
+        close(fd)
+    }
+}

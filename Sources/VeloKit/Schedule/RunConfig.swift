@@ -1,0 +1,119 @@
+import Foundation
+
+/// The config file of `velo run` and `velo status --config` (see `velo.example.json`): what to back up, where,
+/// how often, how long to keep it and how often to verify it. Strict JSON: an unknown key, a wrong type or a bad
+/// span is refused naming the file and the key; keys starting with `_` are comments.
+package struct RunConfig: Sendable {
+    /// The file it was read from (relative paths inside are relative to its folder).
+    package var file: String
+    package var repository: String
+    /// Databases backed up one by one, each its own source.
+    package var databases: [String] = []
+    /// A Veloquent app folder: its landlord and every tenant, with their uploaded files.
+    package var app: String?
+    /// With `app`: only these tenants (ids or names); all when empty.
+    package var tenants: [String] = []
+    /// With `app`: tenants backed up at once.
+    package var jobs: Int?
+    /// With `app`: tenants velo cannot cover (not SQLite, files on S3) are reported but not a failure.
+    package var skipUncovered = false
+    package var tags: [String] = []
+    /// A source whose newest snapshot is at least this old gets a backup in a round.
+    package var backupEvery = Interval(seconds: 3_600)
+    /// The retention policy applied after the backups (none: nothing is pruned).
+    package var retention: RetentionPolicy?
+    /// Snapshots not verified for this long are verified in a round.
+    package var verifyEvery = Interval(seconds: 7 * 86_400)
+    /// At most this many verifications per round (none: all that are due).
+    package var verifyLimit: Int?
+    /// `velo status`'s limit for the newest snapshot's age.
+    package var maxAge = Interval(seconds: 26 * 3_600)
+    /// Where each round writes the Prometheus textfile.
+    package var prometheus: String?
+    package var level: Int32 = 3
+
+    /// The sources that must have snapshots: every database named (as absolute paths, as snapshots record them).
+    package var expectedSources: [String] { databases }
+
+    /// Reads and checks `path`.
+    /// - Throws: `.input` naming the file and the key at fault.
+    package static func load(path: String) throws -> RunConfig {
+        guard let data = FileManager.default.contents(atPath: path) else { throw VeloError("\(path): cannot read the config file") }
+        let json: JSONValue
+        do { json = try JSONParser.parse(Array(data)) } catch { throw VeloError("\(path): \(error)") }
+        do {
+            return try RunConfig(json: json, file: FileSystem.absolute(path))
+        } catch let error as VeloError {
+            throw VeloError("\(path): \(error.message)")
+        }
+    }
+
+    init(json: JSONValue, file: String) throws {
+        guard case .object(let pairs) = json else { throw VeloError("a config is a JSON object, not a \(json.typeName)") }
+        self.file = file
+        let folder = (file as NSString).deletingLastPathComponent
+        func resolve(_ path: String) -> String {
+            path.hasPrefix("/") ? path : ((folder as NSString).appendingPathComponent(path) as NSString).standardizingPath
+        }
+        func string(_ key: String, _ value: JSONValue) throws -> String {
+            guard let s = value.stringValue, !s.isEmpty else { throw VeloError("\(key) must be a non-empty string, not \(JSONWriter.string(value))") }
+            return s
+        }
+        func strings(_ key: String, _ value: JSONValue) throws -> [String] {
+            guard let a = value.arrayValue else { throw VeloError("\(key) must be an array of strings, not \(JSONWriter.string(value))") }
+            return try a.map { try string(key, $0) }
+        }
+        func interval(_ key: String, _ value: JSONValue) throws -> Interval {
+            let text = try string(key, value)
+            guard let i = Interval.parse(text) else { throw VeloError("\(key) \(text): expected a span such as 90s, 5m, 1h30m, 26h, 7d or 2w") }
+            return i
+        }
+        func count(_ key: String, _ value: JSONValue, min: Int) throws -> Int {
+            guard case .number(let text) = value, let n = Int(text), n >= min else {
+                throw VeloError("\(key) must be a whole number of at least \(min), not \(JSONWriter.string(value))")
+            }
+            return n
+        }
+        var repository: String?
+        var seen = Set<String>()
+        for (key, value) in pairs {
+            guard seen.insert(key).inserted else { throw VeloError("key \(key) appears twice") }
+            if key.hasPrefix("_") { continue }
+            switch key {
+            case "repository": repository = resolve(try string(key, value))
+            case "databases": databases = try strings(key, value).map(resolve)
+            case "app": app = resolve(try string(key, value))
+            case "tenants": tenants = try strings(key, value)
+            case "jobs": jobs = try count(key, value, min: 1)
+            case "skip_uncovered":
+                guard case .bool(let b) = value else { throw VeloError("skip_uncovered must be true or false") }
+                skipUncovered = b
+            case "tags": tags = try strings(key, value)
+            case "backup_every": backupEvery = try interval(key, value)
+            case "verify_every": verifyEvery = try interval(key, value)
+            case "verify_limit": verifyLimit = try count(key, value, min: 0)
+            case "max_age": maxAge = try interval(key, value)
+            case "prometheus": prometheus = resolve(try string(key, value))
+            case "level":
+                let n = try count(key, value, min: 1)
+                guard n <= 19 else { throw VeloError("level must be 1 to 19 (zstd levels), not \(n)") }
+                level = Int32(n)
+            case "retention":
+                if case .object = value {
+                    do { retention = try RetentionPolicy(json: value) } catch let e as VeloError { throw VeloError("retention: \(e.message)") }
+                } else {
+                    retention = try RetentionPolicy.load(path: resolve(try string(key, value)))
+                }
+            default:
+                throw VeloError("unknown key \(key) (known: repository, databases, app, tenants, jobs, skip_uncovered, tags, backup_every, retention, verify_every, verify_limit, max_age, prometheus, level)")
+            }
+        }
+        guard let repository else { throw VeloError("repository is missing: the folder snapshots go to") }
+        self.repository = repository
+        if databases.isEmpty && app == nil { throw VeloError("nothing to back up: give databases, or app") }
+        if app == nil && (!tenants.isEmpty || jobs != nil || skipUncovered) {
+            throw VeloError("tenants, jobs and skip_uncovered apply only with app")
+        }
+        if Set(databases).count != databases.count { throw VeloError("databases lists a file twice") }
+    }
+}
