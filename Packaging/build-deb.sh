@@ -129,7 +129,7 @@ fi
 
 doc=$stage/usr/share/doc/velo
 install -d -m 0755 "$doc"
-install -m 0644 "$packaging/debian/copyright" "$packaging/debian/README.Debian" "$root/retention.example.json" \
+install -m 0644 "$packaging/debian/copyright" "$packaging/debian/README.Debian" "$root/retention.example.json" "$root/velo.example.json" \
   "$packaging/instance.env.example" "$doc/"
 gzip -9nc "$root/README.md" > "$doc/README.md.gz"
 gzip -9nc "$root/docs/FORMAT.md" > "$doc/FORMAT.md.gz"

@@ -89,6 +89,7 @@ for file in /usr/bin/velo /usr/share/man/man1/velo.1.gz /usr/share/bash-completi
   /usr/share/zsh/vendor-completions/_velo /usr/share/fish/vendor_completions.d/velo.fish \
   /lib/systemd/system/velo-backup@.service /lib/systemd/system/velo-backup@.timer \
   /lib/systemd/system/velo-verify@.service /lib/systemd/system/velo-verify@.timer \
+  /lib/systemd/system/velo-run@.service /lib/systemd/system/velo-run@.timer /usr/share/doc/velo/velo.example.json \
   /usr/share/doc/velo/copyright /usr/share/doc/velo/changelog.gz /usr/share/doc/velo/README.Debian \
   /usr/share/doc/velo/retention.example.json /usr/share/doc/velo/instance.env.example; do
   [ -s "$target$file" ] || fail "the package did not install $file"
@@ -128,6 +129,27 @@ archive=$(cd "$target" && find "${repo#/}/snapshots" -name '*.tar.zst' | head -n
 [ -n "$archive" ] || fail "no archive in $repo"
 mode=$(in_root stat -c '%U %a' "/$archive")
 [ "$mode" = "www-data 600" ] || fail "the archive is not private to www-data: $mode"
+
+# The round unit's command for instance "main": the example config pointed at the demo database, a new
+# repository and a metrics file; a round backs up, prunes, verifies and writes the metrics.
+step "the run unit's command as www-data, then velo status"
+sed -e 's|"repository": .*|"repository": "/var/lib/velo/main/repository",|' \
+  -e 's|"databases": .*|"databases": ["/srv/app/tenant.sqlite"],|' \
+  -e 's|"prometheus": .*|"prometheus": "/var/lib/velo/main/velo.prom",|' \
+  "$target/usr/share/doc/velo/velo.example.json" > "$target/etc/velo/main.json"
+in_root install -d -m 0700 -o www-data -g www-data /var/lib/velo/main
+run_unit=$target/lib/systemd/system/velo-run@.service
+run_command=$(sed -n 's/^ExecStart=//p' "$run_unit")
+read -r -a run_line <<<"${run_command//%i/main}"
+chroot --userspec=www-data:www-data "$target" /bin/sh -c 'umask 0077 && exec "$@"' sh \
+  /usr/bin/env -i PATH=/usr/bin:/bin LANG=C.UTF-8 HOME=/tmp "${run_line[@]}" > "$work/run.out" \
+  || fail "the run unit's command failed"
+sed 's/^/   /' "$work/run.out"
+grep -q 'status  OK' "$work/run.out" || fail "the round did not end OK"
+in_root grep -q '^velo_last_verify_ok{source="/srv/app/tenant.sqlite",kind="tenant"} 1$' /var/lib/velo/main/velo.prom \
+  || fail "the round wrote no metrics"
+as_www velo status --config /etc/velo/main.json > "$work/status.out" || fail "velo status is not OK after a round"
+sed 's/^/   /' "$work/status.out"
 
 step "velo snapshots, verify, restore"
 as_www velo snapshots --repo "$repo" > "$work/snapshots.out" || fail "velo snapshots failed"

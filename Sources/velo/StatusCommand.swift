@@ -27,8 +27,11 @@ struct StatusCommand: ParsableCommand, MonitoringCheck {
     @OptionGroup var output: OutputOptions
 
     func validate() throws {
-        if let maxAge { _ = try Interval.parse(maxAge, option: "--max-age") }
-        if let maxVerifyAge { _ = try Interval.parse(maxVerifyAge, option: "--max-verify-age") }
+        for (option, value) in [("--max-age", maxAge), ("--max-verify-age", maxVerifyAge)] {
+            if let value, Interval.parse(value) == nil {
+                throw ValidationError("\(option) \(value): expected a span such as 90s, 5m, 1h30m, 26h, 7d or 2w")
+            }
+        }
     }
 
     func run() throws {

@@ -11,7 +11,7 @@ struct Velo: ParsableCommand {
         discussion: """
             VELO_DB and VELO_REPO are the defaults for --db and --repo.
 
-            Exit status: 0 success, 1 error, 3 damage found (verify), a plan that blocks (plan, restore, transfer import) or an unhealthy schema (schema corrupt), 11 the repository is locked by another velo, 64 usage error, 130 interrupted.
+            Exit status: 0 success, 1 error, 3 damage found (verify), a plan that blocks (plan, restore, transfer import) or an unhealthy schema (schema corrupt), 11 the repository is locked by another velo, 64 usage error, 130 interrupted; velo status: 0 ok, 1 warning, 2 critical, 3 unknown.
             """,
         version: VeloVersion.current,
         subcommands: [

@@ -1,0 +1,97 @@
+import Foundation
+import Testing
+@testable import VeloKit
+
+@Suite struct RoundTests {
+    /// A config for two demo databases in a new folder, with `extra` keys.
+    func setup(_ extra: String = "", _ name: String = #function) throws -> (RunConfig, String, String) {
+        let folder = Fixtures.temporaryDirectory(name)
+        let a = try Fixtures.demo(posts: 3, seed: 1, name: name + "a")
+        let b = try Fixtures.demo(posts: 3, seed: 2, name: name + "b")
+        let file = folder.appendingPathComponent("velo.json").path
+        try """
+            {"_comment": "test", "repository": "repo", "databases": ["\(a)", "\(b)"], "backup_every": "1h",
+             "verify_every": "7d", "prometheus": "velo.prom"\(extra)}
+            """.write(toFile: file, atomically: true, encoding: .utf8)
+        return (try RunConfig.load(path: file), a, b)
+    }
+
+    @Test func aRoundBacksUpWhatIsDueVerifiesWhatWasNotAndWritesMetrics() throws {
+        let (config, a, b) = try setup(#", "retention": {"keep_last": 2}"#)
+        let t0 = Timestamp.now
+        let first = try Round.run(config: config, now: t0)
+        #expect(first.backups.map(\.action) == ["backed-up", "backed-up"])
+        #expect(first.failed.isEmpty && first.damaged.isEmpty && first.verified.count == 2 && first.verified.allSatisfy(\.ok))
+        #expect(first.status == .ok)
+        let metrics = try String(contentsOfFile: try #require(config.prometheus), encoding: .utf8)
+        #expect(metrics.contains("velo_last_verify_ok{source=\"\(FileSystem.absolute(a))\",kind=\"tenant\"} 1"))
+
+        // Ten minutes later nothing is due.
+        let second = try Round.run(config: config, now: t0 + 600)
+        #expect(second.backups.map(\.action) == ["not-due", "not-due"] && second.verified.isEmpty)
+
+        // An hour later (a timer firing a few seconds early counts) both are backed up again; keep_last 2 prunes nothing yet.
+        let third = try Round.run(config: config, now: t0 + 3590)
+        #expect(third.backups.map(\.action) == ["backed-up", "backed-up"])
+        #expect(third.prune?.remove.isEmpty == true && third.verified.count == 2)
+        let fourth = try Round.run(config: config, now: t0 + 7200)
+        #expect(fourth.prune?.remove.count == 2, "keep_last 2 per source")
+        let repo = try Repository.open(config.repository)
+        #expect(try repo.catalog.entries().count == 4)
+        _ = b
+    }
+
+    @Test func oneSourceFailingDoesNotStopTheOthers() throws {
+        let (config, a, b) = try setup()
+        try Data("not a database".utf8).write(to: URL(fileURLWithPath: a))
+        let report = try Round.run(config: config)
+        #expect(report.backups.map(\.action) == ["failed", "backed-up"])
+        #expect(report.failed == [FileSystem.absolute(a)])
+        #expect(report.backups[0].error?.contains(a) == true)
+        #expect(report.status == .critical, "a has no snapshot")
+        _ = b
+    }
+
+    @Test func twoRoundsNeverRunAtOnce() throws {
+        let (config, _, _) = try setup()
+        let repo = try Repository.open(config.repository, create: true)
+        let held = try RoundLock(repository: repo)
+        defer { held.release() }
+        let error = #expect(throws: VeloError.self) { try Round.run(config: config) }
+        #expect(error?.kind == .locked)
+    }
+
+    @Test func aConfigIsStrict() throws {
+        let folder = Fixtures.temporaryDirectory()
+        func load(_ text: String) throws -> RunConfig {
+            let file = folder.appendingPathComponent("c.json").path
+            try text.write(toFile: file, atomically: true, encoding: .utf8)
+            return try RunConfig.load(path: file)
+        }
+        let config = try load(#"{"repository": "r", "databases": ["db/a.sqlite"], "retention": {"keep_daily": 7}, "max_age": "2d"}"#)
+        #expect(config.repository == folder.appendingPathComponent("r").path, "relative to the config file")
+        #expect(config.databases == [folder.appendingPathComponent("db/a.sqlite").path])
+        #expect(config.retention?.keep[.daily] == 7 && config.maxAge.seconds == 172_800)
+        let cases: [(String, String)] = [
+            (#"{"databases": ["a"]}"#, "repository is missing"),
+            (#"{"repository": "r"}"#, "nothing to back up"),
+            (#"{"repository": "r", "databases": ["a"], "backup_evry": "1h"}"#, "unknown key backup_evry"),
+            (#"{"repository": "r", "databases": ["a"], "backup_every": "hourly"}"#, "backup_every hourly"),
+            (#"{"repository": "r", "databases": ["a"], "retention": {"keep_lats": 1}}"#, "retention: "),
+            (#"{"repository": "r", "databases": ["a"], "tenants": ["x"]}"#, "only with app"),
+            (#"{"repository": "r", "databases": ["a", "a"]}"#, "twice"),
+            ("[", "c.json"),
+        ]
+        for (text, message) in cases {
+            let error = #expect(throws: VeloError.self) { try load(text) }
+            #expect(error?.message.contains(message) == true, "\(text): \(error?.message ?? "")")
+            #expect(error?.message.hasPrefix(folder.appendingPathComponent("c.json").path) == true)
+        }
+    }
+
+    @Test func theExampleConfigIsValid() throws {
+        let config = try RunConfig.load(path: Fixtures.root.appendingPathComponent("velo.example.json").path)
+        #expect(config.repository == "/var/backups/velo" && config.backupEvery.seconds == 3600 && config.verifyLimit == 50)
+        #expect(config.retention?.keepLast == 6 && config.prometheus != nil)
+    }
+}
