@@ -58,7 +58,7 @@ PY
 touch -d '1 minute ago' "$WORK/repo/catalog"
 run() {  # run NAME: times velo status, prints "seconds peak-KiB"
     /usr/bin/time -f '%e %M' -o "$WORK/time" "$VELO" status --repo "$WORK/repo" --json > "$WORK/status.json" || [ $? -le 2 ]
-    cat "$WORK/time"
+    tail -n 1 "$WORK/time"   # GNU time writes "Command exited with non-zero status N" first for a warning (1)
 }
 sync
 cold=$(run); warm=$(run); warm2=$(run)
@@ -71,7 +71,7 @@ echo "velo status over $SOURCES sources × $SNAPSHOTS snapshots ($((SOURCES * SN
 echo
 echo "| run | wall s | peak RSS MiB |"
 echo "|---|---|---|"
-for pair in "cold (no cache: reads every entry, writes the cache):$cold" "warm (cache):$warm" "warm again:$warm2" "after a backup (the writer updated the cache):$after"; do
-    name=${pair%%:*}; v=${pair#*:}
+for pair in "cold (no cache: reads every entry, writes the cache)=$cold" "warm (cache)=$warm" "warm again=$warm2" "after a backup (the writer updated the cache)=$after"; do
+    name=${pair%%=*}; v=${pair#*=}
     printf '| %s | %s | %s |\n' "$name" "${v% *}" "$(( ${v#* } / 1024 ))"
 done

@@ -30,9 +30,18 @@ public struct Catalog {
     /// Every catalogued snapshot, oldest first (ties by creation order, then id), and the entries that could not
     /// be read. Snapshots being removed are in neither.
     public func scan() -> (entries: [CatalogEntry], damaged: [DamagedEntry]) {
+        var result: [CatalogEntry] = []
+        let damaged = forEachEntry { result.append($0) }
+        result.sort { ($0.time, $0.sequence, $0.id) < ($1.time, $1.sequence, $1.id) }
+        return (result, damaged)
+    }
+
+    /// Calls `body` with every catalogued snapshot, in no particular order, one at a time (so a caller that keeps
+    /// only a summary of each needs no memory for the rest), and returns the entries that could not be read.
+    /// Snapshots being removed are skipped.
+    func forEachEntry(_ body: (CatalogEntry) -> Void) -> [DamagedEntry] {
         let names = (try? FileManager.default.contentsOfDirectory(atPath: directory)) ?? []
         let removing = pendingRemovals()
-        var result: [CatalogEntry] = []
         var damaged: [DamagedEntry] = []
         for name in names where name.hasSuffix(".json") && !name.hasSuffix(".manifest.json") && !name.hasPrefix(".") {
             let id = String(name.dropLast(5))
@@ -43,15 +52,14 @@ public struct Catalog {
                 do { json = try JSONParser.parse(try FileSystem.read(path)) } catch {
                     throw VeloError("not valid JSON: \(error)")
                 }
-                result.append(try CatalogEntry(json: json, file: path))
+                body(try CatalogEntry(json: json, file: path))
             } catch {
                 var reason = "\(error)"
                 if reason.hasPrefix(path + ": ") { reason.removeFirst(path.count + 2) }
                 damaged.append(DamagedEntry(id: id, path: path, reason: reason))
             }
         }
-        result.sort { ($0.time, $0.sequence, $0.id) < ($1.time, $1.sequence, $1.id) }
-        return (result, damaged.sorted { $0.id < $1.id })
+        return damaged.sorted { $0.id < $1.id }
     }
 
     /// Every readable catalogued snapshot, oldest first (see `scan`, which also names the damaged entries).

@@ -121,10 +121,12 @@ package struct CatalogIndex {
     /// Scans the whole catalog and, when nothing changed during the scan, writes the cache.
     func rebuild(save: Bool = true) -> (sources: [SourceSummary], damaged: [Catalog.DamagedEntry]) {
         let before = Self.stamp(catalogFolder)
-        let scanned = Catalog(directory: catalogFolder).scan()
         var bySource: [String: (kind: String, snapshots: [Snapshot])] = [:]
-        for entry in scanned.entries {
+        var maxSequence = 0
+        // One entry at a time: only the small per-snapshot record is kept, whatever the catalog's size.
+        let damaged = Catalog(directory: catalogFolder).forEachEntry { entry in
             bySource[entry.sourcePath, default: (entry.sourceKind, [])].snapshots.append(Snapshot(entry))
+            maxSequence = max(maxSequence, entry.sequence)
         }
         let sources = bySource.keys.sorted().map { SourceSummary(source: $0, kind: bySource[$0]!.kind, snapshots: bySource[$0]!.snapshots) }
         // Persist only what is surely current: the catalog did not change while it was read, and its last change
@@ -137,11 +139,11 @@ package struct CatalogIndex {
                 for (path, group) in bySource {
                     try writeShard(source: path, kind: group.kind, snapshots: group.snapshots)
                 }
-                let state = State(catalogStamp: before, maxSequence: scanned.entries.map(\.sequence).max() ?? 0, damaged: scanned.damaged)
+                let state = State(catalogStamp: before, maxSequence: maxSequence, damaged: damaged)
                 try writeState(state)
             }
         }
-        return (sources, scanned.damaged)
+        return (sources, damaged)
     }
 
     // MARK: - Writers (under the repository lock)
