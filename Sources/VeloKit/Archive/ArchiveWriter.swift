@@ -76,11 +76,11 @@ package final class ArchiveWriter {
             if workers >= 2 {
                 // zstd's own workers, on jobs small enough that memory stays bounded (each worker holds about
                 // two jobs of input and output); the calling thread only hands bytes over.
-                sink.compressor = try ZstdCompressor(level: level, workers: workers, jobBytes: Self.zstdJobBytes) { [sink] bytes in
+                sink.compressor = try ZstdCompressor(level: level, workers: workers, jobBytes: Self.zstdJobBytes) { [unowned sink] bytes in
                     try sink.writeFile(bytes)
                 }
             } else {
-                sink.compressor = try ZstdCompressor(level: level, workers: 0) { [sink] bytes in try sink.writeFile(bytes) }
+                sink.compressor = try ZstdCompressor(level: level, workers: 0) { [unowned sink] bytes in try sink.writeFile(bytes) }
                 if workers == 1 { sink.pipeline = CompressionPipeline(compressor: sink.compressor) }
             }
             try check(archive_write_set_format_pax_restricted(archive))
