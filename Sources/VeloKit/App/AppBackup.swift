@@ -140,6 +140,8 @@ package enum AppBackup {
             }
             var backup = options
             backup.filesRoot = source.filesRoot
+            // The landlord has no collections: a selection of them applies to the tenants.
+            if source.kind == .landlord { backup.collections = nil }
             backup.app = AppOrigin(path: layout.root, tenantID: source.tenant?.id, tenantName: source.tenant?.name, tenantDomain: source.tenant?.domain)
             if source.kind == .tenant || source.kind == .singleTenant, let tenant = source.tenant {
                 backup.tags.append("tenant:\(tenant.name)")

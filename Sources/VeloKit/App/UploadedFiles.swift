@@ -13,10 +13,19 @@ package struct UploadedFiles: Sendable {
 
     /// The tenant's storage disk root (`…/storage/tenants/{id}/app`).
     package var root: String
-    /// The folders under the root that are backed up.
-    package static let folders = ["uploads"]
+    /// The folders under the root that are backed up: `uploads`, or with `collections`, only those
+    /// collections' upload folders (`uploads/collections/<name>`, the name made safe as Veloquent's
+    /// `FileFieldProcessor` does).
+    package var folders = ["uploads"]
 
-    package init(root: String) { self.root = root }
+    package init(root: String, collections: [String]? = nil) {
+        self.root = root
+        if let collections {
+            folders = collections.map { name in
+                "uploads/collections/" + String(name.map { $0.isASCII && ($0.isLetter || $0.isNumber) || $0 == "_" || $0 == "-" ? $0 : "_" })
+            }
+        }
+    }
 
     /// The regular files under the root's upload folders, sorted by path. Symbolic links and special files are
     /// not followed or read: they are returned in `skipped` with the reason, for the caller to report.
@@ -52,7 +61,7 @@ package struct UploadedFiles: Sendable {
                 skipped.append("\(path): not a regular file")
             }
         }
-        for folder in Self.folders { try visit(folder) }
+        for folder in folders { try visit(folder) }
         return (files, skipped)
     }
 

@@ -111,8 +111,9 @@ public enum Backup {
 
         var uploads: (uploads: UploadedFiles, list: [UploadedFiles.File])?
         var skipped: [String] = []
-        if let root = options.filesRoot {
-            let files = UploadedFiles(root: root)
+        // Files belong to records: none in a metadata-only snapshot, only the selected collections' with --collections.
+        if let root = options.filesRoot, options.records {
+            let files = UploadedFiles(root: root, collections: options.collections)
             let walked = try files.walk()
             uploads = (files, walked.files)
             skipped = walked.skipped

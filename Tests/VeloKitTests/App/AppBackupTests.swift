@@ -84,6 +84,23 @@ import Testing
         #expect(throws: VeloError.self) { try FilesRestore.plan(manifest: manifest, archive: "a", root: root, strategy: .overwrite) }
     }
 
+    @Test func filesFollowTheRecordsSelectedAndTheLandlordIgnoresACollectionSelection() throws {
+        let (app, repo) = try demoApp(tenants: 1)
+        let other = app + "/storage/tenants/1/app/uploads/collections/tags"
+        try FileManager.default.createDirectory(atPath: other, withIntermediateDirectories: true)
+        try Data("t".utf8).write(to: URL(fileURLWithPath: other + "/t.png"))
+        let layout = try AppLayout.load(app)
+        var options = AppBackup.Options()
+        options.backup.collections = ["tags"]
+        let selected = try AppBackup.run(layout: layout, sources: try layout.sources(), repository: repo, options: options)
+        #expect(selected.sources.map(\.status) == [.ok, .ok], "\(selected.sources.map(\.reason))")
+        #expect(selected.sources[1].files == 1)
+        options.backup.collections = nil
+        options.backup.records = false
+        let metadataOnly = try AppBackup.run(layout: layout, sources: try layout.sources(selecting: ["tenant-001"]), repository: repo, options: options)
+        #expect(metadataOnly.sources[0].status == .ok && metadataOnly.sources[0].files == nil)
+    }
+
     static func regularFiles(_ root: String) throws -> [String] {
         guard let walker = FileManager.default.enumerator(atPath: root) else { return [] }
         var result: [String] = []
