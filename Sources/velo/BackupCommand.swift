@@ -146,7 +146,8 @@ struct BackupCommand: ParsableCommand {
         options.backup = try backupOptions()
         let policy = try prune.map { try RetentionPolicy.load(path: $0) }
         let repo = try repository.open(create: true)
-        let report = try AppBackup.run(layout: layout, sources: sources, repository: repo, options: options)
+        let report = try AppBackup.run(layout: layout, sources: sources, repository: repo, options: options,
+                                       progress: TerminalProgress("backup", total: sources.count))
         // Retention works per source, so one prune covers every tenant's snapshots.
         let pruned = try policy.map { try Prune.run(repository: repo, policy: $0, dryRun: false) }
         if output.json {

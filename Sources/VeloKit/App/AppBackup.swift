@@ -65,7 +65,8 @@ package enum AppBackup {
     /// Backs up the app at `appPath` (its sources already read into `sources` by `AppLayout.sources`).
     /// - Throws: only what stops every source: the repository lock (`.locked`), an interruption (after the
     ///   running sources stopped cleanly). A source's own failure is in its outcome.
-    package static func run(layout: AppLayout, sources: [TenantSource], repository: Repository, options: Options) throws -> Report {
+    package static func run(layout: AppLayout, sources: [TenantSource], repository: Repository, options: Options,
+                            progress: (any ProgressObserver)? = nil) throws -> Report {
         guard options.jobs >= 1 else { throw VeloError("--jobs must be 1 or more, not \(options.jobs)", kind: .usage) }
         let started = ContinuousClock.now
         let lock = try repository.lock(command: "velo backup --app")
@@ -73,7 +74,8 @@ package enum AppBackup {
         if let stale = lock.replacedStaleOwner {
             Diagnostics.warn("\(repository.root): took over the stale lock of \(stale.summary), whose process is gone")
         }
-        let state = SharedState(count: sources.count, firstSequence: try repository.catalog.nextSequence())
+        let state = SharedState(count: sources.count, firstSequence: try repository.catalog.nextSequence(), progress: progress)
+        defer { progress?.finish() }
         let jobs = min(options.jobs, max(1, sources.count))
         var backup = options.backup
         // Each job compresses on its own thread unless told otherwise: the jobs already keep the cores busy.
@@ -187,10 +189,14 @@ package enum AppBackup {
         private var nextIndex = 0
         private var nextSequence: Int
         private(set) var outcomes: [Outcome?]
+        private var done = 0
+        /// Told (under the lock, so one call at a time) each time a source is finished.
+        private let progress: (any ProgressObserver)?
 
-        init(count: Int, firstSequence: Int) {
+        init(count: Int, firstSequence: Int, progress: (any ProgressObserver)?) {
             outcomes = Array(repeating: nil, count: count)
             nextSequence = firstSequence
+            self.progress = progress
         }
 
         /// The next source to back up, nil when none is left or velo is being stopped.
@@ -210,6 +216,8 @@ package enum AppBackup {
         func finish(_ index: Int, _ outcome: Outcome) {
             lock.lock(); defer { lock.unlock() }
             outcomes[index] = outcome
+            done += 1
+            progress?.update(done, of: outcomes.count, unit: "sources", detail: outcome.source)
         }
     }
 }
