@@ -32,6 +32,25 @@ import Testing
         #expect(try s3.sources().map { $0.notCovered != nil } == [false, true, true])
     }
 
+    @Test func theEnvDecidesTheDatabasesAndWhatIsCovered() throws {
+        let app = Fixtures.temporaryDirectory().appendingPathComponent("app").path
+        try FileManager.default.createDirectory(atPath: app + "/database", withIntermediateDirectories: true)
+        func write(_ env: String) throws { try env.write(toFile: app + "/.env", atomically: true, encoding: .utf8) }
+        try write("VELO_TENANCY_ENABLED=false\nDB_DATABASE=main.sqlite\nFILESYSTEM_DISK=s3\n")
+        var layout = try AppLayout.load(app)
+        #expect(!layout.tenancy && layout.defaultDatabase == app + "/database/main.sqlite")
+        let single = try layout.sources()
+        #expect(single.count == 1 && single[0].kind == .singleTenant && single[0].notCovered?.contains("S3") == true)
+        try write("DB_CONNECTION=pgsql\nLANDLORD_DB_CONNECTION=sqlite\nLANDLORD_DB_DATABASE=/srv/landlord.sqlite\n")
+        layout = try AppLayout.load(app)
+        #expect(layout.driver == "sqlite" && layout.defaultDatabase == "/srv/landlord.sqlite")
+        try write("DB_CONNECTION=mysql\nDB_DATABASE=veloquent\n")
+        layout = try AppLayout.load(app)
+        #expect(try layout.sources().map { $0.notCovered?.contains("mysql") == true } == [true])
+        try write("VELO_TENANCY_ENABLED=maybe\n")
+        #expect(throws: VeloError.self) { try AppLayout.load(app) }
+    }
+
     @Test func filesGoInWithModeAndTimeLinksAndSpecialFilesAreReportedNotFollowed() throws {
         let (app, repo) = try demoApp(tenants: 1)
         let uploads = app + "/storage/tenants/1/app/uploads"
