@@ -43,11 +43,27 @@ struct BackupCommand: ParsableCommand {
     @Option(name: .long, help: ArgumentHelp("Store a Veloquent transfer export as a snapshot instead (its time is exported_at); no --db.", valueName: "file"))
     var fromPayload: String?
 
+    @Option(name: .long, help: ArgumentHelp("Back up a whole Veloquent app instead of --db: the landlord and every tenant (or the single tenant), each its own snapshot with its uploaded files.", valueName: "dir"), completion: .directory)
+    var app: String?
+
+    @Option(name: .long, help: ArgumentHelp("With --app: only these tenants (names, domains or ids; 'landlord' for the landlord database).", valueName: "a,b"))
+    var tenants: String?
+
+    @Option(name: .long, help: "With --app: how many tenants to back up at once (default: the number of cores).")
+    var jobs: Int?
+
+    @Flag(name: .long, help: "With --app: a tenant velo cannot back up (not SQLite, uploads on S3) is reported but does not fail the run.")
+    var skipUncovered = false
+
     @OptionGroup var output: OutputOptions
 
     func validate() throws {
         guard (1...19).contains(level) else { throw ValidationError("--level must be 1 to 19 (zstd levels), not \(level)") }
         if let threads, threads < 0 { throw ValidationError("--threads must be 0 or more, not \(threads)") }
+        if let jobs, jobs < 1 { throw ValidationError("--jobs must be 1 or more, not \(jobs)") }
+        if app == nil && (tenants != nil || jobs != nil || skipUncovered) {
+            throw ValidationError("--tenants, --jobs and --skip-uncovered go with --app")
+        }
     }
 
     struct BackupAndPrune: Encodable {
@@ -67,21 +83,15 @@ struct BackupCommand: ParsableCommand {
             print("  \(result.archive)")
             return
         }
+        if let app {
+            guard database.db == nil else { throw VeloError("--app and --db exclude each other", kind: .usage) }
+            guard fromPayload == nil else { throw VeloError("--app and --from-payload exclude each other", kind: .usage) }
+            try backUpApp(app)
+            return
+        }
         let dbPath = try database.path()
         try Backup.checkSource(dbPath, busyTimeout: database.timeout)
-        var options = Backup.Options()
-        options.tags = tag
-        options.collections = collections.map { $0.split(separator: ",").map { $0.trimmingCharacters(in: .whitespaces) }.filter { !$0.isEmpty } }
-        options.excludeTables = excludeTable
-        options.includeFramework = includeFramework
-        options.records = !noRecords
-        options.level = level
-        if let threads { options.workers = threads }
-        options.busyTimeout = database.timeout
-        if let time {
-            let seconds = try Timestamp.parse(time, option: "--time")
-            options.time = seconds
-        }
+        let options = try backupOptions()
         // Read the policy first: a bad policy file fails before any work is done.
         let policy = try prune.map { try RetentionPolicy.load(path: $0) }
         // Created only now: a backup that cannot happen (a bad source, time or policy) leaves no repository behind.
@@ -98,6 +108,70 @@ struct BackupCommand: ParsableCommand {
                 print("  also kept, not Veloquent's: \(result.notVeloquent.joined(separator: ", "))")
             }
             if let pruned { print(PruneCommand.render(pruned)) }
+        }
+    }
+
+    /// The snapshot options shared by `--db` and `--app`.
+    func backupOptions() throws -> Backup.Options {
+        var options = Backup.Options()
+        options.tags = tag
+        options.collections = collections.map { $0.split(separator: ",").map { $0.trimmingCharacters(in: .whitespaces) }.filter { !$0.isEmpty } }
+        options.excludeTables = excludeTable
+        options.includeFramework = includeFramework
+        options.records = !noRecords
+        options.level = level
+        if let threads { options.workers = threads }
+        options.busyTimeout = database.timeout
+        if let time {
+            let seconds = try Timestamp.parse(time, option: "--time")
+            options.time = seconds
+        }
+        return options
+    }
+
+    struct AppBackupAndPrune: Encodable {
+        var backup: AppBackup.Report
+        var prune: Prune.Report
+    }
+
+    /// `--app`: every source of the app, a summary table, exit 1 naming the sources that failed (or are not
+    /// covered, unless --skip-uncovered).
+    func backUpApp(_ app: String) throws {
+        let layout = try AppLayout.load(app)
+        let selectors = tenants.map { $0.split(separator: ",").map { $0.trimmingCharacters(in: .whitespaces) }.filter { !$0.isEmpty } }
+        let sources = try layout.sources(selecting: selectors, busyTimeout: database.timeout)
+        var options = AppBackup.Options()
+        options.tenants = selectors
+        if let jobs { options.jobs = jobs }
+        options.backup = try backupOptions()
+        let policy = try prune.map { try RetentionPolicy.load(path: $0) }
+        let repo = try repository.open(create: true)
+        let report = try AppBackup.run(layout: layout, sources: sources, repository: repo, options: options,
+                                       progress: TerminalProgress("backup", total: sources.count))
+        // Retention works per source, so one prune covers every tenant's snapshots.
+        let pruned = try policy.map { try Prune.run(repository: repo, policy: $0, dryRun: false) }
+        if output.json {
+            if let pruned { try Output.json(AppBackupAndPrune(backup: report, prune: pruned)) } else { try Output.json(report) }
+        } else {
+            print(Output.table(["SOURCE", "KIND", "STATUS", "SNAPSHOT", "ROWS", "FILES", "SIZE", "SECONDS"], report.sources.map { o in
+                [o.source, o.kind, o.status.rawValue, o.snapshot.map(SnapshotID.short) ?? "-", o.rows.map(Output.grouped) ?? "-",
+                 o.files.map { "\($0) (\(Output.bytes(o.fileBytes ?? 0)))" } ?? "-", o.bytes.map(Output.bytes) ?? "-", String(format: "%.1f", o.seconds)]
+            }, indent: ""))
+            for o in report.sources where o.status != .ok { print("\(o.source): \(o.status.rawValue): \(o.reason ?? "")") }
+            let ok = report.sources.filter { $0.status == .ok }.count
+            print("\(ok) of \(report.sources.count) sources backed up into \(report.repository) in \(String(format: "%.1f", report.seconds)) s (\(report.jobs) at once)")
+            if let pruned { print(PruneCommand.render(pruned)) }
+        }
+        var problems: [String] = []
+        if !report.failed.isEmpty { problems.append("failed: \(report.failed.joined(separator: ", "))") }
+        if !report.notCovered.isEmpty && !skipUncovered { problems.append("not covered: \(report.notCovered.joined(separator: ", ")) (--skip-uncovered accepts them)") }
+        if !problems.isEmpty {
+            if output.json {
+                // The report (with "failed" and "notCovered") is the output; a second JSON object would break it.
+                FileHandle.standardError.write(Data("Error: \(layout.root): \(problems.joined(separator: "; "))\n".utf8))
+                throw ExitCode(ExitStatus.failure)
+            }
+            throw VeloError("\(layout.root): \(problems.joined(separator: "; "))")
         }
     }
 }

@@ -18,7 +18,10 @@ struct CatCommand: ParsableCommand {
     var snapshot: String
 
     @Argument(help: ArgumentHelp("A collection name (e.g. posts) or a table name (e.g. _velo_posts, settings).", valueName: "table"))
-    var table: String
+    var table: String?
+
+    @Option(name: .long, help: ArgumentHelp("Write one uploaded file of the snapshot instead of a table, its bytes as they were (e.g. uploads/collections/posts/<uuid>.png).", valueName: "path"))
+    var file: String?
 
     @Option(name: .long, help: "The output format.")
     var format: TableCat.Format = .ndjson
@@ -26,10 +29,20 @@ struct CatCommand: ParsableCommand {
     @OptionGroup var output: OutputOptions
 
     func run() throws {
+        guard (table == nil) != (file == nil) else { throw VeloError("name a table or --file PATH (one of them)", kind: .usage) }
         let selected = try SelectedSnapshot.resolve(snapshot, repository: try repository.openIfGiven())
+        if let file {
+            try FileCat.run(selected, file: file, write: Self.writeOut)
+            return
+        }
+        guard let table else { return }
         var manifest: Manifest?
         if case .catalogued(let entry, let repo) = selected { manifest = try repo.catalog.detail(entry.id).manifest }
-        try TableCat.run(selected, table: table, format: format, manifest: manifest) { bytes in
+        try TableCat.run(selected, table: table, format: format, manifest: manifest, output: Self.writeOut)
+    }
+
+    /// Writes to stdout; a closed pipe (`| head`) ends velo quietly.
+    static func writeOut(_ bytes: UnsafeRawBufferPointer) throws {
             var offset = 0
             while offset < bytes.count {
                 let n = write(1, bytes.baseAddress! + offset, bytes.count - offset)
@@ -40,6 +53,5 @@ struct CatCommand: ParsableCommand {
                 }
                 offset += n
             }
-        }
     }
 }

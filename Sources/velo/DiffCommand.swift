@@ -45,5 +45,11 @@ struct DiffCommand: ParsableCommand {
                     Output.grouped(t.changed), Output.grouped(t.unchanged), examples]
         }
         print(Output.table(["TABLE", "ADDED", "REMOVED", "CHANGED", "SAME", "EXAMPLES"], rows))
+        if let files = diff.files {
+            print("\nFiles: \(files.added.count) added, \(files.removed.count) removed, \(files.changed.count) changed, \(files.unchanged) the same")
+            for f in files.added { print("  + \(f)") }
+            for f in files.removed { print("  - \(f)") }
+            for f in files.changed { print("  ~ \(f)") }
+        }
     }
 }

@@ -27,6 +27,7 @@ struct InspectCommand: ParsableCommand {
         print("  archive  \(info.archive) (\(Output.bytes(info.archiveBytes)))")
         print("  source   \(info.source) (\(info.sourceKind), journal \(info.journalMode), SQLite \(info.sqliteVersion))")
         print("  schema   \(info.schemaVersion ?? "unknown") (\(info.migrations) migrations)")
+        if let app = info.app { print("  app      \(app.path)\(app.tenantID.map { ", tenant \($0) \(app.tenantName ?? "")" } ?? ", landlord")") }
         if !info.tags.isEmpty { print("  tags     \(info.tags.joined(separator: ", "))") }
         if !info.records { print("  contents metadata only (--no-records)") }
         if !info.excludedTables.isEmpty { print("  left out \(info.excludedTables.joined(separator: ", "))") }
@@ -42,6 +43,12 @@ struct InspectCommand: ParsableCommand {
         if !tables.isEmpty {
             print("\nTables outside collections (\(tables.count)):")
             print(Output.table(["TABLE", "GROUP", "ROLE", "ROWS"], tables.map { [$0.name, $0.group, $0.role, Output.grouped($0.rows)] }))
+        }
+        if !info.files.isEmpty {
+            let shown = entries ? info.files : Array(info.files.prefix(20))
+            print("\nUploaded files (\(info.files.count), \(Output.bytes(info.files.reduce(0) { $0 + $1.bytes }))):")
+            print(Output.table(["PATH", "BYTES", "MODE", "MODIFIED"], shown.map { [$0.path, Output.grouped(Int($0.bytes)), $0.mode ?? "-", $0.modified ?? "-"] }))
+            if shown.count < info.files.count { print("  … and \(info.files.count - shown.count) more (--entries or --json lists them all)") }
         }
         if entries {
             print("\nEntries (\(info.entries.count)):")

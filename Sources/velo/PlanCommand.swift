@@ -11,9 +11,10 @@ struct PlanCommand: ParsableCommand {
     @OptionGroup var repository: RepositoryOption
 
     @Argument(help: ArgumentHelp("An id, id prefix, 'latest', or the path of an archive file.", valueName: "snapshot"))
-    var snapshot: String
+    var snapshot: String?
 
     @OptionGroup var restore: RestoreOptionsGroup
+    @OptionGroup var appTarget: AppTargetOptions
 
     @Option(name: .long, help: ArgumentHelp("Save the plan (JSON) for 'velo restore --plan'.", valueName: "plan.json"))
     var out: String?
@@ -23,6 +24,12 @@ struct PlanCommand: ParsableCommand {
 
     func run() throws {
         let repo = try repository.openIfGiven()
+        if let app = appTarget.app {
+            guard restore.target == nil else { throw VeloError("--app and --target exclude each other", kind: .usage) }
+            try planIntoApp(app, repository: repo)
+            return
+        }
+        guard let snapshot else { throw VeloError("name a snapshot (or --tenant NAME with --app DIR)", kind: .usage) }
         let selected = try SelectedSnapshot.resolve(snapshot, repository: repo)
         let plan = try RestorePlanner.plan(selected, target: try restore.targetPath(), options: try restore.options(),
                                            busyTimeout: lock.timeout, repository: repo, progress: TerminalProgress("plan"))
@@ -31,6 +38,32 @@ struct PlanCommand: ParsableCommand {
             try Output.json(plan)
         } else {
             print(PlanCommand.render(plan))
+        }
+        if !plan.canProceed { throw ExitStatus.foundDamage }
+    }
+
+    struct AppPlan: Encodable {
+        var database: RestorePlan
+        var files: FilesRestore.Plan?
+        var note: String?
+    }
+
+    /// `--app`: the database plan and the files plan of the tenant's snapshot into the app.
+    func planIntoApp(_ app: String, repository repo: Repository?) throws {
+        let resolved = try appTarget.resolve(app: app, snapshot: snapshot, at: nil, repository: repo)
+        let options = try restore.options()
+        let plan = try RestorePlanner.plan(resolved.selected, target: resolved.target.database, options: options,
+                                           busyTimeout: lock.timeout, repository: repo, progress: TerminalProgress("plan"))
+        if let out { try plan.save(to: out) }
+        let files = try resolved.target.filesRoot.map {
+            try FilesRestore.plan(manifest: resolved.manifest, archive: resolved.selected.archivePath, root: $0, strategy: options.conflict)
+        }
+        if output.json {
+            try Output.json(AppPlan(database: plan, files: files, note: resolved.target.note))
+        } else {
+            print(PlanCommand.render(plan))
+            if let files { print(AppTargetOptions.render(files)) }
+            if let note = resolved.target.note { print("note: \(note)") }
         }
         if !plan.canProceed { throw ExitStatus.foundDamage }
     }

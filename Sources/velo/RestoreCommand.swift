@@ -17,6 +17,7 @@ struct RestoreCommand: ParsableCommand {
     var at: String?
 
     @OptionGroup var restore: RestoreOptionsGroup
+    @OptionGroup var appTarget: AppTargetOptions
 
     @Option(name: .long, help: ArgumentHelp("Do exactly what this saved plan says, refusing it if the archive or the target changed since.", valueName: "plan.json"))
     var plan: String?
@@ -33,6 +34,11 @@ struct RestoreCommand: ParsableCommand {
     func run() throws {
         let time = try at.map { try Timestamp.parse($0, option: "--at") }  // arguments first, then files
         let repo = try repository.openIfGiven()
+        if let app = appTarget.app {
+            guard restore.target == nil else { throw VeloError("--app and --target exclude each other", kind: .usage) }
+            try restoreIntoApp(app, time: time, repository: repo)
+            return
+        }
         let target = try restore.targetPath()
         let selected: SelectedSnapshot
         switch (snapshot, at) {
@@ -59,5 +65,54 @@ struct RestoreCommand: ParsableCommand {
             return [t, Output.grouped(c.inserted), Output.grouped(c.updated), Output.grouped(c.skipped)]
         }))
         if let safety = result.safetySnapshot, let undo = result.undo { print("safety snapshot \(safety) (tag pre-restore); undo: \(undo)") }
+    }
+
+    struct AppResult: Encodable {
+        var database: Restore.Result
+        var files: FilesRestore.Plan?
+        var note: String?
+    }
+
+    /// `--app`: the files are planned and written aside first, the database restored (all or nothing), then
+    /// the files renamed into place; a failed database restore deletes the files written aside.
+    func restoreIntoApp(_ app: String, time: Int64?, repository repo: Repository?) throws {
+        let resolved = try appTarget.resolve(app: app, snapshot: snapshot, at: time, repository: repo)
+        let target = resolved.target
+        if FileManager.default.fileExists(atPath: target.database) && !yes {
+            throw VeloError("\(target.database) exists: restoring merges the snapshot into it; review 'velo plan', then pass --yes")
+        }
+        let options = try restore.options()
+        var staged: FilesRestore.Staged?
+        var filesPlan: FilesRestore.Plan?
+        if let root = target.filesRoot {
+            let plan = try FilesRestore.plan(manifest: resolved.manifest, archive: resolved.selected.archivePath, root: root, strategy: options.conflict)
+            filesPlan = plan
+            if !plan.writes.isEmpty {
+                staged = try FilesRestore.stage(plan, manifest: resolved.manifest, reader: try SnapshotReader(resolved.selected))
+            }
+        }
+        try FileManager.default.createDirectory(atPath: (target.database as NSString).deletingLastPathComponent, withIntermediateDirectories: true)
+        let saved = try plan.map { try Restore.SavedPlan(path: $0) }
+        let result: Restore.Result
+        do {
+            result = try Restore.run(resolved.selected, target: target.database, options: options, repository: repo, savedPlan: saved,
+                                     safetySnapshot: !noSafetySnapshot, busyTimeout: lock.timeout, progress: TerminalProgress("restore"))
+        } catch {
+            staged?.discard()
+            throw error
+        }
+        try staged?.commit()
+        if output.json {
+            try Output.json(AppResult(database: result, files: filesPlan, note: target.note))
+            return
+        }
+        print("restored snapshot \(SnapshotID.short(result.snapshot)) into \(result.target)\(result.created ? " (new database)" : "") in \(String(format: "%.1f", result.seconds)) s")
+        let rows = result.records.values.reduce(into: [0, 0, 0]) { t, c in t[0] += c.inserted; t[1] += c.updated; t[2] += c.skipped }
+        print("  rows: \(Output.grouped(rows[0])) inserted, \(Output.grouped(rows[1])) updated, \(Output.grouped(rows[2])) skipped")
+        if let filesPlan {
+            print("  files into \(filesPlan.root): \(filesPlan.count(.add)) added, \(filesPlan.count(.replace)) replaced, \(filesPlan.count(.keep)) kept (other content, skip), \(filesPlan.count(.unchanged)) unchanged")
+        }
+        if let safety = result.safetySnapshot, let undo = result.undo { print("safety snapshot \(safety) (tag pre-restore); undo: \(undo)") }
+        if let note = target.note { print("note: \(note)") }
     }
 }

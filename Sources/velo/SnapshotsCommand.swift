@@ -31,6 +31,9 @@ struct SnapshotsCommand: ParsableCommand {
         var archive: String
         var verified: String?
         var verifiedOK: Bool?
+        /// `velo backup --app` snapshots: the tenant (`landlord` for the landlord) and the uploaded files kept.
+        var tenant: String? = nil
+        var files: Int? = nil
     }
 
     func run() throws {
@@ -46,7 +49,8 @@ struct SnapshotsCommand: ParsableCommand {
         let rows = entries.map { e in
             Row(id: e.id, time: Timestamp.iso8601(e.time), source: e.sourcePath, tags: e.tags, collections: e.collections,
                 rows: e.totalRows, bytes: e.archiveBytes, archive: repo.path(e.archive),
-                verified: e.verification.map { Timestamp.iso8601($0.time) }, verifiedOK: e.verification?.ok)
+                verified: e.verification.map { Timestamp.iso8601($0.time) }, verifiedOK: e.verification?.ok,
+                tenant: e.app.map { $0.tenantName ?? "landlord" }, files: e.files)
         }
         if output.json {
             try Output.json(rows)

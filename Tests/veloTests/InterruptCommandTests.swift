@@ -33,6 +33,23 @@ import VeloKit
         (FileManager.default.enumerator(atPath: folder)?.allObjects as? [String]) ?? []
     }
 
+    @Test func anInterruptedAppBackupStopsEveryJobAndLeavesOnlyCompleteSnapshots() throws {
+        let dir = Scratch.directory()
+        let app = dir.appendingPathComponent("app").path, repo = dir.appendingPathComponent("repo").path
+        #expect(try VeloProcess.run(["demo", "--app", app, "--tenants", "6", "--posts", "3000"]).status == 0)
+        #expect(try VeloProcess.run(["init", "--repo", repo]).status == 0)
+        let backup = try Self.interrupt(["backup", "--app", app, "--repo", repo, "--jobs", "2"], signal: SIGINT) {
+            Self.files(under: repo + "/snapshots").contains { $0.hasSuffix(".partial") }
+        }
+        #expect(backup.signalled, "the backup ended before a partial archive was seen")
+        #expect(backup.status == 130, "\(backup.stderr)")
+        let left = Self.files(under: repo).filter { $0.hasSuffix(".partial") || $0.hasPrefix("tmp/") || $0 == "locks/exclusive.json" }
+        #expect(left.isEmpty, "\(left)")
+        let catalogued = try FileManager.default.contentsOfDirectory(atPath: repo + "/catalog").filter { !$0.contains("manifest") }
+        #expect(catalogued.count < 7)
+        #expect(try VeloProcess.run(["verify", "--all", "--repo", repo]).status == 0)
+    }
+
     @Test func anInterruptedBackupAndRestoreLeaveNothingBehind() throws {
         let dir = Scratch.directory()
         let db = dir.appendingPathComponent("tenant.sqlite").path

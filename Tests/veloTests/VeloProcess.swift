@@ -6,6 +6,8 @@ enum VeloProcess {
         var status: Int32
         var stdout: String
         var stderr: String
+        /// stdout as bytes, for output that is not text (`velo cat --file`).
+        var stdoutData = Data()
     }
 
     /// The `velo` executable next to the test bundle (or `$VELO_BIN`).
@@ -50,7 +52,8 @@ enum VeloProcess {
         errData = err.fileHandleForReading.readDataToEndOfFile()
         group.wait()
         process.waitUntilExit()
-        return Result(status: process.terminationStatus, stdout: String(decoding: outData, as: UTF8.self), stderr: String(decoding: errData, as: UTF8.self))
+        return Result(status: process.terminationStatus, stdout: String(decoding: outData, as: UTF8.self), stderr: String(decoding: errData, as: UTF8.self),
+                      stdoutData: outData)
     }
 }
 

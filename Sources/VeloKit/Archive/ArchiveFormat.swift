@@ -42,7 +42,8 @@ public enum ArchiveFormat {
 
     /// The largest entry of a velo archive at `path`, by what the entry is.
     static func maxEntryBytes(_ path: String) -> Int64 {
-        Int64(path == headerPath || path == manifestPath ? maxJSONEntryBytes : maxDataEntryBytes)
+        if isFileEntry(path) { return maxFileEntryBytes }
+        return Int64(path == headerPath || path == manifestPath ? maxJSONEntryBytes : maxDataEntryBytes)
     }
 
     /// Where a table's rows go, by the table's role.

@@ -75,7 +75,7 @@ package final class ArchiveReader {
             throw VeloError("\(path): libarchive cannot allocate a reader")
         }
         self.archive = archive
-        source.decompressor = try ZstdDecompressor { [source] buffer in try source.readFile(buffer) }
+        source.decompressor = try ZstdDecompressor { [unowned source] buffer in try source.readFile(buffer) }
         // Decompression (and the file's checksum) run on a thread of their own, ahead of the tar reader.
         source.pipeline = DecompressionPipeline(decompressor: source.decompressor)
         archive_read_support_format_tar(archive)

@@ -76,11 +76,11 @@ package final class ArchiveWriter {
             if workers >= 2 {
                 // zstd's own workers, on jobs small enough that memory stays bounded (each worker holds about
                 // two jobs of input and output); the calling thread only hands bytes over.
-                sink.compressor = try ZstdCompressor(level: level, workers: workers, jobBytes: Self.zstdJobBytes) { [sink] bytes in
+                sink.compressor = try ZstdCompressor(level: level, workers: workers, jobBytes: Self.zstdJobBytes) { [unowned sink] bytes in
                     try sink.writeFile(bytes)
                 }
             } else {
-                sink.compressor = try ZstdCompressor(level: level, workers: 0) { [sink] bytes in try sink.writeFile(bytes) }
+                sink.compressor = try ZstdCompressor(level: level, workers: 0) { [unowned sink] bytes in try sink.writeFile(bytes) }
                 if workers == 1 { sink.pipeline = CompressionPipeline(compressor: sink.compressor) }
             }
             try check(archive_write_set_format_pax_restricted(archive))
@@ -133,6 +133,53 @@ package final class ArchiveWriter {
     @discardableResult
     package func addEntry(path entryPath: String, bytes: [UInt8], modificationTime: Int64) throws -> Entry {
         try bytes.withUnsafeBytes { try addEntry(path: entryPath, bytes: $0, modificationTime: modificationTime) }
+    }
+
+    /// Adds an uploaded file (mode 0600 in the tar; its own mode goes in the manifest), streamed from the open
+    /// file `fd` in 256 KiB chunks: exactly `size` bytes, the size the tar header was written with. A file that
+    /// is shorter or longer than that when read (it changed meanwhile) is refused, naming `source`.
+    @discardableResult
+    package func addFile(path entryPath: String, fd: Int32, size: Int64, modificationTime: Int64, source: String) throws -> Entry {
+        guard let entry = archive_entry_new() else { throw VeloError("libarchive: cannot allocate an entry") }
+        defer { archive_entry_free(entry) }
+        archive_entry_set_pathname_utf8(entry, entryPath)
+        archive_entry_set_size(entry, la_int64_t(size))
+        archive_entry_set_filetype(entry, ArchiveFileType.regular)
+        archive_entry_set_perm(entry, 0o600)
+        archive_entry_set_mtime(entry, time_t(modificationTime), 0)
+        try check(archive_write_header(archive, entry))
+        var digest = SHA256Digest()
+        var chunk = [UInt8](repeating: 0, count: 256 * 1024)
+        var remaining = size
+        while true {
+            let n = chunk.withUnsafeMutableBytes { Foundation.read(fd, $0.baseAddress, $0.count) }
+            if n < 0 {
+                if errno == EINTR { continue }
+                throw VeloError.io(source, "read", errno: errno)
+            }
+            if n == 0 { break }
+            guard Int64(n) <= remaining else { throw VeloError("\(source): grew while it was being backed up (expected \(size) bytes)", kind: .io) }
+            try chunk.withUnsafeBytes { raw in
+                let bytes = UnsafeRawBufferPointer(rebasing: raw[0..<n])
+                digest.update(bytes)
+                var offset = 0
+                while offset < n {
+                    let written = archive_write_data(archive, bytes.baseAddress! + offset, n - offset)
+                    if written < 0 { try check(Int32(written)) }
+                    offset += written
+                }
+            }
+            remaining -= Int64(n)
+            if remaining == 0 {
+                // One more read must find the end: a file that grew is refused rather than cut.
+                let extra = chunk.withUnsafeMutableBytes { Foundation.read(fd, $0.baseAddress, 1) }
+                if extra > 0 { throw VeloError("\(source): grew while it was being backed up (expected \(size) bytes)", kind: .io) }
+                break
+            }
+        }
+        guard remaining == 0 else { throw VeloError("\(source): shrank while it was being backed up (expected \(size) bytes)", kind: .io) }
+        try check(archive_write_finish_entry(archive))
+        return Entry(path: entryPath, bytes: size, sha256: digest.hex())
     }
 
     /// Ends the tar stream and the zstd frame, fsyncs and closes the file. Returns its size and SHA-256.

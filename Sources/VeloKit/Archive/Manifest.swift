@@ -8,6 +8,20 @@ public struct Manifest: Equatable, Sendable {
         /// For row parts: the table and how many rows the part holds.
         public var table: String?
         public var rows: Int?
+        /// For uploaded files (`files/…`): the file's permission bits and modification time (nanoseconds since
+        /// the Unix epoch), which a restore gives back.
+        public var mode: Int?
+        public var modified: Int64?
+
+        public init(path: String, bytes: Int64, sha256: String, table: String? = nil, rows: Int? = nil, mode: Int? = nil, modified: Int64? = nil) {
+            self.path = path
+            self.bytes = bytes
+            self.sha256 = sha256
+            self.table = table
+            self.rows = rows
+            self.mode = mode
+            self.modified = modified
+        }
     }
 
     public struct Table: Equatable, Sendable {
@@ -39,6 +53,14 @@ public struct Manifest: Equatable, Sendable {
 
     public func table(_ name: String) -> Table? { tables.first { $0.name == name } }
     public func entry(_ path: String) -> Entry? { entries.first { $0.path == path } }
+    /// The uploaded files (`files/…`), in archive order.
+    public var files: [Entry] { entries.filter { ArchiveFormat.isFileEntry($0.path) } }
+
+    /// Permission bits as four octal digits (`0644`).
+    static func octal(_ mode: Int) -> String {
+        let digits = String(mode, radix: 8)
+        return String(repeating: "0", count: max(0, 4 - digits.count)) + digits
+    }
 
     package var json: JSONValue {
         .object([
@@ -49,6 +71,8 @@ public struct Manifest: Equatable, Sendable {
                 var pairs: [(String, JSONValue)] = [("path", .string(e.path)), ("bytes", .int(e.bytes)), ("sha256", .string(e.sha256))]
                 if let table = e.table { pairs.append(("table", .string(table))) }
                 if let rows = e.rows { pairs.append(("rows", .int(rows))) }
+                if let mode = e.mode { pairs.append(("mode", .string(Manifest.octal(mode)))) }
+                if let modified = e.modified { pairs.append(("mtime_ns", .int(modified))) }
                 return .object(pairs)
             })),
             ("tables", .array(tables.map { t in
@@ -79,7 +103,13 @@ public struct Manifest: Equatable, Sendable {
         self.entries = try entries.enumerated().map { i, e in
             guard let path = e["path"]?.stringValue, let bytes = e["bytes"]?.intValue, let sha = e["sha256"]?.stringValue,
                   sha.count == 64 else { throw fail("entries[\(i)] is malformed") }
-            return Entry(path: path, bytes: Int64(bytes), sha256: sha, table: e["table"]?.stringValue, rows: e["rows"]?.intValue)
+            var mode: Int?
+            if let text = e["mode"]?.stringValue {
+                guard let bits = Int(text, radix: 8), (0...0o7777).contains(bits) else { throw fail("entries[\(i)] has mode \(text), not octal permission bits") }
+                mode = bits
+            }
+            return Entry(path: path, bytes: Int64(bytes), sha256: sha, table: e["table"]?.stringValue, rows: e["rows"]?.intValue,
+                         mode: mode, modified: e["mtime_ns"]?.intValue.map(Int64.init))
         }
         self.tables = try tables.enumerated().map { i, t in
             guard let name = t["name"]?.stringValue, let groupName = t["group"]?.stringValue,

@@ -16,6 +16,8 @@ public struct SnapshotHeader: Equatable, Sendable {
         public var migrations: [String]
         /// The collection table prefix.
         public var prefix: String
+        /// The app and tenant, for a snapshot taken with `velo backup --app`.
+        public var app: AppOrigin? = nil
     }
 
     /// What was included.
@@ -83,7 +85,7 @@ public struct SnapshotHeader: Equatable, Sendable {
                 ("schema_version", source.schemaVersion.map { .string($0) } ?? .null),
                 ("migrations", .array(source.migrations.map { .string($0) })),
                 ("collection_prefix", .string(source.prefix)),
-            ])),
+            ] + (source.app.map { [("app", $0.json)] } ?? []))),
             ("tags", .array(tags.map { .string($0) })),
             ("contents", .object([
                 ("records", .bool(contents.records)),
@@ -121,7 +123,8 @@ public struct SnapshotHeader: Equatable, Sendable {
             pageSize: source["page_size"]?.intValue ?? 0,
             schemaVersion: source["schema_version"]?.stringValue,
             migrations: (source["migrations"]?.arrayValue ?? []).compactMap(\.stringValue),
-            prefix: source["collection_prefix"]?.stringValue ?? CollectionMetadata.defaultPrefix)
+            prefix: source["collection_prefix"]?.stringValue ?? CollectionMetadata.defaultPrefix,
+            app: AppOrigin(json: source["app"]))
         tags = (json["tags"]?.arrayValue ?? []).compactMap(\.stringValue)
         let contents = json["contents"]
         self.contents = Contents(

@@ -106,6 +106,7 @@ package final class SnapshotReader {
     @discardableResult
     package func scan(tables: Set<String>? = nil, stopAfterTables: Bool = false,
                      schema onSchema: ((UnsafeRawBufferPointer) throws -> Void)? = nil,
+                     files onFile: (any FileEntryHandler)? = nil,
                      onRow: (SnapshotHeader.Table, UnsafeRawBufferPointer) throws -> Bool) throws -> Manifest? {
         let order = Dictionary(header.tables.enumerated().map { ($0.element.name, $0.offset) }, uniquingKeysWith: { a, _ in a })
         let lastWanted = tables.map { $0.compactMap { order[$0] }.max() ?? -1 }
@@ -134,11 +135,14 @@ package final class SnapshotReader {
                 }
             }
             let isSchema = entry.path == ArchiveFormat.schemaPath
-            let table = isSchema ? nil : table(forPart: entry.path)
-            let wanted = isSchema ? onSchema != nil : table.map { tables?.contains($0.name) ?? true } ?? false
+            let isFile = ArchiveFormat.isFileEntry(entry.path)
+            let table = isSchema || isFile ? nil : table(forPart: entry.path)
+            let wantedFile = isFile && onFile?.wants(entry.path) == true
+            let wanted = isSchema ? onSchema != nil : isFile ? wantedFile : table.map { tables?.contains($0.name) ?? true } ?? false
             if stopAfterTables, let lastWanted, let table, let position = order[table.name], position > lastWanted { return nil }
             if !wanted && !verifying { continue }  // libarchive skips the data
-            let isRows = entry.path.hasSuffix(".ndjson")
+            if wantedFile { try onFile?.begin(entry.path, size: entry.size) }
+            let isRows = ArchiveFormat.isRowsEntry(entry.path)
             var digest = SHA256Digest()
             var stop = false
             lines.reset()
@@ -151,7 +155,8 @@ package final class SnapshotReader {
                 if n == 0 { break }
                 try buffer.withUnsafeBytes { raw in
                     let chunk = UnsafeRawBufferPointer(rebasing: raw[0..<n])
-                    if verifying { digest.update(chunk) }
+                    if verifying || wantedFile { digest.update(chunk) }
+                    if wantedFile { try onFile?.write(chunk) }
                     if isRows {
                         do { try lines.feed(chunk, line) } catch let tooLong as LineSplitter.LineTooLong {
                             throw ArchiveDamage(path: path, entry: entry.path, reason: tooLong.description)
@@ -162,6 +167,12 @@ package final class SnapshotReader {
             }
             if isRows && lines.hasPartialLine {
                 throw ArchiveDamage(path: path, entry: entry.path, reason: "the last row is not ended by a newline (truncated entry?)")
+            }
+            if wantedFile {
+                if digest.byteCount != entry.size {
+                    throw ArchiveDamage(path: path, entry: entry.path, reason: "tar header says \(entry.size) bytes, \(digest.byteCount) were read")
+                }
+                try onFile?.end(entry.path, bytes: digest.byteCount, sha256: digest.hex())
             }
             if verifying {
                 if digest.byteCount != entry.size {
@@ -193,4 +204,15 @@ package final class SnapshotReader {
         _ = try finishReading()
         return manifest
     }
+}
+
+/// Receives the uploaded files (`files/…` entries) a scan streams past: `begin`, the bytes in chunks, then
+/// `end` with what was read. A file is handed out before the archive's manifest is checked; a handler writes
+/// it aside and keeps it only once the scan has returned the manifest.
+package protocol FileEntryHandler: AnyObject {
+    /// Whether the scan should hand out this entry.
+    func wants(_ entryPath: String) -> Bool
+    func begin(_ entryPath: String, size: Int64) throws
+    func write(_ bytes: UnsafeRawBufferPointer) throws
+    func end(_ entryPath: String, bytes: Int64, sha256: String) throws
 }

@@ -151,7 +151,7 @@ package struct ArchiveAudit {
     mutating func readData(_ header: ArchiveReader.EntryHeader, reader: ArchiveReader, buffer: inout [UInt8],
                            checkRows: Bool, progress: (any ProgressObserver)?) throws -> ObservedEntry? {
         var digest = SHA256Digest()
-        let isRows = header.path.hasSuffix(".ndjson")
+        let isRows = ArchiveFormat.isRowsEntry(header.path)
         var lines = LineSplitter()
         var rows = 0
         // Columns come from the header, which is the first entry; without it only the rows' shape is checked.
@@ -228,6 +228,14 @@ package struct ArchiveAudit {
             }
             if let rows = expected.rows, rows != actual.rows {
                 problems.append(Problem(entry: expected.path, reason: "has \(actual.rows) rows, the manifest says \(rows)"))
+            }
+        }
+        for expected in manifest.entries where ArchiveFormat.isFileEntry(expected.path) {
+            if ArchiveFormat.fileRelativePath(entry: expected.path) == nil {
+                problems.append(Problem(entry: expected.path, reason: "is not a safe file path (an empty, '.' or '..' component, an encoded '/' or NUL, or bad percent-encoding)"))
+            }
+            if expected.mode == nil || expected.modified == nil {
+                problems.append(Problem(entry: expected.path, reason: "is an uploaded file without its mode and mtime_ns in the manifest"))
             }
         }
         for entry in entries where !listed.contains(entry.path) {

@@ -63,6 +63,19 @@ package struct Inspection: Encodable, Sendable {
     package var entries: [EntryInfo]
     package var totalRows: Int
     package var totalBytes: Int64
+    /// The app and tenant (`velo backup --app`), and the uploaded files the snapshot holds.
+    package var app: AppOrigin? = nil
+    package var files: [FileInfo] = []
+
+    /// One uploaded file: where it restores to (relative to the tenant's storage disk), its size, mode,
+    /// modification time and SHA-256.
+    package struct FileInfo: Encodable, Sendable {
+        package var path: String
+        package var bytes: Int64
+        package var mode: String?
+        package var modified: String?
+        package var sha256: String
+    }
 
     /// Reads what is needed: the collection rows (at the start of the archive) and the manifest (from the
     /// catalog, or from the end of a lone archive).
@@ -95,7 +108,7 @@ package struct Inspection: Encodable, Sendable {
         let owned = Set(collections.map(\.tableName) + pivots.map(\.name))
         let tables = manifest.tables.filter { !owned.contains($0.name) }
             .map { TableInfo(name: $0.name, group: $0.group.rawValue, role: $0.role, rows: $0.rows, parts: $0.parts.count) }
-        return Inspection(
+        var inspection = Inspection(
             formatVersion: header.version, id: header.id, time: Timestamp.iso8601(header.time), toolVersion: header.toolVersion,
             archive: snapshot.archivePath, archiveBytes: try FileSystem.fileSize(snapshot.archivePath),
             archiveSHA256: snapshot.catalogEntry?.archiveSHA256,
@@ -107,5 +120,11 @@ package struct Inspection: Encodable, Sendable {
             otherTables: tables.filter { $0.group == "other" || $0.group == "records" },
             entries: manifest.entries.map { EntryInfo(path: $0.path, bytes: $0.bytes, rows: $0.rows, sha256: $0.sha256) },
             totalRows: manifest.totalRows, totalBytes: manifest.totalBytes)
+        inspection.app = header.source.app
+        inspection.files = manifest.files.map { f in
+            FileInfo(path: ArchiveFormat.fileRelativePath(entry: f.path) ?? f.path, bytes: f.bytes, mode: f.mode.map(Manifest.octal),
+                     modified: f.modified.map { Timestamp.iso8601($0 / 1_000_000_000) }, sha256: f.sha256)
+        }
+        return inspection
     }
 }

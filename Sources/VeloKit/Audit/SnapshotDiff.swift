@@ -35,6 +35,8 @@ package struct SnapshotDiff: Encodable, Sendable {
     package var b: Side
     package var collections: [CollectionChange]
     package var tables: [TableDiff]
+    /// Uploaded files added, removed and changed (nil when neither snapshot holds any).
+    package var files: FilesDiff? = nil
 
     /// How many example keys are kept per table and kind of change.
     static let exampleLimit = 5
@@ -81,10 +83,11 @@ package struct SnapshotDiff: Encodable, Sendable {
         try FileSystem.createDirectory(directory)
         defer { try? FileManager.default.removeItem(atPath: directory) }
         let spill = try BucketSpill(directory: directory, buckets: bucketCount)
+        var manifests: [Manifest] = []
         for (side, snapshot) in [first, second].enumerated() {
             let reader = try SnapshotReader(path: snapshot.archivePath, manifest: sides[side].manifest)
             var done = 0
-            try reader.scan { table, line in
+            let manifest = try reader.scan { table, line in
                 guard let plan = plans[table.name] else { return true }
                 guard let ranges = RowValidator.valueRanges(in: line), ranges.count == table.columns.count else {
                     throw VeloError("\(snapshot.archivePath): table \(table.name): malformed row (run 'velo verify')")
@@ -94,6 +97,7 @@ package struct SnapshotDiff: Encodable, Sendable {
                 if done & 8191 == 0 { try Interruption.check(); progress?.update(done, detail: "snapshot \(side == 0 ? "A" : "B")") }
                 return true
             }
+            if let manifest { manifests.append(manifest) }
         }
         try spill.finishWriting()
         try spill.compare { tableIndex, kind, key in
@@ -117,7 +121,7 @@ package struct SnapshotDiff: Encodable, Sendable {
         }
         return SnapshotDiff(a: Side(id: sides[0].header.id, time: Timestamp.iso8601(sides[0].header.time)),
                             b: Side(id: sides[1].header.id, time: Timestamp.iso8601(sides[1].header.time)),
-                            collections: changes, tables: diffs)
+                            collections: changes, tables: diffs, files: manifests.count == 2 ? FilesDiff(manifests[0], manifests[1]) : nil)
     }
 
     struct TablePlan {

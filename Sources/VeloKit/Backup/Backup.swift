@@ -20,6 +20,10 @@ public enum Backup {
         public var busyTimeout: Duration = .seconds(5)
         /// Only these tables' rows (and the collection metadata): the snapshot taken before tables are dropped.
         public var onlyTables: [String]?
+        /// `velo backup --app`: the tenant's storage disk root, whose `uploads/` go into the snapshot as `files/…`.
+        package var filesRoot: String?
+        /// `velo backup --app`: the app and tenant, recorded in the header and the catalog.
+        package var app: AppOrigin?
 
         public init() {}
     }
@@ -44,6 +48,11 @@ public enum Backup {
         /// Tables kept although they are not Veloquent's (orphans, other applications' tables).
         public var notVeloquent: [String]
         public var seconds: Double
+        /// Uploaded files kept (`--app`), their bytes, and what was not kept (links, special files, files
+        /// deleted while the backup ran), each with its reason.
+        public var files: Int? = nil
+        public var fileBytes: Int64? = nil
+        public var skippedFiles: [String]? = nil
     }
 
     /// Checks that `path` is a Veloquent database before anything is written anywhere (a repository is created
@@ -68,13 +77,20 @@ public enum Backup {
         guard (1...ArchiveFormat.maxPartTarget).contains(options.partBytes) else {
             throw VeloError("the part size must be 1 byte to \(ArchiveFormat.maxPartTarget >> 20) MiB")
         }
-        let started = ContinuousClock.now
         let lock = try repository.lock(command: "velo backup")
         defer { lock.release() }
         if let stale = lock.replacedStaleOwner {
             Diagnostics.warn("\(repository.root): took over the stale lock of \(stale.summary), whose process is gone")
         }
+        return try write(databasePath: databasePath, repository: repository, options: options, progress: progress,
+                         sequence: { try repository.catalog.nextSequence() })
+    }
 
+    /// The backup itself, for a caller that holds the repository's lock: `sequence` hands out the catalog
+    /// sequence number (several backups of one `--app` run share the lock and number their entries in turn).
+    package static func write(databasePath: String, repository: Repository, options: Options, progress: (any ProgressObserver)?,
+                              sequence: () throws -> Int) throws -> Result {
+        let started = ContinuousClock.now
         Diagnostics.info("\(databasePath): taking a consistent snapshot into \(repository.root)")
         let source = try ConsistentRead(path: databasePath, busyTimeout: options.busyTimeout)
         defer { source.close() }
@@ -88,10 +104,20 @@ public enum Backup {
             id: id, time: time,
             source: .init(path: FileSystem.absolute(databasePath), kind: layout.kind.rawValue, sqliteVersion: Database.libraryVersion,
                           journalMode: source.journalMode, pageSize: Int(try source.database.pragma("page_size")?.int64Value ?? 0),
-                          schemaVersion: layout.schemaVersion, migrations: layout.appliedMigrations, prefix: layout.prefix),
+                          schemaVersion: layout.schemaVersion, migrations: layout.appliedMigrations, prefix: layout.prefix, app: options.app),
             tags: options.tags,
             contents: .init(records: options.records, collections: options.collections, excludedTables: plan.excluded),
             tables: plan.items.filter(\.includeRows).map { .init(name: $0.table, group: $0.group, columns: $0.columns) })
+
+        var uploads: (uploads: UploadedFiles, list: [UploadedFiles.File])?
+        var skipped: [String] = []
+        // Files belong to records: none in a metadata-only snapshot, only the selected collections' with --collections.
+        if let root = options.filesRoot, options.records {
+            let files = UploadedFiles(root: root, collections: options.collections)
+            let walked = try files.walk()
+            uploads = (files, walked.files)
+            skipped = walked.skipped
+        }
 
         let relative = repository.archivePath(id: id, time: time)
         let final = repository.path(relative)
@@ -103,12 +129,16 @@ public enum Backup {
         do {
             var snapshot = SnapshotWriter(database: source.database, plan: plan, header: header,
                                           partBytes: options.partBytes, progress: progress)
-            manifest = try snapshot.write(to: writer)
-            // Every row is read: writers need not wait for the archive's last block, fsync and rename.
-            let held = source.close()
-            if source.blocksWriters {
-                Diagnostics.info("\(databasePath): read lock released after \(String(format: "%.2f", Double(held.components.seconds) + Double(held.components.attoseconds) / 1e18)) s (\(source.journalMode) journal: writers waited at most that long)")
+            snapshot.files = uploads
+            // Every row is read: writers need not wait for the files, the archive's last block, fsync and rename.
+            snapshot.afterRows = {
+                let held = source.close()
+                if source.blocksWriters {
+                    Diagnostics.info("\(databasePath): read lock released after \(String(format: "%.2f", Double(held.components.seconds) + Double(held.components.attoseconds) / 1e18)) s (\(source.journalMode) journal: writers waited at most that long)")
+                }
             }
+            manifest = try snapshot.write(to: writer)
+            skipped += snapshot.vanishedFiles.map { "\($0): deleted while the backup ran" }
             written = try writer.finish()
         } catch {
             writer.abort()
@@ -120,11 +150,17 @@ public enum Backup {
         let elapsed = ContinuousClock.now - started
         let seconds = Double(elapsed.components.seconds) + Double(elapsed.components.attoseconds) / 1e18
         let entry = CatalogEntry(snapshot: header, manifest: manifest, archive: relative, bytes: written.bytes,
-                                 sha256: written.sha256, seconds: seconds, sequence: try repository.catalog.nextSequence())
+                                 sha256: written.sha256, seconds: seconds, sequence: try sequence())
         try repository.catalog.write(entry, header: header, manifest: manifest)
         Diagnostics.info("\(repository.catalog.entryPath(id)): catalogued")
-        return Result(id: id, time: Timestamp.iso8601(time), archive: final, bytes: written.bytes, sha256: written.sha256,
-                      rows: entry.tableRows, excludedTables: plan.excluded,
-                      notVeloquent: plan.items.filter { $0.group == .other && $0.includeRows }.map(\.table), seconds: seconds)
+        var result = Result(id: id, time: Timestamp.iso8601(time), archive: final, bytes: written.bytes, sha256: written.sha256,
+                            rows: entry.tableRows, excludedTables: plan.excluded,
+                            notVeloquent: plan.items.filter { $0.group == .other && $0.includeRows }.map(\.table), seconds: seconds)
+        if uploads != nil {
+            result.files = entry.files ?? 0
+            result.fileBytes = entry.fileBytes ?? 0
+            result.skippedFiles = skipped
+        }
+        return result
     }
 }

@@ -7,6 +7,12 @@ struct SnapshotWriter {
     let header: SnapshotHeader
     let partBytes: Int
     let progress: (any ProgressObserver)?
+    /// Uploaded files to add after the rows (`velo backup --app`), and what to do once every row is read (end
+    /// the read transaction, so writers need not wait while the files are copied).
+    var files: (uploads: UploadedFiles, list: [UploadedFiles.File])?
+    var afterRows: (() -> Void)?
+    /// Files listed by the walk that were gone when they were read (deleted meanwhile).
+    private(set) var vanishedFiles: [String] = []
 
     /// Rows read per table.
     private(set) var rows: [String: Int] = [:]
@@ -84,8 +90,14 @@ struct SnapshotWriter {
             tables.append(Manifest.Table(name: item.table, group: item.group, role: item.role.rawValue, collection: item.collection,
                                          columns: item.columns, rows: tableRows, parts: parts))
         }
-        let manifest = Manifest(snapshotID: header.id, entries: entries, tables: tables)
         progress?.update(done, of: estimate)
+        afterRows?()
+        if let files {
+            let written = try files.uploads.write(files.list, to: writer, progress: progress)
+            entries += written.entries
+            vanishedFiles = written.vanished
+        }
+        let manifest = Manifest(snapshotID: header.id, entries: entries, tables: tables)
         var manifestBytes = JSONWriter(pretty: true)
         manifestBytes.write(manifest.json)
         manifestBytes.appendByte(0x0A)

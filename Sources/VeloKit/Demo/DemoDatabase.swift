@@ -13,6 +13,9 @@ public struct DemoDatabase {
         public var force = false
         /// The shape of the posts' and comments' text.
         public var text: DemoTextShape = .words
+        /// At most this many posts get a cover (a `file` field), of 2 to 32 KB instead of up to 900 KB: a demo
+        /// app writes each cover as an uploaded file. nil: about 30% of posts, as metadata only.
+        package var covers: Int?
 
         public init(posts: Int = 1_000, seed: UInt64 = 1, journalMode: String = "delete", force: Bool = false,
                     text: DemoTextShape = .words) {
@@ -308,7 +311,7 @@ struct Generator {
             Timestamp.write(seconds, into: &stamp)
             try stamp.withUnsafeBytes { try stmt.bindText($0, at: index) }
         }
-        var pivotRows = 0, commentRows = 0
+        var pivotRows = 0, commentRows = 0, coversMade = 0
         for i in 0..<options.posts {
             let created = postTime(i)
             let postID = ulid(.post, i, at: created)
@@ -332,11 +335,12 @@ struct Generator {
             } else {
                 try posts.bindNull(at: 6)
             }
-            if random.chance(30) {
+            if options.covers.map({ coversMade < $0 }) ?? true, random.chance(30) {
+                coversMade += 1
                 let png = random.chance(40)
                 let uuid = DemoText.hex(8, &random) + "-" + DemoText.hex(4, &random) + "-4" + DemoText.hex(3, &random) + "-a" + DemoText.hex(3, &random) + "-" + DemoText.hex(12, &random)
                 let ext = png ? "png" : "jpg"
-                try posts.bind("[{\"name\":\"cover.\(ext)\",\"path\":\"uploads\\/collections\\/posts\\/\(uuid).\(ext)\",\"size\":\(20_000 + random.below(900_000)),\"extension\":\"\(ext)\",\"mime\":\"image\\/\(png ? "png" : "jpeg")\"}]", at: 7)
+                try posts.bind("[{\"name\":\"cover.\(ext)\",\"path\":\"uploads\\/collections\\/posts\\/\(uuid).\(ext)\",\"size\":\(options.covers == nil ? 20_000 + random.below(900_000) : 2_000 + random.below(30_000)),\"extension\":\"\(ext)\",\"mime\":\"image\\/\(png ? "png" : "jpeg")\"}]", at: 7)
             } else {
                 try posts.bindNull(at: 7)
             }

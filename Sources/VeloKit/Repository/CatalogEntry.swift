@@ -28,6 +28,11 @@ public struct CatalogEntry: Equatable, Sendable {
     public var records: Bool
     public var seconds: Double
     public var verification: Verification?
+    /// The app and tenant of a snapshot taken with `velo backup --app` (nil otherwise).
+    public var app: AppOrigin?
+    /// The uploaded files the snapshot holds (count and bytes), when it holds any.
+    public var files: Int?
+    public var fileBytes: Int64?
 
     public var totalRows: Int { tableRows.values.reduce(0, +) }
 
@@ -37,12 +42,13 @@ public struct CatalogEntry: Equatable, Sendable {
             ("id", .string(id)), ("time", .string(Timestamp.iso8601(time))), ("sequence", .int(sequence)), ("archive", .string(archive)),
             ("archive_bytes", .int(archiveBytes)), ("archive_sha256", .string(archiveSHA256)),
             ("source", .object([("path", .string(sourcePath)), ("kind", .string(sourceKind)),
-                                ("schema_version", schemaVersion.map { .string($0) } ?? .null)])),
+                                ("schema_version", schemaVersion.map { .string($0) } ?? .null)] + (app.map { [("app", $0.json)] } ?? []))),
             ("tags", .array(tags.map { .string($0) })), ("collections", .array(collections.map { .string($0) })),
             ("records", .bool(records)),
             ("rows", .object(tableRows.keys.sorted().map { ($0, .int(tableRows[$0]!)) })),
             ("seconds", .double(seconds)),
         ]
+        if let files { pairs.append(("files", .object([("count", .int(files)), ("bytes", .int(fileBytes ?? 0))]))) }
         if let v = verification {
             pairs.append(("verification", .object([("time", .string(Timestamp.iso8601(v.time))), ("ok", .bool(v.ok)),
                                                    ("problems", .array(v.problems.map { .string($0) }))])))
@@ -94,6 +100,9 @@ public struct CatalogEntry: Equatable, Sendable {
         for (table, count) in json["rows"]?.objectValue ?? [] { rows[table] = count.intValue ?? 0 }
         tableRows = rows
         seconds = json["seconds"]?.doubleValue ?? 0
+        app = AppOrigin(json: json["source"]?["app"])
+        files = json["files"]?["count"]?.intValue
+        fileBytes = json["files"]?["bytes"]?.intValue.map(Int64.init)
         if let v = json["verification"], case .object = v {
             verification = Verification(time: v["time"]?.stringValue.flatMap(Timestamp.parseISO8601) ?? 0,
                                         ok: v["ok"]?.boolValue ?? false,

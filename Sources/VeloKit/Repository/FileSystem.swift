@@ -67,6 +67,7 @@ enum FileSystem {
         do {
             try FileManager.default.createDirectory(atPath: path, withIntermediateDirectories: true, attributes: [.posixPermissions: 0o700])
         } catch {
+            if isDirectory(path) { return }  // made meanwhile by another thread or process
             throw VeloError("\(path): cannot create directory: \(error.localizedDescription)")
         }
     }

@@ -217,5 +217,11 @@ extension CatalogEntry {
         self.init(id: header.id, time: header.time, sequence: sequence, archive: archive, archiveBytes: bytes, archiveSHA256: sha256,
                   sourcePath: header.source.path, sourceKind: header.source.kind, schemaVersion: header.source.schemaVersion,
                   tags: header.tags, collections: collections, tableRows: rows, records: header.contents.records, seconds: seconds)
+        app = header.source.app
+        let files = manifest.files
+        if !files.isEmpty {
+            self.files = files.count
+            fileBytes = files.reduce(0) { $0 + $1.bytes }
+        }
     }
 }

@@ -1,0 +1,94 @@
+import Foundation
+
+/// `velo restore --tenant NAME --app DIR` and `velo plan --tenant … --app …`: which snapshot (the tenant's
+/// newest, or the newest at or before a time), and where its database and files go in the app folder — the
+/// tenant's own paths when the app's landlord lists it, else Veloquent's layout in a fresh folder
+/// (`database/tenants/<file>` and `storage/tenants/{id}/app`).
+package enum TenantRestore {
+    /// Where a snapshot restores to in an app.
+    package struct Target: Sendable, Equatable {
+        package var database: String
+        /// The storage disk root for the files; nil for the landlord.
+        package var filesRoot: String?
+        /// Something the operator must still do (register the tenant in the landlord).
+        package var note: String?
+    }
+
+    /// Whether a catalogued snapshot is of the tenant `selector` names (its name or domain, case-insensitively,
+    /// its id, or `landlord`).
+    static func matches(_ entry: CatalogEntry, _ selector: String) -> Bool {
+        guard let app = entry.app else { return false }
+        guard let id = app.tenantID else { return selector.lowercased() == "landlord" }
+        return app.tenantName?.lowercased() == selector.lowercased() || app.tenantDomain?.lowercased() == selector.lowercased()
+            || String(id) == selector
+    }
+
+    /// The tenant's newest snapshot, or its newest at or before `time`.
+    /// - Throws: `.input` naming the tenants the repository has when none matches.
+    package static func snapshot(of selector: String, in repository: Repository, at time: Int64? = nil) throws -> CatalogEntry {
+        let all = try repository.catalog.entries()
+        let mine = all.filter { matches($0, selector) }
+        guard !mine.isEmpty else {
+            let known = Set(all.compactMap { $0.app.map { $0.tenantName ?? "landlord" } }).sorted()
+            throw VeloError("\(repository.root): no snapshot of tenant '\(selector)' (taken with 'velo backup --app'); \(known.isEmpty ? "it has none taken with --app" : "it has: \(known.joined(separator: ", "))")")
+        }
+        guard let time else { return mine.last! }
+        guard let pick = mine.last(where: { $0.time <= time }) else {
+            throw VeloError("\(repository.root): tenant '\(selector)' has no snapshot at or before \(Timestamp.iso8601(time)); its oldest is \(Timestamp.iso8601(mine.first!.time))")
+        }
+        return pick
+    }
+
+    /// Where the snapshot with `header` restores to in the app at `directory`.
+    package static func target(app directory: String, header: SnapshotHeader) throws -> Target {
+        let root = FileSystem.absolute(directory)
+        let origin = header.source.app
+        let kind = header.source.kind
+        // An app with a .env and a landlord that lists the tenant: its own paths.
+        if FileSystem.exists((root as NSString).appendingPathComponent(".env")) {
+            let layout = try AppLayout.load(root)
+            let sources = try layout.sources()
+            let match: TenantSource? = sources.first { source in
+                switch (source.kind, kind) {
+                case (.singleTenant, "single-tenant"), (.landlord, "landlord"): return true
+                case (.tenant, "tenant"):
+                    guard let tenant = source.tenant else { return false }
+                    if let name = origin?.tenantName { return tenant.name == name }
+                    return tenant.database.map { ($0 as NSString).lastPathComponent } == (header.source.path as NSString).lastPathComponent
+                default: return false
+                }
+            }
+            if let match {
+                if let reason = match.notCovered { throw VeloError("\(root): \(match.label) cannot be restored here: \(reason)") }
+                guard let database = match.databasePath else { throw VeloError("\(root): \(match.label) has no SQLite database") }
+                return Target(database: database, filesRoot: kind == "landlord" ? nil : match.filesRoot)
+            }
+        }
+        func path(_ relative: String) -> String { (root as NSString).appendingPathComponent(relative) }
+        switch kind {
+        case "landlord":
+            return Target(database: path("database/database.sqlite"), filesRoot: nil)
+        case "single-tenant":
+            return Target(database: path("database/database.sqlite"), filesRoot: path("storage/tenants/1/app"))
+        default:
+            let id = origin?.tenantID ?? 0
+            guard id > 0 else {
+                throw VeloError("\(header.source.path): the snapshot names no tenant (taken without --app); restore it with --target")
+            }
+            let file = path("database/tenants/" + (header.source.path as NSString).lastPathComponent)
+            let name = origin?.tenantName ?? String(id)
+            return Target(database: file, filesRoot: path("storage/tenants/\(AppLayout.pathKey(id))/app"),
+                          note: "\(root): the landlord does not list tenant \(name): register it (id \(id), database \(file)) or restore the landlord too")
+        }
+    }
+
+    /// The manifest of `selected`: the catalog's, or (for a lone archive) read from the archive, checked whole.
+    package static func manifest(of selected: SelectedSnapshot) throws -> Manifest {
+        if let record = try selected.catalogRecord() { return record.manifest }
+        let reader = try SnapshotReader(selected)
+        guard let manifest = try reader.scan(tables: [], onRow: { _, _ in true }) else {
+            throw ArchiveDamage(path: selected.archivePath, entry: ArchiveFormat.manifestPath, reason: "is missing")
+        }
+        return manifest
+    }
+}

@@ -1,0 +1,193 @@
+import Foundation
+import Testing
+@testable import VeloKit
+
+/// Whole apps: `velo demo --app`, `velo backup --app`, and `velo restore --tenant --app` with uploaded files.
+@Suite struct AppCommandTests {
+    /// Every regular file under `root`, by relative path: its bytes, permission bits and modification time.
+    static func files(under root: String) throws -> [String: (Data, Int, Date)] {
+        var result: [String: (Data, Int, Date)] = [:]
+        guard let walker = FileManager.default.enumerator(atPath: root) else { return result }
+        while let relative = walker.nextObject() as? String {
+            let path = (root as NSString).appendingPathComponent(relative)
+            let attributes = try FileManager.default.attributesOfItem(atPath: path)
+            guard attributes[.type] as? FileAttributeType == .typeRegular else { continue }
+            result[relative] = (try Data(contentsOf: URL(fileURLWithPath: path)), (attributes[.posixPermissions] as! NSNumber).intValue,
+                                attributes[.modificationDate] as! Date)
+        }
+        return result
+    }
+
+    static func expectSameFiles(_ a: String, _ b: String, sourceLocation: SourceLocation = #_sourceLocation) throws {
+        let left = try files(under: a), right = try files(under: b)
+        #expect(!left.isEmpty, "no files under \(a)", sourceLocation: sourceLocation)
+        #expect(Set(left.keys) == Set(right.keys), sourceLocation: sourceLocation)
+        for (path, (bytes, mode, time)) in left {
+            guard let other = right[path] else { continue }
+            #expect(other.0 == bytes, "\(path): content", sourceLocation: sourceLocation)
+            #expect(other.1 == mode, "\(path): mode \(String(other.1, radix: 8)), not \(String(mode, radix: 8))", sourceLocation: sourceLocation)
+            #expect(other.2 == time, "\(path): mtime", sourceLocation: sourceLocation)
+        }
+    }
+
+    static func report(_ stdout: String) throws -> [String: JSONValue] {
+        var bySource: [String: JSONValue] = [:]
+        for source in try JSONParser.parse(stdout)["sources"]?.arrayValue ?? [] { bySource[source["source"]!.stringValue!] = source }
+        return bySource
+    }
+
+    @Test func aMultiTenantAppBacksUpAndATenantRestoresIntoAFreshFolderWithItsFiles() throws {
+        let dir = Scratch.directory()
+        let app = dir.appendingPathComponent("app").path, repo = dir.appendingPathComponent("repo").path
+        #expect(try VeloProcess.run(["demo", "--app", app, "--tenants", "3", "--posts", "60", "--files", "2"]).status == 0)
+        // One file with unusual bits and a name to percent-encode, to see both come back.
+        let odd = "\(app)/storage/tenants/2/app/uploads/collections/posts/a cover (1).png"
+        try Data([1, 2, 3]).write(to: URL(fileURLWithPath: odd))
+        chmod(odd, 0o640)
+        let backup = try VeloProcess.run(["backup", "--app", app, "--repo", repo, "--include-framework", "--jobs", "2", "--json"])
+        #expect(backup.status == 0, "\(backup.stderr)")
+        let sources = try Self.report(backup.stdout)
+        #expect(Set(sources.keys) == ["landlord", "tenant-001", "tenant-002", "tenant-003"])
+        #expect(sources.values.allSatisfy { $0["status"] == .string("ok") })
+        #expect(sources["tenant-002"]?["files"] == .number("3") && sources["landlord"]?["files"]?.isNull != false)
+        #expect(try VeloProcess.run(["verify", "--all", "--repo", repo]).status == 0)
+        // Each tenant is its own source, named in the catalog by app and tenant.
+        let listed = try JSONParser.parse(try VeloProcess.run(["snapshots", "--repo", repo, "--json"]).stdout).arrayValue ?? []
+        #expect(Set(listed.compactMap { $0["source"]?.stringValue }).count == 4)
+        #expect(Set(listed.compactMap { $0["tenant"]?.stringValue }) == ["landlord", "tenant-001", "tenant-002", "tenant-003"])
+
+        let fresh = dir.appendingPathComponent("fresh").path
+        try FileManager.default.createDirectory(atPath: fresh, withIntermediateDirectories: true)
+        let restore = try VeloProcess.run(["restore", "--repo", repo, "--tenant", "tenant-002", "--app", fresh])
+        #expect(restore.status == 0, "\(restore.stderr)")
+        #expect(restore.stdout.contains("3 added") && restore.stdout.contains("register it"), "\(restore.stdout)")
+        #expect(try Scratch.dump("\(fresh)/database/tenants/velo_tenant_tenant_002.sqlite") == Scratch.dump("\(app)/database/tenants/velo_tenant_tenant_002.sqlite"))
+        try Self.expectSameFiles("\(app)/storage/tenants/2", "\(fresh)/storage/tenants/2")
+        // The archive's file entries come out one at a time too.
+        let tenant2 = listed.first { $0["tenant"] == .string("tenant-002") }!["id"]!.stringValue!
+        let cat = try VeloProcess.run(["cat", tenant2, "--repo", repo, "--file", "uploads/collections/posts/a cover (1).png"])
+        #expect(cat.status == 0 && cat.stdoutData == Data([1, 2, 3]), "\(cat.stderr)")
+        let missing = try VeloProcess.run(["cat", tenant2, "--repo", repo, "--file", "uploads/nothing.png"])
+        #expect(missing.status == 1 && missing.stderr.contains("holds 3 uploaded files"), "\(missing.stderr)")
+    }
+
+    @Test func aSingleTenantAppRestoresItsDatabaseAndFiles() throws {
+        let dir = Scratch.directory()
+        let app = dir.appendingPathComponent("app").path, repo = dir.appendingPathComponent("repo").path
+        #expect(try VeloProcess.run(["demo", "--app", app, "--tenants", "0", "--posts", "60", "--files", "3"]).status == 0)
+        let backup = try VeloProcess.run(["backup", "--app", app, "--repo", repo, "--include-framework", "--json"])
+        #expect(backup.status == 0, "\(backup.stderr)")
+        let sources = try Self.report(backup.stdout)
+        #expect(sources.count == 1 && sources["Default Tenant"]?["kind"] == .string("single-tenant"))
+        #expect(sources["Default Tenant"]?["files"] == .number("3"))
+        let fresh = dir.appendingPathComponent("fresh").path
+        let restore = try VeloProcess.run(["restore", "--repo", repo, "--tenant", "default tenant", "--app", fresh])
+        #expect(restore.status == 0, "\(restore.stderr)")
+        #expect(try Scratch.dump("\(fresh)/database/database.sqlite") == Scratch.dump("\(app)/database/database.sqlite"))
+        try Self.expectSameFiles("\(app)/storage/tenants/1", "\(fresh)/storage/tenants/1")
+    }
+
+    @Test func aLockedAndACorruptTenantFailAloneAndAreNamed() throws {
+        let dir = Scratch.directory()
+        let app = dir.appendingPathComponent("app").path, repo = dir.appendingPathComponent("repo").path
+        #expect(try VeloProcess.run(["demo", "--app", app, "--tenants", "4", "--posts", "30", "--files", "1"]).status == 0)
+        let corrupt = "\(app)/database/tenants/velo_tenant_tenant_002.sqlite"
+        let handle = try FileHandle(forWritingTo: URL(fileURLWithPath: corrupt))
+        try handle.write(contentsOf: Data(repeating: 0x41, count: 100))  // the SQLite header is gone
+        try handle.close()
+        let locked = try Database(path: "\(app)/database/tenants/velo_tenant_tenant_003.sqlite", mode: .readWrite)
+        try locked.execute("BEGIN EXCLUSIVE; DELETE FROM _velo_comments")
+        defer { try? locked.execute("ROLLBACK") }
+        let backup = try VeloProcess.run(["backup", "--app", app, "--repo", repo, "--busy-timeout", "0.2", "--json"])
+        #expect(backup.status == 1)
+        #expect(backup.stderr.contains("failed: tenant-002, tenant-003"), "\(backup.stderr)")
+        let sources = try Self.report(backup.stdout)
+        #expect(sources["tenant-001"]?["status"] == .string("ok") && sources["tenant-004"]?["status"] == .string("ok"))
+        #expect(sources["landlord"]?["status"] == .string("ok"))
+        #expect(sources["tenant-002"]?["status"] == .string("failed") && sources["tenant-003"]?["status"] == .string("failed"))
+        #expect(sources["tenant-003"]?["reason"]?.stringValue?.contains("locked") == true, "\(String(describing: sources["tenant-003"]))")
+        // The text report names them too.
+        let text = try VeloProcess.run(["backup", "--app", app, "--repo", repo, "--busy-timeout", "0.2", "--tenants", "tenant-002,tenant-004"])
+        #expect(text.status == 1 && text.stderr.contains("failed: tenant-002") && text.stdout.contains("tenant-004"), "\(text.stdout)\(text.stderr)")
+        let unknown = try VeloProcess.run(["backup", "--app", app, "--repo", repo, "--tenants", "nobody"])
+        #expect(unknown.status == 64 && unknown.stderr.contains("no tenant 'nobody'"), "\(unknown.stderr)")
+    }
+
+    @Test func uncoveredSourcesAreReportedNotSkipped() throws {
+        let dir = Scratch.directory()
+        let app = dir.appendingPathComponent("app").path, repo = dir.appendingPathComponent("repo").path
+        #expect(try VeloProcess.run(["demo", "--app", app, "--tenants", "2", "--posts", "20", "--files", "1"]).status == 0)
+        // tenant-002 keeps its uploads on its own S3 bucket (its storage settings).
+        let db = try Database(path: "\(app)/database/tenants/velo_tenant_tenant_002.sqlite", mode: .readWrite)
+        for (name, value) in [("storage_driver", "s3"), ("s3_key", "k"), ("s3_secret", "s"), ("s3_bucket", "media-b")] {
+            try db.execute("DELETE FROM settings WHERE \"group\" = 'storage' AND name = ?; ", [.text(name)])
+            try db.execute("INSERT INTO settings (\"group\", name, locked, payload) VALUES ('storage', ?, 0, ?)", [.text(name), .text("\"\(value)\"")])
+        }
+        let refused = try VeloProcess.run(["backup", "--app", app, "--repo", repo])
+        #expect(refused.status == 1 && refused.stderr.contains("not covered: tenant-002"), "\(refused.stderr)")
+        #expect(refused.stdout.contains("media-b"), "\(refused.stdout)")
+        let accepted = try VeloProcess.run(["backup", "--app", app, "--repo", repo, "--skip-uncovered"])
+        #expect(accepted.status == 0 && accepted.stdout.contains("not-covered"), "\(accepted.stdout)\(accepted.stderr)")
+        // A whole app on another database driver is reported, not silently skipped.
+        let env = try String(contentsOfFile: "\(app)/.env", encoding: .utf8).replacingOccurrences(of: "DB_CONNECTION=sqlite", with: "DB_CONNECTION=mysql")
+        try env.write(toFile: "\(app)/.env", atomically: true, encoding: .utf8)
+        let mysql = try VeloProcess.run(["backup", "--app", app, "--repo", repo])
+        #expect(mysql.status == 1 && mysql.stdout.contains("mysql"), "\(mysql.stdout)\(mysql.stderr)")
+    }
+
+    @Test func aFileChangedSinceTheBackupIsKeptUnderSkipAndReplacedUnderOverwrite() throws {
+        let dir = Scratch.directory()
+        let app = dir.appendingPathComponent("app").path, repo = dir.appendingPathComponent("repo").path
+        #expect(try VeloProcess.run(["demo", "--app", app, "--tenants", "1", "--posts", "40", "--files", "3"]).status == 0)
+        #expect(try VeloProcess.run(["backup", "--app", app, "--repo", repo, "--tenants", "tenant-001"]).status == 0)
+        let folder = "\(app)/storage/tenants/1/app/uploads/collections/posts"
+        let names = try FileManager.default.contentsOfDirectory(atPath: folder).sorted()
+        let changed = "\(folder)/\(names[0])", removed = "\(folder)/\(names[1])"
+        let original = try Data(contentsOf: URL(fileURLWithPath: changed))
+        let originalRemoved = try Data(contentsOf: URL(fileURLWithPath: removed))
+        try Data("edited".utf8).write(to: URL(fileURLWithPath: changed))
+        unlink(removed)
+
+        let plan = try VeloProcess.run(["plan", "--repo", repo, "--tenant", "tenant-001", "--app", app])
+        #expect(plan.stdout.contains("1 to add") && plan.stdout.contains("1 with other content (kept: skip)"), "\(plan.stdout)\(plan.stderr)")
+        #expect(plan.stdout.contains("conflict-keep") && plan.stdout.contains(names[0]), "\(plan.stdout)")
+        let skip = try VeloProcess.run(["restore", "--repo", repo, "--tenant", "tenant-001", "--app", app, "--yes", "--no-safety-snapshot"])
+        #expect(skip.status == 0, "\(skip.stderr)")
+        #expect(try Data(contentsOf: URL(fileURLWithPath: changed)) == Data("edited".utf8))
+        #expect(try Data(contentsOf: URL(fileURLWithPath: removed)) == originalRemoved)
+
+        let overwrite = try VeloProcess.run(["restore", "--repo", repo, "--tenant", "tenant-001", "--app", app, "--yes", "--no-safety-snapshot", "--conflict", "overwrite"])
+        #expect(overwrite.status == 0, "\(overwrite.stderr)")
+        #expect(overwrite.stdout.contains("1 replaced"), "\(overwrite.stdout)")
+        #expect(try Data(contentsOf: URL(fileURLWithPath: changed)) == original)
+        #expect(try FileManager.default.contentsOfDirectory(atPath: folder).filter { $0.contains("velo-restore") }.isEmpty)
+    }
+
+    @Test func fileEntriesThatWouldLeaveTheirFolderAreRefused() throws {
+        let dir = Scratch.directory()
+        let app = dir.appendingPathComponent("app").path, repo = dir.appendingPathComponent("repo").path
+        #expect(try VeloProcess.run(["demo", "--app", app, "--tenants", "1", "--posts", "20", "--files", "1"]).status == 0)
+        let backup = try VeloProcess.run(["backup", "--app", app, "--repo", repo, "--tenants", "tenant-001", "--json"])
+        let id = try JSONParser.parse(backup.stdout)["sources"]!.arrayValue!.first!["snapshot"]!.stringValue!
+        let archive = try Repository.open(repo).path(try Repository.open(repo).catalog.entries().first { $0.id == id }!.archive)
+        let pristine = try ArchiveSurgery.entries(of: archive)
+        let file = pristine.first { $0.path.hasPrefix("files/") }!.path
+        for hostile in ["files/uploads/%2E%2E/%2E%2E/%2E%2E/%2E%2E/escaped", "files/uploads/a%2F..%2F..%2Fescaped", "files/../../escaped", "/tmp/escaped"] {
+            var entries = pristine
+            entries[entries.firstIndex { $0.path == file }!].path = hostile
+            try ArchiveSurgery.editManifest(&entries, "entries", where: "path", is: file) { $0["path"] = hostile }
+            try ArchiveSurgery.write(entries, to: archive)
+            try ArchiveSurgery.recatalog(repo: repo, id: id, archive: archive, manifest: true)
+            let fresh = dir.appendingPathComponent("fresh-\(hostile.count)").path
+            let restore = try VeloProcess.run(["restore", id, "--repo", repo, "--app", fresh])
+            #expect(restore.status == 3, "\(hostile): \(restore.status) \(restore.stderr)")
+            #expect(restore.stderr.contains(hostile.hasPrefix("/") ? "absolute path" : "not a safe file path") || restore.stderr.contains("'..'"), "\(hostile): \(restore.stderr)")
+            #expect(!FileManager.default.fileExists(atPath: "\(fresh)/database/tenants/velo_tenant_tenant_001.sqlite"), "\(hostile)")
+            let verify = try VeloProcess.run(["verify", id, "--repo", repo])
+            #expect(verify.status == 3, "\(hostile): \(verify.stdout)")
+        }
+        let escaped = try FileManager.default.contentsOfDirectory(atPath: dir.path).filter { $0.contains("escaped") }
+        #expect(escaped.isEmpty)
+        #expect(!FileManager.default.fileExists(atPath: "/tmp/escaped"))
+    }
+}
