@@ -32,7 +32,9 @@ struct RunCommand: ParsableCommand {
         for b in report.backups {
             switch b.action {
             case "backed-up":
-                lines.append("backup  \(b.source): snapshot \(b.snapshot.map(SnapshotID.short) ?? "?") (\(Output.bytes(b.bytes ?? 0)), \(String(format: "%.1f", b.seconds ?? 0)) s)")
+                lines.append("backup  \(b.tenant.map { "\($0) " } ?? "")\(b.source): snapshot \(b.snapshot.map(SnapshotID.short) ?? "?") (\(Output.bytes(b.bytes ?? 0)), \(String(format: "%.1f", b.seconds ?? 0)) s)")
+            case "not-covered":
+                lines.append("backup  \(b.source): not covered (\(b.error ?? "?"))")
             case "not-due":
                 lines.append("backup  \(b.source): not due (newest snapshot \(b.lastSnapshot ?? "?"))")
             default:

@@ -39,7 +39,7 @@ struct StatusCommand: ParsableCommand, MonitoringCheck {
         var options = BackupStatus.Options()
         if let settings {
             options.maxAge = settings.maxAge
-            options.expectedSources = settings.expectedSources
+            options.expectedSources = try settings.expectedSources()
         }
         if let maxAge { options.maxAge = try Interval.parse(maxAge, option: "--max-age") }
         options.maxVerifyAge = try maxVerifyAge.map { try Interval.parse($0, option: "--max-verify-age") }

@@ -7,8 +7,12 @@ import Foundation
 package enum Round {
     /// What happened to one source.
     package struct SourceBackup: Encodable, Sendable {
+        /// The database file (as snapshots record their source), or the app's name for a tenant without one.
         package var source: String
-        /// `backed-up`, `not-due`, `failed`.
+        /// With an app: the tenant's name, or `landlord`.
+        package var tenant: String? = nil
+        /// `backed-up`, `not-due`, `failed`, `not-covered` (an app's tenant velo cannot back up, accepted by
+        /// `skip_uncovered`).
         package var action: String
         package var lastSnapshot: String?
         package var snapshot: String?
@@ -33,10 +37,6 @@ package enum Round {
         package var damaged: [String]
     }
 
-    /// How a backup of an app is taken: supplied by the app layer (every tenant and its files), so that the
-    /// round stays independent of how apps are read. Returns one result per source.
-    package typealias AppBackupRunner = @Sendable (RunConfig, Repository, _ due: (String) -> Bool) throws -> [SourceBackup]
-
     /// A tolerance for timers that fire a little early: a source is due when its newest snapshot is older than
     /// `backup_every` less this (a tenth of it, at most a minute).
     static func slack(_ every: Interval) -> Int64 { min(60, every.seconds / 10) }
@@ -44,7 +44,7 @@ package enum Round {
     /// Runs one round. Per-source failures are in the report, not thrown.
     /// - Throws: `.locked` when another round is running, `.input` for a repository that cannot be opened,
     ///   `.interrupted` after SIGINT/SIGTERM.
-    package static func run(config: RunConfig, now: Int64 = Timestamp.now, appBackup: AppBackupRunner? = nil,
+    package static func run(config: RunConfig, now: Int64 = Timestamp.now,
                             progress: (String) -> (any ProgressObserver)? = { _ in nil }) throws -> Report {
         let repository = try Repository.open(config.repository, create: true)
         // A manual velo holding the repository is waited for, for a while, rather than failing the round.
@@ -82,9 +82,15 @@ package enum Round {
                 backups.append(SourceBackup(source: source, action: "failed", lastSnapshot: last, error: "\(error)"))
             }
         }
-        if config.app != nil {
-            guard let appBackup else { throw VeloError("\(config.file): app backups are not available in this build") }
-            backups += try appBackup(config, repository, due)
+        if let app = config.app {
+            try Interruption.check()
+            do {
+                backups += try backUp(app: app, config: config, repository: repository, latest: latest, due: due, progress: progress)
+            } catch let error as VeloFailure where error.kind == .interrupted {
+                throw error
+            } catch {
+                backups.append(SourceBackup(source: app, action: "failed", error: "\(error)"))
+            }
         }
 
         var pruneReport: Prune.Report?
@@ -108,9 +114,9 @@ package enum Round {
         }
 
         var statusOptions = BackupStatus.Options()
+        statusOptions.expectedSources = (try? config.expectedSources()) ?? config.databases
         statusOptions.maxAge = config.maxAge
         statusOptions.now = now
-        statusOptions.expectedSources = config.expectedSources
         let status = BackupStatus.evaluate(repository, options: statusOptions)
         var prometheusError: String?
         if let path = config.prometheus {
@@ -122,6 +128,46 @@ package enum Round {
         return Report(time: Timestamp.iso8601(now), config: config.file, repository: repository.root, backups: backups,
                       prune: pruneReport, pruneError: pruneError, verified: verified, prometheus: config.prometheus,
                       status: status.state, failed: failed, damaged: verified.filter { !$0.ok }.compactMap(\.id))
+    }
+}
+
+extension Round {
+    /// The due sources of an app (its landlord and tenants), backed up in parallel as `velo backup --app` does.
+    static func backUp(app: String, config: RunConfig, repository: Repository, latest: [String: Int64], due: (String) -> Bool,
+                       progress: (String) -> (any ProgressObserver)?) throws -> [SourceBackup] {
+        let layout = try AppLayout.load(app)
+        let sources = try layout.sources(selecting: config.tenants.isEmpty ? nil : config.tenants)
+        var results: [SourceBackup] = []
+        var dueSources: [TenantSource] = []
+        for source in sources {
+            if let database = source.databasePath, source.notCovered == nil, !due(FileSystem.absolute(database)) {
+                results.append(SourceBackup(source: FileSystem.absolute(database), tenant: source.label, action: "not-due",
+                                            lastSnapshot: latest[FileSystem.absolute(database)].map(Timestamp.iso8601)))
+            } else {
+                dueSources.append(source)
+            }
+        }
+        guard !dueSources.isEmpty else { return results }
+        var options = AppBackup.Options()
+        options.tenants = config.tenants.isEmpty ? nil : config.tenants
+        if let jobs = config.jobs { options.jobs = jobs }
+        options.backup.tags = config.tags
+        options.backup.level = config.level
+        let report = try AppBackup.run(layout: layout, sources: dueSources, repository: repository, options: options,
+                                       progress: progress("backup --app \(app)"))
+        for outcome in report.sources {
+            let source = outcome.database.map(FileSystem.absolute) ?? "\(layout.root) (\(outcome.source))"
+            let action: String
+            switch outcome.status {
+            case .ok: action = "backed-up"
+            case .failed: action = "failed"
+            case .notCovered: action = config.skipUncovered ? "not-covered" : "failed"
+            }
+            results.append(SourceBackup(source: source, tenant: outcome.source, action: action,
+                                        lastSnapshot: latest[source].map(Timestamp.iso8601), snapshot: outcome.snapshot,
+                                        bytes: outcome.bytes, seconds: outcome.seconds, error: outcome.reason))
+        }
+        return results
     }
 }
 

@@ -32,8 +32,14 @@ package struct RunConfig: Sendable {
     package var prometheus: String?
     package var level: Int32 = 3
 
-    /// The sources that must have snapshots: every database named (as absolute paths, as snapshots record them).
-    package var expectedSources: [String] { databases }
+    /// The sources that must have snapshots (as absolute paths, as snapshots record them): every database named
+    /// and, with an app, its landlord and the SQLite tenants selected.
+    /// - Throws: what reading the app's `.env` and landlord throws.
+    package func expectedSources() throws -> [String] {
+        guard let app else { return databases }
+        let sources = try AppLayout.load(app).sources(selecting: tenants.isEmpty ? nil : tenants)
+        return databases + sources.filter { $0.notCovered == nil }.compactMap { $0.databasePath.map(FileSystem.absolute) }
+    }
 
     /// Reads and checks `path`.
     /// - Throws: `.input` naming the file and the key at fault.

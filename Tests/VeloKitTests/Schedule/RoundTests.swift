@@ -94,4 +94,35 @@ import Testing
         #expect(config.repository == "/var/backups/velo" && config.backupEvery.seconds == 3600 && config.verifyLimit == 50)
         #expect(config.retention?.keepLast == 6 && config.prometheus != nil)
     }
+
+    @Test func aRoundBacksUpAnAppsDueTenantsAndStatusExpectsEachOfThem() throws {
+        let folder = Fixtures.temporaryDirectory()
+        let app = folder.appendingPathComponent("app").path
+        var demo = DemoApp.Options()
+        demo.tenants = 2
+        demo.posts = 3
+        demo.files = 1
+        _ = try DemoApp(options: demo).write(to: app)
+        let file = folder.appendingPathComponent("velo.json").path
+        try #"{"repository": "repo", "app": "app", "jobs": 2, "backup_every": "1h", "verify_limit": 1}"#
+            .write(toFile: file, atomically: true, encoding: .utf8)
+        let config = try RunConfig.load(path: file)
+        let expected = try config.expectedSources()
+        #expect(expected.count == 3, "the landlord and two tenants: \(expected)")
+        let t0 = Timestamp.now
+        let first = try Round.run(config: config, now: t0)
+        #expect(first.backups.count == 3 && first.backups.allSatisfy { $0.action == "backed-up" }, "\(first.backups)")
+        #expect(Set(first.backups.map(\.source)) == Set(expected))
+        #expect(first.backups.compactMap(\.tenant).contains("landlord"))
+        #expect(first.verified.count == 1, "verify_limit")
+        let second = try Round.run(config: config, now: t0 + 60)
+        #expect(second.backups.map(\.action) == ["not-due", "not-due", "not-due"])
+        // Status against the config knows all three; two were not verified yet (a warning).
+        var options = BackupStatus.Options()
+        options.expectedSources = expected
+        options.now = t0 + 60
+        let status = BackupStatus.evaluate(try Repository.open(config.repository), options: options)
+        #expect(status.sources.count == 3 && status.state == .warning)
+    }
 }
+
