@@ -63,15 +63,17 @@ run() {  # run NAME: times velo status, prints "seconds peak-KiB"
 sync
 cold=$(run); warm=$(run); warm2=$(run)
 "$VELO" demo --out "$WORK/t.sqlite" --posts 2000 -q
-"$VELO" backup --db "$WORK/t.sqlite" --repo "$WORK/repo" -q > /dev/null
+# A writer takes the lock, whose clean-up pass must not read the whole catalog either (it uses the cache).
+/usr/bin/time -f '%e %M' -o "$WORK/time" "$VELO" backup --db "$WORK/t.sqlite" --repo "$WORK/repo" -q > /dev/null
+backup=$(tail -n 1 "$WORK/time")
 after=$(run)
 grep -q '"cached": true' "$WORK/status.json" || echo "warning: the status after the backup did not come from the cache" >&2
 echo
 echo "velo status over $SOURCES sources × $SNAPSHOTS snapshots ($((SOURCES * SNAPSHOTS)) catalog entries), release build:"
 echo
-echo "| run | wall s | peak RSS MiB |"
+echo "| command | wall s | peak RSS MiB |"
 echo "|---|---|---|"
-for pair in "cold (no cache: reads every entry, writes the cache)=$cold" "warm (cache)=$warm" "warm again=$warm2" "after a backup (the writer updated the cache)=$after"; do
+for pair in "cold (no cache: reads every entry, writes the cache)=$cold" "warm (cache)=$warm" "warm again=$warm2" "after a backup (the writer updated the cache)=$after" "velo backup of a 2,000-post tenant into this repository=$backup"; do
     name=${pair%%=*}; v=${pair#*=}
     printf '| %s | %s | %s |\n' "$name" "${v% *}" "$(( ${v#* } / 1024 ))"
 done

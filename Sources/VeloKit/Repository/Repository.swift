@@ -88,6 +88,14 @@ public final class Repository {
         return "snapshots/\(year)/\(month)/\(compact)Z-\(id)\(ArchiveFormat.fileExtension)"
     }
 
+    /// The snapshot id in an archive's name (`…/20261127T101115Z-<id>.tar.zst`), nil for another name.
+    static func snapshotID(archive relative: String) -> String? {
+        let name = (relative as NSString).lastPathComponent
+        guard name.hasSuffix(ArchiveFormat.fileExtension), let dash = name.lastIndex(of: "-") else { return nil }
+        let id = String(name[name.index(after: dash)...].dropLast(ArchiveFormat.fileExtension.count))
+        return SnapshotID.isValid(id) ? id : nil
+    }
+
     /// The hidden name an archive is written under until it is complete.
     func partialPath(for relative: String) -> String {
         let full = path(relative)
@@ -179,8 +187,24 @@ public final class Repository {
                 Diagnostics.info("\((directory as NSString).appendingPathComponent(name)): removed, left by a velo that is gone")
             }
         }
-        let (entries, damaged) = catalog.scan()
-        let catalogued = Set(entries.map(\.archive))
+        // Which archives are catalogued: from the file names alone when the catalog cache is current (this runs
+        // on every lock, so it must not read a large catalog in full), from every entry otherwise.
+        let isCatalogued: (String) -> Bool
+        let damagedIDs: Set<String>
+        if let state = catalog.index.currentState() {
+            let names = (try? fm.contentsOfDirectory(atPath: catalog.directory)) ?? []
+            let ids = Set(names.filter { $0.hasSuffix(".json") && !$0.hasSuffix(".manifest.json") && !$0.hasPrefix(".") }.map { String($0.dropLast(5)) })
+            damagedIDs = Set(state.damaged.map(\.id))
+            isCatalogued = { relative in
+                guard let id = Self.snapshotID(archive: relative) else { return false }
+                return ids.contains(id) && !damagedIDs.contains(id)
+            }
+        } else {
+            let (entries, damaged) = catalog.scan()
+            let catalogued = Set(entries.map(\.archive))
+            damagedIDs = Set(damaged.map(\.id))
+            isCatalogued = { catalogued.contains($0) }
+        }
         let snapshots = path("snapshots")
         guard let walker = fm.enumerator(atPath: snapshots) else { return }
         var orphans: [String] = []
@@ -188,11 +212,10 @@ public final class Repository {
             let name = (relative as NSString).lastPathComponent
             if name.hasSuffix(".partial") {
                 unlink((snapshots as NSString).appendingPathComponent(relative))
-            } else if name.hasSuffix(ArchiveFormat.fileExtension) && !catalogued.contains("snapshots/" + relative) {
+            } else if name.hasSuffix(ArchiveFormat.fileExtension) && !isCatalogued("snapshots/" + relative) {
                 orphans.append("snapshots/" + relative)
             }
         }
-        let damagedIDs = Set(damaged.map(\.id))
         for relative in orphans {
             // Renamed into place only after fsync, so it is complete; catalogue it if it reads back sound. This also
             // rebuilds a damaged catalog entry from its archive.

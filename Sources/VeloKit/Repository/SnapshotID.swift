@@ -8,4 +8,9 @@ package enum SnapshotID {
 
     /// The 8-digit short form shown in listings.
     package static func short(_ id: String) -> String { String(id.prefix(8)) }
+
+    /// Whether `text` has the form of an id.
+    package static func isValid(_ text: String) -> Bool {
+        text.utf8.count == 16 && text.utf8.allSatisfy { (UInt8(ascii: "0")...UInt8(ascii: "9")).contains($0) || (UInt8(ascii: "a")...UInt8(ascii: "f")).contains($0) }
+    }
 }

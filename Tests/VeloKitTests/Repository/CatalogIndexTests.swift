@@ -108,4 +108,26 @@ import Testing
         #expect(read.sources.map(\.snapshots) == [1])
         #expect(read.sources[0].latest?.id != victim.id)
     }
+
+    /// The next writer finds uncatalogued archives and damaged entries from file names alone when the cache is
+    /// current, as it does from a full read of the catalog otherwise.
+    @Test func aWriterCataloguesAnOrphanArchiveWithTheCacheCurrent() throws {
+        let (repo, a, _) = try repository()
+        let orphan = try Self.backup(a, repo, at: History.seconds("2026-11-01T00:00:00Z"))
+        let damaged = try Self.backup(a, repo, at: History.seconds("2026-11-01T01:00:00Z"))
+        try Self.backup(a, repo, at: History.seconds("2026-11-01T02:00:00Z"))
+        // A backup killed between the archive's rename and its catalog entry; another entry truncated.
+        unlink(repo.catalog.entryPath(orphan.id))
+        unlink(repo.catalog.detailPath(orphan.id))
+        try "{".write(toFile: repo.catalog.entryPath(damaged.id), atomically: true, encoding: .utf8)
+        Self.settle(repo)
+        let before = CatalogIndex(root: repo.root).summaries()
+        #expect(before.sources.map(\.snapshots) == [1] && before.damaged.map(\.id) == [damaged.id])
+        #expect(CatalogIndex(root: repo.root).currentState() != nil, "the cache is current")
+        try repo.lock(command: "velo backup").release()
+        let ids = Set(try repo.catalog.entries().map(\.id))
+        #expect(ids.contains(orphan.id) && ids.contains(damaged.id) && ids.count == 3)
+        #expect(repo.catalog.scan().damaged.isEmpty)
+    }
 }
+
