@@ -78,15 +78,18 @@ struct TransferRoutes {
         try await BodyFile.write(request.body, to: path, limit: limit)
         let timeout = state.configuration.busyTimeout
         // Laravel's validation: `payload` required and an object, `conflict` skip or overwrite.
-        let header: TransferPayload = try await BlockingWork.run {
-            do { return try PayloadReader(path: path).readHeader() } catch {
-                let text = "\(error)".replacingOccurrences(of: path + ": ", with: "")
-                throw APIError.service(text)
-            }
+        let members = try await BlockingWork.run { try PayloadRequestShape.members(path: path) }
+        guard let members else { throw Validation.failed(["body": ["The request body must be a JSON object."]]) }
+        var v = Validation.Collector()
+        switch members.last(where: { $0.0 == "payload" })?.1 {
+        case nil, "null": v.add("payload", "The payload field is required.")
+        case "object": break
+        default: v.add("payload", "The payload field must be an array.")
         }
-        guard header.wrapping == .requestBody else {
-            throw Validation.failed(["payload": ["The payload field is required."]])
+        if let conflict = members.last(where: { $0.0 == "conflict" })?.1, conflict != "string" && conflict != "null" {
+            v.add("conflict", "The conflict field must be a string.")
         }
+        try v.check()
         let state = self.state
         let outcome = try await state.gate.with([state.databaseKey(tenant), state.repositoryKey], for: "transfer import") {
             try await BlockingWork.run {
