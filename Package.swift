@@ -65,6 +65,6 @@ let package = Package(
         ),
         .testTarget(name: "VeloKitTests", dependencies: ["VeloKit", "CArchive"]),
         .testTarget(name: "veloTests", dependencies: ["velo", "VeloKit", "CZstd"]),
-        .testTarget(name: "VeloServerTests", dependencies: ["VeloServer", "VeloKit"]),
+        .testTarget(name: "VeloServerTests", dependencies: ["VeloServer", "VeloKit", .product(name: "Crypto", package: "swift-crypto")]),
     ]
 )

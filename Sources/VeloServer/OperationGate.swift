@@ -6,6 +6,9 @@ import Synchronization
 /// which VeloKit reports as `.locked` (also 409).
 final class OperationGate: Sendable {
     private let busy = Mutex<[String: String]>([:])
+    private let afterClaim: (@Sendable (String) async -> Void)?
+
+    init(afterClaim: (@Sendable (String) async -> Void)? = nil) { self.afterClaim = afterClaim }
 
     /// A held claim; released by `release()` (idempotent).
     final class Claim: Sendable {
@@ -45,6 +48,7 @@ final class OperationGate: Sendable {
     func with<T>(_ keys: [String], for operation: String, _ body: () async throws -> T) async throws -> T {
         let claim = try claim(keys, for: operation)
         defer { claim.release() }
+        await afterClaim?(operation)
         return try await body()
     }
 }

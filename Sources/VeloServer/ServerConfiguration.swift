@@ -33,6 +33,10 @@ package struct ServerConfiguration: Sendable {
     /// How long to wait for Veloquent's lock on a database.
     package var busyTimeout: Duration = .seconds(5)
 
+    /// Called by every destructive operation once it holds its database and repository, before it starts (tests
+    /// hold one there to send a second request while it runs).
+    package var afterClaim: (@Sendable (String) async -> Void)?
+
     package init(databases: Databases) { self.databases = databases }
 
     /// `prefix` with its slashes trimmed, as a path (`/api`), or `` for an empty prefix.

@@ -8,12 +8,13 @@ final class ServerState: Sendable {
     let configuration: ServerConfiguration
     let resolver: TenantResolver
     let limiter: LoginRateLimiter
-    let gate = OperationGate()
+    let gate: OperationGate
     let logger: Logger
 
     init(configuration: ServerConfiguration, logger: Logger) {
         self.configuration = configuration
         resolver = TenantResolver(databases: configuration.databases, busyTimeout: configuration.busyTimeout)
+        gate = OperationGate(afterClaim: configuration.afterClaim)
         limiter = LoginRateLimiter(burst: configuration.loginBurst, window: configuration.loginWindow)
         self.logger = logger
     }
