@@ -27,6 +27,7 @@ package enum OpenAPIDocument {
     /// The error responses every protected route can give.
     private static func errors(_ extra: [(String, J)] = [], validation: Bool = true, service: Bool = true) -> [(String, J)] {
         var out: [(String, J)] = [
+            ("400", obj(("$ref", str("#/components/responses/BadRequest")))),
             ("401", obj(("$ref", str("#/components/responses/Unauthorized")))),
             ("403", obj(("$ref", str("#/components/responses/Forbidden")))),
             ("404", obj(("$ref", str("#/components/responses/NotFound")))),
@@ -75,7 +76,8 @@ package enum OpenAPIDocument {
                                                          ("collection_name", obj(("type", str("string")))))))), "A new bearer token."),
                 body: obj(("type", str("object")), ("required", strings(["identity", "password"])),
                           ("properties", obj(("identity", obj(("type", str("string")))), ("password", obj(("type", str("string"))))))),
-                errors: [("401", obj(("$ref", str("#/components/responses/Unauthorized")))),
+                errors: [("400", obj(("$ref", str("#/components/responses/BadRequest")))),
+                         ("401", obj(("$ref", str("#/components/responses/Unauthorized")))),
                          ("404", obj(("$ref", str("#/components/responses/NotFound")))),
                          ("422", obj(("$ref", str("#/components/responses/Unprocessable")))),
                          ("429", obj(("$ref", str("#/components/responses/TooManyRequests"))))],
@@ -108,7 +110,7 @@ package enum OpenAPIDocument {
                     ("collections", obj(("type", .array([str("array"), str("null")])), ("items", obj(("type", str("string")))))),
                     ("system_tables", obj(("type", .array([str("array"), str("null")])), ("items", obj(("type", str("string")))))),
                     ("include_records", obj(("type", .array([str("boolean"), str("null")]))))))),
-                errors: errors([("400", obj(("$ref", str("#/components/responses/BadRequest"))))]))))),
+                errors: errors())))),
             ("/schema/transfer/import", obj(("post", operation(
                 "Import a transfer payload: planned first (a blocker is 422 with findings under errors), a safety snapshot, one transaction.",
                 "transferImport", tag: "transfer",
@@ -128,7 +130,7 @@ package enum OpenAPIDocument {
                                        ("tags", stringArray), ("collections", stringArray), ("exclude_tables", stringArray),
                                        ("include_framework", obj(("type", str("boolean")))), ("records", obj(("type", str("boolean")))),
                                        ("level", obj(("type", str("integer")), ("minimum", .int(1)), ("maximum", .int(19))))))),
-                                   errors: errors([busy, ("400", obj(("$ref", str("#/components/responses/BadRequest"))))]))))),
+                                   errors: errors([busy]))))),
             ("/backups/verify", obj(("post", operation(
                 "Verify every snapshot (velo verify --all --json).", "verifyAllBackups", tag: "backups",
                 ok: json(envelope(arrayOfObjects), "Reports."), errors: errors(validation: false))))),
@@ -137,7 +139,7 @@ package enum OpenAPIDocument {
                 ok: json(envelope(anyObject), "The prune report."),
                 body: obj(("type", str("object")), ("required", strings(["policy"])),
                           ("properties", obj(("policy", anyObject), ("dry_run", obj(("type", str("boolean"))))))),
-                errors: errors([busy, ("400", obj(("$ref", str("#/components/responses/BadRequest"))))]))))),
+                errors: errors([busy]))))),
             ("/backups/{snapshot}", obj(("parameters", .array([snapshot])), ("get", operation(
                 "What a snapshot holds (velo inspect --json).", "inspectBackup", tag: "backups",
                 ok: json(envelope(anyObject), "The inspection."), errors: errors())))),
@@ -147,11 +149,11 @@ package enum OpenAPIDocument {
             ("/backups/{snapshot}/plan", obj(("parameters", .array([snapshot])), ("post", operation(
                 "Plan restoring a snapshot into this database (velo plan --json).", "planRestore", tag: "backups",
                 ok: json(envelope(anyObject), "The plan."), body: restoreBody,
-                errors: errors([("400", obj(("$ref", str("#/components/responses/BadRequest"))))]))))),
+                errors: errors())))),
             ("/backups/{snapshot}/restore", obj(("parameters", .array([snapshot])), ("post", operation(
                 "Restore a snapshot into this database; needs confirm: true (velo restore --json).", "restoreBackup", tag: "backups",
                 ok: json(envelope(anyObject), "What was restored."), body: restoreBody,
-                errors: errors([busy, ("400", obj(("$ref", str("#/components/responses/BadRequest"))))]))))),
+                errors: errors([busy]))))),
             ("/backups/{snapshot}/archive", obj(("parameters", .array([snapshot])), ("get", operation(
                 "Download the archive (ETag: its SHA-256).", "downloadBackup", tag: "backups",
                 ok: archive, errors: errors([("304", obj(("description", str("Not modified (If-None-Match)."))))], validation: false))))),
@@ -194,7 +196,7 @@ package enum OpenAPIDocument {
             switch v {
             case .object(let pairs):
                 for (key, value) in pairs {
-                    let k = scalar(.string(key))
+                    let k = plainKey(key) ? key : scalar(.string(key))
                     switch value {
                     case .object(let inner) where !inner.isEmpty: out += "\(pad)\(k):\n"; emit(value, indent: indent + 2)
                     case .array(let items) where !items.isEmpty: out += "\(pad)\(k):\n"; emit(value, indent: indent + 2)
@@ -213,6 +215,12 @@ package enum OpenAPIDocument {
                 }
             default: out += "\(pad)\(inline(v))\n"
             }
+        }
+        /// Keys YAML reads back as the same string without quotes.
+        func plainKey(_ key: String) -> Bool {
+            guard let first = key.unicodeScalars.first, first.properties.isAlphabetic || first == "/" || first == "$" || first == "_" else { return false }
+            return key.unicodeScalars.allSatisfy { ($0.isASCII && ($0.properties.isAlphabetic || ("0"..."9").contains($0))) || "/_$.-".unicodeScalars.contains($0) }
+                && !["true", "false", "null", "yes", "no", "on", "off", "y", "n"].contains(key.lowercased())
         }
         func inline(_ v: J) -> String {
             switch v {
