@@ -64,7 +64,7 @@ let package = Package(
             ]
         ),
         .testTarget(name: "VeloKitTests", dependencies: ["VeloKit", "CArchive"]),
-        .testTarget(name: "veloTests", dependencies: ["velo", "VeloKit", "CZstd"]),
+        .testTarget(name: "veloTests", dependencies: ["velo", "VeloKit", "VeloServer", "CZstd"]),
         .testTarget(name: "VeloServerTests", dependencies: ["VeloServer", "VeloKit", .product(name: "Crypto", package: "swift-crypto")]),
     ]
 )

@@ -22,7 +22,8 @@ struct ServeCommand: ParsableCommand {
     @Option(name: .long, help: ArgumentHelp("Address and port to listen on (port 0: any free port).", valueName: "host:port"))
     var listen = "127.0.0.1:8090"
 
-    @OptionGroup var repository: RepositoryOption
+    @Option(name: .long, help: ArgumentHelp("The snapshot repository (default: $VELO_REPO); without one, nothing that changes a database runs.", valueName: "dir"), completion: .directory)
+    var repo: String?
 
     @Option(name: .long, help: ArgumentHelp("Veloquent's API prefix (velo.api_prefix).", valueName: "prefix"))
     var apiPrefix = "api"
@@ -77,14 +78,15 @@ struct ServeCommand: ParsableCommand {
         let (host, port) = Self.parseListen(listen)!
         configuration.host = host
         configuration.port = port
-        configuration.repository = repository.path
-        if let path = repository.path { _ = try Repository.open(path, create: true) }  // a bad --repo fails now, not at the first request
+        let repositoryPath = repo.flatMap { $0.isEmpty ? nil : $0 } ?? ProcessInfo.processInfo.environment["VELO_REPO"].flatMap { $0.isEmpty ? nil : $0 }
+        configuration.repository = repositoryPath
+        if let path = repositoryPath { _ = try Repository.open(path, create: true) }  // a bad --repo fails now, not at the first request
         configuration.apiPrefix = apiPrefix
         configuration.maxBodyBytes = maxBody
         configuration.busyTimeout = .milliseconds(Int(max(0, busyTimeout) * 1000))
         let level: Logger.Level = output.quiet ? .error : (output.verbose ? .debug : .info)
         let logger = Logger(label: "velo.serve") { LogfmtHandler(label: $0, level: level) }
-        if repository.path == nil {
+        if repositoryPath == nil {
             logger.warning("no --repo: recover, orphan drops, imports and the backup routes refuse to run")
         }
         let server = VeloServer(configuration: configuration, logger: logger)
