@@ -169,7 +169,7 @@ struct BackupRoutes {
         return Response(status: .ok, headers: [
             .contentType: "application/zstd", .eTag: etag,
             .contentDisposition: "attachment; filename=\"\(name)\"",
-        ], body: try FileStream.body(path: path, size: size))
+        ], body: try FileStream.body(path: path, size: size, streams: state.streams))
     }
 
     /// The snapshot named by `{snapshot}` (an id, a unique id prefix or `latest`) among the tenant's; never a path.

@@ -15,13 +15,14 @@ enum FileStream {
         return Int64(st.st_size)
     }
 
-    static func body(path: String, size: Int64, prefix: [UInt8] = [], suffix: [UInt8] = [],
+    static func body(path: String, size: Int64, prefix: [UInt8] = [], suffix: [UInt8] = [], streams: ActiveStreams,
                      onFinish: @escaping @Sendable () -> Void = {}) throws -> ResponseBody {
         let fd = open(path, O_RDONLY | O_CLOEXEC)
         guard fd >= 0 else { throw APIError.service("\(path): cannot open: \(String(cString: strerror(errno)))") }
         let handle = FileDescriptorBox(fd)
+        let token = streams.begin()
         return ResponseBody(contentLength: prefix.count + Int(size) + suffix.count) { writer in
-            defer { handle.close(); onFinish() }
+            defer { handle.close(); onFinish(); token.release() }
             if !prefix.isEmpty { try await writer.write(NIOCore.ByteBuffer(bytes: prefix)) }
             var remaining = size
             while remaining > 0 {

@@ -9,6 +9,7 @@ final class ServerState: Sendable {
     let resolver: TenantResolver
     let limiter: LoginRateLimiter
     let gate: OperationGate
+    let streams = ActiveStreams()
     let logger: Logger
 
     init(configuration: ServerConfiguration, logger: Logger) {

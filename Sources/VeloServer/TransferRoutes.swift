@@ -61,7 +61,7 @@ struct TransferRoutes {
             throw error
         }
         let body2 = try FileStream.body(path: path, size: size, prefix: Array("{\"message\":\"Success\",\"data\":".utf8), suffix: Array("}".utf8),
-                                        onFinish: { TemporaryFolder.remove(directory) })
+                                        streams: state.streams, onFinish: { TemporaryFolder.remove(directory) })
         return Response(status: .ok, headers: [.contentType: "application/json"], body: body2)
     }
 

@@ -44,9 +44,14 @@ package struct VeloServer: Sendable {
             logger: state.logger)
     }
 
-    /// Serves until SIGTERM or SIGINT, then stops accepting connections and finishes the running requests.
-    package func run(onRunning: @escaping @Sendable (Int) async -> Void = { _ in }) async throws {
+    /// Serves until SIGTERM or SIGINT, then stops accepting connections and finishes the running requests,
+    /// response bodies still streaming included (for at most `drainLimit`).
+    package func run(drainLimit: Duration = .seconds(300), onRunning: @escaping @Sendable (Int) async -> Void = { _ in }) async throws {
         try await application(onRunning: onRunning).runService(gracefulShutdownSignals: [.sigterm, .sigint])
+        if state.streams.active > 0 {
+            state.logger.info("finishing responses", metadata: ["streams": "\(state.streams.active)"])
+            await state.streams.drain(limit: drainLimit)
+        }
     }
 
     /// Serves until the calling task is cancelled (tests: start in a task, cancel to stop).
