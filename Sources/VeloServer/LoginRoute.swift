@@ -9,8 +9,9 @@ import VeloKit
 struct LoginRoute {
     let state: ServerState
 
-    /// A bcrypt hash checked when there is no such user, so a wrong identity takes as long as a wrong password.
-    static let decoyHash = "$2y$10$abcdefghijklmnopqrstuu5ZH9P0W6oKqf6h7Le3eB3t9kQ6HqgQ2"
+    /// A bcrypt hash checked when there is no such user, so a wrong identity takes as long as a wrong password
+    /// (cost 12, Laravel's default `BCRYPT_ROUNDS`); made once, at the first such login.
+    static let decoyHash = PasswordCheck.hash("velo-decoy-\(UInt64.random(in: 0...UInt64.max))", cost: 12)
 
     func handle(_ request: Request, context: VeloRequestContext) async throws -> Response {
         let client = context.clientAddress
