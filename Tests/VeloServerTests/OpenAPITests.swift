@@ -56,6 +56,7 @@ import Testing
         environment["SCHEMATHESIS_HOOKS"] = nil
         environment["NO_COLOR"] = "1"
         process.environment = environment
+        process.currentDirectoryURL = URL(fileURLWithPath: server.directory)  // its .schemathesis cache goes there
         let pipe = Pipe()
         process.standardOutput = pipe
         process.standardError = pipe
