@@ -17,6 +17,7 @@ package enum PayloadRequestShape {
             while true {
                 let t = try tokens.next()
                 if t == .endObject { break }
+                guard t != .end else { throw VeloError("the request body is not valid JSON: it ends inside the object") }
                 let key = tokens.string
                 let v = try tokens.next()
                 let type: String
