@@ -136,6 +136,14 @@ import Testing
                                                json: #"{"identity":"admin@acme.test","password":"\#(TestServer.password)"}"#)
         #expect(unknown.status == 404)
         #expect(unknown.message == "Tenant not found")
+        let known = try await server.request("POST", "/api/collections/superusers/auth/login",
+                                             json: #"{"identity":"admin@acme.test","password":"\#(TestServer.password)"}"#,
+                                             headers: ["Host": "acme.localhost:\(server.port)"])
+        #expect(known.status == 200)
+        let token = try #require(known.data?["token"]?.stringValue)
+        #expect(try await server.request("GET", "/api/schema/orphans", token: token, headers: ["Host": "acme.localhost"]).status == 200)
+        // The tenant's token means nothing under another host.
+        #expect(try await server.request("GET", "/api/schema/orphans", token: token).status == 404)
         #expect(TenantResolver.hostName("ACME.localhost:8090") == "acme.localhost")
         #expect(TenantResolver.hostName("[::1]:80") == "::1")
         let resolver = TenantResolver(databases: .landlord(landlord), busyTimeout: .seconds(1))
