@@ -1,9 +1,9 @@
-// swift-tools-version:6.0
+// swift-tools-version:6.1
 import PackageDescription
 
 let package = Package(
     name: "Velo",
-    platforms: [.macOS(.v13)],
+    platforms: [.macOS(.v14)],
     products: [
         .library(name: "VeloKit", targets: ["VeloKit"]),
         .executable(name: "velo", targets: ["velo"]),
@@ -15,6 +15,12 @@ let package = Package(
         .package(url: "https://github.com/apple/swift-log", from: "1.16.2"),
         // `swift package generate-documentation --target VeloKit` (DocC); nothing is built from it otherwise.
         .package(url: "https://github.com/swiftlang/swift-docc-plugin", from: "1.5.0"),
+        // `velo serve`. No traits: swift-configuration and URL-encoded forms are not used, and are not built.
+        .package(url: "https://github.com/hummingbird-project/hummingbird", from: "2.28.1", traits: []),
+        // Only its bcrypt target (a small C library) is built, for Laravel's `$2y$` password hashes.
+        .package(url: "https://github.com/hummingbird-project/hummingbird-auth", from: "2.5.0"),
+        // Hummingbird's own dependency, named so the server can trigger its graceful shutdown itself.
+        .package(url: "https://github.com/swift-server/swift-service-lifecycle", from: "2.13.0"),
     ],
     targets: [
         .systemLibrary(
@@ -40,15 +46,28 @@ let package = Package(
                 .product(name: "Logging", package: "swift-log"),
             ]
         ),
+        .target(
+            name: "VeloServer",
+            dependencies: [
+                "VeloKit",
+                .product(name: "Hummingbird", package: "hummingbird"),
+                .product(name: "HummingbirdBcrypt", package: "hummingbird-auth"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+                .product(name: "Crypto", package: "swift-crypto"),
+                .product(name: "Logging", package: "swift-log"),
+            ]
+        ),
         .executableTarget(
             name: "velo",
             dependencies: [
                 "VeloKit",
+                "VeloServer",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
             ]
         ),
         .testTarget(name: "VeloKitTests", dependencies: ["VeloKit", "CArchive"]),
-        .testTarget(name: "veloTests", dependencies: ["velo", "VeloKit", "CZstd"]),
+        .testTarget(name: "veloTests", dependencies: ["velo", "VeloKit", "VeloServer", "CZstd"]),
+        .testTarget(name: "VeloServerTests", dependencies: ["VeloServer", "VeloKit", .product(name: "Crypto", package: "swift-crypto")]),
     ]
 )

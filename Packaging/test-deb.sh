@@ -88,7 +88,7 @@ if grep -Eiq 'swift|Foundation|dispatch' <<<"$linked"; then fail "velo loads Swi
 for file in /usr/bin/velo /usr/share/man/man1/velo.1.gz /usr/share/bash-completion/completions/velo \
   /usr/share/zsh/vendor-completions/_velo /usr/share/fish/vendor_completions.d/velo.fish \
   /lib/systemd/system/velo-backup@.service /lib/systemd/system/velo-backup@.timer \
-  /lib/systemd/system/velo-verify@.service /lib/systemd/system/velo-verify@.timer \
+  /lib/systemd/system/velo-verify@.service /lib/systemd/system/velo-verify@.timer /lib/systemd/system/velo-serve@.service \
   /lib/systemd/system/velo-run@.service /lib/systemd/system/velo-run@.timer /usr/share/doc/velo/velo.example.json \
   /usr/share/doc/velo/copyright /usr/share/doc/velo/changelog.gz /usr/share/doc/velo/README.Debian \
   /usr/share/doc/velo/retention.example.json /usr/share/doc/velo/instance.env.example; do

@@ -59,25 +59,14 @@ struct SchemaRecoverCommand: ParsableCommand {
         guard noBackup || dryRun || repository.path != nil else {
             throw VeloError("recover changes the database: pass --repo DIR for a snapshot of the collection first, or --no-backup")
         }
-        var db = try Database(path: path, mode: .readWrite, busyTimeout: database.timeout)
-        let recovery = try SchemaRecovery(database: db, layout: try TenantDatabase.load(db), collection: collection)
-        _ = try recovery.plan()  // refuse what cannot be planned before taking a snapshot
-        var snapshot: String?
-        if !dryRun && !noBackup {
-            var options = Backup.Options()
-            options.collections = [try TenantDatabase.load(db).collection(named: collection)!.name]
-            options.tags = ["pre-recover"]
-            options.busyTimeout = database.timeout
-            snapshot = try Backup.run(databasePath: path, repository: try repository.open(create: true), options: options).id
-            db = try Database(path: path, mode: .readWrite, busyTimeout: database.timeout)
-        }
-        let result = try SchemaRecovery(database: db, layout: try TenantDatabase.load(db), collection: collection)
-            .run(dryRun: dryRun, snapshot: snapshot)
+        let result = try SchemaRecovery.run(databasePath: path, collection: collection,
+                                            repository: noBackup ? nil : { try repository.open(create: true) }, dryRun: dryRun,
+                                            busyTimeout: database.timeout)
         if output.json {
             try Output.json(result)
             return
         }
-        if let snapshot { print("snapshot \(snapshot) holds collection \(result.collection) as it was (tag pre-recover)") }
+        if let snapshot = result.snapshot { print("snapshot \(snapshot) holds collection \(result.collection) as it was (tag pre-recover)") }
         for step in result.steps { print(step.refusal == nil ? step.sql + ";" : "-- check (\(step.refusal!)): \(step.sql);") }
         if result.steps.isEmpty { print("-- nothing to do") }
         let rows = result.rowsBefore.map { "\(Output.grouped($0)) rows" } ?? "new table"

@@ -20,22 +20,6 @@ struct SnapshotsCommand: ParsableCommand {
 
     @OptionGroup var output: OutputOptions
 
-    struct Row: Encodable {
-        var id: String
-        var time: String
-        var source: String
-        var tags: [String]
-        var collections: [String]
-        var rows: Int
-        var bytes: Int64
-        var archive: String
-        var verified: String?
-        var verifiedOK: Bool?
-        /// `velo backup --app` snapshots: the tenant (`landlord` for the landlord) and the uploaded files kept.
-        var tenant: String? = nil
-        var files: Int? = nil
-    }
-
     func run() throws {
         let time = try at.map { try Timestamp.parse($0, option: "--at") }  // arguments first, then files
         let repo = try repository.open()
@@ -46,12 +30,7 @@ struct SnapshotsCommand: ParsableCommand {
             let source = target ?? ProcessInfo.processInfo.environment["VELO_DB"]
             entries = [try PointInTime.select(at: time, source: source, in: repo)]
         }
-        let rows = entries.map { e in
-            Row(id: e.id, time: Timestamp.iso8601(e.time), source: e.sourcePath, tags: e.tags, collections: e.collections,
-                rows: e.totalRows, bytes: e.archiveBytes, archive: repo.path(e.archive),
-                verified: e.verification.map { Timestamp.iso8601($0.time) }, verifiedOK: e.verification?.ok,
-                tenant: e.app.map { $0.tenantName ?? "landlord" }, files: e.files)
-        }
+        let rows = entries.map { SnapshotListing($0, in: repo) }
         if output.json {
             try Output.json(rows)
             return

@@ -18,6 +18,7 @@ struct Velo: ParsableCommand {
             InitCommand.self, BackupCommand.self, SnapshotsCommand.self, InspectCommand.self, VerifyCommand.self,
             CatCommand.self, DiffCommand.self, PlanCommand.self, RestoreCommand.self, PruneCommand.self, SchemaCommand.self,
             UnlockCommand.self, InfoCommand.self, DemoCommand.self, TransferCommand.self, StatusCommand.self, RunCommand.self,
+            ServeCommand.self,
         ]
     )
 
@@ -34,7 +35,9 @@ struct Velo: ParsableCommand {
             return handler
         }
         TerminalProgress.allowed = !quiet
-        Interruption.install()
+        // `serve` stops gracefully on SIGTERM/SIGINT (the running requests finish), so its operations are not
+        // interrupted by Interruption's handlers.
+        if arguments.first != "serve" { Interruption.install() }
         var command: ParsableCommand
         do {
             command = try parseAsRoot(arguments)

@@ -151,11 +151,15 @@ import Testing
             (["restore", s.id, "--repo", s.repo, "--target", fresh], 128),
             (["restore", s.id, "--repo", s.repo, "--target", s.target, "--yes", "--no-safety-snapshot"], 128),
         ]
+        // The bounds hold for a velo that starts at 25 MiB (a debug build's `velo --version`); what a larger
+        // binary holds from its start (velo serve's Hummingbird and NIO added about 2 MiB) is not the data path's.
+        let startup = try VeloProcess.runMeasured(["--version"]).peakMiB
+        let slack = max(0, startup - 25)
         for (arguments, bound) in runs {
             let (result, peak) = try VeloProcess.runMeasured(arguments)
             #expect(result.status != 0, "\(arguments[0]) accepted a bomb")
             #expect((result.stdout + result.stderr).contains(fault), "\(arguments[0]): \(result.stdout) \(result.stderr)")
-            #expect(peak < bound, "\(arguments[0]) peaked at \(peak) MiB")
+            #expect(peak < bound + slack, "\(arguments[0]) peaked at \(peak) MiB (velo --version: \(startup) MiB)")
         }
         #expect(ContinuousClock.now - started < .seconds(60))
         #expect(!FileManager.default.fileExists(atPath: fresh))

@@ -53,7 +53,7 @@ package struct SchemaHealth: Encodable, Sendable {
         return columns
     }
 
-    static func check(_ c: CollectionMetadata, in layout: TenantDatabase) -> [SchemaFinding] {
+    package static func check(_ c: CollectionMetadata, in layout: TenantDatabase) -> [SchemaFinding] {
         func finding(_ kind: String, _ severity: SchemaFinding.Severity, table: String? = nil, column: String? = nil,
                      index: String? = nil, _ message: String) -> SchemaFinding {
             SchemaFinding(kind: kind, severity: severity, collection: c.name, table: table ?? c.tableName, column: column, index: index, message: message)

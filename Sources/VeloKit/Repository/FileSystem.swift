@@ -1,7 +1,7 @@
 import Foundation
 
 /// The few durable file operations the repository relies on: atomic replace, fsync of files and folders.
-enum FileSystem {
+package enum FileSystem {
     /// Writes `bytes` to `path` atomically: a temporary file in the same folder, fsynced, renamed over `path`,
     /// then the folder fsynced, so a crash leaves the old file or the new one, never a mix.
     static func writeAtomically(_ bytes: [UInt8], to path: String, mode: mode_t = 0o600) throws {
@@ -105,7 +105,7 @@ enum FileSystem {
     }
 
     /// The absolute form of a path given on the command line.
-    static func absolute(_ path: String) -> String {
+    package static func absolute(_ path: String) -> String {
         if path.hasPrefix("/") { return (path as NSString).standardizingPath }
         return ((FileManager.default.currentDirectoryPath as NSString).appendingPathComponent(path) as NSString).standardizingPath
     }

@@ -1,0 +1,25 @@
+import Hummingbird
+import Logging
+
+/// One structured line per request on the server's logger (stderr): method, path, status, duration, client and
+/// the superuser it acted for. Query strings are left out: a `token` may be in them.
+struct AccessLogMiddleware: RouterMiddleware {
+    typealias Context = VeloRequestContext
+    let logger: Logger
+
+    func handle(_ request: Request, context: Context, next: (Request, Context) async throws -> Response) async throws -> Response {
+        let started = ContinuousClock.now
+        let response = try await next(request, context)
+        let elapsed = ContinuousClock.now - started
+        let ms = Double(elapsed.components.seconds) * 1000 + Double(elapsed.components.attoseconds) / 1e15
+        logger.info("request", metadata: [
+            "method": "\(request.method.rawValue)",
+            "path": "\(request.uri.path)",
+            "status": "\(response.status.code)",
+            "ms": "\(String(format: "%.1f", ms))",
+            "client": "\(context.clientAddress)",
+            "host": "\(request.head.authority ?? "")",
+        ])
+        return response
+    }
+}

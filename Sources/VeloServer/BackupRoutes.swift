@@ -1,0 +1,220 @@
+import Foundation
+import Hummingbird
+import NIOCore
+import VeloKit
+
+/// velo's own routes under `backups`, superusers only; every `data` is what the matching CLI command prints
+/// under `--json` (one definition in VeloKit for both). They work on the request's tenant database and on the
+/// server's repository; with `--landlord`, a tenant sees and touches only the snapshots of its own database.
+struct BackupRoutes {
+    let state: ServerState
+
+    func register(on group: RouterGroup<VeloRequestContext>) {
+        group.get("backups") { request, context in try await list(request, context) }
+        group.post("backups") { request, context in try await backup(request, context) }
+        group.post("backups/verify") { _, context in try await verify(nil, context) }
+        group.post("backups/prune") { request, context in try await prune(request, context) }
+        group.get("backups/{snapshot}") { _, context in try await inspect(context) }
+        group.post("backups/{snapshot}/verify") { _, context in try await verify(try context.parameters.require("snapshot"), context) }
+        group.post("backups/{snapshot}/plan") { request, context in try await plan(request, context) }
+        group.post("backups/{snapshot}/restore") { request, context in try await restore(request, context) }
+        group.get("backups/{snapshot}/archive") { request, context in try await download(request, context) }
+    }
+
+    /// `velo snapshots --json`: the tenant's snapshots, oldest first; `?tag=` (repeatable) keeps those with
+    /// every tag.
+    func list(_ request: Request, _ context: VeloRequestContext) async throws -> Response {
+        let tenant = try context.requireTenant()
+        let tags: [String] = request.uri.queryParameters.getAll("tag").map { String($0) }
+        let repository = try state.repository(for: "listing snapshots")
+        let state = self.state
+        let rows: [SnapshotListing] = try await BlockingWork.run {
+            repository.catalog.scan().entries
+                .filter { state.owns($0, tenant: tenant) && tags.allSatisfy($0.tags.contains) }
+                .map { SnapshotListing($0, in: repository) }
+        }
+        return try Envelope.success(encoding: rows)
+    }
+
+    /// `velo backup --json`: a snapshot of the tenant database, now.
+    func backup(_ request: Request, _ context: VeloRequestContext) async throws -> Response {
+        let body = try await JSONBody.read(request, limit: state.configuration.maxJSONBytes)
+        var v = Validation.Collector()
+        var options = Backup.Options()
+        options.tags = v.strings(body, "tags") ?? []
+        options.collections = v.strings(body, "collections")
+        options.excludeTables = v.strings(body, "exclude_tables") ?? []
+        options.includeFramework = v.bool(body, "include_framework") ?? false
+        options.records = v.bool(body, "records") ?? true
+        if let level = body["level"] {
+            if let n = level.intValue, (1...19).contains(n) { options.level = Int32(n) } else { v.add("level", "The level field must be between 1 and 19.") }
+        }
+        try v.check()
+        options.busyTimeout = state.configuration.busyTimeout
+        let tenant = try context.requireTenant()
+        let repository = try state.repository(for: "a backup")
+        let state = self.state
+        let chosen = options
+        let result = try await state.gate.with([state.repositoryKey], for: "backup") {
+            try await BlockingWork.run {
+                try Backup.checkSource(tenant.databasePath, busyTimeout: chosen.busyTimeout)
+                return try Backup.run(databasePath: tenant.databasePath, repository: repository, options: chosen)
+            }
+        }
+        return try Envelope.success(encoding: result, message: "Backup completed successfully.")
+    }
+
+    /// `velo inspect --json`.
+    func inspect(_ context: VeloRequestContext) async throws -> Response {
+        let (selected, _) = try await select(context)
+        let info = try await BlockingWork.run { try Inspection.inspect(selected) }
+        return try Envelope.success(encoding: info)
+    }
+
+    /// `velo verify --json`: one snapshot, or (`POST backups/verify`) every snapshot of the tenant; always an
+    /// array of reports, recorded in the catalog. Damage is a report with `ok: false`, not an error.
+    func verify(_ name: String?, _ context: VeloRequestContext) async throws -> Response {
+        let tenant = try context.requireTenant()
+        let repository = try state.repository(for: "verifying")
+        var selected: [SelectedSnapshot] = []
+        var damaged: [Verifier.Report] = []
+        if name != nil {
+            selected = [try await select(context).0]
+        } else {
+            let scan = repository.catalog.scan()
+            selected = scan.entries.filter { state.owns($0, tenant: tenant) }.map { .catalogued($0, repository: repository) }
+            if case .single = state.configuration.databases { damaged = scan.damaged.map(Verifier.report(for:)) }
+        }
+        let snapshots = selected
+        let reports = try await BlockingWork.run { try snapshots.map { try Verifier.verify($0) } }
+        return try Envelope.success(encoding: damaged + reports)
+    }
+
+    /// `velo plan --json` into the tenant database.
+    func plan(_ request: Request, _ context: VeloRequestContext) async throws -> Response {
+        let body = try await JSONBody.read(request, limit: state.configuration.maxJSONBytes)
+        let options = try Self.restoreOptions(body)
+        let (selected, repository) = try await select(context)
+        let tenant = try context.requireTenant()
+        let timeout = state.configuration.busyTimeout
+        let plan = try await BlockingWork.run {
+            try RestorePlanner.plan(selected, target: tenant.databasePath, options: options, busyTimeout: timeout, repository: repository)
+        }
+        return try Envelope.success(encoding: plan)
+    }
+
+    /// `velo restore --json` into the tenant database: only with `"confirm": true`; planned first (a blocked
+    /// plan is 422 with its findings under `errors`), a safety snapshot, then one transaction. 409 while another
+    /// operation holds the database or the repository.
+    func restore(_ request: Request, _ context: VeloRequestContext) async throws -> Response {
+        let body = try await JSONBody.read(request, limit: state.configuration.maxJSONBytes)
+        let options = try Self.restoreOptions(body)
+        guard body["confirm"]?.boolValue == true else {
+            throw Validation.failed(["confirm": ["A restore changes the database: review the plan (POST .../plan), then send \"confirm\": true."]])
+        }
+        let (selected, repository) = try await select(context)
+        let tenant = try context.requireTenant()
+        let timeout = state.configuration.busyTimeout
+        let state = self.state
+        let result = try await state.gate.with([state.databaseKey(tenant), state.repositoryKey], for: "restore") {
+            try await BlockingWork.run {
+                let plan = try RestorePlanner.plan(selected, target: tenant.databasePath, options: options, busyTimeout: timeout, repository: repository)
+                guard plan.canProceed else {
+                    let first = plan.blockers.first?.message ?? "blocked"
+                    throw APIError.service("The restore is blocked: \(first)\(plan.blockers.count > 1 ? " (and \(plan.blockers.count - 1) more)" : ""); nothing was changed.",
+                                           errors: try JSONValueEncoder().encode(plan.findings))
+                }
+                return try Restore.run(selected, target: tenant.databasePath, options: options, repository: repository,
+                                       safetySnapshot: true, busyTimeout: timeout)
+            }
+        }
+        return try Envelope.success(encoding: result, message: "Restore completed successfully.")
+    }
+
+    /// `velo prune --json` with the policy in the body (`{"policy": {...}, "dry_run": bool}`). With `--landlord`
+    /// the repository holds every tenant's snapshots, so pruning it is left to `velo prune` run by the operator.
+    func prune(_ request: Request, _ context: VeloRequestContext) async throws -> Response {
+        let body = try await JSONBody.read(request, limit: state.configuration.maxJSONBytes)
+        var v = Validation.Collector()
+        let dryRun = v.bool(body, "dry_run") ?? false
+        if body["policy"] == nil { v.add("policy", "The policy field is required.") } else if body["policy"]?.objectValue == nil {
+            v.add("policy", "The policy field must be an object.")
+        }
+        try v.check()
+        if case .landlord = state.configuration.databases {
+            throw APIError.service("the repository holds every tenant's snapshots: prune it with 'velo prune --repo DIR --policy FILE'")
+        }
+        let policy: RetentionPolicy
+        do { policy = try RetentionPolicy(json: body["policy"]!) } catch { throw APIError.service("\(error)") }
+        let repository = try state.repository(for: "pruning")
+        let state = self.state
+        let report = try await state.gate.with([state.repositoryKey], for: "prune") {
+            try await BlockingWork.run { try Prune.run(repository: repository, policy: policy, dryRun: dryRun) }
+        }
+        return try Envelope.success(encoding: report)
+    }
+
+    /// The archive file itself, streamed: `application/zstd`, `Content-Length`, `ETag` from its SHA-256
+    /// (`If-None-Match` answers 304).
+    func download(_ request: Request, _ context: VeloRequestContext) async throws -> Response {
+        let (selected, _) = try await select(context)
+        guard let entry = selected.catalogEntry else { throw APIError(.notFound, "Snapshot not found.") }
+        let etag = "\"\(entry.archiveSHA256)\""
+        if let match = request.headers[.ifNoneMatch], match.split(separator: ",").contains(where: { $0.trimmingCharacters(in: .whitespaces) == etag || $0 == "*" }) {
+            return Response(status: .notModified, headers: [.eTag: etag])
+        }
+        let path = selected.archivePath
+        let size = try FileStream.size(of: path)
+        let name = (path as NSString).lastPathComponent
+        return Response(status: .ok, headers: [
+            .contentType: "application/zstd", .eTag: etag,
+            .contentDisposition: "attachment; filename=\"\(name)\"",
+        ], body: try FileStream.body(path: path, size: size, streams: state.streams))
+    }
+
+    /// The snapshot named by `{snapshot}` (an id, a unique id prefix or `latest`) among the tenant's; never a path.
+    func select(_ context: VeloRequestContext) async throws -> (SelectedSnapshot, Repository) {
+        let tenant = try context.requireTenant()
+        let name = try context.parameters.require("snapshot").lowercased()
+        let repository = try state.repository(for: "reading snapshots")
+        let state = self.state
+        let entry: CatalogEntry = try await BlockingWork.run {
+            let entries = repository.catalog.scan().entries.filter { state.owns($0, tenant: tenant) }
+            if name == "latest" {
+                guard let newest = entries.last else { throw APIError(.notFound, "Snapshot not found.") }
+                return newest
+            }
+            let matches = name.isEmpty || name.contains("/") ? [] : entries.filter { $0.id.hasPrefix(name) }
+            guard !matches.isEmpty else { throw APIError(.notFound, "Snapshot not found.") }
+            guard matches.count == 1 else { throw APIError.service("snapshot '\(name)' is ambiguous: it matches \(matches.count) snapshots") }
+            return matches[0]
+        }
+        return (.catalogued(entry, repository: repository), repository)
+    }
+
+    /// The restore options of a body: `conflict`, `conflict_for` (`{collection: strategy}`), `collections`,
+    /// `system_tables` (an empty array restores none).
+    static func restoreOptions(_ body: JSONBody) throws -> RestoreOptions {
+        var v = Validation.Collector()
+        var options = RestoreOptions()
+        if let c = v.string(body, "conflict", in: ["skip", "overwrite"]) { options.conflict = RestorePlan.Strategy(rawValue: c)! }
+        if let per = body["conflict_for"] {
+            if let pairs = per.objectValue {
+                for (name, value) in pairs {
+                    guard let s = value.stringValue.flatMap(RestorePlan.Strategy.init(rawValue:)) else {
+                        v.add("conflict_for.\(name)", "The selected conflict_for.\(name) is invalid.")
+                        continue
+                    }
+                    options.conflictFor[name] = s
+                }
+            } else {
+                v.add("conflict_for", "The conflict for field must be an object.")
+            }
+        }
+        options.collections = v.strings(body, "collections")
+        options.systemTables = v.strings(body, "system_tables")
+        _ = v.bool(body, "confirm")
+        try v.check()
+        return options
+    }
+}

@@ -1,0 +1,47 @@
+import VeloKit
+
+/// What `velo serve` serves and how: one tenant database or a landlord's tenants, where snapshots go, and the
+/// limits of the API. Defaults are Veloquent's (30-day tokens, 3 active tokens per superuser, prefix `api`).
+package struct ServerConfiguration: Sendable {
+    /// Where the tenant database of a request comes from.
+    package enum Databases: Sendable, Equatable {
+        /// `--db`: every request works on this one database.
+        case single(String)
+        /// `--landlord`: the request's Host picks a row of this database's `tenants` table, as Veloquent does.
+        case landlord(String)
+    }
+
+    package var databases: Databases
+    package var host = "127.0.0.1"
+    /// 0 picks a free port (tests).
+    package var port = 8090
+    /// The snapshot repository (`--repo`); routes that change a database refuse to run without one.
+    package var repository: String?
+    /// Veloquent's `velo.api_prefix`.
+    package var apiPrefix = "api"
+    /// The largest request body accepted (a transfer import); larger ones are 413.
+    package var maxBodyBytes: Int64 = 1 << 30
+    /// The largest JSON body of the other routes.
+    package var maxJSONBytes = 1 << 20
+    /// Seconds a token lives (`VELO_AUTH_TOKEN_EXPIRATION`).
+    package var tokenLifetime: Int64 = 2_592_000
+    /// Active tokens kept per superuser (`VELO_AUTH_TOKEN_MAX_ACTIVE`); older ones are revoked.
+    package var maxActiveTokens = 3
+    /// Failed logins allowed per client address within `loginWindow` seconds before 429.
+    package var loginBurst = 5
+    package var loginWindow: Int64 = 60
+    /// How long to wait for Veloquent's lock on a database.
+    package var busyTimeout: Duration = .seconds(5)
+
+    /// Called by every destructive operation once it holds its database and repository, before it starts (tests
+    /// hold one there to send a second request while it runs).
+    package var afterClaim: (@Sendable (String) async -> Void)?
+
+    package init(databases: Databases) { self.databases = databases }
+
+    /// `prefix` with its slashes trimmed, as a path (`/api`), or `` for an empty prefix.
+    var pathPrefix: String {
+        let trimmed = apiPrefix.split(separator: "/").joined(separator: "/")
+        return trimmed.isEmpty ? "" : "/" + trimmed
+    }
+}

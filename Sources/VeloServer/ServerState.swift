@@ -1,0 +1,46 @@
+import Foundation
+import Logging
+import VeloKit
+
+/// What every route shares: the configuration, the tenant resolver, the login rate limit and the gate that keeps
+/// two destructive operations off the same database or repository.
+final class ServerState: Sendable {
+    let configuration: ServerConfiguration
+    let resolver: TenantResolver
+    let limiter: LoginRateLimiter
+    let gate: OperationGate
+    let streams = ActiveStreams()
+    let shutdown: ShutdownCoordinator
+    let logger: Logger
+
+    init(configuration: ServerConfiguration, logger: Logger) {
+        self.configuration = configuration
+        resolver = TenantResolver(databases: configuration.databases, busyTimeout: configuration.busyTimeout)
+        gate = OperationGate(afterClaim: configuration.afterClaim)
+        limiter = LoginRateLimiter(burst: configuration.loginBurst, window: configuration.loginWindow)
+        self.logger = logger
+        shutdown = ShutdownCoordinator(streams: streams)
+    }
+
+    /// The repository, created if needed; a 422 naming `--repo` when the server has none, so nothing that needs
+    /// a snapshot first runs without one.
+    func repository(for what: String) throws -> Repository {
+        guard let path = configuration.repository else {
+            throw APIError.service("\(what) needs a snapshot repository first: start velo serve with --repo DIR; nothing was changed")
+        }
+        return try Repository.open(path, create: true)
+    }
+
+    /// The gate key of the repository.
+    var repositoryKey: String { "repo:" + FileSystem.absolute(configuration.repository ?? "-") }
+
+    /// The gate key of a tenant database.
+    func databaseKey(_ tenant: TenantTarget) -> String { "db:" + tenant.databasePath }
+
+    /// Whether a catalog entry belongs to the tenant: every snapshot with `--db`, only the tenant's own with
+    /// `--landlord` (tenants share the repository, not their snapshots).
+    func owns(_ entry: CatalogEntry, tenant: TenantTarget) -> Bool {
+        guard case .landlord = configuration.databases else { return true }
+        return FileSystem.absolute(entry.sourcePath) == FileSystem.absolute(tenant.databasePath)
+    }
+}

@@ -1,0 +1,44 @@
+import Foundation
+import Hummingbird
+import VeloKit
+
+/// Veloquent's `token.auth` + `superuser`: the bearer token (or a `token` query parameter, Veloquent's fallback)
+/// must be a valid token of the tenant's `auth_tokens`; 401 "Unauthorized" without one, 403 "Forbidden" when it
+/// belongs to a record of another auth collection.
+struct SuperuserMiddleware: RouterMiddleware {
+    typealias Context = VeloRequestContext
+    let state: ServerState
+
+    static func token(from request: Request) -> String? {
+        if let header = request.headers[.authorization] {
+            let parts = header.split(separator: " ", maxSplits: 1)
+            if parts.count == 2, parts[0].lowercased() == "bearer" {
+                let token = parts[1].trimmingCharacters(in: .whitespaces)
+                if !token.isEmpty { return token }
+            }
+        }
+        if let query = request.uri.queryParameters.get("token"), !query.isEmpty { return query }
+        return nil
+    }
+
+    func handle(_ request: Request, context: Context, next: (Request, Context) async throws -> Response) async throws -> Response {
+        guard let token = Self.token(from: request) else { throw APIError(.unauthorized, "Unauthorized") }
+        let tenant = try context.requireTenant()
+        let configuration = state.configuration
+        let record: AuthenticatedRecord? = try await BlockingWork.run {
+            let db: Database
+            do {
+                db = try Database(path: tenant.databasePath, mode: .readWrite, busyTimeout: configuration.busyTimeout)
+            } catch {
+                throw APIError.service("\(error)")
+            }
+            let tokens = AuthTokens(database: db, lifetime: configuration.tokenLifetime, maxActive: configuration.maxActiveTokens)
+            do { return try tokens.authenticate(token) } catch { return nil }  // no auth_tokens table: no valid token
+        }
+        guard let record else { throw APIError(.unauthorized, "Unauthorized") }
+        guard record.isSuperuser else { throw APIError(.forbidden, "Forbidden") }
+        var context = context
+        context.superuser = record
+        return try await next(request, context)
+    }
+}

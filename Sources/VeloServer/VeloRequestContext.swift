@@ -1,0 +1,29 @@
+import Hummingbird
+import NIOCore
+
+/// The context of one request: the client's address (for the login rate limit and the access log) and, once the
+/// tenant and the bearer token were checked, the tenant database and the superuser the request acts for.
+package struct VeloRequestContext: RequestContext, RemoteAddressRequestContext {
+    package var coreContext: CoreRequestContextStorage
+    package let remoteAddress: SocketAddress?
+    /// Set by `TenantMiddleware`.
+    package var tenant: TenantTarget?
+    /// Set by `SuperuserMiddleware`.
+    package var superuser: AuthenticatedRecord?
+
+    package init(source: ApplicationRequestContextSource) {
+        coreContext = .init(source: source)
+        remoteAddress = source.channel.remoteAddress
+    }
+
+    /// The tenant; every route behind `TenantMiddleware` has one.
+    func requireTenant() throws -> TenantTarget {
+        guard let tenant else { throw APIError(.notFound, "Tenant not found") }
+        return tenant
+    }
+
+    /// The client's address as text, without the port.
+    var clientAddress: String {
+        remoteAddress?.ipAddress ?? "unknown"
+    }
+}

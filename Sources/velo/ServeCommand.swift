@@ -1,0 +1,97 @@
+import ArgumentParser
+import Foundation
+import Logging
+import Synchronization
+import VeloKit
+import VeloServer
+
+struct ServeCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "serve",
+        abstract: "Serve Veloquent's superuser schema API (corrupt, recover, orphans, transfer) and velo's backups over HTTP.",
+        discussion: """
+            Same paths, bodies, status codes and {"message","data"} envelopes as Veloquent, under --api-prefix. Superusers log in with POST /api/collections/superusers/auth/login; tokens are stored in the tenant's auth_tokens as Veloquent stores them, so tokens work in both. Every other route needs 'Authorization: Bearer <token>'. Routes that change a database snapshot it into --repo first and refuse without one. With --landlord, the request's Host picks the tenant (tenants.domain). SIGTERM or SIGINT stops accepting connections and finishes the running requests. One logfmt line per request on stderr. The OpenAPI document is at GET /api/openapi.json (docs/openapi.yaml).
+            """)
+
+    @Option(name: .long, help: ArgumentHelp("Serve this one Veloquent database (default: $VELO_DB).", valueName: "path"), completion: .file())
+    var db: String?
+
+    @Option(name: .long, help: ArgumentHelp("Serve every tenant of this landlord database, picked by the request's Host.", valueName: "path"), completion: .file())
+    var landlord: String?
+
+    @Option(name: .long, help: ArgumentHelp("Address and port to listen on (port 0: any free port).", valueName: "host:port"))
+    var listen = "127.0.0.1:8090"
+
+    @Option(name: .long, help: ArgumentHelp("The snapshot repository (default: $VELO_REPO); without one, nothing that changes a database runs.", valueName: "dir"), completion: .directory)
+    var repo: String?
+
+    @Option(name: .long, help: ArgumentHelp("Veloquent's API prefix (velo.api_prefix).", valueName: "prefix"))
+    var apiPrefix = "api"
+
+    @Option(name: .long, help: ArgumentHelp("The largest transfer import body, in bytes (larger is 413).", valueName: "bytes"))
+    var maxBody: Int64 = 1 << 30
+
+    @Option(name: .long, help: ArgumentHelp("Seconds to wait for Veloquent's lock on a database.", valueName: "seconds"))
+    var busyTimeout: Double = 5
+
+    @OptionGroup var output: OutputOptions
+
+    func validate() throws {
+        if db != nil && landlord != nil { throw ValidationError("--db and --landlord exclude each other") }
+        if Self.parseListen(listen) == nil { throw ValidationError("--listen \(listen): expected HOST:PORT, e.g. 127.0.0.1:8090") }
+        if maxBody < 1 { throw ValidationError("--max-body must be at least 1 byte") }
+    }
+
+    /// `host:port`, `[v6]:port` or `:port` (all interfaces).
+    static func parseListen(_ text: String) -> (host: String, port: Int)? {
+        guard let colon = text.lastIndex(of: ":"), let port = Int(text[text.index(after: colon)...]), (0...65535).contains(port) else { return nil }
+        var host = String(text[..<colon])
+        if host.hasPrefix("[") && host.hasSuffix("]") { host = String(host.dropFirst().dropLast()) }
+        return (host.isEmpty ? "0.0.0.0" : host, port)
+    }
+
+    /// Serves on Swift concurrency's threads while the main thread waits.
+    func run() throws {
+        let failure = Mutex<(any Error)?>(nil)
+        let done = DispatchSemaphore(value: 0)
+        Task {
+            do { try await serve() } catch { failure.withLock { $0 = error } }
+            done.signal()
+        }
+        done.wait()
+        if let error = failure.withLock({ $0 }) { throw error }
+    }
+
+    func serve() async throws {
+        let databases: ServerConfiguration.Databases
+        if let landlord {
+            databases = .landlord(landlord)
+        } else {
+            let path = try DatabaseOption.parse(db.map { ["--db", $0] } ?? []).path()
+            try Backup.checkSource(path, busyTimeout: .milliseconds(Int(busyTimeout * 1000)))
+            databases = .single(path)
+        }
+        if case .landlord(let path) = databases, !FileManager.default.fileExists(atPath: path) {
+            throw VeloError("\(path): no such landlord database")
+        }
+        var configuration = ServerConfiguration(databases: databases)
+        let (host, port) = Self.parseListen(listen)!
+        configuration.host = host
+        configuration.port = port
+        let repositoryPath = repo.flatMap { $0.isEmpty ? nil : $0 } ?? ProcessInfo.processInfo.environment["VELO_REPO"].flatMap { $0.isEmpty ? nil : $0 }
+        configuration.repository = repositoryPath
+        if let path = repositoryPath { _ = try Repository.open(path, create: true) }  // a bad --repo fails now, not at the first request
+        configuration.apiPrefix = apiPrefix
+        configuration.maxBodyBytes = maxBody
+        configuration.busyTimeout = .milliseconds(Int(max(0, busyTimeout) * 1000))
+        let level: Logger.Level = output.quiet ? .error : (output.verbose ? .debug : .info)
+        let logger = Logger(label: "velo.serve") { LogfmtHandler(label: $0, level: level) }
+        if repositoryPath == nil {
+            logger.warning("no --repo: recover, orphan drops, imports and the backup routes refuse to run")
+        }
+        let server = VeloServer(configuration: configuration, logger: logger)
+        try await server.run { port in
+            logger.info("listening", metadata: ["address": "\(host):\(port)", "prefix": "/\(apiPrefix)"])
+        }
+    }
+}

@@ -1,0 +1,151 @@
+import Crypto
+import Foundation
+import Testing
+@testable import VeloKit
+@testable import VeloServer
+
+/// velo's backup routes over HTTP: each `data` is what the CLI prints under `--json`.
+@Suite struct BackupRouteTests {
+    @Test func backupListInspectVerify() async throws {
+        let server = try await TestServer()
+        defer { Task { await server.stop() } }
+        let token = try await server.login()
+        #expect(try await server.request("GET", "/api/backups", token: token).data == .array([]))
+        let made = try await server.request("POST", "/api/backups", json: #"{"tags":["nightly"]}"#, token: token)
+        #expect(made.status == 200)
+        #expect(made.message == "Backup completed successfully.")
+        let id = try #require(made.data?["id"]?.stringValue)
+        #expect(made.data?["rows"]?.objectValue?.isEmpty == false)
+        let list = try #require(try await server.request("GET", "/api/backups?tag=nightly", token: token).data?.arrayValue)
+        #expect(list.count == 1)
+        // The same shape as `velo snapshots --json` (one definition: SnapshotListing).
+        let repo = try Repository.open(server.repository!)
+        let expected = try JSONValueEncoder().encode(repo.catalog.scan().entries.map { SnapshotListing($0, in: repo) })
+        #expect(.array(list) == expected)
+        #expect(try await server.request("GET", "/api/backups?tag=weekly", token: token).data == .array([]))
+        let inspect = try await server.request("GET", "/api/backups/\(id.prefix(10))", token: token)
+        #expect(inspect.status == 200)
+        #expect(inspect.data?["id"]?.stringValue == id)
+        #expect(inspect.data?["collections"]?.arrayValue?.isEmpty == false)
+        let one = try await server.request("POST", "/api/backups/latest/verify", token: token)
+        #expect(one.data?.arrayValue?.count == 1)
+        #expect(one.data?.arrayValue?.first?["ok"] == .bool(true))
+        let all = try await server.request("POST", "/api/backups/verify", token: token)
+        #expect(all.data?.arrayValue?.count == 1)
+        #expect(try await server.request("GET", "/api/backups/ffffffff", token: token).status == 404)
+        #expect(try await server.request("GET", "/api/backups/..%2Fetc", token: token).status == 404)
+        let bad = try await server.request("POST", "/api/backups", json: #"{"tags":"x","level":40}"#, token: token)
+        #expect(bad.status == 422)
+        #expect(bad.json?["errors"]?["tags"] != nil && bad.json?["errors"]?["level"] != nil)
+    }
+
+    @Test func downloadStreamsTheArchiveWithItsChecksum() async throws {
+        let server = try await TestServer()
+        defer { Task { await server.stop() } }
+        let token = try await server.login()
+        let made = try await server.request("POST", "/api/backups", token: token)
+        let sha = try #require(made.data?["sha256"]?.stringValue)
+        let reply = try await server.request("GET", "/api/backups/latest/archive", token: token)
+        #expect(reply.status == 200)
+        #expect(reply.header("Content-Type") == "application/zstd")
+        #expect(Int(reply.header("Content-Length") ?? "") == reply.body.count)
+        #expect(reply.header("ETag") == "\"\(sha)\"")
+        #expect(SHA256.hash(data: reply.body).map { String(format: "%02x", $0) }.joined() == sha)
+        let cached = try await server.request("GET", "/api/backups/latest/archive", token: token, headers: ["If-None-Match": "\"\(sha)\""])
+        #expect(cached.status == 304)
+    }
+
+    @Test func planAndRestoreIntoTheServedDatabase() async throws {
+        let server = try await TestServer()
+        defer { Task { await server.stop() } }
+        let token = try await server.login()
+        let made = try await server.request("POST", "/api/backups", token: token)
+        let id = try #require(made.data?["id"]?.stringValue)
+        let tags = try #require(try server.scalar("SELECT count(*) FROM _velo_tags")?.int64Value)
+        try server.sql("DELETE FROM _velo_posts_tags_tags_pivot; DELETE FROM _velo_tags")
+        let plan = try await server.request("POST", "/api/backups/\(id)/plan", json: #"{"conflict":"skip","collections":["tags"]}"#, token: token)
+        #expect(plan.status == 200)
+        #expect(plan.data?["can_proceed"] == .bool(true))
+        let insert = plan.data?["tables"]?.arrayValue?.first { $0["table"]?.stringValue == "_velo_tags" }?["insert"]?.intValue
+        #expect(insert == Int(tags))
+        // No confirm: nothing happens.
+        let unconfirmed = try await server.request("POST", "/api/backups/\(id)/restore", json: #"{"collections":["tags"]}"#, token: token)
+        #expect(unconfirmed.status == 422)
+        #expect(unconfirmed.json?["errors"]?["confirm"] != nil)
+        #expect(try server.scalar("SELECT count(*) FROM _velo_tags")?.int64Value == 0)
+        let restored = try await server.request("POST", "/api/backups/\(id)/restore", json: #"{"collections":["tags"],"confirm":true}"#, token: token)
+        #expect(restored.status == 200, "\(String(decoding: restored.body, as: UTF8.self))")
+        #expect(restored.message == "Restore completed successfully.")
+        #expect(try server.scalar("SELECT count(*) FROM _velo_tags")?.int64Value == tags)
+        #expect(restored.data?["safety_snapshot"]?.stringValue != nil)
+        let badBody = try await server.request("POST", "/api/backups/\(id)/plan", json: #"{"conflict":"merge","conflict_for":{"posts":"x"}}"#, token: token)
+        #expect(badBody.status == 422)
+        #expect(badBody.json?["errors"]?["conflict"] != nil && badBody.json?["errors"]?["conflict_for.posts"] != nil)
+    }
+
+    @Test func pruneWithAPolicy() async throws {
+        let server = try await TestServer()
+        defer { Task { await server.stop() } }
+        let token = try await server.login()
+        for _ in 0..<3 { #expect(try await server.request("POST", "/api/backups", token: token).status == 200) }
+        let dry = try await server.request("POST", "/api/backups/prune", json: #"{"policy":{"keep_last":1},"dry_run":true}"#, token: token)
+        #expect(dry.status == 200)
+        #expect(dry.data?["remove"]?.arrayValue?.count == 2)
+        #expect(try await server.request("GET", "/api/backups", token: token).data?.arrayValue?.count == 3)
+        let real = try await server.request("POST", "/api/backups/prune", json: #"{"policy":{"keep_last":1}}"#, token: token)
+        #expect(real.data?["keep"]?.arrayValue?.count == 1)
+        #expect(try await server.request("GET", "/api/backups", token: token).data?.arrayValue?.count == 1)
+        let missing = try await server.request("POST", "/api/backups/prune", json: "{}", token: token)
+        #expect(missing.status == 422)
+        let bad = try await server.request("POST", "/api/backups/prune", json: #"{"policy":{"keep_sometimes":2}}"#, token: token)
+        #expect(bad.status == 422)
+    }
+
+    @Test func noRepositoryIs422() async throws {
+        let server = try await TestServer(repository: false)
+        defer { Task { await server.stop() } }
+        let token = try await server.login()
+        for (method, path) in [("GET", "/api/backups"), ("POST", "/api/backups"), ("GET", "/api/backups/latest")] {
+            let reply = try await server.request(method, path, token: token)
+            #expect(reply.status == 422, "\(method) \(path)")
+            #expect(reply.message?.contains("--repo") == true)
+        }
+    }
+
+    /// Two destructive requests at once: the first proceeds, the second is 409 at once; nothing is lost.
+    @Test func aSecondDestructiveRequestIs409WhileTheFirstRuns() async throws {
+        let held = AsyncStream<Void>.makeStream()
+        let release = AsyncStream<Void>.makeStream()
+        let server = try await TestServer(configure: { configuration in
+            configuration.afterClaim = { _ in
+                held.continuation.yield()
+                var wait = release.stream.makeAsyncIterator()
+                _ = await wait.next()
+            }
+        })
+        defer { Task { await server.stop() } }
+        let token = try await server.login()
+        try server.sql("CREATE TABLE _velo_orphan (id INTEGER PRIMARY KEY); INSERT INTO _velo_orphan VALUES (1), (2)")
+        _ = try Backup.run(databasePath: server.database, repository: try Repository.open(server.repository!, create: true), options: .init())
+        let first = Task { try await server.request("DELETE", "/api/schema/orphans/_velo_orphan", token: token) }
+        var started = held.stream.makeAsyncIterator()
+        _ = await started.next()
+        let second = try await server.request("POST", "/api/backups/latest/restore", json: #"{"confirm":true}"#, token: token)
+        let third = try await server.request("POST", "/api/backups", token: token)
+        // Reads go on meanwhile.
+        let read = try await server.request("GET", "/api/schema/orphans", token: token)
+        release.continuation.finish()
+        let done = try await first.value
+        #expect(read.status == 200)
+        #expect(second.status == 409)
+        #expect(second.json?["errors"] == .null)
+        #expect(third.status == 409)
+        #expect(third.message?.contains("drop orphans") == true)
+        #expect(done.status == 200)
+        #expect(try !server.hasTable("_velo_orphan"))
+        // The dropped rows are in the snapshot taken first.
+        let snapshot = try #require(done.data?["snapshot"]?.stringValue)
+        let inspect = try await server.request("GET", "/api/backups/\(snapshot)", token: token)
+        #expect(String(decoding: inspect.body, as: UTF8.self).contains("_velo_orphan"))
+    }
+}

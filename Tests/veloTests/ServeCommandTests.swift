@@ -1,0 +1,76 @@
+import Foundation
+#if canImport(FoundationNetworking)
+import FoundationNetworking
+#endif
+import Testing
+@testable import VeloKit
+@testable import VeloServer
+
+/// `velo serve` as a process: it says where it listens, logs each request as one logfmt line on stderr, and on
+/// SIGTERM finishes the request it is serving before it exits 0.
+@Suite struct ServeCommandTests {
+    @Test func sigtermFinishesTheRunningRequestThenExits() async throws {
+        let dir = Scratch.directory()
+        let db = dir.appendingPathComponent("tenant.sqlite").path
+        try DemoDatabase(options: .init(posts: 6000, seed: 3, journalMode: "delete")).write(to: db)
+        try Database(path: db, mode: .readWrite).prepare("UPDATE superusers SET password = ?").run([.text(PasswordCheck.hash("pw-for-serve", cost: 4))])
+        let process = Process()
+        process.executableURL = VeloProcess.executable
+        process.arguments = ["serve", "--db", db, "--repo", dir.appendingPathComponent("repo").path, "--listen", "127.0.0.1:0"]
+        let err = Pipe()
+        process.standardError = err
+        process.standardOutput = FileHandle.nullDevice
+        process.standardInput = FileHandle.nullDevice
+        try process.run()
+        defer { if process.isRunning { process.terminate() } }
+        // The first line says where it listens.
+        var stderr = Data()
+        var port: Int?
+        while port == nil {
+            let chunk = err.fileHandleForReading.availableData
+            guard !chunk.isEmpty else { break }
+            stderr.append(chunk)
+            let text = String(decoding: stderr, as: UTF8.self)
+            if let range = text.range(of: #"address=127\.0\.0\.1:(\d+)"#, options: .regularExpression) {
+                port = Int(text[range].split(separator: ":").last!)
+            }
+        }
+        let base = "http://127.0.0.1:\(try #require(port, "no listening line: \(String(decoding: stderr, as: UTF8.self))"))/api"
+        var login = URLRequest(url: URL(string: "\(base)/collections/superusers/auth/login")!)
+        login.httpMethod = "POST"
+        login.httpBody = Data(#"{"identity":"admin@acme.test","password":"pw-for-serve"}"#.utf8)
+        login.setValue("application/json", forHTTPHeaderField: "Content-Type")
+        let (loginBody, _) = try await URLSession.shared.data(for: login)
+        let token = try #require(try JSONParser.parse(Array(loginBody))["data"]?["token"]?.stringValue)
+        // A long request (an export of every collection with its records), then SIGTERM while it runs.
+        var export = URLRequest(url: URL(string: "\(base)/schema/transfer/export")!)
+        export.httpMethod = "POST"
+        export.timeoutInterval = 120
+        export.httpBody = Data(#"{"collections":["posts","comments","users","tags"]}"#.utf8)
+        export.setValue("application/json", forHTTPHeaderField: "Content-Type")
+        export.setValue("Bearer \(token)", forHTTPHeaderField: "Authorization")
+        let running = Task { try await URLSession.shared.data(for: export) }
+        try await Task.sleep(for: .milliseconds(80))  // the export takes longer than this (about 160 ms in a debug build, plus the body)
+        kill(process.processIdentifier, SIGTERM)
+        let (body, response) = try await running.value
+        #expect((response as? HTTPURLResponse)?.statusCode == 200)
+        let payload = try JSONParser.parse(Array(body))
+        #expect(payload["data"]?["records"]?["_velo_posts"]?.arrayValue?.count == 6000)
+        stderr.append(err.fileHandleForReading.readDataToEndOfFile())
+        process.waitUntilExit()
+        #expect(process.terminationStatus == 0)
+        let log = String(decoding: stderr, as: UTF8.self)
+        #expect(log.contains("msg=request method=POST") || log.contains("method=POST"))
+        #expect(log.contains("path=/api/schema/transfer/export"))
+        #expect(log.contains("status=200"))
+        #expect(!log.contains(token))
+    }
+
+    @Test func refusesBothDbAndLandlord() throws {
+        let result = try VeloProcess.run(["serve", "--db", "a.sqlite", "--landlord", "b.sqlite"])
+        #expect(result.status == 64)
+        #expect(result.stderr.contains("--db and --landlord exclude each other"))
+        let listen = try VeloProcess.run(["serve", "--db", "a.sqlite", "--listen", "nowhere"])
+        #expect(listen.status == 64)
+    }
+}
