@@ -10,7 +10,7 @@ struct ServeCommand: ParsableCommand {
         commandName: "serve",
         abstract: "Serve Veloquent's superuser schema API (corrupt, recover, orphans, transfer) and velo's backups over HTTP.",
         discussion: """
-            Same paths, bodies, status codes and {"message","data"} envelopes as Veloquent, under --api-prefix. Superusers log in with POST /api/collections/superusers/auth/login; tokens are stored in the tenant's auth_tokens as Veloquent stores them, so tokens work in both. Every other route needs 'Authorization: Bearer <token>'. Routes that change a database snapshot it into --repo first and refuse without one. With --landlord, the request's Host picks the tenant (tenants.domain). SIGTERM or SIGINT stops accepting connections and finishes the running requests. One logfmt line per request on stderr. The OpenAPI document is at GET /api/openapi.json (docs/openapi.yaml).
+            Same paths, bodies, status codes and {"message","data"} envelopes as Veloquent, under --api-prefix. Superusers log in with POST /api/collections/superusers/auth/login; tokens are stored in the tenant's auth_tokens as Veloquent stores them, so tokens work in both. Every other route needs 'Authorization: Bearer <token>'. Routes that change a database snapshot it into --repo first and refuse without one. With --landlord, the request's Host picks the tenant (tenants.domain). SIGTERM or SIGINT stops accepting connections and finishes the running requests. With --config, velo run's rounds run every minute beside the API (see velo.example.json). One logfmt line per request on stderr. The OpenAPI document is at GET /api/openapi.json (docs/openapi.yaml).
             """)
 
     @Option(name: .long, help: ArgumentHelp("Serve this one Veloquent database (default: $VELO_DB).", valueName: "path"), completion: .file())
@@ -24,6 +24,9 @@ struct ServeCommand: ParsableCommand {
 
     @Option(name: .long, help: ArgumentHelp("The snapshot repository (default: $VELO_REPO); without one, nothing that changes a database runs.", valueName: "dir"), completion: .directory)
     var repo: String?
+
+    @Option(name: .long, help: ArgumentHelp("Also run velo run's rounds of this config on velo's own clock (every minute; never two at once); its repository is the default --repo, and its app or single database the default --landlord or --db.", valueName: "file"), completion: .file())
+    var config: String?
 
     @Option(name: .long, help: ArgumentHelp("Veloquent's API prefix (velo.api_prefix).", valueName: "prefix"))
     var apiPrefix = "api"
@@ -62,12 +65,31 @@ struct ServeCommand: ParsableCommand {
         if let error = failure.withLock({ $0 }) { throw error }
     }
 
+    /// What `--config` says to serve when neither --db, --landlord nor VELO_DB does: the app's landlord (or its
+    /// single tenant's database), or the config's only database.
+    static func databases(from config: RunConfig) throws -> ServerConfiguration.Databases {
+        if let app = config.app {
+            let layout = try AppLayout.load(app)
+            return layout.tenancy ? .landlord(layout.defaultDatabase) : .single(layout.defaultDatabase)
+        }
+        guard config.databases.count == 1 else {
+            throw VeloError("\(config.file) names \(config.databases.count) databases: choose the one to serve with --db", kind: .usage)
+        }
+        return .single(config.databases[0])
+    }
+
     func serve() async throws {
+        let rounds = try config.map { try RunConfig.load(path: $0) }
+        let envDB = ProcessInfo.processInfo.environment["VELO_DB"].flatMap { $0.isEmpty ? nil : $0 }
         let databases: ServerConfiguration.Databases
         if let landlord {
             databases = .landlord(landlord)
+        } else if db == nil && envDB == nil, let rounds, case .landlord(let path) = try Self.databases(from: rounds) {
+            databases = .landlord(path)
         } else {
-            let path = try DatabaseOption.parse(db.map { ["--db", $0] } ?? []).path()
+            var given = db ?? envDB
+            if given == nil, let rounds, case .single(let path) = try Self.databases(from: rounds) { given = path }
+            let path = try DatabaseOption.parse(given.map { ["--db", $0] } ?? []).path()
             try Backup.checkSource(path, busyTimeout: .milliseconds(Int(busyTimeout * 1000)))
             databases = .single(path)
         }
@@ -79,6 +101,7 @@ struct ServeCommand: ParsableCommand {
         configuration.host = host
         configuration.port = port
         let repositoryPath = repo.flatMap { $0.isEmpty ? nil : $0 } ?? ProcessInfo.processInfo.environment["VELO_REPO"].flatMap { $0.isEmpty ? nil : $0 }
+            ?? rounds?.repository
         configuration.repository = repositoryPath
         if let path = repositoryPath { _ = try Repository.open(path, create: true) }  // a bad --repo fails now, not at the first request
         configuration.apiPrefix = apiPrefix
@@ -90,6 +113,29 @@ struct ServeCommand: ParsableCommand {
             logger.warning("no --repo: recover, orphan drops, imports and the backup routes refuse to run")
         }
         let server = VeloServer(configuration: configuration, logger: logger)
+        let clock = RoundClock()
+        if let rounds {
+            clock.start(config: rounds) { outcome in
+                switch outcome {
+                case .success(let report):
+                    let backedUp = report.backups.filter { $0.action == "backed-up" }.count
+                    let metadata: Logger.Metadata = [
+                        "backed_up": "\(backedUp)", "failed": "\(report.failed.joined(separator: ","))",
+                        "pruned": "\(report.prune?.remove.count ?? 0)", "verified": "\(report.verified.count)",
+                        "damaged": "\(report.damaged.joined(separator: ","))", "status": "\(report.status.rawValue)",
+                    ]
+                    if report.failed.isEmpty && report.damaged.isEmpty { logger.info("round", metadata: metadata) } else { logger.error("round", metadata: metadata) }
+                case .failure(let error):
+                    logger.error("round", metadata: ["error": "\(error)"])
+                }
+            }
+        }
+        defer {
+            // The HTTP side has finished what it began; a round still running stops at its next checkpoint,
+            // undoing what it had begun, as velo run does on SIGTERM.
+            if clock.isRunning { logger.info("stopping the running round") }
+            clock.stop(interrupt: true)
+        }
         try await server.run { port in
             logger.info("listening", metadata: ["address": "\(host):\(port)", "prefix": "/\(apiPrefix)"])
         }

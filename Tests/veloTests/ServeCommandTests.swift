@@ -73,4 +73,41 @@ import Testing
         let listen = try VeloProcess.run(["serve", "--db", "a.sqlite", "--listen", "nowhere"])
         #expect(listen.status == 64)
     }
+
+    /// `velo serve --config`: the config's database is served, and velo run's rounds run beside the API (the first
+    /// at start); SIGTERM stops both.
+    @Test func serveWithAConfigRunsRoundsBesideTheAPI() throws {
+        let dir = Scratch.directory()
+        let db = dir.appendingPathComponent("tenant.sqlite").path
+        try DemoDatabase(options: .init(posts: 20, seed: 3, journalMode: "wal")).write(to: db)
+        let config = dir.appendingPathComponent("velo.json").path
+        try #"{"repository": "repo", "databases": ["tenant.sqlite"], "backup_every": "1h", "prometheus": "velo.prom"}"#
+            .write(toFile: config, atomically: true, encoding: .utf8)
+        let process = Process()
+        process.executableURL = VeloProcess.executable
+        process.arguments = ["serve", "--config", config, "--listen", "127.0.0.1:0"]
+        let err = Pipe()
+        process.standardError = err
+        process.standardOutput = FileHandle.nullDevice
+        process.standardInput = FileHandle.nullDevice
+        try process.run()
+        defer { if process.isRunning { process.terminate() } }
+        var log = ""
+        let deadline = Date().addingTimeInterval(60)
+        while !(log.contains("listening") && log.contains("msg=round")) && Date() < deadline {
+            let chunk = err.fileHandleForReading.availableData
+            if chunk.isEmpty { break }
+            log += String(decoding: chunk, as: UTF8.self)
+        }
+        #expect(log.contains("listening") && log.contains("msg=round"), "\(log)")
+        #expect(log.contains("backed_up=1") && log.contains("status=ok"), "\(log)")
+        kill(process.processIdentifier, SIGTERM)
+        log += String(decoding: err.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
+        process.waitUntilExit()
+        #expect(process.terminationStatus == 0, "\(log)")
+        let snapshots = try VeloProcess.run(["snapshots", "--repo", dir.appendingPathComponent("repo").path, "--json"])
+        #expect((try JSONParser.parse(snapshots.stdout).arrayValue ?? []).count == 1)
+        #expect(FileManager.default.fileExists(atPath: dir.appendingPathComponent("velo.prom").path))
+    }
 }
+
