@@ -62,6 +62,7 @@ final class ShutdownCoordinator: Sendable {
 struct ShutdownMiddleware: RouterMiddleware {
     typealias Context = VeloRequestContext
     let coordinator: ShutdownCoordinator
+    let logger: Logger
 
     func handle(_ request: Request, context: Context, next: (Request, Context) async throws -> Response) async throws -> Response {
         if coordinator.isStopping {
@@ -69,6 +70,10 @@ struct ShutdownMiddleware: RouterMiddleware {
             error.headers[.retryAfter] = "5"
             return Envelope.failure(error)
         }
-        return try await coordinator.track { try await next(request, context) }
+        return try await coordinator.track {
+            // From here on a signal waits for this request (and for the body it returns).
+            logger.debug("begin", metadata: ["method": "\(request.method.rawValue)", "path": "\(request.uri.path)"])
+            return try await next(request, context)
+        }
     }
 }

@@ -21,7 +21,7 @@ package struct VeloServer: Sendable {
     func router() -> Router<VeloRequestContext> {
         let router = Router(context: VeloRequestContext.self)
         router.add(middleware: AccessLogMiddleware(logger: state.logger))
-        router.add(middleware: ShutdownMiddleware(coordinator: state.shutdown))
+        router.add(middleware: ShutdownMiddleware(coordinator: state.shutdown, logger: state.logger))
         router.add(middleware: ErrorEnvelopeMiddleware())
         router.add(middleware: TenantMiddleware(state: state))
         let prefix = configuration.pathPrefix.isEmpty ? "/" : configuration.pathPrefix

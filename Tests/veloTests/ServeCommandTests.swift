@@ -16,7 +16,7 @@ import Testing
         try Database(path: db, mode: .readWrite).prepare("UPDATE superusers SET password = ?").run([.text(PasswordCheck.hash("pw-for-serve", cost: 4))])
         let process = Process()
         process.executableURL = VeloProcess.executable
-        process.arguments = ["serve", "--db", db, "--repo", dir.appendingPathComponent("repo").path, "--listen", "127.0.0.1:0"]
+        process.arguments = ["serve", "--db", db, "--repo", dir.appendingPathComponent("repo").path, "--listen", "127.0.0.1:0", "-v"]
         let err = Pipe()
         process.standardError = err
         process.standardOutput = FileHandle.nullDevice
@@ -50,7 +50,14 @@ import Testing
         export.setValue("application/json", forHTTPHeaderField: "Content-Type")
         export.setValue("Bearer \(token)", forHTTPHeaderField: "Authorization")
         let running = Task { try await URLSession.shared.data(for: export) }
-        try await Task.sleep(for: .milliseconds(80))  // the export takes longer than this (about 160 ms in a debug build, plus the body)
+        // SIGTERM once the server has begun the export (its debug line says so); a signal before a request
+        // arrives cannot wait for it. The export takes about 160 ms in a debug build, plus its body.
+        let begun = Date().addingTimeInterval(30)
+        while !String(decoding: stderr, as: UTF8.self).contains("msg=begin method=POST path=/api/schema/transfer/export") && Date() < begun {
+            let chunk = err.fileHandleForReading.availableData
+            if chunk.isEmpty { break }
+            stderr.append(chunk)
+        }
         kill(process.processIdentifier, SIGTERM)
         let (body, response) = try await running.value
         #expect((response as? HTTPURLResponse)?.statusCode == 200)
