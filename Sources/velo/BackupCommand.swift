@@ -28,6 +28,9 @@ struct BackupCommand: ParsableCommand {
     @Flag(name: .long, help: "Metadata only: schema, collections and migrations, no rows of records or system tables.")
     var noRecords = false
 
+    @Flag(name: .long, help: "Write a self-contained full archive (format version 1) instead of an incremental snapshot, whose rows are stored once in the repository.")
+    var full = false
+
     @Option(name: .long, help: "zstd compression level, 1 to 19.")
     var level: Int32 = 3
 
@@ -76,6 +79,7 @@ struct BackupCommand: ParsableCommand {
         options.includeFramework = includeFramework
         options.records = !noRecords
         options.level = level
+        options.incremental = !full
         if let threads { options.workers = threads }
         options.busyTimeout = database.timeout
         if let time {

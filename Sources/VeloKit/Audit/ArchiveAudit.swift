@@ -38,7 +38,7 @@ package struct ArchiveAudit {
                            progress: (any ProgressObserver)? = nil) throws -> ArchiveAudit {
         var audit = ArchiveAudit(path: path)
         do {
-            let reader = try ArchiveReader(path: path)
+            let reader = try SegmentedArchiveReader(path: path)
             audit.read(reader, checkRows: checkRows, progress: progress)
         } catch let error as ArchiveDamage {
             // Damage at the very start: libarchive reads ahead while it opens the stream.
@@ -56,7 +56,7 @@ package struct ArchiveAudit {
         return audit
     }
 
-    mutating func read(_ reader: ArchiveReader, checkRows: Bool, progress: (any ProgressObserver)?) {
+    mutating func read(_ reader: SegmentedArchiveReader, checkRows: Bool, progress: (any ProgressObserver)?) {
         var seen = Set<String>()
         var index = 0
         var sawManifestLast = false
@@ -148,7 +148,7 @@ package struct ArchiveAudit {
 
     /// Streams one data entry: hashes it and, for row parts, checks and counts its rows. nil when the entry
     /// holds a row past the format's limit (recorded as a problem): the audit stops reading there.
-    mutating func readData(_ header: ArchiveReader.EntryHeader, reader: ArchiveReader, buffer: inout [UInt8],
+    mutating func readData(_ header: ArchiveReader.EntryHeader, reader: SegmentedArchiveReader, buffer: inout [UInt8],
                            checkRows: Bool, progress: (any ProgressObserver)?) throws -> ObservedEntry? {
         var digest = SHA256Digest()
         let isRows = header.path.hasSuffix(".ndjson")

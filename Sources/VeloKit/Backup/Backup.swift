@@ -20,6 +20,9 @@ public enum Backup {
         public var busyTimeout: Duration = .seconds(5)
         /// Only these tables' rows (and the collection metadata): the snapshot taken before tables are dropped.
         public var onlyTables: [String]?
+        /// An incremental snapshot (format version 2: rows stored once in the repository, see `SegmentFormat`)
+        /// instead of a self-contained full archive (format version 1).
+        public var incremental = false
 
         public init() {}
     }
@@ -68,6 +71,7 @@ public enum Backup {
         guard (1...ArchiveFormat.maxPartTarget).contains(options.partBytes) else {
             throw VeloError("the part size must be 1 byte to \(ArchiveFormat.maxPartTarget >> 20) MiB")
         }
+        if options.incremental { return try runIncremental(databasePath: databasePath, repository: repository, options: options, progress: progress) }
         let started = ContinuousClock.now
         let lock = try repository.lock(command: "velo backup")
         defer { lock.release() }
