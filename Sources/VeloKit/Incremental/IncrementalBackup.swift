@@ -16,13 +16,9 @@ extension Backup {
         }
         let sourcePath = FileSystem.absolute(databasePath)
         Diagnostics.info("\(databasePath): taking a consistent incremental snapshot into \(repository.root)")
-        // The state before and after the read transaction begins: equal, nothing was committed in between, so
-        // the snapshot is exactly that state and a later backup that finds it again may skip the scan.
-        let stateBefore = SourceState.read(sourcePath)
         let source = try ConsistentRead(path: databasePath, busyTimeout: options.busyTimeout)
         defer { source.close() }
-        let stateAfter = SourceState.read(sourcePath)
-        let state = stateBefore != nil && stateBefore == stateAfter ? stateBefore : nil
+        let state = source.sourceState
         let layout = try TenantDatabase.load(source.database)
         let plan = try TablePlan(layout: layout, collections: options.collections, excludeTables: options.excludeTables,
                                  includeFramework: options.includeFramework, records: options.records, onlyTables: options.onlyTables)

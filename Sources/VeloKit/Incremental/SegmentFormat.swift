@@ -1,3 +1,5 @@
+import Foundation
+
 /// Format version 2 of velo snapshots: incremental snapshots whose rows live once in the repository, in
 /// content-defined segments packed into zstd frames (docs/FORMAT.md, "Format version 2"). A version 2 archive
 /// holds the header, the schema, `segments.json` and the manifest; its parts are rebuilt from the repository.
@@ -13,10 +15,14 @@ package enum SegmentFormat {
     /// Present while unreferenced pieces may exist (a backup writing, a prune sweeping): the next writer sweeps.
     package static let sweepMarker = "data/sweep-needed"
 
-    /// Rows are grouped into segments of about this many encoded bytes. A boundary falls after a row with a
-    /// probability proportional to its size, decided by a hash of its rowid, so an update changes one segment
-    /// and an insert or a delete moves one boundary. Chosen by measurement (Benchmarks/incremental.sh).
-    package static let targetSegmentBytes = 3072
+    /// Rows are grouped into segments of about this many encoded bytes. No boundary falls in a segment's first
+    /// half of this; after it, a boundary falls after a row with a probability proportional to the row's size,
+    /// decided by a hash of its rowid, so an update changes one segment and an insert or a delete moves at most
+    /// a boundary or two. (Without the minimum, sizes are geometric and a scattered update lands in a large
+    /// segment twice as often as the mean suggests.) Chosen by measurement (Benchmarks/incremental.sh).
+    package static let targetSegmentBytes = Int(ProcessInfo.processInfo.environment["VELO_SEGMENT_TARGET"] ?? "") ?? 3072
+    /// No boundary before this many bytes.
+    package static var minSegmentBytes: Int { targetSegmentBytes / 2 }
     /// A segment is closed at this size whatever the hash says (it still ends at a row).
     package static let maxSegmentBytes = 256 << 10
     /// New segments are compressed together in zstd frames of about this many bytes.
@@ -33,11 +39,12 @@ package enum SegmentFormat {
     /// `data/lists/ab/ab12….list`.
     package static func listPath(_ sha256: String) -> String { "\(listsFolder)/\(sha256.prefix(2))/\(sha256).list" }
 
-    /// Whether a segment ends after a row of `bytes` bytes whose key hashes to `hash`: with probability
-    /// bytes / target, so segments hold about `targetSegmentBytes` whatever the rows' size.
+    /// Whether a segment of `segmentBytes` so far ends after a row of `rowBytes` bytes whose key hashes to
+    /// `hash`: never before `minSegmentBytes`, then with probability rowBytes / (target − minimum), so segments
+    /// hold about `targetSegmentBytes` whatever the rows' size.
     @inline(__always)
-    package static func isBoundary(hash: UInt64, rowBytes: Int) -> Bool {
-        (hash >> 32) &* UInt64(targetSegmentBytes) < UInt64(min(rowBytes, 1 << 24)) << 32
+    package static func isBoundary(hash: UInt64, rowBytes: Int, segmentBytes: Int) -> Bool {
+        segmentBytes >= minSegmentBytes && (hash >> 32) &* UInt64(targetSegmentBytes - minSegmentBytes) < UInt64(min(rowBytes, 1 << 24)) << 32
     }
 
     /// A well-mixed 64-bit hash of a rowid (splitmix64's finaliser).

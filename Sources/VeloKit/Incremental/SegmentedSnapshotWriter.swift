@@ -199,7 +199,7 @@ struct SegmentedSnapshotWriter {
                 key = Int64(tableRows)
                 hash = SegmentFormat.fnv(UnsafeRawBufferPointer(start: segment.base + start, count: rowBytes))
             }
-            if SegmentFormat.isBoundary(hash: hash, rowBytes: rowBytes) || segment.count >= SegmentFormat.maxSegmentBytes {
+            if SegmentFormat.isBoundary(hash: hash, rowBytes: rowBytes, segmentBytes: segment.count) || segment.count >= SegmentFormat.maxSegmentBytes {
                 try closeSegment()
             }
             if tableRows & 4095 == 0 { try Interruption.check(); progress?.update(rowsBefore + tableRows, of: 0, detail: item.table) }
