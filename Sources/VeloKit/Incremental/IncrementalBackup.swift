@@ -72,6 +72,7 @@ extension Backup {
         let entry = CatalogEntry(snapshot: header, manifest: manifest, archive: relative, bytes: written.bytes,
                                  sha256: written.sha256, seconds: seconds, sequence: try repository.catalog.nextSequence())
         try repository.catalog.write(entry, header: header, manifest: manifest)
+        Diagnostics.info("\(repository.catalog.entryPath(id)): catalogued")
         PieceSweep.clearNeeded(repository)
         return Result(id: id, time: Timestamp.iso8601(time), archive: final, bytes: written.bytes + document.storedBytes, sha256: written.sha256,
                       rows: entry.tableRows, excludedTables: plan.excluded,

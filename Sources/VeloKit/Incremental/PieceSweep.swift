@@ -85,6 +85,10 @@ package enum PieceSweep {
 
     /// Run by every writer after it takes the lock: sweeps when a killed backup or prune left the marker.
     package static func recover(_ repository: Repository) {
+        let data = repository.path("data")
+        for name in (try? FileManager.default.contentsOfDirectory(atPath: data)) ?? [] where TemporaryFile.isLitter(name) {
+            unlink((data as NSString).appendingPathComponent(name))
+        }
         guard FileSystem.exists(repository.path(SegmentFormat.sweepMarker)) else { return }
         let result = run(repository)
         if !result.files.isEmpty {
