@@ -39,6 +39,13 @@ import VeloKit
 
         let inspect = try JSONParser.parse(try VeloProcess.run(["inspect", String(id.prefix(6)), "--json"], environment: env).stdout)
         #expect(inspect["format_version"] == .int(2), "velo backup makes incremental snapshots unless --full")
+        // The second snapshot stored only the segments that changed (4 posts, a tag and its pivot rows).
+        let second = try JSONParser.parse(try VeloProcess.run(["inspect", "latest", "--json"], environment: env).stdout)
+        let newSegments = try #require(second["incremental"]?["new_segments"]?.intValue)
+        let segments = try #require(second["incremental"]?["segments"]?.intValue)
+        #expect(newSegments > 0 && newSegments * 5 < segments, "\(newSegments) of \(segments) segments new")
+        #expect(second["incremental"]?["changed_tables"]?.arrayValue?.contains(.string("_velo_posts")) == true)
+        #expect(try VeloProcess.run(["inspect", "latest"], environment: env).stdout.contains("segments new"))
         let posts = inspect["collections"]?.arrayValue?.first { $0["name"] == .string("posts") }
         #expect(posts?["rows"] == .int(300))
         #expect(posts?["fields"]?.arrayValue?.count == 11)

@@ -49,7 +49,7 @@ package final class PieceStore {
         guard FileSystem.exists(file) else { throw VeloError("piece \(relative) is missing", kind: .damaged) }
         let bytes: [UInt8]
         do {
-            bytes = try ZstdFrame.decompress(try FileSystem.read(file), limit: 1 << 30)
+            bytes = try ZstdFrame.decompress(try FileSystem.read(file), limit: 256 << 20)
         } catch {
             throw VeloError("piece \(relative) is damaged (\(error))", kind: .damaged)
         }

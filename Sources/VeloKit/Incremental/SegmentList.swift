@@ -1,14 +1,14 @@
 /// A table's segments in row order, as stored in `data/lists/<hh>/<sha256>.list` (zstd-compressed; the name is
 /// the SHA-256 of the uncompressed list). It names the packs and frames the segments are in (each frame with
 /// the SHA-256 of its compressed bytes) and, per segment, where in its frame it is, its bytes and rows, the key
-/// of its last row and the first 16 bytes of its SHA-256 (what a later backup compares to reuse it).
+/// of its last row and the first 8 bytes of its SHA-256 (what a later backup compares to reuse it).
 ///
 ///     "VSL1"
 ///     packs:    count, then count × 32-byte SHA-256 (the pack file's name)
 ///     frames:   count, then per frame: pack index, offset, compressed length, raw length, 32-byte SHA-256
 ///     segments: count, then per segment: frame index, offset in frame (signed, from the end of the previous
 ///               segment in the same frame, else from 0), bytes, rows, last key (signed, from the previous
-///               segment's), 16-byte hash
+///               segment's), the first 8 bytes of its SHA-256
 ///
 /// Numbers are LEB128 varints; signed ones zigzag-encoded.
 package struct SegmentList {
@@ -119,8 +119,10 @@ package struct SegmentListBuilder {
         Varint.append(UInt64(bytes), to: &segments)
         Varint.append(UInt64(rows), to: &segments)
         Varint.appendSigned(lastKey &- previousKey, to: &segments)
-        for shift in stride(from: 56, through: 0, by: -8) { segments.append(UInt8(truncatingIfNeeded: hash.0 >> UInt64(shift))) }
-        for shift in stride(from: 56, through: 0, by: -8) { segments.append(UInt8(truncatingIfNeeded: hash.1 >> UInt64(shift))) }
+        for i in 0..<SegmentFormat.segmentHashBytes {
+            let word = i < 8 ? hash.0 : hash.1
+            segments.append(UInt8(truncatingIfNeeded: word >> UInt64(56 - 8 * (i % 8))))
+        }
         previousFrame = f
         previousEnd = offset + bytes
         previousKey = lastKey

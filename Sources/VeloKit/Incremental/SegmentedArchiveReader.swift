@@ -19,6 +19,9 @@ package final class SegmentedArchiveReader {
     private var current: PartReader?
     private var listTable: String?
     private var list: SegmentList?
+    private var prefetcher: FramePrefetcher?
+    /// The frame the last segment was in (the next one usually is too).
+    private var lastFrame: (frame: SegmentList.Frame, bytes: [UInt8])?
     /// The archive's format version (known after the first entry).
     package private(set) var version = 1
 
@@ -26,6 +29,8 @@ package final class SegmentedArchiveReader {
         self.path = path
         reader = try ArchiveReader(path: path)
     }
+
+    deinit { prefetcher?.stop() }
 
     /// The next entry's header, or nil at the end of the archive.
     package func nextEntry() throws -> ArchiveReader.EntryHeader? {
@@ -78,7 +83,12 @@ package final class SegmentedArchiveReader {
         let (table, part) = parts[nextPart]
         nextPart += 1
         if listTable != table.name {
-            do { list = try store!.readList(table.list) } catch {
+            prefetcher?.stop()
+            prefetcher = nil
+            do {
+                list = try store!.readList(table.list)
+                prefetcher = FramePrefetcher(root: store!.root, order: try FramePrefetcher.order(of: list!))
+            } catch {
                 throw ArchiveDamage(path: path, entry: part.path, reason: "\(error)")
             }
             listTable = table.name
@@ -158,7 +168,13 @@ package final class SegmentedArchiveReader {
                     throw ArchiveDamage(path: path, entry: state.part.path, reason: "piece \(SegmentFormat.listPath(state.list)) ends before the part's segments")
                 }
                 segment = next
-                state.frame = try store!.frame(list!.frames[segment.frame])
+                let frame = list!.frames[segment.frame]
+                if let lastFrame, lastFrame.frame == frame {
+                    state.frame = lastFrame.bytes
+                } else {
+                    state.frame = try prefetcher?.take(frame) ?? store!.frame(frame)
+                    lastFrame = (frame, state.frame)
+                }
             } catch let damage as ArchiveDamage {
                 throw damage
             } catch {
