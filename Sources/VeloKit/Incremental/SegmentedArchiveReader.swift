@@ -152,45 +152,52 @@ package final class SegmentedArchiveReader {
         }
     }
 
+    /// Fills `buffer` with the part's bytes, segment after segment (one call may span many segments: readers
+    /// handle fewer, larger chunks faster); 0 at the part's end.
     private func readPart(into buffer: UnsafeMutableRawBufferPointer) throws -> Int {
         var state = current!
         defer { current = state }
-        while state.position == state.end {
-            guard state.segmentsLeft > 0 else {
-                if state.delivered != state.part.bytes {
-                    throw ArchiveDamage(path: path, entry: state.part.path, reason: "its segments hold \(state.delivered) bytes, \(SegmentFormat.segmentsPath) says \(state.part.bytes)")
+        var filled = 0
+        while filled < buffer.count {
+            if state.position == state.end {
+                guard state.segmentsLeft > 0 else {
+                    if filled == 0 && state.delivered != state.part.bytes {
+                        throw ArchiveDamage(path: path, entry: state.part.path, reason: "its segments hold \(state.delivered) bytes, \(SegmentFormat.segmentsPath) says \(state.part.bytes)")
+                    }
+                    break
                 }
-                return 0
+                let segment: SegmentList.Segment
+                do {
+                    guard let next = try list!.next() else {
+                        throw ArchiveDamage(path: path, entry: state.part.path, reason: "piece \(SegmentFormat.listPath(state.list)) ends before the part's segments")
+                    }
+                    segment = next
+                    let frame = list!.frames[segment.frame]
+                    if let lastFrame, lastFrame.frame == frame {
+                        state.frame = lastFrame.bytes
+                    } else {
+                        state.frame = try prefetcher?.take(frame) ?? store!.frame(frame)
+                        lastFrame = (frame, state.frame)
+                    }
+                } catch let damage as ArchiveDamage {
+                    throw damage
+                } catch {
+                    throw ArchiveDamage(path: path, entry: state.part.path, reason: "\(error)")
+                }
+                state.position = segment.offset
+                state.end = segment.offset + segment.bytes
+                state.segmentsLeft -= 1
+                continue
             }
-            let segment: SegmentList.Segment
-            do {
-                guard let next = try list!.next() else {
-                    throw ArchiveDamage(path: path, entry: state.part.path, reason: "piece \(SegmentFormat.listPath(state.list)) ends before the part's segments")
-                }
-                segment = next
-                let frame = list!.frames[segment.frame]
-                if let lastFrame, lastFrame.frame == frame {
-                    state.frame = lastFrame.bytes
-                } else {
-                    state.frame = try prefetcher?.take(frame) ?? store!.frame(frame)
-                    lastFrame = (frame, state.frame)
-                }
-            } catch let damage as ArchiveDamage {
-                throw damage
-            } catch {
-                throw ArchiveDamage(path: path, entry: state.part.path, reason: "\(error)")
+            let n = min(buffer.count - filled, state.end - state.position)
+            state.frame.withUnsafeBytes { (buffer.baseAddress! + filled).copyMemory(from: $0.baseAddress! + state.position, byteCount: n) }
+            state.position += n
+            state.delivered += Int64(n)
+            filled += n
+            if state.delivered > state.part.bytes {
+                throw ArchiveDamage(path: path, entry: state.part.path, reason: "its segments hold more than the \(state.part.bytes) bytes \(SegmentFormat.segmentsPath) says")
             }
-            state.position = segment.offset
-            state.end = segment.offset + segment.bytes
-            state.segmentsLeft -= 1
         }
-        let n = min(buffer.count, state.end - state.position)
-        state.frame.withUnsafeBytes { buffer.baseAddress!.copyMemory(from: $0.baseAddress! + state.position, byteCount: n) }
-        state.position += n
-        state.delivered += Int64(n)
-        if state.delivered > state.part.bytes {
-            throw ArchiveDamage(path: path, entry: state.part.path, reason: "its segments hold more than the \(state.part.bytes) bytes \(SegmentFormat.segmentsPath) says")
-        }
-        return n
+        return filled
     }
 }
