@@ -49,8 +49,10 @@ extension Backup {
         let document: SegmentsDocument
         let written: (bytes: Int64, sha256: String)
         do {
+            let marker = try JSONParser.parse(try FileSystem.read(repository.path(Repository.markerFile)))
+            let key = Array((marker["id"]?.stringValue ?? "").utf8)
             let snapshot = SegmentedSnapshotWriter(database: source.database, plan: plan, header: header, partBytes: options.partBytes,
-                                                   level: options.level, store: store, previous: previous, unchanged: unchanged,
+                                                   level: options.level, store: store, hashKey: key, previous: previous, unchanged: unchanged,
                                                    sourceState: state, progress: progress)
             (manifest, document) = try snapshot.write(to: writer, packs: packs)
             let held = source.close()

@@ -1,3 +1,4 @@
+import Crypto
 import Foundation
 
 /// Writes an incremental (format version 2) snapshot from a frozen database: every planned table's rows are
@@ -12,6 +13,9 @@ struct SegmentedSnapshotWriter {
     let partBytes: Int
     let level: Int32
     let store: PieceStore
+    /// Prefixed to every segment before it is hashed (the repository's id): a tenant who controls row contents
+    /// cannot compute two segments whose 8-byte hashes collide without it.
+    let hashKey: [UInt8]
     let previous: (header: SnapshotHeader, segments: SegmentsDocument)?
     let unchanged: Bool
     let sourceState: String?
@@ -151,9 +155,10 @@ struct SegmentedSnapshotWriter {
 
         func closeSegment() throws {
             let bytes = UnsafeRawBufferPointer(start: segment.base, count: segment.count)
-            var digest = SHA256Digest()
-            digest.update(bytes)
-            let hash = SegmentList.words(SegmentListBuilder.bytes(hex: digest.hex())[0..<SegmentFormat.segmentHashBytes])
+            var hasher = Crypto.SHA256()
+            hasher.update(data: hashKey)
+            hasher.update(bufferPointer: bytes)
+            let hash = hasher.finalize().withUnsafeBytes { SegmentList.words(ArraySlice($0.prefix(SegmentFormat.segmentHashBytes))) }
             partDigest.update(bytes)
             partRows += segmentRows
             partSegments += 1

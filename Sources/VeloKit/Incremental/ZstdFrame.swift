@@ -28,10 +28,15 @@ package enum ZstdFrame {
             throw VeloError("not a zstd frame of at most \(limit >> 20) MiB", kind: .damaged)
         }
         if let rawBytes, Int(size) != rawBytes { throw VeloError("the frame holds \(size) bytes, its list says \(rawBytes)", kind: .damaged) }
-        var out = [UInt8](repeating: 0, count: Int(size))
-        let n = out.withUnsafeMutableBytes { o in bytes.withUnsafeBytes { i in ZSTD_decompress(o.baseAddress, o.count, i.baseAddress, i.count) } }
-        if ZSTD_isError(n) != 0 { throw VeloError("zstd: \(String(cString: ZSTD_getErrorName(n)))", kind: .damaged) }
-        guard n == out.count else { throw VeloError("the frame is shorter than it says", kind: .damaged) }
+        var code = 0
+        // Not zero-filled first: zstd writes every byte or fails (and then the array is dropped).
+        let out = [UInt8](unsafeUninitializedCapacity: Int(size)) { buffer, count in
+            code = bytes.withUnsafeBytes { i in ZSTD_decompress(buffer.baseAddress, buffer.count, i.baseAddress, i.count) }
+            count = ZSTD_isError(code) == 0 && code == buffer.count ? buffer.count : 0
+            if count == 0 { buffer.initialize(repeating: 0) ; count = buffer.count }
+        }
+        if ZSTD_isError(code) != 0 { throw VeloError("zstd: \(String(cString: ZSTD_getErrorName(code)))", kind: .damaged) }
+        guard code == out.count else { throw VeloError("the frame is shorter than it says", kind: .damaged) }
         return out
     }
 }
