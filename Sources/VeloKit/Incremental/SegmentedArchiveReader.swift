@@ -22,6 +22,11 @@ package final class SegmentedArchiveReader {
     private var prefetcher: FramePrefetcher?
     /// The frame the last segment was in (the next one usually is too).
     private var lastFrame: (frame: SegmentList.Frame, bytes: [UInt8])?
+    /// Parts already verified in this run (`velo verify` of several snapshots): `ArchiveAudit` does not read them again.
+    package var verifiedParts: VerifiedParts?
+    /// The current part's key in `verifiedParts` and its first segment's index in its list.
+    private var partKey: String?
+    private var segmentIndex = 0
     /// The archive's format version (known after the first entry).
     package private(set) var version = 1
 
@@ -101,8 +106,26 @@ package final class SegmentedArchiveReader {
                 throw ArchiveDamage(path: path, entry: part.path, reason: "piece \(SegmentFormat.listPath(table.list)): \(error)")
             }
         }
+        if listTable == table.name && nextPart > 1 && parts[nextPart - 2].table.name == table.name {
+            segmentIndex += parts[nextPart - 2].part.segments
+        } else {
+            segmentIndex = 0
+        }
+        partKey = "\(table.list):\(segmentIndex):\(part.segments):\(part.sha256)"
         current = PartReader(part: part, list: table.list)
         return ArchiveReader.EntryHeader(path: part.path, size: part.bytes, kind: "file", linkTarget: nil)
+    }
+
+    /// The current part, when this run verified the same part already (its data need not be read again).
+    package func partAlreadyVerified() -> SegmentsDocument.Part? {
+        guard let current, current.delivered == 0, let partKey, verifiedParts?.contains(partKey) == true else { return nil }
+        return current.part
+    }
+
+    /// Records that the current part was read whole and matched its SHA-256 and rows.
+    package func markPartVerified(sha256: String, rows: Int) {
+        guard let current, let partKey, current.part.sha256 == sha256, current.part.rows == rows, current.segmentsLeft == 0 else { return }
+        verifiedParts?.insert(partKey)
     }
 
     /// Reads the current entry's data; 0 at its end.

@@ -94,6 +94,30 @@ import Testing
         }
     }
 
+    @Test func verifyingManySnapshotsReadsEachSharedPartOnce() throws {
+        let (repo, _) = try Self.sixSnapshots("once")
+        let entries = try repo.catalog.entries()
+        let verified = VerifiedParts()
+        var parts = 0
+        var shared = 0
+        var seen = Set<String>()
+        for entry in entries {
+            let report = try Verifier.verify(.catalogued(entry, repository: repo), verifiedParts: verified)
+            #expect(report.ok, "\(report.problems)")
+            let document = try #require(try SegmentedSnapshot.read(repo.path(entry.archive)).segments)
+            for table in document.tables {
+                var first = 0
+                for part in table.parts {
+                    parts += 1
+                    if !seen.insert("\(table.list):\(first):\(part.segments):\(part.sha256)").inserted { shared += 1 }
+                    first += part.segments
+                }
+            }
+        }
+        #expect(shared > parts / 2, "most parts are shared between the six snapshots")
+        #expect(verified.reused == shared, "every shared part was read once: \(verified.reused) reused of \(shared) shared, \(parts) parts")
+    }
+
     @Test func aFlippedByteInASharedPackNamesEverySnapshotThatUsesIt() throws {
         let (repo, ids) = try Self.sixSnapshots("flipped")
         // The first backup's packs hold most rows, which every later snapshot reuses.
@@ -107,8 +131,10 @@ import Testing
         try handle.seek(toOffset: offset)
         try handle.write(contentsOf: Data([byte ^ 0x20]))
         try handle.close()
+        // One run over all of them (as `verify --all`), sharing what it verified: a damaged part is never taken as verified.
+        let verified = VerifiedParts()
         for entry in try repo.catalog.entries() {
-            let report = try Verifier.verify(.catalogued(entry, repository: repo))
+            let report = try Verifier.verify(.catalogued(entry, repository: repo), verifiedParts: verified)
             #expect(!report.ok, "\(entry.id) uses the damaged frame")
             #expect(report.problems.contains { $0.contains(SegmentFormat.packPath(posts.frames[0].pack)) }, "\(report.problems)")
         }
