@@ -1,11 +1,11 @@
 #!/usr/bin/env bash
 # Incremental snapshots (format version 2) against full archives (format version 1) on a demo Veloquent tenant.
 #
-#   Benchmarks/incremental.sh [--posts N] [--text words|random] [--days D] [--work DIR] [--keep] [--skip-build]
+#   Benchmarks/incremental.sh [--posts N] [--text words|random] [--year-posts N] [--work DIR] [--keep] [--skip-build]
 #
 # Prints a Markdown table (stdout): the first, an unchanged and a 1%-scattered-update backup, each read command
-# on the incremental snapshot against the full archive, and a year of hourly backups at 1% a day, simulated for
-# D days (default 3) with the rotation of retention.example.json and extrapolated (see the notes it prints).
+# on the incremental snapshot against the full archive, and a year of backups at 1% a day with the rotation of
+# retention.example.json: 365 daily backups (two change models) plus one day of hourly ones, on --year-posts posts.
 # Needs bash, swift, sqlite3, python3 and GNU time at /usr/bin/time.
 set -euo pipefail
 export LC_ALL=C
@@ -13,7 +13,7 @@ export LC_ALL=C
 REPO_ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 POSTS=100000
 TEXT=words
-DAYS=3
+YEAR_POSTS=20000
 WORK="$REPO_ROOT/bench-work-incremental"
 KEEP=0
 SKIP_BUILD=0
@@ -23,7 +23,7 @@ while [ $# -gt 0 ]; do
     case "$1" in
         --posts) POSTS="$2"; shift 2 ;;
         --text) TEXT="$2"; shift 2 ;;
-        --days) DAYS="$2"; shift 2 ;;
+        --year-posts) YEAR_POSTS="$2"; shift 2 ;;
         --work) WORK="$2"; shift 2 ;;
         --keep) KEEP=1; shift ;;
         --skip-build) SKIP_BUILD=1; shift ;;
@@ -100,36 +100,68 @@ for kind in inc ful; do
 done
 cmp <(sqlite3 restored-inc.sqlite .dump) <(sqlite3 restored-ful.sqlite .dump) >/dev/null || { echo "incremental: the two restores differ" >&2; exit 1; }
 
-say "a year of hourly backups at 1% a day: simulating $DAYS days"
+say "a year of backups at 1% of posts a day, $YEAR_POSTS posts: the hours of one day, then 365 daily backups (two change models)"
+# The rotation of retention.example.json. The daily backups are pruned without its hourly and last-6 rules
+# (which, with one backup a day, would keep 24 days): the hourly snapshots it keeps are the last day's, counted
+# apart by the hourly run.
 cat > policy.json <<'JSON'
 {"keep_last": 6, "keep_hourly": 24, "keep_daily": 14, "keep_weekly": 8, "keep_monthly": 12, "keep_yearly": -1}
 JSON
-"$VELO" init --repo year-repo -q
-rows=$(sqlite3 db.sqlite "SELECT max(rowid) FROM _velo_posts")
-per_hour=$(( rows / 100 / 24 ))
+cat > daily-policy.json <<'JSON'
+{"keep_daily": 14, "keep_weekly": 8, "keep_monthly": 12, "keep_yearly": -1}
+JSON
+"$VELO" demo --out year.sqlite --posts "$YEAR_POSTS" --text "$TEXT" --journal-mode wal -q
+rows=$(sqlite3 year.sqlite "SELECT max(rowid) FROM _velo_posts")
+per_day=$(( rows / 100 ))
 start=$(date -u -d '2026-01-01T00:00:00Z' +%s)
-day_sizes=()
-for ((h = 0; h < DAYS * 24; h++)); do
-    # This hour's share of the day's 1%: different rows every hour, every row once in 100 days.
-    lo=$(( (h * per_hour) % rows ))
-    sqlite3 db.sqlite "UPDATE _velo_posts SET views = coalesce(views, 0) + 1 WHERE rowid > $lo AND rowid <= $lo + $per_hour"
-    touch -d '-5 seconds' db.sqlite db.sqlite-wal 2>/dev/null || true
-    when=$(date -u -d "@$((start + h * 3600))" +%Y-%m-%dT%H:%M:%SZ)
-    "$VELO" backup --db db.sqlite --repo year-repo --time "$when" --prune policy.json -q >>"$LOG" 2>&1
-    if (( (h + 1) % 24 == 0 )); then day_sizes+=("$(bytes year-repo)"); fi
+backup_at() {  # repo, unix time, policy
+    touch -d '-5 seconds' year.sqlite; [ -f year.sqlite-wal ] && touch -d '-5 seconds' year.sqlite-wal
+    "$VELO" backup --db year.sqlite --repo "$1" --time "$(date -u -d "@$2" +%Y-%m-%dT%H:%M:%SZ)" --prune "${3:-policy.json}" -q >>"$LOG" 2>&1
+}
+# The hours of one day: 24 backups, each after that hour's share of the day's 1% (different rows each hour).
+cp year.sqlite hours.sqlite
+"$VELO" init --repo hours-repo -q
+"$VELO" backup --db hours.sqlite --repo hours-repo --full -q >>"$LOG" 2>&1
+FULL_YEAR=$(find hours-repo/snapshots -name '*.tar.zst' -printf '%s\n' | head -1)
+rm -rf hours-repo; "$VELO" init --repo hours-repo -q
+mv year.sqlite year-base.sqlite; rm -f year.sqlite-wal year.sqlite-shm; cp hours.sqlite year.sqlite
+backup_at hours-repo "$start"
+h0=$(bytes hours-repo)
+for ((h = 1; h <= 24; h++)); do
+    lo=$(( (h - 1) * per_day / 24 ))
+    sqlite3 year.sqlite "UPDATE _velo_posts SET views = coalesce(views, 0) + 1 WHERE rowid > $lo AND rowid <= $lo + $per_day / 24"
+    backup_at hours-repo $((start + h * 3600))
 done
-YEAR_SNAPSHOTS=$("$VELO" snapshots --repo year-repo --json | python3 -c 'import json,sys; print(len(json.load(sys.stdin)))')
+HOURS_GROWTH=$(( $(bytes hours-repo) - h0 ))
+# 365 daily backups: "turnover" changes a different 1% of posts each day (each row once in 100 days), "hot"
+# changes the same 1% (every 100th row) every day.
+for model in turnover hot; do
+    rm -f year.sqlite-wal year.sqlite-shm; cp year-base.sqlite year.sqlite
+    "$VELO" init --repo "year-$model" -q
+    for ((d = 0; d < 365; d++)); do
+        if [ "$d" -gt 0 ]; then
+            if [ $model = turnover ]; then
+                lo=$(( (d * per_day) % rows ))
+                sqlite3 year.sqlite "UPDATE _velo_posts SET views = coalesce(views, 0) + 1 WHERE rowid > $lo AND rowid <= $lo + $per_day"
+            else
+                sqlite3 year.sqlite "UPDATE _velo_posts SET views = coalesce(views, 0) + 1 WHERE rowid % 100 = 0"
+            fi
+        fi
+        backup_at "year-$model" $((start + d * 86400)) daily-policy.json
+    done
+    printf -v "YEAR_${model}" '%s' "$(bytes "year-$model")"
+    printf -v "KEPT_${model}" '%s' "$("$VELO" snapshots --repo "year-$model" --json | python3 -c 'import json,sys; print(len(json.load(sys.stdin)))')"
+done
 
 python3 - "$POSTS" "$TEXT" "$DB_BYTES" "$FULL_BYTES" "$full_wall" "$full_rss" "$FIRST_ADDED" "$first_wall" "$first_rss" \
     "$SAME_ADDED" "$same_wall" "$UPD_ADDED" "$upd_wall" "$upd_rss" "$fullupd_wall" \
     "$inc_verify_wall" "$ful_verify_wall" "$inc_verify_rss" "$ful_verify_rss" "$inc_cat_wall" "$ful_cat_wall" \
     "$inc_diff_wall" "$ful_diff_wall" "$inc_restore_wall" "$ful_restore_wall" "$inc_restore_rss" "$ful_restore_rss" \
-    "$inc_plan_wall" "$ful_plan_wall" "$inc_plan_rss" "$ful_plan_rss" "$DAYS" "$YEAR_SNAPSHOTS" "${day_sizes[@]}" <<'PY'
+    "$inc_plan_wall" "$ful_plan_wall" "$inc_plan_rss" "$ful_plan_rss" "$YEAR_POSTS" "$FULL_YEAR" "$HOURS_GROWTH" "$YEAR_turnover" "$KEPT_turnover" "$YEAR_hot" "$KEPT_hot" <<'PY'
 import sys
 a = sys.argv[1:]
 (posts, text, db, full, full_wall, full_rss, first, first_wall, first_rss, same, same_wall, upd, upd_wall, upd_rss, fullupd_wall,
- iv, fv, ivr, fvr, ic, fc, idf, fdf, ir, fr, irr, frr, ip, fp, ipr, fpr, days, year_snapshots) = a[:33]
-days_sizes = [int(x) for x in a[33:]]
+ iv, fv, ivr, fvr, ic, fc, idf, fdf, ir, fr, irr, frr, ip, fp, ipr, fpr, yposts, yfull, hours, yturn, kturn, yhot, khot) = a[:38]
 f = float
 full = int(full)
 def mb(b): return f"{int(b)/1e6:.1f} MB"
@@ -150,16 +182,13 @@ for name, i, fu, ri, rf in [("verify", iv, fv, ivr, fvr), ("cat posts", ic, fc, 
     rss = f"{mib(ri)} / {mib(rf)}" if ri else ""
     print(f"| {name} | {i} s | {fu} s | {ratio:.2f}x | {rss} |")
 print()
-days = int(days)
-growth = [b - a for a, b in zip(days_sizes, days_sizes[1:])]
-per_day = sum(growth) / len(growth) if growth else days_sizes[0]
-print(f"Year of hourly backups at 1% of posts a day ({int(posts)//100:,} rows a day, spread over the hours), "
-      f"rotation of retention.example.json (`--prune` after every backup): simulated {days} days = {days*24} backups, "
-      f"{year_snapshots} kept; repository after each day: {', '.join(mb(x) for x in days_sizes)}.")
-kept_days = 14 + 8 + 12  # daily, weekly and monthly snapshots a year-old rotation keeps, each a distinct day at most
-estimate = days_sizes[0] + per_day * (kept_days + 1)
-print(f"Extrapolated: after day 1 the repository grows by about {mb(per_day)} a day (the new segments of that day's snapshots); "
-      f"the rotation keeps at most {kept_days} older days (14 daily, 8 weekly, 12 monthly), whose segments stay while kept, so a year "
-      f"holds about {mb(estimate)} = **{estimate/full:.2f}x one full archive** ({mb(full)}). "
-      f"Keeping every hourly snapshot of a year instead would be about {mb(days_sizes[0] + per_day*364)} = {(days_sizes[0] + per_day*364)/full:.1f}x.")
+yfull, hours, yturn, yhot = int(yfull), int(hours), int(yturn), int(yhot)
+print(f"A year of backups at 1% of posts a day, on a {int(yposts):,}-post demo (full archive {mb(yfull)}), with the rotation of "
+      f"retention.example.json applied after every backup (`--prune`): 365 daily backups measured for two kinds of change, plus "
+      f"the hourly backups of the last day (24 hourly snapshots, measured on one day: the repository grew {mb(hours)} over those hours).\n")
+print("| change model | kept snapshots | repository after a year (daily backups) | + the last day's hourly backups | of one full archive |")
+print("|---|---|---|---|---|")
+for name, size, kept in [("turnover: a different 1% of posts each day (each row every 100 days)", yturn, kturn),
+                         ("hot rows: the same 1% of posts (every 100th row) each day", yhot, khot)]:
+    print(f"| {name} | {kept} | {mb(size)} | {mb(size + hours)} | **{(size + hours)/yfull:.2f}x** |")
 PY
