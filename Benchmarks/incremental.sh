@@ -59,7 +59,7 @@ mb() { python3 -c "print(f'{$1/1e6:.1f} MB')"; }
 pct() { python3 -c "print(f'{100*$1/$2:.1f}%')"; }
 
 say "making a demo with $POSTS posts ($TEXT text, WAL)"
-"$VELO" demo --out db.sqlite --posts "$POSTS" --text "$TEXT" --journal-mode wal -q
+"$VELO" demo --out db.sqlite --posts "$POSTS" --text "$TEXT" --journal-mode wal -q >>"$LOG"
 DB_BYTES=$(stat -c %s db.sqlite)
 settle
 
@@ -68,7 +68,7 @@ run full "$VELO" backup --db db.sqlite --repo full-repo --full -q
 FULL_BYTES=$(find full-repo/snapshots -name '*.tar.zst' -printf '%s\n' | head -1)
 
 say "first incremental backup"
-"$VELO" init --repo inc-repo -q
+"$VELO" init --repo inc-repo -q >>"$LOG"
 b0=$(bytes inc-repo)
 run first "$VELO" backup --db db.sqlite --repo inc-repo -q
 b1=$(bytes inc-repo); FIRST_ADDED=$((b1 - b0))
@@ -110,20 +110,20 @@ JSON
 cat > daily-policy.json <<'JSON'
 {"keep_daily": 14, "keep_weekly": 8, "keep_monthly": 12, "keep_yearly": -1}
 JSON
-"$VELO" demo --out year.sqlite --posts "$YEAR_POSTS" --text "$TEXT" --journal-mode wal -q
+"$VELO" demo --out year.sqlite --posts "$YEAR_POSTS" --text "$TEXT" --journal-mode wal -q >>"$LOG"
 rows=$(sqlite3 year.sqlite "SELECT max(rowid) FROM _velo_posts")
 per_day=$(( rows / 100 ))
-start=$(date -u -d '2026-01-01T00:00:00Z' +%s)
+start=$(date -u -d '2025-01-01T00:00:00Z' +%s)  # in the past: retention keeps any snapshot from the future
 backup_at() {  # repo, unix time, policy
     touch -d '-5 seconds' year.sqlite; [ -f year.sqlite-wal ] && touch -d '-5 seconds' year.sqlite-wal
     "$VELO" backup --db year.sqlite --repo "$1" --time "$(date -u -d "@$2" +%Y-%m-%dT%H:%M:%SZ)" --prune "${3:-policy.json}" -q >>"$LOG" 2>&1
 }
 # The hours of one day: 24 backups, each after that hour's share of the day's 1% (different rows each hour).
 cp year.sqlite hours.sqlite
-"$VELO" init --repo hours-repo -q
+"$VELO" init --repo hours-repo -q >>"$LOG"
 "$VELO" backup --db hours.sqlite --repo hours-repo --full -q >>"$LOG" 2>&1
 FULL_YEAR=$(find hours-repo/snapshots -name '*.tar.zst' -printf '%s\n' | head -1)
-rm -rf hours-repo; "$VELO" init --repo hours-repo -q
+rm -rf hours-repo; "$VELO" init --repo hours-repo -q >>"$LOG"
 mv year.sqlite year-base.sqlite; rm -f year.sqlite-wal year.sqlite-shm; cp hours.sqlite year.sqlite
 backup_at hours-repo "$start"
 h0=$(bytes hours-repo)
@@ -137,7 +137,7 @@ HOURS_GROWTH=$(( $(bytes hours-repo) - h0 ))
 # changes the same 1% (every 100th row) every day.
 for model in turnover hot; do
     rm -f year.sqlite-wal year.sqlite-shm; cp year-base.sqlite year.sqlite
-    "$VELO" init --repo "year-$model" -q
+    "$VELO" init --repo "year-$model" -q >>"$LOG"
     for ((d = 0; d < 365; d++)); do
         if [ "$d" -gt 0 ]; then
             if [ $model = turnover ]; then
