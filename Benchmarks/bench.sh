@@ -245,7 +245,7 @@ section_backup() {
     DUMP_BYTES="$(stat -c %s "$WORK/dump.sql.zst")"
 
     measure backup-wal --before remove_repo_wal --stdout "$WORK/backup-wal.json" -- \
-        "$VELO" backup --db "$DB_WAL" --repo "$WORK/repo-wal" --json
+        "$VELO" backup --full --db "$DB_WAL" --repo "$WORK/repo-wal" --json
     WAL_ARCHIVE_BYTES="$(json_field "$WORK/backup-wal.json" bytes)"
     WAL_SNAPSHOT_ID="$(json_field "$WORK/backup-wal.json" id)"
     echo "== backup-wal: snapshot $WAL_SNAPSHOT_ID, $WAL_ARCHIVE_BYTES bytes" >> "$LOG"
@@ -254,7 +254,7 @@ section_backup() {
     local log_before
     log_before="$(wc -l < "$LOG")"
     measure backup-delete --before remove_repo_delete --stdout "$WORK/backup-delete.json" -- \
-        "$VELO" backup --db "$DB" --repo "$WORK/repo-delete" --json --verbose
+        "$VELO" backup --full --db "$DB" --repo "$WORK/repo-delete" --json --verbose
     DELETE_ARCHIVE_BYTES="$(json_field "$WORK/backup-delete.json" bytes)"
     LOCK_HELD="$(tail -n +"$((log_before + 1))" "$LOG" | sed -n 's/.*read lock released after \([0-9.]*\) s.*/\1/p' | sort -g | tail -n 1)"
     [ -n "$LOCK_HELD" ] || die "velo backup --verbose did not say how long it held the read lock"

@@ -28,6 +28,9 @@ struct BackupCommand: ParsableCommand {
     @Flag(name: .long, help: "Metadata only: schema, collections and migrations, no rows of records or system tables.")
     var noRecords = false
 
+    @Flag(name: .long, help: "Write a self-contained full archive (format version 1) instead of an incremental snapshot, whose rows are stored once in the repository.")
+    var full = false
+
     @Option(name: .long, help: "zstd compression level, 1 to 19.")
     var level: Int32 = 3
 
@@ -91,7 +94,8 @@ struct BackupCommand: ParsableCommand {
         }
         let dbPath = try database.path()
         try Backup.checkSource(dbPath, busyTimeout: database.timeout)
-        let options = try backupOptions()
+        var options = try backupOptions()
+        options.incremental = !full
         // Read the policy first: a bad policy file fails before any work is done.
         let policy = try prune.map { try RetentionPolicy.load(path: $0) }
         // Created only now: a backup that cannot happen (a bad source, time or policy) leaves no repository behind.

@@ -28,6 +28,11 @@ struct InspectCommand: ParsableCommand {
         print("  source   \(info.source) (\(info.sourceKind), journal \(info.journalMode), SQLite \(info.sqliteVersion))")
         print("  schema   \(info.schemaVersion ?? "unknown") (\(info.migrations) migrations)")
         if let app = info.app { print("  app      \(app.path)\(app.tenantID.map { ", tenant \($0) \(app.tenantName ?? "")" } ?? ", landlord")") }
+        if let inc = info.incremental {
+            let share = inc.rawBytes > 0 ? Double(inc.newRawBytes) / Double(inc.rawBytes) * 100 : 0
+            print("  stored   incremental: \(Output.grouped(inc.newSegments)) of \(Output.grouped(inc.segments)) segments new (\(Output.bytes(inc.newRawBytes)) of \(Output.bytes(inc.rawBytes)) of rows, \(String(format: "%.1f", share))%), the rest shared; \(Output.bytes(inc.storedBytes)) of new pieces")
+            if !inc.changedTables.isEmpty { print("  changed  \(inc.changedTables.joined(separator: ", "))") }
+        }
         if !info.tags.isEmpty { print("  tags     \(info.tags.joined(separator: ", "))") }
         if !info.records { print("  contents metadata only (--no-records)") }
         if !info.excludedTables.isEmpty { print("  left out \(info.excludedTables.joined(separator: ", "))") }

@@ -17,8 +17,8 @@ struct Velo: ParsableCommand {
         subcommands: [
             InitCommand.self, BackupCommand.self, SnapshotsCommand.self, InspectCommand.self, VerifyCommand.self,
             CatCommand.self, DiffCommand.self, PlanCommand.self, RestoreCommand.self, PruneCommand.self, SchemaCommand.self,
-            UnlockCommand.self, InfoCommand.self, DemoCommand.self, TransferCommand.self, StatusCommand.self, RunCommand.self,
-            ServeCommand.self,
+            UnlockCommand.self, InfoCommand.self, DemoCommand.self, TransferCommand.self, ExportCommand.self, StatusCommand.self,
+            RunCommand.self, ServeCommand.self,
         ]
     )
 

@@ -34,8 +34,9 @@ struct VerifyCommand: ParsableCommand {
         } else {
             selected = try (snapshots.isEmpty ? ["latest"] : snapshots).map { try SelectedSnapshot.resolve($0, repository: repo) }
         }
+        let verifiedParts = VerifiedParts()  // each shared piece of incremental snapshots is read once
         for snapshot in selected {
-            let report = try Verifier.verify(snapshot, progress: TerminalProgress("verify \(snapshot.id.map(SnapshotID.short) ?? "archive")"))
+            let report = try Verifier.verify(snapshot, verifiedParts: verifiedParts, progress: TerminalProgress("verify \(snapshot.id.map(SnapshotID.short) ?? "archive")"))
             reports.append(report)
             if !output.json {
                 let name = report.id.map(SnapshotID.short) ?? report.archive

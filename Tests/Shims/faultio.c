@@ -4,11 +4,14 @@
  *   FAULTIO_LOG=PATH       append "fsync PATH", "rename FROM TO", "link FROM TO", "unlink PATH" lines to PATH
  *   FAULTIO_WRITE=TEXT     write/pwrite to a file whose path contains TEXT fail with EIO
  *   FAULTIO_FSYNC=TEXT     fsync/fdatasync of a file whose path contains TEXT fail with EIO
+ *   FAULTIO_KILL=TEXT      SIGKILL the process just before a rename whose destination, or an unlink whose path,
+ *                          contains TEXT (after FAULTIO_KILL_SKIP=N such operations, default 0): a kill -9 there
  *
  * Built by the tests themselves with the system C compiler; not part of the product. */
 #define _GNU_SOURCE
 #include <dlfcn.h>
 #include <errno.h>
+#include <signal.h>
 #include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -75,9 +78,19 @@ static int sync_common(int fd, const char *name) {
 int fsync(int fd) { return sync_common(fd, "fsync"); }
 int fdatasync(int fd) { return sync_common(fd, "fdatasync"); }
 
+static void maybe_kill(const char *path) {
+    static int seen;
+    const char *text = getenv("FAULTIO_KILL");
+    if (!text || !*text || !strstr(path, text)) return;
+    const char *skip = getenv("FAULTIO_KILL_SKIP");
+    if (seen++ < (skip ? atoi(skip) : 0)) return;
+    kill(getpid(), SIGKILL);
+}
+
 int rename(const char *from, const char *to) {
     static int (*real)(const char *, const char *);
     if (!real) real = dlsym(RTLD_NEXT, "rename");
+    maybe_kill(to);
     int rc = real(from, to);
     if (rc == 0) log_line("rename", from, to);
     return rc;
@@ -94,6 +107,7 @@ int link(const char *from, const char *to) {
 int unlink(const char *path) {
     static int (*real)(const char *);
     if (!real) real = dlsym(RTLD_NEXT, "unlink");
+    maybe_kill(path);
     int rc = real(path);
     if (rc == 0) log_line("unlink", path, NULL);
     return rc;

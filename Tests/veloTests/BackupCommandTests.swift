@@ -38,7 +38,14 @@ import VeloKit
         #expect(try VeloProcess.run(["snapshots"], environment: env).stdout.contains("ok 20"))
 
         let inspect = try JSONParser.parse(try VeloProcess.run(["inspect", String(id.prefix(6)), "--json"], environment: env).stdout)
-        #expect(inspect["format_version"] == .int(1))
+        #expect(inspect["format_version"] == .int(2), "velo backup makes incremental snapshots unless --full")
+        // The second snapshot stored only the segments that changed (4 posts, a tag and its pivot rows).
+        let second = try JSONParser.parse(try VeloProcess.run(["inspect", "latest", "--json"], environment: env).stdout)
+        let newSegments = try #require(second["incremental"]?["new_segments"]?.intValue)
+        let segments = try #require(second["incremental"]?["segments"]?.intValue)
+        #expect(newSegments > 0 && newSegments * 5 < segments, "\(newSegments) of \(segments) segments new")
+        #expect(second["incremental"]?["changed_tables"]?.arrayValue?.contains(.string("_velo_posts")) == true)
+        #expect(try VeloProcess.run(["inspect", "latest"], environment: env).stdout.contains("segments new"))
         let posts = inspect["collections"]?.arrayValue?.first { $0["name"] == .string("posts") }
         #expect(posts?["rows"] == .int(300))
         #expect(posts?["fields"]?.arrayValue?.count == 11)
@@ -66,7 +73,7 @@ import VeloKit
         let dir = Scratch.directory()
         let db = try demo(dir, posts: 20)
         let repo = dir.appendingPathComponent("repo").path
-        let backup = try JSONParser.parse(try VeloProcess.run(["backup", "--db", db, "--repo", repo, "--json"]).stdout)
+        let backup = try JSONParser.parse(try VeloProcess.run(["backup", "--full", "--db", db, "--repo", repo, "--json"]).stdout)
         let archive = try #require(backup["archive"]?.stringValue)
         let tar = Process()
         tar.executableURL = URL(fileURLWithPath: "/usr/bin/env")
@@ -89,7 +96,7 @@ import VeloKit
         let dir = Scratch.directory()
         let db = try demo(dir, posts: 200)
         let repo = dir.appendingPathComponent("repo").path
-        let backup = try JSONParser.parse(try VeloProcess.run(["backup", "--db", db, "--repo", repo, "--json"]).stdout)
+        let backup = try JSONParser.parse(try VeloProcess.run(["backup", "--full", "--db", db, "--repo", repo, "--json"]).stdout)
         let archive = try #require(backup["archive"]?.stringValue)
         // Rewrite one row inside the archive, keeping it a valid tar.zst: only the checksums can tell.
         let rebuilt = dir.appendingPathComponent("rebuilt.tar")

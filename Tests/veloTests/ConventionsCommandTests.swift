@@ -27,7 +27,7 @@ import VeloKit
     /// after a deliberate change (review the diff).
     @Test(arguments: ["", "init", "backup", "snapshots", "inspect", "verify", "cat", "diff", "plan", "restore", "prune",
                       "schema", "schema corrupt", "schema recover", "schema orphans", "unlock", "info", "demo",
-                      "transfer", "transfer options", "transfer export", "transfer import", "status", "run", "serve"])
+                      "transfer", "transfer options", "transfer export", "transfer import", "export", "status", "run", "serve"])
     func helpTextsAreAsCommitted(command: String) throws {
         let words = command.split(separator: " ").map(String.init)
         let help = try VeloProcess.run(words + ["--help"], environment: ["COLUMNS": "100"])

@@ -18,14 +18,14 @@ import VeloKit
         let db = dir.appendingPathComponent("tenant.sqlite").path
         let repo = dir.appendingPathComponent("repo").path
         #expect(try VeloProcess.run(["demo", "--out", db, "--posts", "5"]).status == 0)
-        #expect(try VeloProcess.run(["backup", "--db", db, "--repo", repo]).status == 0)
+        #expect(try VeloProcess.run(["backup", "--full", "--db", db, "--repo", repo]).status == 0)
         let dead = try Self.deadPID()
         let live = getpid()
         try FileManager.default.createDirectory(atPath: repo + "/trash", withIntermediateDirectories: true)
         let litter = ["trash/.0123456789abcdef.json.tmp-\(dead)", "locks/exclusive.json.new-\(dead)", "catalog/.x.json.tmp-\(dead)", ".velo-repository.json.tmp-\(dead)"]
         let kept = ["catalog/.y.json.tmp-\(live)"]  // a live process may still rename it into place
         for name in litter + kept { FileManager.default.createFile(atPath: "\(repo)/\(name)", contents: Data("x".utf8)) }
-        #expect(try VeloProcess.run(["backup", "--db", db, "--repo", repo]).status == 0)
+        #expect(try VeloProcess.run(["backup", "--full", "--db", db, "--repo", repo]).status == 0)
         for name in litter { #expect(!FileManager.default.fileExists(atPath: "\(repo)/\(name)"), "\(name) is still there") }
         for name in kept { #expect(FileManager.default.fileExists(atPath: "\(repo)/\(name)"), "\(name) was removed") }
         // A restore into a new file removes what a killed restore left beside it.
@@ -45,7 +45,7 @@ import VeloKit
         #expect(try VeloProcess.run(["demo", "--out", db, "--posts", "5"]).status == 0)
         var ids: [String] = []
         for hour in 1...2 {
-            let backup = try VeloProcess.run(["backup", "--db", db, "--repo", repo, "--time", "2026-11-27T0\(hour):00:00Z", "--json"])
+            let backup = try VeloProcess.run(["backup", "--full", "--db", db, "--repo", repo, "--time", "2026-11-27T0\(hour):00:00Z", "--json"])
             ids.append(try JSONParser.parse(backup.stdout)["id"]!.stringValue!)
         }
         // A prune killed right after writing its removal marker: the archive and catalog entry are still there.
@@ -67,8 +67,8 @@ import VeloKit
         let db = dir.appendingPathComponent("tenant.sqlite").path
         let repo = dir.appendingPathComponent("repo").path
         #expect(try VeloProcess.run(["demo", "--out", db, "--posts", "5"]).status == 0)
-        let first = try JSONParser.parse(try VeloProcess.run(["backup", "--db", db, "--repo", repo, "--json"]).stdout)["id"]!.stringValue!
-        let second = try JSONParser.parse(try VeloProcess.run(["backup", "--db", db, "--repo", repo, "--json"]).stdout)["id"]!.stringValue!
+        let first = try JSONParser.parse(try VeloProcess.run(["backup", "--full", "--db", db, "--repo", repo, "--json"]).stdout)["id"]!.stringValue!
+        let second = try JSONParser.parse(try VeloProcess.run(["backup", "--full", "--db", db, "--repo", repo, "--json"]).stdout)["id"]!.stringValue!
         let entry = "\(repo)/catalog/\(first).json"
         let bytes = try Data(contentsOf: URL(fileURLWithPath: entry))
         try bytes.prefix(bytes.count / 2).write(to: URL(fileURLWithPath: entry))
@@ -81,7 +81,7 @@ import VeloKit
         #expect(verify.stderr.contains("rebuilt from its archive"), "\(verify.stderr)")
         // Damaged again, the next scheduled backup still works, and rebuilds it too.
         try bytes.prefix(10).write(to: URL(fileURLWithPath: entry))
-        let third = try VeloProcess.run(["backup", "--db", db, "--repo", repo, "--json"])
+        let third = try VeloProcess.run(["backup", "--full", "--db", db, "--repo", repo, "--json"])
         #expect(third.status == 0, "\(third.stderr)")
         #expect(third.stderr.contains("rebuilt from its archive"), "\(third.stderr)")
         let all = try JSONParser.parse(try VeloProcess.run(["snapshots", "--repo", repo, "--json"]).stdout).arrayValue!

@@ -60,7 +60,7 @@ import VeloKit
     @Test func aBackupMakesTheArchiveAndItsFoldersDurableBeforeTheCatalogNamesIt() throws {
         let s = try Setup()
         let log = s.dir.appendingPathComponent("log").path
-        let backup = try Self.run(["backup", "--db", s.db, "--repo", s.repo, "--json"], log: log)
+        let backup = try Self.run(["backup", "--full", "--db", s.db, "--repo", s.repo, "--json"], log: log)
         #expect(backup.status == 0, "\(backup.stderr)")
         let id = try JSONParser.parse(backup.stdout)["id"]!.stringValue!
         let l = try Self.lines(log)
@@ -79,7 +79,7 @@ import VeloKit
 
     @Test func aRestoreIntoANewFileIsDurableBeforeItAppearsAndAPruneMarksBeforeItRemoves() throws {
         let s = try Setup()
-        for hour in 1...3 { #expect(try VeloProcess.run(["backup", "--db", s.db, "--repo", s.repo, "--time", "2026-11-27T0\(hour):00:00Z"]).status == 0) }
+        for hour in 1...3 { #expect(try VeloProcess.run(["backup", "--full", "--db", s.db, "--repo", s.repo, "--time", "2026-11-27T0\(hour):00:00Z"]).status == 0) }
         let log = s.dir.appendingPathComponent("log").path
         let target = s.dir.appendingPathComponent("restored.sqlite").path
         #expect(try Self.run(["restore", "latest", "--repo", s.repo, "--target", target], log: log).status == 0)
@@ -104,8 +104,8 @@ import VeloKit
     @Test(arguments: [("write", ".partial"), ("fsync", ".partial"), ("write", "/catalog/.")])
     func aBackupThatCannotWriteCataloguesNothingIncomplete(fault: String, path: String) throws {
         let s = try Setup()
-        #expect(try VeloProcess.run(["backup", "--db", s.db, "--repo", s.repo]).status == 0)
-        let failed = try Self.run(["backup", "--db", s.db, "--repo", s.repo], failWrite: fault == "write" ? path : nil, failFsync: fault == "fsync" ? path : nil)
+        #expect(try VeloProcess.run(["backup", "--full", "--db", s.db, "--repo", s.repo]).status == 0)
+        let failed = try Self.run(["backup", "--full", "--db", s.db, "--repo", s.repo], failWrite: fault == "write" ? path : nil, failFsync: fault == "fsync" ? path : nil)
         #expect(failed.status == 1, "\(failed.stdout)")
         #expect(failed.stderr.contains(s.repo) && failed.stderr.contains("Input/output error"), "\(failed.stderr)")
         #expect(!s.files(under: s.repo).contains { $0.hasSuffix(".partial") }, "\(s.files(under: s.repo))")
@@ -114,7 +114,7 @@ import VeloKit
         #expect(listed.count == 1)
         #expect(try VeloProcess.run(["verify", "--all", "--repo", s.repo]).status == 0)
         // The next run catalogues a complete archive whose catalog write failed, and works.
-        #expect(try VeloProcess.run(["backup", "--db", s.db, "--repo", s.repo]).status == 0)
+        #expect(try VeloProcess.run(["backup", "--full", "--db", s.db, "--repo", s.repo]).status == 0)
         let after = try JSONParser.parse(try VeloProcess.run(["snapshots", "--repo", s.repo, "--json"]).stdout).arrayValue!
         #expect(after.count == (path == "/catalog/." ? 3 : 2))
         #expect(try VeloProcess.run(["verify", "--all", "--repo", s.repo]).status == 0)
@@ -122,7 +122,7 @@ import VeloKit
 
     @Test func aRestoreThatCannotWriteLeavesNoFileAndNoChange() throws {
         let s = try Setup()
-        #expect(try VeloProcess.run(["backup", "--db", s.db, "--repo", s.repo]).status == 0)
+        #expect(try VeloProcess.run(["backup", "--full", "--db", s.db, "--repo", s.repo]).status == 0)
         let target = s.dir.appendingPathComponent("restored.sqlite").path
         let new = try Self.run(["restore", "latest", "--repo", s.repo, "--target", target], failWrite: ".velo-restore-")
         #expect(new.status == 1 && new.stderr.contains("restored.sqlite"), "\(new.stderr)")
@@ -140,7 +140,7 @@ import VeloKit
 
     @Test func aPruneThatCannotWriteItsMarkerRemovesNothing() throws {
         let s = try Setup()
-        for hour in 1...3 { #expect(try VeloProcess.run(["backup", "--db", s.db, "--repo", s.repo, "--time", "2026-11-27T0\(hour):00:00Z"]).status == 0) }
+        for hour in 1...3 { #expect(try VeloProcess.run(["backup", "--full", "--db", s.db, "--repo", s.repo, "--time", "2026-11-27T0\(hour):00:00Z"]).status == 0) }
         let policy = s.dir.appendingPathComponent("policy.json").path
         try Data("{\"keep_last\": 1}".utf8).write(to: URL(fileURLWithPath: policy))
         let prune = try Self.run(["prune", "--repo", s.repo, "--policy", policy], failWrite: "/trash/")

@@ -37,7 +37,7 @@ import VeloKit
             try #require(Self.sh("mount -t tmpfs -o size=\(size) tmpfs \(mount)") == 0)
             defer { _ = Self.sh("umount \(mount)") }
             let repo = mount + "/repo"
-            let result = try VeloProcess.run(["backup", "--db", db, "--repo", repo])
+            let result = try VeloProcess.run(["backup", "--full", "--db", db, "--repo", repo])
             #expect(result.status == 1, "\(journal): \(result.stdout)")
             #expect(result.stderr.contains("No space left on device") || result.stderr.contains("disk is full"), "\(result.stderr)")
             let files = (FileManager.default.enumerator(atPath: repo)?.allObjects as? [String] ?? []).filter {

@@ -20,7 +20,7 @@ import Testing
             repo = dir.appendingPathComponent("repo").path
             target = dir.appendingPathComponent("target.sqlite").path
             #expect(try VeloProcess.run(["demo", "--out", db, "--posts", String(posts)]).status == 0)
-            let backup = try VeloProcess.run(["backup", "--db", db, "--repo", repo, "--json"])
+            let backup = try VeloProcess.run(["backup", "--full", "--db", db, "--repo", repo, "--json"])
             #expect(backup.status == 0, "\(backup.stderr)")
             let json = try JSONParser.parse(backup.stdout)
             id = json["id"]!.stringValue!
@@ -181,7 +181,7 @@ import Testing
         let s = try Setup(posts: 5)
         try Database(path: s.db, mode: .readWrite).execute("UPDATE _velo_posts SET body = zeroblob(13000000) WHERE rowid = 2")
         let before = try FileManager.default.contentsOfDirectory(atPath: s.repo + "/catalog").count
-        let backup = try VeloProcess.run(["backup", "--db", s.db, "--repo", s.repo])
+        let backup = try VeloProcess.run(["backup", "--full", "--db", s.db, "--repo", s.repo])
         #expect(backup.status == 1 && backup.stderr.contains("table _velo_posts, row 2") && backup.stderr.contains("16 MiB"), "\(backup.stderr)")
         #expect(try FileManager.default.contentsOfDirectory(atPath: s.repo + "/catalog").count == before)
     }

@@ -38,6 +38,8 @@ public struct Manifest: Equatable, Sendable {
         public var parts: [String]
     }
 
+    /// 1 for a full archive; 2 for an incremental snapshot, whose parts are rebuilt from the repository.
+    public var version: Int = ArchiveFormat.version
     public var snapshotID: String
     public var entries: [Entry]
     public var tables: [Table]
@@ -65,7 +67,7 @@ public struct Manifest: Equatable, Sendable {
     package var json: JSONValue {
         .object([
             ("format", .string(ArchiveFormat.name)),
-            ("version", .int(ArchiveFormat.version)),
+            ("version", .int(version)),
             ("snapshot_id", .string(snapshotID)),
             ("entries", .array(entries.map { e in
                 var pairs: [(String, JSONValue)] = [("path", .string(e.path)), ("bytes", .int(e.bytes)), ("sha256", .string(e.sha256))]
@@ -100,6 +102,7 @@ public struct Manifest: Equatable, Sendable {
             throw fail("entries or tables are missing")
         }
         snapshotID = id
+        self.version = version
         self.entries = try entries.enumerated().map { i, e in
             guard let path = e["path"]?.stringValue, let bytes = e["bytes"]?.intValue, let sha = e["sha256"]?.stringValue,
                   sha.count == 64 else { throw fail("entries[\(i)] is malformed") }

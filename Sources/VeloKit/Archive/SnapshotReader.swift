@@ -14,7 +14,7 @@ import Foundation
 package final class SnapshotReader {
     package let path: String
     package let header: SnapshotHeader
-    private let reader: ArchiveReader
+    private let reader: SegmentedArchiveReader
     private let expected: Manifest?
     private let expectedEntries: [String: Manifest.Entry]
     private let expectedSHA256: String?
@@ -33,7 +33,7 @@ package final class SnapshotReader {
         precondition(!audited || archiveSHA256 != nil, "an audited scan checks the audit's SHA-256")
         self.audited = audited
         self.path = path
-        reader = try ArchiveReader(path: path)
+        reader = try SegmentedArchiveReader(path: path)
         expected = manifest
         expectedEntries = Dictionary((manifest?.entries ?? []).map { ($0.path, $0) }, uniquingKeysWith: { a, _ in a })
         expectedSHA256 = archiveSHA256
@@ -80,7 +80,7 @@ package final class SnapshotReader {
         header.tables.first { path.hasPrefix($0.partPrefix) }
     }
 
-    static func readJSONEntry(_ entry: ArchiveReader.EntryHeader, from reader: ArchiveReader, path: String) throws -> [UInt8] {
+    static func readJSONEntry(_ entry: ArchiveReader.EntryHeader, from reader: SegmentedArchiveReader, path: String) throws -> [UInt8] {
         let limit = ArchiveFormat.maxJSONEntryBytes
         if entry.size > limit {
             throw ArchiveDamage(path: path, entry: entry.path, reason: "is \(entry.size) bytes, more than the \(limit >> 20) MiB this entry may have")

@@ -35,10 +35,11 @@ package struct ArchiveAudit {
     /// Reads `path` from start to end. `expectedSHA256` (from the catalog) is compared with the file's own, and
     /// `recordedManifest` (the catalog's record, which restores hold the archive to) with the archive's manifest.
     package static func run(path: String, expectedSHA256: String? = nil, recordedManifest: Manifest? = nil, checkRows: Bool = true,
-                           progress: (any ProgressObserver)? = nil) throws -> ArchiveAudit {
+                           verifiedParts: VerifiedParts? = nil, progress: (any ProgressObserver)? = nil) throws -> ArchiveAudit {
         var audit = ArchiveAudit(path: path)
         do {
-            let reader = try ArchiveReader(path: path)
+            let reader = try SegmentedArchiveReader(path: path)
+            reader.verifiedParts = verifiedParts
             audit.read(reader, checkRows: checkRows, progress: progress)
         } catch let error as ArchiveDamage {
             // Damage at the very start: libarchive reads ahead while it opens the stream.
@@ -56,7 +57,7 @@ package struct ArchiveAudit {
         return audit
     }
 
-    mutating func read(_ reader: ArchiveReader, checkRows: Bool, progress: (any ProgressObserver)?) {
+    mutating func read(_ reader: SegmentedArchiveReader, checkRows: Bool, progress: (any ProgressObserver)?) {
         var seen = Set<String>()
         var index = 0
         var sawManifestLast = false
@@ -148,8 +149,14 @@ package struct ArchiveAudit {
 
     /// Streams one data entry: hashes it and, for row parts, checks and counts its rows. nil when the entry
     /// holds a row past the format's limit (recorded as a problem): the audit stops reading there.
-    mutating func readData(_ header: ArchiveReader.EntryHeader, reader: ArchiveReader, buffer: inout [UInt8],
+    mutating func readData(_ header: ArchiveReader.EntryHeader, reader: SegmentedArchiveReader, buffer: inout [UInt8],
                            checkRows: Bool, progress: (any ProgressObserver)?) throws -> ObservedEntry? {
+        if let known = reader.partAlreadyVerified() {
+            // An incremental snapshot's part this run already rebuilt and checked (the same segments of the same list).
+            rowsChecked += known.rows
+            bytesRead += known.bytes
+            return ObservedEntry(path: header.path, bytes: known.bytes, sha256: known.sha256, rows: known.rows)
+        }
         var digest = SHA256Digest()
         let isRows = ArchiveFormat.isRowsEntry(header.path)
         var lines = LineSplitter()
@@ -194,7 +201,9 @@ package struct ArchiveAudit {
         if digest.byteCount != header.size {
             problems.append(Problem(entry: header.path, reason: "tar header says \(header.size) bytes, \(digest.byteCount) were read"))
         }
-        if let problem { problems.append(Problem(entry: header.path, reason: problem)) }
+        if let problem { problems.append(Problem(entry: header.path, reason: problem)) } else if digest.byteCount == header.size {
+            reader.markPartVerified(sha256: digest.hex(), rows: rows)
+        }
         rowsChecked += rows
         bytesRead += digest.byteCount
         return ObservedEntry(path: header.path, bytes: digest.byteCount, sha256: digest.hex(), rows: rows)

@@ -41,7 +41,21 @@ package struct Inspection: Encodable, Sendable {
         package var sha256: String
     }
 
+    /// For an incremental snapshot (format 2): how much of it this snapshot stored and how much it shares.
+    package struct IncrementalInfo: Encodable, Sendable {
+        package var segments: Int
+        package var newSegments: Int
+        /// Uncompressed bytes of rows, and of the new segments among them.
+        package var rawBytes: Int64
+        package var newRawBytes: Int64
+        /// Bytes of packs and lists this snapshot added to the repository (compressed, as stored).
+        package var storedBytes: Int64
+        /// Tables with at least one new segment.
+        package var changedTables: [String]
+    }
+
     package var formatVersion: Int
+    package var incremental: IncrementalInfo?
     package var id: String
     package var time: String
     package var toolVersion: String
@@ -108,8 +122,15 @@ package struct Inspection: Encodable, Sendable {
         let owned = Set(collections.map(\.tableName) + pivots.map(\.name))
         let tables = manifest.tables.filter { !owned.contains($0.name) }
             .map { TableInfo(name: $0.name, group: $0.group.rawValue, role: $0.role, rows: $0.rows, parts: $0.parts.count) }
+        var incremental: IncrementalInfo?
+        if header.version == SegmentFormat.version, let document = try SegmentedSnapshot.read(snapshot.archivePath).segments {
+            incremental = IncrementalInfo(
+                segments: document.tables.reduce(0) { $0 + $1.segments }, newSegments: document.tables.reduce(0) { $0 + $1.newSegments },
+                rawBytes: document.tables.reduce(0) { $0 + $1.rawBytes }, newRawBytes: document.tables.reduce(0) { $0 + $1.newRawBytes },
+                storedBytes: document.storedBytes, changedTables: document.tables.filter { $0.newSegments > 0 }.map(\.name))
+        }
         var inspection = Inspection(
-            formatVersion: header.version, id: header.id, time: Timestamp.iso8601(header.time), toolVersion: header.toolVersion,
+            formatVersion: header.version, incremental: incremental, id: header.id, time: Timestamp.iso8601(header.time), toolVersion: header.toolVersion,
             archive: snapshot.archivePath, archiveBytes: try FileSystem.fileSize(snapshot.archivePath),
             archiveSHA256: snapshot.catalogEntry?.archiveSHA256,
             source: header.source.path, sourceKind: header.source.kind, journalMode: header.source.journalMode,

@@ -22,7 +22,9 @@ public enum Verifier {
     /// the catalog (under the repository lock), where retention reads it.
     /// - Returns: the report: damage is in `problems`, not thrown.
     /// - Throws: `.input` when the snapshot names no archive, `.interrupted` after `Interruption.request`.
-    public static func verify(_ snapshot: SelectedSnapshot, progress: (any ProgressObserver)? = nil) throws -> Report {
+    /// With `verifiedParts` shared by the verifications of one run, a part of an incremental snapshot that an
+    /// earlier one rebuilt and checked (the same segments of the same list) is not read again.
+    public static func verify(_ snapshot: SelectedSnapshot, verifiedParts: VerifiedParts? = nil, progress: (any ProgressObserver)? = nil) throws -> Report {
         let started = ContinuousClock.now
         let path = snapshot.archivePath
         var problems: [ArchiveAudit.Problem] = []
@@ -32,7 +34,8 @@ public enum Verifier {
         } else {
             do {
                 let result = try ArchiveAudit.run(path: path, expectedSHA256: snapshot.catalogEntry?.archiveSHA256,
-                                                  recordedManifest: try? snapshot.catalogRecord()?.manifest, progress: progress)
+                                                  recordedManifest: try? snapshot.catalogRecord()?.manifest, verifiedParts: verifiedParts,
+                                                  progress: progress)
                 problems = result.problems
                 audit = result
             } catch let damage as ArchiveDamage {

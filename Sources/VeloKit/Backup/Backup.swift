@@ -24,6 +24,9 @@ public enum Backup {
         package var filesRoot: String?
         /// `velo backup --app`: the app and tenant, recorded in the header and the catalog.
         package var app: AppOrigin?
+        /// An incremental snapshot (format version 2: rows stored once in the repository, see `SegmentFormat`)
+        /// instead of a self-contained full archive (format version 1).
+        public var incremental = false
 
         public init() {}
     }
@@ -77,6 +80,7 @@ public enum Backup {
         guard (1...ArchiveFormat.maxPartTarget).contains(options.partBytes) else {
             throw VeloError("the part size must be 1 byte to \(ArchiveFormat.maxPartTarget >> 20) MiB")
         }
+        if options.incremental { return try runIncremental(databasePath: databasePath, repository: repository, options: options, progress: progress) }
         let lock = try repository.lock(command: "velo backup")
         defer { lock.release() }
         if let stale = lock.replacedStaleOwner {

@@ -14,6 +14,9 @@ package final class ConsistentRead {
     package let database: Database
     /// The source's journal mode (`wal`, `delete`, ...).
     package let journalMode: String
+    /// The file's change state (`SourceState`) when it was the same just before and just after the read
+    /// transaction began, so that it is exactly the state read; nil otherwise.
+    package private(set) var sourceState: String?
     /// When the read transaction started.
     private let began: ContinuousClock.Instant
     private var closed = false
@@ -23,9 +26,12 @@ package final class ConsistentRead {
         let source = try Database(path: path, mode: .readOnly, busyTimeout: busyTimeout)
         journalMode = (try source.pragma("journal_mode")?.stringValue ?? "delete").lowercased()
         database = source
+        let before = SourceState.read(source)
         try source.execute("BEGIN")
         // The read transaction (its snapshot in WAL mode, its shared lock otherwise) starts with the first read.
         _ = try source.scalar("SELECT count(*) FROM sqlite_schema")
+        let after = SourceState.read(source)
+        sourceState = before != nil && before == after ? before : nil
         began = .now
     }
 

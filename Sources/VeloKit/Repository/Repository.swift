@@ -228,6 +228,8 @@ public final class Repository {
                 }
             }
         }
+        // Last, once every complete archive is catalogued: pieces a killed backup or prune left unreferenced.
+        PieceSweep.recover(self)
     }
 }
 

@@ -52,15 +52,29 @@ public enum Prune {
             if d.damaged { report.damaged.append(d.id) }
             report.groups[d.group, default: []].append(d.id)
         }
-        if !dryRun {
+        // Incremental snapshots share pieces: what a removal frees is what no remaining snapshot uses.
+        let hasPieces = FileSystem.isDirectory(repository.path("data"))
+        if dryRun {
+            if hasPieces {
+                let removing = Set(report.remove.compactMap { byID[$0.id]?.archive })
+                report.bytesFreed += PieceSweep.run(repository, excluding: removing, dryRun: true).bytes
+            }
+        } else {
             guard report.keep.count > 0 || entries.isEmpty else {
                 throw VeloError("\(repository.root): the policy would remove every snapshot; nothing was removed")
             }
+            if hasPieces && !report.remove.isEmpty { try PieceSweep.markNeeded(repository) }
             for removed in report.remove {
                 try Interruption.check()  // between removals: each one is whole
                 guard let entry = byID[removed.id] else { continue }
                 try repository.remove(entry)
                 Diagnostics.info("\(repository.root): removed snapshot \(entry.id) (\(entry.archive))")
+            }
+            if hasPieces && !report.remove.isEmpty {
+                let swept = PieceSweep.run(repository)
+                report.bytesFreed += swept.bytes
+                if swept.complete { PieceSweep.clearNeeded(repository) }
+                Diagnostics.info("\(repository.root): \(swept.files.count) pieces no snapshot uses removed (\(swept.bytes) bytes)")
             }
         }
         return report

@@ -73,6 +73,7 @@ package enum Round {
                 var options = Backup.Options()
                 options.tags = config.tags
                 options.level = config.level
+                options.incremental = !config.full
                 let result = try Backup.run(databasePath: database, repository: repository, options: options, progress: progress("backup \(database)"))
                 backups.append(SourceBackup(source: source, action: "backed-up", lastSnapshot: last, snapshot: result.id,
                                             bytes: result.bytes, seconds: result.seconds))

@@ -31,6 +31,9 @@ package struct RunConfig: Sendable {
     /// Where each round writes the Prometheus textfile.
     package var prometheus: String?
     package var level: Int32 = 3
+    /// Databases are backed up as self-contained format-1 archives instead of incremental snapshots (as
+    /// `velo backup --full`). App tenants, whose snapshots hold their files, are always full.
+    package var full = false
 
     /// The sources that must have snapshots (as absolute paths, as snapshots record them): every database named
     /// and, with an app, its landlord and the SQLite tenants selected.
@@ -95,6 +98,9 @@ package struct RunConfig: Sendable {
                 guard case .bool(let b) = value else { throw VeloError("skip_uncovered must be true or false") }
                 skipUncovered = b
             case "tags": tags = try strings(key, value)
+            case "full":
+                guard case .bool(let b) = value else { throw VeloError("full must be true or false") }
+                full = b
             case "backup_every": backupEvery = try interval(key, value)
             case "verify_every": verifyEvery = try interval(key, value)
             case "verify_limit": verifyLimit = try count(key, value, min: 0)
@@ -111,7 +117,7 @@ package struct RunConfig: Sendable {
                     retention = try RetentionPolicy.load(path: resolve(try string(key, value)))
                 }
             default:
-                throw VeloError("unknown key \(key) (known: repository, databases, app, tenants, jobs, skip_uncovered, tags, backup_every, retention, verify_every, verify_limit, max_age, prometheus, level)")
+                throw VeloError("unknown key \(key) (known: repository, databases, app, tenants, jobs, skip_uncovered, tags, backup_every, retention, verify_every, verify_limit, max_age, prometheus, level, full)")
             }
         }
         guard let repository else { throw VeloError("repository is missing: the folder snapshots go to") }

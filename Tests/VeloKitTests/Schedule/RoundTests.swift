@@ -38,6 +38,8 @@ import Testing
         #expect(fourth.prune?.remove.count == 2, "keep_last 2 per source")
         let repo = try Repository.open(config.repository)
         #expect(try repo.catalog.entries().count == 4)
+        // Databases are backed up incrementally, as velo backup does.
+        #expect(try repo.catalog.entries().allSatisfy { (try? repo.catalog.detail($0.id).header.version) == 2 })
         _ = b
     }
 

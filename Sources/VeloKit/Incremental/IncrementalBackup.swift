@@ -1,0 +1,83 @@
+import Foundation
+
+extension Backup {
+    /// `velo backup` without `--full`: an incremental snapshot (format version 2). Rows go into content-defined
+    /// segments stored once in the repository; the archive holds the header, the schema, `segments.json` and
+    /// the manifest. When the source's state (`SourceState`) is the one the previous snapshot of the same source
+    /// recorded, no row is read. Crash-safe as a full backup: packs and lists are durable before the archive
+    /// that names them is renamed into place, and the sweep marker makes the next writer delete any piece a
+    /// killed backup left unreferenced.
+    static func runIncremental(databasePath: String, repository: Repository, options: Options, progress: (any ProgressObserver)?) throws -> Result {
+        let started = ContinuousClock.now
+        let lock = try repository.lock(command: "velo backup")
+        defer { lock.release() }
+        if let stale = lock.replacedStaleOwner {
+            Diagnostics.warn("\(repository.root): took over the stale lock of \(stale.summary), whose process is gone")
+        }
+        let sourcePath = FileSystem.absolute(databasePath)
+        Diagnostics.info("\(databasePath): taking a consistent incremental snapshot into \(repository.root)")
+        let source = try ConsistentRead(path: databasePath, busyTimeout: options.busyTimeout)
+        defer { source.close() }
+        let state = source.sourceState
+        let layout = try TenantDatabase.load(source.database)
+        let plan = try TablePlan(layout: layout, collections: options.collections, excludeTables: options.excludeTables,
+                                 includeFramework: options.includeFramework, records: options.records, onlyTables: options.onlyTables)
+        var random = SystemRandomNumberGenerator()
+        let id = SnapshotID.random(using: &random)
+        let time = options.time ?? Timestamp.now
+        let header = SnapshotHeader(
+            version: SegmentFormat.version, id: id, time: time,
+            source: .init(path: sourcePath, kind: layout.kind.rawValue, sqliteVersion: Database.libraryVersion,
+                          journalMode: source.journalMode, pageSize: Int(try source.database.pragma("page_size")?.int64Value ?? 0),
+                          schemaVersion: layout.schemaVersion, migrations: layout.appliedMigrations, prefix: layout.prefix),
+            tags: options.tags,
+            contents: .init(records: options.records, collections: options.collections, excludedTables: plan.excluded),
+            tables: plan.items.filter(\.includeRows).map { .init(name: $0.table, group: $0.group, columns: $0.columns) })
+        let previous = SegmentedSnapshot.previous(in: repository, sourcePath: sourcePath)
+        let unchanged = state != nil && previous?.segments.sourceState == state
+        if unchanged { Diagnostics.info("\(databasePath): unchanged since snapshot \(previous!.header.id) (same file state); no row is read") }
+
+        let relative = repository.archivePath(id: id, time: time)
+        let final = repository.path(relative)
+        try FileSystem.createDirectory((final as NSString).deletingLastPathComponent, durable: true)
+        try PieceSweep.markNeeded(repository)
+        let store = PieceStore(root: repository.root)
+        let partial = repository.partialPath(for: relative)
+        let writer = try ArchiveWriter(path: partial, level: options.level, workers: 0)
+        let packs = try PackWriter(store: store, level: options.level)
+        let manifest: Manifest
+        let document: SegmentsDocument
+        let written: (bytes: Int64, sha256: String)
+        do {
+            let marker = try JSONParser.parse(try FileSystem.read(repository.path(Repository.markerFile)))
+            let key = Array((marker["id"]?.stringValue ?? "").utf8)
+            let snapshot = SegmentedSnapshotWriter(database: source.database, plan: plan, header: header, partBytes: options.partBytes,
+                                                   level: options.level, store: store, hashKey: key, previous: previous, unchanged: unchanged,
+                                                   sourceState: state, progress: progress)
+            (manifest, document) = try snapshot.write(to: writer, packs: packs)
+            let held = source.close()
+            if source.blocksWriters {
+                Diagnostics.info("\(databasePath): read lock released after \(String(format: "%.2f", Double(held.components.seconds) + Double(held.components.attoseconds) / 1e18)) s (\(source.journalMode) journal: writers waited at most that long)")
+            }
+            written = try writer.finish()
+        } catch {
+            writer.abort()
+            packs.abort()
+            // What this backup stored is referenced by nothing: sweep it now (the marker stays if that fails).
+            if PieceSweep.run(repository).complete { PieceSweep.clearNeeded(repository) }
+            throw error
+        }
+        try FileSystem.rename(partial, to: final)
+        Diagnostics.info("\(final): written (\(written.bytes) bytes, SHA-256 \(written.sha256)); \(document.storedBytes) bytes of new pieces")
+        let elapsed = ContinuousClock.now - started
+        let seconds = Double(elapsed.components.seconds) + Double(elapsed.components.attoseconds) / 1e18
+        let entry = CatalogEntry(snapshot: header, manifest: manifest, archive: relative, bytes: written.bytes,
+                                 sha256: written.sha256, seconds: seconds, sequence: try repository.catalog.nextSequence())
+        try repository.catalog.write(entry, header: header, manifest: manifest)
+        Diagnostics.info("\(repository.catalog.entryPath(id)): catalogued")
+        PieceSweep.clearNeeded(repository)
+        return Result(id: id, time: Timestamp.iso8601(time), archive: final, bytes: written.bytes + document.storedBytes, sha256: written.sha256,
+                      rows: entry.tableRows, excludedTables: plan.excluded,
+                      notVeloquent: plan.items.filter { $0.group == .other && $0.includeRows }.map(\.table), seconds: seconds)
+    }
+}

@@ -1,0 +1,99 @@
+import Foundation
+
+/// The pieces of incremental snapshots in a repository: pack files of zstd frames holding segments
+/// (`data/packs/`) and segment lists (`data/lists/`). Every piece is checked by SHA-256 when it is read.
+package final class PieceStore {
+    package let root: String
+    /// Decompressed frames kept for the next segments, which are usually in the same frame.
+    private var cache: [(key: FrameKey, bytes: [UInt8])] = []
+    private var openPack: (name: String, fd: Int32)?
+    private static let cachedFrames = 4
+
+    private struct FrameKey: Equatable {
+        var pack: String
+        var offset: Int64
+    }
+
+    package init(root: String) { self.root = root }
+
+    deinit { if let openPack { close(openPack.fd) } }
+
+    /// The repository holding the archive at `archivePath` (the folder above it with `velo-repository.json`).
+    package static func forArchive(_ archivePath: String) -> PieceStore? {
+        var folder = (FileSystem.absolute(archivePath) as NSString).deletingLastPathComponent
+        while folder != "/" && !folder.isEmpty {
+            if FileSystem.exists((folder as NSString).appendingPathComponent(Repository.markerFile)) { return PieceStore(root: folder) }
+            folder = (folder as NSString).deletingLastPathComponent
+        }
+        return nil
+    }
+
+    package func path(_ relative: String) -> String { (root as NSString).appendingPathComponent(relative) }
+
+    /// Stores a segment list under its SHA-256 unless the same list is already there; returns the SHA-256.
+    package func writeList(_ bytes: [UInt8], level: Int32) throws -> (sha256: String, written: Int64) {
+        let sha = SHA256Digest.of(bytes)
+        let target = path(SegmentFormat.listPath(sha))
+        if FileSystem.exists(target) { return (sha, 0) }
+        try FileSystem.createDirectory((target as NSString).deletingLastPathComponent, durable: true)
+        let compressed = try ZstdFrame.compress(bytes, level: level)
+        try FileSystem.writeAtomically(compressed, to: target)
+        return (sha, Int64(compressed.count))
+    }
+
+    /// Reads a segment list and checks it against its name.
+    /// - Throws: `VeloError` (`.damaged`) naming the piece when it is missing, damaged or malformed.
+    package func readList(_ sha256: String) throws -> SegmentList {
+        let relative = SegmentFormat.listPath(sha256)
+        let file = path(relative)
+        guard FileSystem.exists(file) else { throw VeloError("piece \(relative) is missing", kind: .damaged) }
+        let bytes: [UInt8]
+        do {
+            bytes = try ZstdFrame.decompress(try FileSystem.read(file), limit: 256 << 20)
+        } catch {
+            throw VeloError("piece \(relative) is damaged (\(error))", kind: .damaged)
+        }
+        guard SHA256Digest.of(bytes) == sha256 else { throw VeloError("piece \(relative): SHA-256 mismatch (the piece is damaged)", kind: .damaged) }
+        do { return try SegmentList(bytes: bytes, name: "piece \(relative)") } catch {
+            throw VeloError("\(error)", kind: .damaged)
+        }
+    }
+
+    /// The decompressed bytes of one frame, checked against the SHA-256 its list records.
+    /// - Throws: `VeloError` (`.damaged`) naming the pack and the frame's offset.
+    package func frame(_ frame: SegmentList.Frame) throws -> [UInt8] {
+        let key = FrameKey(pack: frame.pack, offset: frame.offset)
+        if let hit = cache.firstIndex(where: { $0.key == key }) { return cache[hit].bytes }
+        let relative = SegmentFormat.packPath(frame.pack)
+        let where_ = "piece \(relative), frame at byte \(frame.offset)"
+        if openPack?.name != frame.pack {
+            if let openPack { close(openPack.fd) }
+            openPack = nil
+            let fd = open(path(relative), O_RDONLY | O_CLOEXEC)
+            guard fd >= 0 else {
+                if errno == ENOENT { throw VeloError("piece \(relative) is missing", kind: .damaged) }
+                throw VeloError.io(path(relative), "open", errno: errno)
+            }
+            openPack = (frame.pack, fd)
+        }
+        var compressed = [UInt8](repeating: 0, count: frame.length)
+        var done = 0
+        while done < frame.length {
+            let n = compressed.withUnsafeMutableBytes { pread(openPack!.fd, $0.baseAddress! + done, frame.length - done, off_t(frame.offset) + off_t(done)) }
+            if n < 0 && errno == EINTR { continue }
+            if n < 0 { throw VeloError.io(path(relative), "read", errno: errno) }
+            if n == 0 { throw VeloError("\(where_): the pack ends before the frame (truncated)", kind: .damaged) }
+            done += n
+        }
+        var digest = SHA256Digest()
+        digest.update(compressed)
+        guard SHA256Digest.hex(frame.sha256) == digest.hex() else { throw VeloError("\(where_): SHA-256 mismatch (the piece is damaged)", kind: .damaged) }
+        let raw: [UInt8]
+        do { raw = try ZstdFrame.decompress(compressed, rawBytes: frame.rawBytes) } catch {
+            throw VeloError("\(where_): \(error)", kind: .damaged)
+        }
+        cache.append((key, raw))
+        if cache.count > Self.cachedFrames { cache.removeFirst() }
+        return raw
+    }
+}

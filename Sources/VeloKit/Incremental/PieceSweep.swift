@@ -1,0 +1,99 @@
+import Foundation
+
+/// Prune's mark and sweep over the pieces of incremental snapshots: every archive in `snapshots/` (catalogued
+/// or not yet) marks the segment lists its `segments.json` names, each list marks its packs, and every piece
+/// nothing marks is deleted. Run under the repository lock, after the archives being removed are gone (or, for
+/// a dry run, with them excluded), so a piece is freed exactly when no remaining snapshot needs it.
+package enum PieceSweep {
+    /// What a sweep would free (or freed).
+    package struct Result: Sendable {
+        package var files: [String] = []
+        package var bytes: Int64 = 0
+        /// False when something could not be read, so some unreferenced pieces may be left.
+        package var complete = true
+    }
+
+    /// Marks from every archive except `excluding` (repository-relative paths) and deletes the rest (unless
+    /// `dryRun`). Refuses to delete anything (and says why) when an archive or list cannot be read, since what
+    /// it references is then unknown.
+    @discardableResult
+    package static func run(_ repository: Repository, excluding: Set<String> = [], dryRun: Bool = false) -> Result {
+        let fm = FileManager.default
+        let store = PieceStore(root: repository.root)
+        guard FileSystem.isDirectory(repository.path("data")) else { return Result() }
+        var lists = Set<String>()
+        var packs = Set<String>()
+        var marksComplete = true
+        let snapshots = repository.path("snapshots")
+        if let walker = fm.enumerator(atPath: snapshots) {
+            while let relative = walker.nextObject() as? String {
+                guard relative.hasSuffix(ArchiveFormat.fileExtension), !excluding.contains("snapshots/" + relative) else { continue }
+                do {
+                    let read = try SegmentedSnapshot.read((snapshots as NSString).appendingPathComponent(relative))
+                    for table in read.segments?.tables ?? [] { lists.insert(table.list) }
+                } catch {
+                    Diagnostics.warn("\(snapshots)/\(relative): cannot read which pieces it uses (\(error)); no piece is deleted until it is removed or readable")
+                    marksComplete = false
+                }
+            }
+        }
+        var packsComplete = marksComplete
+        for list in lists {
+            do { packs.formUnion(try store.readList(list).packs) } catch {
+                Diagnostics.warn("\(repository.root): \(error); no pack is deleted while it cannot be read")
+                packsComplete = false
+            }
+        }
+        var result = Result()
+        result.complete = packsComplete
+        func sweep(_ folder: String, suffix: String, keep: Set<String>, allowed: Bool) {
+            guard let walker = fm.enumerator(atPath: repository.path(folder)) else { return }
+            while let relative = walker.nextObject() as? String {
+                let name = (relative as NSString).lastPathComponent
+                let full = repository.path(folder + "/" + relative)
+                if TemporaryFile.isLitter(name) {
+                    if !dryRun { unlink(full) }
+                    continue
+                }
+                guard name.hasSuffix(suffix), !name.hasPrefix("."), allowed else { continue }
+                let sha = String(name.dropLast(suffix.count))
+                guard !keep.contains(sha) else { continue }
+                result.bytes += (try? FileSystem.fileSize(full)) ?? 0
+                result.files.append(folder + "/" + relative)
+                if !dryRun {
+                    unlink(full)
+                    Diagnostics.info("\(full): removed, no snapshot uses it")
+                }
+            }
+        }
+        sweep(SegmentFormat.listsFolder, suffix: ".list", keep: lists, allowed: marksComplete)
+        sweep(SegmentFormat.packsFolder, suffix: ".pack", keep: packs, allowed: packsComplete)
+        return result
+    }
+
+    /// Writes the marker that makes the next writer sweep: set before pieces that nothing references yet may
+    /// exist (a backup about to write packs, a prune about to remove snapshots).
+    package static func markNeeded(_ repository: Repository) throws {
+        try FileSystem.createDirectory(repository.path("data"), durable: true)
+        try FileSystem.writeAtomically([], to: repository.path(SegmentFormat.sweepMarker))
+    }
+
+    /// Removes the marker once nothing unreferenced is left.
+    package static func clearNeeded(_ repository: Repository) {
+        unlink(repository.path(SegmentFormat.sweepMarker))
+    }
+
+    /// Run by every writer after it takes the lock: sweeps when a killed backup or prune left the marker.
+    package static func recover(_ repository: Repository) {
+        let data = repository.path("data")
+        for name in (try? FileManager.default.contentsOfDirectory(atPath: data)) ?? [] where TemporaryFile.isLitter(name) {
+            unlink((data as NSString).appendingPathComponent(name))
+        }
+        guard FileSystem.exists(repository.path(SegmentFormat.sweepMarker)) else { return }
+        let result = run(repository)
+        if !result.files.isEmpty {
+            Diagnostics.info("\(repository.root): removed \(result.files.count) pieces (\(result.bytes) bytes) an interrupted backup or prune left")
+        }
+        if result.complete { clearNeeded(repository) }
+    }
+}

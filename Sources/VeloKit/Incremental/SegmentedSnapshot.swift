@@ -1,0 +1,48 @@
+import Foundation
+
+/// Reading the small parts of a version 2 archive without rebuilding its rows: its header and `segments.json`,
+/// which name the segment lists it references (for a later backup's reuse, for prune's mark phase, and for
+/// `inspect`'s new/shared figures).
+package enum SegmentedSnapshot {
+    /// The header and, for a version 2 archive, its segments document (nil for a version 1 archive).
+    /// - Throws: `ArchiveDamage` when the archive's first entries cannot be read.
+    package static func read(_ archivePath: String) throws -> (header: SnapshotHeader, segments: SegmentsDocument?) {
+        let reader = try ArchiveReader(path: archivePath)
+        func damage(_ entry: String?, _ reason: String) -> ArchiveDamage { ArchiveDamage(path: archivePath, entry: entry, reason: reason) }
+        guard let first = try reader.nextEntry(), first.path == ArchiveFormat.headerPath, first.size <= Int64(ArchiveFormat.maxJSONEntryBytes) else {
+            throw damage(ArchiveFormat.headerPath, "is not the first entry")
+        }
+        let header: SnapshotHeader
+        do { header = try SnapshotHeader(json: try JSONParser.parse(try reader.readAll(limit: ArchiveFormat.maxJSONEntryBytes))) } catch let problem as FormatProblem {
+            throw damage(problem.entry, problem.reason)
+        } catch let error as ArchiveDamage { throw error } catch { throw damage(ArchiveFormat.headerPath, "\(error)") }
+        guard header.version == SegmentFormat.version else { return (header, nil) }
+        while let entry = try reader.nextEntry() {
+            guard entry.path != SegmentFormat.segmentsPath else {
+                guard entry.size <= Int64(ArchiveFormat.maxJSONEntryBytes) else { throw damage(entry.path, "is too large") }
+                do { return (header, try SegmentsDocument(json: try JSONParser.parse(try reader.readAll(limit: ArchiveFormat.maxJSONEntryBytes)))) } catch let problem as FormatProblem {
+                    throw damage(problem.entry, problem.reason)
+                } catch let error as ArchiveDamage { throw error } catch { throw damage(entry.path, "\(error)") }
+            }
+            if entry.path == ArchiveFormat.manifestPath { break }
+        }
+        throw damage(SegmentFormat.segmentsPath, "is missing from an incremental snapshot")
+    }
+
+    /// The newest catalogued snapshot of `sourcePath` that is incremental, with its header and segments: what a
+    /// new backup of that source reuses. nil when there is none or it cannot be read (then every segment is new).
+    package static func previous(in repository: Repository, sourcePath: String) -> (header: SnapshotHeader, segments: SegmentsDocument)? {
+        for entry in repository.catalog.scan().entries.reversed() where entry.sourcePath == sourcePath {
+            if entry.verification?.ok == false { continue }  // known damaged: reuse nothing from it
+            guard let detail = try? repository.catalog.detail(entry.id), detail.header.version == SegmentFormat.version else { continue }
+            do {
+                let read = try Self.read(repository.path(entry.archive))
+                if let segments = read.segments { return (read.header, segments) }
+            } catch {
+                Diagnostics.warn("\(repository.path(entry.archive)): cannot read its segments (\(error)); the backup stores every segment anew")
+            }
+            return nil
+        }
+        return nil
+    }
+}

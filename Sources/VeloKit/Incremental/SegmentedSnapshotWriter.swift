@@ -1,0 +1,219 @@
+import Crypto
+import Foundation
+
+/// Writes an incremental (format version 2) snapshot from a frozen database: every planned table's rows are
+/// cut into content-defined segments; a segment the previous snapshot of the same source already has (same
+/// last rowid, same SHA-256) is referenced, a new one is packed (`PackWriter`). The parts of the manifest are
+/// runs of whole segments, hashed as they stream, so the manifest is the one a full archive of the same rows
+/// would carry. With `unchanged` (the source's state is the previous snapshot's), tables are not read at all.
+struct SegmentedSnapshotWriter {
+    let database: Database
+    let plan: TablePlan
+    let header: SnapshotHeader
+    let partBytes: Int
+    let level: Int32
+    let store: PieceStore
+    /// Prefixed to every segment before it is hashed (the repository's id): a tenant who controls row contents
+    /// cannot compute two segments whose 8-byte hashes collide without it.
+    let hashKey: [UInt8]
+    let previous: (header: SnapshotHeader, segments: SegmentsDocument)?
+    let unchanged: Bool
+    let sourceState: String?
+    let progress: (any ProgressObserver)?
+
+    /// Writes the archive's entries into `writer` (the packs and lists into the repository first) and returns
+    /// the manifest and the segments document.
+    func write(to writer: ArchiveWriter, packs: PackWriter) throws -> (Manifest, SegmentsDocument) {
+        var entries: [Manifest.Entry] = []
+        var tables: [Manifest.Table] = []
+        var documentTables: [SegmentsDocument.Table] = []
+        let time = header.time
+        var headerBytes = JSONWriter(pretty: true)
+        headerBytes.write(header.json)
+        headerBytes.appendByte(0x0A)
+        let headerEntry = try writer.addEntry(path: ArchiveFormat.headerPath, bytes: headerBytes.bytes, modificationTime: time)
+        entries.append(Manifest.Entry(path: headerEntry.path, bytes: headerEntry.bytes, sha256: headerEntry.sha256))
+
+        let schemaBuffer = ByteBuffer()
+        let schema = try database.prepare("SELECT \(ArchiveFormat.schemaColumns.joined(separator: ", ")) FROM sqlite_schema ORDER BY rowid")
+        let schemaEncoder = RecordEncoder(columnCount: ArchiveFormat.schemaColumns.count)
+        var schemaRows = 0
+        try schema.forEachRow { row in
+            schemaEncoder.appendRow(of: row, to: schemaBuffer)
+            schemaRows += 1
+        }
+        guard schemaBuffer.count <= ArchiveFormat.maxDataEntryBytes else {
+            throw VeloError("\(database.path): the schema is \(schemaBuffer.count >> 20) MiB of SQL, more than the \(ArchiveFormat.maxDataEntryBytes >> 20) MiB an entry of a velo archive may have")
+        }
+        let schemaEntry = try writer.addEntry(path: ArchiveFormat.schemaPath, bytes: UnsafeRawBufferPointer(start: schemaBuffer.base, count: schemaBuffer.count), modificationTime: time)
+        entries.append(Manifest.Entry(path: schemaEntry.path, bytes: schemaEntry.bytes, sha256: schemaEntry.sha256, rows: schemaRows))
+
+        var listBytes: Int64 = 0
+        var done = 0
+        for item in plan.items where item.includeRows {
+            let before = previous?.segments.table(item.table)
+            let sameShape = previous?.header.tables.first { $0.name == item.table }.map { $0.columns == item.columns && $0.group == item.group } ?? false
+            let table: SegmentsDocument.Table
+            if unchanged, sameShape, let before {
+                table = SegmentsDocument.Table(name: before.name, list: before.list, segments: before.segments, newSegments: 0,
+                                               rawBytes: before.rawBytes, newRawBytes: 0, parts: before.parts)
+            } else {
+                var old: SegmentList?
+                if let before {
+                    do { old = try store.readList(before.list) } catch {
+                        Diagnostics.warn("\(item.table): the previous snapshot's segment list cannot be read (\(error)); storing every segment anew")
+                    }
+                }
+                let scanned = try scan(item, old: old, packs: packs, rowsBefore: done)
+                let stored = try store.writeList(scanned.list, level: level)
+                listBytes += stored.written
+                table = SegmentsDocument.Table(name: item.table, list: stored.sha256, segments: scanned.segments, newSegments: scanned.newSegments,
+                                               rawBytes: scanned.rawBytes, newRawBytes: scanned.newRawBytes, parts: scanned.parts)
+            }
+            let rows = table.parts.reduce(0) { $0 + $1.rows }
+            done += rows
+            for part in table.parts {
+                entries.append(Manifest.Entry(path: part.path, bytes: part.bytes, sha256: part.sha256, table: item.table, rows: part.rows))
+            }
+            tables.append(Manifest.Table(name: item.table, group: item.group, role: item.role.rawValue, collection: item.collection,
+                                         columns: item.columns, rows: rows, parts: table.parts.map(\.path)))
+            documentTables.append(table)
+        }
+        // Every pack is durable under its final name before anything refers to it.
+        try packs.finish()
+        let document = SegmentsDocument(sourceState: sourceState, tables: documentTables, storedBytes: packs.writtenBytes + listBytes)
+        var documentBytes = JSONWriter(pretty: true)
+        documentBytes.write(document.json)
+        documentBytes.appendByte(0x0A)
+        try writer.addEntry(path: SegmentFormat.segmentsPath, bytes: documentBytes.bytes, modificationTime: time)
+        var manifest = Manifest(snapshotID: header.id, entries: entries, tables: tables)
+        manifest.version = SegmentFormat.version
+        var manifestBytes = JSONWriter(pretty: true)
+        manifestBytes.write(manifest.json)
+        manifestBytes.appendByte(0x0A)
+        try writer.addEntry(path: ArchiveFormat.manifestPath, bytes: manifestBytes.bytes, modificationTime: time)
+        progress?.finish()
+        return (manifest, document)
+    }
+
+    /// What one table's scan produced.
+    struct Scanned {
+        var list: [UInt8]
+        var segments = 0
+        var newSegments = 0
+        var rawBytes: Int64 = 0
+        var newRawBytes: Int64 = 0
+        var parts: [SegmentsDocument.Part] = []
+    }
+
+    /// A segment waiting for its frame to be written before it can enter the list (the list records frames).
+    private struct Pending {
+        var frame: SegmentList.Frame?
+        var offset: Int
+        var bytes: Int
+        var rows: Int
+        var lastKey: Int64
+        var hash: (UInt64, UInt64)
+    }
+
+    private func scan(_ item: TablePlan.Item, old: SegmentList?, packs: PackWriter, rowsBefore: Int) throws -> Scanned {
+        var old = old
+        var oldNext = try old?.next()
+        var result = Scanned(list: [])
+        var builder = SegmentListBuilder()
+        var pending: [Pending] = []
+        func drain(_ frame: SegmentList.Frame?) {
+            for p in pending {
+                builder.append(frame: p.frame ?? frame!, offset: p.offset, bytes: p.bytes, rows: p.rows, lastKey: p.lastKey, hash: p.hash)
+            }
+            pending.removeAll(keepingCapacity: true)
+        }
+        func flush() throws { drain(try packs.flushFrame()) }
+
+        let encoder = RecordEncoder(columnCount: item.columns.count)
+        let select = item.columns.isEmpty ? "NULL" : SQL.quoteList(item.columns)
+        let sql = item.hasRowID ? "SELECT \(select), rowid FROM \(SQL.quote(item.table)) ORDER BY rowid" : "SELECT \(select) FROM \(SQL.quote(item.table))"
+        let statement = try database.prepare(sql)
+        let keyColumn = Int32(max(item.columns.count, 1))
+        let segment = ByteBuffer(capacity: SegmentFormat.maxSegmentBytes + (1 << 16))
+        var segmentRows = 0
+        var partDigest = SHA256Digest()
+        var partRows = 0
+        var partSegments = 0
+        var tableRows = 0
+        var key: Int64 = 0
+        let idColumn = item.columns.firstIndex(of: "id")
+
+        func closePart() {
+            guard partSegments > 0 else { return }
+            let path = ArchiveFormat.partPath(group: item.group, table: item.table, part: result.parts.count + 1)
+            result.parts.append(.init(path: path, rows: partRows, bytes: partDigest.byteCount, sha256: partDigest.hex(), segments: partSegments))
+            partDigest = SHA256Digest()
+            partRows = 0
+            partSegments = 0
+        }
+
+        func closeSegment() throws {
+            let bytes = UnsafeRawBufferPointer(start: segment.base, count: segment.count)
+            var hasher = Crypto.SHA256()
+            hasher.update(data: hashKey)
+            hasher.update(bufferPointer: bytes)
+            let hash = hasher.finalize().withUnsafeBytes { SegmentList.words(ArraySlice($0.prefix(SegmentFormat.segmentHashBytes))) }
+            partDigest.update(bytes)
+            partRows += segmentRows
+            partSegments += 1
+            result.segments += 1
+            result.rawBytes += Int64(bytes.count)
+            while let o = oldNext, o.lastKey < key { oldNext = try old?.next() }
+            if let o = oldNext, o.lastKey == key, o.hash == hash, o.bytes == bytes.count, o.rows == segmentRows, let list = old {
+                let reused = Pending(frame: list.frames[o.frame], offset: o.offset, bytes: o.bytes, rows: o.rows, lastKey: key, hash: hash)
+                if pending.isEmpty {
+                    builder.append(frame: reused.frame!, offset: reused.offset, bytes: reused.bytes, rows: reused.rows, lastKey: key, hash: hash)
+                } else {
+                    pending.append(reused)
+                }
+                oldNext = try old?.next()
+            } else {
+                let offset = packs.append(bytes)
+                pending.append(Pending(frame: nil, offset: offset, bytes: bytes.count, rows: segmentRows, lastKey: key, hash: hash))
+                result.newSegments += 1
+                result.newRawBytes += Int64(bytes.count)
+                if packs.pendingBytes >= SegmentFormat.frameBytes { try flush() }
+            }
+            if pending.count >= 4096 { try flush() }
+            segment.removeAll()
+            segmentRows = 0
+            if partDigest.byteCount >= Int64(partBytes) { closePart() }
+        }
+
+        while try statement.step() {
+            let start = segment.count
+            encoder.appendRow(of: statement, to: segment)
+            let rowBytes = segment.count - start
+            if rowBytes - 1 > ArchiveFormat.maxRowBytes {
+                let id = idColumn.map { column -> String in let v = statement.value(Int32(column)); return " (id \(v.stringValue ?? v.int64Value.map(String.init) ?? "?"))" } ?? ""
+                throw VeloError("\(database.path): table \(item.table), row \(tableRows + 1)\(id): \((rowBytes >> 20) + 1) MiB encoded, more than the \(ArchiveFormat.maxRowBytes >> 20) MiB a row of a velo archive may have")
+            }
+            tableRows += 1
+            segmentRows += 1
+            let hash: UInt64
+            if item.hasRowID {
+                key = statement.int64(keyColumn)
+                hash = SegmentFormat.mix(key)
+            } else {
+                key = Int64(tableRows)
+                hash = SegmentFormat.fnv(UnsafeRawBufferPointer(start: segment.base + start, count: rowBytes))
+            }
+            if SegmentFormat.isBoundary(hash: hash, rowBytes: rowBytes, segmentBytes: segment.count) || segment.count >= SegmentFormat.maxSegmentBytes {
+                try closeSegment()
+            }
+            if tableRows & 4095 == 0 { try Interruption.check(); progress?.update(rowsBefore + tableRows, of: 0, detail: item.table) }
+        }
+        if segmentRows > 0 { try closeSegment() }
+        closePart()
+        // A table's frames end with it: its segments stay together for the reads and sweeps to come.
+        try flush()
+        result.list = builder.finish()
+        return result
+    }
+}

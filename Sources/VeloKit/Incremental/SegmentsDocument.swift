@@ -1,0 +1,84 @@
+/// `segments.json`, the third entry of a version 2 archive: for each table, the segment list that holds its
+/// rows and how those rows are cut into the parts the manifest lists (each part a run of whole segments), plus
+/// the source's change state and what this snapshot added to the repository.
+package struct SegmentsDocument: Equatable, Sendable {
+    package struct Part: Equatable, Sendable {
+        package var path: String
+        package var rows: Int
+        package var bytes: Int64
+        package var sha256: String
+        package var segments: Int
+    }
+
+    package struct Table: Equatable, Sendable {
+        package var name: String
+        /// SHA-256 of the table's segment list (`data/lists/<hh>/<sha256>.list`).
+        package var list: String
+        package var segments: Int
+        /// Segments this snapshot stored; the others were already in the repository.
+        package var newSegments: Int
+        /// Uncompressed bytes of the table's rows, and of the new segments among them.
+        package var rawBytes: Int64
+        package var newRawBytes: Int64
+        package var parts: [Part]
+    }
+
+    /// The source file's change state when the snapshot was taken (`SourceState`), or nil when it changed while
+    /// the read began: a later backup of the same source whose state is the same reads no row.
+    package var sourceState: String?
+    package var tables: [Table]
+    /// Bytes of packs and lists this snapshot wrote (compressed, as stored).
+    package var storedBytes: Int64
+
+    package func table(_ name: String) -> Table? { tables.first { $0.name == name } }
+
+    package var json: JSONValue {
+        .object([
+            ("format", .string("velo-segments")), ("version", .int(1)),
+            ("source_state", sourceState.map { .string($0) } ?? .null),
+            ("stored_bytes", .int(storedBytes)),
+            ("tables", .array(tables.map { t in
+                .object([
+                    ("name", .string(t.name)), ("list", .string(t.list)), ("segments", .int(t.segments)),
+                    ("new_segments", .int(t.newSegments)), ("raw_bytes", .int(t.rawBytes)), ("new_raw_bytes", .int(t.newRawBytes)),
+                    ("parts", .array(t.parts.map { p in
+                        .object([("path", .string(p.path)), ("rows", .int(p.rows)), ("bytes", .int(p.bytes)),
+                                 ("sha256", .string(p.sha256)), ("segments", .int(p.segments))])
+                    })),
+                ])
+            })),
+        ])
+    }
+
+    package init(sourceState: String?, tables: [Table], storedBytes: Int64) {
+        self.sourceState = sourceState
+        self.tables = tables
+        self.storedBytes = storedBytes
+    }
+
+    package init(json: JSONValue) throws {
+        func fail(_ reason: String) -> FormatProblem { FormatProblem(entry: SegmentFormat.segmentsPath, reason: reason) }
+        guard json["format"]?.stringValue == "velo-segments", json["version"]?.intValue == 1 else {
+            throw fail("is not a velo-segments document of version 1")
+        }
+        sourceState = json["source_state"]?.stringValue
+        storedBytes = Int64(json["stored_bytes"]?.intValue ?? 0)
+        guard let tables = json["tables"]?.arrayValue else { throw fail("tables are missing") }
+        self.tables = try tables.enumerated().map { i, t in
+            guard let name = t["name"]?.stringValue, let list = t["list"]?.stringValue, list.count == 64,
+                  list.allSatisfy(\.isHexDigit), let segments = t["segments"]?.intValue, let parts = t["parts"]?.arrayValue else {
+                throw fail("tables[\(i)] is malformed")
+            }
+            return Table(
+                name: name, list: list.lowercased(), segments: segments, newSegments: t["new_segments"]?.intValue ?? 0,
+                rawBytes: Int64(t["raw_bytes"]?.intValue ?? 0), newRawBytes: Int64(t["new_raw_bytes"]?.intValue ?? 0),
+                parts: try parts.enumerated().map { j, p in
+                    guard let path = p["path"]?.stringValue, let rows = p["rows"]?.intValue, let bytes = p["bytes"]?.intValue,
+                          let sha = p["sha256"]?.stringValue, let count = p["segments"]?.intValue, count >= 0, bytes >= 0 else {
+                        throw fail("tables[\(i)].parts[\(j)] is malformed")
+                    }
+                    return Part(path: path, rows: rows, bytes: Int64(bytes), sha256: sha, segments: count)
+                })
+        }
+    }
+}

@@ -1,0 +1,42 @@
+import CZstd
+
+/// One-shot zstd for the frames of pack files and for segment lists: each is compressed and checked whole.
+package enum ZstdFrame {
+    /// Compresses `bytes` into one frame (with zstd's content checksum) at `level`.
+    package static func compress(_ bytes: UnsafeRawBufferPointer, level: Int32, context: OpaquePointer? = nil) throws -> [UInt8] {
+        let owned = context == nil ? ZSTD_createCCtx() : nil
+        defer { if let owned { ZSTD_freeCCtx(owned) } }
+        guard let cctx = context ?? owned else { throw VeloError("zstd: cannot allocate a compression context") }
+        _ = ZSTD_CCtx_setParameter(cctx, ZSTD_c_compressionLevel, level)
+        _ = ZSTD_CCtx_setParameter(cctx, ZSTD_c_checksumFlag, 1)
+        var out = [UInt8](repeating: 0, count: ZSTD_compressBound(bytes.count))
+        let n = out.withUnsafeMutableBytes { ZSTD_compress2(cctx, $0.baseAddress, $0.count, bytes.baseAddress, bytes.count) }
+        if ZSTD_isError(n) != 0 { throw VeloError("zstd: \(String(cString: ZSTD_getErrorName(n)))") }
+        out.removeSubrange(n...)
+        return out
+    }
+
+    package static func compress(_ bytes: [UInt8], level: Int32) throws -> [UInt8] {
+        try bytes.withUnsafeBytes { try compress($0, level: level) }
+    }
+
+    /// Decompresses one frame that must hold exactly `rawBytes` bytes (at most `limit`).
+    /// - Throws: a `String`-described failure when the frame is damaged or of another size.
+    package static func decompress(_ bytes: [UInt8], rawBytes: Int? = nil, limit: Int = SegmentFormat.maxFrameBytes) throws -> [UInt8] {
+        let size = bytes.withUnsafeBytes { ZSTD_getFrameContentSize($0.baseAddress, $0.count) }
+        guard size != ZSTD_CONTENTSIZE_ERROR, size != ZSTD_CONTENTSIZE_UNKNOWN, size <= UInt64(limit) else {
+            throw VeloError("not a zstd frame of at most \(limit >> 20) MiB", kind: .damaged)
+        }
+        if let rawBytes, Int(size) != rawBytes { throw VeloError("the frame holds \(size) bytes, its list says \(rawBytes)", kind: .damaged) }
+        var code = 0
+        // Not zero-filled first: zstd writes every byte or fails (and then the array is dropped).
+        let out = [UInt8](unsafeUninitializedCapacity: Int(size)) { buffer, count in
+            code = bytes.withUnsafeBytes { i in ZSTD_decompress(buffer.baseAddress, buffer.count, i.baseAddress, i.count) }
+            count = ZSTD_isError(code) == 0 && code == buffer.count ? buffer.count : 0
+            if count == 0 { buffer.initialize(repeating: 0) ; count = buffer.count }
+        }
+        if ZSTD_isError(code) != 0 { throw VeloError("zstd: \(String(cString: ZSTD_getErrorName(code)))", kind: .damaged) }
+        guard code == out.count else { throw VeloError("the frame is shorter than it says", kind: .damaged) }
+        return out
+    }
+}

@@ -1,0 +1,91 @@
+import Foundation
+import Testing
+import VeloKit
+
+/// kill -9 at each step of an incremental backup and of a prune (through the fault shim's FAULTIO_KILL): every
+/// catalogued snapshot still verifies, and after the next writer no piece is left that nothing uses.
+@Suite struct IncrementalCrashCommandTests {
+    struct Setup {
+        var dir: URL
+        var db: String
+        var repo: String
+
+        /// A source and a repository with two incremental snapshots.
+        init(_ name: String = #function) throws {
+            dir = Scratch.directory(name)
+            db = dir.appendingPathComponent("tenant.sqlite").path
+            repo = dir.appendingPathComponent("repo").path
+            #expect(try VeloProcess.run(["demo", "--out", db, "--posts", "40"]).status == 0)
+            #expect(try VeloProcess.run(["backup", "--db", db, "--repo", repo]).status == 0)
+            try change()
+            #expect(try VeloProcess.run(["backup", "--db", db, "--repo", repo]).status == 0)
+            try "{\"keep_last\": -1}".write(toFile: dir.appendingPathComponent("all.json").path, atomically: true, encoding: .utf8)
+            try "{\"keep_last\": 1}".write(toFile: dir.appendingPathComponent("one.json").path, atomically: true, encoding: .utf8)
+        }
+
+        /// Changes the same rows again, so that the previous snapshot's new segments are superseded.
+        func change() throws {
+            let db = try Database(path: self.db, mode: .readWrite)
+            try db.execute("UPDATE _velo_posts SET views = coalesce(views, 0) + 1 WHERE rowid % 10 = 0")
+        }
+
+        /// A copy of the repository to kill a run in.
+        func copy(_ label: String) throws -> String {
+            let copy = dir.appendingPathComponent("repo-\(label)").path
+            try FileManager.default.copyItem(atPath: repo, toPath: copy)
+            return copy
+        }
+
+        func snapshots(_ repo: String) throws -> Int {
+            (try JSONParser.parse(try VeloProcess.run(["snapshots", "--repo", repo, "--json"]).stdout).arrayValue ?? []).count
+        }
+
+        /// Every catalogued snapshot verifies; the next writer leaves nothing unreferenced, no marker and no litter.
+        func expectWholeThenClean(_ repo: String, _ label: String, sourceLocation: SourceLocation = #_sourceLocation) throws {
+            let verify = try VeloProcess.run(["verify", "--all", "--repo", repo])
+            #expect(verify.status == 0, "\(label): \(verify.stdout)\(verify.stderr)", sourceLocation: sourceLocation)
+            #expect(try VeloProcess.run(["backup", "--db", db, "--repo", repo]).status == 0, sourceLocation: sourceLocation)
+            let dry = try JSONParser.parse(try VeloProcess.run(["prune", "--repo", repo, "--policy", dir.appendingPathComponent("all.json").path, "--dry-run", "--json"]).stdout)
+            #expect(dry["bytes_freed"]?.intValue == 0, "\(label): unreferenced pieces are left: \(dry)", sourceLocation: sourceLocation)
+            let files = FileManager.default.enumerator(atPath: repo)?.allObjects as? [String] ?? []
+            let litter = files.filter { $0.contains(".tmp-") || $0.hasSuffix(".partial") || $0.hasSuffix("sweep-needed") }
+            #expect(litter.isEmpty, "\(label): \(litter)", sourceLocation: sourceLocation)
+        }
+    }
+
+    /// Runs velo and kills it just before the `skip`+1-th rename to or unlink of a path containing `text`.
+    static func killed(_ arguments: [String], at text: String, skip: Int) throws -> VeloProcess.Result {
+        try VeloProcess.run(arguments, environment: ["LD_PRELOAD": FaultInjectionCommandTests.shim, "FAULTIO_KILL": text, "FAULTIO_KILL_SKIP": String(skip)])
+    }
+
+    /// Where to kill: before the sweep marker is made, before the first pack and list are in place, before the
+    /// archive is, before the catalog names it (or before a prune's trash marker and archive removal, before the
+    /// sweep deletes the first list and pack), and before the marker is removed at the end.
+    static let backupPoints = [("sweep-needed", 0), ("data/packs/", 0), ("data/lists/", 0), (".tar.zst", 0), ("catalog/", 0), ("sweep-needed", 1)]
+    static let prunePoints = [("sweep-needed", 0), ("trash/", 0), ("snapshots/", 0), ("data/lists/", 0), ("data/packs/", 0), ("sweep-needed", 1)]
+
+    @Test func aBackupKilledAtAnyStepLosesNothingAndLeavesNothing() throws {
+        let s = try Setup()
+        try s.change()
+        for (point, skip) in Self.backupPoints {
+            let repo = try s.copy(point.filter { $0.isLetter } + "\(skip)")
+            let run = try Self.killed(["backup", "--db", s.db, "--repo", repo], at: point, skip: skip)
+            #expect(run.status == SIGKILL, "\(point): the backup was not killed there (\(run.status)): \(run.stderr)")
+            #expect(try s.snapshots(repo) >= 2)
+            try s.expectWholeThenClean(repo, "backup killed before \(point)")
+        }
+    }
+
+    @Test func aPruneKilledAtAnyStepLosesNothingAndLeavesNothing() throws {
+        let s = try Setup()
+        try s.change()
+        #expect(try VeloProcess.run(["backup", "--db", s.db, "--repo", s.repo]).status == 0)
+        for (point, skip) in Self.prunePoints {
+            let repo = try s.copy("prune-" + point.filter { $0.isLetter } + "\(skip)")
+            let run = try Self.killed(["prune", "--repo", repo, "--policy", s.dir.appendingPathComponent("one.json").path], at: point, skip: skip)
+            #expect(run.status == SIGKILL, "\(point): the prune was not killed there (\(run.status)): \(run.stderr)")
+            #expect(try s.snapshots(repo) >= 1)
+            try s.expectWholeThenClean(repo, "prune killed before \(point)")
+        }
+    }
+}
