@@ -125,6 +125,18 @@ import Testing
         options.now = t0 + 60
         let status = BackupStatus.evaluate(try Repository.open(config.repository), options: options)
         #expect(status.sources.count == 3 && status.state == .warning)
+
+        // A tenant whose database is damaged: the round backs up the others and names it; status calls it stale.
+        let damaged = try #require(expected.first { $0.contains("/database/tenants/") })
+        try Data("not a database".utf8).write(to: URL(fileURLWithPath: damaged))
+        let later = t0 + 30 * 3600
+        let third = try Round.run(config: config, now: later)
+        #expect(third.failed == [damaged], "\(third.backups)")
+        #expect(third.backups.filter { $0.action == "backed-up" }.count == 2)
+        options.now = later
+        let stale = BackupStatus.evaluate(try Repository.open(config.repository), options: options)
+        #expect(stale.state == .critical)
+        #expect(stale.sources.first { $0.source == damaged }?.reasons.first?.hasPrefix("newest snapshot is 30h") == true)
     }
 }
 
