@@ -69,11 +69,8 @@ package enum AppBackup {
                             progress: (any ProgressObserver)? = nil) throws -> Report {
         guard options.jobs >= 1 else { throw VeloError("--jobs must be 1 or more, not \(options.jobs)", kind: .usage) }
         let started = ContinuousClock.now
-        let lock = try repository.lock(command: "velo backup --app")
+        let lock = try repository.writerLock(command: "velo backup --app")
         defer { lock.release() }
-        if let stale = lock.replacedStaleOwner {
-            Diagnostics.warn("\(repository.root): took over the stale lock of \(stale.summary), whose process is gone")
-        }
         let state = SharedState(count: sources.count, firstSequence: try repository.catalog.nextSequence(), progress: progress)
         defer { progress?.finish() }
         let jobs = min(options.jobs, max(1, sources.count))

@@ -81,11 +81,8 @@ public enum Backup {
             throw VeloError("the part size must be 1 byte to \(ArchiveFormat.maxPartTarget >> 20) MiB")
         }
         if options.incremental { return try runIncremental(databasePath: databasePath, repository: repository, options: options, progress: progress) }
-        let lock = try repository.lock(command: "velo backup")
+        let lock = try repository.writerLock(command: "velo backup")
         defer { lock.release() }
-        if let stale = lock.replacedStaleOwner {
-            Diagnostics.warn("\(repository.root): took over the stale lock of \(stale.summary), whose process is gone")
-        }
         return try write(databasePath: databasePath, repository: repository, options: options, progress: progress,
                          sequence: { try repository.catalog.nextSequence() })
     }
@@ -104,14 +101,7 @@ public enum Backup {
         var random = SystemRandomNumberGenerator()
         let id = SnapshotID.random(using: &random)
         let time = options.time ?? Timestamp.now
-        let header = SnapshotHeader(
-            id: id, time: time,
-            source: .init(path: FileSystem.absolute(databasePath), kind: layout.kind.rawValue, sqliteVersion: Database.libraryVersion,
-                          journalMode: source.journalMode, pageSize: Int(try source.database.pragma("page_size")?.int64Value ?? 0),
-                          schemaVersion: layout.schemaVersion, migrations: layout.appliedMigrations, prefix: layout.prefix, app: options.app),
-            tags: options.tags,
-            contents: .init(records: options.records, collections: options.collections, excludedTables: plan.excluded),
-            tables: plan.items.filter(\.includeRows).map { .init(name: $0.table, group: $0.group, columns: $0.columns) })
+        let header = try SnapshotHeader.backup(id: id, time: time, databasePath: databasePath, source: source, layout: layout, plan: plan, options: options)
 
         var uploads: (uploads: UploadedFiles, list: [UploadedFiles.File])?
         var skipped: [String] = []

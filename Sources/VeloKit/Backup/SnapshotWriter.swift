@@ -37,19 +37,7 @@ struct SnapshotWriter {
         entries.append(Manifest.Entry(path: headerEntry.path, bytes: headerEntry.bytes, sha256: headerEntry.sha256))
 
         let buffer = ByteBuffer(capacity: partBytes + (1 << 20))
-        let schema = try database.prepare("SELECT \(ArchiveFormat.schemaColumns.joined(separator: ", ")) FROM sqlite_schema ORDER BY rowid")
-        let schemaEncoder = RecordEncoder(columnCount: ArchiveFormat.schemaColumns.count)
-        var schemaRows = 0
-        try schema.forEachRow { row in
-            schemaEncoder.appendRow(of: row, to: buffer)
-            schemaRows += 1
-        }
-        guard buffer.count <= ArchiveFormat.maxDataEntryBytes else {
-            throw VeloError("\(database.path): the schema is \(buffer.count >> 20) MiB of SQL, more than the \(ArchiveFormat.maxDataEntryBytes >> 20) MiB an entry of a velo archive may have")
-        }
-        let schemaEntry = try writer.addEntry(path: ArchiveFormat.schemaPath, bytes: buffer.bytes, modificationTime: time)
-        entries.append(Manifest.Entry(path: schemaEntry.path, bytes: schemaEntry.bytes, sha256: schemaEntry.sha256, rows: schemaRows))
-        buffer.removeAll()
+        entries.append(try writer.addSchemaEntry(of: database, buffer: buffer, modificationTime: time))
 
         let estimate = progress == nil ? 0 : try estimatedRows()
         var done = 0

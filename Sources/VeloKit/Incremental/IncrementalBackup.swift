@@ -9,11 +9,8 @@ extension Backup {
     /// killed backup left unreferenced.
     static func runIncremental(databasePath: String, repository: Repository, options: Options, progress: (any ProgressObserver)?) throws -> Result {
         let started = ContinuousClock.now
-        let lock = try repository.lock(command: "velo backup")
+        let lock = try repository.writerLock(command: "velo backup")
         defer { lock.release() }
-        if let stale = lock.replacedStaleOwner {
-            Diagnostics.warn("\(repository.root): took over the stale lock of \(stale.summary), whose process is gone")
-        }
         let sourcePath = FileSystem.absolute(databasePath)
         Diagnostics.info("\(databasePath): taking a consistent incremental snapshot into \(repository.root)")
         let source = try ConsistentRead(path: databasePath, busyTimeout: options.busyTimeout)
@@ -25,14 +22,8 @@ extension Backup {
         var random = SystemRandomNumberGenerator()
         let id = SnapshotID.random(using: &random)
         let time = options.time ?? Timestamp.now
-        let header = SnapshotHeader(
-            version: SegmentFormat.version, id: id, time: time,
-            source: .init(path: sourcePath, kind: layout.kind.rawValue, sqliteVersion: Database.libraryVersion,
-                          journalMode: source.journalMode, pageSize: Int(try source.database.pragma("page_size")?.int64Value ?? 0),
-                          schemaVersion: layout.schemaVersion, migrations: layout.appliedMigrations, prefix: layout.prefix),
-            tags: options.tags,
-            contents: .init(records: options.records, collections: options.collections, excludedTables: plan.excluded),
-            tables: plan.items.filter(\.includeRows).map { .init(name: $0.table, group: $0.group, columns: $0.columns) })
+        let header = try SnapshotHeader.backup(version: SegmentFormat.version, id: id, time: time, databasePath: databasePath,
+                                               source: source, layout: layout, plan: plan, options: options)
         let previous = SegmentedSnapshot.previous(in: repository, sourcePath: sourcePath)
         let unchanged = state != nil && previous?.segments.sourceState == state
         if unchanged { Diagnostics.info("\(databasePath): unchanged since snapshot \(previous!.header.id) (same file state); no row is read") }

@@ -35,18 +35,7 @@ struct SegmentedSnapshotWriter {
         entries.append(Manifest.Entry(path: headerEntry.path, bytes: headerEntry.bytes, sha256: headerEntry.sha256))
 
         let schemaBuffer = ByteBuffer()
-        let schema = try database.prepare("SELECT \(ArchiveFormat.schemaColumns.joined(separator: ", ")) FROM sqlite_schema ORDER BY rowid")
-        let schemaEncoder = RecordEncoder(columnCount: ArchiveFormat.schemaColumns.count)
-        var schemaRows = 0
-        try schema.forEachRow { row in
-            schemaEncoder.appendRow(of: row, to: schemaBuffer)
-            schemaRows += 1
-        }
-        guard schemaBuffer.count <= ArchiveFormat.maxDataEntryBytes else {
-            throw VeloError("\(database.path): the schema is \(schemaBuffer.count >> 20) MiB of SQL, more than the \(ArchiveFormat.maxDataEntryBytes >> 20) MiB an entry of a velo archive may have")
-        }
-        let schemaEntry = try writer.addEntry(path: ArchiveFormat.schemaPath, bytes: UnsafeRawBufferPointer(start: schemaBuffer.base, count: schemaBuffer.count), modificationTime: time)
-        entries.append(Manifest.Entry(path: schemaEntry.path, bytes: schemaEntry.bytes, sha256: schemaEntry.sha256, rows: schemaRows))
+        entries.append(try writer.addSchemaEntry(of: database, buffer: schemaBuffer, modificationTime: time))
 
         var listBytes: Int64 = 0
         var done = 0

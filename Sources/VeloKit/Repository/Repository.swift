@@ -125,6 +125,16 @@ public final class Repository {
         }
     }
 
+    /// `lock(command:)` for a writer that reports, as a warning, a stale lock it took over from a process that
+    /// is gone.
+    func writerLock(command: String) throws -> RepositoryLock {
+        let lock = try self.lock(command: command)
+        if let stale = lock.replacedStaleOwner {
+            Diagnostics.warn("\(root): took over the stale lock of \(stale.summary), whose process is gone")
+        }
+        return lock
+    }
+
     /// The owner of the lock, when the repository is locked.
     public var lockOwner: RepositoryLock.Owner? { RepositoryLock.current(root: root) }
 

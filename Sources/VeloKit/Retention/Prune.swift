@@ -31,11 +31,8 @@ public enum Prune {
     /// - Throws: `.locked` when another velo holds the repository, `.input` when the policy would remove every
     ///   snapshot, `.io`, `.interrupted` (between removals).
     public static func run(repository: Repository, policy: RetentionPolicy, dryRun: Bool, now: Int64? = nil) throws -> Report {
-        let lock = dryRun ? nil : try repository.lock(command: "velo prune")
+        let lock = dryRun ? nil : try repository.writerLock(command: "velo prune")
         defer { lock?.release() }
-        if let stale = lock?.replacedStaleOwner {
-            Diagnostics.warn("\(repository.root): took over the stale lock of \(stale.summary), whose process is gone")
-        }
         let catalog = repository.catalog.scan()
         for damaged in catalog.damaged { Diagnostics.warn("\(damaged): left alone by the policy; run 'velo verify --all'") }
         let entries = catalog.entries
