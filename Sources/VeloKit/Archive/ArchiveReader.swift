@@ -4,7 +4,7 @@ import Foundation
 /// Reads a snapshot archive entry by entry, streaming: zstd decompression feeds libarchive's tar reader, and
 /// the SHA-256 of the compressed file is computed on the way. Entries that are not plain files with safe
 /// relative paths are reported, never extracted.
-package final class ArchiveReader {
+package final class ArchiveReader: EntryReading {
     /// The header of one entry.
     package struct EntryHeader: Sendable, Equatable {
         package var path: String
@@ -136,19 +136,8 @@ package final class ArchiveReader {
         return n
     }
 
-    /// Reads the whole current entry, refusing more than `limit` bytes (for small entries such as the manifest).
-    package func readAll(limit: Int = 64 << 20) throws -> [UInt8] {
-        var result: [UInt8] = []
-        var chunk = [UInt8](repeating: 0, count: 64 * 1024)
-        while true {
-            let n = try chunk.withUnsafeMutableBytes { try read(into: $0) }
-            if n == 0 { return result }
-            result.append(contentsOf: chunk[0..<n])
-            if result.count > limit {
-                throw ArchiveDamage(path: path, entry: currentEntry, reason: "is larger than \(limit) bytes")
-            }
-        }
-    }
+    /// The entry being read, for messages.
+    package var entryName: String? { currentEntry }
 
     /// Reads what is left of the file so that `archiveSHA256` covers all of it, after the last entry (an entry
     /// still to come is damage). Bytes after the tar stream's end marker are damage unless they are a tar writer's

@@ -5,7 +5,7 @@ import Foundation
 /// its parts rebuilt from the segments in the repository (`segments.json` is read here and not handed on).
 /// Each part is a run of whole segments; each frame read is checked against the SHA-256 its list records,
 /// and the readers check each part's SHA-256 against the manifest as they do for a full archive.
-package final class SegmentedArchiveReader {
+package final class SegmentedArchiveReader: EntryReading {
     package let path: String
     private let reader: ArchiveReader
     /// An entry read ahead (the header, to learn the version), served from memory.
@@ -141,17 +141,8 @@ package final class SegmentedArchiveReader {
         return try reader.read(into: buffer)
     }
 
-    /// Reads the whole current entry, refusing more than `limit` bytes.
-    package func readAll(limit: Int = 64 << 20) throws -> [UInt8] {
-        var result: [UInt8] = []
-        var chunk = [UInt8](repeating: 0, count: 64 * 1024)
-        while true {
-            let n = try chunk.withUnsafeMutableBytes { try read(into: $0) }
-            if n == 0 { return result }
-            result.append(contentsOf: chunk[0..<n])
-            if result.count > limit { throw ArchiveDamage(path: path, entry: nil, reason: "an entry is larger than \(limit) bytes") }
-        }
-    }
+    /// The entry being read, for messages.
+    package var entryName: String? { nil }
 
     /// See `ArchiveReader.finishReading`; for a version 2 archive, parts not yet read are read (and dropped) first.
     package func finishReading() throws -> (bytes: Int64, sha256: String) {
