@@ -62,6 +62,13 @@ public struct Catalog {
         return damaged.sorted { $0.id < $1.id }
     }
 
+    /// One snapshot's entry, nil when it is not catalogued or cannot be read.
+    func entry(_ id: String) -> CatalogEntry? {
+        let path = entryPath(id)
+        guard let bytes = try? FileSystem.read(path), let json = try? JSONParser.parse(bytes) else { return nil }
+        return try? CatalogEntry(json: json, file: path)
+    }
+
     /// Every readable catalogued snapshot, oldest first (see `scan`, which also names the damaged entries).
     public func entries() throws -> [CatalogEntry] {
         scan().entries

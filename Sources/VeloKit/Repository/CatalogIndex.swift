@@ -93,6 +93,13 @@ package struct CatalogIndex {
         return (rebuilt.sources, rebuilt.damaged, false)
     }
 
+    /// One source's snapshots, oldest first, when the cache is current (nil otherwise: read the catalog).
+    package func snapshots(of source: String) -> [Snapshot]? {
+        guard currentState() != nil, Catalog(directory: catalogFolder).pendingRemovals().isEmpty else { return nil }
+        guard FileSystem.exists(shardPath(source)) else { return [] }
+        return readShard(source: source)?.sorted(by: Snapshot.older)
+    }
+
     /// The highest sequence number in the catalog, when the cache knows it (call under the repository lock).
     package func maxSequence() -> Int? { currentState()?.maxSequence }
 

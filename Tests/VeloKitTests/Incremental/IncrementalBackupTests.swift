@@ -128,6 +128,26 @@ import Testing
         #expect(c.storedBytes == 0)
     }
 
+    /// With the catalog cache current, the previous snapshot of the source is found from the cache (the other
+    /// sources' snapshots are not read), and an unchanged source still stores nothing.
+    @Test func thePreviousSnapshotIsFoundThroughTheCatalogCache() throws {
+        let source = try Self.source(posts: 200, name: "cached")
+        let other = try Self.source(posts: 50, name: "cachedother")
+        let repo = try Repository.open(Fixtures.temporaryDirectory("cached").appendingPathComponent("repo").path, create: true)
+        Self.settle(source)
+        Self.settle(other)
+        let first = try Self.document(try Backup.run(databasePath: source, repository: repo, options: Self.options()))
+        _ = try Backup.run(databasePath: other, repository: repo, options: Self.options())
+        CatalogIndexTests.settle(repo)
+        _ = CatalogIndex(root: repo.root).summaries()
+        let cached = try #require(CatalogIndex(root: repo.root).snapshots(of: FileSystem.absolute(source)))
+        #expect(cached.count == 1)
+        let previous = try #require(SegmentedSnapshot.previous(in: repo, sourcePath: FileSystem.absolute(source)))
+        #expect(previous.segments == first)
+        let second = try Self.document(try Backup.run(databasePath: source, repository: repo, options: Self.options()))
+        #expect(second.storedBytes == 0 && second.sourceState == first.sourceState)
+    }
+
     @Test func exportMakesAFullArchiveOfFormatVersion1WithTheSameRows() throws {
         let source = try Self.source(posts: 300, name: "export")
         let dir = Fixtures.temporaryDirectory("export")
