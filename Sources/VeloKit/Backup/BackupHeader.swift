@@ -16,6 +16,15 @@ extension SnapshotHeader {
 }
 
 extension ArchiveWriter {
+    /// Writes `header` as the archive's first entry, `velo-snapshot.json`, and returns its manifest entry.
+    func addHeaderEntry(_ header: SnapshotHeader) throws -> Manifest.Entry {
+        var bytes = JSONWriter(pretty: true)
+        bytes.write(header.json)
+        bytes.appendByte(0x0A)
+        let entry = try addEntry(path: ArchiveFormat.headerPath, bytes: bytes.bytes, modificationTime: header.time)
+        return Manifest.Entry(path: entry.path, bytes: entry.bytes, sha256: entry.sha256)
+    }
+
     /// Writes the schema entry: every row of the database's `sqlite_schema` in rowid order, encoded into `buffer`
     /// (which is left empty), and returns its manifest entry.
     /// - Throws: `.input` when the schema is past the format's entry limit.

@@ -30,11 +30,7 @@ struct SnapshotWriter {
         var entries: [Manifest.Entry] = []
         var tables: [Manifest.Table] = []
         let time = header.time
-        var headerBytes = JSONWriter(pretty: true)
-        headerBytes.write(header.json)
-        headerBytes.appendByte(0x0A)
-        let headerEntry = try writer.addEntry(path: ArchiveFormat.headerPath, bytes: headerBytes.bytes, modificationTime: time)
-        entries.append(Manifest.Entry(path: headerEntry.path, bytes: headerEntry.bytes, sha256: headerEntry.sha256))
+        entries.append(try writer.addHeaderEntry(header))
 
         let buffer = ByteBuffer(capacity: partBytes + (1 << 20))
         entries.append(try writer.addSchemaEntry(of: database, buffer: buffer, modificationTime: time))

@@ -28,11 +28,7 @@ struct SegmentedSnapshotWriter {
         var tables: [Manifest.Table] = []
         var documentTables: [SegmentsDocument.Table] = []
         let time = header.time
-        var headerBytes = JSONWriter(pretty: true)
-        headerBytes.write(header.json)
-        headerBytes.appendByte(0x0A)
-        let headerEntry = try writer.addEntry(path: ArchiveFormat.headerPath, bytes: headerBytes.bytes, modificationTime: time)
-        entries.append(Manifest.Entry(path: headerEntry.path, bytes: headerEntry.bytes, sha256: headerEntry.sha256))
+        entries.append(try writer.addHeaderEntry(header))
 
         let schemaBuffer = ByteBuffer()
         entries.append(try writer.addSchemaEntry(of: database, buffer: schemaBuffer, modificationTime: time))
