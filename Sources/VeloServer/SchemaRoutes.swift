@@ -70,7 +70,7 @@ struct SchemaRoutes {
         // Route binding first, as Veloquent's: an unknown collection is 404, a system one 403.
         try await BlockingWork.run {
             let db = try Database(path: tenant.databasePath, mode: .readOnly, busyTimeout: timeout)
-            guard let c = try TenantDatabase.load(db).collection(named: name) else { throw APIError(.notFound, "Collection not found.") }
+            guard let c = try TenantDatabase.load(db).collection(named: name) else { throw APIError(.notFound, "Collection not found") }
             if c.isSystem { throw APIError(.forbidden, "This action is unauthorized.") }
         }
         let repository = try state.repository(for: "recover")

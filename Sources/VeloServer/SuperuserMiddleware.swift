@@ -3,7 +3,7 @@ import Hummingbird
 import VeloKit
 
 /// Veloquent's `token.auth` + `superuser`: the bearer token (or a `token` query parameter, Veloquent's fallback)
-/// must be a valid token of the tenant's `auth_tokens`; 401 "Unauthorized" without one, 403 "Forbidden" when it
+/// must be a valid token of the tenant's `auth_tokens`; 401 "Unauthenticated." (Laravel's auth:api, which runs before Veloquent's superuser check) without one, 403 "Forbidden" when it
 /// belongs to a record of another auth collection.
 struct SuperuserMiddleware: RouterMiddleware {
     typealias Context = VeloRequestContext
@@ -22,7 +22,7 @@ struct SuperuserMiddleware: RouterMiddleware {
     }
 
     func handle(_ request: Request, context: Context, next: (Request, Context) async throws -> Response) async throws -> Response {
-        guard let token = Self.token(from: request) else { throw APIError(.unauthorized, "Unauthorized") }
+        guard let token = Self.token(from: request) else { throw APIError(.unauthorized, "Unauthenticated.") }
         let tenant = try context.requireTenant()
         let configuration = state.configuration
         let record: AuthenticatedRecord? = try await BlockingWork.run {
@@ -35,7 +35,7 @@ struct SuperuserMiddleware: RouterMiddleware {
             let tokens = AuthTokens(database: db, lifetime: configuration.tokenLifetime, maxActive: configuration.maxActiveTokens)
             do { return try tokens.authenticate(token) } catch { return nil }  // no auth_tokens table: no valid token
         }
-        guard let record else { throw APIError(.unauthorized, "Unauthorized") }
+        guard let record else { throw APIError(.unauthorized, "Unauthenticated.") }
         guard record.isSuperuser else { throw APIError(.forbidden, "Forbidden") }
         var context = context
         context.superuser = record

@@ -98,7 +98,7 @@ import Testing
         for token in [expired, revoked, String(repeating: "0", count: 64), "not-a-token"] {
             let reply = try await server.request("GET", "/api/schema/corrupt", token: token)
             #expect(reply.status == 401)
-            #expect(reply.message == "Unauthorized")
+            #expect(reply.message == "Unauthenticated.")
         }
         // Veloquent's fallback: the token as a query parameter.
         #expect(try await server.request("GET", "/api/schema/corrupt?token=\(valid)").status == 200)
@@ -111,7 +111,7 @@ import Testing
         for (method, path) in Self.protectedRoutes {
             let anonymous = try await server.request(method, path, json: "{}")
             #expect(anonymous.status == 401, "\(method) \(path)")
-            #expect(anonymous.message == "Unauthorized", "\(method) \(path)")
+            #expect(anonymous.message == "Unauthenticated.", "\(method) \(path)")
             let other = try await server.request(method, path, json: "{}", token: user)
             #expect(other.status == 403, "\(method) \(path)")
             #expect(other.message == "Forbidden", "\(method) \(path)")
