@@ -27,6 +27,9 @@ public enum Backup {
         /// An incremental snapshot (format version 2: rows stored once in the repository, see `SegmentFormat`)
         /// instead of a self-contained full archive (format version 1).
         public var incremental = false
+        /// Incremental: segments waiting for their frame to be written, at most, before the reader waits for the
+        /// oldest (bounds memory when few and scattered rows changed; lowered by tests to exercise the wait).
+        package var pendingSegmentLimit = 1 << 14
 
         public init() {}
     }

@@ -35,7 +35,7 @@ extension Backup {
         let store = PieceStore(root: repository.root)
         let partial = repository.partialPath(for: relative)
         let writer = try ArchiveWriter(path: partial, level: options.level, workers: 0)
-        let packs = try PackWriter(store: store, level: options.level)
+        let packs = try PackWriter(store: store, level: options.level, workers: Int(options.workers))
         let manifest: Manifest
         let document: SegmentsDocument
         let written: (bytes: Int64, sha256: String)
@@ -44,7 +44,7 @@ extension Backup {
             let key = Array((marker["id"]?.stringValue ?? "").utf8)
             let snapshot = SegmentedSnapshotWriter(database: source.database, plan: plan, header: header, partBytes: options.partBytes,
                                                    level: options.level, store: store, hashKey: key, previous: previous, unchanged: unchanged,
-                                                   sourceState: state, progress: progress)
+                                                   sourceState: state, progress: progress, pendingLimit: options.pendingSegmentLimit)
             (manifest, document) = try snapshot.write(to: writer, packs: packs)
             let held = source.close()
             if source.blocksWriters {

@@ -1,32 +1,32 @@
-import CZstd
 import Foundation
 
 /// Writes new segments into pack files: segments are gathered into a frame buffer, each frame is compressed
-/// whole (with zstd's checksum) and appended to the open pack, and a pack is closed (fsynced, then renamed from
-/// its pid-marked temporary name) once it reaches `SegmentFormat.packBytes`. A pack is named by 32 random
-/// bytes: its frames are what lists point at, each by offset, length and SHA-256.
+/// whole (with zstd's checksum) on the `FrameCompressor`'s workers while the caller goes on reading, and the
+/// compressed frames are appended to the open pack in order. A pack is closed (fsynced, then renamed from its
+/// pid-marked temporary name) once it reaches `SegmentFormat.packBytes`. A pack is named by 32 random bytes:
+/// its frames are what lists point at, each by offset, length and SHA-256. A frame is known by a ticket when it
+/// is handed over and by its place (`frame(_:)`) once it is written.
 package final class PackWriter {
     private let store: PieceStore
-    private let level: Int32
-    private let context: OpaquePointer
-    private let buffer = ByteBuffer(capacity: SegmentFormat.frameBytes + (1 << 20))
+    private let compressor: FrameCompressor
+    private var buffer: ByteBuffer
     private var pack: (name: String, fd: Int32, temporary: String, bytes: Int64)?
+    /// Frames written, by ticket, until the caller forgets them.
+    private var written: [Int: SegmentList.Frame] = [:]
     /// Compressed bytes written into packs.
     private(set) package var writtenBytes: Int64 = 0
     /// Packs completed (renamed into place).
     private(set) package var packs: [String] = []
 
-    package init(store: PieceStore, level: Int32) throws {
+    /// - Parameter workers: compression threads (0: compress on the caller's thread).
+    package init(store: PieceStore, level: Int32, workers: Int = 0) throws {
         self.store = store
-        self.level = level
-        guard let context = ZSTD_createCCtx() else { throw VeloError("zstd: cannot allocate a compression context") }
-        self.context = context
-        if level == 3 { _ = ZSTD_CCtx_setParameter(context, ZSTD_c_minMatch, 6) }
+        compressor = try FrameCompressor(level: level, workers: workers)
+        buffer = compressor.buffer()
     }
 
     deinit {
         abort()
-        ZSTD_freeCCtx(context)
     }
 
     /// Bytes waiting in the frame buffer.
@@ -39,15 +39,62 @@ package final class PackWriter {
         return offset
     }
 
-    /// Compresses the current frame into the open pack (opening one if needed); nil when the frame is empty.
-    package func flushFrame() throws -> SegmentList.Frame? {
+    /// Hands the current frame over to be compressed and returns its ticket (nil when the frame is empty);
+    /// writes every frame compressed meanwhile. Waits only when every slot is taken.
+    package func flushFrame() throws -> Int? {
         guard buffer.count > 0 else { return nil }
-        let raw = buffer.count
-        let compressed = try ZstdFrame.compress(UnsafeRawBufferPointer(start: buffer.base, count: buffer.count), level: level, context: context)
-        buffer.removeAll()
+        while !compressor.hasFreeSlot { try writeNext(wait: true) }
+        let ticket = compressor.submit(buffer)
+        buffer = compressor.buffer()
+        while try writeNext(wait: false) {}
+        return ticket
+    }
+
+    /// The ticket the frame being gathered will get when it is handed over.
+    package var currentTicket: Int { compressor.nextTicket }
+
+    /// Where the frame of `ticket` was written; nil while it is still being compressed.
+    package func frame(_ ticket: Int) -> SegmentList.Frame? { written[ticket] }
+
+    /// Waits until the frame of `ticket` (and every frame before it) is written.
+    package func wait(for ticket: Int) throws -> SegmentList.Frame {
+        while written[ticket] == nil {
+            guard try writeNext(wait: true) else { throw VeloError("pack writer: frame \(ticket) was never handed over") }
+        }
+        return written[ticket]!
+    }
+
+    /// Drops what is known of frames before `ticket` (their places are in the caller's lists by then).
+    package func forget(before ticket: Int) {
+        written = written.filter { $0.key >= ticket }
+    }
+
+    /// Flushes and closes the open pack: everything written is then durable under its final name.
+    package func finish() throws {
+        if buffer.count > 0 { _ = try flushFrame() }
+        while try writeNext(wait: true) {}
+        compressor.stop()
+        try closePack()
+    }
+
+    /// Deletes the pack being written (closed packs stay until a sweep finds them unreferenced).
+    package func abort() {
+        compressor.stop()
+        if let pack {
+            close(pack.fd)
+            unlink(pack.temporary)
+        }
+        pack = nil
+    }
+
+    /// Writes the next compressed frame into the open pack (opening one if needed); false when none is in
+    /// flight, or none is ready and `wait` is false.
+    @discardableResult
+    private func writeNext(wait: Bool) throws -> Bool {
+        guard let compressed = try compressor.next(wait: wait) else { return false }
         if pack == nil { try openPack() }
         let offset = pack!.bytes
-        try compressed.withUnsafeBytes { bytes in
+        try compressed.bytes.withUnsafeBytes { bytes in
             var done = 0
             while done < bytes.count {
                 let n = write(pack!.fd, bytes.baseAddress! + done, bytes.count - done)
@@ -56,29 +103,12 @@ package final class PackWriter {
                 done += n
             }
         }
-        pack!.bytes += Int64(compressed.count)
-        writtenBytes += Int64(compressed.count)
-        var digest = SHA256Digest()
-        digest.update(compressed)
-        let frame = SegmentList.Frame(pack: pack!.name, offset: offset, length: compressed.count, rawBytes: raw,
-                                      sha256: SegmentListBuilder.bytes(hex: digest.hex()))
+        pack!.bytes += Int64(compressed.bytes.count)
+        writtenBytes += Int64(compressed.bytes.count)
+        written[compressed.ticket] = SegmentList.Frame(pack: pack!.name, offset: offset, length: compressed.bytes.count,
+                                                       rawBytes: compressed.rawBytes, sha256: compressed.sha256)
         if pack!.bytes >= Int64(SegmentFormat.packBytes) { try closePack() }
-        return frame
-    }
-
-    /// Flushes and closes the open pack: everything written is then durable under its final name.
-    package func finish() throws {
-        if buffer.count > 0 { _ = try flushFrame() }
-        try closePack()
-    }
-
-    /// Deletes the pack being written (closed packs stay until a sweep finds them unreferenced).
-    package func abort() {
-        if let pack {
-            close(pack.fd)
-            unlink(pack.temporary)
-        }
-        pack = nil
+        return true
     }
 
     private func openPack() throws {

@@ -20,6 +20,8 @@ struct SegmentedSnapshotWriter {
     let unchanged: Bool
     let sourceState: String?
     let progress: (any ProgressObserver)?
+    /// Segments waiting to be listed at most; past it the reader waits for the oldest one's frame.
+    var pendingLimit = 1 << 14
 
     /// Writes the archive's entries into `writer` (the packs and lists into the repository first) and returns
     /// the manifest and the segments document.
@@ -91,9 +93,12 @@ struct SegmentedSnapshotWriter {
         var parts: [SegmentsDocument.Part] = []
     }
 
-    /// A segment waiting for its frame to be written before it can enter the list (the list records frames).
+    /// A segment waiting for the segments before it to enter the list (the list records frames, and a new
+    /// segment's frame is known only once it is compressed and written).
     private struct Pending {
+        /// The frame of a reused segment; nil for a new one, whose frame is `ticket`'s.
         var frame: SegmentList.Frame?
+        var ticket: Int
         var offset: Int
         var bytes: Int
         var rows: Int
@@ -107,13 +112,32 @@ struct SegmentedSnapshotWriter {
         var result = Scanned(list: [])
         var builder = SegmentListBuilder()
         var pending: [Pending] = []
-        func drain(_ frame: SegmentList.Frame?) {
-            for p in pending {
-                builder.append(frame: p.frame ?? frame!, offset: p.offset, bytes: p.bytes, rows: p.rows, lastKey: p.lastKey, hash: p.hash)
+        var pendingStart = 0
+        /// Lists every waiting segment whose frame is known, in order.
+        func drain() {
+            while pendingStart < pending.count {
+                let p = pending[pendingStart]
+                guard let frame = p.frame ?? packs.frame(p.ticket) else { break }
+                builder.append(frame: frame, offset: p.offset, bytes: p.bytes, rows: p.rows, lastKey: p.lastKey, hash: p.hash)
+                pendingStart += 1
             }
-            pending.removeAll(keepingCapacity: true)
+            if pendingStart == pending.count {
+                pending.removeAll(keepingCapacity: true)
+                pendingStart = 0
+            } else if pendingStart >= 4096 && pendingStart * 2 >= pending.count {
+                pending.removeSubrange(0..<pendingStart)
+                pendingStart = 0
+            }
         }
-        func flush() throws { drain(try packs.flushFrame()) }
+        /// Waits for the oldest waiting segment's frame, handing the frame being gathered over if it is that one.
+        func waitForOldest() throws {
+            let oldest = pending[pendingStart]
+            if oldest.frame == nil {
+                if oldest.ticket == packs.currentTicket { _ = try packs.flushFrame() }
+                _ = try packs.wait(for: oldest.ticket)
+            }
+            drain()
+        }
 
         let encoder = RecordEncoder(columnCount: item.columns.count)
         let select = item.columns.isEmpty ? "NULL" : SQL.quoteList(item.columns)
@@ -151,21 +175,25 @@ struct SegmentedSnapshotWriter {
             result.rawBytes += Int64(bytes.count)
             while let o = oldNext, o.lastKey < key { oldNext = try old?.next() }
             if let o = oldNext, o.lastKey == key, o.hash == hash, o.bytes == bytes.count, o.rows == segmentRows, let list = old {
-                let reused = Pending(frame: list.frames[o.frame], offset: o.offset, bytes: o.bytes, rows: o.rows, lastKey: key, hash: hash)
-                if pending.isEmpty {
-                    builder.append(frame: reused.frame!, offset: reused.offset, bytes: reused.bytes, rows: reused.rows, lastKey: key, hash: hash)
+                let frame = list.frames[o.frame]
+                if pendingStart == pending.count {
+                    builder.append(frame: frame, offset: o.offset, bytes: o.bytes, rows: o.rows, lastKey: key, hash: hash)
                 } else {
-                    pending.append(reused)
+                    pending.append(Pending(frame: frame, ticket: 0, offset: o.offset, bytes: o.bytes, rows: o.rows, lastKey: key, hash: hash))
                 }
                 oldNext = try old?.next()
             } else {
+                let ticket = packs.currentTicket
                 let offset = packs.append(bytes)
-                pending.append(Pending(frame: nil, offset: offset, bytes: bytes.count, rows: segmentRows, lastKey: key, hash: hash))
+                pending.append(Pending(frame: nil, ticket: ticket, offset: offset, bytes: bytes.count, rows: segmentRows, lastKey: key, hash: hash))
                 result.newSegments += 1
                 result.newRawBytes += Int64(bytes.count)
-                if packs.pendingBytes >= SegmentFormat.frameBytes { try flush() }
+                if packs.pendingBytes >= SegmentFormat.frameBytes {
+                    _ = try packs.flushFrame()
+                    drain()
+                }
             }
-            if pending.count >= 4096 { try flush() }
+            if pending.count - pendingStart >= pendingLimit { try waitForOldest() }
             segment.removeAll()
             segmentRows = 0
             if partDigest.byteCount >= Int64(partBytes) { closePart() }
@@ -197,7 +225,9 @@ struct SegmentedSnapshotWriter {
         if segmentRows > 0 { try closeSegment() }
         closePart()
         // A table's frames end with it: its segments stay together for the reads and sweeps to come.
-        try flush()
+        _ = try packs.flushFrame()
+        while pendingStart < pending.count { try waitForOldest() }
+        packs.forget(before: packs.currentTicket)
         result.list = builder.finish()
         return result
     }

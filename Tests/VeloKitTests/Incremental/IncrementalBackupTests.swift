@@ -169,3 +169,28 @@ import Testing
         #expect(throws: ArchiveDamage.self) { try SnapshotReader(path: moved).scan { _, _ in true } }
     }
 }
+
+/// The pack writer's pipeline: with frames compressed on the reading thread or on workers, and with the
+/// reader made to wait for frames after every couple of segments, snapshots still restore exactly.
+@Suite struct IncrementalPipelineTests {
+    @Test(.enabled(if: IncrementalBackupTests.sqlite3 != nil, "sqlite3 is not installed: the .dump comparison is skipped"),
+          arguments: [(Int32(0), 2), (Int32(2), 2), (Int32(1), 1 << 14)])
+    func snapshotsRestoreExactlyWhateverTheWorkersAndTheWaits(workers: Int32, pendingLimit: Int) throws {
+        let name = "pipeline-\(workers)-\(pendingLimit)"
+        let source = try IncrementalBackupTests.source(posts: 600, name: name)
+        let dir = Fixtures.temporaryDirectory(name)
+        let repo = try Repository.open(dir.appendingPathComponent("repo").path, create: true)
+        var options = IncrementalBackupTests.options()
+        options.workers = workers
+        options.pendingSegmentLimit = pendingLimit
+        for change in [nil, "UPDATE _velo_posts SET views = coalesce(views, 0) + 1 WHERE rowid % 37 = 0"] {
+            if let change { try Database(path: source, mode: .readWrite).execute(change) }
+            IncrementalBackupTests.settle(source)
+            let result = try Backup.run(databasePath: source, repository: repo, options: options)
+            #expect(try IncrementalBackupTests.restoreDump(repo, result.id, dir) == NewDatabaseRestoreTests().dump(source))
+            let entry = try #require(try repo.catalog.entries().first { $0.id == result.id })
+            let report = try Verifier.verify(.catalogued(entry, repository: repo))
+            #expect(report.ok, "\(report.problems)")
+        }
+    }
+}

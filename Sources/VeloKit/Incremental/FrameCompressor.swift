@@ -1,0 +1,166 @@
+import CZstd
+import Crypto
+import Foundation
+
+/// Compresses the frames of pack files on worker threads, each frame whole and on its own, and hands them back
+/// in the order they were submitted, each with the SHA-256 of its compressed bytes. Frames are independent, so
+/// `workers` threads compress `workers` frames at once while the caller reads and encodes the next rows; with 0
+/// workers a frame is compressed on the caller's thread when it is submitted. At most `slots` frames are in
+/// flight, so memory is bounded whatever the database's size.
+final class FrameCompressor: @unchecked Sendable {
+    /// A compressed frame, in submission order.
+    struct Compressed {
+        let ticket: Int
+        let bytes: [UInt8]
+        let rawBytes: Int
+        let sha256: [UInt8]
+    }
+
+    private let level: Int32
+    private let slots: Int
+    private let condition = NSCondition()
+    // Guarded by `condition`.
+    private var queue: [(ticket: Int, input: ByteBuffer)] = []
+    private var done: [Int: (Result<Compressed, Error>, ByteBuffer)] = [:]
+    private var stopping = false
+    private var running = 0
+    // The caller's.
+    private(set) var nextTicket = 0
+    private var nextOut = 0
+    private var spare: [ByteBuffer] = []
+    private let inline: OpaquePointer?
+
+    /// - Parameters:
+    ///   - workers: compression threads (0: compress on the caller's thread).
+    ///   - slots: frames submitted but not yet taken back, at most (at least `workers` + 1).
+    init(level: Int32, workers: Int, slots: Int? = nil) throws {
+        self.level = level
+        self.slots = max(slots ?? workers + 2, workers + 1, 1)
+        if workers == 0 {
+            guard let context = FrameCompressor.makeContext(level: level) else { throw VeloError("zstd: cannot allocate a compression context") }
+            inline = context
+        } else {
+            inline = nil
+            for index in 0..<workers {
+                guard let context = FrameCompressor.makeContext(level: level) else {
+                    stop()
+                    throw VeloError("zstd: cannot allocate a compression context")
+                }
+                let box = ContextBox(context)
+                running += 1
+                let thread = Thread { [self] in work(box.context) }
+                thread.name = "velo-frame-\(index)"
+                thread.stackSize = 1 << 20
+                thread.start()
+            }
+        }
+    }
+
+    deinit {
+        stop()
+        if let inline { ZSTD_freeCCtx(inline) }
+    }
+
+    /// Frames submitted and not yet taken back.
+    var inFlight: Int { nextTicket - nextOut }
+
+    /// Whether another frame can be submitted without taking one back first.
+    var hasFreeSlot: Bool { inFlight < slots }
+
+    /// An empty buffer to gather the next frame in (one given back by a finished frame when there is one).
+    func buffer() -> ByteBuffer {
+        if let buffer = spare.popLast() { return buffer }
+        return ByteBuffer(capacity: SegmentFormat.frameBytes + (1 << 20))
+    }
+
+    /// Hands `input` over to be compressed; returns its ticket (0, 1, 2, … in submission order). The caller
+    /// must not touch `input` again. Needs a free slot (`hasFreeSlot`).
+    func submit(_ input: ByteBuffer) -> Int {
+        precondition(hasFreeSlot, "FrameCompressor: no free slot")
+        let ticket = nextTicket
+        nextTicket += 1
+        if let inline {
+            let result = Result { try FrameCompressor.compress(input, ticket: ticket, level: level, context: inline) }
+            condition.lock()
+            done[ticket] = (result, input)
+            condition.unlock()
+            return ticket
+        }
+        condition.lock()
+        queue.append((ticket, input))
+        condition.signal()
+        condition.unlock()
+        return ticket
+    }
+
+    /// The next frame in submission order: nil when none is in flight, or when it is not ready and `wait` is
+    /// false.
+    /// - Throws: what compressing it threw.
+    func next(wait: Bool) throws -> Compressed? {
+        guard nextOut < nextTicket else { return nil }
+        condition.lock()
+        while done[nextOut] == nil {
+            guard wait else { condition.unlock(); return nil }
+            condition.wait()
+        }
+        let (result, input) = done.removeValue(forKey: nextOut)!
+        condition.unlock()
+        nextOut += 1
+        input.removeAll()
+        spare.append(input)
+        return try result.get()
+    }
+
+    /// Stops the workers (frames still queued are dropped) and waits for them to end.
+    func stop() {
+        condition.lock()
+        stopping = true
+        queue.removeAll()
+        condition.broadcast()
+        while running > 0 { condition.wait() }
+        condition.unlock()
+    }
+
+    private func work(_ context: OpaquePointer) {
+        defer {
+            ZSTD_freeCCtx(context)
+            condition.lock()
+            running -= 1
+            condition.broadcast()
+            condition.unlock()
+        }
+        while true {
+            condition.lock()
+            while queue.isEmpty && !stopping { condition.wait() }
+            if stopping { condition.unlock(); return }
+            let (ticket, input) = queue.removeFirst()
+            condition.unlock()
+            let result = Result { try FrameCompressor.compress(input, ticket: ticket, level: level, context: context) }
+            condition.lock()
+            done[ticket] = (result, input)
+            condition.broadcast()
+            condition.unlock()
+        }
+    }
+
+    private static func compress(_ input: ByteBuffer, ticket: Int, level: Int32, context: OpaquePointer) throws -> Compressed {
+        let raw = UnsafeRawBufferPointer(start: input.base, count: input.count)
+        let bytes = try ZstdFrame.compress(raw, level: level, context: context)
+        let sha256 = bytes.withUnsafeBytes { Array(SHA256.hash(data: $0)) }
+        return Compressed(ticket: ticket, bytes: bytes, rawBytes: input.count, sha256: sha256)
+    }
+
+    /// A compression context set up as every frame of a pack is compressed (level 3 takes matches of at least
+    /// 6 bytes, as the full archive's stream does).
+    private static func makeContext(level: Int32) -> OpaquePointer? {
+        guard let context = ZSTD_createCCtx() else { return nil }
+        if level == 3 { _ = ZSTD_CCtx_setParameter(context, ZSTD_c_minMatch, 6) }
+        return context
+    }
+
+    /// Carries a context to the thread that owns it from then on.
+    private final class ContextBox: @unchecked Sendable {
+        let context: OpaquePointer
+        init(_ context: OpaquePointer) { self.context = context }
+    }
+}
