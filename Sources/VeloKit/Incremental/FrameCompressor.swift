@@ -70,7 +70,7 @@ final class FrameCompressor: @unchecked Sendable {
     /// An empty buffer to gather the next frame in (one given back by a finished frame when there is one).
     func buffer() -> ByteBuffer {
         if let buffer = spare.popLast() { return buffer }
-        return ByteBuffer(capacity: SegmentFormat.frameBytes + (1 << 20))
+        return ByteBuffer(capacity: SegmentFormat.frameBytes + SegmentFormat.maxSegmentBytes)
     }
 
     /// Hands `input` over to be compressed; returns its ticket (0, 1, 2, … in submission order). The caller

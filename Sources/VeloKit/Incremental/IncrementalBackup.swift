@@ -44,7 +44,8 @@ extension Backup {
             let key = Array((marker["id"]?.stringValue ?? "").utf8)
             let snapshot = SegmentedSnapshotWriter(database: source.database, plan: plan, header: header, partBytes: options.partBytes,
                                                    level: options.level, store: store, hashKey: key, previous: previous, unchanged: unchanged,
-                                                   sourceState: state, progress: progress, pendingLimit: options.pendingSegmentLimit)
+                                                   sourceState: state, progress: progress, pendingLimit: options.pendingSegmentLimit,
+                                                   workers: Int(options.workers))
             (manifest, document) = try snapshot.write(to: writer, packs: packs)
             let held = source.close()
             if source.blocksWriters {

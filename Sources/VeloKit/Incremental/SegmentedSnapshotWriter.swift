@@ -1,4 +1,3 @@
-import Crypto
 import Foundation
 
 /// Writes an incremental (format version 2) snapshot from a frozen database: every planned table's rows are
@@ -22,6 +21,8 @@ struct SegmentedSnapshotWriter {
     let progress: (any ProgressObserver)?
     /// Segments waiting to be listed at most; past it the reader waits for the oldest one's frame.
     var pendingLimit = 1 << 14
+    /// Compression threads (`Backup.Options.workers`); with any, segments are also hashed on a thread of their own.
+    var workers = 0
 
     /// Writes the archive's entries into `writer` (the packs and lists into the repository first) and returns
     /// the manifest and the segments document.
@@ -93,116 +94,36 @@ struct SegmentedSnapshotWriter {
         var parts: [SegmentsDocument.Part] = []
     }
 
-    /// A segment waiting for the segments before it to enter the list (the list records frames, and a new
-    /// segment's frame is known only once it is compressed and written).
-    private struct Pending {
-        /// The frame of a reused segment; nil for a new one, whose frame is `ticket`'s.
-        var frame: SegmentList.Frame?
-        var ticket: Int
-        var offset: Int
-        var bytes: Int
-        var rows: Int
-        var lastKey: Int64
-        var hash: (UInt64, UInt64)
+    /// Reads and encodes one table's rows, cuts them into segments and hands them to a `SegmentDeduplicator`
+    /// (on a thread of its own when compression has threads too: `workers` > 0).
+    private func scan(_ item: TablePlan.Item, old: SegmentList?, packs: PackWriter, rowsBefore: Int) throws -> Scanned {
+        let deduplicator = try SegmentDeduplicator(item: item, old: old, packs: packs, hashKey: hashKey, partBytes: partBytes,
+                                                   pendingLimit: pendingLimit)
+        let handOff = SegmentHandOff(deduplicator: deduplicator, threaded: workers > 0)
+        do {
+            try read(item, into: handOff, rowsBefore: rowsBefore)
+            return try handOff.finish()
+        } catch {
+            handOff.cancel()
+            throw error
+        }
     }
 
-    private func scan(_ item: TablePlan.Item, old: SegmentList?, packs: PackWriter, rowsBefore: Int) throws -> Scanned {
-        var old = old
-        var oldNext = try old?.next()
-        var result = Scanned(list: [])
-        var builder = SegmentListBuilder()
-        var pending: [Pending] = []
-        var pendingStart = 0
-        /// Lists every waiting segment whose frame is known, in order.
-        func drain() {
-            while pendingStart < pending.count {
-                let p = pending[pendingStart]
-                guard let frame = p.frame ?? packs.frame(p.ticket) else { break }
-                builder.append(frame: frame, offset: p.offset, bytes: p.bytes, rows: p.rows, lastKey: p.lastKey, hash: p.hash)
-                pendingStart += 1
-            }
-            if pendingStart == pending.count {
-                pending.removeAll(keepingCapacity: true)
-                pendingStart = 0
-            } else if pendingStart >= 4096 && pendingStart * 2 >= pending.count {
-                pending.removeSubrange(0..<pendingStart)
-                pendingStart = 0
-            }
-        }
-        /// Waits for the oldest waiting segment's frame, handing the frame being gathered over if it is that one.
-        func waitForOldest() throws {
-            let oldest = pending[pendingStart]
-            if oldest.frame == nil {
-                if oldest.ticket == packs.currentTicket { _ = try packs.flushFrame() }
-                _ = try packs.wait(for: oldest.ticket)
-            }
-            drain()
-        }
-
+    private func read(_ item: TablePlan.Item, into handOff: SegmentHandOff, rowsBefore: Int) throws {
         let encoder = RecordEncoder(columnCount: item.columns.count)
         let select = item.columns.isEmpty ? "NULL" : SQL.quoteList(item.columns)
         let sql = item.hasRowID ? "SELECT \(select), rowid FROM \(SQL.quote(item.table)) ORDER BY rowid" : "SELECT \(select) FROM \(SQL.quote(item.table))"
         let statement = try database.prepare(sql)
         let keyColumn = Int32(max(item.columns.count, 1))
-        let segment = ByteBuffer(capacity: SegmentFormat.maxSegmentBytes + (1 << 16))
         var segmentRows = 0
-        var partDigest = SHA256Digest()
-        var partRows = 0
-        var partSegments = 0
         var tableRows = 0
         var key: Int64 = 0
         let idColumn = item.columns.firstIndex(of: "id")
-
-        func closePart() {
-            guard partSegments > 0 else { return }
-            let path = ArchiveFormat.partPath(group: item.group, table: item.table, part: result.parts.count + 1)
-            result.parts.append(.init(path: path, rows: partRows, bytes: partDigest.byteCount, sha256: partDigest.hex(), segments: partSegments))
-            partDigest = SHA256Digest()
-            partRows = 0
-            partSegments = 0
-        }
-
-        func closeSegment() throws {
-            let bytes = UnsafeRawBufferPointer(start: segment.base, count: segment.count)
-            var hasher = Crypto.SHA256()
-            hasher.update(data: hashKey)
-            hasher.update(bufferPointer: bytes)
-            let hash = hasher.finalize().withUnsafeBytes { SegmentList.words(ArraySlice($0.prefix(SegmentFormat.segmentHashBytes))) }
-            partDigest.update(bytes)
-            partRows += segmentRows
-            partSegments += 1
-            result.segments += 1
-            result.rawBytes += Int64(bytes.count)
-            while let o = oldNext, o.lastKey < key { oldNext = try old?.next() }
-            if let o = oldNext, o.lastKey == key, o.hash == hash, o.bytes == bytes.count, o.rows == segmentRows, let list = old {
-                let frame = list.frames[o.frame]
-                if pendingStart == pending.count {
-                    builder.append(frame: frame, offset: o.offset, bytes: o.bytes, rows: o.rows, lastKey: key, hash: hash)
-                } else {
-                    pending.append(Pending(frame: frame, ticket: 0, offset: o.offset, bytes: o.bytes, rows: o.rows, lastKey: key, hash: hash))
-                }
-                oldNext = try old?.next()
-            } else {
-                let ticket = packs.currentTicket
-                let offset = packs.append(bytes)
-                pending.append(Pending(frame: nil, ticket: ticket, offset: offset, bytes: bytes.count, rows: segmentRows, lastKey: key, hash: hash))
-                result.newSegments += 1
-                result.newRawBytes += Int64(bytes.count)
-                if packs.pendingBytes >= SegmentFormat.frameBytes {
-                    _ = try packs.flushFrame()
-                    drain()
-                }
-            }
-            if pending.count - pendingStart >= pendingLimit { try waitForOldest() }
-            segment.removeAll()
-            segmentRows = 0
-            if partDigest.byteCount >= Int64(partBytes) { closePart() }
-        }
-
         while try statement.step() {
-            let start = segment.count
-            encoder.appendRow(of: statement, to: segment)
-            let rowBytes = segment.count - start
+            let out = handOff.buffer
+            let start = out.count
+            encoder.appendRow(of: statement, to: out)
+            let rowBytes = out.count - start
             if rowBytes - 1 > ArchiveFormat.maxRowBytes {
                 let id = idColumn.map { column -> String in let v = statement.value(Int32(column)); return " (id \(v.stringValue ?? v.int64Value.map(String.init) ?? "?"))" } ?? ""
                 throw VeloError("\(database.path): table \(item.table), row \(tableRows + 1)\(id): \((rowBytes >> 20) + 1) MiB encoded, more than the \(ArchiveFormat.maxRowBytes >> 20) MiB a row of a velo archive may have")
@@ -215,20 +136,15 @@ struct SegmentedSnapshotWriter {
                 hash = SegmentFormat.mix(key)
             } else {
                 key = Int64(tableRows)
-                hash = SegmentFormat.fnv(UnsafeRawBufferPointer(start: segment.base + start, count: rowBytes))
+                hash = SegmentFormat.fnv(UnsafeRawBufferPointer(start: out.base + start, count: rowBytes))
             }
-            if SegmentFormat.isBoundary(hash: hash, rowBytes: rowBytes, segmentBytes: segment.count) || segment.count >= SegmentFormat.maxSegmentBytes {
-                try closeSegment()
+            let segmentBytes = handOff.segmentBytes
+            if SegmentFormat.isBoundary(hash: hash, rowBytes: rowBytes, segmentBytes: segmentBytes) || segmentBytes >= SegmentFormat.maxSegmentBytes {
+                try handOff.endSegment(rows: segmentRows, lastKey: key)
+                segmentRows = 0
             }
             if tableRows & 4095 == 0 { try Interruption.check(); progress?.update(rowsBefore + tableRows, of: 0, detail: item.table) }
         }
-        if segmentRows > 0 { try closeSegment() }
-        closePart()
-        // A table's frames end with it: its segments stay together for the reads and sweeps to come.
-        _ = try packs.flushFrame()
-        while pendingStart < pending.count { try waitForOldest() }
-        packs.forget(before: packs.currentTicket)
-        result.list = builder.finish()
-        return result
+        if segmentRows > 0 { try handOff.endSegment(rows: segmentRows, lastKey: key) }
     }
 }

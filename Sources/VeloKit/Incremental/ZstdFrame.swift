@@ -9,10 +9,13 @@ package enum ZstdFrame {
         guard let cctx = context ?? owned else { throw VeloError("zstd: cannot allocate a compression context") }
         _ = ZSTD_CCtx_setParameter(cctx, ZSTD_c_compressionLevel, level)
         _ = ZSTD_CCtx_setParameter(cctx, ZSTD_c_checksumFlag, 1)
-        var out = [UInt8](repeating: 0, count: ZSTD_compressBound(bytes.count))
-        let n = out.withUnsafeMutableBytes { ZSTD_compress2(cctx, $0.baseAddress, $0.count, bytes.baseAddress, bytes.count) }
+        var n = 0
+        // Not zero-filled first: only the bytes zstd wrote are kept.
+        let out = [UInt8](unsafeUninitializedCapacity: ZSTD_compressBound(bytes.count)) { buffer, count in
+            n = ZSTD_compress2(cctx, buffer.baseAddress, buffer.count, bytes.baseAddress, bytes.count)
+            count = ZSTD_isError(n) == 0 ? n : 0
+        }
         if ZSTD_isError(n) != 0 { throw VeloError("zstd: \(String(cString: ZSTD_getErrorName(n)))") }
-        out.removeSubrange(n...)
         return out
     }
 

@@ -1,0 +1,133 @@
+import Crypto
+import Foundation
+
+/// Takes one table's segments in row order and decides, for each, whether the previous snapshot of the same
+/// source already has it (same last key, size, rows and keyed SHA-256: it is referenced where it is) or it is
+/// new (it goes into the pack writer). It also cuts the table's parts and hashes them as a full archive would,
+/// and builds the table's segment list. Owned by one thread at a time (`SegmentHandOff` runs it on a thread of
+/// its own, beside the one reading rows).
+final class SegmentDeduplicator {
+    private let item: TablePlan.Item
+    private let packs: PackWriter
+    private let hashKey: [UInt8]
+    private let partBytes: Int
+    private let pendingLimit: Int
+    private var old: SegmentList?
+    private var oldNext: SegmentList.Segment?
+    private var result = SegmentedSnapshotWriter.Scanned(list: [])
+    private var builder = SegmentListBuilder()
+    private var pending: [Pending] = []
+    private var pendingStart = 0
+    private var partDigest = SHA256Digest()
+    private var partRows = 0
+    private var partSegments = 0
+
+    /// A segment waiting for the segments before it to enter the list (the list records frames, and a new
+    /// segment's frame is known only once it is compressed and written).
+    private struct Pending {
+        /// The frame of a reused segment; nil for a new one, whose frame is `ticket`'s.
+        var frame: SegmentList.Frame?
+        var ticket: Int
+        var offset: Int
+        var bytes: Int
+        var rows: Int
+        var lastKey: Int64
+        var hash: (UInt64, UInt64)
+    }
+
+    /// - Parameters:
+    ///   - old: the previous snapshot's list of this table, if any.
+    ///   - hashKey: prefixed to every segment before it is hashed (see `SegmentedSnapshotWriter.hashKey`).
+    ///   - pendingLimit: segments waiting for their frame at most; past it, wait for the oldest one's frame.
+    init(item: TablePlan.Item, old: SegmentList?, packs: PackWriter, hashKey: [UInt8], partBytes: Int, pendingLimit: Int) throws {
+        self.item = item
+        self.old = old
+        self.packs = packs
+        self.hashKey = hashKey
+        self.partBytes = partBytes
+        self.pendingLimit = pendingLimit
+        oldNext = try self.old?.next()
+    }
+
+    /// Takes the next segment: `bytes` (whole rows, each ending in a newline), its `rows` and its last row's key.
+    func add(_ bytes: UnsafeRawBufferPointer, rows: Int, lastKey key: Int64) throws {
+        var hasher = Crypto.SHA256()
+        hasher.update(data: hashKey)
+        hasher.update(bufferPointer: bytes)
+        let hash = hasher.finalize().withUnsafeBytes { SegmentList.words(ArraySlice($0.prefix(SegmentFormat.segmentHashBytes))) }
+        partDigest.update(bytes)
+        partRows += rows
+        partSegments += 1
+        result.segments += 1
+        result.rawBytes += Int64(bytes.count)
+        while let o = oldNext, o.lastKey < key { oldNext = try old?.next() }
+        if let o = oldNext, o.lastKey == key, o.hash == hash, o.bytes == bytes.count, o.rows == rows, let list = old {
+            let frame = list.frames[o.frame]
+            if pendingStart == pending.count {
+                builder.append(frame: frame, offset: o.offset, bytes: o.bytes, rows: o.rows, lastKey: key, hash: hash)
+            } else {
+                pending.append(Pending(frame: frame, ticket: 0, offset: o.offset, bytes: o.bytes, rows: o.rows, lastKey: key, hash: hash))
+            }
+            oldNext = try old?.next()
+        } else {
+            let ticket = packs.currentTicket
+            let offset = packs.append(bytes)
+            pending.append(Pending(frame: nil, ticket: ticket, offset: offset, bytes: bytes.count, rows: rows, lastKey: key, hash: hash))
+            result.newSegments += 1
+            result.newRawBytes += Int64(bytes.count)
+            if packs.pendingBytes >= SegmentFormat.frameBytes {
+                _ = try packs.flushFrame()
+                drain()
+            }
+        }
+        if pending.count - pendingStart >= pendingLimit { try waitForOldest() }
+        if partDigest.byteCount >= Int64(partBytes) { closePart() }
+    }
+
+    /// Ends the table: its last part, its frames (a table's frames end with it, so its segments stay together
+    /// for the reads and sweeps to come) and its list.
+    func finish() throws -> SegmentedSnapshotWriter.Scanned {
+        closePart()
+        _ = try packs.flushFrame()
+        while pendingStart < pending.count { try waitForOldest() }
+        packs.forget(before: packs.currentTicket)
+        result.list = builder.finish()
+        return result
+    }
+
+    private func closePart() {
+        guard partSegments > 0 else { return }
+        let path = ArchiveFormat.partPath(group: item.group, table: item.table, part: result.parts.count + 1)
+        result.parts.append(.init(path: path, rows: partRows, bytes: partDigest.byteCount, sha256: partDigest.hex(), segments: partSegments))
+        partDigest = SHA256Digest()
+        partRows = 0
+        partSegments = 0
+    }
+
+    /// Lists every waiting segment whose frame is known, in order.
+    private func drain() {
+        while pendingStart < pending.count {
+            let p = pending[pendingStart]
+            guard let frame = p.frame ?? packs.frame(p.ticket) else { break }
+            builder.append(frame: frame, offset: p.offset, bytes: p.bytes, rows: p.rows, lastKey: p.lastKey, hash: p.hash)
+            pendingStart += 1
+        }
+        if pendingStart == pending.count {
+            pending.removeAll(keepingCapacity: true)
+            pendingStart = 0
+        } else if pendingStart >= 4096 && pendingStart * 2 >= pending.count {
+            pending.removeSubrange(0..<pendingStart)
+            pendingStart = 0
+        }
+    }
+
+    /// Waits for the oldest waiting segment's frame, handing the frame being gathered over if it is that one.
+    private func waitForOldest() throws {
+        let oldest = pending[pendingStart]
+        if oldest.frame == nil {
+            if oldest.ticket == packs.currentTicket { _ = try packs.flushFrame() }
+            _ = try packs.wait(for: oldest.ticket)
+        }
+        drain()
+    }
+}
