@@ -35,7 +35,7 @@ struct SnapshotWriter {
         let buffer = ByteBuffer(capacity: partBytes + (1 << 20))
         entries.append(try writer.addSchemaEntry(of: database, buffer: buffer, modificationTime: time))
 
-        let estimate = progress == nil ? 0 : try estimatedRows()
+        let estimate = progress == nil ? 0 : try plan.estimatedRows(in: database)
         var done = 0
         for item in plan.items where item.includeRows {
             let encoder = RecordEncoder(columnCount: item.columns.count)
@@ -88,26 +88,5 @@ struct SnapshotWriter {
         try writer.addEntry(path: ArchiveFormat.manifestPath, bytes: manifestBytes.bytes, modificationTime: time)
         progress?.finish()
         return manifest
-    }
-
-    /// About how many rows the planned tables hold, for a percentage and a time left: the span of each rowid
-    /// table's rowids (two index lookups, where `count(*)` would read every table once more), and `count(*)`
-    /// only for tables without rowid. Deleted rows make it an overestimate; observers take it as an estimate.
-    func estimatedRows() throws -> Int {
-        var total = 0
-        for item in plan.items where item.includeRows {
-            let table = SQL.quote(item.table)
-            if item.hasRowID {
-                let low = try database.scalar("SELECT min(rowid) FROM \(table)")?.int64Value
-                let high = try database.scalar("SELECT max(rowid) FROM \(table)")?.int64Value
-                if let low, let high, high >= low {
-                    let (span, overflow) = high.subtractingReportingOverflow(low)
-                    total += overflow || span >= Int64(Int32.max) ? Int(Int32.max) : Int(span) + 1
-                }
-            } else {
-                total += Int(try database.scalar("SELECT count(*) FROM \(table)")?.int64Value ?? 0)
-            }
-        }
-        return total
     }
 }

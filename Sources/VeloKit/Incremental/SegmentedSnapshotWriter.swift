@@ -38,6 +38,7 @@ struct SegmentedSnapshotWriter {
 
         var listBytes: Int64 = 0
         var done = 0
+        let estimate = progress == nil ? 0 : try plan.estimatedRows(in: database)
         for item in plan.items where item.includeRows {
             let before = previous?.segments.table(item.table)
             let sameShape = previous?.header.tables.first { $0.name == item.table }.map { $0.columns == item.columns && $0.group == item.group } ?? false
@@ -52,7 +53,7 @@ struct SegmentedSnapshotWriter {
                         Diagnostics.warn("\(item.table): the previous snapshot's segment list cannot be read (\(error)); storing every segment anew")
                     }
                 }
-                let scanned = try scan(item, old: old, packs: packs, rowsBefore: done)
+                let scanned = try scan(item, old: old, packs: packs, rowsBefore: done, estimate: estimate)
                 let stored = try store.writeList(scanned.list, level: level)
                 listBytes += stored.written
                 table = SegmentsDocument.Table(name: item.table, list: stored.sha256, segments: scanned.segments, newSegments: scanned.newSegments,
@@ -60,6 +61,7 @@ struct SegmentedSnapshotWriter {
             }
             let rows = table.parts.reduce(0) { $0 + $1.rows }
             done += rows
+            progress?.update(done, of: estimate, detail: item.table)
             for part in table.parts {
                 entries.append(Manifest.Entry(path: part.path, bytes: part.bytes, sha256: part.sha256, table: item.table, rows: part.rows))
             }
@@ -96,12 +98,12 @@ struct SegmentedSnapshotWriter {
 
     /// Reads and encodes one table's rows, cuts them into segments and hands them to a `SegmentDeduplicator`
     /// (on a thread of its own when compression has threads too: `workers` > 0).
-    private func scan(_ item: TablePlan.Item, old: SegmentList?, packs: PackWriter, rowsBefore: Int) throws -> Scanned {
+    private func scan(_ item: TablePlan.Item, old: SegmentList?, packs: PackWriter, rowsBefore: Int, estimate: Int) throws -> Scanned {
         let deduplicator = try SegmentDeduplicator(item: item, old: old, packs: packs, hashKey: hashKey, partBytes: partBytes,
                                                    pendingLimit: pendingLimit)
         let handOff = SegmentHandOff(deduplicator: deduplicator, threaded: workers > 0)
         do {
-            try read(item, into: handOff, rowsBefore: rowsBefore)
+            try read(item, into: handOff, rowsBefore: rowsBefore, estimate: estimate)
             return try handOff.finish()
         } catch {
             handOff.cancel()
@@ -109,7 +111,7 @@ struct SegmentedSnapshotWriter {
         }
     }
 
-    private func read(_ item: TablePlan.Item, into handOff: SegmentHandOff, rowsBefore: Int) throws {
+    private func read(_ item: TablePlan.Item, into handOff: SegmentHandOff, rowsBefore: Int, estimate: Int) throws {
         let encoder = RecordEncoder(columnCount: item.columns.count)
         let select = item.columns.isEmpty ? "NULL" : SQL.quoteList(item.columns)
         let sql = item.hasRowID ? "SELECT \(select), rowid FROM \(SQL.quote(item.table)) ORDER BY rowid" : "SELECT \(select) FROM \(SQL.quote(item.table))"
@@ -143,7 +145,7 @@ struct SegmentedSnapshotWriter {
                 try handOff.endSegment(rows: segmentRows, lastKey: key)
                 segmentRows = 0
             }
-            if tableRows & 4095 == 0 { try Interruption.check(); progress?.update(rowsBefore + tableRows, of: 0, detail: item.table) }
+            if tableRows & 4095 == 0 { try Interruption.check(); progress?.update(rowsBefore + tableRows, of: estimate, detail: item.table) }
         }
         if segmentRows > 0 { try handOff.endSegment(rows: segmentRows, lastKey: key) }
     }

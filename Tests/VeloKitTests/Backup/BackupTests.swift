@@ -87,12 +87,16 @@ import Testing
         func finish() { finished = true }
     }
 
-    @Test func progressCarriesAnEstimatedTotalOfRows() throws {
-        let path = try Fixtures.demo(posts: 5_000, name: "progress-total")
+    @Test(arguments: [false, true])
+    func progressCarriesAnEstimatedTotalOfRows(incremental: Bool) throws {
+        let name = "progress-total-\(incremental)"
+        let path = try Fixtures.demo(posts: 5_000, name: name)
         let db = try Database(path: path, mode: .readWrite)
         try db.execute("DELETE FROM _velo_comments WHERE rowid % 2 = 0")  // deleted rows: an overestimate
         let recorder = ProgressRecorder()
-        let result = try Backup.run(databasePath: path, repository: try repository("progress-total"), options: .init(), progress: recorder)
+        var options = Backup.Options()
+        options.incremental = incremental
+        let result = try Backup.run(databasePath: path, repository: try repository(name), options: options, progress: recorder)
         let rows = result.rows.values.reduce(0, +)
         let deleted = Int(try db.scalar("SELECT max(rowid) - min(rowid) + 1 - count(*) FROM _velo_comments")?.int64Value ?? 0)
         #expect(recorder.reports.count > 1)
