@@ -11,7 +11,8 @@
 #     records the median wall time in WALL[NAME] and the largest peak RSS (KiB) in RSS[NAME].
 #   - a section is a function `section_<name>` that calls measure, then add_row / add_target.
 #   - list the section in SECTIONS below; sections run in that order and share $WORK and the measurements of
-#     earlier sections (section_backup leaves $WORK/dump.sql.zst, $WORK/repo-wal and $WORK/repo-delete).
+#     earlier sections (section_backup leaves $WORK/dump.sql.zst, $WORK/repo-wal and $WORK/repo-delete with a --full
+#     archive each, and $WORK/repo-wal-default and $WORK/repo-delete-default with a first incremental snapshot).
 set -euo pipefail
 export LC_ALL=C
 
@@ -236,6 +237,23 @@ resolution_note() {
 
 remove_repo_wal() { rm -rf "$WORK/repo-wal"; }
 remove_repo_delete() { rm -rf "$WORK/repo-delete"; }
+remove_repo_wal_default() { rm -rf "$WORK/repo-wal-default"; }
+remove_repo_delete_default() { rm -rf "$WORK/repo-delete-default"; }
+
+# measure_backup NAME REPO DB [OPTIONS...]: a backup into an empty repository each run (its first snapshot),
+# with --verbose so that velo logs how long it held a rollback-journal source's read lock. Sets BYTES[NAME]
+# (what the repository grew by, as velo reports it) and LOCK[NAME] (the longest lock of the runs).
+declare -A BYTES=() LOCK=()
+measure_backup() {
+    local name="$1" repo="$2" db="$3"; shift 3
+    local log_before
+    log_before="$(wc -l < "$LOG")"
+    measure "$name" --before "remove_$(basename "$repo" | tr - _)" --stdout "$WORK/$name.json" -- \
+        "$VELO" backup --db "$db" --repo "$repo" --json --verbose "$@"
+    BYTES[$name]="$(json_field "$WORK/$name.json" bytes)"
+    LOCK[$name]="$(tail -n +"$((log_before + 1))" "$LOG" | sed -n 's/.*read lock released after \([0-9.]*\) s.*/\1/p' | sort -g | tail -n 1)"
+    echo "== $name: snapshot $(json_field "$WORK/$name.json" id), ${BYTES[$name]} bytes" >> "$LOG"
+}
 
 section_backup() {
     # Reference A: a plain SQL dump, compressed like velo compresses (level 3), two zstd threads.
@@ -244,52 +262,63 @@ section_backup() {
     [ "$(zstd -dc "$WORK/dump.sql.zst" | tail -n 1)" = "COMMIT;" ] || die "sqlite3 .dump | zstd did not produce a complete dump"
     DUMP_BYTES="$(stat -c %s "$WORK/dump.sql.zst")"
 
-    measure backup-wal --before remove_repo_wal --stdout "$WORK/backup-wal.json" -- \
-        "$VELO" backup --full --db "$DB_WAL" --repo "$WORK/repo-wal" --json
-    WAL_ARCHIVE_BYTES="$(json_field "$WORK/backup-wal.json" bytes)"
-    WAL_SNAPSHOT_ID="$(json_field "$WORK/backup-wal.json" id)"
-    echo "== backup-wal: snapshot $WAL_SNAPSHOT_ID, $WAL_ARCHIVE_BYTES bytes" >> "$LOG"
-
-    # --verbose: velo logs how long it held the read lock that writers of a rollback-journal database wait for.
-    local log_before
-    log_before="$(wc -l < "$LOG")"
-    measure backup-delete --before remove_repo_delete --stdout "$WORK/backup-delete.json" -- \
-        "$VELO" backup --full --db "$DB" --repo "$WORK/repo-delete" --json --verbose
-    DELETE_ARCHIVE_BYTES="$(json_field "$WORK/backup-delete.json" bytes)"
-    LOCK_HELD="$(tail -n +"$((log_before + 1))" "$LOG" | sed -n 's/.*read lock released after \([0-9.]*\) s.*/\1/p' | sort -g | tail -n 1)"
-    [ -n "$LOCK_HELD" ] || die "velo backup --verbose did not say how long it held the read lock"
+    # The default (an incremental snapshot; its first one into an empty repository stores every row), then
+    # --full (a self-contained format-1 archive), from each journal mode.
+    measure_backup backup-wal-default "$WORK/repo-wal-default" "$DB_WAL"
+    measure_backup backup-delete-default "$WORK/repo-delete-default" "$DB"
+    measure_backup backup-wal "$WORK/repo-wal" "$DB_WAL" --full
+    measure_backup backup-delete "$WORK/repo-delete" "$DB" --full
+    [ -n "${LOCK[backup-delete]}" ] && [ -n "${LOCK[backup-delete-default]}" ] \
+        || die "velo backup --verbose did not say how long it held the read lock"
 
     add_row 'sqlite3 .dump \| zstd -3 -T2' dump "$DUMP_BYTES" "1.00"
-    add_row 'velo backup (WAL source)' backup-wal "$WAL_ARCHIVE_BYTES" \
-        "$(ratio "${WALL[backup-wal]}" "${WALL[dump]}") (size $(ratio "$WAL_ARCHIVE_BYTES" "$DUMP_BYTES"))"
-    add_row 'velo backup (rollback-journal source)' backup-delete "$DELETE_ARCHIVE_BYTES" \
-        "$(ratio "${WALL[backup-delete]}" "${WALL[dump]}") (size $(ratio "$DELETE_ARCHIVE_BYTES" "$DUMP_BYTES"))"
+    local name label
+    for name in backup-wal-default backup-delete-default backup-wal backup-delete; do
+        case "$name" in
+            backup-wal-default) label='velo backup (default: incremental, first snapshot; WAL source)' ;;
+            backup-delete-default) label='velo backup (default: incremental, first snapshot; rollback-journal source)' ;;
+            backup-wal) label='velo backup --full (WAL source)' ;;
+            backup-delete) label='velo backup --full (rollback-journal source)' ;;
+        esac
+        add_row "$label" "$name" "${BYTES[$name]}" \
+            "$(ratio "${WALL[$name]}" "${WALL[dump]}") (size $(ratio "${BYTES[$name]}" "$DUMP_BYTES"))"
+    done
 
-    add_target "backup time (WAL) <= 0.7x dump pipeline" "${WALL[backup-wal]} <= 0.7 * ${WALL[dump]}" \
+    add_target "backup time, default options (WAL) <= 0.7x dump pipeline" "${WALL[backup-wal-default]} <= 0.7 * ${WALL[dump]}" \
+        "$(ratio "${WALL[backup-wal-default]}" "${WALL[dump]}")x" "${WALL[dump]}"
+    add_target "backup time, default options (rollback journal) <= 0.7x dump pipeline" "${WALL[backup-delete-default]} <= 0.7 * ${WALL[dump]}" \
+        "$(ratio "${WALL[backup-delete-default]}" "${WALL[dump]}")x" "${WALL[dump]}"
+    add_target "backup --full time (WAL) <= 0.7x dump pipeline" "${WALL[backup-wal]} <= 0.7 * ${WALL[dump]}" \
         "$(ratio "${WALL[backup-wal]}" "${WALL[dump]}")x" "${WALL[dump]}"
-    add_target "backup time (rollback journal) <= 0.7x dump pipeline" "${WALL[backup-delete]} <= 0.7 * ${WALL[dump]}" \
+    add_target "backup --full time (rollback journal) <= 0.7x dump pipeline" "${WALL[backup-delete]} <= 0.7 * ${WALL[dump]}" \
         "$(ratio "${WALL[backup-delete]}" "${WALL[dump]}")x" "${WALL[dump]}"
     # sqlite3 .dump holds its read lock until it has written the last row into the pipe, about the whole pipeline.
-    add_target "read lock of a rollback-journal source held no longer than sqlite3 .dump's" "$LOCK_HELD <= ${WALL[dump]}" \
-        "velo at most $LOCK_HELD s, sqlite3 .dump about ${WALL[dump]} s"
-    add_target "archive size <= 1.0x dump.sql.zst" "$WAL_ARCHIVE_BYTES <= $DUMP_BYTES" \
-        "$(ratio "$WAL_ARCHIVE_BYTES" "$DUMP_BYTES")x: $WAL_ARCHIVE_BYTES vs $DUMP_BYTES bytes"
+    local held
+    held="$(max "${LOCK[backup-delete]}" "${LOCK[backup-delete-default]}")"
+    add_target "read lock of a rollback-journal source held no longer than sqlite3 .dump's" "$held <= ${WALL[dump]}" \
+        "velo at most ${LOCK[backup-delete-default]} s (default) and ${LOCK[backup-delete]} s (--full), sqlite3 .dump about ${WALL[dump]} s"
+    add_target "archive size (--full) <= 1.0x dump.sql.zst" "${BYTES[backup-wal]} <= $DUMP_BYTES" \
+        "$(ratio "${BYTES[backup-wal]}" "$DUMP_BYTES")x: ${BYTES[backup-wal]} vs $DUMP_BYTES bytes"
+    add_target "repository growth of the first incremental snapshot <= 1.0x dump.sql.zst" "${BYTES[backup-wal-default]} <= $DUMP_BYTES" \
+        "$(ratio "${BYTES[backup-wal-default]}" "$DUMP_BYTES")x: ${BYTES[backup-wal-default]} vs $DUMP_BYTES bytes (the segment lists are the difference)"
 }
 
 section_verify() {
     # Reference B: decompressing the dump, the least a check of the archive has to do.
     measure unzstd -- zstd -dc "$WORK/dump.sql.zst"
     measure verify -- "$VELO" verify --repo "$WORK/repo-wal" latest
+    measure verify-default -- "$VELO" verify --repo "$WORK/repo-wal-default" latest
 
     add_row 'zstd -dc dump.sql.zst' unzstd "-" "1.00"
-    add_row 'velo verify' verify "-" "$(ratio "${WALL[verify]}" "${WALL[unzstd]}")"
+    add_row 'velo verify (the --full archive)' verify "-" "$(ratio "${WALL[verify]}" "${WALL[unzstd]}")"
+    add_row 'velo verify (the incremental snapshot)' verify-default "-" "$(ratio "${WALL[verify-default]}" "${WALL[unzstd]}")"
 
     add_target "verify time <= 1.0x zstd -dc" "${WALL[verify]} <= ${WALL[unzstd]}" \
-        "$(ratio "${WALL[verify]}" "${WALL[unzstd]}")x" "${WALL[unzstd]}"
+        "$(ratio "${WALL[verify]}" "${WALL[unzstd]}")x for the full archive, $(ratio "${WALL[verify-default]}" "${WALL[unzstd]}")x for the incremental snapshot" "${WALL[unzstd]}"
     local peak
-    peak="$(max "${RSS[backup-wal]}" "${RSS[backup-delete]}" "${RSS[verify]}")"
+    peak="$(max "${RSS[backup-wal]}" "${RSS[backup-delete]}" "${RSS[backup-wal-default]}" "${RSS[backup-delete-default]}" "${RSS[verify]}" "${RSS[verify-default]}")"
     add_target "backup and verify peak RSS <= 64 MiB" "$peak <= 64 * 1024" \
-        "backup WAL $(mib "${RSS[backup-wal]}"), backup rollback $(mib "${RSS[backup-delete]}"), verify $(mib "${RSS[verify]}") MiB"
+        "backup default $(mib "$(max "${RSS[backup-wal-default]}" "${RSS[backup-delete-default]}")"), --full $(mib "$(max "${RSS[backup-wal]}" "${RSS[backup-delete]}")"), verify $(mib "$(max "${RSS[verify]}" "${RSS[verify-default]}")") MiB"
 }
 
 # --- report ---------------------------------------------------------------------------------------------------
@@ -304,14 +333,16 @@ section_restore() {
     measure replay --before remove_replay -- sh -c "zstd -dc '$WORK/dump.sql.zst' | sqlite3 '$WORK/replay.sqlite'"
     measure restore --before remove_restored -- "$VELO" restore "$id" --repo "$WORK/repo-wal" --target "$WORK/restored.sqlite"
     measure plan -- "$VELO" plan "$id" --repo "$WORK/repo-wal" --target "$WORK/tenant-wal.sqlite" --json
+    measure restore-default --before remove_restored -- "$VELO" restore latest --repo "$WORK/repo-wal-default" --target "$WORK/restored.sqlite"
     add_row 'zstd -dc dump.sql.zst \| sqlite3 new.db' replay "-" "1.00"
-    add_row 'velo restore (into a new database)' restore "-" "$(ratio "${WALL[restore]}" "${WALL[replay]}")"
+    add_row 'velo restore (the --full archive, into a new database)' restore "-" "$(ratio "${WALL[restore]}" "${WALL[replay]}")"
+    add_row 'velo restore (the incremental snapshot, into a new database)' restore-default "-" "$(ratio "${WALL[restore-default]}" "${WALL[replay]}")"
     add_row 'velo plan (against the fully populated source)' plan "-" "$(ratio "${WALL[plan]}" "${WALL[restore]}") of restore"
-    add_target "restore into a new database <= 0.5x the SQL replay" "${WALL[restore]} <= 0.5 * ${WALL[replay]}" \
-        "$(ratio "${WALL[restore]}" "${WALL[replay]}")x" "${WALL[replay]}"
+    add_target "restore into a new database <= 0.5x the SQL replay" "$(max "${WALL[restore]}" "${WALL[restore-default]}") <= 0.5 * ${WALL[replay]}" \
+        "$(ratio "${WALL[restore]}" "${WALL[replay]}")x the full archive, $(ratio "${WALL[restore-default]}" "${WALL[replay]}")x the incremental snapshot" "${WALL[replay]}"
     add_target "plan <= 1.0x the restore" "${WALL[plan]} <= ${WALL[restore]}" "$(ratio "${WALL[plan]}" "${WALL[restore]}")x"
-    add_target "restore and plan peak RSS <= 128 MiB" "$(max "${RSS[restore]}" "${RSS[plan]}") <= 128 * 1024" \
-        "restore $(mib "${RSS[restore]}"), plan $(mib "${RSS[plan]}") MiB"
+    add_target "restore and plan peak RSS <= 128 MiB" "$(max "${RSS[restore]}" "${RSS[restore-default]}" "${RSS[plan]}") <= 128 * 1024" \
+        "restore $(mib "$(max "${RSS[restore]}" "${RSS[restore-default]}")"), plan $(mib "${RSS[plan]}") MiB"
 }
 
 # Transfer: Veloquent's schema-transfer payload. Export (every non-system collection, as the admin UI offers)

@@ -128,12 +128,7 @@ public enum Backup {
                                           partBytes: options.partBytes, progress: progress)
             snapshot.files = uploads
             // Every row is read: writers need not wait for the files, the archive's last block, fsync and rename.
-            snapshot.afterRows = {
-                let held = source.close()
-                if source.blocksWriters {
-                    Diagnostics.info("\(databasePath): read lock released after \(String(format: "%.2f", Double(held.components.seconds) + Double(held.components.attoseconds) / 1e18)) s (\(source.journalMode) journal: writers waited at most that long)")
-                }
-            }
+            snapshot.afterRows = { source.releaseAfterRows(of: databasePath) }
             manifest = try snapshot.write(to: writer)
             skipped += snapshot.vanishedFiles.map { "\($0): deleted while the backup ran" }
             written = try writer.finish()

@@ -49,5 +49,15 @@ package final class ConsistentRead {
         return held
     }
 
+    /// Ends the read transaction once every row is read, and says under `--verbose` how long writers of a
+    /// rollback-journal source (`name`) could have waited for it.
+    package func releaseAfterRows(of name: String) {
+        let held = close()
+        if blocksWriters {
+            let seconds = Double(held.components.seconds) + Double(held.components.attoseconds) / 1e18
+            Diagnostics.info("\(name): read lock released after \(String(format: "%.2f", seconds)) s (\(journalMode) journal: writers waited at most that long)")
+        }
+    }
+
     deinit { close() }
 }

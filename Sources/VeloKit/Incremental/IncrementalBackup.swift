@@ -42,15 +42,13 @@ extension Backup {
         do {
             let marker = try JSONParser.parse(try FileSystem.read(repository.path(Repository.markerFile)))
             let key = Array((marker["id"]?.stringValue ?? "").utf8)
-            let snapshot = SegmentedSnapshotWriter(database: source.database, plan: plan, header: header, partBytes: options.partBytes,
+            var snapshot = SegmentedSnapshotWriter(database: source.database, plan: plan, header: header, partBytes: options.partBytes,
                                                    level: options.level, store: store, hashKey: key, previous: previous, unchanged: unchanged,
                                                    sourceState: state, progress: progress, pendingLimit: options.pendingSegmentLimit,
                                                    workers: Int(options.workers))
+            // Every row is read: writers need not wait for the last frames, the lists, fsync and rename.
+            snapshot.afterRows = { source.releaseAfterRows(of: databasePath) }
             (manifest, document) = try snapshot.write(to: writer, packs: packs)
-            let held = source.close()
-            if source.blocksWriters {
-                Diagnostics.info("\(databasePath): read lock released after \(String(format: "%.2f", Double(held.components.seconds) + Double(held.components.attoseconds) / 1e18)) s (\(source.journalMode) journal: writers waited at most that long)")
-            }
             written = try writer.finish()
         } catch {
             writer.abort()

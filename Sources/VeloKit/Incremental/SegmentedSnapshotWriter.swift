@@ -21,6 +21,8 @@ struct SegmentedSnapshotWriter {
     let progress: (any ProgressObserver)?
     /// Segments waiting to be listed at most; past it the reader waits for the oldest one's frame.
     var pendingLimit = 1 << 14
+    /// Called once every row is read (to end the read transaction before the packs are finished).
+    var afterRows: (() -> Void)?
     /// Compression threads (`Backup.Options.workers`); with any, segments are also hashed on a thread of their own.
     var workers = 0
 
@@ -69,6 +71,7 @@ struct SegmentedSnapshotWriter {
                                          columns: item.columns, rows: rows, parts: table.parts.map(\.path)))
             documentTables.append(table)
         }
+        afterRows?()
         // Every pack is durable under its final name before anything refers to it.
         try packs.finish()
         let document = SegmentsDocument(sourceState: sourceState, tables: documentTables, storedBytes: packs.writtenBytes + listBytes)
