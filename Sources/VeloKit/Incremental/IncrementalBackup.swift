@@ -61,8 +61,9 @@ extension Backup {
         Diagnostics.info("\(final): written (\(written.bytes) bytes, SHA-256 \(written.sha256)); \(document.storedBytes) bytes of new pieces")
         let elapsed = ContinuousClock.now - started
         let seconds = Double(elapsed.components.seconds) + Double(elapsed.components.attoseconds) / 1e18
-        let entry = CatalogEntry(snapshot: header, manifest: manifest, archive: relative, bytes: written.bytes,
+        var entry = CatalogEntry(snapshot: header, manifest: manifest, archive: relative, bytes: written.bytes,
                                  sha256: written.sha256, seconds: seconds, sequence: try repository.catalog.nextSequence())
+        entry.storedBytes = document.storedBytes
         try repository.catalog.write(entry, header: header, manifest: manifest)
         Diagnostics.info("\(repository.catalog.entryPath(id)): catalogued")
         PieceSweep.clearNeeded(repository)

@@ -17,6 +17,9 @@ public struct CatalogEntry: Equatable, Sendable {
     /// The archive's path relative to the repository root.
     public var archive: String
     public var archiveBytes: Int64
+    /// An incremental snapshot's new pieces (packs and segment lists) that it stored in the repository besides
+    /// its archive; nil for a full archive.
+    public var storedBytes: Int64?
     public var archiveSHA256: String
     public var sourcePath: String
     public var sourceKind: String
@@ -36,11 +39,16 @@ public struct CatalogEntry: Equatable, Sendable {
 
     public var totalRows: Int { tableRows.values.reduce(0, +) }
 
+    /// What the snapshot added to the repository when it was taken: its archive, and an incremental snapshot's
+    /// new pieces. (Pieces it shares with later snapshots stay when it is removed: prune reports what is freed.)
+    public var addedBytes: Int64 { archiveBytes + (storedBytes ?? 0) }
+
     package var json: JSONValue {
         var pairs: [(String, JSONValue)] = [
             ("format", .string("velo-catalog-entry")), ("version", .int(1)),
             ("id", .string(id)), ("time", .string(Timestamp.iso8601(time))), ("sequence", .int(sequence)), ("archive", .string(archive)),
             ("archive_bytes", .int(archiveBytes)), ("archive_sha256", .string(archiveSHA256)),
+        ] + (storedBytes.map { [("stored_bytes", JSONValue.int($0))] } ?? []) + [
             ("source", .object([("path", .string(sourcePath)), ("kind", .string(sourceKind)),
                                 ("schema_version", schemaVersion.map { .string($0) } ?? .null)] + (app.map { [("app", $0.json)] } ?? []))),
             ("tags", .array(tags.map { .string($0) })), ("collections", .array(collections.map { .string($0) })),
@@ -89,6 +97,7 @@ public struct CatalogEntry: Equatable, Sendable {
         sequence = json["sequence"]?.intValue ?? 0
         self.archive = archive
         archiveBytes = Int64(bytes)
+        storedBytes = json["stored_bytes"]?.intValue.map(Int64.init)
         archiveSHA256 = sha
         sourcePath = json["source"]?["path"]?.stringValue ?? ""
         sourceKind = json["source"]?["kind"]?.stringValue ?? "tenant"

@@ -32,7 +32,7 @@ package struct CatalogIndex {
         package var verification: CatalogEntry.Verification?
 
         init(_ entry: CatalogEntry) {
-            id = entry.id; time = entry.time; sequence = entry.sequence; bytes = entry.archiveBytes; tags = entry.tags
+            id = entry.id; time = entry.time; sequence = entry.sequence; bytes = entry.addedBytes; tags = entry.tags
             verification = entry.verification.map { .init(time: $0.time, ok: $0.ok, problems: []) }
         }
 
@@ -59,7 +59,7 @@ package struct CatalogIndex {
         var damaged: [Catalog.DamagedEntry]
 
         var json: JSONValue {
-            .object([("format", .string("velo-catalog-cache")), ("version", .int(1)), ("catalog_mtime", .string(catalogStamp)),
+            .object([("format", .string("velo-catalog-cache")), ("version", .int(2)), ("catalog_mtime", .string(catalogStamp)),
                       ("max_sequence", .int(maxSequence)),
                       ("damaged", .array(damaged.map { .object([("id", .string($0.id)), ("path", .string($0.path)), ("reason", .string($0.reason))]) }))])
         }
@@ -69,7 +69,7 @@ package struct CatalogIndex {
         }
 
         init?(json: JSONValue) {
-            guard json["format"]?.stringValue == "velo-catalog-cache", json["version"]?.intValue == 1,
+            guard json["format"]?.stringValue == "velo-catalog-cache", json["version"]?.intValue == 2,
                   let stamp = json["catalog_mtime"]?.stringValue, let max = json["max_sequence"]?.intValue,
                   let damaged = json["damaged"]?.arrayValue else { return nil }
             catalogStamp = stamp; maxSequence = max

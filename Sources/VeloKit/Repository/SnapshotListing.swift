@@ -7,6 +7,7 @@ package struct SnapshotListing: Encodable, Sendable, Equatable {
     package var tags: [String]
     package var collections: [String]
     package var rows: Int
+    /// What the snapshot added to the repository: its archive, and an incremental snapshot's new pieces.
     package var bytes: Int64
     package var archive: String
     package var verified: String?
@@ -23,7 +24,7 @@ package struct SnapshotListing: Encodable, Sendable, Equatable {
         tags = e.tags
         collections = e.collections
         rows = e.totalRows
-        bytes = e.archiveBytes
+        bytes = e.addedBytes
         archive = repository.path(e.archive)
         verified = e.verification.map { Timestamp.iso8601($0.time) }
         verifiedOK = e.verification?.ok

@@ -194,3 +194,26 @@ import Testing
         }
     }
 }
+
+/// What an incremental snapshot costs is what listings and status show: its archive and the pieces it stored.
+@Suite struct IncrementalSizeTests {
+    @Test func listingsAndTheCatalogCacheCountWhatEachSnapshotAdded() throws {
+        let source = try IncrementalBackupTests.source(posts: 300, name: "sizes")
+        let repo = try Repository.open(Fixtures.temporaryDirectory("sizes").appendingPathComponent("repo").path, create: true)
+        IncrementalBackupTests.settle(source)
+        let first = try Backup.run(databasePath: source, repository: repo, options: IncrementalBackupTests.options())
+        let unchanged = try Backup.run(databasePath: source, repository: repo, options: IncrementalBackupTests.options())
+        let entries = try repo.catalog.entries()
+        let a = try #require(entries.first { $0.id == first.id })
+        let b = try #require(entries.first { $0.id == unchanged.id })
+        let stored = try IncrementalBackupTests.document(first).storedBytes
+        #expect(stored > 0 && a.storedBytes == stored)
+        #expect(b.storedBytes == 0)
+        #expect(a.addedBytes == a.archiveBytes + stored)
+        #expect(SnapshotListing(a, in: repo).bytes == a.addedBytes)
+        #expect(SnapshotListing(b, in: repo).bytes == b.archiveBytes)
+        #expect(first.bytes == a.addedBytes)
+        let summary = try #require(CatalogIndex(root: repo.root).summaries().sources.first)
+        #expect(summary.recent.map(\.bytes) == [a.addedBytes, b.addedBytes])
+    }
+}
