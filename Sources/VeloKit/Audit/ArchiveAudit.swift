@@ -28,6 +28,8 @@ package struct ArchiveAudit {
     package var problems: [Problem] = []
     package var archiveBytes: Int64 = 0
     package var archiveSHA256 = ""
+    /// An incremental snapshot's pack frames read and checked (compressed bytes); 0 for a full archive.
+    package var frameBytes: Int64 = 0
     package var rowsChecked = 0
     /// Uncompressed bytes read so far, for progress.
     var bytesRead: Int64 = 0
@@ -136,6 +138,7 @@ package struct ArchiveAudit {
             let finished = try reader.finishReading()
             archiveBytes = finished.bytes
             archiveSHA256 = finished.sha256
+            frameBytes = reader.frameBytesRead
         } catch let error as ArchiveDamage {
             problems.append(Problem(entry: error.entry, reason: error.reason))
         } catch {

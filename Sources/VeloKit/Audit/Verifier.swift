@@ -9,6 +9,7 @@ public enum Verifier {
         public var problems: [String]
         public var entries: Int
         public var rows: Int
+        /// Compressed bytes read and checked: the archive, and an incremental snapshot's pack frames.
         public var bytes: Int64
         public var seconds: Double
     }
@@ -53,7 +54,7 @@ public enum Verifier {
         let elapsed = ContinuousClock.now - started
         let report = Report(
             id: snapshot.id ?? audit?.header?.id, archive: path, ok: problems.isEmpty, problems: problems.map(\.description),
-            entries: audit?.entries.count ?? 0, rows: audit?.rowsChecked ?? 0, bytes: audit?.archiveBytes ?? 0,
+            entries: audit?.entries.count ?? 0, rows: audit?.rowsChecked ?? 0, bytes: (audit?.archiveBytes ?? 0) + (audit?.frameBytes ?? 0),
             seconds: Double(elapsed.components.seconds) + Double(elapsed.components.attoseconds) / 1e18)
         if case .catalogued(var entry, let repository) = snapshot {
             entry.verification = .init(time: Timestamp.now, ok: report.ok, problems: report.problems)

@@ -22,6 +22,8 @@ package final class SegmentedArchiveReader: EntryReading {
     private var prefetcher: FramePrefetcher?
     /// The frame the last segment was in (the next one usually is too).
     private var lastFrame: (frame: SegmentList.Frame, bytes: [UInt8])?
+    /// Compressed bytes of the pack frames read (and checked) so far.
+    package private(set) var frameBytesRead: Int64 = 0
     /// Parts already verified in this run (`velo verify` of several snapshots): `ArchiveAudit` does not read them again.
     package var verifiedParts: VerifiedParts?
     /// The current part's key in `verifiedParts` and its first segment's index in its list.
@@ -191,6 +193,7 @@ package final class SegmentedArchiveReader: EntryReading {
                         state.frame = lastFrame.bytes
                     } else {
                         state.frame = try prefetcher?.take(frame) ?? store!.frame(frame)
+                        frameBytesRead += Int64(frame.length)
                         lastFrame = (frame, state.frame)
                     }
                 } catch let damage as ArchiveDamage {

@@ -213,6 +213,9 @@ import Testing
         #expect(SnapshotListing(a, in: repo).bytes == a.addedBytes)
         #expect(SnapshotListing(b, in: repo).bytes == b.archiveBytes)
         #expect(first.bytes == a.addedBytes)
+        // verify says how much it read: the archive and the pack frames behind it.
+        let report = try Verifier.verify(.catalogued(a, repository: repo))
+        #expect(report.ok && report.bytes > a.archiveBytes && report.bytes <= a.addedBytes)
         let summary = try #require(CatalogIndex(root: repo.root).summaries().sources.first)
         #expect(summary.recent.map(\.bytes) == [a.addedBytes, b.addedBytes])
     }
