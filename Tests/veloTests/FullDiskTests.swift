@@ -34,16 +34,20 @@ import VeloKit
             let size = "200k"
             let db = dir.appendingPathComponent("\(journal).sqlite").path
             #expect(try VeloProcess.run(["demo", "--out", db, "--posts", "2000", "--journal-mode", journal, "--force"]).status == 0)
-            try #require(Self.sh("mount -t tmpfs -o size=\(size) tmpfs \(mount)") == 0)
-            defer { _ = Self.sh("umount \(mount)") }
-            let repo = mount + "/repo"
-            let result = try VeloProcess.run(["backup", "--full", "--db", db, "--repo", repo])
-            #expect(result.status == 1, "\(journal): \(result.stdout)")
-            #expect(result.stderr.contains("No space left on device") || result.stderr.contains("disk is full"), "\(result.stderr)")
-            let files = (FileManager.default.enumerator(atPath: repo)?.allObjects as? [String] ?? []).filter {
-                $0.hasSuffix(".zst") || $0.hasSuffix(".partial") || $0.hasPrefix("catalog/") || $0.hasPrefix("tmp/")
-            }.filter { !FileSystemPaths.isDirectory(repo + "/" + $0) }
-            #expect(files.isEmpty, "\(journal): left behind \(files)")
+            // A full archive, and the default incremental snapshot (packs and lists in data/, on worker threads).
+            for mode in [["--full"], []] {
+                try #require(Self.sh("mount -t tmpfs -o size=\(size) tmpfs \(mount)") == 0)
+                defer { _ = Self.sh("umount \(mount)") }
+                let repo = mount + "/repo"
+                let result = try VeloProcess.run(["backup"] + mode + ["--db", db, "--repo", repo])
+                #expect(result.status == 1, "\(journal) \(mode): \(result.stdout)")
+                #expect(result.stderr.contains("No space left on device") || result.stderr.contains("disk is full"), "\(result.stderr)")
+                let files = (FileManager.default.enumerator(atPath: repo)?.allObjects as? [String] ?? []).filter {
+                    $0.hasSuffix(".zst") || $0.hasSuffix(".partial") || $0.hasPrefix("catalog/") || $0.hasPrefix("tmp/")
+                        || $0.hasSuffix(".pack") || $0.hasSuffix(".list") || $0.contains(".tmp-")
+                }.filter { !FileSystemPaths.isDirectory(repo + "/" + $0) }
+                #expect(files.isEmpty, "\(journal) \(mode): left behind \(files)")
+            }
         }
     }
 }
