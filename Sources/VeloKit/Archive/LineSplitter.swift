@@ -28,6 +28,14 @@ struct LineSplitter {
         lines = 0
     }
 
+    /// Grows the carried line to hold `needed` bytes. Past 1 MiB it takes room for the longest line at once:
+    /// doubling would hold the old and the new buffer together while copying (8 and 16 MiB for a row near the
+    /// limit), where this holds at most 1 MiB beside the final one.
+    private mutating func reserve(_ needed: Int) {
+        guard needed > carry.capacity else { return }
+        if needed > 1 << 20 { carry.reserveCapacity(maxLine) }
+    }
+
     /// Calls `line` for each complete line in `chunk` (the buffer it gets is valid only during the call).
     /// Throws `LineTooLong` for a line longer than the limit, or what `line` throws.
     mutating func feed(_ chunk: UnsafeRawBufferPointer, _ line: (UnsafeRawBufferPointer) throws -> Void) throws {
@@ -36,6 +44,7 @@ struct LineSplitter {
         while start < n {
             guard let newline = memchr(chunk.baseAddress! + start, 0x0A, n - start) else {
                 guard carry.count + (n - start) <= maxLine else { throw LineTooLong(line: lines + 1, limit: maxLine) }
+                reserve(carry.count + (n - start))
                 carry.append(contentsOf: UnsafeRawBufferPointer(rebasing: chunk[start..<n]))
                 return
             }
@@ -45,6 +54,7 @@ struct LineSplitter {
             if carry.isEmpty {
                 try line(UnsafeRawBufferPointer(rebasing: chunk[start..<end]))
             } else {
+                reserve(carry.count + (end - start))
                 carry.append(contentsOf: UnsafeRawBufferPointer(rebasing: chunk[start..<end]))
                 try carry.withUnsafeBytes { try line($0) }
                 carry.removeAll(keepingCapacity: carry.capacity <= 1 << 20)

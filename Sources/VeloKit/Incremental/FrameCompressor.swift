@@ -150,11 +150,15 @@ final class FrameCompressor: @unchecked Sendable {
         return Compressed(ticket: ticket, bytes: bytes, rawBytes: input.count, sha256: sha256)
     }
 
-    /// A compression context set up as every frame of a pack is compressed (level 3 takes matches of at least
-    /// 6 bytes, as the full archive's stream does).
+    /// A compression context set up as every frame of a pack is compressed (`ZstdTuning`, as the full
+    /// archive's stream).
     private static func makeContext(level: Int32) -> OpaquePointer? {
         guard let context = ZSTD_createCCtx() else { return nil }
-        if level == 3 { _ = ZSTD_CCtx_setParameter(context, ZSTD_c_minMatch, 6) }
+        _ = ZSTD_CCtx_setParameter(context, ZSTD_c_compressionLevel, level)
+        guard (try? ZstdTuning.apply(level: level, to: context)) != nil else {
+            ZSTD_freeCCtx(context)
+            return nil
+        }
         return context
     }
 
