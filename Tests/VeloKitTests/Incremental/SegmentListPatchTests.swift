@@ -74,19 +74,24 @@ import Testing
         let store = Self.store("patch-rebase")
         let first = Self.entries(400)
         let firstSHA = try store.writeList(Self.bytes(first), level: 3).sha256
-        var second = first
-        for i in stride(from: 0, to: 400, by: 10) { second[i].hash = (UInt64(i) + 2_000_000, 0) }  // 10% changed
+        // Changes of 40%, 80% and 120% of the share past which a new full list is written, spread through the list.
+        let step = Int(400 * SegmentListPatch.maxAddedShare * 0.4)
+        let order = (0..<400).map { ($0 * 7) % 400 }  // 7 is prime to 400: every index once, scattered
+        func changed(_ list: [Entry], _ range: Range<Int>, _ mark: UInt64) -> [Entry] {
+            var out = list
+            for i in order[range] { out[i].hash = (UInt64(i) + mark * 1_000_000, 0) }
+            return out
+        }
+        let second = changed(first, 0..<step, 2)
         let a = try SegmentListPatch.store(Self.bytes(second), previous: try store.readList(firstSHA), previousSHA256: firstSHA, in: store, level: 3)
         #expect(a.base == firstSHA)
         // The next patch is against the same full list, not against the patch (depth 1).
-        var third = second
-        for i in stride(from: 5, to: 400, by: 10) { third[i].hash = (UInt64(i) + 3_000_000, 0) }  // 20% differ from the base
+        let third = changed(second, step..<2 * step, 3)
         let b = try SegmentListPatch.store(Self.bytes(third), previous: try store.readList(a.sha256), previousSHA256: a.sha256, in: store, level: 3)
         #expect(b.base == firstSHA)
         #expect(try Self.segments(try store.readList(b.sha256)) == Self.segments(try SegmentList(bytes: Self.bytes(third), name: "third")))
-        // 30% differ from the base: past `maxAddedShare`, a new full list.
-        var fourth = third
-        for i in stride(from: 7, to: 400, by: 10) { fourth[i].hash = (UInt64(i) + 4_000_000, 0) }
+        // Past `maxAddedShare` of the base: a new full list.
+        let fourth = changed(third, 2 * step..<3 * step, 4)
         let c = try SegmentListPatch.store(Self.bytes(fourth), previous: try store.readList(b.sha256), previousSHA256: b.sha256, in: store, level: 3)
         #expect(c.base == nil)
         let full = try store.readList(c.sha256)
