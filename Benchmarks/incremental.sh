@@ -1,11 +1,12 @@
 #!/usr/bin/env bash
 # Incremental snapshots (format version 2) against full archives (format version 1) on a demo Veloquent tenant.
 #
-#   Benchmarks/incremental.sh [--posts N] [--text words|random] [--year-posts N] [--work DIR] [--keep] [--skip-build]
+#   Benchmarks/incremental.sh [--posts N] [--text words|random] [--year-posts N] [--only-year] [--work DIR] [--keep] [--skip-build]
 #
 # Prints a Markdown table (stdout): the first, an unchanged and a 1%-scattered-update backup, each read command
 # on the incremental snapshot against the full archive, and a year of backups at 1% a day with the rotation of
 # retention.example.json: 365 daily backups (two change models) plus one day of hourly ones, on --year-posts posts.
+# --only-year measures the year alone.
 # Needs bash, swift, sqlite3, python3 and GNU time at /usr/bin/time.
 set -euo pipefail
 export LC_ALL=C
@@ -17,6 +18,7 @@ YEAR_POSTS=20000
 WORK="$REPO_ROOT/bench-work-incremental"
 KEEP=0
 SKIP_BUILD=0
+ONLY_YEAR=0
 TIME=/usr/bin/time
 
 while [ $# -gt 0 ]; do
@@ -24,10 +26,11 @@ while [ $# -gt 0 ]; do
         --posts) POSTS="$2"; shift 2 ;;
         --text) TEXT="$2"; shift 2 ;;
         --year-posts) YEAR_POSTS="$2"; shift 2 ;;
+        --only-year) ONLY_YEAR=1; shift ;;
         --work) WORK="$2"; shift 2 ;;
         --keep) KEEP=1; shift ;;
         --skip-build) SKIP_BUILD=1; shift ;;
-        -h|--help) sed -n '2,9p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
+        -h|--help) sed -n '2,10p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
         *) echo "incremental: unknown option $1" >&2; exit 64 ;;
     esac
 done
@@ -38,7 +41,7 @@ if [ "$SKIP_BUILD" = 0 ]; then
     say "building release velo"
     (cd "$REPO_ROOT" && swift build -c release >&2)
 fi
-VELO="$REPO_ROOT/.build/release/velo"
+VELO="${VELO:-$REPO_ROOT/.build/release/velo}"  # VELO=path measures another build
 rm -rf "$WORK"; mkdir -p "$WORK"
 [ "$KEEP" = 1 ] || trap 'rm -rf "$WORK"' EXIT
 cd "$WORK"
@@ -58,6 +61,7 @@ settle() { sleep 2.2; }
 mb() { python3 -c "print(f'{$1/1e6:.1f} MB')"; }
 pct() { python3 -c "print(f'{100*$1/$2:.1f}%')"; }
 
+if [ "$ONLY_YEAR" = 0 ]; then
 say "making a demo with $POSTS posts ($TEXT text, WAL)"
 "$VELO" demo --out db.sqlite --posts "$POSTS" --text "$TEXT" --journal-mode wal -q >>"$LOG"
 DB_BYTES=$(stat -c %s db.sqlite)
@@ -99,6 +103,7 @@ for kind in inc ful; do
     run "${kind}_plan" "$VELO" plan "$S" --repo "$R" --target "restored-$kind.sqlite" -q
 done
 cmp <(sqlite3 restored-inc.sqlite .dump) <(sqlite3 restored-ful.sqlite .dump) >/dev/null || { echo "incremental: the two restores differ" >&2; exit 1; }
+fi
 
 say "a year of backups at 1% of posts a day, $YEAR_POSTS posts: the hours of one day, then 365 daily backups (two change models)"
 # The rotation of retention.example.json. The daily backups are pruned without its hourly and last-6 rules
@@ -153,15 +158,16 @@ for model in turnover hot; do
     printf -v "KEPT_${model}" '%s' "$("$VELO" snapshots --repo "year-$model" --json | python3 -c 'import json,sys; print(len(json.load(sys.stdin)))')"
 done
 
+if [ "$ONLY_YEAR" = 0 ]; then
 python3 - "$POSTS" "$TEXT" "$DB_BYTES" "$FULL_BYTES" "$full_wall" "$full_rss" "$FIRST_ADDED" "$first_wall" "$first_rss" \
     "$SAME_ADDED" "$same_wall" "$UPD_ADDED" "$upd_wall" "$upd_rss" "$fullupd_wall" \
     "$inc_verify_wall" "$ful_verify_wall" "$inc_verify_rss" "$ful_verify_rss" "$inc_cat_wall" "$ful_cat_wall" \
     "$inc_diff_wall" "$ful_diff_wall" "$inc_restore_wall" "$ful_restore_wall" "$inc_restore_rss" "$ful_restore_rss" \
-    "$inc_plan_wall" "$ful_plan_wall" "$inc_plan_rss" "$ful_plan_rss" "$YEAR_POSTS" "$FULL_YEAR" "$HOURS_GROWTH" "$YEAR_turnover" "$KEPT_turnover" "$YEAR_hot" "$KEPT_hot" <<'PY'
+    "$inc_plan_wall" "$ful_plan_wall" "$inc_plan_rss" "$ful_plan_rss" <<'PY'
 import sys
 a = sys.argv[1:]
 (posts, text, db, full, full_wall, full_rss, first, first_wall, first_rss, same, same_wall, upd, upd_wall, upd_rss, fullupd_wall,
- iv, fv, ivr, fvr, ic, fc, idf, fdf, ir, fr, irr, frr, ip, fp, ipr, fpr, yposts, yfull, hours, yturn, kturn, yhot, khot) = a[:38]
+ iv, fv, ivr, fvr, ic, fc, idf, fdf, ir, fr, irr, frr, ip, fp, ipr, fpr) = a[:31]
 f = float
 full = int(full)
 def mb(b): return f"{int(b)/1e6:.1f} MB"
@@ -182,6 +188,12 @@ for name, i, fu, ri, rf in [("verify", iv, fv, ivr, fvr), ("cat posts", ic, fc, 
     rss = f"{mib(ri)} / {mib(rf)}" if ri else ""
     print(f"| {name} | {i} s | {fu} s | {ratio:.2f}x | {rss} |")
 print()
+PY
+fi
+python3 - "$YEAR_POSTS" "$FULL_YEAR" "$HOURS_GROWTH" "$YEAR_turnover" "$KEPT_turnover" "$YEAR_hot" "$KEPT_hot" <<'PY'
+import sys
+yposts, yfull, hours, yturn, kturn, yhot, khot = sys.argv[1:8]
+def mb(b): return f"{int(b)/1e6:.1f} MB"
 yfull, hours, yturn, yhot = int(yfull), int(hours), int(yturn), int(yhot)
 print(f"A year of backups at 1% of posts a day, on a {int(yposts):,}-post demo (full archive {mb(yfull)}), with the rotation of "
       f"retention.example.json applied after every backup (`--prune`): 365 daily backups measured for two kinds of change, plus "

@@ -41,9 +41,32 @@ package final class PieceStore {
         return (sha, Int64(compressed.count))
     }
 
-    /// Reads a segment list and checks it against its name.
-    /// - Throws: `VeloError` (`.damaged`) naming the piece when it is missing, damaged or malformed.
+    /// Reads a segment list and checks it against its name; a patch (`SegmentListPatch`) is read with its base
+    /// (checked the same way) and yields the merged segments.
+    /// - Throws: `VeloError` (`.damaged`) naming the piece when it (or its base) is missing, damaged or malformed.
     package func readList(_ sha256: String) throws -> SegmentList {
+        let bytes = try listBytes(sha256)
+        let relative = SegmentFormat.listPath(sha256)
+        do {
+            guard SegmentListPatch.isPatch(bytes) else { return try SegmentList(bytes: bytes, name: "piece \(relative)") }
+            let patch = try SegmentListPatch(bytes: bytes, name: "piece \(relative)")
+            let baseBytes: [UInt8]
+            do { baseBytes = try listBytes(patch.base) } catch {
+                throw VeloError("\(error) (the base of piece \(relative))", kind: .damaged)
+            }
+            guard !SegmentListPatch.isPatch(baseBytes) else {
+                throw VeloError("piece \(relative): its base \(SegmentFormat.listPath(patch.base)) is a patch, not a full list", kind: .damaged)
+            }
+            return try SegmentList(base: try SegmentList(bytes: baseBytes, name: "piece \(SegmentFormat.listPath(patch.base))"), patch: patch)
+        } catch let error as VeloError {
+            throw error
+        } catch {
+            throw VeloError("\(error)", kind: .damaged)
+        }
+    }
+
+    /// The uncompressed bytes of a list piece (full or patch), checked against its name.
+    private func listBytes(_ sha256: String) throws -> [UInt8] {
         let relative = SegmentFormat.listPath(sha256)
         let file = path(relative)
         guard FileSystem.exists(file) else { throw VeloError("piece \(relative) is missing", kind: .damaged) }
@@ -54,9 +77,7 @@ package final class PieceStore {
             throw VeloError("piece \(relative) is damaged (\(error))", kind: .damaged)
         }
         guard SHA256Digest.of(bytes) == sha256 else { throw VeloError("piece \(relative): SHA-256 mismatch (the piece is damaged)", kind: .damaged) }
-        do { return try SegmentList(bytes: bytes, name: "piece \(relative)") } catch {
-            throw VeloError("\(error)", kind: .damaged)
-        }
+        return bytes
     }
 
     /// The decompressed bytes of one frame, checked against the SHA-256 its list records.

@@ -1,7 +1,7 @@
 import Foundation
 
 /// Prune's mark and sweep over the pieces of incremental snapshots: every archive in `snapshots/` (catalogued
-/// or not yet) marks the segment lists its `segments.json` names, each list marks its packs, and every piece
+/// or not yet) marks the segment lists its `segments.json` names (a patch's base too), each list marks its packs, and every piece
 /// nothing marks is deleted. Run under the repository lock, after the archives being removed are gone (or, for
 /// a dry run, with them excluded), so a piece is freed exactly when no remaining snapshot needs it.
 package enum PieceSweep {
@@ -30,7 +30,7 @@ package enum PieceSweep {
                 guard relative.hasSuffix(ArchiveFormat.fileExtension), !excluding.contains("snapshots/" + relative) else { continue }
                 do {
                     let read = try SegmentedSnapshot.read((snapshots as NSString).appendingPathComponent(relative))
-                    for table in read.segments?.tables ?? [] { lists.insert(table.list) }
+                    for piece in read.segments?.listPieces ?? [] { lists.insert(piece) }
                 } catch {
                     Diagnostics.warn("\(snapshots)/\(relative): cannot read which pieces it uses (\(error)); no piece is deleted until it is removed or readable")
                     marksComplete = false

@@ -10,7 +10,9 @@
 ///               segment in the same frame, else from 0), bytes, rows, last key (signed, from the previous
 ///               segment's), the first 8 bytes of its SHA-256
 ///
-/// Numbers are LEB128 varints; signed ones zigzag-encoded.
+/// Numbers are LEB128 varints; signed ones zigzag-encoded. A list read through a patch (`SegmentListPatch`)
+/// yields its base's segments with the patch's runs applied, and its packs and frames are the base's followed
+/// by the patch's.
 package struct SegmentList {
     package static let magic: [UInt8] = Array("VSL1".utf8)
 
@@ -33,14 +35,34 @@ package struct SegmentList {
         package var hash: (UInt64, UInt64)
     }
 
-    package let packs: [String]
-    package let frames: [Frame]
-    package let segmentCount: Int
+    package private(set) var packs: [String]
+    package private(set) var frames: [Frame]
+    package private(set) var segmentCount: Int
+    /// The SHA-256 of the full list this one was read through a patch of; nil for a full list.
+    package private(set) var base: String?
     private var cursor: ByteCursor
+    /// Frames the list's own segments may use (the base's alone, for a list read through a patch).
+    private var ownFrames: Int
     private var read = 0
     private var previousFrame = -1
     private var previousEnd = 0
     private var previousKey: Int64 = 0
+    /// For a list read through a patch: the patch, where its runs are, and how far into the base reading is.
+    private var patch: PatchState?
+
+    private struct PatchState {
+        var patch: SegmentListPatch
+        var baseSegments: Int
+        var baseRead = 0
+        /// Base position of the next run (Int.max after the last), and what the current run still removes and adds.
+        var nextRun = Int.max
+        var removeLeft = 0
+        var addLeft = 0
+        var gapPending = false
+        var previousFrame = -1
+        var previousEnd = 0
+        var previousKey: Int64 = 0
+    }
 
     /// Parses the pack and frame tables; segments are then read in order with `next()`.
     package init(bytes: [UInt8], name: String) throws {
@@ -59,14 +81,78 @@ package struct SegmentList {
         segmentCount = try c.int(max: Int.max)
         self.packs = packs
         self.frames = frames
+        ownFrames = frames.count
         cursor = c
+    }
+
+    /// The list `patch` makes of `base` (the full list it names, not yet read).
+    /// - Throws: `ByteCursor.Malformed` naming the patch when it does not fit its base.
+    package init(base: SegmentList, patch: SegmentListPatch) throws {
+        guard base.patch == nil, base.read == 0, base.segmentCount == patch.baseSegments else { throw ByteCursor.Malformed(name: patch.cursor.name) }
+        self = base
+        self.base = patch.base
+        segmentCount = patch.segmentCount
+        frames = base.frames + patch.frames
+        for pack in patch.packs where !packs.contains(pack) { packs.append(pack) }
+        var state = PatchState(patch: patch, baseSegments: base.segmentCount)
+        if state.patch.runsLeft > 0 { state.nextRun = try state.patch.cursor.int(max: base.segmentCount) }
+        self.patch = state
     }
 
     /// The next segment, nil after the last.
     package mutating func next() throws -> Segment? {
         guard read < segmentCount else { return nil }
         read += 1
-        let frame = try cursor.int(max: frames.count - 1)
+        guard patch != nil else { return try nextListed() }
+        while true {
+            if patch!.removeLeft > 0 {
+                guard patch!.baseRead < patch!.baseSegments else { throw ByteCursor.Malformed(name: patch!.patch.cursor.name) }
+                _ = try nextListed()
+                patch!.baseRead += 1
+                patch!.removeLeft -= 1
+            } else if patch!.addLeft > 0 {
+                patch!.addLeft -= 1
+                return try nextAdded()
+            } else if patch!.gapPending {
+                patch!.gapPending = false
+                if patch!.patch.runsLeft > 0 {
+                    patch!.nextRun = patch!.baseRead + (try patch!.patch.cursor.int(max: patch!.baseSegments - patch!.baseRead))
+                }
+            } else if patch!.baseRead == patch!.nextRun {
+                patch!.removeLeft = try patch!.patch.cursor.int(max: patch!.baseSegments - patch!.baseRead)
+                patch!.addLeft = try patch!.patch.cursor.int(max: segmentCount)
+                patch!.patch.runsLeft -= 1
+                patch!.nextRun = Int.max
+                patch!.gapPending = true
+            } else {
+                guard patch!.baseRead < patch!.baseSegments else { throw ByteCursor.Malformed(name: patch!.patch.cursor.name) }
+                patch!.baseRead += 1
+                return try nextListed()
+            }
+        }
+    }
+
+    /// The next segment a patch adds.
+    private mutating func nextAdded() throws -> Segment {
+        var p = patch!
+        defer { patch = p }
+        let frame = try p.patch.cursor.int(max: frames.count - 1)
+        let delta = try p.patch.cursor.signed()
+        let offset = Int(delta) + (frame == p.previousFrame ? p.previousEnd : 0)
+        let bytes = try p.patch.cursor.int(max: SegmentFormat.maxFrameBytes)
+        let rows = try p.patch.cursor.int()
+        let key = p.previousKey &+ (try p.patch.cursor.signed())
+        let hash = try p.patch.cursor.raw(SegmentFormat.segmentHashBytes)
+        guard offset >= 0, offset + bytes <= frames[frame].rawBytes else { throw ByteCursor.Malformed(name: p.patch.cursor.name) }
+        p.previousFrame = frame
+        p.previousEnd = offset + bytes
+        p.previousKey = key
+        return Segment(frame: frame, offset: offset, bytes: bytes, rows: rows, lastKey: key, hash: Self.words(hash))
+    }
+
+    /// The next segment of the list's own bytes (the base's, for a list read through a patch).
+    private mutating func nextListed() throws -> Segment {
+        let frame = try cursor.int(max: ownFrames - 1)
         let delta = try cursor.signed()
         let offset = Int(delta) + (frame == previousFrame ? previousEnd : 0)
         let bytes = try cursor.int(max: SegmentFormat.maxFrameBytes)
@@ -119,10 +205,7 @@ package struct SegmentListBuilder {
         Varint.append(UInt64(bytes), to: &segments)
         Varint.append(UInt64(rows), to: &segments)
         Varint.appendSigned(lastKey &- previousKey, to: &segments)
-        for i in 0..<SegmentFormat.segmentHashBytes {
-            let word = i < 8 ? hash.0 : hash.1
-            segments.append(UInt8(truncatingIfNeeded: word >> UInt64(56 - 8 * (i % 8))))
-        }
+        Self.appendHash(hash, to: &segments)
         previousFrame = f
         previousEnd = offset + bytes
         previousKey = lastKey
@@ -144,6 +227,14 @@ package struct SegmentListBuilder {
         }
         Varint.append(UInt64(segmentCount), to: &out)
         return out + segments
+    }
+
+    /// Appends the first `SegmentFormat.segmentHashBytes` bytes of a segment's hash (as `SegmentList.words` reads them).
+    static func appendHash(_ hash: (UInt64, UInt64), to out: inout [UInt8]) {
+        for i in 0..<SegmentFormat.segmentHashBytes {
+            let word = i < 8 ? hash.0 : hash.1
+            out.append(UInt8(truncatingIfNeeded: word >> UInt64(56 - 8 * (i % 8))))
+        }
     }
 
     static func bytes(hex: String) -> [UInt8] {

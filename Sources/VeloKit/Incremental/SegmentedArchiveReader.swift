@@ -99,6 +99,9 @@ package final class SegmentedArchiveReader: EntryReading {
                 throw ArchiveDamage(path: path, entry: part.path, reason: "\(error)")
             }
             listTable = table.name
+            guard list!.base == table.base else {
+                throw ArchiveDamage(path: path, entry: part.path, reason: "piece \(SegmentFormat.listPath(table.list)) is based on \(list!.base ?? "no list"), \(SegmentFormat.segmentsPath) says \(table.base ?? "none")")
+            }
             guard list!.segmentCount == table.segments else {
                 throw ArchiveDamage(path: path, entry: part.path, reason: "piece \(SegmentFormat.listPath(table.list)) lists \(list!.segmentCount) segments, \(SegmentFormat.segmentsPath) says \(table.segments)")
             }

@@ -47,7 +47,7 @@ struct SegmentedSnapshotWriter {
             let table: SegmentsDocument.Table
             if unchanged, sameShape, let before {
                 table = SegmentsDocument.Table(name: before.name, list: before.list, segments: before.segments, newSegments: 0,
-                                               rawBytes: before.rawBytes, newRawBytes: 0, parts: before.parts)
+                                               rawBytes: before.rawBytes, newRawBytes: 0, parts: before.parts, base: before.base)
             } else {
                 var old: SegmentList?
                 if let before {
@@ -56,10 +56,11 @@ struct SegmentedSnapshotWriter {
                     }
                 }
                 let scanned = try scan(item, old: old, packs: packs, rowsBefore: done, estimate: estimate)
-                let stored = try store.writeList(scanned.list, level: level)
+                // Stored as a patch against the previous list's base when that is small enough.
+                let stored = try SegmentListPatch.store(scanned.list, previous: old, previousSHA256: before?.list, in: store, level: level)
                 listBytes += stored.written
                 table = SegmentsDocument.Table(name: item.table, list: stored.sha256, segments: scanned.segments, newSegments: scanned.newSegments,
-                                               rawBytes: scanned.rawBytes, newRawBytes: scanned.newRawBytes, parts: scanned.parts)
+                                               rawBytes: scanned.rawBytes, newRawBytes: scanned.newRawBytes, parts: scanned.parts, base: stored.base)
             }
             let rows = table.parts.reduce(0) { $0 + $1.rows }
             done += rows

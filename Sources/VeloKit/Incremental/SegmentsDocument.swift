@@ -21,6 +21,9 @@ package struct SegmentsDocument: Equatable, Sendable {
         package var rawBytes: Int64
         package var newRawBytes: Int64
         package var parts: [Part]
+        /// When `list` is a patch (`SegmentListPatch`): the SHA-256 of the full list it applies to, which this
+        /// snapshot therefore uses too (prune keeps it, verify checks it).
+        package var base: String? = nil
     }
 
     /// The source file's change state when the snapshot was taken (`SourceState`), or nil when it changed while
@@ -32,14 +35,23 @@ package struct SegmentsDocument: Equatable, Sendable {
 
     package func table(_ name: String) -> Table? { tables.first { $0.name == name } }
 
+    /// 2 when a table's list is a patch (a reader that knows only version 1 must not read it: it would find a
+    /// piece it cannot parse), else 1, as before patches existed.
+    package var version: Int { tables.contains { $0.base != nil } ? 2 : 1 }
+
+    /// Every list piece the snapshot uses: each table's list and, for a patch, its base.
+    package var listPieces: [String] { tables.flatMap { [$0.list] + ($0.base.map { [$0] } ?? []) } }
+
     package var json: JSONValue {
         .object([
-            ("format", .string("velo-segments")), ("version", .int(1)),
+            ("format", .string("velo-segments")), ("version", .int(version)),
             ("source_state", sourceState.map { .string($0) } ?? .null),
             ("stored_bytes", .int(storedBytes)),
             ("tables", .array(tables.map { t in
                 .object([
-                    ("name", .string(t.name)), ("list", .string(t.list)), ("segments", .int(t.segments)),
+                    ("name", .string(t.name)), ("list", .string(t.list)),
+                ] + (t.base.map { [("base", JSONValue.string($0))] } ?? []) + [
+                    ("segments", .int(t.segments)),
                     ("new_segments", .int(t.newSegments)), ("raw_bytes", .int(t.rawBytes)), ("new_raw_bytes", .int(t.newRawBytes)),
                     ("parts", .array(t.parts.map { p in
                         .object([("path", .string(p.path)), ("rows", .int(p.rows)), ("bytes", .int(p.bytes)),
@@ -58,8 +70,8 @@ package struct SegmentsDocument: Equatable, Sendable {
 
     package init(json: JSONValue) throws {
         func fail(_ reason: String) -> FormatProblem { FormatProblem(entry: SegmentFormat.segmentsPath, reason: reason) }
-        guard json["format"]?.stringValue == "velo-segments", json["version"]?.intValue == 1 else {
-            throw fail("is not a velo-segments document of version 1")
+        guard json["format"]?.stringValue == "velo-segments", let version = json["version"]?.intValue, version == 1 || version == 2 else {
+            throw fail("is not a velo-segments document of version 1 or 2")
         }
         sourceState = json["source_state"]?.stringValue
         storedBytes = Int64(json["stored_bytes"]?.intValue ?? 0)
@@ -69,6 +81,8 @@ package struct SegmentsDocument: Equatable, Sendable {
                   list.allSatisfy(\.isHexDigit), let segments = t["segments"]?.intValue, let parts = t["parts"]?.arrayValue else {
                 throw fail("tables[\(i)] is malformed")
             }
+            let base = t["base"]?.stringValue
+            if let base, version < 2 || base.count != 64 || !base.allSatisfy(\.isHexDigit) { throw fail("tables[\(i)].base is malformed") }
             return Table(
                 name: name, list: list.lowercased(), segments: segments, newSegments: t["new_segments"]?.intValue ?? 0,
                 rawBytes: Int64(t["raw_bytes"]?.intValue ?? 0), newRawBytes: Int64(t["new_raw_bytes"]?.intValue ?? 0),
@@ -78,7 +92,7 @@ package struct SegmentsDocument: Equatable, Sendable {
                         throw fail("tables[\(i)].parts[\(j)] is malformed")
                     }
                     return Part(path: path, rows: rows, bytes: Int64(bytes), sha256: sha, segments: count)
-                })
+                }, base: base?.lowercased())
         }
     }
 }

@@ -50,6 +50,8 @@ import Testing
         let (repo, ids) = try Self.sixSnapshots("subsets")
         let digests = try ids.map { try Self.rowsDigest(repo, $0) }
         #expect(Set(digests).count == 6)
+        let bases = try repo.catalog.entries().compactMap { try SegmentedSnapshot.read(repo.path($0.archive)).segments }.flatMap(\.tables).compactMap(\.base)
+        #expect(!bases.isEmpty, "some lists are patches, so the subsets remove bases that others use")
         let base = URL(fileURLWithPath: repo.root).deletingLastPathComponent()
         for mask in 1..<64 {
             let copy = base.appendingPathComponent("subset-\(mask)").path
