@@ -1,12 +1,12 @@
 #!/usr/bin/env bash
 # Incremental snapshots (format version 2) against full archives (format version 1) on a demo Veloquent tenant.
 #
-#   Benchmarks/incremental.sh [--posts N] [--text words|random] [--year-posts N] [--only-year] [--work DIR] [--keep] [--skip-build]
+#   Benchmarks/incremental.sh [--posts N] [--text words|random] [--year-posts N] [--only-year | --no-year] [--work DIR] [--keep] [--skip-build]
 #
 # Prints a Markdown table (stdout): the first, an unchanged and a 1%-scattered-update backup, each read command
 # on the incremental snapshot against the full archive, and a year of backups at 1% a day with the rotation of
 # retention.example.json: 365 daily backups (two change models) plus one day of hourly ones, on --year-posts posts.
-# --only-year measures the year alone.
+# --only-year measures the year alone; --no-year leaves it out (for large --posts).
 # Needs bash, swift, sqlite3, python3 and GNU time at /usr/bin/time.
 set -euo pipefail
 export LC_ALL=C
@@ -19,6 +19,7 @@ WORK="$REPO_ROOT/bench-work-incremental"
 KEEP=0
 SKIP_BUILD=0
 ONLY_YEAR=0
+NO_YEAR=0
 TIME=/usr/bin/time
 
 while [ $# -gt 0 ]; do
@@ -27,6 +28,7 @@ while [ $# -gt 0 ]; do
         --text) TEXT="$2"; shift 2 ;;
         --year-posts) YEAR_POSTS="$2"; shift 2 ;;
         --only-year) ONLY_YEAR=1; shift ;;
+        --no-year) NO_YEAR=1; shift ;;
         --work) WORK="$2"; shift 2 ;;
         --keep) KEEP=1; shift ;;
         --skip-build) SKIP_BUILD=1; shift ;;
@@ -105,6 +107,7 @@ done
 cmp <(sqlite3 restored-inc.sqlite .dump) <(sqlite3 restored-ful.sqlite .dump) >/dev/null || { echo "incremental: the two restores differ" >&2; exit 1; }
 fi
 
+if [ "$NO_YEAR" = 0 ]; then
 say "a year of backups at 1% of posts a day, $YEAR_POSTS posts: the hours of one day, then 365 daily backups (two change models)"
 # The rotation of retention.example.json. The daily backups are pruned without its hourly and last-6 rules
 # (which, with one backup a day, would keep 24 days): the hourly snapshots it keeps are the last day's, counted
@@ -158,6 +161,7 @@ for model in turnover hot; do
     printf -v "KEPT_${model}" '%s' "$("$VELO" snapshots --repo "year-$model" --json | python3 -c 'import json,sys; print(len(json.load(sys.stdin)))')"
 done
 
+fi
 if [ "$ONLY_YEAR" = 0 ]; then
 python3 - "$POSTS" "$TEXT" "$DB_BYTES" "$FULL_BYTES" "$full_wall" "$full_rss" "$FIRST_ADDED" "$first_wall" "$first_rss" \
     "$SAME_ADDED" "$same_wall" "$UPD_ADDED" "$upd_wall" "$upd_rss" "$fullupd_wall" \
@@ -190,6 +194,7 @@ for name, i, fu, ri, rf in [("verify", iv, fv, ivr, fvr), ("cat posts", ic, fc, 
 print()
 PY
 fi
+if [ "$NO_YEAR" = 0 ]; then
 python3 - "$YEAR_POSTS" "$FULL_YEAR" "$HOURS_GROWTH" "$YEAR_turnover" "$KEPT_turnover" "$YEAR_hot" "$KEPT_hot" <<'PY'
 import sys
 yposts, yfull, hours, yturn, kturn, yhot, khot = sys.argv[1:8]
@@ -204,3 +209,4 @@ for name, size, kept in [("turnover: a different 1% of posts each day (each row 
                          ("hot rows: the same 1% of posts (every 100th row) each day", yhot, khot)]:
     print(f"| {name} | {kept} | {mb(size)} | {mb(size + hours)} | **{(size + hours)/yfull:.2f}x** |")
 PY
+fi
