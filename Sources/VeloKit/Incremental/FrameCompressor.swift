@@ -35,7 +35,7 @@ final class FrameCompressor: @unchecked Sendable {
     ///   - slots: frames submitted but not yet taken back, at most (at least `workers` + 1).
     init(level: Int32, workers: Int, slots: Int? = nil) throws {
         self.level = level
-        self.slots = max(slots ?? workers + 2, workers + 1, 1)
+        self.slots = max(slots ?? workers + 1, workers + 1, 1)
         if workers == 0 {
             guard let context = FrameCompressor.makeContext(level: level) else { throw VeloError("zstd: cannot allocate a compression context") }
             inline = context

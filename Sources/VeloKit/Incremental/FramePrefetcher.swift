@@ -23,13 +23,15 @@ final class FramePrefetcher: @unchecked Sendable {
         thread.start()
     }
 
-    /// The frames of `list` in the order its segments use them (a frame used again later appears again).
-    static func order(of list: SegmentList) throws -> [SegmentList.Frame] {
+    /// The frames of `list` in the order its segments use them, as a reader with a `FrameCache` will miss them
+    /// (a frame used again after the cache let it go appears again).
+    static func order(of list: SegmentList, cache: FrameCache = FrameCache()) throws -> [SegmentList.Frame] {
         var copy = list
+        var cache = cache
         var out: [SegmentList.Frame] = []
         var last = -1
         while let segment = try copy.next() {
-            if segment.frame != last { out.append(list.frames[segment.frame]) }
+            if segment.frame != last, !cache.use(list.frames[segment.frame]).hit { out.append(list.frames[segment.frame]) }
             last = segment.frame
         }
         return out

@@ -36,7 +36,7 @@ final class SegmentHandOff: @unchecked Sendable {
     /// Bytes of segments gathered before a batch is handed over.
     private let batchBytes: Int
     /// Batches in the pool.
-    static let batchCount = 4
+    static let batchCount = 3
 
     /// - Parameters:
     ///   - threaded: run the deduplicator on a thread of its own (else on the caller's).

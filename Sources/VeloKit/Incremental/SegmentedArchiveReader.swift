@@ -21,7 +21,10 @@ package final class SegmentedArchiveReader: EntryReading {
     private var list: SegmentList?
     private var prefetcher: FramePrefetcher?
     /// The frame the last segment was in (the next one usually is too).
-    private var lastFrame: (frame: SegmentList.Frame, bytes: [UInt8])?
+    /// The decompressed frames kept (`FrameCache` decides which), and the frame in use.
+    private var frameCache = FrameCache()
+    private var cachedFrames: [SegmentList.Frame: [UInt8]] = [:]
+    private var lastFrame: SegmentList.Frame?
     /// Compressed bytes of the pack frames read (and checked) so far.
     package private(set) var frameBytesRead: Int64 = 0
     /// Parts already verified in this run (`velo verify` of several snapshots): `ArchiveAudit` does not read them again.
@@ -94,7 +97,11 @@ package final class SegmentedArchiveReader: EntryReading {
             prefetcher = nil
             do {
                 list = try store!.readList(table.list)
-                prefetcher = FramePrefetcher(root: store!.root, order: try FramePrefetcher.order(of: list!))
+                // A table's frames are its own: the cache starts empty, as the read-ahead order assumes.
+                frameCache = FrameCache()
+                cachedFrames.removeAll()
+                lastFrame = nil
+                prefetcher = FramePrefetcher(root: store!.root, order: try FramePrefetcher.order(of: list!, cache: frameCache))
             } catch {
                 throw ArchiveDamage(path: path, entry: part.path, reason: "\(error)")
             }
@@ -192,12 +199,19 @@ package final class SegmentedArchiveReader: EntryReading {
                     }
                     segment = next
                     let frame = list!.frames[segment.frame]
-                    if let lastFrame, lastFrame.frame == frame {
-                        state.frame = lastFrame.bytes
+                    if lastFrame == frame, let bytes = cachedFrames[frame] {
+                        state.frame = bytes  // a new part may start in the frame the last one ended in
                     } else {
-                        state.frame = try prefetcher?.take(frame) ?? store!.frame(frame)
-                        frameBytesRead += Int64(frame.length)
-                        lastFrame = (frame, state.frame)
+                        let (hit, evicted) = frameCache.use(frame)
+                        for old in evicted { cachedFrames[old] = nil }
+                        if hit, let bytes = cachedFrames[frame] {
+                            state.frame = bytes
+                        } else {
+                            state.frame = try prefetcher?.take(frame) ?? store!.frame(frame)
+                            frameBytesRead += Int64(frame.length)
+                            cachedFrames[frame] = state.frame
+                        }
+                        lastFrame = frame
                     }
                 } catch let damage as ArchiveDamage {
                     throw damage
