@@ -61,7 +61,9 @@ package final class ArchiveWriter {
     ///   - workers: 0 compresses on the calling thread; 1 on a thread of its own (`CompressionPipeline`, the
     ///     default); 2 or more on that many zstd workers, in jobs of `zstdJobBytes`, while the calling thread
     ///     keeps reading and encoding.
-    package init(path: String, level: Int32 = 3, workers: Int32 = 1) throws {
+    /// - Parameter windowLog: a smaller zstd window than the level's, for an archive known to hold little (its
+    ///   window buffer is allocated whole).
+    package init(path: String, level: Int32 = 3, workers: Int32 = 1, windowLog: Int32? = nil) throws {
         let fd = open(path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0o600)
         guard fd >= 0 else { throw VeloError("\(path): cannot create: \(String(cString: strerror(errno)))") }
         fchmod(fd, 0o600)  // whatever the umask: archives hold password hashes and tokens
@@ -76,11 +78,11 @@ package final class ArchiveWriter {
             if workers >= 2 {
                 // zstd's own workers, on jobs small enough that memory stays bounded (each worker holds about
                 // two jobs of input and output); the calling thread only hands bytes over.
-                sink.compressor = try ZstdCompressor(level: level, workers: workers, jobBytes: Self.zstdJobBytes) { [unowned sink] bytes in
+                sink.compressor = try ZstdCompressor(level: level, workers: workers, jobBytes: Self.zstdJobBytes, windowLog: windowLog) { [unowned sink] bytes in
                     try sink.writeFile(bytes)
                 }
             } else {
-                sink.compressor = try ZstdCompressor(level: level, workers: 0) { [unowned sink] bytes in try sink.writeFile(bytes) }
+                sink.compressor = try ZstdCompressor(level: level, workers: 0, windowLog: windowLog) { [unowned sink] bytes in try sink.writeFile(bytes) }
                 if workers == 1 { sink.pipeline = CompressionPipeline(compressor: sink.compressor) }
             }
             try check(archive_write_set_format_pax_restricted(archive))

@@ -8,7 +8,7 @@ final class ZstdCompressor {
     @exclusivity(unchecked) private var output: [UInt8]
     private let sink: (UnsafeRawBufferPointer) throws -> Void
 
-    init(level: Int32, workers: Int32, jobBytes: Int32 = 0, sink: @escaping (UnsafeRawBufferPointer) throws -> Void) throws {
+    init(level: Int32, workers: Int32, jobBytes: Int32 = 0, windowLog: Int32? = nil, sink: @escaping (UnsafeRawBufferPointer) throws -> Void) throws {
         guard let context = ZSTD_createCCtx() else { throw VeloError("zstd: cannot allocate a compression context") }
         self.context = context
         self.sink = sink
@@ -16,6 +16,7 @@ final class ZstdCompressor {
         try check(ZSTD_CCtx_setParameter(context, ZSTD_c_compressionLevel, level))
         try check(ZSTD_CCtx_setParameter(context, ZSTD_c_checksumFlag, 1))
         try ZstdTuning.apply(level: level, to: context)
+        if let windowLog { try check(ZSTD_CCtx_setParameter(context, ZSTD_c_windowLog, windowLog)) }
         if workers > 0 {
             // A library built without threads refuses this; compressing on the calling thread is still correct.
             _ = ZSTD_CCtx_setParameter(context, ZSTD_c_nbWorkers, workers)

@@ -34,7 +34,9 @@ extension Backup {
         try PieceSweep.markNeeded(repository)
         let store = PieceStore(root: repository.root)
         let partial = repository.partialPath(for: relative)
-        let writer = try ArchiveWriter(path: partial, level: options.level, workers: 0)
+        // The archive holds the header, schema, segments.json and manifest only: a 1 MiB window is plenty, and
+        // the level's 4 MiB one would be allocated whole for the backup's length.
+        let writer = try ArchiveWriter(path: partial, level: options.level, workers: 0, windowLog: 20)
         let packs = try PackWriter(store: store, level: options.level, workers: Int(options.workers))
         let manifest: Manifest
         let document: SegmentsDocument

@@ -213,7 +213,7 @@ package struct SegmentListBuilder {
     }
 
     /// The list's bytes (uncompressed).
-    package func finish() -> [UInt8] {
+    package mutating func finish() -> [UInt8] {
         var out = SegmentList.magic
         Varint.append(UInt64(packs.count), to: &out)
         for pack in packs { out += Self.bytes(hex: pack) }
@@ -226,7 +226,11 @@ package struct SegmentListBuilder {
             out += frame.sha256
         }
         Varint.append(UInt64(segmentCount), to: &out)
-        return out + segments
+        out.reserveCapacity(out.count + segments.count)
+        out += segments
+        // The builder is done: its copy goes now, not when its owner does (a large table's list is megabytes).
+        segments = []
+        return out
     }
 
     /// Appends the first `SegmentFormat.segmentHashBytes` bytes of a segment's hash (as `SegmentList.words` reads them).
