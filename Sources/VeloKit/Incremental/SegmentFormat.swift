@@ -26,7 +26,7 @@ package enum SegmentFormat {
     /// A segment is closed at this size whatever the hash says (it still ends at a row).
     package static let maxSegmentBytes = 256 << 10
     /// New segments are compressed together in zstd frames of about this many bytes.
-    package static let frameBytes = 2 << 20
+    package static let frameBytes = 1 << 20
     /// A pack file is closed after the frame that reaches this size.
     package static let packBytes = 16 << 20
     /// A frame never decompresses to more than this (a frame holds whole segments; a row is at most 16 MiB).
