@@ -212,11 +212,11 @@ package struct SegmentListBuilder {
         segmentCount += 1
     }
 
-    /// The list's bytes (uncompressed).
-    package mutating func finish() -> [UInt8] {
-        var out = SegmentList.magic
+    /// Appends the pack table (count, then each pack's 32-byte name) and the frame table (count, then each
+    /// frame's pack index, offset, compressed and raw length and 32-byte SHA-256): lists and patches share them.
+    static func appendFrameTables(packs: [String], packIndex: [String: Int], frames: [SegmentList.Frame], to out: inout [UInt8]) {
         Varint.append(UInt64(packs.count), to: &out)
-        for pack in packs { out += Self.bytes(hex: pack) }
+        for pack in packs { out += bytes(hex: pack) }
         Varint.append(UInt64(frames.count), to: &out)
         for frame in frames {
             Varint.append(UInt64(packIndex[frame.pack]!), to: &out)
@@ -225,6 +225,12 @@ package struct SegmentListBuilder {
             Varint.append(UInt64(frame.rawBytes), to: &out)
             out += frame.sha256
         }
+    }
+
+    /// The list's bytes (uncompressed).
+    package mutating func finish() -> [UInt8] {
+        var out = SegmentList.magic
+        Self.appendFrameTables(packs: packs, packIndex: packIndex, frames: frames, to: &out)
         Varint.append(UInt64(segmentCount), to: &out)
         out.reserveCapacity(out.count + segments.count)
         out += segments

@@ -145,16 +145,7 @@ package struct SegmentListPatch {
         var out = magic
         out += SegmentListBuilder.bytes(hex: baseSHA256)
         Varint.append(UInt64(base.segmentCount), to: &out)
-        Varint.append(UInt64(packs.count), to: &out)
-        for pack in packs { out += SegmentListBuilder.bytes(hex: pack) }
-        Varint.append(UInt64(frames.count), to: &out)
-        for frame in frames {
-            Varint.append(UInt64(packIndex[frame.pack]!), to: &out)
-            Varint.append(UInt64(frame.offset), to: &out)
-            Varint.append(UInt64(frame.length), to: &out)
-            Varint.append(UInt64(frame.rawBytes), to: &out)
-            out += frame.sha256
-        }
+        SegmentListBuilder.appendFrameTables(packs: packs, packIndex: packIndex, frames: frames, to: &out)
         Varint.append(UInt64(next.segmentCount), to: &out)
         Varint.append(UInt64(runCount), to: &out)
         return out + runs
