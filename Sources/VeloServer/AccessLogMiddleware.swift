@@ -1,5 +1,6 @@
 import Hummingbird
 import Logging
+import VeloKit
 
 /// One structured line per request on the server's logger (stderr): method, path, status, duration, client and
 /// the superuser it acted for. Query strings are left out: a `token` may be in them.
@@ -11,7 +12,7 @@ struct AccessLogMiddleware: RouterMiddleware {
         let started = ContinuousClock.now
         let response = try await next(request, context)
         let elapsed = ContinuousClock.now - started
-        let ms = Double(elapsed.components.seconds) * 1000 + Double(elapsed.components.attoseconds) / 1e15
+        let ms = elapsed.inSeconds * 1000
         logger.info("request", metadata: [
             "method": "\(request.method.rawValue)",
             "path": "\(request.uri.path)",

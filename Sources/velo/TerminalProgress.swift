@@ -42,7 +42,7 @@ final class TerminalProgress: ProgressObserver {
         guard now - lastDraw >= .milliseconds(100) else { return }
         lastDraw = now
         let elapsed = now - started
-        let seconds = Double(elapsed.components.seconds) + Double(elapsed.components.attoseconds) / 1e18
+        let seconds = elapsed.inSeconds
         let line = Self.line(label: label, done: done, total: total, unit: unit, detail: detail, elapsed: seconds)
         FileHandle.standardError.write(Data(("\r\u{1B}[K" + line).utf8))
         drewSomething = true

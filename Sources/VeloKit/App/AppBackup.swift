@@ -106,7 +106,7 @@ package enum AppBackup {
         try Interruption.check()
         let elapsed = ContinuousClock.now - started
         return Report(app: layout.root, repository: repository.root, jobs: jobs, sources: state.outcomes.map { $0! },
-                      seconds: Double(elapsed.components.seconds) + Double(elapsed.components.attoseconds) / 1e18)
+                      seconds: elapsed.inSeconds)
     }
 
     /// One source: checked, then backed up; every failure becomes its outcome.
@@ -116,7 +116,7 @@ package enum AppBackup {
                               status: .ok, seconds: 0)
         func seconds() -> Double {
             let elapsed = ContinuousClock.now - started
-            return Double(elapsed.components.seconds) + Double(elapsed.components.attoseconds) / 1e18
+            return elapsed.inSeconds
         }
         if let reason = source.notCovered {
             outcome.status = .notCovered

@@ -55,7 +55,7 @@ public enum Verifier {
         let report = Report(
             id: snapshot.id ?? audit?.header?.id, archive: path, ok: problems.isEmpty, problems: problems.map(\.description),
             entries: audit?.entries.count ?? 0, rows: audit?.rowsChecked ?? 0, bytes: (audit?.archiveBytes ?? 0) + (audit?.frameBytes ?? 0),
-            seconds: Double(elapsed.components.seconds) + Double(elapsed.components.attoseconds) / 1e18)
+            seconds: elapsed.inSeconds)
         if case .catalogued(var entry, let repository) = snapshot {
             entry.verification = .init(time: Timestamp.now, ok: report.ok, problems: report.problems)
             // Recorded under the repository lock, and only if a prune has not removed the snapshot meanwhile.

@@ -136,18 +136,9 @@ public enum Backup {
             writer.abort()
             throw error
         }
-        // The commit point: the complete, fsynced archive appears under its final name.
-        try FileSystem.rename(partial, to: final)
-        Diagnostics.info("\(final): written (\(written.bytes) bytes, SHA-256 \(written.sha256)) and renamed into place")
-        let elapsed = ContinuousClock.now - started
-        let seconds = Double(elapsed.components.seconds) + Double(elapsed.components.attoseconds) / 1e18
-        let entry = CatalogEntry(snapshot: header, manifest: manifest, archive: relative, bytes: written.bytes,
-                                 sha256: written.sha256, seconds: seconds, sequence: try sequence())
-        try repository.catalog.write(entry, header: header, manifest: manifest)
-        Diagnostics.info("\(repository.catalog.entryPath(id)): catalogued")
-        var result = Result(id: id, time: Timestamp.iso8601(time), archive: final, bytes: written.bytes, sha256: written.sha256,
-                            rows: entry.tableRows, excludedTables: plan.excluded,
-                            notVeloquent: plan.items.filter { $0.group == .other && $0.includeRows }.map(\.table), seconds: seconds)
+        let entry = try commit(partial, to: relative, in: repository, header: header, manifest: manifest, written: written,
+                               started: started, sequence: sequence)
+        var result = Result(entry, in: repository, plan: plan)
         if uploads != nil {
             result.files = entry.files ?? 0
             result.fileBytes = entry.fileBytes ?? 0

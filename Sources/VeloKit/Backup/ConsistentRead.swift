@@ -54,7 +54,7 @@ package final class ConsistentRead {
     package func releaseAfterRows(of name: String) {
         let held = close()
         if blocksWriters {
-            let seconds = Double(held.components.seconds) + Double(held.components.attoseconds) / 1e18
+            let seconds = held.inSeconds
             Diagnostics.info("\(name): read lock released after \(String(format: "%.2f", seconds)) s (\(journalMode) journal: writers waited at most that long)")
         }
     }

@@ -106,7 +106,7 @@ package struct DemoApp {
         progress?.finish()
         let elapsed = ContinuousClock.now - started
         return Summary(app: root, tenants: names, databases: single ? 1 : options.tenants + 1, files: files, fileBytes: fileBytes,
-                       seconds: Double(elapsed.components.seconds) + Double(elapsed.components.attoseconds) / 1e18)
+                       seconds: elapsed.inSeconds)
     }
 
     /// Writes every post cover the database refers to, with the size its metadata says, mode 0644 and the post's

@@ -84,7 +84,7 @@ public struct DemoDatabase {
         let bytes = ((try? fm.attributesOfItem(atPath: path))?[.size] as? NSNumber)?.int64Value ?? 0
         let elapsed = ContinuousClock.now - started
         return Summary(path: path, bytes: bytes,
-                       seconds: Double(elapsed.components.seconds) + Double(elapsed.components.attoseconds) / 1e18, rows: rows)
+                       seconds: elapsed.inSeconds, rows: rows)
     }
 }
 

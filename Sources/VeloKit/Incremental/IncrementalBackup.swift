@@ -59,18 +59,9 @@ extension Backup {
             if PieceSweep.run(repository).complete { PieceSweep.clearNeeded(repository) }
             throw error
         }
-        try FileSystem.rename(partial, to: final)
-        Diagnostics.info("\(final): written (\(written.bytes) bytes, SHA-256 \(written.sha256)); \(document.storedBytes) bytes of new pieces")
-        let elapsed = ContinuousClock.now - started
-        let seconds = Double(elapsed.components.seconds) + Double(elapsed.components.attoseconds) / 1e18
-        var entry = CatalogEntry(snapshot: header, manifest: manifest, archive: relative, bytes: written.bytes,
-                                 sha256: written.sha256, seconds: seconds, sequence: try repository.catalog.nextSequence())
-        entry.storedBytes = document.storedBytes
-        try repository.catalog.write(entry, header: header, manifest: manifest)
-        Diagnostics.info("\(repository.catalog.entryPath(id)): catalogued")
+        let entry = try commit(partial, to: relative, in: repository, header: header, manifest: manifest, written: written,
+                               storedBytes: document.storedBytes, started: started, sequence: { try repository.catalog.nextSequence() })
         PieceSweep.clearNeeded(repository)
-        return Result(id: id, time: Timestamp.iso8601(time), archive: final, bytes: written.bytes + document.storedBytes, sha256: written.sha256,
-                      rows: entry.tableRows, excludedTables: plan.excluded,
-                      notVeloquent: plan.items.filter { $0.group == .other && $0.includeRows }.map(\.table), seconds: seconds)
+        return Result(entry, in: repository, plan: plan)
     }
 }

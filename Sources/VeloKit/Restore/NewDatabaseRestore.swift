@@ -148,6 +148,6 @@ package struct NewDatabaseRestore {
         unlink(temporary)
         FileSystem.syncDirectory((path as NSString).deletingLastPathComponent)
         let elapsed = ContinuousClock.now - started
-        return Result(snapshot: snapshotID, path: path, rows: rows, seconds: Double(elapsed.components.seconds) + Double(elapsed.components.attoseconds) / 1e18)
+        return Result(snapshot: snapshotID, path: path, rows: rows, seconds: elapsed.inSeconds)
     }
 }

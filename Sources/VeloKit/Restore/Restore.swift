@@ -64,7 +64,7 @@ public enum Restore {
         let started = ContinuousClock.now
         func seconds() -> Double {
             let e = ContinuousClock.now - started
-            return Double(e.components.seconds) + Double(e.components.attoseconds) / 1e18
+            return e.inSeconds
         }
         let targetPath = FileSystem.absolute(target)
         if let savedPlan, savedPlan.target != targetPath {

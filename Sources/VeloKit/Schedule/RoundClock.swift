@@ -28,7 +28,7 @@ package final class RoundClock: @unchecked Sendable {
                 condition.unlock()
                 report(outcome)
                 condition.lock()
-                let deadline = Date().addingTimeInterval(Double(period.components.seconds) + Double(period.components.attoseconds) / 1e18)
+                let deadline = Date().addingTimeInterval(period.inSeconds)
                 while !stopping && Date() < deadline { _ = condition.wait(until: deadline) }
                 condition.unlock()
             }

@@ -42,7 +42,7 @@ package enum TransferImport {
         let started = ContinuousClock.now
         func seconds() -> Double {
             let e = ContinuousClock.now - started
-            return Double(e.components.seconds) + Double(e.components.attoseconds) / 1e18
+            return e.inSeconds
         }
         var reader = PayloadReader(path: payloadPath)
         reader.maxStringBytes = options.maxStringBytes
