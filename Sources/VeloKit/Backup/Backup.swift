@@ -99,8 +99,7 @@ public enum Backup {
         let source = try ConsistentRead(path: databasePath, busyTimeout: options.busyTimeout)
         defer { source.close() }
         let layout = try TenantDatabase.load(source.database)
-        let plan = try TablePlan(layout: layout, collections: options.collections, excludeTables: options.excludeTables,
-                                 includeFramework: options.includeFramework, records: options.records, onlyTables: options.onlyTables)
+        let plan = try TablePlan(layout: layout, options: options)
         var random = SystemRandomNumberGenerator()
         let id = SnapshotID.random(using: &random)
         let time = options.time ?? Timestamp.now

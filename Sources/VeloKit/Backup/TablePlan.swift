@@ -105,3 +105,11 @@ package struct TablePlan: Sendable {
         return total
     }
 }
+
+extension TablePlan {
+    /// The tables a backup with `options` reads.
+    init(layout: TenantDatabase, options: Backup.Options) throws {
+        try self.init(layout: layout, collections: options.collections, excludeTables: options.excludeTables,
+                      includeFramework: options.includeFramework, records: options.records, onlyTables: options.onlyTables)
+    }
+}

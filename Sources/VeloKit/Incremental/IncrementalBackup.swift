@@ -17,8 +17,7 @@ extension Backup {
         defer { source.close() }
         let state = source.sourceState
         let layout = try TenantDatabase.load(source.database)
-        let plan = try TablePlan(layout: layout, collections: options.collections, excludeTables: options.excludeTables,
-                                 includeFramework: options.includeFramework, records: options.records, onlyTables: options.onlyTables)
+        let plan = try TablePlan(layout: layout, options: options)
         var random = SystemRandomNumberGenerator()
         let id = SnapshotID.random(using: &random)
         let time = options.time ?? Timestamp.now
