@@ -54,7 +54,8 @@ final class SegmentDeduplicator {
         var hasher = Crypto.SHA256()
         hasher.update(data: hashKey)
         hasher.update(bufferPointer: bytes)
-        let hash = hasher.finalize().withUnsafeBytes { SegmentList.words(ArraySlice($0.prefix(SegmentFormat.segmentHashBytes))) }
+        // Read straight from the digest: no array per segment on this path.
+        let hash = hasher.finalize().withUnsafeBytes { SegmentList.words($0.prefix(SegmentFormat.segmentHashBytes)) }
         partDigest.update(bytes)
         partRows += rows
         partSegments += 1

@@ -166,7 +166,7 @@ package struct SegmentList {
         return Segment(frame: frame, offset: offset, bytes: bytes, rows: rows, lastKey: key, hash: Self.words(hash))
     }
 
-    static func words(_ bytes: ArraySlice<UInt8>) -> (UInt64, UInt64) {
+    static func words(_ bytes: some Sequence<UInt8>) -> (UInt64, UInt64) {
         var a: UInt64 = 0, b: UInt64 = 0
         for (i, byte) in bytes.enumerated() {
             if i < 8 { a = a << 8 | UInt64(byte) } else { b = b << 8 | UInt64(byte) }
