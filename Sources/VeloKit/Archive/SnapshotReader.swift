@@ -151,10 +151,7 @@ package final class SnapshotReader {
                 if isSchema { try onSchema?(bytes) } else if let table, try !onRow(table, bytes) { stop = true }
             }
             while true {
-                let n = try buffer.withUnsafeMutableBytes { try reader.read(into: $0) }
-                if n == 0 { break }
-                try buffer.withUnsafeBytes { raw in
-                    let chunk = UnsafeRawBufferPointer(rebasing: raw[0..<n])
+                let n = try buffer.withUnsafeMutableBytes { try reader.readChunk(into: $0) { chunk in
                     if verifying || wantedFile { digest.update(chunk) }
                     if wantedFile { try onFile?.write(chunk) }
                     if isRows {
@@ -162,7 +159,8 @@ package final class SnapshotReader {
                             throw ArchiveDamage(path: path, entry: entry.path, reason: tooLong.description)
                         }
                     }
-                }
+                } }
+                if n == 0 { break }
                 if stop { return nil }
             }
             if isRows && lines.hasPartialLine {

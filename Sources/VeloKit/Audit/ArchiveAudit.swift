@@ -182,15 +182,15 @@ package struct ArchiveAudit {
             if let reason = validator.problem(in: bytes) { problem = "row \(rows): \(reason)" }
         }
         while true {
-            let n = try buffer.withUnsafeMutableBytes { try reader.read(into: $0) }
-            if n == 0 { break }
-            let tooLong: LineSplitter.LineTooLong? = buffer.withUnsafeBytes { raw in
-                let chunk = UnsafeRawBufferPointer(rebasing: raw[0..<n])
-                digest.update(chunk)
-                guard isRows else { return nil }
-                do { try lines.feed(chunk, line) } catch { return error as? LineSplitter.LineTooLong }
-                return nil
+            var tooLong: LineSplitter.LineTooLong?
+            let n = try buffer.withUnsafeMutableBytes {
+                try reader.readChunk(into: $0) { chunk in
+                    digest.update(chunk)
+                    guard isRows else { return }
+                    do { try lines.feed(chunk, line) } catch { tooLong = error as? LineSplitter.LineTooLong }
+                }
             }
+            if n == 0 { break }
             if let tooLong {
                 problems.append(Problem(entry: header.path, reason: "\(tooLong); not read further"))
                 return nil

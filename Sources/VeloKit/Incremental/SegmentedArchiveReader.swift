@@ -20,11 +20,12 @@ package final class SegmentedArchiveReader: EntryReading {
     private var listTable: String?
     private var list: SegmentList?
     private var prefetcher: FramePrefetcher?
-    /// The frame the last segment was in (the next one usually is too).
-    /// The decompressed frames kept (`FrameCache` decides which), and the frame in use.
+    /// The decompressed frames kept (`FrameCache` decides which), and the last one used (by its index in the
+    /// current list: most segments are in the frame of the segment before them).
     private var frameCache = FrameCache()
     private var cachedFrames: [SegmentList.Frame: [UInt8]] = [:]
-    private var lastFrame: SegmentList.Frame?
+    private var lastFrameIndex = -1
+    private var lastFrameBytes: [UInt8] = []
     /// Compressed bytes of the pack frames read (and checked) so far.
     package private(set) var frameBytesRead: Int64 = 0
     /// Parts already verified in this run (`velo verify` of several snapshots): `ArchiveAudit` does not read them again.
@@ -100,7 +101,8 @@ package final class SegmentedArchiveReader: EntryReading {
                 // A table's frames are its own: the cache starts empty, as the read-ahead order assumes.
                 frameCache = FrameCache()
                 cachedFrames.removeAll()
-                lastFrame = nil
+                lastFrameIndex = -1
+                lastFrameBytes = []
                 prefetcher = FramePrefetcher(root: store!.root, order: try FramePrefetcher.order(of: list!, cache: frameCache))
             } catch {
                 throw ArchiveDamage(path: path, entry: part.path, reason: "\(error)")
@@ -161,13 +163,18 @@ package final class SegmentedArchiveReader: EntryReading {
         try reader.finishReading()
     }
 
-    /// Where a part's reading is: the segment being copied out of its frame.
+    /// Where a part's reading is: the run of its frame being handed out.
     private struct PartReader {
         var part: SegmentsDocument.Part
+        /// Segments of the part not yet taken from the list (a peeked one is taken).
         var segmentsLeft: Int
+        /// The decompressed frame of the run, its index in the list, and the run's bytes still to hand out.
         var frame: [UInt8] = []
+        var frameIndex = -1
         var position = 0
         var end = 0
+        /// The segment after the run, taken from the list to see whether it continues the run.
+        var peeked: SegmentList.Segment?
         var delivered: Int64 = 0
         var list: String
 
@@ -178,60 +185,119 @@ package final class SegmentedArchiveReader: EntryReading {
         }
     }
 
-    /// Fills `buffer` with the part's bytes, segment after segment (one call may span many segments: readers
-    /// handle fewer, larger chunks faster); 0 at the part's end.
+    /// Hands the current entry's next bytes to `body` and returns how many (0 at the entry's end). A part of an
+    /// incremental snapshot is handed straight out of its decompressed frame, a run of adjacent segments at a
+    /// time (no copy); any other entry is read into `buffer` first.
+    package func readChunk(into buffer: UnsafeMutableRawBufferPointer, _ body: (UnsafeRawBufferPointer) throws -> Void) throws -> Int {
+        guard current != nil, !servingBuffered else {
+            let n = try read(into: buffer)
+            if n > 0 { try body(UnsafeRawBufferPointer(rebasing: buffer[0..<n])) }
+            return n
+        }
+        guard let (frame, range) = try nextRun(limit: buffer.count) else { return 0 }
+        try frame.withUnsafeBytes { try body(UnsafeRawBufferPointer(rebasing: $0[range])) }
+        return range.count
+    }
+
+    /// Copies the part's next bytes into `buffer`, run after run; 0 at the part's end.
     private func readPart(into buffer: UnsafeMutableRawBufferPointer) throws -> Int {
-        var state = current!
-        defer { current = state }
         var filled = 0
-        while filled < buffer.count {
-            if state.position == state.end {
-                guard state.segmentsLeft > 0 else {
-                    if filled == 0 && state.delivered != state.part.bytes {
-                        throw ArchiveDamage(path: path, entry: state.part.path, reason: "its segments hold \(state.delivered) bytes, \(SegmentFormat.segmentsPath) says \(state.part.bytes)")
-                    }
-                    break
-                }
-                let segment: SegmentList.Segment
-                do {
-                    guard let next = try list!.next() else {
-                        throw ArchiveDamage(path: path, entry: state.part.path, reason: "piece \(SegmentFormat.listPath(state.list)) ends before the part's segments")
-                    }
-                    segment = next
-                    let frame = list!.frames[segment.frame]
-                    if lastFrame == frame, let bytes = cachedFrames[frame] {
-                        state.frame = bytes  // a new part may start in the frame the last one ended in
-                    } else {
-                        let (hit, evicted) = frameCache.use(frame)
-                        for old in evicted { cachedFrames[old] = nil }
-                        if hit, let bytes = cachedFrames[frame] {
-                            state.frame = bytes
-                        } else {
-                            state.frame = try prefetcher?.take(frame) ?? store!.frame(frame)
-                            frameBytesRead += Int64(frame.length)
-                            cachedFrames[frame] = state.frame
-                        }
-                        lastFrame = frame
-                    }
-                } catch let damage as ArchiveDamage {
-                    throw damage
-                } catch {
-                    throw ArchiveDamage(path: path, entry: state.part.path, reason: "\(error)")
-                }
-                state.position = segment.offset
-                state.end = segment.offset + segment.bytes
-                state.segmentsLeft -= 1
-                continue
-            }
-            let n = min(buffer.count - filled, state.end - state.position)
-            state.frame.withUnsafeBytes { (buffer.baseAddress! + filled).copyMemory(from: $0.baseAddress! + state.position, byteCount: n) }
-            state.position += n
-            state.delivered += Int64(n)
-            filled += n
-            if state.delivered > state.part.bytes {
-                throw ArchiveDamage(path: path, entry: state.part.path, reason: "its segments hold more than the \(state.part.bytes) bytes \(SegmentFormat.segmentsPath) says")
-            }
+        while filled < buffer.count, let (frame, range) = try nextRun(limit: buffer.count - filled) {
+            frame.withUnsafeBytes { (buffer.baseAddress! + filled).copyMemory(from: $0.baseAddress! + range.lowerBound, byteCount: range.count) }
+            filled += range.count
         }
         return filled
+    }
+
+    /// The part's next bytes, at most `limit` of them, as a range of a decompressed frame: the rest of the
+    /// current segment and the segments after it that lie right behind it in the same frame (a table's new
+    /// segments are packed in order, so runs are usually long). nil at the part's end.
+    private func nextRun(limit: Int) throws -> (frame: [UInt8], range: Range<Int>)? {
+        var state = current!
+        current = nil  // the frame array stays uniquely referenced while the state is changed
+        defer { current = state }
+        if state.position == state.end {
+            guard let segment = try takeSegment(&state) else {
+                if state.delivered != state.part.bytes {
+                    throw ArchiveDamage(path: path, entry: state.part.path, reason: "its segments hold \(state.delivered) bytes, \(SegmentFormat.segmentsPath) says \(state.part.bytes)")
+                }
+                return nil
+            }
+            if segment.frame != state.frameIndex {
+                state.frame = try frameBytes(index: segment.frame, part: state.part)
+                state.frameIndex = segment.frame
+            }
+            guard segment.offset + segment.bytes <= state.frame.count else {
+                throw ArchiveDamage(path: path, entry: state.part.path, reason: "piece \(SegmentFormat.listPath(state.list)) places a segment past the end of its frame")
+            }
+            state.position = segment.offset
+            state.end = segment.offset + segment.bytes
+        }
+        while state.end - state.position < limit, let next = try peekSegment(&state), next.frame == state.frameIndex, next.offset == state.end {
+            state.peeked = nil
+            state.end += next.bytes
+        }
+        let n = min(limit, state.end - state.position)
+        let range = state.position..<state.position + n
+        state.position += n
+        state.delivered += Int64(n)
+        if state.delivered > state.part.bytes {
+            throw ArchiveDamage(path: path, entry: state.part.path, reason: "its segments hold more than the \(state.part.bytes) bytes \(SegmentFormat.segmentsPath) says")
+        }
+        return (state.frame, range)
+    }
+
+    /// The part's next segment (the peeked one first); nil once the part's segments are all taken.
+    private func takeSegment(_ state: inout PartReader) throws -> SegmentList.Segment? {
+        if let peeked = state.peeked {
+            state.peeked = nil
+            return peeked
+        }
+        return try listSegment(&state)
+    }
+
+    /// The part's next segment, kept as `peeked` for the next `takeSegment`.
+    private func peekSegment(_ state: inout PartReader) throws -> SegmentList.Segment? {
+        if state.peeked == nil { state.peeked = try listSegment(&state) }
+        return state.peeked
+    }
+
+    private func listSegment(_ state: inout PartReader) throws -> SegmentList.Segment? {
+        guard state.segmentsLeft > 0 else { return nil }
+        do {
+            guard let next = try list!.next() else {
+                throw ArchiveDamage(path: path, entry: state.part.path, reason: "piece \(SegmentFormat.listPath(state.list)) ends before the part's segments")
+            }
+            state.segmentsLeft -= 1
+            return next
+        } catch let damage as ArchiveDamage {
+            throw damage
+        } catch {
+            throw ArchiveDamage(path: path, entry: state.part.path, reason: "\(error)")
+        }
+    }
+
+    /// The decompressed frame at `index` of the current list: the one just used, a cached one, one read ahead,
+    /// or read now (its SHA-256 checked by the store).
+    private func frameBytes(index: Int, part: SegmentsDocument.Part) throws -> [UInt8] {
+        if index == lastFrameIndex { return lastFrameBytes }  // a new part may start in the frame the last one ended in
+        let frame = list!.frames[index]
+        let bytes: [UInt8]
+        let (hit, evicted) = frameCache.use(frame)
+        for old in evicted { cachedFrames[old] = nil }
+        if hit, let cached = cachedFrames[frame] {
+            bytes = cached
+        } else {
+            do { bytes = try prefetcher?.take(frame) ?? store!.frame(frame) } catch let damage as ArchiveDamage {
+                throw damage
+            } catch {
+                throw ArchiveDamage(path: path, entry: part.path, reason: "\(error)")
+            }
+            frameBytesRead += Int64(frame.length)
+            cachedFrames[frame] = bytes
+        }
+        lastFrameIndex = index
+        lastFrameBytes = bytes
+        return bytes
     }
 }
