@@ -108,7 +108,7 @@ package enum JSONEscaping {
     /// Appends `utf8` as a quoted JSON string, checking on the way that it is valid UTF-8 (RFC 3629). Only `"`,
     /// `\\` and control characters are escaped (and `/` when `escapingSlashes`, as PHP does). Returns false,
     /// with a partial string appended, when the bytes are not UTF-8; the caller truncates and falls back.
-    /// Eight bytes at a time while there is nothing to escape: the data path's hot loop.
+    /// Runs of bytes that need nothing are found first (`plainRun`) and copied in one go: the data path's hot loop.
     @inline(__always)
     package static func appendValidatedString(_ utf8: UnsafeRawBufferPointer, to out: ByteBuffer, escapingSlashes: Bool = false) -> Bool {
         let count = utf8.count
@@ -117,24 +117,11 @@ package enum JSONEscaping {
         guard count > 0 else { out.appendUnchecked(UInt8(ascii: "\"")); return true }
         let source = utf8.baseAddress!
         var i = 0
-        let ones: UInt64 = 0x0101_0101_0101_0101
-        let highs: UInt64 = 0x8080_8080_8080_8080
-        while i < count {
-            if i + 8 <= count {
-                let x = source.loadUnaligned(fromByteOffset: i, as: UInt64.self)
-                let quote = x ^ (ones &* 0x22)
-                let backslash = x ^ (ones &* 0x5C)
-                let special = ((x &- ones &* 0x20) & ~x) | ((quote &- ones) & ~quote) | ((backslash &- ones) & ~backslash) | x
-                let slash = x ^ (ones &* 0x2F)
-                let slashes = escapingSlashes ? ((slash &- ones) & ~slash) : 0
-                if (special | slashes) & highs == 0 {
-                    out.reserve(8)
-                    UnsafeMutableRawPointer(out.base + out.count).storeBytes(of: x, as: UInt64.self)
-                    out.truncateForward(by: 8)
-                    i += 8
-                    continue
-                }
-            }
+        while true {
+            let end = plainRun(source, from: i, count: count, escapingSlashes: escapingSlashes)
+            if end > i { out.append(UnsafeRawBufferPointer(start: source + i, count: end - i)) }
+            i = end
+            if i == count { break }
             let b = source.load(fromByteOffset: i, as: UInt8.self)
             if b >= 0x80 {
                 let length = utf8SequenceLength(source + i, available: count - i)
@@ -143,27 +130,57 @@ package enum JSONEscaping {
                 i += length
                 continue
             }
-            if b >= 0x20 && b != 0x22 && b != 0x5C && !(b == 0x2F && escapingSlashes) {
-                out.append(b)
-            } else {
-                out.reserve(6)
-                switch b {
-                case 0x22: out.appendUnchecked(0x5C); out.appendUnchecked(0x22)
-                case 0x5C: out.appendUnchecked(0x5C); out.appendUnchecked(0x5C)
-                case 0x2F: out.appendUnchecked(0x5C); out.appendUnchecked(0x2F)
-                case 0x0A: out.appendUnchecked(0x5C); out.appendUnchecked(UInt8(ascii: "n"))
-                case 0x0D: out.appendUnchecked(0x5C); out.appendUnchecked(UInt8(ascii: "r"))
-                case 0x09: out.appendUnchecked(0x5C); out.appendUnchecked(UInt8(ascii: "t"))
-                default:
-                    out.appendUnchecked(0x5C); out.appendUnchecked(UInt8(ascii: "u"))
-                    out.appendUnchecked(UInt8(ascii: "0")); out.appendUnchecked(UInt8(ascii: "0"))
-                    out.appendUnchecked(hex[Int(b >> 4)]); out.appendUnchecked(hex[Int(b & 0xF)])
-                }
+            out.reserve(6)
+            switch b {
+            case 0x22: out.appendUnchecked(0x5C); out.appendUnchecked(0x22)
+            case 0x5C: out.appendUnchecked(0x5C); out.appendUnchecked(0x5C)
+            case 0x2F: out.appendUnchecked(0x5C); out.appendUnchecked(0x2F)
+            case 0x0A: out.appendUnchecked(0x5C); out.appendUnchecked(UInt8(ascii: "n"))
+            case 0x0D: out.appendUnchecked(0x5C); out.appendUnchecked(UInt8(ascii: "r"))
+            case 0x09: out.appendUnchecked(0x5C); out.appendUnchecked(UInt8(ascii: "t"))
+            default:
+                out.appendUnchecked(0x5C); out.appendUnchecked(UInt8(ascii: "u"))
+                out.appendUnchecked(UInt8(ascii: "0")); out.appendUnchecked(UInt8(ascii: "0"))
+                out.appendUnchecked(hex[Int(b >> 4)]); out.appendUnchecked(hex[Int(b & 0xF)])
             }
             i += 1
         }
         out.append(UInt8(ascii: "\""))
         return true
+    }
+
+    /// The end of the run of bytes from `start` that are printable ASCII other than `"` and `\\` (and `/` when
+    /// `escapingSlashes`): sixteen, then eight bytes at a time, then byte by byte. Only reads, so the loop keeps
+    /// everything in registers.
+    @inline(__always)
+    static func plainRun(_ p: UnsafeRawPointer, from start: Int, count: Int, escapingSlashes: Bool) -> Int {
+        let ones: UInt64 = 0x0101_0101_0101_0101
+        let highs: UInt64 = 0x8080_8080_8080_8080
+        /// High bit set in (at least) the first byte that needs attention; bytes after it may be flagged wrongly.
+        @inline(__always) func flagged(_ x: UInt64) -> UInt64 {
+            let quote = x ^ (ones &* 0x22)
+            let backslash = x ^ (ones &* 0x5C)
+            var special = ((x &- ones &* 0x20) & ~x) | ((quote &- ones) & ~quote) | ((backslash &- ones) & ~backslash) | x
+            if escapingSlashes {
+                let slash = x ^ (ones &* 0x2F)
+                special |= (slash &- ones) & ~slash
+            }
+            return special & highs
+        }
+        var i = start
+        while i + 16 <= count {
+            let a = p.loadUnaligned(fromByteOffset: i, as: UInt64.self)
+            let b = p.loadUnaligned(fromByteOffset: i + 8, as: UInt64.self)
+            if flagged(a) | flagged(b) != 0 { break }
+            i += 16
+        }
+        if i + 8 <= count, flagged(p.loadUnaligned(fromByteOffset: i, as: UInt64.self)) == 0 { i += 8 }
+        while i < count {
+            let b = p.load(fromByteOffset: i, as: UInt8.self)
+            if b < 0x20 || b >= 0x80 || b == 0x22 || b == 0x5C || (escapingSlashes && b == 0x2F) { break }
+            i += 1
+        }
+        return i
     }
 
     /// The length of the valid UTF-8 sequence starting at `p` (whose first byte is >= 0x80), or 0 if invalid.

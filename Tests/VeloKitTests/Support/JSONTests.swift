@@ -77,4 +77,54 @@ import Testing
         let value = JSONValue.object([("a", .array([])), ("b", .object([("c", .int(1))]))])
         #expect(JSONWriter.string(value, pretty: true) == "{\n  \"a\": [],\n  \"b\": {\n    \"c\": 1\n  }\n}")
     }
+
+    /// The escaper against a byte-at-a-time reference, on strings where a byte needing attention (a quote, a
+    /// backslash, a slash, a control byte, a UTF-8 sequence, valid or not) falls at every position of the 16- and
+    /// 8-byte steps and the tail.
+    @Test func escapingMatchesAByteAtATimeReference() {
+        func reference(_ bytes: [UInt8], slashes: Bool) -> [UInt8]? {
+            var out: [UInt8] = [0x22]
+            var i = 0
+            while i < bytes.count {
+                let b = bytes[i]
+                if b >= 0x80 {
+                    let n = bytes.withUnsafeBytes { JSONEscaping.utf8SequenceLength($0.baseAddress! + i, available: bytes.count - i) }
+                    if n == 0 { return nil }
+                    out += bytes[i..<i + n]
+                    i += n
+                    continue
+                }
+                switch b {
+                case 0x22: out += [0x5C, 0x22]
+                case 0x5C: out += [0x5C, 0x5C]
+                case 0x2F where slashes: out += [0x5C, 0x2F]
+                case 0x0A: out += Array("\\n".utf8)
+                case 0x0D: out += Array("\\r".utf8)
+                case 0x09: out += Array("\\t".utf8)
+                case 0..<0x20: out += Array(String(format: "\\u%04x", Int(b)).utf8)
+                default: out.append(b)
+                }
+                i += 1
+            }
+            return out + [0x22]
+        }
+        let specials: [[UInt8]] = [[0x22], [0x5C], [0x2F], [0x0A], [0x00], [0x1F], [0x7F], [0xC3, 0xA9], [0xE2, 0x82, 0xAC],
+                                   [0xF0, 0x9F, 0x98, 0x80], [0xC3], [0xED, 0xA0, 0x80], [0xFF]]
+        var random = SeededRandom(seed: 42)
+        for length in 0...40 {
+            for special in specials {
+                for position in stride(from: 0, through: length, by: max(1, length / 7)) {
+                    var bytes = (0..<length).map { _ in UInt8(0x20 + random.below(0x5F)) }.filter { $0 != 0x22 && $0 != 0x5C && $0 != 0x2F }
+                    bytes.insert(contentsOf: special, at: min(position, bytes.count))
+                    for slashes in [false, true] {
+                        let out = ByteBuffer()
+                        let ok = bytes.withUnsafeBytes { JSONEscaping.appendValidatedString($0, to: out, escapingSlashes: slashes) }
+                        let expected = reference(bytes, slashes: slashes)
+                        #expect(ok == (expected != nil), "\(bytes)")
+                        if let expected, ok { #expect(Array(UnsafeBufferPointer(start: out.base, count: out.count)) == expected, "\(bytes)") }
+                    }
+                }
+            }
+        }
+    }
 }
