@@ -75,20 +75,13 @@ package struct RowValidator {
             return true
         }
 
-        /// Skips a string, checking escapes and UTF-8; eight plain ASCII bytes at a time.
+        /// Skips a string, checking escapes and UTF-8; runs of plain ASCII are skipped as the encoder finds them.
         mutating func skipString() -> Bool {
             guard take(UInt8(ascii: "\"")) else { return false }
-            let ones: UInt64 = 0x0101_0101_0101_0101
-            let highs: UInt64 = 0x8080_8080_8080_8080
             let base = bytes.baseAddress!
             while index < bytes.count {
-                if index + 8 <= bytes.count {
-                    let x = base.loadUnaligned(fromByteOffset: index, as: UInt64.self)
-                    let quote = x ^ (ones &* 0x22)
-                    let backslash = x ^ (ones &* 0x5C)
-                    let special = ((x &- ones &* 0x20) & ~x) | ((quote &- ones) & ~quote) | ((backslash &- ones) & ~backslash) | x
-                    if special & highs == 0 { index += 8; continue }
-                }
+                index = JSONEscaping.plainRun(base, from: index, count: bytes.count, escapingSlashes: false)
+                guard index < bytes.count else { break }
                 let b = bytes[index]
                 if b == UInt8(ascii: "\"") { index += 1; return true }
                 if b < 0x20 { return false }
