@@ -21,6 +21,10 @@ public enum ArchiveFormat {
 
     /// Rows are cut into parts of about this many uncompressed bytes, so no entry needs more memory than this.
     public static let defaultPartBytes = 4 << 20
+    /// The parts of an incremental snapshot are rebuilt from its segments and never held whole, so they can be
+    /// larger: every snapshot, changed or not, lists its parts in its manifest and its catalog entry, and fewer
+    /// of them keep an unchanged snapshot small.
+    public static let incrementalPartBytes = 16 << 20
 
     // Limits. velo refuses to write what it would refuse to read, and refuses to read past these, so every
     // command's memory stays bounded whatever an archive claims (docs/FORMAT.md, "Limits").

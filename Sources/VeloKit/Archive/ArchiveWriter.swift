@@ -137,6 +137,40 @@ package final class ArchiveWriter {
         try bytes.withUnsafeBytes { try addEntry(path: entryPath, bytes: $0, modificationTime: modificationTime) }
     }
 
+    /// Adds an entry of exactly `size` bytes (mode 0600) streamed by `produce`, which hands each chunk in turn
+    /// to the function it is given (an incremental snapshot's part on its way into a full archive: never held
+    /// whole). Fewer or more bytes than `size` are refused, naming `source`.
+    @discardableResult
+    package func addEntry(path entryPath: String, size: Int64, modificationTime: Int64, source: String,
+                          _ produce: ((UnsafeRawBufferPointer) throws -> Void) throws -> Void) throws -> Entry {
+        guard let entry = archive_entry_new() else { throw VeloError("libarchive: cannot allocate an entry") }
+        defer { archive_entry_free(entry) }
+        archive_entry_set_pathname_utf8(entry, entryPath)
+        archive_entry_set_size(entry, la_int64_t(size))
+        archive_entry_set_filetype(entry, ArchiveFileType.regular)
+        archive_entry_set_perm(entry, 0o600)
+        archive_entry_set_mtime(entry, time_t(modificationTime), 0)
+        try check(archive_write_header(archive, entry))
+        var digest = SHA256Digest()
+        try produce { bytes in
+            guard digest.byteCount + Int64(bytes.count) <= size else {
+                throw VeloError("\(source): more than the \(size) bytes expected", kind: .damaged)
+            }
+            digest.update(bytes)
+            var offset = 0
+            while offset < bytes.count {
+                let written = archive_write_data(archive, bytes.baseAddress! + offset, bytes.count - offset)
+                if written < 0 { try check(Int32(written)) }
+                offset += written
+            }
+        }
+        guard digest.byteCount == size else {
+            throw VeloError("\(source): \(digest.byteCount) bytes, \(size) expected", kind: .damaged)
+        }
+        try check(archive_write_finish_entry(archive))
+        return Entry(path: entryPath, bytes: size, sha256: digest.hex())
+    }
+
     /// Adds an uploaded file (mode 0600 in the tar; its own mode goes in the manifest), streamed from the open
     /// file `fd` in 256 KiB chunks: exactly `size` bytes, the size the tar header was written with. A file that
     /// is shorter or longer than that when read (it changed meanwhile) is refused, naming `source`.

@@ -16,7 +16,9 @@ public enum Backup {
         public var workers: Int32 = Backup.defaultWorkers
         /// The snapshot's time (Unix seconds), default now.
         public var time: Int64?
-        public var partBytes = ArchiveFormat.defaultPartBytes
+        /// Rows are cut into parts of about this many bytes; nil: `ArchiveFormat.defaultPartBytes` for a full
+        /// archive, `ArchiveFormat.incrementalPartBytes` for an incremental snapshot.
+        public var partBytes: Int?
         public var busyTimeout: Duration = .seconds(5)
         /// Only these tables' rows (and the collection metadata): the snapshot taken before tables are dropped.
         public var onlyTables: [String]?
@@ -80,7 +82,7 @@ public enum Backup {
     public static func run(databasePath: String, repository: Repository, options: Options, progress: (any ProgressObserver)? = nil) throws -> Result {
         guard (1...19).contains(options.level) else { throw VeloError("--level must be 1 to 19 (zstd levels)") }
         guard options.workers >= 0 else { throw VeloError("the compression threads must be 0 or more, not \(options.workers)") }
-        guard (1...ArchiveFormat.maxPartTarget).contains(options.partBytes) else {
+        if let partBytes = options.partBytes, !(1...ArchiveFormat.maxPartTarget).contains(partBytes) {
             throw VeloError("the part size must be 1 byte to \(ArchiveFormat.maxPartTarget >> 20) MiB")
         }
         if options.incremental { return try runIncremental(databasePath: databasePath, repository: repository, options: options, progress: progress) }
@@ -124,7 +126,7 @@ public enum Backup {
         let written: (bytes: Int64, sha256: String)
         do {
             var snapshot = SnapshotWriter(database: source.database, plan: plan, header: header,
-                                          partBytes: options.partBytes, progress: progress)
+                                          partBytes: options.partBytes ?? ArchiveFormat.defaultPartBytes, progress: progress)
             snapshot.files = uploads
             // Every row is read: writers need not wait for the files, the archive's last block, fsync and rename.
             snapshot.afterRows = { source.releaseAfterRows(of: databasePath) }

@@ -43,7 +43,7 @@ extension Backup {
         do {
             let marker = try JSONParser.parse(try FileSystem.read(repository.path(Repository.markerFile)))
             let key = Array((marker["id"]?.stringValue ?? "").utf8)
-            var snapshot = SegmentedSnapshotWriter(database: source.database, plan: plan, header: header, partBytes: options.partBytes,
+            var snapshot = SegmentedSnapshotWriter(database: source.database, plan: plan, header: header, partBytes: options.partBytes ?? ArchiveFormat.incrementalPartBytes,
                                                    level: options.level, store: store, hashKey: key, previous: previous, unchanged: unchanged,
                                                    sourceState: state, progress: progress, pendingLimit: options.pendingSegmentLimit,
                                                    workers: Int(options.workers))

@@ -47,6 +47,7 @@ public enum SnapshotExport {
             var observed: [ArchiveAudit.ObservedEntry] = [.init(path: first.path, bytes: Int64(headerBytes.count), sha256: SHA256Digest.of(headerBytes), rows: 0)]
             var rows = 0
             var manifest: Manifest?
+            var buffer = [UInt8](repeating: 0, count: 256 << 10)
             while let entry = try reader.nextEntry() {
                 try Interruption.check()
                 if let reason = entry.unsafeReason { throw damage(entry.path, reason) }
@@ -57,15 +58,25 @@ public enum SnapshotExport {
                     break
                 }
                 guard entry.size <= ArchiveFormat.maxEntryBytes(entry.path) else { throw damage(entry.path, "is \(entry.size) bytes, more than an entry may have") }
-                let bytes = try reader.readAll(limit: Int(ArchiveFormat.maxEntryBytes(entry.path)))
-                let sha = SHA256Digest.of(bytes)
-                let lines = bytes.reduce(0) { $0 + ($1 == 0x0A ? 1 : 0) }
-                if let listed = expected[entry.path], listed.sha256 != sha || listed.bytes != Int64(bytes.count) {
+                // Streamed from the pieces into the new archive; checked as it goes, and a damaged entry
+                // leaves only the temporary file, which the failure removes.
+                var lines = 0
+                let written: ArchiveWriter.Entry
+                do {
+                    written = try writer.addEntry(path: entry.path, size: entry.size, modificationTime: header.time, source: "\(path): \(entry.path)") { write in
+                        while try buffer.withUnsafeMutableBytes({ try reader.readChunk(into: $0) { chunk in
+                            lines += newlines(in: chunk)
+                            try write(chunk)
+                        } }) > 0 {}
+                    }
+                } catch let error as VeloError where error.kind == .damaged {
+                    throw damage(entry.path, "\(error.message); the snapshot is damaged (run 'velo verify')")
+                }
+                if let listed = expected[entry.path], listed.sha256 != written.sha256 || listed.bytes != written.bytes {
                     throw damage(entry.path, "SHA-256 mismatch (the snapshot is damaged; run 'velo verify')")
                 }
-                observed.append(.init(path: entry.path, bytes: Int64(bytes.count), sha256: sha, rows: entry.path.hasSuffix(".ndjson") ? lines : 0))
+                observed.append(.init(path: entry.path, bytes: written.bytes, sha256: written.sha256, rows: entry.path.hasSuffix(".ndjson") ? lines : 0))
                 if entry.path.hasSuffix(".ndjson") && entry.path != ArchiveFormat.schemaPath { rows += lines }
-                try writer.addEntry(path: entry.path, bytes: bytes, modificationTime: header.time)
             }
             guard var manifest else { throw damage(ArchiveFormat.manifestPath, "is missing (the archive is incomplete)") }
             if let record, record.manifest != manifest { throw damage(ArchiveFormat.manifestPath, "differs from the manifest the catalog recorded for this snapshot") }
@@ -92,5 +103,17 @@ public enum SnapshotExport {
             writer.abort()
             throw error
         }
+    }
+
+    /// How many newlines (rows) `bytes` holds.
+    static func newlines(in bytes: UnsafeRawBufferPointer) -> Int {
+        guard var p = bytes.baseAddress else { return 0 }
+        let end = p + bytes.count
+        var count = 0
+        while p < end, let found = memchr(p, 0x0A, end - p) {
+            count += 1
+            p = UnsafeRawPointer(found) + 1
+        }
+        return count
     }
 }

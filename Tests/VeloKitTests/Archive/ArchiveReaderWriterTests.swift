@@ -27,6 +27,35 @@ import Testing
         #expect(end.bytes == done.bytes && end.sha256 == done.sha256)
     }
 
+    /// An entry streamed in chunks is the entry written whole; a producer that hands over fewer or more bytes
+    /// than the size the tar header was written with is refused.
+    @Test func streamedEntriesHoldExactlyTheirSize() throws {
+        let dir = Fixtures.temporaryDirectory()
+        let path = dir.appendingPathComponent("s.tar.zst").path
+        let writer = try ArchiveWriter(path: path)
+        let bytes = (0..<100_000).map { UInt8(truncatingIfNeeded: $0 &* 31) }
+        let entry = try writer.addEntry(path: "part", size: Int64(bytes.count), modificationTime: 0, source: "test") { write in
+            try bytes.withUnsafeBytes { raw in
+                for start in stride(from: 0, to: raw.count, by: 7_777) { try write(UnsafeRawBufferPointer(rebasing: raw[start..<min(start + 7_777, raw.count)])) }
+            }
+        }
+        #expect(entry.sha256 == SHA256Digest.of(bytes) && entry.bytes == Int64(bytes.count))
+        _ = try writer.finish()
+        let reader = try ArchiveReader(path: path)
+        #expect(try reader.nextEntry()?.size == Int64(bytes.count))
+        #expect(try reader.readAll() == bytes)
+
+        for (size, produced) in [(10, 9), (10, 11)] {
+            let other = try ArchiveWriter(path: dir.appendingPathComponent("short-\(produced).tar.zst").path)
+            #expect(throws: VeloError.self) {
+                try other.addEntry(path: "part", size: Int64(size), modificationTime: 0, source: "test") { write in
+                    try [UInt8](repeating: 1, count: produced).withUnsafeBytes { try write($0) }
+                }
+            }
+            other.abort()
+        }
+    }
+
     @Test func abortDeletesTheFile() throws {
         let path = Fixtures.temporaryDirectory().appendingPathComponent("b.tar.zst").path
         let writer = try ArchiveWriter(path: path)

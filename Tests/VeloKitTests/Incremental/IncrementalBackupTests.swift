@@ -163,6 +163,17 @@ import Testing
         let recorded = try repo.catalog.detail(entry.id).manifest
         #expect(audit.manifest?.entries.filter { $0.path != ArchiveFormat.headerPath } == recorded.entries.filter { $0.path != ArchiveFormat.headerPath })
         #expect(throws: VeloError.self) { try SnapshotExport.run(.catalogued(entry, repository: repo), out: out) }
+        // A damaged pack is found while its parts stream into the new archive: nothing is left at the new path,
+        // and no temporary file either.
+        let pack = try #require(FileManager.default.subpathsOfDirectory(atPath: repo.root + "/data/packs").first { $0.hasSuffix(".pack") })
+        let packPath = repo.root + "/data/packs/" + pack
+        var packBytes = try #require(FileManager.default.contents(atPath: packPath))
+        packBytes[packBytes.count / 2] ^= 0x40
+        try packBytes.write(to: URL(fileURLWithPath: packPath))
+        let second = dir.appendingPathComponent("second.tar.zst").path
+        #expect(throws: ArchiveDamage.self) { try SnapshotExport.run(.catalogued(entry, repository: repo), out: second) }
+        #expect(!FileManager.default.fileExists(atPath: second))
+        #expect(try FileManager.default.contentsOfDirectory(atPath: dir.path).allSatisfy { !$0.contains(".tmp-") })
         // The incremental archive alone, away from its repository, says what it needs.
         let moved = dir.appendingPathComponent("moved.tar.zst").path
         try FileManager.default.copyItem(atPath: result.archive, toPath: moved)
