@@ -30,21 +30,22 @@ final class JSONTokenizer {
 
     static let maxDepth = JSONParser.maxDepth
 
-    /// The bytes of the last key, string or number.
-    private(set) var text: [UInt8] = []
+    /// The bytes of the last key, string or number. (The state below is used by one thread at a time and never
+    /// lent out while it changes: the hot loop need not check exclusive access at run time.)
+    @exclusivity(unchecked) private(set) var text: [UInt8] = []
     /// The longest string accepted, in bytes (a larger one is a `Failure`, never an allocation).
     let maxStringBytes: Int
 
     private let fd: Int32
     private let buffer: UnsafeMutablePointer<UInt8>
     private let capacity = 1 << 20
-    private var index = 0
-    private var end = 0
-    private var consumed: Int64 = 0  // bytes before buffer[0]
-    private var eof = false
-    private var stack: [UInt8] = []  // '{' or '['
+    @exclusivity(unchecked) private var index = 0
+    @exclusivity(unchecked) private var end = 0
+    @exclusivity(unchecked) private var consumed: Int64 = 0  // bytes before buffer[0]
+    @exclusivity(unchecked) private var eof = false
+    @exclusivity(unchecked) private var stack: [UInt8] = []  // '{' or '['
     private enum State { case start, value, valueOrEndArray, key, keyOrEndObject, afterValue }
-    private var state = State.start
+    @exclusivity(unchecked) private var state = State.start
 
     /// The byte offset of the next unread byte.
     var offset: Int64 { consumed + Int64(index) }
