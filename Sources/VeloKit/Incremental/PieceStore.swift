@@ -33,12 +33,18 @@ package final class PieceStore {
     /// Stores a segment list under its SHA-256 unless the same list is already there; returns the SHA-256.
     package func writeList(_ bytes: [UInt8], level: Int32) throws -> (sha256: String, written: Int64) {
         let sha = SHA256Digest.of(bytes)
-        let target = path(SegmentFormat.listPath(sha))
-        if FileSystem.exists(target) { return (sha, 0) }
+        return (sha, try writeList(bytes, sha256: sha, level: level))
+    }
+
+    /// Stores a segment list whose SHA-256 the caller computed, unless it is there already; returns the bytes
+    /// written. Uses nothing of the store but its root, so it may run on a thread of its own (`SegmentListWrites`).
+    package func writeList(_ bytes: [UInt8], sha256: String, level: Int32) throws -> Int64 {
+        let target = path(SegmentFormat.listPath(sha256))
+        if FileSystem.exists(target) { return 0 }
         try FileSystem.createDirectory((target as NSString).deletingLastPathComponent, durable: true)
         let compressed = try ZstdFrame.compress(bytes, level: level)
         try FileSystem.writeAtomically(compressed, to: target)
-        return (sha, Int64(compressed.count))
+        return Int64(compressed.count)
     }
 
     /// Reads a segment list and checks it against its name; a patch (`SegmentListPatch`) is read with its base

@@ -5,22 +5,22 @@ import Foundation
 /// source already has it (same last key, size, rows and keyed SHA-256: it is referenced where it is) or it is
 /// new (it goes into the pack writer). It also cuts the table's parts and hashes them as a full archive would,
 /// and builds the table's segment list. Owned by one thread at a time (`SegmentHandOff` runs it on a thread of
-/// its own, beside the one reading rows).
+/// its own, beside the one reading rows), so its state is not checked for exclusive access at run time.
 final class SegmentDeduplicator {
     private let item: TablePlan.Item
     private let packs: PackWriter
     private let hashKey: [UInt8]
     private let partBytes: Int
     private let pendingLimit: Int
-    private var old: SegmentList?
-    private var oldNext: SegmentList.Segment?
-    private var result = SegmentedSnapshotWriter.Scanned(list: [])
-    private var builder = SegmentListBuilder()
-    private var pending: [Pending] = []
-    private var pendingStart = 0
-    private var partDigest = SHA256Digest()
-    private var partRows = 0
-    private var partSegments = 0
+    @exclusivity(unchecked) private var old: SegmentList?
+    @exclusivity(unchecked) private var oldNext: SegmentList.Segment?
+    @exclusivity(unchecked) private var result = SegmentedSnapshotWriter.Scanned(list: [])
+    @exclusivity(unchecked) private var builder = SegmentListBuilder()
+    @exclusivity(unchecked) private var pending: [Pending] = []
+    @exclusivity(unchecked) private var pendingStart = 0
+    @exclusivity(unchecked) private var partDigest = SHA256Digest()
+    @exclusivity(unchecked) private var partRows = 0
+    @exclusivity(unchecked) private var partSegments = 0
 
     /// A segment waiting for the segments before it to enter the list (the list records frames, and a new
     /// segment's frame is known only once it is compressed and written).

@@ -153,32 +153,37 @@ package struct SegmentListPatch {
 }
 
 extension SegmentListPatch {
-    /// Stores a table's new list (`list`, a full list's bytes) as a patch against the base of the table's
-    /// previous list (`previous`, unread, named `previousSHA256`: itself when it is full), or as a full list when
+    /// The piece that stores a table's new list (`list`, a full list's bytes): a patch against the base of the
+    /// table's previous list (`previous`, named `previousSHA256`: itself when it is full), or the full list when
     /// it is stored whole already, there is no previous list, its base cannot be read, or the patch would be too
-    /// large. Returns the stored piece's SHA-256, the
-    /// base it refers to (nil for a full list) and the bytes written. The base is already durable: the previous
+    /// large. `bytes` is nil when the piece is in the store already. The base is already durable: the previous
     /// snapshot uses it.
-    package static func store(_ list: [UInt8], previous: SegmentList?, previousSHA256: String?, in store: PieceStore,
-                              level: Int32) throws -> (sha256: String, base: String?, written: Int64) {
+    package static func piece(for list: [UInt8], previous: SegmentList?, previousSHA256: String?,
+                              in store: PieceStore) -> (bytes: [UInt8]?, sha256: String, base: String?) {
         // The same list stored whole already (an unchanged table whose rows were read again): nothing to write.
         let sha256 = SHA256Digest.of(list)
-        if FileSystem.exists(store.path(SegmentFormat.listPath(sha256))) { return (sha256, nil, 0) }
+        if FileSystem.exists(store.path(SegmentFormat.listPath(sha256))) { return (nil, sha256, nil) }
         if let previous, let previousSHA256 {
             let baseSHA256 = previous.base ?? previousSHA256
-            var patch: [UInt8]?
             do {
                 let base = previous.base == nil ? previous : try store.readList(baseSHA256)
-                patch = try make(base: base, baseSHA256: baseSHA256, new: list)
+                if let patch = try make(base: base, baseSHA256: baseSHA256, new: list) {
+                    let patchSHA256 = SHA256Digest.of(patch)
+                    let exists = FileSystem.exists(store.path(SegmentFormat.listPath(patchSHA256)))
+                    return (exists ? nil : patch, patchSHA256, baseSHA256)
+                }
             } catch {
                 Diagnostics.warn("piece \(SegmentFormat.listPath(baseSHA256)) cannot be read (\(error)); a full segment list is stored instead of a patch")
             }
-            if let patch {
-                let stored = try store.writeList(patch, level: level)
-                return (stored.sha256, baseSHA256, stored.written)
-            }
         }
-        let stored = try store.writeList(list, level: level)
-        return (stored.sha256, nil, stored.written)
+        return (list, sha256, nil)
+    }
+
+    /// Stores the piece `piece(for:…)` chooses; returns its SHA-256, its base and the bytes written.
+    package static func store(_ list: [UInt8], previous: SegmentList?, previousSHA256: String?, in store: PieceStore,
+                              level: Int32) throws -> (sha256: String, base: String?, written: Int64) {
+        let piece = piece(for: list, previous: previous, previousSHA256: previousSHA256, in: store)
+        let written = try piece.bytes.map { try store.writeList($0, sha256: piece.sha256, level: level) } ?? 0
+        return (piece.sha256, piece.base, written)
     }
 }

@@ -38,7 +38,8 @@ struct SegmentedSnapshotWriter {
         let schemaBuffer = ByteBuffer()
         entries.append(try writer.addSchemaEntry(of: database, buffer: schemaBuffer, modificationTime: time))
 
-        var listBytes: Int64 = 0
+        let lists = SegmentListWrites(store: store, level: level)
+        defer { lists.drain() }  // on a failure too: nothing is written after the backup cleans up
         var done = 0
         let estimate = progress == nil ? 0 : try plan.estimatedRows(in: database)
         for item in plan.items where item.includeRows {
@@ -56,11 +57,12 @@ struct SegmentedSnapshotWriter {
                     }
                 }
                 let scanned = try scan(item, old: old, packs: packs, rowsBefore: done, estimate: estimate)
-                // Stored as a patch against the previous list's base when that is small enough.
-                let stored = try SegmentListPatch.store(scanned.list, previous: old, previousSHA256: before?.list, in: store, level: level)
-                listBytes += stored.written
-                table = SegmentsDocument.Table(name: item.table, list: stored.sha256, segments: scanned.segments, newSegments: scanned.newSegments,
-                                               rawBytes: scanned.rawBytes, newRawBytes: scanned.newRawBytes, parts: scanned.parts, base: stored.base)
+                // Stored as a patch against the previous list's base when that is small enough; written while the
+                // next table is read.
+                let piece = SegmentListPatch.piece(for: scanned.list, previous: old, previousSHA256: before?.list, in: store)
+                if let bytes = piece.bytes { lists.submit(bytes, sha256: piece.sha256) }
+                table = SegmentsDocument.Table(name: item.table, list: piece.sha256, segments: scanned.segments, newSegments: scanned.newSegments,
+                                               rawBytes: scanned.rawBytes, newRawBytes: scanned.newRawBytes, parts: scanned.parts, base: piece.base)
             }
             let rows = table.parts.reduce(0) { $0 + $1.rows }
             done += rows
@@ -73,8 +75,9 @@ struct SegmentedSnapshotWriter {
             documentTables.append(table)
         }
         afterRows?()
-        // Every pack is durable under its final name before anything refers to it.
+        // Every pack and list is durable under its final name before anything refers to it.
         try packs.finish()
+        let listBytes = try lists.finish()
         let document = SegmentsDocument(sourceState: sourceState, tables: documentTables, storedBytes: packs.writtenBytes + listBytes)
         var documentBytes = JSONWriter(pretty: true)
         documentBytes.write(document.json)
