@@ -150,8 +150,8 @@ package enum JSONEscaping {
     }
 
     /// The end of the run of bytes from `start` that are printable ASCII other than `"` and `\\` (and `/` when
-    /// `escapingSlashes`): sixteen, then eight bytes at a time, then byte by byte. Only reads, so the loop keeps
-    /// everything in registers.
+    /// `escapingSlashes`): sixteen, then eight bytes at a time, then the last eight, then byte by byte. Only
+    /// reads, so the loop keeps everything in registers.
     @inline(__always)
     static func plainRun(_ p: UnsafeRawPointer, from start: Int, count: Int, escapingSlashes: Bool) -> Int {
         let ones: UInt64 = 0x0101_0101_0101_0101
@@ -175,6 +175,9 @@ package enum JSONEscaping {
             i += 16
         }
         if i + 8 <= count, flagged(p.loadUnaligned(fromByteOffset: i, as: UInt64.self)) == 0 { i += 8 }
+        // The last few bytes in one step too, with the eight bytes that end the string (they overlap bytes
+        // already known plain, or bytes before `start`: a byte flagged there only sends this to the byte loop).
+        if i < count, count - i <= 8, count >= 8, flagged(p.loadUnaligned(fromByteOffset: count - 8, as: UInt64.self)) == 0 { return count }
         while i < count {
             let b = p.load(fromByteOffset: i, as: UInt8.self)
             if b < 0x20 || b >= 0x80 || b == 0x22 || b == 0x5C || (escapingSlashes && b == 0x2F) { break }
