@@ -64,6 +64,12 @@ final class JSONTokenizer {
     /// The last string or key as text.
     var string: String { String(decoding: text, as: UTF8.self) }
 
+    /// Whether the last key, string or number is `other` (compared as bytes: no string is made).
+    func textEquals(_ other: String) -> Bool {
+        var other = other
+        return other.withUTF8 { $0.elementsEqual(text) }
+    }
+
     private func fail(_ reason: String) -> Failure { Failure(offset: offset, reason: reason) }
 
     private func tooLong() -> Failure {

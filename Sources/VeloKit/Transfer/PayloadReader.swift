@@ -55,7 +55,7 @@ package struct PayloadReader {
         var st = stat()
         if fstat(fd, &st) == 0 && (st.st_mode & S_IFMT) == S_IFDIR { throw VeloError("\(path): is a directory, not a payload file") }
         let tokens = JSONTokenizer(fd: fd, maxStringBytes: maxStringBytes)
-        var place = "the top level"
+        var place = PayloadPlace("the top level")
         do {
             let first = try tokens.next()
             guard first == .beginObject else {
@@ -85,7 +85,7 @@ package struct PayloadReader {
                         }
                     }
                 case "conflict":
-                    place = "conflict"
+                    place = PayloadPlace("conflict")
                     let value = try tokens.value(after: v)
                     guard let text = value.stringValue, text == "skip" || text == "overwrite" else {
                         throw VeloError("\(path): conflict must be \"skip\" or \"overwrite\", not \(JSONWriter.string(value))")
@@ -97,7 +97,7 @@ package struct PayloadReader {
                         return
                     }
                 default:
-                    place = key
+                    place = PayloadPlace(key)
                     try tokens.skip(after: v)
                 }
                 continue topLevel
@@ -113,8 +113,8 @@ package struct PayloadReader {
 
     /// Reads one member of the payload object. Returns true when the header read may stop here.
     private func readMember<S: RecordsSink>(_ key: String, first: JSONTokenizer.Token, tokens: JSONTokenizer, payload: inout TransferPayload,
-                                           sink: inout S, headerOnly: Bool, place: inout String, sawMetadata: inout Bool, sawRecords: inout Bool) throws -> Bool {
-        place = key
+                                           sink: inout S, headerOnly: Bool, place: inout PayloadPlace, sawMetadata: inout Bool, sawRecords: inout Bool) throws -> Bool {
+        place = PayloadPlace(key)
         switch key {
         case "version":
             let value = try tokens.value(after: first)
@@ -137,7 +137,7 @@ package struct PayloadReader {
                 let t = try tokens.next()
                 if t == .endObject { break }
                 let member = tokens.string
-                place = "metadata.\(member)"
+                place = PayloadPlace("metadata.\(member)")
                 let v = try tokens.next()
                 if member == "collections" {
                     let value = try tokens.value(after: v)
@@ -166,7 +166,7 @@ package struct PayloadReader {
                 let t = try tokens.next()
                 if t == .endObject { break }
                 let table = tokens.string
-                place = "records.\(table)"
+                place = PayloadPlace("records.\(table)")
                 guard TransferPayload.isValidTableName(table) else {
                     throw VeloError("\(path): records: the table name \(JSONWriter.string(.string(table))) is not a Veloquent table name (letters, digits and _ only)")
                 }
@@ -184,19 +184,28 @@ package struct PayloadReader {
                 }
                 try sink.beginTable(table)
                 var rowNumber = 0
+                var columns: [String] = []
                 while true {
                     let r = try tokens.next()
                     if r == .endArray { break }
                     rowNumber += 1
-                    place = "records.\(table) row \(rowNumber)"
+                    place.row = rowNumber  // the text is made only for an error
                     guard r == .beginObject else {
                         throw VeloError("\(path): records.\(table) row \(rowNumber): a row is a JSON \(name(r)), not an object")
                     }
                     var values: [(String, JSONValue)] = []
+                    values.reserveCapacity(columns.count)
                     while true {
                         let k = try tokens.next()
                         if k == .endObject { break }
-                        let column = tokens.string
+                        // Rows of a table repeat their columns: the name read for the row before is reused.
+                        let column: String
+                        if values.count < columns.count, tokens.textEquals(columns[values.count]) {
+                            column = columns[values.count]
+                        } else {
+                            column = tokens.string
+                            if values.count < columns.count { columns[values.count] = column } else { columns.append(column) }
+                        }
                         do {
                             values.append((column, try tokens.value(after: try tokens.next())))
                         } catch let failure as JSONTokenizer.Failure {
@@ -208,7 +217,7 @@ package struct PayloadReader {
                 }
                 try sink.endTable(table)
             }
-            place = "records"
+            place = PayloadPlace("records")
         default:
             try tokens.skip(after: first)
         }
@@ -226,4 +235,15 @@ package struct PayloadReader {
         default: return "end"
         }
     }
+}
+
+/// Where in a payload the reader is, for its one-line errors: a member (`records.posts`) and, within a table,
+/// the row being read (`records.posts row 12`).
+struct PayloadPlace: CustomStringConvertible {
+    var name: String
+    var row = 0
+
+    init(_ name: String) { self.name = name }
+
+    var description: String { row > 0 ? "\(name) row \(row)" : name }
 }

@@ -62,6 +62,11 @@ import Testing
         try refused(String(body.dropLast(20)), ["records.t row 1", "malformed JSON", "unterminated string"])
     }
 
+    /// Between rows, the error names the last row read (the place is made only for the error).
+    @Test func garbageBetweenRows() throws {
+        try refused(#"{"version":1,"records":{"t":[{"id":"a"},{"id":"b"} x]}}"#, ["records.t row 2", "malformed JSON"])
+    }
+
     @Test func anotherVersion() throws {
         try refused(#"{"version":2,"metadata":{"collections":[]}}"#, ["payload version 2", "version 1"])
     }
