@@ -67,7 +67,9 @@ final class JSONTokenizer {
     /// Whether the last key, string or number is `other` (compared as bytes: no string is made).
     func textEquals(_ other: String) -> Bool {
         var other = other
-        return other.withUTF8 { $0.elementsEqual(text) }
+        return other.withUTF8 { o in
+            text.withUnsafeBytes { t in o.count == t.count && (o.count == 0 || memcmp(o.baseAddress!, t.baseAddress!, o.count) == 0) }
+        }
     }
 
     private func fail(_ reason: String) -> Failure { Failure(offset: offset, reason: reason) }
