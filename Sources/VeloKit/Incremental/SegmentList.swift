@@ -191,7 +191,9 @@ package struct SegmentListBuilder {
 
     package mutating func append(frame: SegmentList.Frame, offset: Int, bytes: Int, rows: Int, lastKey: Int64, hash: (UInt64, UInt64)) {
         let f: Int
-        if let known = frameIndex[frame] { f = known } else {
+        if previousFrame >= 0 && frames[previousFrame] == frame {
+            f = previousFrame  // most segments are in the frame of the one before: no hashing of the frame
+        } else if let known = frameIndex[frame] { f = known } else {
             if packIndex[frame.pack] == nil {
                 packIndex[frame.pack] = packs.count
                 packs.append(frame.pack)

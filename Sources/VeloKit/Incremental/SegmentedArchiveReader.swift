@@ -214,7 +214,6 @@ package final class SegmentedArchiveReader: EntryReading {
     /// segments are packed in order, so runs are usually long). nil at the part's end.
     private func nextRun(limit: Int) throws -> (frame: [UInt8], range: Range<Int>)? {
         var state = current!
-        current = nil  // the frame array stays uniquely referenced while the state is changed
         defer { current = state }
         if state.position == state.end {
             guard let segment = try takeSegment(&state) else {
