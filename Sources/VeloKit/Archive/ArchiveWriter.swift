@@ -112,24 +112,9 @@ package final class ArchiveWriter {
     /// Adds one regular file entry (mode 0600) with the given bytes.
     @discardableResult
     package func addEntry(path entryPath: String, bytes: UnsafeRawBufferPointer, modificationTime: Int64) throws -> Entry {
-        guard let entry = archive_entry_new() else { throw VeloError("libarchive: cannot allocate an entry") }
-        defer { archive_entry_free(entry) }
-        archive_entry_set_pathname_utf8(entry, entryPath)
-        archive_entry_set_size(entry, la_int64_t(bytes.count))
-        archive_entry_set_filetype(entry, ArchiveFileType.regular)
-        archive_entry_set_perm(entry, 0o600)
-        archive_entry_set_mtime(entry, time_t(modificationTime), 0)
-        try check(archive_write_header(archive, entry))
-        var offset = 0
-        while offset < bytes.count {
-            let n = archive_write_data(archive, bytes.baseAddress! + offset, bytes.count - offset)
-            if n < 0 { try check(Int32(n)) }
-            offset += n
+        try addEntry(path: entryPath, size: Int64(bytes.count), modificationTime: modificationTime, source: entryPath) { write in
+            try write(bytes)
         }
-        try check(archive_write_finish_entry(archive))
-        var digest = SHA256Digest()
-        digest.update(bytes)
-        return Entry(path: entryPath, bytes: Int64(bytes.count), sha256: digest.hex())
     }
 
     @discardableResult
@@ -138,8 +123,8 @@ package final class ArchiveWriter {
     }
 
     /// Adds an entry of exactly `size` bytes (mode 0600) streamed by `produce`, which hands each chunk in turn
-    /// to the function it is given (an incremental snapshot's part on its way into a full archive: never held
-    /// whole). Fewer or more bytes than `size` are refused, naming `source`.
+    /// to the function it is given (an incremental snapshot's part on its way into a full archive, an uploaded
+    /// file: never held whole). Fewer or more bytes than `size` are refused, naming `source`.
     @discardableResult
     package func addEntry(path entryPath: String, size: Int64, modificationTime: Int64, source: String,
                           _ produce: ((UnsafeRawBufferPointer) throws -> Void) throws -> Void) throws -> Entry {
@@ -176,46 +161,25 @@ package final class ArchiveWriter {
     /// is shorter or longer than that when read (it changed meanwhile) is refused, naming `source`.
     @discardableResult
     package func addFile(path entryPath: String, fd: Int32, size: Int64, modificationTime: Int64, source: String) throws -> Entry {
-        guard let entry = archive_entry_new() else { throw VeloError("libarchive: cannot allocate an entry") }
-        defer { archive_entry_free(entry) }
-        archive_entry_set_pathname_utf8(entry, entryPath)
-        archive_entry_set_size(entry, la_int64_t(size))
-        archive_entry_set_filetype(entry, ArchiveFileType.regular)
-        archive_entry_set_perm(entry, 0o600)
-        archive_entry_set_mtime(entry, time_t(modificationTime), 0)
-        try check(archive_write_header(archive, entry))
-        var digest = SHA256Digest()
-        var chunk = [UInt8](repeating: 0, count: 256 * 1024)
-        var remaining = size
-        while true {
-            let n = chunk.withUnsafeMutableBytes { Foundation.read(fd, $0.baseAddress, $0.count) }
-            if n < 0 {
-                if errno == EINTR { continue }
-                throw VeloError.io(source, "read", errno: errno)
-            }
-            if n == 0 { break }
-            guard Int64(n) <= remaining else { throw VeloError("\(source): grew while it was being backed up (expected \(size) bytes)", kind: .io) }
-            try chunk.withUnsafeBytes { raw in
-                let bytes = UnsafeRawBufferPointer(rebasing: raw[0..<n])
-                digest.update(bytes)
-                var offset = 0
-                while offset < n {
-                    let written = archive_write_data(archive, bytes.baseAddress! + offset, n - offset)
-                    if written < 0 { try check(Int32(written)) }
-                    offset += written
+        try addEntry(path: entryPath, size: size, modificationTime: modificationTime, source: source) { write in
+            var chunk = [UInt8](repeating: 0, count: 256 * 1024)
+            var remaining = size
+            while remaining > 0 {
+                let n = chunk.withUnsafeMutableBytes { Foundation.read(fd, $0.baseAddress, $0.count) }
+                if n < 0 {
+                    if errno == EINTR { continue }
+                    throw VeloError.io(source, "read", errno: errno)
                 }
+                if n == 0 { break }
+                guard Int64(n) <= remaining else { throw VeloError("\(source): grew while it was being backed up (expected \(size) bytes)", kind: .io) }
+                try chunk.withUnsafeBytes { try write(UnsafeRawBufferPointer(rebasing: $0[0..<n])) }
+                remaining -= Int64(n)
             }
-            remaining -= Int64(n)
-            if remaining == 0 {
-                // One more read must find the end: a file that grew is refused rather than cut.
-                let extra = chunk.withUnsafeMutableBytes { Foundation.read(fd, $0.baseAddress, 1) }
-                if extra > 0 { throw VeloError("\(source): grew while it was being backed up (expected \(size) bytes)", kind: .io) }
-                break
-            }
+            guard remaining == 0 else { throw VeloError("\(source): shrank while it was being backed up (expected \(size) bytes)", kind: .io) }
+            // One more read must find the end: a file that grew is refused rather than cut.
+            let extra = chunk.withUnsafeMutableBytes { Foundation.read(fd, $0.baseAddress, 1) }
+            if extra > 0 { throw VeloError("\(source): grew while it was being backed up (expected \(size) bytes)", kind: .io) }
         }
-        guard remaining == 0 else { throw VeloError("\(source): shrank while it was being backed up (expected \(size) bytes)", kind: .io) }
-        try check(archive_write_finish_entry(archive))
-        return Entry(path: entryPath, bytes: size, sha256: digest.hex())
     }
 
     /// Ends the tar stream and the zstd frame, fsyncs and closes the file. Returns its size and SHA-256.
