@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Benchmarks velo against the plain tools on a demo Veloquent tenant database and prints a Markdown table.
 #
-#   Benchmarks/bench.sh [--posts N] [--text words|random] [--work DIR] [--keep] [--build-dir DIR] [--skip-build]
+#   Benchmarks/bench.sh [--posts N] [--text words|random] [--runs N] [--work DIR] [--keep] [--build-dir DIR] [--skip-build]
 #
 # Needs bash, swift, sqlite3, zstd, python3 and GNU time at /usr/bin/time (Debian: apt-get install time).
 # The table goes to stdout; progress and build output go to stderr.
@@ -39,6 +39,8 @@ Builds velo, makes a demo tenant database and times velo backup and verify again
   --text SHAPE       the demo's text: words (a short word list, compresses about 3.5x; default) or
                      random (random letters, compresses about 2.2x, the harder case)
   --work DIR         scratch directory (default: bench-work under the repo root); removed at the end
+  --runs N           timed runs per command (default 3; the table reports the median): more runs steady
+                     ratios near a target on a machine whose timings move
   --keep             keep the scratch directory
   --build-dir DIR    swift --scratch-path (default: .build under the repo root)
   --skip-build       use the velo already built in --build-dir
@@ -63,6 +65,8 @@ parse_options() {
             --work=*) WORK="$(absolute "${1#*=}")"; shift ;;
             --build-dir) [ $# -ge 2 ] || die "--build-dir needs a directory"; BUILD_DIR="$(absolute "$2")"; shift 2 ;;
             --build-dir=*) BUILD_DIR="$(absolute "${1#*=}")"; shift ;;
+            --runs) [ $# -ge 2 ] || die "--runs needs a number"; RUNS="$2"; shift 2 ;;
+            --runs=*) RUNS="${1#*=}"; shift ;;
             --keep) KEEP=1; shift ;;
             --skip-build) SKIP_BUILD=1; shift ;;
             -h|--help) usage; exit 0 ;;
@@ -71,6 +75,7 @@ parse_options() {
     done
     [[ "$POSTS" =~ ^[0-9]+$ ]] && [ "$POSTS" -gt 0 ] || die "--posts must be a positive whole number, not '$POSTS'"
     [ "$TEXT" = words ] || [ "$TEXT" = random ] || die "--text must be words or random, not '$TEXT'"
+    [[ "$RUNS" =~ ^[0-9]+$ ]] && [ "$RUNS" -gt 0 ] || die "--runs must be a positive whole number, not '$RUNS'"
     WORK="${WORK%/}"; BUILD_DIR="${BUILD_DIR%/}"
     [ -n "$WORK" ] || die "--work must not be /"
 }
