@@ -12,6 +12,9 @@ package final class PieceStore {
     private struct FrameKey: Equatable {
         var pack: String
         var offset: Int64
+        var length: Int
+        var rawBytes: Int
+        var sha256: [UInt8]
     }
 
     package init(root: String) { self.root = root }
@@ -89,7 +92,7 @@ package final class PieceStore {
     /// The decompressed bytes of one frame, checked against the SHA-256 its list records.
     /// - Throws: `VeloError` (`.damaged`) naming the pack and the frame's offset.
     package func frame(_ frame: SegmentList.Frame) throws -> [UInt8] {
-        let key = FrameKey(pack: frame.pack, offset: frame.offset)
+        let key = FrameKey(pack: frame.pack, offset: frame.offset, length: frame.length, rawBytes: frame.rawBytes, sha256: frame.sha256)
         if let hit = cache.firstIndex(where: { $0.key == key }) { return cache[hit].bytes }
         let relative = SegmentFormat.packPath(frame.pack)
         let where_ = "piece \(relative), frame at byte \(frame.offset)"

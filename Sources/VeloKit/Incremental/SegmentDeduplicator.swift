@@ -11,6 +11,9 @@ final class SegmentDeduplicator {
     private let packs: PackWriter
     private let hashKey: [UInt8]
     private let partBytes: Int
+    /// A part never grows past this (the format's largest data entry): a segment that would take it past is the
+    /// first of a new part.
+    private let maxPartBytes: Int
     private let pendingLimit: Int
     @exclusivity(unchecked) private var old: SegmentList?
     @exclusivity(unchecked) private var oldNext: SegmentList.Segment?
@@ -39,12 +42,14 @@ final class SegmentDeduplicator {
     ///   - old: the previous snapshot's list of this table, if any.
     ///   - hashKey: prefixed to every segment before it is hashed (see `SegmentedSnapshotWriter.hashKey`).
     ///   - pendingLimit: segments waiting for their frame at most; past it, wait for the oldest one's frame.
-    init(item: TablePlan.Item, old: SegmentList?, packs: PackWriter, hashKey: [UInt8], partBytes: Int, pendingLimit: Int) throws {
+    init(item: TablePlan.Item, old: SegmentList?, packs: PackWriter, hashKey: [UInt8], partBytes: Int, pendingLimit: Int,
+         maxPartBytes: Int = ArchiveFormat.maxDataEntryBytes) throws {
         self.item = item
         self.old = old
         self.packs = packs
         self.hashKey = hashKey
         self.partBytes = partBytes
+        self.maxPartBytes = maxPartBytes
         self.pendingLimit = pendingLimit
         oldNext = try self.old?.next()
     }
@@ -56,6 +61,9 @@ final class SegmentDeduplicator {
         hasher.update(bufferPointer: bytes)
         // Read straight from the digest: no array per segment on this path.
         let hash = hasher.finalize().withUnsafeBytes { SegmentList.words($0.prefix(SegmentFormat.segmentHashBytes)) }
+        // A part is closed after the segment that reaches the target, or before one that would take it past
+        // what a reader accepts (a segment ends with a row of up to 16 MiB).
+        if partSegments > 0 && partDigest.byteCount + Int64(bytes.count) > Int64(maxPartBytes) { closePart() }
         partDigest.update(bytes)
         partRows += rows
         partSegments += 1

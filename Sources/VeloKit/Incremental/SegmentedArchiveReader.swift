@@ -138,7 +138,8 @@ package final class SegmentedArchiveReader: EntryReading {
 
     /// Records that the current part was read whole and matched its SHA-256 and rows.
     package func markPartVerified(sha256: String, rows: Int) {
-        guard let current, let partKey, current.part.sha256 == sha256, current.part.rows == rows, current.segmentsLeft == 0 else { return }
+        guard let current, let partKey, current.part.sha256 == sha256, current.part.rows == rows, current.segmentsLeft == 0,
+              current.peeked == nil, current.position == current.end, current.delivered == current.part.bytes else { return }
         verifiedParts?.insert(partKey)
     }
 
@@ -233,6 +234,9 @@ package final class SegmentedArchiveReader: EntryReading {
             state.end = segment.offset + segment.bytes
         }
         while state.end - state.position < limit, let next = try peekSegment(&state), next.frame == state.frameIndex, next.offset == state.end {
+            guard state.end + next.bytes <= state.frame.count else {
+                throw ArchiveDamage(path: path, entry: state.part.path, reason: "piece \(SegmentFormat.listPath(state.list)) places a segment past the end of its frame")
+            }
             state.peeked = nil
             state.end += next.bytes
         }
@@ -291,6 +295,9 @@ package final class SegmentedArchiveReader: EntryReading {
                 throw damage
             } catch {
                 throw ArchiveDamage(path: path, entry: part.path, reason: "\(error)")
+            }
+            guard bytes.count == frame.rawBytes else {
+                throw ArchiveDamage(path: path, entry: part.path, reason: "piece \(SegmentFormat.packPath(frame.pack)), frame at byte \(frame.offset): \(bytes.count) bytes, its list says \(frame.rawBytes)")
             }
             frameBytesRead += Int64(frame.length)
             cachedFrames[frame] = bytes

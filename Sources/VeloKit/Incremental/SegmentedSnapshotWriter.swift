@@ -60,7 +60,7 @@ struct SegmentedSnapshotWriter {
                 // Stored as a patch against the previous list's base when that is small enough; written while the
                 // next table is read.
                 let piece = SegmentListPatch.piece(for: scanned.list, previous: old, previousSHA256: before?.list, in: store)
-                if let bytes = piece.bytes { lists.submit(bytes, sha256: piece.sha256) }
+                if let bytes = piece.bytes { try lists.submit(bytes, sha256: piece.sha256) }
                 table = SegmentsDocument.Table(name: item.table, list: piece.sha256, segments: scanned.segments, newSegments: scanned.newSegments,
                                                rawBytes: scanned.rawBytes, newRawBytes: scanned.newRawBytes, parts: scanned.parts, base: piece.base)
             }

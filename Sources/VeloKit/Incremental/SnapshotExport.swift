@@ -63,14 +63,14 @@ public enum SnapshotExport {
                 var lines = 0
                 let written: ArchiveWriter.Entry
                 do {
-                    written = try writer.addEntry(path: entry.path, size: entry.size, modificationTime: header.time, source: "\(path): \(entry.path)") { write in
+                    written = try writer.addEntry(path: entry.path, size: entry.size, modificationTime: header.time, source: "written") { write in
                         while try buffer.withUnsafeMutableBytes({ try reader.readChunk(into: $0) { chunk in
                             lines += newlines(in: chunk)
                             try write(chunk)
                         } }) > 0 {}
                     }
                 } catch let error as VeloError where error.kind == .damaged {
-                    throw damage(entry.path, "\(error.message); the snapshot is damaged (run 'velo verify')")
+                    throw damage(entry.path, "its pieces do not hold the \(entry.size) bytes its header says (\(error.message)); the snapshot is damaged (run 'velo verify')")
                 }
                 if let listed = expected[entry.path], listed.sha256 != written.sha256 || listed.bytes != written.bytes {
                     throw damage(entry.path, "SHA-256 mismatch (the snapshot is damaged; run 'velo verify')")

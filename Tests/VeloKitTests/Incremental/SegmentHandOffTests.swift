@@ -23,9 +23,11 @@ import Testing
         }
     }
 
-    static func run(_ segments: [([UInt8], Int, Int64)], old: SegmentList?, store: PieceStore, threaded: Bool) throws -> SegmentedSnapshotWriter.Scanned {
+    static func run(_ segments: [([UInt8], Int, Int64)], old: SegmentList?, store: PieceStore, threaded: Bool,
+                    partBytes: Int = 100_000, maxPartBytes: Int = ArchiveFormat.maxDataEntryBytes) throws -> SegmentedSnapshotWriter.Scanned {
         let packs = try PackWriter(store: store, level: 3, workers: threaded ? 2 : 0)
-        let deduplicator = try SegmentDeduplicator(item: item, old: old, packs: packs, hashKey: Array("key".utf8), partBytes: 100_000, pendingLimit: threaded ? 3 : 1 << 14)
+        let deduplicator = try SegmentDeduplicator(item: item, old: old, packs: packs, hashKey: Array("key".utf8), partBytes: partBytes,
+                                                   pendingLimit: threaded ? 3 : 1 << 14, maxPartBytes: maxPartBytes)
         let handOff = SegmentHandOff(deduplicator: deduplicator, threaded: threaded, batchBytes: 4_096)
         for (bytes, rows, key) in segments {
             bytes.withUnsafeBytes { handOff.buffer.append($0) }
@@ -71,5 +73,17 @@ import Testing
         #expect(againInline.newSegments == changed.count)
         #expect(again.parts == againInline.parts)
         #expect(try Self.readBack(again, store: store) == second.map(\.0))
+    }
+
+    /// A part is closed after the segment that reaches the target, or before a segment that would take it past
+    /// the largest entry a reader accepts (a segment may end with a 16 MiB row, after a 16 MiB target).
+    @Test func noPartGrowsPastTheLargestEntry() throws {
+        let store = PieceStore(root: Fixtures.temporaryDirectory("part-cap").path)
+        let segments = Self.segments()
+        let largest = segments.map(\.0.count).max()!
+        let scanned = try Self.run(segments, old: nil, store: store, threaded: false, partBytes: 20_000, maxPartBytes: 20_000 + largest / 2)
+        #expect(scanned.parts.allSatisfy { $0.bytes <= Int64(20_000 + largest / 2) }, "\(scanned.parts.map(\.bytes).max()!)")
+        #expect(scanned.parts.reduce(0) { $0 + $1.segments } == segments.count)
+        #expect(try Self.readBack(scanned, store: store) == segments.map(\.0))
     }
 }
