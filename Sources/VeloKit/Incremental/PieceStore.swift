@@ -33,14 +33,8 @@ package final class PieceStore {
 
     package func path(_ relative: String) -> String { (root as NSString).appendingPathComponent(relative) }
 
-    /// Stores a segment list under its SHA-256 unless the same list is already there; returns the SHA-256.
-    package func writeList(_ bytes: [UInt8], level: Int32) throws -> (sha256: String, written: Int64) {
-        let sha = SHA256Digest.of(bytes)
-        return (sha, try writeList(bytes, sha256: sha, level: level))
-    }
-
-    /// Stores a segment list whose SHA-256 the caller computed, unless it is there already; returns the bytes
-    /// written. Uses nothing of the store but its root, so it may run on a thread of its own (`SegmentListWrites`).
+    /// Stores a segment list (full or patch) under its SHA-256, which the caller computed, unless it is there
+    /// already; returns the bytes written. Uses nothing of the store but its root, so it may run on a thread of its own (`SegmentListWrites`).
     package func writeList(_ bytes: [UInt8], sha256: String, level: Int32) throws -> Int64 {
         let target = path(SegmentFormat.listPath(sha256))
         if FileSystem.exists(target) { return 0 }

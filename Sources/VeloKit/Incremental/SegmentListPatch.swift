@@ -178,12 +178,4 @@ extension SegmentListPatch {
         }
         return (list, sha256, nil)
     }
-
-    /// Stores the piece `piece(for:…)` chooses; returns its SHA-256, its base and the bytes written.
-    package static func store(_ list: [UInt8], previous: SegmentList?, previousSHA256: String?, in store: PieceStore,
-                              level: Int32) throws -> (sha256: String, base: String?, written: Int64) {
-        let piece = piece(for: list, previous: previous, previousSHA256: previousSHA256, in: store)
-        let written = try piece.bytes.map { try store.writeList($0, sha256: piece.sha256, level: level) } ?? 0
-        return (piece.sha256, piece.base, written)
-    }
 }

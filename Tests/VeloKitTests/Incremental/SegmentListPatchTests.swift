@@ -190,3 +190,20 @@ import Testing
         }
     }
 }
+
+/// Stores as a backup does, in one step (the backup hands the write to `SegmentListWrites`).
+extension PieceStore {
+    func writeList(_ bytes: [UInt8], level: Int32) throws -> (sha256: String, written: Int64) {
+        let sha = SHA256Digest.of(bytes)
+        return (sha, try writeList(bytes, sha256: sha, level: level))
+    }
+}
+
+extension SegmentListPatch {
+    static func store(_ list: [UInt8], previous: SegmentList?, previousSHA256: String?, in store: PieceStore,
+                      level: Int32) throws -> (sha256: String, base: String?, written: Int64) {
+        let piece = piece(for: list, previous: previous, previousSHA256: previousSHA256, in: store)
+        let written = try piece.bytes.map { try store.writeList($0, sha256: piece.sha256, level: level) } ?? 0
+        return (piece.sha256, piece.base, written)
+    }
+}
