@@ -17,7 +17,7 @@ struct ExportCommand: ParsableCommand {
     @Option(name: .long, help: ArgumentHelp("The archive to write (must not exist).", valueName: "file"))
     var out: String
 
-    @Option(name: .long, help: "zstd compression level, 1 to 19; at 3 velo uses tuned parameters (fast matching, a 4 MiB window).")
+    @Option(name: .long, help: "zstd compression level, 1 to 19; at 3 velo compresses with tuned parameters (fast matching, a 4 MiB window).")
     var level: Int32 = 3
 
     @OptionGroup var output: OutputOptions

@@ -51,7 +51,7 @@ package enum BackupStatus {
         package var lastVerification: Verification?
         package var failing: [String]
         package var unverified: Int
-        /// The newest snapshots' archive sizes, oldest first.
+        /// What the newest snapshots added to the repository (`CatalogEntry.addedBytes`), oldest first.
         package var sizes: [Int64]
         /// The newest snapshot's size against the one before it, in percent (nil with fewer than two).
         package var sizeChangePercent: Double?

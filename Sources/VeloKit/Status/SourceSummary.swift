@@ -1,7 +1,7 @@
 /// What the repository holds for one source (a database file, a tenant): enough to tell whether its backups are
 /// fresh and sound without reading any of its snapshots. Computed from the catalog; cached by `CatalogIndex`.
 package struct SourceSummary: Equatable, Sendable {
-    /// A snapshot's time and archive size, for the size trend.
+    /// A snapshot's time and what it added to the repository (`CatalogEntry.addedBytes`), for the size trend.
     package struct Point: Equatable, Sendable {
         package var id: String
         package var time: Int64
