@@ -28,9 +28,9 @@ struct LineSplitter {
         lines = 0
     }
 
-    /// Grows the carried line to hold `needed` bytes. Past 1 MiB it takes room for the longest line at once:
-    /// doubling would hold the old and the new buffer together while copying (8 and 16 MiB for a row near the
-    /// limit), where this holds at most 1 MiB beside the final one.
+    /// Makes room for a carried line of `needed` bytes: past 1 MiB, room for the longest line at once (below it,
+    /// appending grows the buffer as usual). Doubling would hold the old and the new buffer together while
+    /// copying (8 and 16 MiB for a row near the limit), where this holds at most 1 MiB beside the final one.
     private mutating func reserve(_ needed: Int) {
         guard needed > carry.capacity else { return }
         if needed > 1 << 20 { carry.reserveCapacity(maxLine) }

@@ -6,7 +6,7 @@ import CZstd
 /// matches, a 2 MiB window) but single-fast matching of at least 7 bytes in a 4 MiB window with a 2^17 hash
 /// table. On velo's rows (JSON text) that compresses random-letter text 0.3% better and word text 1% worse, at
 /// 1.2x (words) to 1.6x (random letters) the speed (`zstd -b`, one thread, over an archive's tar stream): a
-/// backup spends most of its CPU time compressing, so this is what lets it beat `sqlite3 .dump | zstd -3 -T2`
+/// backup spends about half its CPU time compressing, so this is what lets it beat `sqlite3 .dump | zstd -3 -T2`
 /// on two cores at about the same archive size. Other levels are zstd's own.
 enum ZstdTuning {
     /// Sets `context`'s parameters for `level` (after the level itself is set).

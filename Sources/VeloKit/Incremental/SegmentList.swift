@@ -11,8 +11,8 @@
 ///               segment's), the first 8 bytes of its SHA-256
 ///
 /// Numbers are LEB128 varints; signed ones zigzag-encoded. A list read through a patch (`SegmentListPatch`)
-/// yields its base's segments with the patch's runs applied, and its packs and frames are the base's followed
-/// by the patch's.
+/// yields its base's segments with the patch's runs applied; its frames are the base's followed by the
+/// patch's, and its packs the base's followed by those of the patch's that the base does not name.
 package struct SegmentList {
     package static let magic: [UInt8] = Array("VSL1".utf8)
 

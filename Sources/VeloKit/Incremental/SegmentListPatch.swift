@@ -7,7 +7,7 @@
 ///
 ///     "VSP1"
 ///     base:     32-byte SHA-256 of the full list, then its segment count
-///     packs:    count, then count × 32-byte SHA-256 (packs of the new frames)
+///     packs:    count, then count × 32-byte pack name (packs of the new frames)
 ///     frames:   count, then per frame as in a full list (pack index into these packs); the merged list's frame
 ///               table is the base's frames followed by these
 ///     segments: the merged list's segment count

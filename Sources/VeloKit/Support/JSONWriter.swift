@@ -150,7 +150,7 @@ package enum JSONEscaping {
     }
 
     /// The end of the run of bytes from `start` that are printable ASCII other than `"` and `\\` (and `/` when
-    /// `escapingSlashes`): sixteen, then eight bytes at a time, then the last eight, then byte by byte. Only
+    /// `escapingSlashes`): sixteen bytes a step, then one step of eight, then the last eight, then byte by byte. Only
     /// reads, so the loop keeps everything in registers.
     @inline(__always)
     static func plainRun(_ p: UnsafeRawPointer, from start: Int, count: Int, escapingSlashes: Bool) -> Int {
