@@ -94,7 +94,9 @@ for file in /usr/bin/velo /usr/share/man/man1/velo.1.gz /usr/share/bash-completi
   /usr/share/doc/velo/retention.example.json /usr/share/doc/velo/instance.env.example; do
   [ -s "$target$file" ] || fail "the package did not install $file"
 done
-zcat "$target/usr/share/man/man1/velo.1.gz" | grep -q '^\.Sh EXIT STATUS' || fail "the manual page has no EXIT STATUS"
+# Decompressed to a file first: with pipefail, grep -q leaving early would make zcat's last write fail (SIGPIPE).
+zcat "$target/usr/share/man/man1/velo.1.gz" > "$work/velo.1"
+grep -q '^\.Sh EXIT STATUS' "$work/velo.1" || fail "the manual page has no EXIT STATUS"
 enabled=$(find "$target/etc/systemd" -name 'velo-*' 2>/dev/null || true)
 [ -z "$enabled" ] || fail "the package enabled units: $enabled"
 
@@ -125,7 +127,7 @@ chroot --userspec=www-data:www-data "$target" /bin/sh -c 'umask 0077 && exec "$@
   > "$work/backup.out" || fail "the backup unit's command failed"
 sed 's/^/   /' "$work/backup.out"
 repo=/var/lib/velo/acme
-archive=$(cd "$target" && find "${repo#/}/snapshots" -name '*.tar.zst' | head -n 1)
+archive=$(cd "$target" && find "${repo#/}/snapshots" -name '*.tar.zst' -print -quit)
 [ -n "$archive" ] || fail "no archive in $repo"
 mode=$(in_root stat -c '%U %a' "/$archive")
 [ "$mode" = "www-data 600" ] || fail "the archive is not private to www-data: $mode"
