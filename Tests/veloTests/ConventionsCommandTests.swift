@@ -2,7 +2,7 @@ import Foundation
 import Testing
 import VeloKit
 
-/// What scripts rely on: the format-v1 promise, help texts, and errors as JSON objects with their exit statuses.
+/// What scripts rely on: the format-v1 and format-v2 promises, help texts, and errors as JSON objects with their exit statuses.
 @Suite struct ConventionsCommandTests {
     static let fixtures = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().appendingPathComponent("Fixtures")
 
@@ -21,6 +21,48 @@ import VeloKit
         let restore = try VeloProcess.run(["restore", archive, "--target", target])
         #expect(restore.status == 0, "\(restore.stderr)")
         #expect(try Scratch.dump(target) == (try String(contentsOf: Self.fixtures.appendingPathComponent("format-v1/restored.dump.sql"), encoding: .utf8)))
+    }
+
+    /// A repository of format-v2 incremental snapshots (a first one and one with patch lists, made by velo 0.1.0
+    /// before version 3) committed: every later velo verifies, cats and restores them to the committed dumps'
+    /// SHA-256s, exports one to a version 1 archive, and backs up next to them (a version 3 snapshot).
+    @Test func aCommittedFormatV2RepositoryStaysReadable() throws {
+        let dir = Scratch.directory()
+        let repo = dir.appendingPathComponent("repo").path
+        try FileManager.default.copyItem(atPath: Self.fixtures.appendingPathComponent("format-v2/repo").path, toPath: repo)
+        let expected = try JSONParser.parse(try Array(Data(contentsOf: Self.fixtures.appendingPathComponent("format-v2/expected.json"))))
+        let ids = try #require(expected.objectValue?.map(\.0))
+        #expect(ids.count == 2)
+        let verify = try VeloProcess.run(["verify", "--repo", repo, "--all"])
+        #expect(verify.status == 0, "\(verify.stdout)\(verify.stderr)")
+        func sha256(_ text: String) -> String { SHA256Digest.of(Array(text.utf8)) }
+        for id in ids {
+            let inspect = try JSONParser.parse(try VeloProcess.run(["inspect", "--repo", repo, id, "--json"]).stdout)
+            #expect(inspect["format_version"] == .int(2))
+            #expect(sha256(try VeloProcess.run(["cat", "--repo", repo, id, "posts"]).stdout) == expected[id]?["posts_sha256"]?.stringValue)
+            let target = dir.appendingPathComponent("\(id).sqlite").path
+            let restore = try VeloProcess.run(["restore", "--repo", repo, id, "--target", target])
+            #expect(restore.status == 0, "\(restore.stderr)")
+            #expect(sha256(try Scratch.dump(target)) == expected[id]?["dump_sha256"]?.stringValue, "snapshot \(id) restores to another database")
+        }
+        let exported = dir.appendingPathComponent("export.tar.zst").path
+        #expect(try VeloProcess.run(["export", "--repo", repo, ids[1], "--out", exported]).status == 0)
+        #expect(try VeloProcess.run(["verify", exported]).status == 0)
+        let db = dir.appendingPathComponent("tenant.sqlite").path
+        #expect(try VeloProcess.run(["demo", "--out", db, "--posts", "20"]).status == 0)
+        #expect(try VeloProcess.run(["backup", "--db", db, "--repo", repo]).status == 0)
+        let after = try VeloProcess.run(["verify", "--repo", repo, "--all", "--json"])
+        #expect(after.status == 0, "\(after.stdout)")
+        // Pruning the first version 2 snapshot keeps what the second's patch lists are based on.
+        let policy = dir.appendingPathComponent("policy.json").path
+        try Data(#"{"keep_last": 1}"#.utf8).write(to: URL(fileURLWithPath: policy))
+        let prune = try VeloProcess.run(["prune", "--repo", repo, "--policy", policy])
+        #expect(prune.status == 0, "\(prune.stderr)")
+        let verifyAfterPrune = try VeloProcess.run(["verify", "--repo", repo, "--all"])
+        #expect(verifyAfterPrune.status == 0 && !verifyAfterPrune.stdout.contains(String(ids[0].prefix(8))), "\(verifyAfterPrune.stdout)")
+        let target = dir.appendingPathComponent("after-prune.sqlite").path
+        #expect(try VeloProcess.run(["restore", "--repo", repo, ids[1], "--target", target]).status == 0)
+        #expect(sha256(try Scratch.dump(target)) == expected[ids[1]]?["dump_sha256"]?.stringValue)
     }
 
     /// `velo <command> --help` as committed in Tests/Fixtures/help; `VELO_UPDATE_HELP=1 swift test` rewrites them

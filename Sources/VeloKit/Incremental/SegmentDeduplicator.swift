@@ -1,10 +1,9 @@
-import Crypto
 import Foundation
 
 /// Takes one table's segments in row order and decides, for each, whether the previous snapshot of the same
 /// source already has it (same last key, size, rows and keyed SHA-256: it is referenced where it is) or it is
-/// new (it goes into the pack writer). It also cuts the table's parts and hashes them as a full archive would,
-/// and builds the table's segment list. Owned by one thread at a time (`SegmentHandOff` runs it on a thread of
+/// new (it goes into the pack writer). It also cuts the table's parts and checksums them (`PartDigest`, from the
+/// same keyed SHA-256 that identifies each segment: every byte is hashed once), and builds the table's segment list. Owned by one thread at a time (`SegmentHandOff` runs it on a thread of
 /// its own, beside the one reading rows), so its state is not checked for exclusive access at run time.
 final class SegmentDeduplicator {
     private let item: TablePlan.Item
@@ -21,9 +20,8 @@ final class SegmentDeduplicator {
     @exclusivity(unchecked) private var builder = SegmentListBuilder()
     @exclusivity(unchecked) private var pending: [Pending] = []
     @exclusivity(unchecked) private var pendingStart = 0
-    @exclusivity(unchecked) private var partDigest = SHA256Digest()
+    @exclusivity(unchecked) private var partDigest = PartDigest()
     @exclusivity(unchecked) private var partRows = 0
-    @exclusivity(unchecked) private var partSegments = 0
 
     /// A segment waiting for the segments before it to enter the list (the list records frames, and a new
     /// segment's frame is known only once it is compressed and written).
@@ -56,17 +54,14 @@ final class SegmentDeduplicator {
 
     /// Takes the next segment: `bytes` (whole rows, each ending in a newline), its `rows` and its last row's key.
     func add(_ bytes: UnsafeRawBufferPointer, rows: Int, lastKey key: Int64) throws {
-        var hasher = Crypto.SHA256()
-        hasher.update(data: hashKey)
-        hasher.update(bufferPointer: bytes)
+        let digest = PartDigest.segment(bytes, key: hashKey)
         // Read straight from the digest: no array per segment on this path.
-        let hash = hasher.finalize().withUnsafeBytes { SegmentList.words($0.prefix(SegmentFormat.segmentHashBytes)) }
+        let hash = digest.withUnsafeBytes { SegmentList.words($0.prefix(SegmentFormat.segmentHashBytes)) }
         // A part is closed after the segment that reaches the target, or before one that would take it past
         // what a reader accepts (a segment ends with a row of up to 16 MiB).
-        if partSegments > 0 && partDigest.byteCount + Int64(bytes.count) > Int64(maxPartBytes) { closePart() }
-        partDigest.update(bytes)
+        if partDigest.segments > 0 && partDigest.byteCount + Int64(bytes.count) > Int64(maxPartBytes) { closePart() }
+        partDigest.add(digest, bytes: bytes.count)
         partRows += rows
-        partSegments += 1
         result.segments += 1
         result.rawBytes += Int64(bytes.count)
         while let o = oldNext, o.lastKey < key { oldNext = try old?.next() }
@@ -105,12 +100,11 @@ final class SegmentDeduplicator {
     }
 
     private func closePart() {
-        guard partSegments > 0 else { return }
+        guard partDigest.segments > 0 else { return }
         let path = ArchiveFormat.partPath(group: item.group, table: item.table, part: result.parts.count + 1)
-        result.parts.append(.init(path: path, rows: partRows, bytes: partDigest.byteCount, sha256: partDigest.hex(), segments: partSegments))
-        partDigest = SHA256Digest()
+        result.parts.append(.init(path: path, rows: partRows, bytes: partDigest.byteCount, sha256: partDigest.hex(), segments: partDigest.segments))
+        partDigest = PartDigest()
         partRows = 0
-        partSegments = 0
     }
 
     /// Lists every waiting segment whose frame is known, in order.
