@@ -35,8 +35,8 @@ final class SegmentHandOff: @unchecked Sendable {
 
     /// Bytes of segments gathered before a batch is handed over.
     private let batchBytes: Int
-    /// Batches in the pool.
-    static let batchCount = 3
+    /// Batches in the pool (see `FrameCompressor.spareSlots` for how the pipeline's depth was chosen).
+    static let batchCount = 5
 
     /// - Parameters:
     ///   - threaded: run the deduplicator on a thread of its own (else on the caller's).

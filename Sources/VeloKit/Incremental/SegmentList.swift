@@ -231,13 +231,14 @@ package struct SegmentListBuilder {
 
     /// The list's bytes (uncompressed).
     package mutating func finish() -> [UInt8] {
-        var out = SegmentList.magic
-        Self.appendFrameTables(packs: packs, packIndex: packIndex, frames: frames, to: &out)
-        Varint.append(UInt64(segmentCount), to: &out)
-        out.reserveCapacity(out.count + segments.count)
-        out += segments
-        // The builder is done: its copy goes now, not when its owner does (a large table's list is megabytes).
-        segments = []
+        var head = SegmentList.magic
+        Self.appendFrameTables(packs: packs, packIndex: packIndex, frames: frames, to: &head)
+        Varint.append(UInt64(segmentCount), to: &head)
+        // The head goes in front of the segments in their own buffer (a large table's list is megabytes: a second
+        // buffer for the whole list would double it), and the builder lets go of it.
+        var out: [UInt8] = []
+        swap(&out, &segments)
+        out.insert(contentsOf: head, at: 0)
         return out
     }
 
