@@ -23,9 +23,10 @@ import VeloKit
         #expect(try Scratch.dump(target) == (try String(contentsOf: Self.fixtures.appendingPathComponent("format-v1/restored.dump.sql"), encoding: .utf8)))
     }
 
-    /// A repository of format-v2 incremental snapshots (a first one and one with patch lists, made by velo 0.1.0
-    /// before version 3) committed: every later velo verifies, cats and restores them to the committed dumps'
-    /// SHA-256s, exports one to a version 1 archive, and backs up next to them (a version 3 snapshot).
+    /// A repository of format-v2 incremental snapshots (a first one and one with patch lists, made once by velo
+    /// 0.1.0) committed: every later velo verifies, cats and restores them to the committed dumps' SHA-256s,
+    /// exports one to a version 1 archive, backs another source up next to them and prunes the first, whose
+    /// lists the second's patches are based on. If this test fails, the format promise in docs/FORMAT.md is broken.
     @Test func aCommittedFormatV2RepositoryStaysReadable() throws {
         let dir = Scratch.directory()
         let repo = dir.appendingPathComponent("repo").path

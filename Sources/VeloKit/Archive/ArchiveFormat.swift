@@ -5,8 +5,8 @@ public enum ArchiveFormat {
     public static let name = "velo-snapshot"
     /// The version this velo writes.
     public static let version = 1
-    /// The newest version this velo reads: 2 and 3 are incremental snapshots (`SegmentFormat`).
-    public static let newestReadable = 3
+    /// The newest version this velo reads: 2 is an incremental snapshot (`SegmentFormat`).
+    public static let newestReadable = 2
 
     /// The first entry: what the snapshot is and where it came from.
     public static let headerPath = "velo-snapshot.json"

@@ -116,7 +116,6 @@ package final class SnapshotReader {
         let verifying = !audited && (expected != nil || !stopAfterTables)
         var buffer = [UInt8](repeating: 0, count: 256 * 1024)
         var lines = LineSplitter()
-        reader.checksumsParts = verifying
         while let entry = try reader.nextEntry() {
             if let reason = entry.unsafeReason { throw ArchiveDamage(path: path, entry: entry.path, reason: reason) }
             guard seen.insert(entry.path).inserted else { throw ArchiveDamage(path: path, entry: entry.path, reason: "appears more than once") }
@@ -144,7 +143,7 @@ package final class SnapshotReader {
             if !wanted && !verifying { continue }  // libarchive skips the data
             if wantedFile { try onFile?.begin(entry.path, size: entry.size) }
             let isRows = ArchiveFormat.isRowsEntry(entry.path)
-            var digest = EntryChecksum(reader)
+            var digest = SHA256Digest()
             var stop = false
             lines.reset()
             func line(_ bytes: UnsafeRawBufferPointer) throws {
@@ -171,13 +170,13 @@ package final class SnapshotReader {
                 if digest.byteCount != entry.size {
                     throw ArchiveDamage(path: path, entry: entry.path, reason: "tar header says \(entry.size) bytes, \(digest.byteCount) were read")
                 }
-                try onFile?.end(entry.path, bytes: digest.byteCount, sha256: digest.hex(reader))
+                try onFile?.end(entry.path, bytes: digest.byteCount, sha256: digest.hex())
             }
             if verifying {
                 if digest.byteCount != entry.size {
                     throw ArchiveDamage(path: path, entry: entry.path, reason: "tar header says \(entry.size) bytes, \(digest.byteCount) were read")
                 }
-                let seenEntry = ArchiveAudit.ObservedEntry(path: entry.path, bytes: digest.byteCount, sha256: digest.hex(reader), rows: isRows ? lines.lines : 0)
+                let seenEntry = ArchiveAudit.ObservedEntry(path: entry.path, bytes: digest.byteCount, sha256: digest.hex(), rows: isRows ? lines.lines : 0)
                 observed.append(seenEntry)
                 try check(seenEntry)
             }

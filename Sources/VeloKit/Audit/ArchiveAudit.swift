@@ -160,7 +160,7 @@ package struct ArchiveAudit {
             bytesRead += known.bytes
             return ObservedEntry(path: header.path, bytes: known.bytes, sha256: known.sha256, rows: known.rows)
         }
-        var digest = EntryChecksum(reader)
+        var digest = SHA256Digest()
         let isRows = ArchiveFormat.isRowsEntry(header.path)
         var lines = LineSplitter()
         var rows = 0
@@ -205,11 +205,11 @@ package struct ArchiveAudit {
             problems.append(Problem(entry: header.path, reason: "tar header says \(header.size) bytes, \(digest.byteCount) were read"))
         }
         if let problem { problems.append(Problem(entry: header.path, reason: problem)) } else if digest.byteCount == header.size {
-            reader.markPartVerified(sha256: digest.hex(reader), rows: rows)
+            reader.markPartVerified(sha256: digest.hex(), rows: rows)
         }
         rowsChecked += rows
         bytesRead += digest.byteCount
-        return ObservedEntry(path: header.path, bytes: digest.byteCount, sha256: digest.hex(reader), rows: rows)
+        return ObservedEntry(path: header.path, bytes: digest.byteCount, sha256: digest.hex(), rows: rows)
     }
 
     /// Compares what was read with what the manifest and header say.

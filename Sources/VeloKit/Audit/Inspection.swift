@@ -123,7 +123,7 @@ package struct Inspection: Encodable, Sendable {
         let tables = manifest.tables.filter { !owned.contains($0.name) }
             .map { TableInfo(name: $0.name, group: $0.group.rawValue, role: $0.role, rows: $0.rows, parts: $0.parts.count) }
         var incremental: IncrementalInfo?
-        if SegmentFormat.isIncremental(header.version), let document = try SegmentedSnapshot.read(snapshot.archivePath).segments {
+        if header.version == SegmentFormat.version, let document = try SegmentedSnapshot.read(snapshot.archivePath).segments {
             incremental = IncrementalInfo(
                 segments: document.tables.reduce(0) { $0 + $1.segments }, newSegments: document.tables.reduce(0) { $0 + $1.newSegments },
                 rawBytes: document.tables.reduce(0) { $0 + $1.rawBytes }, newRawBytes: document.tables.reduce(0) { $0 + $1.newRawBytes },

@@ -26,7 +26,7 @@ public enum Backup {
         package var filesRoot: String?
         /// `velo backup --app`: the app and tenant, recorded in the header and the catalog.
         package var app: AppOrigin?
-        /// An incremental snapshot (format version 3: rows stored once in the repository, see `SegmentFormat`)
+        /// An incremental snapshot (format version 2: rows stored once in the repository, see `SegmentFormat`)
         /// instead of a self-contained full archive (format version 1).
         public var incremental = false
         /// Incremental: segments waiting for their frame to be written, at most, before the reader waits for the

@@ -1,20 +1,12 @@
 import Foundation
 
 extension Backup {
-    /// `velo backup` without `--full`: an incremental snapshot (format version 3). Rows go into content-defined
+    /// `velo backup` without `--full`: an incremental snapshot (format version 2). Rows go into content-defined
     /// segments stored once in the repository; the archive holds the header, the schema, `segments.json` and
     /// the manifest. When the source's state (`SourceState`) is the one the previous snapshot of the same source
     /// recorded, no row is read. Crash-safe as a full backup: packs and lists are durable before the archive
     /// that names them is renamed into place, and the sweep marker makes the next writer delete any piece a
     /// killed backup left unreferenced.
-    /// Whether a backup of a source in `state` takes `previous`'s lists and parts over without reading a row: the
-    /// state is the one `previous` recorded, and `previous`'s parts are checksummed as this velo writes them (after
-    /// an upgrade from version 2 the rows are read once; their segments are still reused).
-    static func takesOverUnread(state: String?, previous: (header: SnapshotHeader, segments: SegmentsDocument)?) -> Bool {
-        guard let state, let previous else { return false }
-        return previous.segments.sourceState == state && previous.header.version == SegmentFormat.version
-    }
-
     static func runIncremental(databasePath: String, repository: Repository, options: Options, progress: (any ProgressObserver)?) throws -> Result {
         let started = ContinuousClock.now
         let lock = try repository.writerLock(command: "velo backup")
@@ -32,7 +24,7 @@ extension Backup {
         let header = try SnapshotHeader.backup(version: SegmentFormat.version, id: id, time: time, databasePath: databasePath,
                                                source: source, layout: layout, plan: plan, options: options)
         let previous = SegmentedSnapshot.previous(in: repository, sourcePath: sourcePath)
-        let unchanged = Self.takesOverUnread(state: state, previous: previous)
+        let unchanged = state != nil && previous?.segments.sourceState == state
         if unchanged { Diagnostics.info("\(databasePath): unchanged since snapshot \(previous!.header.id) (same file state); no row is read") }
 
         let relative = repository.archivePath(id: id, time: time)
@@ -49,7 +41,8 @@ extension Backup {
         let document: SegmentsDocument
         let written: (bytes: Int64, sha256: String)
         do {
-            let key = try SegmentFormat.hashKey(repositoryRoot: repository.root)
+            let marker = try JSONParser.parse(try FileSystem.read(repository.path(Repository.markerFile)))
+            let key = Array((marker["id"]?.stringValue ?? "").utf8)
             var snapshot = SegmentedSnapshotWriter(database: source.database, plan: plan, header: header, partBytes: options.partBytes ?? ArchiveFormat.incrementalPartBytes,
                                                    level: options.level, store: store, hashKey: key, previous: previous, unchanged: unchanged,
                                                    sourceState: state, progress: progress, pendingLimit: options.pendingSegmentLimit,

@@ -1,14 +1,16 @@
+import Crypto
 import Foundation
 
 /// Takes one table's segments in row order and decides, for each, whether the previous snapshot of the same
 /// source already has it (same last key, size, rows and keyed SHA-256: it is referenced where it is) or it is
-/// new (it goes into the pack writer). It also cuts the table's parts and checksums them (`PartDigest`, from the
-/// same keyed SHA-256 that identifies each segment: every byte is hashed once), and builds the table's segment list. Owned by one thread at a time (`SegmentHandOff` runs it on a thread of
+/// new (it goes into the pack writer). It also cuts the table's parts and hashes them as a full archive would,
+/// and builds the table's segment list. Owned by one thread at a time (`SegmentHandOff` runs it on a thread of
 /// its own, beside the one reading rows), so its state is not checked for exclusive access at run time.
 final class SegmentDeduplicator {
     private let item: TablePlan.Item
     private let packs: PackWriter
-    private let hashKey: [UInt8]
+    /// SHA-256 with the hash key absorbed: each segment's hash starts from a copy of it.
+    private let keyed: Crypto.SHA256
     private let partBytes: Int
     /// A part never grows past this (the format's largest data entry): a segment that would take it past is the
     /// first of a new part.
@@ -20,8 +22,9 @@ final class SegmentDeduplicator {
     @exclusivity(unchecked) private var builder = SegmentListBuilder()
     @exclusivity(unchecked) private var pending: [Pending] = []
     @exclusivity(unchecked) private var pendingStart = 0
-    @exclusivity(unchecked) private var partDigest = PartDigest()
+    @exclusivity(unchecked) private var partDigest = SHA256Digest()
     @exclusivity(unchecked) private var partRows = 0
+    @exclusivity(unchecked) private var partSegments = 0
 
     /// A segment waiting for the segments before it to enter the list (the list records frames, and a new
     /// segment's frame is known only once it is compressed and written).
@@ -45,7 +48,9 @@ final class SegmentDeduplicator {
         self.item = item
         self.old = old
         self.packs = packs
-        self.hashKey = hashKey
+        var keyed = Crypto.SHA256()
+        keyed.update(data: hashKey)
+        self.keyed = keyed
         self.partBytes = partBytes
         self.maxPartBytes = maxPartBytes
         self.pendingLimit = pendingLimit
@@ -54,14 +59,16 @@ final class SegmentDeduplicator {
 
     /// Takes the next segment: `bytes` (whole rows, each ending in a newline), its `rows` and its last row's key.
     func add(_ bytes: UnsafeRawBufferPointer, rows: Int, lastKey key: Int64) throws {
-        let digest = PartDigest.segment(bytes, key: hashKey)
+        var hasher = keyed
+        hasher.update(bufferPointer: bytes)
         // Read straight from the digest: no array per segment on this path.
-        let hash = digest.withUnsafeBytes { SegmentList.words($0.prefix(SegmentFormat.segmentHashBytes)) }
+        let hash = hasher.finalize().withUnsafeBytes { SegmentList.words($0.prefix(SegmentFormat.segmentHashBytes)) }
         // A part is closed after the segment that reaches the target, or before one that would take it past
         // what a reader accepts (a segment ends with a row of up to 16 MiB).
-        if partDigest.segments > 0 && partDigest.byteCount + Int64(bytes.count) > Int64(maxPartBytes) { closePart() }
-        partDigest.add(digest, bytes: bytes.count)
+        if partSegments > 0 && partDigest.byteCount + Int64(bytes.count) > Int64(maxPartBytes) { closePart() }
+        partDigest.update(bytes)
         partRows += rows
+        partSegments += 1
         result.segments += 1
         result.rawBytes += Int64(bytes.count)
         while let o = oldNext, o.lastKey < key { oldNext = try old?.next() }
@@ -100,11 +107,12 @@ final class SegmentDeduplicator {
     }
 
     private func closePart() {
-        guard partDigest.segments > 0 else { return }
+        guard partSegments > 0 else { return }
         let path = ArchiveFormat.partPath(group: item.group, table: item.table, part: result.parts.count + 1)
-        result.parts.append(.init(path: path, rows: partRows, bytes: partDigest.byteCount, sha256: partDigest.hex(), segments: partDigest.segments))
-        partDigest = PartDigest()
+        result.parts.append(.init(path: path, rows: partRows, bytes: partDigest.byteCount, sha256: partDigest.hex(), segments: partSegments))
+        partDigest = SHA256Digest()
         partRows = 0
+        partSegments = 0
     }
 
     /// Lists every waiting segment whose frame is known, in order.

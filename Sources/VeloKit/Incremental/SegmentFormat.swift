@@ -1,29 +1,10 @@
-import Foundation
-
-/// Format versions 2 and 3 of velo snapshots: incremental snapshots whose rows live once in the repository, in
-/// content-defined segments packed into zstd frames (docs/FORMAT.md, "Format versions 2 and 3"). Such an
-/// archive holds the header, the schema, `segments.json` and the manifest; its parts are rebuilt from the
-/// repository. Version 3 differs only in its parts' checksums (`PartDigest`).
+/// Format version 2 of velo snapshots: incremental snapshots whose rows live once in the repository, in
+/// content-defined segments packed into zstd frames (docs/FORMAT.md, "Format version 2"). A version 2 archive
+/// holds the header, the schema, `segments.json` and the manifest; its parts are rebuilt from the repository.
 package enum SegmentFormat {
-    /// The `version` of the incremental snapshots this velo writes (header and manifest).
-    package static let version = 3
-    /// Incremental versions this velo reads: 2 (parts checksummed by a SHA-256 of their bytes) and 3 (by
-    /// `PartDigest`, over their segments' keyed SHA-256s).
-    package static let versions: ClosedRange<Int> = 2...3
-
-    /// Whether a snapshot of format `version` is incremental (read from its repository's pieces).
-    package static func isIncremental(_ version: Int) -> Bool { versions.contains(version) }
-
-    /// Whether the parts of a snapshot of format `version` are checksummed by `PartDigest`.
-    package static func partsDigestSegments(_ version: Int) -> Bool { version >= 3 }
-
-    /// The key of segment hashes in the repository at `root`: the id in its `velo-repository.json`, so that whoever
-    /// controls row contents cannot make two segments whose list hashes collide.
-    package static func hashKey(repositoryRoot root: String) throws -> [UInt8] {
-        let marker = try JSONParser.parse(try FileSystem.read((root as NSString).appendingPathComponent(Repository.markerFile)))
-        return Array((marker["id"]?.stringValue ?? "").utf8)
-    }
-    /// The entry of an incremental archive that says which segment lists rebuild each table's parts.
+    /// The `version` of an incremental snapshot's header and manifest.
+    package static let version = 2
+    /// The entry of a version 2 archive that says which segment lists rebuild each table's parts.
     package static let segmentsPath = "segments.json"
     /// Folder of pack files, `data/packs/<hh>/<sha256>.pack`.
     package static let packsFolder = "data/packs"
@@ -52,7 +33,7 @@ package enum SegmentFormat {
     package static let maxFrameBytes = 34 << 20
     /// Bytes of a segment's SHA-256 kept in its list, to recognise an unchanged segment at the same last rowid
     /// with the same size (a false match needs a 2^-64 chance at that one place, and would still be caught by the
-    /// manifest's part checksums, computed from the rows read). 8 rather than 32 bytes: the list is most of what
+    /// manifest's part SHA-256s, computed from the rows read). 8 rather than 32 bytes: the list is most of what
     /// a snapshot with scattered changes adds besides the changed rows.
     package static let segmentHashBytes = 8
 

@@ -1,12 +1,10 @@
 import Foundation
 
 /// The entries of a snapshot archive as every reader sees them, whatever its format version: for a version 1
-/// archive its tar entries; for an incremental (version 2 or 3) archive the same entries a full archive would
-/// hold, its parts rebuilt from the segments in the repository (`segments.json` is read here and not handed on).
-/// Each part is a run of whole segments; each frame read is checked against the SHA-256 its list records. The
-/// callers check each entry's checksum against the manifest (`EntryChecksum`): a SHA-256 of its bytes, except
-/// for a part of a version 3 snapshot, which this reader checksums itself as it hands its segments out
-/// (`PartDigest`, each segment's keyed SHA-256 also checked against its list's hash).
+/// archive its tar entries; for a version 2 (incremental) archive the same entries a full archive would hold,
+/// its parts rebuilt from the segments in the repository (`segments.json` is read here and not handed on).
+/// Each part is a run of whole segments; each frame read is checked against the SHA-256 its list records,
+/// and the readers check each part's SHA-256 against the manifest as they do for a full archive.
 package final class SegmentedArchiveReader: EntryReading {
     package let path: String
     private let reader: ArchiveReader
@@ -14,7 +12,7 @@ package final class SegmentedArchiveReader: EntryReading {
     private var buffered: (entry: ArchiveReader.EntryHeader, bytes: [UInt8], position: Int)?
     private var servingBuffered = false
     private var firstDone = false
-    /// Set for an incremental archive.
+    /// Set for a version 2 archive.
     private var store: PieceStore?
     private var parts: [(table: SegmentsDocument.Table, part: SegmentsDocument.Part)] = []
     private var nextPart = 0
@@ -37,11 +35,6 @@ package final class SegmentedArchiveReader: EntryReading {
     private var segmentIndex = 0
     /// The archive's format version (known after the first entry).
     package private(set) var version = 1
-    /// Whether parts of a version 3 snapshot are checksummed as they are read (a caller that does not check
-    /// checksums, such as a restore of a snapshot audited just before, turns it off).
-    package var checksumsParts = true
-    /// The key of segment hashes (version 3: the repository's id).
-    private var hashKey: [UInt8] = []
 
     package init(path: String) throws {
         self.path = path
@@ -58,17 +51,12 @@ package final class SegmentedArchiveReader: EntryReading {
             guard let first = try reader.nextEntry() else { return nil }
             guard first.path == ArchiveFormat.headerPath, first.unsafeReason == nil, first.size <= Int64(ArchiveFormat.maxJSONEntryBytes) else { return first }
             let bytes = try reader.readAll(limit: ArchiveFormat.maxJSONEntryBytes)
-            if let json = try? JSONParser.parse(bytes), let version = json["version"]?.intValue, SegmentFormat.isIncremental(version) {
-                self.version = version
+            if let json = try? JSONParser.parse(bytes), json["version"]?.intValue == SegmentFormat.version {
+                version = SegmentFormat.version
                 guard let store = PieceStore.forArchive(path) else {
-                    throw ArchiveDamage(path: path, entry: nil, reason: "an incremental snapshot (format version \(version)) is read from its repository, and no velo-repository.json is above it; use 'velo export' to make a full archive")
+                    throw ArchiveDamage(path: path, entry: nil, reason: "an incremental snapshot (format version 2) is read from its repository, and no velo-repository.json is above it; use 'velo export' to make a full archive")
                 }
                 self.store = store
-                if SegmentFormat.partsDigestSegments(version) {
-                    do { hashKey = try SegmentFormat.hashKey(repositoryRoot: store.root) } catch {
-                        throw ArchiveDamage(path: path, entry: nil, reason: "cannot read its repository's \(Repository.markerFile) (\(error)), whose id keys the parts' checksums")
-                    }
-                }
             }
             buffered = (first, bytes, 0)
             servingBuffered = true
@@ -138,7 +126,7 @@ package final class SegmentedArchiveReader: EntryReading {
             segmentIndex = 0
         }
         partKey = "\(table.list):\(segmentIndex):\(part.segments):\(part.sha256)"
-        current = PartReader(part: part, list: table.list, digest: checksumsParts && SegmentFormat.partsDigestSegments(version) ? PartDigest() : nil)
+        current = PartReader(part: part, list: table.list)
         return ArchiveReader.EntryHeader(path: part.path, size: part.bytes, kind: "file", linkTarget: nil)
     }
 
@@ -147,14 +135,6 @@ package final class SegmentedArchiveReader: EntryReading {
         guard let current, current.delivered == 0, let partKey, verifiedParts?.contains(partKey) == true else { return nil }
         return current.part
     }
-
-    /// Whether this reader checksums the current entry itself (a part of a version 3 snapshot): its caller takes
-    /// `partDigest` at the entry's end instead of hashing the bytes.
-    package var checksumsCurrentPart: Bool { current?.digest != nil }
-
-    /// The current part's checksum (`PartDigest`) once it was read to its end; nil before, or when the reader
-    /// does not checksum it.
-    package var partDigest: String? { current?.finishedDigest }
 
     /// Records that the current part was read whole and matched its SHA-256 and rows.
     package func markPartVerified(sha256: String, rows: Int) {
@@ -179,7 +159,7 @@ package final class SegmentedArchiveReader: EntryReading {
     /// The entry being read, for messages.
     package var entryName: String? { nil }
 
-    /// See `ArchiveReader.finishReading`; for an incremental archive, parts not yet read are read (and dropped) first.
+    /// See `ArchiveReader.finishReading`; for a version 2 archive, parts not yet read are read (and dropped) first.
     package func finishReading() throws -> (bytes: Int64, sha256: String) {
         try reader.finishReading()
     }
@@ -198,14 +178,10 @@ package final class SegmentedArchiveReader: EntryReading {
         var peeked: SegmentList.Segment?
         var delivered: Int64 = 0
         var list: String
-        /// The part's checksum so far (version 3, when checksummed), and once its segments are all read.
-        var digest: PartDigest?
-        var finishedDigest: String?
 
-        init(part: SegmentsDocument.Part, list: String, digest: PartDigest?) {
+        init(part: SegmentsDocument.Part, list: String) {
             self.part = part
             self.list = list
-            self.digest = digest
             segmentsLeft = part.segments
         }
     }
@@ -245,7 +221,6 @@ package final class SegmentedArchiveReader: EntryReading {
                 if state.delivered != state.part.bytes {
                     throw ArchiveDamage(path: path, entry: state.part.path, reason: "its segments hold \(state.delivered) bytes, \(SegmentFormat.segmentsPath) says \(state.part.bytes)")
                 }
-                if state.finishedDigest == nil, let digest = state.digest { state.finishedDigest = digest.hex() }
                 return nil
             }
             if segment.frame != state.frameIndex {
@@ -255,7 +230,6 @@ package final class SegmentedArchiveReader: EntryReading {
             guard segment.offset + segment.bytes <= state.frame.count else {
                 throw ArchiveDamage(path: path, entry: state.part.path, reason: "piece \(SegmentFormat.listPath(state.list)) places a segment past the end of its frame")
             }
-            try digest(segment, in: &state)
             state.position = segment.offset
             state.end = segment.offset + segment.bytes
         }
@@ -264,7 +238,6 @@ package final class SegmentedArchiveReader: EntryReading {
                 throw ArchiveDamage(path: path, entry: state.part.path, reason: "piece \(SegmentFormat.listPath(state.list)) places a segment past the end of its frame")
             }
             state.peeked = nil
-            try digest(next, in: &state)
             state.end += next.bytes
         }
         let n = min(limit, state.end - state.position)
@@ -275,20 +248,6 @@ package final class SegmentedArchiveReader: EntryReading {
             throw ArchiveDamage(path: path, entry: state.part.path, reason: "its segments hold more than the \(state.part.bytes) bytes \(SegmentFormat.segmentsPath) says")
         }
         return (state.frame, range)
-    }
-
-    /// Adds a segment of the current frame, joining the run, to the part's checksum (version 3), and checks its keyed
-    /// SHA-256 against the hash its list records: a segment whose bytes are not the ones the backup read is named
-    /// here, before the part's end.
-    private func digest(_ segment: SegmentList.Segment, in state: inout PartReader) throws {
-        guard state.digest != nil else { return }
-        let hash = state.frame.withUnsafeBytes { PartDigest.segment(UnsafeRawBufferPointer(rebasing: $0[segment.offset..<segment.offset + segment.bytes]), key: hashKey) }
-        let words = hash.withUnsafeBytes { SegmentList.words($0.prefix(SegmentFormat.segmentHashBytes)) }
-        guard words == segment.hash else {
-            let index = segmentIndex + state.part.segments - state.segmentsLeft - 1  // taken from the list, not peeked
-            throw ArchiveDamage(path: path, entry: state.part.path, reason: "segment \(index + 1) of piece \(SegmentFormat.listPath(state.list)) does not hash to the hash its list records (its rows are not the ones backed up)")
-        }
-        state.digest!.add(hash, bytes: segment.bytes)
     }
 
     /// The part's next segment (the peeked one first); nil once the part's segments are all taken.

@@ -1,10 +1,10 @@
 import Foundation
 
-/// Reading the small parts of an incremental (version 2 or 3) archive without rebuilding its rows: its header and `segments.json`,
+/// Reading the small parts of a version 2 archive without rebuilding its rows: its header and `segments.json`,
 /// which name the segment lists it references (for a later backup's reuse, for prune's mark phase, and for
 /// `inspect`'s new/shared figures).
 package enum SegmentedSnapshot {
-    /// The header and, for an incremental archive, its segments document (nil for a version 1 archive).
+    /// The header and, for a version 2 archive, its segments document (nil for a version 1 archive).
     /// - Throws: `ArchiveDamage` when the archive's first entries cannot be read.
     package static func read(_ archivePath: String) throws -> (header: SnapshotHeader, segments: SegmentsDocument?) {
         let reader = try ArchiveReader(path: archivePath)
@@ -16,7 +16,7 @@ package enum SegmentedSnapshot {
         do { header = try SnapshotHeader(json: try JSONParser.parse(try reader.readAll(limit: ArchiveFormat.maxJSONEntryBytes))) } catch let problem as FormatProblem {
             throw damage(problem.entry, problem.reason)
         } catch let error as ArchiveDamage { throw error } catch { throw damage(ArchiveFormat.headerPath, "\(error)") }
-        guard SegmentFormat.isIncremental(header.version) else { return (header, nil) }
+        guard header.version == SegmentFormat.version else { return (header, nil) }
         while let entry = try reader.nextEntry() {
             guard entry.path != SegmentFormat.segmentsPath else {
                 guard entry.size <= Int64(ArchiveFormat.maxJSONEntryBytes) else { throw damage(entry.path, "is too large") }
@@ -42,7 +42,7 @@ package enum SegmentedSnapshot {
         }
         for entry in newestFirst where entry.sourcePath == sourcePath {
             if entry.verification?.ok == false { continue }  // known damaged: reuse nothing from it
-            guard let detail = try? repository.catalog.detail(entry.id), SegmentFormat.isIncremental(detail.header.version) else { continue }
+            guard let detail = try? repository.catalog.detail(entry.id), detail.header.version == SegmentFormat.version else { continue }
             do {
                 let read = try Self.read(repository.path(entry.archive))
                 if let segments = read.segments { return (read.header, segments) }

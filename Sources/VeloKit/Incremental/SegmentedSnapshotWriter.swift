@@ -1,6 +1,6 @@
 import Foundation
 
-/// Writes an incremental (format version 3) snapshot from a frozen database: every planned table's rows are
+/// Writes an incremental (format version 2) snapshot from a frozen database: every planned table's rows are
 /// cut into content-defined segments; a segment the previous snapshot of the same source already has (same
 /// last rowid, same SHA-256) is referenced, a new one is packed (`PackWriter`). The parts of the manifest are
 /// runs of whole segments, hashed as they stream, so the manifest is the one a full archive of the same rows

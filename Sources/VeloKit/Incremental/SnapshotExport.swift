@@ -3,9 +3,8 @@ import Foundation
 /// `velo export`: any snapshot as one self-contained archive in format version 1, auditable with tar, zstd,
 /// jq and sha256sum alone. An incremental snapshot's parts are rebuilt from the repository and checked against
 /// its manifest (and the archive against the catalog) as they are copied; the header and manifest say version
-/// 1 and the manifest lists the new header's size and SHA-256, and every part's plain SHA-256 (a version 3
-/// snapshot's manifest has `PartDigest`s). Written aside and renamed into place only when complete, so a
-/// failure leaves nothing at `out`.
+/// 1 and the manifest lists the new header's size and SHA-256. Written aside and renamed into place only when
+/// complete, so a failure leaves nothing at `out`.
 public enum SnapshotExport {
     public struct Result: Encodable, Sendable {
         public var id: String
@@ -48,7 +47,6 @@ public enum SnapshotExport {
             var observed: [ArchiveAudit.ObservedEntry] = [.init(path: first.path, bytes: Int64(headerBytes.count), sha256: SHA256Digest.of(headerBytes), rows: 0)]
             var rows = 0
             var manifest: Manifest?
-            var plainSHA256s: [String: String] = [:]  // of parts whose manifest checksum is a `PartDigest`
             var buffer = [UInt8](repeating: 0, count: 256 << 10)
             while let entry = try reader.nextEntry() {
                 try Interruption.check()
@@ -63,7 +61,6 @@ public enum SnapshotExport {
                 // Streamed from the pieces into the new archive; checked as it goes, and a damaged entry
                 // leaves only the temporary file, which the failure removes.
                 var lines = 0
-                let checksummedByReader = reader.checksumsCurrentPart
                 let written: ArchiveWriter.Entry
                 do {
                     written = try writer.addEntry(path: entry.path, size: entry.size, modificationTime: header.time, source: "written") { write in
@@ -75,12 +72,10 @@ public enum SnapshotExport {
                 } catch let error as VeloError where error.kind == .damaged {
                     throw damage(entry.path, "its pieces do not hold the \(entry.size) bytes its header says (\(error.message)); the snapshot is damaged (run 'velo verify')")
                 }
-                let checksum = checksummedByReader ? reader.partDigest ?? "" : written.sha256
-                if checksummedByReader { plainSHA256s[entry.path] = written.sha256 }
-                if let listed = expected[entry.path], listed.sha256 != checksum || listed.bytes != written.bytes {
+                if let listed = expected[entry.path], listed.sha256 != written.sha256 || listed.bytes != written.bytes {
                     throw damage(entry.path, "SHA-256 mismatch (the snapshot is damaged; run 'velo verify')")
                 }
-                observed.append(.init(path: entry.path, bytes: written.bytes, sha256: checksum, rows: entry.path.hasSuffix(".ndjson") ? lines : 0))
+                observed.append(.init(path: entry.path, bytes: written.bytes, sha256: written.sha256, rows: entry.path.hasSuffix(".ndjson") ? lines : 0))
                 if entry.path.hasSuffix(".ndjson") && entry.path != ArchiveFormat.schemaPath { rows += lines }
             }
             guard var manifest else { throw damage(ArchiveFormat.manifestPath, "is missing (the archive is incomplete)") }
@@ -93,13 +88,9 @@ public enum SnapshotExport {
             let finished = try reader.finishReading()
             if let record, finished.sha256 != record.sha256 { throw damage(nil, "archive SHA-256 is \(finished.sha256), the catalog recorded \(record.sha256)") }
             manifest.version = ArchiveFormat.version
-            for i in manifest.entries.indices {
-                if manifest.entries[i].path == ArchiveFormat.headerPath {
-                    manifest.entries[i].bytes = headerEntry.bytes
-                    manifest.entries[i].sha256 = headerEntry.sha256
-                } else if let plain = plainSHA256s[manifest.entries[i].path] {
-                    manifest.entries[i].sha256 = plain
-                }
+            if let i = manifest.entries.firstIndex(where: { $0.path == ArchiveFormat.headerPath }) {
+                manifest.entries[i].bytes = headerEntry.bytes
+                manifest.entries[i].sha256 = headerEntry.sha256
             }
             var manifestBytes = JSONWriter(pretty: true)
             manifestBytes.write(manifest.json)

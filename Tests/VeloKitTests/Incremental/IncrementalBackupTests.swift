@@ -126,12 +126,6 @@ import Testing
         let c = try Self.document(try Backup.run(databasePath: source, repository: repo, options: Self.options()))
         #expect(c.sourceState != b.sourceState, "a commit changes the state")
         #expect(c.storedBytes == 0)
-        // The same state recorded by a version 2 snapshot (whose part checksums differ) is read again once.
-        var previous = try #require(SegmentedSnapshot.previous(in: repo, sourcePath: FileSystem.absolute(source)))
-        #expect(Backup.takesOverUnread(state: c.sourceState, previous: previous))
-        #expect(!Backup.takesOverUnread(state: nil, previous: previous))
-        previous.header.version = 2
-        #expect(!Backup.takesOverUnread(state: c.sourceState, previous: previous))
     }
 
     /// With the catalog cache current, the previous snapshot of the source is found from the cache (the other
@@ -167,13 +161,7 @@ import Testing
         #expect(audit.problems.isEmpty, "\(audit.problems)")
         #expect(audit.header?.version == 1 && audit.manifest?.version == 1)
         let recorded = try repo.catalog.detail(entry.id).manifest
-        // The same entries, sizes and rows; the parts with their plain SHA-256s (a version 3 manifest has `PartDigest`s).
-        func shape(_ entries: [Manifest.Entry]) -> [String] {
-            entries.filter { $0.path != ArchiveFormat.headerPath }.map { "\($0.path) \($0.bytes) \($0.rows ?? -1) \($0.table ?? "")" }
-        }
-        #expect(shape(audit.manifest?.entries ?? []) == shape(recorded.entries))
-        #expect(audit.manifest?.entries.first { $0.path == ArchiveFormat.schemaPath }?.sha256 == recorded.entries.first { $0.path == ArchiveFormat.schemaPath }?.sha256)
-        #expect(audit.manifest?.tables == recorded.tables)
+        #expect(audit.manifest?.entries.filter { $0.path != ArchiveFormat.headerPath } == recorded.entries.filter { $0.path != ArchiveFormat.headerPath })
         #expect(throws: VeloError.self) { try SnapshotExport.run(.catalogued(entry, repository: repo), out: out) }
         // A damaged pack is found while its parts stream into the new archive: nothing is left at the new path,
         // and no temporary file either.

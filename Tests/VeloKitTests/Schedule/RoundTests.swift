@@ -39,7 +39,7 @@ import Testing
         let repo = try Repository.open(config.repository)
         #expect(try repo.catalog.entries().count == 4)
         // Databases are backed up incrementally, as velo backup does.
-        #expect(try repo.catalog.entries().allSatisfy { (try? repo.catalog.detail($0.id).header.version) == SegmentFormat.version })
+        #expect(try repo.catalog.entries().allSatisfy { (try? repo.catalog.detail($0.id).header.version) == 2 })
         _ = b
     }
 
