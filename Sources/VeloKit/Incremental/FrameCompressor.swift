@@ -31,8 +31,8 @@ final class FrameCompressor: @unchecked Sendable {
     private let inline: OpaquePointer?
 
     /// Frames in flight beyond one per worker, by default: room for a frame that compresses slowly while the
-    /// others go on (with one spare, a first backup of 250k posts of words text left the two cores idle a fifth
-    /// of the time; three spares and five hand-off batches made it 7% faster, for 3 MiB more).
+    /// others go on (with one spare and three hand-off batches, a profile of a first backup showed both cores
+    /// idle a fifth of the time; three spares and five batches made it 2.5% to 3.5% faster, for 1 to 3 MiB more).
     static let spareSlots = 3
 
     /// - Parameters:
