@@ -305,7 +305,7 @@ section_backup() {
     add_target "archive size (--full) <= 1.0x dump.sql.zst" "${BYTES[backup-wal]} <= $DUMP_BYTES" \
         "$(ratio "${BYTES[backup-wal]}" "$DUMP_BYTES")x: ${BYTES[backup-wal]} vs $DUMP_BYTES bytes"
     add_target "repository growth of the first incremental snapshot <= 1.0x dump.sql.zst" "${BYTES[backup-wal-default]} <= $DUMP_BYTES" \
-        "$(ratio "${BYTES[backup-wal-default]}" "$DUMP_BYTES")x: ${BYTES[backup-wal-default]} vs $DUMP_BYTES bytes (the segment lists are the difference)"
+        "$(ratio "${BYTES[backup-wal-default]}" "$DUMP_BYTES")x: ${BYTES[backup-wal-default]} vs $DUMP_BYTES bytes (segment lists, and packs of independent 1 MiB frames)"
 }
 
 section_verify() {
