@@ -113,7 +113,7 @@ import Testing
         var random = SeededRandom(seed: 42)
         for length in 0...40 {
             for special in specials {
-                for position in stride(from: 0, through: length, by: max(1, length / 7)) {
+                for position in 0...length {
                     var bytes = (0..<length).map { _ in UInt8(0x20 + random.below(0x5F)) }.filter { $0 != 0x22 && $0 != 0x5C && $0 != 0x2F }
                     bytes.insert(contentsOf: special, at: min(position, bytes.count))
                     for slashes in [false, true] {
