@@ -32,8 +32,9 @@ usage() {
     cat <<EOF
 usage: Benchmarks/bench.sh [options]
 
-Builds velo, makes a demo tenant database and times velo backup and verify against
-'sqlite3 .dump | zstd' and 'zstd -dc'. Prints a Markdown table and PASS/MISS targets.
+Builds velo, makes a demo tenant database and times velo backup, verify, restore, plan,
+transfer and prune against the plain tools ('sqlite3 .dump | zstd', 'zstd -dc', the SQL replay,
+'sqlite3 -json'). Prints a Markdown table and PASS/MISS targets.
 
   --posts N          posts in the demo database (default 250000)
   --text SHAPE       the demo's text: words (a short word list, compresses about 3.5x; default) or

@@ -31,7 +31,7 @@ struct BackupCommand: ParsableCommand {
     @Flag(name: .long, help: "Write a self-contained full archive (format version 1) instead of an incremental snapshot, whose rows are stored once in the repository.")
     var full = false
 
-    @Option(name: .long, help: "zstd compression level, 1 to 19; at 3 velo compresses archives and pack frames with tuned parameters (fast matching, a 4 MiB window).")
+    @Option(name: .long, help: "zstd compression level, 1 to 19; at 3 velo compresses archives and pack frames with tuned parameters (fast matching, a window of up to 4 MiB).")
     var level: Int32 = 3
 
     @Option(name: .long, help: "Compression threads: 0 compresses on the reading thread, 1 on a thread of its own, 2 or more on that many zstd workers; an incremental backup with any also hashes its segments on a thread of its own, and always writes its segment lists on one (default: the number of cores, at most 2).")
