@@ -63,7 +63,7 @@ public enum SnapshotExport {
                 var lines = 0
                 let written: ArchiveWriter.Entry
                 do {
-                    written = try writer.addEntry(path: entry.path, size: entry.size, modificationTime: header.time, source: "written") { write in
+                    written = try writer.addEntry(path: entry.path, size: entry.size, modificationTime: header.time, source: "the rebuilt part") { write in
                         while try buffer.withUnsafeMutableBytes({ try reader.readChunk(into: $0) { chunk in
                             lines += newlines(in: chunk)
                             try write(chunk)
