@@ -6,7 +6,9 @@ import Foundation
 /// in the order they were submitted, each with the SHA-256 of its compressed bytes. Frames are independent, so
 /// `workers` threads compress `workers` frames at once while the caller reads and encodes the next rows; with 0
 /// workers a frame is compressed on the caller's thread when it is submitted. At most `slots` frames are in
-/// flight, so memory is bounded whatever the database's size.
+/// flight, so memory is bounded whatever the database's size. A frame submitted with delta bases is compressed
+/// against them (read from the repository by the thread compressing it) when that makes it at most half the
+/// size of a plain frame (`DeltaCompression`).
 final class FrameCompressor: @unchecked Sendable {
     /// A compressed frame, in submission order.
     struct Compressed {
@@ -14,13 +16,14 @@ final class FrameCompressor: @unchecked Sendable {
         let bytes: [UInt8]
         let rawBytes: Int
         let sha256: [UInt8]
+        /// The frame's delta bases; empty for a plain frame.
+        let bases: [SegmentList.Frame]
     }
 
-    private let level: Int32
     private let slots: Int
     private let condition = NSCondition()
     // Guarded by `condition`.
-    private var queue: [(ticket: Int, input: ByteBuffer)] = []
+    private var queue: [(ticket: Int, input: ByteBuffer, bases: [SegmentList.Frame])] = []
     private var done: [Int: (Result<Compressed, Error>, ByteBuffer)] = [:]
     private var stopping = false
     private var running = 0
@@ -28,7 +31,7 @@ final class FrameCompressor: @unchecked Sendable {
     private(set) var nextTicket = 0
     private var nextOut = 0
     private var spare: [ByteBuffer] = []
-    private let inline: OpaquePointer?
+    private let inline: DeltaCompression?
 
     /// Frames in flight beyond one per worker, by default: room for a frame that compresses slowly while the
     /// others go on (with one spare and three hand-off batches, a profile of a first backup showed both cores
@@ -39,20 +42,19 @@ final class FrameCompressor: @unchecked Sendable {
     ///   - workers: compression threads (0: compress on the caller's thread).
     ///   - slots: frames submitted but not yet taken back, at most (at least `workers` + 1; by default
     ///     `workers` + `spareSlots`).
-    init(level: Int32, workers: Int, slots: Int? = nil) throws {
-        self.level = level
+    ///   - store: the repository's root, where delta bases are read (nil: every frame is plain).
+    init(level: Int32, workers: Int, slots: Int? = nil, store: String? = nil) throws {
         self.slots = max(slots ?? workers + Self.spareSlots, workers + 1, 1)
         if workers == 0 {
-            guard let context = FrameCompressor.makeContext(level: level) else { throw VeloError("zstd: cannot allocate a compression context") }
-            inline = context
+            inline = try DeltaCompression(level: level, store: store)
         } else {
             inline = nil
             for index in 0..<workers {
-                guard let context = FrameCompressor.makeContext(level: level) else {
+                let box: ContextBox
+                do { box = ContextBox(try DeltaCompression(level: level, store: store)) } catch {
                     stop()
-                    throw VeloError("zstd: cannot allocate a compression context")
+                    throw error
                 }
-                let box = ContextBox(context)
                 running += 1
                 let thread = Thread { [self] in work(box.context) }
                 thread.name = "velo-frame-\(index)"
@@ -62,10 +64,7 @@ final class FrameCompressor: @unchecked Sendable {
         }
     }
 
-    deinit {
-        stop()
-        if let inline { ZSTD_freeCCtx(inline) }
-    }
+    deinit { stop() }
 
     /// Frames submitted and not yet taken back.
     var inFlight: Int { nextTicket - nextOut }
@@ -81,19 +80,20 @@ final class FrameCompressor: @unchecked Sendable {
 
     /// Hands `input` over to be compressed; returns its ticket (0, 1, 2, … in submission order). The caller
     /// must not touch `input` again. Needs a free slot (`hasFreeSlot`).
-    func submit(_ input: ByteBuffer) -> Int {
+    /// `bases` are the frame's delta bases (`DeltaBases`), if any.
+    func submit(_ input: ByteBuffer, bases: [SegmentList.Frame] = []) -> Int {
         precondition(hasFreeSlot, "FrameCompressor: no free slot")
         let ticket = nextTicket
         nextTicket += 1
         if let inline {
-            let result = Result { try FrameCompressor.compress(input, ticket: ticket, level: level, context: inline) }
+            let result = Result { try inline.compress(input, ticket: ticket, bases: bases) }
             condition.lock()
             done[ticket] = (result, input)
             condition.unlock()
             return ticket
         }
         condition.lock()
-        queue.append((ticket, input))
+        queue.append((ticket, input, bases))
         condition.signal()
         condition.unlock()
         return ticket
@@ -127,9 +127,8 @@ final class FrameCompressor: @unchecked Sendable {
         condition.unlock()
     }
 
-    private func work(_ context: OpaquePointer) {
+    private func work(_ context: DeltaCompression) {
         defer {
-            ZSTD_freeCCtx(context)
             condition.lock()
             running -= 1
             condition.broadcast()
@@ -139,9 +138,9 @@ final class FrameCompressor: @unchecked Sendable {
             condition.lock()
             while queue.isEmpty && !stopping { condition.wait() }
             if stopping { condition.unlock(); return }
-            let (ticket, input) = queue.removeFirst()
+            let (ticket, input, bases) = queue.removeFirst()
             condition.unlock()
-            let result = Result { try FrameCompressor.compress(input, ticket: ticket, level: level, context: context) }
+            let result = Result { try context.compress(input, ticket: ticket, bases: bases) }
             condition.lock()
             done[ticket] = (result, input)
             condition.broadcast()
@@ -149,28 +148,9 @@ final class FrameCompressor: @unchecked Sendable {
         }
     }
 
-    private static func compress(_ input: ByteBuffer, ticket: Int, level: Int32, context: OpaquePointer) throws -> Compressed {
-        let raw = UnsafeRawBufferPointer(start: input.base, count: input.count)
-        let bytes = try ZstdFrame.compress(raw, level: level, context: context)
-        let sha256 = bytes.withUnsafeBytes { Array(SHA256.hash(data: $0)) }
-        return Compressed(ticket: ticket, bytes: bytes, rawBytes: input.count, sha256: sha256)
-    }
-
-    /// A compression context set up as every frame of a pack is compressed (`ZstdTuning`, as the full
-    /// archive's stream).
-    private static func makeContext(level: Int32) -> OpaquePointer? {
-        guard let context = ZSTD_createCCtx() else { return nil }
-        _ = ZSTD_CCtx_setParameter(context, ZSTD_c_compressionLevel, level)
-        guard (try? ZstdTuning.apply(level: level, to: context)) != nil else {
-            ZSTD_freeCCtx(context)
-            return nil
-        }
-        return context
-    }
-
     /// Carries a context to the thread that owns it from then on.
     private final class ContextBox: @unchecked Sendable {
-        let context: OpaquePointer
-        init(_ context: OpaquePointer) { self.context = context }
+        let context: DeltaCompression
+        init(_ context: DeltaCompression) { self.context = context }
     }
 }

@@ -10,6 +10,8 @@ package final class PackWriter {
     private let store: PieceStore
     private let compressor: FrameCompressor
     private var buffer: ByteBuffer
+    /// What the frame being gathered may be compressed against.
+    private var bases = DeltaBases()
     private var pack: (name: String, fd: Int32, temporary: String, bytes: Int64)?
     /// Frames written, by ticket, until the caller forgets them.
     private var written: [Int: SegmentList.Frame] = [:]
@@ -21,7 +23,7 @@ package final class PackWriter {
     /// - Parameter workers: compression threads (0: compress on the caller's thread).
     package init(store: PieceStore, level: Int32, workers: Int = 0) throws {
         self.store = store
-        compressor = try FrameCompressor(level: level, workers: workers)
+        compressor = try FrameCompressor(level: level, workers: workers, store: store.root)
         buffer = compressor.buffer()
     }
 
@@ -39,12 +41,19 @@ package final class PackWriter {
         return offset
     }
 
+    /// Notes that a segment of the frame being gathered replaces one in `frame` (of the previous snapshot):
+    /// the frame may be compressed against it (`DeltaBases`).
+    package func noteReplaced(in frame: SegmentList.Frame) { bases.noteReplaced(in: frame) }
+
     /// Hands the current frame over to be compressed and returns its ticket (nil when the frame is empty);
     /// writes every frame compressed meanwhile. Waits only when every slot is taken.
     package func flushFrame() throws -> Int? {
-        guard buffer.count > 0 else { return nil }
+        guard buffer.count > 0 else {
+            _ = bases.take()  // (a table's end: its bases are not the next table's)
+            return nil
+        }
         while !compressor.hasFreeSlot { try writeNext(wait: true) }
-        let ticket = compressor.submit(buffer)
+        let ticket = compressor.submit(buffer, bases: bases.take())
         buffer = compressor.buffer()
         while try writeNext(wait: false) {}
         return ticket
@@ -106,7 +115,7 @@ package final class PackWriter {
         pack!.bytes += Int64(compressed.bytes.count)
         writtenBytes += Int64(compressed.bytes.count)
         written[compressed.ticket] = SegmentList.Frame(pack: pack!.name, offset: offset, length: compressed.bytes.count,
-                                                       rawBytes: compressed.rawBytes, sha256: compressed.sha256)
+                                                       rawBytes: compressed.rawBytes, sha256: compressed.sha256, bases: compressed.bases)
         if pack!.bytes >= Int64(SegmentFormat.packBytes) { try closePack() }
         return true
     }

@@ -83,13 +83,49 @@ package final class PieceStore {
         return bytes
     }
 
-    /// The decompressed bytes of one frame, checked against the SHA-256 its list records.
-    /// - Throws: `VeloError` (`.damaged`) naming the pack and the frame's offset.
+    /// The decompressed bytes of one frame, checked against the SHA-256 its list records; a delta frame is
+    /// decompressed with its bases (each read and checked the same way) as its prefix.
+    /// - Throws: `VeloError` (`.damaged`) naming the pack and the frame's offset (and, for a base, whose base it is).
     package func frame(_ frame: SegmentList.Frame) throws -> [UInt8] {
         let key = FrameKey(pack: frame.pack, offset: frame.offset, length: frame.length, rawBytes: frame.rawBytes, sha256: frame.sha256)
-        if let hit = cache.firstIndex(where: { $0.key == key }) { return cache[hit].bytes }
+        if let hit = cache.firstIndex(where: { $0.key == key }) {
+            // Least recently used out first: a base used by several delta frames in a row stays.
+            let entry = cache.remove(at: hit)
+            cache.append(entry)
+            return entry.bytes
+        }
         let relative = SegmentFormat.packPath(frame.pack)
         let where_ = "piece \(relative), frame at byte \(frame.offset)"
+        let compressed = try compressedBytes(of: frame, relative: relative, where_: where_)
+        var digest = SHA256Digest()
+        digest.update(compressed)
+        guard SHA256Digest.hex(frame.sha256) == digest.hex() else { throw VeloError("\(where_): SHA-256 mismatch (the piece is damaged)", kind: .damaged) }
+        let raw: [UInt8]
+        if frame.bases.isEmpty {
+            do { raw = try ZstdFrame.decompress(compressed, rawBytes: frame.rawBytes) } catch {
+                throw VeloError("\(where_): \(error)", kind: .damaged)
+            }
+        } else {
+            var prefix: [UInt8] = []
+            for base in frame.bases {
+                guard base.bases.isEmpty else { throw VeloError("\(where_): a base of this delta frame is a delta frame itself", kind: .damaged) }
+                let bytes: [UInt8]
+                do { bytes = try self.frame(base) } catch {
+                    throw VeloError("\(error) (a base of the delta frame at byte \(frame.offset) of piece \(relative))", kind: .damaged)
+                }
+                if frame.bases.count == 1 { prefix = bytes } else { prefix += bytes }
+            }
+            do { raw = try prefix.withUnsafeBytes { try ZstdFrame.decompress(compressed, rawBytes: frame.rawBytes, prefix: $0) } } catch {
+                throw VeloError("\(where_): \(error)", kind: .damaged)
+            }
+        }
+        cache.append((key, raw))
+        if cache.count > Self.cachedFrames { cache.removeFirst() }
+        return raw
+    }
+
+    /// A frame's compressed bytes, read from its pack (kept open for the next frame, usually in the same pack).
+    private func compressedBytes(of frame: SegmentList.Frame, relative: String, where_: String) throws -> [UInt8] {
         if openPack?.name != frame.pack {
             if let openPack { close(openPack.fd) }
             openPack = nil
@@ -109,15 +145,6 @@ package final class PieceStore {
             if n == 0 { throw VeloError("\(where_): the pack ends before the frame (truncated)", kind: .damaged) }
             done += n
         }
-        var digest = SHA256Digest()
-        digest.update(compressed)
-        guard SHA256Digest.hex(frame.sha256) == digest.hex() else { throw VeloError("\(where_): SHA-256 mismatch (the piece is damaged)", kind: .damaged) }
-        let raw: [UInt8]
-        do { raw = try ZstdFrame.decompress(compressed, rawBytes: frame.rawBytes) } catch {
-            throw VeloError("\(where_): \(error)", kind: .damaged)
-        }
-        cache.append((key, raw))
-        if cache.count > Self.cachedFrames { cache.removeFirst() }
-        return raw
+        return compressed
     }
 }

@@ -18,6 +18,8 @@ final class SegmentDeduplicator {
     private let pendingLimit: Int
     @exclusivity(unchecked) private var old: SegmentList?
     @exclusivity(unchecked) private var oldNext: SegmentList.Segment?
+    /// Frames (of `old`) of the old segments passed over since the last new or reused segment.
+    @exclusivity(unchecked) private var skipped: [Int] = []
     @exclusivity(unchecked) private var result = SegmentedSnapshotWriter.Scanned(list: [])
     @exclusivity(unchecked) private var builder = SegmentListBuilder()
     @exclusivity(unchecked) private var pending: [Pending] = []
@@ -71,7 +73,12 @@ final class SegmentDeduplicator {
         partSegments += 1
         result.segments += 1
         result.rawBytes += Int64(bytes.count)
-        while let o = oldNext, o.lastKey < key { oldNext = try old?.next() }
+        // Old segments before this one's last key were replaced (or deleted): a new segment may be compressed
+        // against the frames that held them (`DeltaBases`).
+        while let o = oldNext, o.lastKey < key {
+            if skipped.last != o.frame { skipped.append(o.frame) }
+            oldNext = try old?.next()
+        }
         if let o = oldNext, o.lastKey == key, o.hash == hash, o.bytes == bytes.count, o.rows == rows, let list = old {
             let frame = list.frames[o.frame]
             if pendingStart == pending.count {
@@ -80,7 +87,13 @@ final class SegmentDeduplicator {
                 pending.append(Pending(frame: frame, ticket: 0, offset: o.offset, bytes: o.bytes, rows: o.rows, lastKey: key, hash: hash))
             }
             oldNext = try old?.next()
+            skipped.removeAll(keepingCapacity: true)
         } else {
+            if let list = old {
+                for frame in skipped { packs.noteReplaced(in: list.frames[frame]) }
+                if let o = oldNext { packs.noteReplaced(in: list.frames[o.frame]) }
+                skipped.removeAll(keepingCapacity: true)
+            }
             let ticket = packs.currentTicket
             let offset = packs.append(bytes)
             pending.append(Pending(frame: nil, ticket: ticket, offset: offset, bytes: bytes.count, rows: rows, lastKey: key, hash: hash))

@@ -13,16 +13,23 @@
 /// Numbers are LEB128 varints; signed ones zigzag-encoded. A list read through a patch (`SegmentListPatch`)
 /// yields its base's segments with the patch's runs applied; its frames are the base's followed by the
 /// patch's, and its packs the base's followed by those of the patch's that the base does not name.
+/// A list whose frame table has delta frames (`FrameTable`) starts "VSL2" instead, and its frame entries
+/// carry their bases; everything else is the same.
 package struct SegmentList {
     package static let magic: [UInt8] = Array("VSL1".utf8)
+    /// The magic of a list with delta frames.
+    package static let magicWithDeltas: [UInt8] = Array("VSL2".utf8)
 
-    /// A zstd frame of a pack: where it is and what its compressed bytes hash to.
+    /// A zstd frame of a pack: where it is, what its compressed bytes hash to and, for a delta frame, the
+    /// frames it was compressed against (`FrameTable`).
     package struct Frame: Hashable, Sendable {
         package var pack: String
         package var offset: Int64
         package var length: Int
         package var rawBytes: Int
         package var sha256: [UInt8]
+        /// The frames whose decompressed bytes, in order, are this frame's zstd prefix; empty for most frames.
+        package var bases: [Frame] = []
     }
 
     /// One segment as listed.
@@ -40,6 +47,9 @@ package struct SegmentList {
     package private(set) var segmentCount: Int
     /// The SHA-256 of the full list this one was read through a patch of; nil for a full list.
     package private(set) var base: String?
+    /// Whether a frame of the list (or of its base list) is a delta frame: such a list is stored as "VSL2" or
+    /// "VSP2", and its snapshot's `segments.json` is of version 3.
+    package var hasDeltaFrames: Bool { frames.contains { !$0.bases.isEmpty } }
     private var cursor: ByteCursor
     /// Frames the list's own segments may use (the base's alone, for a list read through a patch).
     private var ownFrames: Int
@@ -67,17 +77,10 @@ package struct SegmentList {
     /// Parses the pack and frame tables; segments are then read in order with `next()`.
     package init(bytes: [UInt8], name: String) throws {
         var c = ByteCursor(bytes, name: name)
-        guard Array(try c.raw(4)) == Self.magic else { throw ByteCursor.Malformed(name: name) }
-        var packs: [String] = []
-        for _ in 0..<(try c.int(max: 1 << 24)) { packs.append(SHA256Digest.hex(Array(try c.raw(32)))) }
-        var frames: [Frame] = []
-        for _ in 0..<(try c.int(max: 1 << 26)) {
-            let pack = try c.int(max: packs.count - 1)
-            let offset = Int64(try c.int(max: Int.max))
-            let length = try c.int(max: SegmentFormat.maxFrameBytes)
-            let raw = try c.int(max: SegmentFormat.maxFrameBytes)
-            frames.append(Frame(pack: packs[pack], offset: offset, length: length, rawBytes: raw, sha256: Array(try c.raw(32))))
-        }
+        let magic = Array(try c.raw(4))
+        guard magic == Self.magic || magic == Self.magicWithDeltas else { throw ByteCursor.Malformed(name: name) }
+        var (packs, frames, bases) = try FrameTable.read(&c, withBases: magic == Self.magicWithDeltas)
+        try FrameTable.resolve(&frames, from: 0, indexes: bases, name: name)
         segmentCount = try c.int(max: Int.max)
         self.packs = packs
         self.frames = frames
@@ -93,6 +96,7 @@ package struct SegmentList {
         self.base = patch.base
         segmentCount = patch.segmentCount
         frames = base.frames + patch.frames
+        try FrameTable.resolve(&frames, from: base.frames.count, indexes: patch.frameBases, name: patch.cursor.name)
         for pack in patch.packs where !packs.contains(pack) { packs.append(pack) }
         var state = PatchState(patch: patch, baseSegments: base.segmentCount)
         if state.patch.runsLeft > 0 { state.nextRun = try state.patch.cursor.int(max: base.segmentCount) }
@@ -181,6 +185,7 @@ package struct SegmentListBuilder {
     private var packIndex: [String: Int] = [:]
     private var frames: [SegmentList.Frame] = []
     private var frameIndex: [SegmentList.Frame: Int] = [:]
+    private var hasDeltaFrames = false
     private var segments: [UInt8] = []
     private(set) package var segmentCount = 0
     private var previousFrame = -1
@@ -190,18 +195,8 @@ package struct SegmentListBuilder {
     package init() {}
 
     package mutating func append(frame: SegmentList.Frame, offset: Int, bytes: Int, rows: Int, lastKey: Int64, hash: (UInt64, UInt64)) {
-        let f: Int
-        if previousFrame >= 0 && frames[previousFrame] == frame {
-            f = previousFrame  // most segments are in the frame of the one before: no hashing of the frame
-        } else if let known = frameIndex[frame] { f = known } else {
-            if packIndex[frame.pack] == nil {
-                packIndex[frame.pack] = packs.count
-                packs.append(frame.pack)
-            }
-            f = frames.count
-            frames.append(frame)
-            frameIndex[frame] = f
-        }
+        // Most segments are in the frame of the one before: no hashing of the frame.
+        let f = previousFrame >= 0 && frames[previousFrame] == frame ? previousFrame : index(of: frame)
         Varint.append(UInt64(f), to: &segments)
         Varint.appendSigned(Int64(offset - (f == previousFrame ? previousEnd : 0)), to: &segments)
         Varint.append(UInt64(bytes), to: &segments)
@@ -214,25 +209,27 @@ package struct SegmentListBuilder {
         segmentCount += 1
     }
 
-    /// Appends the pack table (count, then each pack's 32-byte name) and the frame table (count, then each
-    /// frame's pack index, offset, compressed and raw length and 32-byte SHA-256): lists and patches share them.
-    static func appendFrameTables(packs: [String], packIndex: [String: Int], frames: [SegmentList.Frame], to out: inout [UInt8]) {
-        Varint.append(UInt64(packs.count), to: &out)
-        for pack in packs { out += bytes(hex: pack) }
-        Varint.append(UInt64(frames.count), to: &out)
-        for frame in frames {
-            Varint.append(UInt64(packIndex[frame.pack]!), to: &out)
-            Varint.append(UInt64(frame.offset), to: &out)
-            Varint.append(UInt64(frame.length), to: &out)
-            Varint.append(UInt64(frame.rawBytes), to: &out)
-            out += frame.sha256
+    /// The frame's index in the list's frame table, adding it (and, for a delta frame, its bases: the list
+    /// names every frame a reader needs, and prune keeps their packs) when it is not there yet.
+    private mutating func index(of frame: SegmentList.Frame) -> Int {
+        if let known = frameIndex[frame] { return known }
+        for base in frame.bases { _ = index(of: base) }
+        if packIndex[frame.pack] == nil {
+            packIndex[frame.pack] = packs.count
+            packs.append(frame.pack)
         }
+        frames.append(frame)
+        frameIndex[frame] = frames.count - 1
+        if !frame.bases.isEmpty { hasDeltaFrames = true }
+        return frames.count - 1
     }
 
-    /// The list's bytes (uncompressed).
+    /// The list's bytes (uncompressed): "VSL2" when a frame is a delta frame, else "VSL1" (as velo wrote before
+    /// delta frames).
     package mutating func finish() -> [UInt8] {
-        var head = SegmentList.magic
-        Self.appendFrameTables(packs: packs, packIndex: packIndex, frames: frames, to: &head)
+        var head = hasDeltaFrames ? SegmentList.magicWithDeltas : SegmentList.magic
+        let known = frameIndex
+        FrameTable.write(packs: packs, packIndex: packIndex, frames: frames, withBases: hasDeltaFrames, index: { known[$0]! }, to: &head)
         Varint.append(UInt64(segmentCount), to: &head)
         // The head goes in front of the segments in their own buffer (a large table's list is megabytes: a second
         // buffer for the whole list would double it), and the builder lets go of it.

@@ -16,6 +16,8 @@
 ///               frame table; offset, last key deltas from the previous added segment)
 package struct SegmentListPatch {
     package static let magic: [UInt8] = Array("VSP1".utf8)
+    /// The magic of a patch whose frames include delta frames.
+    package static let magicWithDeltas: [UInt8] = Array("VSP2".utf8)
     /// A new full list is written instead of a patch that would add more than this share of its base's
     /// segments (then every later patch refers to the new list). Chosen by measurement (Benchmarks/incremental.sh
     /// --only-year, 20,000 posts): 0.25 and 0.5 gave the same year within 1% (turnover 4.43x / 4.40x, hot rows
@@ -26,33 +28,27 @@ package struct SegmentListPatch {
     package let baseSegments: Int
     package let packs: [String]
     package let frames: [SegmentList.Frame]
+    /// Each of `frames`' bases, as indexes into the patched list's frame table (resolved by `SegmentList`).
+    let frameBases: [[Int]]
     package let segmentCount: Int
     var cursor: ByteCursor
     var runsLeft: Int
 
     /// Whether `bytes` are a patch rather than a full list.
-    package static func isPatch(_ bytes: [UInt8]) -> Bool { bytes.count >= 4 && Array(bytes[0..<4]) == magic }
+    package static func isPatch(_ bytes: [UInt8]) -> Bool {
+        bytes.count >= 4 && (Array(bytes[0..<4]) == magic || Array(bytes[0..<4]) == magicWithDeltas)
+    }
 
     /// Parses everything up to the runs, which `SegmentList` reads as it goes.
     package init(bytes: [UInt8], name: String) throws {
         var c = ByteCursor(bytes, name: name)
-        guard Array(try c.raw(4)) == Self.magic else { throw ByteCursor.Malformed(name: name) }
+        let magic = Array(try c.raw(4))
+        guard magic == Self.magic || magic == Self.magicWithDeltas else { throw ByteCursor.Malformed(name: name) }
         base = SHA256Digest.hex(Array(try c.raw(32)))
         baseSegments = try c.int(max: Int.max)
-        var packs: [String] = []
-        for _ in 0..<(try c.int(max: 1 << 24)) { packs.append(SHA256Digest.hex(Array(try c.raw(32)))) }
-        var frames: [SegmentList.Frame] = []
-        for _ in 0..<(try c.int(max: 1 << 26)) {
-            let pack = try c.int(max: packs.count - 1)
-            let offset = Int64(try c.int(max: Int.max))
-            let length = try c.int(max: SegmentFormat.maxFrameBytes)
-            let raw = try c.int(max: SegmentFormat.maxFrameBytes)
-            frames.append(SegmentList.Frame(pack: packs[pack], offset: offset, length: length, rawBytes: raw, sha256: Array(try c.raw(32))))
-        }
+        (packs, frames, frameBases) = try FrameTable.read(&c, withBases: magic == Self.magicWithDeltas)
         segmentCount = try c.int(max: Int.max)
         runsLeft = try c.int(max: Int.max)
-        self.packs = packs
-        self.frames = frames
         cursor = c
     }
 
@@ -98,20 +94,23 @@ package struct SegmentListPatch {
             kept = 0
             run = nil
         }
-        func add(_ s: SegmentList.Segment) -> Bool {
-            let frame = next.frames[s.frame]
-            var merged = s
-            if let known = baseFrames[frame] { merged.frame = known } else if let known = frameIndex[frame] {
-                merged.frame = base.frames.count + known
-            } else {
-                if packIndex[frame.pack] == nil {
-                    packIndex[frame.pack] = packs.count
-                    packs.append(frame.pack)
-                }
-                frameIndex[frame] = frames.count
-                merged.frame = base.frames.count + frames.count
-                frames.append(frame)
+        /// The frame's index in the patched list's frame table, adding it (and a delta frame's bases) to the
+        /// patch's frames when the base list does not have it.
+        func mergedIndex(_ frame: SegmentList.Frame) -> Int {
+            if let known = baseFrames[frame] { return known }
+            if let known = frameIndex[frame] { return base.frames.count + known }
+            for b in frame.bases { _ = mergedIndex(b) }
+            if packIndex[frame.pack] == nil {
+                packIndex[frame.pack] = packs.count
+                packs.append(frame.pack)
             }
+            frameIndex[frame] = frames.count
+            frames.append(frame)
+            return base.frames.count + frames.count - 1
+        }
+        func add(_ s: SegmentList.Segment) -> Bool {
+            var merged = s
+            merged.frame = mergedIndex(next.frames[s.frame])
             run = run ?? (0, [])
             run!.entries.append(merged)
             added += 1
@@ -142,10 +141,12 @@ package struct SegmentListPatch {
         }
         close()
 
-        var out = magic
+        let withBases = frames.contains { !$0.bases.isEmpty }
+        var out = withBases ? magicWithDeltas : magic
         out += SegmentListBuilder.bytes(hex: baseSHA256)
         Varint.append(UInt64(base.segmentCount), to: &out)
-        SegmentListBuilder.appendFrameTables(packs: packs, packIndex: packIndex, frames: frames, to: &out)
+        FrameTable.write(packs: packs, packIndex: packIndex, frames: frames, withBases: withBases,
+                         index: { baseFrames[$0] ?? base.frames.count + frameIndex[$0]! }, to: &out)
         Varint.append(UInt64(next.segmentCount), to: &out)
         Varint.append(UInt64(runCount), to: &out)
         return out + runs
@@ -158,11 +159,13 @@ extension SegmentListPatch {
     /// it is stored whole already, there is no previous list, its base cannot be read, or the patch would be too
     /// large. `bytes` is nil when the piece is in the store already. The base is already durable: the previous
     /// snapshot uses it.
+    /// `deltaFrames` is whether the piece, or the base it is read with, has delta frames.
     package static func piece(for list: [UInt8], previous: SegmentList?, previousSHA256: String?,
-                              in store: PieceStore) -> (bytes: [UInt8]?, sha256: String, base: String?) {
+                              in store: PieceStore) -> (bytes: [UInt8]?, sha256: String, base: String?, deltaFrames: Bool) {
         // The same list stored whole already (an unchanged table whose rows were read again): nothing to write.
         let sha256 = SHA256Digest.of(list)
-        if FileSystem.exists(store.path(SegmentFormat.listPath(sha256))) { return (nil, sha256, nil) }
+        let listHasDeltas = list.starts(with: SegmentList.magicWithDeltas)
+        if FileSystem.exists(store.path(SegmentFormat.listPath(sha256))) { return (nil, sha256, nil, listHasDeltas) }
         if let previous, let previousSHA256 {
             let baseSHA256 = previous.base ?? previousSHA256
             do {
@@ -170,12 +173,12 @@ extension SegmentListPatch {
                 if let patch = try make(base: base, baseSHA256: baseSHA256, new: list) {
                     let patchSHA256 = SHA256Digest.of(patch)
                     let exists = FileSystem.exists(store.path(SegmentFormat.listPath(patchSHA256)))
-                    return (exists ? nil : patch, patchSHA256, baseSHA256)
+                    return (exists ? nil : patch, patchSHA256, baseSHA256, listHasDeltas || base.hasDeltaFrames)
                 }
             } catch {
                 Diagnostics.warn("piece \(SegmentFormat.listPath(baseSHA256)) cannot be read (\(error)); a full segment list is stored instead of a patch")
             }
         }
-        return (list, sha256, nil)
+        return (list, sha256, nil, listHasDeltas)
     }
 }

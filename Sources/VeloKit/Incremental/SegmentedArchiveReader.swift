@@ -111,6 +111,9 @@ package final class SegmentedArchiveReader: EntryReading {
             guard list!.base == table.base else {
                 throw ArchiveDamage(path: path, entry: part.path, reason: "piece \(SegmentFormat.listPath(table.list)) is based on \(list!.base ?? "no list"), \(SegmentFormat.segmentsPath) says \(table.base ?? "none")")
             }
+            guard !list!.hasDeltaFrames || table.deltaFrames else {
+                throw ArchiveDamage(path: path, entry: part.path, reason: "piece \(SegmentFormat.listPath(table.list)) has delta frames, \(SegmentFormat.segmentsPath) says it has none")
+            }
             guard list!.segmentCount == table.segments else {
                 throw ArchiveDamage(path: path, entry: part.path, reason: "piece \(SegmentFormat.listPath(table.list)) lists \(list!.segmentCount) segments, \(SegmentFormat.segmentsPath) says \(table.segments)")
             }

@@ -48,7 +48,8 @@ struct SegmentedSnapshotWriter {
             let table: SegmentsDocument.Table
             if unchanged, sameShape, let before {
                 table = SegmentsDocument.Table(name: before.name, list: before.list, segments: before.segments, newSegments: 0,
-                                               rawBytes: before.rawBytes, newRawBytes: 0, parts: before.parts, base: before.base)
+                                               rawBytes: before.rawBytes, newRawBytes: 0, parts: before.parts, base: before.base,
+                                               deltaFrames: before.deltaFrames)
             } else {
                 var old: SegmentList?
                 if let before {
@@ -62,7 +63,8 @@ struct SegmentedSnapshotWriter {
                 let piece = SegmentListPatch.piece(for: scanned.list, previous: old, previousSHA256: before?.list, in: store)
                 if let bytes = piece.bytes { try lists.submit(bytes, sha256: piece.sha256) }
                 table = SegmentsDocument.Table(name: item.table, list: piece.sha256, segments: scanned.segments, newSegments: scanned.newSegments,
-                                               rawBytes: scanned.rawBytes, newRawBytes: scanned.newRawBytes, parts: scanned.parts, base: piece.base)
+                                               rawBytes: scanned.rawBytes, newRawBytes: scanned.newRawBytes, parts: scanned.parts, base: piece.base,
+                                               deltaFrames: piece.deltaFrames)
             }
             let rows = table.parts.reduce(0) { $0 + $1.rows }
             done += rows

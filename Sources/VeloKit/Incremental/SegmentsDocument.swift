@@ -24,6 +24,9 @@ package struct SegmentsDocument: Equatable, Sendable {
         /// When `list` is a patch (`SegmentListPatch`): the SHA-256 of the full list it applies to, which this
         /// snapshot therefore uses too (prune keeps it, verify checks it).
         package var base: String? = nil
+        /// Whether the table's frames (its list's, or its base list's) include delta frames (`FrameTable`): a
+        /// reader must know them to rebuild its parts.
+        package var deltaFrames = false
     }
 
     /// The source file's change state when the snapshot was taken (`SourceState`), or nil when it changed while
@@ -35,9 +38,10 @@ package struct SegmentsDocument: Equatable, Sendable {
 
     package func table(_ name: String) -> Table? { tables.first { $0.name == name } }
 
-    /// 2 when a table's list is a patch (a reader that knows only version 1 must not read it: it would find a
-    /// piece it cannot parse), else 1, as before patches existed.
-    package var version: Int { tables.contains { $0.base != nil } ? 2 : 1 }
+    /// 3 when a table's frames include delta frames, else 2 when a table's list is a patch, else 1 (as before
+    /// patches existed): a reader that knows only the lower versions must not read it (it would find pieces it
+    /// cannot parse), and refuses the document instead.
+    package var version: Int { tables.contains(where: \.deltaFrames) ? 3 : tables.contains { $0.base != nil } ? 2 : 1 }
 
     /// Every list piece the snapshot uses: each table's list and, for a patch, its base.
     package var listPieces: [String] { tables.flatMap { [$0.list] + ($0.base.map { [$0] } ?? []) } }
@@ -50,7 +54,7 @@ package struct SegmentsDocument: Equatable, Sendable {
             ("tables", .array(tables.map { t in
                 .object([
                     ("name", .string(t.name)), ("list", .string(t.list)),
-                ] + (t.base.map { [("base", JSONValue.string($0))] } ?? []) + [
+                ] + (t.base.map { [("base", JSONValue.string($0))] } ?? []) + (t.deltaFrames ? [("delta_frames", JSONValue.bool(true))] : []) + [
                     ("segments", .int(t.segments)),
                     ("new_segments", .int(t.newSegments)), ("raw_bytes", .int(t.rawBytes)), ("new_raw_bytes", .int(t.newRawBytes)),
                     ("parts", .array(t.parts.map { p in
@@ -70,8 +74,8 @@ package struct SegmentsDocument: Equatable, Sendable {
 
     package init(json: JSONValue) throws {
         func fail(_ reason: String) -> FormatProblem { FormatProblem(entry: SegmentFormat.segmentsPath, reason: reason) }
-        guard json["format"]?.stringValue == "velo-segments", let version = json["version"]?.intValue, version == 1 || version == 2 else {
-            throw fail("is not a velo-segments document of version 1 or 2")
+        guard json["format"]?.stringValue == "velo-segments", let version = json["version"]?.intValue, (1...3).contains(version) else {
+            throw fail("is not a velo-segments document of version 1, 2 or 3")
         }
         sourceState = json["source_state"]?.stringValue
         storedBytes = Int64(json["stored_bytes"]?.intValue ?? 0)
@@ -83,6 +87,8 @@ package struct SegmentsDocument: Equatable, Sendable {
             }
             let base = t["base"]?.stringValue
             if let base, version < 2 || base.count != 64 || !base.allSatisfy(\.isHexDigit) { throw fail("tables[\(i)].base is malformed") }
+            let deltaFrames = t["delta_frames"]?.boolValue ?? false
+            if t["delta_frames"] != nil && (version < 3 || t["delta_frames"]?.boolValue == nil) { throw fail("tables[\(i)].delta_frames is malformed") }
             return Table(
                 name: name, list: list.lowercased(), segments: segments, newSegments: t["new_segments"]?.intValue ?? 0,
                 rawBytes: Int64(t["raw_bytes"]?.intValue ?? 0), newRawBytes: Int64(t["new_raw_bytes"]?.intValue ?? 0),
@@ -92,7 +98,7 @@ package struct SegmentsDocument: Equatable, Sendable {
                         throw fail("tables[\(i)].parts[\(j)] is malformed")
                     }
                     return Part(path: path, rows: rows, bytes: Int64(bytes), sha256: sha, segments: count)
-                }, base: base?.lowercased())
+                }, base: base?.lowercased(), deltaFrames: deltaFrames)
         }
     }
 }

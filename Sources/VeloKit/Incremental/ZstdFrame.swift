@@ -23,18 +23,52 @@ package enum ZstdFrame {
         try bytes.withUnsafeBytes { try compress($0, level: level) }
     }
 
-    /// Decompresses one frame that must hold exactly `rawBytes` bytes (at most `limit`).
+    /// Compresses `bytes` into one frame against `prefix` (zstd's single-use raw-content dictionary, as if the
+    /// prefix came right before the bytes), with `context`'s parameters and a window that reaches back over the
+    /// whole prefix: a delta frame (`FrameTable`), which only a reader holding the same prefix can decompress.
+    package static func compress(_ bytes: UnsafeRawBufferPointer, prefix: UnsafeRawBufferPointer, context: OpaquePointer) throws -> [UInt8] {
+        var windowLog: Int32 = 10
+        while windowLog < 27 && (1 << windowLog) < prefix.count + bytes.count { windowLog += 1 }
+        for (parameter, value) in [(ZSTD_c_checksumFlag, Int32(1)), (ZSTD_c_windowLog, windowLog)] {
+            let code = ZSTD_CCtx_setParameter(context, parameter, value)
+            if ZSTD_isError(code) != 0 { throw VeloError("zstd: \(String(cString: ZSTD_getErrorName(code)))") }
+        }
+        let code = ZSTD_CCtx_refPrefix(context, prefix.baseAddress, prefix.count)
+        if ZSTD_isError(code) != 0 { throw VeloError("zstd: \(String(cString: ZSTD_getErrorName(code)))") }
+        var n = 0
+        let out = [UInt8](unsafeUninitializedCapacity: ZSTD_compressBound(bytes.count)) { buffer, count in
+            n = ZSTD_compress2(context, buffer.baseAddress, buffer.count, bytes.baseAddress, bytes.count)
+            count = ZSTD_isError(n) == 0 ? n : 0
+        }
+        if ZSTD_isError(n) != 0 { throw VeloError("zstd: \(String(cString: ZSTD_getErrorName(n)))") }
+        return out
+    }
+
+    /// Decompresses one frame that must hold exactly `rawBytes` bytes (at most `limit`); a delta frame with the
+    /// `prefix` it was compressed against.
     /// - Throws: a `String`-described failure when the frame is damaged or of another size.
-    package static func decompress(_ bytes: [UInt8], rawBytes: Int? = nil, limit: Int = SegmentFormat.maxFrameBytes) throws -> [UInt8] {
+    package static func decompress(_ bytes: [UInt8], rawBytes: Int? = nil, limit: Int = SegmentFormat.maxFrameBytes,
+                                   prefix: UnsafeRawBufferPointer? = nil) throws -> [UInt8] {
         let size = bytes.withUnsafeBytes { ZSTD_getFrameContentSize($0.baseAddress, $0.count) }
         guard size != ZSTD_CONTENTSIZE_ERROR, size != ZSTD_CONTENTSIZE_UNKNOWN, size <= UInt64(limit) else {
             throw VeloError("not a zstd frame of at most \(limit >> 20) MiB", kind: .damaged)
         }
         if let rawBytes, Int(size) != rawBytes { throw VeloError("the frame holds \(size) bytes, its list says \(rawBytes)", kind: .damaged) }
         var code = 0
+        var context: OpaquePointer?
+        if let prefix {
+            guard let dctx = ZSTD_createDCtx() else { throw VeloError("zstd: cannot allocate a decompression context") }
+            context = dctx
+            code = ZSTD_DCtx_refPrefix(dctx, prefix.baseAddress, prefix.count)
+            if ZSTD_isError(code) != 0 { ZSTD_freeDCtx(dctx); throw VeloError("zstd: \(String(cString: ZSTD_getErrorName(code)))") }
+        }
+        defer { if let context { ZSTD_freeDCtx(context) } }
         // Not zero-filled first: zstd writes every byte or fails (and then the array is dropped).
         let out = [UInt8](unsafeUninitializedCapacity: Int(size)) { buffer, count in
-            code = bytes.withUnsafeBytes { i in ZSTD_decompress(buffer.baseAddress, buffer.count, i.baseAddress, i.count) }
+            code = bytes.withUnsafeBytes { i in
+                if let context { return ZSTD_decompressDCtx(context, buffer.baseAddress, buffer.count, i.baseAddress, i.count) }
+                return ZSTD_decompress(buffer.baseAddress, buffer.count, i.baseAddress, i.count)
+            }
             count = ZSTD_isError(code) == 0 && code == buffer.count ? buffer.count : 0
             if count == 0 { buffer.initialize(repeating: 0) ; count = buffer.count }
         }

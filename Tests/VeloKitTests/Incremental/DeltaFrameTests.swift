@@ -1,0 +1,174 @@
+import Foundation
+import Testing
+@testable import VeloKit
+
+/// Delta frames: new segments compressed against the frames holding their old versions. A run of rows that
+/// changed a little costs a few percent of a plain frame; every snapshot still restores exactly, prune keeps the
+/// bases while a delta needs them, a damaged base is named for every snapshot it breaks, and lists name the
+/// bases so that older readers are refused cleanly rather than misled.
+@Suite struct DeltaFrameTests {
+    static func frame(_ n: Int, raw: Int = 1 << 20, bases: [SegmentList.Frame] = []) -> SegmentList.Frame {
+        SegmentList.Frame(pack: SHA256Digest.hex([UInt8](repeating: UInt8(n), count: 32)), offset: Int64(n) * 1000, length: 900,
+                          rawBytes: raw, sha256: [UInt8](repeating: UInt8(n), count: 32), bases: bases)
+    }
+
+    @Test func aListNamesEveryBaseOfItsDeltaFramesAndReadsThemBack() throws {
+        let base1 = Self.frame(1), base2 = Self.frame(2), plain = Self.frame(3)
+        let delta = Self.frame(4, bases: [base1, base2])
+        var builder = SegmentListBuilder()
+        builder.append(frame: plain, offset: 0, bytes: 100, rows: 1, lastKey: 1, hash: (1, 0))
+        builder.append(frame: delta, offset: 0, bytes: 100, rows: 1, lastKey: 2, hash: (2, 0))
+        let bytes = builder.finish()
+        #expect(bytes.starts(with: SegmentList.magicWithDeltas))
+        var list = try SegmentList(bytes: bytes, name: "test")
+        #expect(list.hasDeltaFrames)
+        #expect(Set(list.packs) == Set([base1, base2, plain, delta].map(\.pack)), "the bases' packs are the list's, so prune keeps them")
+        _ = try list.next()
+        let second = try #require(try list.next())
+        #expect(list.frames[second.frame] == delta && list.frames[second.frame].bases == [base1, base2])
+
+        // Without delta frames a list is written as before ("VSL1"), for older readers.
+        var plainBuilder = SegmentListBuilder()
+        plainBuilder.append(frame: plain, offset: 0, bytes: 100, rows: 1, lastKey: 1, hash: (1, 0))
+        #expect(plainBuilder.finish().starts(with: SegmentList.magic))
+    }
+
+    @Test func aPatchCarriesTheBasesItsNewFramesNeed() throws {
+        let old = Self.frame(1), unrelated = Self.frame(2)
+        var baseBuilder = SegmentListBuilder()
+        for i in 0..<8 { baseBuilder.append(frame: old, offset: i * 100, bytes: 100, rows: 1, lastKey: Int64(i), hash: (UInt64(i), 0)) }
+        let baseBytes = baseBuilder.finish()
+        let baseList = try SegmentList(bytes: baseBytes, name: "base")
+        // The new list replaces segment 3 with one in a delta frame against the base's frame and another frame.
+        let delta = Self.frame(5, bases: [old, unrelated])
+        var newBuilder = SegmentListBuilder()
+        for i in 0..<8 {
+            if i == 3 { newBuilder.append(frame: delta, offset: 0, bytes: 100, rows: 1, lastKey: 3, hash: (99, 0)) } else {
+                newBuilder.append(frame: old, offset: i * 100, bytes: 100, rows: 1, lastKey: Int64(i), hash: (UInt64(i), 0))
+            }
+        }
+        let newBytes = newBuilder.finish()
+        let patchBytes = try #require(try SegmentListPatch.make(base: baseList, baseSHA256: SHA256Digest.of(baseBytes), new: newBytes))
+        #expect(patchBytes.starts(with: SegmentListPatch.magicWithDeltas))
+        let merged = try SegmentList(base: try SegmentList(bytes: baseBytes, name: "base"), patch: try SegmentListPatch(bytes: patchBytes, name: "patch"))
+        #expect(try SegmentListPatchTests.segments(merged) == SegmentListPatchTests.segments(try SegmentList(bytes: newBytes, name: "new")))
+        #expect(merged.frames.contains(delta) && merged.frames.contains(unrelated) && merged.hasDeltaFrames)
+        #expect(Set(merged.packs) == Set([old, unrelated, delta].map(\.pack)))
+    }
+
+    @Test func aBaseThatIsItselfADeltaFrameIsRefused() throws {
+        // Hand-made "VSL2": frame 0 has base 1, frame 1 has base 0.
+        var bytes = SegmentList.magicWithDeltas
+        var frames = [Self.frame(1), Self.frame(2)]
+        frames[0].bases = [frames[1]]
+        frames[1].bases = [frames[0]]
+        let index = [frames[0].sha256: 0, frames[1].sha256: 1]
+        FrameTable.write(packs: frames.map(\.pack), packIndex: [frames[0].pack: 0, frames[1].pack: 1], frames: frames, withBases: true,
+                         index: { index[$0.sha256]! }, to: &bytes)
+        Varint.append(0, to: &bytes)
+        #expect(throws: (any Error).self) { _ = try SegmentList(bytes: bytes, name: "piece x") }
+    }
+
+    @Test func basesAreTheOldFramesAndNoneWhenTheyWouldCostTooMuchToRead() {
+        var bases = DeltaBases()
+        let a = Self.frame(1), b = Self.frame(2)
+        bases.noteReplaced(in: a)
+        bases.noteReplaced(in: a)
+        bases.noteReplaced(in: Self.frame(9, bases: [b]))  // a delta frame stands for its bases
+        #expect(bases.take() == [a, b])
+        #expect(bases.take().isEmpty, "each frame starts afresh")
+        for n in 0...(SegmentFormat.maxDeltaBaseBytes >> 20) { bases.noteReplaced(in: Self.frame(n)) }
+        #expect(bases.take().isEmpty, "old versions scattered over more than \(SegmentFormat.maxDeltaBaseBytes >> 20) MiB of frames: a plain frame")
+    }
+
+    /// A source, a repository, and backups after each change (each checked: it restores to the source's dump).
+    struct Run {
+        let source: String
+        let repo: Repository
+        let dir: URL
+        var ids: [String] = []
+        var documents: [SegmentsDocument] = []
+        var dumps: [String] = []
+
+        init(_ name: String, posts: Int) throws {
+            source = try IncrementalBackupTests.source(posts: posts, name: name)
+            dir = Fixtures.temporaryDirectory(name)
+            repo = try Repository.open(dir.appendingPathComponent("repo").path, create: true)
+        }
+
+        mutating func backup(after change: String? = nil) throws {
+            if let change { try Database(path: source, mode: .readWrite).execute(change) }
+            let result = try Backup.run(databasePath: source, repository: repo, options: IncrementalBackupTests.options())
+            ids.append(result.id)
+            documents.append(try IncrementalBackupTests.document(result))
+            dumps.append(try NewDatabaseRestoreTests().dump(source))
+        }
+
+        func restored(_ i: Int) throws -> String {
+            try? FileManager.default.removeItem(at: dir.appendingPathComponent("restored-\(ids[i]).sqlite"))  // restored again after a prune
+            return try IncrementalBackupTests.restoreDump(repo, ids[i], dir)
+        }
+
+        func verify(_ i: Int) throws -> Verifier.Report {
+            try Verifier.verify(.catalogued(try #require(try repo.catalog.entries().first { $0.id == ids[i] }), repository: repo))
+        }
+    }
+
+    @Test(.enabled(if: IncrementalBackupTests.sqlite3 != nil, "sqlite3 is not installed: the .dump comparison is skipped"))
+    func aRunOfRowsChangedALittleIsStoredAsADeltaAndEverySnapshotStaysWhole() throws {
+        var run = try Run("delta-runs", posts: 3_000)
+        try run.backup()
+        // A contiguous 2% of posts, then another run, then the first run again (its old versions are now in a
+        // delta frame: the new one is compressed against that frame's base).
+        let runs = ["rowid BETWEEN 1001 AND 1060", "rowid BETWEEN 2001 AND 2060", "rowid BETWEEN 1001 AND 1060"]
+        for r in runs { try run.backup(after: "UPDATE _velo_posts SET views = coalesce(views, 0) + 1 WHERE \(r)") }
+        for i in 1...3 {
+            let posts = try #require(run.documents[i].table("_velo_posts"))
+            #expect(posts.deltaFrames && run.documents[i].version == 3, "snapshot \(i)")
+            #expect(run.documents[i].storedBytes * 8 < posts.newRawBytes, "snapshot \(i) stored \(run.documents[i].storedBytes) bytes for \(posts.newRawBytes) bytes of new segments")
+            #expect(try run.restored(i) == run.dumps[i], "snapshot \(i) restores exactly")
+            #expect(try run.verify(i).ok)
+        }
+        // Compressed on their own, the same new segments take far more.
+        #expect(run.documents[0].table("_velo_posts")!.deltaFrames == false && run.documents[0].version == 1)
+
+        // The first snapshot goes: its packs hold the bases, which stay while the others need them.
+        try run.repo.remove(try #require(try run.repo.catalog.entries().first { $0.id == run.ids[0] }))
+        #expect(PieceSweep.run(run.repo).complete)
+        for i in 1...3 {
+            #expect(try run.restored(i) == run.dumps[i], "snapshot \(i) after the first is pruned")
+            #expect(try run.verify(i).ok)
+        }
+    }
+
+    @Test func aDamagedBaseIsNamedForEverySnapshotWhoseDeltaNeedsIt() throws {
+        var run = try Run("delta-damaged", posts: 1_000)
+        try run.backup()
+        try run.backup(after: "UPDATE _velo_posts SET views = coalesce(views, 0) + 1 WHERE rowid BETWEEN 301 AND 330")
+        try run.backup(after: "UPDATE _velo_posts SET views = coalesce(views, 0) + 1 WHERE rowid BETWEEN 601 AND 630")
+        let store = PieceStore(root: run.repo.root)
+        let list = try store.readList(try #require(run.documents[1].table("_velo_posts")).list)
+        let delta = try #require(list.frames.first { !$0.bases.isEmpty })
+        let base = delta.bases[0]
+        let file = store.path(SegmentFormat.packPath(base.pack))
+        var bytes = try FileSystem.read(file)
+        bytes[Int(base.offset) + base.length / 2] ^= 0x20
+        try FileSystem.writeAtomically(bytes, to: file)
+        for i in 0..<3 {
+            let report = try run.verify(i)
+            #expect(!report.ok, "snapshot \(i) needs the damaged frame (as rows or as a base)")
+            #expect(report.problems.contains { $0.contains(SegmentFormat.packPath(base.pack)) }, "\(report.problems)")
+        }
+    }
+
+    @Test func anOlderReaderRefusesTheDocumentAndDeltaFramesNeedItsVersion() throws {
+        func document(_ version: Int, deltaFrames: Bool) -> JSONValue {
+            let table: [(String, JSONValue)] = [("name", .string("t")), ("list", .string(String(repeating: "a", count: 64))), ("segments", .int(0)),
+                                                ("parts", .array([]))] + (deltaFrames ? [("delta_frames", .bool(true))] : [])
+            return .object([("format", .string("velo-segments")), ("version", .int(version)), ("tables", .array([.object(table)]))])
+        }
+        #expect(try SegmentsDocument(json: document(3, deltaFrames: true)).version == 3)
+        #expect(throws: FormatProblem.self) { _ = try SegmentsDocument(json: document(2, deltaFrames: true)) }
+        #expect(throws: FormatProblem.self) { _ = try SegmentsDocument(json: document(4, deltaFrames: false)) }
+    }
+}
