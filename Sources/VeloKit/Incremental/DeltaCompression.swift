@@ -32,14 +32,13 @@ final class DeltaCompression {
         var bytes: [UInt8]?
         var used: [SegmentList.Frame] = []
         if !bases.isEmpty, let prefix = prefix(of: bases), let context = deltaContext() {
-            let candidate = try prefix.withUnsafeBytes { try ZstdFrame.compress(raw, prefix: $0, context: context) }
-            if candidate.count * 16 <= raw.count {
-                bytes = candidate
+            let delta = try prefix.withUnsafeBytes { try ZstdFrame.compress(raw, prefix: $0, context: context) }
+            if delta.count * 16 <= raw.count {
+                (bytes, used) = (delta, bases)
             } else {
                 let alone = try ZstdFrame.compress(raw, level: level, context: plain)
-                bytes = candidate.count * 2 <= alone.count ? candidate : alone
+                (bytes, used) = delta.count * 2 <= alone.count ? (delta, bases) : (alone, [])
             }
-            if bytes == candidate { used = bases }
         }
         let frame = try bytes ?? ZstdFrame.compress(raw, level: level, context: plain)
         let sha256 = frame.withUnsafeBytes { Array(SHA256.hash(data: $0)) }

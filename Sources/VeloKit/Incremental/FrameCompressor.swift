@@ -1,9 +1,7 @@
-import CZstd
-import Crypto
 import Foundation
 
-/// Compresses the frames of pack files on worker threads, each frame whole and on its own, and hands them back
-/// in the order they were submitted, each with the SHA-256 of its compressed bytes. Frames are independent, so
+/// Compresses the frames of pack files on worker threads, each frame whole, and hands them back in the order
+/// they were submitted, each with the SHA-256 of its compressed bytes. New frames do not depend on each other, so
 /// `workers` threads compress `workers` frames at once while the caller reads and encodes the next rows; with 0
 /// workers a frame is compressed on the caller's thread when it is submitted. At most `slots` frames are in
 /// flight, so memory is bounded whatever the database's size. A frame submitted with delta bases is compressed
