@@ -5,7 +5,8 @@
 #
 # Prints a Markdown table (stdout): the first, an unchanged and a 1%-scattered-update backup, each read command
 # on the incremental snapshot against the full archive, and a year of backups at 1% a day with the rotation of
-# retention.example.json: 365 daily backups (two change models) plus one day of hourly ones, on --year-posts posts.
+# retention.example.json: 365 daily backups (two change models) plus one day of hourly ones, on --year-posts posts,
+# then reads of the year's last snapshot against its export as a full archive.
 # --only-year measures the year alone; --no-year leaves it out (for large --posts).
 # Needs bash, swift, sqlite3, python3 and GNU time at /usr/bin/time.
 set -euo pipefail
@@ -160,6 +161,31 @@ for model in turnover hot; do
     printf -v "YEAR_${model}" '%s' "$(bytes "year-$model")"
     printf -v "KEPT_${model}" '%s' "$("$VELO" snapshots --repo "year-$model" --json | python3 -c 'import json,sys; print(len(json.load(sys.stdin)))')"
 done
+# Reading the year's last snapshot after turnover (most of its posts in delta frames, each read with its bases)
+# against the same snapshot exported as a full archive: medians of 5 verifies and 3 restores, alternated.
+say "reading the year's last snapshot (turnover) and its export"
+LAST=$("$VELO" snapshots --repo year-turnover --json | python3 -c 'import json,sys; print(json.load(sys.stdin)[-1]["id"])')
+"$VELO" export "$LAST" --repo year-turnover --out year-last.tar.zst -q >>"$LOG"
+median() { printf '%s\n' "$@" | sort -n | awk '{ v[NR] = $1 } END { print v[int((NR + 1) / 2)] }'; }
+yv_inc=(); yv_ful=(); yr_inc=(); yr_ful=()
+for ((i = 0; i < 5; i++)); do
+    run yvi "$VELO" verify "$LAST" --repo year-turnover -q; yv_inc+=("$yvi_wall")
+    run yvf "$VELO" verify "$WORK/year-last.tar.zst" -q; yv_ful+=("$yvf_wall")
+done
+for ((i = 0; i < 3; i++)); do
+    rm -f year-restored-inc.sqlite year-restored-ful.sqlite
+    run yri "$VELO" restore "$LAST" --repo year-turnover --target year-restored-inc.sqlite -q; yr_inc+=("$yri_wall")
+    run yrf "$VELO" restore "$WORK/year-last.tar.zst" --target year-restored-ful.sqlite -q; yr_ful+=("$yrf_wall")
+done
+cmp <(sqlite3 year-restored-inc.sqlite .dump) <(sqlite3 year-restored-ful.sqlite .dump) >/dev/null || { echo "incremental: the year's last restores differ" >&2; exit 1; }
+DELTA_SHARE=$(python3 - year-turnover "$LAST" "$VELO" <<'PY'
+import json, subprocess, sys
+repo, snap, velo = sys.argv[1:4]
+info = json.loads(subprocess.run([velo, "inspect", snap, "--repo", repo, "--json"], capture_output=True, check=True).stdout)
+print(", ".join(info["incremental"]["delta_tables"]) or "none")
+PY
+)
+YV_INC=$(median "${yv_inc[@]}"); YV_FUL=$(median "${yv_ful[@]}"); YR_INC=$(median "${yr_inc[@]}"); YR_FUL=$(median "${yr_ful[@]}")
 
 fi
 if [ "$ONLY_YEAR" = 0 ]; then
@@ -195,9 +221,10 @@ print()
 PY
 fi
 if [ "$NO_YEAR" = 0 ]; then
-python3 - "$YEAR_POSTS" "$FULL_YEAR" "$HOURS_GROWTH" "$YEAR_turnover" "$KEPT_turnover" "$YEAR_hot" "$KEPT_hot" <<'PY'
+python3 - "$YEAR_POSTS" "$FULL_YEAR" "$HOURS_GROWTH" "$YEAR_turnover" "$KEPT_turnover" "$YEAR_hot" "$KEPT_hot" \
+    "$YV_INC" "$YV_FUL" "$YR_INC" "$YR_FUL" "$DELTA_SHARE" <<'PY'
 import sys
-yposts, yfull, hours, yturn, kturn, yhot, khot = sys.argv[1:8]
+yposts, yfull, hours, yturn, kturn, yhot, khot, yvi, yvf, yri, yrf, deltas = sys.argv[1:13]
 def mb(b): return f"{int(b)/1e6:.1f} MB"
 yfull, hours, yturn, yhot = int(yfull), int(hours), int(yturn), int(yhot)
 print(f"A year of backups at 1% of posts a day, on a {int(yposts):,}-post demo (full archive {mb(yfull)}), with the rotation of "
@@ -208,5 +235,11 @@ print("|---|---|---|---|---|")
 for name, size, kept in [("turnover: a different 1% of posts each day (each row every 100 days)", yturn, kturn),
                          ("hot rows: the same 1% of posts (every 100th row) each day", yhot, khot)]:
     print(f"| {name} | {kept} | {mb(size)} | {mb(size + hours)} | **{(size + hours)/yfull:.2f}x** |")
+print(f"\nThe year's last snapshot (turnover; tables with delta frames: {deltas}) against the same snapshot exported as a "
+      f"full archive (medians of 5 and 3 runs, alternated):\n")
+print("| read | incremental | full archive | ratio |")
+print("|---|---|---|---|")
+for name, i, fu in [("verify", yvi, yvf), ("restore to a new file", yri, yrf)]:
+    print(f"| {name} | {i} s | {fu} s | {float(i)/float(fu):.2f}x |")
 PY
 fi

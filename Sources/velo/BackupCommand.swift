@@ -75,6 +75,7 @@ struct BackupCommand: ParsableCommand {
     }
 
     func run() throws {
+        FreedMemory.returnPromptly()
         if let fromPayload {
             guard database.db == nil else { throw VeloError("--from-payload and --db exclude each other", kind: .usage) }
             guard FileManager.default.fileExists(atPath: fromPayload) else { throw VeloError("\(fromPayload): no such file") }

@@ -32,6 +32,7 @@ struct InspectCommand: ParsableCommand {
             let share = inc.rawBytes > 0 ? Double(inc.newRawBytes) / Double(inc.rawBytes) * 100 : 0
             print("  stored   incremental: \(Output.grouped(inc.newSegments)) of \(Output.grouped(inc.segments)) segments new (\(Output.bytes(inc.newRawBytes)) of \(Output.bytes(inc.rawBytes)) of rows, \(String(format: "%.1f", share))%), the rest shared; \(Output.bytes(inc.storedBytes)) of new pieces")
             if !inc.changedTables.isEmpty { print("  changed  \(inc.changedTables.joined(separator: ", "))") }
+            if !inc.deltaTables.isEmpty { print("  deltas   \(inc.deltaTables.joined(separator: ", ")) (frames compressed against older ones)") }
         }
         if !info.tags.isEmpty { print("  tags     \(info.tags.joined(separator: ", "))") }
         if !info.records { print("  contents metadata only (--no-records)") }

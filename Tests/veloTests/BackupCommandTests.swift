@@ -45,6 +45,8 @@ import VeloKit
         let segments = try #require(second["incremental"]?["segments"]?.intValue)
         #expect(newSegments > 0 && newSegments * 5 < segments, "\(newSegments) of \(segments) segments new")
         #expect(second["incremental"]?["changed_tables"]?.arrayValue?.contains(.string("_velo_posts")) == true)
+        // The 4 edited posts are stored against the frame of their old versions.
+        #expect(second["incremental"]?["delta_tables"]?.arrayValue?.contains(.string("_velo_posts")) == true, "\(second["incremental"] ?? .null)")
         #expect(try VeloProcess.run(["inspect", "latest"], environment: env).stdout.contains("segments new"))
         let posts = inspect["collections"]?.arrayValue?.first { $0["name"] == .string("posts") }
         #expect(posts?["rows"] == .int(300))

@@ -52,6 +52,8 @@ package struct Inspection: Encodable, Sendable {
         package var storedBytes: Int64
         /// Tables with at least one new segment.
         package var changedTables: [String]
+        /// Tables some of whose frames are delta frames (read with the older frames they were compressed against).
+        package var deltaTables: [String]
     }
 
     package var formatVersion: Int
@@ -127,7 +129,8 @@ package struct Inspection: Encodable, Sendable {
             incremental = IncrementalInfo(
                 segments: document.tables.reduce(0) { $0 + $1.segments }, newSegments: document.tables.reduce(0) { $0 + $1.newSegments },
                 rawBytes: document.tables.reduce(0) { $0 + $1.rawBytes }, newRawBytes: document.tables.reduce(0) { $0 + $1.newRawBytes },
-                storedBytes: document.storedBytes, changedTables: document.tables.filter { $0.newSegments > 0 }.map(\.name))
+                storedBytes: document.storedBytes, changedTables: document.tables.filter { $0.newSegments > 0 }.map(\.name),
+                deltaTables: document.tables.filter(\.deltaFrames).map(\.name))
         }
         var inspection = Inspection(
             formatVersion: header.version, incremental: incremental, id: header.id, time: Timestamp.iso8601(header.time), toolVersion: header.toolVersion,

@@ -8,75 +8,89 @@ import Crypto
 /// without compressing the frame plainly to compare).
 final class DeltaCompression {
     private let level: Int32
-    private let plain: OpaquePointer
-    /// Made on the first delta frame: a delta frame's window reaches over its prefix, and a plain frame's must not.
-    private var delta: OpaquePointer?
+    private let context: OpaquePointer
     private let pieces: PieceStore?
+    /// Where zstd writes each frame before it is copied out at its size (not zero-filled: its pages count only
+    /// once written).
+    private var scratch = UnsafeMutableRawBufferPointer(start: nil, count: 0)
+    /// The last frame's bases, decompressed one after the other (its prefix).
+    private let joined = ByteBuffer(capacity: 0)
+    private var joinedBases: [SegmentList.Frame] = []
 
     /// - Parameter store: the repository's root, where bases are read (nil: every frame is plain).
     init(level: Int32, store: String?) throws {
-        guard let context = Self.makeContext(level: level) else { throw VeloError("zstd: cannot allocate a compression context") }
+        guard let context = ZSTD_createCCtx() else { throw VeloError("zstd: cannot allocate a compression context") }
         self.level = level
-        plain = context
-        pieces = store.map(PieceStore.init(root:))
+        self.context = context
+        pieces = store.map { PieceStore(root: $0) }  // (its bases are read with `appendFrame`, which keeps nothing)
+        try setUp()  // (on a failure the context is freed by deinit)
     }
 
     deinit {
-        ZSTD_freeCCtx(plain)
-        if let delta { ZSTD_freeCCtx(delta) }
+        ZSTD_freeCCtx(context)
+        scratch.deallocate()
     }
 
     /// `input` compressed into one frame (against `bases` when that pays), with the SHA-256 of its bytes.
     func compress(_ input: ByteBuffer, ticket: Int, bases: [SegmentList.Frame]) throws -> FrameCompressor.Compressed {
         let raw = UnsafeRawBufferPointer(start: input.base, count: input.count)
+        // zstd writes into one scratch buffer per thread and each frame is copied out at its size: a frame in
+        // flight holds its bytes, not the compression bound's (and a thread's big allocations are not remade per frame).
+        let bound = ZSTD_compressBound(raw.count)
+        if scratch.count < bound {
+            scratch.deallocate()
+            scratch = .allocate(byteCount: bound, alignment: 16)
+        }
+        let out = scratch
         var bytes: [UInt8]?
         var used: [SegmentList.Frame] = []
-        if !bases.isEmpty, let prefix = prefix(of: bases), let context = deltaContext() {
-            let delta = try prefix.withUnsafeBytes { try ZstdFrame.compress(raw, prefix: $0, context: context) }
-            if delta.count * 16 <= raw.count {
+        if !bases.isEmpty {
+            // The delta frame's window reaches over its prefix; a plain frame's must not: the context's
+            // parameters are set up again after it (one context per thread, not two).
+            let delta = try withPrefix(of: bases) { try ZstdFrame.compress(raw, prefix: $0, context: context, scratch: out) }
+            if delta != nil { try setUp() }
+            if let delta, delta.count * 16 <= raw.count {
                 (bytes, used) = (delta, bases)
-            } else {
-                let alone = try ZstdFrame.compress(raw, level: level, context: plain)
+            } else if let delta {
+                let alone = try ZstdFrame.compress(raw, level: level, context: context, scratch: out)
                 (bytes, used) = delta.count * 2 <= alone.count ? (delta, bases) : (alone, [])
             }
         }
-        let frame = try bytes ?? ZstdFrame.compress(raw, level: level, context: plain)
+        let frame = try bytes ?? ZstdFrame.compress(raw, level: level, context: context, scratch: out)
         let sha256 = frame.withUnsafeBytes { Array(SHA256.hash(data: $0)) }
         return FrameCompressor.Compressed(ticket: ticket, bytes: frame, rawBytes: input.count, sha256: sha256, bases: used)
     }
 
-    /// The bases' bytes, in order; nil when one cannot be read (the frame is then stored plain, and the damage
-    /// is the previous snapshot's to report).
-    private func prefix(of bases: [SegmentList.Frame]) -> [UInt8]? {
+    /// `body` applied to the bases' bytes, in order, decompressed into one buffer kept for the next frame (which
+    /// usually has the same bases, or starts with this one's last); nil when a base cannot be read (the frame is
+    /// then stored plain, and the damage is the previous snapshot's to report).
+    private func withPrefix<T>(of bases: [SegmentList.Frame], _ body: (UnsafeRawBufferPointer) throws -> T) throws -> T? {
         guard let pieces else { return nil }
-        var prefix: [UInt8] = []
-        for base in bases {
+        if bases != joinedBases {
+            var kept = 0
+            if let last = joinedBases.last, bases.first == last, last.rawBytes <= joined.count {
+                kept = last.rawBytes
+                UnsafeMutableRawPointer(joined.base).copyMemory(from: joined.base + joined.count - kept, byteCount: kept)
+            }
+            joined.truncate(to: kept)
+            joinedBases = []
             do {
-                let bytes = try pieces.frame(base)
-                if bases.count == 1 { return bytes }
-                prefix += bytes
+                for base in bases.dropFirst(kept > 0 ? 1 : 0) { try pieces.appendFrame(base, to: joined) }
             } catch {
+                joined.removeAll()
                 Diagnostics.warn("\(error); a new frame is stored without it")
                 return nil
             }
+            joinedBases = bases
         }
-        return prefix
+        return try body(joined.bytes)
     }
 
-    private func deltaContext() -> OpaquePointer? {
-        if delta == nil { delta = Self.makeContext(level: level) }
-        return delta
-    }
-
-    /// A compression context set up as every frame of a pack is compressed (`ZstdTuning`, as the full
-    /// archive's stream).
-    private static func makeContext(level: Int32) -> OpaquePointer? {
-        guard let context = ZSTD_createCCtx() else { return nil }
+    /// Sets the context up as every plain frame of a pack is compressed (`ZstdTuning`, as the full archive's
+    /// stream), dropping what a delta frame set.
+    private func setUp() throws {
+        _ = ZSTD_CCtx_reset(context, ZSTD_reset_session_and_parameters)
         _ = ZSTD_CCtx_setParameter(context, ZSTD_c_compressionLevel, level)
-        guard (try? ZstdTuning.apply(level: level, to: context)) != nil else {
-            ZSTD_freeCCtx(context)
-            return nil
-        }
-        return context
+        try ZstdTuning.apply(level: level, to: context)
     }
 }

@@ -1,3 +1,4 @@
+import CZstd
 import Foundation
 
 /// The pieces of incremental snapshots in a repository: pack files of zstd frames holding segments
@@ -6,7 +7,14 @@ package final class PieceStore {
     package let root: String
     /// Decompressed frames kept for the next segments, which are usually in the same frame.
     private var cache: [(key: FrameKey, bytes: [UInt8])] = []
+    /// Decompressed bases of delta frames, kept apart from `cache` so that the delta frames read between two
+    /// uses of a base do not push it out (a base usually serves the delta frames of a run of days).
+    private var bases: [(key: FrameKey, bytes: [UInt8])] = []
     private var openPack: (name: String, fd: Int32)?
+    private var lastPrefix: (bases: [SegmentList.Frame], bytes: [UInt8])?
+    /// Decompresses delta frames (made on the first one).
+    private var deltaContext: OpaquePointer?
+    /// Frames kept in `cache`, and bases in `bases`.
     private static let cachedFrames = 4
 
     private struct FrameKey: Equatable {
@@ -19,7 +27,10 @@ package final class PieceStore {
 
     package init(root: String) { self.root = root }
 
-    deinit { if let openPack { close(openPack.fd) } }
+    deinit {
+        if let openPack { close(openPack.fd) }
+        if let deltaContext { ZSTD_freeDCtx(deltaContext) }
+    }
 
     /// The repository holding the archive at `archivePath` (the folder above it with `velo-repository.json`).
     package static func forArchive(_ archivePath: String) -> PieceStore? {
@@ -88,12 +99,44 @@ package final class PieceStore {
     /// - Throws: `VeloError` (`.damaged`) naming the pack and the frame's offset (and, for a base, whose base it is).
     package func frame(_ frame: SegmentList.Frame) throws -> [UInt8] {
         let key = FrameKey(pack: frame.pack, offset: frame.offset, length: frame.length, rawBytes: frame.rawBytes, sha256: frame.sha256)
-        if let hit = cache.firstIndex(where: { $0.key == key }) {
-            // Least recently used out first: a base used by several delta frames in a row stays.
-            let entry = cache.remove(at: hit)
-            cache.append(entry)
+        if let hit = cache.firstIndex(where: { $0.key == key }) { return cache[hit].bytes }
+        let raw = try decompressed(frame)
+        cache.append((key, raw))
+        if cache.count > Self.cachedFrames { cache.removeFirst() }
+        return raw
+    }
+
+    /// Appends the decompressed bytes of `frame` (a frame without bases) to `out`, checked as `frame(_:)` checks
+    /// them, without keeping them: how a backup's threads read the bases they compress new frames against.
+    func appendFrame(_ frame: SegmentList.Frame, to out: ByteBuffer) throws {
+        let relative = SegmentFormat.packPath(frame.pack)
+        let where_ = "piece \(relative), frame at byte \(frame.offset)"
+        guard frame.bases.isEmpty else { throw VeloError("\(where_): a delta frame, where a frame without bases was expected", kind: .damaged) }
+        let compressed = try compressedBytes(of: frame, relative: relative, where_: where_)
+        var digest = SHA256Digest()
+        digest.update(compressed)
+        guard SHA256Digest.hex(frame.sha256) == digest.hex() else { throw VeloError("\(where_): SHA-256 mismatch (the piece is damaged)", kind: .damaged) }
+        do { try ZstdFrame.decompress(compressed, rawBytes: frame.rawBytes, appendingTo: out) } catch {
+            throw VeloError("\(where_): \(error)", kind: .damaged)
+        }
+    }
+
+    /// A base of a delta frame, from `bases` (least recently used out first) or read as `frame(_:)` reads.
+    private func base(_ frame: SegmentList.Frame) throws -> [UInt8] {
+        let key = FrameKey(pack: frame.pack, offset: frame.offset, length: frame.length, rawBytes: frame.rawBytes, sha256: frame.sha256)
+        if let hit = bases.firstIndex(where: { $0.key == key }) {
+            let entry = bases.remove(at: hit)
+            bases.append(entry)
             return entry.bytes
         }
+        let raw = try cache.first(where: { $0.key == key })?.bytes ?? decompressed(frame)
+        bases.append((key, raw))
+        if bases.count > Self.cachedFrames { bases.removeFirst() }
+        return raw
+    }
+
+    /// Reads, checks and decompresses a frame (a delta frame with its bases).
+    private func decompressed(_ frame: SegmentList.Frame) throws -> [UInt8] {
         let relative = SegmentFormat.packPath(frame.pack)
         let where_ = "piece \(relative), frame at byte \(frame.offset)"
         let compressed = try compressedBytes(of: frame, relative: relative, where_: where_)
@@ -106,22 +149,31 @@ package final class PieceStore {
                 throw VeloError("\(where_): \(error)", kind: .damaged)
             }
         } else {
-            var prefix: [UInt8] = []
-            for base in frame.bases {
-                guard base.bases.isEmpty else { throw VeloError("\(where_): a base of this delta frame is a delta frame itself", kind: .damaged) }
-                let bytes: [UInt8]
-                do { bytes = try self.frame(base) } catch {
-                    throw VeloError("\(error) (a base of the delta frame at byte \(frame.offset) of piece \(relative))", kind: .damaged)
-                }
-                if frame.bases.count == 1 { prefix = bytes } else { prefix += bytes }
-            }
-            do { raw = try prefix.withUnsafeBytes { try ZstdFrame.decompress(compressed, rawBytes: frame.rawBytes, prefix: $0) } } catch {
+            let prefix = try prefix(of: frame, where_: where_, relative: relative)
+            if deltaContext == nil { deltaContext = ZSTD_createDCtx() }
+            guard let context = deltaContext else { throw VeloError("zstd: cannot allocate a decompression context") }
+            do { raw = try prefix.withUnsafeBytes { try ZstdFrame.decompress(compressed, rawBytes: frame.rawBytes, prefix: $0, context: context) } } catch {
                 throw VeloError("\(where_): \(error)", kind: .damaged)
             }
         }
-        cache.append((key, raw))
-        if cache.count > Self.cachedFrames { cache.removeFirst() }
         return raw
+    }
+
+    /// A delta frame's prefix: its bases' bytes, in order (the last one made is kept: delta frames in a row
+    /// usually share their bases, and joining several is a copy of megabytes).
+    private func prefix(of frame: SegmentList.Frame, where_: String, relative: String) throws -> [UInt8] {
+        if let last = lastPrefix, last.bases == frame.bases { return last.bytes }
+        var prefix: [UInt8] = []
+        for base in frame.bases {
+            guard base.bases.isEmpty else { throw VeloError("\(where_): a base of this delta frame is a delta frame itself", kind: .damaged) }
+            let bytes: [UInt8]
+            do { bytes = try self.base(base) } catch {
+                throw VeloError("\(error) (a base of the delta frame at byte \(frame.offset) of piece \(relative))", kind: .damaged)
+            }
+            if frame.bases.count == 1 { prefix = bytes } else { prefix += bytes }
+        }
+        lastPrefix = (frame.bases, prefix)
+        return prefix
     }
 
     /// A frame's compressed bytes, read from its pack (kept open for the next frame, usually in the same pack).
@@ -136,15 +188,22 @@ package final class PieceStore {
             }
             openPack = (frame.pack, fd)
         }
-        var compressed = [UInt8](repeating: 0, count: frame.length)
-        var done = 0
-        while done < frame.length {
-            let n = compressed.withUnsafeMutableBytes { pread(openPack!.fd, $0.baseAddress! + done, frame.length - done, off_t(frame.offset) + off_t(done)) }
-            if n < 0 && errno == EINTR { continue }
-            if n < 0 { throw VeloError.io(path(relative), "read", errno: errno) }
-            if n == 0 { throw VeloError("\(where_): the pack ends before the frame (truncated)", kind: .damaged) }
-            done += n
+        guard frame.length > 0 else { throw VeloError("\(where_): an empty frame (the list is damaged)", kind: .damaged) }
+        let fd = openPack!.fd
+        var failure: Error?
+        // Not zero-filled first: only the bytes read are kept.
+        let compressed = [UInt8](unsafeUninitializedCapacity: frame.length) { buffer, count in
+            var done = 0
+            while done < frame.length {
+                let n = pread(fd, buffer.baseAddress! + done, frame.length - done, off_t(frame.offset) + off_t(done))
+                if n < 0 && errno == EINTR { continue }
+                if n < 0 { failure = VeloError.io(path(relative), "read", errno: errno); break }
+                if n == 0 { failure = VeloError("\(where_): the pack ends before the frame (truncated)", kind: .damaged); break }
+                done += n
+            }
+            count = done
         }
+        if let failure { throw failure }
         return compressed
     }
 }

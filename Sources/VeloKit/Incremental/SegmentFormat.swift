@@ -29,7 +29,9 @@ package enum SegmentFormat {
     package static let frameBytes = 1 << 20
     /// A new frame is compressed against the frames holding the old versions of its segments (`DeltaBases`)
     /// only when they decompress to at most this many bytes in all: a reader decompresses them too.
-    package static let maxDeltaBaseBytes = 4 << 20
+    /// 3 MiB: the two frames a run of new segments usually straddles, not three (a backup's threads hold them
+    /// while compressing, and readers decompress them besides the frames they read).
+    package static let maxDeltaBaseBytes = 3 << 20
     /// A pack file is closed after the frame that reaches this size.
     package static let packBytes = 16 << 20
     /// A frame never decompresses to more than this (a frame holds whole segments; a row is at most 16 MiB).

@@ -2,14 +2,27 @@ import CZstd
 
 /// One-shot zstd for the frames of pack files and for segment lists: each is compressed and checked whole.
 package enum ZstdFrame {
-    /// Compresses `bytes` into one frame (with zstd's content checksum) at `level`.
-    package static func compress(_ bytes: UnsafeRawBufferPointer, level: Int32, context: OpaquePointer? = nil) throws -> [UInt8] {
+    /// Compresses `bytes` into one frame (with zstd's content checksum) at `level`. With `scratch` (at least
+    /// `ZSTD_compressBound(bytes.count)` bytes) zstd writes there and the frame is copied out at its own size,
+    /// instead of into an array of the bound's capacity (a thread compressing many frames reuses one scratch).
+    package static func compress(_ bytes: UnsafeRawBufferPointer, level: Int32, context: OpaquePointer? = nil,
+                                 scratch: UnsafeMutableRawBufferPointer? = nil) throws -> [UInt8] {
         let owned = context == nil ? ZSTD_createCCtx() : nil
         defer { if let owned { ZSTD_freeCCtx(owned) } }
         guard let cctx = context ?? owned else { throw VeloError("zstd: cannot allocate a compression context") }
         _ = ZSTD_CCtx_setParameter(cctx, ZSTD_c_compressionLevel, level)
         _ = ZSTD_CCtx_setParameter(cctx, ZSTD_c_checksumFlag, 1)
+        return try run(cctx, bytes, scratch: scratch)
+    }
+
+    /// Runs `ZSTD_compress2` with `cctx` as set up (into `scratch` when given, see `compress`).
+    private static func run(_ cctx: OpaquePointer, _ bytes: UnsafeRawBufferPointer, scratch: UnsafeMutableRawBufferPointer?) throws -> [UInt8] {
         var n = 0
+        if let scratch, scratch.count >= ZSTD_compressBound(bytes.count) {
+            n = ZSTD_compress2(cctx, scratch.baseAddress, scratch.count, bytes.baseAddress, bytes.count)
+            if ZSTD_isError(n) != 0 { throw VeloError("zstd: \(String(cString: ZSTD_getErrorName(n)))") }
+            return Array(UnsafeRawBufferPointer(rebasing: scratch[0..<n]))
+        }
         // Not zero-filled first: only the bytes zstd wrote are kept.
         let out = [UInt8](unsafeUninitializedCapacity: ZSTD_compressBound(bytes.count)) { buffer, count in
             n = ZSTD_compress2(cctx, buffer.baseAddress, buffer.count, bytes.baseAddress, bytes.count)
@@ -26,7 +39,8 @@ package enum ZstdFrame {
     /// Compresses `bytes` into one frame against `prefix` (zstd's single-use raw-content dictionary, as if the
     /// prefix came right before the bytes), with `context`'s parameters and a window that reaches back over the
     /// whole prefix: a delta frame (`FrameTable`), which only a reader holding the same prefix can decompress.
-    package static func compress(_ bytes: UnsafeRawBufferPointer, prefix: UnsafeRawBufferPointer, context: OpaquePointer) throws -> [UInt8] {
+    package static func compress(_ bytes: UnsafeRawBufferPointer, prefix: UnsafeRawBufferPointer, context: OpaquePointer,
+                                 scratch: UnsafeMutableRawBufferPointer? = nil) throws -> [UInt8] {
         var windowLog: Int32 = 10
         while windowLog < 27 && (1 << windowLog) < prefix.count + bytes.count { windowLog += 1 }
         for (parameter, value) in [(ZSTD_c_checksumFlag, Int32(1)), (ZSTD_c_windowLog, windowLog)] {
@@ -35,20 +49,14 @@ package enum ZstdFrame {
         }
         let code = ZSTD_CCtx_refPrefix(context, prefix.baseAddress, prefix.count)
         if ZSTD_isError(code) != 0 { throw VeloError("zstd: \(String(cString: ZSTD_getErrorName(code)))") }
-        var n = 0
-        let out = [UInt8](unsafeUninitializedCapacity: ZSTD_compressBound(bytes.count)) { buffer, count in
-            n = ZSTD_compress2(context, buffer.baseAddress, buffer.count, bytes.baseAddress, bytes.count)
-            count = ZSTD_isError(n) == 0 ? n : 0
-        }
-        if ZSTD_isError(n) != 0 { throw VeloError("zstd: \(String(cString: ZSTD_getErrorName(n)))") }
-        return out
+        return try run(context, bytes, scratch: scratch)
     }
 
     /// Decompresses one frame that must hold exactly `rawBytes` bytes (at most `limit`); a delta frame with the
-    /// `prefix` it was compressed against.
+    /// `prefix` it was compressed against (in `context` when given, else in one made for the call).
     /// - Throws: a `String`-described failure when the frame is damaged or of another size.
     package static func decompress(_ bytes: [UInt8], rawBytes: Int? = nil, limit: Int = SegmentFormat.maxFrameBytes,
-                                   prefix: UnsafeRawBufferPointer? = nil) throws -> [UInt8] {
+                                   prefix: UnsafeRawBufferPointer? = nil, context given: OpaquePointer? = nil) throws -> [UInt8] {
         let size = bytes.withUnsafeBytes { ZSTD_getFrameContentSize($0.baseAddress, $0.count) }
         guard size != ZSTD_CONTENTSIZE_ERROR, size != ZSTD_CONTENTSIZE_UNKNOWN, size <= UInt64(limit) else {
             throw VeloError("not a zstd frame of at most \(limit >> 20) MiB", kind: .damaged)
@@ -56,13 +64,15 @@ package enum ZstdFrame {
         if let rawBytes, Int(size) != rawBytes { throw VeloError("the frame holds \(size) bytes, its list says \(rawBytes)", kind: .damaged) }
         var code = 0
         var context: OpaquePointer?
+        var owned: OpaquePointer?
+        defer { if let owned { ZSTD_freeDCtx(owned) } }
         if let prefix {
-            guard let dctx = ZSTD_createDCtx() else { throw VeloError("zstd: cannot allocate a decompression context") }
+            if given == nil { owned = ZSTD_createDCtx() }
+            guard let dctx = given ?? owned else { throw VeloError("zstd: cannot allocate a decompression context") }
             context = dctx
             code = ZSTD_DCtx_refPrefix(dctx, prefix.baseAddress, prefix.count)
-            if ZSTD_isError(code) != 0 { ZSTD_freeDCtx(dctx); throw VeloError("zstd: \(String(cString: ZSTD_getErrorName(code)))") }
+            if ZSTD_isError(code) != 0 { throw VeloError("zstd: \(String(cString: ZSTD_getErrorName(code)))") }
         }
-        defer { if let context { ZSTD_freeDCtx(context) } }
         // Not zero-filled first: zstd writes every byte or fails (and then the array is dropped).
         let out = [UInt8](unsafeUninitializedCapacity: Int(size)) { buffer, count in
             code = bytes.withUnsafeBytes { i in
@@ -75,5 +85,20 @@ package enum ZstdFrame {
         if ZSTD_isError(code) != 0 { throw VeloError("zstd: \(String(cString: ZSTD_getErrorName(code)))", kind: .damaged) }
         guard code == out.count else { throw VeloError("the frame is shorter than it says", kind: .damaged) }
         return out
+    }
+
+    /// Decompresses one frame (not a delta frame) of exactly `rawBytes` bytes onto the end of `out`.
+    /// - Throws: a `String`-described failure when the frame is damaged or of another size (`out` is then as before).
+    static func decompress(_ bytes: [UInt8], rawBytes: Int, appendingTo out: ByteBuffer) throws {
+        let size = bytes.withUnsafeBytes { ZSTD_getFrameContentSize($0.baseAddress, $0.count) }
+        guard size != ZSTD_CONTENTSIZE_ERROR, size != ZSTD_CONTENTSIZE_UNKNOWN, size <= UInt64(SegmentFormat.maxFrameBytes) else {
+            throw VeloError("not a zstd frame of at most \(SegmentFormat.maxFrameBytes >> 20) MiB", kind: .damaged)
+        }
+        guard Int(size) == rawBytes else { throw VeloError("the frame holds \(size) bytes, its list says \(rawBytes)", kind: .damaged) }
+        out.reserve(rawBytes)
+        let code = bytes.withUnsafeBytes { ZSTD_decompress(out.base + out.count, rawBytes, $0.baseAddress, $0.count) }
+        if ZSTD_isError(code) != 0 { throw VeloError("zstd: \(String(cString: ZSTD_getErrorName(code)))", kind: .damaged) }
+        guard code == rawBytes else { throw VeloError("the frame is shorter than it says", kind: .damaged) }
+        out.truncateForward(by: rawBytes)
     }
 }
