@@ -12,6 +12,8 @@ package final class PieceStore {
     private var bases: [(key: FrameKey, bytes: [UInt8])] = []
     private var openPack: (name: String, fd: Int32)?
     private var lastPrefix: (bases: [SegmentList.Frame], bytes: [UInt8])?
+    /// Compressed bases read by `appendFrame`.
+    private let readBuffer = ByteBuffer(capacity: 0)
     /// Decompresses delta frames (made on the first one).
     private var deltaContext: OpaquePointer?
     /// Frames kept in `cache`, and bases in `bases`.
@@ -112,11 +114,15 @@ package final class PieceStore {
         let relative = SegmentFormat.packPath(frame.pack)
         let where_ = "piece \(relative), frame at byte \(frame.offset)"
         guard frame.bases.isEmpty else { throw VeloError("\(where_): a delta frame, where a frame without bases was expected", kind: .damaged) }
-        let compressed = try compressedBytes(of: frame, relative: relative, where_: where_)
+        // Read into a buffer kept for the next base: a backup's threads read one base after another.
+        readBuffer.removeAll()
+        readBuffer.reserve(frame.length)
+        try read(frame, relative: relative, where_: where_, into: readBuffer.base)
+        readBuffer.truncateForward(by: frame.length)
         var digest = SHA256Digest()
-        digest.update(compressed)
+        digest.update(readBuffer.bytes)
         guard SHA256Digest.hex(frame.sha256) == digest.hex() else { throw VeloError("\(where_): SHA-256 mismatch (the piece is damaged)", kind: .damaged) }
-        do { try ZstdFrame.decompress(compressed, rawBytes: frame.rawBytes, appendingTo: out) } catch {
+        do { try ZstdFrame.decompress(readBuffer.bytes, rawBytes: frame.rawBytes, appendingTo: out) } catch {
             throw VeloError("\(where_): \(error)", kind: .damaged)
         }
     }
@@ -178,6 +184,16 @@ package final class PieceStore {
 
     /// A frame's compressed bytes, read from its pack (kept open for the next frame, usually in the same pack).
     private func compressedBytes(of frame: SegmentList.Frame, relative: String, where_: String) throws -> [UInt8] {
+        guard frame.length > 0 else { throw VeloError("\(where_): an empty frame (the list is damaged)", kind: .damaged) }
+        // Not zero-filled first: every byte is read or the array is dropped.
+        return try [UInt8](unsafeUninitializedCapacity: frame.length) { buffer, count in
+            try read(frame, relative: relative, where_: where_, into: UnsafeMutableRawPointer(buffer.baseAddress!))
+            count = frame.length
+        }
+    }
+
+    /// Reads a frame's `length` compressed bytes from its pack (kept open for the next frame) into `destination`.
+    private func read(_ frame: SegmentList.Frame, relative: String, where_: String, into destination: UnsafeMutableRawPointer) throws {
         if openPack?.name != frame.pack {
             if let openPack { close(openPack.fd) }
             openPack = nil
@@ -188,22 +204,13 @@ package final class PieceStore {
             }
             openPack = (frame.pack, fd)
         }
-        guard frame.length > 0 else { throw VeloError("\(where_): an empty frame (the list is damaged)", kind: .damaged) }
-        let fd = openPack!.fd
-        var failure: Error?
-        // Not zero-filled first: only the bytes read are kept.
-        let compressed = [UInt8](unsafeUninitializedCapacity: frame.length) { buffer, count in
-            var done = 0
-            while done < frame.length {
-                let n = pread(fd, buffer.baseAddress! + done, frame.length - done, off_t(frame.offset) + off_t(done))
-                if n < 0 && errno == EINTR { continue }
-                if n < 0 { failure = VeloError.io(path(relative), "read", errno: errno); break }
-                if n == 0 { failure = VeloError("\(where_): the pack ends before the frame (truncated)", kind: .damaged); break }
-                done += n
-            }
-            count = done
+        var done = 0
+        while done < frame.length {
+            let n = pread(openPack!.fd, destination + done, frame.length - done, off_t(frame.offset) + off_t(done))
+            if n < 0 && errno == EINTR { continue }
+            if n < 0 { throw VeloError.io(path(relative), "read", errno: errno) }
+            if n == 0 { throw VeloError("\(where_): the pack ends before the frame (truncated)", kind: .damaged) }
+            done += n
         }
-        if let failure { throw failure }
-        return compressed
     }
 }

@@ -89,14 +89,14 @@ package enum ZstdFrame {
 
     /// Decompresses one frame (not a delta frame) of exactly `rawBytes` bytes onto the end of `out`.
     /// - Throws: a `String`-described failure when the frame is damaged or of another size (`out` is then as before).
-    static func decompress(_ bytes: [UInt8], rawBytes: Int, appendingTo out: ByteBuffer) throws {
-        let size = bytes.withUnsafeBytes { ZSTD_getFrameContentSize($0.baseAddress, $0.count) }
+    static func decompress(_ bytes: UnsafeRawBufferPointer, rawBytes: Int, appendingTo out: ByteBuffer) throws {
+        let size = ZSTD_getFrameContentSize(bytes.baseAddress, bytes.count)
         guard size != ZSTD_CONTENTSIZE_ERROR, size != ZSTD_CONTENTSIZE_UNKNOWN, size <= UInt64(SegmentFormat.maxFrameBytes) else {
             throw VeloError("not a zstd frame of at most \(SegmentFormat.maxFrameBytes >> 20) MiB", kind: .damaged)
         }
         guard Int(size) == rawBytes else { throw VeloError("the frame holds \(size) bytes, its list says \(rawBytes)", kind: .damaged) }
         out.reserve(rawBytes)
-        let code = bytes.withUnsafeBytes { ZSTD_decompress(out.base + out.count, rawBytes, $0.baseAddress, $0.count) }
+        let code = ZSTD_decompress(out.base + out.count, rawBytes, bytes.baseAddress, bytes.count)
         if ZSTD_isError(code) != 0 { throw VeloError("zstd: \(String(cString: ZSTD_getErrorName(code)))", kind: .damaged) }
         guard code == rawBytes else { throw VeloError("the frame is shorter than it says", kind: .damaged) }
         out.truncateForward(by: rawBytes)

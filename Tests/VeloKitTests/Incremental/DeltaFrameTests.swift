@@ -81,6 +81,41 @@ import Testing
         #expect(bases.take().isEmpty, "old versions scattered over more than \(SegmentFormat.maxDeltaBaseBytes >> 20) MiB of frames: a plain frame")
     }
 
+    @Test func aFrameCompressedAgainstSeveralBasesDecodesWithThemInOrder() throws {
+        let root = Fixtures.temporaryDirectory("delta-bases").path
+        let texts: [[UInt8]] = (0..<3).map { f in Array((0..<20_000).map { "row \($0) of frame \(f): \(($0 &* 2654435761) % 1_000_003) words\n" }.joined().utf8) }
+        let packs = try PackWriter(store: PieceStore(root: root), level: 3)
+        var frames: [SegmentList.Frame] = []
+        for text in texts {
+            _ = text.withUnsafeBytes { packs.append($0) }
+            frames.append(try packs.wait(for: try #require(try packs.flushFrame())))
+        }
+        try packs.finish()
+        let compression = try DeltaCompression(level: 3, store: root)
+        // Bases as a backup meets them: two, the next two starting with the last (moved, not read again), the
+        // same again, one, another one; each frame is the bases' rows with a byte changed every 30,000.
+        for (round, bases) in [[0, 1], [1, 2], [1, 2], [2], [0]].enumerated() {
+            var rows = bases.flatMap { texts[$0] }
+            for i in stride(from: 500, to: rows.count, by: 30_000) { rows[i] = UInt8(ascii: "#") }
+            let input = ByteBuffer()
+            input.append(rows)
+            let made = try compression.compress(input, ticket: round, bases: bases.map { frames[$0] })
+            #expect(made.bases == bases.map { frames[$0] }, "round \(round)")
+            #expect(made.bytes.count * 16 <= rows.count, "round \(round): \(made.bytes.count) bytes for \(rows.count)")
+            let prefix = bases.flatMap { texts[$0] }
+            let back = try prefix.withUnsafeBytes { try ZstdFrame.decompress(made.bytes, rawBytes: rows.count, prefix: $0) }
+            #expect(back == rows, "round \(round)")
+            // After a delta frame, a frame with no bases decodes without any prefix (none was left on the context).
+            let plain = try compression.compress(input, ticket: round, bases: [])
+            let plainBack = try ZstdFrame.decompress(plain.bytes, rawBytes: rows.count)
+            #expect(plain.bases.isEmpty && plainBack == rows)
+        }
+        // Against bases that have nothing in common with it, a frame stays plain.
+        let unrelated = ByteBuffer()
+        unrelated.append(Array((0..<20_000).map { "\(($0 &* 40503) % 65_521) unrelated \($0)\n" }.joined().utf8))
+        #expect(try compression.compress(unrelated, ticket: 9, bases: [frames[0]]).bases.isEmpty)
+    }
+
     /// A source, a repository, and backups after each change (each checked: it restores to the source's dump).
     struct Run {
         let source: String

@@ -198,6 +198,10 @@ import Testing
             if let change { try Database(path: source, mode: .readWrite).execute(change) }
             IncrementalBackupTests.settle(source)
             let result = try Backup.run(databasePath: source, repository: repo, options: options)
+            if change != nil {
+                // The posts changed a little: their new frame is a delta frame, made on any of the threads.
+                #expect(try IncrementalBackupTests.document(result).table("_velo_posts")?.deltaFrames == true)
+            }
             #expect(try IncrementalBackupTests.restoreDump(repo, result.id, dir) == NewDatabaseRestoreTests().dump(source))
             let entry = try #require(try repo.catalog.entries().first { $0.id == result.id })
             let report = try Verifier.verify(.catalogued(entry, repository: repo))
