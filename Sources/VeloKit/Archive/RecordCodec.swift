@@ -17,18 +17,18 @@ package struct RecordEncoder {
         out.append(UInt8(ascii: "["))
         for i in 0..<columnCount {
             if i > 0 { out.append(UInt8(ascii: ",")) }
-            let column = Int32(i)
-            switch statement.storageClass(column) {
+            let value = statement.columnValue(Int32(i))
+            switch value.storageClass {
             case .null:
                 RecordEncoder.appendNull(to: out)
             case .integer:
-                RecordEncoder.appendInteger(statement.int64(column), to: out)
+                RecordEncoder.appendInteger(value.int64, to: out)
             case .real:
-                RecordEncoder.appendReal(statement.double(column), to: out)
+                RecordEncoder.appendReal(value.double, to: out)
             case .text:
-                statement.withTextBytes(column) { RecordEncoder.appendText($0, to: out) }
+                value.withTextBytes { RecordEncoder.appendText($0, to: out) }
             case .blob:
-                statement.withBlobBytes(column) { RecordEncoder.appendMarked("$blob", $0, to: out) }
+                value.withBlobBytes { RecordEncoder.appendMarked("$blob", $0, to: out) }
             }
         }
         out.append(UInt8(ascii: "]"))

@@ -163,6 +163,12 @@ package final class Statement {
         }
     }
 
+    /// The column's value object in the current row: one call into the statement for a column, where
+    /// `storageClass` and an accessor are two (what a backup's reading thread does for every value). Valid
+    /// until the next step, on this statement's thread only (SQLite calls such an unprotected value not
+    /// threadsafe; velo opens its connections NOMUTEX and uses each from one thread at a time).
+    package func columnValue(_ index: Int32) -> ColumnValue { ColumnValue(handle: sqlite3_column_value(handle, index)) }
+
     package func int64(_ index: Int32) -> Int64 { sqlite3_column_int64(handle, index) }
     package func int(_ index: Int32) -> Int { Int(sqlite3_column_int64(handle, index)) }
     package func double(_ index: Int32) -> Double { sqlite3_column_double(handle, index) }
@@ -222,5 +228,37 @@ enum SQLiteDestructor {
     /// `SQLITE_TRANSIENT`: SQLite copies the bytes before the bind call returns.
     static var transient: sqlite3_destructor_type {
         unsafeBitCast(OpaquePointer(bitPattern: -1), to: sqlite3_destructor_type.self)
+    }
+}
+
+/// A result column's value in the current row (`Statement.columnValue(_:)`).
+package struct ColumnValue {
+    let handle: OpaquePointer?
+
+    package var storageClass: StorageClass {
+        switch sqlite3_value_type(handle) {
+        case SQLITE_INTEGER: return .integer
+        case SQLITE_FLOAT: return .real
+        case SQLITE_TEXT: return .text
+        case SQLITE_BLOB: return .blob
+        default: return .null
+        }
+    }
+
+    package var int64: Int64 { sqlite3_value_int64(handle) }
+    package var double: Double { sqlite3_value_double(handle) }
+
+    /// The text's UTF-8 bytes, valid only inside `body`.
+    package func withTextBytes<R>(_ body: (UnsafeRawBufferPointer) throws -> R) rethrows -> R {
+        let pointer = sqlite3_value_text(handle)
+        let count = Int(sqlite3_value_bytes(handle))
+        return try body(UnsafeRawBufferPointer(start: pointer, count: pointer == nil ? 0 : count))
+    }
+
+    /// The blob's bytes, valid only inside `body`.
+    package func withBlobBytes<R>(_ body: (UnsafeRawBufferPointer) throws -> R) rethrows -> R {
+        let pointer = sqlite3_value_blob(handle)
+        let count = Int(sqlite3_value_bytes(handle))
+        return try body(UnsafeRawBufferPointer(start: pointer, count: pointer == nil ? 0 : count))
     }
 }
