@@ -153,19 +153,11 @@ package final class Statement {
     package var columnNames: [String] { (0..<columnCount).map(columnName) }
 
     /// The storage class of the column's value in the current row.
-    package func storageClass(_ index: Int32) -> StorageClass {
-        switch sqlite3_column_type(handle, index) {
-        case SQLITE_INTEGER: return .integer
-        case SQLITE_FLOAT: return .real
-        case SQLITE_TEXT: return .text
-        case SQLITE_BLOB: return .blob
-        default: return .null
-        }
-    }
+    package func storageClass(_ index: Int32) -> StorageClass { columnValue(index).storageClass }
 
     /// The column's value object in the current row: one call into the statement for a column, where
-    /// `storageClass` and an accessor are two (what a backup's reading thread does for every value). Valid
-    /// until the next step, on this statement's thread only (SQLite calls such an unprotected value not
+    /// `sqlite3_column_type` and an accessor are two (what a backup's reading thread does for every value).
+    /// Valid until the next step, on this statement's thread only (SQLite calls such an unprotected value not
     /// threadsafe; velo opens its connections NOMUTEX and uses each from one thread at a time).
     package func columnValue(_ index: Int32) -> ColumnValue { ColumnValue(handle: sqlite3_column_value(handle, index)) }
 
@@ -186,16 +178,12 @@ package final class Statement {
 
     /// Gives the column's exact text bytes, valid only inside `body`.
     package func withTextBytes<R>(_ index: Int32, _ body: (UnsafeRawBufferPointer) throws -> R) rethrows -> R {
-        let pointer = sqlite3_column_text(handle, index)
-        let count = Int(sqlite3_column_bytes(handle, index))
-        return try body(UnsafeRawBufferPointer(start: pointer, count: pointer == nil ? 0 : count))
+        try columnValue(index).withTextBytes(body)
     }
 
     /// Gives the column's exact blob bytes, valid only inside `body`.
     package func withBlobBytes<R>(_ index: Int32, _ body: (UnsafeRawBufferPointer) throws -> R) rethrows -> R {
-        let pointer = sqlite3_column_blob(handle, index)
-        let count = Int(sqlite3_column_bytes(handle, index))
-        return try body(UnsafeRawBufferPointer(start: pointer, count: pointer == nil ? 0 : count))
+        try columnValue(index).withBlobBytes(body)
     }
 
     package func blob(_ index: Int32) -> [UInt8] {
