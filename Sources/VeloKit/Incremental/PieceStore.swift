@@ -1,4 +1,5 @@
 import CZstd
+import Crypto
 import Foundation
 
 /// The pieces of incremental snapshots in a repository: pack files of zstd frames holding segments
@@ -119,9 +120,7 @@ package final class PieceStore {
         readBuffer.reserve(frame.length)
         try read(frame, relative: relative, where_: where_, into: readBuffer.base)
         readBuffer.truncateForward(by: frame.length)
-        var digest = SHA256Digest()
-        digest.update(readBuffer.bytes)
-        guard SHA256Digest.hex(frame.sha256) == digest.hex() else { throw VeloError("\(where_): SHA-256 mismatch (the piece is damaged)", kind: .damaged) }
+        try check(readBuffer.bytes, of: frame, where_: where_)
         do { try ZstdFrame.decompress(readBuffer.bytes, rawBytes: frame.rawBytes, appendingTo: out) } catch {
             throw VeloError("\(where_): \(error)", kind: .damaged)
         }
@@ -146,9 +145,7 @@ package final class PieceStore {
         let relative = SegmentFormat.packPath(frame.pack)
         let where_ = "piece \(relative), frame at byte \(frame.offset)"
         let compressed = try compressedBytes(of: frame, relative: relative, where_: where_)
-        var digest = SHA256Digest()
-        digest.update(compressed)
-        guard SHA256Digest.hex(frame.sha256) == digest.hex() else { throw VeloError("\(where_): SHA-256 mismatch (the piece is damaged)", kind: .damaged) }
+        try compressed.withUnsafeBytes { try check($0, of: frame, where_: where_) }
         let raw: [UInt8]
         if frame.bases.isEmpty {
             do { raw = try ZstdFrame.decompress(compressed, rawBytes: frame.rawBytes) } catch {
@@ -180,6 +177,13 @@ package final class PieceStore {
         }
         lastPrefix = (frame.bases, prefix)
         return prefix
+    }
+
+    /// Checks a frame's compressed bytes against the SHA-256 its list records.
+    private func check(_ compressed: UnsafeRawBufferPointer, of frame: SegmentList.Frame, where_: String) throws {
+        guard Array(SHA256.hash(data: compressed)) == frame.sha256 else {
+            throw VeloError("\(where_): SHA-256 mismatch (the piece is damaged)", kind: .damaged)
+        }
     }
 
     /// A frame's compressed bytes, read from its pack (kept open for the next frame, usually in the same pack).

@@ -57,11 +57,7 @@ package enum ZstdFrame {
     /// - Throws: a `String`-described failure when the frame is damaged or of another size.
     package static func decompress(_ bytes: [UInt8], rawBytes: Int? = nil, limit: Int = SegmentFormat.maxFrameBytes,
                                    prefix: UnsafeRawBufferPointer? = nil, context given: OpaquePointer? = nil) throws -> [UInt8] {
-        let size = bytes.withUnsafeBytes { ZSTD_getFrameContentSize($0.baseAddress, $0.count) }
-        guard size != ZSTD_CONTENTSIZE_ERROR, size != ZSTD_CONTENTSIZE_UNKNOWN, size <= UInt64(limit) else {
-            throw VeloError("not a zstd frame of at most \(limit >> 20) MiB", kind: .damaged)
-        }
-        if let rawBytes, Int(size) != rawBytes { throw VeloError("the frame holds \(size) bytes, its list says \(rawBytes)", kind: .damaged) }
+        let size = try bytes.withUnsafeBytes { try contentSize(of: $0, rawBytes: rawBytes, limit: limit) }
         var code = 0
         var context: OpaquePointer?
         var owned: OpaquePointer?
@@ -74,7 +70,7 @@ package enum ZstdFrame {
             if ZSTD_isError(code) != 0 { throw VeloError("zstd: \(String(cString: ZSTD_getErrorName(code)))") }
         }
         // Not zero-filled first: zstd writes every byte or fails (and then the array is dropped).
-        let out = [UInt8](unsafeUninitializedCapacity: Int(size)) { buffer, count in
+        let out = [UInt8](unsafeUninitializedCapacity: size) { buffer, count in
             code = bytes.withUnsafeBytes { i in
                 if let context { return ZSTD_decompressDCtx(context, buffer.baseAddress, buffer.count, i.baseAddress, i.count) }
                 return ZSTD_decompress(buffer.baseAddress, buffer.count, i.baseAddress, i.count)
@@ -90,15 +86,21 @@ package enum ZstdFrame {
     /// Decompresses one frame (not a delta frame) of exactly `rawBytes` bytes onto the end of `out`.
     /// - Throws: a `String`-described failure when the frame is damaged or of another size (`out` is then as before).
     static func decompress(_ bytes: UnsafeRawBufferPointer, rawBytes: Int, appendingTo out: ByteBuffer) throws {
-        let size = ZSTD_getFrameContentSize(bytes.baseAddress, bytes.count)
-        guard size != ZSTD_CONTENTSIZE_ERROR, size != ZSTD_CONTENTSIZE_UNKNOWN, size <= UInt64(SegmentFormat.maxFrameBytes) else {
-            throw VeloError("not a zstd frame of at most \(SegmentFormat.maxFrameBytes >> 20) MiB", kind: .damaged)
-        }
-        guard Int(size) == rawBytes else { throw VeloError("the frame holds \(size) bytes, its list says \(rawBytes)", kind: .damaged) }
+        _ = try contentSize(of: bytes, rawBytes: rawBytes, limit: SegmentFormat.maxFrameBytes)
         out.reserve(rawBytes)
         let code = ZSTD_decompress(out.base + out.count, rawBytes, bytes.baseAddress, bytes.count)
         if ZSTD_isError(code) != 0 { throw VeloError("zstd: \(String(cString: ZSTD_getErrorName(code)))", kind: .damaged) }
         guard code == rawBytes else { throw VeloError("the frame is shorter than it says", kind: .damaged) }
         out.truncateForward(by: rawBytes)
+    }
+
+    /// The size a frame's header says it decompresses to, checked against `rawBytes` (when given) and `limit`.
+    private static func contentSize(of bytes: UnsafeRawBufferPointer, rawBytes: Int?, limit: Int) throws -> Int {
+        let size = ZSTD_getFrameContentSize(bytes.baseAddress, bytes.count)
+        guard size != ZSTD_CONTENTSIZE_ERROR, size != ZSTD_CONTENTSIZE_UNKNOWN, size <= UInt64(limit) else {
+            throw VeloError("not a zstd frame of at most \(limit >> 20) MiB", kind: .damaged)
+        }
+        if let rawBytes, Int(size) != rawBytes { throw VeloError("the frame holds \(size) bytes, its list says \(rawBytes)", kind: .damaged) }
+        return Int(size)
     }
 }
