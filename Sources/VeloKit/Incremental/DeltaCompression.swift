@@ -22,7 +22,7 @@ final class DeltaCompression {
         guard let context = ZSTD_createCCtx() else { throw VeloError("zstd: cannot allocate a compression context") }
         self.level = level
         self.context = context
-        pieces = store.map { PieceStore(root: $0) }  // (its bases are read with `appendFrame`, which keeps nothing)
+        pieces = store.map { PieceStore(root: $0) }  // (bases are read with `appendFrame`: no decompressed frame is kept)
         try setUp()  // (on a failure the context is freed by deinit)
     }
 

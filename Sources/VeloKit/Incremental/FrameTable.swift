@@ -11,9 +11,10 @@
 /// without bases of its own, so a delta needs one step back, never a chain.
 enum FrameTable {
     /// A delta frame's bases decompress to at most this many bytes in all (writers keep to
-    /// `SegmentFormat.maxDeltaBaseBytes`; a reader takes up to this, so memory stays bounded on any input).
-    static let maxBaseBytes = 64 << 20
-    /// A delta frame has at most this many bases.
+    /// `SegmentFormat.maxDeltaBaseBytes`; a reader takes a little more, and no more, so that what it holds to
+    /// decompress one frame stays bounded on any input).
+    static let maxBaseBytes = 8 << 20
+    /// A delta frame has at most this many bases (writers keep to it too: `DeltaBases`).
     static let maxBases = 64
 
     /// Reads a pack table and a frame table; each frame's base indexes are returned beside the frames (they are

@@ -79,6 +79,12 @@ import Testing
         #expect(bases.take().isEmpty, "each frame starts afresh")
         for n in 0...(SegmentFormat.maxDeltaBaseBytes >> 20) { bases.noteReplaced(in: Self.frame(n)) }
         #expect(bases.take().isEmpty, "old versions scattered over more than \(SegmentFormat.maxDeltaBaseBytes >> 20) MiB of frames: a plain frame")
+        // Many small frames (a table that grew a little at every backup) within the bytes: no more bases than a
+        // reader takes.
+        for n in 0...FrameTable.maxBases { bases.noteReplaced(in: Self.frame(n, raw: 4096)) }
+        #expect(bases.take().isEmpty, "more than \(FrameTable.maxBases) bases: a plain frame")
+        for n in 0..<FrameTable.maxBases { bases.noteReplaced(in: Self.frame(n, raw: 4096)) }
+        #expect(bases.take().count == FrameTable.maxBases)
     }
 
     @Test func aFrameCompressedAgainstSeveralBasesDecodesWithThemInOrder() throws {
