@@ -33,7 +33,7 @@ while [ $# -gt 0 ]; do
         --work) WORK="$2"; shift 2 ;;
         --keep) KEEP=1; shift ;;
         --skip-build) SKIP_BUILD=1; shift ;;
-        -h|--help) sed -n '2,10p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
+        -h|--help) sed -n '2,11p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
         *) echo "incremental: unknown option $1" >&2; exit 64 ;;
     esac
 done
@@ -182,7 +182,7 @@ DELTA_SHARE=$(python3 - year-turnover "$LAST" "$VELO" <<'PY'
 import json, subprocess, sys
 repo, snap, velo = sys.argv[1:4]
 info = json.loads(subprocess.run([velo, "inspect", snap, "--repo", repo, "--json"], capture_output=True, check=True).stdout)
-print(", ".join(info["incremental"]["delta_tables"]) or "none")
+print(", ".join(info["incremental"].get("delta_tables", [])) or "none (or a velo that does not say)")
 PY
 )
 YV_INC=$(median "${yv_inc[@]}"); YV_FUL=$(median "${yv_ful[@]}"); YR_INC=$(median "${yr_inc[@]}"); YR_FUL=$(median "${yr_ful[@]}")
