@@ -21,25 +21,10 @@ final class SegmentDeduplicator {
     /// Frames (of `old`) of the old segments passed over since the last new or reused segment.
     @exclusivity(unchecked) private var skipped: [Int] = []
     @exclusivity(unchecked) private var result = SegmentedSnapshotWriter.Scanned(list: [])
-    @exclusivity(unchecked) private var builder = SegmentListBuilder()
-    @exclusivity(unchecked) private var pending: [Pending] = []
-    @exclusivity(unchecked) private var pendingStart = 0
+    @exclusivity(unchecked) private var listing = PendingSegments()
     @exclusivity(unchecked) private var partDigest = SHA256Digest()
     @exclusivity(unchecked) private var partRows = 0
     @exclusivity(unchecked) private var partSegments = 0
-
-    /// A segment waiting for the segments before it to enter the list (the list records frames, and a new
-    /// segment's frame is known only once it is compressed and written).
-    private struct Pending {
-        /// The frame of a reused segment; nil for a new one, whose frame is `ticket`'s.
-        var frame: SegmentList.Frame?
-        var ticket: Int
-        var offset: Int
-        var bytes: Int
-        var rows: Int
-        var lastKey: Int64
-        var hash: (UInt64, UInt64)
-    }
 
     /// - Parameters:
     ///   - old: the previous snapshot's list of this table, if any.
@@ -80,12 +65,7 @@ final class SegmentDeduplicator {
             oldNext = try old?.next()
         }
         if let o = oldNext, o.lastKey == key, o.hash == hash, o.bytes == bytes.count, o.rows == rows, let list = old {
-            let frame = list.frames[o.frame]
-            if pendingStart == pending.count {
-                builder.append(frame: frame, offset: o.offset, bytes: o.bytes, rows: o.rows, lastKey: key, hash: hash)
-            } else {
-                pending.append(Pending(frame: frame, ticket: 0, offset: o.offset, bytes: o.bytes, rows: o.rows, lastKey: key, hash: hash))
-            }
+            listing.reuse(list.frames[o.frame], offset: o.offset, bytes: o.bytes, rows: o.rows, key: key, hash: hash)
             oldNext = try old?.next()
             skipped.removeAll(keepingCapacity: true)
         } else {
@@ -96,15 +76,15 @@ final class SegmentDeduplicator {
             }
             let ticket = packs.currentTicket
             let offset = packs.append(bytes)
-            pending.append(Pending(frame: nil, ticket: ticket, offset: offset, bytes: bytes.count, rows: rows, lastKey: key, hash: hash))
+            listing.add(ticket: ticket, offset: offset, bytes: bytes.count, rows: rows, key: key, hash: hash)
             result.newSegments += 1
             result.newRawBytes += Int64(bytes.count)
             if packs.pendingBytes >= SegmentFormat.frameBytes {
                 _ = try packs.flushFrame()
-                drain()
+                listing.drain(packs)
             }
         }
-        if pending.count - pendingStart >= pendingLimit { try waitForOldest() }
+        if listing.waiting >= pendingLimit { try listing.waitForOldest(packs) }
         if partDigest.byteCount >= Int64(partBytes) { closePart() }
     }
 
@@ -113,9 +93,7 @@ final class SegmentDeduplicator {
     func finish() throws -> SegmentedSnapshotWriter.Scanned {
         closePart()
         _ = try packs.flushFrame()
-        while pendingStart < pending.count { try waitForOldest() }
-        packs.forget(before: packs.currentTicket)
-        result.list = builder.finish()
+        result.list = try listing.finish(packs)
         return result
     }
 
@@ -126,32 +104,5 @@ final class SegmentDeduplicator {
         partDigest = SHA256Digest()
         partRows = 0
         partSegments = 0
-    }
-
-    /// Lists every waiting segment whose frame is known, in order.
-    private func drain() {
-        while pendingStart < pending.count {
-            let p = pending[pendingStart]
-            guard let frame = p.frame ?? packs.frame(p.ticket) else { break }
-            builder.append(frame: frame, offset: p.offset, bytes: p.bytes, rows: p.rows, lastKey: p.lastKey, hash: p.hash)
-            pendingStart += 1
-        }
-        if pendingStart == pending.count {
-            pending.removeAll(keepingCapacity: true)
-            pendingStart = 0
-        } else if pendingStart >= 4096 && pendingStart * 2 >= pending.count {
-            pending.removeSubrange(0..<pendingStart)
-            pendingStart = 0
-        }
-    }
-
-    /// Waits for the oldest waiting segment's frame, handing the frame being gathered over if it is that one.
-    private func waitForOldest() throws {
-        let oldest = pending[pendingStart]
-        if oldest.frame == nil {
-            if oldest.ticket == packs.currentTicket { _ = try packs.flushFrame() }
-            _ = try packs.wait(for: oldest.ticket)
-        }
-        drain()
     }
 }
