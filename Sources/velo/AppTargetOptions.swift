@@ -5,15 +5,11 @@ import VeloKit
 /// `--tenant NAME --app DIR`, which `plan` and `restore` share: the tenant's snapshot, into the app's paths,
 /// with its uploaded files.
 struct AppTargetOptions: ParsableArguments {
-    @Option(name: .long, help: ArgumentHelp("With --app: the tenant (name, domain or id, or 'landlord') whose newest snapshot is restored when no snapshot is named.", valueName: "name"))
+    @Option(name: .long, help: ArgumentHelp("The tenant (name, domain or id, or 'landlord') whose newest snapshot is used when no snapshot is named (with --app), and whose newest 'latest' is.", valueName: "name"))
     var tenant: String?
 
     @Option(name: .long, help: ArgumentHelp("Restore into this Veloquent app folder: the tenant's database and its uploaded files go where the app keeps them (a fresh folder gets Veloquent's layout).", valueName: "dir"), completion: .directory)
     var app: String?
-
-    func validate() throws {
-        if tenant != nil && app == nil { throw ValidationError("--tenant goes with --app") }
-    }
 
     /// What a restore into an app works on.
     struct Resolved {
@@ -23,11 +19,11 @@ struct AppTargetOptions: ParsableArguments {
     }
 
     /// The snapshot (`snapshot`, else the tenant's newest at or before `time`) and where it goes.
-    func resolve(app: String, snapshot: String?, at time: Int64?, repository: Repository?) throws -> Resolved {
+    func resolve(app: String, snapshot: String?, at time: Int64?, repository: Repository?, filter: SnapshotFilter) throws -> Resolved {
         let selected: SelectedSnapshot
         if let snapshot {
             guard time == nil else { throw VeloError("name a snapshot or --at TIME (not both)", kind: .usage) }
-            selected = try SelectedSnapshot.resolve(snapshot, repository: repository)
+            selected = try SelectedSnapshot.resolve(snapshot, repository: repository, filter: filter)
         } else {
             guard let tenant else { throw VeloError("name a snapshot or --tenant NAME", kind: .usage) }
             guard let repository else { throw VeloError("--tenant needs a repository: pass --repo DIR or set VELO_REPO", kind: .usage) }

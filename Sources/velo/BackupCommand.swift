@@ -95,8 +95,7 @@ struct BackupCommand: ParsableCommand {
         }
         let dbPath = try database.path()
         try Backup.checkSource(dbPath, busyTimeout: database.timeout)
-        var options = try backupOptions()
-        options.incremental = !full
+        let options = try backupOptions()
         // Read the policy first: a bad policy file fails before any work is done.
         let policy = try prune.map { try RetentionPolicy.load(path: $0) }
         // Created only now: a backup that cannot happen (a bad source, time or policy) leaves no repository behind.
@@ -125,6 +124,7 @@ struct BackupCommand: ParsableCommand {
         options.includeFramework = includeFramework
         options.records = !noRecords
         options.level = level
+        options.incremental = !full
         if let threads { options.workers = threads }
         options.busyTimeout = database.timeout
         if let time {

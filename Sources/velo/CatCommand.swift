@@ -13,6 +13,7 @@ struct CatCommand: ParsableCommand {
             """)
 
     @OptionGroup var repository: RepositoryOption
+    @OptionGroup var filter: SnapshotFilterOptions
 
     @Argument(help: ArgumentHelp("An id, id prefix, 'latest', or the path of an archive file.", valueName: "snapshot"))
     var snapshot: String
@@ -30,7 +31,7 @@ struct CatCommand: ParsableCommand {
 
     func run() throws {
         guard (table == nil) != (file == nil) else { throw VeloError("name a table or --file PATH (one of them)", kind: .usage) }
-        let selected = try SelectedSnapshot.resolve(snapshot, repository: try repository.openIfGiven())
+        let selected = try SelectedSnapshot.resolve(snapshot, repository: try repository.openIfGiven(), filter: filter.filter())
         if let file {
             try FileCat.run(selected, file: file, write: Self.writeOut)
             return

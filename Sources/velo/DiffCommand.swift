@@ -7,6 +7,7 @@ struct DiffCommand: ParsableCommand {
         abstract: "Compare two snapshots: collection schema changes, and rows added, removed and changed per table.")
 
     @OptionGroup var repository: RepositoryOption
+    @OptionGroup var filter: SnapshotFilterOptions
 
     @Argument(help: ArgumentHelp("The older snapshot.", valueName: "snapshot-a"))
     var first: String
@@ -18,8 +19,8 @@ struct DiffCommand: ParsableCommand {
 
     func run() throws {
         let repo = try repository.openIfGiven()
-        let a = try SelectedSnapshot.resolve(first, repository: repo)
-        let b = try SelectedSnapshot.resolve(second, repository: repo)
+        let a = try SelectedSnapshot.resolve(first, repository: repo, filter: filter.filter())
+        let b = try SelectedSnapshot.resolve(second, repository: repo, filter: filter.filter())
         let diff = try SnapshotDiff.compare(a, b, progress: TerminalProgress("diff"))
         if output.json {
             try Output.json(diff)

@@ -10,6 +10,7 @@ struct ExportCommand: ParsableCommand {
             """)
 
     @OptionGroup var repository: RepositoryOption
+    @OptionGroup var filter: SnapshotFilterOptions
 
     @Argument(help: ArgumentHelp("The snapshot: an id, an id prefix, 'latest' or an archive path.", valueName: "snapshot"))
     var snapshot: String = "latest"
@@ -27,7 +28,7 @@ struct ExportCommand: ParsableCommand {
     }
 
     func run() throws {
-        let selected = try SelectedSnapshot.resolve(snapshot, repository: try repository.openIfGiven())
+        let selected = try SelectedSnapshot.resolve(snapshot, repository: try repository.openIfGiven(), filter: filter.filter())
         let result = try SnapshotExport.run(selected, out: out, level: level)
         if output.json { try Output.json(result); return }
         print("snapshot \(result.id) exported: \(Output.grouped(result.rows)) rows in \(result.entries) entries, \(Output.bytes(result.bytes))")

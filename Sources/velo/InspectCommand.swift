@@ -7,6 +7,7 @@ struct InspectCommand: ParsableCommand {
         abstract: "Show what a snapshot holds: format, source, collections with fields and rows, system tables, entries.")
 
     @OptionGroup var repository: RepositoryOption
+    @OptionGroup var filter: SnapshotFilterOptions
 
     @Argument(help: ArgumentHelp("An id, id prefix, 'latest', or the path of an archive file.", valueName: "snapshot"))
     var snapshot: String
@@ -17,7 +18,7 @@ struct InspectCommand: ParsableCommand {
     @OptionGroup var output: OutputOptions
 
     func run() throws {
-        let selected = try SelectedSnapshot.resolve(snapshot, repository: try repository.openIfGiven())
+        let selected = try SelectedSnapshot.resolve(snapshot, repository: try repository.openIfGiven(), filter: filter.filter())
         let info = try Inspection.inspect(selected)
         if output.json {
             try Output.json(info)

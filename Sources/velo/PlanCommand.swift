@@ -15,6 +15,7 @@ struct PlanCommand: ParsableCommand {
 
     @OptionGroup var restore: RestoreOptionsGroup
     @OptionGroup var appTarget: AppTargetOptions
+    @OptionGroup var filter: SnapshotFilterOptions
 
     @Option(name: .long, help: ArgumentHelp("Save the plan (JSON) for 'velo restore --plan'.", valueName: "plan.json"))
     var out: String?
@@ -30,7 +31,7 @@ struct PlanCommand: ParsableCommand {
             return
         }
         guard let snapshot else { throw VeloError("name a snapshot (or --tenant NAME with --app DIR)", kind: .usage) }
-        let selected = try SelectedSnapshot.resolve(snapshot, repository: repo)
+        let selected = try SelectedSnapshot.resolve(snapshot, repository: repo, filter: filter.filter(tenant: appTarget.tenant))
         let plan = try RestorePlanner.plan(selected, target: try restore.targetPath(), options: try restore.options(),
                                            busyTimeout: lock.timeout, repository: repo, progress: TerminalProgress("plan"))
         if let out { try plan.save(to: out) }
@@ -50,7 +51,7 @@ struct PlanCommand: ParsableCommand {
 
     /// `--app`: the database plan and the files plan of the tenant's snapshot into the app.
     func planIntoApp(_ app: String, repository repo: Repository?) throws {
-        let resolved = try appTarget.resolve(app: app, snapshot: snapshot, at: nil, repository: repo)
+        let resolved = try appTarget.resolve(app: app, snapshot: snapshot, at: nil, repository: repo, filter: filter.filter(tenant: appTarget.tenant))
         let options = try restore.options()
         let plan = try RestorePlanner.plan(resolved.selected, target: resolved.target.database, options: options,
                                            busyTimeout: lock.timeout, repository: repo, progress: TerminalProgress("plan"))

@@ -18,6 +18,7 @@ struct RestoreCommand: ParsableCommand {
 
     @OptionGroup var restore: RestoreOptionsGroup
     @OptionGroup var appTarget: AppTargetOptions
+    @OptionGroup var filter: SnapshotFilterOptions
 
     @Option(name: .long, help: ArgumentHelp("Do exactly what this saved plan says, refusing it if the archive or the target changed since.", valueName: "plan.json"))
     var plan: String?
@@ -42,7 +43,7 @@ struct RestoreCommand: ParsableCommand {
         let target = try restore.targetPath()
         let selected: SelectedSnapshot
         switch (snapshot, at) {
-        case (let s?, nil): selected = try SelectedSnapshot.resolve(s, repository: repo)
+        case (let s?, nil): selected = try SelectedSnapshot.resolve(s, repository: repo, filter: filter.filter(tenant: appTarget.tenant))
         case (nil, _?):
             guard let repo, let time else { throw VeloError("--at needs a repository: pass --repo DIR or set VELO_REPO") }
             selected = .catalogued(try PointInTime.select(at: time, source: target, in: repo), repository: repo)
@@ -76,7 +77,7 @@ struct RestoreCommand: ParsableCommand {
     /// `--app`: the files are planned and written aside first, the database restored (all or nothing), then
     /// the files renamed into place; a failed database restore deletes the files written aside.
     func restoreIntoApp(_ app: String, time: Int64?, repository repo: Repository?) throws {
-        let resolved = try appTarget.resolve(app: app, snapshot: snapshot, at: time, repository: repo)
+        let resolved = try appTarget.resolve(app: app, snapshot: snapshot, at: time, repository: repo, filter: filter.filter(tenant: appTarget.tenant))
         let target = resolved.target
         if FileManager.default.fileExists(atPath: target.database) && !yes {
             throw VeloError("\(target.database) exists: restoring merges the snapshot into it; review 'velo plan', then pass --yes")

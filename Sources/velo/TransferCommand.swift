@@ -54,6 +54,7 @@ struct TransferExportCommand: ParsableCommand {
     var busyTimeout: Double = 5
 
     @OptionGroup var repository: RepositoryOption
+    @OptionGroup var filter: SnapshotFilterOptions
 
     @Argument(help: ArgumentHelp("A snapshot to export offline: an id, id prefix, 'latest', or an archive path.", valueName: "snapshot"))
     var snapshot: String?
@@ -91,7 +92,7 @@ struct TransferExportCommand: ParsableCommand {
             } catch { output.abort(); throw error }
         case (nil, let name?):
             let repo = try repository.openIfGiven()
-            let selected = try SelectedSnapshot.resolve(name, repository: repo)
+            let selected = try SelectedSnapshot.resolve(name, repository: repo, filter: filter.filter())
             let output = try out.map(PayloadOutput.file) ?? .standardOutput()
             do {
                 summary = try TransferExport.fromSnapshot(selected, repository: repo, options: options, to: output, progress: TerminalProgress("export"))

@@ -10,11 +10,12 @@ struct VerifyCommand: ParsableCommand {
             """)
 
     @OptionGroup var repository: RepositoryOption
+    @OptionGroup var filter: SnapshotFilterOptions
 
     @Argument(help: ArgumentHelp("Snapshots: ids, id prefixes, 'latest' or archive paths (default: latest).", valueName: "snapshot"))
     var snapshots: [String] = []
 
-    @Flag(name: .long, help: "Verify every snapshot in the repository.")
+    @Flag(name: .long, help: "Verify every snapshot in the repository (with --tag or --source, every one that matches).")
     var all = false
 
     @OptionGroup var output: OutputOptions
@@ -26,13 +27,13 @@ struct VerifyCommand: ParsableCommand {
         if all {
             guard let repo else { throw VeloError("--all needs a repository: pass --repo DIR or set VELO_REPO") }
             let catalog = repo.catalog.scan()
-            selected = catalog.entries.map { .catalogued($0, repository: repo) }
+            selected = catalog.entries.filter(filter.filter().matches).map { .catalogued($0, repository: repo) }
             reports = catalog.damaged.map(Verifier.report(for:))
             if !output.json {
                 for report in reports { print("\(report.id.map(SnapshotID.short) ?? report.archive): DAMAGED\n  \(report.problems[0])") }
             }
         } else {
-            selected = try (snapshots.isEmpty ? ["latest"] : snapshots).map { try SelectedSnapshot.resolve($0, repository: repo) }
+            selected = try (snapshots.isEmpty ? ["latest"] : snapshots).map { try SelectedSnapshot.resolve($0, repository: repo, filter: filter.filter()) }
         }
         let verifiedParts = VerifiedParts()  // each shared piece of incremental snapshots is read once
         for snapshot in selected {

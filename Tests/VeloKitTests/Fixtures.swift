@@ -40,3 +40,13 @@ enum Fixtures {
 }
 
 import Testing
+
+extension Backup.Options {
+    /// A self-contained archive (format version 1), for tests that take an archive apart or read it alone:
+    /// every backup is incremental unless told otherwise.
+    static var fullArchive: Self {
+        var options = Self()
+        options.incremental = false
+        return options
+    }
+}

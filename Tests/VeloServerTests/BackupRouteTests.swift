@@ -39,6 +39,20 @@ import Testing
         #expect(bad.json?["errors"]?["tags"] != nil && bad.json?["errors"]?["level"] != nil)
     }
 
+    /// `POST /api/backups` writes incremental snapshots (format 2), as `velo backup` does: a second backup of
+    /// the served database, unchanged but for the login's token, adds a few kilobytes, not a second copy.
+    @Test func backupsThroughTheAPIAreIncremental() async throws {
+        let server = try await TestServer()
+        defer { Task { await server.stop() } }
+        let token = try await server.login()
+        let first = try #require(try await server.request("POST", "/api/backups", token: token).data?["id"]?.stringValue)
+        let second = try #require(try await server.request("POST", "/api/backups", token: token).data?["id"]?.stringValue)
+        let repo = try Repository.open(server.repository!)
+        for id in [first, second] { #expect(try repo.catalog.detail(id).header.version == 2, "\(id): format 2") }
+        let added = try #require(repo.catalog.entry(second)).addedBytes
+        #expect(added <= 64 << 10, "the second backup added \(added) bytes")
+    }
+
     @Test func downloadStreamsTheArchiveWithItsChecksum() async throws {
         let server = try await TestServer()
         defer { Task { await server.stop() } }

@@ -85,6 +85,10 @@ package enum AppBackup {
         // The repository is only read by the jobs, apart from catalog writes of distinct entries and the
         // sequence numbers, which `state` hands out under its lock.
         nonisolated(unsafe) let shared = repository
+        // Incremental snapshots (the default) store pieces before their archives: a source that fails leaves
+        // pieces nothing references, swept once every job is done (the marker stays for the next writer when
+        // velo is stopped first or the sweep cannot finish).
+        if backup.incremental { try PieceSweep.markNeeded(repository) }
         let work: @Sendable () -> Void = { [backup] in
             while let index = state.next() {
                 let outcome = Self.backUp(sources[index], layout: layout, repository: shared, options: backup, state: state)
@@ -104,6 +108,10 @@ package enum AppBackup {
             group.wait()
         }
         try Interruption.check()
+        if backup.incremental {
+            let failed = state.outcomes.contains { $0?.status == .failed }
+            if !failed || PieceSweep.run(repository).complete { PieceSweep.clearNeeded(repository) }
+        }
         let elapsed = ContinuousClock.now - started
         return Report(app: layout.root, repository: repository.root, jobs: jobs, sources: state.outcomes.map { $0! },
                       seconds: elapsed.inSeconds)
@@ -142,11 +150,6 @@ package enum AppBackup {
             // The landlord has no collections: a selection of them applies to the tenants.
             if source.kind == .landlord { backup.collections = nil }
             backup.app = AppOrigin(path: layout.root, tenantID: source.tenant?.id, tenantName: source.tenant?.name, tenantDomain: source.tenant?.domain)
-            if source.kind == .tenant || source.kind == .singleTenant, let tenant = source.tenant {
-                backup.tags.append("tenant:\(tenant.name)")
-            } else if source.kind == .landlord {
-                backup.tags.append("landlord")
-            }
             let result = try Backup.write(databasePath: database, repository: repository, options: backup, progress: nil,
                                           sequence: { state.sequence() })
             outcome.snapshot = result.id

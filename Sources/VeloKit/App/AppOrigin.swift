@@ -16,6 +16,12 @@ public struct AppOrigin: Equatable, Sendable, Encodable {
         self.tenantDomain = tenantDomain
     }
 
+    /// The tag a snapshot of this source carries: `tenant:<name>`, or `landlord`.
+    package var tag: String {
+        guard let tenantID else { return "landlord" }
+        return "tenant:\(tenantName ?? String(tenantID))"
+    }
+
     package var json: JSONValue {
         var pairs: [(String, JSONValue)] = [("path", .string(path))]
         if let tenantID {

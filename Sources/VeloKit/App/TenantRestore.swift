@@ -14,20 +14,11 @@ package enum TenantRestore {
         package var note: String?
     }
 
-    /// Whether a catalogued snapshot is of the tenant `selector` names (its name or domain, case-insensitively,
-    /// its id, or `landlord`).
-    static func matches(_ entry: CatalogEntry, _ selector: String) -> Bool {
-        guard let app = entry.app else { return false }
-        guard let id = app.tenantID else { return selector.lowercased() == "landlord" }
-        return app.tenantName?.lowercased() == selector.lowercased() || app.tenantDomain?.lowercased() == selector.lowercased()
-            || String(id) == selector
-    }
-
     /// The tenant's newest snapshot, or its newest at or before `time`.
     /// - Throws: `.input` naming the tenants the repository has when none matches.
     package static func snapshot(of selector: String, in repository: Repository, at time: Int64? = nil) throws -> CatalogEntry {
         let all = try repository.catalog.entries()
-        let mine = all.filter { matches($0, selector) }
+        let mine = all.filter { SnapshotFilter.isOf($0, tenant: selector) }
         guard !mine.isEmpty else {
             let known = Set(all.compactMap { $0.app.map { $0.tenantName ?? "landlord" } }).sorted()
             throw VeloError("\(repository.root): no snapshot of tenant '\(selector)' (taken with 'velo backup --app'); \(known.isEmpty ? "it has none taken with --app" : "it has: \(known.joined(separator: ", "))")")

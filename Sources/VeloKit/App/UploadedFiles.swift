@@ -21,10 +21,17 @@ package struct UploadedFiles: Sendable {
     package init(root: String, collections: [String]? = nil) {
         self.root = root
         if let collections {
-            folders = collections.map { name in
+            // Sorted, so that the walk is in `walkKey` order whatever order the collections were named in.
+            folders = Set(collections.map { name in
                 "uploads/collections/" + String(name.map { $0.isASCII && ($0.isLetter || $0.isNumber) || $0 == "_" || $0 == "-" ? $0 : "_" })
-            }
+            }).sorted { Self.walkKey($0).lexicographicallyPrecedes(Self.walkKey($1)) }
         }
+    }
+
+    /// The order of `walk()`: path components compared one by one (a folder's names are sorted, and a folder's
+    /// files come before the next name), so two walks of the same tree can be read in step.
+    package static func walkKey(_ relative: String) -> [String] {
+        relative.split(separator: "/", omittingEmptySubsequences: false).map(String.init)
     }
 
     /// The regular files under the root's upload folders, sorted by path. Symbolic links and special files are

@@ -26,14 +26,23 @@ public enum Backup {
         package var filesRoot: String?
         /// `velo backup --app`: the app and tenant, recorded in the header and the catalog.
         package var app: AppOrigin?
-        /// An incremental snapshot (format version 2: rows stored once in the repository, see `SegmentFormat`)
-        /// instead of a self-contained full archive (format version 1).
-        public var incremental = false
+        /// An incremental snapshot (format version 2: rows and uploaded files stored once in the repository, see
+        /// `SegmentFormat`), the default for every kind of backup; false writes a self-contained full archive
+        /// (format version 1: `velo backup --full`, `full` in a config).
+        public var incremental = true
         /// Incremental: segments waiting for their frame to be written, at most, before the reader waits for the
         /// oldest (bounds memory when few and scattered rows changed; lowered by tests to exercise the wait).
         package var pendingSegmentLimit = 1 << 14
 
         public init() {}
+
+        func validate() throws {
+            guard (1...19).contains(level) else { throw VeloError("the zstd level must be 1 to 19, not \(level)", kind: .usage) }
+            guard workers >= 0 else { throw VeloError("the compression threads must be 0 or more, not \(workers)", kind: .usage) }
+            if let partBytes, !(1...ArchiveFormat.maxPartTarget).contains(partBytes) {
+                throw VeloError("the part size must be 1 byte to \(ArchiveFormat.maxPartTarget >> 20) MiB", kind: .usage)
+            }
+        }
     }
 
     /// The default compression threads: the machine's cores, at least 1 and at most 2. Compression at level 3
@@ -80,22 +89,53 @@ public enum Backup {
     /// - Throws: `.locked` when another velo holds the repository, `.notVeloquent`, `.input` for a row past the
     ///   format's limits, `.io` naming the file, `.interrupted` after `Interruption.request`.
     public static func run(databasePath: String, repository: Repository, options: Options, progress: (any ProgressObserver)? = nil) throws -> Result {
-        guard (1...19).contains(options.level) else { throw VeloError("--level must be 1 to 19 (zstd levels)") }
-        guard options.workers >= 0 else { throw VeloError("the compression threads must be 0 or more, not \(options.workers)") }
-        if let partBytes = options.partBytes, !(1...ArchiveFormat.maxPartTarget).contains(partBytes) {
-            throw VeloError("the part size must be 1 byte to \(ArchiveFormat.maxPartTarget >> 20) MiB")
-        }
-        if options.incremental { return try runIncremental(databasePath: databasePath, repository: repository, options: options, progress: progress) }
+        try options.validate()
         let lock = try repository.writerLock(command: "velo backup")
         defer { lock.release() }
-        return try write(databasePath: databasePath, repository: repository, options: options, progress: progress,
-                         sequence: { try repository.catalog.nextSequence() })
+        return try withSweep(repository, incremental: options.incremental) {
+            try write(databasePath: databasePath, repository: repository, options: options, progress: progress,
+                      sequence: { try repository.catalog.nextSequence() })
+        }
     }
 
-    /// The backup itself, for a caller that holds the repository's lock: `sequence` hands out the catalog
-    /// sequence number (several backups of one `--app` run share the lock and number their entries in turn).
+    /// Runs `body`, which stores incremental snapshots, between the sweep marker's writing and its removal
+    /// (`PieceSweep`): when `body` fails, what it stored is referenced by nothing and is swept at once (the
+    /// marker stays if that fails, for the next writer). The caller holds the repository's lock.
+    package static func withSweep<T>(_ repository: Repository, incremental: Bool, _ body: () throws -> T) throws -> T {
+        guard incremental else { return try body() }
+        try PieceSweep.markNeeded(repository)
+        do {
+            let result = try body()
+            PieceSweep.clearNeeded(repository)
+            return result
+        } catch {
+            if PieceSweep.run(repository).complete { PieceSweep.clearNeeded(repository) }
+            throw error
+        }
+    }
+
+    /// The backup itself, for a caller that holds the repository's lock (and, for an incremental snapshot, the
+    /// sweep marker: `withSweep`): `sequence` hands out the catalog sequence number (several backups of one
+    /// `--app` run share the lock and number their entries in turn). The one place that chooses the output:
+    /// an incremental snapshot (format version 2) by default, a self-contained archive with `incremental` off.
+    /// A snapshot of an app's source carries its app and tenant (and the tag `tenant:<name>` or `landlord`),
+    /// however it is taken: without `options.app`, the origin the newest snapshot of the same database file
+    /// recorded (a `--db` backup of a tenant's file, the safety snapshot of a restore into it).
     package static func write(databasePath: String, repository: Repository, options: Options, progress: (any ProgressObserver)?,
                               sequence: () throws -> Int) throws -> Result {
+        try options.validate()
+        var options = options
+        if options.app == nil { options.app = knownOrigin(of: FileSystem.absolute(databasePath), in: repository) }
+        if let tag = options.app?.tag, !options.tags.contains(tag) { options.tags.append(tag) }
+        if options.incremental {
+            return try writeIncremental(databasePath: databasePath, repository: repository, options: options, progress: progress, sequence: sequence)
+        }
+        return try writeFull(databasePath: databasePath, repository: repository, options: options, progress: progress, sequence: sequence)
+    }
+
+    /// A self-contained archive (format version 1).
+    static func writeFull(databasePath: String, repository: Repository, options: Options, progress: (any ProgressObserver)?,
+                          sequence: () throws -> Int) throws -> Result {
         let started = ContinuousClock.now
         Diagnostics.info("\(databasePath): taking a consistent snapshot into \(repository.root)")
         let source = try ConsistentRead(path: databasePath, busyTimeout: options.busyTimeout)
@@ -146,5 +186,16 @@ public enum Backup {
             result.skippedFiles = skipped
         }
         return result
+    }
+
+    /// The app and tenant the newest snapshot of `sourcePath` recorded, if it recorded one.
+    static func knownOrigin(of sourcePath: String, in repository: Repository) -> AppOrigin? {
+        let newest: CatalogEntry?
+        if let cached = CatalogIndex(root: repository.root).snapshots(of: sourcePath) {
+            newest = cached.last.flatMap { repository.catalog.entry($0.id) }
+        } else {
+            newest = repository.catalog.scan().entries.last { $0.sourcePath == sourcePath }
+        }
+        return newest?.app
     }
 }

@@ -54,7 +54,7 @@ package final class PieceStore {
         if FileSystem.exists(target) { return 0 }
         try FileSystem.createDirectory((target as NSString).deletingLastPathComponent, durable: true)
         let compressed = try ZstdFrame.compress(bytes, level: level)
-        try FileSystem.writeAtomically(compressed, to: target)
+        try FileSystem.writeAtomically(compressed, to: target, sharedName: true)
         return Int64(compressed.count)
     }
 

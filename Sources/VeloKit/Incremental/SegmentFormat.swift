@@ -6,6 +6,9 @@ package enum SegmentFormat {
     package static let version = 2
     /// The entry of a version 2 archive that says which segment lists rebuild each table's parts.
     package static let segmentsPath = "segments.json"
+    /// The name `segments.json` gives the table of a snapshot's uploaded files (its `files` object, apart from
+    /// the tables of rows, so no table of the database can take it).
+    package static let filesTable = "files"
     /// Folder of pack files, `data/packs/<hh>/<sha256>.pack`.
     package static let packsFolder = "data/packs"
     /// Folder of segment lists, `data/lists/<hh>/<sha256>.list`.

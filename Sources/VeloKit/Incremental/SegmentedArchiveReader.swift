@@ -14,10 +14,12 @@ package final class SegmentedArchiveReader: EntryReading {
     private var firstDone = false
     /// Set for a version 2 archive.
     private var store: PieceStore?
-    private var parts: [(table: SegmentsDocument.Table, part: SegmentsDocument.Part)] = []
+    /// Every part to rebuild, in entry order, with its table's index in `document.allTables`.
+    private var parts: [(tableIndex: Int, table: SegmentsDocument.Table, part: SegmentsDocument.Part)] = []
     private var nextPart = 0
     private var current: PartReader?
-    private var listTable: String?
+    /// The index (in `document.allTables`) of the table whose list is open.
+    private var listTable: Int?
     private var list: SegmentList?
     private var prefetcher: FramePrefetcher?
     /// The decompressed frames kept (`FrameCache` decides which), and the last one used (by its index in the
@@ -79,7 +81,7 @@ package final class SegmentedArchiveReader: EntryReading {
                 throw ArchiveDamage(path: path, entry: entry.path, reason: "\(error)")
             }
             self.document = document
-            for table in document.tables { for part in table.parts { parts.append((table, part)) } }
+            for (index, table) in document.allTables.enumerated() { for part in table.parts { parts.append((index, table, part)) } }
             if parts.isEmpty { return try reader.nextEntry() }
             return try startPart()
         }
@@ -91,9 +93,9 @@ package final class SegmentedArchiveReader: EntryReading {
     private var partsLoaded = false
 
     private func startPart() throws -> ArchiveReader.EntryHeader {
-        let (table, part) = parts[nextPart]
+        let (tableIndex, table, part) = parts[nextPart]
         nextPart += 1
-        if listTable != table.name {
+        if listTable != tableIndex {
             prefetcher?.stop()
             prefetcher = nil
             do {
@@ -107,7 +109,7 @@ package final class SegmentedArchiveReader: EntryReading {
             } catch {
                 throw ArchiveDamage(path: path, entry: part.path, reason: "\(error)")
             }
-            listTable = table.name
+            listTable = tableIndex
             guard list!.base == table.base else {
                 throw ArchiveDamage(path: path, entry: part.path, reason: "piece \(SegmentFormat.listPath(table.list)) is based on \(list!.base ?? "no list"), \(SegmentFormat.segmentsPath) says \(table.base ?? "none")")
             }
@@ -123,7 +125,7 @@ package final class SegmentedArchiveReader: EntryReading {
                 throw ArchiveDamage(path: path, entry: part.path, reason: "piece \(SegmentFormat.listPath(table.list)): \(error)")
             }
         }
-        if listTable == table.name && nextPart > 1 && parts[nextPart - 2].table.name == table.name {
+        if nextPart > 1 && parts[nextPart - 2].tableIndex == tableIndex {
             segmentIndex += parts[nextPart - 2].part.segments
         } else {
             segmentIndex = 0

@@ -25,10 +25,16 @@ struct SegmentedSnapshotWriter {
     var afterRows: (() -> Void)?
     /// Compression threads (`Backup.Options.workers`); with any, segments are also hashed on a thread of their own.
     var workers = 0
+    /// Uploaded files to store after the rows (`velo backup --app`), and when the backup began (nanoseconds):
+    /// see `FileSegmentWriter`.
+    var files: (uploads: UploadedFiles, list: [UploadedFiles.File])?
+    var started: Int64 = 0
+    /// Files listed by the walk that were gone when they were read (deleted meanwhile).
+    private(set) var vanishedFiles: [String] = []
 
     /// Writes the archive's entries into `writer` (the packs and lists into the repository first) and returns
     /// the manifest and the segments document.
-    func write(to writer: ArchiveWriter, packs: PackWriter) throws -> (Manifest, SegmentsDocument) {
+    mutating func write(to writer: ArchiveWriter, packs: PackWriter) throws -> (Manifest, SegmentsDocument) {
         var entries: [Manifest.Entry] = []
         var tables: [Manifest.Table] = []
         var documentTables: [SegmentsDocument.Table] = []
@@ -77,10 +83,19 @@ struct SegmentedSnapshotWriter {
             documentTables.append(table)
         }
         afterRows?()
+        var filesTable: SegmentsDocument.Table?
+        if let files, !files.list.isEmpty {
+            let stored = try FileSegmentWriter(uploads: files.uploads, store: store, packs: packs, hashKey: hashKey, previous: previous?.segments.files,
+                                               started: started, progress: progress).write(files.list, lists: lists)
+            entries += stored.entries
+            vanishedFiles = stored.vanished
+            filesTable = stored.table.parts.isEmpty ? nil : stored.table
+        }
         // Every pack and list is durable under its final name before anything refers to it.
         try packs.finish()
         let listBytes = try lists.finish()
-        let document = SegmentsDocument(sourceState: sourceState, tables: documentTables, storedBytes: packs.writtenBytes + listBytes)
+        let document = SegmentsDocument(sourceState: sourceState, tables: documentTables, files: filesTable,
+                                        storedBytes: packs.writtenBytes + listBytes)
         var documentBytes = JSONWriter(pretty: true)
         documentBytes.write(document.json)
         documentBytes.appendByte(0x0A)

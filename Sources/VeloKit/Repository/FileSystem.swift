@@ -1,12 +1,18 @@
 import Foundation
+import Synchronization
 
 /// The few durable file operations the repository relies on: atomic replace, fsync of files and folders.
 package enum FileSystem {
+    private static let temporaryCounter = Atomic<Int>(0)
+
     /// Writes `bytes` to `path` atomically: a temporary file in the same folder, fsynced, renamed over `path`,
     /// then the folder fsynced, so a crash leaves the old file or the new one, never a mix.
-    static func writeAtomically(_ bytes: [UInt8], to path: String, mode: mode_t = 0o600) throws {
+    static func writeAtomically(_ bytes: [UInt8], to path: String, mode: mode_t = 0o600, sharedName: Bool = false) throws {
         let directory = (path as NSString).deletingLastPathComponent
-        let temporary = (directory as NSString).appendingPathComponent(".\((path as NSString).lastPathComponent).tmp-\(getpid())")
+        // A name several threads may write at once (a piece named by its content, stored by the jobs of one
+        // `backup --app`) gets a temporary of each writer's own.
+        let writer = sharedName ? ".\(temporaryCounter.add(1, ordering: .relaxed).newValue)" : ""
+        let temporary = (directory as NSString).appendingPathComponent(".\((path as NSString).lastPathComponent)\(writer).tmp-\(getpid())")
         let fd = open(temporary, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, mode)
         guard fd >= 0 else { throw VeloError.io(temporary, "create", errno: errno) }
         fchmod(fd, mode)  // whatever the umask

@@ -29,11 +29,11 @@ public enum SelectedSnapshot {
     /// The snapshot id when known without reading the archive.
     public var id: String? { catalogEntry?.id }
 
-    /// Resolves `text`: a full id, a unique id prefix, `latest`, or the path of an archive (recognised by a `/` or
-    /// the `.tar.zst` ending).
-    /// - Throws: `VeloError` (`.input`) for an empty, unknown or ambiguous name (listing the candidates), or a
-    ///   path that is missing or a directory.
-    public static func resolve(_ text: String, repository: Repository?) throws -> SelectedSnapshot {
+    /// Resolves `text`: a full id, a unique id prefix, `latest` (the newest snapshot that `filter` matches), or
+    /// the path of an archive (recognised by a `/` or the `.tar.zst` ending).
+    /// - Throws: `VeloError` (`.input`) for an empty, unknown or ambiguous name (listing the candidates), a
+    ///   `latest` that no snapshot matches, or a path that is missing or a directory.
+    public static func resolve(_ text: String, repository: Repository?, filter: SnapshotFilter = SnapshotFilter()) throws -> SelectedSnapshot {
         guard !text.trimmingCharacters(in: .whitespaces).isEmpty else {
             throw VeloError("an empty snapshot name selects nothing: give an id, an id prefix, 'latest' or the path of an archive file")
         }
@@ -52,7 +52,10 @@ public enum SelectedSnapshot {
         }
         let entries = try repository.catalog.entries()
         if text == "latest" {
-            guard let newest = entries.last else { throw VeloError("\(repository.root): the repository has no snapshots") }
+            guard let newest = entries.last(where: filter.matches) else {
+                if entries.isEmpty || filter.isEmpty { throw VeloError("\(repository.root): the repository has no snapshots") }
+                throw VeloError("\(repository.root): no snapshot of \(filter.description) (\(entries.count) snapshots of others)")
+            }
             return .catalogued(newest, repository: repository)
         }
         let lowered = text.lowercased()

@@ -154,6 +154,7 @@ extension Round {
         if let jobs = config.jobs { options.jobs = jobs }
         options.backup.tags = config.tags
         options.backup.level = config.level
+        options.backup.incremental = !config.full
         let report = try AppBackup.run(layout: layout, sources: dueSources, repository: repository, options: options,
                                        progress: progress("backup --app \(app)"))
         for outcome in report.sources {

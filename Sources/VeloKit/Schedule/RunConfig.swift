@@ -31,8 +31,8 @@ package struct RunConfig: Sendable {
     /// Where each round writes the Prometheus textfile.
     package var prometheus: String?
     package var level: Int32 = 3
-    /// Databases are backed up as self-contained format-1 archives instead of incremental snapshots (as
-    /// `velo backup --full`). App tenants, whose snapshots hold their files, are always full.
+    /// Sources are backed up as self-contained format-1 archives instead of incremental snapshots (as
+    /// `velo backup --full`), app tenants with their files included.
     package var full = false
 
     /// The sources that must have snapshots (as absolute paths, as snapshots record them): every database named

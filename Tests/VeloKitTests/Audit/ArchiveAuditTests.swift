@@ -8,7 +8,7 @@ import Testing
         let dir = Fixtures.temporaryDirectory(name)
         let db = try Fixtures.demo(posts: 60, name: name)
         let repo = try Repository.open(dir.appendingPathComponent("repo").path, create: true)
-        let result = try Backup.run(databasePath: db, repository: repo, options: .init())
+        let result = try Backup.run(databasePath: db, repository: repo, options: .fullArchive)
         return (result.archive, dir, repo, result)
     }
 

@@ -211,7 +211,8 @@ import Testing
     }
 
     /// velo before delta frames refuses a version 3 document by its version (docs/FORMAT.md quotes its message);
-    /// this reader takes version 3, refuses a later one the same way, and `delta_frames` only in version 3.
+    /// this reader takes versions 3 and 4 (uploaded files), refuses a later one the same way, and `delta_frames`
+    /// only from version 3.
     @Test func theDocumentsVersionGuardsDeltaFrames() throws {
         func document(_ version: Int, deltaFrames: Bool) -> JSONValue {
             let table: [(String, JSONValue)] = [("name", .string("t")), ("list", .string(String(repeating: "a", count: 64))), ("segments", .int(0)),
@@ -220,6 +221,7 @@ import Testing
         }
         #expect(try SegmentsDocument(json: document(3, deltaFrames: true)).version == 3)
         #expect(throws: FormatProblem.self) { _ = try SegmentsDocument(json: document(2, deltaFrames: true)) }
-        #expect(throws: FormatProblem.self) { _ = try SegmentsDocument(json: document(4, deltaFrames: false)) }
+        #expect(try SegmentsDocument(json: document(4, deltaFrames: true)).version == 3, "a document without files is written as version 3")
+        #expect(throws: FormatProblem.self) { _ = try SegmentsDocument(json: document(5, deltaFrames: false)) }
     }
 }

@@ -67,7 +67,7 @@ import Testing
         let source = try Fixtures.demo(posts: 200)
         let dir = Fixtures.temporaryDirectory()
         let repo = try Repository.open(dir.appendingPathComponent("repo").path, create: true)
-        let backup = try Backup.run(databasePath: source, repository: repo, options: .init())
+        let backup = try Backup.run(databasePath: source, repository: repo, options: .fullArchive)
         let entry = try #require(try repo.catalog.entries().first)
         // Rewrite one row of a part: the archive stays a valid tar.zst, only the checksums can tell.
         var entries = try CraftedArchive.entries(of: backup.archive)
