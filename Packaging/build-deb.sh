@@ -132,7 +132,7 @@ install -d -m 0755 "$doc"
 install -m 0644 "$packaging/debian/copyright" "$packaging/debian/README.Debian" "$root/retention.example.json" "$root/velo.example.json" \
   "$packaging/instance.env.example" "$doc/"
 gzip -9nc "$root/README.md" > "$doc/README.md.gz"
-gzip -9nc "$root/docs/FORMAT.md" > "$doc/FORMAT.md.gz"
+for page in FORMAT COMMANDS HTTP-API; do gzip -9nc "$root/docs/$page.md" > "$doc/$page.md.gz"; done
 {
   printf 'velo (%s) stable; urgency=medium\n\n' "$version"
   printf '  * velo %s, built from commit %s.\n\n' "$version" "$commit"

@@ -2,7 +2,7 @@ import ArgumentParser
 import Foundation
 import VeloKit
 
-/// velo's exit statuses, decided here and nowhere else (README, "Exit status"):
+/// velo's exit statuses, decided here and nowhere else (docs/COMMANDS.md, "Exit status"):
 ///
 /// | status | meaning |
 /// |---|---|
