@@ -7,7 +7,7 @@ let package = Package(
     name: "BackupFromSwift",
     platforms: [.macOS(.v13)],
     dependencies: [
-        .package(name: "Velo", path: "../.."),
+        .package(name: "Velo", path: "../..")
     ],
     targets: [
         .target(name: "BackupFromSwift", dependencies: [.product(name: "VeloKit", package: "Velo")]),

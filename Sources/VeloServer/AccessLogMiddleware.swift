@@ -13,14 +13,16 @@ struct AccessLogMiddleware: RouterMiddleware {
         let response = try await next(request, context)
         let elapsed = ContinuousClock.now - started
         let ms = elapsed.inSeconds * 1000
-        logger.info("request", metadata: [
-            "method": "\(request.method.rawValue)",
-            "path": "\(request.uri.path)",
-            "status": "\(response.status.code)",
-            "ms": "\(String(format: "%.1f", ms))",
-            "client": "\(context.clientAddress)",
-            "host": "\(request.head.authority ?? "")",
-        ])
+        logger.info(
+            "request",
+            metadata: [
+                "method": "\(request.method.rawValue)",
+                "path": "\(request.uri.path)",
+                "status": "\(response.status.code)",
+                "ms": "\(String(format: "%.1f", ms))",
+                "client": "\(context.clientAddress)",
+                "host": "\(request.head.authority ?? "")",
+            ])
         return response
     }
 }

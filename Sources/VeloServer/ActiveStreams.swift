@@ -13,7 +13,9 @@ final class ActiveStreams: Sendable {
         fileprivate init(_ streams: ActiveStreams) { self.streams = streams }
 
         func release() {
-            let first = done.withLock { d -> Bool in defer { d = true }; return !d }
+            let first = done.withLock { d -> Bool in
+                defer { d = true }; return !d
+            }
             if first { streams.count.withLock { $0 -= 1 } }
         }
 

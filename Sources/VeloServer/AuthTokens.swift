@@ -40,23 +40,32 @@ struct AuthTokens {
         let bytes = (0..<32).map { _ in UInt8.random(in: 0...255, using: &random) }
         let token = bytes.map { String(format: "%02x", $0) }.joined()
         let now = Self.now()
-        let id = ULID.string(milliseconds: UInt64(Date().timeIntervalSince1970 * 1000), high: UInt16.random(in: 0...UInt16.max),
-                             low: UInt64.random(in: 0...UInt64.max))
+        let id = ULID.string(
+            milliseconds: UInt64(Date().timeIntervalSince1970 * 1000), high: UInt16.random(in: 0...UInt16.max),
+            low: UInt64.random(in: 0...UInt64.max))
         try database.transaction(.immediate) {
-            try database.prepare("""
+            try database.prepare(
+                """
                 INSERT INTO "auth_tokens" ("id", "collection_name", "collection_id", "record_id", "token_hash", "expires_at",
                   "ip_address", "user_agent", "fingerprint", "created_at", "updated_at") VALUES (?, ?, ?, ?, ?, ?, ?, ?, NULL, ?, ?)
-                """).run([.text(id), .text(collectionName), .text(collectionID), .text(recordID), .text(Self.hash(token)),
-                          .text(Timestamp.format(now + lifetime)), ipAddress.map { .text($0) } ?? .null,
-                          userAgent.map { .text(String($0.prefix(512))) } ?? .null, .text(Timestamp.format(now)), .text(Timestamp.format(now))])
+                """
+            ).run([
+                .text(id), .text(collectionName), .text(collectionID), .text(recordID), .text(Self.hash(token)),
+                .text(Timestamp.format(now + lifetime)), ipAddress.map { .text($0) } ?? .null,
+                userAgent.map { .text(String($0.prefix(512))) } ?? .null, .text(Timestamp.format(now)), .text(Timestamp.format(now)),
+            ])
             if maxActive > 0 {
                 // Veloquent orders by id (a ULID: creation order) and revokes all but the newest `maxActive`.
-                try database.prepare("""
+                try database.prepare(
+                    """
                     UPDATE "auth_tokens" SET "revoked_at" = ?, "updated_at" = ? WHERE "id" IN (
                       SELECT "id" FROM "auth_tokens" WHERE "collection_id" = ? AND "record_id" = ? AND "expires_at" > ? AND "revoked_at" IS NULL
                       ORDER BY "id" DESC LIMIT -1 OFFSET ?)
-                    """).run([.text(Timestamp.format(now)), .text(Timestamp.format(now)), .text(collectionID), .text(recordID),
-                              .text(Timestamp.format(now)), .integer(Int64(maxActive))])
+                    """
+                ).run([
+                    .text(Timestamp.format(now)), .text(Timestamp.format(now)), .text(collectionID), .text(recordID),
+                    .text(Timestamp.format(now)), .integer(Int64(maxActive)),
+                ])
             }
         }
         return Issued(token: token, expiresIn: lifetime, collectionName: collectionName)
@@ -68,14 +77,18 @@ struct AuthTokens {
         guard !token.isEmpty, token.utf8.count <= 512 else { return nil }
         let hash = Self.hash(token)
         let now = Self.now()
-        let rows = try database.rows("""
+        let rows = try database.rows(
+            """
             SELECT "collection_id", "record_id", "expires_at", "created_at" FROM "auth_tokens"
             WHERE "token_hash" = ? AND "expires_at" > ? AND "revoked_at" IS NULL LIMIT 1
             """, [.text(hash), .text(Timestamp.format(now))])
         guard let row = rows.first, let collectionID = row[0].stringValue, let recordID = row[1].stringValue,
-              let expiresText = row[2].stringValue, let expires = Self.parseLaravel(expiresText) else { return nil }
+            let expiresText = row[2].stringValue, let expires = Self.parseLaravel(expiresText)
+        else { return nil }
         let collections = try database.rows("SELECT \"name\", \"table_name\" FROM \"collections\" WHERE \"id\" = ?", [.text(collectionID)])
-        guard let collection = collections.first, let name = collection[0].stringValue, let table = collection[1].stringValue else { return nil }
+        guard let collection = collections.first, let name = collection[0].stringValue, let table = collection[1].stringValue else {
+            return nil
+        }
         guard try database.scalar("SELECT 1 FROM \(SQL.quote(table)) WHERE \"id\" = ?", [.text(recordID)]) != nil else { return nil }
         var lifetime = self.lifetime
         if let createdText = row[3].stringValue, let created = Self.parseLaravel(createdText), expires - created > 0 {
@@ -83,10 +96,12 @@ struct AuthTokens {
         }
         // Slide the expiry forward when less than half the lifetime remains; either way record the use.
         let slide = expires - now < lifetime / 2
-        try? database.prepare("""
+        try? database.prepare(
+            """
             UPDATE "auth_tokens" SET "last_used_at" = ?, "expires_at" = CASE WHEN ? THEN ? ELSE "expires_at" END
             WHERE "token_hash" = ? AND "revoked_at" IS NULL
-            """).run([.text(Timestamp.format(now)), .integer(slide ? 1 : 0), .text(Timestamp.format(now + lifetime)), .text(hash)])
+            """
+        ).run([.text(Timestamp.format(now)), .integer(slide ? 1 : 0), .text(Timestamp.format(now + lifetime)), .text(hash)])
         return AuthenticatedRecord(collectionID: collectionID, collectionName: name, collectionTable: table, recordID: recordID)
     }
 }

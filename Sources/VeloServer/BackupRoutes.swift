@@ -47,7 +47,11 @@ struct BackupRoutes {
         options.includeFramework = v.bool(body, "include_framework") ?? false
         options.records = v.bool(body, "records") ?? true
         if let level = body["level"] {
-            if let n = level.intValue, (1...19).contains(n) { options.level = Int32(n) } else { v.add("level", "The level field must be between 1 and 19.") }
+            if let n = level.intValue, (1...19).contains(n) {
+                options.level = Int32(n)
+            } else {
+                v.add("level", "The level field must be between 1 and 19.")
+            }
         }
         try v.check()
         options.busyTimeout = state.configuration.busyTimeout
@@ -110,7 +114,9 @@ struct BackupRoutes {
         let body = try await JSONBody.read(request, limit: state.configuration.maxJSONBytes)
         let options = try Self.restoreOptions(body)
         guard body["confirm"]?.boolValue == true else {
-            throw Validation.failed(["confirm": ["A restore changes the database: review the plan (POST .../plan), then send \"confirm\": true."]])
+            throw Validation.failed([
+                "confirm": ["A restore changes the database: review the plan (POST .../plan), then send \"confirm\": true."]
+            ])
         }
         let (selected, repository) = try await select(context)
         let tenant = try context.requireTenant()
@@ -118,14 +124,17 @@ struct BackupRoutes {
         let state = self.state
         let result = try await state.gate.with([state.databaseKey(tenant), state.repositoryKey], for: "restore") {
             try await BlockingWork.run {
-                let plan = try RestorePlanner.plan(selected, target: tenant.databasePath, options: options, busyTimeout: timeout, repository: repository)
+                let plan = try RestorePlanner.plan(
+                    selected, target: tenant.databasePath, options: options, busyTimeout: timeout, repository: repository)
                 guard plan.canProceed else {
                     let first = plan.blockers.first?.message ?? "blocked"
-                    throw APIError.service("The restore is blocked: \(first)\(plan.blockers.count > 1 ? " (and \(plan.blockers.count - 1) more)" : ""); nothing was changed.",
-                                           errors: try JSONValueEncoder().encode(plan.findings))
+                    throw APIError.service(
+                        "The restore is blocked: \(first)\(plan.blockers.count > 1 ? " (and \(plan.blockers.count - 1) more)" : ""); nothing was changed.",
+                        errors: try JSONValueEncoder().encode(plan.findings))
                 }
-                return try Restore.run(selected, target: tenant.databasePath, options: options, repository: repository,
-                                       safetySnapshot: true, busyTimeout: timeout)
+                return try Restore.run(
+                    selected, target: tenant.databasePath, options: options, repository: repository,
+                    safetySnapshot: true, busyTimeout: timeout)
             }
         }
         return try Envelope.success(encoding: result, message: "Restore completed successfully.")
@@ -137,7 +146,9 @@ struct BackupRoutes {
         let body = try await JSONBody.read(request, limit: state.configuration.maxJSONBytes)
         var v = Validation.Collector()
         let dryRun = v.bool(body, "dry_run") ?? false
-        if body["policy"] == nil { v.add("policy", "The policy field is required.") } else if body["policy"]?.objectValue == nil {
+        if body["policy"] == nil {
+            v.add("policy", "The policy field is required.")
+        } else if body["policy"]?.objectValue == nil {
             v.add("policy", "The policy field must be an object.")
         }
         try v.check()
@@ -160,16 +171,20 @@ struct BackupRoutes {
         let (selected, _) = try await select(context)
         guard let entry = selected.catalogEntry else { throw APIError(.notFound, "Snapshot not found.") }
         let etag = "\"\(entry.archiveSHA256)\""
-        if let match = request.headers[.ifNoneMatch], match.split(separator: ",").contains(where: { $0.trimmingCharacters(in: .whitespaces) == etag || $0 == "*" }) {
+        if let match = request.headers[.ifNoneMatch],
+            match.split(separator: ",").contains(where: { $0.trimmingCharacters(in: .whitespaces) == etag || $0 == "*" })
+        {
             return Response(status: .notModified, headers: [.eTag: etag])
         }
         let path = selected.archivePath
         let size = try FileStream.size(of: path)
         let name = (path as NSString).lastPathComponent
-        return Response(status: .ok, headers: [
-            .contentType: "application/zstd", .eTag: etag,
-            .contentDisposition: "attachment; filename=\"\(name)\"",
-        ], body: try FileStream.body(path: path, size: size, streams: state.streams))
+        return Response(
+            status: .ok,
+            headers: [
+                .contentType: "application/zstd", .eTag: etag,
+                .contentDisposition: "attachment; filename=\"\(name)\"",
+            ], body: try FileStream.body(path: path, size: size, streams: state.streams))
     }
 
     /// The snapshot named by `{snapshot}` (an id, a unique id prefix or `latest`) among the tenant's; never a path.
@@ -186,7 +201,9 @@ struct BackupRoutes {
             }
             let matches = name.isEmpty || name.contains("/") ? [] : entries.filter { $0.id.hasPrefix(name) }
             guard !matches.isEmpty else { throw APIError(.notFound, "Snapshot not found.") }
-            guard matches.count == 1 else { throw APIError.service("snapshot '\(name)' is ambiguous: it matches \(matches.count) snapshots") }
+            guard matches.count == 1 else {
+                throw APIError.service("snapshot '\(name)' is ambiguous: it matches \(matches.count) snapshots")
+            }
             return matches[0]
         }
         return (.catalogued(entry, repository: repository), repository)

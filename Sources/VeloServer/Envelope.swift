@@ -24,7 +24,8 @@ package enum Envelope {
     /// Any JSON value as a response.
     static func json(_ value: JSONValue, status: HTTPResponse.Status = .ok) -> Response {
         let bytes = Array(JSONWriter.string(value).utf8)
-        return Response(status: status, headers: [.contentType: "application/json"],
-                        body: ResponseBody(byteBuffer: NIOCore.ByteBuffer(bytes: bytes)))
+        return Response(
+            status: status, headers: [.contentType: "application/json"],
+            body: ResponseBody(byteBuffer: NIOCore.ByteBuffer(bytes: bytes)))
     }
 }

@@ -15,8 +15,10 @@ enum FileStream {
         return Int64(st.st_size)
     }
 
-    static func body(path: String, size: Int64, prefix: [UInt8] = [], suffix: [UInt8] = [], streams: ActiveStreams,
-                     onFinish: @escaping @Sendable () -> Void = {}) throws -> ResponseBody {
+    static func body(
+        path: String, size: Int64, prefix: [UInt8] = [], suffix: [UInt8] = [], streams: ActiveStreams,
+        onFinish: @escaping @Sendable () -> Void = {}
+    ) throws -> ResponseBody {
         let fd = open(path, O_RDONLY | O_CLOEXEC)
         guard fd >= 0 else { throw APIError.service("\(path): cannot open: \(String(cString: strerror(errno)))") }
         let handle = FileDescriptorBox(fd)

@@ -39,8 +39,9 @@ enum Validation {
         let all = errors.flatMap(\.1)
         var message = all.first ?? "The given data was invalid."
         if all.count > 1 { message += " (and \(all.count - 1) more error\(all.count > 2 ? "s" : ""))" }
-        return APIError(.unprocessableContent, message,
-                        errors: .object(errors.map { ($0.0, .array($0.1.map { .string($0) })) }))
+        return APIError(
+            .unprocessableContent, message,
+            errors: .object(errors.map { ($0.0, .array($0.1.map { .string($0) })) }))
     }
 
     static func failed(_ errors: KeyValuePairs<String, [String]>) -> APIError {
@@ -52,13 +53,19 @@ enum Validation {
         var errors: [(String, [String])] = []
 
         mutating func add(_ field: String, _ message: String) {
-            if let i = errors.firstIndex(where: { $0.0 == field }) { errors[i].1.append(message) } else { errors.append((field, [message])) }
+            if let i = errors.firstIndex(where: { $0.0 == field }) {
+                errors[i].1.append(message)
+            } else {
+                errors.append((field, [message]))
+            }
         }
 
         /// `field` as an optional array of strings (`nullable|array`, `field.*|string`).
         mutating func strings(_ body: JSONBody, _ field: String) -> [String]? {
             guard let value = body[field] else { return nil }
-            guard let array = value.arrayValue else { add(field, "The \(field.replacingOccurrences(of: "_", with: " ")) field must be an array."); return nil }
+            guard let array = value.arrayValue else {
+                add(field, "The \(field.replacingOccurrences(of: "_", with: " ")) field must be an array."); return nil
+            }
             var out: [String] = []
             for (i, item) in array.enumerated() {
                 guard let s = item.stringValue else { add("\(field).\(i)", "The \(field).\(i) field must be a string."); continue }
@@ -81,8 +88,12 @@ enum Validation {
         /// `field` as an optional string, one of `allowed` when given.
         mutating func string(_ body: JSONBody, _ field: String, in allowed: [String]? = nil) -> String? {
             guard let value = body[field] else { return nil }
-            guard let s = value.stringValue else { add(field, "The \(field.replacingOccurrences(of: "_", with: " ")) field must be a string."); return nil }
-            if let allowed, !allowed.contains(s) { add(field, "The selected \(field.replacingOccurrences(of: "_", with: " ")) is invalid."); return nil }
+            guard let s = value.stringValue else {
+                add(field, "The \(field.replacingOccurrences(of: "_", with: " ")) field must be a string."); return nil
+            }
+            if let allowed, !allowed.contains(s) {
+                add(field, "The selected \(field.replacingOccurrences(of: "_", with: " ")) is invalid."); return nil
+            }
             return s
         }
 

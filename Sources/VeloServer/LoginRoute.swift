@@ -24,10 +24,14 @@ struct LoginRoute {
         var v = Validation.Collector()
         let identity = body["identity"]?.stringValue
         let password = body["password"]?.stringValue
-        if body["identity"] == nil { v.add("identity", "The identity field is required.") } else if identity == nil {
+        if body["identity"] == nil {
+            v.add("identity", "The identity field is required.")
+        } else if identity == nil {
             v.add("identity", "The identity field must be a string.")
         }
-        if body["password"] == nil { v.add("password", "The password field is required.") } else if password == nil {
+        if body["password"] == nil {
+            v.add("password", "The password field is required.")
+        } else if password == nil {
             v.add("password", "The password field must be a string.")
         }
         try v.check()
@@ -43,29 +47,36 @@ struct LoginRoute {
             let columns = Set(try db.rows("SELECT name FROM pragma_table_info(?)", [.text(table)]).compactMap { $0[0].stringValue })
             var fields = ["email"]
             if let text = row[2].stringValue, let options = try? JSONParser.parse(text),
-               let configured = options["auth_methods"]?["standard"]?["identity_fields"]?.arrayValue?.compactMap(\.stringValue), !configured.isEmpty {
+                let configured = options["auth_methods"]?["standard"]?["identity_fields"]?.arrayValue?.compactMap(\.stringValue),
+                !configured.isEmpty
+            {
                 fields = configured
             }
             fields = fields.filter(columns.contains)
             var user: (id: String, hash: String)?
             if !fields.isEmpty, columns.contains("password") {
                 let condition = fields.map { "\(SQL.quote($0)) = ?" }.joined(separator: " OR ")
-                let found = try db.rows("SELECT \"id\", \"password\" FROM \(SQL.quote(table)) WHERE \(condition) LIMIT 1",
-                                        fields.map { _ in .text(identity!) })
+                let found = try db.rows(
+                    "SELECT \"id\", \"password\" FROM \(SQL.quote(table)) WHERE \(condition) LIMIT 1",
+                    fields.map { _ in .text(identity!) })
                 if let f = found.first, let id = f[0].stringValue { user = (id, f[1].stringValue ?? "") }
             }
             let ok = PasswordCheck.verify(password!, hash: user?.hash ?? Self.decoyHash) && user != nil
             guard ok, let user else { return nil }
             return try AuthTokens(database: db, lifetime: configuration.tokenLifetime, maxActive: configuration.maxActiveTokens)
-                .issue(collectionID: collectionID, collectionName: "superusers", recordID: user.id, ipAddress: client == "unknown" ? nil : client,
-                       userAgent: userAgent)
+                .issue(
+                    collectionID: collectionID, collectionName: "superusers", recordID: user.id,
+                    ipAddress: client == "unknown" ? nil : client,
+                    userAgent: userAgent)
         }
         guard let issued else {
             state.limiter.recordFailure(client)
             throw APIError(.unauthorized, "Invalid credentials.")
         }
-        return Envelope.success(.object([
-            ("token", .string(issued.token)), ("expires_in", .int(issued.expiresIn)), ("collection_name", .string(issued.collectionName)),
-        ]))
+        return Envelope.success(
+            .object([
+                ("token", .string(issued.token)), ("expires_in", .int(issued.expiresIn)),
+                ("collection_name", .string(issued.collectionName)),
+            ]))
     }
 }

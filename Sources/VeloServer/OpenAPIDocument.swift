@@ -12,7 +12,8 @@ package enum OpenAPIDocument {
 
     /// `{"message", "data"}` with `data` of `schema`.
     private static func envelope(_ data: J) -> J {
-        obj(("type", str("object")), ("required", strings(["message", "data"])),
+        obj(
+            ("type", str("object")), ("required", strings(["message", "data"])),
             ("properties", obj(("message", obj(("type", str("string")))), ("data", data))))
     }
 
@@ -37,8 +38,10 @@ package enum OpenAPIDocument {
         return out
     }
 
-    private static func operation(_ summary: String, _ id: String, tag: String, ok: J, body: J? = nil, parameters: [J] = [],
-                                  errors: [(String, J)], okStatus: String = "200", secured: Bool = true) -> J {
+    private static func operation(
+        _ summary: String, _ id: String, tag: String, ok: J, body: J? = nil, parameters: [J] = [],
+        errors: [(String, J)], okStatus: String = "200", secured: Bool = true
+    ) -> J {
         var pairs: [(String, J)] = [("summary", str(summary)), ("operationId", str(id)), ("tags", strings([tag]))]
         if !parameters.isEmpty { pairs.append(("parameters", .array(parameters))) }
         if let body {
@@ -50,16 +53,25 @@ package enum OpenAPIDocument {
     }
 
     private static func pathParameter(_ name: String, _ description: String) -> J {
-        obj(("name", str(name)), ("in", str("path")), ("required", .bool(true)), ("description", str(description)),
+        obj(
+            ("name", str(name)), ("in", str("path")), ("required", .bool(true)), ("description", str(description)),
             ("schema", obj(("type", str("string")), ("minLength", .int(1)))))
     }
 
     private static let restoreBody: J = obj(
         ("type", str("object")),
-        ("properties", obj(
-            ("conflict", obj(("type", str("string")), ("enum", strings(["skip", "overwrite"])))),
-            ("conflict_for", obj(("type", str("object")), ("additionalProperties", obj(("type", str("string")), ("enum", strings(["skip", "overwrite"])))))),
-            ("collections", stringArray), ("system_tables", stringArray), ("confirm", obj(("type", str("boolean")))))))
+        (
+            "properties",
+            obj(
+                ("conflict", obj(("type", str("string")), ("enum", strings(["skip", "overwrite"])))),
+                (
+                    "conflict_for",
+                    obj(
+                        ("type", str("object")),
+                        ("additionalProperties", obj(("type", str("string")), ("enum", strings(["skip", "overwrite"])))))
+                ),
+                ("collections", stringArray), ("system_tables", stringArray), ("confirm", obj(("type", str("boolean")))))
+        ))
 
     /// The document, with paths under `prefix` (`/api`).
     package static func json(prefix: String) -> JSONValue {
@@ -69,96 +81,272 @@ package enum OpenAPIDocument {
         let zstd: J = obj(("type", str("string")), ("contentMediaType", str("application/zstd")))
         let archive: J = obj(("description", str("The archive.")), ("content", obj(("application/zstd", obj(("schema", zstd))))))
         let paths: [(String, J)] = [
-            ("/collections/superusers/auth/login", obj(("post", operation(
-                "Log in as a superuser (Veloquent's standard login); the token works in Veloquent too.", "login", tag: "auth",
-                ok: json(envelope(obj(("type", str("object")), ("required", strings(["token", "expires_in", "collection_name"])),
-                                      ("properties", obj(("token", obj(("type", str("string")))), ("expires_in", obj(("type", str("integer")))),
-                                                         ("collection_name", obj(("type", str("string")))))))), "A new bearer token."),
-                body: obj(("type", str("object")), ("required", strings(["identity", "password"])),
-                          ("properties", obj(("identity", obj(("type", str("string")))), ("password", obj(("type", str("string"))))))),
-                errors: [("400", obj(("$ref", str("#/components/responses/BadRequest")))),
-                         ("401", obj(("$ref", str("#/components/responses/Unauthorized")))),
-                         ("404", obj(("$ref", str("#/components/responses/NotFound")))),
-                         ("422", obj(("$ref", str("#/components/responses/Unprocessable")))),
-                         ("429", obj(("$ref", str("#/components/responses/TooManyRequests"))))],
-                secured: false)))),
-            ("/schema/corrupt", obj(("get", operation(
-                "Unfinished schema_jobs markers (as Veloquent lists them) and collections whose table drifted (operation drift), with velo's findings.",
-                "listCorrupt", tag: "schema", ok: json(envelope(arrayOfObjects), "Entries."), errors: errors(validation: false))))),
-            ("/collections/{collection}/recover", obj(
-                ("parameters", .array([pathParameter("collection", "A collection id or name.")])),
-                ("post", operation("Recover a collection without losing a row, after a snapshot of it.", "recoverCollection", tag: "schema",
-                                   ok: json(envelope(anyObject), "Recovered."), errors: errors([busy]))))),
-            ("/schema/orphans", obj(
-                ("get", operation("Orphan tables (pivot tables of live relation_many fields are not orphans).", "listOrphans", tag: "schema",
-                                  ok: json(envelope(stringArray), "Table names."), errors: errors(validation: false))),
-                ("delete", operation("Drop every orphan table, snapshotted first.", "dropAllOrphans", tag: "schema",
-                                     ok: json(envelope(anyObject), "Dropped."), errors: errors([busy]))))),
-            ("/schema/orphans/{table_name}", obj(
-                ("parameters", .array([pathParameter("table_name", "The orphan table.")])),
-                ("delete", operation("Drop one orphan table, snapshotted first.", "dropOrphan", tag: "schema",
-                                     ok: json(envelope(anyObject), "Dropped."), errors: errors([busy]))))),
-            ("/schema/transfer/options", obj(("get", operation(
-                "What can be exported.", "transferOptions", tag: "transfer",
-                ok: json(envelope(obj(("type", str("object")), ("required", strings(["collections", "system_tables"])),
-                                      ("properties", obj(("collections", arrayOfObjects), ("system_tables", stringArray))))), "Options."),
-                errors: errors(validation: false))))),
-            ("/schema/transfer/export", obj(("post", operation(
-                "Export a transfer payload (Veloquent's shape), streamed.", "transferExport", tag: "transfer",
-                ok: json(envelope(anyObject), "The payload."),
-                body: obj(("type", str("object")), ("properties", obj(
-                    ("collections", obj(("type", .array([str("array"), str("null")])), ("items", obj(("type", str("string")))))),
-                    ("system_tables", obj(("type", .array([str("array"), str("null")])), ("items", obj(("type", str("string")))))),
-                    ("include_records", obj(("type", .array([str("boolean"), str("null")]))))))),
-                errors: errors())))),
-            ("/schema/transfer/import", obj(("post", operation(
-                "Import a transfer payload: planned first (a blocker is 422 with findings under errors), a safety snapshot, one transaction.",
-                "transferImport", tag: "transfer",
-                ok: json(envelope(obj(("type", str("object")), ("required", strings(["metadata", "records"])))), "What was imported."),
-                body: obj(("type", str("object")), ("required", strings(["payload"])), ("properties", obj(
-                    ("payload", anyObject), ("conflict", obj(("type", str("string")), ("enum", strings(["skip", "overwrite"]))))))),
-                errors: errors([busy, tooLarge]))))),
-            ("/backups", obj(
-                ("get", operation("Snapshots (velo snapshots --json).", "listBackups", tag: "backups",
-                                  ok: json(envelope(arrayOfObjects), "Snapshots."),
-                                  parameters: [obj(("name", str("tag")), ("in", str("query")), ("required", .bool(false)),
-                                                   ("schema", obj(("type", str("string")))))],
-                                  errors: errors(validation: false))),
-                ("post", operation("Take a backup now (velo backup --json).", "createBackup", tag: "backups",
-                                   ok: json(envelope(anyObject), "The snapshot."),
-                                   body: obj(("type", str("object")), ("properties", obj(
-                                       ("tags", stringArray), ("collections", stringArray), ("exclude_tables", stringArray),
-                                       ("include_framework", obj(("type", str("boolean")))), ("records", obj(("type", str("boolean")))),
-                                       ("level", obj(("type", str("integer")), ("minimum", .int(1)), ("maximum", .int(19))))))),
-                                   errors: errors([busy]))))),
-            ("/backups/verify", obj(("post", operation(
-                "Verify every snapshot (velo verify --all --json).", "verifyAllBackups", tag: "backups",
-                ok: json(envelope(arrayOfObjects), "Reports."), errors: errors(validation: false))))),
-            ("/backups/prune", obj(("post", operation(
-                "Prune with a retention policy (velo prune --json).", "pruneBackups", tag: "backups",
-                ok: json(envelope(anyObject), "The prune report."),
-                body: obj(("type", str("object")), ("required", strings(["policy"])),
-                          ("properties", obj(("policy", anyObject), ("dry_run", obj(("type", str("boolean"))))))),
-                errors: errors([busy]))))),
-            ("/backups/{snapshot}", obj(("parameters", .array([snapshot])), ("get", operation(
-                "What a snapshot holds (velo inspect --json).", "inspectBackup", tag: "backups",
-                ok: json(envelope(anyObject), "The inspection."), errors: errors())))),
-            ("/backups/{snapshot}/verify", obj(("parameters", .array([snapshot])), ("post", operation(
-                "Verify one snapshot (velo verify --json).", "verifyBackup", tag: "backups",
-                ok: json(envelope(arrayOfObjects), "Reports."), errors: errors())))),
-            ("/backups/{snapshot}/plan", obj(("parameters", .array([snapshot])), ("post", operation(
-                "Plan restoring a snapshot into this database (velo plan --json).", "planRestore", tag: "backups",
-                ok: json(envelope(anyObject), "The plan."), body: restoreBody,
-                errors: errors())))),
-            ("/backups/{snapshot}/restore", obj(("parameters", .array([snapshot])), ("post", operation(
-                "Restore a snapshot into this database; needs confirm: true (velo restore --json).", "restoreBackup", tag: "backups",
-                ok: json(envelope(anyObject), "What was restored."), body: restoreBody,
-                errors: errors([busy]))))),
-            ("/backups/{snapshot}/archive", obj(("parameters", .array([snapshot])), ("get", operation(
-                "Download the archive (ETag: its SHA-256).", "downloadBackup", tag: "backups",
-                ok: archive, errors: errors([("304", obj(("description", str("Not modified (If-None-Match)."))))], validation: false))))),
-            ("/openapi.json", obj(("get", operation(
-                "This document.", "openapi", tag: "meta", ok: json(anyObject, "The OpenAPI document."), errors: errors(validation: false))))),
+            (
+                "/collections/superusers/auth/login",
+                obj(
+                    (
+                        "post",
+                        operation(
+                            "Log in as a superuser (Veloquent's standard login); the token works in Veloquent too.", "login", tag: "auth",
+                            ok: json(
+                                envelope(
+                                    obj(
+                                        ("type", str("object")), ("required", strings(["token", "expires_in", "collection_name"])),
+                                        (
+                                            "properties",
+                                            obj(
+                                                ("token", obj(("type", str("string")))), ("expires_in", obj(("type", str("integer")))),
+                                                ("collection_name", obj(("type", str("string")))))
+                                        ))), "A new bearer token."),
+                            body: obj(
+                                ("type", str("object")), ("required", strings(["identity", "password"])),
+                                ("properties", obj(("identity", obj(("type", str("string")))), ("password", obj(("type", str("string"))))))),
+                            errors: [
+                                ("400", obj(("$ref", str("#/components/responses/BadRequest")))),
+                                ("401", obj(("$ref", str("#/components/responses/Unauthorized")))),
+                                ("404", obj(("$ref", str("#/components/responses/NotFound")))),
+                                ("422", obj(("$ref", str("#/components/responses/Unprocessable")))),
+                                ("429", obj(("$ref", str("#/components/responses/TooManyRequests")))),
+                            ],
+                            secured: false)
+                    ))
+            ),
+            (
+                "/schema/corrupt",
+                obj(
+                    (
+                        "get",
+                        operation(
+                            "Unfinished schema_jobs markers (as Veloquent lists them) and collections whose table drifted (operation drift), with velo's findings.",
+                            "listCorrupt", tag: "schema", ok: json(envelope(arrayOfObjects), "Entries."), errors: errors(validation: false))
+                    ))
+            ),
+            (
+                "/collections/{collection}/recover",
+                obj(
+                    ("parameters", .array([pathParameter("collection", "A collection id or name.")])),
+                    (
+                        "post",
+                        operation(
+                            "Recover a collection without losing a row, after a snapshot of it.", "recoverCollection", tag: "schema",
+                            ok: json(envelope(anyObject), "Recovered."), errors: errors([busy]))
+                    ))
+            ),
+            (
+                "/schema/orphans",
+                obj(
+                    (
+                        "get",
+                        operation(
+                            "Orphan tables (pivot tables of live relation_many fields are not orphans).", "listOrphans", tag: "schema",
+                            ok: json(envelope(stringArray), "Table names."), errors: errors(validation: false))
+                    ),
+                    (
+                        "delete",
+                        operation(
+                            "Drop every orphan table, snapshotted first.", "dropAllOrphans", tag: "schema",
+                            ok: json(envelope(anyObject), "Dropped."), errors: errors([busy]))
+                    ))
+            ),
+            (
+                "/schema/orphans/{table_name}",
+                obj(
+                    ("parameters", .array([pathParameter("table_name", "The orphan table.")])),
+                    (
+                        "delete",
+                        operation(
+                            "Drop one orphan table, snapshotted first.", "dropOrphan", tag: "schema",
+                            ok: json(envelope(anyObject), "Dropped."), errors: errors([busy]))
+                    ))
+            ),
+            (
+                "/schema/transfer/options",
+                obj(
+                    (
+                        "get",
+                        operation(
+                            "What can be exported.", "transferOptions", tag: "transfer",
+                            ok: json(
+                                envelope(
+                                    obj(
+                                        ("type", str("object")), ("required", strings(["collections", "system_tables"])),
+                                        ("properties", obj(("collections", arrayOfObjects), ("system_tables", stringArray))))), "Options."),
+                            errors: errors(validation: false))
+                    ))
+            ),
+            (
+                "/schema/transfer/export",
+                obj(
+                    (
+                        "post",
+                        operation(
+                            "Export a transfer payload (Veloquent's shape), streamed.", "transferExport", tag: "transfer",
+                            ok: json(envelope(anyObject), "The payload."),
+                            body: obj(
+                                ("type", str("object")),
+                                (
+                                    "properties",
+                                    obj(
+                                        (
+                                            "collections",
+                                            obj(("type", .array([str("array"), str("null")])), ("items", obj(("type", str("string")))))
+                                        ),
+                                        (
+                                            "system_tables",
+                                            obj(("type", .array([str("array"), str("null")])), ("items", obj(("type", str("string")))))
+                                        ),
+                                        ("include_records", obj(("type", .array([str("boolean"), str("null")])))))
+                                )),
+                            errors: errors())
+                    ))
+            ),
+            (
+                "/schema/transfer/import",
+                obj(
+                    (
+                        "post",
+                        operation(
+                            "Import a transfer payload: planned first (a blocker is 422 with findings under errors), a safety snapshot, one transaction.",
+                            "transferImport", tag: "transfer",
+                            ok: json(
+                                envelope(obj(("type", str("object")), ("required", strings(["metadata", "records"])))), "What was imported."
+                            ),
+                            body: obj(
+                                ("type", str("object")), ("required", strings(["payload"])),
+                                (
+                                    "properties",
+                                    obj(
+                                        ("payload", anyObject),
+                                        ("conflict", obj(("type", str("string")), ("enum", strings(["skip", "overwrite"])))))
+                                )),
+                            errors: errors([busy, tooLarge]))
+                    ))
+            ),
+            (
+                "/backups",
+                obj(
+                    (
+                        "get",
+                        operation(
+                            "Snapshots (velo snapshots --json).", "listBackups", tag: "backups",
+                            ok: json(envelope(arrayOfObjects), "Snapshots."),
+                            parameters: [
+                                obj(
+                                    ("name", str("tag")), ("in", str("query")), ("required", .bool(false)),
+                                    ("schema", obj(("type", str("string")))))
+                            ],
+                            errors: errors(validation: false))
+                    ),
+                    (
+                        "post",
+                        operation(
+                            "Take a backup now (velo backup --json).", "createBackup", tag: "backups",
+                            ok: json(envelope(anyObject), "The snapshot."),
+                            body: obj(
+                                ("type", str("object")),
+                                (
+                                    "properties",
+                                    obj(
+                                        ("tags", stringArray), ("collections", stringArray), ("exclude_tables", stringArray),
+                                        ("include_framework", obj(("type", str("boolean")))), ("records", obj(("type", str("boolean")))),
+                                        ("level", obj(("type", str("integer")), ("minimum", .int(1)), ("maximum", .int(19)))))
+                                )),
+                            errors: errors([busy]))
+                    ))
+            ),
+            (
+                "/backups/verify",
+                obj(
+                    (
+                        "post",
+                        operation(
+                            "Verify every snapshot (velo verify --all --json).", "verifyAllBackups", tag: "backups",
+                            ok: json(envelope(arrayOfObjects), "Reports."), errors: errors(validation: false))
+                    ))
+            ),
+            (
+                "/backups/prune",
+                obj(
+                    (
+                        "post",
+                        operation(
+                            "Prune with a retention policy (velo prune --json).", "pruneBackups", tag: "backups",
+                            ok: json(envelope(anyObject), "The prune report."),
+                            body: obj(
+                                ("type", str("object")), ("required", strings(["policy"])),
+                                ("properties", obj(("policy", anyObject), ("dry_run", obj(("type", str("boolean"))))))),
+                            errors: errors([busy]))
+                    ))
+            ),
+            (
+                "/backups/{snapshot}",
+                obj(
+                    ("parameters", .array([snapshot])),
+                    (
+                        "get",
+                        operation(
+                            "What a snapshot holds (velo inspect --json).", "inspectBackup", tag: "backups",
+                            ok: json(envelope(anyObject), "The inspection."), errors: errors())
+                    ))
+            ),
+            (
+                "/backups/{snapshot}/verify",
+                obj(
+                    ("parameters", .array([snapshot])),
+                    (
+                        "post",
+                        operation(
+                            "Verify one snapshot (velo verify --json).", "verifyBackup", tag: "backups",
+                            ok: json(envelope(arrayOfObjects), "Reports."), errors: errors())
+                    ))
+            ),
+            (
+                "/backups/{snapshot}/plan",
+                obj(
+                    ("parameters", .array([snapshot])),
+                    (
+                        "post",
+                        operation(
+                            "Plan restoring a snapshot into this database (velo plan --json).", "planRestore", tag: "backups",
+                            ok: json(envelope(anyObject), "The plan."), body: restoreBody,
+                            errors: errors())
+                    ))
+            ),
+            (
+                "/backups/{snapshot}/restore",
+                obj(
+                    ("parameters", .array([snapshot])),
+                    (
+                        "post",
+                        operation(
+                            "Restore a snapshot into this database; needs confirm: true (velo restore --json).", "restoreBackup",
+                            tag: "backups",
+                            ok: json(envelope(anyObject), "What was restored."), body: restoreBody,
+                            errors: errors([busy]))
+                    ))
+            ),
+            (
+                "/backups/{snapshot}/archive",
+                obj(
+                    ("parameters", .array([snapshot])),
+                    (
+                        "get",
+                        operation(
+                            "Download the archive (ETag: its SHA-256).", "downloadBackup", tag: "backups",
+                            ok: archive,
+                            errors: errors([("304", obj(("description", str("Not modified (If-None-Match)."))))], validation: false))
+                    ))
+            ),
+            (
+                "/openapi.json",
+                obj(
+                    (
+                        "get",
+                        operation(
+                            "This document.", "openapi", tag: "meta", ok: json(anyObject, "The OpenAPI document."),
+                            errors: errors(validation: false))
+                    ))
+            ),
         ]
         func errorResponse(_ description: String, errorsKey: Bool) -> J {
             var properties: [(String, J)] = [("message", obj(("type", str("string"))))]
@@ -167,23 +355,54 @@ package enum OpenAPIDocument {
         }
         return obj(
             ("openapi", str("3.1.0")),
-            ("info", obj(("title", str("velo serve")), ("version", str(VeloVersion.current)),
-                         ("description", str("Veloquent's superuser schema-management API served by velo, and velo's backups. Every response is {\"message\", \"data\"}; errors are {\"message\", \"errors\"?}.")))),
+            (
+                "info",
+                obj(
+                    ("title", str("velo serve")), ("version", str(VeloVersion.current)),
+                    (
+                        "description",
+                        str(
+                            "Veloquent's superuser schema-management API served by velo, and velo's backups. Every response is {\"message\", \"data\"}; errors are {\"message\", \"errors\"?}."
+                        )
+                    ))
+            ),
             ("servers", .array([obj(("url", str(prefix.isEmpty ? "/" : prefix)))])),
             ("security", .array([obj(("bearer", .array([])))])),
             ("paths", .object(paths)),
-            ("components", obj(
-                ("securitySchemes", obj(("bearer", obj(("type", str("http")), ("scheme", str("bearer")),
-                                                        ("description", str("A superuser token from the login route, or one Veloquent issued.")))))),
-                ("responses", obj(
-                    ("BadRequest", errorResponse("The body is not JSON.", errorsKey: false)),
-                    ("Unauthorized", errorResponse("No valid, unexpired, unrevoked token (or invalid credentials).", errorsKey: false)),
-                    ("Forbidden", errorResponse("The token is not a superuser's.", errorsKey: false)),
-                    ("NotFound", errorResponse("Unknown tenant, collection or snapshot.", errorsKey: false)),
-                    ("Conflict", errorResponse("Another operation holds the database or the repository.", errorsKey: true)),
-                    ("TooLarge", errorResponse("The body is larger than --max-body.", errorsKey: false)),
-                    ("Unprocessable", errorResponse("Validation errors (errors by field), or a service error (errors null, or a blocked plan's findings).", errorsKey: true)),
-                    ("TooManyRequests", errorResponse("Too many failed logins from this address.", errorsKey: false))))))
+            (
+                "components",
+                obj(
+                    (
+                        "securitySchemes",
+                        obj(
+                            (
+                                "bearer",
+                                obj(
+                                    ("type", str("http")), ("scheme", str("bearer")),
+                                    ("description", str("A superuser token from the login route, or one Veloquent issued.")))
+                            ))
+                    ),
+                    (
+                        "responses",
+                        obj(
+                            ("BadRequest", errorResponse("The body is not JSON.", errorsKey: false)),
+                            (
+                                "Unauthorized",
+                                errorResponse("No valid, unexpired, unrevoked token (or invalid credentials).", errorsKey: false)
+                            ),
+                            ("Forbidden", errorResponse("The token is not a superuser's.", errorsKey: false)),
+                            ("NotFound", errorResponse("Unknown tenant, collection or snapshot.", errorsKey: false)),
+                            ("Conflict", errorResponse("Another operation holds the database or the repository.", errorsKey: true)),
+                            ("TooLarge", errorResponse("The body is larger than --max-body.", errorsKey: false)),
+                            (
+                                "Unprocessable",
+                                errorResponse(
+                                    "Validation errors (errors by field), or a service error (errors null, or a blocked plan's findings).",
+                                    errorsKey: true)
+                            ),
+                            ("TooManyRequests", errorResponse("Too many failed logins from this address.", errorsKey: false)))
+                    ))
+            )
         )
     }
 
@@ -218,8 +437,12 @@ package enum OpenAPIDocument {
         }
         /// Keys YAML reads back as the same string without quotes.
         func plainKey(_ key: String) -> Bool {
-            guard let first = key.unicodeScalars.first, first.properties.isAlphabetic || first == "/" || first == "$" || first == "_" else { return false }
-            return key.unicodeScalars.allSatisfy { ($0.isASCII && ($0.properties.isAlphabetic || ("0"..."9").contains($0))) || "/_$.-".unicodeScalars.contains($0) }
+            guard let first = key.unicodeScalars.first, first.properties.isAlphabetic || first == "/" || first == "$" || first == "_" else {
+                return false
+            }
+            return key.unicodeScalars.allSatisfy {
+                ($0.isASCII && ($0.properties.isAlphabetic || ("0"..."9").contains($0))) || "/_$.-".unicodeScalars.contains($0)
+            }
                 && !["true", "false", "null", "yes", "no", "on", "off", "y", "n"].contains(key.lowercased())
         }
         func inline(_ v: J) -> String {

@@ -22,7 +22,9 @@ final class OperationGate: Sendable {
         }
 
         func release() {
-            let first = released.withLock { r -> Bool in defer { r = true }; return !r }
+            let first = released.withLock { r -> Bool in
+                defer { r = true }; return !r
+            }
             if first { gate.busy.withLock { table in for key in keys { table[key] = nil } } }
         }
 
@@ -38,8 +40,9 @@ final class OperationGate: Sendable {
             return nil
         }
         if let holder {
-            throw APIError(.conflict, "Another operation (\(holder)) is changing this database or repository; try again when it finishes.",
-                           hasErrorsKey: true)
+            throw APIError(
+                .conflict, "Another operation (\(holder)) is changing this database or repository; try again when it finishes.",
+                hasErrorsKey: true)
         }
         return Claim(gate: self, keys: unique)
     }

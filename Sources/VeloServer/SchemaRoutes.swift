@@ -35,27 +35,30 @@ struct SchemaRoutes {
             if let table = layout.schema.table("schema_jobs") {
                 let has = Set(table.columns.map(\.name))
                 func column(_ name: String) -> String { has.contains(name) ? SQL.quote(name) : "NULL" }
-                let sql = "SELECT \(column("id")), \(column("collection_id")), \(column("operation")), \(column("table_name")), \(column("started_at")), \(column("created_at")), \(column("updated_at")) FROM \"schema_jobs\" ORDER BY rowid"
+                let sql =
+                    "SELECT \(column("id")), \(column("collection_id")), \(column("operation")), \(column("table_name")), \(column("started_at")), \(column("created_at")), \(column("updated_at")) FROM \"schema_jobs\" ORDER BY rowid"
                 for row in try db.rows(sql) {
                     let collectionID = row[1].stringValue ?? ""
                     marked.insert(collectionID)
-                    out.append(.object([
-                        ("id", Self.json(row[0])), ("collection_id", Self.json(row[1])), ("operation", Self.json(row[2])),
-                        ("table_name", Self.json(row[3])), ("started_at", Self.unixTime(row[4])),
-                        ("created_at", Self.isoTime(row[5])), ("updated_at", Self.isoTime(row[6])),
-                        ("collection", try CollectionRow.read(db, id: collectionID) ?? .null),
-                        ("findings", try findingsJSON(collectionID)),
-                    ]))
+                    out.append(
+                        .object([
+                            ("id", Self.json(row[0])), ("collection_id", Self.json(row[1])), ("operation", Self.json(row[2])),
+                            ("table_name", Self.json(row[3])), ("started_at", Self.unixTime(row[4])),
+                            ("created_at", Self.isoTime(row[5])), ("updated_at", Self.isoTime(row[6])),
+                            ("collection", try CollectionRow.read(db, id: collectionID) ?? .null),
+                            ("findings", try findingsJSON(collectionID)),
+                        ]))
                 }
             }
             for c in layout.collections where !marked.contains(c.id) {
                 guard (findings[c.id] ?? []).contains(where: { $0.severity == .error }) else { continue }
-                out.append(.object([
-                    ("id", .string("drift-\(c.id)")), ("collection_id", .string(c.id)), ("operation", .string("drift")),
-                    ("table_name", .string(c.tableName)), ("started_at", .null), ("created_at", .null), ("updated_at", .null),
-                    ("collection", try CollectionRow.read(db, id: c.id) ?? .null),
-                    ("findings", try findingsJSON(c.id)),
-                ]))
+                out.append(
+                    .object([
+                        ("id", .string("drift-\(c.id)")), ("collection_id", .string(c.id)), ("operation", .string("drift")),
+                        ("table_name", .string(c.tableName)), ("started_at", .null), ("created_at", .null), ("updated_at", .null),
+                        ("collection", try CollectionRow.read(db, id: c.id) ?? .null),
+                        ("findings", try findingsJSON(c.id)),
+                    ]))
             }
             return .array(out)
         }
@@ -77,8 +80,9 @@ struct SchemaRoutes {
         let state = self.state
         let result = try await state.gate.with([state.databaseKey(tenant), state.repositoryKey], for: "recover \(name)") {
             try await BlockingWork.run {
-                try SchemaRecovery.run(databasePath: tenant.databasePath, collection: name, repository: { repository }, dryRun: false,
-                                       busyTimeout: timeout)
+                try SchemaRecovery.run(
+                    databasePath: tenant.databasePath, collection: name, repository: { repository }, dryRun: false,
+                    busyTimeout: timeout)
             }
         }
         return try Envelope.success(encoding: result, message: "Collection schema recovered successfully.")
@@ -101,7 +105,9 @@ struct SchemaRoutes {
         let repository = try state.repository(for: "dropping orphan tables")
         let timeout = state.configuration.busyTimeout
         let state = self.state
-        let dropped: OrphanTables.Dropped? = try await state.gate.with([state.databaseKey(tenant), state.repositoryKey], for: "drop orphans") {
+        let dropped: OrphanTables.Dropped? = try await state.gate.with(
+            [state.databaseKey(tenant), state.repositoryKey], for: "drop orphans"
+        ) {
             try await BlockingWork.run {
                 let targets: [String]
                 if let table {
@@ -114,7 +120,9 @@ struct SchemaRoutes {
                 return try OrphanTables.drop(targets, databasePath: tenant.databasePath, repository: repository, busyTimeout: timeout)
             }
         }
-        let data = try dropped.map { try JSONValueEncoder().encode($0) } ?? .object([("dropped", .array([])), ("snapshot", .null), ("archive", .null)])
+        let data =
+            try dropped.map { try JSONValueEncoder().encode($0) }
+            ?? .object([("dropped", .array([])), ("snapshot", .null), ("archive", .null)])
         let message = table.map { "Orphan table '\($0)' dropped successfully." } ?? "All orphan tables dropped successfully."
         return Envelope.success(data, message: message)
     }

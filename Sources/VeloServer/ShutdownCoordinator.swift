@@ -21,7 +21,9 @@ final class ShutdownCoordinator: Sendable {
 
     /// Refuses new requests from now on; false when that had already begun.
     func beginStopping() -> Bool {
-        stopping.withLock { s -> Bool in defer { s = true }; return !s }
+        stopping.withLock { s -> Bool in
+            defer { s = true }; return !s
+        }
     }
 
     /// Requests being handled now.
@@ -42,8 +44,12 @@ final class ShutdownCoordinator: Sendable {
             let source = DispatchSource.makeSignalSource(signal: number, queue: .global())
             source.setEventHandler { [self] in
                 guard beginStopping() else { return }
-                logger.info("stopping", metadata: ["signal": "\(number == SIGTERM ? "SIGTERM" : "SIGINT")",
-                                                   "requests": "\(inFlight.withLock { $0 })", "streams": "\(streams.active)"])
+                logger.info(
+                    "stopping",
+                    metadata: [
+                        "signal": "\(number == SIGTERM ? "SIGTERM" : "SIGINT")",
+                        "requests": "\(inFlight.withLock { $0 })", "streams": "\(streams.active)",
+                    ])
                 Task {
                     let deadline = ContinuousClock.now + limit
                     while (inFlight.withLock { $0 } > 0 || streams.active > 0) && ContinuousClock.now < deadline {

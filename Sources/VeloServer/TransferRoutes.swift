@@ -60,8 +60,9 @@ struct TransferRoutes {
             TemporaryFolder.remove(directory)
             throw error
         }
-        let body2 = try FileStream.body(path: path, size: size, prefix: Array("{\"message\":\"Success\",\"data\":".utf8), suffix: Array("}".utf8),
-                                        streams: state.streams, onFinish: { TemporaryFolder.remove(directory) })
+        let body2 = try FileStream.body(
+            path: path, size: size, prefix: Array("{\"message\":\"Success\",\"data\":".utf8), suffix: Array("}".utf8),
+            streams: state.streams, onFinish: { TemporaryFolder.remove(directory) })
         return Response(status: .ok, headers: [.contentType: "application/json"], body: body2)
     }
 

@@ -5,10 +5,18 @@ import VeloKit
 /// `--tenant NAME --app DIR`, which `plan` and `restore` share: the tenant's snapshot, into the app's paths,
 /// with its uploaded files.
 struct AppTargetOptions: ParsableArguments {
-    @Option(name: .long, help: ArgumentHelp("The tenant (name, domain or id, or 'landlord') whose newest snapshot is used when no snapshot is named (with --app), and whose newest 'latest' is.", valueName: "name"))
+    @Option(
+        name: .long,
+        help: ArgumentHelp(
+            "The tenant (name, domain or id, or 'landlord') whose newest snapshot is used when no snapshot is named (with --app), and whose newest 'latest' is.",
+            valueName: "name"))
     var tenant: String?
 
-    @Option(name: .long, help: ArgumentHelp("Restore into this Veloquent app folder: the tenant's database and its uploaded files go where the app keeps them (a fresh folder gets Veloquent's layout).", valueName: "dir"), completion: .directory)
+    @Option(
+        name: .long,
+        help: ArgumentHelp(
+            "Restore into this Veloquent app folder: the tenant's database and its uploaded files go where the app keeps them (a fresh folder gets Veloquent's layout).",
+            valueName: "dir"), completion: .directory)
     var app: String?
 
     /// What a restore into an app works on.
@@ -33,7 +41,8 @@ struct AppTargetOptions: ParsableArguments {
         if let tenant, let origin = header.source.app, snapshot != nil {
             let names = [origin.tenantName, origin.tenantDomain, origin.tenantID.map(String.init)].compactMap { $0?.lowercased() }
             if !(names.contains(tenant.lowercased()) || (origin.tenantID == nil && tenant.lowercased() == "landlord")) {
-                throw VeloError("snapshot \(SnapshotID.short(header.id)) is of \(origin.tenantName ?? "the landlord"), not \(tenant)", kind: .usage)
+                throw VeloError(
+                    "snapshot \(SnapshotID.short(header.id)) is of \(origin.tenantName ?? "the landlord"), not \(tenant)", kind: .usage)
             }
         }
         let target = try TenantRestore.target(app: app, header: header)
@@ -42,9 +51,12 @@ struct AppTargetOptions: ParsableArguments {
 
     /// The files part of a plan, for people.
     static func render(_ plan: FilesRestore.Plan) -> String {
-        var lines = ["files: \(plan.items.count) in the snapshot, into \(plan.root): \(plan.count(.add)) to add, \(plan.count(.unchanged)) unchanged, \(plan.count(.keep) + plan.count(.replace)) with other content (\(plan.strategy == .overwrite ? "replaced: overwrite" : "kept: skip"))"]
+        var lines = [
+            "files: \(plan.items.count) in the snapshot, into \(plan.root): \(plan.count(.add)) to add, \(plan.count(.unchanged)) unchanged, \(plan.count(.keep) + plan.count(.replace)) with other content (\(plan.strategy == .overwrite ? "replaced: overwrite" : "kept: skip"))"
+        ]
         for item in plan.items where item.action != .unchanged {
-            lines.append("  \(item.action.rawValue.padding(toLength: 16, withPad: " ", startingAt: 0)) \(item.path) (\(Output.bytes(item.bytes)))")
+            lines.append(
+                "  \(item.action.rawValue.padding(toLength: 16, withPad: " ", startingAt: 0)) \(item.path) (\(Output.bytes(item.bytes)))")
         }
         return lines.joined(separator: "\n")
     }

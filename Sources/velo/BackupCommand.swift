@@ -16,7 +16,10 @@ struct BackupCommand: ParsableCommand {
     @Option(name: .long, help: ArgumentHelp("Tag the snapshot (repeatable).", valueName: "tag"))
     var tag: [String] = []
 
-    @Option(name: .long, help: ArgumentHelp("Back up only these collections' records (comma-separated); metadata and system tables are always kept.", valueName: "a,b"))
+    @Option(
+        name: .long,
+        help: ArgumentHelp(
+            "Back up only these collections' records (comma-separated); metadata and system tables are always kept.", valueName: "a,b"))
     var collections: String?
 
     @Option(name: .long, help: ArgumentHelp("Leave this table's rows out (repeatable).", valueName: "table"))
@@ -28,13 +31,25 @@ struct BackupCommand: ParsableCommand {
     @Flag(name: .long, help: "Metadata only: schema, collections and migrations, no rows of records or system tables.")
     var noRecords = false
 
-    @Flag(name: .long, help: "Write a self-contained full archive (format version 1) instead of an incremental snapshot, whose rows are stored once in the repository.")
+    @Flag(
+        name: .long,
+        help:
+            "Write a self-contained full archive (format version 1) instead of an incremental snapshot, whose rows are stored once in the repository."
+    )
     var full = false
 
-    @Option(name: .long, help: "zstd compression level, 1 to 19; at 3 velo compresses archives and pack frames with tuned parameters (fast matching, a window of up to 4 MiB).")
+    @Option(
+        name: .long,
+        help:
+            "zstd compression level, 1 to 19; at 3 velo compresses archives and pack frames with tuned parameters (fast matching, a window of up to 4 MiB)."
+    )
     var level: Int32 = 3
 
-    @Option(name: .long, help: "Compression threads: 0 compresses on the reading thread, 1 on a thread of its own, 2 or more on that many zstd workers; an incremental backup with any also hashes its segments on a thread of its own, and always writes its segment lists on one (default: the number of cores, at most 2).")
+    @Option(
+        name: .long,
+        help:
+            "Compression threads: 0 compresses on the reading thread, 1 on a thread of its own, 2 or more on that many zstd workers; an incremental backup with any also hashes its segments on a thread of its own, and always writes its segment lists on one (default: the number of cores, at most 2)."
+    )
     var threads: Int32?
 
     @Option(name: .long, help: ArgumentHelp("The snapshot's time, ISO 8601 with an offset (default: now).", valueName: "time"))
@@ -43,13 +58,23 @@ struct BackupCommand: ParsableCommand {
     @Option(name: .long, help: ArgumentHelp("After the backup, prune the repository with this retention policy.", valueName: "policy.json"))
     var prune: String?
 
-    @Option(name: .long, help: ArgumentHelp("Store a Veloquent transfer export as a snapshot instead (its time is exported_at); no --db.", valueName: "file"))
+    @Option(
+        name: .long,
+        help: ArgumentHelp("Store a Veloquent transfer export as a snapshot instead (its time is exported_at); no --db.", valueName: "file")
+    )
     var fromPayload: String?
 
-    @Option(name: .long, help: ArgumentHelp("Back up a whole Veloquent app instead of --db: the landlord and every tenant (or the single tenant), each its own snapshot with its uploaded files.", valueName: "dir"), completion: .directory)
+    @Option(
+        name: .long,
+        help: ArgumentHelp(
+            "Back up a whole Veloquent app instead of --db: the landlord and every tenant (or the single tenant), each its own snapshot with its uploaded files.",
+            valueName: "dir"), completion: .directory)
     var app: String?
 
-    @Option(name: .long, help: ArgumentHelp("With --app: only these tenants (names, domains or ids; 'landlord' for the landlord database).", valueName: "a,b"))
+    @Option(
+        name: .long,
+        help: ArgumentHelp(
+            "With --app: only these tenants (names, domains or ids; 'landlord' for the landlord database).", valueName: "a,b"))
     var tenants: String?
 
     @Option(name: .long, help: "With --app: how many tenants to back up at once (default: the number of cores).")
@@ -83,7 +108,9 @@ struct BackupCommand: ParsableCommand {
             let result = try PayloadSnapshot.run(payload: fromPayload, repository: repo, tags: tag)
             if output.json { try Output.json(result); return }
             let rows = result.rows.values.reduce(0, +)
-            print("snapshot \(result.id) saved from \(fromPayload) (time \(result.time)): \(Output.grouped(rows)) rows in \(result.rows.count) tables, \(Output.bytes(result.bytes))")
+            print(
+                "snapshot \(result.id) saved from \(fromPayload) (time \(result.time)): \(Output.grouped(rows)) rows in \(result.rows.count) tables, \(Output.bytes(result.bytes))"
+            )
             print("  \(result.archive)")
             return
         }
@@ -106,7 +133,9 @@ struct BackupCommand: ParsableCommand {
             if let pruned { try Output.json(BackupAndPrune(backup: result, prune: pruned)) } else { try Output.json(result) }
         } else {
             let rows = result.rows.values.reduce(0, +)
-            print("snapshot \(result.id) saved: \(Output.grouped(rows)) rows in \(result.rows.count) tables, \(Output.bytes(result.bytes)), \(String(format: "%.1f", result.seconds)) s")
+            print(
+                "snapshot \(result.id) saved: \(Output.grouped(rows)) rows in \(result.rows.count) tables, \(Output.bytes(result.bytes)), \(String(format: "%.1f", result.seconds)) s"
+            )
             print("  \(result.archive)")
             if !result.notVeloquent.isEmpty {
                 print("  also kept, not Veloquent's: \(result.notVeloquent.joined(separator: ", "))")
@@ -119,7 +148,9 @@ struct BackupCommand: ParsableCommand {
     func backupOptions() throws -> Backup.Options {
         var options = Backup.Options()
         options.tags = tag
-        options.collections = collections.map { $0.split(separator: ",").map { $0.trimmingCharacters(in: .whitespaces) }.filter { !$0.isEmpty } }
+        options.collections = collections.map {
+            $0.split(separator: ",").map { $0.trimmingCharacters(in: .whitespaces) }.filter { !$0.isEmpty }
+        }
         options.excludeTables = excludeTable
         options.includeFramework = includeFramework
         options.records = !noRecords
@@ -151,25 +182,36 @@ struct BackupCommand: ParsableCommand {
         options.backup = try backupOptions()
         let policy = try prune.map { try RetentionPolicy.load(path: $0) }
         let repo = try repository.open(create: true)
-        let report = try AppBackup.run(layout: layout, sources: sources, repository: repo, options: options,
-                                       progress: TerminalProgress("backup", total: sources.count))
+        let report = try AppBackup.run(
+            layout: layout, sources: sources, repository: repo, options: options,
+            progress: TerminalProgress("backup", total: sources.count))
         // Retention works per source, so one prune covers every tenant's snapshots.
         let pruned = try policy.map { try Prune.run(repository: repo, policy: $0, dryRun: false) }
         if output.json {
             if let pruned { try Output.json(AppBackupAndPrune(backup: report, prune: pruned)) } else { try Output.json(report) }
         } else {
-            print(Output.table(["SOURCE", "KIND", "STATUS", "SNAPSHOT", "ROWS", "FILES", "SIZE", "SECONDS"], report.sources.map { o in
-                [o.source, o.kind, o.status.rawValue, o.snapshot.map(SnapshotID.short) ?? "-", o.rows.map(Output.grouped) ?? "-",
-                 o.files.map { "\($0) (\(Output.bytes(o.fileBytes ?? 0)))" } ?? "-", o.bytes.map(Output.bytes) ?? "-", String(format: "%.1f", o.seconds)]
-            }, indent: ""))
+            print(
+                Output.table(
+                    ["SOURCE", "KIND", "STATUS", "SNAPSHOT", "ROWS", "FILES", "SIZE", "SECONDS"],
+                    report.sources.map { o in
+                        [
+                            o.source, o.kind, o.status.rawValue, o.snapshot.map(SnapshotID.short) ?? "-", o.rows.map(Output.grouped) ?? "-",
+                            o.files.map { "\($0) (\(Output.bytes(o.fileBytes ?? 0)))" } ?? "-", o.bytes.map(Output.bytes) ?? "-",
+                            String(format: "%.1f", o.seconds),
+                        ]
+                    }, indent: ""))
             for o in report.sources where o.status != .ok { print("\(o.source): \(o.status.rawValue): \(o.reason ?? "")") }
             let ok = report.sources.filter { $0.status == .ok }.count
-            print("\(ok) of \(report.sources.count) sources backed up into \(report.repository) in \(String(format: "%.1f", report.seconds)) s (\(report.jobs) at once)")
+            print(
+                "\(ok) of \(report.sources.count) sources backed up into \(report.repository) in \(String(format: "%.1f", report.seconds)) s (\(report.jobs) at once)"
+            )
             if let pruned { print(PruneCommand.render(pruned)) }
         }
         var problems: [String] = []
         if !report.failed.isEmpty { problems.append("failed: \(report.failed.joined(separator: ", "))") }
-        if !report.notCovered.isEmpty && !skipUncovered { problems.append("not covered: \(report.notCovered.joined(separator: ", ")) (--skip-uncovered accepts them)") }
+        if !report.notCovered.isEmpty && !skipUncovered {
+            problems.append("not covered: \(report.notCovered.joined(separator: ", ")) (--skip-uncovered accepts them)")
+        }
         if !problems.isEmpty {
             if output.json {
                 // The report (with "failed" and "notCovered") is the output; a second JSON object would break it.

@@ -21,7 +21,11 @@ struct CatCommand: ParsableCommand {
     @Argument(help: ArgumentHelp("A collection name (e.g. posts) or a table name (e.g. _velo_posts, settings).", valueName: "table"))
     var table: String?
 
-    @Option(name: .long, help: ArgumentHelp("Write one uploaded file of the snapshot instead of a table, its bytes as they were (e.g. uploads/collections/posts/<uuid>.png).", valueName: "path"))
+    @Option(
+        name: .long,
+        help: ArgumentHelp(
+            "Write one uploaded file of the snapshot instead of a table, its bytes as they were (e.g. uploads/collections/posts/<uuid>.png).",
+            valueName: "path"))
     var file: String?
 
     @Option(name: .long, help: "The output format.")
@@ -44,15 +48,15 @@ struct CatCommand: ParsableCommand {
 
     /// Writes to stdout; a closed pipe (`| head`) ends velo quietly.
     static func writeOut(_ bytes: UnsafeRawBufferPointer) throws {
-            var offset = 0
-            while offset < bytes.count {
-                let n = write(1, bytes.baseAddress! + offset, bytes.count - offset)
-                if n < 0 {
-                    if errno == EINTR { continue }
-                    if errno == EPIPE { throw ExitCode.success }
-                    throw VeloError("stdout: \(String(cString: strerror(errno)))")
-                }
-                offset += n
+        var offset = 0
+        while offset < bytes.count {
+            let n = write(1, bytes.baseAddress! + offset, bytes.count - offset)
+            if n < 0 {
+                if errno == EINTR { continue }
+                if errno == EPIPE { throw ExitCode.success }
+                throw VeloError("stdout: \(String(cString: strerror(errno)))")
             }
+            offset += n
+        }
     }
 }

@@ -10,7 +10,11 @@ struct DemoCommand: ParsableCommand {
     @Option(name: .long, help: ArgumentHelp("Where to write the database.", valueName: "path"), completion: .file(extensions: ["sqlite"]))
     var out: String?
 
-    @Option(name: .long, help: ArgumentHelp("Make a whole Veloquent app in this new or empty folder instead: .env, a landlord, tenant databases and their uploaded files.", valueName: "dir"), completion: .directory)
+    @Option(
+        name: .long,
+        help: ArgumentHelp(
+            "Make a whole Veloquent app in this new or empty folder instead: .env, a landlord, tenant databases and their uploaded files.",
+            valueName: "dir"), completion: .directory)
     var app: String?
 
     @Option(name: .long, help: "With --app: how many tenants (0 makes a single-tenant app).")
@@ -19,7 +23,9 @@ struct DemoCommand: ParsableCommand {
     @Option(name: .long, help: "With --app: posts with a cover (an uploaded file) per tenant.")
     var files: Int = 3
 
-    @Option(name: .long, help: "How many posts to make, per tenant with --app (users: one per 20 posts, at least 20; default 1000, 200 with --app).")
+    @Option(
+        name: .long,
+        help: "How many posts to make, per tenant with --app (users: one per 20 posts, at least 20; default 1000, 200 with --app).")
     var posts: Int?
 
     @Option(name: .long, help: "Seed for the generator; the same seed gives the same database.")
@@ -38,7 +44,10 @@ struct DemoCommand: ParsableCommand {
         case words, random
     }
 
-    @Option(name: .long, help: "Text of posts and comments: words (a short word list, compresses very well) or random (random letters, compresses about 2x).")
+    @Option(
+        name: .long,
+        help: "Text of posts and comments: words (a short word list, compresses very well) or random (random letters, compresses about 2x)."
+    )
     var text: TextShape = .words
 
     @Flag(name: .long, help: "Replace the file if it exists.")
@@ -63,20 +72,26 @@ struct DemoCommand: ParsableCommand {
             if output.json {
                 try Output.json(summary)
             } else {
-                print("\(summary.app): \(tenants == 0 ? "single-tenant app" : "\(tenants) tenants"), \(summary.databases) databases, \(summary.files) uploaded files (\(Output.bytes(summary.fileBytes))), \(String(format: "%.1f", summary.seconds)) s")
+                print(
+                    "\(summary.app): \(tenants == 0 ? "single-tenant app" : "\(tenants) tenants"), \(summary.databases) databases, \(summary.files) uploaded files (\(Output.bytes(summary.fileBytes))), \(String(format: "%.1f", summary.seconds)) s"
+                )
             }
             return
         }
         guard let out else { return }
         let posts = self.posts ?? 1_000
-        let demo = DemoDatabase(options: .init(posts: posts, seed: seed, journalMode: journalMode.rawValue, force: force,
-                                                     text: DemoTextShape(rawValue: text.rawValue) ?? .words))
+        let demo = DemoDatabase(
+            options: .init(
+                posts: posts, seed: seed, journalMode: journalMode.rawValue, force: force,
+                text: DemoTextShape(rawValue: text.rawValue) ?? .words))
         let summary = try demo.write(to: out, progress: TerminalProgress("demo", total: posts))
         if output.json {
             try Output.json(summary)
         } else {
             let rows = summary.rows.values.reduce(0, +)
-            print("\(summary.path): \(Output.grouped(rows)) rows in \(summary.rows.count) tables, \(Output.bytes(summary.bytes)), \(String(format: "%.1f", summary.seconds)) s")
+            print(
+                "\(summary.path): \(Output.grouped(rows)) rows in \(summary.rows.count) tables, \(Output.bytes(summary.bytes)), \(String(format: "%.1f", summary.seconds)) s"
+            )
         }
     }
 }

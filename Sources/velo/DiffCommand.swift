@@ -40,14 +40,19 @@ struct DiffCommand: ParsableCommand {
         }
         print("\nRows:")
         let rows = diff.tables.map { t -> [String] in
-            let examples = (t.examples.added.prefix(2).map { "+" + $0 } + t.examples.removed.prefix(2).map { "-" + $0 }
-                            + t.examples.changed.prefix(2).map { "~" + $0 }).joined(separator: " ")
-            return [t.table + (t.presence.map { " (\($0))" } ?? ""), Output.grouped(t.added), Output.grouped(t.removed),
-                    Output.grouped(t.changed), Output.grouped(t.unchanged), examples]
+            let examples =
+                (t.examples.added.prefix(2).map { "+" + $0 } + t.examples.removed.prefix(2).map { "-" + $0 }
+                + t.examples.changed.prefix(2).map { "~" + $0 }).joined(separator: " ")
+            return [
+                t.table + (t.presence.map { " (\($0))" } ?? ""), Output.grouped(t.added), Output.grouped(t.removed),
+                Output.grouped(t.changed), Output.grouped(t.unchanged), examples,
+            ]
         }
         print(Output.table(["TABLE", "ADDED", "REMOVED", "CHANGED", "SAME", "EXAMPLES"], rows))
         if let files = diff.files {
-            print("\nFiles: \(files.added.count) added, \(files.removed.count) removed, \(files.changed.count) changed, \(files.unchanged) the same")
+            print(
+                "\nFiles: \(files.added.count) added, \(files.removed.count) removed, \(files.changed.count) changed, \(files.unchanged) the same"
+            )
             for f in files.added { print("  + \(f)") }
             for f in files.removed { print("  - \(f)") }
             for f in files.changed { print("  ~ \(f)") }

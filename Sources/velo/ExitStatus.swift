@@ -46,4 +46,3 @@ enum ExitStatus {
 
 /// A command that answers a monitoring system: its errors exit with `ExitStatus.unknown` (3), not 1.
 protocol MonitoringCheck {}
-

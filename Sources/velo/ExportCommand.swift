@@ -18,7 +18,8 @@ struct ExportCommand: ParsableCommand {
     @Option(name: .long, help: ArgumentHelp("The archive to write (must not exist).", valueName: "file"))
     var out: String
 
-    @Option(name: .long, help: "zstd compression level, 1 to 19; at 3 velo compresses with tuned parameters (fast matching, a 4 MiB window).")
+    @Option(
+        name: .long, help: "zstd compression level, 1 to 19; at 3 velo compresses with tuned parameters (fast matching, a 4 MiB window).")
     var level: Int32 = 3
 
     @OptionGroup var output: OutputOptions
@@ -31,7 +32,9 @@ struct ExportCommand: ParsableCommand {
         let selected = try SelectedSnapshot.resolve(snapshot, repository: try repository.openIfGiven(), filter: filter.filter())
         let result = try SnapshotExport.run(selected, out: out, level: level)
         if output.json { try Output.json(result); return }
-        print("snapshot \(result.id) exported: \(Output.grouped(result.rows)) rows in \(result.entries) entries, \(Output.bytes(result.bytes))")
+        print(
+            "snapshot \(result.id) exported: \(Output.grouped(result.rows)) rows in \(result.entries) entries, \(Output.bytes(result.bytes))"
+        )
         print("  \(result.out)")
     }
 }

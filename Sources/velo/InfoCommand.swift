@@ -32,14 +32,18 @@ struct InfoCommand: ParsableCommand {
         if !info.unknownMigrations.isEmpty {
             lines.append("  unknown to velo \(info.unknownMigrations.joined(separator: ", "))")
         }
-        lines.append("  file            \(Output.bytes(info.fileBytes)), \(Output.grouped(info.pageCount)) pages of \(info.pageSize) bytes, journal mode \(info.journalMode)")
+        lines.append(
+            "  file            \(Output.bytes(info.fileBytes)), \(Output.grouped(info.pageCount)) pages of \(info.pageSize) bytes, journal mode \(info.journalMode)"
+        )
         if !info.collections.isEmpty {
             lines.append("")
             lines.append("Collections (\(info.collections.count)):")
             var rows: [[String]] = []
             for c in info.collections {
-                rows.append([c.name, c.type + (c.system ? " (system)" : ""), c.table, c.rows.map(Output.grouped) ?? "missing",
-                             String(c.fields), c.relationTargets.joined(separator: ",")])
+                rows.append([
+                    c.name, c.type + (c.system ? " (system)" : ""), c.table, c.rows.map(Output.grouped) ?? "missing",
+                    String(c.fields), c.relationTargets.joined(separator: ","),
+                ])
                 for p in c.pivots {
                     rows.append(["  ↳ \(p.field)", "pivot", p.table, p.rows.map(Output.grouped) ?? "missing", "", p.target ?? ""])
                 }
@@ -49,17 +53,22 @@ struct InfoCommand: ParsableCommand {
         if !info.systemTables.isEmpty {
             lines.append("")
             lines.append("System tables (\(info.systemTables.count)):")
-            lines.append(Output.table(["TABLE", "ROLE", "ROWS"], info.systemTables.map { [$0.name, $0.role.rawValue, Output.grouped($0.rows)] }))
+            lines.append(
+                Output.table(["TABLE", "ROLE", "ROWS"], info.systemTables.map { [$0.name, $0.role.rawValue, Output.grouped($0.rows)] }))
         }
         if !info.otherTables.isEmpty {
             lines.append("")
             lines.append("Other tables (\(info.otherTables.count)):")
-            lines.append(Output.table(["TABLE", "ROLE", "ROWS"], info.otherTables.map { [$0.name, $0.role.rawValue, Output.grouped($0.rows)] }))
+            lines.append(
+                Output.table(["TABLE", "ROLE", "ROWS"], info.otherTables.map { [$0.name, $0.role.rawValue, Output.grouped($0.rows)] }))
         }
         if !info.tenants.isEmpty {
             lines.append("")
             lines.append("Tenants (\(info.tenants.count)):")
-            lines.append(Output.table(["ID", "NAME", "DOMAIN", "DATABASE"], info.tenants.map { [String($0.id), $0.name, $0.domain ?? "", $0.database ?? "(this file)"] }))
+            lines.append(
+                Output.table(
+                    ["ID", "NAME", "DOMAIN", "DATABASE"],
+                    info.tenants.map { [String($0.id), $0.name, $0.domain ?? "", $0.database ?? "(this file)"] }))
         }
         return lines.joined(separator: "\n")
     }

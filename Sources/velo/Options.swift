@@ -4,7 +4,8 @@ import VeloKit
 
 /// `--db PATH`, defaulting to `$VELO_DB`.
 struct DatabaseOption: ParsableArguments {
-    @Option(name: .long, help: ArgumentHelp("The Veloquent SQLite database file (default: $VELO_DB).", valueName: "path"), completion: .file())
+    @Option(
+        name: .long, help: ArgumentHelp("The Veloquent SQLite database file (default: $VELO_DB).", valueName: "path"), completion: .file())
     var db: String?
 
     @Option(name: .long, help: ArgumentHelp("Seconds to wait for another process's lock on the database.", valueName: "seconds"))
@@ -39,10 +40,14 @@ struct OutputOptions: ParsableArguments {
 
 /// `--repo DIR`, defaulting to `$VELO_REPO`.
 struct RepositoryOption: ParsableArguments {
-    @Option(name: .long, help: ArgumentHelp("The snapshot repository folder (default: $VELO_REPO).", valueName: "dir"), completion: .directory)
+    @Option(
+        name: .long, help: ArgumentHelp("The snapshot repository folder (default: $VELO_REPO).", valueName: "dir"), completion: .directory)
     var repo: String?
 
-    @Option(name: .long, help: ArgumentHelp("Wait this long for another velo's repository lock instead of failing at once, e.g. 30s, 5m, 1h.", valueName: "duration"))
+    @Option(
+        name: .long,
+        help: ArgumentHelp(
+            "Wait this long for another velo's repository lock instead of failing at once, e.g. 30s, 5m, 1h.", valueName: "duration"))
     var retryLock: String?
 
     func validate() throws {

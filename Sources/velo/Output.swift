@@ -24,7 +24,9 @@ enum Output {
         for row in rows {
             for (i, cell) in row.enumerated() where i < widths.count { widths[i] = max(widths[i], cell.count) }
         }
-        let numeric = header.indices.map { i in rows.allSatisfy { i < $0.count && (Int($0[i].replacingOccurrences(of: ",", with: "")) != nil || $0[i] == "-") } }
+        let numeric = header.indices.map { i in
+            rows.allSatisfy { i < $0.count && (Int($0[i].replacingOccurrences(of: ",", with: "")) != nil || $0[i] == "-") }
+        }
         func line(_ cells: [String]) -> String {
             let padded = cells.enumerated().map { i, cell -> String in
                 let pad = String(repeating: " ", count: max(0, widths[i] - cell.count))

@@ -6,7 +6,9 @@ struct PlanCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "plan",
         abstract: "Say exactly what restoring a snapshot into a target would do, and what blocks it, without writing.",
-        discussion: "Checks the archive, the target, the schema version, every collection's table (and what an overwrite changes in it), rows (insert, conflicting, identical, only in the target), NULLs into NOT NULL columns, unique collisions (on the indexes the restore creates too), stale relations, foreign keys, secrets bound to APP_KEY and free disk space. Exit status 0 when the restore can proceed, 3 when something blocks. --out saves the plan with fingerprints of the archive and the target; 'velo restore --plan' refuses it once either changed.")
+        discussion:
+            "Checks the archive, the target, the schema version, every collection's table (and what an overwrite changes in it), rows (insert, conflicting, identical, only in the target), NULLs into NOT NULL columns, unique collisions (on the indexes the restore creates too), stale relations, foreign keys, secrets bound to APP_KEY and free disk space. Exit status 0 when the restore can proceed, 3 when something blocks. --out saves the plan with fingerprints of the archive and the target; 'velo restore --plan' refuses it once either changed."
+    )
 
     @OptionGroup var repository: RepositoryOption
 
@@ -32,8 +34,9 @@ struct PlanCommand: ParsableCommand {
         }
         guard let snapshot else { throw VeloError("name a snapshot (or --tenant NAME with --app DIR)", kind: .usage) }
         let selected = try SelectedSnapshot.resolve(snapshot, repository: repo, filter: filter.filter(tenant: appTarget.tenant))
-        let plan = try RestorePlanner.plan(selected, target: try restore.targetPath(), options: try restore.options(),
-                                           busyTimeout: lock.timeout, repository: repo, progress: TerminalProgress("plan"))
+        let plan = try RestorePlanner.plan(
+            selected, target: try restore.targetPath(), options: try restore.options(),
+            busyTimeout: lock.timeout, repository: repo, progress: TerminalProgress("plan"))
         if let out { try plan.save(to: out) }
         if output.json {
             try Output.json(plan)
@@ -51,10 +54,12 @@ struct PlanCommand: ParsableCommand {
 
     /// `--app`: the database plan and the files plan of the tenant's snapshot into the app.
     func planIntoApp(_ app: String, repository repo: Repository?) throws {
-        let resolved = try appTarget.resolve(app: app, snapshot: snapshot, at: nil, repository: repo, filter: filter.filter(tenant: appTarget.tenant))
+        let resolved = try appTarget.resolve(
+            app: app, snapshot: snapshot, at: nil, repository: repo, filter: filter.filter(tenant: appTarget.tenant))
         let options = try restore.options()
-        let plan = try RestorePlanner.plan(resolved.selected, target: resolved.target.database, options: options,
-                                           busyTimeout: lock.timeout, repository: repo, progress: TerminalProgress("plan"))
+        let plan = try RestorePlanner.plan(
+            resolved.selected, target: resolved.target.database, options: options,
+            busyTimeout: lock.timeout, repository: repo, progress: TerminalProgress("plan"))
         if let out { try plan.save(to: out) }
         let files = try resolved.target.filesRoot.map {
             try FilesRestore.plan(manifest: resolved.manifest, archive: resolved.selected.archivePath, root: $0, strategy: options.conflict)
@@ -76,19 +81,27 @@ struct PlanCommand: ParsableCommand {
             lines.append(key.isEmpty ? "" : "\n\(key):")
             for f in byCollection[key]! {
                 let examples = f.examples.isEmpty ? "" : " (e.g. \(f.examples.prefix(3).joined(separator: "; ")))"
-                lines.append("  \(f.severity.rawValue.uppercased().padding(toLength: 7, withPad: " ", startingAt: 0)) \(f.message)\(examples)")
+                lines.append(
+                    "  \(f.severity.rawValue.uppercased().padding(toLength: 7, withPad: " ", startingAt: 0)) \(f.message)\(examples)")
             }
         }
         let rows = plan.tables.map { t in
-            [t.table, t.strategy.rawValue, t.action, Output.grouped(t.insert), Output.grouped(t.conflicting), Output.grouped(t.identical), Output.grouped(t.onlyInTarget)]
+            [
+                t.table, t.strategy.rawValue, t.action, Output.grouped(t.insert), Output.grouped(t.conflicting),
+                Output.grouped(t.identical), Output.grouped(t.onlyInTarget),
+            ]
         }
         if !rows.isEmpty {
             lines.append("")
             lines.append(Output.table(["TABLE", "STRATEGY", "ACTION", "INSERT", "CONFLICT", "IDENTICAL", "ONLY IN TARGET"], rows))
         }
-        let totals = plan.tables.reduce(into: [0, 0, 0, 0]) { t, p in t[0] += p.insert; t[1] += p.conflicting; t[2] += p.identical; t[3] += p.onlyInTarget }
+        let totals = plan.tables.reduce(into: [0, 0, 0, 0]) { t, p in
+            t[0] += p.insert; t[1] += p.conflicting; t[2] += p.identical; t[3] += p.onlyInTarget
+        }
         lines.append("")
-        lines.append("total: \(Output.grouped(totals[0])) rows to insert, \(Output.grouped(totals[1])) conflicting, \(Output.grouped(totals[2])) identical, \(Output.grouped(totals[3])) only in the target")
+        lines.append(
+            "total: \(Output.grouped(totals[0])) rows to insert, \(Output.grouped(totals[1])) conflicting, \(Output.grouped(totals[2])) identical, \(Output.grouped(totals[3])) only in the target"
+        )
         lines.append(plan.canProceed ? "the restore can proceed" : "BLOCKED: \(plan.blockers.count) blockers")
         return lines.joined(separator: "\n")
     }

@@ -47,9 +47,12 @@ struct PruneCommand: ParsableCommand {
             lines.append(Output.table(["ACTION", "ID", "TIME", "REASONS"], rows))
         }
         let verb = report.dryRun ? "would remove" : "removed"
-        lines.append("\(report.keep.count) kept, \(report.remove.count) \(verb), \(Output.bytes(report.bytesFreed)) \(report.dryRun ? "would be " : "")freed")
+        lines.append(
+            "\(report.keep.count) kept, \(report.remove.count) \(verb), \(Output.bytes(report.bytesFreed)) \(report.dryRun ? "would be " : "")freed"
+        )
         if !report.damaged.isEmpty {
-            lines.append("damaged (last verification failed, fill no slot): \(report.damaged.map(SnapshotID.short).joined(separator: ", "))")
+            lines.append(
+                "damaged (last verification failed, fill no slot): \(report.damaged.map(SnapshotID.short).joined(separator: ", "))")
         }
         return lines.joined(separator: "\n")
     }

@@ -6,21 +6,27 @@ struct RestoreCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "restore",
         abstract: "Restore a snapshot into a target database: planned first, then all or nothing.",
-        discussion: "A missing target gets a full restore into a new file (the archive's exact DDL, rows, then indexes). An existing Veloquent database is merged by primary key under the conflict strategy: velo takes its write lock, plans again (or checks --plan), snapshots it into the repository (tag pre-restore) unless --no-safety-snapshot, imports everything in one transaction, clears Veloquent's cached collection metadata and checks integrity and foreign keys before committing. Exit status 3 when the plan blocks.")
+        discussion:
+            "A missing target gets a full restore into a new file (the archive's exact DDL, rows, then indexes). An existing Veloquent database is merged by primary key under the conflict strategy: velo takes its write lock, plans again (or checks --plan), snapshots it into the repository (tag pre-restore) unless --no-safety-snapshot, imports everything in one transaction, clears Veloquent's cached collection metadata and checks integrity and foreign keys before committing. Exit status 3 when the plan blocks."
+    )
 
     @OptionGroup var repository: RepositoryOption
 
     @Argument(help: ArgumentHelp("An id, id prefix, 'latest', or the path of an archive file.", valueName: "snapshot"))
     var snapshot: String?
 
-    @Option(name: .long, help: ArgumentHelp("Restore the newest snapshot at or before this time (ISO 8601 with an offset).", valueName: "time"))
+    @Option(
+        name: .long, help: ArgumentHelp("Restore the newest snapshot at or before this time (ISO 8601 with an offset).", valueName: "time"))
     var at: String?
 
     @OptionGroup var restore: RestoreOptionsGroup
     @OptionGroup var appTarget: AppTargetOptions
     @OptionGroup var filter: SnapshotFilterOptions
 
-    @Option(name: .long, help: ArgumentHelp("Do exactly what this saved plan says, refusing it if the archive or the target changed since.", valueName: "plan.json"))
+    @Option(
+        name: .long,
+        help: ArgumentHelp(
+            "Do exactly what this saved plan says, refusing it if the archive or the target changed since.", valueName: "plan.json"))
     var plan: String?
 
     @Flag(name: .long, help: "Do not snapshot the target before changing it.")
@@ -53,19 +59,27 @@ struct RestoreCommand: ParsableCommand {
             throw VeloError("\(target) exists: restoring merges the snapshot into it; review 'velo plan', then pass --yes")
         }
         let saved = try plan.map { try Restore.SavedPlan(path: $0) }
-        let result = try Restore.run(selected, target: target, options: try restore.options(), repository: repo, savedPlan: saved,
-                                     safetySnapshot: !noSafetySnapshot, busyTimeout: lock.timeout, progress: TerminalProgress("restore"))
+        let result = try Restore.run(
+            selected, target: target, options: try restore.options(), repository: repo, savedPlan: saved,
+            safetySnapshot: !noSafetySnapshot, busyTimeout: lock.timeout, progress: TerminalProgress("restore"))
         if output.json {
             try Output.json(result)
             return
         }
-        print("restored snapshot \(SnapshotID.short(result.snapshot)) into \(result.target)\(result.created ? " (new database)" : "") in \(String(format: "%.1f", result.seconds)) s")
+        print(
+            "restored snapshot \(SnapshotID.short(result.snapshot)) into \(result.target)\(result.created ? " (new database)" : "") in \(String(format: "%.1f", result.seconds)) s"
+        )
         for m in result.metadata { print("  collection \(m.collection): \(m.action)") }
-        print(Output.table(["TABLE", "INSERTED", "UPDATED", "SKIPPED"], result.records.keys.sorted().map { t in
-            let c = result.records[t]!
-            return [t, Output.grouped(c.inserted), Output.grouped(c.updated), Output.grouped(c.skipped)]
-        }))
-        if let safety = result.safetySnapshot, let undo = result.undo { print("safety snapshot \(safety) (tag pre-restore); undo: \(undo)") }
+        print(
+            Output.table(
+                ["TABLE", "INSERTED", "UPDATED", "SKIPPED"],
+                result.records.keys.sorted().map { t in
+                    let c = result.records[t]!
+                    return [t, Output.grouped(c.inserted), Output.grouped(c.updated), Output.grouped(c.skipped)]
+                }))
+        if let safety = result.safetySnapshot, let undo = result.undo {
+            print("safety snapshot \(safety) (tag pre-restore); undo: \(undo)")
+        }
     }
 
     struct AppResult: Encodable {
@@ -77,7 +91,8 @@ struct RestoreCommand: ParsableCommand {
     /// `--app`: the files are planned and written aside first, the database restored (all or nothing), then
     /// the files renamed into place; a failed database restore deletes the files written aside.
     func restoreIntoApp(_ app: String, time: Int64?, repository repo: Repository?) throws {
-        let resolved = try appTarget.resolve(app: app, snapshot: snapshot, at: time, repository: repo, filter: filter.filter(tenant: appTarget.tenant))
+        let resolved = try appTarget.resolve(
+            app: app, snapshot: snapshot, at: time, repository: repo, filter: filter.filter(tenant: appTarget.tenant))
         let target = resolved.target
         if FileManager.default.fileExists(atPath: target.database) && !yes {
             throw VeloError("\(target.database) exists: restoring merges the snapshot into it; review 'velo plan', then pass --yes")
@@ -86,18 +101,21 @@ struct RestoreCommand: ParsableCommand {
         var staged: FilesRestore.Staged?
         var filesPlan: FilesRestore.Plan?
         if let root = target.filesRoot {
-            let plan = try FilesRestore.plan(manifest: resolved.manifest, archive: resolved.selected.archivePath, root: root, strategy: options.conflict)
+            let plan = try FilesRestore.plan(
+                manifest: resolved.manifest, archive: resolved.selected.archivePath, root: root, strategy: options.conflict)
             filesPlan = plan
             if !plan.writes.isEmpty {
                 staged = try FilesRestore.stage(plan, manifest: resolved.manifest, reader: try SnapshotReader(resolved.selected))
             }
         }
-        try FileManager.default.createDirectory(atPath: (target.database as NSString).deletingLastPathComponent, withIntermediateDirectories: true)
+        try FileManager.default.createDirectory(
+            atPath: (target.database as NSString).deletingLastPathComponent, withIntermediateDirectories: true)
         let saved = try plan.map { try Restore.SavedPlan(path: $0) }
         let result: Restore.Result
         do {
-            result = try Restore.run(resolved.selected, target: target.database, options: options, repository: repo, savedPlan: saved,
-                                     safetySnapshot: !noSafetySnapshot, busyTimeout: lock.timeout, progress: TerminalProgress("restore"))
+            result = try Restore.run(
+                resolved.selected, target: target.database, options: options, repository: repo, savedPlan: saved,
+                safetySnapshot: !noSafetySnapshot, busyTimeout: lock.timeout, progress: TerminalProgress("restore"))
         } catch {
             staged?.discard()
             throw error
@@ -107,13 +125,21 @@ struct RestoreCommand: ParsableCommand {
             try Output.json(AppResult(database: result, files: filesPlan, note: target.note))
             return
         }
-        print("restored snapshot \(SnapshotID.short(result.snapshot)) into \(result.target)\(result.created ? " (new database)" : "") in \(String(format: "%.1f", result.seconds)) s")
-        let rows = result.records.values.reduce(into: [0, 0, 0]) { t, c in t[0] += c.inserted; t[1] += c.updated; t[2] += c.skipped }
+        print(
+            "restored snapshot \(SnapshotID.short(result.snapshot)) into \(result.target)\(result.created ? " (new database)" : "") in \(String(format: "%.1f", result.seconds)) s"
+        )
+        let rows = result.records.values.reduce(into: [0, 0, 0]) { t, c in
+            t[0] += c.inserted; t[1] += c.updated; t[2] += c.skipped
+        }
         print("  rows: \(Output.grouped(rows[0])) inserted, \(Output.grouped(rows[1])) updated, \(Output.grouped(rows[2])) skipped")
         if let filesPlan {
-            print("  files into \(filesPlan.root): \(filesPlan.count(.add)) added, \(filesPlan.count(.replace)) replaced, \(filesPlan.count(.keep)) kept (other content, skip), \(filesPlan.count(.unchanged)) unchanged")
+            print(
+                "  files into \(filesPlan.root): \(filesPlan.count(.add)) added, \(filesPlan.count(.replace)) replaced, \(filesPlan.count(.keep)) kept (other content, skip), \(filesPlan.count(.unchanged)) unchanged"
+            )
         }
-        if let safety = result.safetySnapshot, let undo = result.undo { print("safety snapshot \(safety) (tag pre-restore); undo: \(undo)") }
+        if let safety = result.safetySnapshot, let undo = result.undo {
+            print("safety snapshot \(safety) (tag pre-restore); undo: \(undo)")
+        }
         if let note = target.note { print("note: \(note)") }
     }
 }

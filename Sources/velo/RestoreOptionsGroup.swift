@@ -8,22 +8,32 @@ extension RestorePlan.Strategy: ExpressibleByArgument, CaseIterable {
 
 /// The selection and conflict flags `plan` and `restore` share.
 struct RestoreOptionsGroup: ParsableArguments {
-    @Option(name: .long, help: "For rows (and collection definitions) the target already has: skip keeps the target's, overwrite takes the archive's.")
+    @Option(
+        name: .long,
+        help: "For rows (and collection definitions) the target already has: skip keeps the target's, overwrite takes the archive's.")
     var conflict: RestorePlan.Strategy = .skip
 
-    @Option(name: .long, help: ArgumentHelp("A strategy for one collection, e.g. posts=overwrite (repeatable).", valueName: "collection=strategy"))
+    @Option(
+        name: .long,
+        help: ArgumentHelp("A strategy for one collection, e.g. posts=overwrite (repeatable).", valueName: "collection=strategy"))
     var conflictFor: [String] = []
 
     @Option(name: .long, help: ArgumentHelp("Restore only these collections and their pivot tables (comma-separated).", valueName: "a,b"))
     var collections: String?
 
-    @Option(name: .long, help: ArgumentHelp("System tables to restore (default: superusers, email_templates, auth_tokens, otp_tokens, oauth_providers, oauth_accounts, settings).", valueName: "a,b"))
+    @Option(
+        name: .long,
+        help: ArgumentHelp(
+            "System tables to restore (default: superusers, email_templates, auth_tokens, otp_tokens, oauth_providers, oauth_accounts, settings).",
+            valueName: "a,b"))
     var systemTables: String?
 
     @Flag(name: .long, help: "Restore no system tables.")
     var noSystemTables = false
 
-    @Option(name: .long, help: ArgumentHelp("The database to restore into (a missing file is created).", valueName: "path"), completion: .file())
+    @Option(
+        name: .long, help: ArgumentHelp("The database to restore into (a missing file is created).", valueName: "path"), completion: .file()
+    )
     var target: String?
 
     func options() throws -> RestoreOptions {
@@ -36,9 +46,13 @@ struct RestoreOptionsGroup: ParsableArguments {
             }
             options.conflictFor[parts[0]] = s
         }
-        func list(_ text: String) -> [String] { text.split(separator: ",").map { $0.trimmingCharacters(in: .whitespaces) }.filter { !$0.isEmpty } }
+        func list(_ text: String) -> [String] {
+            text.split(separator: ",").map { $0.trimmingCharacters(in: .whitespaces) }.filter { !$0.isEmpty }
+        }
         options.collections = collections.map(list)
-        if noSystemTables && systemTables != nil { throw VeloError("--system-tables and --no-system-tables exclude each other", kind: .usage) }
+        if noSystemTables && systemTables != nil {
+            throw VeloError("--system-tables and --no-system-tables exclude each other", kind: .usage)
+        }
         options.systemTables = noSystemTables ? [] : systemTables.map(list)
         return options
     }

@@ -32,7 +32,9 @@ struct RunCommand: ParsableCommand {
         for b in report.backups {
             switch b.action {
             case "backed-up":
-                lines.append("backup  \(b.tenant.map { "\($0) " } ?? "")\(b.source): snapshot \(b.snapshot.map(SnapshotID.short) ?? "?") (\(Output.bytes(b.bytes ?? 0)), \(String(format: "%.1f", b.seconds ?? 0)) s)")
+                lines.append(
+                    "backup  \(b.tenant.map { "\($0) " } ?? "")\(b.source): snapshot \(b.snapshot.map(SnapshotID.short) ?? "?") (\(Output.bytes(b.bytes ?? 0)), \(String(format: "%.1f", b.seconds ?? 0)) s)"
+                )
             case "not-covered":
                 lines.append("backup  \(b.source): not covered (\(b.error ?? "?"))")
             case "not-due":
@@ -50,7 +52,8 @@ struct RunCommand: ParsableCommand {
         }
         if report.verified.isEmpty { lines.append("verify  nothing due") }
         for v in report.verified {
-            lines.append("verify  \(v.id.map(SnapshotID.short) ?? v.archive): \(v.ok ? "ok" : "DAMAGED: " + v.problems.joined(separator: "; "))")
+            lines.append(
+                "verify  \(v.id.map(SnapshotID.short) ?? v.archive): \(v.ok ? "ok" : "DAMAGED: " + v.problems.joined(separator: "; "))")
         }
         lines.append("status  \(report.status.rawValue.uppercased())\(report.prometheus.map { " (metrics written to \($0))" } ?? "")")
         if !report.failed.isEmpty { lines.append("failed: \(report.failed.joined(separator: ", "))") }

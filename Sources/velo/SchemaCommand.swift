@@ -23,10 +23,14 @@ struct SchemaCorruptCommand: ParsableCommand {
         if output.json {
             try Output.json(health)
         } else {
-            for f in health.findings { print("\(f.severity.rawValue.uppercased().padding(toLength: 7, withPad: " ", startingAt: 0)) \(f.message)") }
+            for f in health.findings {
+                print("\(f.severity.rawValue.uppercased().padding(toLength: 7, withPad: " ", startingAt: 0)) \(f.message)")
+            }
             let errors = health.findings.filter { $0.severity == .error }.count
             let warnings = health.findings.filter { $0.severity == .warning }.count
-            print("\(health.path): \(health.healthy ? "healthy" : "NOT healthy"): \(health.collectionsChecked) collections checked, \(errors) errors, \(warnings) warnings")
+            print(
+                "\(health.path): \(health.healthy ? "healthy" : "NOT healthy"): \(health.collectionsChecked) collections checked, \(errors) errors, \(warnings) warnings"
+            )
         }
         if !health.healthy { throw ExitStatus.foundDamage }
     }
@@ -59,18 +63,24 @@ struct SchemaRecoverCommand: ParsableCommand {
         guard noBackup || dryRun || repository.path != nil else {
             throw VeloError("recover changes the database: pass --repo DIR for a snapshot of the collection first, or --no-backup")
         }
-        let result = try SchemaRecovery.run(databasePath: path, collection: collection,
-                                            repository: noBackup ? nil : { try repository.open(create: true) }, dryRun: dryRun,
-                                            busyTimeout: database.timeout)
+        let result = try SchemaRecovery.run(
+            databasePath: path, collection: collection,
+            repository: noBackup ? nil : { try repository.open(create: true) }, dryRun: dryRun,
+            busyTimeout: database.timeout)
         if output.json {
             try Output.json(result)
             return
         }
-        if let snapshot = result.snapshot { print("snapshot \(snapshot) holds collection \(result.collection) as it was (tag pre-recover)") }
+        if let snapshot = result.snapshot {
+            print("snapshot \(snapshot) holds collection \(result.collection) as it was (tag pre-recover)")
+        }
         for step in result.steps { print(step.refusal == nil ? step.sql + ";" : "-- check (\(step.refusal!)): \(step.sql);") }
         if result.steps.isEmpty { print("-- nothing to do") }
         let rows = result.rowsBefore.map { "\(Output.grouped($0)) rows" } ?? "new table"
-        print(dryRun ? "dry run: every check passed (\(rows)); nothing was changed" : "recovered \(result.collection) (\(rows) kept); \(result.remaining.filter { $0.severity == .error }.count) errors left")
+        print(
+            dryRun
+                ? "dry run: every check passed (\(rows)); nothing was changed"
+                : "recovered \(result.collection) (\(rows) kept); \(result.remaining.filter { $0.severity == .error }.count) errors left")
         for f in result.remaining { print("  \(f.severity.rawValue): \(f.message)") }
     }
 }
@@ -107,9 +117,12 @@ struct SchemaOrphansCommand: ParsableCommand {
             return
         }
         if targets.isEmpty { print("\(path): no orphan tables"); return }
-        guard yes else { throw VeloError("dropping \(targets.joined(separator: ", ")) needs --yes (its rows are snapshotted into --repo first)") }
+        guard yes else {
+            throw VeloError("dropping \(targets.joined(separator: ", ")) needs --yes (its rows are snapshotted into --repo first)")
+        }
         guard repository.path != nil else { throw VeloError("dropping needs --repo DIR: the tables are snapshotted there first") }
-        let result = try OrphanTables.drop(targets, databasePath: path, repository: try repository.open(create: true), busyTimeout: database.timeout)
+        let result = try OrphanTables.drop(
+            targets, databasePath: path, repository: try repository.open(create: true), busyTimeout: database.timeout)
         if output.json { try Output.json(result); return }
         print("snapshot \(result.snapshot) holds \(result.dropped.joined(separator: ", ")) (tag pre-drop)")
         print("dropped \(result.dropped.joined(separator: ", "))")

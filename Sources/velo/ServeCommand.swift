@@ -13,19 +13,30 @@ struct ServeCommand: ParsableCommand {
             Same paths, bodies, status codes and {"message","data"} envelopes as Veloquent, under --api-prefix. Superusers log in with POST /api/collections/superusers/auth/login; tokens are stored in the tenant's auth_tokens as Veloquent stores them, so tokens work in both. Every other route needs 'Authorization: Bearer <token>'. Routes that change a database snapshot it into --repo first and refuse without one. With --landlord, the request's Host picks the tenant (tenants.domain). SIGTERM or SIGINT finishes the running requests (new ones get 503), then stops. With --config, velo run's rounds run every minute beside the API (see velo.example.json). One logfmt line per request on stderr. The OpenAPI document is at GET /api/openapi.json (docs/openapi.yaml).
             """)
 
-    @Option(name: .long, help: ArgumentHelp("Serve this one Veloquent database (default: $VELO_DB).", valueName: "path"), completion: .file())
+    @Option(
+        name: .long, help: ArgumentHelp("Serve this one Veloquent database (default: $VELO_DB).", valueName: "path"), completion: .file())
     var db: String?
 
-    @Option(name: .long, help: ArgumentHelp("Serve every tenant of this landlord database, picked by the request's Host.", valueName: "path"), completion: .file())
+    @Option(
+        name: .long, help: ArgumentHelp("Serve every tenant of this landlord database, picked by the request's Host.", valueName: "path"),
+        completion: .file())
     var landlord: String?
 
     @Option(name: .long, help: ArgumentHelp("Address and port to listen on (port 0: any free port).", valueName: "host:port"))
     var listen = "127.0.0.1:8090"
 
-    @Option(name: .long, help: ArgumentHelp("The snapshot repository (default: $VELO_REPO); without one, nothing that changes a database runs.", valueName: "dir"), completion: .directory)
+    @Option(
+        name: .long,
+        help: ArgumentHelp(
+            "The snapshot repository (default: $VELO_REPO); without one, nothing that changes a database runs.", valueName: "dir"),
+        completion: .directory)
     var repo: String?
 
-    @Option(name: .long, help: ArgumentHelp("Also run velo run's rounds of this config on velo's own clock (every minute; never two at once); its repository is the default --repo, and its app or single database the default --landlord or --db.", valueName: "file"), completion: .file())
+    @Option(
+        name: .long,
+        help: ArgumentHelp(
+            "Also run velo run's rounds of this config on velo's own clock (every minute; never two at once); its repository is the default --repo, and its app or single database the default --landlord or --db.",
+            valueName: "file"), completion: .file())
     var config: String?
 
     @Option(name: .long, help: ArgumentHelp("Veloquent's API prefix (velo.api_prefix).", valueName: "prefix"))
@@ -47,7 +58,9 @@ struct ServeCommand: ParsableCommand {
 
     /// `host:port`, `[v6]:port` or `:port` (all interfaces).
     static func parseListen(_ text: String) -> (host: String, port: Int)? {
-        guard let colon = text.lastIndex(of: ":"), let port = Int(text[text.index(after: colon)...]), (0...65535).contains(port) else { return nil }
+        guard let colon = text.lastIndex(of: ":"), let port = Int(text[text.index(after: colon)...]), (0...65535).contains(port) else {
+            return nil
+        }
         var host = String(text[..<colon])
         if host.hasPrefix("[") && host.hasSuffix("]") { host = String(host.dropFirst().dropLast()) }
         return (host.isEmpty ? "0.0.0.0" : host, port)
@@ -100,7 +113,8 @@ struct ServeCommand: ParsableCommand {
         let (host, port) = Self.parseListen(listen)!
         configuration.host = host
         configuration.port = port
-        let repositoryPath = repo.flatMap { $0.isEmpty ? nil : $0 } ?? ProcessInfo.processInfo.environment["VELO_REPO"].flatMap { $0.isEmpty ? nil : $0 }
+        let repositoryPath =
+            repo.flatMap { $0.isEmpty ? nil : $0 } ?? ProcessInfo.processInfo.environment["VELO_REPO"].flatMap { $0.isEmpty ? nil : $0 }
             ?? rounds?.repository
         configuration.repository = repositoryPath
         if let path = repositoryPath { _ = try Repository.open(path, create: true) }  // a bad --repo fails now, not at the first request
@@ -124,7 +138,11 @@ struct ServeCommand: ParsableCommand {
                         "pruned": "\(report.prune?.remove.count ?? 0)", "verified": "\(report.verified.count)",
                         "damaged": "\(report.damaged.joined(separator: ","))", "status": "\(report.status.rawValue)",
                     ]
-                    if report.failed.isEmpty && report.damaged.isEmpty { logger.info("round", metadata: metadata) } else { logger.error("round", metadata: metadata) }
+                    if report.failed.isEmpty && report.damaged.isEmpty {
+                        logger.info("round", metadata: metadata)
+                    } else {
+                        logger.error("round", metadata: metadata)
+                    }
                 case .failure(let error):
                     logger.error("round", metadata: ["error": "\(error)"])
                 }

@@ -1,5 +1,5 @@
-import Foundation
 import ArgumentParser
+import Foundation
 import VeloKit
 
 struct SnapshotsCommand: ParsableCommand {
@@ -12,10 +12,15 @@ struct SnapshotsCommand: ParsableCommand {
     @Option(name: .long, help: ArgumentHelp("Only snapshots with this tag (repeatable: all must match).", valueName: "tag"))
     var tag: [String] = []
 
-    @Option(name: .long, help: ArgumentHelp("Show only the snapshot a restore as of this time would use (ISO 8601 with an offset).", valueName: "time"))
+    @Option(
+        name: .long,
+        help: ArgumentHelp("Show only the snapshot a restore as of this time would use (ISO 8601 with an offset).", valueName: "time"))
     var at: String?
 
-    @Option(name: .long, help: ArgumentHelp("With --at: the database being restored (its own snapshots are preferred; default: $VELO_DB).", valueName: "path"))
+    @Option(
+        name: .long,
+        help: ArgumentHelp(
+            "With --at: the database being restored (its own snapshots are preferred; default: $VELO_DB).", valueName: "path"))
     var target: String?
 
     @OptionGroup var output: OutputOptions
@@ -39,11 +44,16 @@ struct SnapshotsCommand: ParsableCommand {
             print("\(repo.root): no snapshots")
             return
         }
-        print(Output.table(["ID", "TIME", "SOURCE", "TAGS", "COLLECTIONS", "ROWS", "SIZE", "VERIFIED"], rows.map { r in
-            [SnapshotID.short(r.id), r.time, r.source, r.tags.joined(separator: ","), String(r.collections.count),
-             Output.grouped(r.rows), Output.bytes(r.bytes),
-             r.verifiedOK.map { ($0 ? "ok " : "DAMAGED ") + (r.verified ?? "") } ?? "never"]
-        }, indent: ""))
+        print(
+            Output.table(
+                ["ID", "TIME", "SOURCE", "TAGS", "COLLECTIONS", "ROWS", "SIZE", "VERIFIED"],
+                rows.map { r in
+                    [
+                        SnapshotID.short(r.id), r.time, r.source, r.tags.joined(separator: ","), String(r.collections.count),
+                        Output.grouped(r.rows), Output.bytes(r.bytes),
+                        r.verifiedOK.map { ($0 ? "ok " : "DAMAGED ") + (r.verified ?? "") } ?? "never",
+                    ]
+                }, indent: ""))
         print("\(rows.count) snapshots, \(Output.bytes(rows.reduce(0) { $0 + $1.bytes }))")
     }
 }

@@ -12,16 +12,26 @@ struct StatusCommand: ParsableCommand, MonitoringCheck {
 
     @OptionGroup var repository: RepositoryOption
 
-    @Option(name: .long, help: ArgumentHelp("Take the repository, the sources that must have snapshots and max_age from this config file (see velo.example.json).", valueName: "file"))
+    @Option(
+        name: .long,
+        help: ArgumentHelp(
+            "Take the repository, the sources that must have snapshots and max_age from this config file (see velo.example.json).",
+            valueName: "file"))
     var config: String?
 
-    @Option(name: .long, help: ArgumentHelp("A newest snapshot older than this is critical, e.g. 26h, 2d (default: the config's max_age, or 26h).", valueName: "span"))
+    @Option(
+        name: .long,
+        help: ArgumentHelp(
+            "A newest snapshot older than this is critical, e.g. 26h, 2d (default: the config's max_age, or 26h).", valueName: "span"))
     var maxAge: String?
 
-    @Option(name: .long, help: ArgumentHelp("A last verification older than this is a warning, e.g. 8d (default: any age).", valueName: "span"))
+    @Option(
+        name: .long, help: ArgumentHelp("A last verification older than this is a warning, e.g. 8d (default: any age).", valueName: "span"))
     var maxVerifyAge: String?
 
-    @Option(name: .long, help: ArgumentHelp("Also write the metrics in Prometheus's textfile format to this file, atomically.", valueName: "file"))
+    @Option(
+        name: .long,
+        help: ArgumentHelp("Also write the metrics in Prometheus's textfile format to this file, atomically.", valueName: "file"))
     var prometheus: String?
 
     @OptionGroup var output: OutputOptions
@@ -68,18 +78,23 @@ struct StatusCommand: ParsableCommand, MonitoringCheck {
         for s in report.sources {
             let trend = s.sizeChangePercent.map { String(format: "%+.1f%%", $0) } ?? "-"
             let verified = s.lastVerification.map { "\(String($0.time.prefix(10))) \($0.ok ? "ok" : "FAILED")" } ?? "never"
-            rows.append([s.state.rawValue.uppercased(), s.source, s.kind.isEmpty ? "-" : s.kind, Output.grouped(s.snapshots),
-                         s.latest.map { String($0.time.dropLast()).replacingOccurrences(of: "T", with: " ") } ?? "-",
-                         s.latest.map { age($0.ageSeconds) } ?? "-", s.latest.map { Output.bytes($0.bytes) } ?? "-", trend, verified])
+            rows.append([
+                s.state.rawValue.uppercased(), s.source, s.kind.isEmpty ? "-" : s.kind, Output.grouped(s.snapshots),
+                s.latest.map { String($0.time.dropLast()).replacingOccurrences(of: "T", with: " ") } ?? "-",
+                s.latest.map { age($0.ageSeconds) } ?? "-", s.latest.map { Output.bytes($0.bytes) } ?? "-", trend, verified,
+            ])
         }
         var lines = [Output.table(["STATE", "SOURCE", "KIND", "SNAPSHOTS", "NEWEST (UTC)", "AGE", "SIZE", "TREND", "VERIFIED"], rows)]
         for s in report.sources where !s.reasons.isEmpty {
             lines.append("\(s.state.rawValue): \(s.source): \(s.reasons.joined(separator: "; "))")
         }
         for damaged in report.damagedCatalogEntries { lines.append("critical: \(damaged)") }
-        let counts = [BackupStatus.State.ok, .warning, .critical].map { state in (state, report.sources.filter { $0.state == state }.count) }
+        let counts = [BackupStatus.State.ok, .warning, .critical].map { state in (state, report.sources.filter { $0.state == state }.count)
+        }
         let summary = counts.filter { $0.1 > 0 }.map { "\($0.1) \($0.0.rawValue)" }.joined(separator: ", ")
-        lines.append("\(report.state.rawValue.uppercased()): \(report.sources.count) source\(report.sources.count == 1 ? "" : "s")\(summary.isEmpty ? "" : " (\(summary))"), newest snapshot allowed \(Interval(seconds: report.maxAgeSeconds)) old")
+        lines.append(
+            "\(report.state.rawValue.uppercased()): \(report.sources.count) source\(report.sources.count == 1 ? "" : "s")\(summary.isEmpty ? "" : " (\(summary))"), newest snapshot allowed \(Interval(seconds: report.maxAgeSeconds)) old"
+        )
         return lines.filter { !$0.isEmpty }.joined(separator: "\n")
     }
 

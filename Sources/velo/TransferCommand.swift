@@ -6,7 +6,8 @@ struct TransferCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "transfer",
         abstract: "Read and write Veloquent's schema-transfer payloads (its export/import).",
-        discussion: "The same payload Veloquent's admin UI downloads (schema-transfer-<time>.json) and imports: version 1, metadata.collections, records keyed by table.",
+        discussion:
+            "The same payload Veloquent's admin UI downloads (schema-transfer-<time>.json) and imports: version 1, metadata.collections, records keyed by table.",
         subcommands: [TransferOptionsCommand.self, TransferExportCommand.self, TransferImportCommand.self])
 }
 
@@ -45,7 +46,9 @@ struct TransferExportCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "export",
         abstract: "Write a transfer payload from a live database (--db) or a snapshot (SNAPSHOT --repo DIR).",
-        discussion: "The same JSON value Veloquent's export gives for the same database. Without --collections every non-system collection is exported (Veloquent exports only the names it is sent). The payload holds password and token hashes: --out writes it atomically with mode 0600.")
+        discussion:
+            "The same JSON value Veloquent's export gives for the same database. Without --collections every non-system collection is exported (Veloquent exports only the names it is sent). The payload holds password and token hashes: --out writes it atomically with mode 0600."
+    )
 
     @Option(name: .long, help: ArgumentHelp("The live Veloquent database to export.", valueName: "path"))
     var db: String?
@@ -59,16 +62,21 @@ struct TransferExportCommand: ParsableCommand {
     @Argument(help: ArgumentHelp("A snapshot to export offline: an id, id prefix, 'latest', or an archive path.", valueName: "snapshot"))
     var snapshot: String?
 
-    @Option(name: .long, help: ArgumentHelp("Collections to export (comma-separated names); default all non-system collections.", valueName: "a,b"))
+    @Option(
+        name: .long,
+        help: ArgumentHelp("Collections to export (comma-separated names); default all non-system collections.", valueName: "a,b"))
     var collections: String?
 
-    @Option(name: .long, help: ArgumentHelp("System tables to export too (comma-separated; see 'velo transfer options').", valueName: "a,b"))
+    @Option(
+        name: .long, help: ArgumentHelp("System tables to export too (comma-separated; see 'velo transfer options').", valueName: "a,b"))
     var systemTables: String?
 
     @Flag(name: .long, help: "Metadata only (include_records false).")
     var noRecords = false
 
-    @Option(name: .long, help: ArgumentHelp("Write the payload to this file (mode 0600, atomic) instead of standard output.", valueName: "file"))
+    @Option(
+        name: .long, help: ArgumentHelp("Write the payload to this file (mode 0600, atomic) instead of standard output.", valueName: "file")
+    )
     var out: String?
 
     func run() throws {
@@ -86,8 +94,9 @@ struct TransferExportCommand: ParsableCommand {
             try Backup.checkSource(path, busyTimeout: timeout)
             let output = try out.map(PayloadOutput.file) ?? .standardOutput()
             do {
-                summary = try TransferExport.fromDatabase(path, options: options, to: output, busyTimeout: timeout,
-                                                          progress: TerminalProgress("export"))
+                summary = try TransferExport.fromDatabase(
+                    path, options: options, to: output, busyTimeout: timeout,
+                    progress: TerminalProgress("export"))
                 try output.finish()
             } catch { output.abort(); throw error }
         case (nil, let name?):
@@ -95,18 +104,23 @@ struct TransferExportCommand: ParsableCommand {
             let selected = try SelectedSnapshot.resolve(name, repository: repo, filter: filter.filter())
             let output = try out.map(PayloadOutput.file) ?? .standardOutput()
             do {
-                summary = try TransferExport.fromSnapshot(selected, repository: repo, options: options, to: output, progress: TerminalProgress("export"))
+                summary = try TransferExport.fromSnapshot(
+                    selected, repository: repo, options: options, to: output, progress: TerminalProgress("export"))
                 try output.finish()
             } catch { output.abort(); throw error }
         default:
             throw VeloError("name one source: --db PATH (a live database) or SNAPSHOT (with --repo DIR, or an archive path)")
         }
         if !summary.unknownCollections.isEmpty {
-            log.warning("no collection named \(summary.unknownCollections.map { "'\($0)'" }.joined(separator: ", ")); left out, as Veloquent does")
+            log.warning(
+                "no collection named \(summary.unknownCollections.map { "'\($0)'" }.joined(separator: ", ")); left out, as Veloquent does")
         }
         if let out {
             let rows = summary.tables.reduce(0) { $0 + $1.rows }
-            FileHandle.standardError.write(Data("exported \(Output.grouped(rows)) rows of \(summary.tables.count) tables to \(out) (\(Output.bytes(summary.bytes)))\n".utf8))
+            FileHandle.standardError.write(
+                Data(
+                    "exported \(Output.grouped(rows)) rows of \(summary.tables.count) tables to \(out) (\(Output.bytes(summary.bytes)))\n"
+                        .utf8))
         }
     }
 }
@@ -115,7 +129,9 @@ struct TransferImportCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "import",
         abstract: "Import a transfer payload into a database: planned first, then all or nothing.",
-        discussion: "Accepts the bare payload, Veloquent's response envelope {\"message\",\"data\"} and the request body {\"payload\",\"conflict\"}. Gives the result Veloquent's import gives, except where Veloquent is lossy: every blocker is found before the target changes (exit 3, nothing written), everything is one transaction, JSON is not double-encoded, collection_id in system rows follows the collection id remapping. An existing target is snapshotted into --repo first (tag pre-import); a missing target is created as a fresh Veloquent database.")
+        discussion:
+            "Accepts the bare payload, Veloquent's response envelope {\"message\",\"data\"} and the request body {\"payload\",\"conflict\"}. Gives the result Veloquent's import gives, except where Veloquent is lossy: every blocker is found before the target changes (exit 3, nothing written), everything is one transaction, JSON is not double-encoded, collection_id in system rows follows the collection id remapping. An existing target is snapshotted into --repo first (tag pre-import); a missing target is created as a fresh Veloquent database."
+    )
 
     @Argument(help: ArgumentHelp("The payload file.", valueName: "payload"))
     var payload: String
@@ -123,7 +139,11 @@ struct TransferImportCommand: ParsableCommand {
     @Option(name: .long, help: ArgumentHelp("The database to import into (a missing file is created).", valueName: "path"))
     var target: String
 
-    @Option(name: .long, help: "skip keeps the target's collections and rows, overwrite takes the payload's (default: the request body's conflict, else skip).")
+    @Option(
+        name: .long,
+        help:
+            "skip keeps the target's collections and rows, overwrite takes the payload's (default: the request body's conflict, else skip)."
+    )
     var conflict: String?
 
     @Flag(name: .long, help: "Print the plan (what the import would do, what blocks it) and change nothing.")
@@ -142,13 +162,17 @@ struct TransferImportCommand: ParsableCommand {
     func run() throws {
         var options = TransferImport.Options()
         if let conflict {
-            guard let s = RestorePlan.Strategy(rawValue: conflict) else { throw VeloError("--conflict must be skip or overwrite, not '\(conflict)'") }
+            guard let s = RestorePlan.Strategy(rawValue: conflict) else {
+                throw VeloError("--conflict must be skip or overwrite, not '\(conflict)'")
+            }
             options.conflict = s
         }
         options.dryRun = dryRun
         options.safetySnapshot = !noSafetySnapshot
         options.busyTimeout = lock.timeout
-        if repository.repo != nil && noSafetySnapshot { throw VeloError("--repo and --no-safety-snapshot exclude each other", kind: .usage) }
+        if repository.repo != nil && noSafetySnapshot {
+            throw VeloError("--repo and --no-safety-snapshot exclude each other", kind: .usage)
+        }
         guard FileManager.default.fileExists(atPath: payload) else { throw VeloError("\(payload): no such file") }
         let exists = FileManager.default.fileExists(atPath: target)
         if exists && !dryRun && !yes {
@@ -174,7 +198,10 @@ struct TransferImportCommand: ParsableCommand {
         }
         if !outcome.result.canProceed {
             if output.json { throw ExitStatus.foundDamage }  // the findings are in the JSON already printed
-            let first = outcome.result.blockers.first.map { $0.message + ($0.examples.isEmpty ? "" : " (e.g. \($0.examples.prefix(3).joined(separator: "; ")))") } ?? "blocked"
+            let first =
+                outcome.result.blockers.first.map {
+                    $0.message + ($0.examples.isEmpty ? "" : " (e.g. \($0.examples.prefix(3).joined(separator: "; ")))")
+                } ?? "blocked"
             let more = outcome.result.blockers.count > 1 ? "; and \(outcome.result.blockers.count - 1) more" : ""
             throw VeloError("the import is blocked: \(first)\(more); nothing was changed", kind: .blocked)
         }
@@ -186,7 +213,9 @@ struct TransferImportCommand: ParsableCommand {
         if outcome.dryRun {
             lines.append("plan: import into \(outcome.target) (conflict \(outcome.conflict.rawValue))")
         } else if outcome.committed {
-            lines.append("imported into \(outcome.target)\(outcome.created ? " (new database)" : "") in \(String(format: "%.1f", outcome.seconds)) s (conflict \(outcome.conflict.rawValue))")
+            lines.append(
+                "imported into \(outcome.target)\(outcome.created ? " (new database)" : "") in \(String(format: "%.1f", outcome.seconds)) s (conflict \(outcome.conflict.rawValue))"
+            )
         } else {
             lines.append("import into \(outcome.target) blocked (conflict \(outcome.conflict.rawValue))")
         }
@@ -196,12 +225,16 @@ struct TransferImportCommand: ParsableCommand {
         }
         for m in r.metadata { lines.append("  collection \(m.collection): \(m.action)\(m.warning.map { " (\($0))" } ?? "")") }
         let ordered = r.records.filter(\.system) + r.records.filter { !$0.system }
-        let table = Output.table(["TABLE", "INSERTED", "UPDATED", "SKIPPED"], ordered.map { t in
-            [t.table, Output.grouped(t.counts.inserted), Output.grouped(t.counts.updated), Output.grouped(t.counts.skipped)]
-        })
+        let table = Output.table(
+            ["TABLE", "INSERTED", "UPDATED", "SKIPPED"],
+            ordered.map { t in
+                [t.table, Output.grouped(t.counts.inserted), Output.grouped(t.counts.updated), Output.grouped(t.counts.skipped)]
+            })
         if !table.isEmpty { lines.append(table) }
         if outcome.dryRun { lines.append(r.canProceed ? "the import can proceed" : "BLOCKED: \(r.blockers.count) blockers") }
-        if let safety = outcome.safetySnapshot, let undo = outcome.undo { lines.append("safety snapshot \(safety) (tag pre-import); undo: \(undo)") }
+        if let safety = outcome.safetySnapshot, let undo = outcome.undo {
+            lines.append("safety snapshot \(safety) (tag pre-import); undo: \(undo)")
+        }
         return lines.joined(separator: "\n")
     }
 }

@@ -33,11 +33,15 @@ struct VerifyCommand: ParsableCommand {
                 for report in reports { print("\(report.id.map(SnapshotID.short) ?? report.archive): DAMAGED\n  \(report.problems[0])") }
             }
         } else {
-            selected = try (snapshots.isEmpty ? ["latest"] : snapshots).map { try SelectedSnapshot.resolve($0, repository: repo, filter: filter.filter()) }
+            selected = try (snapshots.isEmpty ? ["latest"] : snapshots).map {
+                try SelectedSnapshot.resolve($0, repository: repo, filter: filter.filter())
+            }
         }
         let verifiedParts = VerifiedParts()  // each shared piece of incremental snapshots is read once
         for snapshot in selected {
-            let report = try Verifier.verify(snapshot, verifiedParts: verifiedParts, progress: TerminalProgress("verify \(snapshot.id.map(SnapshotID.short) ?? "archive")"))
+            let report = try Verifier.verify(
+                snapshot, verifiedParts: verifiedParts,
+                progress: TerminalProgress("verify \(snapshot.id.map(SnapshotID.short) ?? "archive")"))
             reports.append(report)
             if !output.json {
                 let name = report.id.map(SnapshotID.short) ?? report.archive

@@ -1,4 +1,6 @@
 import Foundation
+import Testing
+
 @testable import VeloKit
 
 /// Paths to the shared Veloquent fixtures and scratch space for tests.
@@ -16,7 +18,8 @@ enum Fixtures {
     /// A new empty directory that is removed when the process exits.
     static func temporaryDirectory(_ name: String = #function) -> URL {
         let safe = name.filter { $0.isLetter || $0.isNumber }
-        let url = FileManager.default.temporaryDirectory.appendingPathComponent("velo-tests-\(getpid())/\(safe)-\(UUID().uuidString.prefix(8))")
+        let url = FileManager.default.temporaryDirectory.appendingPathComponent(
+            "velo-tests-\(getpid())/\(safe)-\(UUID().uuidString.prefix(8))")
         try! FileManager.default.createDirectory(at: url, withIntermediateDirectories: true)
         return url
     }
@@ -38,8 +41,6 @@ enum Fixtures {
         return path
     }
 }
-
-import Testing
 
 extension Backup.Options {
     /// A self-contained archive (format version 1), for tests that take an archive apart or read it alone:

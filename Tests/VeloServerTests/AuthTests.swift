@@ -1,5 +1,6 @@
 import Foundation
 import Testing
+
 @testable import VeloKit
 @testable import VeloServer
 
@@ -18,8 +19,9 @@ import Testing
     @Test func loginIssuesATokenStoredAsVeloquentStoresIt() async throws {
         let server = try await TestServer()
         defer { Task { await server.stop() } }
-        let reply = try await server.request("POST", "/api/collections/superusers/auth/login",
-                                             json: #"{"identity":"admin@acme.test","password":"\#(TestServer.password)"}"#)
+        let reply = try await server.request(
+            "POST", "/api/collections/superusers/auth/login",
+            json: #"{"identity":"admin@acme.test","password":"\#(TestServer.password)"}"#)
         #expect(reply.status == 200)
         #expect(reply.message == "Success")
         let token = try #require(reply.data?["token"]?.stringValue)
@@ -28,8 +30,11 @@ import Testing
         #expect(reply.data?["collection_name"]?.stringValue == "superusers")
         // Only the hash is stored, with the record, the collection and an expiry 30 days out.
         let db = try Database(path: server.database, mode: .readOnly)
-        let row = try #require(try db.rows("SELECT collection_name, record_id, expires_at, revoked_at, token_hash FROM auth_tokens WHERE token_hash = ?",
-                                           [.text(AuthTokens.hash(token))]).first)
+        let row = try #require(
+            try db.rows(
+                "SELECT collection_name, record_id, expires_at, revoked_at, token_hash FROM auth_tokens WHERE token_hash = ?",
+                [.text(AuthTokens.hash(token))]
+            ).first)
         #expect(row[0].stringValue == "superusers")
         #expect(row[1].stringValue == (try db.scalar("SELECT id FROM superusers WHERE email = 'admin@acme.test'")?.stringValue))
         let expires = try #require(AuthTokens.parseLaravel(row[2].stringValue ?? ""))
@@ -44,7 +49,9 @@ import Testing
         let server = try await TestServer()
         defer { Task { await server.stop() } }
         let before = try server.scalar("SELECT count(*) FROM auth_tokens")?.int64Value
-        for body in [#"{"identity":"admin@acme.test","password":"wrong"}"#, #"{"identity":"nobody@acme.test","password":"\#(TestServer.password)"}"#] {
+        for body in [
+            #"{"identity":"admin@acme.test","password":"wrong"}"#, #"{"identity":"nobody@acme.test","password":"\#(TestServer.password)"}"#,
+        ] {
             let reply = try await server.request("POST", "/api/collections/superusers/auth/login", json: body)
             #expect(reply.status == 401)
             #expect(reply.message == "Invalid credentials.")
@@ -68,11 +75,13 @@ import Testing
         let server = try await TestServer(configure: { $0.loginBurst = 3 })
         defer { Task { await server.stop() } }
         for _ in 0..<3 {
-            let reply = try await server.request("POST", "/api/collections/superusers/auth/login", json: #"{"identity":"admin@acme.test","password":"guess"}"#)
+            let reply = try await server.request(
+                "POST", "/api/collections/superusers/auth/login", json: #"{"identity":"admin@acme.test","password":"guess"}"#)
             #expect(reply.status == 401)
         }
-        let limited = try await server.request("POST", "/api/collections/superusers/auth/login",
-                                               json: #"{"identity":"admin@acme.test","password":"\#(TestServer.password)"}"#)
+        let limited = try await server.request(
+            "POST", "/api/collections/superusers/auth/login",
+            json: #"{"identity":"admin@acme.test","password":"\#(TestServer.password)"}"#)
         #expect(limited.status == 429)
         #expect(limited.message == "Too Many Attempts.")
         #expect(Int(limited.header("Retry-After") ?? "") ?? 0 > 0)
@@ -85,7 +94,10 @@ import Testing
         for _ in 0..<4 { tokens.append(try await server.login()) }
         #expect(try await server.request("GET", "/api/schema/orphans", token: tokens[0]).status == 401)
         for token in tokens.dropFirst() { #expect(try await server.request("GET", "/api/schema/orphans", token: token).status == 200) }
-        #expect(try server.scalar("SELECT count(*) FROM auth_tokens WHERE record_id = (SELECT id FROM superusers WHERE email = 'admin@acme.test') AND revoked_at IS NULL AND expires_at > datetime('now')")?.int64Value == 3)
+        #expect(
+            try server.scalar(
+                "SELECT count(*) FROM auth_tokens WHERE record_id = (SELECT id FROM superusers WHERE email = 'admin@acme.test') AND revoked_at IS NULL AND expires_at > datetime('now')"
+            )?.int64Value == 3)
     }
 
     @Test func aTokenVeloquentWroteAuthenticatesExpiredAndRevokedOnesDoNot() async throws {
@@ -119,26 +131,31 @@ import Testing
     }
 
     @Test func aLandlordPicksTheTenantByHost() async throws {
-        let directory = (NSTemporaryDirectory() as NSString).appendingPathComponent("velo-landlord-\(getpid())-\(UUID().uuidString.prefix(6))")
+        let directory = (NSTemporaryDirectory() as NSString).appendingPathComponent(
+            "velo-landlord-\(getpid())-\(UUID().uuidString.prefix(6))")
         try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
         defer { try? FileManager.default.removeItem(atPath: directory) }
         let landlord = (directory as NSString).appendingPathComponent("landlord.sqlite")
         var tenantPath = ""
-        let server = try await TestServer(configure: { $0.databases = .landlord(landlord) }, prepare: { tenant in
-            tenantPath = tenant
-            let db = try Database(path: landlord, mode: .create)
-            try db.execute("CREATE TABLE tenants (id INTEGER PRIMARY KEY, name TEXT, domain TEXT UNIQUE, database TEXT)")
-            try db.prepare("INSERT INTO tenants (name, domain, database) VALUES ('Acme', 'acme.localhost', ?)").run([.text(tenant)])
-        })
+        let server = try await TestServer(
+            configure: { $0.databases = .landlord(landlord) },
+            prepare: { tenant in
+                tenantPath = tenant
+                let db = try Database(path: landlord, mode: .create)
+                try db.execute("CREATE TABLE tenants (id INTEGER PRIMARY KEY, name TEXT, domain TEXT UNIQUE, database TEXT)")
+                try db.prepare("INSERT INTO tenants (name, domain, database) VALUES ('Acme', 'acme.localhost', ?)").run([.text(tenant)])
+            })
         defer { Task { await server.stop() } }
         #expect(!tenantPath.isEmpty)
-        let unknown = try await server.request("POST", "/api/collections/superusers/auth/login",
-                                               json: #"{"identity":"admin@acme.test","password":"\#(TestServer.password)"}"#)
+        let unknown = try await server.request(
+            "POST", "/api/collections/superusers/auth/login",
+            json: #"{"identity":"admin@acme.test","password":"\#(TestServer.password)"}"#)
         #expect(unknown.status == 404)
         #expect(unknown.message == "Tenant not found")
-        let known = try await server.request("POST", "/api/collections/superusers/auth/login",
-                                             json: #"{"identity":"admin@acme.test","password":"\#(TestServer.password)"}"#,
-                                             headers: ["Host": "acme.localhost:\(server.port)"])
+        let known = try await server.request(
+            "POST", "/api/collections/superusers/auth/login",
+            json: #"{"identity":"admin@acme.test","password":"\#(TestServer.password)"}"#,
+            headers: ["Host": "acme.localhost:\(server.port)"])
         #expect(known.status == 200)
         let token = try #require(known.data?["token"]?.stringValue)
         #expect(try await server.request("GET", "/api/schema/orphans", token: token, headers: ["Host": "acme.localhost"]).status == 200)
@@ -164,4 +181,3 @@ import Testing
         #expect(server.shutdown.requestsInFlight == 0)
     }
 }
-

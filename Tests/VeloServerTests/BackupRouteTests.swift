@@ -1,6 +1,7 @@
 import Crypto
 import Foundation
 import Testing
+
 @testable import VeloKit
 @testable import VeloServer
 
@@ -77,7 +78,8 @@ import Testing
         let id = try #require(made.data?["id"]?.stringValue)
         let tags = try #require(try server.scalar("SELECT count(*) FROM _velo_tags")?.int64Value)
         try server.sql("DELETE FROM _velo_posts_tags_tags_pivot; DELETE FROM _velo_tags")
-        let plan = try await server.request("POST", "/api/backups/\(id)/plan", json: #"{"conflict":"skip","collections":["tags"]}"#, token: token)
+        let plan = try await server.request(
+            "POST", "/api/backups/\(id)/plan", json: #"{"conflict":"skip","collections":["tags"]}"#, token: token)
         #expect(plan.status == 200)
         #expect(plan.data?["can_proceed"] == .bool(true))
         let insert = plan.data?["tables"]?.arrayValue?.first { $0["table"]?.stringValue == "_velo_tags" }?["insert"]?.intValue
@@ -87,12 +89,14 @@ import Testing
         #expect(unconfirmed.status == 422)
         #expect(unconfirmed.json?["errors"]?["confirm"] != nil)
         #expect(try server.scalar("SELECT count(*) FROM _velo_tags")?.int64Value == 0)
-        let restored = try await server.request("POST", "/api/backups/\(id)/restore", json: #"{"collections":["tags"],"confirm":true}"#, token: token)
+        let restored = try await server.request(
+            "POST", "/api/backups/\(id)/restore", json: #"{"collections":["tags"],"confirm":true}"#, token: token)
         #expect(restored.status == 200, "\(String(decoding: restored.body, as: UTF8.self))")
         #expect(restored.message == "Restore completed successfully.")
         #expect(try server.scalar("SELECT count(*) FROM _velo_tags")?.int64Value == tags)
         #expect(restored.data?["safety_snapshot"]?.stringValue != nil)
-        let badBody = try await server.request("POST", "/api/backups/\(id)/plan", json: #"{"conflict":"merge","conflict_for":{"posts":"x"}}"#, token: token)
+        let badBody = try await server.request(
+            "POST", "/api/backups/\(id)/plan", json: #"{"conflict":"merge","conflict_for":{"posts":"x"}}"#, token: token)
         #expect(badBody.status == 422)
         #expect(badBody.json?["errors"]?["conflict"] != nil && badBody.json?["errors"]?["conflict_for.posts"] != nil)
     }
@@ -140,7 +144,8 @@ import Testing
         defer { Task { await server.stop() } }
         let token = try await server.login()
         try server.sql("CREATE TABLE _velo_orphan (id INTEGER PRIMARY KEY); INSERT INTO _velo_orphan VALUES (1), (2)")
-        _ = try Backup.run(databasePath: server.database, repository: try Repository.open(server.repository!, create: true), options: .init())
+        _ = try Backup.run(
+            databasePath: server.database, repository: try Repository.open(server.repository!, create: true), options: .init())
         let first = Task { try await server.request("DELETE", "/api/schema/orphans/_velo_orphan", token: token) }
         var started = held.stream.makeAsyncIterator()
         _ = await started.next()

@@ -1,5 +1,6 @@
 import Foundation
 import Testing
+
 @testable import VeloKit
 @testable import VeloServer
 
@@ -15,7 +16,9 @@ import Testing
             try text.write(toFile: Self.committed, atomically: true, encoding: .utf8)
         }
         let committed = try String(contentsOfFile: Self.committed, encoding: .utf8)
-        #expect(committed == text, "docs/openapi.yaml is stale: run VELO_UPDATE_OPENAPI=1 swift test --filter theCommittedDocumentIsTheServedOne")
+        #expect(
+            committed == text,
+            "docs/openapi.yaml is stale: run VELO_UPDATE_OPENAPI=1 swift test --filter theCommittedDocumentIsTheServedOne")
     }
 
     /// Every route the router serves is in the document, and the document names no route it does not serve.
@@ -26,10 +29,14 @@ import Testing
         #expect(reply.status == 200)
         #expect(reply.json?["openapi"]?.stringValue == "3.1.0")
         let paths = Set(reply.json?["paths"]?.objectValue?.map(\.0) ?? [])
-        let routes = Set(AuthTests.protectedRoutes.map { route in
-            route.1.replacingOccurrences(of: "/api", with: "").replacingOccurrences(of: "/collections/posts/", with: "/collections/{collection}/")
-                .replacingOccurrences(of: "/orphans/_velo_x", with: "/orphans/{table_name}").replacingOccurrences(of: "/latest", with: "/{snapshot}")
-        } + ["/collections/superusers/auth/login"])
+        let routes = Set(
+            AuthTests.protectedRoutes.map { route in
+                route.1.replacingOccurrences(of: "/api", with: "").replacingOccurrences(
+                    of: "/collections/posts/", with: "/collections/{collection}/"
+                )
+                .replacingOccurrences(of: "/orphans/_velo_x", with: "/orphans/{table_name}").replacingOccurrences(
+                    of: "/latest", with: "/{snapshot}")
+            } + ["/collections/superusers/auth/login"])
         #expect(paths == routes)
     }
 
@@ -49,9 +56,11 @@ import Testing
         try await server.request("GET", "/api/openapi.json", token: token).body.write(to: URL(fileURLWithPath: document))
         let process = Process()
         process.executableURL = URL(fileURLWithPath: schemathesis)
-        process.arguments = ["run", document, "--url", "http://127.0.0.1:\(server.port)/api", "-H", "Authorization: Bearer \(token)",
-                             "--checks", "not_a_server_error,response_schema_conformance,status_code_conformance,content_type_conformance",
-                             "--max-examples", "12", "--seed", "1", "--exclude-checks", "unsupported_method"]
+        process.arguments = [
+            "run", document, "--url", "http://127.0.0.1:\(server.port)/api", "-H", "Authorization: Bearer \(token)",
+            "--checks", "not_a_server_error,response_schema_conformance,status_code_conformance,content_type_conformance",
+            "--max-examples", "12", "--seed", "1", "--exclude-checks", "unsupported_method",
+        ]
         var environment = ProcessInfo.processInfo.environment
         environment["SCHEMATHESIS_HOOKS"] = nil
         environment["NO_COLOR"] = "1"

@@ -1,5 +1,6 @@
 import Foundation
 import Testing
+
 @testable import VeloKit
 @testable import VeloServer
 
@@ -12,7 +13,9 @@ import Testing
         let server = try await TestServer()
         defer { Task { await server.stop() } }
         let id = try #require(try server.scalar("SELECT id FROM collections WHERE name = 'posts'")?.stringValue)
-        try server.sql("INSERT INTO schema_jobs (collection_id, operation, table_name, started_at, created_at, updated_at) VALUES ('\(id)', 'create', 'corrupt_table', '2026-11-01 10:00:00', '2026-11-01 10:00:00', '2026-11-01 10:00:00')")
+        try server.sql(
+            "INSERT INTO schema_jobs (collection_id, operation, table_name, started_at, created_at, updated_at) VALUES ('\(id)', 'create', 'corrupt_table', '2026-11-01 10:00:00', '2026-11-01 10:00:00', '2026-11-01 10:00:00')"
+        )
         let token = try await server.login()
         let reply = try await server.request("GET", "/api/schema/corrupt", token: token)
         #expect(reply.status == 200)
@@ -55,7 +58,9 @@ import Testing
         let server = try await TestServer()
         defer { Task { await server.stop() } }
         let id = try #require(try server.scalar("SELECT id FROM collections WHERE name = 'comments'")?.stringValue)
-        try server.sql("INSERT INTO schema_jobs (collection_id, operation, table_name, started_at) VALUES ('\(id)', 'update', '_velo_comments', '2026-11-01 10:00:00'); DROP TABLE _velo_comments")
+        try server.sql(
+            "INSERT INTO schema_jobs (collection_id, operation, table_name, started_at) VALUES ('\(id)', 'update', '_velo_comments', '2026-11-01 10:00:00'); DROP TABLE _velo_comments"
+        )
         #expect(try !server.hasTable("_velo_comments"))
         let token = try await server.login()
         let reply = try await server.request("POST", "/api/collections/\(id)/recover", token: token)
@@ -65,7 +70,8 @@ import Testing
         #expect(try server.scalar("SELECT count(*) FROM schema_jobs WHERE collection_id = '\(id)'")?.int64Value == 0)
         let snapshot = try #require(reply.data?["snapshot"]?.stringValue)
         let list = try await server.request("GET", "/api/backups", token: token)
-        #expect(list.data?.arrayValue?.contains { $0["id"]?.stringValue == snapshot && $0["tags"] == .array([.string("pre-recover")]) } == true)
+        #expect(
+            list.data?.arrayValue?.contains { $0["id"]?.stringValue == snapshot && $0["tags"] == .array([.string("pre-recover")]) } == true)
         #expect(try await server.request("GET", "/api/schema/corrupt", token: token).data == .array([]))
     }
 
@@ -89,7 +95,8 @@ import Testing
         let server = try await TestServer()
         defer { Task { await server.stop() } }
         let id = "01kqzzzzzzzzzzzzzzzzzzzzzz"
-        try server.sql("""
+        try server.sql(
+            """
             INSERT INTO collections (id, type, is_system, name, description, table_name, fields, api_rules, indexes, options, created_at, updated_at)
               SELECT '\(id)', type, 0, 'failed_create', '', '_velo_failed_create', '[]', api_rules, '[]', options, created_at, updated_at FROM collections WHERE name = 'tags';
             INSERT INTO schema_jobs (collection_id, operation, table_name, started_at) VALUES ('\(id)', 'create', '_velo_failed_create_tmp', '2026-11-01 10:00:00');
@@ -129,7 +136,9 @@ import Testing
     @Test func listsAndDropsOrphanTables() async throws {
         let server = try await TestServer()
         defer { Task { await server.stop() } }
-        try server.sql("CREATE TABLE _velo_orphan_table (id INTEGER PRIMARY KEY); INSERT INTO _velo_orphan_table VALUES (1); CREATE TABLE _velo_orphan_to_drop (id INTEGER PRIMARY KEY); CREATE TABLE _velo_orphan2 (id INTEGER PRIMARY KEY)")
+        try server.sql(
+            "CREATE TABLE _velo_orphan_table (id INTEGER PRIMARY KEY); INSERT INTO _velo_orphan_table VALUES (1); CREATE TABLE _velo_orphan_to_drop (id INTEGER PRIMARY KEY); CREATE TABLE _velo_orphan2 (id INTEGER PRIMARY KEY)"
+        )
         let token = try await server.login()
         let list = try await server.request("GET", "/api/schema/orphans", token: token)
         #expect(list.status == 200)
@@ -141,7 +150,8 @@ import Testing
         #expect(try !server.hasTable("_velo_orphan_to_drop"))
         #expect(one.data?["snapshot"]?.stringValue != nil)
         // A table that is not an orphan is refused, not dropped.
-        let pivot = try #require(try server.scalar("SELECT name FROM sqlite_master WHERE name LIKE '%pivot%' AND type = 'table'")?.stringValue)
+        let pivot = try #require(
+            try server.scalar("SELECT name FROM sqlite_master WHERE name LIKE '%pivot%' AND type = 'table'")?.stringValue)
         let refused = try await server.request("DELETE", "/api/schema/orphans/\(pivot)", token: token)
         #expect(refused.status == 422)
         #expect(try server.hasTable(pivot))

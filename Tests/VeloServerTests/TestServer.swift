@@ -1,11 +1,13 @@
 import Foundation
+import Logging
+import Testing
+
+@testable import VeloKit
+@testable import VeloServer
+
 #if canImport(FoundationNetworking)
 import FoundationNetworking
 #endif
-import Logging
-import Testing
-@testable import VeloKit
-@testable import VeloServer
 
 /// A `velo serve` started in this process on a free loopback port, over a fresh demo database (and a
 /// repository), talked to over real HTTP with URLSession; `stop()` cancels it.
@@ -25,10 +27,13 @@ final class TestServer: @unchecked Sendable {
     /// The demo's first superuser, whose password is set to `password`.
     static let adminEmail = "admin@acme.test"
 
-    init(posts: Int = 40, repository withRepository: Bool = true, configure: (inout ServerConfiguration) -> Void = { _ in },
-         prepare: (String) throws -> Void = { _ in }, name: String = #function) async throws {
+    init(
+        posts: Int = 40, repository withRepository: Bool = true, configure: (inout ServerConfiguration) -> Void = { _ in },
+        prepare: (String) throws -> Void = { _ in }, name: String = #function
+    ) async throws {
         let safe = name.filter { $0.isLetter || $0.isNumber }
-        directory = (NSTemporaryDirectory() as NSString).appendingPathComponent("velo-serve-tests-\(getpid())/\(safe)-\(UUID().uuidString.prefix(8))")
+        directory = (NSTemporaryDirectory() as NSString).appendingPathComponent(
+            "velo-serve-tests-\(getpid())/\(safe)-\(UUID().uuidString.prefix(8))")
         try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
         database = (directory as NSString).appendingPathComponent("tenant.sqlite")
         try DemoDatabase(options: .init(posts: posts, seed: 7, journalMode: "delete")).write(to: database)
@@ -68,8 +73,10 @@ final class TestServer: @unchecked Sendable {
         func header(_ name: String) -> String? { headers.first { $0.key.lowercased() == name.lowercased() }?.value }
     }
 
-    func request(_ method: String, _ path: String, json body: String? = nil, data: Data? = nil, token: String? = nil,
-                 headers: [String: String] = [:]) async throws -> Reply {
+    func request(
+        _ method: String, _ path: String, json body: String? = nil, data: Data? = nil, token: String? = nil,
+        headers: [String: String] = [:]
+    ) async throws -> Reply {
         var request = URLRequest(url: URL(string: "http://127.0.0.1:\(port)\(path)")!)
         request.httpMethod = method
         request.timeoutInterval = 60
@@ -88,8 +95,9 @@ final class TestServer: @unchecked Sendable {
 
     /// Logs in as the demo's admin and returns the token.
     func login() async throws -> String {
-        let reply = try await request("POST", "/api/collections/superusers/auth/login",
-                                      json: #"{"identity":"\#(Self.adminEmail)","password":"\#(Self.password)"}"#)
+        let reply = try await request(
+            "POST", "/api/collections/superusers/auth/login",
+            json: #"{"identity":"\#(Self.adminEmail)","password":"\#(Self.password)"}"#)
         guard reply.status == 200, let token = reply.data?["token"]?.stringValue else {
             throw VeloError("login failed: \(reply.status) \(String(decoding: reply.body, as: UTF8.self))")
         }
@@ -98,21 +106,27 @@ final class TestServer: @unchecked Sendable {
 
     /// A token row written the way Veloquent writes one (sha256 of the token in `auth_tokens`) for a record of
     /// `collection`, expiring at `expires` (Unix seconds), optionally revoked; returns the token.
-    func veloquentToken(collection: String = "superusers", record: String? = nil, expires: Int64 = Int64(Date().timeIntervalSince1970) + 3600,
-                        revoked: Bool = false) throws -> String {
+    func veloquentToken(
+        collection: String = "superusers", record: String? = nil, expires: Int64 = Int64(Date().timeIntervalSince1970) + 3600,
+        revoked: Bool = false
+    ) throws -> String {
         let db = try Database(path: database, mode: .readWrite)
         let collectionRow = try db.rows("SELECT id, table_name FROM collections WHERE name = ?", [.text(collection)])[0]
         let table = collectionRow[1].stringValue!
         let recordID = try record ?? db.scalar("SELECT id FROM \(SQL.quote(table)) ORDER BY id LIMIT 1")!.stringValue!
         let token = (0..<32).map { _ in String(format: "%02x", UInt8.random(in: 0...255)) }.joined()
         let now = Int64(Date().timeIntervalSince1970)
-        try db.prepare("""
+        try db.prepare(
+            """
             INSERT INTO auth_tokens (id, collection_name, collection_id, record_id, token_hash, expires_at, created_at, updated_at, revoked_at)
             VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)
-            """).run([.text(ULID.string(milliseconds: UInt64(now) * 1000, high: .random(in: 0...UInt16.max), low: .random(in: 0...UInt64.max))),
-                      .text(collection), collectionRow[0], .text(recordID), .text(AuthTokens.hash(token)),
-                      .text(Timestamp.format(expires)), .text(Timestamp.format(now - 60)), .text(Timestamp.format(now - 60)),
-                      revoked ? .text(Timestamp.format(now - 1)) : .null])
+            """
+        ).run([
+            .text(ULID.string(milliseconds: UInt64(now) * 1000, high: .random(in: 0...UInt16.max), low: .random(in: 0...UInt64.max))),
+            .text(collection), collectionRow[0], .text(recordID), .text(AuthTokens.hash(token)),
+            .text(Timestamp.format(expires)), .text(Timestamp.format(now - 60)), .text(Timestamp.format(now - 60)),
+            revoked ? .text(Timestamp.format(now - 1)) : .null,
+        ])
         return token
     }
 

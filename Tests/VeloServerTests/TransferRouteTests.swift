@@ -1,5 +1,6 @@
 import Foundation
 import Testing
+
 @testable import VeloKit
 @testable import VeloServer
 
@@ -19,7 +20,8 @@ import Testing
         let server = try await TestServer()
         defer { Task { await server.stop() } }
         let token = try await server.login()
-        let reply = try await server.request("POST", "/api/schema/transfer/export", json: #"{"collections":["posts","tags"],"system_tables":["superusers"]}"#, token: token)
+        let reply = try await server.request(
+            "POST", "/api/schema/transfer/export", json: #"{"collections":["posts","tags"],"system_tables":["superusers"]}"#, token: token)
         #expect(reply.status == 200)
         #expect(reply.message == "Success")
         #expect(Int(reply.header("Content-Length") ?? "") == reply.body.count)
@@ -28,7 +30,9 @@ import Testing
         #expect(data["metadata"]?["collections"]?.arrayValue?.compactMap { $0["name"]?.stringValue } == ["posts", "tags"])
         let tables = data["records"]?.objectValue?.map(\.0) ?? []
         #expect(tables.contains("_velo_posts") && tables.contains("_velo_tags") && tables.contains("superusers"))
-        #expect(data["records"]?["_velo_posts"]?.arrayValue?.count == Int(try server.scalar("SELECT count(*) FROM _velo_posts")?.int64Value ?? -1))
+        #expect(
+            data["records"]?["_velo_posts"]?.arrayValue?.count
+                == Int(try server.scalar("SELECT count(*) FROM _velo_posts")?.int64Value ?? -1))
         // Veloquent exports only what it is sent.
         let none = try await server.request("POST", "/api/schema/transfer/export", json: "{}", token: token)
         #expect(none.data?["metadata"]?["collections"] == .array([]))
@@ -38,11 +42,13 @@ import Testing
         let server = try await TestServer()
         defer { Task { await server.stop() } }
         let token = try await server.login()
-        let bad = try await server.request("POST", "/api/schema/transfer/export", json: #"{"collections":"posts","include_records":"maybe"}"#, token: token)
+        let bad = try await server.request(
+            "POST", "/api/schema/transfer/export", json: #"{"collections":"posts","include_records":"maybe"}"#, token: token)
         #expect(bad.status == 422)
         #expect(bad.json?["errors"]?["collections"] != nil)
         #expect(bad.json?["errors"]?["include_records"] != nil)
-        let notAllowed = try await server.request("POST", "/api/schema/transfer/export", json: #"{"system_tables":["settings"]}"#, token: token)
+        let notAllowed = try await server.request(
+            "POST", "/api/schema/transfer/export", json: #"{"system_tables":["settings"]}"#, token: token)
         #expect(notAllowed.status == 422)
         #expect(notAllowed.message == "Table 'settings' is not allowed for export/import.")
         #expect(notAllowed.json?["errors"] == .null)
@@ -54,7 +60,8 @@ import Testing
         defer { Task { await source.stop() } }
         let target = try await TestServer(name: "importTarget")
         defer { Task { await target.stop() } }
-        let exported = try await source.request("POST", "/api/schema/transfer/export", json: #"{"collections":["tags"]}"#, token: try await source.login())
+        let exported = try await source.request(
+            "POST", "/api/schema/transfer/export", json: #"{"collections":["tags"]}"#, token: try await source.login())
         let payload = try #require(exported.data)
         try target.sql("DELETE FROM _velo_posts_tags_tags_pivot; DELETE FROM _velo_tags")
         let token = try await target.login()
@@ -99,7 +106,9 @@ import Testing
         let missing = try await server.request("POST", "/api/schema/transfer/import", json: #"{"conflict":"skip"}"#, token: token)
         #expect(missing.status == 422)
         #expect(missing.json?["errors"]?["payload"]?.arrayValue?.first?.stringValue == "The payload field is required.")
-        let badConflict = try await server.request("POST", "/api/schema/transfer/import", json: #"{"payload":{"version":1,"metadata":{"collections":[]}},"conflict":"merge"}"#, token: token)
+        let badConflict = try await server.request(
+            "POST", "/api/schema/transfer/import", json: #"{"payload":{"version":1,"metadata":{"collections":[]}},"conflict":"merge"}"#,
+            token: token)
         #expect(badConflict.status == 422)
         let big = "{\"payload\":{\"version\":1,\"metadata\":{\"collections\":[]},\"pad\":\"\(String(repeating: "x", count: 8000))\"}}"
         let tooLarge = try await server.request("POST", "/api/schema/transfer/import", json: big, token: token)

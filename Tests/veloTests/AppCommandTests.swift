@@ -1,5 +1,6 @@
 import Foundation
 import Testing
+
 @testable import VeloKit
 
 /// Whole apps: `velo demo --app`, `velo backup --app`, and `velo restore --tenant --app` with uploaded files.
@@ -12,8 +13,10 @@ import Testing
             let path = (root as NSString).appendingPathComponent(relative)
             let attributes = try FileManager.default.attributesOfItem(atPath: path)
             guard attributes[.type] as? FileAttributeType == .typeRegular else { continue }
-            result[relative] = (try Data(contentsOf: URL(fileURLWithPath: path)), (attributes[.posixPermissions] as! NSNumber).intValue,
-                                attributes[.modificationDate] as! Date)
+            result[relative] = (
+                try Data(contentsOf: URL(fileURLWithPath: path)), (attributes[.posixPermissions] as! NSNumber).intValue,
+                attributes[.modificationDate] as! Date
+            )
         }
         return result
     }
@@ -25,7 +28,9 @@ import Testing
         for (path, (bytes, mode, time)) in left {
             guard let other = right[path] else { continue }
             #expect(other.0 == bytes, "\(path): content", sourceLocation: sourceLocation)
-            #expect(other.1 == mode, "\(path): mode \(String(other.1, radix: 8)), not \(String(mode, radix: 8))", sourceLocation: sourceLocation)
+            #expect(
+                other.1 == mode, "\(path): mode \(String(other.1, radix: 8)), not \(String(mode, radix: 8))", sourceLocation: sourceLocation
+            )
             #expect(other.2 == time, "\(path): mtime", sourceLocation: sourceLocation)
         }
     }
@@ -61,7 +66,9 @@ import Testing
         let restore = try VeloProcess.run(["restore", "--repo", repo, "--tenant", "tenant-002", "--app", fresh])
         #expect(restore.status == 0, "\(restore.stderr)")
         #expect(restore.stdout.contains("3 added") && restore.stdout.contains("register it"), "\(restore.stdout)")
-        #expect(try Scratch.dump("\(fresh)/database/tenants/velo_tenant_tenant_002.sqlite") == Scratch.dump("\(app)/database/tenants/velo_tenant_tenant_002.sqlite"))
+        #expect(
+            try Scratch.dump("\(fresh)/database/tenants/velo_tenant_tenant_002.sqlite")
+                == Scratch.dump("\(app)/database/tenants/velo_tenant_tenant_002.sqlite"))
         try Self.expectSameFiles("\(app)/storage/tenants/2", "\(fresh)/storage/tenants/2")
         // The archive's file entries come out one at a time too.
         let tenant2 = listed.first { $0["tenant"] == .string("tenant-002") }!["id"]!.stringValue!
@@ -86,7 +93,9 @@ import Testing
         let plan = try VeloProcess.run(["plan", "latest", "--repo", repo, "--tenant", "tenant-002", "--app", app, "--json"])
         #expect(plan.status == 0, "\(plan.stdout) \(plan.stderr)")
         #expect(plan.stdout.contains("velo_tenant_tenant_002.sqlite") && !plan.stdout.contains(safety), "\(plan.stdout)")
-        let second = try VeloProcess.run(["restore", "latest", "--repo", repo, "--tenant", "tenant-002", "--app", app, "--yes", "--no-safety-snapshot"])
+        let second = try VeloProcess.run([
+            "restore", "latest", "--repo", repo, "--tenant", "tenant-002", "--app", app, "--yes", "--no-safety-snapshot",
+        ])
         #expect(second.status == 0, "\(second.stderr)")
         // The safety snapshot carries its tenant, so tenant-001's latest is it; a tag or a source filters as well.
         let tagged = try VeloProcess.run(["inspect", "latest", "--repo", repo, "--tag", "tenant:tenant-002", "--json"])
@@ -135,8 +144,12 @@ import Testing
         #expect(sources["tenant-002"]?["status"] == .string("failed") && sources["tenant-003"]?["status"] == .string("failed"))
         #expect(sources["tenant-003"]?["reason"]?.stringValue?.contains("locked") == true, "\(String(describing: sources["tenant-003"]))")
         // The text report names them too.
-        let text = try VeloProcess.run(["backup", "--app", app, "--repo", repo, "--busy-timeout", "0.2", "--tenants", "tenant-002,tenant-004"])
-        #expect(text.status == 1 && text.stderr.contains("failed: tenant-002") && text.stdout.contains("tenant-004"), "\(text.stdout)\(text.stderr)")
+        let text = try VeloProcess.run([
+            "backup", "--app", app, "--repo", repo, "--busy-timeout", "0.2", "--tenants", "tenant-002,tenant-004",
+        ])
+        #expect(
+            text.status == 1 && text.stderr.contains("failed: tenant-002") && text.stdout.contains("tenant-004"),
+            "\(text.stdout)\(text.stderr)")
         let unknown = try VeloProcess.run(["backup", "--app", app, "--repo", repo, "--tenants", "nobody"])
         #expect(unknown.status == 64 && unknown.stderr.contains("no tenant 'nobody'"), "\(unknown.stderr)")
     }
@@ -149,7 +162,8 @@ import Testing
         let db = try Database(path: "\(app)/database/tenants/velo_tenant_tenant_002.sqlite", mode: .readWrite)
         for (name, value) in [("storage_driver", "s3"), ("s3_key", "k"), ("s3_secret", "s"), ("s3_bucket", "media-b")] {
             try db.execute("DELETE FROM settings WHERE \"group\" = 'storage' AND name = ?; ", [.text(name)])
-            try db.execute("INSERT INTO settings (\"group\", name, locked, payload) VALUES ('storage', ?, 0, ?)", [.text(name), .text("\"\(value)\"")])
+            try db.execute(
+                "INSERT INTO settings (\"group\", name, locked, payload) VALUES ('storage', ?, 0, ?)", [.text(name), .text("\"\(value)\"")])
         }
         let refused = try VeloProcess.run(["backup", "--app", app, "--repo", repo])
         #expect(refused.status == 1 && refused.stderr.contains("not covered: tenant-002"), "\(refused.stderr)")
@@ -157,7 +171,8 @@ import Testing
         let accepted = try VeloProcess.run(["backup", "--app", app, "--repo", repo, "--skip-uncovered"])
         #expect(accepted.status == 0 && accepted.stdout.contains("not-covered"), "\(accepted.stdout)\(accepted.stderr)")
         // A whole app on another database driver is reported, not silently skipped.
-        let env = try String(contentsOfFile: "\(app)/.env", encoding: .utf8).replacingOccurrences(of: "DB_CONNECTION=sqlite", with: "DB_CONNECTION=mysql")
+        let env = try String(contentsOfFile: "\(app)/.env", encoding: .utf8).replacingOccurrences(
+            of: "DB_CONNECTION=sqlite", with: "DB_CONNECTION=mysql")
         try env.write(toFile: "\(app)/.env", atomically: true, encoding: .utf8)
         let mysql = try VeloProcess.run(["backup", "--app", app, "--repo", repo])
         #expect(mysql.status == 1 && mysql.stdout.contains("mysql"), "\(mysql.stdout)\(mysql.stderr)")
@@ -177,14 +192,17 @@ import Testing
         unlink(removed)
 
         let plan = try VeloProcess.run(["plan", "--repo", repo, "--tenant", "tenant-001", "--app", app])
-        #expect(plan.stdout.contains("1 to add") && plan.stdout.contains("1 with other content (kept: skip)"), "\(plan.stdout)\(plan.stderr)")
+        #expect(
+            plan.stdout.contains("1 to add") && plan.stdout.contains("1 with other content (kept: skip)"), "\(plan.stdout)\(plan.stderr)")
         #expect(plan.stdout.contains("conflict-keep") && plan.stdout.contains(names[0]), "\(plan.stdout)")
         let skip = try VeloProcess.run(["restore", "--repo", repo, "--tenant", "tenant-001", "--app", app, "--yes", "--no-safety-snapshot"])
         #expect(skip.status == 0, "\(skip.stderr)")
         #expect(try Data(contentsOf: URL(fileURLWithPath: changed)) == Data("edited".utf8))
         #expect(try Data(contentsOf: URL(fileURLWithPath: removed)) == originalRemoved)
 
-        let overwrite = try VeloProcess.run(["restore", "--repo", repo, "--tenant", "tenant-001", "--app", app, "--yes", "--no-safety-snapshot", "--conflict", "overwrite"])
+        let overwrite = try VeloProcess.run([
+            "restore", "--repo", repo, "--tenant", "tenant-001", "--app", app, "--yes", "--no-safety-snapshot", "--conflict", "overwrite",
+        ])
         #expect(overwrite.status == 0, "\(overwrite.stderr)")
         #expect(overwrite.stdout.contains("1 replaced"), "\(overwrite.stdout)")
         #expect(try Data(contentsOf: URL(fileURLWithPath: changed)) == original)
@@ -197,12 +215,16 @@ import Testing
         let dir = Scratch.directory()
         let app = dir.appendingPathComponent("app").path, repo = dir.appendingPathComponent("repo").path
         #expect(try VeloProcess.run(["demo", "--app", app, "--tenants", "1", "--posts", "20", "--files", "1"]).status == 0)
-        let backup = try VeloProcess.run(["backup", "--app", app, "--repo", repo, "--tenants", "tenant-001", "--json"] + (full ? ["--full"] : []))
+        let backup = try VeloProcess.run(
+            ["backup", "--app", app, "--repo", repo, "--tenants", "tenant-001", "--json"] + (full ? ["--full"] : []))
         let id = try JSONParser.parse(backup.stdout)["sources"]!.arrayValue!.first!["snapshot"]!.stringValue!
         let archive = try Repository.open(repo).path(try Repository.open(repo).catalog.entries().first { $0.id == id }!.archive)
         let pristine = try ArchiveSurgery.entries(of: archive)
         let file = try #require(try Repository.open(repo).catalog.detail(id).manifest.entries.first { $0.path.hasPrefix("files/") }).path
-        for hostile in ["files/uploads/%2E%2E/%2E%2E/%2E%2E/%2E%2E/escaped", "files/uploads/a%2F..%2F..%2Fescaped", "files/../../escaped", "/tmp/escaped"] {
+        for hostile in [
+            "files/uploads/%2E%2E/%2E%2E/%2E%2E/%2E%2E/escaped", "files/uploads/a%2F..%2F..%2Fescaped", "files/../../escaped",
+            "/tmp/escaped",
+        ] {
             var entries = pristine
             if full {
                 entries[entries.firstIndex { $0.path == file }!].path = hostile
@@ -222,7 +244,8 @@ import Testing
             let fresh = dir.appendingPathComponent("fresh-\(hostile.count)").path
             let restore = try VeloProcess.run(["restore", id, "--repo", repo, "--app", fresh])
             #expect(restore.status == 3, "\(hostile): \(restore.status) \(restore.stderr)")
-            let refusal = hostile.hasPrefix("/") ? (full ? "absolute path" : "is not an uploaded file: /tmp/escaped") : "not a safe file path"
+            let refusal =
+                hostile.hasPrefix("/") ? (full ? "absolute path" : "is not an uploaded file: /tmp/escaped") : "not a safe file path"
             #expect(restore.stderr.contains(refusal) || restore.stderr.contains("'..'"), "\(hostile): \(restore.stderr)")
             #expect(!FileManager.default.fileExists(atPath: "\(fresh)/database/tenants/velo_tenant_tenant_001.sqlite"), "\(hostile)")
             let verify = try VeloProcess.run(["verify", id, "--repo", repo])

@@ -1,4 +1,5 @@
 import Foundation
+
 @testable import VeloKit
 
 /// Rewrites real archives the way an attacker or a broken disk would, for end-to-end tests: entries changed,
@@ -45,8 +46,10 @@ enum ArchiveSurgery {
     }
 
     /// Edits the object of the manifest's `list` (`entries` or `tables`) whose `key` is `value`.
-    static func editManifest(_ entries: inout [Entry], _ list: String, where key: String, is value: String,
-                             _ edit: (inout [String: Any]) -> Void) throws {
+    static func editManifest(
+        _ entries: inout [Entry], _ list: String, where key: String, is value: String,
+        _ edit: (inout [String: Any]) -> Void
+    ) throws {
         try editManifest(&entries) { json in
             var objects = json[list] as! [[String: Any]]
             let i = objects.firstIndex { $0[key] as? String == value }!

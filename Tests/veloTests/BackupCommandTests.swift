@@ -23,7 +23,8 @@ import VeloKit
         #expect(result["rows"]?["_velo_posts"] == .int(300))
         #expect(result["archive"]?.stringValue?.hasPrefix(repo) == true)
 
-        try Database(path: db, mode: .readWrite).execute("UPDATE _velo_posts SET title = 'edited' WHERE rowid <= 4; DELETE FROM _velo_tags WHERE name = 'ai'")
+        try Database(path: db, mode: .readWrite).execute(
+            "UPDATE _velo_posts SET title = 'edited' WHERE rowid <= 4; DELETE FROM _velo_tags WHERE name = 'ai'")
         #expect(try VeloProcess.run(["backup"], environment: env).status == 0)
 
         let list = try VeloProcess.run(["snapshots", "--json"], environment: env)
@@ -46,7 +47,9 @@ import VeloKit
         #expect(newSegments > 0 && newSegments * 5 < segments, "\(newSegments) of \(segments) segments new")
         #expect(second["incremental"]?["changed_tables"]?.arrayValue?.contains(.string("_velo_posts")) == true)
         // The 4 edited posts are stored against the frame of their old versions.
-        #expect(second["incremental"]?["delta_tables"]?.arrayValue?.contains(.string("_velo_posts")) == true, "\(second["incremental"] ?? .null)")
+        #expect(
+            second["incremental"]?["delta_tables"]?.arrayValue?.contains(.string("_velo_posts")) == true,
+            "\(second["incremental"] ?? .null)")
         #expect(try VeloProcess.run(["inspect", "latest"], environment: env).stdout.contains("segments new"))
         let posts = inspect["collections"]?.arrayValue?.first { $0["name"] == .string("posts") }
         #expect(posts?["rows"] == .int(300))
@@ -102,7 +105,8 @@ import VeloKit
         let archive = try #require(backup["archive"]?.stringValue)
         // Rewrite one row inside the archive, keeping it a valid tar.zst: only the checksums can tell.
         let rebuilt = dir.appendingPathComponent("rebuilt.tar")
-        let script = "set -e; d=\(dir.path)/x; mkdir -p $d; cd $d; tar --zstd -xf \(archive); sed -i '1s/\"2025-/\"2024-/' records/_velo_posts/000001.ndjson; tar --format=pax --zstd -cf \(rebuilt.path).zst $(tar --zstd -tf \(archive)); cp \(rebuilt.path).zst \(archive)"
+        let script =
+            "set -e; d=\(dir.path)/x; mkdir -p $d; cd $d; tar --zstd -xf \(archive); sed -i '1s/\"2025-/\"2024-/' records/_velo_posts/000001.ndjson; tar --format=pax --zstd -cf \(rebuilt.path).zst $(tar --zstd -tf \(archive)); cp \(rebuilt.path).zst \(archive)"
         let shell = Process()
         shell.executableURL = URL(fileURLWithPath: "/bin/sh")
         shell.arguments = ["-c", script]
@@ -158,7 +162,9 @@ import VeloKit
         let walker = FileManager.default.enumerator(atPath: repo + "/snapshots")
         var archives = Set<String>()
         while let path = walker?.nextObject() as? String {
-            if path.hasSuffix(".tar.zst") && !(path as NSString).lastPathComponent.hasPrefix(".") { archives.insert(repo + "/snapshots/" + path) }
+            if path.hasSuffix(".tar.zst") && !(path as NSString).lastPathComponent.hasPrefix(".") {
+                archives.insert(repo + "/snapshots/" + path)
+            }
         }
         for archive in catalogued { #expect(FileManager.default.fileExists(atPath: archive), "catalogued but missing: \(archive)") }
         // An archive renamed into place just before the kill is adopted by the next writer; none is half-written.
@@ -172,7 +178,8 @@ import VeloKit
         let db = try demo(dir, posts: 10)
         let repo = dir.appendingPathComponent("repo").path
         #expect(try VeloProcess.run(["init", "--repo", repo]).status == 0)
-        let owner = #"{"pid":\#(getpid()),"host":"\#(ProcessInfo.processInfo.hostName)","time":"2026-11-27T03:00:00Z","command":"velo backup"}"#
+        let owner =
+            #"{"pid":\#(getpid()),"host":"\#(ProcessInfo.processInfo.hostName)","time":"2026-11-27T03:00:00Z","command":"velo backup"}"#
         try owner.write(toFile: repo + "/locks/exclusive.json", atomically: true, encoding: .utf8)
         let blocked = try VeloProcess.run(["backup", "--db", db, "--repo", repo])
         #expect(blocked.status == 11, "restic's status for a locked repository")
@@ -192,7 +199,8 @@ import VeloKit
         try owner.write(toFile: repo + "/locks/exclusive.json", atomically: true, encoding: .utf8)
         #expect(try VeloProcess.run(["unlock", "--repo", repo]).status != 0, "a live owner's lock is not broken without --force")
         // A lock whose owner is gone is reported and taken over.
-        let stale = #"{"pid":2000000000,"host":"\#(ProcessInfo.processInfo.hostName)","time":"2026-11-27T03:00:00Z","command":"velo backup"}"#
+        let stale =
+            #"{"pid":2000000000,"host":"\#(ProcessInfo.processInfo.hostName)","time":"2026-11-27T03:00:00Z","command":"velo backup"}"#
         try stale.write(toFile: repo + "/locks/exclusive.json", atomically: true, encoding: .utf8)
         let next = try VeloProcess.run(["backup", "--db", db, "--repo", repo])
         #expect(next.status == 0, "\(next.stderr)")

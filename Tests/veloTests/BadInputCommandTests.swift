@@ -9,7 +9,10 @@ import VeloKit
         let db = dir.appendingPathComponent("tenant.sqlite").path
         let repo = dir.appendingPathComponent("repo").path
         #expect(try VeloProcess.run(["demo", "--out", db, "--posts", "5"]).status == 0)
-        for bad in ["2026-11-27T05:30:00", "2026-11-27T25:00:00Z", "2026-02-30T03:00:00Z", "2026-13-01T00:00:00Z", "yesterday", "2026-11-27T05:30:00+25:00"] {
+        for bad in [
+            "2026-11-27T05:30:00", "2026-11-27T25:00:00Z", "2026-02-30T03:00:00Z", "2026-13-01T00:00:00Z", "yesterday",
+            "2026-11-27T05:30:00+25:00",
+        ] {
             let backup = try VeloProcess.run(["backup", "--full", "--db", db, "--repo", repo, "--time", bad])
             #expect(backup.status == 1 && backup.stderr.contains("--time \(bad):"), "\(bad): \(backup.stderr)")
             let snapshots = try VeloProcess.run(["snapshots", "--repo", repo, "--at", bad])
@@ -18,13 +21,17 @@ import VeloKit
         // Nothing was created by the refused backups.
         #expect(!FileManager.default.fileExists(atPath: repo))
         // Valid forms keep their instant: an offset, fractional seconds, a bare date (midnight UTC).
-        for (given, saved) in [("2026-11-27T05:30:00+01:00", "2026-11-27T04:30:00Z"), ("2026-11-27T05:30:00.75Z", "2026-11-27T05:30:00Z"),
-                               ("2028-02-29", "2028-02-29T00:00:00Z"), ("2026-11-27 05:30:00-0230", "2026-11-27T08:00:00Z")] {
+        for (given, saved) in [
+            ("2026-11-27T05:30:00+01:00", "2026-11-27T04:30:00Z"), ("2026-11-27T05:30:00.75Z", "2026-11-27T05:30:00Z"),
+            ("2028-02-29", "2028-02-29T00:00:00Z"), ("2026-11-27 05:30:00-0230", "2026-11-27T08:00:00Z"),
+        ] {
             let backup = try VeloProcess.run(["backup", "--full", "--db", db, "--repo", repo, "--time", given, "--json"])
             #expect(backup.status == 0, "\(given): \(backup.stderr)")
             #expect(try JSONParser.parse(backup.stdout)["time"] == .string(saved), "\(given)")
         }
-        let restore = try VeloProcess.run(["restore", "--at", "2026-02-30T03:00:00Z", "--repo", repo, "--target", dir.appendingPathComponent("x.sqlite").path])
+        let restore = try VeloProcess.run([
+            "restore", "--at", "2026-02-30T03:00:00Z", "--repo", repo, "--target", dir.appendingPathComponent("x.sqlite").path,
+        ])
         #expect(restore.status == 1 && restore.stderr.contains("--at 2026-02-30T03:00:00Z: day 30 does not exist"), "\(restore.stderr)")
     }
 
@@ -63,7 +70,9 @@ import VeloKit
         let repo = dir.appendingPathComponent("repo").path
         #expect(try VeloProcess.run(["init", "--repo", repo]).status == 0)
         let intoExisting = try VeloProcess.run(["backup", "--full", "--db", plain, "--repo", repo])
-        #expect(intoExisting.status == 1 && intoExisting.stderr.contains(plain) && !intoExisting.stderr.contains("/tmp/copy-"), "\(intoExisting.stderr)")
+        #expect(
+            intoExisting.status == 1 && intoExisting.stderr.contains(plain) && !intoExisting.stderr.contains("/tmp/copy-"),
+            "\(intoExisting.stderr)")
     }
 
     @Test func verifyOfADirectoryIsAUsageErrorNotDamage() throws {

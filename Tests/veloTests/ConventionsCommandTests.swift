@@ -4,7 +4,8 @@ import VeloKit
 
 /// What scripts rely on: the format-v1 and format-v2 promises, help texts, and errors as JSON objects with their exit statuses.
 @Suite struct ConventionsCommandTests {
-    static let fixtures = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().appendingPathComponent("Fixtures")
+    static let fixtures = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().appendingPathComponent(
+        "Fixtures")
 
     /// A format-v1 archive made once (by velo 0.1.0) and committed: every later velo verifies, inspects, cats and
     /// restores it to the committed dump. If this test fails, the format promise in docs/FORMAT.md is broken.
@@ -20,7 +21,9 @@ import VeloKit
         let target = dir.appendingPathComponent("restored.sqlite").path
         let restore = try VeloProcess.run(["restore", archive, "--target", target])
         #expect(restore.status == 0, "\(restore.stderr)")
-        #expect(try Scratch.dump(target) == (try String(contentsOf: Self.fixtures.appendingPathComponent("format-v1/restored.dump.sql"), encoding: .utf8)))
+        #expect(
+            try Scratch.dump(target)
+                == (try String(contentsOf: Self.fixtures.appendingPathComponent("format-v1/restored.dump.sql"), encoding: .utf8)))
     }
 
     /// A repository of format-v2 incremental snapshots (a first one and one with patch lists, made once by velo
@@ -44,7 +47,9 @@ import VeloKit
             let target = dir.appendingPathComponent("\(id).sqlite").path
             let restore = try VeloProcess.run(["restore", "--repo", repo, id, "--target", target])
             #expect(restore.status == 0, "\(restore.stderr)")
-            #expect(sha256(try Scratch.dump(target)) == expected[id]?["dump_sha256"]?.stringValue, "snapshot \(id) restores to another database")
+            #expect(
+                sha256(try Scratch.dump(target)) == expected[id]?["dump_sha256"]?.stringValue, "snapshot \(id) restores to another database"
+            )
         }
         let exported = dir.appendingPathComponent("export.tar.zst").path
         #expect(try VeloProcess.run(["export", "--repo", repo, ids[1], "--out", exported]).status == 0)
@@ -68,20 +73,24 @@ import VeloKit
 
     /// `velo <command> --help` as committed in Tests/Fixtures/help; `VELO_UPDATE_HELP=1 swift test` rewrites them
     /// after a deliberate change (review the diff).
-    @Test(arguments: ["", "init", "backup", "snapshots", "inspect", "verify", "cat", "diff", "plan", "restore", "prune",
-                      "schema", "schema corrupt", "schema recover", "schema orphans", "unlock", "info", "demo",
-                      "transfer", "transfer options", "transfer export", "transfer import", "export", "status", "run", "serve"])
+    @Test(arguments: [
+        "", "init", "backup", "snapshots", "inspect", "verify", "cat", "diff", "plan", "restore", "prune",
+        "schema", "schema corrupt", "schema recover", "schema orphans", "unlock", "info", "demo",
+        "transfer", "transfer options", "transfer export", "transfer import", "export", "status", "run", "serve",
+    ])
     func helpTextsAreAsCommitted(command: String) throws {
         let words = command.split(separator: " ").map(String.init)
         let help = try VeloProcess.run(words + ["--help"], environment: ["COLUMNS": "100"])
         #expect(help.status == 0)
-        let file = Self.fixtures.appendingPathComponent("help/\(command.isEmpty ? "velo" : command.replacingOccurrences(of: " ", with: "-")).txt")
+        let file = Self.fixtures.appendingPathComponent(
+            "help/\(command.isEmpty ? "velo" : command.replacingOccurrences(of: " ", with: "-")).txt")
         if ProcessInfo.processInfo.environment["VELO_UPDATE_HELP"] == "1" {
             try FileManager.default.createDirectory(at: file.deletingLastPathComponent(), withIntermediateDirectories: true)
             try help.stdout.write(to: file, atomically: true, encoding: .utf8)
         }
         let committed = try? String(contentsOf: file, encoding: .utf8)
-        #expect(committed == help.stdout, "help of '\(command)' changed; if on purpose, run VELO_UPDATE_HELP=1 swift test and review the diff")
+        #expect(
+            committed == help.stdout, "help of '\(command)' changed; if on purpose, run VELO_UPDATE_HELP=1 swift test and review the diff")
     }
 
     /// Under --json, every kind of error is `{"error": {"kind", "message", "exit_status", …}}` on stdout, with the
@@ -135,7 +144,8 @@ import VeloKit
         let verbose = try VeloProcess.run(["backup", "--db", db, "--repo", repo, "-v"])
         #expect(verbose.status == 0 && verbose.stderr.contains("velo: info:") && verbose.stderr.contains("catalogued"), "\(verbose.stderr)")
         // A stale lock is a warning: shown by default, hidden by --quiet.
-        let stale = #"{"pid":2000000000,"host":"\#(ProcessInfo.processInfo.hostName)","time":"2026-11-27T03:00:00Z","command":"velo backup"}"#
+        let stale =
+            #"{"pid":2000000000,"host":"\#(ProcessInfo.processInfo.hostName)","time":"2026-11-27T03:00:00Z","command":"velo backup"}"#
         try stale.write(toFile: repo + "/locks/exclusive.json", atomically: true, encoding: .utf8)
         let quiet = try VeloProcess.run(["backup", "--db", db, "--repo", repo, "--quiet"])
         #expect(quiet.status == 0 && quiet.stderr.isEmpty && quiet.stdout.contains("saved"), "\(quiet.stderr)")

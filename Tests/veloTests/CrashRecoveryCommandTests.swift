@@ -22,7 +22,10 @@ import VeloKit
         let dead = try Self.deadPID()
         let live = getpid()
         try FileManager.default.createDirectory(atPath: repo + "/trash", withIntermediateDirectories: true)
-        let litter = ["trash/.0123456789abcdef.json.tmp-\(dead)", "locks/exclusive.json.new-\(dead)", "catalog/.x.json.tmp-\(dead)", ".velo-repository.json.tmp-\(dead)"]
+        let litter = [
+            "trash/.0123456789abcdef.json.tmp-\(dead)", "locks/exclusive.json.new-\(dead)", "catalog/.x.json.tmp-\(dead)",
+            ".velo-repository.json.tmp-\(dead)",
+        ]
         let kept = ["catalog/.y.json.tmp-\(live)"]  // a live process may still rename it into place
         for name in litter + kept { FileManager.default.createFile(atPath: "\(repo)/\(name)", contents: Data("x".utf8)) }
         #expect(try VeloProcess.run(["backup", "--full", "--db", db, "--repo", repo]).status == 0)
@@ -30,7 +33,9 @@ import VeloKit
         for name in kept { #expect(FileManager.default.fileExists(atPath: "\(repo)/\(name)"), "\(name) was removed") }
         // A restore into a new file removes what a killed restore left beside it.
         let target = dir.appendingPathComponent("restored.sqlite").path
-        for suffix in ["", "-journal"] { FileManager.default.createFile(atPath: "\(target).velo-restore-\(dead)\(suffix)", contents: Data(count: 4096)) }
+        for suffix in ["", "-journal"] {
+            FileManager.default.createFile(atPath: "\(target).velo-restore-\(dead)\(suffix)", contents: Data(count: 4096))
+        }
         FileManager.default.createFile(atPath: "\(target).velo-restore-\(live)", contents: Data())
         let restore = try VeloProcess.run(["restore", "latest", "--repo", repo, "--target", target])
         #expect(restore.status == 0, "\(restore.stderr)")
@@ -45,15 +50,20 @@ import VeloKit
         #expect(try VeloProcess.run(["demo", "--out", db, "--posts", "5"]).status == 0)
         var ids: [String] = []
         for hour in 1...2 {
-            let backup = try VeloProcess.run(["backup", "--full", "--db", db, "--repo", repo, "--time", "2026-11-27T0\(hour):00:00Z", "--json"])
+            let backup = try VeloProcess.run([
+                "backup", "--full", "--db", db, "--repo", repo, "--time", "2026-11-27T0\(hour):00:00Z", "--json",
+            ])
             ids.append(try JSONParser.parse(backup.stdout)["id"]!.stringValue!)
         }
         // A prune killed right after writing its removal marker: the archive and catalog entry are still there.
-        let archive = try JSONParser.parse(try VeloProcess.run(["snapshots", "--repo", repo, "--json"]).stdout).arrayValue![0]["archive"]!.stringValue!
+        let archive = try JSONParser.parse(try VeloProcess.run(["snapshots", "--repo", repo, "--json"]).stdout).arrayValue![0]["archive"]!
+            .stringValue!
         try FileManager.default.createDirectory(atPath: repo + "/trash", withIntermediateDirectories: true)
         let relative = String(archive.dropFirst(repo.count + 1))
         try Data("{\"id\":\"\(ids[0])\",\"archive\":\"\(relative)\"}".utf8).write(to: URL(fileURLWithPath: "\(repo)/trash/\(ids[0]).json"))
-        let listed = try JSONParser.parse(try VeloProcess.run(["snapshots", "--repo", repo, "--json"]).stdout).arrayValue!.compactMap { $0["id"]?.stringValue }
+        let listed = try JSONParser.parse(try VeloProcess.run(["snapshots", "--repo", repo, "--json"]).stdout).arrayValue!.compactMap {
+            $0["id"]?.stringValue
+        }
         #expect(listed == [ids[1]])
         let verify = try VeloProcess.run(["verify", "--all", "--repo", repo])
         #expect(verify.status == 0, "\(verify.stdout) \(verify.stderr)")
@@ -67,8 +77,10 @@ import VeloKit
         let db = dir.appendingPathComponent("tenant.sqlite").path
         let repo = dir.appendingPathComponent("repo").path
         #expect(try VeloProcess.run(["demo", "--out", db, "--posts", "5"]).status == 0)
-        let first = try JSONParser.parse(try VeloProcess.run(["backup", "--full", "--db", db, "--repo", repo, "--json"]).stdout)["id"]!.stringValue!
-        let second = try JSONParser.parse(try VeloProcess.run(["backup", "--full", "--db", db, "--repo", repo, "--json"]).stdout)["id"]!.stringValue!
+        let first = try JSONParser.parse(try VeloProcess.run(["backup", "--full", "--db", db, "--repo", repo, "--json"]).stdout)["id"]!
+            .stringValue!
+        let second = try JSONParser.parse(try VeloProcess.run(["backup", "--full", "--db", db, "--repo", repo, "--json"]).stdout)["id"]!
+            .stringValue!
         let entry = "\(repo)/catalog/\(first).json"
         let bytes = try Data(contentsOf: URL(fileURLWithPath: entry))
         try bytes.prefix(bytes.count / 2).write(to: URL(fileURLWithPath: entry))

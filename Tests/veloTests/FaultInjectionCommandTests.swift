@@ -19,7 +19,9 @@ import VeloKit
         return output
     }()
 
-    static func run(_ arguments: [String], log: String? = nil, failWrite: String? = nil, failFsync: String? = nil) throws -> VeloProcess.Result {
+    static func run(
+        _ arguments: [String], log: String? = nil, failWrite: String? = nil, failFsync: String? = nil
+    ) throws -> VeloProcess.Result {
         #expect(FileManager.default.fileExists(atPath: shim), "the fault shim did not build (is a C compiler installed?)")
         var env = ["LD_PRELOAD": shim]
         env["FAULTIO_LOG"] = log
@@ -33,7 +35,9 @@ import VeloKit
     }
 
     /// The position of the first logged line with this operation whose operands match, to compare orders.
-    static func position(_ lines: [String], _ op: String, _ predicate: ([Substring]) -> Bool, sourceLocation: SourceLocation = #_sourceLocation) -> Int {
+    static func position(
+        _ lines: [String], _ op: String, _ predicate: ([Substring]) -> Bool, sourceLocation: SourceLocation = #_sourceLocation
+    ) -> Int {
         let index = lines.firstIndex { line in
             let parts = line.split(separator: " ")
             return parts.first.map(String.init) == op && predicate(Array(parts.dropFirst()))
@@ -66,20 +70,27 @@ import VeloKit
         let l = try Self.lines(log)
         let syncPartial = Self.position(l, "fsync") { $0[0].hasSuffix(".partial") }
         let rename = Self.position(l, "rename") { $0[0].hasSuffix(".partial") && $0[1].hasSuffix(".tar.zst") }
-        let year = Self.position(l, "fsync") { $0[0].hasSuffix("/snapshots/2026") || $0[0].range(of: #"/snapshots/\d{4}$"#, options: .regularExpression) != nil }
+        let year = Self.position(l, "fsync") {
+            $0[0].hasSuffix("/snapshots/2026") || $0[0].range(of: #"/snapshots/\d{4}$"#, options: .regularExpression) != nil
+        }
         let month = Self.position(l, "fsync") { $0[0].range(of: #"/snapshots/\d{4}/\d{2}$"#, options: .regularExpression) != nil }
         let detail = Self.position(l, "rename") { $0[1].hasSuffix("catalog/\(id).manifest.json") }
         let entry = Self.position(l, "rename") { $0[1].hasSuffix("catalog/\(id).json") }
         let lastCatalogSync = l.lastIndex { $0 == "fsync \(s.repo)/catalog" } ?? -1
-        #expect(year < rename && syncPartial < rename && rename < month && month < detail && detail < entry && entry < lastCatalogSync,
-                "\(l.joined(separator: "\n"))")
+        #expect(
+            year < rename && syncPartial < rename && rename < month && month < detail && detail < entry && entry < lastCatalogSync,
+            "\(l.joined(separator: "\n"))")
         // The new repository's own folder entry is durable too.
         #expect(l.contains("fsync \(s.dir.path)"), "\(l.joined(separator: "\n"))")
     }
 
     @Test func aRestoreIntoANewFileIsDurableBeforeItAppearsAndAPruneMarksBeforeItRemoves() throws {
         let s = try Setup()
-        for hour in 1...3 { #expect(try VeloProcess.run(["backup", "--full", "--db", s.db, "--repo", s.repo, "--time", "2026-11-27T0\(hour):00:00Z"]).status == 0) }
+        for hour in 1...3 {
+            #expect(
+                try VeloProcess.run(["backup", "--full", "--db", s.db, "--repo", s.repo, "--time", "2026-11-27T0\(hour):00:00Z"]).status
+                    == 0)
+        }
         let log = s.dir.appendingPathComponent("log").path
         let target = s.dir.appendingPathComponent("restored.sqlite").path
         #expect(try Self.run(["restore", "latest", "--repo", s.repo, "--target", target], log: log).status == 0)
@@ -105,7 +116,9 @@ import VeloKit
     func aBackupThatCannotWriteCataloguesNothingIncomplete(fault: String, path: String) throws {
         let s = try Setup()
         #expect(try VeloProcess.run(["backup", "--full", "--db", s.db, "--repo", s.repo]).status == 0)
-        let failed = try Self.run(["backup", "--full", "--db", s.db, "--repo", s.repo], failWrite: fault == "write" ? path : nil, failFsync: fault == "fsync" ? path : nil)
+        let failed = try Self.run(
+            ["backup", "--full", "--db", s.db, "--repo", s.repo], failWrite: fault == "write" ? path : nil,
+            failFsync: fault == "fsync" ? path : nil)
         #expect(failed.status == 1, "\(failed.stdout)")
         #expect(failed.stderr.contains(s.repo) && failed.stderr.contains("Input/output error"), "\(failed.stderr)")
         #expect(!s.files(under: s.repo).contains { $0.hasSuffix(".partial") }, "\(s.files(under: s.repo))")
@@ -132,7 +145,8 @@ import VeloKit
         try FileManager.default.copyItem(atPath: s.db, toPath: merged)
         try Database(path: merged, mode: .readWrite).execute("DELETE FROM _velo_posts WHERE rowid % 2 = 0")
         let before = try Scratch.dump(merged)
-        let merge = try Self.run(["restore", "latest", "--repo", s.repo, "--target", merged, "--yes", "--no-safety-snapshot"], failFsync: "merged.sqlite")
+        let merge = try Self.run(
+            ["restore", "latest", "--repo", s.repo, "--target", merged, "--yes", "--no-safety-snapshot"], failFsync: "merged.sqlite")
         #expect(merge.status == 1 && merge.stderr.contains("merged.sqlite"), "\(merge.stderr)")
         #expect(try Scratch.dump(merged) == before)
         #expect(try Database(path: merged).rows("PRAGMA integrity_check").first?.first?.stringValue == "ok")
@@ -140,7 +154,11 @@ import VeloKit
 
     @Test func aPruneThatCannotWriteItsMarkerRemovesNothing() throws {
         let s = try Setup()
-        for hour in 1...3 { #expect(try VeloProcess.run(["backup", "--full", "--db", s.db, "--repo", s.repo, "--time", "2026-11-27T0\(hour):00:00Z"]).status == 0) }
+        for hour in 1...3 {
+            #expect(
+                try VeloProcess.run(["backup", "--full", "--db", s.db, "--repo", s.repo, "--time", "2026-11-27T0\(hour):00:00Z"]).status
+                    == 0)
+        }
         let policy = s.dir.appendingPathComponent("policy.json").path
         try Data("{\"keep_last\": 1}".utf8).write(to: URL(fileURLWithPath: policy))
         let prune = try Self.run(["prune", "--repo", s.repo, "--policy", policy], failWrite: "/trash/")

@@ -1,5 +1,6 @@
 import Foundation
 import Testing
+
 @testable import VeloKit
 
 /// Archives made to lie, to explode or to smuggle: every command that reads them refuses them, names the fault,
@@ -33,17 +34,25 @@ import Testing
         func expectRefusedEverywhere(_ fault: String, sourceLocation: SourceLocation = #_sourceLocation) throws {
             let before = try Data(contentsOf: URL(fileURLWithPath: target))
             let verify = try VeloProcess.run(["verify", id, "--repo", repo])
-            #expect(verify.status == 3 && verify.stdout.contains(fault), "verify: \(verify.stdout) \(verify.stderr)", sourceLocation: sourceLocation)
+            #expect(
+                verify.status == 3 && verify.stdout.contains(fault), "verify: \(verify.stdout) \(verify.stderr)",
+                sourceLocation: sourceLocation)
             for t in [target, dir.appendingPathComponent("new.sqlite").path] {
                 let plan = try VeloProcess.run(["plan", id, "--repo", repo, "--target", t])
-                #expect(plan.status == 3 && plan.stdout.contains(fault), "plan into \(t): \(plan.stdout) \(plan.stderr)", sourceLocation: sourceLocation)
+                #expect(
+                    plan.status == 3 && plan.stdout.contains(fault), "plan into \(t): \(plan.stdout) \(plan.stderr)",
+                    sourceLocation: sourceLocation)
             }
             let fresh = dir.appendingPathComponent("new.sqlite").path
             let restoreNew = try VeloProcess.run(["restore", id, "--repo", repo, "--target", fresh])
-            #expect(restoreNew.status == 3 && restoreNew.stderr.contains(fault), "restore new: \(restoreNew.stderr)", sourceLocation: sourceLocation)
+            #expect(
+                restoreNew.status == 3 && restoreNew.stderr.contains(fault), "restore new: \(restoreNew.stderr)",
+                sourceLocation: sourceLocation)
             #expect(!FileManager.default.fileExists(atPath: fresh), sourceLocation: sourceLocation)
             let restoreExisting = try VeloProcess.run(["restore", id, "--repo", repo, "--target", target, "--yes", "--no-safety-snapshot"])
-            #expect(restoreExisting.status == 3 && restoreExisting.stderr.contains(fault), "restore --yes: \(restoreExisting.stderr)", sourceLocation: sourceLocation)
+            #expect(
+                restoreExisting.status == 3 && restoreExisting.stderr.contains(fault), "restore --yes: \(restoreExisting.stderr)",
+                sourceLocation: sourceLocation)
             #expect(try Data(contentsOf: URL(fileURLWithPath: target)) == before, "the target changed", sourceLocation: sourceLocation)
             let litter = try FileManager.default.contentsOfDirectory(atPath: dir.path).filter { $0.contains("velo-restore") }
             #expect(litter.isEmpty, "\(litter)", sourceLocation: sourceLocation)
@@ -88,7 +97,8 @@ import Testing
         var entries = try ArchiveSurgery.entries(of: s.archive)
         let i = entries.firstIndex { $0.path == "schema/sqlite_schema.ndjson" }!
         let text = String(decoding: entries[i].bytes, as: UTF8.self)
-        let smuggled = text.replacingOccurrences(of: "CREATE TABLE \\\"_velo_tags\\\" (", with: "CREATE TABLE x (a); DELETE FROM superusers; CREATE TABLE \\\"_velo_tags\\\" (")
+        let smuggled = text.replacingOccurrences(
+            of: "CREATE TABLE \\\"_velo_tags\\\" (", with: "CREATE TABLE x (a); DELETE FROM superusers; CREATE TABLE \\\"_velo_tags\\\" (")
         #expect(smuggled != text)
         try ArchiveSurgery.replace(&entries, "schema/sqlite_schema.ndjson", with: Array(smuggled.utf8))
         try ArchiveSurgery.write(entries, to: s.archive)
@@ -114,7 +124,9 @@ import Testing
         let plan = try VeloProcess.run(["plan", lone, "--target", s.dir.appendingPathComponent("new.sqlite").path])
         #expect(plan.status == 3 && plan.stdout.contains(fault), "\(plan.stdout)")
         let restore = try VeloProcess.run(["restore", lone, "--target", s.dir.appendingPathComponent("new.sqlite").path])
-        #expect(restore.status == 3 && !FileManager.default.fileExists(atPath: s.dir.appendingPathComponent("new.sqlite").path), "\(restore.stderr)")
+        #expect(
+            restore.status == 3 && !FileManager.default.fileExists(atPath: s.dir.appendingPathComponent("new.sqlite").path),
+            "\(restore.stderr)")
         // A tar writer's zero padding is not data: other tools' archives pad to a 10240-byte record.
         let padded = s.dir.appendingPathComponent("padded.tar.zst").path
         try FileManager.default.copyItem(atPath: s.archive, toPath: padded)
@@ -182,7 +194,9 @@ import Testing
         try Database(path: s.db, mode: .readWrite).execute("UPDATE _velo_posts SET body = zeroblob(13000000) WHERE rowid = 2")
         let before = try FileManager.default.contentsOfDirectory(atPath: s.repo + "/catalog").count
         let backup = try VeloProcess.run(["backup", "--full", "--db", s.db, "--repo", s.repo])
-        #expect(backup.status == 1 && backup.stderr.contains("table _velo_posts, row 2") && backup.stderr.contains("16 MiB"), "\(backup.stderr)")
+        #expect(
+            backup.status == 1 && backup.stderr.contains("table _velo_posts, row 2") && backup.stderr.contains("16 MiB"), "\(backup.stderr)"
+        )
         #expect(try FileManager.default.contentsOfDirectory(atPath: s.repo + "/catalog").count == before)
     }
 }

@@ -45,7 +45,10 @@ import VeloKit
             let verify = try VeloProcess.run(["verify", "--all", "--repo", repo])
             #expect(verify.status == 0, "\(label): \(verify.stdout)\(verify.stderr)", sourceLocation: sourceLocation)
             #expect(try VeloProcess.run(["backup", "--db", db, "--repo", repo]).status == 0, sourceLocation: sourceLocation)
-            let dry = try JSONParser.parse(try VeloProcess.run(["prune", "--repo", repo, "--policy", dir.appendingPathComponent("all.json").path, "--dry-run", "--json"]).stdout)
+            let dry = try JSONParser.parse(
+                try VeloProcess.run([
+                    "prune", "--repo", repo, "--policy", dir.appendingPathComponent("all.json").path, "--dry-run", "--json",
+                ]).stdout)
             #expect(dry["bytes_freed"]?.intValue == 0, "\(label): unreferenced pieces are left: \(dry)", sourceLocation: sourceLocation)
             let files = FileManager.default.enumerator(atPath: repo)?.allObjects as? [String] ?? []
             let litter = files.filter { $0.contains(".tmp-") || $0.hasSuffix(".partial") || $0.hasSuffix("sweep-needed") }
@@ -55,14 +58,20 @@ import VeloKit
 
     /// Runs velo and kills it just before the `skip`+1-th rename to or unlink of a path containing `text`.
     static func killed(_ arguments: [String], at text: String, skip: Int) throws -> VeloProcess.Result {
-        try VeloProcess.run(arguments, environment: ["LD_PRELOAD": FaultInjectionCommandTests.shim, "FAULTIO_KILL": text, "FAULTIO_KILL_SKIP": String(skip)])
+        try VeloProcess.run(
+            arguments,
+            environment: ["LD_PRELOAD": FaultInjectionCommandTests.shim, "FAULTIO_KILL": text, "FAULTIO_KILL_SKIP": String(skip)])
     }
 
     /// Where to kill: before the sweep marker is made, before the first pack and list are in place, before the
     /// archive is, before the catalog names it (or before a prune's trash marker and archive removal, before the
     /// sweep deletes the first list and pack), and before the marker is removed at the end.
-    static let backupPoints = [("sweep-needed", 0), ("data/packs/", 0), ("data/lists/", 0), (".tar.zst", 0), ("catalog/", 0), ("sweep-needed", 1)]
-    static let prunePoints = [("sweep-needed", 0), ("trash/", 0), ("snapshots/", 0), ("data/lists/", 0), ("data/packs/", 0), ("sweep-needed", 1)]
+    static let backupPoints = [
+        ("sweep-needed", 0), ("data/packs/", 0), ("data/lists/", 0), (".tar.zst", 0), ("catalog/", 0), ("sweep-needed", 1),
+    ]
+    static let prunePoints = [
+        ("sweep-needed", 0), ("trash/", 0), ("snapshots/", 0), ("data/lists/", 0), ("data/packs/", 0), ("sweep-needed", 1),
+    ]
 
     @Test func aBackupKilledAtAnyStepLosesNothingAndLeavesNothing() throws {
         let s = try Setup()
@@ -82,7 +91,8 @@ import VeloKit
         #expect(try VeloProcess.run(["backup", "--db", s.db, "--repo", s.repo]).status == 0)
         for (point, skip) in Self.prunePoints {
             let repo = try s.copy("prune-" + point.filter { $0.isLetter } + "\(skip)")
-            let run = try Self.killed(["prune", "--repo", repo, "--policy", s.dir.appendingPathComponent("one.json").path], at: point, skip: skip)
+            let run = try Self.killed(
+                ["prune", "--repo", repo, "--policy", s.dir.appendingPathComponent("one.json").path], at: point, skip: skip)
             #expect(run.status == SIGKILL, "\(point): the prune was not killed there (\(run.status)): \(run.stderr)")
             #expect(try s.snapshots(repo) >= 1)
             try s.expectWholeThenClean(repo, "prune killed before \(point)")

@@ -7,7 +7,6 @@ import VeloKit
     static let fixture = root.deletingLastPathComponent().appendingPathComponent("shared/fixtures/veloquent/tenant_test.sqlite").path
     static let fixtureAvailable = FileManager.default.fileExists(atPath: fixture)
 
-
     @Test func versionAndHelpWork() throws {
         let version = try VeloProcess.run(["--version"])
         #expect(version.status == 0)

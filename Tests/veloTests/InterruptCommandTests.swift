@@ -6,7 +6,9 @@ import VeloKit
 /// copy, temporary restore file, open transaction), releases the lock, and exits 130.
 @Suite struct InterruptCommandTests {
     /// Starts velo, sends `signal` once `ready` holds (polled), and returns the exit status and stderr.
-    static func interrupt(_ arguments: [String], signal: Int32, when ready: () -> Bool) throws -> (status: Int32, stderr: String, signalled: Bool) {
+    static func interrupt(
+        _ arguments: [String], signal: Int32, when ready: () -> Bool
+    ) throws -> (status: Int32, stderr: String, signalled: Bool) {
         let process = Process()
         process.executableURL = VeloProcess.executable
         process.arguments = arguments

@@ -9,7 +9,8 @@ import VeloKit
         let db = dir.appendingPathComponent("t.sqlite").path
         #expect(try VeloProcess.run(["demo", "--out", db, "--posts", "5"]).status == 0)
         let policy = dir.appendingPathComponent("policy.json").path
-        try #"{"keep_daily": 3, "keep_tags": ["pin"], "timezone": "Europe/Berlin"}"#.write(toFile: policy, atomically: true, encoding: .utf8)
+        try #"{"keep_daily": 3, "keep_tags": ["pin"], "timezone": "Europe/Berlin"}"#.write(
+            toFile: policy, atomically: true, encoding: .utf8)
         let env = ["VELO_DB": db, "VELO_REPO": dir.appendingPathComponent("repo").path]
         for day in 1...6 {
             var args = ["backup", "--time", "2026-11-0\(day)T03:00:00+01:00", "--prune", policy, "--json"]
@@ -21,7 +22,10 @@ import VeloKit
             #expect(json["prune"]?["keep"]?.arrayValue != nil)
         }
         let snapshots = try JSONParser.parse(try VeloProcess.run(["snapshots", "--json"], environment: env).stdout).arrayValue ?? []
-        #expect(snapshots.compactMap { $0["time"]?.stringValue } == ["2026-11-01T02:00:00Z", "2026-11-04T02:00:00Z", "2026-11-05T02:00:00Z", "2026-11-06T02:00:00Z"])
+        #expect(
+            snapshots.compactMap { $0["time"]?.stringValue } == [
+                "2026-11-01T02:00:00Z", "2026-11-04T02:00:00Z", "2026-11-05T02:00:00Z", "2026-11-06T02:00:00Z",
+            ])
         let dry = try VeloProcess.run(["prune", "--policy", policy, "--dry-run", "--json"], environment: env)
         let report = try JSONParser.parse(dry.stdout)
         #expect(report["remove"]?.arrayValue?.isEmpty == true)

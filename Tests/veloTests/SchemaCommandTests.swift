@@ -4,7 +4,8 @@ import VeloKit
 
 @Suite struct SchemaCommandTests {
     func demo(_ name: String = #function) throws -> (db: String, dir: URL) {
-        let dir = FileManager.default.temporaryDirectory.appendingPathComponent("velo-cli-\(getpid())/\(name.filter(\.isLetter))-\(UUID().uuidString.prefix(6))")
+        let dir = FileManager.default.temporaryDirectory.appendingPathComponent(
+            "velo-cli-\(getpid())/\(name.filter(\.isLetter))-\(UUID().uuidString.prefix(6))")
         try FileManager.default.createDirectory(at: dir, withIntermediateDirectories: true)
         let db = dir.appendingPathComponent("t.sqlite").path
         #expect(try VeloProcess.run(["demo", "--out", db, "--posts", "80"]).status == 0)
@@ -15,7 +16,9 @@ import VeloKit
         let (db, dir) = try demo()
         let healthy = try VeloProcess.run(["schema", "corrupt", "--db", db])
         #expect(healthy.status == 0 && healthy.stdout.contains("healthy"))
-        try Database(path: db, mode: .readWrite).execute("DROP INDEX _velo_posts_author_index; INSERT INTO schema_jobs (collection_id, operation, table_name, started_at) SELECT id, 'update', table_name, '2026-11-01' FROM collections WHERE name = 'posts'")
+        try Database(path: db, mode: .readWrite).execute(
+            "DROP INDEX _velo_posts_author_index; INSERT INTO schema_jobs (collection_id, operation, table_name, started_at) SELECT id, 'update', table_name, '2026-11-01' FROM collections WHERE name = 'posts'"
+        )
         let sick = try VeloProcess.run(["schema", "corrupt", "--db", db, "--json"])
         #expect(sick.status == 3)
         let report = try JSONParser.parse(sick.stdout)
@@ -24,7 +27,9 @@ import VeloKit
         let unsafe = try VeloProcess.run(["schema", "recover", "posts", "--db", db])
         #expect(unsafe.status == 1 && unsafe.stderr.contains("--repo"))
         let dry = try VeloProcess.run(["schema", "recover", "posts", "--db", db, "--dry-run"])
-        #expect(dry.status == 0 && dry.stdout.contains(#"create index "_velo_posts_author_index" on "_velo_posts" ("author");"#), "\(dry.stdout)")
+        #expect(
+            dry.status == 0 && dry.stdout.contains(#"create index "_velo_posts_author_index" on "_velo_posts" ("author");"#),
+            "\(dry.stdout)")
         #expect(try VeloProcess.run(["schema", "corrupt", "--db", db]).status == 3, "a dry run changes nothing")
         let repo = dir.appendingPathComponent("repo").path
         let fixed = try VeloProcess.run(["schema", "recover", "posts", "--db", db, "--repo", repo, "--json"])
@@ -39,14 +44,16 @@ import VeloKit
 
     @Test func orphansAreListedAndDroppedOnlyWithYesAfterASnapshot() throws {
         let (db, dir) = try demo()
-        try Database(path: db, mode: .readWrite).execute("CREATE TABLE _velo_old (id varchar, note text); INSERT INTO _velo_old VALUES ('1', 'keep me')")
+        try Database(path: db, mode: .readWrite).execute(
+            "CREATE TABLE _velo_old (id varchar, note text); INSERT INTO _velo_old VALUES ('1', 'keep me')")
         let list = try JSONParser.parse(try VeloProcess.run(["schema", "orphans", "--db", db, "--json"]).stdout).arrayValue ?? []
         #expect(list.compactMap { $0["table"]?.stringValue } == ["_velo_old"])
         let repo = dir.appendingPathComponent("repo").path
         let noYes = try VeloProcess.run(["schema", "orphans", "--db", db, "--drop", "_velo_old", "--repo", repo])
         #expect(noYes.status == 1 && noYes.stderr.contains("--yes"))
         let pivot = try VeloProcess.run(["schema", "orphans", "--db", db, "--drop", "_velo_posts_tags_tags_pivot", "--yes", "--repo", repo])
-        #expect(pivot.status == 1 && pivot.stderr.contains("is not an orphan: it is the pivot table of field posts.tags"), "\(pivot.stderr)")
+        #expect(
+            pivot.status == 1 && pivot.stderr.contains("is not an orphan: it is the pivot table of field posts.tags"), "\(pivot.stderr)")
         let drop = try VeloProcess.run(["schema", "orphans", "--db", db, "--drop-all", "--yes", "--repo", repo, "--json"])
         #expect(drop.status == 0, "\(drop.stderr)")
         let snapshot = try #require(try JSONParser.parse(drop.stdout)["snapshot"]?.stringValue)

@@ -1,10 +1,12 @@
 import Foundation
+import Testing
+
+@testable import VeloKit
+@testable import VeloServer
+
 #if canImport(FoundationNetworking)
 import FoundationNetworking
 #endif
-import Testing
-@testable import VeloKit
-@testable import VeloServer
 
 /// `velo serve` as a process: it says where it listens, logs each request as one logfmt line on stderr, and on
 /// SIGTERM finishes the request it is serving before it exits 0.
@@ -13,7 +15,9 @@ import Testing
         let dir = Scratch.directory()
         let db = dir.appendingPathComponent("tenant.sqlite").path
         try DemoDatabase(options: .init(posts: 6000, seed: 3, journalMode: "delete")).write(to: db)
-        try Database(path: db, mode: .readWrite).prepare("UPDATE superusers SET password = ?").run([.text(PasswordCheck.hash("pw-for-serve", cost: 4))])
+        try Database(path: db, mode: .readWrite).prepare("UPDATE superusers SET password = ?").run([
+            .text(PasswordCheck.hash("pw-for-serve", cost: 4))
+        ])
         let process = Process()
         process.executableURL = VeloProcess.executable
         process.arguments = ["serve", "--db", db, "--repo", dir.appendingPathComponent("repo").path, "--listen", "127.0.0.1:0", "-v"]
@@ -53,7 +57,8 @@ import Testing
         // SIGTERM once the server has begun the export (its debug line says so); a signal before a request
         // arrives cannot wait for it. The export takes about 160 ms in a debug build, plus its body.
         let begun = Date().addingTimeInterval(30)
-        while !String(decoding: stderr, as: UTF8.self).contains("msg=begin method=POST path=/api/schema/transfer/export") && Date() < begun {
+        while !String(decoding: stderr, as: UTF8.self).contains("msg=begin method=POST path=/api/schema/transfer/export") && Date() < begun
+        {
             let chunk = err.fileHandleForReading.availableData
             if chunk.isEmpty { break }
             stderr.append(chunk)
@@ -117,4 +122,3 @@ import Testing
         #expect(FileManager.default.fileExists(atPath: dir.appendingPathComponent("velo.prom").path))
     }
 }
-

@@ -4,7 +4,8 @@ import VeloKit
 
 @Suite struct StatusCommandTests {
     func folder(_ name: String = #function) throws -> URL {
-        let dir = FileManager.default.temporaryDirectory.appendingPathComponent("velo-cli-\(getpid())/\(name.filter(\.isLetter))-\(UUID().uuidString.prefix(6))")
+        let dir = FileManager.default.temporaryDirectory.appendingPathComponent(
+            "velo-cli-\(getpid())/\(name.filter(\.isLetter))-\(UUID().uuidString.prefix(6))")
         try FileManager.default.createDirectory(at: dir, withIntermediateDirectories: true)
         return dir
     }
@@ -31,8 +32,10 @@ import VeloKit
         let metrics = try String(contentsOfFile: prom, encoding: .utf8)
         #expect(metrics.contains("velo_last_verify_ok{source=\"\(db)\",kind=\"tenant\"} 1"))
         // A snapshot older than --max-age is critical (2).
-        let old = try VeloProcess.run(["backup", "--db", dir.appendingPathComponent("t.sqlite").path, "--repo", dir.appendingPathComponent("old").path,
-                                       "--time", "2020-01-01T00:00:00Z"])
+        let old = try VeloProcess.run([
+            "backup", "--db", dir.appendingPathComponent("t.sqlite").path, "--repo", dir.appendingPathComponent("old").path,
+            "--time", "2020-01-01T00:00:00Z",
+        ])
         #expect(old.status == 0)
         let critical = try VeloProcess.run(["status", "--repo", dir.appendingPathComponent("old").path, "--max-age", "26h"])
         #expect(critical.status == 2 && critical.stdout.contains("CRITICAL"), "\(critical.stdout)")
@@ -46,9 +49,9 @@ import VeloKit
         #expect(try VeloProcess.run(["demo", "--out", db, "--posts", "5"]).status == 0)
         let config = dir.appendingPathComponent("velo.json").path
         try """
-            {"repository": "repo", "databases": ["t.sqlite"], "backup_every": "1h", "retention": {"keep_last": 3},
-             "verify_every": "7d", "prometheus": "velo.prom"}
-            """.write(toFile: config, atomically: true, encoding: .utf8)
+        {"repository": "repo", "databases": ["t.sqlite"], "backup_every": "1h", "retention": {"keep_last": 3},
+         "verify_every": "7d", "prometheus": "velo.prom"}
+        """.write(toFile: config, atomically: true, encoding: .utf8)
         let first = try VeloProcess.run(["run", "--config", config])
         #expect(first.status == 0, "\(first.stdout)\(first.stderr)")
         #expect(first.stdout.contains("backup  \(db): snapshot") && first.stdout.contains(": ok") && first.stdout.contains("status  OK"))
@@ -61,8 +64,8 @@ import VeloKit
         #expect(try VeloProcess.run(["status", "--config", config]).status == 0)
         // A database the config names but that cannot be backed up: the round says which, exits 1; status is critical.
         try """
-            {"repository": "repo", "databases": ["t.sqlite", "missing.sqlite"]}
-            """.write(toFile: config, atomically: true, encoding: .utf8)
+        {"repository": "repo", "databases": ["t.sqlite", "missing.sqlite"]}
+        """.write(toFile: config, atomically: true, encoding: .utf8)
         let failed = try VeloProcess.run(["run", "--config", config])
         #expect(failed.status == 1 && failed.stdout.contains("missing.sqlite: FAILED"), "\(failed.stdout)")
         #expect(try VeloProcess.run(["status", "--config", config]).status == 2)

@@ -17,14 +17,18 @@ import VeloKit
         #expect(parsed["collections"]?.arrayValue?.compactMap { $0["name"]?.stringValue } == ["comments", "posts", "tags", "users"])
 
         let payload = dir.appendingPathComponent("schema-transfer.json").path
-        let export = try VeloProcess.run(["transfer", "export", "--db", db, "--out", payload, "--system-tables", "superusers,oauth_providers"])
+        let export = try VeloProcess.run([
+            "transfer", "export", "--db", db, "--out", payload, "--system-tables", "superusers,oauth_providers",
+        ])
         #expect(export.status == 0, "\(export.stderr)")
         var st = stat()
         stat(payload, &st)
         #expect(st.st_mode & 0o777 == 0o600)
         // Standard output carries the same payload.
         let stdout = try VeloProcess.run(["transfer", "export", "--db", db, "--system-tables", "superusers,oauth_providers"])
-        #expect(try JSONParser.parse(stdout.stdout)["records"] == JSONParser.parse(try String(contentsOfFile: payload, encoding: .utf8))["records"])
+        #expect(
+            try JSONParser.parse(stdout.stdout)["records"]
+                == JSONParser.parse(try String(contentsOfFile: payload, encoding: .utf8))["records"])
 
         let target = dir.appendingPathComponent("new.sqlite").path
         let imported = try VeloProcess.run(["transfer", "import", payload, "--target", target, "--json"])
@@ -32,7 +36,9 @@ import VeloKit
         let result = try JSONParser.parse(imported.stdout)
         #expect(result.objectValue?.map(\.0) == ["metadata", "records"])
         #expect(result["records"]?.objectValue?.map(\.0).prefix(2) == ["superusers", "oauth_providers"])
-        #expect(result["records"]?["_velo_posts"] == .object([("inserted", .number("120")), ("updated", .number("0")), ("skipped", .number("0"))]))
+        #expect(
+            result["records"]?["_velo_posts"]
+                == .object([("inserted", .number("120")), ("updated", .number("0")), ("skipped", .number("0"))]))
 
         // Snapshots of both: no row changes in the collections' tables.
         #expect(try VeloProcess.run(["backup", "--db", db, "--repo", repo, "--tag", "a"]).status == 0)
@@ -55,7 +61,10 @@ import VeloKit
         #expect(try VeloProcess.run(["demo", "--out", source, "--posts", "20"]).status == 0)
         #expect(try VeloProcess.run(["demo", "--out", target, "--posts", "20", "--seed", "5"]).status == 0)
         let payload = dir.appendingPathComponent("p.json").path
-        #expect(try VeloProcess.run(["transfer", "export", "--db", source, "--collections", "users", "--system-tables", "superusers", "--out", payload]).status == 0)
+        #expect(
+            try VeloProcess.run([
+                "transfer", "export", "--db", source, "--collections", "users", "--system-tables", "superusers", "--out", payload,
+            ]).status == 0)
         let before = bytes(target)
         let plan = try VeloProcess.run(["transfer", "import", payload, "--target", target, "--dry-run", "--json"])
         #expect(plan.status == 3)
@@ -64,9 +73,13 @@ import VeloKit
         #expect(json["findings"]?.arrayValue?.contains { $0["check"] == .string("unique") && $0["table"] == .string("superusers") } == true)
         let refused = try VeloProcess.run(["transfer", "import", payload, "--target", target])
         #expect(refused.status == 1 && refused.stderr.contains("--yes"))
-        let blocked = try VeloProcess.run(["transfer", "import", payload, "--target", target, "--yes", "--repo", dir.appendingPathComponent("repo").path])
+        let blocked = try VeloProcess.run([
+            "transfer", "import", payload, "--target", target, "--yes", "--repo", dir.appendingPathComponent("repo").path,
+        ])
         #expect(blocked.status == 3)
-        #expect(blocked.stderr.contains("the import is blocked") && blocked.stderr.contains("superusers.email") && blocked.stderr.contains("nothing was changed"))
+        #expect(
+            blocked.stderr.contains("the import is blocked") && blocked.stderr.contains("superusers.email")
+                && blocked.stderr.contains("nothing was changed"))
         #expect(bytes(target) == before)
     }
 
@@ -117,7 +130,9 @@ import VeloKit
         // Offline export from the snapshot.
         let again = try VeloProcess.run(["transfer", "export", "latest", "--repo", repo])
         #expect(again.status == 0, "\(again.stderr)")
-        #expect(try JSONParser.parse(again.stdout)["records"] == JSONParser.parse(try String(contentsOfFile: payload, encoding: .utf8))["records"])
+        #expect(
+            try JSONParser.parse(again.stdout)["records"]
+                == JSONParser.parse(try String(contentsOfFile: payload, encoding: .utf8))["records"])
     }
 
     @Test func badInputIsAOneLineErrorAndCreatesNothing() throws {

@@ -48,12 +48,16 @@ enum VeloProcess {
         let group = DispatchGroup()
         nonisolated(unsafe) var outData = Data(), errData = Data()
         group.enter()
-        DispatchQueue.global().async { outData = out.fileHandleForReading.readDataToEndOfFile(); group.leave() }
+        DispatchQueue.global().async {
+            outData = out.fileHandleForReading.readDataToEndOfFile(); group.leave()
+        }
         errData = err.fileHandleForReading.readDataToEndOfFile()
         group.wait()
         process.waitUntilExit()
-        return Result(status: process.terminationStatus, stdout: String(decoding: outData, as: UTF8.self), stderr: String(decoding: errData, as: UTF8.self),
-                      stdoutData: outData)
+        return Result(
+            status: process.terminationStatus, stdout: String(decoding: outData, as: UTF8.self),
+            stderr: String(decoding: errData, as: UTF8.self),
+            stdoutData: outData)
     }
 }
 
@@ -66,7 +70,8 @@ extension VeloProcess {
         guard FileManager.default.isExecutableFile(atPath: time) else {
             throw POSIXError(.ENOENT, userInfo: [NSLocalizedDescriptionKey: "\(time) is missing: apt-get install time"])
         }
-        let report = FileManager.default.temporaryDirectory.appendingPathComponent("velo-peak-\(getpid())-\(UUID().uuidString.prefix(8))").path
+        let report = FileManager.default.temporaryDirectory.appendingPathComponent("velo-peak-\(getpid())-\(UUID().uuidString.prefix(8))")
+            .path
         defer { unlink(report) }
         let process = Process()
         process.executableURL = URL(fileURLWithPath: time)
@@ -81,7 +86,8 @@ extension VeloProcess {
 enum Scratch {
     /// A new empty directory named after the calling test.
     static func directory(_ name: String = #function) -> URL {
-        let url = FileManager.default.temporaryDirectory.appendingPathComponent("velo-cli-\(getpid())/\(name.filter(\.isLetter))-\(UUID().uuidString.prefix(6))")
+        let url = FileManager.default.temporaryDirectory.appendingPathComponent(
+            "velo-cli-\(getpid())/\(name.filter(\.isLetter))-\(UUID().uuidString.prefix(6))")
         try? FileManager.default.createDirectory(at: url, withIntermediateDirectories: true)
         return url
     }

@@ -65,8 +65,10 @@ package enum AppBackup {
     /// Backs up the app at `appPath` (its sources already read into `sources` by `AppLayout.sources`).
     /// - Throws: only what stops every source: the repository lock (`.locked`), an interruption (after the
     ///   running sources stopped cleanly). A source's own failure is in its outcome.
-    package static func run(layout: AppLayout, sources: [TenantSource], repository: Repository, options: Options,
-                            progress: (any ProgressObserver)? = nil) throws -> Report {
+    package static func run(
+        layout: AppLayout, sources: [TenantSource], repository: Repository, options: Options,
+        progress: (any ProgressObserver)? = nil
+    ) throws -> Report {
         guard options.jobs >= 1 else { throw VeloError("--jobs must be 1 or more, not \(options.jobs)", kind: .usage) }
         let started = ContinuousClock.now
         let lock = try repository.writerLock(command: "velo backup --app")
@@ -101,7 +103,9 @@ package enum AppBackup {
             let group = DispatchGroup()
             for _ in 0..<jobs {
                 group.enter()
-                let thread = Thread { work(); group.leave() }
+                let thread = Thread {
+                    work(); group.leave()
+                }
                 thread.stackSize = 4 << 20
                 thread.start()
             }
@@ -113,15 +117,19 @@ package enum AppBackup {
             if !failed || PieceSweep.run(repository).complete { PieceSweep.clearNeeded(repository) }
         }
         let elapsed = ContinuousClock.now - started
-        return Report(app: layout.root, repository: repository.root, jobs: jobs, sources: state.outcomes.map { $0! },
-                      seconds: elapsed.inSeconds)
+        return Report(
+            app: layout.root, repository: repository.root, jobs: jobs, sources: state.outcomes.map { $0! },
+            seconds: elapsed.inSeconds)
     }
 
     /// One source: checked, then backed up; every failure becomes its outcome.
-    static func backUp(_ source: TenantSource, layout: AppLayout, repository: Repository, options: Backup.Options, state: SharedState) -> Outcome {
+    static func backUp(
+        _ source: TenantSource, layout: AppLayout, repository: Repository, options: Backup.Options, state: SharedState
+    ) -> Outcome {
         let started = ContinuousClock.now
-        var outcome = Outcome(source: source.label, kind: source.kind.rawValue, tenantID: source.tenant?.id, database: source.databasePath,
-                              status: .ok, seconds: 0)
+        var outcome = Outcome(
+            source: source.label, kind: source.kind.rawValue, tenantID: source.tenant?.id, database: source.databasePath,
+            status: .ok, seconds: 0)
         func seconds() -> Double {
             let elapsed = ContinuousClock.now - started
             return elapsed.inSeconds
@@ -149,9 +157,11 @@ package enum AppBackup {
             backup.filesRoot = source.filesRoot
             // The landlord has no collections: a selection of them applies to the tenants.
             if source.kind == .landlord { backup.collections = nil }
-            backup.app = AppOrigin(path: layout.root, tenantID: source.tenant?.id, tenantName: source.tenant?.name, tenantDomain: source.tenant?.domain)
-            let result = try Backup.write(databasePath: database, repository: repository, options: backup, progress: nil,
-                                          sequence: { state.sequence() })
+            backup.app = AppOrigin(
+                path: layout.root, tenantID: source.tenant?.id, tenantName: source.tenant?.name, tenantDomain: source.tenant?.domain)
+            let result = try Backup.write(
+                databasePath: database, repository: repository, options: backup, progress: nil,
+                sequence: { state.sequence() })
             outcome.snapshot = result.id
             outcome.rows = result.rows.values.reduce(0, +)
             outcome.files = result.files

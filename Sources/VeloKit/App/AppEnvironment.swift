@@ -21,7 +21,8 @@ package struct AppEnvironment: Sendable, Equatable {
 
     package init(parsing text: String, file: String = ".env") throws {
         var lineNumber = 0
-        var lines = text.split(separator: "\n", omittingEmptySubsequences: false).map { String($0.hasSuffix("\r") ? $0.dropLast() : $0) }[...]
+        var lines = text.split(separator: "\n", omittingEmptySubsequences: false).map { String($0.hasSuffix("\r") ? $0.dropLast() : $0) }[
+            ...]
         while let raw = lines.popFirst() {
             lineNumber += 1
             let start = lineNumber
@@ -32,7 +33,8 @@ package struct AppEnvironment: Sendable, Equatable {
             guard let equals = line.firstIndex(of: "=") else { throw fail("expected KEY=value") }
             let key = line[..<equals].trimmingCharacters(in: .whitespaces)
             guard let first = key.unicodeScalars.first, first == "_" || CharacterSet.letters.contains(first),
-                  key.unicodeScalars.allSatisfy({ $0 == "_" || $0 == "." || CharacterSet.alphanumerics.contains($0) && $0.isASCII }) else {
+                key.unicodeScalars.allSatisfy({ $0 == "_" || $0 == "." || CharacterSet.alphanumerics.contains($0) && $0.isASCII })
+            else {
                 throw fail("'\(key)' is not a variable name")
             }
             var rest = line[line.index(after: equals)...].drop { $0 == " " || $0 == "\t" }
@@ -69,7 +71,9 @@ package struct AppEnvironment: Sendable, Equatable {
         var index = body.startIndex
         while index < body.endIndex {
             let c = body[index]
-            if quote == "\"" && c == "\\" && !escaped { escaped = true } else {
+            if quote == "\"" && c == "\\" && !escaped {
+                escaped = true
+            } else {
                 if c == quote && !escaped { return index }
                 escaped = false
             }
@@ -91,7 +95,11 @@ package struct AppEnvironment: Sendable, Equatable {
                 default: out.append("\\"); out.append(c)
                 }
                 escaped = false
-            } else if c == "\\" { escaped = true } else { out.append(c) }
+            } else if c == "\\" {
+                escaped = true
+            } else {
+                out.append(c)
+            }
         }
         if escaped { out.append("\\") }
         return out

@@ -37,10 +37,13 @@ package struct AppLayout: Sendable {
         }
         let tenancy = try flag(env["VELO_TENANCY_ENABLED"])
         // The landlord is the default connection (a skeleton may split it out as LANDLORD_DB_*).
-        let driver = (env["LANDLORD_DB_CONNECTION"].flatMap { $0.isEmpty ? nil : $0 } ?? env["DB_CONNECTION"].flatMap { $0.isEmpty ? nil : $0 } ?? "sqlite").lowercased()
+        let driver =
+            (env["LANDLORD_DB_CONNECTION"].flatMap { $0.isEmpty ? nil : $0 } ?? env["DB_CONNECTION"].flatMap { $0.isEmpty ? nil : $0 }
+            ?? "sqlite").lowercased()
         let database = env["LANDLORD_DB_DATABASE"].flatMap { $0.isEmpty ? nil : $0 } ?? env["DB_DATABASE"].flatMap { $0.isEmpty ? nil : $0 }
-        var layout = AppLayout(root: root, environment: env, tenancy: tenancy, driver: driver,
-                               disk: (env["FILESYSTEM_DISK"].flatMap { $0.isEmpty ? nil : $0 } ?? "local").lowercased(), defaultDatabase: "")
+        var layout = AppLayout(
+            root: root, environment: env, tenancy: tenancy, driver: driver,
+            disk: (env["FILESYSTEM_DISK"].flatMap { $0.isEmpty ? nil : $0 } ?? "local").lowercased(), defaultDatabase: "")
         layout.defaultDatabase = database.map(layout.resolveDefault) ?? layout.path("database/database.sqlite")
         return layout
     }
@@ -85,8 +88,10 @@ package struct AppLayout: Sendable {
         let filesReason = disk == "s3" ? "uploads are on S3 (FILESYSTEM_DISK=s3); velo backs up local uploads only" : nil
         var all: [TenantSource] = []
         if !tenancy {
-            all.append(TenantSource(kind: .singleTenant, tenant: Self.virtualTenant, databasePath: sqlite ? defaultDatabase : nil,
-                                    filesRoot: filesReason == nil ? storageRoot(tenantID: 1) : nil, notCovered: driverReason ?? filesReason))
+            all.append(
+                TenantSource(
+                    kind: .singleTenant, tenant: Self.virtualTenant, databasePath: sqlite ? defaultDatabase : nil,
+                    filesRoot: filesReason == nil ? storageRoot(tenantID: 1) : nil, notCovered: driverReason ?? filesReason))
         } else if !sqlite {
             all.append(TenantSource(kind: .landlord, tenant: nil, databasePath: nil, filesRoot: nil, notCovered: driverReason))
         } else {
@@ -94,18 +99,23 @@ package struct AppLayout: Sendable {
             let db = try Database(path: defaultDatabase, mode: .readOnly, busyTimeout: busyTimeout)
             let schema = try SQLiteSchema.read(from: db)
             guard schema.table("tenants") != nil else {
-                throw VeloError("\(defaultDatabase): the landlord database has no tenants table (VELO_TENANCY_ENABLED is true)", kind: .notVeloquent)
+                throw VeloError(
+                    "\(defaultDatabase): the landlord database has no tenants table (VELO_TENANCY_ENABLED is true)", kind: .notVeloquent)
             }
             let tenants = try Landlord.tenants(in: db, schema: schema)
             all.append(TenantSource(kind: .landlord, tenant: nil, databasePath: defaultDatabase, filesRoot: nil, notCovered: nil))
             for tenant in tenants {
                 guard let name = tenant.database, !name.isEmpty else {
-                    all.append(TenantSource(kind: .tenant, tenant: tenant, databasePath: nil, filesRoot: nil,
-                                            notCovered: "the landlord lists no database for it"))
+                    all.append(
+                        TenantSource(
+                            kind: .tenant, tenant: tenant, databasePath: nil, filesRoot: nil,
+                            notCovered: "the landlord lists no database for it"))
                     continue
                 }
-                all.append(TenantSource(kind: .tenant, tenant: tenant, databasePath: tenantDatabasePath(name),
-                                        filesRoot: filesReason == nil ? storageRoot(tenantID: tenant.id) : nil, notCovered: filesReason))
+                all.append(
+                    TenantSource(
+                        kind: .tenant, tenant: tenant, databasePath: tenantDatabasePath(name),
+                        filesRoot: filesReason == nil ? storageRoot(tenantID: tenant.id) : nil, notCovered: filesReason))
             }
         }
         guard let selectors, !selectors.isEmpty else { return all }

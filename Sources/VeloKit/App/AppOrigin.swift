@@ -25,8 +25,14 @@ public struct AppOrigin: Equatable, Sendable, Encodable {
     package var json: JSONValue {
         var pairs: [(String, JSONValue)] = [("path", .string(path))]
         if let tenantID {
-            pairs.append(("tenant", .object([("id", .int(tenantID)), ("name", tenantName.map { .string($0) } ?? .null),
-                                              ("domain", tenantDomain.map { .string($0) } ?? .null)])))
+            pairs.append(
+                (
+                    "tenant",
+                    .object([
+                        ("id", .int(tenantID)), ("name", tenantName.map { .string($0) } ?? .null),
+                        ("domain", tenantDomain.map { .string($0) } ?? .null),
+                    ])
+                ))
         }
         return .object(pairs)
     }

@@ -5,7 +5,9 @@ package enum FileCat {
     /// Streams the file at `relative` (as in the tenant's storage disk, e.g. `uploads/collections/posts/x.png`,
     /// or its entry path `files/…`) to `write`.
     /// - Throws: `.input` naming the snapshot's file count when it holds no such file; `ArchiveDamage`.
-    package static func run(_ selected: SelectedSnapshot, file relative: String, write: @escaping (UnsafeRawBufferPointer) throws -> Void) throws {
+    package static func run(
+        _ selected: SelectedSnapshot, file relative: String, write: @escaping (UnsafeRawBufferPointer) throws -> Void
+    ) throws {
         let entry = relative.hasPrefix(ArchiveFormat.filesPrefix) ? relative : ArchiveFormat.fileEntryPath(relative: relative)
         guard let entry else { throw VeloError("\(relative): not a relative file path (no empty, '.' or '..' components)", kind: .usage) }
         let reader = try SnapshotReader(selected)
@@ -13,7 +15,9 @@ package enum FileCat {
         let manifest = try reader.scan(tables: [], files: handler) { _, _ in true }
         guard handler.found else {
             let count = manifest?.files.count ?? 0
-            throw VeloError("\(selected.archivePath): no file \(relative) in the snapshot (it holds \(count) uploaded file\(count == 1 ? "" : "s"); 'velo inspect' lists them)")
+            throw VeloError(
+                "\(selected.archivePath): no file \(relative) in the snapshot (it holds \(count) uploaded file\(count == 1 ? "" : "s"); 'velo inspect' lists them)"
+            )
         }
     }
 

@@ -13,7 +13,11 @@ package struct FilesDiff: Encodable, Sendable, Equatable {
         guard !before.isEmpty || !after.isEmpty else { return nil }
         func name(_ entry: String) -> String { ArchiveFormat.fileRelativePath(entry: entry) ?? entry }
         for (path, sha) in after {
-            if let old = before[path] { if old == sha { unchanged += 1 } else { changed.append(name(path)) } } else { added.append(name(path)) }
+            if let old = before[path] {
+                if old == sha { unchanged += 1 } else { changed.append(name(path)) }
+            } else {
+                added.append(name(path))
+            }
         }
         for path in before.keys where after[path] == nil { removed.append(name(path)) }
         added.sort(); removed.sort(); changed.sort()

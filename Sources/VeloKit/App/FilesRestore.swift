@@ -49,7 +49,9 @@ package enum FilesRestore {
         var items: [Item] = []
         for entry in manifest.files {
             guard let relative = ArchiveFormat.fileRelativePath(entry: entry.path) else {
-                throw ArchiveDamage(path: archive, entry: entry.path, reason: "is not a safe file path (an empty, '.' or '..' component, an absolute path, an encoded '/' or NUL); refused")
+                throw ArchiveDamage(
+                    path: archive, entry: entry.path,
+                    reason: "is not a safe file path (an empty, '.' or '..' component, an absolute path, an encoded '/' or NUL); refused")
             }
             let target = try safeTarget(root: root, relative: relative)
             var info = stat()
@@ -62,8 +64,10 @@ package enum FilesRestore {
                 throw VeloError("\(target): exists and is not a regular file; the snapshot has a file there")
             }
             let same = try Int64(info.st_size) == entry.bytes && sha256(of: target) == entry.sha256
-            items.append(Item(path: relative, action: same ? .unchanged : (strategy == .overwrite ? .replace : .keep),
-                              bytes: entry.bytes, entry: entry.path))
+            items.append(
+                Item(
+                    path: relative, action: same ? .unchanged : (strategy == .overwrite ? .replace : .keep),
+                    bytes: entry.bytes, entry: entry.path))
         }
         return Plan(root: root, strategy: strategy, items: items)
     }
@@ -76,7 +80,9 @@ package enum FilesRestore {
             path = (path as NSString).appendingPathComponent(component)
             var info = stat()
             if lstat(path, &info) == 0 {
-                if info.st_mode & S_IFMT == S_IFLNK { throw VeloError("\(path): a symbolic link; velo does not restore files through links") }
+                if info.st_mode & S_IFMT == S_IFLNK {
+                    throw VeloError("\(path): a symbolic link; velo does not restore files through links")
+                }
                 if info.st_mode & S_IFMT != S_IFDIR { throw VeloError("\(path): exists and is not a folder") }
             }
         }
@@ -141,7 +147,9 @@ package enum FilesRestore {
         do {
             _ = try reader.scan(tables: [], files: handler) { _, _ in true }
             guard handler.pending.isEmpty else {
-                throw ArchiveDamage(path: reader.path, entry: handler.pending.sorted().first, reason: "is listed in the manifest but missing from the archive")
+                throw ArchiveDamage(
+                    path: reader.path, entry: handler.pending.sorted().first,
+                    reason: "is listed in the manifest but missing from the archive")
             }
         } catch {
             handler.abandon()

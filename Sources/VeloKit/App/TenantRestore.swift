@@ -21,11 +21,15 @@ package enum TenantRestore {
         let mine = all.filter { SnapshotFilter.isOf($0, tenant: selector) }
         guard !mine.isEmpty else {
             let known = Set(all.compactMap { $0.app.map { $0.tenantName ?? "landlord" } }).sorted()
-            throw VeloError("\(repository.root): no snapshot of tenant '\(selector)' (taken with 'velo backup --app'); \(known.isEmpty ? "it has none taken with --app" : "it has: \(known.joined(separator: ", "))")")
+            throw VeloError(
+                "\(repository.root): no snapshot of tenant '\(selector)' (taken with 'velo backup --app'); \(known.isEmpty ? "it has none taken with --app" : "it has: \(known.joined(separator: ", "))")"
+            )
         }
         guard let time else { return mine.last! }
         guard let pick = mine.last(where: { $0.time <= time }) else {
-            throw VeloError("\(repository.root): tenant '\(selector)' has no snapshot at or before \(Timestamp.iso8601(time)); its oldest is \(Timestamp.iso8601(mine.first!.time))")
+            throw VeloError(
+                "\(repository.root): tenant '\(selector)' has no snapshot at or before \(Timestamp.iso8601(time)); its oldest is \(Timestamp.iso8601(mine.first!.time))"
+            )
         }
         return pick
     }
@@ -68,8 +72,11 @@ package enum TenantRestore {
             }
             let file = path("database/tenants/" + (header.source.path as NSString).lastPathComponent)
             let name = origin?.tenantName ?? String(id)
-            return Target(database: file, filesRoot: path("storage/tenants/\(AppLayout.pathKey(id))/app"),
-                          note: "\(root): the landlord does not list tenant \(name): register it (id \(id), database \(file)) or restore the landlord too")
+            return Target(
+                database: file, filesRoot: path("storage/tenants/\(AppLayout.pathKey(id))/app"),
+                note:
+                    "\(root): the landlord does not list tenant \(name): register it (id \(id), database \(file)) or restore the landlord too"
+            )
         }
     }
 

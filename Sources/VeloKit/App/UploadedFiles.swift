@@ -22,9 +22,12 @@ package struct UploadedFiles: Sendable {
         self.root = root
         if let collections {
             // Sorted, so that the walk is in `walkKey` order whatever order the collections were named in.
-            folders = Set(collections.map { name in
-                "uploads/collections/" + String(name.map { $0.isASCII && ($0.isLetter || $0.isNumber) || $0 == "_" || $0 == "-" ? $0 : "_" })
-            }).sorted { Self.walkKey($0).lexicographicallyPrecedes(Self.walkKey($1)) }
+            folders = Set(
+                collections.map { name in
+                    "uploads/collections/"
+                        + String(name.map { $0.isASCII && ($0.isLetter || $0.isNumber) || $0 == "_" || $0 == "-" ? $0 : "_" })
+                }
+            ).sorted { Self.walkKey($0).lexicographicallyPrecedes(Self.walkKey($1)) }
         }
     }
 
@@ -75,7 +78,9 @@ package struct UploadedFiles: Sendable {
     /// Streams `files` into `writer` as `files/…` entries and returns their manifest entries. Each file is
     /// opened without following links and read whole; one that changed size meanwhile fails the backup, one
     /// deleted since the walk is left out and returned in `vanished`.
-    package func write(_ files: [File], to writer: ArchiveWriter, progress: (any ProgressObserver)?) throws -> (entries: [Manifest.Entry], vanished: [String]) {
+    package func write(
+        _ files: [File], to writer: ArchiveWriter, progress: (any ProgressObserver)?
+    ) throws -> (entries: [Manifest.Entry], vanished: [String]) {
         var entries: [Manifest.Entry] = []
         var vanished: [String] = []
         entries.reserveCapacity(files.count)
@@ -96,10 +101,13 @@ package struct UploadedFiles: Sendable {
                 throw VeloError("\(path): a name velo cannot store safely")
             }
             let modified = Self.modifiedNanoseconds(info)
-            let written = try writer.addFile(path: entryPath, fd: fd, size: Int64(info.st_size),
-                                             modificationTime: modified / 1_000_000_000, source: path)
-            entries.append(Manifest.Entry(path: entryPath, bytes: written.bytes, sha256: written.sha256,
-                                          mode: Int(info.st_mode & 0o7777), modified: modified))
+            let written = try writer.addFile(
+                path: entryPath, fd: fd, size: Int64(info.st_size),
+                modificationTime: modified / 1_000_000_000, source: path)
+            entries.append(
+                Manifest.Entry(
+                    path: entryPath, bytes: written.bytes, sha256: written.sha256,
+                    mode: Int(info.st_mode & 0o7777), modified: modified))
             progress?.update(index + 1, of: files.count, detail: file.relative)
         }
         return (entries, vanished)

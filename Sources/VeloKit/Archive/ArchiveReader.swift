@@ -80,20 +80,22 @@ package final class ArchiveReader: EntryReading {
         source.pipeline = DecompressionPipeline(decompressor: source.decompressor)
         archive_read_support_format_tar(archive)
         let context = Unmanaged.passUnretained(source).toOpaque()
-        let rc = archive_read_open(archive, context, nil, { _, context, bufferOut in
-            let source = Unmanaged<Source>.fromOpaque(context!).takeUnretainedValue()
-            do {
-                let block = try source.pipeline!.next()
-                source.lastBlock = block
-                source.lastBlockStart = source.delivered
-                source.delivered += Int64(block.count)
-                bufferOut?.pointee = block.baseAddress
-                return la_ssize_t(block.count)
-            } catch {
-                source.error = error
-                return -1
-            }
-        }, nil)
+        let rc = archive_read_open(
+            archive, context, nil,
+            { _, context, bufferOut in
+                let source = Unmanaged<Source>.fromOpaque(context!).takeUnretainedValue()
+                do {
+                    let block = try source.pipeline!.next()
+                    source.lastBlock = block
+                    source.lastBlockStart = source.delivered
+                    source.delivered += Int64(block.count)
+                    bufferOut?.pointee = block.baseAddress
+                    return la_ssize_t(block.count)
+                } catch {
+                    source.error = error
+                    return -1
+                }
+            }, nil)
         if rc < ARCHIVE_WARN {
             throw failure(entry: nil)  // deinit frees the reader and closes the file
         }
@@ -111,7 +113,8 @@ package final class ArchiveReader: EntryReading {
         let rc = archive_read_next_header(archive, &entry)
         if rc == ARCHIVE_EOF { currentEntry = nil; reachedEnd = true; return nil }
         if rc < ARCHIVE_WARN || entry == nil { throw failure(entry: currentEntry.map { "after \($0)" }) }
-        let name = archive_entry_pathname_utf8(entry).map { String(cString: $0) }
+        let name =
+            archive_entry_pathname_utf8(entry).map { String(cString: $0) }
             ?? archive_entry_pathname(entry).map { String(cString: $0) } ?? ""
         currentEntry = name
         let type = UInt32(archive_entry_filetype(entry))
@@ -144,7 +147,8 @@ package final class ArchiveReader: EntryReading {
     /// zero padding (`ArchiveFormat.maxTrailingPadding`): a valid extra zstd frame must not hide data.
     package func finishReading() throws -> (bytes: Int64, sha256: String) {
         if !reachedEnd, let extra = try nextEntry() {
-            throw ArchiveDamage(path: path, entry: extra.path, reason: "comes after \(ArchiveFormat.manifestPath), which must be the last entry")
+            throw ArchiveDamage(
+                path: path, entry: extra.path, reason: "comes after \(ArchiveFormat.manifestPath), which must be the last entry")
         }
         let consumed = Int64(archive_filter_bytes(archive, 0))
         var trailing = source.delivered - consumed
@@ -158,7 +162,11 @@ package final class ArchiveReader: EntryReading {
             dataAfterEnd = !Self.allZero(block)
         }
         if dataAfterEnd || trailing > ArchiveFormat.maxTrailingPadding {
-            throw ArchiveDamage(path: path, entry: nil, reason: "holds \(trailing > ArchiveFormat.maxTrailingPadding ? "more than \(ArchiveFormat.maxTrailingPadding)" : "\(trailing)") bytes of data after the end of the tar stream")
+            throw ArchiveDamage(
+                path: path, entry: nil,
+                reason:
+                    "holds \(trailing > ArchiveFormat.maxTrailingPadding ? "more than \(ArchiveFormat.maxTrailingPadding)" : "\(trailing)") bytes of data after the end of the tar stream"
+            )
         }
         source.pipeline!.stop()
         return (source.digest.byteCount, source.digest.hex())

@@ -49,10 +49,16 @@ enum Affinity: String {
 
     init(declared: String) {
         let t = declared.uppercased()
-        if t.contains("INT") { self = .integer }
-        else if t.contains("CHAR") || t.contains("CLOB") || t.contains("TEXT") { self = .text }
-        else if t.contains("BLOB") || t.isEmpty { self = .blob }
-        else if t.contains("REAL") || t.contains("FLOA") || t.contains("DOUB") { self = .real }
-        else { self = .numeric }
+        if t.contains("INT") {
+            self = .integer
+        } else if t.contains("CHAR") || t.contains("CLOB") || t.contains("TEXT") {
+            self = .text
+        } else if t.contains("BLOB") || t.isEmpty {
+            self = .blob
+        } else if t.contains("REAL") || t.contains("FLOA") || t.contains("DOUB") {
+            self = .real
+        } else {
+            self = .numeric
+        }
     }
 }

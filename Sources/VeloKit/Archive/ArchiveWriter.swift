@@ -78,27 +78,33 @@ package final class ArchiveWriter {
             if workers >= 2 {
                 // zstd's own workers, on jobs small enough that memory stays bounded (each worker holds about
                 // two jobs of input and output); the calling thread only hands bytes over.
-                sink.compressor = try ZstdCompressor(level: level, workers: workers, jobBytes: Self.zstdJobBytes, windowLog: windowLog) { [unowned sink] bytes in
+                sink.compressor = try ZstdCompressor(level: level, workers: workers, jobBytes: Self.zstdJobBytes, windowLog: windowLog) {
+                    [unowned sink] bytes in
                     try sink.writeFile(bytes)
                 }
             } else {
-                sink.compressor = try ZstdCompressor(level: level, workers: 0, windowLog: windowLog) { [unowned sink] bytes in try sink.writeFile(bytes) }
+                sink.compressor = try ZstdCompressor(level: level, workers: 0, windowLog: windowLog) { [unowned sink] bytes in
+                    try sink.writeFile(bytes)
+                }
                 if workers == 1 { sink.pipeline = CompressionPipeline(compressor: sink.compressor) }
             }
             try check(archive_write_set_format_pax_restricted(archive))
             try check(archive_write_set_bytes_per_block(archive, 64 * 1024))
             try check(archive_write_set_bytes_in_last_block(archive, 1))
             let context = Unmanaged.passUnretained(sink).toOpaque()
-            try check(archive_write_open(archive, context, nil, { _, context, buffer, length in
-                let sink = Unmanaged<Sink>.fromOpaque(context!).takeUnretainedValue()
-                do {
-                    try sink.take(UnsafeRawBufferPointer(start: buffer, count: length))
-                    return la_ssize_t(length)
-                } catch {
-                    sink.error = error
-                    return -1
-                }
-            }, nil))
+            try check(
+                archive_write_open(
+                    archive, context, nil,
+                    { _, context, buffer, length in
+                        let sink = Unmanaged<Sink>.fromOpaque(context!).takeUnretainedValue()
+                        do {
+                            try sink.take(UnsafeRawBufferPointer(start: buffer, count: length))
+                            return la_ssize_t(length)
+                        } catch {
+                            sink.error = error
+                            return -1
+                        }
+                    }, nil))
         } catch {
             abort()  // frees the writer, closes and deletes the file; deinit then does nothing
             throw error
@@ -126,8 +132,10 @@ package final class ArchiveWriter {
     /// to the function it is given (an incremental snapshot's part on its way into a full archive, an uploaded
     /// file: never held whole). Fewer or more bytes than `size` are refused, naming `source`.
     @discardableResult
-    package func addEntry(path entryPath: String, size: Int64, modificationTime: Int64, source: String,
-                          _ produce: ((UnsafeRawBufferPointer) throws -> Void) throws -> Void) throws -> Entry {
+    package func addEntry(
+        path entryPath: String, size: Int64, modificationTime: Int64, source: String,
+        _ produce: ((UnsafeRawBufferPointer) throws -> Void) throws -> Void
+    ) throws -> Entry {
         guard let entry = archive_entry_new() else { throw VeloError("libarchive: cannot allocate an entry") }
         defer { archive_entry_free(entry) }
         archive_entry_set_pathname_utf8(entry, entryPath)
@@ -171,11 +179,15 @@ package final class ArchiveWriter {
                     throw VeloError.io(source, "read", errno: errno)
                 }
                 if n == 0 { break }
-                guard Int64(n) <= remaining else { throw VeloError("\(source): grew while it was being backed up (expected \(size) bytes)", kind: .io) }
+                guard Int64(n) <= remaining else {
+                    throw VeloError("\(source): grew while it was being backed up (expected \(size) bytes)", kind: .io)
+                }
                 try chunk.withUnsafeBytes { try write(UnsafeRawBufferPointer(rebasing: $0[0..<n])) }
                 remaining -= Int64(n)
             }
-            guard remaining == 0 else { throw VeloError("\(source): shrank while it was being backed up (expected \(size) bytes)", kind: .io) }
+            guard remaining == 0 else {
+                throw VeloError("\(source): shrank while it was being backed up (expected \(size) bytes)", kind: .io)
+            }
             // One more read must find the end: a file that grew is refused rather than cut.
             let extra = chunk.withUnsafeMutableBytes { Foundation.read(fd, $0.baseAddress, 1) }
             if extra > 0 { throw VeloError("\(source): grew while it was being backed up (expected \(size) bytes)", kind: .io) }

@@ -19,7 +19,8 @@ extension EntryReading {
             if n == 0 { return result }
             result.append(contentsOf: chunk[0..<n])
             if result.count > limit {
-                throw ArchiveDamage(path: path, entry: entryName, reason: "\(entryName == nil ? "an entry " : "")is larger than \(limit) bytes")
+                throw ArchiveDamage(
+                    path: path, entry: entryName, reason: "\(entryName == nil ? "an entry " : "")is larger than \(limit) bytes")
             }
         }
     }

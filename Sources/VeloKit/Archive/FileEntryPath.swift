@@ -28,7 +28,7 @@ extension ArchiveFormat {
             for byte in component.utf8 {
                 switch byte {
                 case UInt8(ascii: "a")...UInt8(ascii: "z"), UInt8(ascii: "A")...UInt8(ascii: "Z"), UInt8(ascii: "0")...UInt8(ascii: "9"),
-                     UInt8(ascii: "_"), UInt8(ascii: "-"), UInt8(ascii: "."):
+                    UInt8(ascii: "_"), UInt8(ascii: "-"), UInt8(ascii: "."):
                     out.append(Character(Unicode.Scalar(byte)))
                 default:
                     out.append("%")
@@ -59,7 +59,8 @@ extension ArchiveFormat {
                 }
             }
             guard !bytes.isEmpty, bytes != [0x2E], bytes != [0x2E, 0x2E], !bytes.contains(0), !bytes.contains(UInt8(ascii: "/")),
-                  let text = String(validating: bytes, as: UTF8.self) else { return nil }
+                let text = String(validating: bytes, as: UTF8.self)
+            else { return nil }
             components.append(text)
         }
         guard !components.isEmpty else { return nil }

@@ -13,7 +13,9 @@ public struct Manifest: Equatable, Sendable {
         public var mode: Int?
         public var modified: Int64?
 
-        public init(path: String, bytes: Int64, sha256: String, table: String? = nil, rows: Int? = nil, mode: Int? = nil, modified: Int64? = nil) {
+        public init(
+            path: String, bytes: Int64, sha256: String, table: String? = nil, rows: Int? = nil, mode: Int? = nil, modified: Int64? = nil
+        ) {
             self.path = path
             self.bytes = bytes
             self.sha256 = sha256
@@ -69,24 +71,39 @@ public struct Manifest: Equatable, Sendable {
             ("format", .string(ArchiveFormat.name)),
             ("version", .int(version)),
             ("snapshot_id", .string(snapshotID)),
-            ("entries", .array(entries.map { e in
-                var pairs: [(String, JSONValue)] = [("path", .string(e.path)), ("bytes", .int(e.bytes)), ("sha256", .string(e.sha256))]
-                if let table = e.table { pairs.append(("table", .string(table))) }
-                if let rows = e.rows { pairs.append(("rows", .int(rows))) }
-                if let mode = e.mode { pairs.append(("mode", .string(Manifest.octal(mode)))) }
-                if let modified = e.modified { pairs.append(("mtime_ns", .int(modified))) }
-                return .object(pairs)
-            })),
-            ("tables", .array(tables.map { t in
+            (
+                "entries",
+                .array(
+                    entries.map { e in
+                        var pairs: [(String, JSONValue)] = [
+                            ("path", .string(e.path)), ("bytes", .int(e.bytes)), ("sha256", .string(e.sha256)),
+                        ]
+                        if let table = e.table { pairs.append(("table", .string(table))) }
+                        if let rows = e.rows { pairs.append(("rows", .int(rows))) }
+                        if let mode = e.mode { pairs.append(("mode", .string(Manifest.octal(mode)))) }
+                        if let modified = e.modified { pairs.append(("mtime_ns", .int(modified))) }
+                        return .object(pairs)
+                    })
+            ),
+            (
+                "tables",
+                .array(
+                    tables.map { t in
+                        .object([
+                            ("name", .string(t.name)), ("group", .string(t.group.rawValue)), ("role", .string(t.role)),
+                            ("collection", t.collection.map { .string($0) } ?? .null),
+                            ("columns", .array(t.columns.map { .string($0) })), ("rows", .int(t.rows)),
+                            ("parts", .array(t.parts.map { .string($0) })),
+                        ])
+                    })
+            ),
+            (
+                "totals",
                 .object([
-                    ("name", .string(t.name)), ("group", .string(t.group.rawValue)), ("role", .string(t.role)),
-                    ("collection", t.collection.map { .string($0) } ?? .null),
-                    ("columns", .array(t.columns.map { .string($0) })), ("rows", .int(t.rows)),
-                    ("parts", .array(t.parts.map { .string($0) })),
+                    ("tables", .int(tables.count)), ("rows", .int(totalRows)),
+                    ("entries", .int(entries.count)), ("bytes", .int(totalBytes)),
                 ])
-            })),
-            ("totals", .object([("tables", .int(tables.count)), ("rows", .int(totalRows)),
-                                ("entries", .int(entries.count)), ("bytes", .int(totalBytes))])),
+            ),
         ])
     }
 
@@ -105,22 +122,28 @@ public struct Manifest: Equatable, Sendable {
         self.version = version
         self.entries = try entries.enumerated().map { i, e in
             guard let path = e["path"]?.stringValue, let bytes = e["bytes"]?.intValue, let sha = e["sha256"]?.stringValue,
-                  sha.count == 64 else { throw fail("entries[\(i)] is malformed") }
+                sha.count == 64
+            else { throw fail("entries[\(i)] is malformed") }
             var mode: Int?
             if let text = e["mode"]?.stringValue {
-                guard let bits = Int(text, radix: 8), (0...0o7777).contains(bits) else { throw fail("entries[\(i)] has mode \(text), not octal permission bits") }
+                guard let bits = Int(text, radix: 8), (0...0o7777).contains(bits) else {
+                    throw fail("entries[\(i)] has mode \(text), not octal permission bits")
+                }
                 mode = bits
             }
-            return Entry(path: path, bytes: Int64(bytes), sha256: sha, table: e["table"]?.stringValue, rows: e["rows"]?.intValue,
-                         mode: mode, modified: e["mtime_ns"]?.intValue.map(Int64.init))
+            return Entry(
+                path: path, bytes: Int64(bytes), sha256: sha, table: e["table"]?.stringValue, rows: e["rows"]?.intValue,
+                mode: mode, modified: e["mtime_ns"]?.intValue.map(Int64.init))
         }
         self.tables = try tables.enumerated().map { i, t in
             guard let name = t["name"]?.stringValue, let groupName = t["group"]?.stringValue,
-                  let group = ArchiveFormat.Group(rawValue: groupName), let rows = t["rows"]?.intValue,
-                  let columns = t["columns"]?.arrayValue else { throw fail("tables[\(i)] is malformed") }
-            return Table(name: name, group: group, role: t["role"]?.stringValue ?? "other", collection: t["collection"]?.stringValue,
-                         columns: columns.compactMap(\.stringValue), rows: rows,
-                         parts: (t["parts"]?.arrayValue ?? []).compactMap(\.stringValue))
+                let group = ArchiveFormat.Group(rawValue: groupName), let rows = t["rows"]?.intValue,
+                let columns = t["columns"]?.arrayValue
+            else { throw fail("tables[\(i)] is malformed") }
+            return Table(
+                name: name, group: group, role: t["role"]?.stringValue ?? "other", collection: t["collection"]?.stringValue,
+                columns: columns.compactMap(\.stringValue), rows: rows,
+                parts: (t["parts"]?.arrayValue ?? []).compactMap(\.stringValue))
         }
         var seen = Set<String>()
         for e in self.entries where !seen.insert(e.path).inserted { throw fail("lists \(e.path) twice") }

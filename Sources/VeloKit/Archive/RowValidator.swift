@@ -34,7 +34,7 @@ package struct RowValidator {
         for (i, b) in text.enumerated() {
             switch b {
             case UInt8(ascii: "A")...UInt8(ascii: "Z"), UInt8(ascii: "a")...UInt8(ascii: "z"), UInt8(ascii: "0")...UInt8(ascii: "9"),
-                 UInt8(ascii: "+"), UInt8(ascii: "/"):
+                UInt8(ascii: "+"), UInt8(ascii: "/"):
                 if padding > 0 { return false }
             case UInt8(ascii: "="):
                 padding += 1
@@ -96,7 +96,7 @@ package struct RowValidator {
                     guard index < bytes.count else { return false }
                     switch bytes[index] {
                     case UInt8(ascii: "\""), UInt8(ascii: "\\"), UInt8(ascii: "/"), UInt8(ascii: "b"), UInt8(ascii: "f"),
-                         UInt8(ascii: "n"), UInt8(ascii: "r"), UInt8(ascii: "t"):
+                        UInt8(ascii: "n"), UInt8(ascii: "r"), UInt8(ascii: "t"):
                         break
                     case UInt8(ascii: "u"):
                         guard index + 4 < bytes.count else { return false }
@@ -124,7 +124,10 @@ package struct RowValidator {
                 let start = index
                 guard skipString() else { return "malformed marker at byte \(index)" }
                 let marker = UnsafeRawBufferPointer(rebasing: bytes[start..<index])
-                guard marker.elementsEqual(#""$blob""#.utf8) || marker.elementsEqual(#""$text""#.utf8) || marker.elementsEqual(#""$real""#.utf8) else {
+                guard
+                    marker.elementsEqual(#""$blob""#.utf8) || marker.elementsEqual(#""$text""#.utf8)
+                        || marker.elementsEqual(#""$real""#.utf8)
+                else {
                     return "unknown value marker \(String(decoding: marker, as: UTF8.self))"
                 }
                 guard take(UInt8(ascii: ":")) else { return "malformed marker value at byte \(index)" }
@@ -157,7 +160,9 @@ package struct RowValidator {
             _ = take(UInt8(ascii: "-"))
             var digits = 0
             while let b = peek, b.isDigit { index += 1; digits += 1 }
-            guard digits > 0, !(digits > 1 && bytes[index - digits] == UInt8(ascii: "0")) else { return "malformed number at byte \(start)" }
+            guard digits > 0, !(digits > 1 && bytes[index - digits] == UInt8(ascii: "0")) else {
+                return "malformed number at byte \(start)"
+            }
             if take(UInt8(ascii: ".")) {
                 var fraction = 0
                 while let b = peek, b.isDigit { index += 1; fraction += 1 }

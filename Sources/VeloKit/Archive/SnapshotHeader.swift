@@ -57,8 +57,10 @@ public struct SnapshotHeader: Equatable, Sendable {
     /// The tables whose rows follow, in archive order.
     public var tables: [Table]
 
-    public init(version: Int = ArchiveFormat.version, id: String, time: Int64, toolVersion: String = VeloVersion.current,
-                source: Source, tags: [String], contents: Contents, tables: [Table]) {
+    public init(
+        version: Int = ArchiveFormat.version, id: String, time: Int64, toolVersion: String = VeloVersion.current,
+        source: Source, tags: [String], contents: Contents, tables: [Table]
+    ) {
         self.tables = tables
         self.version = version
         self.id = id
@@ -76,25 +78,39 @@ public struct SnapshotHeader: Equatable, Sendable {
             ("id", .string(id)),
             ("time", .string(Timestamp.iso8601(time))),
             ("tool", .object([("name", .string("velo")), ("version", .string(toolVersion))])),
-            ("source", .object([
-                ("path", .string(source.path)),
-                ("kind", .string(source.kind)),
-                ("sqlite_version", .string(source.sqliteVersion)),
-                ("journal_mode", .string(source.journalMode)),
-                ("page_size", .int(source.pageSize)),
-                ("schema_version", source.schemaVersion.map { .string($0) } ?? .null),
-                ("migrations", .array(source.migrations.map { .string($0) })),
-                ("collection_prefix", .string(source.prefix)),
-            ] + (source.app.map { [("app", $0.json)] } ?? []))),
+            (
+                "source",
+                .object(
+                    [
+                        ("path", .string(source.path)),
+                        ("kind", .string(source.kind)),
+                        ("sqlite_version", .string(source.sqliteVersion)),
+                        ("journal_mode", .string(source.journalMode)),
+                        ("page_size", .int(source.pageSize)),
+                        ("schema_version", source.schemaVersion.map { .string($0) } ?? .null),
+                        ("migrations", .array(source.migrations.map { .string($0) })),
+                        ("collection_prefix", .string(source.prefix)),
+                    ] + (source.app.map { [("app", $0.json)] } ?? []))
+            ),
             ("tags", .array(tags.map { .string($0) })),
-            ("contents", .object([
-                ("records", .bool(contents.records)),
-                ("collections", contents.collections.map { .array($0.map { .string($0) }) } ?? .null),
-                ("excluded_tables", .array(contents.excludedTables.map { .string($0) })),
-            ])),
-            ("tables", .array(tables.map { t in
-                .object([("name", .string(t.name)), ("group", .string(t.group.rawValue)), ("columns", .array(t.columns.map { .string($0) }))])
-            })),
+            (
+                "contents",
+                .object([
+                    ("records", .bool(contents.records)),
+                    ("collections", contents.collections.map { .array($0.map { .string($0) }) } ?? .null),
+                    ("excluded_tables", .array(contents.excludedTables.map { .string($0) })),
+                ])
+            ),
+            (
+                "tables",
+                .array(
+                    tables.map { t in
+                        .object([
+                            ("name", .string(t.name)), ("group", .string(t.group.rawValue)),
+                            ("columns", .array(t.columns.map { .string($0) })),
+                        ])
+                    })
+            ),
         ])
     }
 
@@ -109,7 +125,9 @@ public struct SnapshotHeader: Equatable, Sendable {
             throw fail("format version \(version) is newer than this velo reads (up to \(ArchiveFormat.newestReadable)); upgrade velo")
         }
         guard let id = json["id"]?.stringValue, !id.isEmpty else { throw fail("id is missing") }
-        guard let timeText = json["time"]?.stringValue, let time = Timestamp.parseISO8601(timeText) else { throw fail("time is missing or not ISO 8601") }
+        guard let timeText = json["time"]?.stringValue, let time = Timestamp.parseISO8601(timeText) else {
+            throw fail("time is missing or not ISO 8601")
+        }
         guard let source = json["source"], case .object = source else { throw fail("source is missing") }
         self.version = version
         self.id = id
@@ -133,7 +151,8 @@ public struct SnapshotHeader: Equatable, Sendable {
             excludedTables: (contents?["excluded_tables"]?.arrayValue ?? []).compactMap(\.stringValue))
         tables = try (json["tables"]?.arrayValue ?? []).enumerated().map { i, t in
             guard let name = t["name"]?.stringValue, let group = t["group"]?.stringValue.flatMap(ArchiveFormat.Group.init(rawValue:)),
-                  let columns = t["columns"]?.arrayValue else { throw fail("tables[\(i)] is malformed") }
+                let columns = t["columns"]?.arrayValue
+            else { throw fail("tables[\(i)] is malformed") }
             return Table(name: name, group: group, columns: columns.compactMap(\.stringValue))
         }
     }

@@ -11,10 +11,12 @@ struct SnapshotMetadata {
         var schemaRows: [[RecordValue]] = []
         var collections: [CollectionMetadata] = []
         var rows: [String: [RecordValue]] = [:]
-        try reader.scan(tables: ["collections"], stopAfterTables: true, schema: { schemaRows.append(try RecordDecoder.decode($0)) }) { table, line in
+        try reader.scan(tables: ["collections"], stopAfterTables: true, schema: { schemaRows.append(try RecordDecoder.decode($0)) }) {
+            table, line in
             let values = try RecordDecoder.decode(line)
-            let c = try CollectionMetadata(columns: zip(table.columns, values).map { (name: $0, value: $1.sqliteValue) },
-                                           path: "\(reader.path): metadata")
+            let c = try CollectionMetadata(
+                columns: zip(table.columns, values).map { (name: $0, value: $1.sqliteValue) },
+                path: "\(reader.path): metadata")
             collections.append(c)
             rows[c.name] = values
             return true

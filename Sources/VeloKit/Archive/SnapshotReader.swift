@@ -41,7 +41,8 @@ package final class SnapshotReader {
             throw ArchiveDamage(path: path, entry: nil, reason: "the archive is empty")
         }
         guard first.path == ArchiveFormat.headerPath, first.unsafeReason == nil else {
-            throw ArchiveDamage(path: path, entry: first.path, reason: "expected \(ArchiveFormat.headerPath) first; not a velo snapshot archive")
+            throw ArchiveDamage(
+                path: path, entry: first.path, reason: "expected \(ArchiveFormat.headerPath) first; not a velo snapshot archive")
         }
         let bytes = try Self.readJSONEntry(first, from: reader, path: path)
         do {
@@ -83,7 +84,8 @@ package final class SnapshotReader {
     static func readJSONEntry(_ entry: ArchiveReader.EntryHeader, from reader: SegmentedArchiveReader, path: String) throws -> [UInt8] {
         let limit = ArchiveFormat.maxJSONEntryBytes
         if entry.size > limit {
-            throw ArchiveDamage(path: path, entry: entry.path, reason: "is \(entry.size) bytes, more than the \(limit >> 20) MiB this entry may have")
+            throw ArchiveDamage(
+                path: path, entry: entry.path, reason: "is \(entry.size) bytes, more than the \(limit >> 20) MiB this entry may have")
         }
         return try reader.readAll(limit: limit)
     }
@@ -104,10 +106,12 @@ package final class SnapshotReader {
     /// Returns the manifest when the end was reached (and checked). With `stopAfterTables`, reading stops
     /// (returning nil) at the first part of a table that comes after every table in `tables`.
     @discardableResult
-    package func scan(tables: Set<String>? = nil, stopAfterTables: Bool = false,
-                     schema onSchema: ((UnsafeRawBufferPointer) throws -> Void)? = nil,
-                     files onFile: (any FileEntryHandler)? = nil,
-                     onRow: (SnapshotHeader.Table, UnsafeRawBufferPointer) throws -> Bool) throws -> Manifest? {
+    package func scan(
+        tables: Set<String>? = nil, stopAfterTables: Bool = false,
+        schema onSchema: ((UnsafeRawBufferPointer) throws -> Void)? = nil,
+        files onFile: (any FileEntryHandler)? = nil,
+        onRow: (SnapshotHeader.Table, UnsafeRawBufferPointer) throws -> Bool
+    ) throws -> Manifest? {
         let order = Dictionary(header.tables.enumerated().map { ($0.element.name, $0.offset) }, uniquingKeysWith: { a, _ in a })
         let lastWanted = tables.map { $0.compactMap { order[$0] }.max() ?? -1 }
         precondition(!scanned, "a SnapshotReader scans once")
@@ -118,10 +122,14 @@ package final class SnapshotReader {
         var lines = LineSplitter()
         while let entry = try reader.nextEntry() {
             if let reason = entry.unsafeReason { throw ArchiveDamage(path: path, entry: entry.path, reason: reason) }
-            guard seen.insert(entry.path).inserted else { throw ArchiveDamage(path: path, entry: entry.path, reason: "appears more than once") }
+            guard seen.insert(entry.path).inserted else {
+                throw ArchiveDamage(path: path, entry: entry.path, reason: "appears more than once")
+            }
             let limit = ArchiveFormat.maxEntryBytes(entry.path)
             if entry.size > limit {
-                throw ArchiveDamage(path: path, entry: entry.path, reason: "is \(entry.size) bytes, more than the \(limit >> 20) MiB an entry of a velo archive may have")
+                throw ArchiveDamage(
+                    path: path, entry: entry.path,
+                    reason: "is \(entry.size) bytes, more than the \(limit >> 20) MiB an entry of a velo archive may have")
             }
             if entry.path == ArchiveFormat.manifestPath {
                 return try finish(manifestEntry: entry)
@@ -151,15 +159,17 @@ package final class SnapshotReader {
                 if isSchema { try onSchema?(bytes) } else if let table, try !onRow(table, bytes) { stop = true }
             }
             while true {
-                let n = try buffer.withUnsafeMutableBytes { try reader.readChunk(into: $0) { chunk in
-                    if verifying || wantedFile { digest.update(chunk) }
-                    if wantedFile { try onFile?.write(chunk) }
-                    if isRows {
-                        do { try lines.feed(chunk, line) } catch let tooLong as LineSplitter.LineTooLong {
-                            throw ArchiveDamage(path: path, entry: entry.path, reason: tooLong.description)
+                let n = try buffer.withUnsafeMutableBytes {
+                    try reader.readChunk(into: $0) { chunk in
+                        if verifying || wantedFile { digest.update(chunk) }
+                        if wantedFile { try onFile?.write(chunk) }
+                        if isRows {
+                            do { try lines.feed(chunk, line) } catch let tooLong as LineSplitter.LineTooLong {
+                                throw ArchiveDamage(path: path, entry: entry.path, reason: tooLong.description)
+                            }
                         }
                     }
-                } }
+                }
                 if n == 0 { break }
                 if stop { return nil }
             }
@@ -168,15 +178,18 @@ package final class SnapshotReader {
             }
             if wantedFile {
                 if digest.byteCount != entry.size {
-                    throw ArchiveDamage(path: path, entry: entry.path, reason: "tar header says \(entry.size) bytes, \(digest.byteCount) were read")
+                    throw ArchiveDamage(
+                        path: path, entry: entry.path, reason: "tar header says \(entry.size) bytes, \(digest.byteCount) were read")
                 }
                 try onFile?.end(entry.path, bytes: digest.byteCount, sha256: digest.hex())
             }
             if verifying {
                 if digest.byteCount != entry.size {
-                    throw ArchiveDamage(path: path, entry: entry.path, reason: "tar header says \(entry.size) bytes, \(digest.byteCount) were read")
+                    throw ArchiveDamage(
+                        path: path, entry: entry.path, reason: "tar header says \(entry.size) bytes, \(digest.byteCount) were read")
                 }
-                let seenEntry = ArchiveAudit.ObservedEntry(path: entry.path, bytes: digest.byteCount, sha256: digest.hex(), rows: isRows ? lines.lines : 0)
+                let seenEntry = ArchiveAudit.ObservedEntry(
+                    path: entry.path, bytes: digest.byteCount, sha256: digest.hex(), rows: isRows ? lines.lines : 0)
                 observed.append(seenEntry)
                 try check(seenEntry)
             }

@@ -8,7 +8,9 @@ final class ZstdCompressor {
     @exclusivity(unchecked) private var output: [UInt8]
     private let sink: (UnsafeRawBufferPointer) throws -> Void
 
-    init(level: Int32, workers: Int32, jobBytes: Int32 = 0, windowLog: Int32? = nil, sink: @escaping (UnsafeRawBufferPointer) throws -> Void) throws {
+    init(
+        level: Int32, workers: Int32, jobBytes: Int32 = 0, windowLog: Int32? = nil, sink: @escaping (UnsafeRawBufferPointer) throws -> Void
+    ) throws {
         guard let context = ZSTD_createCCtx() else { throw VeloError("zstd: cannot allocate a compression context") }
         self.context = context
         self.sink = sink
@@ -109,7 +111,10 @@ final class ZstdDecompressor {
             }
             if ZSTD_isError(code) != 0 {
                 if ZSTD_getErrorCode(code) == ZSTD_error_frameParameter_windowTooLarge {
-                    throw Failure(reason: "a zstd frame needs a window larger than the \(1 << (ArchiveFormat.maxZstdWindowLog - 20)) MiB velo allows (not written by velo?)")
+                    throw Failure(
+                        reason:
+                            "a zstd frame needs a window larger than the \(1 << (ArchiveFormat.maxZstdWindowLog - 20)) MiB velo allows (not written by velo?)"
+                    )
                 }
                 throw Failure(reason: "zstd: \(String(cString: ZSTD_getErrorName(code)))")
             }

@@ -12,7 +12,9 @@ enum ZstdTuning {
     /// Sets `context`'s parameters for `level` (after the level itself is set).
     static func apply(level: Int32, to context: OpaquePointer) throws {
         guard level == 3 else { return }
-        for (parameter, value) in [(ZSTD_c_strategy, Int32(ZSTD_fast.rawValue)), (ZSTD_c_hashLog, 17), (ZSTD_c_minMatch, 7), (ZSTD_c_windowLog, 22)] {
+        for (parameter, value) in [
+            (ZSTD_c_strategy, Int32(ZSTD_fast.rawValue)), (ZSTD_c_hashLog, 17), (ZSTD_c_minMatch, 7), (ZSTD_c_windowLog, 22),
+        ] {
             let code = ZSTD_CCtx_setParameter(context, parameter, value)
             if ZSTD_isError(code) != 0 { throw VeloError("zstd: \(String(cString: ZSTD_getErrorName(code)))") }
         }

@@ -36,8 +36,10 @@ package struct ArchiveAudit {
 
     /// Reads `path` from start to end. `expectedSHA256` (from the catalog) is compared with the file's own, and
     /// `recordedManifest` (the catalog's record, which restores hold the archive to) with the archive's manifest.
-    package static func run(path: String, expectedSHA256: String? = nil, recordedManifest: Manifest? = nil, checkRows: Bool = true,
-                           verifiedParts: VerifiedParts? = nil, progress: (any ProgressObserver)? = nil) throws -> ArchiveAudit {
+    package static func run(
+        path: String, expectedSHA256: String? = nil, recordedManifest: Manifest? = nil, checkRows: Bool = true,
+        verifiedParts: VerifiedParts? = nil, progress: (any ProgressObserver)? = nil
+    ) throws -> ArchiveAudit {
         var audit = ArchiveAudit(path: path)
         do {
             let reader = try SegmentedArchiveReader(path: path)
@@ -49,10 +51,12 @@ package struct ArchiveAudit {
             return audit
         }
         if let expectedSHA256, !audit.archiveSHA256.isEmpty, audit.archiveSHA256 != expectedSHA256 {
-            audit.problems.insert(Problem(entry: nil, reason: "archive SHA-256 is \(audit.archiveSHA256), the catalog recorded \(expectedSHA256)"), at: 0)
+            audit.problems.insert(
+                Problem(entry: nil, reason: "archive SHA-256 is \(audit.archiveSHA256), the catalog recorded \(expectedSHA256)"), at: 0)
         }
         if let recordedManifest, let manifest = audit.manifest, manifest != recordedManifest {
-            audit.problems.append(Problem(entry: ArchiveFormat.manifestPath, reason: "differs from the manifest the catalog recorded for this snapshot"))
+            audit.problems.append(
+                Problem(entry: ArchiveFormat.manifestPath, reason: "differs from the manifest the catalog recorded for this snapshot"))
         }
         audit.crossCheck()
         try Interruption.check()  // a stopped audit is not a finding
@@ -82,7 +86,12 @@ package struct ArchiveAudit {
                 let limit = ArchiveFormat.maxEntryBytes(header.path)
                 if header.size > limit {
                     // An expansion bomb, or not velo's: reading on could take any time, so the audit ends here.
-                    problems.append(Problem(entry: header.path, reason: "is \(header.size) bytes, more than the \(limit >> 20) MiB an entry of a velo archive may have; not read further"))
+                    problems.append(
+                        Problem(
+                            entry: header.path,
+                            reason:
+                                "is \(header.size) bytes, more than the \(limit >> 20) MiB an entry of a velo archive may have; not read further"
+                        ))
                     abandoned = true
                     break
                 }
@@ -92,7 +101,8 @@ package struct ArchiveAudit {
                     break
                 }
                 if index == 0 && header.path != ArchiveFormat.headerPath {
-                    problems.append(Problem(entry: header.path, reason: "is first, but \(ArchiveFormat.headerPath) must be the first entry"))
+                    problems.append(
+                        Problem(entry: header.path, reason: "is first, but \(ArchiveFormat.headerPath) must be the first entry"))
                 }
                 if header.path == ArchiveFormat.headerPath || header.path == ArchiveFormat.manifestPath {
                     let bytes = try reader.readAll(limit: ArchiveFormat.maxJSONEntryBytes)
@@ -152,8 +162,10 @@ package struct ArchiveAudit {
 
     /// Streams one data entry: hashes it and, for row parts, checks and counts its rows. nil when the entry
     /// holds a row past the format's limit (recorded as a problem): the audit stops reading there.
-    mutating func readData(_ header: ArchiveReader.EntryHeader, reader: SegmentedArchiveReader, buffer: inout [UInt8],
-                           checkRows: Bool, progress: (any ProgressObserver)?) throws -> ObservedEntry? {
+    mutating func readData(
+        _ header: ArchiveReader.EntryHeader, reader: SegmentedArchiveReader, buffer: inout [UInt8],
+        checkRows: Bool, progress: (any ProgressObserver)?
+    ) throws -> ObservedEntry? {
         if let known = reader.partAlreadyVerified() {
             // An incremental snapshot's part this run already rebuilt and checked (the same segments of the same list).
             rowsChecked += known.rows
@@ -204,7 +216,9 @@ package struct ArchiveAudit {
         if digest.byteCount != header.size {
             problems.append(Problem(entry: header.path, reason: "tar header says \(header.size) bytes, \(digest.byteCount) were read"))
         }
-        if let problem { problems.append(Problem(entry: header.path, reason: problem)) } else if digest.byteCount == header.size {
+        if let problem {
+            problems.append(Problem(entry: header.path, reason: problem))
+        } else if digest.byteCount == header.size {
             reader.markPartVerified(sha256: digest.hex(), rows: rows)
         }
         rowsChecked += rows
@@ -223,7 +237,9 @@ package struct ArchiveAudit {
     static func crossCheck(header: SnapshotHeader?, manifest: Manifest, observed entries: [ObservedEntry]) -> [Problem] {
         var problems: [Problem] = []
         if let header, header.id != manifest.snapshotID {
-            problems.append(Problem(entry: ArchiveFormat.manifestPath, reason: "belongs to snapshot \(manifest.snapshotID), the header says \(header.id)"))
+            problems.append(
+                Problem(
+                    entry: ArchiveFormat.manifestPath, reason: "belongs to snapshot \(manifest.snapshotID), the header says \(header.id)"))
         }
         let observed = Dictionary(entries.map { ($0.path, $0) }, uniquingKeysWith: { a, _ in a })
         let listed = Set(manifest.entries.map(\.path))
@@ -244,7 +260,11 @@ package struct ArchiveAudit {
         }
         for expected in manifest.entries where ArchiveFormat.isFileEntry(expected.path) {
             if ArchiveFormat.fileRelativePath(entry: expected.path) == nil {
-                problems.append(Problem(entry: expected.path, reason: "is not a safe file path (an empty, '.' or '..' component, an encoded '/' or NUL, or bad percent-encoding)"))
+                problems.append(
+                    Problem(
+                        entry: expected.path,
+                        reason: "is not a safe file path (an empty, '.' or '..' component, an encoded '/' or NUL, or bad percent-encoding)")
+                )
             }
             if expected.mode == nil || expected.modified == nil {
                 problems.append(Problem(entry: expected.path, reason: "is an uploaded file without its mode and mtime_ns in the manifest"))
@@ -256,11 +276,16 @@ package struct ArchiveAudit {
         for table in manifest.tables {
             let partRows = table.parts.compactMap { observed[$0]?.rows }.reduce(0, +)
             if table.parts.allSatisfy({ observed[$0] != nil }) && partRows != table.rows {
-                problems.append(Problem(entry: table.parts.first ?? ArchiveFormat.manifestPath,
-                                        reason: "table \(table.name) has \(partRows) rows in its parts, the manifest says \(table.rows)"))
+                problems.append(
+                    Problem(
+                        entry: table.parts.first ?? ArchiveFormat.manifestPath,
+                        reason: "table \(table.name) has \(partRows) rows in its parts, the manifest says \(table.rows)"))
             }
             if let listed = header?.tables.first(where: { $0.name == table.name }), listed.columns != table.columns {
-                problems.append(Problem(entry: ArchiveFormat.manifestPath, reason: "table \(table.name) has other columns than in \(ArchiveFormat.headerPath)"))
+                problems.append(
+                    Problem(
+                        entry: ArchiveFormat.manifestPath,
+                        reason: "table \(table.name) has other columns than in \(ArchiveFormat.headerPath)"))
             }
         }
         return problems

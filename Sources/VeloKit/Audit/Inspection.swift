@@ -119,7 +119,9 @@ package struct Inspection: Encodable, Sendable {
                 name: c.name, id: c.id, type: c.type.name, system: c.isSystem, table: c.tableName, rows: rows[c.tableName],
                 fields: c.fields.map { FieldInfo(name: $0.name, type: $0.type.name, nullable: $0.nullable, unique: $0.unique) },
                 indexes: c.managedIndexNames,
-                pivots: pivots.filter { $0.sourceCollection == c.name }.map { PivotInfo(table: $0.name, field: $0.field, rows: rows[$0.name]) })
+                pivots: pivots.filter { $0.sourceCollection == c.name }.map {
+                    PivotInfo(table: $0.name, field: $0.field, rows: rows[$0.name])
+                })
         }
         let owned = Set(collections.map(\.tableName) + pivots.map(\.name))
         let tables = manifest.tables.filter { !owned.contains($0.name) }
@@ -133,7 +135,8 @@ package struct Inspection: Encodable, Sendable {
                 deltaTables: document.tables.filter(\.deltaFrames).map(\.name))
         }
         var inspection = Inspection(
-            formatVersion: header.version, incremental: incremental, id: header.id, time: Timestamp.iso8601(header.time), toolVersion: header.toolVersion,
+            formatVersion: header.version, incremental: incremental, id: header.id, time: Timestamp.iso8601(header.time),
+            toolVersion: header.toolVersion,
             archive: snapshot.archivePath, archiveBytes: try FileSystem.fileSize(snapshot.archivePath),
             archiveSHA256: snapshot.catalogEntry?.archiveSHA256,
             source: header.source.path, sourceKind: header.source.kind, journalMode: header.source.journalMode,
@@ -146,8 +149,9 @@ package struct Inspection: Encodable, Sendable {
             totalRows: manifest.totalRows, totalBytes: manifest.totalBytes)
         inspection.app = header.source.app
         inspection.files = manifest.files.map { f in
-            FileInfo(path: ArchiveFormat.fileRelativePath(entry: f.path) ?? f.path, bytes: f.bytes, mode: f.mode.map(Manifest.octal),
-                     modified: f.modified.map { Timestamp.iso8601($0 / 1_000_000_000) }, sha256: f.sha256)
+            FileInfo(
+                path: ArchiveFormat.fileRelativePath(entry: f.path) ?? f.path, bytes: f.bytes, mode: f.mode.map(Manifest.octal),
+                modified: f.modified.map { Timestamp.iso8601($0 / 1_000_000_000) }, sha256: f.sha256)
         }
         return inspection
     }

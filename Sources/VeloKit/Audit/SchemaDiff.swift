@@ -48,9 +48,13 @@ package struct CollectionChange: Encodable, Sendable, Equatable {
             if old.nullable != f.nullable { differences.append("nullable \(old.nullable) -> \(f.nullable)") }
             if old.unique != f.unique { differences.append("unique \(old.unique) -> \(f.unique)") }
             if old.defaultValue != f.defaultValue {
-                differences.append("default \(old.defaultValue.map { JSONWriter.string($0) } ?? "none") -> \(f.defaultValue.map { JSONWriter.string($0) } ?? "none")")
+                differences.append(
+                    "default \(old.defaultValue.map { JSONWriter.string($0) } ?? "none") -> \(f.defaultValue.map { JSONWriter.string($0) } ?? "none")"
+                )
             }
-            if old.targetCollectionID != f.targetCollectionID { differences.append("target \(old.targetCollectionID ?? "none") -> \(f.targetCollectionID ?? "none")") }
+            if old.targetCollectionID != f.targetCollectionID {
+                differences.append("target \(old.targetCollectionID ?? "none") -> \(f.targetCollectionID ?? "none")")
+            }
             if differences.isEmpty && old.raw != f.raw { differences.append("options changed") }
             if !differences.isEmpty { change.fieldsChanged.append(FieldChange(field: f.name, changes: differences)) }
         }
@@ -62,7 +66,8 @@ package struct CollectionChange: Encodable, Sendable, Equatable {
         if x.apiRules != y.apiRules { change.otherChanges.append("api rules changed") }
         if x.options != y.options { change.otherChanges.append("options changed") }
         if !(change.fieldsAdded.isEmpty && change.fieldsRemoved.isEmpty && change.fieldsChanged.isEmpty
-             && change.indexesAdded.isEmpty && change.indexesRemoved.isEmpty && change.otherChanges.isEmpty) {
+            && change.indexesAdded.isEmpty && change.indexesRemoved.isEmpty && change.otherChanges.isEmpty)
+        {
             change.change = "changed"
         }
         return change

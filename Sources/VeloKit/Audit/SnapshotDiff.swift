@@ -49,8 +49,10 @@ package struct SnapshotDiff: Encodable, Sendable {
         var manifest: Manifest?
     }
 
-    package static func compare(_ first: SelectedSnapshot, _ second: SelectedSnapshot, temporaryDirectory: String? = nil,
-                               progress: (any ProgressObserver)? = nil) throws -> SnapshotDiff {
+    package static func compare(
+        _ first: SelectedSnapshot, _ second: SelectedSnapshot, temporaryDirectory: String? = nil,
+        progress: (any ProgressObserver)? = nil
+    ) throws -> SnapshotDiff {
         let sides = try [first, second].map(prepare)
         let changes = CollectionChange.compare(sides[0].collections, sides[1].collections)
         // Tables and their key columns, from the union of both snapshots.
@@ -59,7 +61,8 @@ package struct SnapshotDiff: Encodable, Sendable {
         var names: [String] = sides[0].header.tables.map(\.name)
         for t in sides[1].header.tables where tablesA[t.name] == nil { names.append(t.name) }
         let keysA = primaryKeys(sides[0].schema), keysB = primaryKeys(sides[1].schema)
-        let owners = Dictionary((sides[0].collections + sides[1].collections).map { ($0.tableName, $0.name) }, uniquingKeysWith: { a, _ in a })
+        let owners = Dictionary(
+            (sides[0].collections + sides[1].collections).map { ($0.tableName, $0.name) }, uniquingKeysWith: { a, _ in a })
         var diffs: [TableDiff] = []
         var plans: [String: TablePlan] = [:]
         for (index, name) in names.enumerated() {
@@ -77,7 +80,8 @@ package struct SnapshotDiff: Encodable, Sendable {
             diffs.append(diff)
         }
         // About 200,000 rows per bucket; a lone archive's rows are estimated from its size.
-        let totalRows = [first, second].map { $0.catalogEntry?.totalRows ?? Int(((try? FileSystem.fileSize($0.archivePath)) ?? 0) / 20) }.reduce(0, +)
+        let totalRows = [first, second].map { $0.catalogEntry?.totalRows ?? Int(((try? FileSystem.fileSize($0.archivePath)) ?? 0) / 20) }
+            .reduce(0, +)
         let bucketCount = max(1, min(512, totalRows / 200_000 + 1))
         let directory = (temporaryDirectory ?? NSTemporaryDirectory()) + "/velo-diff-\(getpid())-\(UInt32.random(in: 0...UInt32.max))"
         try FileSystem.createDirectory(directory)
@@ -119,9 +123,10 @@ package struct SnapshotDiff: Encodable, Sendable {
         for i in diffs.indices {
             diffs[i].examples.added.sort(); diffs[i].examples.removed.sort(); diffs[i].examples.changed.sort()
         }
-        return SnapshotDiff(a: Side(id: sides[0].header.id, time: Timestamp.iso8601(sides[0].header.time)),
-                            b: Side(id: sides[1].header.id, time: Timestamp.iso8601(sides[1].header.time)),
-                            collections: changes, tables: diffs, files: manifests.count == 2 ? FilesDiff(manifests[0], manifests[1]) : nil)
+        return SnapshotDiff(
+            a: Side(id: sides[0].header.id, time: Timestamp.iso8601(sides[0].header.time)),
+            b: Side(id: sides[1].header.id, time: Timestamp.iso8601(sides[1].header.time)),
+            collections: changes, tables: diffs, files: manifests.count == 2 ? FilesDiff(manifests[0], manifests[1]) : nil)
     }
 
     struct TablePlan {
@@ -168,8 +173,10 @@ final class BucketSpill {
     }
 
     /// Records one row: its key (the raw JSON of its key columns) and a hash of its common columns.
-    func add(side: Int, table: Int, line: UnsafeRawBufferPointer, ranges: [Range<Int>], columns: [String],
-             plan: SnapshotDiff.TablePlan) throws {
+    func add(
+        side: Int, table: Int, line: UnsafeRawBufferPointer, ranges: [Range<Int>], columns: [String],
+        plan: SnapshotDiff.TablePlan
+    ) throws {
         let key = ByteBuffer(capacity: 64)
         for (i, column) in plan.key.enumerated() {
             guard let position = columns.firstIndex(of: column) else { continue }

@@ -19,17 +19,23 @@ package enum TableCat {
             return true
         }
         if let tableName, let table = reader.header.tables.first(where: { $0.name == tableName }) { return table }
-        if let tableName { throw VeloError("\(snapshot.archivePath): the rows of collection \(name) (table \(tableName)) are not in this snapshot") }
+        if let tableName {
+            throw VeloError("\(snapshot.archivePath): the rows of collection \(name) (table \(tableName)) are not in this snapshot")
+        }
         if reader.header.contents.excludedTables.contains(name) {
             throw VeloError("\(snapshot.archivePath): the rows of table \(name) were left out of this snapshot")
         }
-        throw VeloError("\(snapshot.archivePath): no table or collection named '\(name)'; tables: \(reader.header.tables.map(\.name).joined(separator: ", "))")
+        throw VeloError(
+            "\(snapshot.archivePath): no table or collection named '\(name)'; tables: \(reader.header.tables.map(\.name).joined(separator: ", "))"
+        )
     }
 
     /// Writes the table's rows to `output`; returns how many.
     @discardableResult
-    package static func run(_ snapshot: SelectedSnapshot, table name: String, format: Format, manifest: Manifest?,
-                           output: (UnsafeRawBufferPointer) throws -> Void) throws -> Int {
+    package static func run(
+        _ snapshot: SelectedSnapshot, table name: String, format: Format, manifest: Manifest?,
+        output: (UnsafeRawBufferPointer) throws -> Void
+    ) throws -> Int {
         let table = try resolve(name, in: snapshot, manifest: manifest)
         let reader = try SnapshotReader(path: snapshot.archivePath, manifest: manifest)
         let out = ByteBuffer(capacity: 256 * 1024)

@@ -25,7 +25,9 @@ public enum Verifier {
     /// - Throws: `.input` when the snapshot names no archive, `.interrupted` after `Interruption.request`.
     /// With `verifiedParts` shared by the verifications of one run, a part of an incremental snapshot that an
     /// earlier one rebuilt and checked (the same segments of the same list) is not read again.
-    public static func verify(_ snapshot: SelectedSnapshot, verifiedParts: VerifiedParts? = nil, progress: (any ProgressObserver)? = nil) throws -> Report {
+    public static func verify(
+        _ snapshot: SelectedSnapshot, verifiedParts: VerifiedParts? = nil, progress: (any ProgressObserver)? = nil
+    ) throws -> Report {
         let started = ContinuousClock.now
         let path = snapshot.archivePath
         var problems: [ArchiveAudit.Problem] = []
@@ -34,9 +36,10 @@ public enum Verifier {
             problems.append(.init(entry: nil, reason: "\(path): the archive file is missing"))
         } else {
             do {
-                let result = try ArchiveAudit.run(path: path, expectedSHA256: snapshot.catalogEntry?.archiveSHA256,
-                                                  recordedManifest: try? snapshot.catalogRecord()?.manifest, verifiedParts: verifiedParts,
-                                                  progress: progress)
+                let result = try ArchiveAudit.run(
+                    path: path, expectedSHA256: snapshot.catalogEntry?.archiveSHA256,
+                    recordedManifest: try? snapshot.catalogRecord()?.manifest, verifiedParts: verifiedParts,
+                    progress: progress)
                 problems = result.problems
                 audit = result
             } catch let damage as ArchiveDamage {
@@ -45,7 +48,8 @@ public enum Verifier {
         }
         if let entry = snapshot.catalogEntry, let audit {
             if audit.archiveBytes != entry.archiveBytes && problems.isEmpty {
-                problems.append(.init(entry: nil, reason: "archive has \(audit.archiveBytes) bytes, the catalog recorded \(entry.archiveBytes)"))
+                problems.append(
+                    .init(entry: nil, reason: "archive has \(audit.archiveBytes) bytes, the catalog recorded \(entry.archiveBytes)"))
             }
             if let header = audit.header, header.id != entry.id {
                 problems.append(.init(entry: ArchiveFormat.headerPath, reason: "is snapshot \(header.id), the catalog expects \(entry.id)"))

@@ -88,13 +88,16 @@ public enum Backup {
     /// point leaves no partial archive and nothing catalogued.
     /// - Throws: `.locked` when another velo holds the repository, `.notVeloquent`, `.input` for a row past the
     ///   format's limits, `.io` naming the file, `.interrupted` after `Interruption.request`.
-    public static func run(databasePath: String, repository: Repository, options: Options, progress: (any ProgressObserver)? = nil) throws -> Result {
+    public static func run(
+        databasePath: String, repository: Repository, options: Options, progress: (any ProgressObserver)? = nil
+    ) throws -> Result {
         try options.validate()
         let lock = try repository.writerLock(command: "velo backup")
         defer { lock.release() }
         return try withSweep(repository, incremental: options.incremental) {
-            try write(databasePath: databasePath, repository: repository, options: options, progress: progress,
-                      sequence: { try repository.catalog.nextSequence() })
+            try write(
+                databasePath: databasePath, repository: repository, options: options, progress: progress,
+                sequence: { try repository.catalog.nextSequence() })
         }
     }
 
@@ -121,21 +124,26 @@ public enum Backup {
     /// A snapshot of an app's source carries its app and tenant (and the tag `tenant:<name>` or `landlord`),
     /// however it is taken: without `options.app`, the origin the newest snapshot of the same database file
     /// recorded (a `--db` backup of a tenant's file, the safety snapshot of a restore into it).
-    package static func write(databasePath: String, repository: Repository, options: Options, progress: (any ProgressObserver)?,
-                              sequence: () throws -> Int) throws -> Result {
+    package static func write(
+        databasePath: String, repository: Repository, options: Options, progress: (any ProgressObserver)?,
+        sequence: () throws -> Int
+    ) throws -> Result {
         try options.validate()
         var options = options
         if options.app == nil { options.app = knownOrigin(of: FileSystem.absolute(databasePath), in: repository) }
         if let tag = options.app?.tag, !options.tags.contains(tag) { options.tags.append(tag) }
         if options.incremental {
-            return try writeIncremental(databasePath: databasePath, repository: repository, options: options, progress: progress, sequence: sequence)
+            return try writeIncremental(
+                databasePath: databasePath, repository: repository, options: options, progress: progress, sequence: sequence)
         }
         return try writeFull(databasePath: databasePath, repository: repository, options: options, progress: progress, sequence: sequence)
     }
 
     /// A self-contained archive (format version 1).
-    static func writeFull(databasePath: String, repository: Repository, options: Options, progress: (any ProgressObserver)?,
-                          sequence: () throws -> Int) throws -> Result {
+    static func writeFull(
+        databasePath: String, repository: Repository, options: Options, progress: (any ProgressObserver)?,
+        sequence: () throws -> Int
+    ) throws -> Result {
         let started = ContinuousClock.now
         Diagnostics.info("\(databasePath): taking a consistent snapshot into \(repository.root)")
         let source = try ConsistentRead(path: databasePath, busyTimeout: options.busyTimeout)
@@ -145,7 +153,8 @@ public enum Backup {
         var random = SystemRandomNumberGenerator()
         let id = SnapshotID.random(using: &random)
         let time = options.time ?? Timestamp.now
-        let header = try SnapshotHeader.backup(id: id, time: time, databasePath: databasePath, source: source, layout: layout, plan: plan, options: options)
+        let header = try SnapshotHeader.backup(
+            id: id, time: time, databasePath: databasePath, source: source, layout: layout, plan: plan, options: options)
 
         var uploads: (uploads: UploadedFiles, list: [UploadedFiles.File])?
         var skipped: [String] = []
@@ -165,8 +174,9 @@ public enum Backup {
         let manifest: Manifest
         let written: (bytes: Int64, sha256: String)
         do {
-            var snapshot = SnapshotWriter(database: source.database, plan: plan, header: header,
-                                          partBytes: options.partBytes ?? ArchiveFormat.defaultPartBytes, progress: progress)
+            var snapshot = SnapshotWriter(
+                database: source.database, plan: plan, header: header,
+                partBytes: options.partBytes ?? ArchiveFormat.defaultPartBytes, progress: progress)
             snapshot.files = uploads
             // Every row is read: writers need not wait for the files, the archive's last block, fsync and rename.
             snapshot.afterRows = { source.releaseAfterRows(of: databasePath) }
@@ -177,8 +187,9 @@ public enum Backup {
             writer.abort()
             throw error
         }
-        let entry = try commit(partial, to: relative, in: repository, header: header, manifest: manifest, written: written,
-                               started: started, sequence: sequence)
+        let entry = try commit(
+            partial, to: relative, in: repository, header: header, manifest: manifest, written: written,
+            started: started, sequence: sequence)
         var result = Result(entry, in: repository, plan: plan)
         if uploads != nil {
             result.files = entry.files ?? 0

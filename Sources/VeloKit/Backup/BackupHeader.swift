@@ -2,13 +2,16 @@ extension SnapshotHeader {
     /// The header of a snapshot `velo backup` takes of a live database (full or incremental): where it comes
     /// from, as read inside the backup's read transaction, what the plan keeps, and the columns of every table
     /// whose rows follow.
-    static func backup(version: Int = ArchiveFormat.version, id: String, time: Int64, databasePath: String, source: ConsistentRead,
-                       layout: TenantDatabase, plan: TablePlan, options: Backup.Options) throws -> SnapshotHeader {
+    static func backup(
+        version: Int = ArchiveFormat.version, id: String, time: Int64, databasePath: String, source: ConsistentRead,
+        layout: TenantDatabase, plan: TablePlan, options: Backup.Options
+    ) throws -> SnapshotHeader {
         SnapshotHeader(
             version: version, id: id, time: time,
-            source: .init(path: FileSystem.absolute(databasePath), kind: layout.kind.rawValue, sqliteVersion: Database.libraryVersion,
-                          journalMode: source.journalMode, pageSize: Int(try source.database.pragma("page_size")?.int64Value ?? 0),
-                          schemaVersion: layout.schemaVersion, migrations: layout.appliedMigrations, prefix: layout.prefix, app: options.app),
+            source: .init(
+                path: FileSystem.absolute(databasePath), kind: layout.kind.rawValue, sqliteVersion: Database.libraryVersion,
+                journalMode: source.journalMode, pageSize: Int(try source.database.pragma("page_size")?.int64Value ?? 0),
+                schemaVersion: layout.schemaVersion, migrations: layout.appliedMigrations, prefix: layout.prefix, app: options.app),
             tags: options.tags,
             contents: .init(records: options.records, collections: options.collections, excludedTables: plan.excluded),
             tables: plan.items.filter(\.includeRows).map { .init(name: $0.table, group: $0.group, columns: $0.columns) })
@@ -38,7 +41,9 @@ extension ArchiveWriter {
             rows += 1
         }
         guard buffer.count <= ArchiveFormat.maxDataEntryBytes else {
-            throw VeloError("\(database.path): the schema is \(buffer.count >> 20) MiB of SQL, more than the \(ArchiveFormat.maxDataEntryBytes >> 20) MiB an entry of a velo archive may have")
+            throw VeloError(
+                "\(database.path): the schema is \(buffer.count >> 20) MiB of SQL, more than the \(ArchiveFormat.maxDataEntryBytes >> 20) MiB an entry of a velo archive may have"
+            )
         }
         let entry = try addEntry(path: ArchiveFormat.schemaPath, bytes: buffer.bytes, modificationTime: time)
         buffer.removeAll()

@@ -55,7 +55,9 @@ package final class ConsistentRead {
         let held = close()
         if blocksWriters {
             let seconds = held.inSeconds
-            Diagnostics.info("\(name): read lock released after \(String(format: "%.2f", seconds)) s (\(journalMode) journal: writers waited at most that long)")
+            Diagnostics.info(
+                "\(name): read lock released after \(String(format: "%.2f", seconds)) s (\(journalMode) journal: writers waited at most that long)"
+            )
         }
     }
 

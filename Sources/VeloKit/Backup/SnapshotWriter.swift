@@ -60,8 +60,13 @@ struct SnapshotWriter {
                 encoder.appendRow(of: statement, to: buffer)
                 if buffer.count - before - 1 > ArchiveFormat.maxRowBytes {
                     // Refused here rather than written into an archive that no velo would read back.
-                    let id = idColumn.map { column -> String in let v = statement.value(Int32(column)); return " (id \(v.stringValue ?? v.int64Value.map(String.init) ?? "?"))" } ?? ""
-                    throw VeloError("\(database.path): table \(item.table), row \(tableRows + 1)\(id): \(((buffer.count - before) >> 20) + 1) MiB encoded, more than the \(ArchiveFormat.maxRowBytes >> 20) MiB a row of a velo archive may have")
+                    let id =
+                        idColumn.map { column -> String in
+                            let v = statement.value(Int32(column)); return " (id \(v.stringValue ?? v.int64Value.map(String.init) ?? "?"))"
+                        } ?? ""
+                    throw VeloError(
+                        "\(database.path): table \(item.table), row \(tableRows + 1)\(id): \(((buffer.count - before) >> 20) + 1) MiB encoded, more than the \(ArchiveFormat.maxRowBytes >> 20) MiB a row of a velo archive may have"
+                    )
                 }
                 partRows += 1
                 tableRows += 1
@@ -71,8 +76,10 @@ struct SnapshotWriter {
             if partRows > 0 { try flush() }
             done += tableRows
             rows[item.table] = tableRows
-            tables.append(Manifest.Table(name: item.table, group: item.group, role: item.role.rawValue, collection: item.collection,
-                                         columns: item.columns, rows: tableRows, parts: parts))
+            tables.append(
+                Manifest.Table(
+                    name: item.table, group: item.group, role: item.role.rawValue, collection: item.collection,
+                    columns: item.columns, rows: tableRows, parts: parts))
         }
         progress?.update(done, of: estimate)
         afterRows?()

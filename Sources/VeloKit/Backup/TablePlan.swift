@@ -24,13 +24,17 @@ package struct TablePlan: Sendable {
     ///   - includeFramework: also read Laravel's cache and queue tables.
     ///   - records: false for a metadata-only snapshot (schema, `collections`, `migrations`).
     ///   - onlyTables: when set, only these tables' rows (and the collection metadata) are read.
-    package init(layout: TenantDatabase, collections: [String]?, excludeTables: [String], includeFramework: Bool, records: Bool,
-                onlyTables: [String]? = nil) throws {
+    package init(
+        layout: TenantDatabase, collections: [String]?, excludeTables: [String], includeFramework: Bool, records: Bool,
+        onlyTables: [String]? = nil
+    ) throws {
         if let collections {
             let known = Set(layout.collections.map(\.name))
             let unknown = collections.filter { !known.contains($0) }
             if !unknown.isEmpty {
-                throw VeloError("\(layout.path): no collection named \(unknown.map { "'\($0)'" }.joined(separator: ", ")); it has \(known.sorted().joined(separator: ", "))")
+                throw VeloError(
+                    "\(layout.path): no collection named \(unknown.map { "'\($0)'" }.joined(separator: ", ")); it has \(known.sorted().joined(separator: ", "))"
+                )
             }
         }
         let tableNames = Set(layout.schema.tableNames)
@@ -65,7 +69,8 @@ package struct TablePlan: Sendable {
             var include = true
             if excludeTables.contains(name) { include = false }
             if (role == .frameworkCache || role == .frameworkQueue) && !includeFramework { include = false }
-            if let selectedCollections, role == .collection || role == .pivot, group == .records, !selectedCollections.contains(owner ?? "") {
+            if let selectedCollections, role == .collection || role == .pivot, group == .records, !selectedCollections.contains(owner ?? "")
+            {
                 include = false
             }
             if selectedCollections != nil && group == .other { include = false }
@@ -73,8 +78,10 @@ package struct TablePlan: Sendable {
             if name == "sqlite_stat1" || name.hasPrefix("sqlite_stat") { include = include && records }
             if let only { include = role == .metadata || only.contains(name) }
             if !include { excluded.append(name) }
-            items.append(Item(table: name, group: group, role: role, collection: owner,
-                              columns: table.storedColumns.map(\.name), includeRows: include, hasRowID: !table.withoutRowID))
+            items.append(
+                Item(
+                    table: name, group: group, role: role, collection: owner,
+                    columns: table.storedColumns.map(\.name), includeRows: include, hasRowID: !table.withoutRowID))
         }
         let order: [ArchiveFormat.Group] = [.metadata, .system, .records, .other, .sqlite]
         self.items = items.enumerated().sorted { a, b in
@@ -109,7 +116,8 @@ package struct TablePlan: Sendable {
 extension TablePlan {
     /// The tables a backup with `options` reads.
     init(layout: TenantDatabase, options: Backup.Options) throws {
-        try self.init(layout: layout, collections: options.collections, excludeTables: options.excludeTables,
-                      includeFramework: options.includeFramework, records: options.records, onlyTables: options.onlyTables)
+        try self.init(
+            layout: layout, collections: options.collections, excludeTables: options.excludeTables,
+            includeFramework: options.includeFramework, records: options.records, onlyTables: options.onlyTables)
     }
 }

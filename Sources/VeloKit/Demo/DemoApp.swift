@@ -36,7 +36,9 @@ package struct DemoApp {
 
     /// Makes the app in `directory`, which must be missing or empty.
     package func write(to directory: String, progress: (any ProgressObserver)? = nil) throws -> Summary {
-        guard options.tenants >= 0, options.posts >= 0, options.files >= 0 else { throw VeloError("--tenants, --posts and --files must be zero or more", kind: .usage) }
+        guard options.tenants >= 0, options.posts >= 0, options.files >= 0 else {
+            throw VeloError("--tenants, --posts and --files must be zero or more", kind: .usage)
+        }
         let started = ContinuousClock.now
         let root = FileSystem.absolute(directory)
         if FileSystem.exists(root) {
@@ -93,8 +95,9 @@ package struct DemoApp {
                 let seed = options.seed &+ UInt64(i)
                 try tenantDatabase(file, seed: seed)
                 let stamp = Timestamp.format(DemoDatabase.epoch + Int64(i) * 3600)
-                try landlord.execute("insert into \"tenants\" (\"id\", \"name\", \"domain\", \"database\", \"created_at\", \"updated_at\") values (?, ?, ?, ?, ?, ?)",
-                                     [.integer(Int64(i)), .text(name), .text("\(name).localhost"), .text(file), .text(stamp), .text(stamp)])
+                try landlord.execute(
+                    "insert into \"tenants\" (\"id\", \"name\", \"domain\", \"database\", \"created_at\", \"updated_at\") values (?, ?, ?, ?, ?, ?)",
+                    [.integer(Int64(i)), .text(name), .text("\(name).localhost"), .text(file), .text(stamp), .text(stamp)])
                 let db = try Database(path: file, mode: .readWrite)
                 let written = try writeCovers(database: db, storage: path("storage/tenants/\(i)/app"), seed: seed)
                 files += written.files
@@ -105,17 +108,20 @@ package struct DemoApp {
         }
         progress?.finish()
         let elapsed = ContinuousClock.now - started
-        return Summary(app: root, tenants: names, databases: single ? 1 : options.tenants + 1, files: files, fileBytes: fileBytes,
-                       seconds: elapsed.inSeconds)
+        return Summary(
+            app: root, tenants: names, databases: single ? 1 : options.tenants + 1, files: files, fileBytes: fileBytes,
+            seconds: elapsed.inSeconds)
     }
 
     /// Writes every post cover the database refers to, with the size its metadata says, mode 0644 and the post's
     /// creation time as its modification time.
     func writeCovers(database db: Database, storage: String, seed: UInt64) throws -> (files: Int, bytes: Int64) {
         var covers: [(path: String, size: Int, time: String)] = []
-        try db.prepare("SELECT \"cover\", \"created_at\" FROM \"_velo_posts\" WHERE \"cover\" IS NOT NULL ORDER BY rowid").forEachRow { row in
+        try db.prepare("SELECT \"cover\", \"created_at\" FROM \"_velo_posts\" WHERE \"cover\" IS NOT NULL ORDER BY rowid").forEachRow {
+            row in
             guard let json = try? JSONParser.parse(Array(row.string(0).utf8)), let first = json.arrayValue?.first,
-                  let relative = first["path"]?.stringValue, let size = first["size"]?.intValue else { return }
+                let relative = first["path"]?.stringValue, let size = first["size"]?.intValue
+            else { return }
             covers.append((relative, size, row.string(1)))
         }
         var random = SeededRandom(seed: SeededRandom.mix(seed ^ 0xF11E5))
@@ -123,12 +129,15 @@ package struct DemoApp {
         for cover in covers {
             let file = (storage as NSString).appendingPathComponent(cover.path)
             try FileSystem.createDirectory((file as NSString).deletingLastPathComponent)
-            let header: [UInt8] = cover.path.hasSuffix(".png") ? [0x89, 0x50, 0x4E, 0x47, 0x0D, 0x0A, 0x1A, 0x0A] : [0xFF, 0xD8, 0xFF, 0xE0]
+            let header: [UInt8] =
+                cover.path.hasSuffix(".png") ? [0x89, 0x50, 0x4E, 0x47, 0x0D, 0x0A, 0x1A, 0x0A] : [0xFF, 0xD8, 0xFF, 0xE0]
             var content = header
             content.reserveCapacity(cover.size)
             while content.count < cover.size {
                 let word = random.next()
-                for shift in stride(from: 0, to: 64, by: 8) where content.count < cover.size { content.append(UInt8(truncatingIfNeeded: word >> UInt64(shift))) }
+                for shift in stride(from: 0, to: 64, by: 8) where content.count < cover.size {
+                    content.append(UInt8(truncatingIfNeeded: word >> UInt64(shift)))
+                }
             }
             guard FileManager.default.createFile(atPath: file, contents: Data(content), attributes: [.posixPermissions: 0o644]) else {
                 throw VeloError("\(file): cannot write the demo file", kind: .io)
@@ -145,29 +154,45 @@ package struct DemoApp {
     /// Veloquent's landlord migrations (`database/migrations/landlord/`) as Laravel's SQLite grammar writes them.
     static func createLandlordTables(_ db: Database, withFrameworkTables: Bool) throws {
         var migrations: [(String, [String])] = [
-            ("0001_01_01_000001_create_landlord_tenants_table", [
-                #"create table "tenants" ("id" integer primary key autoincrement not null, "name" varchar not null, "domain" varchar not null, "database" varchar, "created_at" datetime, "updated_at" datetime)"#,
-                #"create unique index "tenants_domain_unique" on "tenants" ("domain")"#,
-                #"create unique index "tenants_database_unique" on "tenants" ("database")"#,
-            ]),
-            ("0001_01_01_000002_create_realtime_subscriptions_table", [
-                #"create table "realtime_subscriptions" ("id" varchar not null, "tenant_id" integer not null, "collection_id" varchar not null, "auth_collection" varchar, "subscriber_id" varchar, "channel" varchar not null, "filter" text, "expired_at" datetime not null, "created_at" datetime, "updated_at" datetime, primary key ("id"))"#,
-            ]),
+            (
+                "0001_01_01_000001_create_landlord_tenants_table",
+                [
+                    #"create table "tenants" ("id" integer primary key autoincrement not null, "name" varchar not null, "domain" varchar not null, "database" varchar, "created_at" datetime, "updated_at" datetime)"#,
+                    #"create unique index "tenants_domain_unique" on "tenants" ("domain")"#,
+                    #"create unique index "tenants_database_unique" on "tenants" ("database")"#,
+                ]
+            ),
+            (
+                "0001_01_01_000002_create_realtime_subscriptions_table",
+                [
+                    #"create table "realtime_subscriptions" ("id" varchar not null, "tenant_id" integer not null, "collection_id" varchar not null, "auth_collection" varchar, "subscriber_id" varchar, "channel" varchar not null, "filter" text, "expired_at" datetime not null, "created_at" datetime, "updated_at" datetime, primary key ("id"))"#
+                ]
+            ),
         ]
         if withFrameworkTables {
-            migrations.append(("0001_01_01_000003_create_cache_table", [
-                #"create table "cache" ("key" varchar not null, "value" text not null, "expiration" integer not null, primary key ("key"))"#,
-                #"create table "cache_locks" ("key" varchar not null, "owner" varchar not null, "expiration" integer not null, primary key ("key"))"#,
-            ]))
-            migrations.append(("0001_01_01_000004_create_jobs_table", [
-                #"create table "jobs" ("id" integer primary key autoincrement not null, "queue" varchar not null, "payload" text not null, "attempts" integer not null, "reserved_at" integer, "available_at" integer not null, "created_at" integer not null)"#,
-                #"create table "job_batches" ("id" varchar not null, "name" varchar not null, "total_jobs" integer not null, "pending_jobs" integer not null, "failed_jobs" integer not null, "failed_job_ids" text not null, "options" text, "cancelled_at" integer, "created_at" integer not null, "finished_at" integer, primary key ("id"))"#,
-                #"create table "failed_jobs" ("id" integer primary key autoincrement not null, "uuid" varchar not null, "connection" text not null, "queue" text not null, "payload" text not null, "exception" text not null, "failed_at" datetime not null default CURRENT_TIMESTAMP)"#,
-            ]))
+            migrations.append(
+                (
+                    "0001_01_01_000003_create_cache_table",
+                    [
+                        #"create table "cache" ("key" varchar not null, "value" text not null, "expiration" integer not null, primary key ("key"))"#,
+                        #"create table "cache_locks" ("key" varchar not null, "owner" varchar not null, "expiration" integer not null, primary key ("key"))"#,
+                    ]
+                ))
+            migrations.append(
+                (
+                    "0001_01_01_000004_create_jobs_table",
+                    [
+                        #"create table "jobs" ("id" integer primary key autoincrement not null, "queue" varchar not null, "payload" text not null, "attempts" integer not null, "reserved_at" integer, "available_at" integer not null, "created_at" integer not null)"#,
+                        #"create table "job_batches" ("id" varchar not null, "name" varchar not null, "total_jobs" integer not null, "pending_jobs" integer not null, "failed_jobs" integer not null, "failed_job_ids" text not null, "options" text, "cancelled_at" integer, "created_at" integer not null, "finished_at" integer, primary key ("id"))"#,
+                        #"create table "failed_jobs" ("id" integer primary key autoincrement not null, "uuid" varchar not null, "connection" text not null, "queue" text not null, "payload" text not null, "exception" text not null, "failed_at" datetime not null default CURRENT_TIMESTAMP)"#,
+                    ]
+                ))
         }
         try db.transaction(.immediate) {
             // Laravel's own table, made by `migrate` before the first migration (the single tenant has it).
-            try db.execute(#"create table if not exists "migrations" ("id" integer primary key autoincrement not null, "migration" varchar not null, "batch" integer not null)"#)
+            try db.execute(
+                #"create table if not exists "migrations" ("id" integer primary key autoincrement not null, "migration" varchar not null, "batch" integer not null)"#
+            )
             for (name, statements) in migrations {
                 for sql in statements { try db.execute(sql) }
                 try db.execute("insert into \"migrations\" (\"migration\", \"batch\") values (?, ?)", [.text(name), .integer(1)])

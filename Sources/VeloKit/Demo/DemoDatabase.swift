@@ -17,8 +17,10 @@ public struct DemoDatabase {
         /// app writes each cover as an uploaded file. nil: about 30% of posts, as metadata only.
         package var covers: Int?
 
-        public init(posts: Int = 1_000, seed: UInt64 = 1, journalMode: String = "delete", force: Bool = false,
-                    text: DemoTextShape = .words) {
+        public init(
+            posts: Int = 1_000, seed: UInt64 = 1, journalMode: String = "delete", force: Bool = false,
+            text: DemoTextShape = .words
+        ) {
             self.posts = posts
             self.seed = seed
             self.journalMode = journalMode
@@ -83,8 +85,9 @@ public struct DemoDatabase {
         progress?.finish()
         let bytes = ((try? fm.attributesOfItem(atPath: path))?[.size] as? NSNumber)?.int64Value ?? 0
         let elapsed = ContinuousClock.now - started
-        return Summary(path: path, bytes: bytes,
-                       seconds: elapsed.inSeconds, rows: rows)
+        return Summary(
+            path: path, bytes: bytes,
+            seconds: elapsed.inSeconds, rows: rows)
     }
 }
 
@@ -116,7 +119,8 @@ struct Generator {
     func ulid(_ kind: Kind, _ index: Int, at seconds: Int64, uppercase: Bool = false) -> String {
         let h1 = SeededRandom.mix(options.seed &* 0x1000_0000_01B3 ^ kind.rawValue << 56 ^ UInt64(index))
         let h2 = SeededRandom.mix(h1 ^ 0xA5A5_A5A5)
-        return ULID.string(milliseconds: UInt64(seconds) * 1000 + h1 % 1000, high: UInt16(truncatingIfNeeded: h2), low: h1, uppercase: uppercase)
+        return ULID.string(
+            milliseconds: UInt64(seconds) * 1000 + h1 % 1000, high: UInt16(truncatingIfNeeded: h2), low: h1, uppercase: uppercase)
     }
 
     func userTime(_ i: Int) -> Int64 { DemoDatabase.epoch + 86_400 + Int64(i) * (DemoDatabase.span / 2) / Int64(max(userCount, 1)) }
@@ -160,7 +164,8 @@ struct Generator {
             }
             if !migration.name.isEmpty {
                 batch = 1
-                try db.execute("insert into \"migrations\" (\"migration\", \"batch\") values (?, ?)", [.text(migration.name), .integer(Int64(batch))])
+                try db.execute(
+                    "insert into \"migrations\" (\"migration\", \"batch\") values (?, ?)", [.text(migration.name), .integer(Int64(batch))])
                 count("migrations")
             }
         }
@@ -192,7 +197,9 @@ struct Generator {
     }
 
     mutating func insertSettings(at time: Int64) throws {
-        let stmt = try db.prepare("insert into \"settings\" (\"group\", \"name\", \"locked\", \"payload\", \"created_at\", \"updated_at\") values (?, ?, 0, ?, ?, ?)")
+        let stmt = try db.prepare(
+            "insert into \"settings\" (\"group\", \"name\", \"locked\", \"payload\", \"created_at\", \"updated_at\") values (?, ?, 0, ?, ?, ?)"
+        )
         let settings: [(String, String, String)] = [
             ("general", "app_name", #""Acme Journal""#), ("general", "app_url", #""https:\/\/journal.acme.test""#),
             ("general", "locale", #""en""#), ("general", "contact_email", #""ops@acme.test""#),
@@ -213,16 +220,22 @@ struct Generator {
 
     mutating func insertSuperusers(at time: Int64) throws {
         let stmt = try db.prepare("insert into \"superusers\" values (?, ?, ?, ?, ?, ?)")
-        for (i, (name, email)) in [("Ada Admin", "admin@acme.test"), ("Oscar Ops", "ops@acme.test"), ("Sam Support", "support@acme.test")].enumerated() {
+        for (i, (name, email)) in [("Ada Admin", "admin@acme.test"), ("Oscar Ops", "ops@acme.test"), ("Sam Support", "support@acme.test")]
+            .enumerated()
+        {
             let t = time + Int64(i) * 86_400 * 30
-            try stmt.run([.text(ulid(.superuser, i, at: t, uppercase: true)), .text(name), .text(email),
-                          .text(DemoText.bcryptShaped(&random)), Self.ts(t), Self.ts(t)])
+            try stmt.run([
+                .text(ulid(.superuser, i, at: t, uppercase: true)), .text(name), .text(email),
+                .text(DemoText.bcryptShaped(&random)), Self.ts(t), Self.ts(t),
+            ])
             count("superusers")
         }
     }
 
     mutating func insertUsers() throws {
-        let stmt = try db.prepare("insert into \"_velo_users\" (\"id\", \"email\", \"password\", \"email_visibility\", \"verified\", \"name\", \"created_at\", \"updated_at\") values (?, ?, ?, ?, ?, ?, ?, ?)")
+        let stmt = try db.prepare(
+            "insert into \"_velo_users\" (\"id\", \"email\", \"password\", \"email_visibility\", \"verified\", \"name\", \"created_at\", \"updated_at\") values (?, ?, ?, ?, ?, ?, ?, ?)"
+        )
         for i in 0..<userCount {
             let first = DemoText.firstNames[random.below(DemoText.firstNames.count)]
             let last = DemoText.lastNames[random.below(DemoText.lastNames.count)]
@@ -238,28 +251,36 @@ struct Generator {
     }
 
     mutating func insertTags() throws {
-        let stmt = try db.prepare("insert into \"_velo_tags\" (\"id\", \"name\", \"color\", \"created_at\", \"updated_at\") values (?, ?, ?, ?, ?)")
+        let stmt = try db.prepare(
+            "insert into \"_velo_tags\" (\"id\", \"name\", \"color\", \"created_at\", \"updated_at\") values (?, ?, ?, ?, ?)")
         for i in 0..<tagCount {
             let t = DemoDatabase.epoch + 3600 + Int64(i)
-            try stmt.run([.text(tagID(i)), .text(DemoText.tags[i]),
-                          random.chance(70) ? .text(DemoText.colors[random.below(DemoText.colors.count)]) : .null,
-                          Self.ts(t), Self.ts(t)])
+            try stmt.run([
+                .text(tagID(i)), .text(DemoText.tags[i]),
+                random.chance(70) ? .text(DemoText.colors[random.below(DemoText.colors.count)]) : .null,
+                Self.ts(t), Self.ts(t),
+            ])
             count("_velo_tags")
         }
     }
 
     mutating func insertAuthRows(ids: DemoCollections) throws {
         let now = DemoDatabase.epoch + DemoDatabase.span
-        let templates = try db.prepare("insert into \"email_templates\" (\"collection_id\", \"action\", \"content\", \"created_at\", \"updated_at\") values (?, ?, ?, ?, ?)")
+        let templates = try db.prepare(
+            "insert into \"email_templates\" (\"collection_id\", \"action\", \"content\", \"created_at\", \"updated_at\") values (?, ?, ?, ?, ?)"
+        )
         for action in ["password_reset", "email_verification", "email_change", "login"] {
-            let content = "<h1>{{ app_name }}</h1>\n<p>Hello {{ record.name }},</p>\n<p>Use this link to continue: <a href=\"{{ action_url }}\">\(action.replacingOccurrences(of: "_", with: " "))</a></p>"
+            let content =
+                "<h1>{{ app_name }}</h1>\n<p>Hello {{ record.name }},</p>\n<p>Use this link to continue: <a href=\"{{ action_url }}\">\(action.replacingOccurrences(of: "_", with: " "))</a></p>"
             try templates.run([.text(ids.usersID), .text(action), .text(content), Self.ts(now - 86_400 * 90), Self.ts(now - 86_400 * 90)])
             count("email_templates")
         }
         let tokens = try db.prepare("insert into \"auth_tokens\" values (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)")
-        let agents = ["Mozilla/5.0 (X11; Linux x86_64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/126.0 Safari/537.36",
-                      "Mozilla/5.0 (iPhone; CPU iPhone OS 17_5 like Mac OS X) AppleWebKit/605.1.15 Mobile/15E148",
-                      "veloquent-js/2.1 node/20.11"]
+        let agents = [
+            "Mozilla/5.0 (X11; Linux x86_64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/126.0 Safari/537.36",
+            "Mozilla/5.0 (iPhone; CPU iPhone OS 17_5 like Mac OS X) AppleWebKit/605.1.15 Mobile/15E148",
+            "veloquent-js/2.1 node/20.11",
+        ]
         let tokenCount = min(userCount, 200)
         for i in 0..<tokenCount {
             let user = random.below(userCount)
@@ -278,33 +299,48 @@ struct Generator {
             ])
             count("auth_tokens")
         }
-        let otps = try db.prepare("insert into \"otp_tokens\" (\"collection_id\", \"record_id\", \"token_hash\", \"action\", \"expires_at\", \"used_at\", \"created_at\", \"updated_at\") values (?, ?, ?, ?, ?, ?, ?, ?)")
+        let otps = try db.prepare(
+            "insert into \"otp_tokens\" (\"collection_id\", \"record_id\", \"token_hash\", \"action\", \"expires_at\", \"used_at\", \"created_at\", \"updated_at\") values (?, ?, ?, ?, ?, ?, ?, ?)"
+        )
         for i in 0..<min(userCount, 25) {
             let created = now - Int64(random.below(86_400 * 5))
-            try otps.run([.text(ids.usersID), .text(userID(random.below(userCount))), .text(DemoText.hex(64, &random)),
-                          .text(["password_reset", "email_verification", "login"][i % 3]), Self.ts(created + 900),
-                          random.chance(50) ? Self.ts(created + 120) : .null, Self.ts(created), Self.ts(created)])
+            try otps.run([
+                .text(ids.usersID), .text(userID(random.below(userCount))), .text(DemoText.hex(64, &random)),
+                .text(["password_reset", "email_verification", "login"][i % 3]), Self.ts(created + 900),
+                random.chance(50) ? Self.ts(created + 120) : .null, Self.ts(created), Self.ts(created),
+            ])
             count("otp_tokens")
         }
-        try db.execute("insert into \"oauth_providers\" (\"collection_id\", \"provider\", \"enabled\", \"client_id\", \"client_secret\", \"redirect_uri\", \"scopes\", \"created_at\", \"updated_at\") values (?, 'github', 1, 'Iv1.8a61f9b3a7aba766', ?, 'https://journal.acme.test/api/collections/users/auth/oauth/github/callback', '[\"read:user\",\"user:email\"]', ?, ?)",
-                       [.text(ids.usersID), .text("eyJpdiI6IjVZR0VPSmF4bnVxT1RCSE1PdG1CdEE9PSIsInZhbHVlIjoiUnBQUkR4TGhUZz09IiwibWFjIjoiMGY3YTEifQ=="),
-                        Self.ts(now - 86_400 * 60), Self.ts(now - 86_400 * 60)])
+        try db.execute(
+            "insert into \"oauth_providers\" (\"collection_id\", \"provider\", \"enabled\", \"client_id\", \"client_secret\", \"redirect_uri\", \"scopes\", \"created_at\", \"updated_at\") values (?, 'github', 1, 'Iv1.8a61f9b3a7aba766', ?, 'https://journal.acme.test/api/collections/users/auth/oauth/github/callback', '[\"read:user\",\"user:email\"]', ?, ?)",
+            [
+                .text(ids.usersID),
+                .text("eyJpdiI6IjVZR0VPSmF4bnVxT1RCSE1PdG1CdEE9PSIsInZhbHVlIjoiUnBQUkR4TGhUZz09IiwibWFjIjoiMGY3YTEifQ=="),
+                Self.ts(now - 86_400 * 60), Self.ts(now - 86_400 * 60),
+            ])
         count("oauth_providers")
         let accounts = try db.prepare("insert into \"oauth_accounts\" values (?, 'github', ?, ?, ?, ?, ?, ?)")
         for i in 0..<min(userCount, 30) {
             let user = i * max(1, userCount / 30)
             let created = userTime(user) + 60
-            try accounts.run([.text(ulid(.oauth, i, at: created)), .text(String(1_000_000 + i * 7919)), .text(ids.usersID),
-                              .text(userID(user)), .text("user\(user)@users.noreply.github.com"), Self.ts(created), Self.ts(created)])
+            try accounts.run([
+                .text(ulid(.oauth, i, at: created)), .text(String(1_000_000 + i * 7919)), .text(ids.usersID),
+                .text(userID(user)), .text("user\(user)@users.noreply.github.com"), Self.ts(created), Self.ts(created),
+            ])
             count("oauth_accounts")
         }
     }
 
     mutating func insertPostsPivotsAndComments() throws {
-        let posts = try db.prepare("insert into \"_velo_posts\" (\"id\", \"title\", \"body\", \"published\", \"views\", \"meta\", \"cover\", \"author\", \"created_at\", \"updated_at\") values (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)")
+        let posts = try db.prepare(
+            "insert into \"_velo_posts\" (\"id\", \"title\", \"body\", \"published\", \"views\", \"meta\", \"cover\", \"author\", \"created_at\", \"updated_at\") values (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
+        )
         let pivotName = PivotTable.name("posts", "tags", field: "tags")
-        let pivot = try db.prepare("insert into \(SQL.quote(pivotName)) (\"id\", \"source_id\", \"target_id\", \"created_at\") values (?, ?, ?, ?)")
-        let comments = try db.prepare("insert into \"_velo_comments\" (\"id\", \"post\", \"author\", \"body\", \"created_at\", \"updated_at\") values (?, ?, ?, ?, ?, ?)")
+        let pivot = try db.prepare(
+            "insert into \(SQL.quote(pivotName)) (\"id\", \"source_id\", \"target_id\", \"created_at\") values (?, ?, ?, ?)")
+        let comments = try db.prepare(
+            "insert into \"_velo_comments\" (\"id\", \"post\", \"author\", \"body\", \"created_at\", \"updated_at\") values (?, ?, ?, ?, ?, ?)"
+        )
         let languages = ["en", "en", "en", "de", "fr", "es"]
         var stamp = [UInt8](repeating: 0, count: 19)
         func bindTime(_ stmt: Statement, _ seconds: Int64, _ index: Int32) throws {
@@ -331,16 +367,22 @@ struct Generator {
             try posts.bind(published ? 1 : 0, at: 4)
             if published { try posts.bind(Double(random.below(5000)), at: 5) } else { try posts.bindNull(at: 5) }
             if random.chance(60) {
-                try posts.bind("{\"reading_minutes\":\(1 + random.below(12)),\"lang\":\"\(languages[random.below(languages.count)])\",\"featured\":\(random.chance(5))}", at: 6)
+                try posts.bind(
+                    "{\"reading_minutes\":\(1 + random.below(12)),\"lang\":\"\(languages[random.below(languages.count)])\",\"featured\":\(random.chance(5))}",
+                    at: 6)
             } else {
                 try posts.bindNull(at: 6)
             }
             if options.covers.map({ coversMade < $0 }) ?? true, random.chance(30) {
                 coversMade += 1
                 let png = random.chance(40)
-                let uuid = DemoText.hex(8, &random) + "-" + DemoText.hex(4, &random) + "-4" + DemoText.hex(3, &random) + "-a" + DemoText.hex(3, &random) + "-" + DemoText.hex(12, &random)
+                let uuid =
+                    DemoText.hex(8, &random) + "-" + DemoText.hex(4, &random) + "-4" + DemoText.hex(3, &random) + "-a"
+                    + DemoText.hex(3, &random) + "-" + DemoText.hex(12, &random)
                 let ext = png ? "png" : "jpg"
-                try posts.bind("[{\"name\":\"cover.\(ext)\",\"path\":\"uploads\\/collections\\/posts\\/\(uuid).\(ext)\",\"size\":\(options.covers == nil ? 20_000 + random.below(900_000) : 2_000 + random.below(30_000)),\"extension\":\"\(ext)\",\"mime\":\"image\\/\(png ? "png" : "jpeg")\"}]", at: 7)
+                try posts.bind(
+                    "[{\"name\":\"cover.\(ext)\",\"path\":\"uploads\\/collections\\/posts\\/\(uuid).\(ext)\",\"size\":\(options.covers == nil ? 20_000 + random.below(900_000) : 2_000 + random.below(30_000)),\"extension\":\"\(ext)\",\"mime\":\"image\\/\(png ? "png" : "jpeg")\"}]",
+                    at: 7)
             } else {
                 try posts.bindNull(at: 7)
             }

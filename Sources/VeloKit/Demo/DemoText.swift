@@ -8,15 +8,21 @@ enum DemoText {
         build write read share learn guide notes story ideas lessons review update launch design notice
         """.split(separator: " ").map { Array($0.utf8) }
 
-    static let firstNames = ["ann", "ben", "carla", "dmitri", "elif", "femi", "grace", "hiro", "ines", "jonas",
-                             "kofi", "lena", "mateo", "nadia", "omar", "priya", "quinn", "rosa", "sven", "tariq",
-                             "uma", "viktor", "wen", "ximena", "yusuf", "zoe"]
-    static let lastNames = ["smith", "garcia", "muller", "rossi", "kowalski", "nakamura", "okafor", "silva",
-                            "larsen", "dubois", "novak", "haddad", "kim", "patel", "ivanova", "moreau"]
-    static let tags = ["swift", "sqlite", "backups", "laravel", "php", "devops", "security", "release-notes",
-                       "tutorial", "performance", "databases", "cloud", "linux", "testing", "design", "api",
-                       "frontend", "mobile", "privacy", "open-source", "career", "events", "hardware", "ai",
-                       "networking", "storage", "monitoring", "docs", "community", "roadmap"]
+    static let firstNames = [
+        "ann", "ben", "carla", "dmitri", "elif", "femi", "grace", "hiro", "ines", "jonas",
+        "kofi", "lena", "mateo", "nadia", "omar", "priya", "quinn", "rosa", "sven", "tariq",
+        "uma", "viktor", "wen", "ximena", "yusuf", "zoe",
+    ]
+    static let lastNames = [
+        "smith", "garcia", "muller", "rossi", "kowalski", "nakamura", "okafor", "silva",
+        "larsen", "dubois", "novak", "haddad", "kim", "patel", "ivanova", "moreau",
+    ]
+    static let tags = [
+        "swift", "sqlite", "backups", "laravel", "php", "devops", "security", "release-notes",
+        "tutorial", "performance", "databases", "cloud", "linux", "testing", "design", "api",
+        "frontend", "mobile", "privacy", "open-source", "career", "events", "hardware", "ai",
+        "networking", "storage", "monitoring", "docs", "community", "roadmap",
+    ]
     static let colors = ["red", "green", "blue", "amber", "gray"]
 
     /// Appends `count` words separated by spaces, the first capitalised: words of the list above, or (for

@@ -20,8 +20,9 @@ package enum OrphanTables {
     /// The orphans of a database, in schema order.
     package static func list(_ database: Database, layout: TenantDatabase) throws -> [Orphan] {
         try layout.tables.filter { $0.role == .orphan }.map { entry in
-            Orphan(table: entry.name, rows: Int(try database.scalar("SELECT count(*) FROM \(SQL.quote(entry.name))")?.int64Value ?? 0),
-                   sql: layout.schema.table(entry.name)?.sql)
+            Orphan(
+                table: entry.name, rows: Int(try database.scalar("SELECT count(*) FROM \(SQL.quote(entry.name))")?.int64Value ?? 0),
+                sql: layout.schema.table(entry.name)?.sql)
         }
     }
 
@@ -38,7 +39,9 @@ package enum OrphanTables {
                 guard role == .orphan else {
                     let what: String
                     switch role {
-                    case .pivot: what = "the pivot table of field \(layout.pivots.first { $0.name == table }.map { "\($0.sourceCollection).\($0.field)" } ?? "?")"
+                    case .pivot:
+                        what =
+                            "the pivot table of field \(layout.pivots.first { $0.name == table }.map { "\($0.sourceCollection).\($0.field)" } ?? "?")"
                     case .collection: what = "the table of collection \(layout.collection(forTable: table)?.name ?? "?")"
                     default: what = "a \(role.rawValue) table"
                     }
@@ -62,7 +65,9 @@ package enum OrphanTables {
             for table in tables {
                 let rows = Int(try db.scalar("SELECT count(*) FROM \(SQL.quote(table))")?.int64Value ?? 0)
                 if rows != (snapshot.rows[table] ?? 0) {
-                    throw VeloError("\(databasePath): \(table) has \(rows) rows, the snapshot \(snapshot.id) holds \(snapshot.rows[table] ?? 0); it changed meanwhile, nothing was dropped")
+                    throw VeloError(
+                        "\(databasePath): \(table) has \(rows) rows, the snapshot \(snapshot.id) holds \(snapshot.rows[table] ?? 0); it changed meanwhile, nothing was dropped"
+                    )
                 }
             }
             for table in tables { try db.execute("DROP TABLE \(SQL.quote(table))") }

@@ -32,15 +32,19 @@ package struct SchemaRecovery {
 
     package init(database: Database, layout: TenantDatabase, collection name: String) throws {
         guard let collection = layout.collection(named: name) else {
-            throw VeloError("\(layout.path): no collection named '\(name)'; it has \(layout.collections.map(\.name).joined(separator: ", "))")
+            throw VeloError(
+                "\(layout.path): no collection named '\(name)'; it has \(layout.collections.map(\.name).joined(separator: ", "))")
         }
         guard !collection.isSystem else {
-            throw VeloError("\(layout.path): \(collection.name) is a system collection; its table is made by Veloquent's migrations, not by its metadata")
+            throw VeloError(
+                "\(layout.path): \(collection.name) is a system collection; its table is made by Veloquent's migrations, not by its metadata"
+            )
         }
         self.database = database
         self.layout = layout
         self.collection = collection
-        findings = try SchemaHealth.schemaJobs(database, layout: layout).filter { $0.collection == collection.name }
+        findings =
+            try SchemaHealth.schemaJobs(database, layout: layout).filter { $0.collection == collection.name }
             + SchemaHealth.check(collection, in: layout)
     }
 
@@ -72,11 +76,15 @@ package struct SchemaRecovery {
                 for column in expected where column.notNull && typed.contains(column.name) {
                     let hasDefault = column.field?.sqlDefaultLiteral != nil || column.name == "created_at" || column.name == "updated_at"
                     if present[column.name] != nil {
-                        steps.append(Step(sql: "SELECT \(SQL.quote("id")) FROM \(SQL.quote(table)) WHERE \(SQL.quote(column.name)) IS NULL",
-                                          refusal: "column \(column.name) becomes NOT NULL without a default, and these rows hold NULL"))
+                        steps.append(
+                            Step(
+                                sql: "SELECT \(SQL.quote("id")) FROM \(SQL.quote(table)) WHERE \(SQL.quote(column.name)) IS NULL",
+                                refusal: "column \(column.name) becomes NOT NULL without a default, and these rows hold NULL"))
                     } else if !hasDefault {
-                        steps.append(Step(sql: "SELECT \(SQL.quote("id")) FROM \(SQL.quote(table))",
-                                          refusal: "column \(column.name) is added NOT NULL without a default, and the table has rows"))
+                        steps.append(
+                            Step(
+                                sql: "SELECT \(SQL.quote("id")) FROM \(SQL.quote(table))",
+                                refusal: "column \(column.name) is added NOT NULL without a default, and the table has rows"))
                     }
                 }
                 let copied = (expected.map(\.name).filter(typed.contains) + extras.map(\.name)).filter { present[$0] != nil }
@@ -89,9 +97,13 @@ package struct SchemaRecovery {
                 }
                 for column in changed {
                     let name = SQL.quote(column.name)
-                    steps.append(Step(
-                        sql: "SELECT o.\(SQL.quote("id")) FROM \(SQL.quote(table)) o JOIN \(SQL.quote(temporary)) n ON n.rowid = o.rowid WHERE NOT (o.\(name) IS n.\(name) AND (typeof(o.\(name)) = typeof(n.\(name)) OR (typeof(o.\(name)) IN ('integer', 'real') AND typeof(n.\(name)) IN ('integer', 'real'))))",
-                        refusal: "converting column \(column.name) from \(present[column.name]!.declaredType) to \(column.type!) would change these rows' values"))
+                    steps.append(
+                        Step(
+                            sql:
+                                "SELECT o.\(SQL.quote("id")) FROM \(SQL.quote(table)) o JOIN \(SQL.quote(temporary)) n ON n.rowid = o.rowid WHERE NOT (o.\(name) IS n.\(name) AND (typeof(o.\(name)) = typeof(n.\(name)) OR (typeof(o.\(name)) IN ('integer', 'real') AND typeof(n.\(name)) IN ('integer', 'real'))))",
+                            refusal:
+                                "converting column \(column.name) from \(present[column.name]!.declaredType) to \(column.type!) would change these rows' values"
+                        ))
                 }
                 run("DROP TABLE \(SQL.quote(table))")
                 run("ALTER TABLE \(SQL.quote(temporary)) RENAME TO \(SQL.quote(table))")
@@ -99,7 +111,9 @@ package struct SchemaRecovery {
                 // Indexes and triggers that are not Veloquent's are kept.
                 let managed = Set(c.managedIndexNames)
                 for object in layout.schema.objects where object.tableName == table && object.type != "table" {
-                    guard let sql = object.sql, !managed.contains(object.name), !(object.type == "index" && object.name.hasPrefix(table + "_")) else { continue }
+                    guard let sql = object.sql, !managed.contains(object.name),
+                        !(object.type == "index" && object.name.hasPrefix(table + "_"))
+                    else { continue }
                     run(sql)
                 }
             } else {
@@ -129,7 +143,9 @@ package struct SchemaRecovery {
             let columns = Set(physical.columns.map(\.name))
             let missingStandard = (PivotTable.standardColumns + ["created_at"]).filter { !columns.contains($0) }
             if !missingStandard.isEmpty {
-                throw VeloError("\(layout.path): pivot table \(pivot.name) has no \(missingStandard.joined(separator: ", ")) column; it cannot be repaired without guessing its links")
+                throw VeloError(
+                    "\(layout.path): pivot table \(pivot.name) has no \(missingStandard.joined(separator: ", ")) column; it cannot be repaired without guessing its links"
+                )
             }
             for extra in field?.pivotFields ?? [] where !columns.contains(extra.name) {
                 run("ALTER TABLE \(SQL.quote(pivot.name)) ADD COLUMN \(SQL.quote(extra.name)) \(extra.type.pivotColumnType)")
@@ -137,8 +153,10 @@ package struct SchemaRecovery {
             let unique = PivotTable.uniqueIndexName(pivot: pivot.name)
             let index = physical.indexes.first { $0.name == unique }
             if index == nil || index?.unique != true || index?.columns != ["source_id", "target_id"] {
-                steps.append(Step(sql: "SELECT min(\"id\") FROM \(SQL.quote(pivot.name)) GROUP BY \"source_id\", \"target_id\" HAVING count(*) > 1",
-                                  refusal: "pivot table \(pivot.name) links the same records more than once, so its unique index cannot be made"))
+                steps.append(
+                    Step(
+                        sql: "SELECT min(\"id\") FROM \(SQL.quote(pivot.name)) GROUP BY \"source_id\", \"target_id\" HAVING count(*) > 1",
+                        refusal: "pivot table \(pivot.name) links the same records more than once, so its unique index cannot be made"))
                 if index != nil { run("DROP INDEX \(SQL.quote(unique))") }
                 run(CollectionDDL.createPivot(name: pivot.name)[1])
             }
@@ -157,7 +175,8 @@ package struct SchemaRecovery {
     /// check refuses.
     package func run(dryRun: Bool, snapshot: String?) throws -> Result {
         let steps = try plan()
-        let rowsBefore = layout.schema.table(collection.tableName) != nil
+        let rowsBefore =
+            layout.schema.table(collection.tableName) != nil
             ? Int(try database.scalar("SELECT count(*) FROM \(SQL.quote(collection.tableName))")?.int64Value ?? 0) : nil
         let foreignKeys = try database.pragma("foreign_keys")?.int64Value ?? 0
         try database.execute("PRAGMA foreign_keys = OFF")
@@ -167,9 +186,12 @@ package struct SchemaRecovery {
         do {
             try database.transaction(.immediate) {
                 // The plan was made before the write lock: make it again under the lock and stop if it moved.
-                let fresh = try SchemaRecovery(database: database, layout: try TenantDatabase.load(database), collection: collection.name).plan()
+                let fresh = try SchemaRecovery(database: database, layout: try TenantDatabase.load(database), collection: collection.name)
+                    .plan()
                 if fresh.map(\.sql) != steps.map(\.sql) {
-                    throw VeloError("\(layout.path): collection \(collection.name) changed while the recovery was being planned; nothing was changed, run it again")
+                    throw VeloError(
+                        "\(layout.path): collection \(collection.name) changed while the recovery was being planned; nothing was changed, run it again"
+                    )
                 }
                 for step in steps {
                     guard let refusal = step.refusal else {
@@ -179,16 +201,22 @@ package struct SchemaRecovery {
                     let rows = try database.rows(step.sql)
                     if !rows.isEmpty {
                         let ids = rows.prefix(5).map { $0.first.map { "\($0.stringValue ?? String(describing: $0))" } ?? "?" }
-                        throw VeloError("\(layout.path): collection \(collection.name): \(refusal): \(rows.count) rows (\(ids.joined(separator: ", "))\(rows.count > 5 ? ", ..." : "")); nothing was changed")
+                        throw VeloError(
+                            "\(layout.path): collection \(collection.name): \(refusal): \(rows.count) rows (\(ids.joined(separator: ", "))\(rows.count > 5 ? ", ..." : "")); nothing was changed"
+                        )
                     }
                 }
                 let violations = try database.rows("PRAGMA foreign_key_check")
                 if !violations.isEmpty {
-                    throw VeloError("\(layout.path): the recovery would break \(violations.count) foreign keys (table \(violations[0][0].stringValue ?? "?")); nothing was changed")
+                    throw VeloError(
+                        "\(layout.path): the recovery would break \(violations.count) foreign keys (table \(violations[0][0].stringValue ?? "?")); nothing was changed"
+                    )
                 }
                 rowsAfter = Int(try database.scalar("SELECT count(*) FROM \(SQL.quote(collection.tableName))")?.int64Value ?? 0)
                 if let before = rowsBefore, before != rowsAfter {
-                    throw VeloError("\(layout.path): collection \(collection.name): \(before) rows before and \(rowsAfter ?? 0) after; nothing was changed")
+                    throw VeloError(
+                        "\(layout.path): collection \(collection.name): \(before) rows before and \(rowsAfter ?? 0) after; nothing was changed"
+                    )
                 }
                 if dryRun { throw DryRun() }
             }
@@ -197,10 +225,13 @@ package struct SchemaRecovery {
         if !dryRun {
             let after = try TenantDatabase.load(database)
             if let c = after.collection(named: collection.name) {
-                remaining = try SchemaHealth.schemaJobs(database, layout: after).filter { $0.collection == c.name } + SchemaHealth.check(c, in: after)
+                remaining =
+                    try SchemaHealth.schemaJobs(database, layout: after).filter { $0.collection == c.name }
+                    + SchemaHealth.check(c, in: after)
             }
         }
-        return Result(collection: collection.name, table: collection.tableName, dryRun: dryRun, snapshot: snapshot, steps: steps,
-                      fixed: findings.map(\.message), rowsBefore: rowsBefore, rowsAfter: rowsAfter, remaining: remaining)
+        return Result(
+            collection: collection.name, table: collection.tableName, dryRun: dryRun, snapshot: snapshot, steps: steps,
+            fixed: findings.map(\.message), rowsBefore: rowsBefore, rowsAfter: rowsAfter, remaining: remaining)
     }
 }

@@ -3,8 +3,10 @@ extension SchemaRecovery {
     /// cannot be planned is refused before anything is written), snapshots the collection into `repository`
     /// (tag `pre-recover`) unless it is nil or this is a dry run, then recovers in one transaction. The repository is
     /// opened (and created) only once the plan passed, so a refused recovery leaves none behind.
-    package static func run(databasePath path: String, collection name: String, repository: (() throws -> Repository)?, dryRun: Bool,
-                            busyTimeout: Duration) throws -> Result {
+    package static func run(
+        databasePath path: String, collection name: String, repository: (() throws -> Repository)?, dryRun: Bool,
+        busyTimeout: Duration
+    ) throws -> Result {
         var db = try Database(path: path, mode: .readWrite, busyTimeout: busyTimeout)
         let layout = try TenantDatabase.load(db)
         let recovery = try SchemaRecovery(database: db, layout: layout, collection: name)
@@ -18,6 +20,7 @@ extension SchemaRecovery {
             snapshot = try Backup.run(databasePath: path, repository: try repository(), options: options).id
             db = try Database(path: path, mode: .readWrite, busyTimeout: busyTimeout)
         }
-        return try SchemaRecovery(database: db, layout: try TenantDatabase.load(db), collection: name).run(dryRun: dryRun, snapshot: snapshot)
+        return try SchemaRecovery(database: db, layout: try TenantDatabase.load(db), collection: name).run(
+            dryRun: dryRun, snapshot: snapshot)
     }
 }

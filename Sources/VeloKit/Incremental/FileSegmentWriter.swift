@@ -78,8 +78,9 @@ struct FileSegmentWriter {
                     segments += 1
                     rawBytes += Int64(segment.bytes)
                 }
-                part = SegmentsDocument.Part(path: entryPath, rows: 0, bytes: before.bytes, sha256: before.sha256,
-                                             segments: before.segments, modified: modified)
+                part = SegmentsDocument.Part(
+                    path: entryPath, rows: 0, bytes: before.bytes, sha256: before.sha256,
+                    segments: before.segments, modified: modified)
             } else {
                 var digest = SHA256Digest()
                 var previousLeft = before?.segments ?? 0
@@ -102,7 +103,9 @@ struct FileSegmentWriter {
                         if previousLeft > 0, let before {
                             previousLeft -= 1
                             let (frame, segment) = try old.nextSegment(of: before)
-                            if segment.bytes == n && segment.hash == hash { same = frame; listing.reuse(frame, offset: segment.offset, bytes: n, key: Int64(segments), hash: hash) }
+                            if segment.bytes == n && segment.hash == hash {
+                                same = frame; listing.reuse(frame, offset: segment.offset, bytes: n, key: Int64(segments), hash: hash)
+                            }
                         }
                         if same == nil {
                             let ticket = packs.currentTicket
@@ -125,20 +128,24 @@ struct FileSegmentWriter {
                     throw VeloError("\(path): grew while it was being backed up (expected \(size) bytes)", kind: .io)
                 }
                 for _ in 0..<previousLeft { _ = try old.nextSegment(of: before!) }
-                part = SegmentsDocument.Part(path: entryPath, rows: 0, bytes: size, sha256: digest.hex(),
-                                             segments: segments - firstSegment, modified: modified)
+                part = SegmentsDocument.Part(
+                    path: entryPath, rows: 0, bytes: size, sha256: digest.hex(),
+                    segments: segments - firstSegment, modified: modified)
             }
             parts.append(part)
-            entries.append(Manifest.Entry(path: entryPath, bytes: part.bytes, sha256: part.sha256,
-                                          mode: Int(info.st_mode & 0o7777), modified: modified))
+            entries.append(
+                Manifest.Entry(
+                    path: entryPath, bytes: part.bytes, sha256: part.sha256,
+                    mode: Int(info.st_mode & 0o7777), modified: modified))
             progress?.update(index + 1, of: files.count, unit: "files", detail: file.relative)
         }
         _ = try packs.flushFrame()
         let list = try listing.finish(packs)
         let sha256 = SHA256Digest.of(list)
         if !parts.isEmpty { try lists.submit(list, sha256: sha256) }
-        let table = SegmentsDocument.Table(name: SegmentFormat.filesTable, list: sha256, segments: segments, newSegments: newSegments,
-                                           rawBytes: rawBytes, newRawBytes: newRawBytes, parts: parts)
+        let table = SegmentsDocument.Table(
+            name: SegmentFormat.filesTable, list: sha256, segments: segments, newSegments: newSegments,
+            rawBytes: rawBytes, newRawBytes: newRawBytes, parts: parts)
         return Stored(table: table, entries: entries, vanished: vanished)
     }
 

@@ -63,8 +63,10 @@ enum FrameTable {
 
     /// Appends the pack table and the frame table (with each frame's bases, as indexes given by `index`, when
     /// `withBases`).
-    static func write(packs: [String], packIndex: [String: Int], frames: [SegmentList.Frame], withBases: Bool,
-                      index: (SegmentList.Frame) -> Int, to out: inout [UInt8]) {
+    static func write(
+        packs: [String], packIndex: [String: Int], frames: [SegmentList.Frame], withBases: Bool,
+        index: (SegmentList.Frame) -> Int, to out: inout [UInt8]
+    ) {
         Varint.append(UInt64(packs.count), to: &out)
         for pack in packs { out += SegmentListBuilder.bytes(hex: pack) }
         Varint.append(UInt64(frames.count), to: &out)

@@ -9,8 +9,10 @@ extension Backup {
     /// as a full backup: packs and lists are durable before the archive that names them is renamed into
     /// place, and the sweep marker (`Backup.withSweep`, set by the caller) makes the next writer delete any
     /// piece a killed backup left unreferenced.
-    static func writeIncremental(databasePath: String, repository: Repository, options: Options, progress: (any ProgressObserver)?,
-                                 sequence: () throws -> Int) throws -> Result {
+    static func writeIncremental(
+        databasePath: String, repository: Repository, options: Options, progress: (any ProgressObserver)?,
+        sequence: () throws -> Int
+    ) throws -> Result {
         let started = ContinuousClock.now
         let startedNanoseconds = Int64(Date().timeIntervalSince1970 * 1_000_000_000)
         let sourcePath = FileSystem.absolute(databasePath)
@@ -23,11 +25,14 @@ extension Backup {
         var random = SystemRandomNumberGenerator()
         let id = SnapshotID.random(using: &random)
         let time = options.time ?? Timestamp.now
-        let header = try SnapshotHeader.backup(version: SegmentFormat.version, id: id, time: time, databasePath: databasePath,
-                                               source: source, layout: layout, plan: plan, options: options)
+        let header = try SnapshotHeader.backup(
+            version: SegmentFormat.version, id: id, time: time, databasePath: databasePath,
+            source: source, layout: layout, plan: plan, options: options)
         let previous = SegmentedSnapshot.previous(in: repository, sourcePath: sourcePath)
         let unchanged = state != nil && previous?.segments.sourceState == state
-        if unchanged { Diagnostics.info("\(databasePath): unchanged since snapshot \(previous!.header.id) (same file state); no row is read") }
+        if unchanged {
+            Diagnostics.info("\(databasePath): unchanged since snapshot \(previous!.header.id) (same file state); no row is read")
+        }
 
         var uploads: (uploads: UploadedFiles, list: [UploadedFiles.File])?
         var skipped: [String] = []
@@ -54,10 +59,11 @@ extension Backup {
         do {
             let marker = try JSONParser.parse(try FileSystem.read(repository.path(Repository.markerFile)))
             let key = Array((marker["id"]?.stringValue ?? "").utf8)
-            var snapshot = SegmentedSnapshotWriter(database: source.database, plan: plan, header: header, partBytes: options.partBytes ?? ArchiveFormat.incrementalPartBytes,
-                                                   level: options.level, store: store, hashKey: key, previous: previous, unchanged: unchanged,
-                                                   sourceState: state, progress: progress, pendingLimit: options.pendingSegmentLimit,
-                                                   workers: Int(options.workers))
+            var snapshot = SegmentedSnapshotWriter(
+                database: source.database, plan: plan, header: header, partBytes: options.partBytes ?? ArchiveFormat.incrementalPartBytes,
+                level: options.level, store: store, hashKey: key, previous: previous, unchanged: unchanged,
+                sourceState: state, progress: progress, pendingLimit: options.pendingSegmentLimit,
+                workers: Int(options.workers))
             snapshot.files = uploads
             snapshot.started = startedNanoseconds
             // Every row is read: writers need not wait for the files, the last frames, the lists, fsync and rename.
@@ -70,8 +76,9 @@ extension Backup {
             packs.abort()
             throw error
         }
-        let entry = try commit(partial, to: relative, in: repository, header: header, manifest: manifest, written: written,
-                               storedBytes: document.storedBytes, started: started, sequence: sequence)
+        let entry = try commit(
+            partial, to: relative, in: repository, header: header, manifest: manifest, written: written,
+            storedBytes: document.storedBytes, started: started, sequence: sequence)
         var result = Result(entry, in: repository, plan: plan)
         if uploads != nil {
             result.files = entry.files ?? 0

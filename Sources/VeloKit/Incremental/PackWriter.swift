@@ -114,8 +114,9 @@ package final class PackWriter {
         }
         pack!.bytes += Int64(compressed.bytes.count)
         writtenBytes += Int64(compressed.bytes.count)
-        written[compressed.ticket] = SegmentList.Frame(pack: pack!.name, offset: offset, length: compressed.bytes.count,
-                                                       rawBytes: compressed.rawBytes, sha256: compressed.sha256, bases: compressed.bases)
+        written[compressed.ticket] = SegmentList.Frame(
+            pack: pack!.name, offset: offset, length: compressed.bytes.count,
+            rawBytes: compressed.rawBytes, sha256: compressed.sha256, bases: compressed.bases)
         if pack!.bytes >= Int64(SegmentFormat.packBytes) { try closePack() }
         return true
     }

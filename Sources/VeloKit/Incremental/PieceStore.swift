@@ -72,9 +72,11 @@ package final class PieceStore {
                 throw VeloError("\(error) (the base of piece \(relative))", kind: .damaged)
             }
             guard !SegmentListPatch.isPatch(baseBytes) else {
-                throw VeloError("piece \(relative): its base \(SegmentFormat.listPath(patch.base)) is a patch, not a full list", kind: .damaged)
+                throw VeloError(
+                    "piece \(relative): its base \(SegmentFormat.listPath(patch.base)) is a patch, not a full list", kind: .damaged)
             }
-            return try SegmentList(base: try SegmentList(bytes: baseBytes, name: "piece \(SegmentFormat.listPath(patch.base))"), patch: patch)
+            return try SegmentList(
+                base: try SegmentList(bytes: baseBytes, name: "piece \(SegmentFormat.listPath(patch.base))"), patch: patch)
         } catch let error as VeloError {
             throw error
         } catch {
@@ -93,7 +95,9 @@ package final class PieceStore {
         } catch {
             throw VeloError("piece \(relative) is damaged (\(error))", kind: .damaged)
         }
-        guard SHA256Digest.of(bytes) == sha256 else { throw VeloError("piece \(relative): SHA-256 mismatch (the piece is damaged)", kind: .damaged) }
+        guard SHA256Digest.of(bytes) == sha256 else {
+            throw VeloError("piece \(relative): SHA-256 mismatch (the piece is damaged)", kind: .damaged)
+        }
         return bytes
     }
 
@@ -114,7 +118,9 @@ package final class PieceStore {
     func appendFrame(_ frame: SegmentList.Frame, to out: ByteBuffer) throws {
         let relative = SegmentFormat.packPath(frame.pack)
         let where_ = "piece \(relative), frame at byte \(frame.offset)"
-        guard frame.bases.isEmpty else { throw VeloError("\(where_): a delta frame, where a frame without bases was expected", kind: .damaged) }
+        guard frame.bases.isEmpty else {
+            throw VeloError("\(where_): a delta frame, where a frame without bases was expected", kind: .damaged)
+        }
         // Read into a buffer kept for the next base: a backup's threads read one base after another.
         readBuffer.removeAll()
         readBuffer.reserve(frame.length)
@@ -155,7 +161,11 @@ package final class PieceStore {
             let prefix = try prefix(of: frame, where_: where_, relative: relative)
             if deltaContext == nil { deltaContext = ZSTD_createDCtx() }
             guard let context = deltaContext else { throw VeloError("zstd: cannot allocate a decompression context") }
-            do { raw = try prefix.withUnsafeBytes { try ZstdFrame.decompress(compressed, rawBytes: frame.rawBytes, prefix: $0, context: context) } } catch {
+            do {
+                raw = try prefix.withUnsafeBytes {
+                    try ZstdFrame.decompress(compressed, rawBytes: frame.rawBytes, prefix: $0, context: context)
+                }
+            } catch {
                 throw VeloError("\(where_): \(error)", kind: .damaged)
             }
         }
@@ -168,7 +178,9 @@ package final class PieceStore {
         if let last = lastPrefix, last.bases == frame.bases { return last.bytes }
         var prefix: [UInt8] = []
         for base in frame.bases {
-            guard base.bases.isEmpty else { throw VeloError("\(where_): a base of this delta frame is a delta frame itself", kind: .damaged) }
+            guard base.bases.isEmpty else {
+                throw VeloError("\(where_): a base of this delta frame is a delta frame itself", kind: .damaged)
+            }
             let bytes: [UInt8]
             do { bytes = try self.base(base) } catch {
                 throw VeloError("\(error) (a base of the delta frame at byte \(frame.offset) of piece \(relative))", kind: .damaged)

@@ -32,7 +32,9 @@ package enum PieceSweep {
                     let read = try SegmentedSnapshot.read((snapshots as NSString).appendingPathComponent(relative))
                     for piece in read.segments?.listPieces ?? [] { lists.insert(piece) }
                 } catch {
-                    Diagnostics.warn("\(snapshots)/\(relative): cannot read which pieces it uses (\(error)); no piece is deleted until it is removed or readable")
+                    Diagnostics.warn(
+                        "\(snapshots)/\(relative): cannot read which pieces it uses (\(error)); no piece is deleted until it is removed or readable"
+                    )
                     marksComplete = false
                 }
             }
@@ -92,7 +94,8 @@ package enum PieceSweep {
         guard FileSystem.exists(repository.path(SegmentFormat.sweepMarker)) else { return }
         let result = run(repository)
         if !result.files.isEmpty {
-            Diagnostics.info("\(repository.root): removed \(result.files.count) pieces (\(result.bytes) bytes) an interrupted backup or prune left")
+            Diagnostics.info(
+                "\(repository.root): removed \(result.files.count) pieces (\(result.bytes) bytes) an interrupted backup or prune left")
         }
         if result.complete { clearNeeded(repository) }
     }

@@ -30,8 +30,10 @@ final class SegmentDeduplicator {
     ///   - old: the previous snapshot's list of this table, if any.
     ///   - hashKey: prefixed to every segment before it is hashed (see `SegmentedSnapshotWriter.hashKey`).
     ///   - pendingLimit: segments waiting for their frame at most; past it, wait for the oldest one's frame.
-    init(item: TablePlan.Item, old: SegmentList?, packs: PackWriter, hashKey: [UInt8], partBytes: Int, pendingLimit: Int,
-         maxPartBytes: Int = ArchiveFormat.maxDataEntryBytes) throws {
+    init(
+        item: TablePlan.Item, old: SegmentList?, packs: PackWriter, hashKey: [UInt8], partBytes: Int, pendingLimit: Int,
+        maxPartBytes: Int = ArchiveFormat.maxDataEntryBytes
+    ) throws {
         self.item = item
         self.old = old
         self.packs = packs
@@ -100,7 +102,8 @@ final class SegmentDeduplicator {
     private func closePart() {
         guard partSegments > 0 else { return }
         let path = ArchiveFormat.partPath(group: item.group, table: item.table, part: result.parts.count + 1)
-        result.parts.append(.init(path: path, rows: partRows, bytes: partDigest.byteCount, sha256: partDigest.hex(), segments: partSegments))
+        result.parts.append(
+            .init(path: path, rows: partRows, bytes: partDigest.byteCount, sha256: partDigest.hex(), segments: partSegments))
         partDigest = SHA256Digest()
         partRows = 0
         partSegments = 0

@@ -55,7 +55,8 @@ package enum SegmentFormat {
     /// hold about `targetSegmentBytes` whatever the rows' size.
     @inline(__always)
     package static func isBoundary(hash: UInt64, rowBytes: Int, segmentBytes: Int) -> Bool {
-        segmentBytes >= minSegmentBytes && (hash >> 32) &* UInt64(targetSegmentBytes - minSegmentBytes) < UInt64(min(rowBytes, 1 << 24)) << 32
+        segmentBytes >= minSegmentBytes
+            && (hash >> 32) &* UInt64(targetSegmentBytes - minSegmentBytes) < UInt64(min(rowBytes, 1 << 24)) << 32
     }
 
     /// A well-mixed 64-bit hash of a rowid (splitmix64's finaliser).

@@ -128,8 +128,9 @@ final class SegmentHandOff: @unchecked Sendable {
                 do {
                     var start = 0
                     for segment in batch.segments {
-                        try deduplicator.add(UnsafeRawBufferPointer(start: batch.bytes.base + start, count: segment.end - start),
-                                             rows: segment.rows, lastKey: segment.lastKey)
+                        try deduplicator.add(
+                            UnsafeRawBufferPointer(start: batch.bytes.base + start, count: segment.end - start),
+                            rows: segment.rows, lastKey: segment.lastKey)
                         start = segment.end
                     }
                 } catch {

@@ -91,7 +91,9 @@ package struct SegmentList {
     /// The list `patch` makes of `base` (the full list it names, not yet read).
     /// - Throws: `ByteCursor.Malformed` naming the patch when it does not fit its base.
     package init(base: SegmentList, patch: SegmentListPatch) throws {
-        guard base.patch == nil, base.read == 0, base.segmentCount == patch.baseSegments else { throw ByteCursor.Malformed(name: patch.cursor.name) }
+        guard base.patch == nil, base.read == 0, base.segmentCount == patch.baseSegments else {
+            throw ByteCursor.Malformed(name: patch.cursor.name)
+        }
         self = base
         self.base = patch.base
         segmentCount = patch.segmentCount

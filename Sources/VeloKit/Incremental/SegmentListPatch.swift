@@ -122,7 +122,9 @@ package struct SegmentListPatch {
         var b = try next.next()
         while a != nil || b != nil {
             if let x = a, let y = b, x.lastKey == y.lastKey {
-                if base.frames[x.frame] == next.frames[y.frame] && x.offset == y.offset && x.bytes == y.bytes && x.rows == y.rows && x.hash == y.hash {
+                if base.frames[x.frame] == next.frames[y.frame] && x.offset == y.offset && x.bytes == y.bytes && x.rows == y.rows
+                    && x.hash == y.hash
+                {
                     close()
                     kept += 1
                 } else {
@@ -145,8 +147,9 @@ package struct SegmentListPatch {
         var out = withBases ? magicWithDeltas : magic
         out += SegmentListBuilder.bytes(hex: baseSHA256)
         Varint.append(UInt64(base.segmentCount), to: &out)
-        FrameTable.write(packs: packs, packIndex: packIndex, frames: frames, withBases: withBases,
-                         index: { baseFrames[$0] ?? base.frames.count + frameIndex[$0]! }, to: &out)
+        FrameTable.write(
+            packs: packs, packIndex: packIndex, frames: frames, withBases: withBases,
+            index: { baseFrames[$0] ?? base.frames.count + frameIndex[$0]! }, to: &out)
         Varint.append(UInt64(next.segmentCount), to: &out)
         Varint.append(UInt64(runCount), to: &out)
         return out + runs
@@ -160,8 +163,10 @@ extension SegmentListPatch {
     /// large. `bytes` is nil when the piece is in the store already. The base is already durable: the previous
     /// snapshot uses it.
     /// `deltaFrames` is whether the piece, or the base it is read with, has delta frames.
-    package static func piece(for list: [UInt8], previous: SegmentList?, previousSHA256: String?,
-                              in store: PieceStore) -> (bytes: [UInt8]?, sha256: String, base: String?, deltaFrames: Bool) {
+    package static func piece(
+        for list: [UInt8], previous: SegmentList?, previousSHA256: String?,
+        in store: PieceStore
+    ) -> (bytes: [UInt8]?, sha256: String, base: String?, deltaFrames: Bool) {
         // The same list stored whole already (an unchanged table whose rows were read again): nothing to write.
         let sha256 = SHA256Digest.of(list)
         let listHasDeltas = list.starts(with: SegmentList.magicWithDeltas)
@@ -176,7 +181,9 @@ extension SegmentListPatch {
                     return (exists ? nil : patch, patchSHA256, baseSHA256, listHasDeltas || base.hasDeltaFrames)
                 }
             } catch {
-                Diagnostics.warn("piece \(SegmentFormat.listPath(baseSHA256)) cannot be read (\(error)); a full segment list is stored instead of a patch")
+                Diagnostics.warn(
+                    "piece \(SegmentFormat.listPath(baseSHA256)) cannot be read (\(error)); a full segment list is stored instead of a patch"
+                )
             }
         }
         return (list, sha256, nil, listHasDeltas)

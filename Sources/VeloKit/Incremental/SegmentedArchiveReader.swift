@@ -51,12 +51,17 @@ package final class SegmentedArchiveReader: EntryReading {
         if !firstDone {
             firstDone = true
             guard let first = try reader.nextEntry() else { return nil }
-            guard first.path == ArchiveFormat.headerPath, first.unsafeReason == nil, first.size <= Int64(ArchiveFormat.maxJSONEntryBytes) else { return first }
+            guard first.path == ArchiveFormat.headerPath, first.unsafeReason == nil, first.size <= Int64(ArchiveFormat.maxJSONEntryBytes)
+            else { return first }
             let bytes = try reader.readAll(limit: ArchiveFormat.maxJSONEntryBytes)
             if let json = try? JSONParser.parse(bytes), json["version"]?.intValue == SegmentFormat.version {
                 version = SegmentFormat.version
                 guard let store = PieceStore.forArchive(path) else {
-                    throw ArchiveDamage(path: path, entry: nil, reason: "an incremental snapshot (format version 2) is read from its repository, and no velo-repository.json is above it; use 'velo export' to make a full archive")
+                    throw ArchiveDamage(
+                        path: path, entry: nil,
+                        reason:
+                            "an incremental snapshot (format version 2) is read from its repository, and no velo-repository.json is above it; use 'velo export' to make a full archive"
+                    )
                 }
                 self.store = store
             }
@@ -70,10 +75,14 @@ package final class SegmentedArchiveReader: EntryReading {
         if store != nil, entry.path == SegmentFormat.segmentsPath, !partsLoaded {
             partsLoaded = true
             guard entry.size <= Int64(ArchiveFormat.maxJSONEntryBytes) else {
-                throw ArchiveDamage(path: path, entry: entry.path, reason: "is \(entry.size) bytes, more than the \(ArchiveFormat.maxJSONEntryBytes >> 20) MiB this entry may have")
+                throw ArchiveDamage(
+                    path: path, entry: entry.path,
+                    reason: "is \(entry.size) bytes, more than the \(ArchiveFormat.maxJSONEntryBytes >> 20) MiB this entry may have")
             }
             let document: SegmentsDocument
-            do { document = try SegmentsDocument(json: try JSONParser.parse(try reader.readAll(limit: ArchiveFormat.maxJSONEntryBytes))) } catch let problem as FormatProblem {
+            do {
+                document = try SegmentsDocument(json: try JSONParser.parse(try reader.readAll(limit: ArchiveFormat.maxJSONEntryBytes)))
+            } catch let problem as FormatProblem {
                 throw ArchiveDamage(path: path, entry: problem.entry, reason: problem.reason)
             } catch let damage as ArchiveDamage {
                 throw damage
@@ -111,13 +120,23 @@ package final class SegmentedArchiveReader: EntryReading {
             }
             listTable = tableIndex
             guard list!.base == table.base else {
-                throw ArchiveDamage(path: path, entry: part.path, reason: "piece \(SegmentFormat.listPath(table.list)) is based on \(list!.base ?? "no list"), \(SegmentFormat.segmentsPath) says \(table.base ?? "none")")
+                throw ArchiveDamage(
+                    path: path, entry: part.path,
+                    reason:
+                        "piece \(SegmentFormat.listPath(table.list)) is based on \(list!.base ?? "no list"), \(SegmentFormat.segmentsPath) says \(table.base ?? "none")"
+                )
             }
             guard !list!.hasDeltaFrames || table.deltaFrames else {
-                throw ArchiveDamage(path: path, entry: part.path, reason: "piece \(SegmentFormat.listPath(table.list)) has delta frames, \(SegmentFormat.segmentsPath) says it has none")
+                throw ArchiveDamage(
+                    path: path, entry: part.path,
+                    reason: "piece \(SegmentFormat.listPath(table.list)) has delta frames, \(SegmentFormat.segmentsPath) says it has none")
             }
             guard list!.segmentCount == table.segments else {
-                throw ArchiveDamage(path: path, entry: part.path, reason: "piece \(SegmentFormat.listPath(table.list)) lists \(list!.segmentCount) segments, \(SegmentFormat.segmentsPath) says \(table.segments)")
+                throw ArchiveDamage(
+                    path: path, entry: part.path,
+                    reason:
+                        "piece \(SegmentFormat.listPath(table.list)) lists \(list!.segmentCount) segments, \(SegmentFormat.segmentsPath) says \(table.segments)"
+                )
             }
         } else if let skipped = current, skipped.segmentsLeft > 0 {
             // The previous part of this table was skipped or left unfinished: move the list past its segments.
@@ -144,7 +163,8 @@ package final class SegmentedArchiveReader: EntryReading {
     /// Records that the current part was read whole and matched its SHA-256 and rows.
     package func markPartVerified(sha256: String, rows: Int) {
         guard let current, let partKey, current.part.sha256 == sha256, current.part.rows == rows, current.segmentsLeft == 0,
-              current.peeked == nil, current.position == current.end, current.delivered == current.part.bytes else { return }
+            current.peeked == nil, current.position == current.end, current.delivered == current.part.bytes
+        else { return }
         verifiedParts?.insert(partKey)
     }
 
@@ -209,7 +229,9 @@ package final class SegmentedArchiveReader: EntryReading {
     private func readPart(into buffer: UnsafeMutableRawBufferPointer) throws -> Int {
         var filled = 0
         while filled < buffer.count, let (frame, range) = try nextRun(limit: buffer.count - filled) {
-            frame.withUnsafeBytes { (buffer.baseAddress! + filled).copyMemory(from: $0.baseAddress! + range.lowerBound, byteCount: range.count) }
+            frame.withUnsafeBytes {
+                (buffer.baseAddress! + filled).copyMemory(from: $0.baseAddress! + range.lowerBound, byteCount: range.count)
+            }
             filled += range.count
         }
         return filled
@@ -224,7 +246,9 @@ package final class SegmentedArchiveReader: EntryReading {
         if state.position == state.end {
             guard let segment = try takeSegment(&state) else {
                 if state.delivered != state.part.bytes {
-                    throw ArchiveDamage(path: path, entry: state.part.path, reason: "its segments hold \(state.delivered) bytes, \(SegmentFormat.segmentsPath) says \(state.part.bytes)")
+                    throw ArchiveDamage(
+                        path: path, entry: state.part.path,
+                        reason: "its segments hold \(state.delivered) bytes, \(SegmentFormat.segmentsPath) says \(state.part.bytes)")
                 }
                 return nil
             }
@@ -233,14 +257,20 @@ package final class SegmentedArchiveReader: EntryReading {
                 state.frameIndex = segment.frame
             }
             guard segment.offset + segment.bytes <= state.frame.count else {
-                throw ArchiveDamage(path: path, entry: state.part.path, reason: "piece \(SegmentFormat.listPath(state.list)) places a segment past the end of its frame")
+                throw ArchiveDamage(
+                    path: path, entry: state.part.path,
+                    reason: "piece \(SegmentFormat.listPath(state.list)) places a segment past the end of its frame")
             }
             state.position = segment.offset
             state.end = segment.offset + segment.bytes
         }
-        while state.end - state.position < limit, let next = try peekSegment(&state), next.frame == state.frameIndex, next.offset == state.end {
+        while state.end - state.position < limit, let next = try peekSegment(&state), next.frame == state.frameIndex,
+            next.offset == state.end
+        {
             guard state.end + next.bytes <= state.frame.count else {
-                throw ArchiveDamage(path: path, entry: state.part.path, reason: "piece \(SegmentFormat.listPath(state.list)) places a segment past the end of its frame")
+                throw ArchiveDamage(
+                    path: path, entry: state.part.path,
+                    reason: "piece \(SegmentFormat.listPath(state.list)) places a segment past the end of its frame")
             }
             state.peeked = nil
             state.end += next.bytes
@@ -250,7 +280,9 @@ package final class SegmentedArchiveReader: EntryReading {
         state.position += n
         state.delivered += Int64(n)
         if state.delivered > state.part.bytes {
-            throw ArchiveDamage(path: path, entry: state.part.path, reason: "its segments hold more than the \(state.part.bytes) bytes \(SegmentFormat.segmentsPath) says")
+            throw ArchiveDamage(
+                path: path, entry: state.part.path,
+                reason: "its segments hold more than the \(state.part.bytes) bytes \(SegmentFormat.segmentsPath) says")
         }
         return (state.frame, range)
     }
@@ -274,7 +306,9 @@ package final class SegmentedArchiveReader: EntryReading {
         guard state.segmentsLeft > 0 else { return nil }
         do {
             guard let next = try list!.next() else {
-                throw ArchiveDamage(path: path, entry: state.part.path, reason: "piece \(SegmentFormat.listPath(state.list)) ends before the part's segments")
+                throw ArchiveDamage(
+                    path: path, entry: state.part.path,
+                    reason: "piece \(SegmentFormat.listPath(state.list)) ends before the part's segments")
             }
             state.segmentsLeft -= 1
             return next
@@ -302,7 +336,11 @@ package final class SegmentedArchiveReader: EntryReading {
                 throw ArchiveDamage(path: path, entry: part.path, reason: "\(error)")
             }
             guard bytes.count == frame.rawBytes else {
-                throw ArchiveDamage(path: path, entry: part.path, reason: "piece \(SegmentFormat.packPath(frame.pack)), frame at byte \(frame.offset): \(bytes.count) bytes, its list says \(frame.rawBytes)")
+                throw ArchiveDamage(
+                    path: path, entry: part.path,
+                    reason:
+                        "piece \(SegmentFormat.packPath(frame.pack)), frame at byte \(frame.offset): \(bytes.count) bytes, its list says \(frame.rawBytes)"
+                )
             }
             frameBytesRead += Int64(frame.length)
             cachedFrames[frame] = bytes

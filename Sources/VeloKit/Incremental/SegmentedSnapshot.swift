@@ -9,18 +9,26 @@ package enum SegmentedSnapshot {
     package static func read(_ archivePath: String) throws -> (header: SnapshotHeader, segments: SegmentsDocument?) {
         let reader = try ArchiveReader(path: archivePath)
         func damage(_ entry: String?, _ reason: String) -> ArchiveDamage { ArchiveDamage(path: archivePath, entry: entry, reason: reason) }
-        guard let first = try reader.nextEntry(), first.path == ArchiveFormat.headerPath, first.size <= Int64(ArchiveFormat.maxJSONEntryBytes) else {
+        guard let first = try reader.nextEntry(), first.path == ArchiveFormat.headerPath,
+            first.size <= Int64(ArchiveFormat.maxJSONEntryBytes)
+        else {
             throw damage(ArchiveFormat.headerPath, "is not the first entry")
         }
         let header: SnapshotHeader
-        do { header = try SnapshotHeader(json: try JSONParser.parse(try reader.readAll(limit: ArchiveFormat.maxJSONEntryBytes))) } catch let problem as FormatProblem {
+        do { header = try SnapshotHeader(json: try JSONParser.parse(try reader.readAll(limit: ArchiveFormat.maxJSONEntryBytes))) } catch let
+            problem as FormatProblem
+        {
             throw damage(problem.entry, problem.reason)
         } catch let error as ArchiveDamage { throw error } catch { throw damage(ArchiveFormat.headerPath, "\(error)") }
         guard header.version == SegmentFormat.version else { return (header, nil) }
         while let entry = try reader.nextEntry() {
             guard entry.path != SegmentFormat.segmentsPath else {
                 guard entry.size <= Int64(ArchiveFormat.maxJSONEntryBytes) else { throw damage(entry.path, "is too large") }
-                do { return (header, try SegmentsDocument(json: try JSONParser.parse(try reader.readAll(limit: ArchiveFormat.maxJSONEntryBytes)))) } catch let problem as FormatProblem {
+                do {
+                    return (
+                        header, try SegmentsDocument(json: try JSONParser.parse(try reader.readAll(limit: ArchiveFormat.maxJSONEntryBytes)))
+                    )
+                } catch let problem as FormatProblem {
                     throw damage(problem.entry, problem.reason)
                 } catch let error as ArchiveDamage { throw error } catch { throw damage(entry.path, "\(error)") }
             }
@@ -47,7 +55,8 @@ package enum SegmentedSnapshot {
                 let read = try Self.read(repository.path(entry.archive))
                 if let segments = read.segments { return (read.header, segments) }
             } catch {
-                Diagnostics.warn("\(repository.path(entry.archive)): cannot read its segments (\(error)); the backup stores every segment anew")
+                Diagnostics.warn(
+                    "\(repository.path(entry.archive)): cannot read its segments (\(error)); the backup stores every segment anew")
             }
             return nil
         }

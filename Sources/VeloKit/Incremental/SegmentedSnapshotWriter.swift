@@ -50,17 +50,21 @@ struct SegmentedSnapshotWriter {
         let estimate = progress == nil ? 0 : try plan.estimatedRows(in: database)
         for item in plan.items where item.includeRows {
             let before = previous?.segments.table(item.table)
-            let sameShape = previous?.header.tables.first { $0.name == item.table }.map { $0.columns == item.columns && $0.group == item.group } ?? false
+            let sameShape =
+                previous?.header.tables.first { $0.name == item.table }.map { $0.columns == item.columns && $0.group == item.group }
+                ?? false
             let table: SegmentsDocument.Table
             if unchanged, sameShape, let before {
-                table = SegmentsDocument.Table(name: before.name, list: before.list, segments: before.segments, newSegments: 0,
-                                               rawBytes: before.rawBytes, newRawBytes: 0, parts: before.parts, base: before.base,
-                                               deltaFrames: before.deltaFrames)
+                table = SegmentsDocument.Table(
+                    name: before.name, list: before.list, segments: before.segments, newSegments: 0,
+                    rawBytes: before.rawBytes, newRawBytes: 0, parts: before.parts, base: before.base,
+                    deltaFrames: before.deltaFrames)
             } else {
                 var old: SegmentList?
                 if let before {
                     do { old = try store.readList(before.list) } catch {
-                        Diagnostics.warn("\(item.table): the previous snapshot's segment list cannot be read (\(error)); storing every segment anew")
+                        Diagnostics.warn(
+                            "\(item.table): the previous snapshot's segment list cannot be read (\(error)); storing every segment anew")
                     }
                 }
                 let scanned = try scan(item, old: old, packs: packs, rowsBefore: done, estimate: estimate)
@@ -68,9 +72,10 @@ struct SegmentedSnapshotWriter {
                 // next table is read.
                 let piece = SegmentListPatch.piece(for: scanned.list, previous: old, previousSHA256: before?.list, in: store)
                 if let bytes = piece.bytes { try lists.submit(bytes, sha256: piece.sha256) }
-                table = SegmentsDocument.Table(name: item.table, list: piece.sha256, segments: scanned.segments, newSegments: scanned.newSegments,
-                                               rawBytes: scanned.rawBytes, newRawBytes: scanned.newRawBytes, parts: scanned.parts, base: piece.base,
-                                               deltaFrames: piece.deltaFrames)
+                table = SegmentsDocument.Table(
+                    name: item.table, list: piece.sha256, segments: scanned.segments, newSegments: scanned.newSegments,
+                    rawBytes: scanned.rawBytes, newRawBytes: scanned.newRawBytes, parts: scanned.parts, base: piece.base,
+                    deltaFrames: piece.deltaFrames)
             }
             let rows = table.parts.reduce(0) { $0 + $1.rows }
             done += rows
@@ -78,15 +83,19 @@ struct SegmentedSnapshotWriter {
             for part in table.parts {
                 entries.append(Manifest.Entry(path: part.path, bytes: part.bytes, sha256: part.sha256, table: item.table, rows: part.rows))
             }
-            tables.append(Manifest.Table(name: item.table, group: item.group, role: item.role.rawValue, collection: item.collection,
-                                         columns: item.columns, rows: rows, parts: table.parts.map(\.path)))
+            tables.append(
+                Manifest.Table(
+                    name: item.table, group: item.group, role: item.role.rawValue, collection: item.collection,
+                    columns: item.columns, rows: rows, parts: table.parts.map(\.path)))
             documentTables.append(table)
         }
         afterRows?()
         var filesTable: SegmentsDocument.Table?
         if let files, !files.list.isEmpty {
-            let stored = try FileSegmentWriter(uploads: files.uploads, store: store, packs: packs, hashKey: hashKey, previous: previous?.segments.files,
-                                               started: started, progress: progress).write(files.list, lists: lists)
+            let stored = try FileSegmentWriter(
+                uploads: files.uploads, store: store, packs: packs, hashKey: hashKey, previous: previous?.segments.files,
+                started: started, progress: progress
+            ).write(files.list, lists: lists)
             entries += stored.entries
             vanishedFiles = stored.vanished
             filesTable = stored.table.parts.isEmpty ? nil : stored.table
@@ -94,8 +103,9 @@ struct SegmentedSnapshotWriter {
         // Every pack and list is durable under its final name before anything refers to it.
         try packs.finish()
         let listBytes = try lists.finish()
-        let document = SegmentsDocument(sourceState: sourceState, tables: documentTables, files: filesTable,
-                                        storedBytes: packs.writtenBytes + listBytes)
+        let document = SegmentsDocument(
+            sourceState: sourceState, tables: documentTables, files: filesTable,
+            storedBytes: packs.writtenBytes + listBytes)
         var documentBytes = JSONWriter(pretty: true)
         documentBytes.write(document.json)
         documentBytes.appendByte(0x0A)
@@ -123,8 +133,9 @@ struct SegmentedSnapshotWriter {
     /// Reads and encodes one table's rows, cuts them into segments and hands them to a `SegmentDeduplicator`
     /// (on a thread of its own when compression has threads too: `workers` > 0).
     private func scan(_ item: TablePlan.Item, old: SegmentList?, packs: PackWriter, rowsBefore: Int, estimate: Int) throws -> Scanned {
-        let deduplicator = try SegmentDeduplicator(item: item, old: old, packs: packs, hashKey: hashKey, partBytes: partBytes,
-                                                   pendingLimit: pendingLimit)
+        let deduplicator = try SegmentDeduplicator(
+            item: item, old: old, packs: packs, hashKey: hashKey, partBytes: partBytes,
+            pendingLimit: pendingLimit)
         let handOff = SegmentHandOff(deduplicator: deduplicator, threaded: workers > 0)
         do {
             try read(item, into: handOff, rowsBefore: rowsBefore, estimate: estimate)
@@ -138,7 +149,9 @@ struct SegmentedSnapshotWriter {
     private func read(_ item: TablePlan.Item, into handOff: SegmentHandOff, rowsBefore: Int, estimate: Int) throws {
         let encoder = RecordEncoder(columnCount: item.columns.count)
         let select = item.columns.isEmpty ? "NULL" : SQL.quoteList(item.columns)
-        let sql = item.hasRowID ? "SELECT \(select), rowid FROM \(SQL.quote(item.table)) ORDER BY rowid" : "SELECT \(select) FROM \(SQL.quote(item.table))"
+        let sql =
+            item.hasRowID
+            ? "SELECT \(select), rowid FROM \(SQL.quote(item.table)) ORDER BY rowid" : "SELECT \(select) FROM \(SQL.quote(item.table))"
         let statement = try database.prepare(sql)
         let keyColumn = Int32(max(item.columns.count, 1))
         var segmentRows = 0
@@ -151,8 +164,13 @@ struct SegmentedSnapshotWriter {
             encoder.appendRow(of: statement, to: out)
             let rowBytes = out.count - start
             if rowBytes - 1 > ArchiveFormat.maxRowBytes {
-                let id = idColumn.map { column -> String in let v = statement.value(Int32(column)); return " (id \(v.stringValue ?? v.int64Value.map(String.init) ?? "?"))" } ?? ""
-                throw VeloError("\(database.path): table \(item.table), row \(tableRows + 1)\(id): \((rowBytes >> 20) + 1) MiB encoded, more than the \(ArchiveFormat.maxRowBytes >> 20) MiB a row of a velo archive may have")
+                let id =
+                    idColumn.map { column -> String in
+                        let v = statement.value(Int32(column)); return " (id \(v.stringValue ?? v.int64Value.map(String.init) ?? "?"))"
+                    } ?? ""
+                throw VeloError(
+                    "\(database.path): table \(item.table), row \(tableRows + 1)\(id): \((rowBytes >> 20) + 1) MiB encoded, more than the \(ArchiveFormat.maxRowBytes >> 20) MiB a row of a velo archive may have"
+                )
             }
             tableRows += 1
             segmentRows += 1
@@ -165,11 +183,15 @@ struct SegmentedSnapshotWriter {
                 hash = SegmentFormat.fnv(UnsafeRawBufferPointer(start: out.base + start, count: rowBytes))
             }
             let segmentBytes = handOff.segmentBytes
-            if SegmentFormat.isBoundary(hash: hash, rowBytes: rowBytes, segmentBytes: segmentBytes) || segmentBytes >= SegmentFormat.maxSegmentBytes {
+            if SegmentFormat.isBoundary(hash: hash, rowBytes: rowBytes, segmentBytes: segmentBytes)
+                || segmentBytes >= SegmentFormat.maxSegmentBytes
+            {
                 try handOff.endSegment(rows: segmentRows, lastKey: key)
                 segmentRows = 0
             }
-            if tableRows & 4095 == 0 { try Interruption.check(); progress?.update(rowsBefore + tableRows, of: estimate, detail: item.table) }
+            if tableRows & 4095 == 0 {
+                try Interruption.check(); progress?.update(rowsBefore + tableRows, of: estimate, detail: item.table)
+            }
         }
         if segmentRows > 0 { try handOff.endSegment(rows: segmentRows, lastKey: key) }
     }

@@ -61,26 +61,36 @@ package struct SegmentsDocument: Equatable, Sendable {
     package var listPieces: [String] { allTables.flatMap { [$0.list] + ($0.base.map { [$0] } ?? []) } }
 
     package var json: JSONValue {
-        .object([
-            ("format", .string("velo-segments")), ("version", .int(version)),
-            ("source_state", sourceState.map { .string($0) } ?? .null),
-            ("stored_bytes", .int(storedBytes)),
-            ("tables", .array(tables.map(Self.json))),
-        ] + (files.map { [("files", Self.json($0))] } ?? []))
+        .object(
+            [
+                ("format", .string("velo-segments")), ("version", .int(version)),
+                ("source_state", sourceState.map { .string($0) } ?? .null),
+                ("stored_bytes", .int(storedBytes)),
+                ("tables", .array(tables.map(Self.json))),
+            ] + (files.map { [("files", Self.json($0))] } ?? []))
     }
 
     private static func json(_ t: Table) -> JSONValue {
-        .object([
-            ("name", .string(t.name)), ("list", .string(t.list)),
-        ] + (t.base.map { [("base", JSONValue.string($0))] } ?? []) + (t.deltaFrames ? [("delta_frames", JSONValue.bool(true))] : []) + [
-            ("segments", .int(t.segments)),
-            ("new_segments", .int(t.newSegments)), ("raw_bytes", .int(t.rawBytes)), ("new_raw_bytes", .int(t.newRawBytes)),
-            ("parts", .array(t.parts.map { p in
-                .object([("path", .string(p.path)), ("rows", .int(p.rows)), ("bytes", .int(p.bytes)),
-                         ("sha256", .string(p.sha256)), ("segments", .int(p.segments))]
-                        + (p.modified.map { [("mtime_ns", JSONValue.int($0))] } ?? []))
-            })),
-        ])
+        .object(
+            [
+                ("name", .string(t.name)), ("list", .string(t.list)),
+            ] + (t.base.map { [("base", JSONValue.string($0))] } ?? []) + (t.deltaFrames ? [("delta_frames", JSONValue.bool(true))] : [])
+                + [
+                    ("segments", .int(t.segments)),
+                    ("new_segments", .int(t.newSegments)), ("raw_bytes", .int(t.rawBytes)), ("new_raw_bytes", .int(t.newRawBytes)),
+                    (
+                        "parts",
+                        .array(
+                            t.parts.map { p in
+                                .object(
+                                    [
+                                        ("path", .string(p.path)), ("rows", .int(p.rows)), ("bytes", .int(p.bytes)),
+                                        ("sha256", .string(p.sha256)), ("segments", .int(p.segments)),
+                                    ]
+                                        + (p.modified.map { [("mtime_ns", JSONValue.int($0))] } ?? []))
+                            })
+                    ),
+                ])
     }
 
     package init(sourceState: String?, tables: [Table], files: Table? = nil, storedBytes: Int64) {
@@ -112,7 +122,8 @@ package struct SegmentsDocument: Equatable, Sendable {
     private static func table(_ t: JSONValue, at i: String, version: Int) throws -> Table {
         func fail(_ reason: String) -> FormatProblem { FormatProblem(entry: SegmentFormat.segmentsPath, reason: reason) }
         guard let name = t["name"]?.stringValue, let list = t["list"]?.stringValue, list.count == 64,
-              list.allSatisfy(\.isHexDigit), let segments = t["segments"]?.intValue, let parts = t["parts"]?.arrayValue else {
+            list.allSatisfy(\.isHexDigit), let segments = t["segments"]?.intValue, let parts = t["parts"]?.arrayValue
+        else {
             throw fail("\(i) is malformed")
         }
         let base = t["base"]?.stringValue
@@ -124,11 +135,13 @@ package struct SegmentsDocument: Equatable, Sendable {
             rawBytes: Int64(t["raw_bytes"]?.intValue ?? 0), newRawBytes: Int64(t["new_raw_bytes"]?.intValue ?? 0),
             parts: try parts.enumerated().map { j, p in
                 guard let path = p["path"]?.stringValue, let rows = p["rows"]?.intValue, let bytes = p["bytes"]?.intValue,
-                      let sha = p["sha256"]?.stringValue, let count = p["segments"]?.intValue, count >= 0, bytes >= 0 else {
+                    let sha = p["sha256"]?.stringValue, let count = p["segments"]?.intValue, count >= 0, bytes >= 0
+                else {
                     throw fail("\(i).parts[\(j)] is malformed")
                 }
-                return Part(path: path, rows: rows, bytes: Int64(bytes), sha256: sha, segments: count,
-                            modified: p["mtime_ns"]?.intValue.map(Int64.init))
+                return Part(
+                    path: path, rows: rows, bytes: Int64(bytes), sha256: sha, segments: count,
+                    modified: p["mtime_ns"]?.intValue.map(Int64.init))
             }, base: base?.lowercased(), deltaFrames: deltaFrames)
     }
 }

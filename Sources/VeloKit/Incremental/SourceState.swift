@@ -26,8 +26,10 @@ package enum SourceState {
             guard stat(file, &info) == 0, info.st_size > 0 || file == database.path else { out.append(0); continue }
             let modified = Double(info.st_mtim.tv_sec) + Double(info.st_mtim.tv_nsec) / 1e9
             if now - modified < racyWindow { return nil }
-            for v in [UInt64(info.st_dev), UInt64(info.st_ino), UInt64(info.st_size), UInt64(info.st_mtim.tv_sec), UInt64(info.st_mtim.tv_nsec),
-                      UInt64(info.st_ctim.tv_sec), UInt64(info.st_ctim.tv_nsec)] {
+            for v in [
+                UInt64(info.st_dev), UInt64(info.st_ino), UInt64(info.st_size), UInt64(info.st_mtim.tv_sec), UInt64(info.st_mtim.tv_nsec),
+                UInt64(info.st_ctim.tv_sec), UInt64(info.st_ctim.tv_nsec),
+            ] {
                 for s in stride(from: 0, to: 64, by: 8) { out.append(UInt8(truncatingIfNeeded: v >> UInt64(s))) }
             }
         }
@@ -42,7 +44,8 @@ package enum SourceState {
     private static func append(_ database: Database, _ op: Int32, header: Int, from: Int, to out: inout [UInt8]) -> Bool {
         var file: UnsafeMutablePointer<sqlite3_file>?
         guard sqlite3_file_control(database.handle, "main", op, &file) == SQLITE_OK, let file, let methods = file.pointee.pMethods,
-              let xRead = methods.pointee.xRead, let xFileSize = methods.pointee.xFileSize else { return false }
+            let xRead = methods.pointee.xRead, let xFileSize = methods.pointee.xFileSize
+        else { return false }
         var size: sqlite3_int64 = 0
         guard xFileSize(file, &size) == SQLITE_OK else { return false }
         if size == 0 { return false }  // an empty WAL is no WAL

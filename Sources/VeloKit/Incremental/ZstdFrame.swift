@@ -5,8 +5,10 @@ package enum ZstdFrame {
     /// Compresses `bytes` into one frame (with zstd's content checksum) at `level`. With `scratch` (at least
     /// `ZSTD_compressBound(bytes.count)` bytes) zstd writes there and the frame is copied out at its own size,
     /// instead of into an array of the bound's capacity (a thread compressing many frames reuses one scratch).
-    package static func compress(_ bytes: UnsafeRawBufferPointer, level: Int32, context: OpaquePointer? = nil,
-                                 scratch: UnsafeMutableRawBufferPointer? = nil) throws -> [UInt8] {
+    package static func compress(
+        _ bytes: UnsafeRawBufferPointer, level: Int32, context: OpaquePointer? = nil,
+        scratch: UnsafeMutableRawBufferPointer? = nil
+    ) throws -> [UInt8] {
         let owned = context == nil ? ZSTD_createCCtx() : nil
         defer { if let owned { ZSTD_freeCCtx(owned) } }
         guard let cctx = context ?? owned else { throw VeloError("zstd: cannot allocate a compression context") }
@@ -16,7 +18,9 @@ package enum ZstdFrame {
     }
 
     /// Runs `ZSTD_compress2` with `cctx` as set up (into `scratch` when given, see `compress`).
-    private static func run(_ cctx: OpaquePointer, _ bytes: UnsafeRawBufferPointer, scratch: UnsafeMutableRawBufferPointer?) throws -> [UInt8] {
+    private static func run(
+        _ cctx: OpaquePointer, _ bytes: UnsafeRawBufferPointer, scratch: UnsafeMutableRawBufferPointer?
+    ) throws -> [UInt8] {
         var n = 0
         if let scratch, scratch.count >= ZSTD_compressBound(bytes.count) {
             n = ZSTD_compress2(cctx, scratch.baseAddress, scratch.count, bytes.baseAddress, bytes.count)
@@ -39,8 +43,10 @@ package enum ZstdFrame {
     /// Compresses `bytes` into one frame against `prefix` (zstd's single-use raw-content dictionary, as if the
     /// prefix came right before the bytes), with `context`'s parameters and a window that reaches back over the
     /// whole prefix: a delta frame (`FrameTable`), which only a reader holding the same prefix can decompress.
-    package static func compress(_ bytes: UnsafeRawBufferPointer, prefix: UnsafeRawBufferPointer, context: OpaquePointer,
-                                 scratch: UnsafeMutableRawBufferPointer? = nil) throws -> [UInt8] {
+    package static func compress(
+        _ bytes: UnsafeRawBufferPointer, prefix: UnsafeRawBufferPointer, context: OpaquePointer,
+        scratch: UnsafeMutableRawBufferPointer? = nil
+    ) throws -> [UInt8] {
         var windowLog: Int32 = 10
         while windowLog < 27 && (1 << windowLog) < prefix.count + bytes.count { windowLog += 1 }
         for (parameter, value) in [(ZSTD_c_checksumFlag, Int32(1)), (ZSTD_c_windowLog, windowLog)] {
@@ -55,8 +61,10 @@ package enum ZstdFrame {
     /// Decompresses one frame that must hold exactly `rawBytes` bytes (at most `limit`); a delta frame with the
     /// `prefix` it was compressed against (in `context` when given, else in one made for the call).
     /// - Throws: a `String`-described failure when the frame is damaged or of another size.
-    package static func decompress(_ bytes: [UInt8], rawBytes: Int? = nil, limit: Int = SegmentFormat.maxFrameBytes,
-                                   prefix: UnsafeRawBufferPointer? = nil, context given: OpaquePointer? = nil) throws -> [UInt8] {
+    package static func decompress(
+        _ bytes: [UInt8], rawBytes: Int? = nil, limit: Int = SegmentFormat.maxFrameBytes,
+        prefix: UnsafeRawBufferPointer? = nil, context given: OpaquePointer? = nil
+    ) throws -> [UInt8] {
         let size = try bytes.withUnsafeBytes { try contentSize(of: $0, rawBytes: rawBytes, limit: limit) }
         var code = 0
         var context: OpaquePointer?
@@ -76,7 +84,7 @@ package enum ZstdFrame {
                 return ZSTD_decompress(buffer.baseAddress, buffer.count, i.baseAddress, i.count)
             }
             count = ZSTD_isError(code) == 0 && code == buffer.count ? buffer.count : 0
-            if count == 0 { buffer.initialize(repeating: 0) ; count = buffer.count }
+            if count == 0 { buffer.initialize(repeating: 0); count = buffer.count }
         }
         if ZSTD_isError(code) != 0 { throw VeloError("zstd: \(String(cString: ZSTD_getErrorName(code)))", kind: .damaged) }
         guard code == out.count else { throw VeloError("the frame is shorter than it says", kind: .damaged) }
@@ -100,7 +108,9 @@ package enum ZstdFrame {
         guard size != ZSTD_CONTENTSIZE_ERROR, size != ZSTD_CONTENTSIZE_UNKNOWN, size <= UInt64(limit) else {
             throw VeloError("not a zstd frame of at most \(limit >> 20) MiB", kind: .damaged)
         }
-        if let rawBytes, Int(size) != rawBytes { throw VeloError("the frame holds \(size) bytes, its list says \(rawBytes)", kind: .damaged) }
+        if let rawBytes, Int(size) != rawBytes {
+            throw VeloError("the frame holds \(size) bytes, its list says \(rawBytes)", kind: .damaged)
+        }
         return Int(size)
     }
 }

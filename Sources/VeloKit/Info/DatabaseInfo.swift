@@ -66,10 +66,11 @@ package struct DatabaseInfo: Codable, Sendable {
             for p in layout.pivots(of: c) {
                 pivots.append(PivotInfo(table: p.name, field: p.field, target: p.targetCollection, rows: try count(p.name)))
             }
-            collections.append(CollectionInfo(
-                name: c.name, id: c.id, type: c.type.name, system: c.isSystem, table: c.tableName,
-                rows: try count(c.tableName), fields: c.fields.count,
-                relationTargets: Array(Set(targets)).sorted(), pivots: pivots))
+            collections.append(
+                CollectionInfo(
+                    name: c.name, id: c.id, type: c.type.name, system: c.isSystem, table: c.tableName,
+                    rows: try count(c.tableName), fields: c.fields.count,
+                    relationTargets: Array(Set(targets)).sorted(), pivots: pivots))
         }
         var system: [TableInfo] = []
         var other: [TableInfo] = []

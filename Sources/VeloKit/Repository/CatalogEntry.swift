@@ -44,31 +44,47 @@ public struct CatalogEntry: Equatable, Sendable {
     public var addedBytes: Int64 { archiveBytes + (storedBytes ?? 0) }
 
     package var json: JSONValue {
-        var pairs: [(String, JSONValue)] = [
-            ("format", .string("velo-catalog-entry")), ("version", .int(1)),
-            ("id", .string(id)), ("time", .string(Timestamp.iso8601(time))), ("sequence", .int(sequence)), ("archive", .string(archive)),
-            ("archive_bytes", .int(archiveBytes)), ("archive_sha256", .string(archiveSHA256)),
-        ] + (storedBytes.map { [("stored_bytes", JSONValue.int($0))] } ?? []) + [
-            ("source", .object([("path", .string(sourcePath)), ("kind", .string(sourceKind)),
-                                ("schema_version", schemaVersion.map { .string($0) } ?? .null)] + (app.map { [("app", $0.json)] } ?? []))),
-            ("tags", .array(tags.map { .string($0) })), ("collections", .array(collections.map { .string($0) })),
-            ("records", .bool(records)),
-            ("rows", .object(tableRows.keys.sorted().map { ($0, .int(tableRows[$0]!)) })),
-            ("seconds", .double(seconds)),
-        ]
+        var pairs: [(String, JSONValue)] =
+            [
+                ("format", .string("velo-catalog-entry")), ("version", .int(1)),
+                ("id", .string(id)), ("time", .string(Timestamp.iso8601(time))), ("sequence", .int(sequence)),
+                ("archive", .string(archive)),
+                ("archive_bytes", .int(archiveBytes)), ("archive_sha256", .string(archiveSHA256)),
+            ] + (storedBytes.map { [("stored_bytes", JSONValue.int($0))] } ?? []) + [
+                (
+                    "source",
+                    .object(
+                        [
+                            ("path", .string(sourcePath)), ("kind", .string(sourceKind)),
+                            ("schema_version", schemaVersion.map { .string($0) } ?? .null),
+                        ] + (app.map { [("app", $0.json)] } ?? []))
+                ),
+                ("tags", .array(tags.map { .string($0) })), ("collections", .array(collections.map { .string($0) })),
+                ("records", .bool(records)),
+                ("rows", .object(tableRows.keys.sorted().map { ($0, .int(tableRows[$0]!)) })),
+                ("seconds", .double(seconds)),
+            ]
         if let files { pairs.append(("files", .object([("count", .int(files)), ("bytes", .int(fileBytes ?? 0))]))) }
         if let v = verification {
-            pairs.append(("verification", .object([("time", .string(Timestamp.iso8601(v.time))), ("ok", .bool(v.ok)),
-                                                   ("problems", .array(v.problems.map { .string($0) }))])))
+            pairs.append(
+                (
+                    "verification",
+                    .object([
+                        ("time", .string(Timestamp.iso8601(v.time))), ("ok", .bool(v.ok)),
+                        ("problems", .array(v.problems.map { .string($0) })),
+                    ])
+                ))
         } else {
             pairs.append(("verification", .null))
         }
         return .object(pairs)
     }
 
-    public init(id: String, time: Int64, sequence: Int = 0, archive: String, archiveBytes: Int64, archiveSHA256: String, sourcePath: String,
-                sourceKind: String, schemaVersion: String?, tags: [String], collections: [String], tableRows: [String: Int],
-                records: Bool, seconds: Double, verification: Verification? = nil) {
+    public init(
+        id: String, time: Int64, sequence: Int = 0, archive: String, archiveBytes: Int64, archiveSHA256: String, sourcePath: String,
+        sourceKind: String, schemaVersion: String?, tags: [String], collections: [String], tableRows: [String: Int],
+        records: Bool, seconds: Double, verification: Verification? = nil
+    ) {
         self.id = id
         self.time = time
         self.sequence = sequence
@@ -91,7 +107,8 @@ public struct CatalogEntry: Equatable, Sendable {
         guard let id = json["id"]?.stringValue else { throw fail("no id") }
         guard let time = json["time"]?.stringValue.flatMap(Timestamp.parseISO8601) else { throw fail("no time") }
         guard let archive = json["archive"]?.stringValue, let sha = json["archive_sha256"]?.stringValue,
-              let bytes = json["archive_bytes"]?.intValue else { throw fail("no archive") }
+            let bytes = json["archive_bytes"]?.intValue
+        else { throw fail("no archive") }
         self.id = id
         self.time = time
         sequence = json["sequence"]?.intValue ?? 0
@@ -113,9 +130,10 @@ public struct CatalogEntry: Equatable, Sendable {
         files = json["files"]?["count"]?.intValue
         fileBytes = json["files"]?["bytes"]?.intValue.map(Int64.init)
         if let v = json["verification"], case .object = v {
-            verification = Verification(time: v["time"]?.stringValue.flatMap(Timestamp.parseISO8601) ?? 0,
-                                        ok: v["ok"]?.boolValue ?? false,
-                                        problems: (v["problems"]?.arrayValue ?? []).compactMap(\.stringValue))
+            verification = Verification(
+                time: v["time"]?.stringValue.flatMap(Timestamp.parseISO8601) ?? 0,
+                ok: v["ok"]?.boolValue ?? false,
+                problems: (v["problems"]?.arrayValue ?? []).compactMap(\.stringValue))
         }
     }
 }

@@ -38,15 +38,18 @@ package struct CatalogIndex {
 
         init?(json: JSONValue) {
             guard let a = json.arrayValue, a.count == 7, let id = a[0].stringValue, let time = a[1].intValue,
-                  let sequence = a[2].intValue, let bytes = a[3].intValue, let tags = a[4].arrayValue else { return nil }
+                let sequence = a[2].intValue, let bytes = a[3].intValue, let tags = a[4].arrayValue
+            else { return nil }
             self.id = id; self.time = Int64(time); self.sequence = sequence; self.bytes = Int64(bytes)
             self.tags = tags.compactMap(\.stringValue)
             if let vt = a[5].intValue, let ok = a[6].boolValue { verification = .init(time: Int64(vt), ok: ok, problems: []) }
         }
 
         var json: JSONValue {
-            .array([.string(id), .int(time), .int(sequence), .int(bytes), .array(tags.map { .string($0) }),
-                    verification.map { .int($0.time) } ?? .null, verification.map { .bool($0.ok) } ?? .null])
+            .array([
+                .string(id), .int(time), .int(sequence), .int(bytes), .array(tags.map { .string($0) }),
+                verification.map { .int($0.time) } ?? .null, verification.map { .bool($0.ok) } ?? .null,
+            ])
         }
 
         static func older(_ a: Snapshot, _ b: Snapshot) -> Bool { (a.time, a.sequence, a.id) < (b.time, b.sequence, b.id) }
@@ -59,9 +62,14 @@ package struct CatalogIndex {
         var damaged: [Catalog.DamagedEntry]
 
         var json: JSONValue {
-            .object([("format", .string("velo-catalog-cache")), ("version", .int(2)), ("catalog_mtime", .string(catalogStamp)),
-                      ("max_sequence", .int(maxSequence)),
-                      ("damaged", .array(damaged.map { .object([("id", .string($0.id)), ("path", .string($0.path)), ("reason", .string($0.reason))]) }))])
+            .object([
+                ("format", .string("velo-catalog-cache")), ("version", .int(2)), ("catalog_mtime", .string(catalogStamp)),
+                ("max_sequence", .int(maxSequence)),
+                (
+                    "damaged",
+                    .array(damaged.map { .object([("id", .string($0.id)), ("path", .string($0.path)), ("reason", .string($0.reason))]) })
+                ),
+            ])
         }
 
         init(catalogStamp: String, maxSequence: Int, damaged: [Catalog.DamagedEntry]) {
@@ -70,11 +78,14 @@ package struct CatalogIndex {
 
         init?(json: JSONValue) {
             guard json["format"]?.stringValue == "velo-catalog-cache", json["version"]?.intValue == 2,
-                  let stamp = json["catalog_mtime"]?.stringValue, let max = json["max_sequence"]?.intValue,
-                  let damaged = json["damaged"]?.arrayValue else { return nil }
+                let stamp = json["catalog_mtime"]?.stringValue, let max = json["max_sequence"]?.intValue,
+                let damaged = json["damaged"]?.arrayValue
+            else { return nil }
             catalogStamp = stamp; maxSequence = max
             self.damaged = damaged.compactMap { d in
-                guard let id = d["id"]?.stringValue, let path = d["path"]?.stringValue, let reason = d["reason"]?.stringValue else { return nil }
+                guard let id = d["id"]?.stringValue, let path = d["path"]?.stringValue, let reason = d["reason"]?.stringValue else {
+                    return nil
+                }
                 return Catalog.DamagedEntry(id: id, path: path, reason: reason)
             }
         }
@@ -106,8 +117,9 @@ package struct CatalogIndex {
     /// The state, if the cache describes the catalog as it is now.
     func currentState() -> State? {
         guard let stamp = Self.stamp(catalogFolder),
-              let bytes = try? FileSystem.read(statePath), let json = try? JSONParser.parse(bytes),
-              let state = State(json: json), state.catalogStamp == stamp else { return nil }
+            let bytes = try? FileSystem.read(statePath), let json = try? JSONParser.parse(bytes),
+            let state = State(json: json), state.catalogStamp == stamp
+        else { return nil }
         return state
     }
 
@@ -116,7 +128,8 @@ package struct CatalogIndex {
         var result: [SourceSummary] = []
         for name in names where name.hasSuffix(".ndjson") && !name.hasPrefix(".") {
             guard let line = Self.firstLine((folder as NSString).appendingPathComponent(name)),
-                  let json = try? JSONParser.parse(line), let summary = SourceSummary(json: json) else { return nil }
+                let json = try? JSONParser.parse(line), let summary = SourceSummary(json: json)
+            else { return nil }
             result.append(summary)
         }
         return result.sorted { $0.source < $1.source }
@@ -138,7 +151,9 @@ package struct CatalogIndex {
         let sources = bySource.keys.sorted().map { SourceSummary(source: $0, kind: bySource[$0]!.kind, snapshots: bySource[$0]!.snapshots) }
         // Persist only what is surely current: the catalog did not change while it was read, and its last change
         // is old enough that a later one cannot carry the same modification time (git's "racily clean" rule).
-        if save, let before, before == Self.stamp(catalogFolder), Self.isSettled(before), Catalog(directory: catalogFolder).pendingRemovals().isEmpty {
+        if save, let before, before == Self.stamp(catalogFolder), Self.isSettled(before),
+            Catalog(directory: catalogFolder).pendingRemovals().isEmpty
+        {
             try? withCacheLock {
                 guard Self.stamp(catalogFolder) == before else { return }
                 try? FileManager.default.removeItem(atPath: folder)
@@ -240,7 +255,10 @@ package struct CatalogIndex {
     /// (a read-only repository: the cache is then simply not kept).
     private func withCacheLock(_ body: () throws -> Void) throws {
         let cache = (root as NSString).appendingPathComponent("cache")
-        if !FileSystem.isDirectory(cache) { try? FileManager.default.createDirectory(atPath: cache, withIntermediateDirectories: false, attributes: [.posixPermissions: 0o700]) }
+        if !FileSystem.isDirectory(cache) {
+            try? FileManager.default.createDirectory(
+                atPath: cache, withIntermediateDirectories: false, attributes: [.posixPermissions: 0o700])
+        }
         let fd = open((cache as NSString).appendingPathComponent("lock"), O_RDWR | O_CREAT | O_CLOEXEC, 0o600)
         guard fd >= 0 else { throw CacheLockUnavailable() }
         defer { close(fd) }

@@ -12,11 +12,15 @@ public enum PointInTime {
         let sources = Set(all.map(\.sourcePath))
         // Another database's snapshot is never picked by accident: only a repository of one source falls back.
         if fromSource.isEmpty && sources.count > 1 {
-            throw VeloError("\(repository.root): no snapshot of \(absolute ?? "the target"); the repository holds snapshots of \(sources.sorted().joined(separator: ", ")): name one by id")
+            throw VeloError(
+                "\(repository.root): no snapshot of \(absolute ?? "the target"); the repository holds snapshots of \(sources.sorted().joined(separator: ", ")): name one by id"
+            )
         }
         let candidates = fromSource.isEmpty ? all : fromSource
         if let pick = candidates.filter({ $0.time <= time }).last { return pick }
         let oldest = candidates.first!
-        throw VeloError("\(repository.root): no snapshot\(fromSource.isEmpty ? "" : " of \(absolute!)") at or before \(Timestamp.iso8601(time)); the oldest is \(oldest.id) at \(Timestamp.iso8601(oldest.time))")
+        throw VeloError(
+            "\(repository.root): no snapshot\(fromSource.isEmpty ? "" : " of \(absolute!)") at or before \(Timestamp.iso8601(time)); the oldest is \(oldest.id) at \(Timestamp.iso8601(oldest.time))"
+        )
     }
 }

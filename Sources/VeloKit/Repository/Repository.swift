@@ -38,7 +38,9 @@ public final class Repository {
             }
             guard json["format"]?.stringValue == formatName else { throw VeloError("\(marker): not a velo repository marker") }
             guard let version = json["version"]?.intValue, version == 1 else {
-                throw VeloError("\(root): repository format version \(json["version"].map { JSONWriter.string($0) } ?? "?") is newer than this velo reads")
+                throw VeloError(
+                    "\(root): repository format version \(json["version"].map { JSONWriter.string($0) } ?? "?") is newer than this velo reads"
+                )
             }
             // A creation killed after the marker left some folders unmade: make them now.
             for sub in layoutFolders where !FileSystem.isDirectory((root as NSString).appendingPathComponent(sub)) {
@@ -51,7 +53,8 @@ public final class Repository {
             throw VeloError("\(root): not a velo repository (no \(markerFile)); create one with 'velo init --repo \(path)'")
         }
         if FileSystem.isDirectory(root), let contents = try? FileManager.default.contentsOfDirectory(atPath: root),
-           !contents.filter({ !$0.hasPrefix(".") }).isEmpty {
+            !contents.filter({ !$0.hasPrefix(".") }).isEmpty
+        {
             throw VeloError("\(root): folder is not empty and not a velo repository; choose an empty or new folder")
         }
         // The marker first, then the folders: a creation killed at any point is either nothing (an empty folder,
@@ -84,7 +87,8 @@ public final class Repository {
     func archivePath(id: String, time: Int64) -> String {
         let stamp = Timestamp.format(time)  // 2026-11-27 10:11:15
         let year = stamp.prefix(4), month = stamp.dropFirst(5).prefix(2)
-        let compact = stamp.replacingOccurrences(of: "-", with: "").replacingOccurrences(of: ":", with: "").replacingOccurrences(of: " ", with: "T")
+        let compact = stamp.replacingOccurrences(of: "-", with: "").replacingOccurrences(of: ":", with: "").replacingOccurrences(
+            of: " ", with: "T")
         return "snapshots/\(year)/\(month)/\(compact)Z-\(id)\(ArchiveFormat.fileExtension)"
     }
 
@@ -146,7 +150,9 @@ public final class Repository {
         guard FileSystem.exists(path) else { return nil }
         let owner = lockOwner
         if let owner, !owner.isGone, !force {
-            throw VeloError("\(root): the lock belongs to \(owner.summary), which is still running (or on another host); use --force only if you are sure it is not")
+            throw VeloError(
+                "\(root): the lock belongs to \(owner.summary), which is still running (or on another host); use --force only if you are sure it is not"
+            )
         }
         unlink(path)
         return owner
@@ -173,7 +179,8 @@ public final class Repository {
         for name in (try? FileManager.default.contentsOfDirectory(atPath: trash)) ?? [] where name.hasSuffix(".json") {
             let marker = (trash as NSString).appendingPathComponent(name)
             guard let json = try? JSONParser.parse(try FileSystem.read(marker)), let id = json["id"]?.stringValue,
-                  let archive = json["archive"]?.stringValue else { continue }
+                let archive = json["archive"]?.stringValue
+            else { continue }
             catalog.remove(id)
             unlink(path(archive))
             archives.insert(archive)
@@ -203,7 +210,10 @@ public final class Repository {
         let damagedIDs: Set<String>
         if let state = catalog.index.currentState() {
             let names = (try? fm.contentsOfDirectory(atPath: catalog.directory)) ?? []
-            let ids = Set(names.filter { $0.hasSuffix(".json") && !$0.hasSuffix(".manifest.json") && !$0.hasPrefix(".") }.map { String($0.dropLast(5)) })
+            let ids = Set(
+                names.filter { $0.hasSuffix(".json") && !$0.hasSuffix(".manifest.json") && !$0.hasPrefix(".") }.map {
+                    String($0.dropLast(5))
+                })
             damagedIDs = Set(state.damaged.map(\.id))
             isCatalogued = { relative in
                 guard let id = Self.snapshotID(archive: relative) else { return false }
@@ -229,12 +239,16 @@ public final class Repository {
         for relative in orphans {
             // Renamed into place only after fsync, so it is complete; catalogue it if it reads back sound. This also
             // rebuilds a damaged catalog entry from its archive.
-            if let audit = try? ArchiveAudit.run(path: path(relative)), audit.problems.isEmpty, let header = audit.header, let manifest = audit.manifest {
-                let entry = CatalogEntry(snapshot: header, manifest: manifest, archive: relative, bytes: audit.archiveBytes,
-                                         sha256: audit.archiveSHA256, seconds: 0, sequence: try catalog.nextSequence())
+            if let audit = try? ArchiveAudit.run(path: path(relative)), audit.problems.isEmpty, let header = audit.header,
+                let manifest = audit.manifest
+            {
+                let entry = CatalogEntry(
+                    snapshot: header, manifest: manifest, archive: relative, bytes: audit.archiveBytes,
+                    sha256: audit.archiveSHA256, seconds: 0, sequence: try catalog.nextSequence())
                 try catalog.write(entry, header: header, manifest: manifest)
                 if damagedIDs.contains(header.id) {
-                    Diagnostics.warn("\(catalog.entryPath(header.id)): the damaged catalog entry was rebuilt from its archive, which verified sound")
+                    Diagnostics.warn(
+                        "\(catalog.entryPath(header.id)): the damaged catalog entry was rebuilt from its archive, which verified sound")
                 }
             }
         }
@@ -245,13 +259,15 @@ public final class Repository {
 
 extension CatalogEntry {
     /// The catalog entry for a freshly written (or recovered) archive.
-    init(snapshot header: SnapshotHeader, manifest: Manifest, archive: String, bytes: Int64, sha256: String, seconds: Double, sequence: Int) {
+    init(snapshot header: SnapshotHeader, manifest: Manifest, archive: String, bytes: Int64, sha256: String, seconds: Double, sequence: Int)
+    {
         var rows: [String: Int] = [:]
         for table in manifest.tables { rows[table.name] = table.rows }
         let collections = Set(manifest.tables.compactMap(\.collection)).sorted()
-        self.init(id: header.id, time: header.time, sequence: sequence, archive: archive, archiveBytes: bytes, archiveSHA256: sha256,
-                  sourcePath: header.source.path, sourceKind: header.source.kind, schemaVersion: header.source.schemaVersion,
-                  tags: header.tags, collections: collections, tableRows: rows, records: header.contents.records, seconds: seconds)
+        self.init(
+            id: header.id, time: header.time, sequence: sequence, archive: archive, archiveBytes: bytes, archiveSHA256: sha256,
+            sourcePath: header.source.path, sourceKind: header.source.kind, schemaVersion: header.source.schemaVersion,
+            tags: header.tags, collections: collections, tableRows: rows, records: header.contents.records, seconds: seconds)
         app = header.source.app
         let files = manifest.files
         if !files.isEmpty {

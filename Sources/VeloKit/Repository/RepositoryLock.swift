@@ -14,7 +14,9 @@ public final class RepositoryLock {
         public var command: String
 
         var json: JSONValue {
-            .object([("pid", .int(pid)), ("host", .string(host)), ("time", .string(Timestamp.iso8601(time))), ("command", .string(command))])
+            .object([
+                ("pid", .int(pid)), ("host", .string(host)), ("time", .string(Timestamp.iso8601(time))), ("command", .string(command)),
+            ])
         }
 
         init(pid: Int32, host: String, time: Int64, command: String) {
@@ -52,9 +54,11 @@ public final class RepositoryLock {
             case .held(let repo, let owner):
                 return "\(repo): repository is locked by \(owner.summary); try again when it finishes"
             case .stale(let repo, let owner):
-                return "\(repo): repository has a stale lock left by \(owner.summary), whose process is gone; run 'velo unlock --repo \(repo)' to remove it"
+                return
+                    "\(repo): repository has a stale lock left by \(owner.summary), whose process is gone; run 'velo unlock --repo \(repo)' to remove it"
             case .unreadable(let repo, let path):
-                return "\(repo): repository is locked (\(path) exists but cannot be read); remove it with 'velo unlock --repo \(repo) --force' if no velo is running"
+                return
+                    "\(repo): repository is locked (\(path) exists but cannot be read); remove it with 'velo unlock --repo \(repo) --force' if no velo is running"
             }
         }
     }
@@ -134,7 +138,9 @@ public final class RepositoryLock {
         let root = ((path as NSString).deletingLastPathComponent as NSString).deletingLastPathComponent
         guard let guardFile = try? Guard(directory: (path as NSString).deletingLastPathComponent) else { return }
         defer { guardFile.unlock() }
-        if let current = RepositoryLock.current(root: root), current.pid == owner.pid, current.host == owner.host, current.time == owner.time {
+        if let current = RepositoryLock.current(root: root), current.pid == owner.pid, current.host == owner.host,
+            current.time == owner.time
+        {
             unlink(path)
         }
     }

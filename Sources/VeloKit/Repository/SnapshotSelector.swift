@@ -33,7 +33,9 @@ public enum SelectedSnapshot {
     /// the path of an archive (recognised by a `/` or the `.tar.zst` ending).
     /// - Throws: `VeloError` (`.input`) for an empty, unknown or ambiguous name (listing the candidates), a
     ///   `latest` that no snapshot matches, or a path that is missing or a directory.
-    public static func resolve(_ text: String, repository: Repository?, filter: SnapshotFilter = SnapshotFilter()) throws -> SelectedSnapshot {
+    public static func resolve(
+        _ text: String, repository: Repository?, filter: SnapshotFilter = SnapshotFilter()
+    ) throws -> SelectedSnapshot {
         guard !text.trimmingCharacters(in: .whitespaces).isEmpty else {
             throw VeloError("an empty snapshot name selects nothing: give an id, an id prefix, 'latest' or the path of an archive file")
         }
@@ -65,7 +67,8 @@ public enum SelectedSnapshot {
         case 0: throw VeloError("\(repository.root): no snapshot matches '\(text)' (\(entries.count) snapshots)")
         default:
             let list = matches.prefix(10).map { "\($0.id) (\(Timestamp.iso8601($0.time)))" }.joined(separator: ", ")
-            throw VeloError("snapshot '\(text)' is ambiguous: it matches \(matches.count) snapshots: \(list)\(matches.count > 10 ? ", ..." : "")")
+            throw VeloError(
+                "snapshot '\(text)' is ambiguous: it matches \(matches.count) snapshots: \(list)\(matches.count > 10 ? ", ..." : "")")
         }
     }
 }

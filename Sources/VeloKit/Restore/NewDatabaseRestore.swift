@@ -21,7 +21,8 @@ package struct NewDatabaseRestore {
         var fs = statvfs()
         guard statvfs(directory.isEmpty ? "." : directory, &fs) == 0 else { return nil }
         let free = Int64(fs.f_bavail) * Int64(fs.f_frsize)
-        return free < needed ? "\(directory): \(free / 1_048_576) MiB free, the restored database needs about \(needed / 1_048_576) MiB" : nil
+        return free < needed
+            ? "\(directory): \(free / 1_048_576) MiB free, the restored database needs about \(needed / 1_048_576) MiB" : nil
     }
 
     /// The tables whose rows a restore into a new file writes, in archive order: every archived table but SQLite's
@@ -39,10 +40,14 @@ package struct NewDatabaseRestore {
     /// `manifest` and `archiveSHA256` (the catalog's, or those of the audit the plan made) when given, else
     /// against its own manifest. The file becomes the target only when the whole archive has proved sound.
     /// - Parameter tables: restore only these tables' rows (every table is still created); nil for all.
-    package static func run(_ snapshot: SelectedSnapshot, manifest: Manifest?, archiveSHA256: String?, audited: Bool = false,
-                            to path: String, tables: Set<String>? = nil, progress: (any ProgressObserver)? = nil) throws -> Result {
+    package static func run(
+        _ snapshot: SelectedSnapshot, manifest: Manifest?, archiveSHA256: String?, audited: Bool = false,
+        to path: String, tables: Set<String>? = nil, progress: (any ProgressObserver)? = nil
+    ) throws -> Result {
         let started = ContinuousClock.now
-        guard !FileManager.default.fileExists(atPath: path) else { throw VeloError("\(path): already exists; restoring into a new database needs a path that does not") }
+        guard !FileManager.default.fileExists(atPath: path) else {
+            throw VeloError("\(path): already exists; restoring into a new database needs a path that does not")
+        }
         TemporaryFile.removeLitter(beside: path)  // what a killed restore left
         let temporary = path + ".velo-restore-\(getpid())"
         for suffix in ["", "-journal", "-wal", "-shm"] { unlink(temporary + suffix) }
@@ -57,7 +62,8 @@ package struct NewDatabaseRestore {
             if let disk = NewDatabaseRestore.shortOfSpace(manifest: manifest, at: path) { throw VeloError(disk) }
             let db = try Database(path: temporary, mode: .create)
             if header.source.pageSize > 0 { try db.execute("PRAGMA page_size = \(header.source.pageSize)") }
-            try db.execute("PRAGMA journal_mode = OFF; PRAGMA synchronous = OFF; PRAGMA cache_size = -16000; PRAGMA locking_mode = EXCLUSIVE")
+            try db.execute(
+                "PRAGMA journal_mode = OFF; PRAGMA synchronous = OFF; PRAGMA cache_size = -16000; PRAGMA locking_mode = EXCLUSIVE")
             var schema: [(type: String, name: String, sql: String?)] = []
             var created = false
             var current: (table: String, statement: Statement, binder: RowBinder)?
@@ -66,7 +72,9 @@ package struct NewDatabaseRestore {
             try db.execute("BEGIN")
             func createTables() throws {
                 created = true
-                if let problem = ArchiveSchema.problems(schema.map { SQLiteSchema.Object(type: $0.type, name: $0.name, tableName: "", sql: $0.sql) }).first {
+                if let problem = ArchiveSchema.problems(
+                    schema.map { SQLiteSchema.Object(type: $0.type, name: $0.name, tableName: "", sql: $0.sql) }
+                ).first {
                     throw ArchiveDamage(path: snapshot.archivePath, entry: ArchiveFormat.schemaPath, reason: problem)
                 }
                 let exists = try db.prepare("SELECT 1 FROM sqlite_schema WHERE type = 'table' AND name = ?")
@@ -83,9 +91,13 @@ package struct NewDatabaseRestore {
             let end = try reader.scan(schema: { line in
                 let values = try RecordDecoder.decode(line)
                 guard values.count == 4 else {
-                    throw ArchiveDamage(path: snapshot.archivePath, entry: ArchiveFormat.schemaPath, reason: "a schema row has \(values.count) values, not 4")
+                    throw ArchiveDamage(
+                        path: snapshot.archivePath, entry: ArchiveFormat.schemaPath,
+                        reason: "a schema row has \(values.count) values, not 4")
                 }
-                func text(_ v: RecordValue) -> String? { if case .text(let t) = v { return String(decoding: t, as: UTF8.self) }; return nil }
+                func text(_ v: RecordValue) -> String? {
+                    if case .text(let t) = v { return String(decoding: t, as: UTF8.self) }; return nil
+                }
                 schema.append((text(values[0]) ?? "", text(values[1]) ?? "", text(values[3])))
             }) { table, line in
                 if !created { try createTables() }
@@ -100,8 +112,11 @@ package struct NewDatabaseRestore {
                 if !written.contains(table.name) { return true }
                 if current?.table != table.name {
                     let placeholders = Array(repeating: "?", count: table.columns.count).joined(separator: ", ")
-                    current = (table.name, try db.prepare("INSERT INTO \(SQL.quote(table.name)) (\(SQL.quoteList(table.columns))) VALUES (\(placeholders))"),
-                               RowBinder(columnCount: table.columns.count))
+                    current = (
+                        table.name,
+                        try db.prepare("INSERT INTO \(SQL.quote(table.name)) (\(SQL.quoteList(table.columns))) VALUES (\(placeholders))"),
+                        RowBinder(columnCount: table.columns.count)
+                    )
                 }
                 let (_, statement, binder) = current!
                 statement.reset()
@@ -131,7 +146,11 @@ package struct NewDatabaseRestore {
                 }
             }
             try db.execute("COMMIT")
-            if header.source.journalMode == "wal" { try db.execute("PRAGMA journal_mode = WAL") } else { try db.execute("PRAGMA journal_mode = DELETE") }
+            if header.source.journalMode == "wal" {
+                try db.execute("PRAGMA journal_mode = WAL")
+            } else {
+                try db.execute("PRAGMA journal_mode = DELETE")
+            }
         } catch {
             for suffix in ["", "-journal", "-wal", "-shm"] { unlink(temporary + suffix) }
             throw error

@@ -15,7 +15,6 @@ public enum Restore {
         public var seconds: Double
     }
 
-
     /// What a saved plan binds the restore to.
     public struct SavedPlan: Sendable {
         public var snapshot: String
@@ -32,8 +31,9 @@ public enum Restore {
                 throw VeloError("\(path): not a velo restore plan (format velo-restore-plan, version 1)")
             }
             guard let snapshot = json["snapshot"]?.stringValue, let target = json["target"]?.stringValue,
-                  let f = json["fingerprints"], let archive = f["archive_sha256"]?.stringValue,
-                  let schema = f["target_schema"]?.stringValue, let data = f["target_data"]?.stringValue else {
+                let f = json["fingerprints"], let archive = f["archive_sha256"]?.stringValue,
+                let schema = f["target_schema"]?.stringValue, let data = f["target_data"]?.stringValue
+            else {
                 throw VeloError("\(path): the plan has no snapshot, target or fingerprints")
             }
             self.snapshot = snapshot
@@ -58,9 +58,11 @@ public enum Restore {
     }
 
     /// Restores `snapshot` into `target`. `repository` receives the safety snapshot unless `safetySnapshot` is false.
-    package static func run(_ snapshot: SelectedSnapshot, target: String, options: RestoreOptions, repository: Repository?,
-                            savedPlan: SavedPlan? = nil, safetySnapshot: Bool = true, busyTimeout: Duration = .seconds(5),
-                            progress: (any ProgressObserver)? = nil, connectionSetup: ((Database) throws -> Void)?) throws -> Result {
+    package static func run(
+        _ snapshot: SelectedSnapshot, target: String, options: RestoreOptions, repository: Repository?,
+        savedPlan: SavedPlan? = nil, safetySnapshot: Bool = true, busyTimeout: Duration = .seconds(5),
+        progress: (any ProgressObserver)? = nil, connectionSetup: ((Database) throws -> Void)?
+    ) throws -> Result {
         let started = ContinuousClock.now
         func seconds() -> Double {
             let e = ContinuousClock.now - started
@@ -88,7 +90,8 @@ public enum Restore {
                 // a temporary file that becomes the target only when complete: the same checks as the plan's audit.
                 (manifest, sha256) = record
             } else {
-                let plan = try RestorePlanner.plan(snapshot, target: targetPath, options: effective, busyTimeout: busyTimeout, progress: progress)
+                let plan = try RestorePlanner.plan(
+                    snapshot, target: targetPath, options: effective, busyTimeout: busyTimeout, progress: progress)
                 guard plan.canProceed else { throw blocked(plan) }
                 if let savedPlan, savedPlan.fingerprints.archiveSHA256 != plan.fingerprints.archiveSHA256 {
                     throw VeloError("the saved plan is stale: the archive changed since it was made; plan again")
@@ -102,13 +105,15 @@ public enum Restore {
             let result: NewDatabaseRestore.Result
             do {
                 // Without a catalog record, the plan has just audited every byte: the restore checks the file is the same.
-                result = try NewDatabaseRestore.run(snapshot, manifest: manifest, archiveSHA256: sha256, audited: audited, to: targetPath,
-                                                    tables: tables, progress: progress)
+                result = try NewDatabaseRestore.run(
+                    snapshot, manifest: manifest, archiveSHA256: sha256, audited: audited, to: targetPath,
+                    tables: tables, progress: progress)
             } catch let damage as ArchiveDamage {
                 throw VeloError("the restore is blocked: the archive is damaged: \(damage); nothing was written", kind: .damaged)
             }
-            return Result(snapshot: result.snapshot, target: targetPath, created: true, safetySnapshot: nil, undo: nil, metadata: [],
-                          records: result.rows.mapValues { RestoreImporter.Report.Counts(inserted: $0) }, seconds: seconds())
+            return Result(
+                snapshot: result.snapshot, target: targetPath, created: true, safetySnapshot: nil, undo: nil, metadata: [],
+                records: result.rows.mapValues { RestoreImporter.Report.Counts(inserted: $0) }, seconds: seconds())
         }
         try DatabaseFile.check(targetPath)
         if access(targetPath, W_OK) != 0 || access((targetPath as NSString).deletingLastPathComponent, W_OK) != 0 {
@@ -119,24 +124,32 @@ public enum Restore {
         do {
             try db.execute("BEGIN IMMEDIATE")
         } catch let error as SQLiteError where error.isBusy {
-            throw VeloError("\(targetPath): another process (Veloquent?) holds the write lock past the busy timeout; try again, or raise --busy-timeout")
+            throw VeloError(
+                "\(targetPath): another process (Veloquent?) holds the write lock past the busy timeout; try again, or raise --busy-timeout"
+            )
         }
         do {
-            let plan = try RestorePlanner.plan(snapshot, target: targetPath, options: effective, busyTimeout: busyTimeout,
-                                               connection: db, repository: safetySnapshot ? repository : nil, progress: progress)
-            let counts = Dictionary(plan.tables.map { ($0.table, [$0.insert, $0.conflicting, $0.identical, $0.onlyInTarget]) }, uniquingKeysWith: { a, _ in a })
+            let plan = try RestorePlanner.plan(
+                snapshot, target: targetPath, options: effective, busyTimeout: busyTimeout,
+                connection: db, repository: safetySnapshot ? repository : nil, progress: progress)
+            let counts = Dictionary(
+                plan.tables.map { ($0.table, [$0.insert, $0.conflicting, $0.identical, $0.onlyInTarget]) }, uniquingKeysWith: { a, _ in a })
             if let savedPlan, savedPlan.fingerprints == plan.fingerprints, savedPlan.counts != counts {
                 throw VeloError("the saved plan is stale: the target's rows changed since it was made; plan again")
             }
             if let savedPlan, savedPlan.fingerprints != plan.fingerprints {
-                let what = savedPlan.fingerprints.archiveSHA256 != plan.fingerprints.archiveSHA256 ? "the archive" :
-                    (savedPlan.fingerprints.targetSchema != plan.fingerprints.targetSchema ? "the target's schema" : "the target's data")
+                let what =
+                    savedPlan.fingerprints.archiveSHA256 != plan.fingerprints.archiveSHA256
+                    ? "the archive"
+                    : (savedPlan.fingerprints.targetSchema != plan.fingerprints.targetSchema ? "the target's schema" : "the target's data")
                 throw VeloError("the saved plan is stale: \(what) changed since it was made; plan again")
             }
             guard plan.canProceed else { throw blocked(plan) }
             var safety: String?
             if safetySnapshot {
-                guard let repository else { throw VeloError("a restore into an existing database first snapshots it: pass --repo, or --no-safety-snapshot") }
+                guard let repository else {
+                    throw VeloError("a restore into an existing database first snapshots it: pass --repo, or --no-safety-snapshot")
+                }
                 var backup = Backup.Options()
                 backup.tags = ["pre-restore"]
                 backup.busyTimeout = busyTimeout
@@ -146,12 +159,16 @@ public enum Restore {
             let (facts, _) = try RestorePlanner.readArchive(snapshot, progress: nil, verifyWhileReading: true)
             guard let facts else { throw VeloError("\(snapshot.archivePath): the archive changed while restoring; nothing was changed") }
             let selection = try RestorePlanner.select(facts, options: effective, fullRestore: false)
-            let report = try RestoreImporter(facts: facts, selection: selection, plan: plan, db: db).run(snapshot: snapshot, progress: progress)
+            let report = try RestoreImporter(facts: facts, selection: selection, plan: plan, db: db).run(
+                snapshot: snapshot, progress: progress)
             try db.execute("COMMIT")
             Diagnostics.info("\(targetPath): import committed")
-            let undo = safety.map { "velo restore \($0) --repo \(repository!.root) --target <new file> restores the target as it was before" }
-            return Result(snapshot: plan.snapshot, target: targetPath, created: false, safetySnapshot: safety, undo: undo,
-                          metadata: report.metadata, records: report.records, seconds: seconds())
+            let undo = safety.map {
+                "velo restore \($0) --repo \(repository!.root) --target <new file> restores the target as it was before"
+            }
+            return Result(
+                snapshot: plan.snapshot, target: targetPath, created: false, safetySnapshot: safety, undo: undo,
+                metadata: report.metadata, records: report.records, seconds: seconds())
         } catch {
             if db.isInTransaction { try? db.execute("ROLLBACK") }
             throw error
@@ -159,7 +176,11 @@ public enum Restore {
     }
 
     static func blocked(_ plan: RestorePlan) -> VeloError {
-        let first = plan.blockers.first.map { $0.message + ($0.examples.isEmpty ? "" : " (e.g. \($0.examples.prefix(3).joined(separator: "; ")))") } ?? "blocked"
-        return VeloError("the restore is blocked: \(first)\(plan.blockers.count > 1 ? "; and \(plan.blockers.count - 1) more (see velo plan)" : ""); nothing was changed", kind: .blocked)
+        let first =
+            plan.blockers.first.map { $0.message + ($0.examples.isEmpty ? "" : " (e.g. \($0.examples.prefix(3).joined(separator: "; ")))") }
+            ?? "blocked"
+        return VeloError(
+            "the restore is blocked: \(first)\(plan.blockers.count > 1 ? "; and \(plan.blockers.count - 1) more (see velo plan)" : ""); nothing was changed",
+            kind: .blocked)
     }
 }

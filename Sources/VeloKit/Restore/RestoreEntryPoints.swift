@@ -14,9 +14,13 @@ extension RestorePlanner {
     /// - Returns: the plan; `canProceed` is false when something blocks.
     /// - Throws: `VeloFailure` for a target or options that cannot be planned at all (a damaged archive is a
     ///   finding of the plan, not an error).
-    public static func plan(_ snapshot: SelectedSnapshot, target: String, options: RestoreOptions, busyTimeout: Duration = .seconds(5),
-                            repository: Repository? = nil, progress: (any ProgressObserver)? = nil) throws -> RestorePlan {
-        try plan(snapshot, target: target, options: options, busyTimeout: busyTimeout, connection: nil, repository: repository, progress: progress)
+    public static func plan(
+        _ snapshot: SelectedSnapshot, target: String, options: RestoreOptions, busyTimeout: Duration = .seconds(5),
+        repository: Repository? = nil, progress: (any ProgressObserver)? = nil
+    ) throws -> RestorePlan {
+        try plan(
+            snapshot, target: target, options: options, busyTimeout: busyTimeout, connection: nil, repository: repository,
+            progress: progress)
     }
 }
 
@@ -27,10 +31,13 @@ extension Restore {
     /// one transaction and checks integrity and foreign keys before committing.
     /// - Throws: `VeloFailure`: `.blocked` when the plan blocks (nothing changed), `.damaged` for a damaged
     ///   archive, `.locked` when the repository is locked, `.interrupted` after `Interruption.request`.
-    public static func run(_ snapshot: SelectedSnapshot, target: String, options: RestoreOptions, repository: Repository?,
-                           savedPlan: SavedPlan? = nil, safetySnapshot: Bool = true, busyTimeout: Duration = .seconds(5),
-                           progress: (any ProgressObserver)? = nil) throws -> Result {
-        try run(snapshot, target: target, options: options, repository: repository, savedPlan: savedPlan, safetySnapshot: safetySnapshot,
-                busyTimeout: busyTimeout, progress: progress, connectionSetup: nil)
+    public static func run(
+        _ snapshot: SelectedSnapshot, target: String, options: RestoreOptions, repository: Repository?,
+        savedPlan: SavedPlan? = nil, safetySnapshot: Bool = true, busyTimeout: Duration = .seconds(5),
+        progress: (any ProgressObserver)? = nil
+    ) throws -> Result {
+        try run(
+            snapshot, target: target, options: options, repository: repository, savedPlan: savedPlan, safetySnapshot: safetySnapshot,
+            busyTimeout: busyTimeout, progress: progress, connectionSetup: nil)
     }
 }

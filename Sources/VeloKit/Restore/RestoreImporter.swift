@@ -44,7 +44,9 @@ package struct RestoreImporter {
                 for pivot in selection.tables where pivot.collection == c.name && pivot.name != c.tableName {
                     try createTable(pivot.name, layout: layout)
                 }
-                let insert = try db.prepare("INSERT INTO \"collections\" (\(SQL.quoteList(usable.map(\.0)))) VALUES (\(usable.map { _ in "?" }.joined(separator: ", ")))")
+                let insert = try db.prepare(
+                    "INSERT INTO \"collections\" (\(SQL.quoteList(usable.map(\.0)))) VALUES (\(usable.map { _ in "?" }.joined(separator: ", ")))"
+                )
                 for (i, pair) in usable.enumerated() { try pair.1.bind(to: insert, at: Int32(i + 1)) }
                 try insert.step()
                 report.metadata.append(.init(collection: c.name, action: "created"))
@@ -52,7 +54,9 @@ package struct RestoreImporter {
                 let kept: Set<String> = ["id", "table_name", "name", "created_at"]
                 let changes = usable.filter { !kept.contains($0.0) }
                 guard !changes.isEmpty else { continue }
-                let update = try db.prepare("UPDATE \"collections\" SET \(changes.enumerated().map { "\(SQL.quote($0.element.0)) = ?\($0.offset + 1)" }.joined(separator: ", ")) WHERE \"name\" = ?\(changes.count + 1)")
+                let update = try db.prepare(
+                    "UPDATE \"collections\" SET \(changes.enumerated().map { "\(SQL.quote($0.element.0)) = ?\($0.offset + 1)" }.joined(separator: ", ")) WHERE \"name\" = ?\(changes.count + 1)"
+                )
                 for (i, pair) in changes.enumerated() { try pair.1.bind(to: update, at: Int32(i + 1)) }
                 try update.bind(c.name, at: Int32(changes.count + 1))
                 try update.step()
@@ -75,8 +79,9 @@ package struct RestoreImporter {
         var done = 0
         // Checked against the manifest and SHA-256 the plan was made from: a scan that does not reach a sound end
         // throws, and the transaction is rolled back.
-        let reader = try SnapshotReader(path: snapshot.archivePath, manifest: facts.manifest, archiveSHA256: facts.sha256,
-                                        audited: !facts.verifyWhileReading)
+        let reader = try SnapshotReader(
+            path: snapshot.archivePath, manifest: facts.manifest, archiveSHA256: facts.sha256,
+            audited: !facts.verifyWhileReading)
         try reader.scan(tables: Set(selection.tables.map(\.name))) { table, line in
             guard let target = layout.schema.table(table.name) else {
                 throw VeloError("\(plan.target): table \(table.name) is missing and could not be created; nothing was changed")
@@ -86,15 +91,22 @@ package struct RestoreImporter {
                 let positions = key.compactMap { table.columns.firstIndex(of: $0) }
                 let usableKey = !key.isEmpty && positions.count == key.count
                 let columns = table.columns
-                let insert = try db.prepare("INSERT INTO \(SQL.quote(table.name)) (\(SQL.quoteList(columns))) VALUES (\(columns.indices.map { "?\($0 + 1)" }.joined(separator: ", ")))")
+                let insert = try db.prepare(
+                    "INSERT INTO \(SQL.quote(table.name)) (\(SQL.quoteList(columns))) VALUES (\(columns.indices.map { "?\($0 + 1)" }.joined(separator: ", ")))"
+                )
                 var update: Statement?
                 if usableKey {
-                    let sets = columns.enumerated().filter { !key.contains($0.element) }.map { "\(SQL.quote($0.element)) = ?\($0.offset + 1)" }
+                    let sets = columns.enumerated().filter { !key.contains($0.element) }.map {
+                        "\(SQL.quote($0.element)) = ?\($0.offset + 1)"
+                    }
                     let condition = zip(key, positions).map { "\(SQL.quote($0)) = ?\($1 + 1)" }.joined(separator: " AND ")
-                    if !sets.isEmpty { update = try db.prepare("UPDATE \(SQL.quote(table.name)) SET \(sets.joined(separator: ", ")) WHERE \(condition)") }
+                    if !sets.isEmpty {
+                        update = try db.prepare("UPDATE \(SQL.quote(table.name)) SET \(sets.joined(separator: ", ")) WHERE \(condition)")
+                    }
                 }
                 // The plan's rule: the added columns exist now, so the rows are compared with them as they are.
-                let classifier = try RowClassifier(target: db, table: table, targetTable: target, idMap: idMap, substitutes: [:], archivePath: snapshot.archivePath)
+                let classifier = try RowClassifier(
+                    target: db, table: table, targetTable: target, idMap: idMap, substitutes: [:], archivePath: snapshot.archivePath)
                 statements[table.name] = (classifier, insert, update, RowBinder(columnCount: columns.count))
             }
             let s = statements[table.name]!
@@ -129,10 +141,16 @@ package struct RestoreImporter {
         }
         // 4. Check before committing.
         let integrity = try db.rows("PRAGMA integrity_check").compactMap { $0.first?.stringValue }
-        guard integrity == ["ok"] else { throw VeloError("\(plan.target): integrity check failed after the import: \(integrity.prefix(3).joined(separator: "; ")); nothing was changed") }
+        guard integrity == ["ok"] else {
+            throw VeloError(
+                "\(plan.target): integrity check failed after the import: \(integrity.prefix(3).joined(separator: "; ")); nothing was changed"
+            )
+        }
         let violations = try db.rows("PRAGMA foreign_key_check")
         guard violations.count <= baselineViolations else {
-            throw VeloError("\(plan.target): \(violations.count) foreign keys would break (table \(violations[0].first?.stringValue ?? "?")); nothing was changed")
+            throw VeloError(
+                "\(plan.target): \(violations.count) foreign keys would break (table \(violations[0].first?.stringValue ?? "?")); nothing was changed"
+            )
         }
         return report
     }

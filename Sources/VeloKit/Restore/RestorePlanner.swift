@@ -28,7 +28,9 @@ public struct RestorePlanner {
     static let exampleLimit = 5
 
     /// Reads the archive's header, schema and collection metadata, after checking every byte of it.
-    static func readArchive(_ snapshot: SelectedSnapshot, progress: (any ProgressObserver)?, verifyWhileReading: Bool = false) throws -> (ArchiveFacts?, [RestorePlan.Finding]) {
+    static func readArchive(
+        _ snapshot: SelectedSnapshot, progress: (any ProgressObserver)?, verifyWhileReading: Bool = false
+    ) throws -> (ArchiveFacts?, [RestorePlan.Finding]) {
         if verifyWhileReading, case .catalogued(let entry, let repository) = snapshot {
             // A catalogued snapshot: the catalog has the manifest, so the one pass over the rows can check every
             // entry (and, at its end, the archive's own SHA-256) instead of a separate full read first.
@@ -41,11 +43,14 @@ public struct RestorePlanner {
                 return (nil, [archiveFinding(damage.description)])
             }
         }
-        let audit = try ArchiveAudit.run(path: snapshot.archivePath, expectedSHA256: snapshot.catalogEntry?.archiveSHA256,
-                                         recordedManifest: try snapshot.catalogRecord()?.manifest, progress: progress)
+        let audit = try ArchiveAudit.run(
+            path: snapshot.archivePath, expectedSHA256: snapshot.catalogEntry?.archiveSHA256,
+            recordedManifest: try snapshot.catalogRecord()?.manifest, progress: progress)
         guard audit.problems.isEmpty, let header = audit.header, let manifest = audit.manifest else {
             let findings = audit.problems.prefix(10).map {
-                RestorePlan.Finding(severity: .error, check: "archive", collection: nil, table: nil, message: "archive is damaged: \($0)", count: nil, examples: [])
+                RestorePlan.Finding(
+                    severity: .error, check: "archive", collection: nil, table: nil, message: "archive is damaged: \($0)", count: nil,
+                    examples: [])
             }
             return (nil, Array(findings))
         }
@@ -57,7 +62,9 @@ public struct RestorePlanner {
     }
 
     static func archiveFinding(_ problem: String) -> RestorePlan.Finding {
-        .init(severity: .error, check: "archive", collection: nil, table: nil, message: "archive is damaged: \(problem)", count: nil, examples: [])
+        .init(
+            severity: .error, check: "archive", collection: nil, table: nil, message: "archive is damaged: \(problem)", count: nil,
+            examples: [])
     }
 
     /// The schema and the collection rows, from the start of the archive.
@@ -67,8 +74,9 @@ public struct RestorePlanner {
         if let problem = metadata.schema.problems.first {
             throw ArchiveDamage(path: snapshot.archivePath, entry: ArchiveFormat.schemaPath, reason: problem)
         }
-        return ArchiveFacts(header: header, manifest: manifest, sha256: sha256, schema: metadata.schema,
-                            collections: metadata.collections, collectionRows: metadata.collectionRows)
+        return ArchiveFacts(
+            header: header, manifest: manifest, sha256: sha256, schema: metadata.schema,
+            collections: metadata.collections, collectionRows: metadata.collectionRows)
     }
 
     /// Which tables the options select.
@@ -78,10 +86,12 @@ public struct RestorePlanner {
             let known = Set(facts.collections.map(\.name))
             let unknown = names.filter { !known.contains($0) }
             if !unknown.isEmpty {
-                throw VeloError("the snapshot has no collection \(unknown.joined(separator: ", ")); it has \(known.sorted().joined(separator: ", "))")
+                throw VeloError(
+                    "the snapshot has no collection \(unknown.joined(separator: ", ")); it has \(known.sorted().joined(separator: ", "))")
             }
         }
-        let chosen = options.collections.map { names in facts.collections.filter { names.contains($0.name) && !$0.isSystem } } ?? userCollections
+        let chosen =
+            options.collections.map { names in facts.collections.filter { names.contains($0.name) && !$0.isSystem } } ?? userCollections
         let archived = Set(facts.manifest.tables.map(\.name))
         var tables: [(String, String?)] = []
         if fullRestore {
@@ -99,7 +109,9 @@ public struct RestorePlanner {
         let allowed = Set(RestoreOptions.defaultSystemTables)
         for name in options.systemTables ?? [] {
             guard allowed.contains(name) else {
-                throw VeloError("--system-tables \(name): not a system table a restore merges (choose from \(RestoreOptions.defaultSystemTables.joined(separator: ", ")))")
+                throw VeloError(
+                    "--system-tables \(name): not a system table a restore merges (choose from \(RestoreOptions.defaultSystemTables.joined(separator: ", ")))"
+                )
             }
             if !archived.contains(name) { throw VeloError("--system-tables \(name): the snapshot holds no rows of that table") }
         }
@@ -107,21 +119,30 @@ public struct RestorePlanner {
     }
 
     /// Plans the restore. With `connection`, the target is read through it (the executor's write transaction).
-    package static func plan(_ snapshot: SelectedSnapshot, target: String, options: RestoreOptions, busyTimeout: Duration,
-                             connection: Database?, repository: Repository? = nil, progress: (any ProgressObserver)? = nil) throws -> RestorePlan {
+    package static func plan(
+        _ snapshot: SelectedSnapshot, target: String, options: RestoreOptions, busyTimeout: Duration,
+        connection: Database?, repository: Repository? = nil, progress: (any ProgressObserver)? = nil
+    ) throws -> RestorePlan {
         let targetPath = FileSystem.absolute(target)
-        let (facts, archiveFindings) = try readArchive(snapshot, progress: progress,
-                                                        verifyWhileReading: FileManager.default.fileExists(atPath: targetPath))
+        let (facts, archiveFindings) = try readArchive(
+            snapshot, progress: progress,
+            verifyWhileReading: FileManager.default.fileExists(atPath: targetPath))
         let exists = FileManager.default.fileExists(atPath: targetPath)
         guard let facts else {
-            return RestorePlan(snapshot: snapshot.id ?? "", archive: snapshot.archivePath, target: targetPath, targetExists: exists,
-                               canProceed: false, findings: archiveFindings, tables: [],
-                               fingerprints: .init(archiveSHA256: "", targetSchema: "", targetData: ""), options: options)
+            return RestorePlan(
+                snapshot: snapshot.id ?? "", archive: snapshot.archivePath, target: targetPath, targetExists: exists,
+                canProceed: false, findings: archiveFindings, tables: [],
+                fingerprints: .init(archiveSHA256: "", targetSchema: "", targetData: ""), options: options)
         }
         var findings: [RestorePlan.Finding] = []
-        func add(_ severity: SchemaFinding.Severity, _ check: String, collection: String? = nil, table: String? = nil, _ message: String,
-                 count: Int? = nil, examples: [String] = []) {
-            findings.append(.init(severity: severity, check: check, collection: collection, table: table, message: message, count: count, examples: examples))
+        func add(
+            _ severity: SchemaFinding.Severity, _ check: String, collection: String? = nil, table: String? = nil, _ message: String,
+            count: Int? = nil, examples: [String] = []
+        ) {
+            findings.append(
+                .init(
+                    severity: severity, check: check, collection: collection, table: table, message: message, count: count,
+                    examples: examples))
         }
         if !exists {
             let full = options.collections == nil && options.systemTables == nil
@@ -131,14 +152,18 @@ public struct RestorePlanner {
             let only: Set<String>? = full ? nil : Set(selection.tables.map(\.name) + ["collections", "migrations"])
             let tables = NewDatabaseRestore.writtenTables(facts.manifest.tables.map(\.name), only: only).map { name in
                 let collection = facts.manifest.table(name)?.collection
-                return RestorePlan.TablePlan(table: name, collection: collection, strategy: options.strategy(for: collection), action: "create",
-                                             insert: facts.manifest.table(name)?.rows ?? 0)
+                return RestorePlan.TablePlan(
+                    table: name, collection: collection, strategy: options.strategy(for: collection), action: "create",
+                    insert: facts.manifest.table(name)?.rows ?? 0)
             }
-            add(.info, "target", "\(targetPath) does not exist: a full restore into a new database (the archive's DDL, then the rows, then the indexes)")
+            add(
+                .info, "target",
+                "\(targetPath) does not exist: a full restore into a new database (the archive's DDL, then the rows, then the indexes)")
             checkDisk(facts, selection: selection, insertedShare: 1, target: targetPath, targetBytes: 0, repository: nil, add: add)
-            return RestorePlan(snapshot: facts.header.id, archive: snapshot.archivePath, target: targetPath, targetExists: false,
-                               canProceed: !findings.contains { $0.severity == .error }, findings: findings, tables: tables,
-                               fingerprints: .init(archiveSHA256: facts.sha256, targetSchema: "new", targetData: "new"), options: options)
+            return RestorePlan(
+                snapshot: facts.header.id, archive: snapshot.archivePath, target: targetPath, targetExists: false,
+                canProceed: !findings.contains { $0.severity == .error }, findings: findings, tables: tables,
+                fingerprints: .init(archiveSHA256: facts.sha256, targetSchema: "new", targetData: "new"), options: options)
         }
         let db = try connection ?? Database(path: targetPath, mode: .readOnly, busyTimeout: busyTimeout)
         // One read transaction for the whole plan: a consistent view, and no lock taken per lookup.
@@ -149,8 +174,10 @@ public struct RestorePlanner {
             layout = try TenantDatabase.load(db)
         } catch let error as ModelError {
             add(.error, "target", "\(error)")
-            return RestorePlan(snapshot: facts.header.id, archive: snapshot.archivePath, target: targetPath, targetExists: true, canProceed: false,
-                               findings: findings, tables: [], fingerprints: .init(archiveSHA256: facts.sha256, targetSchema: "", targetData: ""), options: options)
+            return RestorePlan(
+                snapshot: facts.header.id, archive: snapshot.archivePath, target: targetPath, targetExists: true, canProceed: false,
+                findings: findings, tables: [], fingerprints: .init(archiveSHA256: facts.sha256, targetSchema: "", targetData: ""),
+                options: options)
         }
         let selection = try select(facts, options: options, fullRestore: false)
         // 2. Unfinished schema operations in the target.
@@ -162,48 +189,78 @@ public struct RestorePlanner {
         let archiveMigrations = Set(facts.header.source.migrations)
         let missing = facts.header.source.migrations.filter { !targetMigrations.contains($0) }
         if !missing.isEmpty {
-            add(.error, "schema-version", "the target lacks \(missing.count) migrations the archive has (upgrade Veloquent first)", count: missing.count, examples: Array(missing.prefix(exampleLimit)))
+            add(
+                .error, "schema-version", "the target lacks \(missing.count) migrations the archive has (upgrade Veloquent first)",
+                count: missing.count, examples: Array(missing.prefix(exampleLimit)))
         }
         let newer = layout.appliedMigrations.filter { !archiveMigrations.contains($0) }
         if !newer.isEmpty {
-            add(.warning, "schema-version", "the target has \(newer.count) migrations the archive lacks (a newer Veloquent)", count: newer.count, examples: Array(newer.prefix(exampleLimit)))
+            add(
+                .warning, "schema-version", "the target has \(newer.count) migrations the archive lacks (a newer Veloquent)",
+                count: newer.count, examples: Array(newer.prefix(exampleLimit)))
         }
         // 4. Collections.
         var tablePlans: [String: RestorePlan.TablePlan] = [:]
         for t in selection.tables {
-            tablePlans[t.name] = .init(table: t.name, collection: t.collection, strategy: options.strategy(for: t.collection),
-                                       action: layout.schema.table(t.name) == nil ? "create" : "merge")
+            tablePlans[t.name] = .init(
+                table: t.name, collection: t.collection, strategy: options.strategy(for: t.collection),
+                action: layout.schema.table(t.name) == nil ? "create" : "merge")
         }
         for c in selection.collections where !c.isSystem {
             let strategy = options.strategy(for: c.name)
             if let existing = layout.collection(named: c.name) {
                 if existing.id != c.id {
-                    add(.warning, "collection", collection: c.name, "collection \(c.name) has id \(existing.id) in the target and \(c.id) in the archive; relations are matched by name, as Veloquent does")
+                    add(
+                        .warning, "collection", collection: c.name,
+                        "collection \(c.name) has id \(existing.id) in the target and \(c.id) in the archive; relations are matched by name, as Veloquent does"
+                    )
                 }
                 if existing.tableName != c.tableName {
-                    add(.error, "collection", collection: c.name, "collection \(c.name) uses table \(existing.tableName) in the target and \(c.tableName) in the archive")
+                    add(
+                        .error, "collection", collection: c.name,
+                        "collection \(c.name) uses table \(existing.tableName) in the target and \(c.tableName) in the archive")
                 }
-                let same = existing.columns.count == c.columns.count && zip(existing.columns, c.columns).allSatisfy { $0.name == $1.name && ($0.name == "id" || $0.value.isIdentical(to: $1.value)) }
-                add(.info, "collection", collection: c.name, same ? "collection \(c.name): definition identical" :
-                        (strategy == .overwrite ? "collection \(c.name): the archive's definition replaces the target's" : "collection \(c.name): the target's definition is kept (skip)"))
+                let same =
+                    existing.columns.count == c.columns.count
+                    && zip(existing.columns, c.columns).allSatisfy {
+                        $0.name == $1.name && ($0.name == "id" || $0.value.isIdentical(to: $1.value))
+                    }
+                add(
+                    .info, "collection", collection: c.name,
+                    same
+                        ? "collection \(c.name): definition identical"
+                        : (strategy == .overwrite
+                            ? "collection \(c.name): the archive's definition replaces the target's"
+                            : "collection \(c.name): the target's definition is kept (skip)"))
             } else if let owner = layout.collection(forTable: c.tableName) {
-                add(.error, "collection", collection: c.name, "collection \(c.name) is new to the target, but its table \(c.tableName) belongs to the target's collection \(owner.name)")
+                add(
+                    .error, "collection", collection: c.name,
+                    "collection \(c.name) is new to the target, but its table \(c.tableName) belongs to the target's collection \(owner.name)"
+                )
             } else if layout.schema.table(c.tableName) != nil {
-                add(.error, "collection", collection: c.name, "collection \(c.name) is new to the target, but a table \(c.tableName) already exists there")
+                add(
+                    .error, "collection", collection: c.name,
+                    "collection \(c.name) is new to the target, but a table \(c.tableName) already exists there")
             } else if let other = layout.collections.first(where: { $0.id == c.id }) {
-                add(.error, "collection", collection: c.name, "collection \(c.name) is new to the target, but its id \(c.id) is the target's collection \(other.name)")
+                add(
+                    .error, "collection", collection: c.name,
+                    "collection \(c.name) is new to the target, but its id \(c.id) is the target's collection \(other.name)")
             } else {
-                add(.info, "collection", collection: c.name, "collection \(c.name) is absent from the target: it will be created with table \(c.tableName)")
+                add(
+                    .info, "collection", collection: c.name,
+                    "collection \(c.name) is absent from the target: it will be created with table \(c.tableName)")
             }
         }
         // What the restore changes in each table the target has, and what its rows then meet.
         var changes: [String: TableChanges] = [:]
         for t in selection.tables {
             guard let archiveTable = facts.schema.schema.table(t.name), let targetTable = layout.schema.table(t.name) else { continue }
-            let change = try TableChanges.plan(table: t.name, archive: archiveTable, archiveSchema: facts.schema, target: targetTable, db: db,
-                                               strategy: options.strategy(for: t.collection),
-                                               replacesDefinition: replacesDefinition(t.collection, selection: selection, layout: layout, options: options),
-                                               collection: facts.collections.first { $0.name == t.collection && $0.tableName == t.name }) { severity, message in
+            let change = try TableChanges.plan(
+                table: t.name, archive: archiveTable, archiveSchema: facts.schema, target: targetTable, db: db,
+                strategy: options.strategy(for: t.collection),
+                replacesDefinition: replacesDefinition(t.collection, selection: selection, layout: layout, options: options),
+                collection: facts.collections.first { $0.name == t.collection && $0.tableName == t.name }
+            ) { severity, message in
                 add(severity, "collection", collection: t.collection, table: t.name, message)
             }
             changes[t.name] = change
@@ -223,34 +280,45 @@ public struct RestorePlanner {
         let plans = selection.tables.compactMap { rowsPass.plans[$0.name] }
         // 9. Secrets that only the same APP_KEY decrypts.
         if let providers = plans.first(where: { $0.table == "oauth_providers" }), providers.insert + providers.conflicting > 0 {
-            add(.info, "secrets", table: "oauth_providers", "OAuth client secrets are encrypted with Veloquent's APP_KEY: they decrypt only with the same key")
+            add(
+                .info, "secrets", table: "oauth_providers",
+                "OAuth client secrets are encrypted with Veloquent's APP_KEY: they decrypt only with the same key")
         }
         if plans.contains(where: { $0.table == "settings" }) {
-            add(.info, "secrets", table: "settings", "encrypted settings (storage.s3_key, storage.s3_secret, email.mail_password, ai.ai_api_key) decrypt only with the same APP_KEY")
+            add(
+                .info, "secrets", table: "settings",
+                "encrypted settings (storage.s3_key, storage.s3_secret, email.mail_password, ai.ai_api_key) decrypt only with the same APP_KEY"
+            )
         }
         // 10. Disk space.
         var total = 0, inserted = 0
         for p in plans { total += p.insert + p.conflicting + p.identical; inserted += p.insert }
         let share: Double = total == 0 ? 0 : Double(inserted) / Double(total)
-        checkDisk(facts, selection: selection, insertedShare: share, target: targetPath, targetBytes: try FileSystem.fileSize(targetPath),
-                  repository: repository, add: add)
-        return RestorePlan(snapshot: facts.header.id, archive: snapshot.archivePath, target: targetPath, targetExists: true,
-                           canProceed: !findings.contains { $0.severity == .error }, findings: findings, tables: plans,
-                           fingerprints: .init(archiveSHA256: facts.sha256, targetSchema: try schemaFingerprint(db),
-                                               targetData: try dataFingerprint(db, layout: layout, tables: selection.tables.map(\.name))),
-                           options: options, changes: changes)
+        checkDisk(
+            facts, selection: selection, insertedShare: share, target: targetPath, targetBytes: try FileSystem.fileSize(targetPath),
+            repository: repository, add: add)
+        return RestorePlan(
+            snapshot: facts.header.id, archive: snapshot.archivePath, target: targetPath, targetExists: true,
+            canProceed: !findings.contains { $0.severity == .error }, findings: findings, tables: plans,
+            fingerprints: .init(
+                archiveSHA256: facts.sha256, targetSchema: try schemaFingerprint(db),
+                targetData: try dataFingerprint(db, layout: layout, tables: selection.tables.map(\.name))),
+            options: options, changes: changes)
     }
 
     /// Whether the archive's definition of `collection` replaces the target's: an existing user collection restored
     /// with `overwrite`. Then its tables take the archive's columns, column types and managed indexes.
     static func replacesDefinition(_ collection: String?, selection: Selection, layout: TenantDatabase, options: RestoreOptions) -> Bool {
         guard let name = collection, let c = selection.collections.first(where: { $0.name == name }), !c.isSystem,
-              layout.collection(named: name) != nil else { return false }
+            layout.collection(named: name) != nil
+        else { return false }
         return options.strategy(for: name) == .overwrite
     }
 
-    static func checkDisk(_ facts: ArchiveFacts, selection: Selection, insertedShare: Double, target: String, targetBytes: Int64,
-                          repository: Repository?, add: (SchemaFinding.Severity, String, String?, String?, String, Int?, [String]) -> Void) {
+    static func checkDisk(
+        _ facts: ArchiveFacts, selection: Selection, insertedShare: Double, target: String, targetBytes: Int64,
+        repository: Repository?, add: (SchemaFinding.Severity, String, String?, String?, String, Int?, [String]) -> Void
+    ) {
         let names = Set(selection.tables.map(\.name))
         let archived = facts.manifest.entries.filter { $0.table.map(names.contains) ?? false }.reduce(Int64(0)) { $0 + $1.bytes }
         // Rows take about as much room in SQLite as in the archive's text, indexes about half again.
@@ -261,8 +329,10 @@ public struct RestorePlanner {
         if statvfs(directory.isEmpty ? "." : directory, &fs) == 0 {
             let free = Int64(fs.f_bavail) * Int64(fs.f_frsize)
             let needed = growth + safety
-            add(free < needed ? .error : .info, "disk", nil, nil,
-                "\(free / 1_048_576) MiB free where the target is; the restore needs about \(needed / 1_048_576) MiB (growth \(growth / 1_048_576) MiB, safety snapshot \(safety / 1_048_576) MiB)", nil, [])
+            add(
+                free < needed ? .error : .info, "disk", nil, nil,
+                "\(free / 1_048_576) MiB free where the target is; the restore needs about \(needed / 1_048_576) MiB (growth \(growth / 1_048_576) MiB, safety snapshot \(safety / 1_048_576) MiB)",
+                nil, [])
         }
     }
 

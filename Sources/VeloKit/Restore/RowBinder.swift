@@ -37,7 +37,9 @@ struct RowBinder {
                 guard i < count else { throw fail("unexpected end of row") }
                 switch line[i] {
                 case UInt8(ascii: "n"):
-                    guard i + 4 <= count, line[i + 1] == UInt8(ascii: "u"), line[i + 2] == UInt8(ascii: "l"), line[i + 3] == UInt8(ascii: "l") else {
+                    guard i + 4 <= count, line[i + 1] == UInt8(ascii: "u"), line[i + 2] == UInt8(ascii: "l"),
+                        line[i + 3] == UInt8(ascii: "l")
+                    else {
                         throw fail("invalid literal")
                     }
                     try statement.bindNull(at: column)

@@ -29,8 +29,10 @@ final class RowClassifier {
     ///   - targetTable: the table in the target, or nil when the restore creates it (every row is then new).
     ///   - idMap: archive collection ids to the target's ids of the same collections.
     ///   - substitutes: values of the archive columns the restore adds to the target table.
-    init(target: Database, table: SnapshotHeader.Table, targetTable: SQLiteSchema.Table?, idMap: [String: String],
-         substitutes: [String: RecordValue], archivePath: String) throws {
+    init(
+        target: Database, table: SnapshotHeader.Table, targetTable: SQLiteSchema.Table?, idMap: [String: String],
+        substitutes: [String: RecordValue], archivePath: String
+    ) throws {
         self.table = table
         self.archivePath = archivePath
         self.idMap = idMap
@@ -39,7 +41,8 @@ final class RowClassifier {
         let positions = key.compactMap { table.columns.firstIndex(of: $0) }
         if let targetTable, !key.isEmpty, positions.count == key.count {
             keyPositions = positions
-            matcher = try RowMatcher(target: target, table: targetTable.name, columns: table.columns, primaryKey: key, substitutes: substitutes)
+            matcher = try RowMatcher(
+                target: target, table: targetTable.name, columns: table.columns, primaryKey: key, substitutes: substitutes)
         } else {
             keyPositions = []
             matcher = nil
@@ -60,10 +63,13 @@ final class RowClassifier {
     func classify(_ original: UnsafeRawBufferPointer) throws -> Row {
         var line = original
         if let position = collectionIDPosition {
-            guard let ranges = RowValidator.valueRanges(in: original, limit: position + 1), ranges.count == position + 1 else { throw malformed() }
+            guard let ranges = RowValidator.valueRanges(in: original, limit: position + 1), ranges.count == position + 1 else {
+                throw malformed()
+            }
             let range = ranges[position]
             if case .text(let bytes) = try RowsPass.value(original, range, "collection_id"),
-               let mapped = idMap[String(decoding: bytes, as: UTF8.self)] {
+                let mapped = idMap[String(decoding: bytes, as: UTF8.self)]
+            {
                 rewritten.removeAll()
                 rewritten.append(UnsafeRawBufferPointer(rebasing: original[..<range.lowerBound]))
                 RecordEncoder.appendValue(.text(mapped), to: rewritten)

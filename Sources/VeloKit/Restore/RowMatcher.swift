@@ -26,7 +26,8 @@ final class RowMatcher {
         if keyPositions.isEmpty {
             lookup = nil
         } else {
-            let condition = keyPositions.enumerated().map { "\(SQL.quote(columns[$0.element])) = ?\($0.offset + 1)" }.joined(separator: " AND ")
+            let condition = keyPositions.enumerated().map { "\(SQL.quote(columns[$0.element])) = ?\($0.offset + 1)" }.joined(
+                separator: " AND ")
             var bound: [RecordValue] = []
             let keyCount = positions.count
             let expressions = columns.map { name -> String in

@@ -38,8 +38,10 @@ final class RowsPass {
         var strategy: RestorePlan.Strategy
     }
 
-    init(facts: RestorePlanner.ArchiveFacts, selection: RestorePlanner.Selection, layout: TenantDatabase, target: Database,
-         plans: [String: RestorePlan.TablePlan], changes: [String: TableChanges]) throws {
+    init(
+        facts: RestorePlanner.ArchiveFacts, selection: RestorePlanner.Selection, layout: TenantDatabase, target: Database,
+        plans: [String: RestorePlan.TablePlan], changes: [String: TableChanges]
+    ) throws {
         self.changes = changes
         self.facts = facts
         self.selection = selection
@@ -52,7 +54,8 @@ final class RowsPass {
         let stagingPath = NSTemporaryDirectory() + "velo-plan-\(getpid())-\(UInt32.random(in: 0...UInt32.max)).sqlite"
         defer { for suffix in ["", "-journal"] { unlink(stagingPath + suffix) } }
         let staging = try Database(path: stagingPath, mode: .create)
-        try staging.execute("""
+        try staging.execute(
+            """
             PRAGMA journal_mode = OFF; PRAGMA synchronous = OFF;
             CREATE TABLE ids (t TEXT, id, PRIMARY KEY (t, id)) WITHOUT ROWID;
             CREATE TABLE refs (t TEXT, c TEXT, target TEXT, v, row TEXT, severity TEXT);
@@ -62,7 +65,8 @@ final class RowsPass {
         let addRef = try staging.prepare("INSERT INTO refs VALUES (?, ?, ?, ?, ?, ?)")
         // Archive collection ids that resolve in the target: created by the restore, or matched by name (the
         // importer rewrites them to the target's ids).
-        for c in facts.collections where layout.collection(named: c.name) != nil || selection.collections.contains(where: { $0.name == c.name }) {
+        for c in facts.collections
+        where layout.collection(named: c.name) != nil || selection.collections.contains(where: { $0.name == c.name }) {
             try addID.run([.text("collections"), .text(c.id)])
         }
 
@@ -75,19 +79,25 @@ final class RowsPass {
             let strategy = plans[t.name]?.strategy ?? .skip
             let change = changes[t.name] ?? TableChanges()
             let targetTable = layout.schema.table(t.name)
-            var w = TableWork(classifier: try RowClassifier(target: target, table: archived, targetTable: targetTable, idMap: idMap,
-                                                            substitutes: change.substitutes, archivePath: snapshot.archivePath),
-                              uniques: [], notNull: archived.columns.indices.filter { change.notNull.contains(archived.columns[$0]) },
-                              references: try references(for: t.name, collection: t.collection),
-                              recordIDs: referenced.contains(t.name), strategy: strategy)
+            var w = TableWork(
+                classifier: try RowClassifier(
+                    target: target, table: archived, targetTable: targetTable, idMap: idMap,
+                    substitutes: change.substitutes, archivePath: snapshot.archivePath),
+                uniques: [], notNull: archived.columns.indices.filter { change.notNull.contains(archived.columns[$0]) },
+                references: try references(for: t.name, collection: t.collection),
+                recordIDs: referenced.contains(t.name), strategy: strategy)
             if let table = targetTable, !w.classifier.keyPositions.isEmpty {
                 let key = table.primaryKey
                 for index in change.existingUniques {
                     let positions = index.columns.compactMap { archived.columns.firstIndex(of: $0) }
                     guard positions.count == index.columns.count else { continue }
-                    let condition = index.columns.enumerated().map { "\(SQL.quote($0.element)) = ?\($0.offset + 1)" }.joined(separator: " AND ")
-                    w.uniques.append((index.name, positions,
-                                      try target.prepare("SELECT \(SQL.quoteList(key)) FROM \(SQL.quote(t.name)) WHERE \(condition)")))
+                    let condition = index.columns.enumerated().map { "\(SQL.quote($0.element)) = ?\($0.offset + 1)" }.joined(
+                        separator: " AND ")
+                    w.uniques.append(
+                        (
+                            index.name, positions,
+                            try target.prepare("SELECT \(SQL.quoteList(key)) FROM \(SQL.quote(t.name)) WHERE \(condition)")
+                        ))
                 }
                 for index in change.newUniques {
                     let positions = index.columns.compactMap { archived.columns.firstIndex(of: $0) }
@@ -97,7 +107,8 @@ final class RowsPass {
             }
             for i in w.references.indices where layout.schema.table(w.references[i].targetTable) != nil {
                 let r = w.references[i]
-                w.references[i].lookup = try target.prepare("SELECT 1 FROM \(SQL.quote(r.targetTable)) WHERE \(SQL.quote(r.targetColumn)) = ?")
+                w.references[i].lookup = try target.prepare(
+                    "SELECT 1 FROM \(SQL.quote(r.targetTable)) WHERE \(SQL.quote(r.targetColumn)) = ?")
             }
             work[t.name] = w
         }
@@ -106,8 +117,9 @@ final class RowsPass {
         var rowsRead = 0
         // Either the planner has just verified every byte of the archive, or this pass checks each entry against the
         // catalog's manifest and the whole file against the catalog's SHA-256 at the end.
-        let reader = try SnapshotReader(path: snapshot.archivePath, manifest: facts.manifest, archiveSHA256: facts.sha256,
-                                        audited: !facts.verifyWhileReading)
+        let reader = try SnapshotReader(
+            path: snapshot.archivePath, manifest: facts.manifest, archiveSHA256: facts.sha256,
+            audited: !facts.verifyWhileReading)
         try reader.scan(tables: selected) { table, original in
             guard var plan = plans[table.name], let w = work[table.name] else { return true }
             // The same rule as the import's: ids rewritten, then the key looked up and the row compared.
@@ -168,7 +180,9 @@ final class RowsPass {
                         lookup.reset()
                         if found { continue }
                     }
-                    try addRef.run([.text(table.name), .text(r.name), .text(r.targetTable), v.sqliteValue, .text(display), .text(r.severity.rawValue)])
+                    try addRef.run([
+                        .text(table.name), .text(r.name), .text(r.targetTable), v.sqliteValue, .text(display), .text(r.severity.rawValue),
+                    ])
                 }
             }
             // Only rows the target lacks can satisfy a reference the target cannot: only their ids are kept.
@@ -190,33 +204,48 @@ final class RowsPass {
         }
         for (id, entry) in nulls.sorted(by: { $0.key < $1.key }) {
             let parts = id.split(separator: "\u{1F}").map(String.init)
-            findings.append(.init(severity: .error, check: "not-null", collection: layout.collection(forTable: parts[0])?.name, table: parts[0],
-                                  message: "\(entry.count) rows of \(parts[0]) would write NULL into column \(parts[1]), which is NOT NULL in the target",
-                                  count: entry.count, examples: entry.examples))
+            findings.append(
+                .init(
+                    severity: .error, check: "not-null", collection: layout.collection(forTable: parts[0])?.name, table: parts[0],
+                    message: "\(entry.count) rows of \(parts[0]) would write NULL into column \(parts[1]), which is NOT NULL in the target",
+                    count: entry.count, examples: entry.examples))
         }
         for (id, entry) in collisions.sorted(by: { $0.key < $1.key }) {
             let parts = id.split(separator: "\u{1F}").map(String.init)
-            findings.append(.init(severity: .error, check: "unique", collection: layout.collection(forTable: parts[0])?.name, table: parts[0],
-                                  message: "\(entry.count) rows of \(parts[0]) would collide with a different row of the target on unique index \(parts[1])",
-                                  count: entry.count, examples: entry.examples))
+            findings.append(
+                .init(
+                    severity: .error, check: "unique", collection: layout.collection(forTable: parts[0])?.name, table: parts[0],
+                    message:
+                        "\(entry.count) rows of \(parts[0]) would collide with a different row of the target on unique index \(parts[1])",
+                    count: entry.count, examples: entry.examples))
         }
         try staging.execute("COMMIT")
-        try staging.prepare("""
+        try staging.prepare(
+            """
             SELECT t, c, target, severity, count(*), group_concat(row, '|') FROM (
                 SELECT * FROM refs WHERE NOT EXISTS (SELECT 1 FROM ids WHERE ids.t = refs.target AND ids.id = refs.v)
             ) GROUP BY t, c, target, severity ORDER BY t, c
-            """).forEachRow { row in
+            """
+        ).forEachRow { row in
             let severity: SchemaFinding.Severity = row.string(3) == "error" ? .error : .warning
             let examples = Array(row.string(5).split(separator: "|").prefix(RestorePlanner.exampleLimit).map(String.init))
-            findings.append(.init(severity: severity, check: severity == .error ? "foreign-key" : "relation", collection: layout.collection(forTable: row.string(0))?.name,
-                                  table: row.string(0), message: "\(row.int(4)) rows of \(row.string(0)) point with \(row.string(1)) at rows of \(row.string(2)) that are in neither the archive nor the target",
-                                  count: row.int(4), examples: examples))
+            findings.append(
+                .init(
+                    severity: severity, check: severity == .error ? "foreign-key" : "relation",
+                    collection: layout.collection(forTable: row.string(0))?.name,
+                    table: row.string(0),
+                    message:
+                        "\(row.int(4)) rows of \(row.string(0)) point with \(row.string(1)) at rows of \(row.string(2)) that are in neither the archive nor the target",
+                    count: row.int(4), examples: examples))
         }
         for (name, plan) in plans.sorted(by: { $0.key < $1.key }) {
             let verb = plan.strategy == .overwrite ? "overwritten" : "skipped"
-            findings.append(.init(severity: .info, check: "rows", collection: plan.collection, table: name,
-                                  message: "\(name): \(plan.insert) to insert, \(plan.conflicting) conflicting (\(verb)), \(plan.identical) identical, \(plan.onlyInTarget) only in the target",
-                                  count: nil, examples: []))
+            findings.append(
+                .init(
+                    severity: .info, check: "rows", collection: plan.collection, table: name,
+                    message:
+                        "\(name): \(plan.insert) to insert, \(plan.conflicting) conflicting (\(verb)), \(plan.identical) identical, \(plan.onlyInTarget) only in the target",
+                    count: nil, examples: []))
         }
     }
 
@@ -233,12 +262,17 @@ final class RowsPass {
         stagedUniques += 1
         let keyColumns = key.indices.map { "k\($0)" }
         let valueColumns = index.columns.indices.map { "v\($0)" }
-        try staging.execute("CREATE TABLE \(name) (\((keyColumns + valueColumns).joined(separator: ", "))); CREATE INDEX \(name)_v ON \(name) (\(valueColumns.joined(separator: ", ")))")
-        let insert = try staging.prepare("INSERT INTO \(name) VALUES (\((keyColumns + valueColumns).indices.map { "?\($0 + 1)" }.joined(separator: ", ")))")
+        try staging.execute(
+            "CREATE TABLE \(name) (\((keyColumns + valueColumns).joined(separator: ", "))); CREATE INDEX \(name)_v ON \(name) (\(valueColumns.joined(separator: ", ")))"
+        )
+        let insert = try staging.prepare(
+            "INSERT INTO \(name) VALUES (\((keyColumns + valueColumns).indices.map { "?\($0 + 1)" }.joined(separator: ", ")))")
         // Columns the restore adds hold their default in the target's rows.
-        let selected = key.map(SQL.quote) + index.columns.map { column in
-            table.column(column) != nil ? SQL.quote(column) : "NULL"
-        }
+        let selected =
+            key.map(SQL.quote)
+            + index.columns.map { column in
+                table.column(column) != nil ? SQL.quote(column) : "NULL"
+            }
         let added = index.columns.map { table.column($0) == nil ? change.substitutes[$0] : nil }
         try target.prepare("SELECT \(selected.joined(separator: ", ")) FROM \(SQL.quote(table.name))").forEachRow { row in
             var values = row.row().map { RecordValue.from($0) }
@@ -250,26 +284,36 @@ final class RowsPass {
         let notNull = valueColumns.map { "\($0) IS NOT NULL" }.joined(separator: " AND ")
         var duplicates = 0
         var examples: [String] = []
-        try staging.prepare("SELECT count(*), group_concat(\(keyColumns.count == 1 ? "k0" : "k0 || ',' || " + keyColumns.dropFirst().joined(separator: " || ',' || ")), ' and ') FROM \(name) WHERE \(notNull) GROUP BY \(valueColumns.joined(separator: ", ")) HAVING count(*) > 1").forEachRow { row in
+        try staging.prepare(
+            "SELECT count(*), group_concat(\(keyColumns.count == 1 ? "k0" : "k0 || ',' || " + keyColumns.dropFirst().joined(separator: " || ',' || ")), ' and ') FROM \(name) WHERE \(notNull) GROUP BY \(valueColumns.joined(separator: ", ")) HAVING count(*) > 1"
+        ).forEachRow { row in
             duplicates += row.int(0)
             if examples.count < RestorePlanner.exampleLimit { examples.append(row.string(1)) }
         }
         if duplicates > 0 {
-            findings.append(.init(severity: .error, check: "unique", collection: layout.collection(forTable: table.name)?.name, table: table.name,
-                                  message: "the restore creates the archive's unique index \(index.name), and \(duplicates) rows of \(table.name) in the target share values on (\(index.columns.joined(separator: ", ")))",
-                                  count: duplicates, examples: examples))
+            findings.append(
+                .init(
+                    severity: .error, check: "unique", collection: layout.collection(forTable: table.name)?.name, table: table.name,
+                    message:
+                        "the restore creates the archive's unique index \(index.name), and \(duplicates) rows of \(table.name) in the target share values on (\(index.columns.joined(separator: ", ")))",
+                    count: duplicates, examples: examples))
         }
-        return try staging.prepare("SELECT \(keyColumns.joined(separator: ", ")) FROM \(name) WHERE \(valueColumns.enumerated().map { "\($0.element) = ?\($0.offset + 1)" }.joined(separator: " AND "))")
+        return try staging.prepare(
+            "SELECT \(keyColumns.joined(separator: ", ")) FROM \(name) WHERE \(valueColumns.enumerated().map { "\($0.element) = ?\($0.offset + 1)" }.joined(separator: " AND "))"
+        )
     }
 
     /// One value of a row, by its byte range. Plain strings and integers (every id) are read without the parser.
     static func value(_ line: UnsafeRawBufferPointer, _ range: Range<Int>, _ column: String) throws -> RecordValue {
         let bytes = UnsafeRawBufferPointer(rebasing: line[range])
         if bytes.count >= 2, bytes.first == UInt8(ascii: "\""), bytes.last == UInt8(ascii: "\""),
-           !bytes.contains(UInt8(ascii: "\\")) {
+            !bytes.contains(UInt8(ascii: "\\"))
+        {
             return .text(Array(bytes.dropFirst().dropLast()))
         }
-        if !bytes.isEmpty, bytes.count < 19, bytes.allSatisfy({ $0.isDigit || $0 == UInt8(ascii: "-") }), let i = Int64(String(decoding: bytes, as: UTF8.self)) {
+        if !bytes.isEmpty, bytes.count < 19, bytes.allSatisfy({ $0.isDigit || $0 == UInt8(ascii: "-") }),
+            let i = Int64(String(decoding: bytes, as: UTF8.self))
+        {
             return .integer(i)
         }
         return try RecordDecoder.value(try JSONParser.parse(bytes), column: column)
@@ -288,15 +332,22 @@ final class RowsPass {
         if let owner = facts.collections.first(where: { $0.tableName == table }) {
             for field in owner.fields where field.type == .relation {
                 if let position = archived.columns.firstIndex(of: field.name), let target = tableOf(field.targetCollectionID) {
-                    result.append(Reference(column: position, name: field.name, targetTable: target, targetColumn: "id", severity: .warning))
+                    result.append(
+                        Reference(column: position, name: field.name, targetTable: target, targetColumn: "id", severity: .warning))
                 }
             }
         }
-        if let pivot = TenantDatabase.findPivots(facts.collections, prefix: facts.header.source.prefix, exists: { name in facts.header.tables.contains { $0.name == name } }).first(where: { $0.name == table }),
-           let owner = facts.collections.first(where: { $0.name == pivot.sourceCollection }) {
+        if let pivot = TenantDatabase.findPivots(
+            facts.collections, prefix: facts.header.source.prefix, exists: { name in facts.header.tables.contains { $0.name == name } }
+        ).first(where: { $0.name == table }),
+            let owner = facts.collections.first(where: { $0.name == pivot.sourceCollection })
+        {
             let field = owner.fields.first { $0.name == pivot.field }
             if let s = archived.columns.firstIndex(of: "source_id") {
-                result.append(Reference(column: s, name: "source_id", targetTable: layout.collection(named: owner.name)?.tableName ?? owner.tableName, targetColumn: "id", severity: .warning))
+                result.append(
+                    Reference(
+                        column: s, name: "source_id", targetTable: layout.collection(named: owner.name)?.tableName ?? owner.tableName,
+                        targetColumn: "id", severity: .warning))
             }
             if let t = archived.columns.firstIndex(of: "target_id"), let target = tableOf(field?.targetCollectionID) {
                 result.append(Reference(column: t, name: "target_id", targetTable: target, targetColumn: "id", severity: .warning))
@@ -305,8 +356,10 @@ final class RowsPass {
         if layout.schema.table(table) != nil {
             try target.prepare("SELECT \"from\", \"table\", \"to\" FROM pragma_foreign_key_list(?)").forEachRow([.text(table)]) { row in
                 if let position = archived.columns.firstIndex(of: row.string(0)) {
-                    result.append(Reference(column: position, name: row.string(0), targetTable: row.string(1),
-                                            targetColumn: row.optionalString(2) ?? "id", severity: .error))
+                    result.append(
+                        Reference(
+                            column: position, name: row.string(0), targetTable: row.string(1),
+                            targetColumn: row.optionalString(2) ?? "id", severity: .error))
                 }
             }
         }

@@ -30,9 +30,11 @@ struct TableChanges: Sendable {
     /// - Parameters:
     ///   - replacesDefinition: the archive's definition of the owning collection replaces the target's (overwrite).
     ///   - collection: the archive's definition of the collection whose own table `t` is, if it is one.
-    static func plan(table name: String, archive archiveTable: SQLiteSchema.Table, archiveSchema: ArchiveSchema,
-                     target targetTable: SQLiteSchema.Table, db: Database, strategy: RestorePlan.Strategy, replacesDefinition: Bool,
-                     collection: CollectionMetadata?, report: Report) throws -> TableChanges {
+    static func plan(
+        table name: String, archive archiveTable: SQLiteSchema.Table, archiveSchema: ArchiveSchema,
+        target targetTable: SQLiteSchema.Table, db: Database, strategy: RestorePlan.Strategy, replacesDefinition: Bool,
+        collection: CollectionMetadata?, report: Report
+    ) throws -> TableChanges {
         var changes = TableChanges()
         let targetColumns = Dictionary(targetTable.columns.map { ($0.name, $0) }, uniquingKeysWith: { a, _ in a })
         let archiveNames = Set(archiveTable.storedColumns.map(\.name))
@@ -47,13 +49,21 @@ struct TableChanges: Sendable {
                     report(.warning, "column \(name).\(column.name) is missing in the target: it will be added")
                 } else {
                     changes.substitutes[column.name] = .null  // the plan blocks; rows are still counted
-                    report(.error, "column \(name).\(column.name) of the archive is missing in the target" + (strategy == .skip ? " (use --conflict overwrite to add it)" :
-                        (constantDefault ? " and cannot be added without a default" : " and cannot be added with its non-constant default \(column.defaultSQL ?? "")")))
+                    report(
+                        .error,
+                        "column \(name).\(column.name) of the archive is missing in the target"
+                            + (strategy == .skip
+                                ? " (use --conflict overwrite to add it)"
+                                : (constantDefault
+                                    ? " and cannot be added without a default"
+                                    : " and cannot be added with its non-constant default \(column.defaultSQL ?? "")")))
                 }
                 continue
             }
             if Affinity(declared: column.declaredType) != Affinity(declared: other.declaredType) {
-                report(.error, "column \(name).\(column.name) is \(column.declaredType) in the archive and \(other.declaredType) in the target")
+                report(
+                    .error, "column \(name).\(column.name) is \(column.declaredType) in the archive and \(other.declaredType) in the target"
+                )
             }
         }
         for column in targetTable.storedColumns where !archiveNames.contains(column.name) {
@@ -69,17 +79,27 @@ struct TableChanges: Sendable {
             let archived = archiveSchema.objects.filter { $0.type == "index" && $0.tableName == name && $0.sql != nil }
             let present = Set(targetTable.indexes.map(\.name))
             let archivedNames = Set(archived.map(\.name))
-            changes.createIndexes = archived.filter { !present.contains($0.name) }.compactMap { object in archiveTable.indexes.first { $0.name == object.name } }
-            changes.dropIndexes = targetTable.indexes.filter { $0.origin == "c" && $0.name.hasPrefix(name + "_") && !archivedNames.contains($0.name) }.map(\.name)
-            for index in changes.createIndexes { report(.info, "index \(index.name) of the archive is missing in the target: it will be created") }
+            changes.createIndexes = archived.filter { !present.contains($0.name) }.compactMap { object in
+                archiveTable.indexes.first { $0.name == object.name }
+            }
+            changes.dropIndexes = targetTable.indexes.filter {
+                $0.origin == "c" && $0.name.hasPrefix(name + "_") && !archivedNames.contains($0.name)
+            }.map(\.name)
+            for index in changes.createIndexes {
+                report(.info, "index \(index.name) of the archive is missing in the target: it will be created")
+            }
             for index in changes.dropIndexes { report(.info, "index \(index) is not in the archive's definition: it will be dropped") }
             if let collection, collection.tableName == name, !collection.isSystem {
                 let expected = SchemaHealth.expectedColumns(collection)
                 for column in expected {
                     guard let type = column.type, let actual = targetColumns[column.name], actual.declaredType.lowercased() != type,
-                          Affinity(declared: actual.declaredType) == Affinity(declared: type) else { continue }
+                        Affinity(declared: actual.declaredType) == Affinity(declared: type)
+                    else { continue }
                     changes.retypeColumns.append(column.name)
-                    report(.warning, "column \(name).\(column.name) is \(actual.declaredType) in the target, and field \(column.name) of the archive's definition (\(column.field?.type.name ?? "standard")) makes it \(type): the table is rebuilt as 'velo schema recover' does, keeping every row")
+                    report(
+                        .warning,
+                        "column \(name).\(column.name) is \(actual.declaredType) in the target, and field \(column.name) of the archive's definition (\(column.field?.type.name ?? "standard")) makes it \(type): the table is rebuilt as 'velo schema recover' does, keeping every row"
+                    )
                 }
                 if changes.rebuild {
                     // The rebuild makes the columns' nullability the definition's too; rows holding NULL where it
@@ -89,10 +109,16 @@ struct TableChanges: Sendable {
                         .union(targetTable.columns.filter { $0.notNull && !typed.contains($0.name) }.map(\.name))
                         .union(changes.addColumns.filter { $0.notNull && !typed.contains($0.name) }.map(\.name))
                     for column in expected where column.notNull && typed.contains(column.name) && targetColumns[column.name] != nil {
-                        let rows = try db.rows("SELECT \(SQL.quote("id")) FROM \(SQL.quote(name)) WHERE \(SQL.quote(column.name)) IS NULL LIMIT 6")
+                        let rows = try db.rows(
+                            "SELECT \(SQL.quote("id")) FROM \(SQL.quote(name)) WHERE \(SQL.quote(column.name)) IS NULL LIMIT 6")
                         guard !rows.isEmpty else { continue }
-                        let count = Int(try db.scalar("SELECT count(*) FROM \(SQL.quote(name)) WHERE \(SQL.quote(column.name)) IS NULL")?.int64Value ?? 0)
-                        report(.error, "rebuilding \(name) makes column \(column.name) NOT NULL, and \(count) rows of the target hold NULL there (e.g. \(rows.prefix(5).map { "\($0.first ?? .null)" }.joined(separator: ", ")))")
+                        let count = Int(
+                            try db.scalar("SELECT count(*) FROM \(SQL.quote(name)) WHERE \(SQL.quote(column.name)) IS NULL")?.int64Value
+                                ?? 0)
+                        report(
+                            .error,
+                            "rebuilding \(name) makes column \(column.name) NOT NULL, and \(count) rows of the target hold NULL there (e.g. \(rows.prefix(5).map { "\($0.first ?? .null)" }.joined(separator: ", ")))"
+                        )
                     }
                 }
             }
@@ -140,7 +166,9 @@ struct TableChanges: Sendable {
                 }
                 let rows = try db.rows(step.sql)
                 if !rows.isEmpty {
-                    throw VeloError("\(table): rebuilding the table to follow the archive's definition: \(refusal): \(rows.count) rows; nothing was changed")
+                    throw VeloError(
+                        "\(table): rebuilding the table to follow the archive's definition: \(refusal): \(rows.count) rows; nothing was changed"
+                    )
                 }
             }
         }

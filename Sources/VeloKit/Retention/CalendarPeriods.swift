@@ -8,7 +8,7 @@ struct CalendarPeriods {
     init(timeZone: TimeZone) {
         var calendar = Calendar(identifier: .gregorian)
         calendar.timeZone = timeZone
-        calendar.firstWeekday = 2            // Monday
+        calendar.firstWeekday = 2  // Monday
         calendar.minimumDaysInFirstWeek = 4  // ISO 8601 weeks
         self.calendar = calendar
     }

@@ -48,8 +48,9 @@ package struct RetentionEvaluator {
     func decideGroup(_ group: String, _ entries: [CatalogEntry], now: Int64) -> [Decision] {
         let list = entries.sorted { ($0.time, $0.sequence, $0.id) > ($1.time, $1.sequence, $1.id) }
         var decisions = list.map { entry in
-            Decision(id: entry.id, time: entry.time, group: group, keep: false, reasons: [],
-                     damaged: entry.verification?.ok == false, bytes: entry.archiveBytes)
+            Decision(
+                id: entry.id, time: entry.time, group: group, keep: false, reasons: [],
+                damaged: entry.verification?.ok == false, bytes: entry.archiveBytes)
         }
         func keep(_ i: Int, _ reason: String) {
             decisions[i].keep = true

@@ -63,18 +63,24 @@ public struct RetentionPolicy: Equatable, Sendable {
                 if let period { keep[period] = count } else { keepLast = count }
             } else if let period = Self.withinKeys[key] {
                 guard let text = value.stringValue, let duration = RetentionDuration(parsing: text) else {
-                    throw VeloError("\(key) must be a duration such as \"36h\", \"7d\", \"2w\" or \"1y6m\", not \(JSONWriter.string(value))")
+                    throw VeloError(
+                        "\(key) must be a duration such as \"36h\", \"7d\", \"2w\" or \"1y6m\", not \(JSONWriter.string(value))")
                 }
                 if let period { keepWithinPeriod[period] = duration } else { keepWithin = duration }
             } else if key == "keep_tags" {
                 guard let items = value.arrayValue else { throw VeloError("keep_tags must be a list of tags") }
                 keepTags = try items.map { item in
-                    guard let text = item.stringValue, !text.isEmpty else { throw VeloError("keep_tags holds \(JSONWriter.string(item)), not a tag") }
+                    guard let text = item.stringValue, !text.isEmpty else {
+                        throw VeloError("keep_tags holds \(JSONWriter.string(item)), not a tag")
+                    }
                     return text.split(separator: ",").map { $0.trimmingCharacters(in: .whitespaces) }
                 }
             } else if key == "timezone" {
-                guard let name = value.stringValue, let zone = TimeZone(identifier: name), name.contains("/") || name == "UTC" || name == "GMT" else {
-                    throw VeloError("timezone must be an IANA time zone name such as \"Europe/Berlin\" or \"UTC\", not \(JSONWriter.string(value))")
+                guard let name = value.stringValue, let zone = TimeZone(identifier: name),
+                    name.contains("/") || name == "UTC" || name == "GMT"
+                else {
+                    throw VeloError(
+                        "timezone must be an IANA time zone name such as \"Europe/Berlin\" or \"UTC\", not \(JSONWriter.string(value))")
                 }
                 timeZone = zone
             } else if key == "group_by" {
@@ -83,7 +89,9 @@ public struct RetentionPolicy: Equatable, Sendable {
                 }
                 groupBy = grouping
             } else {
-                throw VeloError("unknown key \(key) (known: \((Array(Self.countKeys.keys) + Array(Self.withinKeys.keys) + ["keep_tags", "timezone", "group_by"]).sorted().joined(separator: ", ")))")
+                throw VeloError(
+                    "unknown key \(key) (known: \((Array(Self.countKeys.keys) + Array(Self.withinKeys.keys) + ["keep_tags", "timezone", "group_by"]).sorted().joined(separator: ", ")))"
+                )
             }
         }
         if keepsNothing {

@@ -86,7 +86,10 @@ package final class Database {
         let rc = trimmed.withCString { sqlite3_prepare_v2(handle, $0, -1, &stmt, &tail) }
         guard rc == SQLITE_OK, let stmt else { throw error(code: rc, sql: sql) }
         defer { sqlite3_finalize(stmt) }
-        if let tail, !String(cString: tail).trimmingCharacters(in: CharacterSet.whitespacesAndNewlines.union(CharacterSet(charactersIn: ";"))).isEmpty {
+        if let tail,
+            !String(cString: tail).trimmingCharacters(in: CharacterSet.whitespacesAndNewlines.union(CharacterSet(charactersIn: ";")))
+                .isEmpty
+        {
             throw SQLiteError(code: SQLITE_ERROR, message: "refusing schema SQL that holds more than one statement", path: path, sql: sql)
         }
         let step = sqlite3_step(stmt)

@@ -81,15 +81,17 @@ package struct SQLiteSchema: Sendable {
         for object in objects where object.type == "table" {
             var columns: [Column] = []
             try columnInfo.forEachRow([.text(object.name)]) { row in
-                columns.append(Column(
-                    name: row.string(0), declaredType: row.string(1), notNull: row.int(2) != 0,
-                    defaultSQL: row.optionalString(3), primaryKeyPosition: row.int(4), hidden: row.int(5)))
+                columns.append(
+                    Column(
+                        name: row.string(0), declaredType: row.string(1), notNull: row.int(2) != 0,
+                        defaultSQL: row.optionalString(3), primaryKeyPosition: row.int(4), hidden: row.int(5)))
             }
             var indexes: [Index] = []
             try indexList.forEachRow([.text(object.name)]) { row in
-                indexes.append(Index(
-                    name: row.string(0), table: object.name, unique: row.int(1) != 0, origin: row.string(2),
-                    partial: row.int(3) != 0, columns: [], sql: nil))
+                indexes.append(
+                    Index(
+                        name: row.string(0), table: object.name, unique: row.int(1) != 0, origin: row.string(2),
+                        partial: row.int(3) != 0, columns: [], sql: nil))
             }
             for i in indexes.indices {
                 var names: [String] = []

@@ -44,8 +44,10 @@ package enum Round {
     /// Runs one round. Per-source failures are in the report, not thrown.
     /// - Throws: `.locked` when another round is running, `.input` for a repository that cannot be opened,
     ///   `.interrupted` after SIGINT/SIGTERM.
-    package static func run(config: RunConfig, now: Int64 = Timestamp.now,
-                            progress: (String) -> (any ProgressObserver)? = { _ in nil }) throws -> Report {
+    package static func run(
+        config: RunConfig, now: Int64 = Timestamp.now,
+        progress: (String) -> (any ProgressObserver)? = { _ in nil }
+    ) throws -> Report {
         let repository = try Repository.open(config.repository, create: true)
         // A manual velo holding the repository is waited for, for a while, rather than failing the round.
         repository.lockWait = .seconds(300)
@@ -74,9 +76,12 @@ package enum Round {
                 options.tags = config.tags
                 options.level = config.level
                 options.incremental = !config.full
-                let result = try Backup.run(databasePath: database, repository: repository, options: options, progress: progress("backup \(database)"))
-                backups.append(SourceBackup(source: source, action: "backed-up", lastSnapshot: last, snapshot: result.id,
-                                            bytes: result.bytes, seconds: result.seconds))
+                let result = try Backup.run(
+                    databasePath: database, repository: repository, options: options, progress: progress("backup \(database)"))
+                backups.append(
+                    SourceBackup(
+                        source: source, action: "backed-up", lastSnapshot: last, snapshot: result.id,
+                        bytes: result.bytes, seconds: result.seconds))
             } catch let error as VeloFailure where error.kind == .interrupted {
                 throw error
             } catch {
@@ -98,7 +103,9 @@ package enum Round {
         var pruneError: String?
         if let policy = config.retention {
             try Interruption.check()
-            do { pruneReport = try Prune.run(repository: repository, policy: policy, dryRun: false, now: now) } catch let error as VeloFailure where error.kind == .interrupted {
+            do { pruneReport = try Prune.run(repository: repository, policy: policy, dryRun: false, now: now) } catch let error
+                as VeloFailure where error.kind == .interrupted
+            {
                 throw error
             } catch {
                 pruneError = "\(error)"
@@ -111,7 +118,8 @@ package enum Round {
             .sorted { ($0.time, $0.sequence) > ($1.time, $1.sequence) }  // newest first: the ones a restore would pick
         for entry in candidates.prefix(config.verifyLimit ?? Int.max) {
             try Interruption.check()
-            verified.append(try Verifier.verify(.catalogued(entry, repository: repository), progress: progress("verify \(SnapshotID.short(entry.id))")))
+            verified.append(
+                try Verifier.verify(.catalogued(entry, repository: repository), progress: progress("verify \(SnapshotID.short(entry.id))")))
         }
 
         var statusOptions = BackupStatus.Options()
@@ -126,24 +134,29 @@ package enum Round {
         var failed = backups.filter { $0.action == "failed" }.map(\.source)
         if pruneError != nil { failed.append("prune") }
         if let prometheusError { failed.append("prometheus: \(prometheusError)") }
-        return Report(time: Timestamp.iso8601(now), config: config.file, repository: repository.root, backups: backups,
-                      prune: pruneReport, pruneError: pruneError, verified: verified, prometheus: config.prometheus,
-                      status: status.state, failed: failed, damaged: verified.filter { !$0.ok }.compactMap(\.id))
+        return Report(
+            time: Timestamp.iso8601(now), config: config.file, repository: repository.root, backups: backups,
+            prune: pruneReport, pruneError: pruneError, verified: verified, prometheus: config.prometheus,
+            status: status.state, failed: failed, damaged: verified.filter { !$0.ok }.compactMap(\.id))
     }
 }
 
 extension Round {
     /// The due sources of an app (its landlord and tenants), backed up in parallel as `velo backup --app` does.
-    static func backUp(app: String, config: RunConfig, repository: Repository, latest: [String: Int64], due: (String) -> Bool,
-                       progress: (String) -> (any ProgressObserver)?) throws -> [SourceBackup] {
+    static func backUp(
+        app: String, config: RunConfig, repository: Repository, latest: [String: Int64], due: (String) -> Bool,
+        progress: (String) -> (any ProgressObserver)?
+    ) throws -> [SourceBackup] {
         let layout = try AppLayout.load(app)
         let sources = try layout.sources(selecting: config.tenants.isEmpty ? nil : config.tenants)
         var results: [SourceBackup] = []
         var dueSources: [TenantSource] = []
         for source in sources {
             if let database = source.databasePath, source.notCovered == nil, !due(FileSystem.absolute(database)) {
-                results.append(SourceBackup(source: FileSystem.absolute(database), tenant: source.label, action: "not-due",
-                                            lastSnapshot: latest[FileSystem.absolute(database)].map(Timestamp.iso8601)))
+                results.append(
+                    SourceBackup(
+                        source: FileSystem.absolute(database), tenant: source.label, action: "not-due",
+                        lastSnapshot: latest[FileSystem.absolute(database)].map(Timestamp.iso8601)))
             } else {
                 dueSources.append(source)
             }
@@ -155,8 +168,9 @@ extension Round {
         options.backup.tags = config.tags
         options.backup.level = config.level
         options.backup.incremental = !config.full
-        let report = try AppBackup.run(layout: layout, sources: dueSources, repository: repository, options: options,
-                                       progress: progress("backup --app \(app)"))
+        let report = try AppBackup.run(
+            layout: layout, sources: dueSources, repository: repository, options: options,
+            progress: progress("backup --app \(app)"))
         for outcome in report.sources {
             let source = outcome.database.map(FileSystem.absolute) ?? "\(layout.root) (\(outcome.source))"
             let action: String
@@ -165,9 +179,11 @@ extension Round {
             case .failed: action = "failed"
             case .notCovered: action = config.skipUncovered ? "not-covered" : "failed"
             }
-            results.append(SourceBackup(source: source, tenant: outcome.source, action: action,
-                                        lastSnapshot: latest[source].map(Timestamp.iso8601), snapshot: outcome.snapshot,
-                                        bytes: outcome.bytes, seconds: outcome.seconds, error: outcome.reason))
+            results.append(
+                SourceBackup(
+                    source: source, tenant: outcome.source, action: action,
+                    lastSnapshot: latest[source].map(Timestamp.iso8601), snapshot: outcome.snapshot,
+                    bytes: outcome.bytes, seconds: outcome.seconds, error: outcome.reason))
         }
         return results
     }

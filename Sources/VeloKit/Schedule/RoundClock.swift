@@ -13,7 +13,9 @@ package final class RoundClock: @unchecked Sendable {
     package init() {}
 
     /// Starts the rounds. `report` is told of each round's outcome (or of the error that stopped it).
-    package func start(config: RunConfig, period: Duration = .seconds(60), report: @escaping @Sendable (Result<Round.Report, any Error>) -> Void) {
+    package func start(
+        config: RunConfig, period: Duration = .seconds(60), report: @escaping @Sendable (Result<Round.Report, any Error>) -> Void
+    ) {
         let thread = Thread { [self] in
             while true {
                 condition.lock()

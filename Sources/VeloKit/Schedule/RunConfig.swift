@@ -65,7 +65,9 @@ package struct RunConfig: Sendable {
             path.hasPrefix("/") ? path : ((folder as NSString).appendingPathComponent(path) as NSString).standardizingPath
         }
         func string(_ key: String, _ value: JSONValue) throws -> String {
-            guard let s = value.stringValue, !s.isEmpty else { throw VeloError("\(key) must be a non-empty string, not \(JSONWriter.string(value))") }
+            guard let s = value.stringValue, !s.isEmpty else {
+                throw VeloError("\(key) must be a non-empty string, not \(JSONWriter.string(value))")
+            }
             return s
         }
         func strings(_ key: String, _ value: JSONValue) throws -> [String] {
@@ -74,7 +76,9 @@ package struct RunConfig: Sendable {
         }
         func interval(_ key: String, _ value: JSONValue) throws -> Interval {
             let text = try string(key, value)
-            guard let i = Interval.parse(text) else { throw VeloError("\(key) \(text): expected a span such as 90s, 5m, 1h30m, 26h, 7d or 2w") }
+            guard let i = Interval.parse(text) else {
+                throw VeloError("\(key) \(text): expected a span such as 90s, 5m, 1h30m, 26h, 7d or 2w")
+            }
             return i
         }
         func count(_ key: String, _ value: JSONValue, min: Int) throws -> Int {
@@ -112,12 +116,16 @@ package struct RunConfig: Sendable {
                 level = Int32(n)
             case "retention":
                 if case .object = value {
-                    do { retention = try RetentionPolicy(json: value) } catch let e as VeloError { throw VeloError("retention: \(e.message)") }
+                    do { retention = try RetentionPolicy(json: value) } catch let e as VeloError {
+                        throw VeloError("retention: \(e.message)")
+                    }
                 } else {
                     retention = try RetentionPolicy.load(path: resolve(try string(key, value)))
                 }
             default:
-                throw VeloError("unknown key \(key) (known: repository, databases, app, tenants, jobs, skip_uncovered, tags, backup_every, retention, verify_every, verify_limit, max_age, prometheus, level, full)")
+                throw VeloError(
+                    "unknown key \(key) (known: repository, databases, app, tenants, jobs, skip_uncovered, tags, backup_every, retention, verify_every, verify_limit, max_age, prometheus, level, full)"
+                )
             }
         }
         guard let repository else { throw VeloError("repository is missing: the folder snapshots go to") }

@@ -74,15 +74,18 @@ package enum BackupStatus {
         var sources = index.sources.map { evaluate($0, options: options) }
         let known = Set(sources.map(\.source))
         for missing in options.expectedSources where !known.contains(missing) {
-            sources.append(Source(source: missing, kind: "", state: .critical, reasons: ["no snapshot"], snapshots: 0, totalBytes: 0,
-                                  latest: nil, lastVerification: nil, failing: [], unverified: 0, sizes: [], sizeChangePercent: nil))
+            sources.append(
+                Source(
+                    source: missing, kind: "", state: .critical, reasons: ["no snapshot"], snapshots: 0, totalBytes: 0,
+                    latest: nil, lastVerification: nil, failing: [], unverified: 0, sizes: [], sizeChangePercent: nil))
         }
         sources.sort { $0.source < $1.source }
         var state = sources.map(\.state).max() ?? .ok
         if !index.damaged.isEmpty { state = .critical }
         if sources.isEmpty && index.damaged.isEmpty { state = .critical }
-        return Report(time: Timestamp.iso8601(options.now), repository: repository.root, maxAgeSeconds: options.maxAge.seconds,
-                      state: state, sources: sources, damagedCatalogEntries: index.damaged.map(\.description), cached: index.fromCache)
+        return Report(
+            time: Timestamp.iso8601(options.now), repository: repository.root, maxAgeSeconds: options.maxAge.seconds,
+            state: state, sources: sources, damagedCatalogEntries: index.damaged.map(\.description), cached: index.fromCache)
     }
 
     static func evaluate(_ summary: SourceSummary, options: Options) -> Source {
@@ -118,7 +121,9 @@ package enum BackupStatus {
         return Source(
             source: summary.source, kind: summary.kind, state: state, reasons: reasons, snapshots: summary.snapshots,
             totalBytes: summary.totalBytes,
-            latest: latest.map { Snapshot(id: $0.id, time: Timestamp.iso8601($0.time), ageSeconds: options.now - $0.time, bytes: $0.bytes) },
+            latest: latest.map {
+                Snapshot(id: $0.id, time: Timestamp.iso8601($0.time), ageSeconds: options.now - $0.time, bytes: $0.bytes)
+            },
             lastVerification: summary.lastVerification.map {
                 Verification(id: $0.id, time: Timestamp.iso8601($0.time), ageSeconds: options.now - $0.time, ok: $0.ok)
             },

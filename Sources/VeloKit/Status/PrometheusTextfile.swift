@@ -13,20 +13,31 @@ package enum PrometheusTextfile {
         func labels(_ s: BackupStatus.Source) -> String { "{source=\"\(escape(s.source))\",kind=\"\(escape(s.kind))\"}" }
         let sources = report.sources
         let now = Timestamp.parseISO8601(report.time) ?? Timestamp.now
-        family("velo_last_backup_timestamp_seconds", "Time of the source's newest snapshot (Unix seconds).",
-               sources.compactMap { s in s.latest.map { (labels(s), String(now - $0.ageSeconds)) } })
-        family("velo_last_verify_timestamp_seconds", "Time of the newest verification of any of the source's snapshots.",
-               sources.compactMap { s in s.lastVerification.map { (labels(s), String(now - $0.ageSeconds)) } })
-        family("velo_last_verify_ok", "1 when the newest verification found the snapshot sound, 0 when it found damage.",
-               sources.compactMap { s in s.lastVerification.map { (labels(s), $0.ok ? "1" : "0") } })
-        family("velo_snapshot_bytes", "Bytes the source's newest snapshot added to the repository (its archive, and an incremental snapshot's new packs and lists).",
-               sources.compactMap { s in s.latest.map { (labels(s), String($0.bytes)) } })
+        family(
+            "velo_last_backup_timestamp_seconds", "Time of the source's newest snapshot (Unix seconds).",
+            sources.compactMap { s in s.latest.map { (labels(s), String(now - $0.ageSeconds)) } })
+        family(
+            "velo_last_verify_timestamp_seconds", "Time of the newest verification of any of the source's snapshots.",
+            sources.compactMap { s in s.lastVerification.map { (labels(s), String(now - $0.ageSeconds)) } })
+        family(
+            "velo_last_verify_ok", "1 when the newest verification found the snapshot sound, 0 when it found damage.",
+            sources.compactMap { s in s.lastVerification.map { (labels(s), $0.ok ? "1" : "0") } })
+        family(
+            "velo_snapshot_bytes",
+            "Bytes the source's newest snapshot added to the repository (its archive, and an incremental snapshot's new packs and lists).",
+            sources.compactMap { s in s.latest.map { (labels(s), String($0.bytes)) } })
         family("velo_snapshots", "Snapshots of the source in the repository.", sources.map { (labels($0), String($0.snapshots)) })
-        family("velo_snapshots_failing", "Snapshots of the source whose last verification failed.",
-               sources.map { (labels($0), String($0.failing.count)) })
-        family("velo_repository_bytes", "Bytes the source's snapshots in the repository added when they were taken (archives, and new packs and lists).", sources.map { (labels($0), String($0.totalBytes)) })
-        family("velo_source_status", "0 ok, 1 warning (never verified, or verified too long ago), 2 critical (stale, failed verification, no snapshot).",
-               sources.map { (labels($0), $0.state == .ok ? "0" : $0.state == .warning ? "1" : "2") })
+        family(
+            "velo_snapshots_failing", "Snapshots of the source whose last verification failed.",
+            sources.map { (labels($0), String($0.failing.count)) })
+        family(
+            "velo_repository_bytes",
+            "Bytes the source's snapshots in the repository added when they were taken (archives, and new packs and lists).",
+            sources.map { (labels($0), String($0.totalBytes)) })
+        family(
+            "velo_source_status",
+            "0 ok, 1 warning (never verified, or verified too long ago), 2 critical (stale, failed verification, no snapshot).",
+            sources.map { (labels($0), $0.state == .ok ? "0" : $0.state == .warning ? "1" : "2") })
         family("velo_catalog_damaged_entries", "Catalog entries that cannot be read.", [("", String(report.damagedCatalogEntries.count))])
         family("velo_status_timestamp_seconds", "When this file was written.", [("", String(now))])
         return out

@@ -66,9 +66,10 @@ package struct SourceSummary: Equatable, Sendable {
 
     init?(json: JSONValue) {
         guard let source = json["source"]?.stringValue, let kind = json["kind"]?.stringValue,
-              let count = json["snapshots"]?.intValue, let total = json["total_bytes"]?.intValue,
-              let first = json["first_time"]?.intValue, let recent = json["recent"]?.arrayValue,
-              let failing = json["failing"]?.arrayValue, let unverified = json["unverified"]?.intValue else { return nil }
+            let count = json["snapshots"]?.intValue, let total = json["total_bytes"]?.intValue,
+            let first = json["first_time"]?.intValue, let recent = json["recent"]?.arrayValue,
+            let failing = json["failing"]?.arrayValue, let unverified = json["unverified"]?.intValue
+        else { return nil }
         self.source = source
         self.kind = kind
         snapshots = count
@@ -76,7 +77,9 @@ package struct SourceSummary: Equatable, Sendable {
         firstTime = Int64(first)
         var points: [Point] = []
         for p in recent {
-            guard let a = p.arrayValue, a.count == 3, let id = a[0].stringValue, let t = a[1].intValue, let b = a[2].intValue else { return nil }
+            guard let a = p.arrayValue, a.count == 3, let id = a[0].stringValue, let t = a[1].intValue, let b = a[2].intValue else {
+                return nil
+            }
             points.append(Point(id: id, time: Int64(t), bytes: Int64(b)))
         }
         self.recent = points

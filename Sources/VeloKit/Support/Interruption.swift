@@ -45,7 +45,9 @@ public enum Interruption {
     /// - Throws: `VeloError` of kind `.interrupted`.
     public static func check() throws {
         if let number = requestedSignal {
-            throw VeloError("interrupted by \(number == SIGTERM ? "SIGTERM" : "SIGINT"): stopped cleanly, nothing half-written is left", kind: .interrupted)
+            throw VeloError(
+                "interrupted by \(number == SIGTERM ? "SIGTERM" : "SIGINT"): stopped cleanly, nothing half-written is left",
+                kind: .interrupted)
         }
     }
 }

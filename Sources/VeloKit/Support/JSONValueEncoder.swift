@@ -116,7 +116,9 @@ struct KeyedNodeContainer<Key: CodingKey>: KeyedEncodingContainerProtocol {
     mutating func encode(_ value: UInt64, forKey key: Key) throws { set(key, .int(value)) }
     mutating func encode(_ value: Int32, forKey key: Key) throws { set(key, .int(value)) }
 
-    mutating func nestedContainer<NestedKey: CodingKey>(keyedBy keyType: NestedKey.Type, forKey key: Key) -> KeyedEncodingContainer<NestedKey> {
+    mutating func nestedContainer<NestedKey: CodingKey>(
+        keyedBy keyType: NestedKey.Type, forKey key: Key
+    ) -> KeyedEncodingContainer<NestedKey> {
         let child = EncodingNode()
         child.pairs = []
         node.pairs!.append((JSONValueEncoder.snakeCase(key.stringValue), child))

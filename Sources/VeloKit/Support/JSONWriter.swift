@@ -203,7 +203,9 @@ package enum JSONEscaping {
             return 3
         }
         if b0 < 0xF5 {
-            guard let b1 = cont(1), let b2 = cont(2), let b3 = cont(3), b1 & 0xC0 == 0x80, b2 & 0xC0 == 0x80, b3 & 0xC0 == 0x80 else { return 0 }
+            guard let b1 = cont(1), let b2 = cont(2), let b3 = cont(3), b1 & 0xC0 == 0x80, b2 & 0xC0 == 0x80, b3 & 0xC0 == 0x80 else {
+                return 0
+            }
             if b0 == 0xF0 && b1 < 0x90 { return 0 }
             if b0 == 0xF4 && b1 >= 0x90 { return 0 }
             return 4

@@ -53,7 +53,8 @@ package enum Timestamp {
             return n
         }
         guard let y = number(0..<4), let m = number(5..<7), let d = number(8..<10), let h = number(11..<13),
-              let mi = number(14..<16), let s = number(17..<19), (1...12).contains(m), (1...daysIn(month: m, year: y)).contains(d), h < 24, mi < 60, s < 60
+            let mi = number(14..<16), let s = number(17..<19), (1...12).contains(m), (1...daysIn(month: m, year: y)).contains(d), h < 24,
+            mi < 60, s < 60
         else { return nil }
         return days(fromCivil: Int64(y), m, d) * 86_400 + Int64(h * 3600 + mi * 60 + s)
     }
@@ -100,7 +101,9 @@ extension Timestamp {
         switch parseStrict(text) {
         case .success(let seconds): return seconds
         case .failure(let reason):
-            throw VeloError("\(option) \(text): \(reason.message); give an ISO 8601 time with an offset, such as 2026-11-27T03:00:00Z or 2026-11-27T03:00:00+01:00, or a date (midnight UTC)")
+            throw VeloError(
+                "\(option) \(text): \(reason.message); give an ISO 8601 time with an offset, such as 2026-11-27T03:00:00Z or 2026-11-27T03:00:00+01:00, or a date (midnight UTC)"
+            )
         }
     }
 
@@ -130,11 +133,16 @@ extension Timestamp {
         }
         guard (1...12).contains(m) else { return .failure(Invalid(message: "month \(m) does not exist")) }
         let monthDays = daysIn(month: m, year: y)
-        guard (1...monthDays).contains(d) else { return .failure(Invalid(message: "day \(d) does not exist in \(String(format: "%04d-%02d", y, m)), which has \(monthDays) days")) }
+        guard (1...monthDays).contains(d) else {
+            return .failure(
+                Invalid(message: "day \(d) does not exist in \(String(format: "%04d-%02d", y, m)), which has \(monthDays) days"))
+        }
         let day = days(fromCivil: Int64(y), m, d) * 86_400
         if i == b.count { return .success(day) }
         guard take(0x54) || take(0x74) || take(0x20) else { return .failure(Invalid(message: "expected T between the date and the time")) }
-        guard let h = digits(2), take(0x3A), let mi = digits(2) else { return .failure(Invalid(message: "not a time of the form HH:MM:SS")) }
+        guard let h = digits(2), take(0x3A), let mi = digits(2) else {
+            return .failure(Invalid(message: "not a time of the form HH:MM:SS"))
+        }
         var sec = 0
         if take(0x3A) {
             guard let s = digits(2) else { return .failure(Invalid(message: "not a time of the form HH:MM:SS")) }
@@ -154,7 +162,11 @@ extension Timestamp {
             return i == b.count ? .success(local) : .failure(Invalid(message: "unexpected text after the offset"))
         }
         let sign: Int64
-        if take(0x2B) { sign = 1 } else if take(0x2D) { sign = -1 } else {
+        if take(0x2B) {
+            sign = 1
+        } else if take(0x2D) {
+            sign = -1
+        } else {
             return .failure(Invalid(message: "unexpected text after the time"))
         }
         guard let oh = digits(2) else { return .failure(Invalid(message: "the offset is not of the form +HH:MM")) }

@@ -12,8 +12,9 @@ enum FreshTenant {
         var random = SystemRandomNumberGenerator()
         let now = Timestamp.now
         func id(_ uppercase: Bool = false) -> String {
-            ULID.string(milliseconds: UInt64(now) * 1000, high: UInt16.random(in: 0...UInt16.max, using: &random),
-                        low: UInt64.random(in: 0...UInt64.max, using: &random), uppercase: uppercase)
+            ULID.string(
+                milliseconds: UInt64(now) * 1000, high: UInt16.random(in: 0...UInt16.max, using: &random),
+                low: UInt64.random(in: 0...UInt64.max, using: &random), uppercase: uppercase)
         }
         let ids = (0..<8).map { _ in id() }
         let demo = DemoCollections(ids: { ids[$0] }, superusersID: id(true), createdAt: Timestamp.format(now))
@@ -26,7 +27,9 @@ enum FreshTenant {
         try db.transaction(.immediate) {
             func insert(_ name: String) throws {
                 let row = rows.first { $0[3] == .text(name) }!
-                try db.execute("insert into \"collections\" (\(SQL.quoteList(DemoCollections.columns))) values (\(Array(repeating: "?", count: row.count).joined(separator: ", ")))", row)
+                try db.execute(
+                    "insert into \"collections\" (\(SQL.quoteList(DemoCollections.columns))) values (\(Array(repeating: "?", count: row.count).joined(separator: ", ")))",
+                    row)
             }
             for migration in SystemSchema.migrations {
                 for sql in migration.statements { try db.execute(sql) }

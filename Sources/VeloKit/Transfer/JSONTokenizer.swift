@@ -124,7 +124,9 @@ final class JSONTokenizer {
                     if try peekByte() == nil { return .end }
                     throw fail("unexpected data after the value")
                 }
-                guard let c = try peekByte() else { throw fail("unexpected end of input in \(top == UInt8(ascii: "{") ? "an object" : "an array")") }
+                guard let c = try peekByte() else {
+                    throw fail("unexpected end of input in \(top == UInt8(ascii: "{") ? "an object" : "an array")")
+                }
                 if c == UInt8(ascii: ",") {
                     index += 1
                     state = top == UInt8(ascii: "{") ? .key : .value
@@ -159,7 +161,9 @@ final class JSONTokenizer {
                 switch c {
                 case UInt8(ascii: "{"), UInt8(ascii: "["):
                     guard stack.count < JSONTokenizer.maxDepth else {
-                        throw Failure(offset: offset, reason: "nested deeper than \(JSONTokenizer.maxDepth) levels, the limit of a payload", isLimit: true)
+                        throw Failure(
+                            offset: offset, reason: "nested deeper than \(JSONTokenizer.maxDepth) levels, the limit of a payload",
+                            isLimit: true)
                     }
                     index += 1
                     stack.append(c)
@@ -195,7 +199,9 @@ final class JSONTokenizer {
     private func readNumber() throws {
         text.removeAll(keepingCapacity: true)
         func isDigit(_ b: UInt8?) -> Bool { b.map { $0 >= 0x30 && $0 <= 0x39 } ?? false }
-        func take() throws { text.append(buffer[index]); index += 1; if text.count > 1024 { throw fail("a number longer than 1024 characters") } }
+        func take() throws {
+            text.append(buffer[index]); index += 1; if text.count > 1024 { throw fail("a number longer than 1024 characters") }
+        }
         if try peekByte() == UInt8(ascii: "-") { try take() }
         guard isDigit(try peekByte()) else { throw fail("expected a digit") }
         if try peekByte() == UInt8(ascii: "0") { try take() } else { while isDigit(try peekByte()) { try take() } }

@@ -27,11 +27,20 @@ package enum PayloadExporter {
 
     /// Veloquent's `options` data: the non-system collections by name, and the allow-list.
     package static func options(_ layout: TenantDatabase) -> JSONValue {
-        let collections = layout.collections.filter { !$0.isSystem }.sorted { Array($0.name.utf8).lexicographicallyPrecedes(Array($1.name.utf8)) }
+        let collections = layout.collections.filter { !$0.isSystem }.sorted {
+            Array($0.name.utf8).lexicographicallyPrecedes(Array($1.name.utf8))
+        }
         return .object([
-            ("collections", .array(collections.map { c in
-                .object([("id", .string(c.id)), ("name", .string(c.name)), ("table_name", .string(c.tableName)), ("is_system", .bool(c.isSystem))])
-            })),
+            (
+                "collections",
+                .array(
+                    collections.map { c in
+                        .object([
+                            ("id", .string(c.id)), ("name", .string(c.name)), ("table_name", .string(c.tableName)),
+                            ("is_system", .bool(c.isSystem)),
+                        ])
+                    })
+            ),
             ("system_tables", .array(TransferPayload.allowedSystemTables.map { .string($0) })),
         ])
     }
@@ -52,15 +61,21 @@ package enum PayloadExporter {
             ("description", c.description.map { .string($0) } ?? .null),
             ("fields", .array(c.fields.map { TransferFieldShape.exported($0.raw) })),
             ("api_rules", c.apiRules ?? .null),
-            ("indexes", .array(c.indexes.map { .object([("columns", .array($0.columns.map { .string($0) })), ("type", .string($0.kind.rawValue))]) })),
+            (
+                "indexes",
+                .array(
+                    c.indexes.map { .object([("columns", .array($0.columns.map { .string($0) })), ("type", .string($0.kind.rawValue))]) })
+            ),
             ("options", c.options ?? .null),
         ])
     }
 
     /// Writes the payload of `database` (laid out as `layout`) into `output`. Errors match Veloquent's: a system
     /// table outside the allow-list, a table that does not exist. Nothing is written before they are checked.
-    package static func export(database: Database, layout: TenantDatabase, options: Options, to output: PayloadOutput,
-                               progress: (any ProgressObserver)? = nil) throws -> Summary {
+    package static func export(
+        database: Database, layout: TenantDatabase, options: Options, to output: PayloadOutput,
+        progress: (any ProgressObserver)? = nil
+    ) throws -> Summary {
         let allowed = TransferPayload.allowedSystemTables
         for table in options.systemTables where !allowed.contains(table) {
             throw VeloError(TransferPayload.notAllowed(table))
@@ -122,7 +137,9 @@ package enum PayloadExporter {
 
     /// Writes `[{...},...]`: every row of `table` as `DB::table($t)->get()` gives it under SQLite (columns in
     /// table order; integers, reals, text and null as they are stored).
-    static func writeRows(of table: String, database: Database, to output: PayloadOutput, progress: (any ProgressObserver)? = nil) throws -> Int {
+    static func writeRows(
+        of table: String, database: Database, to output: PayloadOutput, progress: (any ProgressObserver)? = nil
+    ) throws -> Int {
         let statement = try database.prepare("SELECT * FROM \(SQL.quote(table))")
         let count = statement.columnCount
         let keys: [[UInt8]] = (0..<count).map { i in
@@ -191,8 +208,15 @@ package enum PayloadExporter {
         }
     }
 
-    static func badValue(_ table: String, _ row: Int, _ column: Int32, _ statement: Statement, _ idColumn: Int32?, _ reason: String) -> VeloError {
-        let id = idColumn.map { c -> String in let v = statement.value(c); return " (id \(v.stringValue ?? v.int64Value.map(String.init) ?? "?"))" } ?? ""
-        return VeloError("\(statement.database.path): table \(table), row \(row)\(id), column \(statement.columnName(column)): \(reason); nothing was exported")
+    static func badValue(
+        _ table: String, _ row: Int, _ column: Int32, _ statement: Statement, _ idColumn: Int32?, _ reason: String
+    ) -> VeloError {
+        let id =
+            idColumn.map { c -> String in
+                let v = statement.value(c); return " (id \(v.stringValue ?? v.int64Value.map(String.init) ?? "?"))"
+            } ?? ""
+        return VeloError(
+            "\(statement.database.path): table \(table), row \(row)\(id), column \(statement.columnName(column)): \(reason); nothing was exported"
+        )
     }
 }

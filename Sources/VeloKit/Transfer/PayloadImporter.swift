@@ -55,19 +55,25 @@ final class PayloadImporter: PayloadReader.RecordsSink {
             return
         }
         findingIndex[key] = result.findings.count
-        result.findings.append(RestorePlan.Finding(severity: .error, check: check, collection: collection, table: table, message: message,
-                                                   count: example == nil ? nil : 1, examples: example.map { [$0] } ?? []))
+        result.findings.append(
+            RestorePlan.Finding(
+                severity: .error, check: check, collection: collection, table: table, message: message,
+                count: example == nil ? nil : 1, examples: example.map { [$0] } ?? []))
     }
 
     func note(_ check: String, table: String? = nil, collection: String? = nil, _ message: String) {
-        result.findings.append(RestorePlan.Finding(severity: .info, check: check, collection: collection, table: table, message: message, count: nil, examples: []))
+        result.findings.append(
+            RestorePlan.Finding(
+                severity: .info, check: check, collection: collection, table: table, message: message, count: nil, examples: []))
     }
 
     // MARK: Ids
 
     func newCollectionID() -> String {
         let ms = UInt64(max(0, Date().timeIntervalSince1970 * 1000))
-        return ULID.string(milliseconds: ms, high: UInt16.random(in: 0...UInt16.max, using: &random), low: UInt64.random(in: 0...UInt64.max, using: &random))
+        return ULID.string(
+            milliseconds: ms, high: UInt16.random(in: 0...UInt16.max, using: &random),
+            low: UInt64.random(in: 0...UInt64.max, using: &random))
     }
 
     func newFieldID() -> String {
@@ -110,9 +116,12 @@ final class PayloadImporter: PayloadReader.RecordsSink {
             var f = field
             if f["type"]?.stringValue == "timestamp" { f = TransferFieldShape.setting("type", to: .string("datetime"), in: f) }
             if let pivots = f["pivot_fields"]?.arrayValue {
-                f = TransferFieldShape.setting("pivot_fields", to: .array(pivots.map { p in
-                    p["type"]?.stringValue == "timestamp" ? TransferFieldShape.setting("type", to: .string("datetime"), in: p) : p
-                }), in: f)
+                f = TransferFieldShape.setting(
+                    "pivot_fields",
+                    to: .array(
+                        pivots.map { p in
+                            p["type"]?.stringValue == "timestamp" ? TransferFieldShape.setting("type", to: .string("datetime"), in: p) : p
+                        }), in: f)
             }
             return f
         }
@@ -154,20 +163,27 @@ final class PayloadImporter: PayloadReader.RecordsSink {
             let id = preserveIDs && !oldID.isEmpty ? oldID : newCollectionID()
             let table = isSystem ? name : prefix + name
             guard TransferPayload.isValidTableName(table) else {
-                block("collection", collection: name, "\(place): collection name \(JSONWriter.string(.string(name))) cannot name a table (letters, digits and _ only)")
+                block(
+                    "collection", collection: name,
+                    "\(place): collection name \(JSONWriter.string(.string(name))) cannot name a table (letters, digits and _ only)")
                 return nil
             }
             if try db.scalar("SELECT count(*) FROM sqlite_schema WHERE type = 'table' AND name = ?", [.text(table)])?.int64Value ?? 0 > 0 {
-                block("collection", table: table, collection: name, "collection \(name) is new, but the target already has a table \(table) that no collection owns (see velo schema orphans)")
+                block(
+                    "collection", table: table, collection: name,
+                    "collection \(name) is new, but the target already has a table \(table) that no collection owns (see velo schema orphans)"
+                )
                 return nil
             }
             let system = TransferFieldShape.systemFields(type, newID: newFieldID)
             let user = filtered.map { prepareField($0) }
             let fields = finishFields(system.leading + user + system.trailing, indexes: indexes)
             let rulesToStore = mergedRules(.array([]), type: type)
-            let metadata = try CollectionMetadata(columns: collectionRow(id: id, type: type, isSystem: isSystem, name: name, table: table,
-                                                                          description: row["description"], fields: fields, apiRules: rulesToStore,
-                                                                          indexes: indexes, options: optionsJSON), path: db.path)
+            let metadata = try CollectionMetadata(
+                columns: collectionRow(
+                    id: id, type: type, isSystem: isSystem, name: name, table: table,
+                    description: row["description"], fields: fields, apiRules: rulesToStore,
+                    indexes: indexes, options: optionsJSON), path: db.path)
             do {
                 try db.savepoint("velo_collection") {
                     try db.execute(CollectionDDL.createTable(metadata, extraColumns: unknownTypeColumns(metadata)))
@@ -195,7 +211,9 @@ final class PayloadImporter: PayloadReader.RecordsSink {
         // Overwrite: the target's reserved fields, then the payload's own fields.
         let keptReserved = existing.fields.filter { reserved.contains($0.name) }.map(\.raw)
         let fields = finishFields(keptReserved + filtered.map { prepareField($0) }, indexes: indexes)
-        guard try overwrite(existing, fields: fields, indexes: indexes, options: optionsJSON, description: row["description"]) else { return nil }
+        guard try overwrite(existing, fields: fields, indexes: indexes, options: optionsJSON, description: row["description"]) else {
+            return nil
+        }
         if preserveIDs && !oldID.isEmpty && oldID != existing.id {
             try db.execute("UPDATE \"collections\" SET \"id\" = ? WHERE \"id\" = ?", [.text(oldID), .text(existing.id)])
             idMapping[oldID] = oldID
@@ -237,13 +255,18 @@ final class PayloadImporter: PayloadReader.RecordsSink {
 
     /// Columns for fields of types velo does not know: kept, typeless and nullable, so their values survive.
     private func unknownTypeColumns(_ c: CollectionMetadata) -> [String] {
-        c.fields.filter { if case .unknown = $0.type { return !Field.isStandardColumn($0.name) } else { return false } }.map { SQL.quote($0.name) }
+        c.fields.filter { if case .unknown = $0.type { return !Field.isStandardColumn($0.name) } else { return false } }.map {
+            SQL.quote($0.name)
+        }
     }
 
-    private func collectionRow(id: String, type: String, isSystem: Bool, name: String, table: String, description: JSONValue?,
-                               fields: [JSONValue], apiRules: JSONValue, indexes: [IndexSpec], options: JSONValue) -> [(name: String, value: SQLiteValue)] {
+    private func collectionRow(
+        id: String, type: String, isSystem: Bool, name: String, table: String, description: JSONValue?,
+        fields: [JSONValue], apiRules: JSONValue, indexes: [IndexSpec], options: JSONValue
+    ) -> [(name: String, value: SQLiteValue)] {
         func json(_ v: JSONValue) -> SQLiteValue { .text(JSONWriter.string(v, escapesSlashes: true)) }
-        let indexJSON = JSONValue.array(indexes.map { .object([("columns", .array($0.columns.map { .string($0) })), ("type", .string($0.kind.rawValue))]) })
+        let indexJSON = JSONValue.array(
+            indexes.map { .object([("columns", .array($0.columns.map { .string($0) })), ("type", .string($0.kind.rawValue))]) })
         return [
             ("id", .text(id)), ("type", .text(type)), ("is_system", .integer(isSystem ? 1 : 0)), ("name", .text(name)),
             ("table_name", .text(table)), ("description", description?.stringValue.map { .text($0) } ?? .null),
@@ -255,14 +278,18 @@ final class PayloadImporter: PayloadReader.RecordsSink {
     private func insertCollection(_ c: CollectionMetadata) throws {
         let have = Set(try db.rows("SELECT name FROM pragma_table_info('collections')").compactMap { $0.first?.stringValue })
         let columns = c.columns.filter { have.contains($0.name) }
-        try db.execute("INSERT INTO \"collections\" (\(SQL.quoteList(columns.map(\.name)))) VALUES (\(Array(repeating: "?", count: columns.count).joined(separator: ", ")))",
-                       columns.map(\.value))
+        try db.execute(
+            "INSERT INTO \"collections\" (\(SQL.quoteList(columns.map(\.name)))) VALUES (\(Array(repeating: "?", count: columns.count).joined(separator: ", ")))",
+            columns.map(\.value))
     }
 
     /// Rewrites an existing collection's definition and its table. Returns false when blocked.
-    private func overwrite(_ existing: CollectionMetadata, fields: [JSONValue], indexes: [IndexSpec], options: JSONValue, description: JSONValue?) throws -> Bool {
+    private func overwrite(
+        _ existing: CollectionMetadata, fields: [JSONValue], indexes: [IndexSpec], options: JSONValue, description: JSONValue?
+    ) throws -> Bool {
         func json(_ v: JSONValue) -> SQLiteValue { .text(JSONWriter.string(v, escapesSlashes: true)) }
-        let indexJSON = JSONValue.array(indexes.map { .object([("columns", .array($0.columns.map { .string($0) })), ("type", .string($0.kind.rawValue))]) })
+        let indexJSON = JSONValue.array(
+            indexes.map { .object([("columns", .array($0.columns.map { .string($0) })), ("type", .string($0.kind.rawValue))]) })
         var columns = existing.columns
         func set(_ name: String, _ value: SQLiteValue) {
             if let i = columns.firstIndex(where: { $0.name == name }) { columns[i].value = value }
@@ -285,23 +312,30 @@ final class PayloadImporter: PayloadReader.RecordsSink {
         var source: [String: String] = [:]
         for name in ["id", "created_at", "updated_at"] where current.column(name) != nil { source[name] = name }
         for f in updated.fields where f.hasColumn && !Field.isStandardColumn(f.name) {
-            if let id = f.id, let old = oldByID[id], current.column(old) != nil { source[f.name] = old }
-            else if current.column(f.name) != nil { source[f.name] = f.name }
+            if let id = f.id, let old = oldByID[id], current.column(old) != nil {
+                source[f.name] = old
+            } else if current.column(f.name) != nil {
+                source[f.name] = f.name
+            }
         }
         let fed = Set(source.values)
         var blocked = false
         for column in current.storedColumns where !fed.contains(column.name) {
-            let values = try db.scalar("SELECT count(*) FROM \(SQL.quote(table)) WHERE \(SQL.quote(column.name)) IS NOT NULL")?.int64Value ?? 0
+            let values =
+                try db.scalar("SELECT count(*) FROM \(SQL.quote(table)) WHERE \(SQL.quote(column.name)) IS NOT NULL")?.int64Value ?? 0
             if values > 0 {
-                block("collection", table: table, collection: existing.name,
-                      "overwriting collection \(existing.name) would drop column \(column.name) of \(table), which holds \(values) values")
+                block(
+                    "collection", table: table, collection: existing.name,
+                    "overwriting collection \(existing.name) would drop column \(column.name) of \(table), which holds \(values) values")
                 blocked = true
             }
         }
         if blocked { return false }
         let wanted = CollectionDDL.createTable(updated, named: table, extraColumns: unknownTypeColumns(updated))
         let currentDefinitions = current.storedColumns.map(CollectionDDL.columnDefinition)
-        let wantedDefinitions = [#""id" varchar not null"#] + updated.fields.filter { !Field.isStandardColumn($0.name) }.compactMap(CollectionDDL.columnDefinition)
+        let wantedDefinitions =
+            [#""id" varchar not null"#]
+            + updated.fields.filter { !Field.isStandardColumn($0.name) }.compactMap(CollectionDDL.columnDefinition)
             + [#""created_at" datetime not null default CURRENT_TIMESTAMP"#, #""updated_at" datetime not null default CURRENT_TIMESTAMP"#]
             + unknownTypeColumns(updated)
         let renamed = source.contains { $0.key != $0.value }
@@ -310,9 +344,12 @@ final class PayloadImporter: PayloadReader.RecordsSink {
                 if renamed || currentDefinitions != wantedDefinitions {
                     let others = current.indexes.filter { $0.origin == "c" && !$0.name.hasPrefix(table + "_") }.compactMap(\.sql)
                     let temporary = table + "__velo_import"
-                    try db.execute(wanted.replacingOccurrences(of: "create table \(SQL.quote(table))", with: "create table \(SQL.quote(temporary))"))
+                    try db.execute(
+                        wanted.replacingOccurrences(of: "create table \(SQL.quote(table))", with: "create table \(SQL.quote(temporary))"))
                     let targets = source.keys.sorted()
-                    try db.execute("INSERT INTO \(SQL.quote(temporary)) (\(SQL.quoteList(targets))) SELECT \(SQL.quoteList(targets.map { source[$0]! })) FROM \(SQL.quote(table))")
+                    try db.execute(
+                        "INSERT INTO \(SQL.quote(temporary)) (\(SQL.quoteList(targets))) SELECT \(SQL.quoteList(targets.map { source[$0]! })) FROM \(SQL.quote(table))"
+                    )
                     try db.execute("DROP TABLE \(SQL.quote(table))")
                     try db.execute("ALTER TABLE \(SQL.quote(temporary)) RENAME TO \(SQL.quote(table))")
                     for sql in CollectionDDL.createIndexes(updated) { try db.execute(sql) }
@@ -320,7 +357,8 @@ final class PayloadImporter: PayloadReader.RecordsSink {
                 } else {
                     // Same columns: sync the managed indexes only (IndexSyncService).
                     let wantedNames = Set(updated.managedIndexNames)
-                    for index in current.indexes where index.origin == "c" && index.name.hasPrefix(table + "_") && !wantedNames.contains(index.name) {
+                    for index in current.indexes
+                    where index.origin == "c" && index.name.hasPrefix(table + "_") && !wantedNames.contains(index.name) {
                         try db.execute("DROP INDEX \(SQL.quote(index.name))")
                     }
                     let have = Set(current.indexes.map(\.name))
@@ -328,9 +366,12 @@ final class PayloadImporter: PayloadReader.RecordsSink {
                         try db.execute(CollectionDDL.createIndex(index, table: table))
                     }
                 }
-                try db.execute("UPDATE \"collections\" SET \"fields\" = ?, \"indexes\" = ?, \"options\" = ?, \"description\" = ?, \"updated_at\" = ?, \"schema_updated_at\" = ? WHERE \"id\" = ?",
-                               [json(.array(fields)), json(indexJSON), json(options), description?.stringValue.map { .text($0) } ?? .null,
-                                .text(now), .text(now), .text(existing.id)])
+                try db.execute(
+                    "UPDATE \"collections\" SET \"fields\" = ?, \"indexes\" = ?, \"options\" = ?, \"description\" = ?, \"updated_at\" = ?, \"schema_updated_at\" = ? WHERE \"id\" = ?",
+                    [
+                        json(.array(fields)), json(indexJSON), json(options), description?.stringValue.map { .text($0) } ?? .null,
+                        .text(now), .text(now), .text(existing.id),
+                    ])
             }
         } catch let error as SQLiteError {
             block("collection", table: table, collection: existing.name, "overwriting collection \(existing.name) fails: \(error.message)")
@@ -348,13 +389,16 @@ final class PayloadImporter: PayloadReader.RecordsSink {
             for c in try loadCollections() {
                 var changed = false
                 let fields: [JSONValue] = c.fields.map { f in
-                    guard f.type == .relation || f.type == .relationMany, let old = f.targetCollectionID, let new = changedIDs[old] else { return f.raw }
+                    guard f.type == .relation || f.type == .relationMany, let old = f.targetCollectionID, let new = changedIDs[old] else {
+                        return f.raw
+                    }
                     changed = true
                     return TransferFieldShape.setting("target_collection_id", to: .string(new), in: f.raw)
                 }
                 if changed {
-                    try db.execute("UPDATE \"collections\" SET \"fields\" = ?, \"updated_at\" = ? WHERE \"id\" = ?",
-                                   [.text(JSONWriter.string(.array(fields), escapesSlashes: true)), .text(now), .text(c.id)])
+                    try db.execute(
+                        "UPDATE \"collections\" SET \"fields\" = ?, \"updated_at\" = ? WHERE \"id\" = ?",
+                        [.text(JSONWriter.string(.array(fields), escapesSlashes: true)), .text(now), .text(c.id)])
                 }
             }
         }
@@ -365,14 +409,16 @@ final class PayloadImporter: PayloadReader.RecordsSink {
             for field in c.relationManyFields {
                 let target = field.targetCollectionID.flatMap { byID[$0] } ?? c
                 let pivot = PivotTable.name(c.name, target.name, field: field.name, prefix: prefix)
-                let exists = try db.scalar("SELECT count(*) FROM sqlite_schema WHERE type = 'table' AND name = ?", [.text(pivot)])?.int64Value ?? 0
+                let exists =
+                    try db.scalar("SELECT count(*) FROM sqlite_schema WHERE type = 'table' AND name = ?", [.text(pivot)])?.int64Value ?? 0
                 if exists == 0 {
                     do {
                         let ddl = CollectionDDL.createPivot(name: pivot, pivotFields: [])
                         try db.execute(ddl[0])
                         for sql in ddl.dropFirst() { deferredIndexes.append((pivot, PivotTable.uniqueIndexName(pivot: pivot), sql)) }
                     } catch let error as SQLiteError {
-                        block("collection", table: pivot, collection: c.name, "the pivot table \(pivot) cannot be created: \(error.message)")
+                        block(
+                            "collection", table: pivot, collection: c.name, "the pivot table \(pivot) cannot be created: \(error.message)")
                     }
                 }
             }
@@ -487,9 +533,14 @@ final class PayloadImporter: PayloadReader.RecordsSink {
                 let hasID = names.contains("id")
                 // With `id` the primary key, an existing row is found by the insert itself (a primary-key conflict).
                 let exists = hasID && !idIsPrimaryKey ? try db.prepare("SELECT 1 FROM \(SQL.quote(table)) WHERE \"id\" = ? LIMIT 1") : nil
-                let insert = try db.prepare("INSERT INTO \(SQL.quote(table)) (\(SQL.quoteList(names))) VALUES (\(Array(repeating: "?", count: names.count).joined(separator: ", ")))")
-                let update = hasID && names.count > 1
-                    ? try db.prepare("UPDATE \(SQL.quote(table)) SET \(names.map { "\(SQL.quote($0)) = ?" }.joined(separator: ", ")) WHERE \"id\" = ?") : nil
+                let insert = try db.prepare(
+                    "INSERT INTO \(SQL.quote(table)) (\(SQL.quoteList(names))) VALUES (\(Array(repeating: "?", count: names.count).joined(separator: ", ")))"
+                )
+                let update =
+                    hasID && names.count > 1
+                    ? try db.prepare(
+                        "UPDATE \(SQL.quote(table)) SET \(names.map { "\(SQL.quote($0)) = ?" }.joined(separator: ", ")) WHERE \"id\" = ?")
+                    : nil
                 statements[key] = (exists, insert, update)
             }
             current = lastUnknownColumn == nil ? statements[key] : nil
@@ -500,7 +551,9 @@ final class PayloadImporter: PayloadReader.RecordsSink {
         }
         try beforeRow?(table, row)
         var bound: [SQLiteValue] = values.map { Self.sqliteValue($0.1) }
-        if collectionIDColumn, let i = values.firstIndex(where: { $0.0 == "collection_id" }), case .text(let old) = bound[i], let new = idMapping[old] {
+        if collectionIDColumn, let i = values.firstIndex(where: { $0.0 == "collection_id" }), case .text(let old) = bound[i],
+            let new = idMapping[old]
+        {
             bound[i] = .text(new)
         }
         let names = lastNames
@@ -534,7 +587,9 @@ final class PayloadImporter: PayloadReader.RecordsSink {
                 try s.insert.bind(bound)
                 do {
                     _ = try s.insert.step()
-                } catch let error as SQLiteError where (error.extendedCode == 1555 || error.extendedCode == 2067) && idIsPrimaryKey && eligible {
+                } catch let error as SQLiteError
+                    where (error.extendedCode == 1555 || error.extendedCode == 2067) && idIsPrimaryKey && eligible
+                {
                     // A primary-key or unique conflict (SQLite may report another unique index first): the row
                     // exists when its id is there; otherwise it collides with a different row.
                     s.insert.reset()
@@ -563,10 +618,12 @@ final class PayloadImporter: PayloadReader.RecordsSink {
         } catch let error as SQLiteError where error.code == 19 {  // SQLITE_CONSTRAINT
             s.insert.reset(); s.update?.reset()
             let unique = error.extendedCode == 2067 || error.extendedCode == 1555
-            block(unique ? "unique" : "rows", table: table,
-                  unique ? "rows of \(table) collide with a different row of the target on a unique column (\(error.message))"
-                         : "rows of \(table) break a constraint of the target (\(error.message))",
-                  example: "row \(row) (id \(idText()))")
+            block(
+                unique ? "unique" : "rows", table: table,
+                unique
+                    ? "rows of \(table) collide with a different row of the target on a unique column (\(error.message))"
+                    : "rows of \(table) break a constraint of the target (\(error.message))",
+                example: "row \(row) (id \(idText()))")
         }
     }
 
@@ -606,28 +663,40 @@ final class PayloadImporter: PayloadReader.RecordsSink {
                 var examples: [String] = []
                 if let open = index.sql.range(of: "(", options: .backwards) {
                     let list = String(index.sql[open.upperBound...].dropLast())
-                    examples = try db.rows("SELECT \(list) FROM \(SQL.quote(index.table)) GROUP BY \(list) HAVING count(*) > 1 LIMIT 5").map { row in
+                    examples = try db.rows("SELECT \(list) FROM \(SQL.quote(index.table)) GROUP BY \(list) HAVING count(*) > 1 LIMIT 5").map
+                    { row in
                         row.map { $0.stringValue ?? $0.int64Value.map(String.init) ?? "null" }.joined(separator: ", ")
                     }
                 }
-                block("unique", table: index.table, "rows of \(index.table) collide with each other on the unique index \(index.name) (\(error.message))")
+                block(
+                    "unique", table: index.table,
+                    "rows of \(index.table) collide with each other on the unique index \(index.name) (\(error.message))")
                 if let i = result.findings.indices.last { result.findings[i].examples = examples }
             }
         }
         for (name, rules) in apiRules {
-            let empty: Bool = { switch rules { case .array(let a): return a.isEmpty; case .object(let o): return o.isEmpty; default: return true } }()
+            let empty: Bool = {
+                switch rules {
+                case .array(let a): return a.isEmpty;
+                case .object(let o): return o.isEmpty;
+                default: return true
+                }
+            }()
             if empty { continue }
             guard let row = try db.rows("SELECT \"type\" FROM \"collections\" WHERE \"name\" = ?", [.text(name)]).first else { continue }
             let merged = mergedRules(rules, type: row.first?.stringValue ?? "base")
-            try db.execute("UPDATE \"collections\" SET \"api_rules\" = ?, \"updated_at\" = ? WHERE \"name\" = ?",
-                           [.text(JSONWriter.string(merged, escapesSlashes: true)), .text(now), .text(name)])
+            try db.execute(
+                "UPDATE \"collections\" SET \"api_rules\" = ?, \"updated_at\" = ? WHERE \"name\" = ?",
+                [.text(JSONWriter.string(merged, escapesSlashes: true)), .text(now), .text(name)])
         }
         let violations = try db.rows("PRAGMA foreign_key_check")
         if violations.count > baselineViolations {
             for v in violations.prefix(200) {
                 let table = v.first?.stringValue ?? "?"
-                block("foreign-key", table: table, "rows of \(table) would point at a missing \(v.count > 2 ? v[2].stringValue ?? "?" : "?") row (a declared foreign key)",
-                      example: "rowid \(v.count > 1 ? v[1].int64Value.map(String.init) ?? "?" : "?")")
+                block(
+                    "foreign-key", table: table,
+                    "rows of \(table) would point at a missing \(v.count > 2 ? v[2].stringValue ?? "?" : "?") row (a declared foreign key)",
+                    example: "rowid \(v.count > 1 ? v[1].int64Value.map(String.init) ?? "?" : "?")")
             }
         }
         // Veloquent caches collection metadata forever: what it cached is stale now.

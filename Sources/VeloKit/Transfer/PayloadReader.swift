@@ -29,7 +29,8 @@ package struct PayloadReader {
         var sink = NoSink()
         try read(header: &payload, sink: &sink, headerOnly: true)
         if let version = payload.version, version != TransferPayload.version {
-            throw VeloError("\(path): payload version \(version); velo reads version \(TransferPayload.version) (Veloquent's schema transfer)")
+            throw VeloError(
+                "\(path): payload version \(version); velo reads version \(TransferPayload.version) (Veloquent's schema transfer)")
         }
         return payload
     }
@@ -79,8 +80,10 @@ package struct PayloadReader {
                         if k == .endObject { break }
                         let member = tokens.string
                         let first = try tokens.next()
-                        if try readMember(member, first: first, tokens: tokens, payload: &payload, sink: &sink, headerOnly: headerOnly, place: &place,
-                                          sawMetadata: &sawMetadata, sawRecords: &sawRecords) {
+                        if try readMember(
+                            member, first: first, tokens: tokens, payload: &payload, sink: &sink, headerOnly: headerOnly, place: &place,
+                            sawMetadata: &sawMetadata, sawRecords: &sawRecords)
+                        {
                             return
                         }
                     }
@@ -92,8 +95,10 @@ package struct PayloadReader {
                     }
                     payload.conflict = text
                 case "version" where !wrapped, "exported_at" where !wrapped, "metadata" where !wrapped, "records" where !wrapped:
-                    if try readMember(key, first: v, tokens: tokens, payload: &payload, sink: &sink, headerOnly: headerOnly, place: &place,
-                                      sawMetadata: &sawMetadata, sawRecords: &sawRecords) {
+                    if try readMember(
+                        key, first: v, tokens: tokens, payload: &payload, sink: &sink, headerOnly: headerOnly, place: &place,
+                        sawMetadata: &sawMetadata, sawRecords: &sawRecords)
+                    {
                         return
                     }
                 default:
@@ -104,7 +109,8 @@ package struct PayloadReader {
             }
             guard try tokens.next() == .end else { throw VeloError("\(path): unexpected data after the payload") }
             if !sawMetadata && !sawRecords && payload.version == nil {
-                throw VeloError("\(path): not a transfer payload: no version, metadata or records (nor a data or payload object holding them)")
+                throw VeloError(
+                    "\(path): not a transfer payload: no version, metadata or records (nor a data or payload object holding them)")
             }
         } catch let failure as JSONTokenizer.Failure {
             throw VeloError("\(path): \(place): \(failure.text)")
@@ -112,8 +118,10 @@ package struct PayloadReader {
     }
 
     /// Reads one member of the payload object. Returns true when the header read may stop here.
-    private func readMember<S: RecordsSink>(_ key: String, first: JSONTokenizer.Token, tokens: JSONTokenizer, payload: inout TransferPayload,
-                                           sink: inout S, headerOnly: Bool, place: inout PayloadPlace, sawMetadata: inout Bool, sawRecords: inout Bool) throws -> Bool {
+    private func readMember<S: RecordsSink>(
+        _ key: String, first: JSONTokenizer.Token, tokens: JSONTokenizer, payload: inout TransferPayload,
+        sink: inout S, headerOnly: Bool, place: inout PayloadPlace, sawMetadata: inout Bool, sawRecords: inout Bool
+    ) throws -> Bool {
         place = PayloadPlace(key)
         switch key {
         case "version":
@@ -123,7 +131,8 @@ package struct PayloadReader {
             }
             payload.version = version
             if version != TransferPayload.version {
-                throw VeloError("\(path): payload version \(version); velo reads version \(TransferPayload.version) (Veloquent's schema transfer)")
+                throw VeloError(
+                    "\(path): payload version \(version); velo reads version \(TransferPayload.version) (Veloquent's schema transfer)")
             }
         case "exported_at":
             payload.exportedAt = try tokens.value(after: first).stringValue
@@ -168,7 +177,9 @@ package struct PayloadReader {
                 let table = tokens.string
                 place = PayloadPlace("records.\(table)")
                 guard TransferPayload.isValidTableName(table) else {
-                    throw VeloError("\(path): records: the table name \(JSONWriter.string(.string(table))) is not a Veloquent table name (letters, digits and _ only)")
+                    throw VeloError(
+                        "\(path): records: the table name \(JSONWriter.string(.string(table))) is not a Veloquent table name (letters, digits and _ only)"
+                    )
                 }
                 guard tablesSeen.insert(table).inserted else { throw VeloError("\(path): records: table \(table) appears twice") }
                 let v = try tokens.next()

@@ -5,8 +5,10 @@ import Foundation
 /// built from the metadata exactly as Veloquent creates them, the payload's collection ids kept), which is then
 /// backed up with the snapshot time set to `exported_at`.
 package enum PayloadSnapshot {
-    package static func run(payload payloadPath: String, repository: Repository, tags: [String],
-                           maxStringBytes: Int = PayloadReader.defaultMaxStringBytes) throws -> Backup.Result {
+    package static func run(
+        payload payloadPath: String, repository: Repository, tags: [String],
+        maxStringBytes: Int = PayloadReader.defaultMaxStringBytes
+    ) throws -> Backup.Result {
         var reader = PayloadReader(path: payloadPath)
         reader.maxStringBytes = maxStringBytes
         let header = try reader.readHeader()
@@ -28,7 +30,10 @@ package enum PayloadSnapshot {
         options.maxStringBytes = maxStringBytes
         let outcome = try TransferImport.run(payload: payloadPath, target: path, options: options, repository: nil)
         guard outcome.committed else {
-            let first = outcome.result.blockers.first.map { $0.message + ($0.examples.isEmpty ? "" : " (e.g. \($0.examples.prefix(3).joined(separator: "; ")))") } ?? "blocked"
+            let first =
+                outcome.result.blockers.first.map {
+                    $0.message + ($0.examples.isEmpty ? "" : " (e.g. \($0.examples.prefix(3).joined(separator: "; ")))")
+                } ?? "blocked"
             throw VeloError("\(payloadPath): the payload cannot be stored as a snapshot: \(first); nothing was written", kind: .blocked)
         }
         chmod(path, 0o600)

@@ -4,9 +4,11 @@ import Foundation
 /// offline from a snapshot archive (restored into a temporary database first, checked in full as it streams).
 package enum TransferExport {
     /// Exports the live database at `databasePath`, read in one read transaction as `velo backup` reads it.
-    package static func fromDatabase(_ databasePath: String, options: PayloadExporter.Options, to output: PayloadOutput,
-                                    busyTimeout: Duration = .seconds(5),
-                                    progress: (any ProgressObserver)? = nil) throws -> PayloadExporter.Summary {
+    package static func fromDatabase(
+        _ databasePath: String, options: PayloadExporter.Options, to output: PayloadOutput,
+        busyTimeout: Duration = .seconds(5),
+        progress: (any ProgressObserver)? = nil
+    ) throws -> PayloadExporter.Summary {
         try Backup.checkSource(databasePath, busyTimeout: busyTimeout)
         let source = try ConsistentRead(path: databasePath, busyTimeout: busyTimeout)
         defer { source.close() }
@@ -15,8 +17,10 @@ package enum TransferExport {
     }
 
     /// Exports a snapshot. `exported_at` defaults to the snapshot's time.
-    package static func fromSnapshot(_ snapshot: SelectedSnapshot, repository: Repository?, options: PayloadExporter.Options,
-                                    to output: PayloadOutput, progress: (any ProgressObserver)? = nil) throws -> PayloadExporter.Summary {
+    package static func fromSnapshot(
+        _ snapshot: SelectedSnapshot, repository: Repository?, options: PayloadExporter.Options,
+        to output: PayloadOutput, progress: (any ProgressObserver)? = nil
+    ) throws -> PayloadExporter.Summary {
         let directory = repository?.temporaryDirectory ?? NSTemporaryDirectory()
         try FileSystem.createDirectory(directory)
         let path = (directory as NSString).appendingPathComponent("transfer-\(getpid())-\(UInt32.random(in: 0...UInt32.max)).sqlite")

@@ -7,8 +7,11 @@ enum TransferFieldShape {
     static func typeProperties(_ type: String) -> [(String, JSONValue)]? {
         switch type {
         case "text", "email", "url": return [("min", .null), ("max", .null)]
-        case "file": return [("multiple", .bool(false)), ("min", .null), ("max", .null), ("max_size_kb", .null),
-                             ("allowed_mime_types", .array([])), ("protected", .bool(false))]
+        case "file":
+            return [
+                ("multiple", .bool(false)), ("min", .null), ("max", .null), ("max_size_kb", .null),
+                ("allowed_mime_types", .array([])), ("protected", .bool(false)),
+            ]
         case "longtext", "richtext", "boolean", "datetime", "date", "json": return []
         case "relation": return [("target_collection_id", .null), ("cascade_on_delete", .bool(false))]
         case "relation_many": return [("target_collection_id", .null), ("pivot_fields", .array([]))]
@@ -73,10 +76,11 @@ enum TransferFieldShape {
         p["max"] = phpIntOrNull(shape["max"])
         p["multiple"] = .bool(phpBool(shape["multiple"]))
         p["max_size_kb"] = phpIntOrNull(shape["max_size_kb"])
-        p["allowed_mime_types"] = .array((shape["allowed_mime_types"]?.arrayValue ?? []).filter {
-            guard let s = $0.stringValue else { return false }
-            return !s.trimmingCharacters(in: .whitespaces).isEmpty
-        })
+        p["allowed_mime_types"] = .array(
+            (shape["allowed_mime_types"]?.arrayValue ?? []).filter {
+                guard let s = $0.stringValue else { return false }
+                return !s.trimmingCharacters(in: .whitespaces).isEmpty
+            })
         p["protected"] = .bool(phpBool(shape["protected"]))
         p["target_collection_id"] = phpStringOrNull(shape["target_collection_id"])
         p["cascade_on_delete"] = .bool(phpBool(shape["cascade_on_delete"]))
@@ -111,8 +115,10 @@ enum TransferFieldShape {
         guard let p = properties(field), let type = p["type"]?.stringValue, let typeKeys = typeProperties(type) else { return field }
         let allowed = Set(typeKeys.map(\.0))
         var pairs: [(String, JSONValue)] = ["id", "name", "type", "order", "nullable", "unique"].map { ($0, p[$0] ?? .null) }
-        for key in ["min", "max", "multiple", "max_size_kb", "allowed_mime_types", "protected", "target_collection_id",
-                    "cascade_on_delete", "allow_decimals", "options", "pivot_fields"] where allowed.contains(key) {
+        for key in [
+            "min", "max", "multiple", "max_size_kb", "allowed_mime_types", "protected", "target_collection_id",
+            "cascade_on_delete", "allow_decimals", "options", "pivot_fields",
+        ] where allowed.contains(key) {
             pairs.append((key, p[key] ?? .null))
         }
         if type != "file" { pairs.append(("default", p["default"] ?? .null)) }
@@ -140,9 +146,11 @@ enum TransferFieldShape {
     }
 
     private static func systemFieldSpecs(_ type: String) -> [Spec] {
-        let base = [Spec(name: "id", type: "text", nullable: false, unique: true),
-                    Spec(name: "created_at", type: "datetime", nullable: false, unique: false),
-                    Spec(name: "updated_at", type: "datetime", nullable: false, unique: false)]
+        let base = [
+            Spec(name: "id", type: "text", nullable: false, unique: true),
+            Spec(name: "created_at", type: "datetime", nullable: false, unique: false),
+            Spec(name: "updated_at", type: "datetime", nullable: false, unique: false),
+        ]
         switch type {
         case "auth":
             return base + [
@@ -154,16 +162,24 @@ enum TransferFieldShape {
         case "agents":
             return base + [
                 Spec(name: "name", type: "text", nullable: false, unique: true),
-                Spec(name: "type", type: "select", nullable: true, unique: false, extra: [("options", .array([.string("regular"), .string("watcher")])), ("default", .string("regular"))]),
+                Spec(
+                    name: "type", type: "select", nullable: true, unique: false,
+                    extra: [("options", .array([.string("regular"), .string("watcher")])), ("default", .string("regular"))]),
                 Spec(name: "system_prompt", type: "longtext", nullable: true, unique: false),
                 Spec(name: "model", type: "text", nullable: true, unique: false),
-                Spec(name: "temperature", type: "number", nullable: true, unique: false, extra: [("allow_decimals", .bool(true)), ("min", .int(0)), ("max", .int(1))]),
+                Spec(
+                    name: "temperature", type: "number", nullable: true, unique: false,
+                    extra: [("allow_decimals", .bool(true)), ("min", .int(0)), ("max", .int(1))]),
                 Spec(name: "tone", type: "text", nullable: true, unique: false),
                 Spec(name: "length", type: "text", nullable: true, unique: false),
-                Spec(name: "output_type", type: "select", nullable: true, unique: false, extra: [("options", .array([.string("text"), .string("json")]))]),
+                Spec(
+                    name: "output_type", type: "select", nullable: true, unique: false,
+                    extra: [("options", .array([.string("text"), .string("json")]))]),
                 Spec(name: "schema", type: "json", nullable: true, unique: false),
                 Spec(name: "watcher_message", type: "text", nullable: true, unique: false),
-                Spec(name: "watchers", type: "relation_many", nullable: true, unique: false, extra: [("target_collection_id", .string("@self"))]),
+                Spec(
+                    name: "watchers", type: "relation_many", nullable: true, unique: false,
+                    extra: [("target_collection_id", .string("@self"))]),
             ]
         default:
             return base
@@ -174,8 +190,10 @@ enum TransferFieldShape {
     /// and the type's own fields before the user's fields, `created_at` and `updated_at` after them.
     static func systemFields(_ type: String, newID: () -> String) -> (leading: [JSONValue], trailing: [JSONValue]) {
         func make(_ s: Spec) -> JSONValue {
-            var pairs: [(String, JSONValue)] = [("id", .string(newID())), ("name", .string(s.name)), ("type", .string(s.type)),
-                                                ("nullable", .bool(s.nullable)), ("unique", .bool(s.unique))]
+            var pairs: [(String, JSONValue)] = [
+                ("id", .string(newID())), ("name", .string(s.name)), ("type", .string(s.type)),
+                ("nullable", .bool(s.nullable)), ("unique", .bool(s.unique)),
+            ]
             pairs += s.extra
             return stored(.object(pairs))
         }

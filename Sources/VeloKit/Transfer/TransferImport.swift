@@ -37,8 +37,10 @@ package enum TransferImport {
     /// Imports `payloadPath` into `target`. A blocked plan is an outcome with `committed` false, not an error:
     /// the caller reports the findings (and exits 3). `beforeRow` is called before every row written in the
     /// committing run (tests inject failures there).
-    package static func run(payload payloadPath: String, target: String, options: Options, repository: Repository?,
-                           beforeRow: ((String, Int) throws -> Void)? = nil, progress: (any ProgressObserver)? = nil) throws -> Outcome {
+    package static func run(
+        payload payloadPath: String, target: String, options: Options, repository: Repository?,
+        beforeRow: ((String, Int) throws -> Void)? = nil, progress: (any ProgressObserver)? = nil
+    ) throws -> Outcome {
         let started = ContinuousClock.now
         func seconds() -> Double {
             let e = ContinuousClock.now - started
@@ -83,22 +85,26 @@ package enum TransferImport {
             let db = try Database(path: temporary, mode: .readWrite)
             // The journal in memory: savepoints still roll back (a failed collection create, a rerun under the body's
             // conflict), and the new pages a fresh file grows by are never journaled.
-            try db.execute("PRAGMA foreign_keys = OFF; PRAGMA journal_mode = MEMORY; PRAGMA synchronous = OFF; PRAGMA cache_size = -16000; PRAGMA locking_mode = EXCLUSIVE")
+            try db.execute(
+                "PRAGMA foreign_keys = OFF; PRAGMA journal_mode = MEMORY; PRAGMA synchronous = OFF; PRAGMA cache_size = -16000; PRAGMA locking_mode = EXCLUSIVE"
+            )
             try db.execute("BEGIN IMMEDIATE")
             let result: TransferResult
             do { result = try pass(db, hook: beforeRow) } catch { try? db.execute("ROLLBACK"); throw error }
             guard result.canProceed, !options.dryRun else {
                 try? db.execute("ROLLBACK")
-                return Outcome(result: result, target: targetPath, created: false, conflict: conflict, dryRun: options.dryRun,
-                               committed: false, safetySnapshot: nil, undo: nil, seconds: seconds())
+                return Outcome(
+                    result: result, target: targetPath, created: false, conflict: conflict, dryRun: options.dryRun,
+                    committed: false, safetySnapshot: nil, undo: nil, seconds: seconds())
             }
             try db.execute("COMMIT")
             try db.execute("PRAGMA journal_mode = DELETE")
             let fd = open(temporary, O_RDONLY | O_CLOEXEC)
             if fd >= 0 { fsync(fd); close(fd) }
             try FileSystem.rename(temporary, to: targetPath)
-            return Outcome(result: result, target: targetPath, created: true, conflict: conflict, dryRun: false,
-                           committed: true, safetySnapshot: nil, undo: nil, seconds: seconds())
+            return Outcome(
+                result: result, target: targetPath, created: true, conflict: conflict, dryRun: false,
+                committed: true, safetySnapshot: nil, undo: nil, seconds: seconds())
         }
 
         try DatabaseFile.check(targetPath)
@@ -113,7 +119,9 @@ package enum TransferImport {
         try db.execute("PRAGMA foreign_keys = OFF")
         func begin() throws {
             do { try db.execute("BEGIN IMMEDIATE") } catch let error as SQLiteError where error.isBusy {
-                throw VeloError("\(targetPath): another process (Veloquent?) holds the write lock past the busy timeout; try again, or raise --busy-timeout")
+                throw VeloError(
+                    "\(targetPath): another process (Veloquent?) holds the write lock past the busy timeout; try again, or raise --busy-timeout"
+                )
             }
         }
         // 1. The plan: the whole import, rolled back.
@@ -122,8 +130,9 @@ package enum TransferImport {
         do { planned = try pass(db, hook: nil) } catch { try? db.execute("ROLLBACK"); throw error }
         try db.execute("ROLLBACK")
         guard planned.canProceed, !options.dryRun else {
-            return Outcome(result: planned, target: targetPath, created: false, conflict: conflict, dryRun: options.dryRun,
-                           committed: false, safetySnapshot: nil, undo: nil, seconds: seconds())
+            return Outcome(
+                result: planned, target: targetPath, created: false, conflict: conflict, dryRun: options.dryRun,
+                committed: false, safetySnapshot: nil, undo: nil, seconds: seconds())
         }
         // 2. Under the write lock: the safety snapshot, then the import, committed only when nothing blocks.
         try begin()
@@ -138,13 +147,17 @@ package enum TransferImport {
             let result = try pass(db, hook: beforeRow)
             guard result.canProceed else {
                 try db.execute("ROLLBACK")
-                return Outcome(result: result, target: targetPath, created: false, conflict: conflict, dryRun: false,
-                               committed: false, safetySnapshot: safety, undo: nil, seconds: seconds())
+                return Outcome(
+                    result: result, target: targetPath, created: false, conflict: conflict, dryRun: false,
+                    committed: false, safetySnapshot: safety, undo: nil, seconds: seconds())
             }
             try db.execute("COMMIT")
-            let undo = safety.map { "velo restore \($0) --repo \(repository!.root) --target <new file> restores the target as it was before" }
-            return Outcome(result: result, target: targetPath, created: false, conflict: conflict, dryRun: false,
-                           committed: true, safetySnapshot: safety, undo: undo, seconds: seconds())
+            let undo = safety.map {
+                "velo restore \($0) --repo \(repository!.root) --target <new file> restores the target as it was before"
+            }
+            return Outcome(
+                result: result, target: targetPath, created: false, conflict: conflict, dryRun: false,
+                committed: true, safetySnapshot: safety, undo: undo, seconds: seconds())
         } catch {
             if db.isInTransaction { try? db.execute("ROLLBACK") }
             throw error

@@ -33,28 +33,45 @@ package struct TransferResult: Sendable {
     package var json: JSONValue {
         let system = records.filter(\.system), user = records.filter { !$0.system }
         return .object([
-            ("metadata", .array(metadata.map { m in
-                var pairs: [(String, JSONValue)] = [("collection", .string(m.collection)), ("action", .string(m.action))]
-                if let w = m.warning { pairs.append(("warning", .string(w))) }
-                return .object(pairs)
-            })),
+            (
+                "metadata",
+                .array(
+                    metadata.map { m in
+                        var pairs: [(String, JSONValue)] = [("collection", .string(m.collection)), ("action", .string(m.action))]
+                        if let w = m.warning { pairs.append(("warning", .string(w))) }
+                        return .object(pairs)
+                    })
+            ),
             // PHP encodes an empty array as `[]`: a payload without records gives `"records":[]`.
-            ("records", records.isEmpty ? .array([]) : .object((system + user).map { r in
-                (r.table, .object([("inserted", .int(r.counts.inserted)), ("updated", .int(r.counts.updated)), ("skipped", .int(r.counts.skipped))]))
-            })),
+            (
+                "records",
+                records.isEmpty
+                    ? .array([])
+                    : .object(
+                        (system + user).map { r in
+                            (
+                                r.table,
+                                .object([
+                                    ("inserted", .int(r.counts.inserted)), ("updated", .int(r.counts.updated)),
+                                    ("skipped", .int(r.counts.skipped)),
+                                ])
+                            )
+                        })
+            ),
         ])
     }
 
     /// The findings as JSON, in the planner's format.
     package var findingsJSON: JSONValue {
-        .array(findings.map { f in
-            var pairs: [(String, JSONValue)] = [("severity", .string(f.severity.rawValue)), ("check", .string(f.check))]
-            if let c = f.collection { pairs.append(("collection", .string(c))) }
-            if let t = f.table { pairs.append(("table", .string(t))) }
-            pairs.append(("message", .string(f.message)))
-            if let n = f.count { pairs.append(("count", .int(n))) }
-            pairs.append(("examples", .array(f.examples.map { .string($0) })))
-            return .object(pairs)
-        })
+        .array(
+            findings.map { f in
+                var pairs: [(String, JSONValue)] = [("severity", .string(f.severity.rawValue)), ("check", .string(f.check))]
+                if let c = f.collection { pairs.append(("collection", .string(c))) }
+                if let t = f.table { pairs.append(("table", .string(t))) }
+                pairs.append(("message", .string(f.message)))
+                if let n = f.count { pairs.append(("count", .int(n))) }
+                pairs.append(("examples", .array(f.examples.map { .string($0) })))
+                return .object(pairs)
+            })
     }
 }

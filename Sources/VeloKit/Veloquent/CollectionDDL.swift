@@ -37,7 +37,8 @@ package enum CollectionDDL {
     /// `create [unique] index` for one collection index.
     package static func createIndex(_ index: IndexSpec, table: String) -> String {
         let unique = index.kind == .unique ? "unique " : ""
-        return "create \(unique)index \(SQL.quote(index.physicalName(table: table))) on \(SQL.quote(table)) (\(SQL.quoteList(index.columns)))"
+        return
+            "create \(unique)index \(SQL.quote(index.physicalName(table: table))) on \(SQL.quote(table)) (\(SQL.quoteList(index.columns)))"
     }
 
     /// Every managed index of a collection.

@@ -19,7 +19,8 @@ package enum Landlord {
         let order = has.contains("id") ? "\"id\"" : "rowid"
         var result: [Tenant] = []
         try database.prepare("SELECT \(order), \(name), \(domain), \(db) FROM \"tenants\" ORDER BY \(order)").forEachRow { row in
-            result.append(Tenant(id: row.int64(0), name: row.optionalString(1) ?? "", domain: row.optionalString(2), database: row.optionalString(3)))
+            result.append(
+                Tenant(id: row.int64(0), name: row.optionalString(1) ?? "", domain: row.optionalString(2), database: row.optionalString(3)))
         }
         return result
     }

@@ -1,5 +1,6 @@
 import Foundation
 import Testing
+
 @testable import VeloKit
 
 @Suite struct AppBackupTests {
@@ -80,7 +81,8 @@ import Testing
     @Test func stagedFilesAreDiscardedWhenTheRestoreFailsAndRenamedInOtherwise() throws {
         let (app, repo) = try demoApp(tenants: 1)
         let layout = try AppLayout.load(app)
-        _ = try AppBackup.run(layout: layout, sources: try layout.sources(selecting: ["tenant-001"]), repository: repo, options: AppBackup.Options())
+        _ = try AppBackup.run(
+            layout: layout, sources: try layout.sources(selecting: ["tenant-001"]), repository: repo, options: AppBackup.Options())
         let entry = try #require(try repo.catalog.entries().last)
         let manifest = try repo.catalog.detail(entry.id).manifest
         let root = Fixtures.temporaryDirectory().appendingPathComponent("storage").path
@@ -116,7 +118,8 @@ import Testing
         #expect(selected.sources[1].files == 1)
         options.backup.collections = nil
         options.backup.records = false
-        let metadataOnly = try AppBackup.run(layout: layout, sources: try layout.sources(selecting: ["tenant-001"]), repository: repo, options: options)
+        let metadataOnly = try AppBackup.run(
+            layout: layout, sources: try layout.sources(selecting: ["tenant-001"]), repository: repo, options: options)
         #expect(metadataOnly.sources[0].status == .ok && metadataOnly.sources[0].files == nil)
     }
 

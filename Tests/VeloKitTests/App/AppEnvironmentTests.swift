@@ -1,22 +1,24 @@
 import Testing
+
 @testable import VeloKit
 
 @Suite struct AppEnvironmentTests {
     @Test func readsLaravelsDotenvForms() throws {
-        let env = try AppEnvironment(parsing: """
-            # a comment
-            APP_NAME="My App"
-            export DB_CONNECTION=sqlite
-            DB_DATABASE=/srv/app/database/database.sqlite   # trailing comment
-            EMPTY=
-            SINGLE='literal ${APP_NAME} \\n'
-            DOUBLE="line\\nnext \\"quoted\\" #not a comment"
-            REF=${DB_CONNECTION}-x
-            MULTI="first
-            second"
-            HASH=abc#def
-            WINDOWS=crlf\r
-            """)
+        let env = try AppEnvironment(
+            parsing: """
+                # a comment
+                APP_NAME="My App"
+                export DB_CONNECTION=sqlite
+                DB_DATABASE=/srv/app/database/database.sqlite   # trailing comment
+                EMPTY=
+                SINGLE='literal ${APP_NAME} \\n'
+                DOUBLE="line\\nnext \\"quoted\\" #not a comment"
+                REF=${DB_CONNECTION}-x
+                MULTI="first
+                second"
+                HASH=abc#def
+                WINDOWS=crlf\r
+                """)
         #expect(env["APP_NAME"] == "My App")
         #expect(env["DB_CONNECTION"] == "sqlite")
         #expect(env["DB_DATABASE"] == "/srv/app/database/database.sqlite")

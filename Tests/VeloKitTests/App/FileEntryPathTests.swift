@@ -1,4 +1,5 @@
 import Testing
+
 @testable import VeloKit
 
 @Suite struct FileEntryPathTests {
@@ -6,7 +7,13 @@ import Testing
         for relative in ["uploads/collections/posts/4f3a.png", "uploads/a b/ü 100%.JPG", "uploads/.hidden", "uploads/x..y"] {
             let entry = try #require(ArchiveFormat.fileEntryPath(relative: relative))
             #expect(entry.hasPrefix("files/"))
-            #expect(entry.utf8.allSatisfy { $0 < 0x80 && ($0 == UInt8(ascii: "%") || $0 == UInt8(ascii: "/") || $0 == UInt8(ascii: ".") || $0 == UInt8(ascii: "_") || $0 == UInt8(ascii: "-") || (0x30...0x39).contains($0) || (0x41...0x5A).contains($0) || (0x61...0x7A).contains($0)) })
+            #expect(
+                entry.utf8.allSatisfy {
+                    $0 < 0x80
+                        && ($0 == UInt8(ascii: "%") || $0 == UInt8(ascii: "/") || $0 == UInt8(ascii: ".") || $0 == UInt8(ascii: "_")
+                            || $0 == UInt8(ascii: "-") || (0x30...0x39).contains($0) || (0x41...0x5A).contains($0)
+                            || (0x61...0x7A).contains($0))
+                })
             #expect(ArchiveFormat.fileRelativePath(entry: entry) == relative)
         }
     }
@@ -15,8 +22,10 @@ import Testing
         for relative in ["", "/etc/passwd", "uploads/../x", "uploads/./x", "uploads//x", "uploads/x/"] {
             #expect(ArchiveFormat.fileEntryPath(relative: relative) == nil, "\(relative)")
         }
-        for entry in ["files/", "files/%2E%2E/x", "files/uploads/%2e", "files/a%2Fb", "files/a%00b", "files/a%2", "files/a%zz",
-                      "files/../x", "files//x", "files/%FF", "records/x"] {
+        for entry in [
+            "files/", "files/%2E%2E/x", "files/uploads/%2e", "files/a%2Fb", "files/a%00b", "files/a%2", "files/a%zz",
+            "files/../x", "files//x", "files/%FF", "records/x",
+        ] {
             #expect(ArchiveFormat.fileRelativePath(entry: entry) == nil, "\(entry)")
         }
     }

@@ -1,11 +1,14 @@
 import Testing
+
 @testable import VeloKit
 
 @Suite struct FilesDiffTests {
     func manifest(_ files: [(String, String)]) -> Manifest {
-        Manifest(snapshotID: "0000000000000001", entries: [Manifest.Entry(path: "velo-snapshot.json", bytes: 1, sha256: String(repeating: "0", count: 64))]
-                 + files.map { Manifest.Entry(path: $0.0, bytes: 1, sha256: String(repeating: $0.1, count: 64), mode: 0o644, modified: 0) },
-                 tables: [])
+        Manifest(
+            snapshotID: "0000000000000001",
+            entries: [Manifest.Entry(path: "velo-snapshot.json", bytes: 1, sha256: String(repeating: "0", count: 64))]
+                + files.map { Manifest.Entry(path: $0.0, bytes: 1, sha256: String(repeating: $0.1, count: 64), mode: 0o644, modified: 0) },
+            tables: [])
     }
 
     @Test func filesAreAddedRemovedOrChangedByPathAndContent() throws {

@@ -1,5 +1,6 @@
 import Foundation
 import Testing
+
 @testable import VeloKit
 
 @Suite struct ArchiveReaderWriterTests {
@@ -36,7 +37,9 @@ import Testing
         let bytes = (0..<100_000).map { UInt8(truncatingIfNeeded: $0 &* 31) }
         let entry = try writer.addEntry(path: "part", size: Int64(bytes.count), modificationTime: 0, source: "test") { write in
             try bytes.withUnsafeBytes { raw in
-                for start in stride(from: 0, to: raw.count, by: 7_777) { try write(UnsafeRawBufferPointer(rebasing: raw[start..<min(start + 7_777, raw.count)])) }
+                for start in stride(from: 0, to: raw.count, by: 7_777) {
+                    try write(UnsafeRawBufferPointer(rebasing: raw[start..<min(start + 7_777, raw.count)]))
+                }
             }
         }
         #expect(entry.sha256 == SHA256Digest.of(bytes) && entry.bytes == Int64(bytes.count))

@@ -1,5 +1,6 @@
 import CArchive
 import Foundation
+
 @testable import VeloKit
 
 /// Builds deliberately odd archives for tests: any entry type, any path, any order, raw bytes.
@@ -36,10 +37,13 @@ struct CraftedArchive {
             case .symlink(let target): archive_entry_set_filetype(entry, ArchiveFileType.symlink); archive_entry_set_symlink(entry, target)
             case .directory: archive_entry_set_filetype(entry, ArchiveFileType.directory)
             case .characterDevice: archive_entry_set_filetype(entry, ArchiveFileType.characterDevice)
-            case .hardlink(let target): archive_entry_set_filetype(entry, ArchiveFileType.regular); archive_entry_set_hardlink(entry, target)
+            case .hardlink(let target):
+                archive_entry_set_filetype(entry, ArchiveFileType.regular); archive_entry_set_hardlink(entry, target)
             }
             archive_write_header(archive, entry)
-            if case .file = e.kind, !e.bytes.isEmpty { _ = e.bytes.withUnsafeBytes { archive_write_data(archive, $0.baseAddress, $0.count) } }
+            if case .file = e.kind, !e.bytes.isEmpty {
+                _ = e.bytes.withUnsafeBytes { archive_write_data(archive, $0.baseAddress, $0.count) }
+            }
             archive_entry_free(entry)
         }
         archive_write_close(archive)

@@ -1,5 +1,6 @@
 import Foundation
 import Testing
+
 @testable import VeloKit
 
 @Suite struct BackupTests {
@@ -139,7 +140,8 @@ import Testing
         // The schema always carries every table's DDL, so a restore can recreate what was left out.
         let reader = try SnapshotReader(path: metadata.archive)
         var names: [String] = []
-        try reader.scan(schema: { line in names.append(String(describing: try RecordDecoder.decode(line)[1].sqliteValue)) }) { _, _ in true }
+        try reader.scan(schema: { line in names.append(String(describing: try RecordDecoder.decode(line)[1].sqliteValue)) }) { _, _ in true
+        }
         #expect(names.contains { $0.contains("_velo_comments") })
     }
 

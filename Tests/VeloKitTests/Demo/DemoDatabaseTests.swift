@@ -1,5 +1,6 @@
 import Foundation
 import Testing
+
 @testable import VeloKit
 
 @Suite struct DemoDatabaseTests {
@@ -72,9 +73,13 @@ import Testing
         let pivot = try #require(layout.pivots.first)
         #expect(layout.schema.table(pivot.name)?.indexes.contains { $0.name == PivotTable.uniqueIndexName(pivot: pivot.name) } == true)
         // Relations point at rows that exist.
-        #expect(try db.scalar("SELECT count(*) FROM _velo_posts WHERE author IS NOT NULL AND author NOT IN (SELECT id FROM _velo_users)") == .integer(0))
+        #expect(
+            try db.scalar("SELECT count(*) FROM _velo_posts WHERE author IS NOT NULL AND author NOT IN (SELECT id FROM _velo_users)")
+                == .integer(0))
         #expect(try db.scalar("SELECT count(*) FROM _velo_comments WHERE post NOT IN (SELECT id FROM _velo_posts)") == .integer(0))
-        #expect(try db.scalar("SELECT count(*) FROM \(SQL.quote(pivot.name)) WHERE target_id NOT IN (SELECT id FROM _velo_tags)") == .integer(0))
+        #expect(
+            try db.scalar("SELECT count(*) FROM \(SQL.quote(pivot.name)) WHERE target_id NOT IN (SELECT id FROM _velo_tags)") == .integer(0)
+        )
     }
 
     @Test func valuesHaveVeloquentsStoredShapes() throws {
@@ -83,7 +88,9 @@ import Testing
         for id in try db.rows("SELECT id FROM _velo_posts UNION ALL SELECT id FROM _velo_users").compactMap({ $0[0].stringValue }) {
             #expect(ULID.isValid(id) && id == id.lowercased(), "\(id)")
         }
-        for id in try db.rows("SELECT id FROM superusers UNION ALL SELECT id FROM _velo_posts_tags_tags_pivot").compactMap({ $0[0].stringValue }) {
+        for id in try db.rows("SELECT id FROM superusers UNION ALL SELECT id FROM _velo_posts_tags_tags_pivot").compactMap({
+            $0[0].stringValue
+        }) {
             #expect(ULID.isValid(id) && id == id.uppercased(), "\(id)")
         }
         let hash = try #require(try db.scalar("SELECT password FROM _velo_users LIMIT 1")?.stringValue)
@@ -118,7 +125,9 @@ import Testing
 
     @Test func ulidsEncode128BitsInCrockfordBase32() {
         #expect(ULID.string(milliseconds: 0, high: 0, low: 0) == String(repeating: "0", count: 26))
-        #expect(ULID.string(milliseconds: 0xFFFF_FFFF_FFFF, high: 0xFFFF, low: .max, uppercase: true) == "7" + String(repeating: "Z", count: 25))
+        #expect(
+            ULID.string(milliseconds: 0xFFFF_FFFF_FFFF, high: 0xFFFF, low: .max, uppercase: true) == "7" + String(repeating: "Z", count: 25)
+        )
         #expect(ULID.string(milliseconds: 1, high: 0, low: 0).prefix(10) == "0000000001")
     }
 }

@@ -1,12 +1,14 @@
 import Foundation
 import Testing
+
 @testable import VeloKit
 
 @Suite struct OrphanTablesTests {
     @Test func pivotTablesAreNeverOrphansAndOrphansAreSnapshottedBeforeTheyAreDropped() throws {
         let path = try Fixtures.demo(posts: 50)
         let db = try Database(path: path, mode: .readWrite)
-        try db.execute("""
+        try db.execute(
+            """
             CREATE TABLE "_velo_old_drafts" ("id" varchar not null, "body" text, "score" float, primary key ("id"));
             INSERT INTO _velo_old_drafts VALUES ('a', 'first draft', 1.5), ('b', x'00ff', NULL);
             CREATE TABLE "_velo_scratch" ("n" integer);
@@ -17,7 +19,9 @@ import Testing
         let repo = try Repository.open(Fixtures.temporaryDirectory().appendingPathComponent("repo").path, create: true)
         // A pivot table (Veloquent's own check calls it an orphan) and a collection table are refused.
         for table in ["_velo_posts_tags_tags_pivot", "_velo_posts", "settings"] {
-            #expect(throws: VeloError.self) { try OrphanTables.drop([table], databasePath: path, repository: repo, busyTimeout: .seconds(1)) }
+            #expect(throws: VeloError.self) {
+                try OrphanTables.drop([table], databasePath: path, repository: repo, busyTimeout: .seconds(1))
+            }
         }
         #expect(try repo.catalog.entries().isEmpty, "nothing is snapshotted or dropped when a table is refused")
         let original = try db.rows("SELECT * FROM _velo_old_drafts ORDER BY rowid")

@@ -1,5 +1,6 @@
 import Foundation
 import Testing
+
 @testable import VeloKit
 
 /// Delta frames: new segments compressed against the frames holding their old versions. A run of rows that
@@ -8,8 +9,9 @@ import Testing
 /// bases so that older readers are refused cleanly rather than misled.
 @Suite struct DeltaFrameTests {
     static func frame(_ n: Int, raw: Int = 1 << 20, bases: [SegmentList.Frame] = []) -> SegmentList.Frame {
-        SegmentList.Frame(pack: SHA256Digest.hex([UInt8](repeating: UInt8(n), count: 32)), offset: Int64(n) * 1000, length: 900,
-                          rawBytes: raw, sha256: [UInt8](repeating: UInt8(n), count: 32), bases: bases)
+        SegmentList.Frame(
+            pack: SHA256Digest.hex([UInt8](repeating: UInt8(n), count: 32)), offset: Int64(n) * 1000, length: 900,
+            rawBytes: raw, sha256: [UInt8](repeating: UInt8(n), count: 32), bases: bases)
     }
 
     @Test func aListNamesEveryBaseOfItsDeltaFramesAndReadsThemBack() throws {
@@ -43,14 +45,17 @@ import Testing
         let delta = Self.frame(5, bases: [old, unrelated])
         var newBuilder = SegmentListBuilder()
         for i in 0..<8 {
-            if i == 3 { newBuilder.append(frame: delta, offset: 0, bytes: 100, rows: 1, lastKey: 3, hash: (99, 0)) } else {
+            if i == 3 {
+                newBuilder.append(frame: delta, offset: 0, bytes: 100, rows: 1, lastKey: 3, hash: (99, 0))
+            } else {
                 newBuilder.append(frame: old, offset: i * 100, bytes: 100, rows: 1, lastKey: Int64(i), hash: (UInt64(i), 0))
             }
         }
         let newBytes = newBuilder.finish()
         let patchBytes = try #require(try SegmentListPatch.make(base: baseList, baseSHA256: SHA256Digest.of(baseBytes), new: newBytes))
         #expect(patchBytes.starts(with: SegmentListPatch.magicWithDeltas))
-        let merged = try SegmentList(base: try SegmentList(bytes: baseBytes, name: "base"), patch: try SegmentListPatch(bytes: patchBytes, name: "patch"))
+        let merged = try SegmentList(
+            base: try SegmentList(bytes: baseBytes, name: "base"), patch: try SegmentListPatch(bytes: patchBytes, name: "patch"))
         #expect(try SegmentListPatchTests.segments(merged) == SegmentListPatchTests.segments(try SegmentList(bytes: newBytes, name: "new")))
         #expect(merged.frames.contains(delta) && merged.frames.contains(unrelated) && merged.hasDeltaFrames)
         #expect(Set(merged.packs) == Set([old, unrelated, delta].map(\.pack)))
@@ -63,8 +68,9 @@ import Testing
         frames[0].bases = [frames[1]]
         frames[1].bases = [frames[0]]
         let index = [frames[0].sha256: 0, frames[1].sha256: 1]
-        FrameTable.write(packs: frames.map(\.pack), packIndex: [frames[0].pack: 0, frames[1].pack: 1], frames: frames, withBases: true,
-                         index: { index[$0.sha256]! }, to: &bytes)
+        FrameTable.write(
+            packs: frames.map(\.pack), packIndex: [frames[0].pack: 0, frames[1].pack: 1], frames: frames, withBases: true,
+            index: { index[$0.sha256]! }, to: &bytes)
         Varint.append(0, to: &bytes)
         #expect(throws: (any Error).self) { _ = try SegmentList(bytes: bytes, name: "piece x") }
     }
@@ -78,7 +84,9 @@ import Testing
         #expect(bases.take() == [a, b])
         #expect(bases.take().isEmpty, "each frame starts afresh")
         for n in 0...(SegmentFormat.maxDeltaBaseBytes >> 20) { bases.noteReplaced(in: Self.frame(n)) }
-        #expect(bases.take().isEmpty, "old versions scattered over more than \(SegmentFormat.maxDeltaBaseBytes >> 20) MiB of frames: a plain frame")
+        #expect(
+            bases.take().isEmpty,
+            "old versions scattered over more than \(SegmentFormat.maxDeltaBaseBytes >> 20) MiB of frames: a plain frame")
         // Many small frames (a table that grew a little at every backup) within the bytes: no more bases than a
         // reader takes.
         for n in 0...FrameTable.maxBases { bases.noteReplaced(in: Self.frame(n, raw: 4096)) }
@@ -89,7 +97,9 @@ import Testing
 
     @Test func aFrameCompressedAgainstSeveralBasesDecodesWithThemInOrder() throws {
         let root = Fixtures.temporaryDirectory("delta-bases").path
-        let texts: [[UInt8]] = (0..<3).map { f in Array((0..<20_000).map { "row \($0) of frame \(f): \(($0 &* 2654435761) % 1_000_003) words\n" }.joined().utf8) }
+        let texts: [[UInt8]] = (0..<3).map { f in
+            Array((0..<20_000).map { "row \($0) of frame \(f): \(($0 &* 2654435761) % 1_000_003) words\n" }.joined().utf8)
+        }
         let packs = try PackWriter(store: PieceStore(root: root), level: 3)
         var frames: [SegmentList.Frame] = []
         for text in texts {
@@ -166,7 +176,9 @@ import Testing
         for i in 1...3 {
             let posts = try #require(run.documents[i].table("_velo_posts"))
             #expect(posts.deltaFrames && run.documents[i].version == 3, "snapshot \(i)")
-            #expect(run.documents[i].storedBytes * 8 < posts.newRawBytes, "snapshot \(i) stored \(run.documents[i].storedBytes) bytes for \(posts.newRawBytes) bytes of new segments")
+            #expect(
+                run.documents[i].storedBytes * 8 < posts.newRawBytes,
+                "snapshot \(i) stored \(run.documents[i].storedBytes) bytes for \(posts.newRawBytes) bytes of new segments")
             #expect(try run.restored(i) == run.dumps[i], "snapshot \(i) restores exactly")
             #expect(try run.verify(i).ok)
         }
@@ -196,7 +208,9 @@ import Testing
             var list = try store.readList(try #require(run.documents[i].table("_velo_posts")).list)
             var used = Set<Int>()
             while let segment = try list.next() { used.insert(segment.frame) }
-            #expect(used.allSatisfy { list.frames[$0].bases == [base] }, "snapshot \(i): every posts segment is in a delta frame on the first frame")
+            #expect(
+                used.allSatisfy { list.frames[$0].bases == [base] },
+                "snapshot \(i): every posts segment is in a delta frame on the first frame")
         }
         let file = store.path(SegmentFormat.packPath(base.pack))
         var bytes = try FileSystem.read(file)
@@ -215,8 +229,11 @@ import Testing
     /// only from version 3.
     @Test func theDocumentsVersionGuardsDeltaFrames() throws {
         func document(_ version: Int, deltaFrames: Bool) -> JSONValue {
-            let table: [(String, JSONValue)] = [("name", .string("t")), ("list", .string(String(repeating: "a", count: 64))), ("segments", .int(0)),
-                                                ("parts", .array([]))] + (deltaFrames ? [("delta_frames", .bool(true))] : [])
+            let table: [(String, JSONValue)] =
+                [
+                    ("name", .string("t")), ("list", .string(String(repeating: "a", count: 64))), ("segments", .int(0)),
+                    ("parts", .array([])),
+                ] + (deltaFrames ? [("delta_frames", .bool(true))] : [])
             return .object([("format", .string("velo-segments")), ("version", .int(version)), ("tables", .array([.object(table)]))])
         }
         #expect(try SegmentsDocument(json: document(3, deltaFrames: true)).version == 3)

@@ -1,11 +1,14 @@
 import Testing
+
 @testable import VeloKit
 
 /// The reader keeps a few decompressed frames, so segments that alternate between an old frame and the frame
 /// of their new versions read each frame once; the read-ahead order replays the same policy.
 @Suite struct FrameCacheTests {
     static func frame(_ n: Int, raw: Int = 1 << 20) -> SegmentList.Frame {
-        SegmentList.Frame(pack: String(repeating: "ab", count: 32), offset: Int64(n) << 20, length: 100, rawBytes: raw, sha256: [UInt8](repeating: UInt8(n), count: 32))
+        SegmentList.Frame(
+            pack: String(repeating: "ab", count: 32), offset: Int64(n) << 20, length: 100, rawBytes: raw,
+            sha256: [UInt8](repeating: UInt8(n), count: 32))
     }
 
     @Test func alternatingFramesStayCachedAndTheLeastRecentlyUsedGoesFirst() {

@@ -1,6 +1,7 @@
 import Crypto
 import Foundation
 import Testing
+
 @testable import VeloKit
 
 /// Frames compressed on worker threads come back in the order they were handed over, whole and with the
@@ -78,7 +79,10 @@ import Testing
             _ = try packs.flushFrame()
         }
         packs.abort()
-        let left = FileManager.default.enumerator(atPath: root)?.compactMap { $0 as? String }.filter { $0.hasSuffix(".pack") || $0.contains(".tmp-") } ?? []
+        let left =
+            FileManager.default.enumerator(atPath: root)?.compactMap { $0 as? String }.filter {
+                $0.hasSuffix(".pack") || $0.contains(".tmp-")
+            } ?? []
         #expect(left.isEmpty)
     }
 }

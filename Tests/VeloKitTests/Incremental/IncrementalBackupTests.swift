@@ -1,5 +1,6 @@
 import Foundation
 import Testing
+
 @testable import VeloKit
 
 /// Incremental snapshots (format version 2): each kind of change restores to a database that dumps exactly like
@@ -11,7 +12,8 @@ import Testing
     static func source(posts: Int, name: String) throws -> String {
         let path = try Fixtures.demo(posts: posts, journalMode: "wal", name: name)
         let db = try Database(path: path, mode: .readWrite)
-        try db.execute("""
+        try db.execute(
+            """
             CREATE TABLE kv (k TEXT PRIMARY KEY, v BLOB) WITHOUT ROWID;
             INSERT INTO kv VALUES ('b', x'00'), ('a', NULL), ('c', 'three');
             CREATE TABLE counters (id INTEGER PRIMARY KEY AUTOINCREMENT, n INTEGER);
@@ -41,8 +43,9 @@ import Testing
     static func restoreDump(_ repo: Repository, _ id: String, _ dir: URL) throws -> String {
         let entry = try #require(try repo.catalog.entries().first { $0.id == id })
         let target = dir.appendingPathComponent("restored-\(id).sqlite").path
-        _ = try NewDatabaseRestore.run(.catalogued(entry, repository: repo), manifest: try repo.catalog.detail(entry.id).manifest,
-                                       archiveSHA256: entry.archiveSHA256, to: target)
+        _ = try NewDatabaseRestore.run(
+            .catalogued(entry, repository: repo), manifest: try repo.catalog.detail(entry.id).manifest,
+            archiveSHA256: entry.archiveSHA256, to: target)
         return try NewDatabaseRestoreTests().dump(target)
     }
 
@@ -82,18 +85,26 @@ import Testing
         let (_, unchanged) = try backup("unchanged")
         #expect(unchanged.storedBytes == 0, "an unchanged database stores no piece")
         #expect(unchanged.sourceState != nil && unchanged.sourceState == full.sourceState)
-        #expect(unchanged.tables == full.tables.map { var t = $0; t.newSegments = 0; t.newRawBytes = 0; return t })
+        #expect(
+            unchanged.tables
+                == full.tables.map {
+                    var t = $0; t.newSegments = 0; t.newRawBytes = 0; return t
+                })
 
         // 1% of posts, scattered: every 100th row.
         try change("UPDATE _velo_posts SET views = coalesce(views, 0) + 1 WHERE rowid % 100 = 0")
         let (_, updated) = try backup("1% update")
         let posts = try #require(updated.table("_velo_posts"))
-        #expect(Double(posts.newRawBytes) <= 0.08 * Double(posts.rawBytes), "1% of rows changed \(posts.newRawBytes) of \(posts.rawBytes) bytes")
+        #expect(
+            Double(posts.newRawBytes) <= 0.08 * Double(posts.rawBytes), "1% of rows changed \(posts.newRawBytes) of \(posts.rawBytes) bytes"
+        )
         #expect(updated.tables.filter { $0.name != "_velo_posts" }.allSatisfy { $0.newSegments == 0 })
         #expect(Double(updated.storedBytes) <= 0.10 * Double(fullBytes), "stored \(updated.storedBytes) of a full \(fullBytes)")
 
         // Inserts at the end.
-        try change("INSERT INTO _velo_comments SELECT id || '-new', post, author, body, created_at, updated_at FROM _velo_comments WHERE rowid <= 20")
+        try change(
+            "INSERT INTO _velo_comments SELECT id || '-new', post, author, body, created_at, updated_at FROM _velo_comments WHERE rowid <= 20"
+        )
         let (_, inserted) = try backup("inserts")
         let comments = try #require(inserted.table("_velo_comments"))
         #expect(comments.newSegments <= 4, "20 rows appended touched \(comments.newSegments) segments")
@@ -121,7 +132,8 @@ import Testing
         // Two commits that leave every value as it was: the state changed, so the rows are read, and every segment
         // is found again.
         try Database(path: source, mode: .readWrite).execute("UPDATE _velo_posts SET title = title || '!' WHERE rowid = 1")
-        try Database(path: source, mode: .readWrite).execute("UPDATE _velo_posts SET title = substr(title, 1, length(title) - 1) WHERE rowid = 1")
+        try Database(path: source, mode: .readWrite).execute(
+            "UPDATE _velo_posts SET title = substr(title, 1, length(title) - 1) WHERE rowid = 1")
         Self.settle(source)
         let c = try Self.document(try Backup.run(databasePath: source, repository: repo, options: Self.options()))
         #expect(c.sourceState != b.sourceState, "a commit changes the state")
@@ -161,7 +173,9 @@ import Testing
         #expect(audit.problems.isEmpty, "\(audit.problems)")
         #expect(audit.header?.version == 1 && audit.manifest?.version == 1)
         let recorded = try repo.catalog.detail(entry.id).manifest
-        #expect(audit.manifest?.entries.filter { $0.path != ArchiveFormat.headerPath } == recorded.entries.filter { $0.path != ArchiveFormat.headerPath })
+        #expect(
+            audit.manifest?.entries.filter { $0.path != ArchiveFormat.headerPath }
+                == recorded.entries.filter { $0.path != ArchiveFormat.headerPath })
         #expect(throws: VeloError.self) { try SnapshotExport.run(.catalogued(entry, repository: repo), out: out) }
         // A damaged pack is found while its parts stream into the new archive: nothing is left at the new path,
         // and no temporary file either.
@@ -184,8 +198,9 @@ import Testing
 /// The pack writer's pipeline: with frames compressed on the reading thread or on workers, and with the
 /// reader made to wait for frames after every couple of segments, snapshots still restore exactly.
 @Suite struct IncrementalPipelineTests {
-    @Test(.enabled(if: IncrementalBackupTests.sqlite3 != nil, "sqlite3 is not installed: the .dump comparison is skipped"),
-          arguments: [(Int32(0), 2), (Int32(2), 2), (Int32(1), 1 << 14)])
+    @Test(
+        .enabled(if: IncrementalBackupTests.sqlite3 != nil, "sqlite3 is not installed: the .dump comparison is skipped"),
+        arguments: [(Int32(0), 2), (Int32(2), 2), (Int32(1), 1 << 14)])
     func snapshotsRestoreExactlyWhateverTheWorkersAndTheWaits(workers: Int32, pendingLimit: Int) throws {
         let name = "pipeline-\(workers)-\(pendingLimit)"
         let source = try IncrementalBackupTests.source(posts: 600, name: name)

@@ -1,5 +1,6 @@
 import Foundation
 import Testing
+
 @testable import VeloKit
 
 /// Uploaded files in incremental snapshots (`FileSegmentWriter`), and every front door writing format 2: a whole
@@ -67,7 +68,9 @@ import Testing
     @Test func aSecondBackupOfAnUnchangedAppAddsAFewKilobytesPerTenantAndReadsNoFile() throws {
         let (app, repo, _) = try demoApp()
         for tenant in 1...2 {
-            for name in try FileManager.default.contentsOfDirectory(atPath: uploads(app, tenant: tenant)) { age(uploads(app, tenant: tenant) + "/" + name) }
+            for name in try FileManager.default.contentsOfDirectory(atPath: uploads(app, tenant: tenant)) {
+                age(uploads(app, tenant: tenant) + "/" + name)
+            }
         }
         let first = try backUp(app, repo)
         let second = try backUp(app, repo)
@@ -102,7 +105,8 @@ import Testing
         let first = try #require(try backUp(app, repo).sources.last?.snapshot)
         #expect(try files(of: first, in: repo) == onDisk(app, tenant: 1))
 
-        let names = try FileManager.default.contentsOfDirectory(atPath: root).filter { !$0.hasSuffix(".bin") && !$0.hasSuffix(".txt") }.sorted()
+        let names = try FileManager.default.contentsOfDirectory(atPath: root).filter { !$0.hasSuffix(".bin") && !$0.hasSuffix(".txt") }
+            .sorted()
         try FileManager.default.removeItem(atPath: root + "/" + names[0])
         try Data("a new upload".utf8).write(to: URL(fileURLWithPath: root + "/new.txt"))
         big[SegmentFormat.maxSegmentBytes + 10] ^= 0xFF
@@ -154,8 +158,9 @@ import Testing
         let entry = try #require(tenant.snapshot.flatMap(repo.catalog.entry))
         let target = try #require(tenant.database)
         try Database(path: target, mode: .readWrite).execute("DELETE FROM _velo_posts WHERE rowid % 2 = 0")
-        let result = try Restore.run(.catalogued(entry, repository: repo), target: target, options: .init(), repository: repo,
-                                     safetySnapshot: true, busyTimeout: .seconds(5), progress: nil, connectionSetup: nil)
+        let result = try Restore.run(
+            .catalogued(entry, repository: repo), target: target, options: .init(), repository: repo,
+            safetySnapshot: true, busyTimeout: .seconds(5), progress: nil, connectionSetup: nil)
         let safety = try #require(result.safetySnapshot.flatMap(repo.catalog.entry))
         #expect(try repo.catalog.detail(safety.id).header.version == 2, "the safety snapshot is incremental")
         #expect(safety.addedBytes <= 64 << 10, "it shares the tenant's unchanged tables: \(safety.addedBytes) bytes")
@@ -164,9 +169,13 @@ import Testing
         let latest = try SelectedSnapshot.resolve("latest", repository: repo, filter: SnapshotFilter(tenant: "tenant-002"))
         #expect(latest.catalogEntry?.app?.tenantName == "tenant-002")
         #expect(try SelectedSnapshot.resolve("latest", repository: repo, filter: SnapshotFilter(tenant: "tenant-001")).id == safety.id)
-        #expect(try SelectedSnapshot.resolve("latest", repository: repo, filter: SnapshotFilter(tags: ["landlord"])).catalogEntry?.app?.tenantID == nil)
+        #expect(
+            try SelectedSnapshot.resolve("latest", repository: repo, filter: SnapshotFilter(tags: ["landlord"])).catalogEntry?.app?.tenantID
+                == nil)
         #expect(try SelectedSnapshot.resolve("latest", repository: repo, filter: SnapshotFilter(source: target)).id == safety.id)
-        #expect(throws: VeloError.self) { try SelectedSnapshot.resolve("latest", repository: repo, filter: SnapshotFilter(tenant: "nobody")) }
+        #expect(throws: VeloError.self) {
+            try SelectedSnapshot.resolve("latest", repository: repo, filter: SnapshotFilter(tenant: "nobody"))
+        }
     }
 
     @Test func aPayloadSnapshotIsIncremental() throws {

@@ -1,5 +1,6 @@
 import Foundation
 import Testing
+
 @testable import VeloKit
 
 /// Prune of incremental snapshots: whichever snapshots go, the others still read back whole, and exactly the
@@ -50,7 +51,8 @@ import Testing
         let (repo, ids) = try Self.sixSnapshots("subsets")
         let digests = try ids.map { try Self.rowsDigest(repo, $0) }
         #expect(Set(digests).count == 6)
-        let bases = try repo.catalog.entries().compactMap { try SegmentedSnapshot.read(repo.path($0.archive)).segments }.flatMap(\.tables).compactMap(\.base)
+        let bases = try repo.catalog.entries().compactMap { try SegmentedSnapshot.read(repo.path($0.archive)).segments }.flatMap(\.tables)
+            .compactMap(\.base)
         #expect(!bases.isEmpty, "some lists are patches, so the subsets remove bases that others use")
         let base = URL(fileURLWithPath: repo.root).deletingLastPathComponent()
         for mask in 1..<64 {
@@ -68,7 +70,9 @@ import Testing
             }
             let swept = PieceSweep.run(clone)
 
-            #expect(swept.complete && swept.bytes == dry.bytes && Set(swept.files) == Set(dry.files), "mask \(mask): a dry run frees what the sweep frees")
+            #expect(
+                swept.complete && swept.bytes == dry.bytes && Set(swept.files) == Set(dry.files),
+                "mask \(mask): a dry run frees what the sweep frees")
             let after = Self.files(copy)
             let freed = before.filter { after[$0.key] == nil }.values.reduce(0, +)
             let archives = removed.reduce(Int64(0)) { $0 + $1.archiveBytes }

@@ -1,12 +1,14 @@
 import Foundation
 import Testing
+
 @testable import VeloKit
 
 /// Segments handed to the deduplicator on a thread of their own, in many small batches, make exactly what the
 /// deduplicator makes on the reading thread: the same parts (rows, bytes, SHA-256), the same reuse of the
 /// previous list's segments, and lists whose segments read back as the bytes handed in.
 @Suite struct SegmentHandOffTests {
-    static let item = TablePlan.Item(table: "t", group: .records, role: .collection, collection: "t", columns: ["a"], includeRows: true, hasRowID: true)
+    static let item = TablePlan.Item(
+        table: "t", group: .records, role: .collection, collection: "t", columns: ["a"], includeRows: true, hasRowID: true)
 
     /// Segments of whole lines: (bytes, rows, last key), keys increasing.
     static func segments(changing changed: Set<Int> = []) -> [([UInt8], Int, Int64)] {
@@ -23,11 +25,14 @@ import Testing
         }
     }
 
-    static func run(_ segments: [([UInt8], Int, Int64)], old: SegmentList?, store: PieceStore, threaded: Bool,
-                    partBytes: Int = 100_000, maxPartBytes: Int = ArchiveFormat.maxDataEntryBytes) throws -> SegmentedSnapshotWriter.Scanned {
+    static func run(
+        _ segments: [([UInt8], Int, Int64)], old: SegmentList?, store: PieceStore, threaded: Bool,
+        partBytes: Int = 100_000, maxPartBytes: Int = ArchiveFormat.maxDataEntryBytes
+    ) throws -> SegmentedSnapshotWriter.Scanned {
         let packs = try PackWriter(store: store, level: 3, workers: threaded ? 2 : 0)
-        let deduplicator = try SegmentDeduplicator(item: item, old: old, packs: packs, hashKey: Array("key".utf8), partBytes: partBytes,
-                                                   pendingLimit: threaded ? 3 : 1 << 14, maxPartBytes: maxPartBytes)
+        let deduplicator = try SegmentDeduplicator(
+            item: item, old: old, packs: packs, hashKey: Array("key".utf8), partBytes: partBytes,
+            pendingLimit: threaded ? 3 : 1 << 14, maxPartBytes: maxPartBytes)
         let handOff = SegmentHandOff(deduplicator: deduplicator, threaded: threaded, batchBytes: 4_096)
         for (bytes, rows, key) in segments {
             bytes.withUnsafeBytes { handOff.buffer.append($0) }

@@ -1,5 +1,6 @@
 import Foundation
 import Testing
+
 @testable import VeloKit
 
 /// Segment lists stored as patches against a full base list: a patch read with its base yields exactly the
@@ -9,8 +10,9 @@ import Testing
     typealias Entry = (frame: SegmentList.Frame, offset: Int, bytes: Int, rows: Int, lastKey: Int64, hash: (UInt64, UInt64))
 
     static func frame(_ pack: UInt8, _ n: Int) -> SegmentList.Frame {
-        SegmentList.Frame(pack: SHA256Digest.hex([UInt8](repeating: pack, count: 32)), offset: Int64(n * 1000), length: 900,
-                          rawBytes: 64 * 2048, sha256: [UInt8](repeating: UInt8(n & 0xFF), count: 32))
+        SegmentList.Frame(
+            pack: SHA256Digest.hex([UInt8](repeating: pack, count: 32)), offset: Int64(n * 1000), length: 900,
+            rawBytes: 64 * 2048, sha256: [UInt8](repeating: UInt8(n & 0xFF), count: 32))
     }
 
     /// `count` segments with keys 10, 20, … in frames of pack 1, 64 to a frame.
@@ -20,7 +22,9 @@ import Testing
 
     static func bytes(_ entries: [Entry]) -> [UInt8] {
         var builder = SegmentListBuilder()
-        for e in entries { builder.append(frame: e.frame, offset: e.offset, bytes: e.bytes, rows: e.rows, lastKey: e.lastKey, hash: e.hash) }
+        for e in entries {
+            builder.append(frame: e.frame, offset: e.offset, bytes: e.bytes, rows: e.rows, lastKey: e.lastKey, hash: e.hash)
+        }
         return builder.finish()
     }
 
@@ -66,8 +70,9 @@ import Testing
         #expect(Set(expected.frames).isSubset(of: Set(merged.frames)))
         // Unchanged: a patch of no runs.
         let same = try #require(try SegmentListPatch.make(base: try store.readList(baseSHA), baseSHA256: baseSHA, new: Self.bytes(base)))
-        #expect(try Self.segments(try SegmentList(base: try store.readList(baseSHA), patch: SegmentListPatch(bytes: same, name: "same")))
-            == Self.segments(try store.readList(baseSHA)))
+        #expect(
+            try Self.segments(try SegmentList(base: try store.readList(baseSHA), patch: SegmentListPatch(bytes: same, name: "same")))
+                == Self.segments(try store.readList(baseSHA)))
     }
 
     @Test func aPatchRefersToAFullListAndALargeChangeWritesANewOne() throws {
@@ -83,16 +88,19 @@ import Testing
             return out
         }
         let second = changed(first, 0..<step, 2)
-        let a = try SegmentListPatch.store(Self.bytes(second), previous: try store.readList(firstSHA), previousSHA256: firstSHA, in: store, level: 3)
+        let a = try SegmentListPatch.store(
+            Self.bytes(second), previous: try store.readList(firstSHA), previousSHA256: firstSHA, in: store, level: 3)
         #expect(a.base == firstSHA)
         // The next patch is against the same full list, not against the patch (depth 1).
         let third = changed(second, step..<2 * step, 3)
-        let b = try SegmentListPatch.store(Self.bytes(third), previous: try store.readList(a.sha256), previousSHA256: a.sha256, in: store, level: 3)
+        let b = try SegmentListPatch.store(
+            Self.bytes(third), previous: try store.readList(a.sha256), previousSHA256: a.sha256, in: store, level: 3)
         #expect(b.base == firstSHA)
         #expect(try Self.segments(try store.readList(b.sha256)) == Self.segments(try SegmentList(bytes: Self.bytes(third), name: "third")))
         // Past `maxAddedShare` of the base: a new full list.
         let fourth = changed(third, 2 * step..<3 * step, 4)
-        let c = try SegmentListPatch.store(Self.bytes(fourth), previous: try store.readList(b.sha256), previousSHA256: b.sha256, in: store, level: 3)
+        let c = try SegmentListPatch.store(
+            Self.bytes(fourth), previous: try store.readList(b.sha256), previousSHA256: b.sha256, in: store, level: 3)
         #expect(c.base == nil)
         let full = try store.readList(c.sha256)
         #expect(full.base == nil)
@@ -105,7 +113,8 @@ import Testing
     }
 
     @Test func aVersion1DocumentOfFullListsStillReads() throws {
-        let json = try JSONParser.parse(#"""
+        let json = try JSONParser.parse(
+            #"""
             {"format": "velo-segments", "version": 1, "source_state": null, "stored_bytes": 10, "tables": [
               {"name": "t", "list": "\#(String(repeating: "ab", count: 32))", "segments": 1, "new_segments": 1,
                "raw_bytes": 5, "new_raw_bytes": 5, "parts": [{"path": "rows/x/t/000001.vrows", "rows": 1, "bytes": 5,
@@ -134,8 +143,10 @@ import Testing
         let repo = try Repository.open(Fixtures.temporaryDirectory(name).appendingPathComponent("repo").path, create: true)
         var ids: [String] = []
         var documents: [SegmentsDocument] = []
-        let changes = ["UPDATE _velo_posts SET views = coalesce(views, 0) + 1 WHERE rowid % 50 = 0",
-                       "ALTER TABLE _velo_posts ADD COLUMN shade TEXT DEFAULT 'dark'"]
+        let changes = [
+            "UPDATE _velo_posts SET views = coalesce(views, 0) + 1 WHERE rowid % 50 = 0",
+            "ALTER TABLE _velo_posts ADD COLUMN shade TEXT DEFAULT 'dark'",
+        ]
         for i in 0..<3 {
             if i > 0 { try Database(path: source, mode: .readWrite).execute(changes[i - 1]) }
             let result = try Backup.run(databasePath: source, repository: repo, options: IncrementalBackupTests.options())
@@ -151,7 +162,9 @@ import Testing
         let second = try #require(documents[1].table("_velo_posts"))
         let third = try #require(documents[2].table("_velo_posts"))
         #expect(documents[0].version == 1 && first.base == nil)
-        #expect(documents[1].version == (second.deltaFrames ? 3 : 2) && second.base == first.list, "a small change stores a patch against the first list")
+        #expect(
+            documents[1].version == (second.deltaFrames ? 3 : 2) && second.base == first.list,
+            "a small change stores a patch against the first list")
         #expect(third.base == nil, "a new column stores a full list")
         let digests = try ids.map { try PieceSweepTests.rowsDigest(repo, $0) }
         func exists(_ sha: String) -> Bool { FileSystem.exists(repo.path(SegmentFormat.listPath(sha))) }
@@ -200,8 +213,10 @@ extension PieceStore {
 }
 
 extension SegmentListPatch {
-    static func store(_ list: [UInt8], previous: SegmentList?, previousSHA256: String?, in store: PieceStore,
-                      level: Int32) throws -> (sha256: String, base: String?, written: Int64) {
+    static func store(
+        _ list: [UInt8], previous: SegmentList?, previousSHA256: String?, in store: PieceStore,
+        level: Int32
+    ) throws -> (sha256: String, base: String?, written: Int64) {
         let piece = piece(for: list, previous: previous, previousSHA256: previousSHA256, in: store)
         let written = try piece.bytes.map { try store.writeList($0, sha256: piece.sha256, level: level) } ?? 0
         return (piece.sha256, piece.base, written)

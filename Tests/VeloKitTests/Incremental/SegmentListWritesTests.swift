@@ -1,5 +1,6 @@
 import Foundation
 import Testing
+
 @testable import VeloKit
 
 /// Lists written on their own thread: all of them durable when `finish` returns, in the store under their

@@ -1,5 +1,6 @@
 import Foundation
 import Testing
+
 @testable import VeloKit
 
 /// Parts of an incremental snapshot, rebuilt from their frames: handed out in place (`readChunk`) or copied
@@ -7,8 +8,10 @@ import Testing
 /// one run.
 @Suite struct SegmentedArchiveReaderTests {
     /// Every part of `archive` read by `read`, as (path, bytes, SHA-256, chunks handed out).
-    static func parts(of archive: String, read: (SegmentedArchiveReader, UnsafeMutableRawBufferPointer, inout SHA256Digest) throws -> Int,
-                      buffer size: Int) throws -> [(path: String, bytes: Int64, sha256: String, chunks: Int)] {
+    static func parts(
+        of archive: String, read: (SegmentedArchiveReader, UnsafeMutableRawBufferPointer, inout SHA256Digest) throws -> Int,
+        buffer size: Int
+    ) throws -> [(path: String, bytes: Int64, sha256: String, chunks: Int)] {
         let reader = try SegmentedArchiveReader(path: archive)
         var buffer = [UInt8](repeating: 0, count: size)
         var result: [(String, Int64, String, Int)] = []
@@ -22,11 +25,15 @@ import Testing
         return result
     }
 
-    static func inPlace(_ reader: SegmentedArchiveReader, _ buffer: UnsafeMutableRawBufferPointer, _ digest: inout SHA256Digest) throws -> Int {
+    static func inPlace(
+        _ reader: SegmentedArchiveReader, _ buffer: UnsafeMutableRawBufferPointer, _ digest: inout SHA256Digest
+    ) throws -> Int {
         try reader.readChunk(into: buffer) { digest.update($0) }
     }
 
-    static func copied(_ reader: SegmentedArchiveReader, _ buffer: UnsafeMutableRawBufferPointer, _ digest: inout SHA256Digest) throws -> Int {
+    static func copied(
+        _ reader: SegmentedArchiveReader, _ buffer: UnsafeMutableRawBufferPointer, _ digest: inout SHA256Digest
+    ) throws -> Int {
         let n = try reader.read(into: buffer)
         digest.update(UnsafeRawBufferPointer(rebasing: buffer[0..<n]))
         return n
@@ -46,24 +53,31 @@ import Testing
             let manifest = try repo.catalog.detail(result.id).manifest
             let expected = Dictionary(manifest.entries.map { ($0.path, $0) }, uniquingKeysWith: { a, _ in a })
             var partCount = 0
-            for (name, read) in [("in place", Self.inPlace), ("copied", Self.copied)] as [(String, (SegmentedArchiveReader, UnsafeMutableRawBufferPointer, inout SHA256Digest) throws -> Int)] {
+            for (name, read) in [("in place", Self.inPlace), ("copied", Self.copied)]
+                as [(String, (SegmentedArchiveReader, UnsafeMutableRawBufferPointer, inout SHA256Digest) throws -> Int)]
+            {
                 for size in [1, 777, 64 << 10] {
                     let parts = try Self.parts(of: result.archive, read: read, buffer: size)
                     partCount = parts.count
                     for part in parts {
                         let listed = try #require(expected[part.path], "\(part.path) is not in the manifest")
-                        #expect(part.bytes == listed.bytes && part.sha256 == listed.sha256, "\(name), \(size)-byte buffer: \(part.path) differs")
+                        #expect(
+                            part.bytes == listed.bytes && part.sha256 == listed.sha256, "\(name), \(size)-byte buffer: \(part.path) differs"
+                        )
                         if size == 1 { #expect(part.chunks == Int(part.bytes)) }
                     }
                 }
             }
-            #expect(partCount == manifest.entries.filter { ArchiveFormat.isRowsEntry($0.path) && $0.path != ArchiveFormat.schemaPath }.count)
+            #expect(
+                partCount == manifest.entries.filter { ArchiveFormat.isRowsEntry($0.path) && $0.path != ArchiveFormat.schemaPath }.count)
         }
 
         // The first snapshot packed each table's segments in order: a 64 KiB part comes out in a chunk or two
         // (one per frame it spans), not one per 2 KiB segment.
         let runs = try Self.parts(of: first.archive, read: Self.inPlace, buffer: 1 << 20)
-        let segments = try #require(try SegmentedSnapshot.read(first.archive).segments).tables.flatMap(\.parts).reduce(0) { $0 + $1.segments }
+        let segments = try #require(try SegmentedSnapshot.read(first.archive).segments).tables.flatMap(\.parts).reduce(0) {
+            $0 + $1.segments
+        }
         #expect(runs.reduce(0) { $0 + $1.chunks } * 4 < segments, "\(runs.reduce(0) { $0 + $1.chunks }) chunks for \(segments) segments")
     }
 }

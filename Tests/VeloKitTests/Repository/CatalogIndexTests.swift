@@ -1,5 +1,6 @@
 import Foundation
 import Testing
+
 @testable import VeloKit
 
 @Suite struct CatalogIndexTests {
@@ -130,4 +131,3 @@ import Testing
         #expect(repo.catalog.scan().damaged.isEmpty)
     }
 }
-

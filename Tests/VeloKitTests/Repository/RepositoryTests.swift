@@ -1,5 +1,6 @@
 import Foundation
 import Testing
+
 @testable import VeloKit
 
 @Suite struct RepositoryTests {
@@ -30,7 +31,8 @@ import Testing
         #expect(throws: VeloError.self) { try Repository.open(busy.path, create: true) }
         let future = dir.appendingPathComponent("future")
         try FileManager.default.createDirectory(at: future, withIntermediateDirectories: true)
-        try #"{"format":"velo-repository","version":9}"#.write(to: future.appendingPathComponent(Repository.markerFile), atomically: true, encoding: .utf8)
+        try #"{"format":"velo-repository","version":9}"#.write(
+            to: future.appendingPathComponent(Repository.markerFile), atomically: true, encoding: .utf8)
         #expect(throws: VeloError.self) { try Repository.open(future.path) }
     }
 
@@ -53,8 +55,10 @@ import Testing
     @Test func aStaleLockIsReportedAndTakenOverOrRemovedByUnlock() throws {
         let repo = try Repository.open(Fixtures.temporaryDirectory().appendingPathComponent("repo").path, create: true)
         // A lock left by a process that no longer exists on this host.
-        let owner = JSONValue.object([("pid", .int(2_000_000_000)), ("host", .string(ProcessInfo.processInfo.hostName)),
-                                      ("time", .string("2026-11-01T03:00:00Z")), ("command", .string("velo backup"))])
+        let owner = JSONValue.object([
+            ("pid", .int(2_000_000_000)), ("host", .string(ProcessInfo.processInfo.hostName)),
+            ("time", .string("2026-11-01T03:00:00Z")), ("command", .string("velo backup")),
+        ])
         try JSONWriter.string(owner).write(toFile: repo.path("locks/exclusive.json"), atomically: true, encoding: .utf8)
         #expect(repo.lockOwner?.isGone == true)
         #expect(try repo.unlock(force: false)?.pid == 2_000_000_000)
@@ -65,7 +69,10 @@ import Testing
         #expect(repo.lockOwner?.pid == getpid())
         lock.release()
         // A lock from another host is never taken over.
-        let foreign = JSONValue.object([("pid", .int(1)), ("host", .string("some-other-host")), ("time", .string("2026-11-01T03:00:00Z")), ("command", .string("velo backup"))])
+        let foreign = JSONValue.object([
+            ("pid", .int(1)), ("host", .string("some-other-host")), ("time", .string("2026-11-01T03:00:00Z")),
+            ("command", .string("velo backup")),
+        ])
         try JSONWriter.string(foreign).write(toFile: repo.path("locks/exclusive.json"), atomically: true, encoding: .utf8)
         #expect(throws: RepositoryLock.Failure.self) { try repo.lock(command: "velo backup") }
         #expect(throws: VeloError.self) { try repo.unlock(force: false) }
@@ -118,7 +125,9 @@ import Testing
             _ = try SelectedSnapshot.resolve(digit, repository: repo)
             Issue.record("an ambiguous prefix matched one snapshot")
         } catch let error as VeloError {
-            #expect(error.message.contains("ambiguous") && all.filter { $0.hasPrefix(digit) }.allSatisfy { error.message.contains($0) }, "\(error)")
+            #expect(
+                error.message.contains("ambiguous") && all.filter { $0.hasPrefix(digit) }.allSatisfy { error.message.contains($0) },
+                "\(error)")
         }
         // An empty name selects nothing, even in a repository of one snapshot.
         for empty in ["", "  "] {
@@ -128,7 +137,11 @@ import Testing
         let archive = repo.path(try repo.catalog.entries()[0].archive)
         let copy = dir.appendingPathComponent("elsewhere.tar.zst").path
         try FileManager.default.copyItem(atPath: archive, toPath: copy)
-        if case .archive(let path) = try SelectedSnapshot.resolve(copy, repository: nil) { #expect(path == copy) } else { Issue.record("not a lone archive") }
+        if case .archive(let path) = try SelectedSnapshot.resolve(copy, repository: nil) {
+            #expect(path == copy)
+        } else {
+            Issue.record("not a lone archive")
+        }
         #expect(try SelectedSnapshot.resolve(archive, repository: repo).id == ids[0])
     }
 

@@ -1,5 +1,6 @@
 import Foundation
 import Testing
+
 @testable import VeloKit
 
 @Suite struct NewDatabaseRestoreTests {
@@ -21,7 +22,8 @@ import Testing
     func awkwardDatabase(journalMode: String, _ name: String = #function) throws -> String {
         let path = try Fixtures.demo(posts: 300, journalMode: journalMode, name: name)
         let db = try Database(path: path, mode: .readWrite)
-        try db.execute(#"""
+        try db.execute(
+            #"""
             CREATE TABLE awkward (v);
             CREATE TABLE "odd ""name""" ("a b" INTEGER PRIMARY KEY, "c" TEXT) ;
             CREATE TABLE kv (k TEXT PRIMARY KEY, v BLOB) WITHOUT ROWID;
@@ -41,8 +43,9 @@ import Testing
         return path
     }
 
-    @Test(.enabled(if: NewDatabaseRestoreTests.sqlite3 != nil, "sqlite3 is not installed: the .dump comparison is skipped"),
-          arguments: ["delete", "wal"])
+    @Test(
+        .enabled(if: NewDatabaseRestoreTests.sqlite3 != nil, "sqlite3 is not installed: the .dump comparison is skipped"),
+        arguments: ["delete", "wal"])
     func aRestoredDatabaseDumpsExactlyLikeTheSource(journalMode: String) throws {
         let source = try awkwardDatabase(journalMode: journalMode, "dump-\(journalMode)")
         let dir = Fixtures.temporaryDirectory("restore-\(journalMode)")
@@ -53,14 +56,18 @@ import Testing
         let backup = try Backup.run(databasePath: source, repository: repo, options: options)
         let entry = try #require(try repo.catalog.entries().first { $0.id == backup.id })
         let target = dir.appendingPathComponent("restored.sqlite").path
-        let result = try NewDatabaseRestore.run(.catalogued(entry, repository: repo), manifest: try repo.catalog.detail(entry.id).manifest, archiveSHA256: entry.archiveSHA256, to: target)
+        let result = try NewDatabaseRestore.run(
+            .catalogued(entry, repository: repo), manifest: try repo.catalog.detail(entry.id).manifest, archiveSHA256: entry.archiveSHA256,
+            to: target)
         #expect(result.rows["_velo_posts"] == 297)
         #expect(try dump(target) == dump(source))
         let restored = try Database(path: target)
         #expect(try restored.scalar("PRAGMA integrity_check") == .text("ok"))
         #expect(try restored.pragma("journal_mode") == .text(journalMode))
         #expect(try TenantDatabase.load(restored).collections.count == 7)
-        #expect(try restored.scalar("SELECT seq FROM sqlite_sequence WHERE name = 'counters'") == .integer(3), "the counter survives deleted rows")
+        #expect(
+            try restored.scalar("SELECT seq FROM sqlite_sequence WHERE name = 'counters'") == .integer(3),
+            "the counter survives deleted rows")
     }
 
     @Test func aDamagedArchiveLeavesNoFileBehind() throws {
@@ -72,17 +79,22 @@ import Testing
         // Rewrite one row of a part: the archive stays a valid tar.zst, only the checksums can tell.
         var entries = try CraftedArchive.entries(of: backup.archive)
         let index = entries.firstIndex { $0.path.hasPrefix("records/_velo_posts/") }!
-        entries[index].bytes = Array(String(decoding: entries[index].bytes, as: UTF8.self).replacingOccurrences(of: "\"2025-", with: "\"2024-").utf8)
+        entries[index].bytes = Array(
+            String(decoding: entries[index].bytes, as: UTF8.self).replacingOccurrences(of: "\"2025-", with: "\"2024-").utf8)
         try FileManager.default.removeItem(atPath: backup.archive)
         try CraftedArchive(entries: entries).write(to: backup.archive)
         let target = dir.appendingPathComponent("restored.sqlite").path
         #expect(throws: ArchiveDamage.self) {
-            try NewDatabaseRestore.run(.catalogued(entry, repository: repo), manifest: try repo.catalog.detail(entry.id).manifest, archiveSHA256: entry.archiveSHA256, to: target)
+            try NewDatabaseRestore.run(
+                .catalogued(entry, repository: repo), manifest: try repo.catalog.detail(entry.id).manifest,
+                archiveSHA256: entry.archiveSHA256, to: target)
         }
         #expect(try FileManager.default.contentsOfDirectory(atPath: dir.path).sorted() == ["repo"])
         // An existing target is refused.
         FileManager.default.createFile(atPath: target, contents: Data())
-        #expect(throws: VeloError.self) { try NewDatabaseRestore.run(.catalogued(entry, repository: repo), manifest: nil, archiveSHA256: nil, to: target) }
+        #expect(throws: VeloError.self) {
+            try NewDatabaseRestore.run(.catalogued(entry, repository: repo), manifest: nil, archiveSHA256: nil, to: target)
+        }
     }
 
     @Test func rowBinderReadsEveryEncodingBack() throws {
@@ -94,7 +106,8 @@ import Testing
         let out = ByteBuffer()
         RecordEncoder(columnCount: RecordCodecTests.awkward.count).appendRow(of: select, to: out)
         let line = Array(out.bytes.dropLast())
-        let insert = try db.prepare("INSERT INTO t VALUES (" + RecordCodecTests.awkward.indices.map { _ in "?" }.joined(separator: ", ") + ")")
+        let insert = try db.prepare(
+            "INSERT INTO t VALUES (" + RecordCodecTests.awkward.indices.map { _ in "?" }.joined(separator: ", ") + ")")
         try line.withUnsafeBytes { try RowBinder(columnCount: RecordCodecTests.awkward.count).bind($0, to: insert) }
         try insert.step()
         let back = try #require(try db.rows("SELECT * FROM t").first)

@@ -1,5 +1,6 @@
 import Foundation
 import Testing
+
 @testable import VeloKit
 
 /// One focused regression test per way plan and restore used to disagree (issue 16).
@@ -37,7 +38,9 @@ import Testing
     }
 
     /// The restore refuses with exit status 3 and leaves the target byte for byte as it was.
-    func expectRefused(_ s: Setup, _ options: RestoreOptions, mentioning text: String, sourceLocation: SourceLocation = #_sourceLocation) throws {
+    func expectRefused(
+        _ s: Setup, _ options: RestoreOptions, mentioning text: String, sourceLocation: SourceLocation = #_sourceLocation
+    ) throws {
         let before = try Data(contentsOf: URL(fileURLWithPath: s.target))
         do {
             _ = try Restore.run(s.snapshot, target: s.target, options: options, repository: s.repo, safetySnapshot: false)
@@ -54,7 +57,8 @@ import Testing
         let s = try setup([.makeNotNull(collection: "comments", field: "author")], "notnull-\(strategy)")
         let db = try Database(path: s.target, mode: .readWrite)
         // A comment without author in the archive: gone from the target (skip inserts it) or changed there (overwrite updates it).
-        let id = try #require(try Database(path: s.source).scalar("SELECT id FROM _velo_comments WHERE author IS NULL ORDER BY id LIMIT 1")?.stringValue)
+        let id = try #require(
+            try Database(path: s.source).scalar("SELECT id FROM _velo_comments WHERE author IS NULL ORDER BY id LIMIT 1")?.stringValue)
         if strategy == .skip {
             try db.execute("DELETE FROM _velo_comments WHERE id = ?", [.text(id)])
         } else {
@@ -77,8 +81,11 @@ import Testing
         #expect(try self.plan(duplicates, options(.skip)).canProceed, "skip keeps the target's definition: no index is created")
 
         // No duplicates in the target, but the archive's tag takes back a name a new tag of the target holds.
-        let collision = try setup([.removeUniqueIndex(collection: "tags", column: "name", duplicate: false),
-                                   .uniqueCollision(table: "_velo_tags", column: "name", offset: 2)], "collision")
+        let collision = try setup(
+            [
+                .removeUniqueIndex(collection: "tags", column: "name", duplicate: false),
+                .uniqueCollision(table: "_velo_tags", column: "name", offset: 2),
+            ], "collision")
         let second = try self.plan(collision, options(.overwrite))
         let collides = try #require(second.blockers.first { $0.check == "unique" })
         #expect(collides.message.contains("would collide") && collides.message.contains("_velo_tags_name_unique"))
@@ -117,7 +124,8 @@ import Testing
         let plan = try plan(s, options(.overwrite))
         #expect(plan.canProceed, "\(plan.blockers.map(\.message))")
         #expect(plan.tables.first { $0.table == "_velo_posts" }?.retypeColumns == ["body"])
-        #expect(plan.findings.contains { $0.severity == .warning && $0.message.contains("_velo_posts.body") && $0.message.contains("rebuilt") })
+        #expect(
+            plan.findings.contains { $0.severity == .warning && $0.message.contains("_velo_posts.body") && $0.message.contains("rebuilt") })
         _ = try Restore.run(s.snapshot, target: s.target, options: options(.overwrite), repository: s.repo, safetySnapshot: false)
         let db = try Database(path: s.target)
         let ddl = try db.scalar("SELECT sql FROM sqlite_schema WHERE name = '_velo_posts'")?.stringValue ?? ""
@@ -135,7 +143,8 @@ import Testing
         let oldID = try #require(try Database(path: s.source).scalar("SELECT id FROM collections WHERE name = 'users'")?.stringValue)
         let newID = try #require(try Database(path: s.target).scalar("SELECT id FROM collections WHERE name = 'users'")?.stringValue)
         #expect(oldID != newID)
-        let stale = try Database(path: s.target).scalar("SELECT count(*) FROM auth_tokens WHERE collection_id = ?", [.text(oldID)])?.int64Value ?? 0
+        let stale =
+            try Database(path: s.target).scalar("SELECT count(*) FROM auth_tokens WHERE collection_id = ?", [.text(oldID)])?.int64Value ?? 0
         #expect(stale > 0)
         let plan = try plan(s, options(.overwrite))
         #expect(plan.canProceed, "\(plan.blockers.map(\.message))")
@@ -160,7 +169,9 @@ import Testing
         let plan = try RestorePlanner.plan(s.snapshot, target: target, options: options, busyTimeout: .seconds(1))
         let planned = Set(plan.tables.map(\.table))
         #expect(planned.contains("sqlite_sequence"))
-        if selection { #expect(planned.isSuperset(of: ["collections", "migrations", "_velo_posts"]) && !planned.contains("_velo_comments")) }
+        if selection {
+            #expect(planned.isSuperset(of: ["collections", "migrations", "_velo_posts"]) && !planned.contains("_velo_comments"))
+        }
         let result = try Restore.run(s.snapshot, target: target, options: options, repository: s.repo, safetySnapshot: false)
         #expect(Set(result.records.keys) == planned)
         for table in plan.tables { #expect(result.records[table.table]?.inserted == table.insert, "\(table.table)") }

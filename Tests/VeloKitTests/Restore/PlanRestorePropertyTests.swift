@@ -1,5 +1,6 @@
 import Foundation
 import Testing
+
 @testable import VeloKit
 
 /// The property behind `velo plan`: it says exactly what `velo restore` will do. Over generated scenarios (see
@@ -24,11 +25,15 @@ import Testing
             let scenario = RestoreScenario.generate(seed: seed &+ UInt64(i), sources: world.sources.count)
             guard let problem = world.check(scenario) else { continue }
             let (minimal, minimalProblem) = world.shrink(scenario, problem: problem)
-            Issue.record("the plan did not predict the restore: \(problem)\n  scenario: \(scenario)\n  shrunk to: \(minimal)\n  which fails with: \(minimalProblem)")
+            Issue.record(
+                "the plan did not predict the restore: \(problem)\n  scenario: \(scenario)\n  shrunk to: \(minimal)\n  which fails with: \(minimalProblem)"
+            )
             failures += 1
             if failures == 3 { break }
         }
-        print("plan/restore property: \(count) scenarios from seed \(seed): \(world.tally.sorted { $0.key < $1.key }.map { "\($0.key) \($0.value)" }.joined(separator: ", "))")
+        print(
+            "plan/restore property: \(count) scenarios from seed \(seed): \(world.tally.sorted { $0.key < $1.key }.map { "\($0.key) \($0.value)" }.joined(separator: ", "))"
+        )
     }
 
     /// The shrinker keeps only what a failure needs: here a "failure" is any scenario whose plan blocks.
@@ -38,8 +43,10 @@ import Testing
         scenario.target = .mutatedCopy
         scenario.options = RestoreOptions()
         scenario.savedPlan = false
-        scenario.mutations = [.deleteRows(table: "_velo_posts", count: 2, offset: 0), .dropMigration,
-                              .updateRows(table: "_velo_tags", column: "", count: 1, offset: 0)]
+        scenario.mutations = [
+            .deleteRows(table: "_velo_posts", count: 2, offset: 0), .dropMigration,
+            .updateRows(table: "_velo_tags", column: "", count: 1, offset: 0),
+        ]
         let blocked: (RestoreScenario) -> String? = { s in
             (try? world.plan(s))?.canProceed == false ? "blocked" : nil
         }
@@ -74,7 +81,9 @@ final class PropertyWorld {
 
     private func addSource(_ path: String) throws {
         let id = try Backup.run(databasePath: path, repository: repository, options: .init()).id
-        guard let entry = try repository.catalog.entries().first(where: { $0.id == id }) else { throw VeloError("no catalog entry for \(id)") }
+        guard let entry = try repository.catalog.entries().first(where: { $0.id == id }) else {
+            throw VeloError("no catalog entry for \(id)")
+        }
         sources.append((path, .catalogued(entry, repository: repository)))
     }
 
@@ -115,7 +124,8 @@ final class PropertyWorld {
     func plan(_ scenario: RestoreScenario) throws -> RestorePlan {
         let target = try makeTarget(scenario)
         defer { remove(target) }
-        return try RestorePlanner.plan(sources[scenario.source].snapshot, target: target, options: scenario.options, busyTimeout: .seconds(1))
+        return try RestorePlanner.plan(
+            sources[scenario.source].snapshot, target: target, options: scenario.options, busyTimeout: .seconds(1))
     }
 
     func remove(_ path: String) {
@@ -177,15 +187,17 @@ final class PropertyWorld {
         var saved: Restore.SavedPlan?
         if scenario.savedPlan, let plan {
             let path = target + ".plan.json"
-            try Data((JSONWriter.string(try JSONValueEncoder().encode(plan), pretty: true) + "\n").utf8).write(to: URL(fileURLWithPath: path))
+            try Data((JSONWriter.string(try JSONValueEncoder().encode(plan), pretty: true) + "\n").utf8).write(
+                to: URL(fileURLWithPath: path))
             defer { unlink(path) }
             saved = try Restore.SavedPlan(path: path)
         }
         let result: Restore.Result?
         var restoreError: String?
         do {
-            result = try Restore.run(snapshot, target: target, options: scenario.options, repository: repository, savedPlan: saved,
-                                     safetySnapshot: false, busyTimeout: .seconds(1))
+            result = try Restore.run(
+                snapshot, target: target, options: scenario.options, repository: repository, savedPlan: saved,
+                safetySnapshot: false, busyTimeout: .seconds(1))
         } catch {
             result = nil
             restoreError = "\(error)"
@@ -197,7 +209,10 @@ final class PropertyWorld {
         }
         guard let plan, plan.canProceed else {
             count(planError != nil ? "refused by both (options)" : "blocked by the plan")
-            if let result { return "the plan \(planError.map { "failed (\($0))" } ?? "blocked (\(plan?.blockers.first?.message ?? ""))"), but the restore ran: \(result.records.count) tables" }
+            if let result {
+                return
+                    "the plan \(planError.map { "failed (\($0))" } ?? "blocked (\(plan?.blockers.first?.message ?? ""))"), but the restore ran: \(result.records.count) tables"
+            }
             if after != before { return "the restore was refused (\(restoreError ?? "")), but the target changed" }
             return nil
         }
@@ -206,14 +221,16 @@ final class PropertyWorld {
         // The same tables, and the counts by the documented mapping.
         let planned = Set(plan.tables.map(\.table)), reported = Set(result.records.keys)
         if planned != reported {
-            return "the plan lists \(planned.subtracting(reported).sorted()) that the restore does not report, and the restore reports \(reported.subtracting(planned).sorted()) that the plan does not list"
+            return
+                "the plan lists \(planned.subtracting(reported).sorted()) that the restore does not report, and the restore reports \(reported.subtracting(planned).sorted()) that the plan does not list"
         }
         for table in plan.tables {
             let counts = result.records[table.table]!
             let overwrite = table.strategy == .overwrite
             let expected = (table.insert, overwrite ? table.conflicting : 0, table.identical + (overwrite ? 0 : table.conflicting))
             if (counts.inserted, counts.updated, counts.skipped) != expected {
-                return "\(table.table) (\(table.strategy.rawValue)): the plan said \(table.insert) insert, \(table.conflicting) conflicting, \(table.identical) identical; the restore reports \(counts.inserted) inserted, \(counts.updated) updated, \(counts.skipped) skipped"
+                return
+                    "\(table.table) (\(table.strategy.rawValue)): the plan said \(table.insert) insert, \(table.conflicting) conflicting, \(table.identical) identical; the restore reports \(counts.inserted) inserted, \(counts.updated) updated, \(counts.skipped) skipped"
             }
         }
         // A healthy database afterwards.
@@ -221,7 +238,9 @@ final class PropertyWorld {
         let integrity = try db.rows("PRAGMA integrity_check").compactMap { $0.first?.stringValue }
         if integrity != ["ok"] { return "integrity_check after the restore: \(integrity.prefix(3))" }
         let violations = try db.rows("PRAGMA foreign_key_check")
-        if !violations.isEmpty { return "foreign_key_check after the restore: \(violations.count) violations, table \(violations[0].first?.stringValue ?? "?")" }
+        if !violations.isEmpty {
+            return "foreign_key_check after the restore: \(violations.count) violations, table \(violations[0].first?.stringValue ?? "?")"
+        }
         let layout = try TenantDatabase.load(db)
         if layout.kind != .landlord {
             let health = try SchemaHealth.check(db, layout: layout)

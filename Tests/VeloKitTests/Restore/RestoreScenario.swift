@@ -1,4 +1,5 @@
 import Foundation
+
 @testable import VeloKit
 
 /// One generated plan-versus-restore scenario: which source snapshot, what target (a copy of the source mutated the
@@ -54,8 +55,9 @@ struct RestoreScenario: CustomStringConvertible {
         if target == .mutatedCopy || target == .otherDatabase {
             for _ in 0..<(1 + random.below(4)) { mutations.append(RestoreMutation.generate(&random)) }
         }
-        return RestoreScenario(seed: seed, source: random.below(sources), target: target, mutations: mutations, options: options,
-                               savedPlan: random.chance(15))
+        return RestoreScenario(
+            seed: seed, source: random.below(sources), target: target, mutations: mutations, options: options,
+            savedPlan: random.chance(15))
     }
 }
 
@@ -106,38 +108,55 @@ enum RestoreMutation: CustomStringConvertible, Equatable {
         }
     }
 
-    static let rowTables = ["_velo_posts", "_velo_comments", "_velo_users", "_velo_tags", "superusers", "auth_tokens", "otp_tokens",
-                            "oauth_accounts", "email_templates", "settings"]
-    static let textColumns = ["_velo_posts": "title", "_velo_comments": "body", "_velo_users": "name", "_velo_tags": "color",
-                              "superusers": "name", "auth_tokens": "user_agent", "otp_tokens": "action", "oauth_accounts": "email",
-                              "email_templates": "content", "settings": "payload"]
-    static let nullableFields = [("posts", "body"), ("posts", "meta"), ("posts", "views"), ("posts", "cover"), ("comments", "author"),
-                                 ("tags", "color"), ("users", "name")]
+    static let rowTables = [
+        "_velo_posts", "_velo_comments", "_velo_users", "_velo_tags", "superusers", "auth_tokens", "otp_tokens",
+        "oauth_accounts", "email_templates", "settings",
+    ]
+    static let textColumns = [
+        "_velo_posts": "title", "_velo_comments": "body", "_velo_users": "name", "_velo_tags": "color",
+        "superusers": "name", "auth_tokens": "user_agent", "otp_tokens": "action", "oauth_accounts": "email",
+        "email_templates": "content", "settings": "payload",
+    ]
+    static let nullableFields = [
+        ("posts", "body"), ("posts", "meta"), ("posts", "views"), ("posts", "cover"), ("comments", "author"),
+        ("tags", "color"), ("users", "name"),
+    ]
 
     static func generate(_ random: inout SeededRandom) -> RestoreMutation {
         func pick<T>(_ values: [T]) -> T { values[random.below(values.count)] }
         switch random.below(100) {
         case 0..<14: return .deleteRows(table: pick(rowTables), count: 1 + random.below(6), offset: random.below(10))
         case 14..<28: return .updateRows(table: pick(rowTables), column: "", count: 1 + random.below(6), offset: random.below(10))
-        case 28..<38: return .insertRows(table: pick(["_velo_posts", "_velo_comments", "_velo_users", "_velo_tags", "superusers"]), count: 1 + random.below(3))
-        case 38..<43: return pick([RestoreMutation.uniqueCollision(table: "superusers", column: "email", offset: random.below(3)),
-                                   .uniqueCollision(table: "_velo_tags", column: "name", offset: random.below(10)),
-                                   .uniqueCollision(table: "_velo_users", column: "email", offset: random.below(10))])
+        case 28..<38:
+            return .insertRows(
+                table: pick(["_velo_posts", "_velo_comments", "_velo_users", "_velo_tags", "superusers"]), count: 1 + random.below(3))
+        case 38..<43:
+            return pick([
+                RestoreMutation.uniqueCollision(table: "superusers", column: "email", offset: random.below(3)),
+                .uniqueCollision(table: "_velo_tags", column: "name", offset: random.below(10)),
+                .uniqueCollision(table: "_velo_users", column: "email", offset: random.below(10)),
+            ])
         case 43..<49: return .addField(collection: pick(["posts", "tags", "comments"]), field: "extra")
         case 49..<57:
             let (c, f) = pick(nullableFields)
             return .dropField(collection: c, field: f)
-        case 57..<63: return pick([RestoreMutation.retypeField(collection: "posts", field: "body", to: "text"),
-                                   .retypeField(collection: "comments", field: "body", to: "richtext"),
-                                   .retypeField(collection: "tags", field: "color", to: "text"),
-                                   .retypeField(collection: "posts", field: "title", to: "longtext"),
-                                   .retypeField(collection: "posts", field: "views", to: "text")])
+        case 57..<63:
+            return pick([
+                RestoreMutation.retypeField(collection: "posts", field: "body", to: "text"),
+                .retypeField(collection: "comments", field: "body", to: "richtext"),
+                .retypeField(collection: "tags", field: "color", to: "text"),
+                .retypeField(collection: "posts", field: "title", to: "longtext"),
+                .retypeField(collection: "posts", field: "views", to: "text"),
+            ])
         case 63..<70:
             let (c, f) = pick(nullableFields)
             return .makeNotNull(collection: c, field: f)
         case 70..<74: return .addIndex(collection: pick(["posts", "comments"]), column: pick(["created_at", "updated_at"]))
-        case 74..<79: return pick([RestoreMutation.removeUniqueIndex(collection: "tags", column: "name", duplicate: random.chance(70)),
-                                   .removeUniqueIndex(collection: "users", column: "email", duplicate: random.chance(70))])
+        case 74..<79:
+            return pick([
+                RestoreMutation.removeUniqueIndex(collection: "tags", column: "name", duplicate: random.chance(70)),
+                .removeUniqueIndex(collection: "users", column: "email", duplicate: random.chance(70)),
+            ])
         case 79..<81: return .renameCollection(from: "comments", to: "remarks")
         case 81..<84: return .deleteCollection(pick(["comments", "tags"]))
         case 84..<89: return .recreateCollection(pick(["users", "comments", "tags"]))
@@ -154,23 +173,30 @@ enum RestoreMutation: CustomStringConvertible, Equatable {
     func apply(to db: Database) throws {
         switch self {
         case .deleteRows(let t, let n, let o):
-            try db.execute("DELETE FROM \(SQL.quote(t)) WHERE rowid IN (SELECT rowid FROM \(SQL.quote(t)) ORDER BY rowid LIMIT \(n) OFFSET \(o))")
+            try db.execute(
+                "DELETE FROM \(SQL.quote(t)) WHERE rowid IN (SELECT rowid FROM \(SQL.quote(t)) ORDER BY rowid LIMIT \(n) OFFSET \(o))")
         case .updateRows(let t, _, let n, let o):
             guard let column = Self.textColumns[t], try layout(db).schema.table(t)?.column(column) != nil else { return }
-            try db.execute("UPDATE \(SQL.quote(t)) SET \(SQL.quote(column)) = 'changed ' || rowid WHERE rowid IN (SELECT rowid FROM \(SQL.quote(t)) ORDER BY rowid LIMIT \(n) OFFSET \(o))")
+            try db.execute(
+                "UPDATE \(SQL.quote(t)) SET \(SQL.quote(column)) = 'changed ' || rowid WHERE rowid IN (SELECT rowid FROM \(SQL.quote(t)) ORDER BY rowid LIMIT \(n) OFFSET \(o))"
+            )
         case .insertRows(let t, let n):
             try insertCopies(db, table: t, count: n, uniqueFresh: true, offset: 0)
         case .uniqueCollision(let t, let column, let o):
             // The archive's row keeps its value in the archive; in the target another row (a new id) holds it.
             guard let table = try layout(db).schema.table(t), table.column(column) != nil else { return }
             guard let row = try db.rows("SELECT rowid, \(SQL.quote(column)) FROM \(SQL.quote(t)) ORDER BY rowid LIMIT 1 OFFSET \(o)").first,
-                  case .integer(let r) = row[0] else { return }
+                case .integer(let r) = row[0]
+            else { return }
             try db.execute("UPDATE \(SQL.quote(t)) SET \(SQL.quote(column)) = 'moved-' || rowid || '@acme.test' WHERE rowid = \(r)")
             try insertCopies(db, table: t, count: 1, uniqueFresh: false, offset: o, overrides: [column: row[1]])
         case .addField(let c, let f):
             guard var meta = try collection(db, c), meta.table.column(f) == nil else { return }
-            meta.fields.append(.object([("id", .string("ffff0001")), ("name", .string(f)), ("type", .string("text")), ("order", .int(meta.fields.count)),
-                                        ("nullable", .bool(true)), ("unique", .bool(false)), ("min", .null), ("max", .null), ("default", .null)]))
+            meta.fields.append(
+                .object([
+                    ("id", .string("ffff0001")), ("name", .string(f)), ("type", .string("text")), ("order", .int(meta.fields.count)),
+                    ("nullable", .bool(true)), ("unique", .bool(false)), ("min", .null), ("max", .null), ("default", .null),
+                ]))
             try db.execute("ALTER TABLE \(SQL.quote(meta.tableName)) ADD COLUMN \(SQL.quote(f)) varchar")
             try save(db, meta)
         case .dropField(let c, let f):
@@ -226,16 +252,22 @@ enum RestoreMutation: CustomStringConvertible, Equatable {
             try db.execute("DELETE FROM collections WHERE name = ?", [.text(c)])
         case .recreateCollection(let c):
             guard let meta = try collection(db, c) else { return }
-            let newID = "01zz" + String(SeededRandom.mix(UInt64(c.utf8.count)) % 1_000_000_000_000, radix: 36).padding(toLength: 22, withPad: "0", startingAt: 0)
+            let newID =
+                "01zz"
+                + String(SeededRandom.mix(UInt64(c.utf8.count)) % 1_000_000_000_000, radix: 36).padding(
+                    toLength: 22, withPad: "0", startingAt: 0)
             let pivots = try layout(db).pivots.filter { $0.sourceCollection == c || $0.name.contains("_\(c)_") }
             for pivot in pivots { try db.execute("DELETE FROM \(SQL.quote(pivot.name))") }
             try db.execute("DROP TABLE \(SQL.quote(meta.tableName))")
             let columns = try db.rows("SELECT name FROM pragma_table_info('collections')").compactMap { $0.first?.stringValue }
-            guard let row = try db.rows("SELECT \(SQL.quoteList(columns)) FROM collections WHERE name = ?", [.text(c)]).first else { return }
+            guard let row = try db.rows("SELECT \(SQL.quoteList(columns)) FROM collections WHERE name = ?", [.text(c)]).first else {
+                return
+            }
             try db.execute("DELETE FROM collections WHERE name = ?", [.text(c)])  // cascades to oauth_providers and oauth_accounts
             var values = row
             values[columns.firstIndex(of: "id")!] = .text(newID)
-            try db.execute("INSERT INTO collections (\(SQL.quoteList(columns))) VALUES (\(columns.map { _ in "?" }.joined(separator: ", ")))", values)
+            try db.execute(
+                "INSERT INTO collections (\(SQL.quoteList(columns))) VALUES (\(columns.map { _ in "?" }.joined(separator: ", ")))", values)
             guard let recreated = try layout(db).collection(named: c) else { throw VeloError("re-creation failed") }
             try db.execute(CollectionDDL.createTable(recreated))
             for sql in CollectionDDL.createIndexes(recreated) { try db.execute(sql) }
@@ -244,14 +276,17 @@ enum RestoreMutation: CustomStringConvertible, Equatable {
             try db.execute("UPDATE collections SET fields = replace(fields, ?, ?)", [.text("\"\(oldID)\""), .text("\"\(newID)\"")])
         case .retargetRelation(let c, let f, let to):
             guard var meta = try collection(db, c), let target = try layout(db).collection(named: to) else { return }
-            meta.fields = meta.fields.map { $0["name"]?.stringValue == f ? setting("target_collection_id", .string(target.id), in: $0) : $0 }
+            meta.fields = meta.fields.map {
+                $0["name"]?.stringValue == f ? setting("target_collection_id", .string(target.id), in: $0) : $0
+            }
             try save(db, meta)
         case .emptyPivot:
             for pivot in try layout(db).pivots { try db.execute("DELETE FROM \(SQL.quote(pivot.name))") }
         case .schemaJob(let c):
             guard let meta = try collection(db, c) else { return }
-            try db.execute("INSERT INTO schema_jobs (collection_id, operation, table_name, started_at) VALUES (?, 'update', ?, '2026-11-01 00:00:00')",
-                           [.text(meta.id), .text(meta.tableName)])
+            try db.execute(
+                "INSERT INTO schema_jobs (collection_id, operation, table_name, started_at) VALUES (?, 'update', ?, '2026-11-01 00:00:00')",
+                [.text(meta.id), .text(meta.tableName)])
         case .dropMigration:
             try db.execute("DELETE FROM migrations WHERE id = (SELECT max(id) FROM migrations)")
         case .extraMigration:
@@ -274,16 +309,20 @@ enum RestoreMutation: CustomStringConvertible, Equatable {
     func collection(_ db: Database, _ name: String) throws -> Editable? {
         let layout = try layout(db)
         guard let c = layout.collection(named: name), let table = layout.schema.table(c.tableName),
-              let row = try db.rows("SELECT fields, coalesce(indexes, '[]') FROM collections WHERE name = ?", [.text(name)]).first,
-              let fields = try JSONParser.parse(row[0].stringValue ?? "[]").arrayValue,
-              let indexes = try JSONParser.parse(row[1].stringValue ?? "[]").arrayValue else { return nil }
+            let row = try db.rows("SELECT fields, coalesce(indexes, '[]') FROM collections WHERE name = ?", [.text(name)]).first,
+            let fields = try JSONParser.parse(row[0].stringValue ?? "[]").arrayValue,
+            let indexes = try JSONParser.parse(row[1].stringValue ?? "[]").arrayValue
+        else { return nil }
         return Editable(name: name, id: c.id, tableName: c.tableName, table: table, fields: fields, indexes: indexes)
     }
 
     func save(_ db: Database, _ meta: Editable) throws {
-        try db.execute("UPDATE collections SET fields = ?, indexes = ? WHERE name = ?",
-                       [.text(JSONWriter.string(.array(meta.fields), escapesSlashes: true)),
-                        .text(JSONWriter.string(.array(meta.indexes), escapesSlashes: true)), .text(meta.name)])
+        try db.execute(
+            "UPDATE collections SET fields = ?, indexes = ? WHERE name = ?",
+            [
+                .text(JSONWriter.string(.array(meta.fields), escapesSlashes: true)),
+                .text(JSONWriter.string(.array(meta.indexes), escapesSlashes: true)), .text(meta.name),
+            ])
     }
 
     /// Veloquent rebuilds a table whose fields changed type or nullability; `schema recover` does the same.
@@ -305,7 +344,9 @@ enum RestoreMutation: CustomStringConvertible, Equatable {
     }
 
     /// Inserts copies of existing rows under new ids; with `uniqueFresh`, text in unique columns is made new too.
-    func insertCopies(_ db: Database, table: String, count: Int, uniqueFresh: Bool, offset: Int, overrides: [String: SQLiteValue] = [:]) throws {
+    func insertCopies(
+        _ db: Database, table: String, count: Int, uniqueFresh: Bool, offset: Int, overrides: [String: SQLiteValue] = [:]
+    ) throws {
         guard let t = try layout(db).schema.table(table), t.primaryKey == ["id"] else { return }
         let uniques = Set(t.indexes.filter { $0.unique && $0.origin != "pk" }.flatMap(\.columns))
         let columns = t.storedColumns.map(\.name)
@@ -318,7 +359,9 @@ enum RestoreMutation: CustomStringConvertible, Equatable {
                 if uniqueFresh && uniques.contains(column) { return "'fresh-\(i)-' || \(SQL.quote(column))" }
                 return SQL.quote(column)
             }
-            try db.execute("INSERT INTO \(SQL.quote(table)) (\(SQL.quoteList(columns))) SELECT \(expressions.joined(separator: ", ")) FROM \(SQL.quote(table)) ORDER BY rowid LIMIT 1 OFFSET \(offset + i)", bound)
+            try db.execute(
+                "INSERT INTO \(SQL.quote(table)) (\(SQL.quoteList(columns))) SELECT \(expressions.joined(separator: ", ")) FROM \(SQL.quote(table)) ORDER BY rowid LIMIT 1 OFFSET \(offset + i)",
+                bound)
         }
     }
 }

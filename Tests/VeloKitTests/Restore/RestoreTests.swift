@@ -1,5 +1,6 @@
 import Foundation
 import Testing
+
 @testable import VeloKit
 
 @Suite struct RestoreTests {
@@ -12,7 +13,8 @@ import Testing
         let entry = try #require(try repo.catalog.entries().first)
         let target = dir.appendingPathComponent("target.sqlite").path
         try FileManager.default.copyItem(atPath: source, toPath: target)
-        try Database(path: target, mode: .readWrite).execute("""
+        try Database(path: target, mode: .readWrite).execute(
+            """
             DELETE FROM _velo_posts WHERE rowid <= 10;
             UPDATE _velo_posts SET title = 'changed' WHERE rowid BETWEEN 11 AND 15;
             INSERT INTO _velo_posts (id, title, published) VALUES ('01zzzzzzzzzzzzzzzzzzzzzzz1', 'only here', 1), ('01zzzzzzzzzzzzzzzzzzzzzzz2', 'only here', 1);
@@ -20,7 +22,9 @@ import Testing
         return (repo, .catalogued(entry, repository: repo), target)
     }
 
-    func plan(_ s: (repo: Repository, snapshot: SelectedSnapshot, target: String), _ options: RestoreOptions = .init()) throws -> RestorePlan {
+    func plan(
+        _ s: (repo: Repository, snapshot: SelectedSnapshot, target: String), _ options: RestoreOptions = .init()
+    ) throws -> RestorePlan {
         try RestorePlanner.plan(s.snapshot, target: s.target, options: options, busyTimeout: .seconds(1), repository: s.repo)
     }
 
@@ -59,7 +63,8 @@ import Testing
 
     @Test func aUniqueCollisionBlocksAndLeavesTheTargetUnchanged() throws {
         let s = try setup()
-        try Database(path: s.target, mode: .readWrite).execute("""
+        try Database(path: s.target, mode: .readWrite).execute(
+            """
             DELETE FROM superusers WHERE email = 'admin@acme.test';
             INSERT INTO superusers VALUES ('01ZZZZZZZZZZZZZZZZZZZZZZZZ', 'Imposter', 'admin@acme.test', 'x', NULL, NULL);
             """)
@@ -137,7 +142,9 @@ import Testing
         options.systemTables = []
         let plan = try RestorePlanner.plan(.catalogued(entry, repository: repo), target: target, options: options, busyTimeout: .seconds(1))
         #expect(plan.canProceed, "\(plan.blockers.map(\.message))")
-        #expect(plan.findings.contains { $0.check == "relation" && $0.table == "_velo_comments" }, "comments point at posts the target does not have")
+        #expect(
+            plan.findings.contains { $0.check == "relation" && $0.table == "_velo_comments" },
+            "comments point at posts the target does not have")
         let result = try Restore.run(.catalogued(entry, repository: repo), target: target, options: options, repository: repo)
         #expect(result.metadata.map(\.action) == ["created"])
         let fields = try #require(try db.scalar("SELECT fields FROM collections WHERE name = 'comments'")?.stringValue)

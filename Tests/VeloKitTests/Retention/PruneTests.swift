@@ -1,5 +1,6 @@
 import Foundation
 import Testing
+
 @testable import VeloKit
 
 @Suite struct PruneTests {
@@ -25,7 +26,9 @@ import Testing
         #expect(report.remove.count == 4)
         let left = try repo.catalog.entries()
         #expect(left.map { Timestamp.format($0.time).prefix(10) } == ["2026-11-05", "2026-11-06"])
-        let archives = (FileManager.default.enumerator(atPath: repo.path("snapshots"))?.allObjects as? [String] ?? []).filter { $0.hasSuffix(".tar.zst") }
+        let archives = (FileManager.default.enumerator(atPath: repo.path("snapshots"))?.allObjects as? [String] ?? []).filter {
+            $0.hasSuffix(".tar.zst")
+        }
         #expect(archives.count == 2)
         for entry in left { #expect(FileManager.default.fileExists(atPath: repo.path(entry.archive))) }
         let again = try Prune.run(repository: repo, policy: policy, dryRun: false, now: History.seconds("2026-12-01T00:00:00Z"))

@@ -1,5 +1,6 @@
 import Foundation
 import Testing
+
 @testable import VeloKit
 
 /// The kept set must equal what `restic forget --dry-run` keeps for the same snapshot times and policy.
@@ -23,7 +24,10 @@ import Testing
 
     /// (velo policy, restic flags)
     static let policies: [(String, [String])] = [
-        (#"{"keep_last": 2, "keep_daily": 7, "keep_weekly": 4, "keep_monthly": 3}"#, ["--keep-last", "2", "--keep-daily", "7", "--keep-weekly", "4", "--keep-monthly", "3"]),
+        (
+            #"{"keep_last": 2, "keep_daily": 7, "keep_weekly": 4, "keep_monthly": 3}"#,
+            ["--keep-last", "2", "--keep-daily", "7", "--keep-weekly", "4", "--keep-monthly", "3"]
+        ),
         (#"{"keep_hourly": 5, "keep_weekly": 3, "keep_yearly": 2}"#, ["--keep-hourly", "5", "--keep-weekly", "3", "--keep-yearly", "2"]),
         (#"{"keep_within": "10d", "keep_monthly": 2}"#, ["--keep-within", "10d", "--keep-monthly", "2"]),
         (#"{"keep_within_daily": "20d", "keep_within_weekly": "2m"}"#, ["--keep-within-daily", "20d", "--keep-within-weekly", "2m"]),
@@ -53,10 +57,14 @@ import Testing
         let data = dir.appendingPathComponent("data")
         try FileManager.default.createDirectory(at: data, withIntermediateDirectories: true)
         try "x".write(to: data.appendingPathComponent("f"), atomically: true, encoding: .utf8)
-        let env = ["RESTIC_PASSWORD": "velo-test", "TZ": "UTC", "HOME": dir.path, "RESTIC_CACHE_DIR": dir.appendingPathComponent("cache").path]
+        let env = [
+            "RESTIC_PASSWORD": "velo-test", "TZ": "UTC", "HOME": dir.path, "RESTIC_CACHE_DIR": dir.appendingPathComponent("cache").path,
+        ]
         #expect(try run(["init", "--repo", repo], environment: env).0 == 0)
         for time in Self.times {
-            let (status, _) = try run(["backup", "--repo", repo, "--host", "velo", "--time", time.replacingOccurrences(of: "T", with: " "), data.path], environment: env)
+            let (status, _) = try run(
+                ["backup", "--repo", repo, "--host", "velo", "--time", time.replacingOccurrences(of: "T", with: " "), data.path],
+                environment: env)
             try #require(status == 0, "restic backup failed")
         }
         let (_, versionText) = try run(["version"], environment: env)
@@ -68,15 +76,24 @@ import Testing
             let (status, output) = try run(["forget", "--repo", repo, "--dry-run", "--json", "--group-by", ""] + flags, environment: env)
             try #require(status == 0, "restic forget failed for \(flags)")
             let groups = try JSONParser.parse(Array(output)).arrayValue ?? []
-            let resticKept = Set(groups.flatMap { $0["keep"]?.arrayValue ?? [] }.compactMap { $0["time"]?.stringValue.flatMap(Timestamp.parseISO8601) })
-            let decisions = RetentionEvaluator(policy: try History.policy(policyJSON)).decide(entries, now: History.seconds("2030-01-01T00:00:00Z"))
+            let resticKept = Set(
+                groups.flatMap { $0["keep"]?.arrayValue ?? [] }.compactMap { $0["time"]?.stringValue.flatMap(Timestamp.parseISO8601) })
+            let decisions = RetentionEvaluator(policy: try History.policy(policyJSON)).decide(
+                entries, now: History.seconds("2030-01-01T00:00:00Z"))
             let veloKept = Set(decisions.filter(\.keep).map(\.time))
             let onlyOldest = Set(decisions.filter { d in d.keep && d.reasons.allSatisfy { $0.hasPrefix("oldest") } }.map(\.time))
             if hasOldestRule {
-                #expect(veloKept == resticKept, "\(flags): velo keeps \(veloKept.subtracting(resticKept).map(Timestamp.iso8601)), restic \(resticKept.subtracting(veloKept).map(Timestamp.iso8601))")
+                #expect(
+                    veloKept == resticKept,
+                    "\(flags): velo keeps \(veloKept.subtracting(resticKept).map(Timestamp.iso8601)), restic \(resticKept.subtracting(veloKept).map(Timestamp.iso8601))"
+                )
             } else {
-                #expect(resticKept.isSubset(of: veloKept), "\(flags): restic keeps \(resticKept.subtracting(veloKept).map(Timestamp.iso8601)) that velo removes")
-                #expect(veloKept.subtracting(resticKept) == onlyOldest.subtracting(resticKept), "\(flags): velo keeps \(veloKept.subtracting(resticKept).map(Timestamp.iso8601)) beyond restic \(version)")
+                #expect(
+                    resticKept.isSubset(of: veloKept),
+                    "\(flags): restic keeps \(resticKept.subtracting(veloKept).map(Timestamp.iso8601)) that velo removes")
+                #expect(
+                    veloKept.subtracting(resticKept) == onlyOldest.subtracting(resticKept),
+                    "\(flags): velo keeps \(veloKept.subtracting(resticKept).map(Timestamp.iso8601)) beyond restic \(version)")
             }
         }
     }

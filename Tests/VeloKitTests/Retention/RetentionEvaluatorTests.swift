@@ -1,17 +1,21 @@
 import Foundation
 import Testing
+
 @testable import VeloKit
 
 /// Builds catalog entries for retention tests.
 enum History {
     static func seconds(_ iso: String) -> Int64 { Timestamp.parseISO8601(iso)! }
 
-    static func entry(_ iso: String, source: String = "/srv/a.sqlite", tags: [String] = [], damaged: Bool = false, sequence: Int = 0) -> CatalogEntry {
+    static func entry(
+        _ iso: String, source: String = "/srv/a.sqlite", tags: [String] = [], damaged: Bool = false, sequence: Int = 0
+    ) -> CatalogEntry {
         let time = seconds(iso)
-        var e = CatalogEntry(id: String(format: "%016llx", UInt64(time) &* 2654435761 &+ UInt64(sequence) &+ UInt64(abs(source.hashValue % 1000))),
-                             time: time, sequence: sequence, archive: "snapshots/x-\(time).tar.zst", archiveBytes: 1000, archiveSHA256: "",
-                             sourcePath: source, sourceKind: "tenant", schemaVersion: nil, tags: tags, collections: [], tableRows: [:],
-                             records: true, seconds: 1)
+        var e = CatalogEntry(
+            id: String(format: "%016llx", UInt64(time) &* 2654435761 &+ UInt64(sequence) &+ UInt64(abs(source.hashValue % 1000))),
+            time: time, sequence: sequence, archive: "snapshots/x-\(time).tar.zst", archiveBytes: 1000, archiveSHA256: "",
+            sourcePath: source, sourceKind: "tenant", schemaVersion: nil, tags: tags, collections: [], tableRows: [:],
+            records: true, seconds: 1)
         if damaged { e.verification = .init(time: time + 60, ok: false, problems: ["entry x: SHA-256 mismatch"]) }
         return e
     }
@@ -44,13 +48,19 @@ enum History {
         // backup-anchors §8 scenario A: daily at 03:00 from 01-01 to 03-01, plus 15:00 on 03-01.
         let history = History.daily(from: "2026-01-01", to: "2026-03-01") + [History.entry("2026-03-01T15:00:00Z")]
         let kept = try History.kept(history, #"{"keep_last": 2, "keep_daily": 7, "keep_weekly": 4, "keep_monthly": 3}"#)
-        #expect(kept == ["03-01 15:00", "03-01 03:00", "02-28 03:00", "02-27 03:00", "02-26 03:00", "02-25 03:00",
-                         "02-24 03:00", "02-23 03:00", "02-22 03:00", "02-15 03:00", "02-08 03:00", "01-31 03:00"])
+        #expect(
+            kept == [
+                "03-01 15:00", "03-01 03:00", "02-28 03:00", "02-27 03:00", "02-26 03:00", "02-25 03:00",
+                "02-24 03:00", "02-23 03:00", "02-22 03:00", "02-15 03:00", "02-08 03:00", "01-31 03:00",
+            ])
     }
 
     @Test func gapsCountOnlyDaysThatHaveASnapshot() throws {
         let history = History.daily(from: "2026-01-01", to: "2026-01-31") + History.daily(from: "2026-02-25", to: "2026-03-01")
-        #expect(try History.kept(history, #"{"keep_daily": 7}"#) == ["03-01 03:00", "02-28 03:00", "02-27 03:00", "02-26 03:00", "02-25 03:00", "01-31 03:00", "01-30 03:00"])
+        #expect(
+            try History.kept(history, #"{"keep_daily": 7}"#) == [
+                "03-01 03:00", "02-28 03:00", "02-27 03:00", "02-26 03:00", "02-25 03:00", "01-31 03:00", "01-30 03:00",
+            ])
         // keep_within_daily counts back from the newest snapshot instead: January is outside 7 days.
         #expect(try History.kept(history, #"{"keep_within_daily": "7d"}"#).count == 5)
     }
@@ -58,7 +68,8 @@ enum History {
     @Test func isoWeeksCrossTheYearBoundary() throws {
         // 2026-01-01 is a Thursday, so 2025-12-29 .. 2026-01-04 is 2026-W01.
         let history = History.daily(from: "2025-12-20", to: "2026-01-10")
-        let decisions = RetentionEvaluator(policy: try History.policy(#"{"keep_weekly": 3}"#)).decide(history, now: History.seconds("2030-01-01T00:00:00Z"))
+        let decisions = RetentionEvaluator(policy: try History.policy(#"{"keep_weekly": 3}"#)).decide(
+            history, now: History.seconds("2030-01-01T00:00:00Z"))
         let kept = decisions.filter(\.keep)
         #expect(kept.map { Timestamp.format($0.time).prefix(10) } == ["2026-01-10", "2026-01-04", "2025-12-28"])
         #expect(kept.map(\.reasons) == [["newest", "weekly 1/3 (2026-W02)"], ["weekly 2/3 (2026-W01)"], ["weekly 3/3 (2025-W52)"]])
@@ -66,7 +77,9 @@ enum History {
 
     @Test func daysAreTheTimeZonesAcrossDaylightSavingChanges() throws {
         // Berlin springs forward on 2026-03-29 (CET +1 to CEST +2).
-        let history = ["2026-03-28T22:30:00Z", "2026-03-28T23:30:00Z", "2026-03-29T21:30:00Z", "2026-03-29T22:30:00Z"].map { History.entry($0) }
+        let history = ["2026-03-28T22:30:00Z", "2026-03-28T23:30:00Z", "2026-03-29T21:30:00Z", "2026-03-29T22:30:00Z"].map {
+            History.entry($0)
+        }
         let berlin = try History.kept(history, #"{"keep_daily": 10, "timezone": "Europe/Berlin"}"#)
         #expect(berlin == ["03-29 22:30", "03-29 21:30", "03-28 22:30"], "Berlin days: 28th, 29th (two), 30th")
         let utc = try History.kept(history, #"{"keep_daily": 10}"#)
@@ -76,8 +89,12 @@ enum History {
         let decisions = RetentionEvaluator(policy: try History.policy(#"{"keep_hourly": 1, "keep_last": 1, "timezone": "Europe/Berlin"}"#))
             .decide(autumn, now: History.seconds("2030-01-01T00:00:00Z"))
         #expect(decisions.map(\.keep) == [true, false, false])
-        #expect(CalendarPeriods(timeZone: TimeZone(identifier: "Europe/Berlin")!).label(.hourly, History.seconds("2026-10-25T00:30:00Z")) == "2026-10-25 02h")
-        #expect(CalendarPeriods(timeZone: TimeZone(identifier: "Europe/Berlin")!).label(.hourly, History.seconds("2026-10-25T01:30:00Z")) == "2026-10-25 02h")
+        #expect(
+            CalendarPeriods(timeZone: TimeZone(identifier: "Europe/Berlin")!).label(.hourly, History.seconds("2026-10-25T00:30:00Z"))
+                == "2026-10-25 02h")
+        #expect(
+            CalendarPeriods(timeZone: TimeZone(identifier: "Europe/Berlin")!).label(.hourly, History.seconds("2026-10-25T01:30:00Z"))
+                == "2026-10-25 02h")
     }
 
     @Test func futureSnapshotsAreKeptAndFillNoSlot() throws {
@@ -92,28 +109,38 @@ enum History {
 
     @Test func withinWindowsCountBackLikeGosAddDate() throws {
         // 31 March minus one month is "31 February", which Go (and so restic) normalises to 3 March.
-        let history = ["2026-03-02T12:00:00Z", "2026-03-03T11:00:00Z", "2026-03-03T13:00:00Z", "2026-03-31T12:00:00Z"].map { History.entry($0) }
+        let history = ["2026-03-02T12:00:00Z", "2026-03-03T11:00:00Z", "2026-03-03T13:00:00Z", "2026-03-31T12:00:00Z"].map {
+            History.entry($0)
+        }
         #expect(try History.kept(history, #"{"keep_within": "1m"}"#) == ["03-31 12:00", "03-03 13:00"])
         let periods = CalendarPeriods(timeZone: TimeZone(identifier: "Europe/Berlin")!)
         // A day back across the spring-forward night keeps the wall-clock time.
-        #expect(periods.subtract(RetentionDuration(days: 1), from: History.seconds("2026-03-29T10:00:00Z")) == History.seconds("2026-03-28T11:00:00Z"))
-        #expect(periods.subtract(RetentionDuration(years: 1, hours: 2), from: History.seconds("2024-02-29T12:00:00Z")) == History.seconds("2023-03-01T10:00:00Z"))
+        #expect(
+            periods.subtract(RetentionDuration(days: 1), from: History.seconds("2026-03-29T10:00:00Z"))
+                == History.seconds("2026-03-28T11:00:00Z"))
+        #expect(
+            periods.subtract(RetentionDuration(years: 1, hours: 2), from: History.seconds("2024-02-29T12:00:00Z"))
+                == History.seconds("2023-03-01T10:00:00Z"))
     }
 
     @Test func theOldestSnapshotIsKeptByARuleWithSlotsLeft() throws {
         let history = ["2026-01-05T10:00:00Z", "2026-01-05T12:00:00Z", "2026-01-06T09:00:00Z"].map { History.entry($0) }
-        let decisions = RetentionEvaluator(policy: try History.policy(#"{"keep_daily": 5}"#)).decide(history, now: History.seconds("2030-01-01T00:00:00Z"))
+        let decisions = RetentionEvaluator(policy: try History.policy(#"{"keep_daily": 5}"#)).decide(
+            history, now: History.seconds("2030-01-01T00:00:00Z"))
         #expect(decisions.map(\.keep) == [true, true, true])
         #expect(decisions.last?.reasons == ["oldest daily"])
         // Without slots left the oldest goes.
-        let two = RetentionEvaluator(policy: try History.policy(#"{"keep_daily": 2}"#)).decide(history, now: History.seconds("2030-01-01T00:00:00Z"))
+        let two = RetentionEvaluator(policy: try History.policy(#"{"keep_daily": 2}"#)).decide(
+            history, now: History.seconds("2030-01-01T00:00:00Z"))
         #expect(two.map(\.keep) == [true, true, false])
     }
 
     @Test func overlappingRulesAreORedAndGiveEveryReason() throws {
         let history = History.daily(from: "2026-01-01", to: "2026-01-20")
-        let decisions = RetentionEvaluator(policy: try History.policy(#"{"keep_last": 1, "keep_daily": 2, "keep_weekly": 2, "keep_monthly": 1}"#))
-            .decide(history, now: History.seconds("2030-01-01T00:00:00Z"))
+        let decisions = RetentionEvaluator(
+            policy: try History.policy(#"{"keep_last": 1, "keep_daily": 2, "keep_weekly": 2, "keep_monthly": 1}"#)
+        )
+        .decide(history, now: History.seconds("2030-01-01T00:00:00Z"))
         #expect(decisions[0].reasons == ["newest", "last 1/1", "daily 1/2 (2026-01-20)", "weekly 1/2 (2026-W04)", "monthly 1/1 (2026-01)"])
         #expect(decisions[1].reasons == ["daily 2/2 (2026-01-19)"])
         #expect(decisions[2].reasons == ["weekly 2/2 (2026-W03)"])
@@ -138,11 +165,13 @@ enum History {
         let policy = #"{"keep_last": 1}"#
         let bySource = RetentionEvaluator(policy: try History.policy(policy)).decide(a + b, now: History.seconds("2030-01-01T00:00:00Z"))
         #expect(bySource.filter(\.keep).map(\.group) == ["/srv/a.sqlite", "/srv/b.sqlite"])
-        let together = RetentionEvaluator(policy: try History.policy(#"{"keep_last": 1, "group_by": "none"}"#)).decide(a + b, now: History.seconds("2030-01-01T00:00:00Z"))
+        let together = RetentionEvaluator(policy: try History.policy(#"{"keep_last": 1, "group_by": "none"}"#)).decide(
+            a + b, now: History.seconds("2030-01-01T00:00:00Z"))
         #expect(together.filter(\.keep).count == 1)
         var tagged = a
         tagged[0].tags = ["manual"]
-        let byTags = RetentionEvaluator(policy: try History.policy(#"{"keep_last": 1, "group_by": "source+tags"}"#)).decide(tagged, now: History.seconds("2030-01-01T00:00:00Z"))
+        let byTags = RetentionEvaluator(policy: try History.policy(#"{"keep_last": 1, "group_by": "source+tags"}"#)).decide(
+            tagged, now: History.seconds("2030-01-01T00:00:00Z"))
         #expect(byTags.filter(\.keep).count == 2)
     }
 
@@ -150,7 +179,8 @@ enum History {
         var history = History.daily(from: "2026-01-01", to: "2026-01-05")
         history[4].verification = .init(time: 0, ok: false, problems: ["damaged"])  // the newest
         history[3].verification = .init(time: 0, ok: false, problems: ["damaged"])
-        let decisions = RetentionEvaluator(policy: try History.policy(#"{"keep_last": 1}"#)).decide(history, now: History.seconds("2030-01-01T00:00:00Z"))
+        let decisions = RetentionEvaluator(policy: try History.policy(#"{"keep_last": 1}"#)).decide(
+            history, now: History.seconds("2030-01-01T00:00:00Z"))
         #expect(decisions.map(\.keep) == [true, false, true, false, false])
         #expect(decisions[0].reasons.first == "newest" && decisions[0].damaged)
         #expect(decisions[2].reasons == ["last 1/1"], "the last good snapshot keeps its slot")
@@ -164,8 +194,10 @@ enum History {
         var t = History.seconds("2025-06-01T00:00:00Z")
         for i in 0..<(1 + random.below(120)) {
             t += Int64(random.below(3 * 86_400)) + 60
-            history.append(History.entry(Timestamp.iso8601(t), source: random.chance(20) ? "/srv/b.sqlite" : "/srv/a.sqlite",
-                                         tags: random.chance(10) ? ["pin"] : [], damaged: random.chance(5), sequence: i))
+            history.append(
+                History.entry(
+                    Timestamp.iso8601(t), source: random.chance(20) ? "/srv/b.sqlite" : "/srv/a.sqlite",
+                    tags: random.chance(10) ? ["pin"] : [], damaged: random.chance(5), sequence: i))
         }
         var keys: [String] = []
         for key in ["keep_last", "keep_hourly", "keep_daily", "keep_weekly", "keep_monthly", "keep_yearly"] where random.chance(40) {
@@ -194,7 +226,9 @@ enum History {
         var history: [CatalogEntry] = []
         var t = History.seconds("2025-01-01T00:00:00Z")
         for i in 0..<10_000 { t += 3600; history.append(History.entry(Timestamp.iso8601(t), sequence: i)) }
-        let policy = try History.policy(#"{"keep_last": 24, "keep_hourly": 48, "keep_daily": 14, "keep_weekly": 8, "keep_monthly": 12, "keep_yearly": -1, "keep_within": "2d", "timezone": "Europe/Berlin"}"#)
+        let policy = try History.policy(
+            #"{"keep_last": 24, "keep_hourly": 48, "keep_daily": 14, "keep_weekly": 8, "keep_monthly": 12, "keep_yearly": -1, "keep_within": "2d", "timezone": "Europe/Berlin"}"#
+        )
         let decisions = RetentionEvaluator(policy: policy).decide(history, now: t)
         #expect(decisions.filter(\.keep).count > 60)
     }
@@ -210,8 +244,9 @@ enum History {
         var random = SeededRandom(seed: 5)
         for _ in 0..<3000 {
             let seconds = Int64(1_500_000_000 + random.below(600_000_000))
-            let c = calendar.dateComponents([.year, .month, .day, .hour, .yearForWeekOfYear, .weekOfYear],
-                                            from: Date(timeIntervalSince1970: TimeInterval(seconds)))
+            let c = calendar.dateComponents(
+                [.year, .month, .day, .hour, .yearForWeekOfYear, .weekOfYear],
+                from: Date(timeIntervalSince1970: TimeInterval(seconds)))
             #expect(periods.key(.hourly, seconds) == c.year! * 1_000_000 + c.month! * 10_000 + c.day! * 100 + c.hour!)
             #expect(periods.key(.weekly, seconds) == c.yearForWeekOfYear! * 100 + c.weekOfYear!, "\(seconds) in \(zone)")
             #expect(periods.key(.monthly, seconds) == c.year! * 100 + c.month!)

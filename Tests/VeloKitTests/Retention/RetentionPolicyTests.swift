@@ -1,9 +1,11 @@
 import Testing
+
 @testable import VeloKit
 
 @Suite struct RetentionPolicyTests {
     @Test func readsEveryKey() throws {
-        let policy = try History.policy(#"""
+        let policy = try History.policy(
+            #"""
             {"keep_last": 3, "keep_hourly": 24, "keep_daily": 7, "keep_weekly": 4, "keep_monthly": 12, "keep_yearly": -1,
              "keep_within": "36h", "keep_within_hourly": "2d", "keep_within_daily": "2w", "keep_within_weekly": "2m",
              "keep_within_monthly": "1y6m", "keep_within_yearly": "5y", "keep_tags": ["pre-restore", "release,v2"],

@@ -1,5 +1,6 @@
 import Foundation
 import Testing
+
 @testable import VeloKit
 
 @Suite struct DatabaseTests {
@@ -45,7 +46,9 @@ import Testing
         try db.transaction(.immediate) { try db.execute("INSERT INTO t VALUES (1)") }
         struct Boom: Error {}
         #expect(throws: Boom.self) {
-            try db.transaction { try db.execute("INSERT INTO t VALUES (2)"); throw Boom() }
+            try db.transaction {
+                try db.execute("INSERT INTO t VALUES (2)"); throw Boom()
+            }
         }
         #expect(try db.scalar("SELECT count(*) FROM t") == .integer(1))
         #expect(!db.isInTransaction)
@@ -57,7 +60,9 @@ import Testing
         struct Boom: Error {}
         try db.transaction {
             try db.execute("INSERT INTO t VALUES (1)")
-            try? db.savepoint("inner") { try db.execute("INSERT INTO t VALUES (2)"); throw Boom() }
+            try? db.savepoint("inner") {
+                try db.execute("INSERT INTO t VALUES (2)"); throw Boom()
+            }
             try db.savepoint("kept") { try db.execute("INSERT INTO t VALUES (3)") }
         }
         #expect(try db.rows("SELECT v FROM t ORDER BY v").map { $0[0] } == [.integer(1), .integer(3)])
@@ -118,7 +123,9 @@ import Testing
 
     @Test func schemaReadsColumnsIndexesAndKeys() throws {
         let db = try scratch()
-        try db.execute(#"create table "p" ("id" varchar not null, "n" tinyint(1) not null default '0', primary key ("id")); create index "p_n_index" on "p" ("n")"#)
+        try db.execute(
+            #"create table "p" ("id" varchar not null, "n" tinyint(1) not null default '0', primary key ("id")); create index "p_n_index" on "p" ("n")"#
+        )
         let schema = try SQLiteSchema.read(from: db)
         let table = try #require(schema.table("p"))
         #expect(table.primaryKey == ["id"])

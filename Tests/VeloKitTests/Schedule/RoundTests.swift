@@ -1,5 +1,6 @@
 import Foundation
 import Testing
+
 @testable import VeloKit
 
 @Suite struct RoundTests {
@@ -10,9 +11,9 @@ import Testing
         let b = try Fixtures.demo(posts: 3, seed: 2, name: name + "b")
         let file = folder.appendingPathComponent("velo.json").path
         try """
-            {"_comment": "test", "repository": "repo", "databases": ["\(a)", "\(b)"], "backup_every": "1h",
-             "verify_every": "7d", "prometheus": "velo.prom"\(extra)}
-            """.write(toFile: file, atomically: true, encoding: .utf8)
+        {"_comment": "test", "repository": "repo", "databases": ["\(a)", "\(b)"], "backup_every": "1h",
+         "verify_every": "7d", "prometheus": "velo.prom"\(extra)}
+        """.write(toFile: file, atomically: true, encoding: .utf8)
         return (try RunConfig.load(path: file), a, b)
     }
 
@@ -137,10 +138,10 @@ import Testing
         let stale = BackupStatus.evaluate(try Repository.open(config.repository), options: options)
         #expect(stale.state == .critical)
         // The snapshot's time is the clock's when it was taken, a moment after t0 on a busy machine.
-        let taken = try #require(try Repository.open(config.repository).catalog.entries().filter { $0.sourcePath == damaged }.map(\.time).max())
+        let taken = try #require(
+            try Repository.open(config.repository).catalog.entries().filter { $0.sourcePath == damaged }.map(\.time).max())
         #expect(later - taken > 29 * 3600)
         let reason = stale.sources.first { $0.source == damaged }?.reasons.first
         #expect(reason?.hasPrefix("newest snapshot is \(Interval(seconds: later - taken)) old") == true, "\(reason ?? "no reason")")
     }
 }
-

@@ -1,5 +1,6 @@
 import Foundation
 import Testing
+
 @testable import VeloKit
 
 @Suite struct BackupStatusTests {
@@ -94,8 +95,10 @@ import Testing
         #expect(text.contains("velo_snapshot_bytes\(label) \(snapshot.bytes)\n"))
         #expect(text.contains("velo_last_verify_ok\(label) 1\n"))
         #expect(text.contains("velo_source_status{source=\"/srv/a \\\"quoted\\\"\\\\name.sqlite\",kind=\"\"} 2\n"))
-        for family in ["velo_last_backup_timestamp_seconds", "velo_last_verify_timestamp_seconds", "velo_last_verify_ok", "velo_snapshot_bytes",
-                       "velo_snapshots", "velo_snapshots_failing", "velo_repository_bytes", "velo_source_status", "velo_catalog_damaged_entries"] {
+        for family in [
+            "velo_last_backup_timestamp_seconds", "velo_last_verify_timestamp_seconds", "velo_last_verify_ok", "velo_snapshot_bytes",
+            "velo_snapshots", "velo_snapshots_failing", "velo_repository_bytes", "velo_source_status", "velo_catalog_damaged_entries",
+        ] {
             #expect(text.contains("# TYPE \(family) gauge\n"))
         }
         let path = Fixtures.temporaryDirectory().appendingPathComponent("velo.prom").path

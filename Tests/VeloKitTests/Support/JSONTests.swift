@@ -1,4 +1,5 @@
 import Testing
+
 @testable import VeloKit
 
 @Suite struct JSONTests {
@@ -108,8 +109,10 @@ import Testing
             }
             return out + [0x22]
         }
-        let specials: [[UInt8]] = [[0x22], [0x5C], [0x2F], [0x0A], [0x00], [0x1F], [0x7F], [0xC3, 0xA9], [0xE2, 0x82, 0xAC],
-                                   [0xF0, 0x9F, 0x98, 0x80], [0xC3], [0xED, 0xA0, 0x80], [0xFF]]
+        let specials: [[UInt8]] = [
+            [0x22], [0x5C], [0x2F], [0x0A], [0x00], [0x1F], [0x7F], [0xC3, 0xA9], [0xE2, 0x82, 0xAC],
+            [0xF0, 0x9F, 0x98, 0x80], [0xC3], [0xED, 0xA0, 0x80], [0xFF],
+        ]
         var random = SeededRandom(seed: 42)
         for length in 0...40 {
             for special in specials {
@@ -121,7 +124,9 @@ import Testing
                         let ok = bytes.withUnsafeBytes { JSONEscaping.appendValidatedString($0, to: out, escapingSlashes: slashes) }
                         let expected = reference(bytes, slashes: slashes)
                         #expect(ok == (expected != nil), "\(bytes)")
-                        if let expected, ok { #expect(Array(UnsafeBufferPointer(start: out.base, count: out.count)) == expected, "\(bytes)") }
+                        if let expected, ok {
+                            #expect(Array(UnsafeBufferPointer(start: out.base, count: out.count)) == expected, "\(bytes)")
+                        }
                     }
                 }
             }

@@ -1,5 +1,6 @@
 import Foundation
 import Testing
+
 @testable import VeloKit
 
 @Suite struct TimestampTests {
@@ -26,7 +27,8 @@ import Testing
     @Test(arguments: [
         ("2026-11-27T05:30:00", "no offset"), ("2026-11-27T25:00:00Z", "hour 25"), ("2026-02-30T03:00:00Z", "day 30"),
         ("2025-02-29", "day 29"), ("2026-00-10", "month 0"), ("2026-11-27T05:60:00Z", "minute 60"), ("2026-11-27T05:30:60Z", "second 60"),
-        ("2026-11-27T05:30:00+19:00", "offset"), ("2026-11-27T05:30:00Zjunk", "after the offset"), ("27/11/2026", "YYYY-MM-DD"), ("", "YYYY-MM-DD"),
+        ("2026-11-27T05:30:00+19:00", "offset"), ("2026-11-27T05:30:00Zjunk", "after the offset"), ("27/11/2026", "YYYY-MM-DD"),
+        ("", "YYYY-MM-DD"),
     ])
     func refusesWhatIsNotOneInstant(text: String, reason: String) {
         #expect(Timestamp.parseISO8601(text) == nil)

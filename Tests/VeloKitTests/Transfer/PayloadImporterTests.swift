@@ -1,5 +1,6 @@
 import Foundation
 import Testing
+
 @testable import VeloKit
 
 /// The cases of Veloquent's `tests/Feature/SchemaTransferTest.php`, each reproduced against velo, then what velo
@@ -25,7 +26,9 @@ import Testing
         let db = try F.emptyTenant(in: dir)
         try F.create([F.collection("posts", rules: F.rules("id = id"))], in: db, dir: dir)
         let posts = try #require(try F.collection("posts", in: db))
-        try F.create([F.collection("comments", fields: [F.field("post", "relation", [("target_collection_id", .string(posts.id))])])], in: db, dir: dir)
+        try F.create(
+            [F.collection("comments", fields: [F.field("post", "relation", [("target_collection_id", .string(posts.id))])])], in: db,
+            dir: dir)
         let export = try F.export(db, in: dir, collections: ["comments"], records: false).json
         let comments = try #require(export["metadata"]?["collections"]?.arrayValue?.first { $0["name"] == .string("comments") })
         let post = try #require(comments["fields"]?.arrayValue?.first { $0["name"] == .string("post") })
@@ -37,9 +40,14 @@ import Testing
     @Test func importOfARelationFieldWarns() throws {
         let dir = Fixtures.temporaryDirectory()
         let db = try F.emptyTenant(in: dir)
-        let payload = try F.write(F.metadataPayload([F.collection("comments", fields: [
-            F.field("post", "relation", [("target_collection_id", .string("some-uuid-from-other-env"))]),
-        ], rules: F.rules("id = id"))]), in: dir)
+        let payload = try F.write(
+            F.metadataPayload([
+                F.collection(
+                    "comments",
+                    fields: [
+                        F.field("post", "relation", [("target_collection_id", .string("some-uuid-from-other-env"))])
+                    ], rules: F.rules("id = id"))
+            ]), in: dir)
         let outcome = try F.importPayload(payload, into: db)
         let row = try #require(outcome.result.metadata.first)
         #expect(row.action == "created")
@@ -52,13 +60,19 @@ import Testing
         let dir = Fixtures.temporaryDirectory()
         let db = try F.emptyTenant(in: dir)
         try F.create([F.collection("custom_auth", type: "auth", rules: F.rules("id = id", manage: true))], in: db, dir: dir)
-        let payload = try F.write(F.metadataPayload([F.collection("custom_auth", type: "auth", fields: [F.field("bio", "text")],
-                                                                  rules: F.rules("id = id", manage: true))]), in: dir)
+        let payload = try F.write(
+            F.metadataPayload([
+                F.collection(
+                    "custom_auth", type: "auth", fields: [F.field("bio", "text")],
+                    rules: F.rules("id = id", manage: true))
+            ]), in: dir)
         let outcome = try F.importPayload(payload, into: db, conflict: .overwrite)
         #expect(outcome.result.metadata.first?.action == "updated")
         let names = try #require(try F.collection("custom_auth", in: db)).fields.map(\.name)
         #expect(names.contains("bio") && names.contains("email") && names.contains("password"))
-        let columns = try Database(path: db).rows("SELECT name FROM pragma_table_info('_velo_custom_auth')").compactMap { $0.first?.stringValue }
+        let columns = try Database(path: db).rows("SELECT name FROM pragma_table_info('_velo_custom_auth')").compactMap {
+            $0.first?.stringValue
+        }
         #expect(columns.contains("bio") && columns.contains("email") && columns.contains("password"))
     }
 
@@ -90,7 +104,8 @@ import Testing
         let source = try F.emptyTenant(in: dir, name: "a.sqlite")
         try F.create([F.collection("posts")], in: source, dir: dir)
         let posts = try #require(try F.collection("posts", in: source))
-        try F.create([F.collection("comments", fields: [F.field(field, type, [("target_collection_id", .string(posts.id))])])], in: source, dir: dir)
+        try F.create(
+            [F.collection("comments", fields: [F.field(field, type, [("target_collection_id", .string(posts.id))])])], in: source, dir: dir)
         let export = try F.export(source, in: dir, collections: ["posts", "comments"], records: false)
         let target = try F.emptyTenant(in: dir, name: "b.sqlite")
         try F.importPayload(export.path, into: target)
@@ -109,10 +124,13 @@ import Testing
         let source = try F.emptyTenant(in: dir, name: "a.sqlite")
         try F.create([F.collection("tags", fields: [F.field("title", "text")], rules: F.rules("id = id"))], in: source, dir: dir)
         let tags = try #require(try F.collection("tags", in: source))
-        try F.create([F.collection("posts", fields: [F.field("tag_list", "relation_many", [("target_collection_id", .string(tags.id))])])], in: source, dir: dir)
+        try F.create(
+            [F.collection("posts", fields: [F.field("tag_list", "relation_many", [("target_collection_id", .string(tags.id))])])],
+            in: source, dir: dir)
         let pivot = PivotTable.name("posts", "tags", field: "tag_list")
         let db = try Database(path: source, mode: .readWrite)
-        try db.execute("""
+        try db.execute(
+            """
             INSERT INTO _velo_tags (id, title) VALUES ('01aaaaaaaaaaaaaaaaaaaaaaaa', 'Laravel'), ('01bbbbbbbbbbbbbbbbbbbbbbbb', 'PHP');
             INSERT INTO _velo_posts (id) VALUES ('01cccccccccccccccccccccccc');
             INSERT INTO \(SQL.quote(pivot)) (id, source_id, target_id) VALUES ('01DDDDDDDDDDDDDDDDDDDDDDDD', '01cccccccccccccccccccccccc', '01aaaaaaaaaaaaaaaaaaaaaaaa'),
@@ -137,7 +155,9 @@ import Testing
         #expect(outcome.result.metadata.first?.action == "created")
         let field = try #require(try F.collection("events", in: db)?.fields.first { $0.name == "occurred_at" })
         #expect(field.raw["type"] == .string("datetime"))
-        #expect(try Database(path: db).scalar("SELECT type FROM pragma_table_info('_velo_events') WHERE name = 'occurred_at'") == .text("datetime"))
+        #expect(
+            try Database(path: db).scalar("SELECT type FROM pragma_table_info('_velo_events') WHERE name = 'occurred_at'")
+                == .text("datetime"))
     }
 
     // MARK: What velo does better
@@ -165,9 +185,11 @@ import Testing
         let dir = Fixtures.temporaryDirectory()
         let db = try F.emptyTenant(in: dir)
         try F.create([F.collection("notes", fields: [F.field("body", "text", [("nullable", .bool(true))])])], in: db, dir: dir)
-        try Database(path: db, mode: .readWrite).execute("INSERT INTO _velo_notes (id, body) VALUES ('01aaaaaaaaaaaaaaaaaaaaaaaa', 'keep me')")
+        try Database(path: db, mode: .readWrite).execute(
+            "INSERT INTO _velo_notes (id, body) VALUES ('01aaaaaaaaaaaaaaaaaaaaaaaa', 'keep me')")
         let before = F.bytes(db)
-        let payload = try F.write(F.metadataPayload([F.collection("notes", fields: [F.field("title", "text", [("nullable", .bool(true))])])]), in: dir)
+        let payload = try F.write(
+            F.metadataPayload([F.collection("notes", fields: [F.field("title", "text", [("nullable", .bool(true))])])]), in: dir)
         let outcome = try F.importPayload(payload, into: db, conflict: .overwrite)
         #expect(!outcome.committed && !outcome.result.canProceed)
         #expect(outcome.result.blockers.first?.message.contains("would drop column body") == true)
@@ -182,9 +204,15 @@ import Testing
     @Test func aRenamedFieldKeepsItsValuesUnderOverwrite() throws {
         let dir = Fixtures.temporaryDirectory()
         let db = try F.emptyTenant(in: dir)
-        try F.create([F.collection("notes", fields: [F.field("body", "text", [("id", .string("0000abcd")), ("nullable", .bool(true))])])], in: db, dir: dir)
-        try Database(path: db, mode: .readWrite).execute("INSERT INTO _velo_notes (id, body) VALUES ('01aaaaaaaaaaaaaaaaaaaaaaaa', 'keep me')")
-        let payload = try F.write(F.metadataPayload([F.collection("notes", fields: [F.field("text", "longtext", [("id", .string("0000abcd")), ("nullable", .bool(true))])])]), in: dir)
+        try F.create(
+            [F.collection("notes", fields: [F.field("body", "text", [("id", .string("0000abcd")), ("nullable", .bool(true))])])], in: db,
+            dir: dir)
+        try Database(path: db, mode: .readWrite).execute(
+            "INSERT INTO _velo_notes (id, body) VALUES ('01aaaaaaaaaaaaaaaaaaaaaaaa', 'keep me')")
+        let payload = try F.write(
+            F.metadataPayload([
+                F.collection("notes", fields: [F.field("text", "longtext", [("id", .string("0000abcd")), ("nullable", .bool(true))])])
+            ]), in: dir)
         let outcome = try F.importPayload(payload, into: db, conflict: .overwrite)
         #expect(outcome.committed)
         #expect(try Database(path: db).scalar("SELECT text FROM _velo_notes") == .text("keep me"))
@@ -196,15 +224,21 @@ import Testing
         let legacyRow: JSONValue = .object([
             ("id", .string("01oldoldoldoldoldoldoldold")), ("type", .string("base")), ("is_system", .int(0)), ("name", .string("notes")),
             ("table_name", .string("_velo_notes")), ("description", .null),
-            ("fields", .string(#"[{"id":"1234abcd","name":"body","type":"text","order":1,"nullable":true,"unique":false,"min":null,"max":null,"default":null}]"#)),
+            (
+                "fields",
+                .string(
+                    #"[{"id":"1234abcd","name":"body","type":"text","order":1,"nullable":true,"unique":false,"min":null,"max":null,"default":null}]"#
+                )
+            ),
             ("api_rules", .string(#"{"list":"","view":""}"#)), ("indexes", .string("[]")), ("options", .string("[]")),
             ("schema_updated_at", .null), ("created_at", .string("2026-04-01 10:00:00")), ("updated_at", .string("2026-04-01 10:00:00")),
         ])
-        let payload = try F.write(.object([
-            ("version", .int(1)), ("exported_at", .string("2026-04-20T10:00:00+00:00")),
-            ("metadata", .object([("collections", .array([]))])),
-            ("records", .object([("collections", .array([legacyRow]))])),
-        ]), in: dir)
+        let payload = try F.write(
+            .object([
+                ("version", .int(1)), ("exported_at", .string("2026-04-20T10:00:00+00:00")),
+                ("metadata", .object([("collections", .array([]))])),
+                ("records", .object([("collections", .array([legacyRow]))])),
+            ]), in: dir)
         let outcome = try F.importPayload(payload, into: db)
         #expect(outcome.committed)
         #expect(outcome.result.counts("collections") == .init(inserted: 1))
@@ -217,11 +251,20 @@ import Testing
         let dir = Fixtures.temporaryDirectory()
         let db = try F.emptyTenant(in: dir)
         let odd = F.field("location", "geopoint", [("id", .string("99998888")), ("precision", .int(6))])
-        let payload = try F.write(.object([
-            ("version", .int(1)),
-            ("metadata", .object([("collections", .array([F.collection("places", fields: [odd])]))])),
-            ("records", .object([("_velo_places", .array([.object([("id", .string("01aaaaaaaaaaaaaaaaaaaaaaaa")), ("location", .string("52.1,4.3"))])]))])),
-        ]), in: dir)
+        let payload = try F.write(
+            .object([
+                ("version", .int(1)),
+                ("metadata", .object([("collections", .array([F.collection("places", fields: [odd])]))])),
+                (
+                    "records",
+                    .object([
+                        (
+                            "_velo_places",
+                            .array([.object([("id", .string("01aaaaaaaaaaaaaaaaaaaaaaaa")), ("location", .string("52.1,4.3"))])])
+                        )
+                    ])
+                ),
+            ]), in: dir)
         let outcome = try F.importPayload(payload, into: db)
         #expect(outcome.committed, "\(outcome.result.findings.map(\.message))")
         let field = try #require(try F.collection("places", in: db)?.fields.first { $0.name == "location" })
@@ -266,11 +309,27 @@ import Testing
         let dir = Fixtures.temporaryDirectory()
         let db = try F.emptyTenant(in: dir)
         let before = F.bytes(db)
-        let payload = try F.write(.object([("version", .int(1)), ("records", .object([("oauth_providers", .array([.object([
-            ("id", .int(7)), ("collection_id", .string("01nowherenowherenowherenow")), ("provider", .string("github")), ("enabled", .int(1)),
-            ("client_id", .string("c")), ("client_secret", .string("s")), ("redirect_uri", .null), ("scopes", .null),
-            ("created_at", .null), ("updated_at", .null),
-        ])]))]))]), in: dir)
+        let payload = try F.write(
+            .object([
+                ("version", .int(1)),
+                (
+                    "records",
+                    .object([
+                        (
+                            "oauth_providers",
+                            .array([
+                                .object([
+                                    ("id", .int(7)), ("collection_id", .string("01nowherenowherenowherenow")),
+                                    ("provider", .string("github")), ("enabled", .int(1)),
+                                    ("client_id", .string("c")), ("client_secret", .string("s")), ("redirect_uri", .null),
+                                    ("scopes", .null),
+                                    ("created_at", .null), ("updated_at", .null),
+                                ])
+                            ])
+                        )
+                    ])
+                ),
+            ]), in: dir)
         let outcome = try F.importPayload(payload, into: db)
         #expect(!outcome.committed)
         #expect(outcome.result.blockers.map(\.check) == ["foreign-key"])

@@ -1,5 +1,6 @@
 import Foundation
 import Testing
+
 @testable import VeloKit
 
 /// Bad and awkward payloads: a clear one-line error naming the place, and nothing written.
@@ -15,7 +16,8 @@ import Testing
         mutating func endTable(_ table: String) throws { seen.append("end \(table)") }
     }
 
-    let body = #"{"version":1,"exported_at":"2026-06-30T15:04:05+00:00","metadata":{"collections":[{"name":"a"}]},"records":{"t":[{"id":"x","n":1,"j":"{\"k\":[1]}"}]}}"#
+    let body =
+        #"{"version":1,"exported_at":"2026-06-30T15:04:05+00:00","metadata":{"collections":[{"name":"a"}]},"records":{"t":[{"id":"x","n":1,"j":"{\"k\":[1]}"}]}}"#
 
     @Test func theThreeWrappingsReadTheSame() throws {
         let dir = Fixtures.temporaryDirectory()
@@ -78,7 +80,8 @@ import Testing
     @Test func tenThousandNestedBrackets() throws {
         let deep = String(repeating: "[", count: 10_000) + String(repeating: "]", count: 10_000)
         try refused(#"{"version":1,"metadata":{"collections":\#(deep)}}"#, ["metadata.collections", "nested deeper than 256 levels"])
-        try refused(#"{"version":1,"records":{"t":[{"id":\#(deep)}]}}"#, ["records.t row 1", "column id", "nested deeper"], name: "deepRow")
+        try refused(
+            #"{"version":1,"records":{"t":[{"id":\#(deep)}]}}"#, ["records.t row 1", "column id", "nested deeper"], name: "deepRow")
     }
 
     @Test func aStringLargerThanTheLimitNamesTheTableAndRow() throws {
@@ -91,7 +94,8 @@ import Testing
             try F.importPayload(path, into: target, maxStringBytes: 1 << 20)
         } throws: { error in
             let message = (error as? VeloError)?.message ?? ""
-            return message.contains("records._velo_users row 3 (id \"c\"), column name") && message.contains("longer than 1 MiB, the limit of one value") && !message.contains("malformed")
+            return message.contains("records._velo_users row 3 (id \"c\"), column name")
+                && message.contains("longer than 1 MiB, the limit of one value") && !message.contains("malformed")
         }
         #expect(F.bytes(target) == before)
     }

@@ -1,5 +1,6 @@
 import Foundation
 import Testing
+
 @testable import VeloKit
 
 /// The request body's top-level shape, read without holding the body.
@@ -11,7 +12,8 @@ import Testing
     }
 
     @Test func namesTheTypeOfEachMember() throws {
-        #expect(try shape(#"{"payload":{"records":{"t":[{"id":"a"}]}},"conflict":"skip","n":1,"b":true,"z":null,"a":[1,[2]]}"#)
+        #expect(
+            try shape(#"{"payload":{"records":{"t":[{"id":"a"}]}},"conflict":"skip","n":1,"b":true,"z":null,"a":[1,[2]]}"#)
                 == ["payload:object", "conflict:string", "n:number", "b:boolean", "z:null", "a:array"])
         #expect(try shape("[1, 2]") == nil)
         #expect(try shape("{}") == [])

@@ -1,4 +1,5 @@
 import Foundation
+
 @testable import VeloKit
 
 /// Payload files, fresh Veloquent databases and imports for the transfer tests.
@@ -23,9 +24,11 @@ enum TransferFixtures {
 
     /// Imports without a safety snapshot.
     @discardableResult
-    static func importPayload(_ payload: String, into target: String, conflict: RestorePlan.Strategy? = nil, dryRun: Bool = false,
-                              maxStringBytes: Int = PayloadReader.defaultMaxStringBytes,
-                              beforeRow: ((String, Int) throws -> Void)? = nil) throws -> TransferImport.Outcome {
+    static func importPayload(
+        _ payload: String, into target: String, conflict: RestorePlan.Strategy? = nil, dryRun: Bool = false,
+        maxStringBytes: Int = PayloadReader.defaultMaxStringBytes,
+        beforeRow: ((String, Int) throws -> Void)? = nil
+    ) throws -> TransferImport.Outcome {
         var options = TransferImport.Options()
         options.conflict = conflict
         options.dryRun = dryRun
@@ -40,8 +43,10 @@ enum TransferFixtures {
     }
 
     /// A metadata entry as Veloquent's tests write them.
-    static func collection(_ name: String, type: String = "base", id: String? = nil, system: Bool = false,
-                           fields: [JSONValue] = [], rules: JSONValue? = nil, indexes: [JSONValue] = []) -> JSONValue {
+    static func collection(
+        _ name: String, type: String = "base", id: String? = nil, system: Bool = false,
+        fields: [JSONValue] = [], rules: JSONValue? = nil, indexes: [JSONValue] = []
+    ) -> JSONValue {
         var pairs: [(String, JSONValue)] = []
         if let id { pairs.append(("id", .string(id))) }
         pairs += [("name", .string(name)), ("type", .string(type)), ("is_system", .bool(system)), ("fields", .array(fields))]
@@ -74,8 +79,10 @@ enum TransferFixtures {
     }
 
     /// Exports `db` into a payload file and returns it parsed too.
-    static func export(_ db: String, in dir: URL, collections: [String]? = nil, systemTables: [String] = [], records: Bool = true,
-                       name: String = "export.json") throws -> (path: String, json: JSONValue) {
+    static func export(
+        _ db: String, in dir: URL, collections: [String]? = nil, systemTables: [String] = [], records: Bool = true,
+        name: String = "export.json"
+    ) throws -> (path: String, json: JSONValue) {
         let path = dir.appendingPathComponent(name).path
         var options = PayloadExporter.Options()
         options.collections = collections

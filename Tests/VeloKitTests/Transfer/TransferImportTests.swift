@@ -1,5 +1,6 @@
 import Foundation
 import Testing
+
 @testable import VeloKit
 
 /// Whole imports: the round trip, and the dry run as an exact prediction of the import.
@@ -18,7 +19,9 @@ import Testing
             case .string(let s): return .string(names[s] ?? s)
             case .array(let a): return .array(a.map { walk($0) })
             case .object(let pairs):
-                let reserved = ["id", "created_at", "updated_at", "email", "password", "email_visibility", "verified"].contains(v["name"]?.stringValue ?? "")
+                let reserved =
+                    ["id", "created_at", "updated_at", "email", "password", "email_visibility", "verified"].contains(
+                        v["name"]?.stringValue ?? "")
                     && v["type"] != nil && pairs.count == TransferPayload.fieldProperties.count
                 return .object(pairs.filter { !($0.0 == "exported_at") && !(reserved && $0.0 == "id") }.map { ($0.0, walk($0.1)) })
             default: return v
@@ -37,11 +40,15 @@ import Testing
         #expect(outcome.result.metadata.map(\.action) == ["created", "created", "created", "skipped"])
         let second = try F.export(target, in: dir, systemTables: TransferPayload.allowedSystemTables, name: "second.json")
         #expect(normalized(first.json) == normalized(second.json))
-        #expect(first.json["metadata"]?["collections"]?.arrayValue?.first?["id"] != second.json["metadata"]?["collections"]?.arrayValue?.first?["id"])
+        #expect(
+            first.json["metadata"]?["collections"]?.arrayValue?.first?["id"]
+                != second.json["metadata"]?["collections"]?.arrayValue?.first?["id"])
         // Importing the same payload again skips every row.
         let again = try F.importPayload(first.path, into: target)
         #expect(again.committed)
-        for r in again.result.records where r.table != "collections" { #expect(r.counts.inserted == 0 && r.counts.updated == 0, "\(r.table)") }
+        for r in again.result.records where r.table != "collections" {
+            #expect(r.counts.inserted == 0 && r.counts.updated == 0, "\(r.table)")
+        }
     }
 
     /// Copies `path` (when it exists) to a new name.
@@ -57,10 +64,12 @@ import Testing
         let other = try Fixtures.demo(posts: 30, seed: 9, name: "predictOther")
         let empty = try F.emptyTenant(in: dir, name: "empty.sqlite")
         let changed = try copy(demo, to: "changed.sqlite", in: dir)
-        try Database(path: changed, mode: .readWrite).execute("UPDATE _velo_posts SET title = 'changed' WHERE rowid % 3 = 0; DELETE FROM _velo_comments WHERE rowid % 2 = 0")
+        try Database(path: changed, mode: .readWrite).execute(
+            "UPDATE _velo_posts SET title = 'changed' WHERE rowid % 3 = 0; DELETE FROM _velo_comments WHERE rowid % 2 = 0")
         let full = try F.export(demo, in: dir, systemTables: TransferPayload.allowedSystemTables, name: "full.json").path
         let plain = try F.export(demo, in: dir, name: "plain.json").path
-        let dropping = try F.write(F.metadataPayload([F.collection("posts", fields: [F.field("title", "text")])]), in: dir, name: "dropping.json")
+        let dropping = try F.write(
+            F.metadataPayload([F.collection("posts", fields: [F.field("title", "text")])]), in: dir, name: "dropping.json")
         let scenarios: [(String, String, RestorePlan.Strategy, Bool)] = [  // payload, target, conflict, expected to proceed
             (full, dir.appendingPathComponent("missing.sqlite").path, .skip, true),
             (full, empty, .skip, true),
@@ -109,7 +118,8 @@ import Testing
         let again = try PayloadOutput.file(out)
         var same = options
         same.exportedAt = nil
-        _ = try TransferExport.fromSnapshot(.catalogued(try repository.catalog.entries()[0], repository: repository), repository: repository, options: same, to: again)
+        _ = try TransferExport.fromSnapshot(
+            .catalogued(try repository.catalog.entries()[0], repository: repository), repository: repository, options: same, to: again)
         try again.finish()
         let a = try JSONParser.parse(try FileSystem.read(path)), b = try JSONParser.parse(try FileSystem.read(out))
         #expect(a["exported_at"] == b["exported_at"])

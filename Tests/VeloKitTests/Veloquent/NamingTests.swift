@@ -1,10 +1,12 @@
 import Testing
+
 @testable import VeloKit
 
 @Suite struct NamingTests {
     @Test func shortIndexNamesAreTableColumnsAndType() {
         #expect(IndexSpec.physicalName(table: "_velo_users", columns: ["email"], kind: .unique) == "_velo_users_email_unique")
-        #expect(IndexSpec(columns: ["published", "created_at"], kind: .index).physicalName(table: "_velo_posts")
+        #expect(
+            IndexSpec(columns: ["published", "created_at"], kind: .index).physicalName(table: "_velo_posts")
                 == "_velo_posts_published_created_at_index")
     }
 

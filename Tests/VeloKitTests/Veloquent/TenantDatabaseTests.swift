@@ -1,5 +1,6 @@
 import Foundation
 import Testing
+
 @testable import VeloKit
 
 @Suite struct TenantDatabaseTests {
@@ -33,7 +34,8 @@ import Testing
         let users = try #require(layout.collection(named: "users"))
         #expect(users.indexes == [IndexSpec(columns: ["email"], kind: .unique)])
         #expect(users.managedIndexNames == ["_velo_users_email_unique"])
-        #expect(users.fields.map(\.name) == ["id", "email", "password", "email_visibility", "verified", "name", "created_at", "updated_at"])
+        #expect(
+            users.fields.map(\.name) == ["id", "email", "password", "email_visibility", "verified", "name", "created_at", "updated_at"])
         #expect(users.fields.first { $0.name == "email_visibility" }?.defaultValue == .bool(true))
         // Every column of the row is kept verbatim.
         #expect(users.columns.map(\.name).count == 13)
@@ -88,7 +90,8 @@ import Testing
             Issue.record("expected an error")
         } catch let error as ModelError {
             let text = error.description
-            #expect(text.contains(path) && text.contains("'posts'") && text.contains("fields") && text.contains("malformed JSON"), "\(text)")
+            #expect(
+                text.contains(path) && text.contains("'posts'") && text.contains("fields") && text.contains("malformed JSON"), "\(text)")
         }
     }
 
@@ -103,7 +106,8 @@ import Testing
     @Test func landlordDatabasesListTheirTenants() throws {
         let path = Fixtures.temporaryDirectory().appendingPathComponent("landlord.sqlite").path
         let db = try Database(path: path, mode: .create)
-        try db.execute(#"""
+        try db.execute(
+            #"""
             create table "tenants" ("id" integer primary key autoincrement not null, "name" varchar not null, "domain" varchar not null, "database" varchar, "created_at" datetime, "updated_at" datetime);
             insert into tenants (name, domain, database) values ('Acme', 'localhost', '/srv/app/database/tenants/velo_tenant_acme.sqlite'), ('Globex', 'globex.test', '/srv/app/database/tenants/velo_tenant_globex.sqlite');
             """#)
@@ -113,7 +117,9 @@ import Testing
         #expect(layout.tenants.first?.database == "/srv/app/database/tenants/velo_tenant_acme.sqlite")
         // Single-tenant mode: both sides in one file.
         let both = try Fixtures.demo(posts: 1)
-        try Database(path: both, mode: .readWrite).execute(#"create table "tenants" ("id" integer primary key autoincrement not null, "name" varchar not null, "domain" varchar not null, "database" varchar); insert into tenants (name, domain) values ('Acme', 'localhost')"#)
+        try Database(path: both, mode: .readWrite).execute(
+            #"create table "tenants" ("id" integer primary key autoincrement not null, "name" varchar not null, "domain" varchar not null, "database" varchar); insert into tenants (name, domain) values ('Acme', 'localhost')"#
+        )
         let single = try TenantDatabase.load(try Database(path: both))
         #expect(single.kind == .singleTenant)
         #expect(single.tenants.first?.database == nil)

@@ -25,7 +25,8 @@ public enum RoundTrip {
             throw VeloError("the plan blocks: \(plan.blockers.map(\.message).joined(separator: "; "))", kind: .blocked)
         }
         let result = try Restore.run(snapshot, target: target, options: RestoreOptions(), repository: repository)
-        return Outcome(snapshot: backup.id, verified: report.ok, planned: plan.canProceed,
-                       restoredRows: result.records.values.reduce(0) { $0 + $1.inserted })
+        return Outcome(
+            snapshot: backup.id, verified: report.ok, planned: plan.canProceed,
+            restoredRows: result.records.values.reduce(0) { $0 + $1.inserted })
     }
 }

@@ -10,8 +10,9 @@ import VeloKit
         defer { try? FileManager.default.removeItem(at: dir) }
         let database = dir.appendingPathComponent("tenant.sqlite").path
         let demo = try DemoDatabase(options: .init(posts: 50, seed: 3)).write(to: database)
-        let outcome = try RoundTrip.run(database: database, repository: dir.appendingPathComponent("repo").path,
-                                        restoreInto: dir.appendingPathComponent("restored.sqlite").path)
+        let outcome = try RoundTrip.run(
+            database: database, repository: dir.appendingPathComponent("repo").path,
+            restoreInto: dir.appendingPathComponent("restored.sqlite").path)
         #expect(outcome.verified && outcome.planned)
         #expect(outcome.restoredRows > 0 && outcome.restoredRows <= demo.rows.values.reduce(0, +))
         // Errors are decided on by kind.
