@@ -51,3 +51,11 @@ extension Backup.Options {
         return options
     }
 }
+
+extension PieceStore {
+    /// The pieces of the repository folder at `root`.
+    convenience init(root: String) { self.init(storage: LocalStorage(root: root)) }
+
+    /// Where a piece is in a local repository (tests damage and inspect pieces as files).
+    func path(_ relative: String) -> String { ((storage as! LocalStorage).root as NSString).appendingPathComponent(relative) }
+}

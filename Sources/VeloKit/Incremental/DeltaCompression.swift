@@ -17,12 +17,12 @@ final class DeltaCompression {
     private let joined = ByteBuffer(capacity: 0)
     private var joinedBases: [SegmentList.Frame] = []
 
-    /// - Parameter store: the repository's root, where bases are read (nil: every frame is plain).
-    init(level: Int32, store: String?) throws {
+    /// - Parameter storage: the repository's storage, where bases are read (nil: every frame is plain).
+    init(level: Int32, storage: (any RepositoryStorage)?) throws {
         guard let context = ZSTD_createCCtx() else { throw VeloError("zstd: cannot allocate a compression context") }
         self.level = level
         self.context = context
-        pieces = store.map { PieceStore(root: $0) }  // (bases are read with `appendFrame`: no decompressed frame is kept)
+        pieces = storage.map { PieceStore(storage: $0) }  // (bases are read with `appendFrame`: no decompressed frame is kept)
         try setUp()  // (on a failure the context is freed by deinit)
     }
 

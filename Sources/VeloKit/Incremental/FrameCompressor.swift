@@ -40,16 +40,16 @@ final class FrameCompressor: @unchecked Sendable {
     ///   - workers: compression threads (0: compress on the caller's thread).
     ///   - slots: frames submitted but not yet taken back, at most (at least `workers` + 1; by default
     ///     `workers` + `spareSlots`).
-    ///   - store: the repository's root, where delta bases are read (nil: every frame is plain).
-    init(level: Int32, workers: Int, slots: Int? = nil, store: String? = nil) throws {
+    ///   - storage: the repository's storage, where delta bases are read (nil: every frame is plain).
+    init(level: Int32, workers: Int, slots: Int? = nil, storage: (any RepositoryStorage)? = nil) throws {
         self.slots = max(slots ?? workers + Self.spareSlots, workers + 1, 1)
         if workers == 0 {
-            inline = try DeltaCompression(level: level, store: store)
+            inline = try DeltaCompression(level: level, storage: storage)
         } else {
             inline = nil
             for index in 0..<workers {
                 let box: ContextBox
-                do { box = ContextBox(try DeltaCompression(level: level, store: store)) } catch {
+                do { box = ContextBox(try DeltaCompression(level: level, storage: storage)) } catch {
                     stop()
                     throw error
                 }

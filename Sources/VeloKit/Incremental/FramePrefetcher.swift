@@ -14,9 +14,9 @@ final class FramePrefetcher: @unchecked Sendable {
     private var stopped = false
     private let ahead = 4
 
-    /// Starts reading `order` (the frames in order of use) from the repository at `root`.
-    init(root: String, order: [SegmentList.Frame]) {
-        store = PieceStore(root: root)
+    /// Starts reading `order` (the frames in order of use) from the repository's `storage`.
+    init(storage: any RepositoryStorage, order: [SegmentList.Frame]) {
+        store = PieceStore(storage: storage)
         self.order = order
         let thread = Thread { [self] in run() }
         thread.stackSize = 1 << 20

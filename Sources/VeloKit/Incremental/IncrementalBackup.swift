@@ -47,7 +47,7 @@ extension Backup {
         let relative = repository.archivePath(id: id, time: time)
         let final = repository.path(relative)
         try FileSystem.createDirectory((final as NSString).deletingLastPathComponent, durable: true)
-        let store = PieceStore(root: repository.root)
+        let store = PieceStore(storage: repository.storage)
         let partial = repository.partialPath(for: relative)
         // The archive holds the header, schema, segments.json and manifest only: a 1 MiB window is plenty, and
         // the level's 4 MiB one would be allocated whole for the backup's length.

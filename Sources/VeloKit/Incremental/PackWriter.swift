@@ -2,8 +2,8 @@ import Foundation
 
 /// Writes new segments into pack files: segments are gathered into a frame buffer, each frame is compressed
 /// whole (with zstd's checksum) on the `FrameCompressor`'s workers while the caller goes on reading, and the
-/// compressed frames are appended to the open pack in order. A pack is closed (fsynced, then renamed from its
-/// pid-marked temporary name) once it reaches `SegmentFormat.packBytes`. A pack is named by 32 random bytes:
+/// compressed frames are appended to the open pack in order. A pack is committed (durable, then visible under its
+/// name: `StoredObjectWriter`) once it reaches `SegmentFormat.packBytes`. A pack is named by 32 random bytes:
 /// its frames are what lists point at, each by offset, length and SHA-256. A frame is known by a ticket when it
 /// is handed over and by its place (`frame(_:)`) once it is written.
 package final class PackWriter {
@@ -12,7 +12,7 @@ package final class PackWriter {
     private var buffer: ByteBuffer
     /// What the frame being gathered may be compressed against.
     private var bases = DeltaBases()
-    private var pack: (name: String, fd: Int32, temporary: String, bytes: Int64)?
+    private var pack: (any StoredObjectWriter)?
     /// Frames written, by ticket, until the caller forgets them.
     private var written: [Int: SegmentList.Frame] = [:]
     /// Compressed bytes written into packs.
@@ -23,7 +23,7 @@ package final class PackWriter {
     /// - Parameter workers: compression threads (0: compress on the caller's thread).
     package init(store: PieceStore, level: Int32, workers: Int = 0) throws {
         self.store = store
-        compressor = try FrameCompressor(level: level, workers: workers, store: store.root)
+        compressor = try FrameCompressor(level: level, workers: workers, storage: store.storage)
         buffer = compressor.buffer()
     }
 
@@ -86,13 +86,10 @@ package final class PackWriter {
         try closePack()
     }
 
-    /// Deletes the pack being written (closed packs stay until a sweep finds them unreferenced).
+    /// Drops the pack being written (closed packs stay until a sweep finds them unreferenced).
     package func abort() {
         compressor.stop()
-        if let pack {
-            close(pack.fd)
-            unlink(pack.temporary)
-        }
+        pack?.abort()
         pack = nil
     }
 
@@ -102,49 +99,31 @@ package final class PackWriter {
     private func writeNext(wait: Bool) throws -> Bool {
         guard let compressed = try compressor.next(wait: wait) else { return false }
         if pack == nil { try openPack() }
-        let offset = pack!.bytes
-        try compressed.bytes.withUnsafeBytes { bytes in
-            var done = 0
-            while done < bytes.count {
-                let n = write(pack!.fd, bytes.baseAddress! + done, bytes.count - done)
-                if n < 0 && errno == EINTR { continue }
-                if n < 0 { throw VeloError.io(pack!.temporary, "write", errno: errno) }
-                done += n
-            }
-        }
-        pack!.bytes += Int64(compressed.bytes.count)
+        let offset = pack!.bytesWritten
+        try pack!.write(compressed.bytes)
         writtenBytes += Int64(compressed.bytes.count)
         written[compressed.ticket] = SegmentList.Frame(
-            pack: pack!.name, offset: offset, length: compressed.bytes.count,
+            pack: pack!.name.name, offset: offset, length: compressed.bytes.count,
             rawBytes: compressed.rawBytes, sha256: compressed.sha256, bases: compressed.bases)
-        if pack!.bytes >= Int64(SegmentFormat.packBytes) { try closePack() }
+        if pack!.bytesWritten >= Int64(SegmentFormat.packBytes) { try closePack() }
         return true
     }
 
+    /// Starts a pack named by 32 random bytes.
     private func openPack() throws {
         var random = SystemRandomNumberGenerator()
         let name = (0..<4).map { _ in SnapshotID.random(using: &random) }.joined()
-        let final = store.path(SegmentFormat.packPath(name))
-        let folder = (final as NSString).deletingLastPathComponent
-        try FileSystem.createDirectory(folder, durable: true)
-        let temporary = (folder as NSString).appendingPathComponent(".\(name).pack.tmp-\(getpid())")
-        let fd = open(temporary, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0o600)
-        guard fd >= 0 else { throw VeloError.io(temporary, "create", errno: errno) }
-        fchmod(fd, 0o600)
-        pack = (name, fd, temporary, 0)
+        pack = try store.storage.create(.pack(name))
     }
 
+    /// Makes the open pack durable under its name.
     private func closePack() throws {
         guard let open = pack else { return }
         pack = nil
-        guard fsync(open.fd) == 0 else {
-            let code = errno
-            close(open.fd)
-            unlink(open.temporary)
-            throw VeloError.io(open.temporary, "fsync", errno: code)
+        do { try open.commit() } catch {
+            open.abort()
+            throw error
         }
-        close(open.fd)
-        try FileSystem.rename(open.temporary, to: store.path(SegmentFormat.packPath(open.name)))
-        packs.append(open.name)
+        packs.append(open.name.name)
     }
 }

@@ -2,16 +2,17 @@ import CZstd
 import Crypto
 import Foundation
 
-/// The pieces of incremental snapshots in a repository: pack files of zstd frames holding segments
-/// (`data/packs/`) and segment lists (`data/lists/`). Every piece is checked by SHA-256 when it is read.
+/// The pieces of incremental snapshots in a repository: packs of zstd frames holding segments and segment
+/// lists, read and written through the repository's storage (`RepositoryStorage`). Every piece is checked by
+/// SHA-256 when it is read.
 package final class PieceStore {
-    package let root: String
+    package let storage: any RepositoryStorage
     /// Decompressed frames kept for the next segments, which are usually in the same frame.
     private var cache: [(key: FrameKey, bytes: [UInt8])] = []
     /// Decompressed bases of delta frames, kept apart from `cache` so that the delta frames read between two
     /// uses of a base do not push it out (a base usually serves the delta frames of a run of days).
     private var bases: [(key: FrameKey, bytes: [UInt8])] = []
-    private var openPack: (name: String, fd: Int32)?
+    private var openPack: (name: String, reader: any StoredObjectReader)?
     private var lastPrefix: (bases: [SegmentList.Frame], bytes: [UInt8])?
     /// Compressed bases read by `appendFrame`.
     private let readBuffer = ByteBuffer(capacity: 0)
@@ -28,10 +29,9 @@ package final class PieceStore {
         var sha256: [UInt8]
     }
 
-    package init(root: String) { self.root = root }
+    package init(storage: any RepositoryStorage) { self.storage = storage }
 
     deinit {
-        if let openPack { close(openPack.fd) }
         if let deltaContext { ZSTD_freeDCtx(deltaContext) }
     }
 
@@ -39,24 +39,25 @@ package final class PieceStore {
     package static func forArchive(_ archivePath: String) -> PieceStore? {
         var folder = (FileSystem.absolute(archivePath) as NSString).deletingLastPathComponent
         while folder != "/" && !folder.isEmpty {
-            if FileSystem.exists((folder as NSString).appendingPathComponent(Repository.markerFile)) { return PieceStore(root: folder) }
+            if FileSystem.exists((folder as NSString).appendingPathComponent(Repository.markerFile)) {
+                return PieceStore(storage: LocalStorage(root: folder))
+            }
             folder = (folder as NSString).deletingLastPathComponent
         }
         return nil
     }
 
-    package func path(_ relative: String) -> String { (root as NSString).appendingPathComponent(relative) }
-
     /// Stores a segment list (full or patch) under its SHA-256, which the caller computed, unless it is there
-    /// already; returns the bytes written. Uses nothing of the store but its root, so it may run on a thread of its own (`SegmentListWrites`).
+    /// already; returns the bytes written. Uses nothing of the store but its storage, so it may run on a thread
+    /// of its own (`SegmentListWrites`).
     package func writeList(_ bytes: [UInt8], sha256: String, level: Int32) throws -> Int64 {
-        let target = path(SegmentFormat.listPath(sha256))
-        if FileSystem.exists(target) { return 0 }
-        try FileSystem.createDirectory((target as NSString).deletingLastPathComponent, durable: true)
+        if try hasList(sha256) { return 0 }
         let compressed = try ZstdFrame.compress(bytes, level: level)
-        try FileSystem.writeAtomically(compressed, to: target, sharedName: true)
-        return Int64(compressed.count)
+        return try storage.saveIfAbsent(.list(sha256), compressed) ? Int64(compressed.count) : 0
     }
+
+    /// Whether the list piece `sha256` is stored (not whether it is sound).
+    package func hasList(_ sha256: String) throws -> Bool { try storage.stat(.list(sha256)) != nil }
 
     /// Reads a segment list and checks it against its name; a patch (`SegmentListPatch`) is read with its base
     /// (checked the same way) and yields the merged segments.
@@ -87,11 +88,13 @@ package final class PieceStore {
     /// The uncompressed bytes of a list piece (full or patch), checked against its name.
     private func listBytes(_ sha256: String) throws -> [UInt8] {
         let relative = SegmentFormat.listPath(sha256)
-        let file = path(relative)
-        guard FileSystem.exists(file) else { throw VeloError("piece \(relative) is missing", kind: .damaged) }
+        let stored: [UInt8]
+        do { stored = try storage.load(.list(sha256)) } catch is StorageError {
+            throw VeloError("piece \(relative) is missing", kind: .damaged)
+        }
         let bytes: [UInt8]
         do {
-            bytes = try ZstdFrame.decompress(try FileSystem.read(file), limit: 256 << 20)
+            bytes = try ZstdFrame.decompress(stored, limit: 256 << 20)
         } catch {
             throw VeloError("piece \(relative) is damaged (\(error))", kind: .damaged)
         }
@@ -211,22 +214,15 @@ package final class PieceStore {
     /// Reads a frame's `length` compressed bytes from its pack (kept open for the next frame) into `destination`.
     private func read(_ frame: SegmentList.Frame, relative: String, where_: String, into destination: UnsafeMutableRawPointer) throws {
         if openPack?.name != frame.pack {
-            if let openPack { close(openPack.fd) }
             openPack = nil
-            let fd = open(path(relative), O_RDONLY | O_CLOEXEC)
-            guard fd >= 0 else {
-                if errno == ENOENT { throw VeloError("piece \(relative) is missing", kind: .damaged) }
-                throw VeloError.io(path(relative), "open", errno: errno)
+            do { openPack = (frame.pack, try storage.open(.pack(frame.pack))) } catch StorageError.missing {
+                throw VeloError("piece \(relative) is missing", kind: .damaged)
+            } catch StorageError.invalidName {
+                throw VeloError("\(where_): the list names no valid pack", kind: .damaged)
             }
-            openPack = (frame.pack, fd)
         }
-        var done = 0
-        while done < frame.length {
-            let n = pread(openPack!.fd, destination + done, frame.length - done, off_t(frame.offset) + off_t(done))
-            if n < 0 && errno == EINTR { continue }
-            if n < 0 { throw VeloError.io(path(relative), "read", errno: errno) }
-            if n == 0 { throw VeloError("\(where_): the pack ends before the frame (truncated)", kind: .damaged) }
-            done += n
+        do { try openPack!.reader.read(at: frame.offset, count: frame.length, into: destination) } catch is StorageError {
+            throw VeloError("\(where_): the pack ends before the frame (truncated)", kind: .damaged)
         }
     }
 }

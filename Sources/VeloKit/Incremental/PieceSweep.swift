@@ -19,8 +19,9 @@ package enum PieceSweep {
     @discardableResult
     package static func run(_ repository: Repository, excluding: Set<String> = [], dryRun: Bool = false) -> Result {
         let fm = FileManager.default
-        let store = PieceStore(root: repository.root)
-        guard FileSystem.isDirectory(repository.path("data")) else { return Result() }
+        let storage = repository.storage
+        let store = PieceStore(storage: storage)
+        guard hasPieces(storage) else { return Result() }
         var lists = Set<String>()
         var packs = Set<String>()
         var marksComplete = true
@@ -48,50 +49,58 @@ package enum PieceSweep {
         }
         var result = Result()
         result.complete = packsComplete
-        func sweep(_ folder: String, suffix: String, keep: Set<String>, allowed: Bool) {
-            guard let walker = fm.enumerator(atPath: repository.path(folder)) else { return }
-            while let relative = walker.nextObject() as? String {
-                let name = (relative as NSString).lastPathComponent
-                let full = repository.path(folder + "/" + relative)
-                if TemporaryFile.isLitter(name) {
-                    if !dryRun { unlink(full) }
-                    continue
-                }
-                guard name.hasSuffix(suffix), !name.hasPrefix("."), allowed else { continue }
-                let sha = String(name.dropLast(suffix.count))
-                guard !keep.contains(sha) else { continue }
-                result.bytes += (try? FileSystem.fileSize(full)) ?? 0
-                result.files.append(folder + "/" + relative)
+        func sweep(_ kind: StoredKind, keep: Set<String>, allowed: Bool) {
+            if !dryRun { _ = try? storage.removeLeftovers(kind) }
+            guard allowed else { return }
+            var unused: [(StoredName, Int64)] = []
+            do { try storage.list(kind) { name, info in if !keep.contains(name.name) { unused.append((name, info.size)) } } } catch {
+                Diagnostics.warn("\(storage.location): cannot list the \(kind.rawValue)s (\(error)); none is deleted")
+                result.complete = false
+                return
+            }
+            for (name, size) in unused {
                 if !dryRun {
-                    unlink(full)
-                    Diagnostics.info("\(full): removed, no snapshot uses it")
+                    do { try storage.remove(name) } catch {
+                        Diagnostics.warn("\(storage.location): \(error)")
+                        result.complete = false
+                        continue
+                    }
+                    Diagnostics.info("\(storage.location): \(name.relativePath) removed, no snapshot uses it")
                 }
+                result.bytes += size
+                result.files.append(name.relativePath)
             }
         }
-        sweep(SegmentFormat.listsFolder, suffix: ".list", keep: lists, allowed: marksComplete)
-        sweep(SegmentFormat.packsFolder, suffix: ".pack", keep: packs, allowed: packsComplete)
+        sweep(.list, keep: lists, allowed: marksComplete)
+        sweep(.pack, keep: packs, allowed: packsComplete)
         return result
+    }
+
+    /// Whether any pack or list is stored (temporaries aside): without one there is nothing to mark or sweep, and
+    /// no archive need be read.
+    static func hasPieces(_ storage: any RepositoryStorage) -> Bool {
+        struct Found: Error {}
+        for kind in [StoredKind.list, .pack] {
+            do { try storage.list(kind) { _, _ in throw Found() } } catch is Found { return true } catch { return true }
+        }
+        return false
     }
 
     /// Writes the marker that makes the next writer sweep: set before pieces that nothing references yet may
     /// exist (a backup about to write packs, a prune about to remove snapshots).
     package static func markNeeded(_ repository: Repository) throws {
-        try FileSystem.createDirectory(repository.path("data"), durable: true)
-        try FileSystem.writeAtomically([], to: repository.path(SegmentFormat.sweepMarker))
+        try repository.storage.save(.sweepMarker, [])
     }
 
     /// Removes the marker once nothing unreferenced is left.
     package static func clearNeeded(_ repository: Repository) {
-        unlink(repository.path(SegmentFormat.sweepMarker))
+        try? repository.storage.remove(.sweepMarker)
     }
 
     /// Run by every writer after it takes the lock: sweeps when a killed backup or prune left the marker.
     package static func recover(_ repository: Repository) {
-        let data = repository.path("data")
-        for name in (try? FileManager.default.contentsOfDirectory(atPath: data)) ?? [] where TemporaryFile.isLitter(name) {
-            unlink((data as NSString).appendingPathComponent(name))
-        }
-        guard FileSystem.exists(repository.path(SegmentFormat.sweepMarker)) else { return }
+        _ = try? repository.storage.removeLeftovers(.marker)
+        guard (try? repository.storage.stat(.sweepMarker)) != nil else { return }
         let result = run(repository)
         if !result.files.isEmpty {
             Diagnostics.info(

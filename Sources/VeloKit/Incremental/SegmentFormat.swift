@@ -10,11 +10,11 @@ package enum SegmentFormat {
     /// the tables of rows, so no table of the database can take it).
     package static let filesTable = "files"
     /// Folder of pack files, `data/packs/<hh>/<sha256>.pack`.
-    package static let packsFolder = "data/packs"
+    package static let packsFolder = StoredKind.packsFolder
     /// Folder of segment lists, `data/lists/<hh>/<sha256>.list`.
-    package static let listsFolder = "data/lists"
+    package static let listsFolder = StoredKind.listsFolder
     /// Present while unreferenced pieces may exist (a backup writing, a prune sweeping): the next writer sweeps.
-    package static let sweepMarker = "data/sweep-needed"
+    package static let sweepMarker = StoredName.sweepMarker.relativePath
 
     /// Rows are grouped into segments of about this many encoded bytes. No boundary falls in a segment's first
     /// half of this; after it, a boundary falls after a row with a probability proportional to the row's size,
@@ -46,9 +46,9 @@ package enum SegmentFormat {
     package static let segmentHashBytes = 8
 
     /// `data/packs/ab/ab12….pack`.
-    package static func packPath(_ sha256: String) -> String { "\(packsFolder)/\(sha256.prefix(2))/\(sha256).pack" }
+    package static func packPath(_ sha256: String) -> String { StoredName.pack(sha256).relativePath }
     /// `data/lists/ab/ab12….list`.
-    package static func listPath(_ sha256: String) -> String { "\(listsFolder)/\(sha256.prefix(2))/\(sha256).list" }
+    package static func listPath(_ sha256: String) -> String { StoredName.list(sha256).relativePath }
 
     /// Whether a segment of `segmentBytes` so far ends after a row of `rowBytes` bytes whose key hashes to
     /// `hash`: never before `minSegmentBytes`, then with probability rowBytes / (target − minimum), so segments

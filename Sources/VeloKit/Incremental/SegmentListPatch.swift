@@ -170,14 +170,14 @@ extension SegmentListPatch {
         // The same list stored whole already (an unchanged table whose rows were read again): nothing to write.
         let sha256 = SHA256Digest.of(list)
         let listHasDeltas = list.starts(with: SegmentList.magicWithDeltas)
-        if FileSystem.exists(store.path(SegmentFormat.listPath(sha256))) { return (nil, sha256, nil, listHasDeltas) }
+        if (try? store.hasList(sha256)) == true { return (nil, sha256, nil, listHasDeltas) }
         if let previous, let previousSHA256 {
             let baseSHA256 = previous.base ?? previousSHA256
             do {
                 let base = previous.base == nil ? previous : try store.readList(baseSHA256)
                 if let patch = try make(base: base, baseSHA256: baseSHA256, new: list) {
                     let patchSHA256 = SHA256Digest.of(patch)
-                    let exists = FileSystem.exists(store.path(SegmentFormat.listPath(patchSHA256)))
+                    let exists = (try? store.hasList(patchSHA256)) == true
                     return (exists ? nil : patch, patchSHA256, baseSHA256, listHasDeltas || base.hasDeltaFrames)
                 }
             } catch {

@@ -114,7 +114,7 @@ package final class SegmentedArchiveReader: EntryReading {
                 cachedFrames.removeAll()
                 lastFrameIndex = -1
                 lastFrameBytes = []
-                prefetcher = FramePrefetcher(root: store!.root, order: try FramePrefetcher.order(of: list!, cache: frameCache))
+                prefetcher = FramePrefetcher(storage: store!.storage, order: try FramePrefetcher.order(of: list!, cache: frameCache))
             } catch {
                 throw ArchiveDamage(path: path, entry: part.path, reason: "\(error)")
             }

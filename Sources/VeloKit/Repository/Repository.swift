@@ -16,6 +16,9 @@ public final class Repository {
     /// The absolute path of the repository folder.
     public let root: String
     public let catalog: Catalog
+    /// Where the repository's objects are stored (`RepositoryStorage`): the pieces of incremental snapshots go
+    /// through it; archives, the catalog and locks are still read and written in the folder directly.
+    public let storage: any RepositoryStorage
     /// How long a writer waits for another velo's lock before failing (`--retry-lock`): overlapping cron jobs
     /// wait instead of failing. Zero fails at once.
     public var lockWait: Duration = .zero
@@ -23,6 +26,7 @@ public final class Repository {
     private init(root: String) {
         self.root = root
         catalog = Catalog(directory: (root as NSString).appendingPathComponent("catalog"))
+        storage = LocalStorage(root: root)
     }
 
     /// Opens the repository at `path`. With `create`, a missing or empty folder becomes a new repository.

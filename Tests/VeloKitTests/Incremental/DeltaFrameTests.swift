@@ -107,7 +107,7 @@ import Testing
             frames.append(try packs.wait(for: try #require(try packs.flushFrame())))
         }
         try packs.finish()
-        let compression = try DeltaCompression(level: 3, store: root)
+        let compression = try DeltaCompression(level: 3, storage: LocalStorage(root: root))
         // Bases as a backup meets them: two, the next two starting with the last (moved, not read again), the
         // same again, one, another one; each frame is the bases' rows with a byte changed every 30,000.
         for (round, bases) in [[0, 1], [1, 2], [1, 2], [2], [0]].enumerated() {
