@@ -18,18 +18,14 @@ final class FrameCompressor: @unchecked Sendable {
         let bases: [SegmentList.Frame]
     }
 
-    private let slots: Int
-    private let condition = NSCondition()
-    // Guarded by `condition`.
-    private var queue: [(ticket: Int, input: ByteBuffer, bases: [SegmentList.Frame])] = []
-    private var done: [Int: (Result<Compressed, Error>, ByteBuffer)] = [:]
-    private var stopping = false
-    private var running = 0
-    // The caller's.
-    private(set) var nextTicket = 0
-    private var nextOut = 0
+    private struct Job {
+        var ticket: Int
+        var input: ByteBuffer
+        var bases: [SegmentList.Frame]
+    }
+
+    private let stage: PipelineStage<Job, (Compressed, ByteBuffer)>
     private var spare: [ByteBuffer] = []
-    private let inline: DeltaCompression?
 
     /// Frames in flight beyond one per worker, by default: room for a frame that compresses slowly while the
     /// others go on (with one spare and three hand-off batches, a profile of a first backup showed both cores
@@ -42,33 +38,23 @@ final class FrameCompressor: @unchecked Sendable {
     ///     `workers` + `spareSlots`).
     ///   - storage: the repository's storage, where delta bases are read (nil: every frame is plain).
     init(level: Int32, workers: Int, slots: Int? = nil, storage: (any RepositoryStorage)? = nil) throws {
-        self.slots = max(slots ?? workers + Self.spareSlots, workers + 1, 1)
-        if workers == 0 {
-            inline = try DeltaCompression(level: level, storage: storage)
-        } else {
-            inline = nil
-            for index in 0..<workers {
-                let box: ContextBox
-                do { box = ContextBox(try DeltaCompression(level: level, storage: storage)) } catch {
-                    stop()
-                    throw error
-                }
-                running += 1
-                let thread = Thread { [self] in work(box.context) }
-                thread.name = "velo-frame-\(index)"
-                thread.stackSize = 1 << 20
-                thread.start()
-            }
+        stage = try PipelineStage(workers: workers, capacity: max(slots ?? workers + Self.spareSlots, workers + 1, 1), name: "velo-frame") {
+            _ in
+            let context = try DeltaCompression(level: level, storage: storage)
+            return { job in (try context.compress(job.input, ticket: job.ticket, bases: job.bases), job.input) }
         }
     }
 
     deinit { stop() }
 
     /// Frames submitted and not yet taken back.
-    var inFlight: Int { nextTicket - nextOut }
+    var inFlight: Int { stage.inFlight }
 
     /// Whether another frame can be submitted without taking one back first.
-    var hasFreeSlot: Bool { inFlight < slots }
+    var hasFreeSlot: Bool { stage.hasRoom }
+
+    /// The ticket the next frame submitted gets.
+    var nextTicket: Int { stage.upcomingTicket }
 
     /// An empty buffer to gather the next frame in (one given back by a finished frame when there is one).
     func buffer() -> ByteBuffer {
@@ -80,75 +66,21 @@ final class FrameCompressor: @unchecked Sendable {
     /// must not touch `input` again. Needs a free slot (`hasFreeSlot`).
     /// `bases` are the frame's delta bases (`DeltaBases`), if any.
     func submit(_ input: ByteBuffer, bases: [SegmentList.Frame] = []) -> Int {
-        precondition(hasFreeSlot, "FrameCompressor: no free slot")
-        let ticket = nextTicket
-        nextTicket += 1
-        if let inline {
-            let result = Result { try inline.compress(input, ticket: ticket, bases: bases) }
-            condition.lock()
-            done[ticket] = (result, input)
-            condition.unlock()
-            return ticket
-        }
-        condition.lock()
-        queue.append((ticket, input, bases))
-        condition.signal()
-        condition.unlock()
-        return ticket
+        stage.submit(Job(ticket: stage.upcomingTicket, input: input, bases: bases))
     }
 
     /// The next frame in submission order: nil when none is in flight, or when it is not ready and `wait` is
     /// false.
     /// - Throws: what compressing it threw.
     func next(wait: Bool) throws -> Compressed? {
-        guard nextOut < nextTicket else { return nil }
-        condition.lock()
-        while done[nextOut] == nil {
-            guard wait else { condition.unlock(); return nil }
-            condition.wait()
-        }
-        let (result, input) = done.removeValue(forKey: nextOut)!
-        condition.unlock()
-        nextOut += 1
+        guard let (compressed, input) = try stage.next(wait: wait) else { return nil }
         input.removeAll()
         spare.append(input)
-        return try result.get()
+        return compressed
     }
 
     /// Stops the workers (frames still queued are dropped) and waits for them to end.
     func stop() {
-        condition.lock()
-        stopping = true
-        queue.removeAll()
-        condition.broadcast()
-        while running > 0 { condition.wait() }
-        condition.unlock()
-    }
-
-    private func work(_ context: DeltaCompression) {
-        defer {
-            condition.lock()
-            running -= 1
-            condition.broadcast()
-            condition.unlock()
-        }
-        while true {
-            condition.lock()
-            while queue.isEmpty && !stopping { condition.wait() }
-            if stopping { condition.unlock(); return }
-            let (ticket, input, bases) = queue.removeFirst()
-            condition.unlock()
-            let result = Result { try context.compress(input, ticket: ticket, bases: bases) }
-            condition.lock()
-            done[ticket] = (result, input)
-            condition.broadcast()
-            condition.unlock()
-        }
-    }
-
-    /// Carries a context to the thread that owns it from then on.
-    private final class ContextBox: @unchecked Sendable {
-        let context: DeltaCompression
-        init(_ context: DeltaCompression) { self.context = context }
+        stage.stop()
     }
 }

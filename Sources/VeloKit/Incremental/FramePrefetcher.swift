@@ -4,23 +4,23 @@ import Foundation
 /// frame read, checked against its SHA-256 and decompressed), so that rebuilding parts overlaps with what the
 /// reader does with them, as a full archive's decompression does (`DecompressionPipeline`). At most `ahead`
 /// frames wait, so memory stays bounded.
-final class FramePrefetcher: @unchecked Sendable {
-    private let store: PieceStore
+final class FramePrefetcher {
     private let order: [SegmentList.Frame]
-    private let condition = NSCondition()
-    private var ready: [(index: Int, result: Result<[UInt8], Error>)] = []
-    private var next = 0
+    /// Reads `order[index]` on a thread of its own, in order.
+    private let stage: PipelineStage<Int, [UInt8]>
+    /// The next index of `order` to submit, and the next whose bytes come out of the stage.
+    private var submitted = 0
     private var consumed = 0
-    private var stopped = false
     private let ahead = 4
 
     /// Starts reading `order` (the frames in order of use) from the repository's `storage`.
     init(storage: any RepositoryStorage, order: [SegmentList.Frame]) {
-        store = PieceStore(storage: storage)
         self.order = order
-        let thread = Thread { [self] in run() }
-        thread.stackSize = 1 << 20
-        thread.start()
+        stage = PipelineStage(workers: 1, capacity: ahead, name: "velo-frames") { _ in
+            let store = PieceStore(storage: storage)
+            return { index in try store.frame(order[index]) }
+        }
+        fill()
     }
 
     /// The frames of `list` in the order its segments use them, as a reader with a `FrameCache` will miss them
@@ -37,54 +37,39 @@ final class FramePrefetcher: @unchecked Sendable {
         return out
     }
 
-    private func run() {
-        while true {
-            condition.lock()
-            while !stopped && next < order.count && next - consumed >= ahead { condition.wait() }
-            if stopped || next >= order.count {
-                condition.unlock()
-                return
-            }
-            let index = next
-            next += 1
-            condition.unlock()
-            let result = Result { try store.frame(order[index]) }
-            condition.lock()
-            ready.append((index, result))
-            condition.broadcast()
-            condition.unlock()
+    /// Submits the next frames in order while there is room.
+    private func fill() {
+        while stage.hasRoom && submitted < order.count {
+            stage.submit(submitted)
+            submitted += 1
         }
     }
 
-    /// The bytes of `frame` when it is among the next frames in order (frames before it are dropped); nil when
-    /// it is not, and the caller reads it itself.
+    /// The bytes of `frame` when it is among the next frames in order (frames before it are dropped, and those not
+    /// read yet are not read); nil when it is not, and the caller reads it itself.
     func take(_ frame: SegmentList.Frame) throws -> [UInt8]? {
-        condition.lock()
-        defer { condition.unlock() }
         guard let position = order[consumed..<min(order.count, consumed + 64)].firstIndex(of: frame) else { return nil }
-        if next < position { next = position }  // skipped frames are not read
-        consumed = position
-        condition.broadcast()
-        while true {
-            if let found = ready.firstIndex(where: { $0.index == position }) {
-                let result = ready[found].result
-                ready.removeAll { $0.index <= position }
-                consumed = position + 1
-                condition.broadcast()
-                return try result.get()
-            }
-            if stopped { return nil }
-            condition.wait()
+        if position >= submitted {
+            // Every frame in flight comes before it: the ones not started are dropped, the rest passed over.
+            _ = stage.discardQueued()
+            while stage.inFlight > 0 { _ = try? stage.next() }
+            submitted = position
+            consumed = position
+            fill()
         }
+        // Frames in flight before it come out first and are dropped.
+        while consumed < position {
+            _ = try? stage.next()  // a frame passed over: what reading it found does not matter
+            consumed += 1
+        }
+        defer { fill() }
+        consumed += 1
+        return try stage.next()
     }
 
     /// Stops the thread (frames read ahead are dropped).
     func stop() {
-        condition.lock()
-        stopped = true
-        ready.removeAll()
-        condition.broadcast()
-        condition.unlock()
+        stage.stop()
     }
 
     deinit { stop() }

@@ -4,8 +4,9 @@ import Foundation
 /// thread of its own, in batches of whole segments, so that hashing, matching and packing overlap with SQLite
 /// and the encoder (after a small change, hashing is most of what a backup does besides reading). The reader
 /// encodes rows straight into `buffer` and calls `endSegment` at each boundary. Memory is a fixed pool of
-/// batches. Unthreaded, each segment goes to the deduplicator as it ends, on the reader's thread.
-final class SegmentHandOff: @unchecked Sendable {
+/// batches handed over through a `PipelineStage` with one worker, whose outputs are the emptied batches.
+/// Unthreaded, each segment goes to the deduplicator as it ends, on the reader's thread.
+final class SegmentHandOff {
     /// Where the reader encodes the rows of the segment it is filling (after the batch's earlier segments).
     private(set) var buffer: ByteBuffer
     /// Where the segment being filled starts in `buffer`.
@@ -17,21 +18,11 @@ final class SegmentHandOff: @unchecked Sendable {
         var lastKey: Int64
     }
 
-    private struct Batch {
-        var bytes: ByteBuffer
-        var segments: [Segment]
-    }
-
     private let deduplicator: SegmentDeduplicator
-    private let threaded: Bool
+    private let stage: PipelineStage<(ByteBuffer, [Segment]), ByteBuffer>?
     private var segments: [Segment] = []
-    // Guarded by `condition`.
-    private let condition = NSCondition()
-    private var queue: [Batch] = []
-    private var free: [ByteBuffer] = []
-    private var ended = false
-    private var finished = false
-    private var failure: Error?
+    /// Batches of the pool not handed over yet.
+    private var fresh: Int
 
     /// Bytes of segments gathered before a batch is handed over.
     private let batchBytes: Int
@@ -43,16 +34,38 @@ final class SegmentHandOff: @unchecked Sendable {
     ///   - batchBytes: bytes of segments gathered before a batch is handed over.
     init(deduplicator: SegmentDeduplicator, threaded: Bool, batchBytes: Int = 512 << 10) {
         self.deduplicator = deduplicator
-        self.threaded = threaded
         self.batchBytes = batchBytes
         buffer = ByteBuffer(capacity: batchBytes + SegmentFormat.maxSegmentBytes)
-        guard threaded else { return }
-        free = (1..<Self.batchCount).map { _ in ByteBuffer(capacity: batchBytes + SegmentFormat.maxSegmentBytes) }
-        let thread = Thread { [self] in consume() }
-        thread.name = "velo-segments"
-        thread.stackSize = 1 << 20
-        thread.start()
+        fresh = Self.batchCount - 1
+        guard threaded else {
+            stage = nil
+            return
+        }
+        // After the deduplicator failed, later batches only come back.
+        var failed = false
+        stage = PipelineStage(workers: 1, capacity: Self.batchCount, name: "velo-segments") { _ in
+            { batch in
+                let (bytes, segments) = batch
+                defer { bytes.removeAll() }
+                guard !failed else { return bytes }
+                do {
+                    var start = 0
+                    for segment in segments {
+                        try deduplicator.add(
+                            UnsafeRawBufferPointer(start: bytes.base + start, count: segment.end - start),
+                            rows: segment.rows, lastKey: segment.lastKey)
+                        start = segment.end
+                    }
+                } catch {
+                    failed = true
+                    throw error
+                }
+                return bytes
+            }
+        }
     }
+
+    deinit { stage?.stop() }
 
     /// Bytes of the segment being filled.
     var segmentBytes: Int { buffer.count - segmentStart }
@@ -60,7 +73,7 @@ final class SegmentHandOff: @unchecked Sendable {
     /// Ends the segment being filled after its `rows` rows, the last with key `lastKey`.
     /// - Throws: what the deduplicator threw (for an earlier segment when threaded).
     func endSegment(rows: Int, lastKey: Int64) throws {
-        guard threaded else {
+        guard stage != nil else {
             try deduplicator.add(UnsafeRawBufferPointer(start: buffer.base, count: buffer.count), rows: rows, lastKey: lastKey)
             buffer.removeAll()
             return
@@ -74,74 +87,33 @@ final class SegmentHandOff: @unchecked Sendable {
     /// the table. The segment being filled must have ended.
     func finish() throws -> SegmentedSnapshotWriter.Scanned {
         precondition(segmentBytes == 0, "SegmentHandOff: a segment was not ended")
-        if threaded {
-            if !segments.isEmpty { try handOver() }
-            condition.lock()
-            ended = true
-            condition.broadcast()
-            while !finished { condition.wait() }
-            let error = failure
-            condition.unlock()
-            if let error { throw error }
+        if let stage {
+            if !segments.isEmpty {
+                stage.submit((buffer, segments))
+                segments.removeAll()
+            }
+            while try stage.next() != nil {}
+            stage.stop()
         }
         return try deduplicator.finish()
     }
 
     /// Stops the deduplicator's thread (the table is abandoned).
     func cancel() {
-        guard threaded else { return }
-        condition.lock()
-        if failure == nil { failure = CancellationError() }
-        ended = true
-        condition.broadcast()
-        while !finished { condition.wait() }
-        condition.unlock()
+        stage?.stop()
     }
 
+    /// Hands the batch over and takes an empty one: one never used yet, or the oldest one handed over, once its
+    /// segments are taken.
     private func handOver() throws {
-        condition.lock()
-        defer { condition.unlock() }
-        if let failure { throw failure }
-        queue.append(Batch(bytes: buffer, segments: segments))
-        condition.broadcast()
+        stage!.submit((buffer, segments))
         segments.removeAll(keepingCapacity: true)
         segmentStart = 0
-        while free.isEmpty && failure == nil { condition.wait() }
-        if let failure { throw failure }
-        buffer = free.removeLast()
-    }
-
-    private func consume() {
-        while true {
-            condition.lock()
-            while queue.isEmpty && !ended { condition.wait() }
-            if queue.isEmpty {
-                finished = true
-                condition.broadcast()
-                condition.unlock()
-                return
-            }
-            let batch = queue.removeFirst()
-            let stop = failure != nil
-            condition.unlock()
-            if !stop {
-                do {
-                    var start = 0
-                    for segment in batch.segments {
-                        try deduplicator.add(
-                            UnsafeRawBufferPointer(start: batch.bytes.base + start, count: segment.end - start),
-                            rows: segment.rows, lastKey: segment.lastKey)
-                        start = segment.end
-                    }
-                } catch {
-                    condition.lock(); failure = error; condition.unlock()
-                }
-            }
-            batch.bytes.removeAll()
-            condition.lock()
-            free.append(batch.bytes)
-            condition.broadcast()
-            condition.unlock()
+        if fresh > 0 {
+            fresh -= 1
+            buffer = ByteBuffer(capacity: batchBytes + SegmentFormat.maxSegmentBytes)
+        } else {
+            buffer = try stage!.next()!
         }
     }
 }
