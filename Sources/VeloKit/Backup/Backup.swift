@@ -146,57 +146,30 @@ public enum Backup {
     ) throws -> Result {
         let started = ContinuousClock.now
         Diagnostics.info("\(databasePath): taking a consistent snapshot into \(repository.root)")
-        let source = try ConsistentRead(path: databasePath, busyTimeout: options.busyTimeout)
+        let source = try BackupSource(databasePath: databasePath, repository: repository, options: options, version: ArchiveFormat.version)
         defer { source.close() }
-        let layout = try TenantDatabase.load(source.database)
-        let plan = try TablePlan(layout: layout, options: options)
-        var random = SystemRandomNumberGenerator()
-        let id = SnapshotID.random(using: &random)
-        let time = options.time ?? Timestamp.now
-        let header = try SnapshotHeader.backup(
-            id: id, time: time, databasePath: databasePath, source: source, layout: layout, plan: plan, options: options)
-
-        var uploads: (uploads: UploadedFiles, list: [UploadedFiles.File])?
-        var skipped: [String] = []
-        // Files belong to records: none in a metadata-only snapshot, only the selected collections' with --collections.
-        if let root = options.filesRoot, options.records {
-            let files = UploadedFiles(root: root, collections: options.collections)
-            let walked = try files.walk()
-            uploads = (files, walked.files)
-            skipped = walked.skipped
-        }
-
-        let relative = repository.archivePath(id: id, time: time)
-        let final = repository.path(relative)
-        try FileSystem.createDirectory((final as NSString).deletingLastPathComponent, durable: true)
-        let partial = repository.partialPath(for: relative)
+        let partial = repository.partialPath(for: source.archive)
         let writer = try ArchiveWriter(path: partial, level: options.level, workers: options.workers)
         let manifest: Manifest
         let written: (bytes: Int64, sha256: String)
+        let vanished: [String]
         do {
             var snapshot = SnapshotWriter(
-                database: source.database, plan: plan, header: header,
+                database: source.read.database, plan: source.plan, header: source.header,
                 partBytes: options.partBytes ?? ArchiveFormat.defaultPartBytes, progress: progress)
-            snapshot.files = uploads
-            // Every row is read: writers need not wait for the files, the archive's last block, fsync and rename.
-            snapshot.afterRows = { source.releaseAfterRows(of: databasePath) }
+            snapshot.files = source.files
+            snapshot.afterRows = source.releaseAfterRows
             manifest = try snapshot.write(to: writer)
-            skipped += snapshot.vanishedFiles.map { "\($0): deleted while the backup ran" }
+            vanished = snapshot.vanishedFiles
             written = try writer.finish()
         } catch {
             writer.abort()
             throw error
         }
         let entry = try commit(
-            partial, to: relative, in: repository, header: header, manifest: manifest, written: written,
+            partial, to: source.archive, in: repository, header: source.header, manifest: manifest, written: written,
             started: started, sequence: sequence)
-        var result = Result(entry, in: repository, plan: plan)
-        if uploads != nil {
-            result.files = entry.files ?? 0
-            result.fileBytes = entry.fileBytes ?? 0
-            result.skippedFiles = skipped
-        }
-        return result
+        return source.result(entry, in: repository, vanished: vanished)
     }
 
     /// The app and tenant the newest snapshot of `sourcePath` recorded, if it recorded one.

@@ -17,38 +17,16 @@ extension Backup {
         let startedNanoseconds = Int64(Date().timeIntervalSince1970 * 1_000_000_000)
         let sourcePath = FileSystem.absolute(databasePath)
         Diagnostics.info("\(databasePath): taking a consistent incremental snapshot into \(repository.root)")
-        let source = try ConsistentRead(path: databasePath, busyTimeout: options.busyTimeout)
+        let source = try BackupSource(databasePath: databasePath, repository: repository, options: options, version: SegmentFormat.version)
         defer { source.close() }
-        let state = source.sourceState
-        let layout = try TenantDatabase.load(source.database)
-        let plan = try TablePlan(layout: layout, options: options)
-        var random = SystemRandomNumberGenerator()
-        let id = SnapshotID.random(using: &random)
-        let time = options.time ?? Timestamp.now
-        let header = try SnapshotHeader.backup(
-            version: SegmentFormat.version, id: id, time: time, databasePath: databasePath,
-            source: source, layout: layout, plan: plan, options: options)
+        let state = source.read.sourceState
         let previous = SegmentedSnapshot.previous(in: repository, sourcePath: sourcePath)
         let unchanged = state != nil && previous?.segments.sourceState == state
         if unchanged {
             Diagnostics.info("\(databasePath): unchanged since snapshot \(previous!.header.id) (same file state); no row is read")
         }
-
-        var uploads: (uploads: UploadedFiles, list: [UploadedFiles.File])?
-        var skipped: [String] = []
-        // Files belong to records: none in a metadata-only snapshot, only the selected collections' with --collections.
-        if let root = options.filesRoot, options.records {
-            let files = UploadedFiles(root: root, collections: options.collections)
-            let walked = try files.walk()
-            uploads = (files, walked.files)
-            skipped = walked.skipped
-        }
-
-        let relative = repository.archivePath(id: id, time: time)
-        let final = repository.path(relative)
-        try FileSystem.createDirectory((final as NSString).deletingLastPathComponent, durable: true)
         let store = PieceStore(storage: repository.storage)
-        let partial = repository.partialPath(for: relative)
+        let partial = repository.partialPath(for: source.archive)
         // The archive holds the header, schema, segments.json and manifest only: a 1 MiB window is plenty, and
         // the level's 4 MiB one would be allocated whole for the backup's length.
         let writer = try ArchiveWriter(path: partial, level: options.level, workers: 0, windowLog: 20)
@@ -56,20 +34,21 @@ extension Backup {
         let manifest: Manifest
         let document: SegmentsDocument
         let written: (bytes: Int64, sha256: String)
+        let vanished: [String]
         do {
             let marker = try JSONParser.parse(try FileSystem.read(repository.path(Repository.markerFile)))
             let key = Array((marker["id"]?.stringValue ?? "").utf8)
             var snapshot = SegmentedSnapshotWriter(
-                database: source.database, plan: plan, header: header, partBytes: options.partBytes ?? ArchiveFormat.incrementalPartBytes,
+                database: source.read.database, plan: source.plan, header: source.header,
+                partBytes: options.partBytes ?? ArchiveFormat.incrementalPartBytes,
                 level: options.level, store: store, hashKey: key, previous: previous, unchanged: unchanged,
                 sourceState: state, progress: progress, pendingLimit: options.pendingSegmentLimit,
                 workers: Int(options.workers))
-            snapshot.files = uploads
+            snapshot.files = source.files
             snapshot.started = startedNanoseconds
-            // Every row is read: writers need not wait for the files, the last frames, the lists, fsync and rename.
-            snapshot.afterRows = { source.releaseAfterRows(of: databasePath) }
+            snapshot.afterRows = source.releaseAfterRows
             (manifest, document) = try snapshot.write(to: writer, packs: packs)
-            skipped += snapshot.vanishedFiles.map { "\($0): deleted while the backup ran" }
+            vanished = snapshot.vanishedFiles
             written = try writer.finish()
         } catch {
             writer.abort()
@@ -77,14 +56,8 @@ extension Backup {
             throw error
         }
         let entry = try commit(
-            partial, to: relative, in: repository, header: header, manifest: manifest, written: written,
+            partial, to: source.archive, in: repository, header: source.header, manifest: manifest, written: written,
             storedBytes: document.storedBytes, started: started, sequence: sequence)
-        var result = Result(entry, in: repository, plan: plan)
-        if uploads != nil {
-            result.files = entry.files ?? 0
-            result.fileBytes = entry.fileBytes ?? 0
-            result.skippedFiles = skipped
-        }
-        return result
+        return source.result(entry, in: repository, vanished: vanished)
     }
 }
