@@ -124,17 +124,21 @@ struct BackupRoutes {
         let state = self.state
         let result = try await state.gate.with([state.databaseKey(tenant), state.repositoryKey], for: "restore") {
             try await BlockingWork.run {
-                let plan = try RestorePlanner.plan(
-                    selected, target: tenant.databasePath, options: options, busyTimeout: timeout, repository: repository)
-                guard plan.canProceed else {
+                // The restore plans under the target's write lock and runs that plan; a plan that blocks comes back
+                // with every finding.
+                do {
+                    return try Restore.run(
+                        selected, target: tenant.databasePath, options: options, repository: repository,
+                        safetySnapshot: true, busyTimeout: timeout)
+                } catch let blocked as RestoreBlocked {
+                    let plan = blocked.plan
                     let first = plan.blockers.first?.message ?? "blocked"
                     throw APIError.service(
-                        "The restore is blocked: \(first)\(plan.blockers.count > 1 ? " (and \(plan.blockers.count - 1) more)" : ""); nothing was changed.",
-                        errors: try JSONValueEncoder().encode(plan.findings))
+                        ClientText.scrub(
+                            "The restore is blocked: \(first)\(plan.blockers.count > 1 ? " (and \(plan.blockers.count - 1) more)" : ""); nothing was changed."
+                        ),
+                        errors: APIError.clientWords(try JSONValueEncoder().encode(plan.findings)))
                 }
-                return try Restore.run(
-                    selected, target: tenant.databasePath, options: options, repository: repository,
-                    safetySnapshot: true, busyTimeout: timeout)
             }
         }
         return try Envelope.success(encoding: result, message: "Restore completed successfully.")
@@ -156,7 +160,7 @@ struct BackupRoutes {
             throw APIError.service("the repository holds every tenant's snapshots: prune it with 'velo prune --repo DIR --policy FILE'")
         }
         let policy: RetentionPolicy
-        do { policy = try RetentionPolicy(json: body["policy"]!) } catch { throw APIError.service("\(error)") }
+        do { policy = try RetentionPolicy(json: body["policy"]!) } catch { throw APIError.from(error) }
         let repository = try state.repository(for: "pruning")
         let state = self.state
         let report = try await state.gate.with([state.repositoryKey], for: "prune") {

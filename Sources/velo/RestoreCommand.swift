@@ -82,14 +82,7 @@ struct RestoreCommand: ParsableCommand {
         }
     }
 
-    struct AppResult: Encodable {
-        var database: Restore.Result
-        var files: FilesRestore.Plan?
-        var note: String?
-    }
-
-    /// `--app`: the files are planned and written aside first, the database restored (all or nothing), then
-    /// the files renamed into place; a failed database restore deletes the files written aside.
+    /// `--app`: the tenant's database and its files, as one operation (`TenantRestore.run`).
     func restoreIntoApp(_ app: String, time: Int64?, repository repo: Repository?) throws {
         let resolved = try appTarget.resolve(
             app: app, snapshot: snapshot, at: time, repository: repo, filter: filter.filter(tenant: appTarget.tenant))
@@ -97,32 +90,14 @@ struct RestoreCommand: ParsableCommand {
         if FileManager.default.fileExists(atPath: target.database) && !yes {
             throw VeloError("\(target.database) exists: restoring merges the snapshot into it; review 'velo plan', then pass --yes")
         }
-        let options = try restore.options()
-        var staged: FilesRestore.Staged?
-        var filesPlan: FilesRestore.Plan?
-        if let root = target.filesRoot {
-            let plan = try FilesRestore.plan(
-                manifest: resolved.manifest, archive: resolved.selected.archivePath, root: root, strategy: options.conflict)
-            filesPlan = plan
-            if !plan.writes.isEmpty {
-                staged = try FilesRestore.stage(plan, manifest: resolved.manifest, reader: try SnapshotReader(resolved.selected))
-            }
-        }
-        try FileManager.default.createDirectory(
-            atPath: (target.database as NSString).deletingLastPathComponent, withIntermediateDirectories: true)
-        let saved = try plan.map { try Restore.SavedPlan(path: $0) }
-        let result: Restore.Result
-        do {
-            result = try Restore.run(
-                resolved.selected, target: target.database, options: options, repository: repo, savedPlan: saved,
-                safetySnapshot: !noSafetySnapshot, busyTimeout: lock.timeout, progress: TerminalProgress("restore"))
-        } catch {
-            staged?.discard()
-            throw error
-        }
-        try staged?.commit()
+        let restored = try TenantRestore.run(
+            resolved.selected, into: target, manifest: resolved.manifest, options: try restore.options(), repository: repo,
+            savedPlan: try plan.map { try Restore.SavedPlan(path: $0) }, safetySnapshot: !noSafetySnapshot, busyTimeout: lock.timeout,
+            progress: TerminalProgress("restore"))
+        let result = restored.database
+        let filesPlan = restored.files
         if output.json {
-            try Output.json(AppResult(database: result, files: filesPlan, note: target.note))
+            try Output.json(restored)
             return
         }
         print(

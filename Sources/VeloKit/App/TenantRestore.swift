@@ -22,7 +22,7 @@ package enum TenantRestore {
         guard !mine.isEmpty else {
             let known = Set(all.compactMap { $0.app.map { $0.tenantName ?? "landlord" } }).sorted()
             throw VeloError(
-                "\(repository.root): no snapshot of tenant '\(selector)' (taken with 'velo backup --app'); \(known.isEmpty ? "it has none taken with --app" : "it has: \(known.joined(separator: ", "))")"
+                "\(repository.root): no snapshot of tenant '\(selector)'; \(known.isEmpty ? "it has no snapshot of an app's tenant" : "it has snapshots of: \(known.joined(separator: ", "))")"
             )
         }
         guard let time else { return mine.last! }
@@ -68,7 +68,7 @@ package enum TenantRestore {
         default:
             let id = origin?.tenantID ?? 0
             guard id > 0 else {
-                throw VeloError("\(header.source.path): the snapshot names no tenant (taken without --app); restore it with --target")
+                throw VeloError("\(header.source.path): the snapshot names no tenant of an app", remedy: .restoreIntoTarget)
             }
             let file = path("database/tenants/" + (header.source.path as NSString).lastPathComponent)
             let name = origin?.tenantName ?? String(id)
@@ -88,5 +88,47 @@ package enum TenantRestore {
             throw ArchiveDamage(path: selected.archivePath, entry: ArchiveFormat.manifestPath, reason: "is missing")
         }
         return manifest
+    }
+}
+
+extension TenantRestore {
+    /// What a tenant restore did: the database's result, the files' plan (nil for the landlord), and what the
+    /// operator must still do.
+    package struct Result: Encodable, Sendable {
+        package var database: Restore.Result
+        package var files: FilesRestore.Plan?
+        package var note: String?
+    }
+
+    /// Restores `selected` (whose manifest is `manifest`) into its tenant's place in an app (`target`), database
+    /// and uploaded files as one operation, for every front door: the files are planned and written aside
+    /// first, the database restored all or nothing (under its plan, after its safety snapshot), then the files
+    /// renamed into place; a database restore that fails deletes the files written aside.
+    package static func run(
+        _ selected: SelectedSnapshot, into target: Target, manifest: Manifest, options: RestoreOptions, repository: Repository?,
+        savedPlan: Restore.SavedPlan? = nil, safetySnapshot: Bool = true, busyTimeout: Duration = .seconds(5),
+        progress: (any ProgressObserver)? = nil
+    ) throws -> Result {
+        var staged: FilesRestore.Staged?
+        var filesPlan: FilesRestore.Plan?
+        if let root = target.filesRoot {
+            let plan = try FilesRestore.plan(manifest: manifest, archive: selected.archivePath, root: root, strategy: options.conflict)
+            filesPlan = plan
+            if !plan.writes.isEmpty {
+                staged = try FilesRestore.stage(plan, manifest: manifest, reader: try SnapshotReader(selected))
+            }
+        }
+        let database: Restore.Result
+        do {
+            try FileSystem.createDirectory((target.database as NSString).deletingLastPathComponent)
+            database = try Restore.run(
+                selected, target: target.database, options: options, repository: repository, savedPlan: savedPlan,
+                safetySnapshot: safetySnapshot, busyTimeout: busyTimeout, progress: progress, connectionSetup: nil)
+        } catch {
+            staged?.discard()
+            throw error
+        }
+        try staged?.commit()
+        return Result(database: database, files: filesPlan, note: target.note)
     }
 }

@@ -47,6 +47,22 @@ package final class SegmentedArchiveReader: EntryReading {
 
     /// The next entry's header, or nil at the end of the archive.
     package func nextEntry() throws -> ArchiveReader.EntryHeader? {
+        let entry = try advance()
+        logEntry = EntryReadLog.current == nil ? nil : entry.map { "\(path)#\($0.path)" }
+        return entry
+    }
+
+    /// The entry whose first read `EntryReadLog.current` has not counted yet (nil when there is no log).
+    private var logEntry: String?
+
+    /// Counts the current entry's data as read once, when a log is installed.
+    private func noteRead() {
+        guard let entry = logEntry else { return }
+        logEntry = nil
+        EntryReadLog.current?.noteRead(entry)
+    }
+
+    private func advance() throws -> ArchiveReader.EntryHeader? {
         servingBuffered = false
         if !firstDone {
             firstDone = true
@@ -170,6 +186,7 @@ package final class SegmentedArchiveReader: EntryReading {
 
     /// Reads the current entry's data; 0 at its end.
     package func read(into buffer: UnsafeMutableRawBufferPointer) throws -> Int {
+        if logEntry != nil { noteRead() }
         if servingBuffered, var b = buffered {
             let n = min(buffer.count, b.bytes.count - b.position)
             b.bytes.withUnsafeBytes { buffer.baseAddress!.copyMemory(from: $0.baseAddress! + b.position, byteCount: n) }
@@ -215,6 +232,7 @@ package final class SegmentedArchiveReader: EntryReading {
     /// incremental snapshot is handed straight out of its decompressed frame, a run of adjacent segments at a
     /// time (no copy); any other entry is read into `buffer` first.
     package func readChunk(into buffer: UnsafeMutableRawBufferPointer, _ body: (UnsafeRawBufferPointer) throws -> Void) throws -> Int {
+        if logEntry != nil { noteRead() }
         guard current != nil, !servingBuffered else {
             let n = try read(into: buffer)
             if n > 0 { try body(UnsafeRawBufferPointer(rebasing: buffer[0..<n])) }

@@ -125,13 +125,13 @@ public enum Restore {
             try db.execute("BEGIN IMMEDIATE")
         } catch let error as SQLiteError where error.isBusy {
             throw VeloError(
-                "\(targetPath): another process (Veloquent?) holds the write lock past the busy timeout; try again, or raise --busy-timeout"
-            )
+                "\(targetPath): another process (Veloquent?) holds the write lock past the busy timeout", remedy: .waitLonger)
         }
         do {
-            let plan = try RestorePlanner.plan(
+            let prepared = try RestorePlanner.prepare(
                 snapshot, target: targetPath, options: effective, busyTimeout: busyTimeout,
                 connection: db, repository: safetySnapshot ? repository : nil, progress: progress)
+            let plan = prepared.plan
             let counts = Dictionary(
                 plan.tables.map { ($0.table, [$0.insert, $0.conflicting, $0.identical, $0.onlyInTarget]) }, uniquingKeysWith: { a, _ in a })
             if let savedPlan, savedPlan.fingerprints == plan.fingerprints, savedPlan.counts != counts {
@@ -148,7 +148,9 @@ public enum Restore {
             var safety: String?
             if safetySnapshot {
                 guard let repository else {
-                    throw VeloError("a restore into an existing database first snapshots it: pass --repo, or --no-safety-snapshot")
+                    throw VeloError(
+                        "a restore into an existing database first snapshots it, and no repository is named",
+                        remedy: .nameRepositoryOrSkipSafetySnapshot)
                 }
                 var backup = Backup.Options()
                 backup.tags = ["pre-restore"]
@@ -156,9 +158,8 @@ public enum Restore {
                 safety = try Backup.run(databasePath: targetPath, repository: repository, options: backup).id
                 Diagnostics.info("\(targetPath): safety snapshot \(safety!) taken before the import")
             }
-            let (facts, _) = try RestorePlanner.readArchive(snapshot, progress: nil, verifyWhileReading: true)
-            guard let facts else { throw VeloError("\(snapshot.archivePath): the archive changed while restoring; nothing was changed") }
-            let selection = try RestorePlanner.select(facts, options: effective, fullRestore: false)
+            // The plan's own facts and selection: the import reads the archive once more, for its rows only.
+            guard let facts = prepared.facts, let selection = prepared.selection else { throw blocked(plan) }
             let report = try RestoreImporter(facts: facts, selection: selection, plan: plan, db: db).run(
                 snapshot: snapshot, progress: progress)
             try db.execute("COMMIT")
@@ -175,12 +176,20 @@ public enum Restore {
         }
     }
 
-    static func blocked(_ plan: RestorePlan) -> VeloError {
+    static func blocked(_ plan: RestorePlan) -> RestoreBlocked { RestoreBlocked(plan: plan) }
+}
+
+/// A restore its plan blocks: nothing was changed. It carries the plan, so that whoever asked sees every
+/// finding (the server sends them as the error's `errors`), not only the first.
+public struct RestoreBlocked: VeloFailure {
+    public let plan: RestorePlan
+    public var kind: ErrorKind { .blocked }
+
+    public var description: String {
         let first =
             plan.blockers.first.map { $0.message + ($0.examples.isEmpty ? "" : " (e.g. \($0.examples.prefix(3).joined(separator: "; ")))") }
             ?? "blocked"
-        return VeloError(
-            "the restore is blocked: \(first)\(plan.blockers.count > 1 ? "; and \(plan.blockers.count - 1) more (see velo plan)" : ""); nothing was changed",
-            kind: .blocked)
+        return
+            "the restore is blocked: \(first)\(plan.blockers.count > 1 ? "; and \(plan.blockers.count - 1) more (see its plan)" : ""); nothing was changed"
     }
 }

@@ -110,10 +110,12 @@ public struct RestorePlanner {
         for name in options.systemTables ?? [] {
             guard allowed.contains(name) else {
                 throw VeloError(
-                    "--system-tables \(name): not a system table a restore merges (choose from \(RestoreOptions.defaultSystemTables.joined(separator: ", ")))"
-                )
+                    "\(name): not a system table a restore merges (choose from \(RestoreOptions.defaultSystemTables.joined(separator: ", ")))",
+                    setting: "system_tables")
             }
-            if !archived.contains(name) { throw VeloError("--system-tables \(name): the snapshot holds no rows of that table") }
+            if !archived.contains(name) {
+                throw VeloError("\(name): the snapshot holds no rows of that table", setting: "system_tables")
+            }
         }
         return Selection(collections: chosen, tables: tables)
     }
@@ -123,16 +125,30 @@ public struct RestorePlanner {
         _ snapshot: SelectedSnapshot, target: String, options: RestoreOptions, busyTimeout: Duration,
         connection: Database?, repository: Repository? = nil, progress: (any ProgressObserver)? = nil
     ) throws -> RestorePlan {
+        try prepare(
+            snapshot, target: target, options: options, busyTimeout: busyTimeout, connection: connection, repository: repository,
+            progress: progress
+        ).plan
+    }
+
+    /// Plans the restore and keeps what planning read of the archive (its facts, the selection), so that the
+    /// restore that follows runs exactly this plan and reads the archive only for its rows (`PreparedRestore`).
+    package static func prepare(
+        _ snapshot: SelectedSnapshot, target: String, options: RestoreOptions, busyTimeout: Duration,
+        connection: Database?, repository: Repository? = nil, progress: (any ProgressObserver)? = nil
+    ) throws -> PreparedRestore {
         let targetPath = FileSystem.absolute(target)
         let (facts, archiveFindings) = try readArchive(
             snapshot, progress: progress,
             verifyWhileReading: FileManager.default.fileExists(atPath: targetPath))
         let exists = FileManager.default.fileExists(atPath: targetPath)
         guard let facts else {
-            return RestorePlan(
-                snapshot: snapshot.id ?? "", archive: snapshot.archivePath, target: targetPath, targetExists: exists,
-                canProceed: false, findings: archiveFindings, tables: [],
-                fingerprints: .init(archiveSHA256: "", targetSchema: "", targetData: ""), options: options)
+            return PreparedRestore(
+                plan: RestorePlan(
+                    snapshot: snapshot.id ?? "", archive: snapshot.archivePath, target: targetPath, targetExists: exists,
+                    canProceed: false, findings: archiveFindings, tables: [],
+                    fingerprints: .init(archiveSHA256: "", targetSchema: "", targetData: ""), options: options),
+                snapshot: snapshot, facts: nil, selection: nil)
         }
         var findings: [RestorePlan.Finding] = []
         func add(
@@ -160,10 +176,12 @@ public struct RestorePlanner {
                 .info, "target",
                 "\(targetPath) does not exist: a full restore into a new database (the archive's DDL, then the rows, then the indexes)")
             checkDisk(facts, selection: selection, insertedShare: 1, target: targetPath, targetBytes: 0, repository: nil, add: add)
-            return RestorePlan(
-                snapshot: facts.header.id, archive: snapshot.archivePath, target: targetPath, targetExists: false,
-                canProceed: !findings.contains { $0.severity == .error }, findings: findings, tables: tables,
-                fingerprints: .init(archiveSHA256: facts.sha256, targetSchema: "new", targetData: "new"), options: options)
+            return PreparedRestore(
+                plan: RestorePlan(
+                    snapshot: facts.header.id, archive: snapshot.archivePath, target: targetPath, targetExists: false,
+                    canProceed: !findings.contains { $0.severity == .error }, findings: findings, tables: tables,
+                    fingerprints: .init(archiveSHA256: facts.sha256, targetSchema: "new", targetData: "new"), options: options),
+                snapshot: snapshot, facts: facts, selection: selection)
         }
         let db = try connection ?? Database(path: targetPath, mode: .readOnly, busyTimeout: busyTimeout)
         // One read transaction for the whole plan: a consistent view, and no lock taken per lookup.
@@ -174,10 +192,12 @@ public struct RestorePlanner {
             layout = try TenantDatabase.load(db)
         } catch let error as ModelError {
             add(.error, "target", "\(error)")
-            return RestorePlan(
-                snapshot: facts.header.id, archive: snapshot.archivePath, target: targetPath, targetExists: true, canProceed: false,
-                findings: findings, tables: [], fingerprints: .init(archiveSHA256: facts.sha256, targetSchema: "", targetData: ""),
-                options: options)
+            return PreparedRestore(
+                plan: RestorePlan(
+                    snapshot: facts.header.id, archive: snapshot.archivePath, target: targetPath, targetExists: true, canProceed: false,
+                    findings: findings, tables: [], fingerprints: .init(archiveSHA256: facts.sha256, targetSchema: "", targetData: ""),
+                    options: options),
+                snapshot: snapshot, facts: facts, selection: nil)
         }
         let selection = try select(facts, options: options, fullRestore: false)
         // 2. Unfinished schema operations in the target.
@@ -297,13 +317,14 @@ public struct RestorePlanner {
         checkDisk(
             facts, selection: selection, insertedShare: share, target: targetPath, targetBytes: try FileSystem.fileSize(targetPath),
             repository: repository, add: add)
-        return RestorePlan(
+        let plan = RestorePlan(
             snapshot: facts.header.id, archive: snapshot.archivePath, target: targetPath, targetExists: true,
             canProceed: !findings.contains { $0.severity == .error }, findings: findings, tables: plans,
             fingerprints: .init(
                 archiveSHA256: facts.sha256, targetSchema: try schemaFingerprint(db),
                 targetData: try dataFingerprint(db, layout: layout, tables: selection.tables.map(\.name))),
             options: options, changes: changes)
+        return PreparedRestore(plan: plan, snapshot: snapshot, facts: facts, selection: selection)
     }
 
     /// Whether the archive's definition of `collection` replaces the target's: an existing user collection restored

@@ -45,8 +45,10 @@ import Testing
         do {
             _ = try Restore.run(s.snapshot, target: s.target, options: options, repository: s.repo, safetySnapshot: false)
             Issue.record("the restore ran", sourceLocation: sourceLocation)
-        } catch let error as VeloError {
-            #expect(error.kind == .blocked && error.message.contains(text), "\(error.message)", sourceLocation: sourceLocation)
+        } catch let error as RestoreBlocked {
+            #expect(error.kind == .blocked && error.description.contains(text), "\(error)", sourceLocation: sourceLocation)
+            #expect(
+                error.plan.blockers.contains { $0.message.contains(text) }, "the error carries the plan", sourceLocation: sourceLocation)
         }
         #expect(try Data(contentsOf: URL(fileURLWithPath: s.target)) == before, sourceLocation: sourceLocation)
     }

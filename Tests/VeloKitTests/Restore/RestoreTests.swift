@@ -76,8 +76,8 @@ import Testing
         do {
             _ = try Restore.run(s.snapshot, target: s.target, options: .init(), repository: s.repo)
             Issue.record("a blocked restore ran")
-        } catch let error as VeloError {
-            #expect(error.kind == .blocked && error.message.contains("superusers_email_unique"))
+        } catch let error as RestoreBlocked {
+            #expect(error.kind == .blocked && error.description.contains("superusers_email_unique"))
         }
         #expect(try Data(contentsOf: URL(fileURLWithPath: s.target)) == before)
     }
