@@ -25,13 +25,25 @@ package struct APIError: Error, Sendable {
     }
 
     /// What a VeloKit failure is over HTTP: a lock held by another operation is 409, everything else a 422
-    /// service error naming what is at fault.
+    /// service error naming what is at fault, in the words a client may see (`VeloFailure.clientDescription`:
+    /// no server path, no SQL; the library never names a command-line flag).
     package static func from(_ error: any Error) -> APIError {
         if let api = error as? APIError { return api }
+        let message = (error as? VeloFailure)?.clientDescription ?? "Server Error"
         switch error.veloKind {
-        case .locked: return APIError(.conflict, "\(error)", hasErrorsKey: true)
-        case .interrupted: return APIError(.serviceUnavailable, "\(error)", hasErrorsKey: true)
-        default: return .service("\(error)")
+        case .locked: return APIError(.conflict, message, hasErrorsKey: true)
+        case .interrupted: return APIError(.serviceUnavailable, message, hasErrorsKey: true)
+        default: return .service(message)
+        }
+    }
+
+    /// `value` with every string in a client's words (`ClientText`): findings sent as a refusal's `errors`.
+    package static func clientWords(_ value: JSONValue) -> JSONValue {
+        switch value {
+        case .string(let text): return .string(ClientText.scrub(text))
+        case .array(let items): return .array(items.map(clientWords))
+        case .object(let pairs): return .object(pairs.map { ($0.0, clientWords($0.1)) })
+        default: return value
         }
     }
 

@@ -1,6 +1,7 @@
 import Foundation
 import Hummingbird
 import NIOCore
+import VeloKit
 
 /// A file sent as a response body in 1 MiB pieces read off the event loop, between an optional prefix and
 /// suffix (the envelope around an exported payload). Memory does not grow with the file. `onFinish` runs once
@@ -11,7 +12,9 @@ enum FileStream {
     /// The size of a file.
     static func size(of path: String) throws -> Int64 {
         var st = stat()
-        guard stat(path, &st) == 0 else { throw APIError.service("\(path): cannot stat: \(String(cString: strerror(errno)))") }
+        guard stat(path, &st) == 0 else {
+            throw APIError.service(ClientText.scrub("\(path): cannot stat: \(String(cString: strerror(errno)))"))
+        }
         return Int64(st.st_size)
     }
 

@@ -26,7 +26,9 @@ final class ServerState: Sendable {
     /// a snapshot first runs without one.
     func repository(for what: String) throws -> Repository {
         guard let path = configuration.repository else {
-            throw APIError.service("\(what) needs a snapshot repository first: start velo serve with --repo DIR; nothing was changed")
+            throw APIError.service(
+                "\(what) needs a snapshot repository first, and this server has none (its operator names one when starting it); nothing was changed"
+            )
         }
         return try Repository.open(path, create: true)
     }

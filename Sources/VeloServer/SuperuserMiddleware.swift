@@ -30,7 +30,7 @@ struct SuperuserMiddleware: RouterMiddleware {
             do {
                 db = try Database(path: tenant.databasePath, mode: .readWrite, busyTimeout: configuration.busyTimeout)
             } catch {
-                throw APIError.service("\(error)")
+                throw APIError.from(error)
             }
             let tokens = AuthTokens(database: db, lifetime: configuration.tokenLifetime, maxActive: configuration.maxActiveTokens)
             do { return try tokens.authenticate(token) } catch { return nil }  // no auth_tokens table: no valid token

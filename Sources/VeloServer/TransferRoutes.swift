@@ -100,14 +100,19 @@ struct TransferRoutes {
                 do {
                     return try TransferImport.run(payload: path, target: tenant.databasePath, options: options, repository: repository)
                 } catch let error as VeloFailure {
-                    throw APIError.from(VeloError("\(error)".replacingOccurrences(of: path, with: "payload"), kind: error.kind))
+                    throw APIError.from(
+                        VeloError(
+                            error.clientDescription.replacingOccurrences(of: (path as NSString).lastPathComponent, with: "payload"),
+                            kind: error.kind))
                 }
             }
         }
         guard outcome.committed else {
             let first = outcome.result.blockers.first?.message ?? "blocked"
             let more = outcome.result.blockers.count > 1 ? " (and \(outcome.result.blockers.count - 1) more)" : ""
-            throw APIError.service("The import is blocked: \(first)\(more); nothing was changed.", errors: outcome.result.findingsJSON)
+            throw APIError.service(
+                ClientText.scrub("The import is blocked: \(first)\(more); nothing was changed."),
+                errors: APIError.clientWords(outcome.result.findingsJSON))
         }
         var response = Envelope.success(outcome.result.json, message: "Import completed successfully.")
         if let safety = outcome.safetySnapshot { response.headers[HTTPField.Name("X-Velo-Safety-Snapshot")!] = safety }

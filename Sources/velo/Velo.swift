@@ -54,7 +54,7 @@ struct Velo: ParsableCommand {
             let kind = Interruption.requestedSignal != nil ? ErrorKind.interrupted : error.veloKind
             // A monitoring check that cannot answer is UNKNOWN (3) to its caller, whatever went wrong.
             let status = command is MonitoringCheck && kind != .usage ? ExitStatus.unknown : ExitStatus.of(kind)
-            let message = "\(error)"
+            let message = ErrorAdvice.message(for: error)
             if json, let text = try? Output.jsonText(ErrorReport(error, kind: kind, status: status, message: message)) {
                 FileHandle.standardOutput.write(Data(text.utf8))
             } else {

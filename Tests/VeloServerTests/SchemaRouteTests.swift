@@ -125,7 +125,7 @@ import Testing
         try server.sql("DROP INDEX IF EXISTS _velo_posts_author_index")
         let refused = try await server.request("POST", "/api/collections/posts/recover", token: token)
         #expect(refused.status == 422)
-        #expect(refused.message?.contains("--repo") == true)
+        #expect(refused.message?.contains("needs a snapshot repository first") == true)
         #expect(refused.json?["errors"] == .null)
         let entries = try await server.request("GET", "/api/schema/corrupt", token: token).data?.arrayValue ?? []
         #expect(entries.contains { $0["collection"]?["name"]?.stringValue == "posts" })

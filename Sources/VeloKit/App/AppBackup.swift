@@ -69,7 +69,9 @@ package enum AppBackup {
         layout: AppLayout, sources: [TenantSource], repository: Repository, options: Options,
         progress: (any ProgressObserver)? = nil
     ) throws -> Report {
-        guard options.jobs >= 1 else { throw VeloError("--jobs must be 1 or more, not \(options.jobs)", kind: .usage) }
+        guard options.jobs >= 1 else {
+            throw VeloError("the sources backed up at once must be 1 or more, not \(options.jobs)", kind: .usage, setting: "jobs")
+        }
         let started = ContinuousClock.now
         let lock = try repository.writerLock(command: "velo backup --app")
         defer { lock.release() }

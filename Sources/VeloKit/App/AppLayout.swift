@@ -25,7 +25,7 @@ package struct AppLayout: Sendable {
         guard FileSystem.isDirectory(root) else { throw VeloError("\(directory): no such app folder") }
         let envPath = (root as NSString).appendingPathComponent(".env")
         guard FileSystem.exists(envPath) else {
-            throw VeloError("\(envPath): no .env; --app needs the folder of a Laravel app running Veloquent")
+            throw VeloError("\(envPath): no .env; an app is the folder of a Laravel app running Veloquent")
         }
         let env = try AppEnvironment(contentsOf: envPath)
         func flag(_ text: String?) throws -> Bool {

@@ -39,8 +39,10 @@ package struct TablePlan: Sendable {
         }
         let tableNames = Set(layout.schema.tableNames)
         for table in excludeTables {
-            if !tableNames.contains(table) { throw VeloError("\(layout.path): --exclude-table \(table): no such table") }
-            if table == "collections" { throw VeloError("--exclude-table collections: a snapshot always holds the collection metadata") }
+            if !tableNames.contains(table) { throw VeloError("\(layout.path): \(table): no such table", setting: "exclude_table") }
+            if table == "collections" {
+                throw VeloError("collections: a snapshot always holds the collection metadata", setting: "exclude_table")
+            }
         }
         for table in onlyTables ?? [] where !tableNames.contains(table) {
             throw VeloError("\(layout.path): no table named \(table)")

@@ -37,7 +37,7 @@ package struct DemoApp {
     /// Makes the app in `directory`, which must be missing or empty.
     package func write(to directory: String, progress: (any ProgressObserver)? = nil) throws -> Summary {
         guard options.tenants >= 0, options.posts >= 0, options.files >= 0 else {
-            throw VeloError("--tenants, --posts and --files must be zero or more", kind: .usage)
+            throw VeloError("the tenants, posts and files of a demo app must be zero or more", kind: .usage)
         }
         let started = ContinuousClock.now
         let root = FileSystem.absolute(directory)

@@ -50,7 +50,7 @@ public struct DemoDatabase {
     /// never leaves a partial database under the final name. Refuses an existing file unless `force`.
     @discardableResult
     public func write(to path: String, progress: (any ProgressObserver)? = nil) throws -> Summary {
-        guard options.posts >= 0 else { throw VeloError("--posts must be zero or more") }
+        guard options.posts >= 0 else { throw VeloError("the posts of a demo database must be zero or more", setting: "posts") }
         guard ["delete", "wal"].contains(options.journalMode) else {
             throw VeloError("journal mode must be 'delete' or 'wal', not '\(options.journalMode)'")
         }
@@ -58,7 +58,7 @@ public struct DemoDatabase {
         var isDirectory: ObjCBool = false
         if fm.fileExists(atPath: path, isDirectory: &isDirectory) {
             if isDirectory.boolValue { throw VeloError("\(path): is a directory") }
-            if !options.force { throw VeloError("\(path): already exists (use --force to replace it)") }
+            if !options.force { throw VeloError("\(path): already exists", remedy: .replace) }
         }
         let directory = (path as NSString).deletingLastPathComponent
         if !directory.isEmpty && !fm.fileExists(atPath: directory) {

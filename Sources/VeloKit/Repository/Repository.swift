@@ -54,7 +54,7 @@ public final class Repository {
         }
         if FileSystem.exists(root) && !FileSystem.isDirectory(root) { throw VeloError("\(root): is a file, not a repository folder") }
         guard create else {
-            throw VeloError("\(root): not a velo repository (no \(markerFile)); create one with 'velo init --repo \(path)'")
+            throw VeloError("\(root): not a velo repository (no \(markerFile))", remedy: .createRepository(path: path))
         }
         if FileSystem.isDirectory(root), let contents = try? FileManager.default.contentsOfDirectory(atPath: root),
             !contents.filter({ !$0.hasPrefix(".") }).isEmpty
@@ -155,8 +155,8 @@ public final class Repository {
         let owner = lockOwner
         if let owner, !owner.isGone, !force {
             throw VeloError(
-                "\(root): the lock belongs to \(owner.summary), which is still running (or on another host); use --force only if you are sure it is not"
-            )
+                "\(root): the lock belongs to \(owner.summary), which is still running (or on another host)",
+                remedy: .forceUnlock(repository: root))
         }
         unlink(path)
         return owner

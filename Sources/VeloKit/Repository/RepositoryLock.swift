@@ -54,11 +54,17 @@ public final class RepositoryLock {
             case .held(let repo, let owner):
                 return "\(repo): repository is locked by \(owner.summary); try again when it finishes"
             case .stale(let repo, let owner):
-                return
-                    "\(repo): repository has a stale lock left by \(owner.summary), whose process is gone; run 'velo unlock --repo \(repo)' to remove it"
+                return "\(repo): repository has a stale lock left by \(owner.summary), whose process is gone"
             case .unreadable(let repo, let path):
-                return
-                    "\(repo): repository is locked (\(path) exists but cannot be read); remove it with 'velo unlock --repo \(repo) --force' if no velo is running"
+                return "\(repo): repository is locked (\(path) exists but cannot be read)"
+            }
+        }
+
+        public var remedy: Remedy? {
+            switch self {
+            case .held: return nil
+            case .stale(let repo, _): return .removeStaleLock(repository: repo)
+            case .unreadable(let repo, _): return .forceUnlock(repository: repo)
             }
         }
     }

@@ -50,7 +50,8 @@ public enum SelectedSnapshot {
             return .archive(path: absolute)
         }
         guard let repository else {
-            throw VeloError("snapshot '\(text)': name a repository with --repo (or VELO_REPO), or give the path of an archive file")
+            throw VeloError(
+                "snapshot '\(text)': no repository is named, and it is not the path of an archive file", remedy: .nameRepository)
         }
         let entries = try repository.catalog.entries()
         if text == "latest" {

@@ -53,7 +53,7 @@ struct TableChanges: Sendable {
                         .error,
                         "column \(name).\(column.name) of the archive is missing in the target"
                             + (strategy == .skip
-                                ? " (use --conflict overwrite to add it)"
+                                ? " (an overwrite adds it)"
                                 : (constantDefault
                                     ? " and cannot be added without a default"
                                     : " and cannot be added with its non-constant default \(column.defaultSQL ?? "")")))

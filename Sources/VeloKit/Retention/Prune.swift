@@ -34,7 +34,9 @@ public enum Prune {
         let lock = dryRun ? nil : try repository.writerLock(command: "velo prune")
         defer { lock?.release() }
         let catalog = repository.catalog.scan()
-        for damaged in catalog.damaged { Diagnostics.warn("\(damaged): left alone by the policy; run 'velo verify --all'") }
+        for damaged in catalog.damaged {
+            Diagnostics.warn("\(damaged): left alone by the policy; verify every snapshot to see what else is damaged")
+        }
         let entries = catalog.entries
         let decisions = RetentionEvaluator(policy: policy).decide(entries, now: now ?? Timestamp.now)
         let byID = Dictionary(entries.map { ($0.id, $0) }, uniquingKeysWith: { a, _ in a })

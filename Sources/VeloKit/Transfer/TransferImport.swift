@@ -112,7 +112,9 @@ package enum TransferImport {
             throw VeloError("\(targetPath): the target is read-only (the file or its folder cannot be written)")
         }
         if !options.dryRun && options.safetySnapshot && repository == nil {
-            throw VeloError("an import into an existing database first snapshots it: pass --repo, or --no-safety-snapshot")
+            throw VeloError(
+                "an import into an existing database first snapshots it, and no repository is named",
+                remedy: .nameRepositoryOrSkipSafetySnapshot)
         }
         let db = try Database(path: targetPath, mode: .readWrite, busyTimeout: options.busyTimeout)
         // Declared foreign keys are checked once, at the end, against what the target already violated.
@@ -120,8 +122,7 @@ package enum TransferImport {
         func begin() throws {
             do { try db.execute("BEGIN IMMEDIATE") } catch let error as SQLiteError where error.isBusy {
                 throw VeloError(
-                    "\(targetPath): another process (Veloquent?) holds the write lock past the busy timeout; try again, or raise --busy-timeout"
-                )
+                    "\(targetPath): another process (Veloquent?) holds the write lock past the busy timeout", remedy: .waitLonger)
             }
         }
         // 1. The plan: the whole import, rolled back.
