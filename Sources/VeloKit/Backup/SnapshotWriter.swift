@@ -59,14 +59,9 @@ struct SnapshotWriter {
                 let before = buffer.count
                 encoder.appendRow(of: statement, to: buffer)
                 if buffer.count - before - 1 > ArchiveFormat.maxRowBytes {
-                    // Refused here rather than written into an archive that no velo would read back.
-                    let id =
-                        idColumn.map { column -> String in
-                            let v = statement.value(Int32(column)); return " (id \(v.stringValue ?? v.int64Value.map(String.init) ?? "?"))"
-                        } ?? ""
-                    throw VeloError(
-                        "\(database.path): table \(item.table), row \(tableRows + 1)\(id): \(((buffer.count - before) >> 20) + 1) MiB encoded, more than the \(ArchiveFormat.maxRowBytes >> 20) MiB a row of a velo archive may have"
-                    )
+                    throw TablePlan.rowTooLarge(
+                        database: database, table: item.table, row: tableRows + 1, bytes: buffer.count - before, statement: statement,
+                        idColumn: idColumn)
                 }
                 partRows += 1
                 tableRows += 1

@@ -123,3 +123,18 @@ extension TablePlan {
             includeFramework: options.includeFramework, records: options.records, onlyTables: options.onlyTables)
     }
 }
+
+extension TablePlan {
+    /// A row past the format's limit, refused while reading rather than written into an archive that no velo
+    /// would read back: named by its table, its number and its id.
+    static func rowTooLarge(database: Database, table: String, row: Int, bytes: Int, statement: Statement, idColumn: Int?) -> VeloError {
+        let id =
+            idColumn.map { column -> String in
+                let v = statement.value(Int32(column))
+                return " (id \(v.stringValue ?? v.int64Value.map(String.init) ?? "?"))"
+            } ?? ""
+        return VeloError(
+            "\(database.path): table \(table), row \(row)\(id): \((bytes >> 20) + 1) MiB encoded, more than the \(ArchiveFormat.maxRowBytes >> 20) MiB a row of a velo archive may have"
+        )
+    }
+}

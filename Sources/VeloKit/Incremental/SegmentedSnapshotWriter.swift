@@ -164,13 +164,8 @@ struct SegmentedSnapshotWriter {
             encoder.appendRow(of: statement, to: out)
             let rowBytes = out.count - start
             if rowBytes - 1 > ArchiveFormat.maxRowBytes {
-                let id =
-                    idColumn.map { column -> String in
-                        let v = statement.value(Int32(column)); return " (id \(v.stringValue ?? v.int64Value.map(String.init) ?? "?"))"
-                    } ?? ""
-                throw VeloError(
-                    "\(database.path): table \(item.table), row \(tableRows + 1)\(id): \((rowBytes >> 20) + 1) MiB encoded, more than the \(ArchiveFormat.maxRowBytes >> 20) MiB a row of a velo archive may have"
-                )
+                throw TablePlan.rowTooLarge(
+                    database: database, table: item.table, row: tableRows + 1, bytes: rowBytes, statement: statement, idColumn: idColumn)
             }
             tableRows += 1
             segmentRows += 1
