@@ -122,14 +122,38 @@ struct BackupRoutes {
         let tenant = try context.requireTenant()
         let timeout = state.configuration.busyTimeout
         let state = self.state
-        let result = try await state.gate.with([state.databaseKey(tenant), state.repositoryKey], for: "restore") {
+        let app = state.configuration.app
+        let result: JSONValue = try await state.gate.with([state.databaseKey(tenant), state.repositoryKey], for: "restore") {
             try await BlockingWork.run {
                 // The restore plans under the target's write lock and runs that plan; a plan that blocks comes back
                 // with every finding.
                 do {
-                    return try Restore.run(
-                        selected, target: tenant.databasePath, options: options, repository: repository,
-                        safetySnapshot: true, busyTimeout: timeout)
+                    // A tenant's snapshot, on a server of an app: its uploaded files too, as one operation.
+                    if let app, case .catalogued(let entry, _) = selected, entry.app != nil {
+                        let detail = try repository.catalog.detail(entry.id)
+                        let target = try TenantRestore.target(app: app, header: detail.header)
+                        guard FileSystem.absolute(target.database) == FileSystem.absolute(tenant.databasePath) else {
+                            throw APIError.service(
+                                "Snapshot \(SnapshotID.short(entry.id)) is of another source of the app than this tenant; nothing was changed."
+                            )
+                        }
+                        let restored = try TenantRestore.run(
+                            selected, into: target, manifest: detail.manifest, options: options, repository: repository,
+                            safetySnapshot: true, busyTimeout: timeout)
+                        var data = try JSONValueEncoder().encode(restored.database)
+                        if case .object(var pairs) = data, let files = restored.files {
+                            // The files' plan without the server's folder they went into.
+                            if case .object(let plan) = try JSONValueEncoder().encode(files) {
+                                pairs.append(("files", .object(plan.filter { $0.0 != "root" })))
+                            }
+                            data = .object(pairs)
+                        }
+                        return data
+                    }
+                    return try JSONValueEncoder().encode(
+                        try Restore.run(
+                            selected, target: tenant.databasePath, options: options, repository: repository,
+                            safetySnapshot: true, busyTimeout: timeout))
                 } catch let blocked as RestoreBlocked {
                     let plan = blocked.plan
                     let first = plan.blockers.first?.message ?? "blocked"
@@ -141,7 +165,7 @@ struct BackupRoutes {
                 }
             }
         }
-        return try Envelope.success(encoding: result, message: "Restore completed successfully.")
+        return Envelope.success(result, message: "Restore completed successfully.")
     }
 
     /// `velo prune --json` with the policy in the body (`{"policy": {...}, "dry_run": bool}`). With `--landlord`

@@ -319,7 +319,8 @@ package enum OpenAPIDocument {
                     (
                         "post",
                         operation(
-                            "Restore a snapshot into this database; needs confirm: true (velo restore --json).", "restoreBackup",
+                            "Restore a snapshot into this database (a tenant's with its uploaded files when the server serves an app); needs confirm: true (velo restore --json).",
+                            "restoreBackup",
                             tag: "backups",
                             ok: json(envelope(anyObject), "What was restored."), body: restoreBody,
                             errors: errors([busy]))

@@ -17,6 +17,9 @@ package struct ServerConfiguration: Sendable {
     package var port = 8090
     /// The snapshot repository (`--repo`); routes that change a database refuse to run without one.
     package var repository: String?
+    /// The Veloquent app served (`--config`'s app): a restore of a tenant's snapshot then also restores its
+    /// uploaded files into the app's storage (`TenantRestore.run`).
+    package var app: String?
     /// Veloquent's `velo.api_prefix`.
     package var apiPrefix = "api"
     /// The largest request body accepted (a transfer import); larger ones are 413.

@@ -117,6 +117,7 @@ struct ServeCommand: ParsableCommand {
             repo.flatMap { $0.isEmpty ? nil : $0 } ?? ProcessInfo.processInfo.environment["VELO_REPO"].flatMap { $0.isEmpty ? nil : $0 }
             ?? rounds?.repository
         configuration.repository = repositoryPath
+        configuration.app = rounds?.app
         if let path = repositoryPath { _ = try Repository.open(path, create: true) }  // a bad --repo fails now, not at the first request
         configuration.apiPrefix = apiPrefix
         configuration.maxBodyBytes = maxBody

@@ -54,6 +54,53 @@ import Testing
         #expect(added <= 64 << 10, "the second backup added \(added) bytes")
     }
 
+    /// On a server of an app (`--config` naming it), a tenant's snapshot restores with its uploaded files, as
+    /// `velo restore --app` does: one operation, files written aside and renamed in once the database committed.
+    @Test func aTenantRestoresWithItsUploadedFiles() async throws {
+        let directory = (NSTemporaryDirectory() as NSString).appendingPathComponent(
+            "velo-serve-app-\(getpid())-\(UUID().uuidString.prefix(6))")
+        defer { try? FileManager.default.removeItem(atPath: directory) }
+        let app = (directory as NSString).appendingPathComponent("app")
+        var demo = DemoApp.Options()
+        demo.tenants = 1
+        demo.posts = 20
+        demo.files = 2
+        _ = try DemoApp(options: demo).write(to: app)
+        let layout = try AppLayout.load(app)
+        let tenantDatabase = try #require(try layout.sources().first { $0.kind == .tenant }?.databasePath)
+        try Database(path: tenantDatabase, mode: .readWrite).prepare("UPDATE \"superusers\" SET \"password\" = ?").run([
+            .text(TestServer.passwordHash)
+        ])
+        let server = try await TestServer(configure: {
+            $0.databases = .landlord(layout.defaultDatabase)
+            $0.app = app
+        })
+        defer { Task { await server.stop() } }
+        let repo = try Repository.open(try #require(server.repository), create: true)
+        _ = try AppBackup.run(layout: layout, sources: try layout.sources(), repository: repo, options: AppBackup.Options())
+        let uploads = app + "/storage/tenants/1/app/uploads/collections/posts"
+        let names = try FileManager.default.contentsOfDirectory(atPath: uploads).sorted()
+        let original = try Data(contentsOf: URL(fileURLWithPath: uploads + "/" + names[1]))
+        try FileManager.default.removeItem(atPath: uploads + "/" + names[0])
+        try Data("edited".utf8).write(to: URL(fileURLWithPath: uploads + "/" + names[1]))
+        let host = ["Host": "tenant-001.localhost"]
+        let login = try await server.request(
+            "POST", "/api/collections/superusers/auth/login",
+            json: #"{"identity":"\#(TestServer.adminEmail)","password":"\#(TestServer.password)"}"#, headers: host)
+        let token = try #require(login.data?["token"]?.stringValue, "\(login.status) \(String(decoding: login.body, as: UTF8.self))")
+        let listed = try #require(try await server.request("GET", "/api/backups", token: token, headers: host).data?.arrayValue)
+        #expect(listed.count == 1, "the tenant sees its own snapshots only")
+        let id = try #require(listed.first?["id"]?.stringValue)
+        let restored = try await server.request(
+            "POST", "/api/backups/\(id)/restore", json: #"{"confirm":true,"conflict":"overwrite"}"#, token: token, headers: host)
+        #expect(restored.status == 200, "\(String(decoding: restored.body, as: UTF8.self))")
+        #expect(restored.data?["files"]?["items"]?.arrayValue?.count == 2)
+        #expect(restored.data?["files"]?["root"] == nil, "no server folder in the body")
+        #expect(restored.data?["safety_snapshot"]?.stringValue != nil)
+        #expect(FileManager.default.fileExists(atPath: uploads + "/" + names[0]), "the deleted file is back")
+        #expect(try Data(contentsOf: URL(fileURLWithPath: uploads + "/" + names[1])) == original, "the edited file is replaced (overwrite)")
+    }
+
     @Test func downloadStreamsTheArchiveWithItsChecksum() async throws {
         let server = try await TestServer()
         defer { Task { await server.stop() } }
