@@ -46,30 +46,21 @@ struct PlanCommand: ParsableCommand {
         if !plan.canProceed { throw ExitStatus.foundDamage }
     }
 
-    struct AppPlan: Encodable {
-        var database: RestorePlan
-        var files: FilesRestore.Plan?
-        var note: String?
-    }
-
     /// `--app`: the database plan and the files plan of the tenant's snapshot into the app.
     func planIntoApp(_ app: String, repository repo: Repository?) throws {
         let resolved = try appTarget.resolve(
             app: app, snapshot: snapshot, at: nil, repository: repo, filter: filter.filter(tenant: appTarget.tenant))
-        let options = try restore.options()
-        let plan = try RestorePlanner.plan(
-            resolved.selected, target: resolved.target.database, options: options,
-            busyTimeout: lock.timeout, repository: repo, progress: TerminalProgress("plan"))
+        let planned = try TenantRestore.plan(
+            resolved.selected, into: resolved.target, manifest: resolved.manifest, options: try restore.options(), repository: repo,
+            busyTimeout: lock.timeout, progress: TerminalProgress("plan"))
+        let plan = planned.database
         if let out { try plan.save(to: out) }
-        let files = try resolved.target.filesRoot.map {
-            try FilesRestore.plan(manifest: resolved.manifest, archive: resolved.selected.archivePath, root: $0, strategy: options.conflict)
-        }
         if output.json {
-            try Output.json(AppPlan(database: plan, files: files, note: resolved.target.note))
+            try Output.json(planned)
         } else {
             print(PlanCommand.render(plan))
-            if let files { print(AppTargetOptions.render(files)) }
-            if let note = resolved.target.note { print("note: \(note)") }
+            if let files = planned.files { print(AppTargetOptions.render(files)) }
+            if let note = planned.note { print("note: \(note)") }
         }
         if !plan.canProceed { throw ExitStatus.foundDamage }
     }

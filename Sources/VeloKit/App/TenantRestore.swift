@@ -92,6 +92,29 @@ package enum TenantRestore {
 }
 
 extension TenantRestore {
+    /// What a tenant restore would do: the database's plan, the files' plan (nil for the landlord), and what the
+    /// operator must still do.
+    package struct Plan: Encodable, Sendable {
+        package var database: RestorePlan
+        package var files: FilesRestore.Plan?
+        package var note: String?
+    }
+
+    /// Plans restoring `selected` into its tenant's place in an app: the database against its target, the files
+    /// against what the app's storage holds (`run` restores exactly this).
+    package static func plan(
+        _ selected: SelectedSnapshot, into target: Target, manifest: Manifest, options: RestoreOptions, repository: Repository?,
+        busyTimeout: Duration = .seconds(5), progress: (any ProgressObserver)? = nil
+    ) throws -> Plan {
+        let database = try RestorePlanner.plan(
+            selected, target: target.database, options: options, busyTimeout: busyTimeout, connection: nil, repository: repository,
+            progress: progress)
+        let files = try target.filesRoot.map {
+            try FilesRestore.plan(manifest: manifest, archive: selected.archivePath, root: $0, strategy: options.conflict)
+        }
+        return Plan(database: database, files: files, note: target.note)
+    }
+
     /// What a tenant restore did: the database's result, the files' plan (nil for the landlord), and what the
     /// operator must still do.
     package struct Result: Encodable, Sendable {
