@@ -132,6 +132,8 @@ struct FileSegmentWriter {
                     path: entryPath, rows: 0, bytes: size, sha256: digest.hex(),
                     segments: segments - firstSegment, modified: modified)
             }
+            // Reused segments wait behind a new one's frame too: bound them as the changed files' are.
+            while listing.waiting >= 1024 { try listing.waitForOldest(packs) }
             parts.append(part)
             entries.append(
                 Manifest.Entry(
