@@ -170,27 +170,7 @@ package final class ArchiveWriter {
     @discardableResult
     package func addFile(path entryPath: String, fd: Int32, size: Int64, modificationTime: Int64, source: String) throws -> Entry {
         try addEntry(path: entryPath, size: size, modificationTime: modificationTime, source: source) { write in
-            var chunk = [UInt8](repeating: 0, count: 256 * 1024)
-            var remaining = size
-            while remaining > 0 {
-                let n = chunk.withUnsafeMutableBytes { Foundation.read(fd, $0.baseAddress, $0.count) }
-                if n < 0 {
-                    if errno == EINTR { continue }
-                    throw VeloError.io(source, "read", errno: errno)
-                }
-                if n == 0 { break }
-                guard Int64(n) <= remaining else {
-                    throw VeloError("\(source): grew while it was being backed up (expected \(size) bytes)", kind: .io)
-                }
-                try chunk.withUnsafeBytes { try write(UnsafeRawBufferPointer(rebasing: $0[0..<n])) }
-                remaining -= Int64(n)
-            }
-            guard remaining == 0 else {
-                throw VeloError("\(source): shrank while it was being backed up (expected \(size) bytes)", kind: .io)
-            }
-            // One more read must find the end: a file that grew is refused rather than cut.
-            let extra = chunk.withUnsafeMutableBytes { Foundation.read(fd, $0.baseAddress, 1) }
-            if extra > 0 { throw VeloError("\(source): grew while it was being backed up (expected \(size) bytes)", kind: .io) }
+            try FileChunks.read(fd, size: size, path: source, write)
         }
     }
 

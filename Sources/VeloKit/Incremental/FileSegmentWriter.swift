@@ -48,7 +48,6 @@ struct FileSegmentWriter {
         var newSegments = 0
         var rawBytes: Int64 = 0
         var newRawBytes: Int64 = 0
-        var chunk = [UInt8](repeating: 0, count: SegmentFormat.maxSegmentBytes)
         for (index, file) in files.enumerated() {
             try Interruption.check()
             let path = (uploads.root as NSString).appendingPathComponent(file.relative)
@@ -84,48 +83,35 @@ struct FileSegmentWriter {
             } else {
                 var digest = SHA256Digest()
                 var previousLeft = before?.segments ?? 0
-                var remaining = size
-                while remaining > 0 {
-                    let wanted = Int(min(Int64(chunk.count), remaining))
-                    let n = try Self.readFully(fd, into: &chunk, count: wanted, path: path)
-                    guard n == wanted else {
-                        throw VeloError("\(path): shrank while it was being backed up (expected \(size) bytes)", kind: .io)
-                    }
-                    remaining -= Int64(n)
-                    try chunk.withUnsafeBytes { raw in
-                        let bytes = UnsafeRawBufferPointer(rebasing: raw[0..<n])
-                        digest.update(bytes)
-                        var hasher = keyed
-                        hasher.update(bufferPointer: bytes)
-                        let hash = hasher.finalize().withUnsafeBytes { SegmentList.words($0.prefix(SegmentFormat.segmentHashBytes)) }
-                        // The previous version's segment at the same place, when there is one.
-                        var same: SegmentList.Frame?
-                        if previousLeft > 0, let before {
-                            previousLeft -= 1
-                            let (frame, segment) = try old.nextSegment(of: before)
-                            if segment.bytes == n && segment.hash == hash {
-                                same = frame; listing.reuse(frame, offset: segment.offset, bytes: n, key: Int64(segments), hash: hash)
-                            }
+                try FileChunks.read(fd, size: size, path: path, chunkBytes: SegmentFormat.maxSegmentBytes) { bytes in
+                    digest.update(bytes)
+                    var hasher = keyed
+                    hasher.update(bufferPointer: bytes)
+                    let hash = hasher.finalize().withUnsafeBytes { SegmentList.words($0.prefix(SegmentFormat.segmentHashBytes)) }
+                    // The previous version's segment at the same place is reused when it holds the same bytes.
+                    var reused = false
+                    if previousLeft > 0, let before {
+                        previousLeft -= 1
+                        let (frame, segment) = try old.nextSegment(of: before)
+                        if segment.bytes == bytes.count && segment.hash == hash {
+                            listing.reuse(frame, offset: segment.offset, bytes: bytes.count, key: Int64(segments), hash: hash)
+                            reused = true
                         }
-                        if same == nil {
-                            let ticket = packs.currentTicket
-                            let offset = packs.append(bytes)
-                            listing.add(ticket: ticket, offset: offset, bytes: n, key: Int64(segments), hash: hash)
-                            newSegments += 1
-                            newRawBytes += Int64(n)
-                            if packs.pendingBytes >= SegmentFormat.frameBytes {
-                                _ = try packs.flushFrame()
-                                listing.drain(packs)
-                            }
+                    }
+                    if !reused {
+                        let ticket = packs.currentTicket
+                        let offset = packs.append(bytes)
+                        listing.add(ticket: ticket, offset: offset, bytes: bytes.count, key: Int64(segments), hash: hash)
+                        newSegments += 1
+                        newRawBytes += Int64(bytes.count)
+                        if packs.pendingBytes >= SegmentFormat.frameBytes {
+                            _ = try packs.flushFrame()
+                            listing.drain(packs)
                         }
                     }
                     segments += 1
-                    rawBytes += Int64(n)
+                    rawBytes += Int64(bytes.count)
                     if listing.waiting >= 1024 { try listing.waitForOldest(packs) }
-                }
-                // One more read must find the end: a file that grew is refused rather than cut.
-                if try Self.readFully(fd, into: &chunk, count: 1, path: path) > 0 {
-                    throw VeloError("\(path): grew while it was being backed up (expected \(size) bytes)", kind: .io)
                 }
                 for _ in 0..<previousLeft { _ = try old.nextSegment(of: before!) }
                 part = SegmentsDocument.Part(
@@ -149,21 +135,6 @@ struct FileSegmentWriter {
             name: SegmentFormat.filesTable, list: sha256, segments: segments, newSegments: newSegments,
             rawBytes: rawBytes, newRawBytes: newRawBytes, parts: parts)
         return Stored(table: table, entries: entries, vanished: vanished)
-    }
-
-    /// Reads up to `count` bytes (fewer only at the end of the file).
-    private static func readFully(_ fd: Int32, into buffer: inout [UInt8], count: Int, path: String) throws -> Int {
-        var done = 0
-        while done < count {
-            let n = buffer.withUnsafeMutableBytes { Foundation.read(fd, $0.baseAddress! + done, count - done) }
-            if n < 0 {
-                if errno == EINTR { continue }
-                throw VeloError.io(path, "read", errno: errno)
-            }
-            if n == 0 { break }
-            done += n
-        }
-        return done
     }
 }
 
