@@ -174,12 +174,6 @@ public enum Backup {
 
     /// The app and tenant the newest snapshot of `sourcePath` recorded, if it recorded one.
     static func knownOrigin(of sourcePath: String, in repository: Repository) -> AppOrigin? {
-        let newest: CatalogEntry?
-        if let cached = CatalogIndex(root: repository.root).snapshots(of: sourcePath) {
-            newest = cached.last.flatMap { repository.catalog.entry($0.id) }
-        } else {
-            newest = repository.catalog.scan().entries.last { $0.sourcePath == sourcePath }
-        }
-        return newest?.app
+        repository.catalog.newestFirst(of: sourcePath).first { _ in true }?.app
     }
 }

@@ -40,15 +40,7 @@ package enum SegmentedSnapshot {
     /// The newest catalogued snapshot of `sourcePath` that is incremental, with its header and segments: what a
     /// new backup of that source reuses. nil when there is none or it cannot be read (then every segment is new).
     package static func previous(in repository: Repository, sourcePath: String) -> (header: SnapshotHeader, segments: SegmentsDocument)? {
-        // The source's snapshots from the catalog cache when it is current: a backup must not read a catalog of
-        // hundreds of thousands of entries to find its predecessor.
-        let newestFirst: AnySequence<CatalogEntry>
-        if let cached = CatalogIndex(root: repository.root).snapshots(of: sourcePath) {
-            newestFirst = AnySequence(cached.reversed().lazy.compactMap { repository.catalog.entry($0.id) })
-        } else {
-            newestFirst = AnySequence(repository.catalog.scan().entries.reversed())
-        }
-        for entry in newestFirst where entry.sourcePath == sourcePath {
+        for entry in repository.catalog.newestFirst(of: sourcePath) {
             if entry.verification?.ok == false { continue }  // known damaged: reuse nothing from it
             guard let detail = try? repository.catalog.detail(entry.id), detail.header.version == SegmentFormat.version else { continue }
             do {

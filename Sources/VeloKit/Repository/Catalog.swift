@@ -69,6 +69,16 @@ public struct Catalog {
         return try? CatalogEntry(json: json, file: path)
     }
 
+    /// The catalogued snapshots of one source, newest first, read lazily: from the catalog cache when it is
+    /// current (a backup must not read a catalog of hundreds of thousands of entries to find its predecessor),
+    /// else from a scan of the catalog.
+    package func newestFirst(of sourcePath: String) -> AnySequence<CatalogEntry> {
+        if let cached = index.snapshots(of: sourcePath) {
+            return AnySequence(cached.reversed().lazy.compactMap { entry($0.id) }.filter { $0.sourcePath == sourcePath })
+        }
+        return AnySequence(scan().entries.reversed().lazy.filter { $0.sourcePath == sourcePath })
+    }
+
     /// Every readable catalogued snapshot, oldest first (see `scan`, which also names the damaged entries).
     public func entries() throws -> [CatalogEntry] {
         scan().entries
