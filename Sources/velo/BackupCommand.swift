@@ -34,7 +34,7 @@ struct BackupCommand: ParsableCommand {
     @Flag(
         name: .long,
         help:
-            "Write a self-contained full archive (format version 1) instead of an incremental snapshot, whose rows are stored once in the repository."
+            "Write a self-contained full archive (format version 1) instead of an incremental snapshot, whose rows and uploaded files are stored once in the repository."
     )
     var full = false
 

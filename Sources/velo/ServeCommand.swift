@@ -35,7 +35,7 @@ struct ServeCommand: ParsableCommand {
     @Option(
         name: .long,
         help: ArgumentHelp(
-            "Also run velo run's rounds of this config on velo's own clock (every minute; never two at once); its repository is the default --repo, and its app or single database the default --landlord or --db.",
+            "Also run velo run's rounds of this config on velo's own clock (every minute; never two at once); its repository is the default --repo, and its app or single database the default --landlord or --db; with an app, a tenant's restore also restores its uploaded files.",
             valueName: "file"), completion: .file())
     var config: String?
 
