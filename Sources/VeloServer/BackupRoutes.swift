@@ -181,7 +181,9 @@ struct BackupRoutes {
         }
         try v.check()
         if case .landlord = state.configuration.databases {
-            throw APIError.service("the repository holds every tenant's snapshots: prune it with 'velo prune --repo DIR --policy FILE'")
+            throw APIError.service(
+                "The repository holds every tenant's snapshots: one tenant cannot prune it; its operator prunes it with velo's own rounds or command."
+            )
         }
         let policy: RetentionPolicy
         do { policy = try RetentionPolicy(json: body["policy"]!) } catch { throw APIError.from(error) }

@@ -394,7 +394,7 @@ package enum OpenAPIDocument {
                             ("Forbidden", errorResponse("The token is not a superuser's.", errorsKey: false)),
                             ("NotFound", errorResponse("Unknown tenant, collection or snapshot.", errorsKey: false)),
                             ("Conflict", errorResponse("Another operation holds the database or the repository.", errorsKey: true)),
-                            ("TooLarge", errorResponse("The body is larger than --max-body.", errorsKey: false)),
+                            ("TooLarge", errorResponse("The body is larger than the server's limit.", errorsKey: false)),
                             (
                                 "Unprocessable",
                                 errorResponse(

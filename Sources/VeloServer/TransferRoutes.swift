@@ -69,7 +69,7 @@ struct TransferRoutes {
     func importPayload(_ request: Request, _ context: VeloRequestContext) async throws -> Response {
         let limit = state.configuration.maxBodyBytes
         if let length = request.headers[.contentLength].flatMap({ Int64($0) }), length > limit {
-            throw APIError(.contentTooLarge, "The request body is larger than the limit of \(limit) bytes (--max-body).")
+            throw APIError(.contentTooLarge, "The request body is larger than the limit of \(limit) bytes.")
         }
         let tenant = try context.requireTenant()
         let repository = try state.repository(for: "an import")
@@ -132,7 +132,7 @@ enum BodyFile {
         for try await chunk in body {
             total += Int64(chunk.readableBytes)
             guard total <= limit else {
-                throw APIError(.contentTooLarge, "The request body is larger than the limit of \(limit) bytes (--max-body).")
+                throw APIError(.contentTooLarge, "The request body is larger than the limit of \(limit) bytes.")
             }
             pending.append(contentsOf: chunk.readableBytesView)
             if pending.count >= 1 << 20 {

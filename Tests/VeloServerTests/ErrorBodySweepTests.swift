@@ -111,4 +111,40 @@ import Testing
             token: nil)
         #expect(errors >= 4)
     }
+
+    /// A landlord's server (a tenant may not prune the shared repository) with a small body limit (413).
+    @Test func aLandlordsRefusalsAndATooLargeBodyLeakNothing() async throws {
+        let directory = (NSTemporaryDirectory() as NSString).appendingPathComponent("velo-sweep-\(getpid())-\(UUID().uuidString.prefix(6))")
+        try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(atPath: directory) }
+        let landlord = (directory as NSString).appendingPathComponent("landlord.sqlite")
+        let server = try await TestServer(
+            configure: {
+                $0.databases = .landlord(landlord)
+                $0.maxBodyBytes = 64
+            },
+            prepare: { tenant in
+                let db = try Database(path: landlord, mode: .create)
+                try db.execute("CREATE TABLE tenants (id INTEGER PRIMARY KEY, name TEXT, domain TEXT UNIQUE, database TEXT)")
+                try db.prepare("INSERT INTO tenants (name, domain, database) VALUES ('Acme', 'acme.localhost', ?)").run([.text(tenant)])
+            })
+        defer { Task { await server.stop() } }
+        let host = ["Host": "acme.localhost"]
+        let login = try await server.request(
+            "POST", "/api/collections/superusers/auth/login",
+            json: #"{"identity":"\#(TestServer.adminEmail)","password":"\#(TestServer.password)"}"#, headers: host)
+        let token = try #require(login.data?["token"]?.stringValue)
+        var errors = 0
+        for (method, path, body) in [
+            ("POST", "/api/backups/prune", #"{"policy":{"keep_last":1}}"#),
+            ("POST", "/api/schema/transfer/import", String(repeating: " ", count: 200) + "{}"),
+        ] {
+            let reply = try await server.request(method, path, json: body, token: token, headers: host)
+            #expect(reply.status >= 400, "\(method) \(path)")
+            errors += 1
+            let leaks = Self.leaks(in: reply, server: server)
+            #expect(leaks.isEmpty, "\(method) \(path) → \(reply.status): \(leaks): \(String(decoding: reply.body, as: UTF8.self))")
+        }
+        #expect(errors == 2)
+    }
 }
