@@ -52,7 +52,12 @@ struct RestoreCommand: ParsableCommand {
         case (let s?, nil): selected = try SelectedSnapshot.resolve(s, repository: repo, filter: filter.filter(tenant: appTarget.tenant))
         case (nil, _?):
             guard let repo, let time else { throw VeloError("--at needs a repository: pass --repo DIR or set VELO_REPO") }
-            selected = .catalogued(try PointInTime.select(at: time, source: target, in: repo), repository: repo)
+            guard filter.tag.isEmpty, appTarget.tenant == nil else {
+                throw VeloError(
+                    "--at picks the newest snapshot of one source (--source, or the target's): --tag and --tenant do not apply",
+                    kind: .usage)
+            }
+            selected = .catalogued(try PointInTime.select(at: time, source: filter.source ?? target, in: repo), repository: repo)
         default: throw VeloError("name a snapshot or --at TIME (not both)")
         }
         if FileManager.default.fileExists(atPath: target) && !yes {

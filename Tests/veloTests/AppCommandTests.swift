@@ -104,6 +104,16 @@ import Testing
         #expect(try JSONParser.parse(landlord.stdout)["source_kind"]?.stringValue == "landlord", "\(landlord.stdout)")
         let verify = try VeloProcess.run(["verify", "--all", "--repo", repo, "--tag", "pre-restore", "--json"])
         #expect(try JSONParser.parse(verify.stdout).arrayValue?.map { $0["id"]?.stringValue } == [safety], "\(verify.stdout)")
+        // A point in time is of one source: --source names it (into a new file), a tag or a tenant is refused.
+        let fresh = dir.appendingPathComponent("as-of.sqlite").path
+        let asOf = try VeloProcess.run([
+            "restore", "--at", "2099-01-01T00:00:00Z", "--repo", repo, "--source", "\(app)/database/tenants/velo_tenant_tenant_002.sqlite",
+            "--target", fresh, "--json",
+        ])
+        #expect(asOf.status == 0, "\(asOf.stderr)")
+        #expect(try Scratch.dump(fresh) == Scratch.dump("\(app)/database/tenants/velo_tenant_tenant_002.sqlite"))
+        let tagged2 = try VeloProcess.run(["restore", "--at", "2099-01-01T00:00:00Z", "--repo", repo, "--tag", "landlord", "--target", fresh])
+        #expect(tagged2.status == 64 && tagged2.stderr.contains("--tag and --tenant do not apply"), "\(tagged2.stderr)")
         let none = try VeloProcess.run(["inspect", "latest", "--repo", repo, "--tag", "weekly"])
         #expect(none.status == 1 && none.stderr.contains("no snapshot of tag weekly"), "\(none.stderr)")
     }

@@ -146,7 +146,8 @@ extension TenantRestore {
             try FileSystem.createDirectory((target.database as NSString).deletingLastPathComponent)
             database = try Restore.run(
                 selected, target: target.database, options: options, repository: repository, savedPlan: savedPlan,
-                safetySnapshot: safetySnapshot, busyTimeout: busyTimeout, progress: progress, connectionSetup: nil)
+                safetySnapshot: safetySnapshot, safetyFilesRoot: target.filesRoot, busyTimeout: busyTimeout, progress: progress,
+                connectionSetup: nil)
         } catch {
             staged?.discard()
             throw error

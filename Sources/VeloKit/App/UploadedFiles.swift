@@ -64,6 +64,12 @@ package struct UploadedFiles: Sendable {
                     skipped.append("\(path): a name velo cannot store safely")
                     return
                 }
+                // A file a velo restore is writing aside (or a killed one left): not an upload.
+                let name = (relative as NSString).lastPathComponent
+                if name.contains(".velo-restore-"), TemporaryFile.ownerPID(name) != nil {
+                    skipped.append("\(path): a file a velo restore writes aside, not an upload")
+                    return
+                }
                 files.append(File(relative: relative, size: Int64(info.st_size)))
             case S_IFLNK:
                 skipped.append("\(path): a symbolic link, not followed")

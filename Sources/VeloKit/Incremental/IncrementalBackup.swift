@@ -45,6 +45,9 @@ extension Backup {
                 sourceState: state, progress: progress, pendingLimit: options.pendingSegmentLimit,
                 workers: Int(options.workers))
             snapshot.files = source.files
+            if source.files != nil {
+                snapshot.previousFiles = previous?.segments.files ?? SegmentedSnapshot.previousFiles(in: repository, sourcePath: sourcePath)
+            }
             snapshot.started = startedNanoseconds
             snapshot.afterRows = source.releaseAfterRows
             (manifest, document) = try snapshot.write(to: writer, packs: packs)

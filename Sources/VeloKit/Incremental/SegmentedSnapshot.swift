@@ -37,6 +37,18 @@ package enum SegmentedSnapshot {
         throw damage(SegmentFormat.segmentsPath, "is missing from an incremental snapshot")
     }
 
+    /// The files table of the newest catalogued incremental snapshot of `sourcePath` that holds uploaded files:
+    /// what a backup with files reuses them from, past snapshots of the same database without files. nil when
+    /// there is none (or it cannot be read: every file is then stored anew).
+    package static func previousFiles(in repository: Repository, sourcePath: String) -> SegmentsDocument.Table? {
+        for entry in repository.catalog.newestFirst(of: sourcePath) where (entry.files ?? 0) > 0 {
+            if entry.verification?.ok == false { continue }  // known damaged: reuse nothing from it
+            guard let read = try? Self.read(repository.path(entry.archive)), let files = read.segments?.files else { continue }
+            return files
+        }
+        return nil
+    }
+
     /// The newest catalogued snapshot of `sourcePath` that is incremental, with its header and segments: what a
     /// new backup of that source reuses. nil when there is none or it cannot be read (then every segment is new).
     package static func previous(in repository: Repository, sourcePath: String) -> (header: SnapshotHeader, segments: SegmentsDocument)? {

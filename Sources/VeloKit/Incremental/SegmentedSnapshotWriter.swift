@@ -29,6 +29,10 @@ struct SegmentedSnapshotWriter {
     /// see `FileSegmentWriter`.
     var files: (uploads: UploadedFiles, list: [UploadedFiles.File])?
     var started: Int64 = 0
+    /// The files table of the newest earlier snapshot of the source that holds files (`SegmentedSnapshot
+    /// .previousFiles`): a snapshot in between without files (a `--db` backup, a safety snapshot) does not make
+    /// every file new again.
+    var previousFiles: SegmentsDocument.Table?
     /// Files listed by the walk that were gone when they were read (deleted meanwhile).
     private(set) var vanishedFiles: [String] = []
 
@@ -93,7 +97,7 @@ struct SegmentedSnapshotWriter {
         var filesTable: SegmentsDocument.Table?
         if let files, !files.list.isEmpty {
             let stored = try FileSegmentWriter(
-                uploads: files.uploads, store: store, packs: packs, hashKey: hashKey, previous: previous?.segments.files,
+                uploads: files.uploads, store: store, packs: packs, hashKey: hashKey, previous: previousFiles,
                 started: started, progress: progress
             ).write(files.list, lists: lists)
             entries += stored.entries

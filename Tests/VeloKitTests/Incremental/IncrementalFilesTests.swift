@@ -189,4 +189,38 @@ import Testing
         let result = try PayloadSnapshot.run(payload: payload, repository: repo, tags: [])
         #expect(try repo.catalog.detail(result.id).header.version == 2)
     }
+
+    /// A snapshot of the tenant's database without its files in between (a `--db` backup) does not make the next
+    /// whole-app backup store every file again: files are reused from the newest snapshot that holds them.
+    @Test func aSnapshotWithoutFilesInBetweenDoesNotMakeEveryFileNew() throws {
+        let (app, repo, _) = try demoApp(tenants: 1, files: 3)
+        for name in try FileManager.default.contentsOfDirectory(atPath: uploads(app, tenant: 1)) {
+            age(uploads(app, tenant: 1) + "/" + name)
+        }
+        _ = try backUp(app, repo)
+        let tenant = try #require(try AppLayout.load(app).sources().first { $0.kind == .tenant }?.databasePath)
+        try Database(path: tenant, mode: .readWrite).execute("UPDATE _velo_posts SET views = views + 1 WHERE rowid = 1")
+        let databaseOnly = try Backup.run(databasePath: tenant, repository: repo, options: .init())
+        #expect(databaseOnly.files == nil && repo.catalog.entry(databaseOnly.id)?.app?.tenantName == "tenant-001")
+        let next = try #require(try backUp(app, repo).sources.last?.snapshot)
+        let files = try #require(try segments(of: next, in: repo)?.files)
+        #expect(files.parts.count == 3 && files.newSegments == 0, "every file reused: \(files.newSegments) new segments")
+    }
+
+    /// A tenant restore's safety snapshot holds the tenant's files too: it undoes the files as well, and the
+    /// tenant's newest snapshot is still a whole one. Files a restore writes aside are never taken for uploads.
+    @Test func aTenantRestoresSafetySnapshotHoldsItsFiles() throws {
+        let (app, repo, _) = try demoApp(tenants: 1, files: 2)
+        let first = try #require(try backUp(app, repo).sources.last?.snapshot)
+        let layout = try AppLayout.load(app)
+        let selected = try SelectedSnapshot.resolve(first, repository: repo)
+        let target = try TenantRestore.target(app: app, header: try repo.catalog.detail(first).header)
+        try Data("aside".utf8).write(to: URL(fileURLWithPath: uploads(app, tenant: 1) + "/x.png.velo-restore-4194305"))
+        let restored = try TenantRestore.run(
+            selected, into: target, manifest: try repo.catalog.detail(first).manifest, options: .init(), repository: repo)
+        let safety = try #require(restored.database.safetySnapshot.flatMap(repo.catalog.entry))
+        #expect(safety.files == 2, "the safety snapshot holds the tenant's 2 uploads, not the file written aside")
+        #expect(try SelectedSnapshot.resolve("latest", repository: repo, filter: SnapshotFilter(tenant: "tenant-001")).id == safety.id)
+        #expect(layout.root == FileSystem.absolute(app))
+    }
 }
