@@ -112,7 +112,9 @@ import Testing
         ])
         #expect(asOf.status == 0, "\(asOf.stderr)")
         #expect(try Scratch.dump(fresh) == Scratch.dump("\(app)/database/tenants/velo_tenant_tenant_002.sqlite"))
-        let tagged2 = try VeloProcess.run(["restore", "--at", "2099-01-01T00:00:00Z", "--repo", repo, "--tag", "landlord", "--target", fresh])
+        let tagged2 = try VeloProcess.run([
+            "restore", "--at", "2099-01-01T00:00:00Z", "--repo", repo, "--tag", "landlord", "--target", fresh,
+        ])
         #expect(tagged2.status == 64 && tagged2.stderr.contains("--tag and --tenant do not apply"), "\(tagged2.stderr)")
         let none = try VeloProcess.run(["inspect", "latest", "--repo", repo, "--tag", "weekly"])
         #expect(none.status == 1 && none.stderr.contains("no snapshot of tag weekly"), "\(none.stderr)")

@@ -92,7 +92,7 @@ package enum AppBackup {
         // Incremental snapshots (the default) store pieces before their archives: a source that fails leaves
         // pieces nothing references, swept once every job is done (the marker stays for the next writer when
         // velo is stopped first or the sweep cannot finish).
-        if backup.incremental { try PieceSweep.markNeeded(repository) }
+        let sweepPending = backup.incremental ? try PieceSweep.markNeeded(repository) : false
         let work: @Sendable () -> Void = { [backup] in
             while let index = state.next() {
                 let outcome = Self.backUp(sources[index], layout: layout, repository: shared, options: backup, state: state)
@@ -116,7 +116,7 @@ package enum AppBackup {
         try Interruption.check()
         if backup.incremental {
             let failed = state.outcomes.contains { $0?.status == .failed }
-            if !failed || PieceSweep.run(repository).complete { PieceSweep.clearNeeded(repository) }
+            if !sweepPending && (!failed || PieceSweep.run(repository).complete) { PieceSweep.clearNeeded(repository) }
         }
         let elapsed = ContinuousClock.now - started
         return Report(

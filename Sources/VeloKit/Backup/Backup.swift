@@ -106,10 +106,11 @@ public enum Backup {
     /// marker stays if that fails, for the next writer). The caller holds the repository's lock.
     package static func withSweep<T>(_ repository: Repository, incremental: Bool, _ body: () throws -> T) throws -> T {
         guard incremental else { return try body() }
-        try PieceSweep.markNeeded(repository)
+        // A marker already there belongs to a sweep that could not finish: it stays for the next writer.
+        let pending = try PieceSweep.markNeeded(repository)
         do {
             let result = try body()
-            PieceSweep.clearNeeded(repository)
+            if !pending { PieceSweep.clearNeeded(repository) }
             return result
         } catch {
             if PieceSweep.run(repository).complete { PieceSweep.clearNeeded(repository) }

@@ -19,6 +19,22 @@ extension SnapshotHeader {
 }
 
 extension ArchiveWriter {
+    /// Writes a JSON entry a backup ends with (`segments.json`, `manifest.json`), refusing one past the limit every
+    /// reader enforces (`ArchiveFormat.maxJSONEntryBytes`): a snapshot no velo could read is never catalogued. They
+    /// list every part and uploaded file, so a source with tens of thousands of files reaches it.
+    /// - Throws: `.input` naming the source, the entry and its size.
+    func addJSONEntry(path: String, _ json: JSONValue, modificationTime: Int64, source: String) throws {
+        var bytes = JSONWriter(pretty: true)
+        bytes.write(json)
+        bytes.appendByte(0x0A)
+        guard bytes.bytes.count <= ArchiveFormat.maxJSONEntryBytes else {
+            throw VeloError(
+                "\(source): the snapshot's \(path) would be \((bytes.bytes.count + (1 << 20) - 1) >> 20) MiB, more than the \(ArchiveFormat.maxJSONEntryBytes >> 20) MiB a velo archive's may have (it lists every part and uploaded file); nothing was catalogued"
+            )
+        }
+        _ = try addEntry(path: path, bytes: bytes.bytes, modificationTime: modificationTime)
+    }
+
     /// Writes `header` as the archive's first entry, `velo-snapshot.json`, and returns its manifest entry.
     func addHeaderEntry(_ header: SnapshotHeader) throws -> Manifest.Entry {
         var bytes = JSONWriter(pretty: true)

@@ -84,10 +84,7 @@ struct SnapshotWriter {
             vanishedFiles = written.vanished
         }
         let manifest = Manifest(snapshotID: header.id, entries: entries, tables: tables)
-        var manifestBytes = JSONWriter(pretty: true)
-        manifestBytes.write(manifest.json)
-        manifestBytes.appendByte(0x0A)
-        try writer.addEntry(path: ArchiveFormat.manifestPath, bytes: manifestBytes.bytes, modificationTime: time)
+        try writer.addJSONEntry(path: ArchiveFormat.manifestPath, manifest.json, modificationTime: time, source: database.path)
         progress?.finish()
         return manifest
     }

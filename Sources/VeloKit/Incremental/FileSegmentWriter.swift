@@ -7,23 +7,25 @@ import Foundation
 /// (`SegmentsDocument.files`). Readers rebuild each `files/…` entry from its segments, exactly as a full archive
 /// holds it, and check it against the manifest's size and SHA-256.
 ///
-/// What the previous snapshot of the same source already holds is not stored again: a file with the same path,
-/// size and modification time (older than `racyWindow` when the backup began, as git's "racily clean" rule)
-/// is referenced without being read, as restic does with its parent snapshot; a changed file is read and each
+/// What the newest earlier snapshot of the same source with files already holds is not stored again: a file with
+/// the same path, size and modification time, modified at least `racyWindow` before that snapshot read it (git's
+/// "racily clean" rule: a same-size rewrite in the same clock tick as that reading would keep its time), is
+/// referenced without being read, as restic does with its parent snapshot; a changed file is read and each
 /// segment whose size and keyed hash match the previous version's segment at the same place is referenced.
-/// Memory does not grow with the number or size of files: the previous list is read in step with the walk
-/// (both in walk order) and segments wait only for their frame to be written.
+/// Memory does not grow with the size of files, nor with what the previous snapshot holds (its list is read in
+/// step with the walk, both in walk order, and segments wait only for their frame to be written); it grows with
+/// the number of files only by their manifest entries and parts (a few hundred bytes each, as the manifest).
 struct FileSegmentWriter {
     let uploads: UploadedFiles
     let store: PieceStore
     let packs: PackWriter
     /// Prefixed to every segment before it is hashed (the repository's id, as for rows).
     let hashKey: [UInt8]
-    /// The previous snapshot's files table, if any.
+    /// The files table of the newest earlier snapshot of the source that holds files, if any.
     let previous: SegmentsDocument.Table?
-    /// When the backup began (nanoseconds since the epoch): a file modified within `racyWindow` of it is read
-    /// even when its size and time are the previous snapshot's.
-    let started: Int64
+    /// When that snapshot was taken (nanoseconds since the epoch): a file modified within `racyWindow` before it
+    /// is read again even when its size and time are the ones it recorded.
+    let previousTaken: Int64
     let progress: (any ProgressObserver)?
     static let racyWindow: Int64 = 2_000_000_000
 
@@ -69,13 +71,14 @@ struct FileSegmentWriter {
             let size = Int64(info.st_size)
             let firstSegment = segments
             let part: SegmentsDocument.Part
-            if let before, before.bytes == size, before.modified == modified, modified < started - Self.racyWindow {
+            if let before, before.bytes == size, before.modified == modified, modified < previousTaken - Self.racyWindow {
                 // Unchanged since the previous snapshot: its segments are this file's, unread.
                 for _ in 0..<before.segments {
                     let (frame, segment) = try old.nextSegment(of: before)
                     listing.reuse(frame, offset: segment.offset, bytes: segment.bytes, key: Int64(segments), hash: segment.hash)
                     segments += 1
                     rawBytes += Int64(segment.bytes)
+                    if listing.waiting >= 1024 { try listing.waitForOldest(packs) }
                 }
                 part = SegmentsDocument.Part(
                     path: entryPath, rows: 0, bytes: before.bytes, sha256: before.sha256,
@@ -118,8 +121,6 @@ struct FileSegmentWriter {
                     path: entryPath, rows: 0, bytes: size, sha256: digest.hex(),
                     segments: segments - firstSegment, modified: modified)
             }
-            // Reused segments wait behind a new one's frame too: bound them as the changed files' are.
-            while listing.waiting >= 1024 { try listing.waitForOldest(packs) }
             parts.append(part)
             entries.append(
                 Manifest.Entry(

@@ -14,7 +14,6 @@ extension Backup {
         sequence: () throws -> Int
     ) throws -> Result {
         let started = ContinuousClock.now
-        let startedNanoseconds = Int64(Date().timeIntervalSince1970 * 1_000_000_000)
         let sourcePath = FileSystem.absolute(databasePath)
         Diagnostics.info("\(databasePath): taking a consistent incremental snapshot into \(repository.root)")
         let source = try BackupSource(databasePath: databasePath, repository: repository, options: options, version: SegmentFormat.version)
@@ -46,9 +45,12 @@ extension Backup {
                 workers: Int(options.workers))
             snapshot.files = source.files
             if source.files != nil {
-                snapshot.previousFiles = previous?.segments.files ?? SegmentedSnapshot.previousFiles(in: repository, sourcePath: sourcePath)
+                if let previous, let files = previous.segments.files {
+                    snapshot.previousFiles = (files, previous.header.time)
+                } else {
+                    snapshot.previousFiles = SegmentedSnapshot.previousFiles(in: repository, sourcePath: sourcePath)
+                }
             }
-            snapshot.started = startedNanoseconds
             snapshot.afterRows = source.releaseAfterRows
             (manifest, document) = try snapshot.write(to: writer, packs: packs)
             vanished = snapshot.vanishedFiles

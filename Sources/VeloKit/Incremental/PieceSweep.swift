@@ -21,6 +21,8 @@ package enum PieceSweep {
         let fm = FileManager.default
         let storage = repository.storage
         let store = PieceStore(storage: storage)
+        // Temporaries of writers that are gone first: a backup killed before its first piece leaves only those.
+        if !dryRun { for kind in [StoredKind.list, .pack] { _ = try? storage.removeLeftovers(kind) } }
         guard hasPieces(storage) else { return Result() }
         var lists = Set<String>()
         var packs = Set<String>()
@@ -50,7 +52,6 @@ package enum PieceSweep {
         var result = Result()
         result.complete = packsComplete
         func sweep(_ kind: StoredKind, keep: Set<String>, allowed: Bool) {
-            if !dryRun { _ = try? storage.removeLeftovers(kind) }
             guard allowed else { return }
             var unused: [(StoredName, Int64)] = []
             do { try storage.list(kind) { name, info in if !keep.contains(name.name) { unused.append((name, info.size)) } } } catch {
@@ -73,6 +74,8 @@ package enum PieceSweep {
         }
         sweep(.list, keep: lists, allowed: marksComplete)
         sweep(.pack, keep: packs, allowed: packsComplete)
+        // The folders the deletions emptied.
+        if !dryRun { for kind in [StoredKind.list, .pack] { _ = try? storage.removeLeftovers(kind) } }
         return result
     }
 
@@ -88,8 +91,13 @@ package enum PieceSweep {
 
     /// Writes the marker that makes the next writer sweep: set before pieces that nothing references yet may
     /// exist (a backup about to write packs, a prune about to remove snapshots).
-    package static func markNeeded(_ repository: Repository) throws {
-        try repository.storage.save(.sweepMarker, [])
+    /// Returns whether the marker was there already (a sweep that could not finish still needs it: the caller
+    /// must not clear it just because its own work succeeded).
+    @discardableResult
+    package static func markNeeded(_ repository: Repository) throws -> Bool {
+        let existed = (try? repository.storage.stat(.sweepMarker)) != nil
+        if !existed { try repository.storage.save(.sweepMarker, []) }
+        return existed
     }
 
     /// Removes the marker once nothing unreferenced is left.

@@ -156,7 +156,11 @@ package final class SegmentedArchiveReader: EntryReading {
             }
         } else if let skipped = current, skipped.segmentsLeft > 0 {
             // The previous part of this table was skipped or left unfinished: move the list past its segments.
-            do { for _ in 0..<skipped.segmentsLeft { _ = try list!.next() } } catch {
+            do {
+                for _ in 0..<skipped.segmentsLeft where try list!.next() == nil {
+                    throw VeloError("piece \(SegmentFormat.listPath(table.list)) ends before the part's segments", kind: .damaged)
+                }
+            } catch {
                 throw ArchiveDamage(path: path, entry: part.path, reason: "piece \(SegmentFormat.listPath(table.list)): \(error)")
             }
         }

@@ -40,11 +40,11 @@ package enum SegmentedSnapshot {
     /// The files table of the newest catalogued incremental snapshot of `sourcePath` that holds uploaded files:
     /// what a backup with files reuses them from, past snapshots of the same database without files. nil when
     /// there is none (or it cannot be read: every file is then stored anew).
-    package static func previousFiles(in repository: Repository, sourcePath: String) -> SegmentsDocument.Table? {
+    package static func previousFiles(in repository: Repository, sourcePath: String) -> (table: SegmentsDocument.Table, taken: Int64)? {
         for entry in repository.catalog.newestFirst(of: sourcePath) where (entry.files ?? 0) > 0 {
             if entry.verification?.ok == false { continue }  // known damaged: reuse nothing from it
             guard let read = try? Self.read(repository.path(entry.archive)), let files = read.segments?.files else { continue }
-            return files
+            return (files, read.header.time)
         }
         return nil
     }

@@ -25,14 +25,12 @@ struct SegmentedSnapshotWriter {
     var afterRows: (() -> Void)?
     /// Compression threads (`Backup.Options.workers`); with any, segments are also hashed on a thread of their own.
     var workers = 0
-    /// Uploaded files to store after the rows (`velo backup --app`), and when the backup began (nanoseconds):
-    /// see `FileSegmentWriter`.
+    /// Uploaded files to store after the rows (`velo backup --app`): see `FileSegmentWriter`.
     var files: (uploads: UploadedFiles, list: [UploadedFiles.File])?
-    var started: Int64 = 0
     /// The files table of the newest earlier snapshot of the source that holds files (`SegmentedSnapshot
     /// .previousFiles`): a snapshot in between without files (a `--db` backup, a safety snapshot) does not make
     /// every file new again.
-    var previousFiles: SegmentsDocument.Table?
+    var previousFiles: (table: SegmentsDocument.Table, taken: Int64)?
     /// Files listed by the walk that were gone when they were read (deleted meanwhile).
     private(set) var vanishedFiles: [String] = []
 
@@ -97,8 +95,8 @@ struct SegmentedSnapshotWriter {
         var filesTable: SegmentsDocument.Table?
         if let files, !files.list.isEmpty {
             let stored = try FileSegmentWriter(
-                uploads: files.uploads, store: store, packs: packs, hashKey: hashKey, previous: previousFiles,
-                started: started, progress: progress
+                uploads: files.uploads, store: store, packs: packs, hashKey: hashKey, previous: previousFiles?.table,
+                previousTaken: (previousFiles?.taken ?? 0) * 1_000_000_000, progress: progress
             ).write(files.list, lists: lists)
             entries += stored.entries
             vanishedFiles = stored.vanished
@@ -110,16 +108,10 @@ struct SegmentedSnapshotWriter {
         let document = SegmentsDocument(
             sourceState: sourceState, tables: documentTables, files: filesTable,
             storedBytes: packs.writtenBytes + listBytes)
-        var documentBytes = JSONWriter(pretty: true)
-        documentBytes.write(document.json)
-        documentBytes.appendByte(0x0A)
-        try writer.addEntry(path: SegmentFormat.segmentsPath, bytes: documentBytes.bytes, modificationTime: time)
+        try writer.addJSONEntry(path: SegmentFormat.segmentsPath, document.json, modificationTime: time, source: database.path)
         var manifest = Manifest(snapshotID: header.id, entries: entries, tables: tables)
         manifest.version = SegmentFormat.version
-        var manifestBytes = JSONWriter(pretty: true)
-        manifestBytes.write(manifest.json)
-        manifestBytes.appendByte(0x0A)
-        try writer.addEntry(path: ArchiveFormat.manifestPath, bytes: manifestBytes.bytes, modificationTime: time)
+        try writer.addJSONEntry(path: ArchiveFormat.manifestPath, manifest.json, modificationTime: time, source: database.path)
         progress?.finish()
         return (manifest, document)
     }
