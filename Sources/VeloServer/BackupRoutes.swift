@@ -198,7 +198,7 @@ struct BackupRoutes {
     /// The archive file itself, streamed: `application/zstd`, `Content-Length`, `ETag` from its SHA-256
     /// (`If-None-Match` answers 304).
     func download(_ request: Request, _ context: VeloRequestContext) async throws -> Response {
-        let (selected, _) = try await select(context)
+        let (selected, repository) = try await select(context)
         guard let entry = selected.catalogEntry else { throw APIError(.notFound, "Snapshot not found.") }
         let etag = "\"\(entry.archiveSHA256)\""
         if let match = request.headers[.ifNoneMatch],
@@ -206,15 +206,16 @@ struct BackupRoutes {
         {
             return Response(status: .notModified, headers: [.eTag: etag])
         }
-        let path = selected.archivePath
-        let size = try FileStream.size(of: path)
-        let name = (path as NSString).lastPathComponent
+        let (name, reader): (String, any StoredObjectReader) = try await BlockingWork.run {
+            let archive = try repository.archiveName(of: entry)
+            return ((archive.relativePath as NSString).lastPathComponent, try repository.storage.open(archive))
+        }
         return Response(
             status: .ok,
             headers: [
                 .contentType: "application/zstd", .eTag: etag,
                 .contentDisposition: "attachment; filename=\"\(name)\"",
-            ], body: try FileStream.body(path: path, size: size, streams: state.streams))
+            ], body: FileStream.body(object: reader, streams: state.streams))
     }
 
     /// The snapshot named by `{snapshot}` (an id, a unique id prefix or `latest`) among the tenant's; never a path.

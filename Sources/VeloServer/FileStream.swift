@@ -43,6 +43,34 @@ enum FileStream {
     }
 }
 
+extension FileStream {
+    /// A stored object (a snapshot's archive in the repository's storage) sent as a response body, in 1 MiB
+    /// ranges read off the event loop.
+    static func body(object reader: any StoredObjectReader, streams: ActiveStreams) -> ResponseBody {
+        let box = StoredObjectBox(reader)
+        let token = streams.begin()
+        let size = reader.size
+        return ResponseBody(contentLength: Int(size)) { writer in
+            defer { token.release() }
+            var offset: Int64 = 0
+            while offset < size {
+                let want = Int(min(Int64(pieceBytes), size - offset))
+                let at = offset
+                let piece: [UInt8] = try await BlockingWork.run { try box.reader.read(at: at, count: want) }
+                try await writer.write(NIOCore.ByteBuffer(bytes: piece))
+                offset += Int64(piece.count)
+            }
+            try await writer.finish(nil)
+        }
+    }
+}
+
+/// A stored object's reader handed to the blocking pool one range at a time (never two at once).
+final class StoredObjectBox: @unchecked Sendable {
+    let reader: any StoredObjectReader
+    init(_ reader: any StoredObjectReader) { self.reader = reader }
+}
+
 /// A file descriptor read from one piece at a time and closed once.
 final class FileDescriptorBox: @unchecked Sendable {
     fileprivate let lock = NSLock()

@@ -59,3 +59,13 @@ extension PieceStore {
     /// Where a piece is in a local repository (tests damage and inspect pieces as files).
     func path(_ relative: String) -> String { ((storage as! LocalStorage).root as NSString).appendingPathComponent(relative) }
 }
+
+extension Repository {
+    /// The file at `relative` in a local repository's folder: tests damage and inspect repositories through
+    /// the file system on purpose (velo itself goes through `storage`).
+    func path(_ relative: String) -> String { (root as NSString).appendingPathComponent(relative) }
+
+    /// The file that holds a snapshot's catalog entry, and its detail.
+    func entryFile(_ id: String) -> String { path(StoredName.catalogEntry(id).relativePath) }
+    func detailFile(_ id: String) -> String { path(StoredName.catalogDetail(id).relativePath) }
+}

@@ -67,7 +67,7 @@ import Testing
             ], token: token)
         // A damaged archive: verify reports it, plan and restore refuse it, the download fails.
         let repo = try Repository.open(try #require(server.repository))
-        let archive = repo.path(try #require(repo.catalog.entry(id)).archive)
+        let archive = (repo.root as NSString).appendingPathComponent(try #require(repo.catalog.entry(id)).archive)
         let handle = try FileHandle(forUpdating: URL(fileURLWithPath: archive))
         try handle.seek(toOffset: 200)
         try handle.write(contentsOf: Data(repeating: 0x55, count: 64))

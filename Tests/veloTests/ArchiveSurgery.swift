@@ -84,3 +84,8 @@ enum ArchiveSurgery {
         try JSONSerialization.data(withJSONObject: detail).write(to: URL(fileURLWithPath: detailPath))
     }
 }
+
+extension Repository {
+    /// The file at `relative` in a local repository's folder (tests damage repositories on purpose).
+    func path(_ relative: String) -> String { (root as NSString).appendingPathComponent(relative) }
+}

@@ -68,8 +68,8 @@ import VeloKit
         #expect(backup.status == 0, "\(backup.stderr)")
         let id = try JSONParser.parse(backup.stdout)["id"]!.stringValue!
         let l = try Self.lines(log)
-        let syncPartial = Self.position(l, "fsync") { $0[0].hasSuffix(".partial") }
-        let rename = Self.position(l, "rename") { $0[0].hasSuffix(".partial") && $0[1].hasSuffix(".tar.zst") }
+        let syncPartial = Self.position(l, "fsync") { $0[0].contains(".tar.zst.") }
+        let rename = Self.position(l, "rename") { $0[0].contains(".tar.zst.") && $0[1].hasSuffix(".tar.zst") }
         let year = Self.position(l, "fsync") {
             $0[0].hasSuffix("/snapshots/2026") || $0[0].range(of: #"/snapshots/\d{4}$"#, options: .regularExpression) != nil
         }
@@ -112,7 +112,7 @@ import VeloKit
         #expect(marker < trashSync && trashSync < entryGone && entryGone < archiveGone, "\(l.joined(separator: "\n"))")
     }
 
-    @Test(arguments: [("write", ".partial"), ("fsync", ".partial"), ("write", "/catalog/.")])
+    @Test(arguments: [("write", ".tar.zst."), ("fsync", ".tar.zst."), ("write", "/catalog/.")])
     func aBackupThatCannotWriteCataloguesNothingIncomplete(fault: String, path: String) throws {
         let s = try Setup()
         #expect(try VeloProcess.run(["backup", "--full", "--db", s.db, "--repo", s.repo]).status == 0)
@@ -121,7 +121,7 @@ import VeloKit
             failFsync: fault == "fsync" ? path : nil)
         #expect(failed.status == 1, "\(failed.stdout)")
         #expect(failed.stderr.contains(s.repo) && failed.stderr.contains("Input/output error"), "\(failed.stderr)")
-        #expect(!s.files(under: s.repo).contains { $0.hasSuffix(".partial") }, "\(s.files(under: s.repo))")
+        #expect(!s.files(under: s.repo).contains { $0.contains(".tar.zst.") }, "\(s.files(under: s.repo))")
         // Only complete snapshots are listed, and all of them verify.
         let listed = try JSONParser.parse(try VeloProcess.run(["snapshots", "--repo", s.repo, "--json"]).stdout).arrayValue!
         #expect(listed.count == 1)

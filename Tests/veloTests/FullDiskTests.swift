@@ -43,7 +43,8 @@ import VeloKit
                 #expect(result.status == 1, "\(journal) \(mode): \(result.stdout)")
                 #expect(result.stderr.contains("No space left on device") || result.stderr.contains("disk is full"), "\(result.stderr)")
                 let files = (FileManager.default.enumerator(atPath: repo)?.allObjects as? [String] ?? []).filter {
-                    $0.hasSuffix(".zst") || $0.hasSuffix(".partial") || $0.hasPrefix("catalog/") || $0.hasPrefix("tmp/")
+                    $0.hasSuffix(".zst") || $0.hasSuffix(".partial") || $0.contains(".tmp-") || $0.hasPrefix("catalog/")
+                        || $0.hasPrefix("tmp/")
                         || $0.hasSuffix(".pack") || $0.hasSuffix(".list") || $0.contains(".tmp-")
                 }.filter { !FileSystemPaths.isDirectory(repo + "/" + $0) }
                 #expect(files.isEmpty, "\(journal) \(mode): left behind \(files)")

@@ -41,11 +41,11 @@ import VeloKit
         #expect(try VeloProcess.run(["demo", "--app", app, "--tenants", "6", "--posts", "3000"]).status == 0)
         #expect(try VeloProcess.run(["init", "--repo", repo]).status == 0)
         let backup = try Self.interrupt(["backup", "--app", app, "--repo", repo, "--jobs", "2"], signal: SIGINT) {
-            Self.files(under: repo + "/snapshots").contains { $0.hasSuffix(".partial") }
+            Self.files(under: repo + "/snapshots").contains { $0.contains(".tar.zst.") }
         }
         #expect(backup.signalled, "the backup ended before a partial archive was seen")
         #expect(backup.status == 130, "\(backup.stderr)")
-        let left = Self.files(under: repo).filter { $0.hasSuffix(".partial") || $0.hasPrefix("tmp/") || $0 == "locks/exclusive.json" }
+        let left = Self.files(under: repo).filter { $0.contains(".tar.zst.") || $0.hasPrefix("tmp/") || $0 == "locks/exclusive.json" }
         #expect(left.isEmpty, "\(left)")
         let catalogued = try FileManager.default.contentsOfDirectory(atPath: repo + "/catalog").filter { !$0.contains("manifest") }
         #expect(catalogued.count < 7)
@@ -60,12 +60,12 @@ import VeloKit
         #expect(try VeloProcess.run(["init", "--repo", repo]).status == 0)
         // A rollback-journal source, read in place inside one read transaction while the archive is written.
         let backup = try Self.interrupt(["backup", "--db", db, "--repo", repo], signal: SIGINT) {
-            Self.files(under: repo + "/snapshots").contains { $0.hasSuffix(".partial") }
+            Self.files(under: repo + "/snapshots").contains { $0.contains(".tar.zst.") }
         }
         #expect(backup.signalled, "the backup ended before its partial archive was seen")
         #expect(backup.status == 130, "\(backup.stderr)")
         #expect(backup.stderr.contains("interrupted"), "\(backup.stderr)")
-        let left = Self.files(under: repo).filter { $0.hasSuffix(".partial") || $0.hasPrefix("tmp/") || $0 == "locks/exclusive.json" }
+        let left = Self.files(under: repo).filter { $0.contains(".tar.zst.") || $0.hasPrefix("tmp/") || $0 == "locks/exclusive.json" }
         #expect(left.isEmpty, "\(left)")
         #expect(try FileManager.default.contentsOfDirectory(atPath: repo + "/catalog").isEmpty)
         #expect(try VeloProcess.run(["backup", "--db", db, "--repo", repo]).status == 0)

@@ -81,11 +81,6 @@ package enum AppBackup {
         var backup = options.backup
         // Each job compresses on its own thread unless told otherwise: the jobs already keep the cores busy.
         if jobs > 1 && backup.workers == Backup.defaultWorkers { backup.workers = 0 }
-        // The month's folder is made once here rather than by jobs racing to create it (each snapshot keeps its
-        // own time, when its read began).
-        let time = backup.time ?? Timestamp.now
-        let folder = (repository.path(repository.archivePath(id: "0000000000000000", time: time)) as NSString).deletingLastPathComponent
-        try FileSystem.createDirectory(folder, durable: true)
         // The repository is only read by the jobs, apart from catalog writes of distinct entries and the
         // sequence numbers, which `state` hands out under its lock.
         nonisolated(unsafe) let shared = repository

@@ -16,7 +16,7 @@ package enum FileCat {
         guard handler.found else {
             let count = manifest?.files.count ?? 0
             throw VeloError(
-                "\(selected.archivePath): no file \(relative) in the snapshot (it holds \(count) uploaded file\(count == 1 ? "" : "s"); 'velo inspect' lists them)"
+                "\(selected.archiveLocation): no file \(relative) in the snapshot (it holds \(count) uploaded file\(count == 1 ? "" : "s"); 'velo inspect' lists them)"
             )
         }
     }

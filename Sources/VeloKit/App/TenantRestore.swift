@@ -85,7 +85,7 @@ package enum TenantRestore {
         if let record = try selected.catalogRecord() { return record.manifest }
         let reader = try SnapshotReader(selected)
         guard let manifest = try reader.scan(tables: [], onRow: { _, _ in true }) else {
-            throw ArchiveDamage(path: selected.archivePath, entry: ArchiveFormat.manifestPath, reason: "is missing")
+            throw ArchiveDamage(path: selected.archiveLocation, entry: ArchiveFormat.manifestPath, reason: "is missing")
         }
         return manifest
     }
@@ -110,7 +110,7 @@ extension TenantRestore {
             selected, target: target.database, options: options, busyTimeout: busyTimeout, connection: nil, repository: repository,
             progress: progress)
         let files = try target.filesRoot.map {
-            try FilesRestore.plan(manifest: manifest, archive: selected.archivePath, root: $0, strategy: options.conflict)
+            try FilesRestore.plan(manifest: manifest, archive: selected.archiveLocation, root: $0, strategy: options.conflict)
         }
         return Plan(database: database, files: files, note: target.note)
     }
@@ -135,7 +135,7 @@ extension TenantRestore {
         var staged: FilesRestore.Staged?
         var filesPlan: FilesRestore.Plan?
         if let root = target.filesRoot {
-            let plan = try FilesRestore.plan(manifest: manifest, archive: selected.archivePath, root: root, strategy: options.conflict)
+            let plan = try FilesRestore.plan(manifest: manifest, archive: selected.archiveLocation, root: root, strategy: options.conflict)
             filesPlan = plan
             if !plan.writes.isEmpty {
                 staged = try FilesRestore.stage(plan, manifest: manifest, reader: try SnapshotReader(selected))

@@ -1,8 +1,8 @@
 import CArchive
 import Foundation
 
-/// Reads a snapshot archive entry by entry, streaming: zstd decompression feeds libarchive's tar reader, and
-/// the SHA-256 of the compressed file is computed on the way. Entries that are not plain files with safe
+/// Reads a snapshot archive entry by entry, streaming from an `ArchiveInput` (a file, a stored object): zstd
+/// decompression feeds libarchive's tar reader, and the SHA-256 of the compressed bytes is computed on the way. Entries that are not plain files with safe
 /// relative paths are reported, never extracted.
 package final class ArchiveReader: EntryReading {
     /// The header of one entry.
@@ -32,9 +32,9 @@ package final class ArchiveReader: EntryReading {
     /// True once the tar stream's end marker was read.
     private var reachedEnd = false
 
-    /// Reads the file, counts and hashes its bytes, and decompresses them for libarchive.
+    /// Reads the input, counts and hashes its bytes, and decompresses them for libarchive.
     final class Source {
-        let fd: Int32
+        let input: any ArchiveInput
         @exclusivity(unchecked) var digest = SHA256Digest()
         var decompressor: ZstdDecompressor!
         var pipeline: DecompressionPipeline?
@@ -44,35 +44,24 @@ package final class ArchiveReader: EntryReading {
         var lastBlock = UnsafeRawBufferPointer(start: nil, count: 0)
         var lastBlockStart: Int64 = 0
 
-        init(fd: Int32) { self.fd = fd }
+        init(input: any ArchiveInput) { self.input = input }
 
         func readFile(_ into: UnsafeMutableRawBufferPointer) throws -> Int {
-            while true {
-                let n = Foundation.read(fd, into.baseAddress, into.count)
-                if n < 0 {
-                    if errno == EINTR { continue }
-                    throw VeloError("read failed: \(String(cString: strerror(errno)))")
-                }
-                digest.update(UnsafeRawBufferPointer(rebasing: into[0..<n]))
-                return n
-            }
+            let n = try input.read(into: into)
+            digest.update(UnsafeRawBufferPointer(rebasing: into[0..<n]))
+            return n
         }
     }
 
-    package init(path: String) throws {
-        var isDirectory: ObjCBool = false
-        // Not damage: the path names no archive at all (a usage error).
-        guard FileManager.default.fileExists(atPath: path, isDirectory: &isDirectory) else {
-            throw VeloError("\(path): no such archive file")
-        }
-        if isDirectory.boolValue { throw VeloError("\(path): is a directory, not an archive file") }
-        let fd = open(path, O_RDONLY | O_CLOEXEC)
-        guard fd >= 0 else { throw VeloError("\(path): cannot open: \(String(cString: strerror(errno)))") }
-        self.path = path
-        source = Source(fd: fd)
+    package convenience init(path: String) throws {
+        try self.init(input: try ArchiveFileInput(path: path))
+    }
+
+    package init(input: any ArchiveInput) throws {
+        path = input.description
+        source = Source(input: input)
         guard let archive = archive_read_new() else {
-            close(fd)
-            throw VeloError("\(path): libarchive cannot allocate a reader")
+            throw VeloError("\(input.description): libarchive cannot allocate a reader")
         }
         self.archive = archive
         source.decompressor = try ZstdDecompressor { [unowned source] buffer in try source.readFile(buffer) }
@@ -97,14 +86,13 @@ package final class ArchiveReader: EntryReading {
                 }
             }, nil)
         if rc < ARCHIVE_WARN {
-            throw failure(entry: nil)  // deinit frees the reader and closes the file
+            throw failure(entry: nil)  // deinit frees the reader (and the input)
         }
     }
 
     deinit {
         source.pipeline?.stop()
         archive_read_free(archive)
-        close(source.fd)
     }
 
     /// The next entry's header, or nil at the end of the archive.

@@ -1,9 +1,10 @@
 import CArchive
 import Foundation
 
-/// Writes a snapshot archive: a POSIX (pax) tar stream, made by libarchive, compressed by zstd, written to a
-/// new file (mode 0600) while its SHA-256 is computed. Entries are written whole, so each is bounded in size by
-/// the caller (record parts are). `finish` flushes and fsyncs; until then the file is not a valid archive.
+/// Writes a snapshot archive: a POSIX (pax) tar stream, made by libarchive, compressed by zstd, written to an
+/// `ArchiveOutput` (a new file, or an object of a repository's storage) while its SHA-256 is computed. Entries
+/// are written whole, so each is bounded in size by the caller (record parts are). `finish` flushes and commits
+/// the output; until then it is not a complete archive, and `abort` (or dropping the writer) leaves nothing.
 package final class ArchiveWriter {
     /// What was written for one entry.
     package struct Entry: Sendable, Equatable {
@@ -12,7 +13,8 @@ package final class ArchiveWriter {
         package var sha256: String
     }
 
-    package let path: String
+    /// The output, for messages.
+    package var path: String { sink.output.description }
     /// zstd's job size with several workers. With two workers a backup peaked at 90 MiB with zstd's default
     /// jobs at level 3 (8 MiB), 64 MiB with 4 MiB jobs and 57 MiB with 3 MiB jobs; the archive grows by under
     /// 0.1% (each job starts with a window's overlap from the previous one).
@@ -21,10 +23,9 @@ package final class ArchiveWriter {
     private let sink: Sink
     private var finished = false
 
-    /// Where libarchive's tar bytes go: through zstd into the file, hashing the compressed bytes.
+    /// Where libarchive's tar bytes go: through zstd into the output, hashing the compressed bytes.
     final class Sink {
-        let fd: Int32
-        let path: String
+        let output: any ArchiveOutput
         @exclusivity(unchecked) var digest = SHA256Digest()
         var compressor: ZstdCompressor!
         /// Set when compression runs on its own thread.
@@ -36,22 +37,11 @@ package final class ArchiveWriter {
             if let pipeline { try pipeline.write(bytes) } else { try compressor.write(bytes) }
         }
 
-        init(fd: Int32, path: String) {
-            self.fd = fd
-            self.path = path
-        }
+        init(output: any ArchiveOutput) { self.output = output }
 
         func writeFile(_ bytes: UnsafeRawBufferPointer) throws {
             digest.update(bytes)
-            var offset = 0
-            while offset < bytes.count {
-                let n = Foundation.write(fd, bytes.baseAddress! + offset, bytes.count - offset)
-                if n < 0 {
-                    if errno == EINTR { continue }
-                    throw VeloError("\(path): write failed: \(String(cString: strerror(errno)))")
-                }
-                offset += n
-            }
+            try output.write(bytes)
         }
     }
 
@@ -63,14 +53,15 @@ package final class ArchiveWriter {
     ///     keeps reading and encoding.
     /// - Parameter windowLog: a smaller zstd window than the level's, for an archive known to hold little (its
     ///   window buffer is allocated whole).
-    package init(path: String, level: Int32 = 3, workers: Int32 = 1, windowLog: Int32? = nil) throws {
-        let fd = open(path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0o600)
-        guard fd >= 0 else { throw VeloError("\(path): cannot create: \(String(cString: strerror(errno)))") }
-        fchmod(fd, 0o600)  // whatever the umask: archives hold password hashes and tokens
-        self.path = path
-        sink = Sink(fd: fd, path: path)
+    package convenience init(path: String, level: Int32 = 3, workers: Int32 = 1, windowLog: Int32? = nil) throws {
+        try self.init(output: try ArchiveFileOutput(path: path), level: level, workers: workers, windowLog: windowLog)
+    }
+
+    /// Starts the tar stream into `output` (see `init(path:)` for the options).
+    package init(output: any ArchiveOutput, level: Int32 = 3, workers: Int32 = 1, windowLog: Int32? = nil) throws {
+        sink = Sink(output: output)
         guard let archive = archive_write_new() else {
-            close(fd)
+            output.abort()
             throw VeloError("libarchive: cannot allocate a writer")
         }
         self.archive = archive
@@ -106,7 +97,7 @@ package final class ArchiveWriter {
                         }
                     }, nil))
         } catch {
-            abort()  // frees the writer, closes and deletes the file; deinit then does nothing
+            abort()  // frees the writer and drops the output; deinit then does nothing
             throw error
         }
     }
@@ -174,30 +165,29 @@ package final class ArchiveWriter {
         }
     }
 
-    /// Ends the tar stream and the zstd frame, fsyncs and closes the file. Returns its size and SHA-256.
+    /// Ends the tar stream and the zstd frame and commits the output (a file is fsynced, a stored object
+    /// appears under its name). Returns the archive's size and SHA-256.
     package func finish() throws -> (bytes: Int64, sha256: String) {
-        try check(archive_write_close(archive))
-        if let pipeline = sink.pipeline { try pipeline.finish() } else { try sink.compressor.finish() }
+        do {
+            try check(archive_write_close(archive))
+            if let pipeline = sink.pipeline { try pipeline.finish() } else { try sink.compressor.finish() }
+        } catch {
+            abort()
+            throw error
+        }
         finished = true
         archive_write_free(archive)
-        guard fsync(sink.fd) == 0 else {
-            let reason = String(cString: strerror(errno))
-            close(sink.fd)
-            unlink(path)  // never left behind as if it might be complete
-            throw VeloError("\(path): fsync failed: \(reason)")
-        }
-        close(sink.fd)
+        try sink.output.commit()  // drops the output itself when it fails
         return (sink.digest.byteCount, sink.digest.hex())
     }
 
-    /// Stops writing and deletes the file.
+    /// Stops writing and drops the output.
     package func abort() {
         guard !finished else { return }
         finished = true
         sink.pipeline?.cancel()
         archive_write_free(archive)
-        close(sink.fd)
-        unlink(path)
+        sink.output.abort()
     }
 
     private func check(_ code: Int32) throws {

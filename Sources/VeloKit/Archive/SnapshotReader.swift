@@ -29,11 +29,24 @@ package final class SnapshotReader {
     /// Opens the archive and reads its header. `manifest` and `archiveSHA256` (from the catalog) are what the
     /// archive must match; without them a scan to the end checks the archive against its own manifest. With
     /// `audited` (which needs `archiveSHA256`, the audit's), only the file's SHA-256 is checked at the end.
-    package init(path: String, manifest: Manifest? = nil, archiveSHA256: String? = nil, audited: Bool = false) throws {
+    package convenience init(path: String, manifest: Manifest? = nil, archiveSHA256: String? = nil, audited: Bool = false) throws {
+        try self.init(
+            reader: try SegmentedArchiveReader(path: path), manifest: manifest, archiveSHA256: archiveSHA256, audited: audited)
+    }
+
+    /// Opens a selected snapshot (a catalogued one through its repository's storage), held to `manifest` and
+    /// `archiveSHA256` as `init(path:)` is.
+    package convenience init(_ snapshot: SelectedSnapshot, manifest: Manifest?, archiveSHA256: String? = nil, audited: Bool = false) throws
+    {
+        try self.init(reader: try snapshot.openReader(), manifest: manifest, archiveSHA256: archiveSHA256, audited: audited)
+    }
+
+    private init(reader: SegmentedArchiveReader, manifest: Manifest?, archiveSHA256: String?, audited: Bool) throws {
         precondition(!audited || archiveSHA256 != nil, "an audited scan checks the audit's SHA-256")
         self.audited = audited
+        let path = reader.path
         self.path = path
-        reader = try SegmentedArchiveReader(path: path)
+        self.reader = reader
         expected = manifest
         expectedEntries = Dictionary((manifest?.entries ?? []).map { ($0.path, $0) }, uniquingKeysWith: { a, _ in a })
         expectedSHA256 = archiveSHA256
@@ -61,7 +74,7 @@ package final class SnapshotReader {
     /// Opens a selected snapshot: a catalogued one is checked against the catalog's manifest and SHA-256.
     package convenience init(_ snapshot: SelectedSnapshot) throws {
         let record = try snapshot.catalogRecord()
-        try self.init(path: snapshot.archivePath, manifest: record?.manifest, archiveSHA256: record?.sha256)
+        try self.init(snapshot, manifest: record?.manifest, archiveSHA256: record?.sha256)
     }
 
     /// The archive file's size and SHA-256, once a scan has reached the end.

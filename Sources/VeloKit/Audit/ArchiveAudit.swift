@@ -34,15 +34,26 @@ package struct ArchiveAudit {
     /// Uncompressed bytes read so far, for progress.
     var bytesRead: Int64 = 0
 
-    /// Reads `path` from start to end. `expectedSHA256` (from the catalog) is compared with the file's own, and
-    /// `recordedManifest` (the catalog's record, which restores hold the archive to) with the archive's manifest.
+    /// Reads the archive file at `path` from start to end (see `run(path:open:)`).
     package static func run(
         path: String, expectedSHA256: String? = nil, recordedManifest: Manifest? = nil, checkRows: Bool = true,
         verifiedParts: VerifiedParts? = nil, progress: (any ProgressObserver)? = nil
     ) throws -> ArchiveAudit {
+        try run(
+            path: path, open: { try SegmentedArchiveReader(path: path) }, expectedSHA256: expectedSHA256,
+            recordedManifest: recordedManifest, checkRows: checkRows, verifiedParts: verifiedParts, progress: progress)
+    }
+
+    /// Reads an archive from start to end, with the reader `open` makes (`path` names it in the report).
+    /// `expectedSHA256` (from the catalog) is compared with the archive's own, and `recordedManifest` (the
+    /// catalog's record, which restores hold the archive to) with the archive's manifest.
+    package static func run(
+        path: String, open: () throws -> SegmentedArchiveReader, expectedSHA256: String? = nil, recordedManifest: Manifest? = nil,
+        checkRows: Bool = true, verifiedParts: VerifiedParts? = nil, progress: (any ProgressObserver)? = nil
+    ) throws -> ArchiveAudit {
         var audit = ArchiveAudit(path: path)
         do {
-            let reader = try SegmentedArchiveReader(path: path)
+            let reader = try open()
             reader.verifiedParts = verifiedParts
             audit.read(reader, checkRows: checkRows, progress: progress)
         } catch let error as ArchiveDamage {

@@ -100,18 +100,18 @@ package struct Inspection: Encodable, Sendable {
         if case .catalogued(let entry, let repository) = snapshot {
             manifest = try repository.catalog.detail(entry.id).manifest
         }
-        let reader = try SnapshotReader(path: snapshot.archivePath, manifest: manifest)
+        let reader = try SnapshotReader(snapshot, manifest: manifest)
         let header = reader.header
         var collections: [CollectionMetadata] = []
         // A catalogued snapshot's manifest is known: stop once the collection rows are read.
         let scanned = try reader.scan(tables: ["collections"], stopAfterTables: manifest != nil) { table, line in
             let values = try RecordDecoder.decode(line)
             let pairs = zip(table.columns, values).map { (name: $0, value: $1.sqliteValue) }
-            collections.append(try CollectionMetadata(columns: pairs, path: "\(snapshot.archivePath): metadata"))
+            collections.append(try CollectionMetadata(columns: pairs, path: "\(snapshot.archiveLocation): metadata"))
             return true
         }
         if manifest == nil { manifest = scanned }
-        guard let manifest else { throw VeloError("\(snapshot.archivePath): no manifest") }
+        guard let manifest else { throw VeloError("\(snapshot.archiveLocation): no manifest") }
         let rows = Dictionary(manifest.tables.map { ($0.name, $0.rows) }, uniquingKeysWith: { a, _ in a })
         let pivots = TenantDatabase.findPivots(collections, prefix: header.source.prefix) { rows[$0] != nil }
         let infos = collections.sorted { $0.name < $1.name }.map { c in
@@ -127,7 +127,7 @@ package struct Inspection: Encodable, Sendable {
         let tables = manifest.tables.filter { !owned.contains($0.name) }
             .map { TableInfo(name: $0.name, group: $0.group.rawValue, role: $0.role, rows: $0.rows, parts: $0.parts.count) }
         var incremental: IncrementalInfo?
-        if header.version == SegmentFormat.version, let document = try SegmentedSnapshot.read(snapshot.archivePath).segments {
+        if header.version == SegmentFormat.version, let document = try SegmentedSnapshot.read(snapshot).segments {
             incremental = IncrementalInfo(
                 segments: document.tables.reduce(0) { $0 + $1.segments }, newSegments: document.tables.reduce(0) { $0 + $1.newSegments },
                 rawBytes: document.tables.reduce(0) { $0 + $1.rawBytes }, newRawBytes: document.tables.reduce(0) { $0 + $1.newRawBytes },
@@ -137,7 +137,7 @@ package struct Inspection: Encodable, Sendable {
         var inspection = Inspection(
             formatVersion: header.version, incremental: incremental, id: header.id, time: Timestamp.iso8601(header.time),
             toolVersion: header.toolVersion,
-            archive: snapshot.archivePath, archiveBytes: try FileSystem.fileSize(snapshot.archivePath),
+            archive: snapshot.archiveLocation, archiveBytes: try snapshot.archiveSize(),
             archiveSHA256: snapshot.catalogEntry?.archiveSHA256,
             source: header.source.path, sourceKind: header.source.kind, journalMode: header.source.journalMode,
             sqliteVersion: header.source.sqliteVersion, schemaVersion: header.source.schemaVersion,

@@ -80,8 +80,10 @@ package struct SnapshotDiff: Encodable, Sendable {
             diffs.append(diff)
         }
         // About 200,000 rows per bucket; a lone archive's rows are estimated from its size.
-        let totalRows = [first, second].map { $0.catalogEntry?.totalRows ?? Int(((try? FileSystem.fileSize($0.archivePath)) ?? 0) / 20) }
-            .reduce(0, +)
+        let totalRows = [first, second].map { (side: SelectedSnapshot) -> Int in
+            side.catalogEntry?.totalRows ?? Int(((try? side.archiveSize()) ?? 0) / 20)
+        }
+        .reduce(0, +)
         let bucketCount = max(1, min(512, totalRows / 200_000 + 1))
         let directory = (temporaryDirectory ?? NSTemporaryDirectory()) + "/velo-diff-\(getpid())-\(UInt32.random(in: 0...UInt32.max))"
         try FileSystem.createDirectory(directory)
@@ -89,12 +91,12 @@ package struct SnapshotDiff: Encodable, Sendable {
         let spill = try BucketSpill(directory: directory, buckets: bucketCount)
         var manifests: [Manifest] = []
         for (side, snapshot) in [first, second].enumerated() {
-            let reader = try SnapshotReader(path: snapshot.archivePath, manifest: sides[side].manifest)
+            let reader = try SnapshotReader(snapshot, manifest: sides[side].manifest)
             var done = 0
             let manifest = try reader.scan { table, line in
                 guard let plan = plans[table.name] else { return true }
                 guard let ranges = RowValidator.valueRanges(in: line), ranges.count == table.columns.count else {
-                    throw VeloError("\(snapshot.archivePath): table \(table.name): malformed row (run 'velo verify')")
+                    throw VeloError("\(snapshot.archiveLocation): table \(table.name): malformed row (run 'velo verify')")
                 }
                 try spill.add(side: side, table: plan.index, line: line, ranges: ranges, columns: table.columns, plan: plan)
                 done += 1
@@ -138,7 +140,7 @@ package struct SnapshotDiff: Encodable, Sendable {
     static func prepare(_ snapshot: SelectedSnapshot) throws -> Prepared {
         var manifest: Manifest?
         if case .catalogued(let entry, let repository) = snapshot { manifest = try repository.catalog.detail(entry.id).manifest }
-        let reader = try SnapshotReader(path: snapshot.archivePath, manifest: manifest)
+        let reader = try SnapshotReader(snapshot, manifest: manifest)
         let metadata = try SnapshotMetadata(reading: reader)
         return Prepared(header: reader.header, collections: metadata.collections, schema: metadata.schema, manifest: manifest)
     }

@@ -9,7 +9,7 @@ package enum TableCat {
 
     /// Finds the table: a table name in the snapshot, or the name of a collection (read from its metadata).
     package static func resolve(_ name: String, in snapshot: SelectedSnapshot, manifest: Manifest?) throws -> SnapshotHeader.Table {
-        let reader = try SnapshotReader(path: snapshot.archivePath, manifest: manifest)
+        let reader = try SnapshotReader(snapshot, manifest: manifest)
         if let table = reader.header.tables.first(where: { $0.name == name }) { return table }
         var tableName: String?
         try reader.scan(tables: ["collections"], stopAfterTables: true) { table, line in
@@ -20,13 +20,13 @@ package enum TableCat {
         }
         if let tableName, let table = reader.header.tables.first(where: { $0.name == tableName }) { return table }
         if let tableName {
-            throw VeloError("\(snapshot.archivePath): the rows of collection \(name) (table \(tableName)) are not in this snapshot")
+            throw VeloError("\(snapshot.archiveLocation): the rows of collection \(name) (table \(tableName)) are not in this snapshot")
         }
         if reader.header.contents.excludedTables.contains(name) {
-            throw VeloError("\(snapshot.archivePath): the rows of table \(name) were left out of this snapshot")
+            throw VeloError("\(snapshot.archiveLocation): the rows of table \(name) were left out of this snapshot")
         }
         throw VeloError(
-            "\(snapshot.archivePath): no table or collection named '\(name)'; tables: \(reader.header.tables.map(\.name).joined(separator: ", "))"
+            "\(snapshot.archiveLocation): no table or collection named '\(name)'; tables: \(reader.header.tables.map(\.name).joined(separator: ", "))"
         )
     }
 
@@ -37,7 +37,7 @@ package enum TableCat {
         output: (UnsafeRawBufferPointer) throws -> Void
     ) throws -> Int {
         let table = try resolve(name, in: snapshot, manifest: manifest)
-        let reader = try SnapshotReader(path: snapshot.archivePath, manifest: manifest)
+        let reader = try SnapshotReader(snapshot, manifest: manifest)
         let out = ByteBuffer(capacity: 256 * 1024)
         var keys: [[UInt8]] = []
         for (i, column) in table.columns.enumerated() {
@@ -56,7 +56,7 @@ package enum TableCat {
             switch format {
             case .ndjson:
                 guard let ranges = RowValidator.valueRanges(in: line), ranges.count == keys.count else {
-                    throw VeloError("\(snapshot.archivePath): table \(table.name), row \(rows): malformed row (run 'velo verify')")
+                    throw VeloError("\(snapshot.archiveLocation): table \(table.name), row \(rows): malformed row (run 'velo verify')")
                 }
                 if keys.isEmpty { out.append(UInt8(ascii: "{")) }
                 for (key, range) in zip(keys, ranges) {

@@ -29,15 +29,15 @@ public enum Verifier {
         _ snapshot: SelectedSnapshot, verifiedParts: VerifiedParts? = nil, progress: (any ProgressObserver)? = nil
     ) throws -> Report {
         let started = ContinuousClock.now
-        let path = snapshot.archivePath
+        let path = snapshot.archiveLocation
         var problems: [ArchiveAudit.Problem] = []
         var audit: ArchiveAudit?
-        if !FileSystem.exists(path) {
+        if (try? snapshot.archiveSize()) == nil {
             problems.append(.init(entry: nil, reason: "\(path): the archive file is missing"))
         } else {
             do {
                 let result = try ArchiveAudit.run(
-                    path: path, expectedSHA256: snapshot.catalogEntry?.archiveSHA256,
+                    path: path, open: snapshot.openReader, expectedSHA256: snapshot.catalogEntry?.archiveSHA256,
                     recordedManifest: try? snapshot.catalogRecord()?.manifest, verifiedParts: verifiedParts,
                     progress: progress)
                 problems = result.problems
@@ -66,7 +66,7 @@ public enum Verifier {
             do {
                 let lock = try repository.lock(command: "velo verify", wait: max(.seconds(60), repository.lockWait))
                 defer { lock.release() }
-                if FileSystem.exists(repository.catalog.entryPath(entry.id)) { try repository.catalog.update(entry) }
+                if try repository.storage.stat(.catalogEntry(entry.id)) != nil { try repository.catalog.update(entry) }
             } catch {
                 Diagnostics.warn("the result of verifying \(entry.id) was not recorded in the catalog: \(error)")
             }

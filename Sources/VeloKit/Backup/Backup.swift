@@ -149,8 +149,7 @@ public enum Backup {
         Diagnostics.info("\(databasePath): taking a consistent snapshot into \(repository.root)")
         let source = try BackupSource(databasePath: databasePath, repository: repository, options: options, version: ArchiveFormat.version)
         defer { source.close() }
-        let partial = repository.partialPath(for: source.archive)
-        let writer = try ArchiveWriter(path: partial, level: options.level, workers: options.workers)
+        let writer = try ArchiveWriter(output: try repository.createArchive(source.archive), level: options.level, workers: options.workers)
         let manifest: Manifest
         let written: (bytes: Int64, sha256: String)
         let vanished: [String]
@@ -168,7 +167,7 @@ public enum Backup {
             throw error
         }
         let entry = try commit(
-            partial, to: source.archive, in: repository, header: source.header, manifest: manifest, written: written,
+            source.archive, in: repository, header: source.header, manifest: manifest, written: written,
             started: started, sequence: sequence)
         return source.result(entry, in: repository, vanished: vanished)
     }

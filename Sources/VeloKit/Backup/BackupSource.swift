@@ -2,15 +2,15 @@ import Foundation
 
 /// What every backup does before it writes, whatever its output (`Backup.writeFull`, `Backup.writeIncremental`):
 /// the consistent read begun, the source's layout and the plan of its tables, the snapshot's id, time and
-/// header, the archive's folder made, and the uploaded files walked. Also what it reports once catalogued.
+/// header, the archive's name chosen, and the uploaded files walked. Also what it reports once catalogued.
 struct BackupSource {
     let databasePath: String
     let read: ConsistentRead
     let layout: TenantDatabase
     let plan: TablePlan
     let header: SnapshotHeader
-    /// The archive's path relative to the repository.
-    let archive: String
+    /// The archive's name in the repository's storage.
+    let archive: StoredName
     /// The uploaded files to store (`velo backup --app`), nil when the snapshot holds none.
     let files: (uploads: UploadedFiles, list: [UploadedFiles.File])?
     /// Files the walk left out, each with its reason.
@@ -39,8 +39,7 @@ struct BackupSource {
                 files = nil
                 skippedFiles = []
             }
-            archive = repository.archivePath(id: id, time: time)
-            try FileSystem.createDirectory((repository.path(archive) as NSString).deletingLastPathComponent, durable: true)
+            archive = .snapshot(id: id, time: time)
         } catch {
             read.close()
             throw error

@@ -6,8 +6,7 @@ extension Backup {
     /// their own (`FileSegmentWriter`); the archive holds the header, the schema, `segments.json` and the
     /// manifest. When the source's state (`SourceState`) is the one the previous snapshot of the same source
     /// recorded, no row is read, and a file whose size and time are unchanged is not read either. Crash-safe
-    /// as a full backup: packs and lists are durable before the archive that names them is renamed into
-    /// place, and the sweep marker (`Backup.withSweep`, set by the caller) makes the next writer delete any
+    /// as a full backup: packs and lists are durable before the archive that names them is committed, and the sweep marker (`Backup.withSweep`, set by the caller) makes the next writer delete any
     /// piece a killed backup left unreferenced.
     static func writeIncremental(
         databasePath: String, repository: Repository, options: Options, progress: (any ProgressObserver)?,
@@ -25,18 +24,20 @@ extension Backup {
             Diagnostics.info("\(databasePath): unchanged since snapshot \(previous!.header.id) (same file state); no row is read")
         }
         let store = PieceStore(storage: repository.storage)
-        let partial = repository.partialPath(for: source.archive)
         // The archive holds the header, schema, segments.json and manifest only: a 1 MiB window is plenty, and
         // the level's 4 MiB one would be allocated whole for the backup's length.
-        let writer = try ArchiveWriter(path: partial, level: options.level, workers: 0, windowLog: 20)
+        let writer = try ArchiveWriter(
+            output: try repository.createArchive(source.archive), level: options.level, workers: 0, windowLog: 20)
         let packs = try PackWriter(store: store, level: options.level, workers: Int(options.workers))
         let manifest: Manifest
         let document: SegmentsDocument
         let written: (bytes: Int64, sha256: String)
         let vanished: [String]
         do {
-            let marker = try JSONParser.parse(try FileSystem.read(repository.path(Repository.markerFile)))
-            let key = Array((marker["id"]?.stringValue ?? "").utf8)
+            guard let id = repository.id else {
+                throw VeloError("\(repository.storage.describe(.config)): cannot read the repository's id", kind: .damaged)
+            }
+            let key = Array(id.utf8)
             var snapshot = SegmentedSnapshotWriter(
                 database: source.read.database, plan: source.plan, header: source.header,
                 partBytes: options.partBytes ?? ArchiveFormat.incrementalPartBytes,
@@ -61,7 +62,7 @@ extension Backup {
             throw error
         }
         let entry = try commit(
-            partial, to: source.archive, in: repository, header: source.header, manifest: manifest, written: written,
+            source.archive, in: repository, header: source.header, manifest: manifest, written: written,
             storedBytes: document.storedBytes, started: started, sequence: sequence)
         return source.result(entry, in: repository, vanished: vanished)
     }

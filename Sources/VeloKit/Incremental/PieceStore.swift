@@ -39,7 +39,7 @@ package final class PieceStore {
     package static func forArchive(_ archivePath: String) -> PieceStore? {
         var folder = (FileSystem.absolute(archivePath) as NSString).deletingLastPathComponent
         while folder != "/" && !folder.isEmpty {
-            if FileSystem.exists((folder as NSString).appendingPathComponent(Repository.markerFile)) {
+            if Repository.exists(at: folder) {
                 return PieceStore(storage: LocalStorage(root: folder))
             }
             folder = (folder as NSString).deletingLastPathComponent

@@ -1,7 +1,7 @@
 import Foundation
 
-/// Prune's mark and sweep over the pieces of incremental snapshots: every archive in `snapshots/` (catalogued
-/// or not yet) marks the segment lists its `segments.json` names (a patch's base too), each list marks its packs, and every piece
+/// Prune's mark and sweep over the pieces of incremental snapshots: every stored archive (catalogued or not
+/// yet) marks the segment lists its `segments.json` names (a patch's base too), each list marks its packs, and every piece
 /// nothing marks is deleted. Run under the repository lock, after the archives being removed are gone (or, for
 /// a dry run, with them excluded), so a piece is freed exactly when no remaining snapshot needs it.
 package enum PieceSweep {
@@ -18,7 +18,6 @@ package enum PieceSweep {
     /// it references is then unknown.
     @discardableResult
     package static func run(_ repository: Repository, excluding: Set<String> = [], dryRun: Bool = false) -> Result {
-        let fm = FileManager.default
         let storage = repository.storage
         let store = PieceStore(storage: storage)
         // Temporaries of writers that are gone first: a backup killed before its first piece leaves only those.
@@ -27,19 +26,22 @@ package enum PieceSweep {
         var lists = Set<String>()
         var packs = Set<String>()
         var marksComplete = true
-        let snapshots = repository.path("snapshots")
-        if let walker = fm.enumerator(atPath: snapshots) {
-            while let relative = walker.nextObject() as? String {
-                guard relative.hasSuffix(ArchiveFormat.fileExtension), !excluding.contains("snapshots/" + relative) else { continue }
-                do {
-                    let read = try SegmentedSnapshot.read((snapshots as NSString).appendingPathComponent(relative))
-                    for piece in read.segments?.listPieces ?? [] { lists.insert(piece) }
-                } catch {
-                    Diagnostics.warn(
-                        "\(snapshots)/\(relative): cannot read which pieces it uses (\(error)); no piece is deleted until it is removed or readable"
-                    )
-                    marksComplete = false
-                }
+        var archives: [StoredName] = []
+        do { try storage.list(.snapshot) { name, _ in if !excluding.contains(name.relativePath) { archives.append(name) } } } catch {
+            Diagnostics.warn("\(storage.location): cannot list the snapshots (\(error)); no piece is deleted")
+            return Result(files: [], bytes: 0, complete: false)
+        }
+        for archive in archives {
+            do {
+                let read = try SegmentedSnapshot.read(archive, in: repository)
+                for piece in read.segments?.listPieces ?? [] { lists.insert(piece) }
+            } catch StorageError.missing {
+                continue  // removed since the listing (only a reader runs without the lock)
+            } catch {
+                Diagnostics.warn(
+                    "\(storage.describe(archive)): cannot read which pieces it uses (\(error)); no piece is deleted until it is removed or readable"
+                )
+                marksComplete = false
             }
         }
         var packsComplete = marksComplete

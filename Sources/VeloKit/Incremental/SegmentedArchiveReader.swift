@@ -38,9 +38,19 @@ package final class SegmentedArchiveReader: EntryReading {
     /// The archive's format version (known after the first entry).
     package private(set) var version = 1
 
-    package init(path: String) throws {
-        self.path = path
-        reader = try ArchiveReader(path: path)
+    /// Where a version 2 archive's pieces are (asked only for one).
+    private let pieces: () -> PieceStore?
+
+    /// Reads the archive file at `path`; a version 2 archive's pieces are those of the repository folder above it.
+    package convenience init(path: String) throws {
+        try self.init(input: try ArchiveFileInput(path: path), pieces: { PieceStore.forArchive(path) })
+    }
+
+    /// Reads `input`; `pieces` gives a version 2 archive's pieces (nil: not in a repository).
+    package init(input: any ArchiveInput, pieces: @escaping () -> PieceStore?) throws {
+        path = input.description
+        self.pieces = pieces
+        reader = try ArchiveReader(input: input)
     }
 
     deinit { prefetcher?.stop() }
@@ -72,7 +82,7 @@ package final class SegmentedArchiveReader: EntryReading {
             let bytes = try reader.readAll(limit: ArchiveFormat.maxJSONEntryBytes)
             if let json = try? JSONParser.parse(bytes), json["version"]?.intValue == SegmentFormat.version {
                 version = SegmentFormat.version
-                guard let store = PieceStore.forArchive(path) else {
+                guard let store = pieces() else {
                     throw ArchiveDamage(
                         path: path, entry: nil,
                         reason:

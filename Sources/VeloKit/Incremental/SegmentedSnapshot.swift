@@ -7,7 +7,33 @@ package enum SegmentedSnapshot {
     /// The header and, for a version 2 archive, its segments document (nil for a version 1 archive).
     /// - Throws: `ArchiveDamage` when the archive's first entries cannot be read.
     package static func read(_ archivePath: String) throws -> (header: SnapshotHeader, segments: SegmentsDocument?) {
-        let reader = try ArchiveReader(path: archivePath)
+        try read(try ArchiveReader(path: archivePath))
+    }
+
+    /// `read(_:)` of a catalogued snapshot, through its repository's storage.
+    package static func read(
+        _ entry: CatalogEntry, in repository: Repository
+    ) throws -> (header: SnapshotHeader, segments: SegmentsDocument?) {
+        try read(repository.archiveName(of: entry), in: repository)
+    }
+
+    /// `read(_:)` of the archive `name` in a repository's storage.
+    package static func read(_ name: StoredName, in repository: Repository) throws -> (header: SnapshotHeader, segments: SegmentsDocument?)
+    {
+        let storage = repository.storage
+        return try read(try ArchiveReader(input: StoredArchiveInput(try storage.open(name), description: storage.describe(name))))
+    }
+
+    /// `read(_:)` of a selected snapshot.
+    package static func read(_ snapshot: SelectedSnapshot) throws -> (header: SnapshotHeader, segments: SegmentsDocument?) {
+        switch snapshot {
+        case .catalogued(let entry, let repository): return try read(entry, in: repository)
+        case .archive(let path): return try read(path)
+        }
+    }
+
+    private static func read(_ reader: ArchiveReader) throws -> (header: SnapshotHeader, segments: SegmentsDocument?) {
+        let archivePath = reader.path
         func damage(_ entry: String?, _ reason: String) -> ArchiveDamage { ArchiveDamage(path: archivePath, entry: entry, reason: reason) }
         guard let first = try reader.nextEntry(), first.path == ArchiveFormat.headerPath,
             first.size <= Int64(ArchiveFormat.maxJSONEntryBytes)
@@ -43,7 +69,7 @@ package enum SegmentedSnapshot {
     package static func previousFiles(in repository: Repository, sourcePath: String) -> (table: SegmentsDocument.Table, taken: Int64)? {
         for entry in repository.catalog.newestFirst(of: sourcePath) where (entry.files ?? 0) > 0 {
             if entry.verification?.ok == false { continue }  // known damaged: reuse nothing from it
-            guard let read = try? Self.read(repository.path(entry.archive)), let files = read.segments?.files else { continue }
+            guard let read = try? Self.read(entry, in: repository), let files = read.segments?.files else { continue }
             return (files, read.header.time)
         }
         return nil
@@ -56,11 +82,11 @@ package enum SegmentedSnapshot {
             if entry.verification?.ok == false { continue }  // known damaged: reuse nothing from it
             guard let detail = try? repository.catalog.detail(entry.id), detail.header.version == SegmentFormat.version else { continue }
             do {
-                let read = try Self.read(repository.path(entry.archive))
+                let read = try Self.read(entry, in: repository)
                 if let segments = read.segments { return (read.header, segments) }
             } catch {
                 Diagnostics.warn(
-                    "\(repository.path(entry.archive)): cannot read its segments (\(error)); the backup stores every segment anew")
+                    "\(repository.archiveLocation(of: entry)): cannot read its segments (\(error)); the backup stores every segment anew")
             }
             return nil
         }

@@ -21,7 +21,7 @@ public enum SnapshotExport {
     public static func run(_ snapshot: SelectedSnapshot, out: String, level: Int32 = 3) throws -> Result {
         guard !FileSystem.exists(out) else { throw VeloError("\(out): already exists; choose a new file") }
         let record = try snapshot.catalogRecord()
-        let path = snapshot.archivePath
+        let path = snapshot.archiveLocation
         let reader = try SegmentedArchiveReader(path: path)
         func damage(_ entry: String?, _ reason: String) -> ArchiveDamage { ArchiveDamage(path: path, entry: entry, reason: reason) }
         let temporary =

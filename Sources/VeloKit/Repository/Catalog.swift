@@ -1,14 +1,15 @@
 import Foundation
 
-/// The repository's catalog: one small JSON file per snapshot (`catalog/<id>.json`) plus its header and
-/// manifest (`catalog/<id>.manifest.json`). Listing, selection and retention read only this, never archives.
+/// The repository's catalog: one small JSON object per snapshot (`catalog/<id>.json`) plus its header and
+/// manifest (`catalog/<id>.manifest.json`), in the repository's storage. Listing, selection and retention read
+/// only this, never archives.
 public struct Catalog {
-    public let directory: String
+    let storage: any RepositoryStorage
 
-    init(directory: String) { self.directory = directory }
+    init(storage: any RepositoryStorage) { self.storage = storage }
 
-    func entryPath(_ id: String) -> String { (directory as NSString).appendingPathComponent("\(id).json") }
-    func detailPath(_ id: String) -> String { (directory as NSString).appendingPathComponent("\(id).manifest.json") }
+    /// Where a snapshot's entry is, for messages.
+    func entryLocation(_ id: String) -> String { storage.describe(.catalogEntry(id)) }
 
     /// A catalog entry that cannot be read (a truncated or edited file). It is reported, never fatal: the other
     /// snapshots stay usable and scheduled backups go on.
@@ -22,9 +23,18 @@ public struct Catalog {
     /// The snapshots a prune is removing (a marker in `trash/`): no reader lists them, even before the next
     /// writer finishes the removal.
     func pendingRemovals() -> Set<String> {
-        let trash = ((directory as NSString).deletingLastPathComponent as NSString).appendingPathComponent("trash")
-        let names = (try? FileManager.default.contentsOfDirectory(atPath: trash)) ?? []
-        return Set(names.filter { $0.hasSuffix(".json") && !$0.hasPrefix(".") }.map { String($0.dropLast(5)) })
+        var ids = Set<String>()
+        try? storage.list(.trash) { name, _ in ids.insert(String(name.name.dropLast(5))) }
+        return ids
+    }
+
+    /// The ids of the catalogued snapshots, readable or not, from the names alone.
+    func ids() throws -> Set<String> {
+        var ids = Set<String>()
+        try storage.list(.catalog) { name, _ in
+            if name.name.hasSuffix(".json") && !name.name.hasSuffix(".manifest.json") { ids.insert(String(name.name.dropLast(5))) }
+        }
+        return ids
     }
 
     /// Every catalogued snapshot, oldest first (ties by creation order, then id), and the entries that could not
@@ -40,16 +50,15 @@ public struct Catalog {
     /// only a summary of each needs no memory for the rest), and returns the entries that could not be read.
     /// Snapshots being removed are skipped.
     func forEachEntry(_ body: (CatalogEntry) -> Void) -> [DamagedEntry] {
-        let names = (try? FileManager.default.contentsOfDirectory(atPath: directory)) ?? []
         let removing = pendingRemovals()
         var damaged: [DamagedEntry] = []
-        for name in names where name.hasSuffix(".json") && !name.hasSuffix(".manifest.json") && !name.hasPrefix(".") {
-            let id = String(name.dropLast(5))
-            if removing.contains(id) { continue }
-            let path = (directory as NSString).appendingPathComponent(name)
+        for id in ((try? ids()) ?? []).sorted() where !removing.contains(id) {
+            let path = entryLocation(id)
             do {
                 let json: JSONValue
-                do { json = try JSONParser.parse(try FileSystem.read(path)) } catch {
+                do { json = try JSONParser.parse(try storage.load(.catalogEntry(id))) } catch StorageError.missing {
+                    continue  // removed since the listing
+                } catch {
                     throw VeloError("not valid JSON: \(error)")
                 }
                 body(try CatalogEntry(json: json, file: path))
@@ -64,9 +73,8 @@ public struct Catalog {
 
     /// One snapshot's entry, nil when it is not catalogued or cannot be read.
     func entry(_ id: String) -> CatalogEntry? {
-        let path = entryPath(id)
-        guard let bytes = try? FileSystem.read(path), let json = try? JSONParser.parse(bytes) else { return nil }
-        return try? CatalogEntry(json: json, file: path)
+        guard let bytes = try? storage.load(.catalogEntry(id)), let json = try? JSONParser.parse(bytes) else { return nil }
+        return try? CatalogEntry(json: json, file: entryLocation(id))
     }
 
     /// The catalogued snapshots of one source, newest first, read lazily: from the catalog cache when it is
@@ -90,15 +98,15 @@ public struct Catalog {
         return (try entries().map(\.sequence).max() ?? 0) + 1
     }
 
-    /// The cache of this catalog, by source (`cache/` beside `catalog/`).
-    var index: CatalogIndex { CatalogIndex(root: (directory as NSString).deletingLastPathComponent) }
+    /// The cache of this catalog, by source (in the storage's cache folder).
+    package var index: CatalogIndex { CatalogIndex(catalog: self) }
 
     /// Writes (or replaces) an entry with its header and manifest. The detail file is written first, so an
     /// entry that exists always has its detail.
     func write(_ entry: CatalogEntry, header: SnapshotHeader, manifest: Manifest) throws {
         let detail = JSONValue.object([("header", header.json), ("manifest", manifest.json)])
         try index.updating {
-            try FileSystem.writeAtomically(Array(JSONWriter.string(detail).utf8), to: detailPath(entry.id))
+            try storage.save(.catalogDetail(entry.id), Array(JSONWriter.string(detail).utf8))
             try store(entry)
             return [(entry.sourcePath, entry.sourceKind, entry.id, entry)]
         }
@@ -113,14 +121,14 @@ public struct Catalog {
     }
 
     private func store(_ entry: CatalogEntry) throws {
-        try FileSystem.writeAtomically(Array(JSONWriter.string(entry.json, pretty: true).utf8), to: entryPath(entry.id))
+        try storage.save(.catalogEntry(entry.id), Array(JSONWriter.string(entry.json, pretty: true).utf8))
     }
 
     /// The header and manifest recorded for a snapshot.
     /// - Throws: `.io` when the detail file cannot be read, `.damaged` when it is malformed.
     public func detail(_ id: String) throws -> (header: SnapshotHeader, manifest: Manifest) {
-        let path = detailPath(id)
-        let json = try JSONParser.parse(try FileSystem.read(path))
+        let path = storage.describe(.catalogDetail(id))
+        let json = try JSONParser.parse(try storage.load(.catalogDetail(id)))
         guard let header = json["header"], let manifest = json["manifest"] else {
             throw VeloError("\(path): catalog detail is malformed")
         }
@@ -129,13 +137,13 @@ public struct Catalog {
 
     /// Removes an entry: the entry file first, so a half-done removal never lists a snapshot without detail.
     func remove(_ id: String) {
-        let path = entryPath(id)
         // The entry is read first so the cache knows which source lost a snapshot.
-        let removed = (try? FileSystem.read(path)).flatMap { try? JSONParser.parse($0) }.flatMap { try? CatalogEntry(json: $0, file: path) }
+        let removed = (try? storage.load(.catalogEntry(id))).flatMap { try? JSONParser.parse($0) }.flatMap {
+            try? CatalogEntry(json: $0, file: entryLocation(id))
+        }
         try? index.updating {
-            unlink(path)
-            unlink(detailPath(id))
-            FileSystem.syncDirectory(directory)
+            try storage.remove(.catalogEntry(id))
+            try storage.remove(.catalogDetail(id))
             return [(removed?.sourcePath ?? "", removed?.sourceKind ?? "", id, nil)]
         }
     }

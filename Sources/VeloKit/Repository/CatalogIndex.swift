@@ -3,24 +3,32 @@ import Foundation
 /// A cache of the catalog grouped by source, so that `velo status`, `velo run` and the next snapshot's sequence
 /// number cost milliseconds over hundreds of thousands of snapshots instead of reading every `catalog/<id>.json`.
 ///
-/// Layout (all under `cache/`, which may be deleted at any time; velo rebuilds it from the catalog):
+/// Layout (all under the storage's cache folder, `cache/` of a local repository, which may be deleted at any
+/// time; velo rebuilds it from the catalog):
 /// - `cache/catalog.json`: the catalog folder's modification time the cache describes, the highest sequence
 ///   number and the damaged entries;
 /// - `cache/catalog/<key>.ndjson`: one file per source: a summary line, then one line per snapshot.
 ///
-/// The catalog stays the truth. The cache is trusted only while the catalog folder's modification time is the
-/// one it records: every catalog change renames or removes a file in that folder. velo's writers (which hold the
-/// repository lock) update the cache after each change they make when it was current before it; anything else
+/// The catalog stays the truth. The cache is trusted only while the storage's change stamp of the catalog (a
+/// local folder's modification time) is the one it records; a storage without stamps keeps no cache. velo's
+/// writers (which hold the repository lock) update the cache after each change they make when it was current before it; anything else
 /// (an older velo, a crash between the two steps, a hand edit) leaves it stale and the next reader rebuilds it.
 /// Writes to the cache are serialized by `cache/lock` (flock), which is never held for longer than a rewrite.
 package struct CatalogIndex {
-    package let root: String
+    let catalog: Catalog
+    /// The cache folder; nil when the storage has none (nothing is cached). A storage without change stamps
+    /// never has a current cache either.
+    private let cache: String?
 
-    package init(root: String) { self.root = root }
+    package init(catalog: Catalog) {
+        self.catalog = catalog
+        cache = catalog.storage.cacheDirectory
+    }
 
-    var folder: String { (root as NSString).appendingPathComponent("cache/catalog") }
-    var statePath: String { (root as NSString).appendingPathComponent("cache/catalog.json") }
-    var catalogFolder: String { (root as NSString).appendingPathComponent("catalog") }
+    var folder: String { ((cache ?? "/nonexistent") as NSString).appendingPathComponent("catalog") }
+    var statePath: String { ((cache ?? "/nonexistent") as NSString).appendingPathComponent("catalog.json") }
+    /// The catalog's change stamp now.
+    private func stamp() -> String? { cache == nil ? nil : catalog.storage.changeStamp(.catalog) }
 
     /// One snapshot as the cache keeps it.
     package struct Snapshot: Equatable, Sendable {
@@ -96,7 +104,7 @@ package struct CatalogIndex {
     /// Every source's summary and the damaged catalog entries, from the cache when it is current, otherwise
     /// from a scan of the catalog (which then refreshes the cache, when the repository is writable).
     package func summaries() -> (sources: [SourceSummary], damaged: [Catalog.DamagedEntry], fromCache: Bool) {
-        let removing = Catalog(directory: catalogFolder).pendingRemovals()
+        let removing = catalog.pendingRemovals()
         if let state = currentState(), removing.isEmpty, let sources = readSummaries() {
             return (sources, state.damaged, true)
         }
@@ -106,7 +114,7 @@ package struct CatalogIndex {
 
     /// One source's snapshots, oldest first, when the cache is current (nil otherwise: read the catalog).
     package func snapshots(of source: String) -> [Snapshot]? {
-        guard currentState() != nil, Catalog(directory: catalogFolder).pendingRemovals().isEmpty else { return nil }
+        guard currentState() != nil, catalog.pendingRemovals().isEmpty else { return nil }
         guard FileSystem.exists(shardPath(source)) else { return [] }
         return readShard(source: source)?.sorted(by: Snapshot.older)
     }
@@ -116,7 +124,7 @@ package struct CatalogIndex {
 
     /// The state, if the cache describes the catalog as it is now.
     func currentState() -> State? {
-        guard let stamp = Self.stamp(catalogFolder),
+        guard let stamp = stamp(),
             let bytes = try? FileSystem.read(statePath), let json = try? JSONParser.parse(bytes),
             let state = State(json: json), state.catalogStamp == stamp
         else { return nil }
@@ -140,22 +148,22 @@ package struct CatalogIndex {
 
     /// Scans the whole catalog and, when nothing changed during the scan, writes the cache.
     func rebuild(save: Bool = true) -> (sources: [SourceSummary], damaged: [Catalog.DamagedEntry]) {
-        let before = Self.stamp(catalogFolder)
+        let before = stamp()
         var bySource: [String: (kind: String, snapshots: [Snapshot])] = [:]
         var maxSequence = 0
         // One entry at a time: only the small per-snapshot record is kept, whatever the catalog's size.
-        let damaged = Catalog(directory: catalogFolder).forEachEntry { entry in
+        let damaged = catalog.forEachEntry { entry in
             bySource[entry.sourcePath, default: (entry.sourceKind, [])].snapshots.append(Snapshot(entry))
             maxSequence = max(maxSequence, entry.sequence)
         }
         let sources = bySource.keys.sorted().map { SourceSummary(source: $0, kind: bySource[$0]!.kind, snapshots: bySource[$0]!.snapshots) }
         // Persist only what is surely current: the catalog did not change while it was read, and its last change
         // is old enough that a later one cannot carry the same modification time (git's "racily clean" rule).
-        if save, let before, before == Self.stamp(catalogFolder), Self.isSettled(before),
-            Catalog(directory: catalogFolder).pendingRemovals().isEmpty
+        if save, let before, before == stamp(), Self.isSettled(before),
+            catalog.pendingRemovals().isEmpty
         {
             try? withCacheLock {
-                guard Self.stamp(catalogFolder) == before else { return }
+                guard stamp() == before else { return }
                 try? FileManager.default.removeItem(atPath: folder)
                 try FileSystem.createDirectory(folder)
                 for (path, group) in bySource {
@@ -181,7 +189,7 @@ package struct CatalogIndex {
             try withCacheLock {
                 lockedState = currentState()
                 applied = try change()
-                guard var state = lockedState, let after = Self.stamp(catalogFolder) else { return }
+                guard var state = lockedState, let after = stamp() else { return }
                 do {
                     for source in Set(applied.map(\.source)) where !source.isEmpty {
                         let kind = applied.first { $0.source == source }!.kind
@@ -254,7 +262,7 @@ package struct CatalogIndex {
     /// Runs `body` holding `cache/lock`; throws `CacheLockUnavailable` when the cache folder cannot be written
     /// (a read-only repository: the cache is then simply not kept).
     private func withCacheLock(_ body: () throws -> Void) throws {
-        let cache = (root as NSString).appendingPathComponent("cache")
+        guard let cache else { throw CacheLockUnavailable() }
         if !FileSystem.isDirectory(cache) {
             try? FileManager.default.createDirectory(
                 atPath: cache, withIntermediateDirectories: false, attributes: [.posixPermissions: 0o700])
@@ -267,13 +275,6 @@ package struct CatalogIndex {
         }
         defer { flock(fd, LOCK_UN) }
         try body()
-    }
-
-    /// The modification time of a folder, to the nanosecond, as text; nil when it cannot be read.
-    static func stamp(_ path: String) -> String? {
-        var info = stat()
-        guard stat(path, &info) == 0 else { return nil }
-        return "\(info.st_mtim.tv_sec).\(info.st_mtim.tv_nsec)"
     }
 
     /// Whether a modification time is at least two seconds in the past.

@@ -1,118 +1,100 @@
 import Foundation
 
-/// A folder of snapshots:
+/// A repository of snapshots, in a `RepositoryStorage` (a local folder today):
 ///
 ///     velo-repository.json                       format name, version, id
 ///     snapshots/YYYY/MM/<time>-<id>.tar.zst      archives (mode 0600)
 ///     catalog/<id>.json, <id>.manifest.json      what each archive holds
-///     locks/exclusive.json                       the writer's lock
-///     tmp/                                       scratch files (diff buckets, transfer exports of snapshots)
+///     locks/exclusive.json, locks/round.json     the writers' and the rounds' locks
+///     trash/<id>.json                            removals in progress
+///     data/packs/, data/lists/                   pieces of incremental snapshots
 ///
-/// Archives are written under a hidden `.partial` name, fsynced, renamed, then catalogued.
+/// Everything goes through the storage by typed names (`StoredName`); nothing here builds a path. An archive
+/// is written aside and appears under its name only when complete, then it is catalogued.
 public final class Repository {
-    public static let markerFile = "velo-repository.json"
     public static let formatName = "velo-repository"
 
-    /// The absolute path of the repository folder.
+    /// Where the repository is, for messages (the absolute path of a local repository's folder).
     public let root: String
     public let catalog: Catalog
-    /// Where the repository's objects are stored (`RepositoryStorage`): the pieces of incremental snapshots go
-    /// through it; archives, the catalog and locks are still read and written in the folder directly.
+    /// Where the repository's objects are stored.
     public let storage: any RepositoryStorage
     /// How long a writer waits for another velo's lock before failing (`--retry-lock`): overlapping cron jobs
     /// wait instead of failing. Zero fails at once.
     public var lockWait: Duration = .zero
 
-    private init(root: String) {
-        self.root = root
-        catalog = Catalog(directory: (root as NSString).appendingPathComponent("catalog"))
-        storage = LocalStorage(root: root)
+    private init(storage: any RepositoryStorage) {
+        self.storage = storage
+        root = storage.location
+        catalog = Catalog(storage: storage)
     }
 
-    /// Opens the repository at `path`. With `create`, a missing or empty folder becomes a new repository.
+    /// Opens the repository in the folder at `path`. With `create`, a missing or empty folder becomes a new
+    /// repository.
     /// - Throws: `VeloError` (`.input`) when `path` is not a repository (or a non-empty folder with `create`),
     ///   `.damaged` for an unreadable marker, `.io` when the folder cannot be made.
     public static func open(_ path: String, create: Bool = false) throws -> Repository {
         let root = FileSystem.absolute(path)
-        let marker = (root as NSString).appendingPathComponent(markerFile)
-        if FileSystem.exists(marker) {
-            let json: JSONValue
-            do { json = try JSONParser.parse(try FileSystem.read(marker)) } catch {
-                throw VeloError("\(marker): not a valid repository marker (\(error))")
-            }
-            guard json["format"]?.stringValue == formatName else { throw VeloError("\(marker): not a velo repository marker") }
-            guard let version = json["version"]?.intValue, version == 1 else {
-                throw VeloError(
-                    "\(root): repository format version \(json["version"].map { JSONWriter.string($0) } ?? "?") is newer than this velo reads"
-                )
-            }
-            // A creation killed after the marker left some folders unmade: make them now.
-            for sub in layoutFolders where !FileSystem.isDirectory((root as NSString).appendingPathComponent(sub)) {
-                try FileSystem.createDirectory((root as NSString).appendingPathComponent(sub), durable: true)
-            }
-            return Repository(root: root)
-        }
         if FileSystem.exists(root) && !FileSystem.isDirectory(root) { throw VeloError("\(root): is a file, not a repository folder") }
-        guard create else {
-            throw VeloError("\(root): not a velo repository (no \(markerFile))", remedy: .createRepository(path: path))
+        let storage = LocalStorage(root: root)
+        if try storage.stat(.config) == nil && create {
+            if FileSystem.isDirectory(root), let contents = try? FileManager.default.contentsOfDirectory(atPath: root),
+                !contents.filter({ !$0.hasPrefix(".") }).isEmpty
+            {
+                throw VeloError("\(root): folder is not empty and not a velo repository; choose an empty or new folder")
+            }
+            try FileSystem.createDirectory(root, durable: true)
         }
-        if FileSystem.isDirectory(root), let contents = try? FileManager.default.contentsOfDirectory(atPath: root),
-            !contents.filter({ !$0.hasPrefix(".") }).isEmpty
-        {
-            throw VeloError("\(root): folder is not empty and not a velo repository; choose an empty or new folder")
-        }
-        // The marker first, then the folders: a creation killed at any point is either nothing (an empty folder,
-        // or one holding only a hidden temporary file) or a repository whose missing folders the next open makes.
-        try FileSystem.createDirectory(root, durable: true)
-        var random = SystemRandomNumberGenerator()
-        let marker1 = JSONValue.object([
-            ("format", .string(formatName)), ("version", .int(1)),
-            ("id", .string(SnapshotID.random(using: &random))), ("created", .string(Timestamp.iso8601(Timestamp.now))),
-        ])
-        try FileSystem.writeAtomically(Array(JSONWriter.string(marker1, pretty: true).utf8), to: marker)
-        for sub in layoutFolders {
-            try FileSystem.createDirectory((root as NSString).appendingPathComponent(sub), durable: true)
-        }
-        return Repository(root: root)
+        let repository = try open(storage: storage, create: create, named: path)
+        try storage.makeLayout()
+        return repository
     }
 
-    /// The folders of a repository, made when it is created (and by the next open, if a creation was killed).
-    static let layoutFolders = ["snapshots", "catalog", "locks", "tmp"]
+    /// Opens the repository in `storage`; with `create`, storage without a repository becomes one (its
+    /// identity is written only if absent, so two creators agree on one).
+    /// - Parameter named: how the user named it, for the advice to create one.
+    public static func open(storage: any RepositoryStorage, create: Bool = false, named: String? = nil) throws -> Repository {
+        let marker = storage.describe(.config)
+        let bytes: [UInt8]
+        do { bytes = try storage.load(.config) } catch StorageError.missing {
+            guard create else {
+                throw VeloError(
+                    "\(storage.location): not a velo repository (no \(StoredName.config.relativePath))",
+                    remedy: .createRepository(path: named ?? storage.location))
+            }
+            var random = SystemRandomNumberGenerator()
+            let identity = JSONValue.object([
+                ("format", .string(formatName)), ("version", .int(1)),
+                ("id", .string(SnapshotID.random(using: &random))), ("created", .string(Timestamp.iso8601(Timestamp.now))),
+            ])
+            _ = try storage.saveIfAbsent(.config, Array(JSONWriter.string(identity, pretty: true).utf8))
+            return try open(storage: storage, create: false, named: named)
+        }
+        let json: JSONValue
+        do { json = try JSONParser.parse(bytes) } catch {
+            throw VeloError("\(marker): not a valid repository marker (\(error))")
+        }
+        guard json["format"]?.stringValue == formatName else { throw VeloError("\(marker): not a velo repository marker") }
+        guard let version = json["version"]?.intValue, version == 1 else {
+            throw VeloError(
+                "\(storage.location): repository format version \(json["version"].map { JSONWriter.string($0) } ?? "?") is newer than this velo reads"
+            )
+        }
+        return Repository(storage: storage)
+    }
 
-    /// Whether `path` holds a repository.
+    /// Whether the folder at `path` holds a repository.
     public static func exists(at path: String) -> Bool {
-        FileSystem.exists((FileSystem.absolute(path) as NSString).appendingPathComponent(markerFile))
+        (try? LocalStorage(root: FileSystem.absolute(path)).stat(.config)) != nil
     }
 
-    /// The absolute path of `relative` inside the repository (catalog entries name archives relative to the root).
-    public func path(_ relative: String) -> String { (root as NSString).appendingPathComponent(relative) }
-
-    /// Where a snapshot's archive goes, relative to the root.
-    func archivePath(id: String, time: Int64) -> String {
-        let stamp = Timestamp.format(time)  // 2026-11-27 10:11:15
-        let year = stamp.prefix(4), month = stamp.dropFirst(5).prefix(2)
-        let compact = stamp.replacingOccurrences(of: "-", with: "").replacingOccurrences(of: ":", with: "").replacingOccurrences(
-            of: " ", with: "T")
-        return "snapshots/\(year)/\(month)/\(compact)Z-\(id)\(ArchiveFormat.fileExtension)"
+    /// The repository's id (from `velo-repository.json`), nil when it cannot be read.
+    package var id: String? {
+        (try? storage.load(.config)).flatMap { try? JSONParser.parse($0) }?["id"]?.stringValue
     }
 
-    /// The snapshot id in an archive's name (`…/20261127T101115Z-<id>.tar.zst`), nil for another name.
-    static func snapshotID(archive relative: String) -> String? {
-        let name = (relative as NSString).lastPathComponent
-        guard name.hasSuffix(ArchiveFormat.fileExtension), let dash = name.lastIndex(of: "-") else { return nil }
-        let id = String(name[name.index(after: dash)...].dropLast(ArchiveFormat.fileExtension.count))
-        return SnapshotID.isValid(id) ? id : nil
-    }
-
-    /// The hidden name an archive is written under until it is complete.
-    func partialPath(for relative: String) -> String {
-        let full = path(relative)
-        return ((full as NSString).deletingLastPathComponent as NSString)
-            .appendingPathComponent(".\((full as NSString).lastPathComponent).partial")
-    }
-
-    /// Folder for temporary database copies.
-    var temporaryDirectory: String { path("tmp") }
+    /// A folder on this machine for scratch files (diff buckets, transfer exports of snapshots).
+    var temporaryDirectory: String { storage.scratchDirectory }
 
     /// Takes the writer's lock and cleans up what an interrupted writer left: partial archives and temporary
     /// copies are deleted; a complete archive that was renamed but not yet catalogued is catalogued.
@@ -122,7 +104,7 @@ public final class Repository {
         let deadline = ContinuousClock.now + (wait ?? lockWait)
         while true {
             do {
-                let lock = try RepositoryLock.acquire(root: root, command: command)
+                let lock = try RepositoryLock.acquire(storage: storage, command: command)
                 try recover()
                 return lock
             } catch RepositoryLock.Failure.held(let repository, let owner) {
@@ -144,115 +126,89 @@ public final class Repository {
     }
 
     /// The owner of the lock, when the repository is locked.
-    public var lockOwner: RepositoryLock.Owner? { RepositoryLock.current(root: root) }
+    public var lockOwner: RepositoryLock.Owner? { RepositoryLock.current(storage: storage) }
 
     /// Breaks the lock. Refuses a lock whose owner is alive unless `force`.
     /// - Returns: the owner of the lock that was removed, nil when the repository was not locked.
     /// - Throws: `VeloError` when the owner is alive (or on another host) and `force` is false.
     public func unlock(force: Bool) throws -> RepositoryLock.Owner? {
-        let path = self.path("locks/exclusive.json")
-        guard FileSystem.exists(path) else { return nil }
+        guard try storage.stat(.exclusiveLock) != nil else { return nil }
         let owner = lockOwner
         if let owner, !owner.isGone, !force {
             throw VeloError(
                 "\(root): the lock belongs to \(owner.summary), which is still running (or on another host)",
                 remedy: .forceUnlock(repository: root))
         }
-        unlink(path)
+        try storage.remove(.exclusiveLock)
         return owner
     }
 
     /// Removes a snapshot: a marker in `trash/` first, then its catalog entry, then its archive, then the
     /// marker. `recover` completes a removal that was interrupted.
     func remove(_ entry: CatalogEntry) throws {
-        let trash = path("trash")
-        try FileSystem.createDirectory(trash, durable: true)
-        let marker = (trash as NSString).appendingPathComponent("\(entry.id).json")
+        let marker = StoredName.trash(entry.id)
         let json = JSONValue.object([("id", .string(entry.id)), ("archive", .string(entry.archive))])
-        try FileSystem.writeAtomically(Array(JSONWriter.string(json).utf8), to: marker)
+        try storage.save(marker, Array(JSONWriter.string(json).utf8))
         catalog.remove(entry.id)
-        unlink(path(entry.archive))
-        FileSystem.syncDirectory((path(entry.archive) as NSString).deletingLastPathComponent)
-        unlink(marker)
+        if let name = StoredName.parse(entry.archive, as: .snapshot) { try storage.remove(name) }
+        try storage.remove(marker)
     }
 
     /// Finishes removals that a killed prune left half done; returns the archives that were being removed.
     func completeRemovals() -> Set<String> {
-        let trash = path("trash")
+        var markers: [StoredName] = []
+        try? storage.list(.trash) { name, _ in markers.append(name) }
         var archives = Set<String>()
-        for name in (try? FileManager.default.contentsOfDirectory(atPath: trash)) ?? [] where name.hasSuffix(".json") {
-            let marker = (trash as NSString).appendingPathComponent(name)
-            guard let json = try? JSONParser.parse(try FileSystem.read(marker)), let id = json["id"]?.stringValue,
+        for marker in markers {
+            guard let json = try? JSONParser.parse(try storage.load(marker)), let id = json["id"]?.stringValue,
                 let archive = json["archive"]?.stringValue
             else { continue }
             catalog.remove(id)
-            unlink(path(archive))
+            if let name = StoredName.parse(archive, as: .snapshot) { try? storage.remove(name) }
             archives.insert(archive)
-            unlink(marker)
+            try? storage.remove(marker)
         }
         return archives
     }
 
     func recover() throws {
-        let fm = FileManager.default
         _ = completeRemovals()
-        for name in (try? fm.contentsOfDirectory(atPath: temporaryDirectory)) ?? [] {
-            try? fm.removeItem(atPath: (temporaryDirectory as NSString).appendingPathComponent(name))
-        }
-        // Files a killed velo was writing aside (`.x.json.tmp-<pid>`, `exclusive.json.new-<pid>`): only a live
-        // process can still rename them into place, so those of a process that is gone are litter.
-        for folder in ["", "catalog", "trash", "locks"] {
-            let directory = path(folder)
-            for name in (try? fm.contentsOfDirectory(atPath: directory)) ?? [] where TemporaryFile.isLitter(name) {
-                unlink((directory as NSString).appendingPathComponent(name))
-                Diagnostics.info("\((directory as NSString).appendingPathComponent(name)): removed, left by a velo that is gone")
-            }
-        }
-        // Which archives are catalogued: from the file names alone when the catalog cache is current (this runs
-        // on every lock, so it must not read a large catalog in full), from every entry otherwise.
-        let isCatalogued: (String) -> Bool
+        storage.removeScratch()
+        // What a killed velo was writing aside (archives, catalog entries, markers, lock files): only a live
+        // process can still put them in place, so those of a process that is gone are litter.
+        for kind in [StoredKind.config, .catalog, .trash, .lock, .snapshot] { _ = try? storage.removeLeftovers(kind) }
+        // Which archives are catalogued: from the names alone when the catalog cache is current (this runs on
+        // every lock, so it must not read a large catalog in full), from every entry otherwise.
+        let isCatalogued: (StoredName) -> Bool
         let damagedIDs: Set<String>
         if let state = catalog.index.currentState() {
-            let names = (try? fm.contentsOfDirectory(atPath: catalog.directory)) ?? []
-            let ids = Set(
-                names.filter { $0.hasSuffix(".json") && !$0.hasSuffix(".manifest.json") && !$0.hasPrefix(".") }.map {
-                    String($0.dropLast(5))
-                })
+            let ids = (try? catalog.ids()) ?? []
             damagedIDs = Set(state.damaged.map(\.id))
-            isCatalogued = { relative in
-                guard let id = Self.snapshotID(archive: relative) else { return false }
+            isCatalogued = { name in
+                guard let id = name.snapshotID else { return false }
                 return ids.contains(id) && !damagedIDs.contains(id)
             }
         } else {
             let (entries, damaged) = catalog.scan()
             let catalogued = Set(entries.map(\.archive))
             damagedIDs = Set(damaged.map(\.id))
-            isCatalogued = { catalogued.contains($0) }
+            isCatalogued = { catalogued.contains($0.relativePath) }
         }
-        let snapshots = path("snapshots")
-        guard let walker = fm.enumerator(atPath: snapshots) else { return }
-        var orphans: [String] = []
-        while let relative = walker.nextObject() as? String {
-            let name = (relative as NSString).lastPathComponent
-            if name.hasSuffix(".partial") {
-                unlink((snapshots as NSString).appendingPathComponent(relative))
-            } else if name.hasSuffix(ArchiveFormat.fileExtension) && !isCatalogued("snapshots/" + relative) {
-                orphans.append("snapshots/" + relative)
-            }
-        }
-        for relative in orphans {
-            // Renamed into place only after fsync, so it is complete; catalogue it if it reads back sound. This also
+        var orphans: [StoredName] = []
+        try? storage.list(.snapshot) { name, _ in if !isCatalogued(name) { orphans.append(name) } }
+        for name in orphans.sorted(by: { $0.name < $1.name }) {
+            // Committed only when complete, so it is whole; catalogue it if it reads back sound. This also
             // rebuilds a damaged catalog entry from its archive.
-            if let audit = try? ArchiveAudit.run(path: path(relative)), audit.problems.isEmpty, let header = audit.header,
-                let manifest = audit.manifest
+            if let audit = try? ArchiveAudit.run(path: storage.describe(name), open: { try self.archiveReader(name) }),
+                audit.problems.isEmpty, let header = audit.header, let manifest = audit.manifest
             {
                 let entry = CatalogEntry(
-                    snapshot: header, manifest: manifest, archive: relative, bytes: audit.archiveBytes,
+                    snapshot: header, manifest: manifest, archive: name.relativePath, bytes: audit.archiveBytes,
                     sha256: audit.archiveSHA256, seconds: 0, sequence: try catalog.nextSequence())
                 try catalog.write(entry, header: header, manifest: manifest)
                 if damagedIDs.contains(header.id) {
                     Diagnostics.warn(
-                        "\(catalog.entryPath(header.id)): the damaged catalog entry was rebuilt from its archive, which verified sound")
+                        "\(catalog.entryLocation(header.id)): the damaged catalog entry was rebuilt from its archive, which verified sound")
                 }
             }
         }

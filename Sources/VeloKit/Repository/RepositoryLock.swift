@@ -1,10 +1,11 @@
 import Foundation
 
-/// The exclusive lock writers (backup, prune, restore's safety snapshot) take on a repository: the file
-/// `locks/exclusive.json`, created only if absent, naming its owner. A lock left by a process that is gone
-/// (same host, no such pid) is stale: the next writer reports it and takes it over, as restic does, so a killed
-/// backup never blocks the next one. A live owner, or one on another host, is never overridden; `velo unlock`
-/// removes a stale lock, and `--force` any lock.
+/// A lock on a repository: an object of kind `lock` (`exclusive.json` for writers: backup, prune, restore's
+/// safety snapshot; `round.json` for `velo run` rounds), created only if absent, naming its owner. A lock left
+/// by a process that is gone (same host, no such pid) is stale: the next taker reports it and takes it over, as
+/// restic does, so a killed backup never blocks the next one. The takeover removes the stale lock only while it
+/// is unchanged (`removeIfUnchanged`), so of two takers exactly one wins. A live owner, or one on another host,
+/// is never overridden; `velo unlock` removes a stale lock, and `--force` any lock.
 public final class RepositoryLock {
     /// Who holds a lock.
     public struct Owner: Equatable, Sendable {
@@ -69,85 +70,58 @@ public final class RepositoryLock {
         }
     }
 
-    public let path: String
+    /// The lock object.
+    public let name: StoredName
     public let owner: Owner
     /// The owner of a stale lock this lock replaced, to be reported.
     public private(set) var replacedStaleOwner: Owner?
+    private let storage: any RepositoryStorage
+    /// What this lock's object holds: it is released only while it still holds exactly this.
+    private let bytes: [UInt8]
     private var released = false
 
-    private init(path: String, owner: Owner) {
-        self.path = path
+    private init(storage: any RepositoryStorage, name: StoredName, owner: Owner, bytes: [UInt8]) {
+        self.storage = storage
+        self.name = name
         self.owner = owner
+        self.bytes = bytes
     }
 
     deinit { release() }
 
-    /// Takes the lock of the repository at `root` for `command`, or throws `Failure`.
-    /// Velo processes decide under a short `flock` on `locks/guard`, so two of them can never both take over the
-    /// same stale lock; the lock file appears with its content at once (written aside, then hard-linked).
-    static func acquire(root: String, command: String) throws -> RepositoryLock {
-        let directory = (root as NSString).appendingPathComponent("locks")
-        try FileSystem.createDirectory(directory)
-        let path = (directory as NSString).appendingPathComponent("exclusive.json")
+    /// Takes the lock `name` of the repository in `storage` for `command`, or throws `Failure`.
+    static func acquire(storage: any RepositoryStorage, name: StoredName = .exclusiveLock, command: String) throws -> RepositoryLock {
         let owner = Owner(pid: getpid(), host: FileSystem.hostName, time: Timestamp.now, command: command)
-        let guardFile = try Guard(directory: directory)
-        defer { guardFile.unlock() }
+        let bytes = Array(JSONWriter.string(owner.json).utf8)
         var replaced: Owner?
-        if FileSystem.exists(path) {
-            guard let existing = current(root: root) else { throw Failure.unreadable(repository: root, path: path) }
-            guard existing.isGone else { throw Failure.held(repository: root, owner: existing) }
-            unlink(path)
-            replaced = existing
+        // Each turn either takes the lock, fails, or removes a stale lock that was still there: a few turns at most.
+        for _ in 0..<16 {
+            if try storage.saveIfAbsent(name, bytes) {
+                let lock = RepositoryLock(storage: storage, name: name, owner: owner, bytes: bytes)
+                lock.replacedStaleOwner = replaced
+                return lock
+            }
+            let existingBytes: [UInt8]
+            do { existingBytes = try storage.load(name) } catch StorageError.missing { continue }  // released meanwhile
+            guard let existing = (try? JSONParser.parse(existingBytes)).flatMap(Owner.init(json:)) else {
+                throw Failure.unreadable(repository: storage.location, path: name.relativePath)
+            }
+            guard existing.isGone else { throw Failure.held(repository: storage.location, owner: existing) }
+            if try storage.removeIfUnchanged(name, expected: existingBytes) { replaced = existing }
         }
-        let aside = path + ".new-\(getpid())"
-        unlink(aside)
-        try FileSystem.writeAtomically(Array(JSONWriter.string(owner.json).utf8), to: aside)
-        defer { unlink(aside) }
-        guard link(aside, path) == 0 else {
-            if errno == EEXIST, let winner = current(root: root) { throw Failure.held(repository: root, owner: winner) }
-            throw VeloError("\(path): cannot create lock: \(String(cString: strerror(errno)))")
-        }
-        FileSystem.syncDirectory(directory)
-        let lock = RepositoryLock(path: path, owner: owner)
-        lock.replacedStaleOwner = replaced
-        return lock
+        throw VeloError("\(storage.location): \(name.relativePath) keeps changing; another velo is taking the lock", kind: .locked)
     }
 
-    /// A short-lived exclusive `flock` that serialises lock decisions between velo processes.
-    struct Guard {
-        let fd: Int32
-
-        init(directory: String) throws {
-            let path = (directory as NSString).appendingPathComponent("guard")
-            fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0o600)
-            guard fd >= 0 else { throw VeloError("\(path): cannot open: \(String(cString: strerror(errno)))") }
-            while flock(fd, LOCK_EX) != 0 && errno == EINTR {}
-        }
-
-        func unlock() {
-            flock(fd, LOCK_UN)
-            close(fd)
-        }
-    }
-
-    /// The owner of the repository's lock, if it is locked.
-    static func current(root: String) -> Owner? {
-        let path = (root as NSString).appendingPathComponent("locks/exclusive.json")
-        guard let bytes = try? FileSystem.read(path), let json = try? JSONParser.parse(bytes) else { return nil }
+    /// The owner of the lock `name`, if the repository is locked.
+    static func current(storage: any RepositoryStorage, name: StoredName = .exclusiveLock) -> Owner? {
+        guard let bytes = try? storage.load(name), let json = try? JSONParser.parse(bytes) else { return nil }
         return Owner(json: json)
     }
 
-    /// Releases the lock (also on deinit), only if the lock file is still this owner's.
+    /// Releases the lock (also on deinit), only if the lock object is still this owner's.
     public func release() {
         guard !released else { return }
         released = true
-        let root = ((path as NSString).deletingLastPathComponent as NSString).deletingLastPathComponent
-        guard let guardFile = try? Guard(directory: (path as NSString).deletingLastPathComponent) else { return }
-        defer { guardFile.unlock() }
-        if let current = RepositoryLock.current(root: root), current.pid == owner.pid, current.host == owner.host,
-            current.time == owner.time
-        {
-            unlink(path)
-        }
+        _ = try? storage.removeIfUnchanged(name, expected: bytes)
     }
 }

@@ -25,7 +25,7 @@ package struct SnapshotListing: Encodable, Sendable, Equatable {
         collections = e.collections
         rows = e.totalRows
         bytes = e.addedBytes
-        archive = repository.path(e.archive)
+        archive = repository.archiveLocation(of: e)
         verified = e.verification.map { Timestamp.iso8601($0.time) }
         verifiedOK = e.verification?.ok
         tenant = e.app.map { $0.tenantName ?? "landlord" }

@@ -6,11 +6,28 @@ public enum SelectedSnapshot {
     case catalogued(CatalogEntry, repository: Repository)
     case archive(path: String)
 
-    /// The archive file to read.
-    public var archivePath: String {
+    /// Where the archive is, for messages and reports: the file of a lone archive, the place of a catalogued
+    /// one in its repository's storage.
+    public var archiveLocation: String {
         switch self {
-        case .catalogued(let entry, let repository): return repository.path(entry.archive)
+        case .catalogued(let entry, let repository): return repository.archiveLocation(of: entry)
         case .archive(let path): return path
+        }
+    }
+
+    /// A reader of the archive, in either format: a catalogued one through its repository's storage.
+    package func openReader() throws -> SegmentedArchiveReader {
+        switch self {
+        case .catalogued(let entry, let repository): return try repository.archiveReader(of: entry)
+        case .archive(let path): return try SegmentedArchiveReader(path: path)
+        }
+    }
+
+    /// The archive's size in bytes.
+    package func archiveSize() throws -> Int64 {
+        switch self {
+        case .catalogued(let entry, let repository): return try repository.archiveSize(of: entry)
+        case .archive(let path): return try FileSystem.fileSize(path)
         }
     }
 
@@ -42,7 +59,8 @@ public enum SelectedSnapshot {
         let looksLikePath = text.contains("/") || text.hasSuffix(ArchiveFormat.fileExtension)
         if looksLikePath {
             let absolute = FileSystem.absolute(text)
-            if let repository, let entry = try repository.catalog.entries().first(where: { repository.path($0.archive) == absolute }) {
+            if let repository, let entry = try repository.catalog.entries().first(where: { repository.archiveLocation(of: $0) == absolute })
+            {
                 return .catalogued(entry, repository: repository)
             }
             guard FileSystem.exists(absolute) else { throw VeloError("\(text): no such archive file") }

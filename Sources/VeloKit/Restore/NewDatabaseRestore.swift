@@ -54,7 +54,7 @@ package struct NewDatabaseRestore {
         var rows: [String: Int] = [:]
         var snapshotID = ""
         do {
-            let reader = try SnapshotReader(path: snapshot.archivePath, manifest: manifest, archiveSHA256: archiveSHA256, audited: audited)
+            let reader = try SnapshotReader(snapshot, manifest: manifest, archiveSHA256: archiveSHA256, audited: audited)
             let header = reader.header
             snapshotID = header.id
             let written = Set(writtenTables(header.tables.map(\.name), only: tables))
@@ -75,7 +75,7 @@ package struct NewDatabaseRestore {
                 if let problem = ArchiveSchema.problems(
                     schema.map { SQLiteSchema.Object(type: $0.type, name: $0.name, tableName: "", sql: $0.sql) }
                 ).first {
-                    throw ArchiveDamage(path: snapshot.archivePath, entry: ArchiveFormat.schemaPath, reason: problem)
+                    throw ArchiveDamage(path: snapshot.archiveLocation, entry: ArchiveFormat.schemaPath, reason: problem)
                 }
                 let exists = try db.prepare("SELECT 1 FROM sqlite_schema WHERE type = 'table' AND name = ?")
                 for object in schema where object.type == "table" && !object.name.hasPrefix("sqlite_") {
@@ -92,7 +92,7 @@ package struct NewDatabaseRestore {
                 let values = try RecordDecoder.decode(line)
                 guard values.count == 4 else {
                     throw ArchiveDamage(
-                        path: snapshot.archivePath, entry: ArchiveFormat.schemaPath,
+                        path: snapshot.archiveLocation, entry: ArchiveFormat.schemaPath,
                         reason: "a schema row has \(values.count) values, not 4")
                 }
                 func text(_ v: RecordValue) -> String? {
@@ -121,7 +121,7 @@ package struct NewDatabaseRestore {
                 let (_, statement, binder) = current!
                 statement.reset()
                 do { try binder.bind(line, to: statement) } catch {
-                    throw VeloError("\(snapshot.archivePath): table \(table.name), row \((rows[table.name] ?? 0) + 1): \(error)")
+                    throw VeloError("\(snapshot.archiveLocation): table \(table.name), row \((rows[table.name] ?? 0) + 1): \(error)")
                 }
                 try statement.step()
                 rows[table.name, default: 0] += 1
@@ -129,7 +129,7 @@ package struct NewDatabaseRestore {
                 if done & 8191 == 0 { try Interruption.check(); progress?.update(done, detail: table.name) }
                 return true
             }
-            guard end != nil else { throw ArchiveDamage(path: snapshot.archivePath, entry: nil, reason: "ended before its manifest") }
+            guard end != nil else { throw ArchiveDamage(path: snapshot.archiveLocation, entry: nil, reason: "ended before its manifest") }
             if !created { try createTables() }
             current = nil
             for object in schema where object.type != "table" {

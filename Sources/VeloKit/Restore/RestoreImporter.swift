@@ -80,7 +80,7 @@ package struct RestoreImporter {
         // Checked against the manifest and SHA-256 the plan was made from: a scan that does not reach a sound end
         // throws, and the transaction is rolled back.
         let reader = try SnapshotReader(
-            path: snapshot.archivePath, manifest: facts.manifest, archiveSHA256: facts.sha256,
+            snapshot, manifest: facts.manifest, archiveSHA256: facts.sha256,
             audited: !facts.verifyWhileReading)
         try reader.scan(tables: Set(selection.tables.map(\.name))) { table, line in
             guard let target = layout.schema.table(table.name) else {
@@ -106,7 +106,7 @@ package struct RestoreImporter {
                 }
                 // The plan's rule: the added columns exist now, so the rows are compared with them as they are.
                 let classifier = try RowClassifier(
-                    target: db, table: table, targetTable: target, idMap: idMap, substitutes: [:], archivePath: snapshot.archivePath)
+                    target: db, table: table, targetTable: target, idMap: idMap, substitutes: [:], archivePath: snapshot.archiveLocation)
                 statements[table.name] = (classifier, insert, update, RowBinder(columnCount: columns.count))
             }
             let s = statements[table.name]!

@@ -44,7 +44,7 @@ public struct RestorePlanner {
             }
         }
         let audit = try ArchiveAudit.run(
-            path: snapshot.archivePath, expectedSHA256: snapshot.catalogEntry?.archiveSHA256,
+            path: snapshot.archiveLocation, open: snapshot.openReader, expectedSHA256: snapshot.catalogEntry?.archiveSHA256,
             recordedManifest: try snapshot.catalogRecord()?.manifest, progress: progress)
         guard audit.problems.isEmpty, let header = audit.header, let manifest = audit.manifest else {
             let findings = audit.problems.prefix(10).map {
@@ -69,10 +69,10 @@ public struct RestorePlanner {
 
     /// The schema and the collection rows, from the start of the archive.
     static func readStart(_ snapshot: SelectedSnapshot, header: SnapshotHeader, manifest: Manifest, sha256: String) throws -> ArchiveFacts {
-        let metadata = try SnapshotMetadata(reading: try SnapshotReader(path: snapshot.archivePath, manifest: manifest))
+        let metadata = try SnapshotMetadata(reading: try SnapshotReader(snapshot, manifest: manifest))
         // DDL that no restore would run (a smuggled second statement) blocks the plan as restore would refuse it.
         if let problem = metadata.schema.problems.first {
-            throw ArchiveDamage(path: snapshot.archivePath, entry: ArchiveFormat.schemaPath, reason: problem)
+            throw ArchiveDamage(path: snapshot.archiveLocation, entry: ArchiveFormat.schemaPath, reason: problem)
         }
         return ArchiveFacts(
             header: header, manifest: manifest, sha256: sha256, schema: metadata.schema,
@@ -145,7 +145,7 @@ public struct RestorePlanner {
         guard let facts else {
             return PreparedRestore(
                 plan: RestorePlan(
-                    snapshot: snapshot.id ?? "", archive: snapshot.archivePath, target: targetPath, targetExists: exists,
+                    snapshot: snapshot.id ?? "", archive: snapshot.archiveLocation, target: targetPath, targetExists: exists,
                     canProceed: false, findings: archiveFindings, tables: [],
                     fingerprints: .init(archiveSHA256: "", targetSchema: "", targetData: ""), options: options),
                 snapshot: snapshot, facts: nil, selection: nil)
@@ -178,7 +178,7 @@ public struct RestorePlanner {
             checkDisk(facts, selection: selection, insertedShare: 1, target: targetPath, targetBytes: 0, repository: nil, add: add)
             return PreparedRestore(
                 plan: RestorePlan(
-                    snapshot: facts.header.id, archive: snapshot.archivePath, target: targetPath, targetExists: false,
+                    snapshot: facts.header.id, archive: snapshot.archiveLocation, target: targetPath, targetExists: false,
                     canProceed: !findings.contains { $0.severity == .error }, findings: findings, tables: tables,
                     fingerprints: .init(archiveSHA256: facts.sha256, targetSchema: "new", targetData: "new"), options: options),
                 snapshot: snapshot, facts: facts, selection: selection)
@@ -194,7 +194,7 @@ public struct RestorePlanner {
             add(.error, "target", "\(error)")
             return PreparedRestore(
                 plan: RestorePlan(
-                    snapshot: facts.header.id, archive: snapshot.archivePath, target: targetPath, targetExists: true, canProceed: false,
+                    snapshot: facts.header.id, archive: snapshot.archiveLocation, target: targetPath, targetExists: true, canProceed: false,
                     findings: findings, tables: [], fingerprints: .init(archiveSHA256: facts.sha256, targetSchema: "", targetData: ""),
                     options: options),
                 snapshot: snapshot, facts: facts, selection: nil)
@@ -318,7 +318,7 @@ public struct RestorePlanner {
             facts, selection: selection, insertedShare: share, target: targetPath, targetBytes: try FileSystem.fileSize(targetPath),
             repository: repository, add: add)
         let plan = RestorePlan(
-            snapshot: facts.header.id, archive: snapshot.archivePath, target: targetPath, targetExists: true,
+            snapshot: facts.header.id, archive: snapshot.archiveLocation, target: targetPath, targetExists: true,
             canProceed: !findings.contains { $0.severity == .error }, findings: findings, tables: plans,
             fingerprints: .init(
                 archiveSHA256: facts.sha256, targetSchema: try schemaFingerprint(db),

@@ -82,7 +82,7 @@ final class RowsPass {
             var w = TableWork(
                 classifier: try RowClassifier(
                     target: target, table: archived, targetTable: targetTable, idMap: idMap,
-                    substitutes: change.substitutes, archivePath: snapshot.archivePath),
+                    substitutes: change.substitutes, archivePath: snapshot.archiveLocation),
                 uniques: [], notNull: archived.columns.indices.filter { change.notNull.contains(archived.columns[$0]) },
                 references: try references(for: t.name, collection: t.collection),
                 recordIDs: referenced.contains(t.name), strategy: strategy)
@@ -118,7 +118,7 @@ final class RowsPass {
         // Either the planner has just verified every byte of the archive, or this pass checks each entry against the
         // catalog's manifest and the whole file against the catalog's SHA-256 at the end.
         let reader = try SnapshotReader(
-            path: snapshot.archivePath, manifest: facts.manifest, archiveSHA256: facts.sha256,
+            snapshot, manifest: facts.manifest, archiveSHA256: facts.sha256,
             audited: !facts.verifyWhileReading)
         try reader.scan(tables: selected) { table, original in
             guard var plan = plans[table.name], let w = work[table.name] else { return true }
@@ -137,7 +137,7 @@ final class RowsPass {
             var ranges = row.ranges
             if written || (w.recordIDs && key.count != 1) {
                 guard let all = RowValidator.valueRanges(in: line), all.count == table.columns.count else {
-                    throw ArchiveDamage(path: snapshot.archivePath, entry: nil, reason: "table \(table.name): malformed row")
+                    throw ArchiveDamage(path: snapshot.archiveLocation, entry: nil, reason: "table \(table.name): malformed row")
                 }
                 ranges = all
             }

@@ -52,7 +52,7 @@ public enum Prune {
             report.groups[d.group, default: []].append(d.id)
         }
         // Incremental snapshots share pieces: what a removal frees is what no remaining snapshot uses.
-        let hasPieces = FileSystem.isDirectory(repository.path("data"))
+        let hasPieces = PieceSweep.hasPieces(repository.storage) || (try? repository.storage.stat(.sweepMarker)) != nil
         if dryRun {
             if hasPieces {
                 let removing = Set(report.remove.compactMap { byID[$0.id]?.archive })

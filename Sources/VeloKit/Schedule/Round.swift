@@ -54,7 +54,7 @@ package enum Round {
         let roundLock = try RoundLock(repository: repository)
         defer { roundLock.release() }
 
-        let summaries = CatalogIndex(root: repository.root).summaries().sources
+        let summaries = repository.catalog.index.summaries().sources
         let latest = Dictionary(summaries.compactMap { s in s.latest.map { (s.source, $0.time) } }, uniquingKeysWith: max)
         func due(_ source: String) -> Bool {
             guard let last = latest[source] else { return true }
@@ -189,27 +189,21 @@ extension Round {
     }
 }
 
-/// The lock that keeps two rounds on one repository apart: an flock on `locks/round.lock`, released when its
-/// process ends, however it ends.
+/// The lock that keeps two rounds on one repository apart: the lock object `round.json`, taken over when the
+/// round that left it is gone (killed, crashed), as the writers' lock is.
 struct RoundLock {
-    private let fd: Int32
+    private let lock: RepositoryLock
 
     init(repository: Repository) throws {
-        let path = repository.path("locks/round.lock")
-        fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0o600)
-        guard fd >= 0 else { throw VeloError.io(path, "open", errno: errno) }
-        if flock(fd, LOCK_EX | LOCK_NB) != 0 {
-            let code = errno
-            close(fd)
-            if code == EWOULDBLOCK {
-                throw VeloError("\(repository.root): another velo run round is in progress on this repository", kind: .locked)
-            }
-            throw VeloError.io(path, "flock", errno: code)
+        do {
+            lock = try RepositoryLock.acquire(storage: repository.storage, name: .roundLock, command: "velo run")
+        } catch RepositoryLock.Failure.held {
+            throw VeloError("\(repository.root): another velo run round is in progress on this repository", kind: .locked)
+        }
+        if let stale = lock.replacedStaleOwner {
+            Diagnostics.warn("\(repository.root): took over the round lock of \(stale.summary), whose process is gone")
         }
     }
 
-    func release() {
-        flock(fd, LOCK_UN)
-        close(fd)
-    }
+    func release() { lock.release() }
 }

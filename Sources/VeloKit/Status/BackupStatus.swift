@@ -70,7 +70,7 @@ package enum BackupStatus {
 
     /// The status of every source in `repository`.
     package static func evaluate(_ repository: Repository, options: Options) -> Report {
-        let index = CatalogIndex(root: repository.root).summaries()
+        let index = repository.catalog.index.summaries()
         var sources = index.sources.map { evaluate($0, options: options) }
         let known = Set(sources.map(\.source))
         for missing in options.expectedSources where !known.contains(missing) {

@@ -17,7 +17,8 @@ public final class LocalStorage: RepositoryStorage {
         self.root = root
     }
 
-    func path(_ name: StoredName) throws -> String {
+    /// The file that holds `name` (for tests that damage a repository on purpose, and for messages).
+    package func path(_ name: StoredName) throws -> String {
         guard name.isValid else { throw StorageError.invalidName(name) }
         return (root as NSString).appendingPathComponent(name.relativePath)
     }
@@ -114,10 +115,55 @@ public final class LocalStorage: RepositoryStorage {
         guard unlink(file) == 0 || errno == ENOENT else { throw VeloError.io(file, "unlink", errno: errno) }
     }
 
+    public func removeIfUnchanged(_ name: StoredName, expected: [UInt8]) throws -> Bool {
+        let file = try path(name)
+        let guardFile = try FolderGuard(folder: (file as NSString).deletingLastPathComponent)
+        defer { guardFile.unlock() }
+        guard let current = try? FileSystem.read(file), current == expected else { return false }
+        guard unlink(file) == 0 else {
+            if errno == ENOENT { return false }
+            throw VeloError.io(file, "unlink", errno: errno)
+        }
+        FileSystem.syncDirectory((file as NSString).deletingLastPathComponent)
+        return true
+    }
+
+    public func changeStamp(_ kind: StoredKind) -> String? {
+        // Every change renames a file into the kind's folder or unlinks one from it, which sets its mtime.
+        guard kind != .snapshot, kind != .pack, kind != .list else { return nil }  // nested folders: no one stamp
+        var info = Foundation.stat()
+        let folder = kind.folder.isEmpty ? root : (root as NSString).appendingPathComponent(kind.folder)
+        guard lstat(folder, &info) == 0 else { return nil }
+        return "\(info.st_mtim.tv_sec).\(info.st_mtim.tv_nsec)"
+    }
+
+    /// Makes the folders a repository shows from its first day (snapshots, catalog, locks, scratch); a
+    /// creation killed after `velo-repository.json` had left some unmade. Objects make their own folders.
+    public func makeLayout() throws {
+        for folder in [StoredKind.snapshot.folder, StoredKind.catalog.folder, StoredKind.lock.folder, "tmp"]
+        where !FileSystem.isDirectory((root as NSString).appendingPathComponent(folder)) {
+            try FileSystem.createDirectory((root as NSString).appendingPathComponent(folder), durable: true)
+        }
+    }
+
+    public var cacheDirectory: String? { (root as NSString).appendingPathComponent("cache") }
+
+    public var scratchDirectory: String { (root as NSString).appendingPathComponent("tmp") }
+
+    public func removeScratch() {
+        let folder = scratchDirectory
+        for name in (try? FileManager.default.contentsOfDirectory(atPath: folder)) ?? [] {
+            try? FileManager.default.removeItem(atPath: (folder as NSString).appendingPathComponent(name))
+        }
+    }
+
     public func removeLeftovers(_ kind: StoredKind) throws -> Int {
         var removed = 0
         try walk(kind) { relative, full in
-            guard TemporaryFile.isLitter((relative as NSString).lastPathComponent), unlink(full) == 0 else { return }
+            let file = (relative as NSString).lastPathComponent
+            // `.partial` archives are what velo before the storage layer wrote aside; only the lock holder runs this.
+            let litter = TemporaryFile.isLitter(file) || (kind == .snapshot && file.hasPrefix(".") && file.hasSuffix(".partial"))
+            guard litter, unlink(full) == 0 else { return }
             removed += 1
             Diagnostics.info("\(full): removed, left by a velo that is gone")
         }
@@ -151,6 +197,25 @@ public final class LocalStorage: RepositoryStorage {
             if FileSystem.isDirectory(full) { continue }
             try body(kind.folder + "/" + relative, full)
         }
+    }
+}
+
+/// A short exclusive `flock` on a folder's `guard` file that serialises compare-and-delete with the
+/// creators of the same folder's objects, between processes (`locks/guard` for the locks).
+struct FolderGuard {
+    let fd: Int32
+
+    init(folder: String) throws {
+        try FileSystem.createDirectory(folder)
+        let path = (folder as NSString).appendingPathComponent("guard")
+        fd = Foundation.open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0o600)
+        guard fd >= 0 else { throw VeloError.io(path, "open", errno: errno) }
+        while flock(fd, LOCK_EX) != 0 && errno == EINTR {}
+    }
+
+    func unlock() {
+        flock(fd, LOCK_UN)
+        close(fd)
     }
 }
 

@@ -44,10 +44,37 @@ public protocol RepositoryStorage: AnyObject, Sendable {
     /// Removes the object; removing an object that is not there is not an error.
     func remove(_ name: StoredName) throws
 
+    /// Removes the object only while it still holds exactly `expected` (compare-and-delete), atomically with
+    /// respect to every other `removeIfUnchanged` and `saveIfAbsent` of the same name: of two writers taking
+    /// over the same stale lock, only one removes it. True when this call removed it.
+    func removeIfUnchanged(_ name: StoredName, expected: [UInt8]) throws -> Bool
+
+    /// A token that changes whenever an object of `kind` is added, replaced or removed, read without listing
+    /// (a folder's modification time); nil when the storage cannot tell so cheaply. Caches of the catalog are
+    /// trusted only while it is the one they recorded, and not kept at all without one.
+    func changeStamp(_ kind: StoredKind) -> String?
+
+    /// A folder on this machine for caches of the repository (deletable at any time), nil for none.
+    var cacheDirectory: String? { get }
+
+    /// A folder on this machine for one run's scratch files (diff buckets, exports of snapshots); what a run
+    /// left there is removed by the next writer (`removeScratch`).
+    var scratchDirectory: String { get }
+
+    /// Removes everything in `scratchDirectory` (called under the repository lock).
+    func removeScratch()
+
     /// Removes what writers that are gone left of objects of `kind` (temporary files, unfinished uploads);
     /// returns how many. Never touches what a live writer is writing.
     @discardableResult
     func removeLeftovers(_ kind: StoredKind) throws -> Int
+}
+
+extension RepositoryStorage {
+    /// Where `name` is, for messages: the location and the object's path in it.
+    public func describe(_ name: StoredName) -> String {
+        location.hasSuffix("/") ? location + name.relativePath : location + "/" + name.relativePath
+    }
 }
 
 /// A stored object's size and modification time.

@@ -8,7 +8,7 @@ public enum StoredKind: String, CaseIterable, Sendable {
     case snapshot
     /// A catalog entry or detail (name: `<id>.json`, `<id>.manifest.json`).
     case catalog
-    /// A writer's lock (name: `exclusive.json`).
+    /// A writer's lock (name: `exclusive.json`, `round.json`: always `.json`).
     case lock
     /// A snapshot removal in progress (name: `<id>.json`).
     case trash
@@ -33,6 +33,30 @@ public struct StoredName: Hashable, Sendable, CustomStringConvertible {
     public static func pack(_ name: String) -> StoredName { StoredName(.pack, name) }
     public static func list(_ sha256: String) -> StoredName { StoredName(.list, sha256) }
     public static let sweepMarker = StoredName(.marker, "sweep-needed")
+    /// The repository's identity (`velo-repository.json`).
+    public static let config = StoredName(.config, "velo-repository.json")
+    /// The lock of writers (backup, prune, restore's safety snapshot).
+    public static let exclusiveLock = StoredName(.lock, "exclusive.json")
+    /// The lock of scheduled rounds (`velo run`).
+    public static let roundLock = StoredName(.lock, "round.json")
+    public static func catalogEntry(_ id: String) -> StoredName { StoredName(.catalog, "\(id).json") }
+    public static func catalogDetail(_ id: String) -> StoredName { StoredName(.catalog, "\(id).manifest.json") }
+    public static func trash(_ id: String) -> StoredName { StoredName(.trash, "\(id).json") }
+
+    /// The archive of a snapshot taken at `time` (seconds since the epoch, UTC) with `id`:
+    /// `<YYYYMMDDTHHMMSSZ>-<id>`.
+    public static func snapshot(id: String, time: Int64) -> StoredName {
+        let stamp = Timestamp.format(time)  // 2026-11-27 10:11:15
+        let compact = stamp.filter { $0 != "-" && $0 != ":" }.replacingOccurrences(of: " ", with: "T")
+        return StoredName(.snapshot, "\(compact)Z-\(id)")
+    }
+
+    /// The snapshot id of a snapshot archive's name (`20261127T101115Z-<id>`), nil for another kind or name.
+    public var snapshotID: String? {
+        guard kind == .snapshot, let dash = name.lastIndex(of: "-") else { return nil }
+        let id = String(name[name.index(after: dash)...])
+        return SnapshotID.isValid(id) ? id : nil
+    }
 
     /// Whether `name` is one this kind can hold: the layout must never be asked for a path outside its folder.
     public var isValid: Bool {
@@ -40,6 +64,7 @@ public struct StoredName: Hashable, Sendable, CustomStringConvertible {
         switch kind {
         case .pack, .list: return name.count == 64 && name.allSatisfy(\.isHexDigit)
         case .snapshot: return name.count > 17 && name.prefix(8).allSatisfy(\.isNumber)
+        case .lock, .trash: return name.hasSuffix(".json") && name.count > 5
         default: return true
         }
     }

@@ -28,7 +28,7 @@ package enum TransferExport {
         let record = try snapshot.catalogRecord()
         _ = try NewDatabaseRestore.run(snapshot, manifest: record?.manifest, archiveSHA256: record?.sha256, to: path)
         chmod(path, 0o600)
-        let db = try Database(path: path, mode: .readOnly, reportedAs: snapshot.archivePath)
+        let db = try Database(path: path, mode: .readOnly, reportedAs: snapshot.archiveLocation)
         let layout = try TenantDatabase.load(db)
         var options = options
         if options.exportedAt == nil, let entry = snapshot.catalogEntry { options.exportedAt = entry.time }

@@ -151,8 +151,8 @@ import Testing
         let first = try Self.document(try Backup.run(databasePath: source, repository: repo, options: Self.options()))
         _ = try Backup.run(databasePath: other, repository: repo, options: Self.options())
         CatalogIndexTests.settle(repo)
-        _ = CatalogIndex(root: repo.root).summaries()
-        let cached = try #require(CatalogIndex(root: repo.root).snapshots(of: FileSystem.absolute(source)))
+        _ = repo.catalog.index.summaries()
+        let cached = try #require(repo.catalog.index.snapshots(of: FileSystem.absolute(source)))
         #expect(cached.count == 1)
         let previous = try #require(SegmentedSnapshot.previous(in: repo, sourcePath: FileSystem.absolute(source)))
         #expect(previous.segments == first)
@@ -246,7 +246,7 @@ import Testing
         // verify says how much it read: the archive and the pack frames behind it.
         let report = try Verifier.verify(.catalogued(a, repository: repo))
         #expect(report.ok && report.bytes > a.archiveBytes && report.bytes <= a.addedBytes)
-        let summary = try #require(CatalogIndex(root: repo.root).summaries().sources.first)
+        let summary = try #require(repo.catalog.index.summaries().sources.first)
         #expect(summary.recent.map(\.bytes) == [a.addedBytes, b.addedBytes])
     }
 }

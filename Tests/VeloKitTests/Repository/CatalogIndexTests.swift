@@ -21,7 +21,7 @@ import Testing
 
     /// What a full read of the catalog says, ignoring the cache.
     static func truth(_ repo: Repository) -> [SourceSummary] {
-        CatalogIndex(root: repo.root).rebuildWithoutSaving()
+        repo.catalog.index.rebuildWithoutSaving()
     }
 
     func repository(_ name: String = #function) throws -> (Repository, String, String) {
@@ -36,7 +36,7 @@ import Testing
         let t0 = History.seconds("2026-11-01T00:00:00Z")
         for hour in 0..<3 { try Self.backup(a, repo, at: t0 + Int64(hour) * 3600) }
         try Self.backup(b, repo, at: t0)
-        let index = CatalogIndex(root: repo.root)
+        let index = repo.catalog.index
         let first = index.summaries()
         #expect(!first.fromCache, "a young catalog is read in full and not cached")
         #expect(!FileManager.default.fileExists(atPath: repo.path("cache/catalog.json")))
@@ -69,12 +69,12 @@ import Testing
         try Self.backup(a, repo, at: History.seconds("2026-11-01T00:00:00Z"))
         try Self.backup(a, repo, at: History.seconds("2026-11-01T01:00:00Z"))
         Self.settle(repo)
-        _ = CatalogIndex(root: repo.root).summaries()
-        #expect(CatalogIndex(root: repo.root).summaries().fromCache)
+        _ = repo.catalog.index.summaries()
+        #expect(repo.catalog.index.summaries().fromCache)
         // An entry removed behind velo's back (an older velo, a hand edit): the folder's time changes.
         let victim = try repo.catalog.entries()[0]
-        unlink(repo.catalog.entryPath(victim.id))
-        let after = CatalogIndex(root: repo.root).summaries()
+        unlink(repo.entryFile(victim.id))
+        let after = repo.catalog.index.summaries()
         #expect(!after.fromCache)
         #expect(after.sources.map(\.snapshots) == [1])
     }
@@ -84,12 +84,12 @@ import Testing
         try Self.backup(a, repo, at: History.seconds("2026-11-01T00:00:00Z"))
         try Self.backup(b, repo, at: History.seconds("2026-11-01T00:00:00Z"))
         Self.settle(repo)
-        _ = CatalogIndex(root: repo.root).summaries()
+        _ = repo.catalog.index.summaries()
         let shards = try FileManager.default.contentsOfDirectory(atPath: repo.path("cache/catalog"))
         #expect(shards.count == 2)
         // A crash without fsync can leave an empty file where the shard was renamed.
         try Data().write(to: URL(fileURLWithPath: repo.path("cache/catalog/" + shards[0])))
-        let read = CatalogIndex(root: repo.root).summaries()
+        let read = repo.catalog.index.summaries()
         #expect(!read.fromCache)
         #expect(read.sources == Self.truth(repo) && read.sources.count == 2)
     }
@@ -99,13 +99,13 @@ import Testing
         try Self.backup(a, repo, at: History.seconds("2026-11-01T00:00:00Z"))
         try Self.backup(a, repo, at: History.seconds("2026-11-01T01:00:00Z"))
         Self.settle(repo)
-        _ = CatalogIndex(root: repo.root).summaries()
+        _ = repo.catalog.index.summaries()
         let victim = try repo.catalog.entries()[1]
         // A prune killed after writing its removal marker, before removing the entry.
         try FileSystem.createDirectory(repo.path("trash"))
         try JSONWriter.string(.object([("id", .string(victim.id)), ("archive", .string(victim.archive))]))
             .write(toFile: repo.path("trash/\(victim.id).json"), atomically: true, encoding: .utf8)
-        let read = CatalogIndex(root: repo.root).summaries()
+        let read = repo.catalog.index.summaries()
         #expect(read.sources.map(\.snapshots) == [1])
         #expect(read.sources[0].latest?.id != victim.id)
     }
@@ -118,13 +118,13 @@ import Testing
         let damaged = try Self.backup(a, repo, at: History.seconds("2026-11-01T01:00:00Z"))
         try Self.backup(a, repo, at: History.seconds("2026-11-01T02:00:00Z"))
         // A backup killed between the archive's rename and its catalog entry; another entry truncated.
-        unlink(repo.catalog.entryPath(orphan.id))
-        unlink(repo.catalog.detailPath(orphan.id))
-        try "{".write(toFile: repo.catalog.entryPath(damaged.id), atomically: true, encoding: .utf8)
+        unlink(repo.entryFile(orphan.id))
+        unlink(repo.detailFile(orphan.id))
+        try "{".write(toFile: repo.entryFile(damaged.id), atomically: true, encoding: .utf8)
         Self.settle(repo)
-        let before = CatalogIndex(root: repo.root).summaries()
+        let before = repo.catalog.index.summaries()
         #expect(before.sources.map(\.snapshots) == [1] && before.damaged.map(\.id) == [damaged.id])
-        #expect(CatalogIndex(root: repo.root).currentState() != nil, "the cache is current")
+        #expect(repo.catalog.index.currentState() != nil, "the cache is current")
         try repo.lock(command: "velo backup").release()
         let ids = Set(try repo.catalog.entries().map(\.id))
         #expect(ids.contains(orphan.id) && ids.contains(damaged.id) && ids.count == 3)

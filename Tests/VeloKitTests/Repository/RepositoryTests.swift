@@ -32,7 +32,7 @@ import Testing
         let future = dir.appendingPathComponent("future")
         try FileManager.default.createDirectory(at: future, withIntermediateDirectories: true)
         try #"{"format":"velo-repository","version":9}"#.write(
-            to: future.appendingPathComponent(Repository.markerFile), atomically: true, encoding: .utf8)
+            to: future.appendingPathComponent(StoredName.config.relativePath), atomically: true, encoding: .utf8)
         #expect(throws: VeloError.self) { try Repository.open(future.path) }
     }
 

@@ -114,7 +114,7 @@ import Testing
 
     @Test func aDamagedArchiveBlocksBeforeAnythingElse() throws {
         let s = try setup()
-        let path = s.snapshot.archivePath
+        let path = s.snapshot.archiveLocation
         var bytes = try Data(contentsOf: URL(fileURLWithPath: path))
         bytes[bytes.count / 2] ^= 0xFF
         try bytes.write(to: URL(fileURLWithPath: path))

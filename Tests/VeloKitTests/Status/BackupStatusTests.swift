@@ -71,7 +71,7 @@ import Testing
 
         // A catalog entry that cannot be read is critical too, and named.
         let bEntry = try #require(try repo.catalog.entries().first { $0.sourcePath == FileSystem.absolute(b) })
-        try "{".write(toFile: repo.catalog.entryPath(bEntry.id), atomically: true, encoding: .utf8)
+        try "{".write(toFile: repo.entryFile(bEntry.id), atomically: true, encoding: .utf8)
         report = BackupStatus.evaluate(repo, options: options(now: t0 + 60))
         #expect(report.state == .critical && report.damagedCatalogEntries.count == 1)
         #expect(report.damagedCatalogEntries[0].contains(bEntry.id))

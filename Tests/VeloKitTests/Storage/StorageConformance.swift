@@ -19,6 +19,10 @@ enum StorageConformance {
         ("of concurrent saveIfAbsent exactly one wins", ofConcurrentCreatorsExactlyOneWins),
         ("names outside the layout are refused", namesOutsideTheLayoutAreRefused),
         ("an empty object is an object", anEmptyObjectIsAnObject),
+        ("removeIfUnchanged removes only what it was shown", removeIfUnchangedRemovesOnlyWhatItWasShown),
+        ("of concurrent stale-lock takers exactly one wins", ofConcurrentStaleLockTakersExactlyOneWins),
+        ("a change stamp moves with every change", aChangeStampMovesWithEveryChange),
+        ("scratch files are removed", scratchFilesAreRemoved),
     ]
 
     static let pack = StoredName.pack(String(repeating: "ab", count: 32))
@@ -136,7 +140,7 @@ enum StorageConformance {
         for bad in [
             StoredName(.catalog, "../escape.json"), StoredName(.pack, "short"),
             StoredName(.list, "../" + String(repeating: "a", count: 61)),
-            StoredName(.trash, ".hidden"), StoredName(.lock, ""),
+            StoredName(.trash, ".hidden"), StoredName(.lock, ""), StoredName(.lock, "guard"),
         ] {
             #expect(throws: StorageError.invalidName(bad)) { try storage.save(bad, [1]) }
             #expect(throws: StorageError.invalidName(bad)) { try storage.load(bad) }
@@ -148,6 +152,54 @@ enum StorageConformance {
         #expect(try storage.stat(.sweepMarker) == StoredInfo(size: 0, modified: try storage.stat(.sweepMarker)!.modified))
         #expect(try storage.load(.sweepMarker).isEmpty)
         #expect(try storage.open(.sweepMarker).size == 0)
+    }
+
+    static func removeIfUnchangedRemovesOnlyWhatItWasShown(_ storage: any RepositoryStorage) throws {
+        let lock = StoredName.exclusiveLock
+        #expect(try storage.removeIfUnchanged(lock, expected: [1]) == false, "nothing to remove")
+        try storage.save(lock, [1, 2])
+        #expect(try storage.removeIfUnchanged(lock, expected: [1]) == false)
+        #expect(try storage.load(lock) == [1, 2])
+        #expect(try storage.removeIfUnchanged(lock, expected: [1, 2]))
+        #expect(try storage.stat(lock) == nil)
+    }
+
+    /// Eight writers find the same stale lock; each removes it only while it is unchanged, then tries to create
+    /// its own: exactly one ends up holding the lock, and nobody removed a lock another writer had just taken.
+    static func ofConcurrentStaleLockTakersExactlyOneWins(_ storage: any RepositoryStorage) throws {
+        let lock = StoredName.exclusiveLock
+        let stale = Array("stale".utf8)
+        try storage.save(lock, stale)
+        nonisolated(unsafe) let shared = storage
+        let winners = Mutex<[Int]>([])
+        DispatchQueue.concurrentPerform(iterations: 8) { i in
+            _ = try? shared.removeIfUnchanged(lock, expected: stale)
+            if (try? shared.saveIfAbsent(lock, Array("writer \(i)".utf8))) == true { winners.withLock { $0.append(i) } }
+        }
+        let won = winners.withLock { $0 }
+        #expect(won.count == 1)
+        #expect(try storage.load(lock) == Array("writer \(won.first ?? -1)".utf8))
+    }
+
+    static func aChangeStampMovesWithEveryChange(_ storage: any RepositoryStorage) throws {
+        try storage.save(entry, [1])
+        guard let first = storage.changeStamp(.catalog) else { return }  // a storage without stamps keeps no cache
+        #expect(storage.changeStamp(.catalog) == first, "steady while nothing changes")
+        usleep(20_000)
+        try storage.save(StoredName.catalogEntry("fedcba9876543210"), [2])
+        let second = try #require(storage.changeStamp(.catalog))
+        #expect(second != first, "an added object")
+        usleep(20_000)
+        try storage.remove(entry)
+        #expect(storage.changeStamp(.catalog) != second, "a removed object")
+    }
+
+    static func scratchFilesAreRemoved(_ storage: any RepositoryStorage) throws {
+        let scratch = storage.scratchDirectory
+        try FileManager.default.createDirectory(atPath: scratch + "/velo-diff-1", withIntermediateDirectories: true)
+        try Data([1]).write(to: URL(fileURLWithPath: scratch + "/velo-diff-1/a"))
+        storage.removeScratch()
+        #expect((try? FileManager.default.contentsOfDirectory(atPath: scratch))?.isEmpty ?? true)
     }
 }
 
