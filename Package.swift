@@ -40,9 +40,26 @@ let package = Package(
             pkgConfig: "libzstd",
             providers: [.apt(["libzstd-dev"]), .brew(["zstd"])]
         ),
+        // The layers, each depending only on those above it here (the compiler keeps them so):
+        // format (SQLite, archives, JSON, support) -> storage (where objects live) -> repository (catalog, locks,
+        // the pieces of incremental snapshots and their readers) -> operations (VeloKit) -> the CLI and the server.
+        .target(
+            name: "VeloFormat",
+            dependencies: [
+                "CSQLite", "CArchive", "CZstd",
+                .product(name: "Crypto", package: "swift-crypto"),
+                .product(name: "Logging", package: "swift-log"),
+            ]
+        ),
+        .target(name: "VeloStorage", dependencies: ["VeloFormat"]),
+        .target(
+            name: "VeloRepository",
+            dependencies: ["VeloFormat", "VeloStorage", "CZstd", .product(name: "Crypto", package: "swift-crypto")]
+        ),
         .target(
             name: "VeloKit",
             dependencies: [
+                "VeloFormat", "VeloStorage", "VeloRepository",
                 "CSQLite", "CArchive", "CZstd",
                 .product(name: "Crypto", package: "swift-crypto"),
                 .product(name: "Logging", package: "swift-log"),

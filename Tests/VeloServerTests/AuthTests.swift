@@ -1,8 +1,11 @@
 import Foundation
 import Testing
 
+@testable import VeloFormat
 @testable import VeloKit
+@testable import VeloRepository
 @testable import VeloServer
+@testable import VeloStorage
 
 /// Login, bearer tokens as Veloquent writes and reads them, 401/403 on every protected route, the rate limit.
 @Suite struct AuthTests {

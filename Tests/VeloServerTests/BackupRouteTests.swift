@@ -2,8 +2,11 @@ import Crypto
 import Foundation
 import Testing
 
+@testable import VeloFormat
 @testable import VeloKit
+@testable import VeloRepository
 @testable import VeloServer
+@testable import VeloStorage
 
 /// velo's backup routes over HTTP: each `data` is what the CLI prints under `--json`.
 @Suite struct BackupRouteTests {

@@ -1,8 +1,11 @@
 import Foundation
 import Testing
 
+@testable import VeloFormat
 @testable import VeloKit
+@testable import VeloRepository
 @testable import VeloServer
+@testable import VeloStorage
 
 /// Every error route of `velo serve`, driven into its failures (bad bodies, unknown names, a damaged archive, a
 /// missing repository, a database of an older Veloquent whose tables lack columns velo writes): no error body

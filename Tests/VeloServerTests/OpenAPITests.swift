@@ -1,8 +1,11 @@
 import Foundation
 import Testing
 
+@testable import VeloFormat
 @testable import VeloKit
+@testable import VeloRepository
 @testable import VeloServer
+@testable import VeloStorage
 
 /// The OpenAPI document: served, committed as docs/openapi.yaml, and checked against the server by schemathesis.
 @Suite struct OpenAPITests {

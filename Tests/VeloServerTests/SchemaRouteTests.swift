@@ -1,8 +1,11 @@
 import Foundation
 import Testing
 
+@testable import VeloFormat
 @testable import VeloKit
+@testable import VeloRepository
 @testable import VeloServer
+@testable import VeloStorage
 
 /// Veloquent's `SchemaRecoveryControllerTest.php` and `SchemaCorruptionTest.php` over HTTP, with velo's
 /// differences: recovery is lossless (nothing is dropped with its rows), drift is found without a marker, and

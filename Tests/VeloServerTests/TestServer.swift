@@ -2,8 +2,11 @@ import Foundation
 import Logging
 import Testing
 
+@testable import VeloFormat
 @testable import VeloKit
+@testable import VeloRepository
 @testable import VeloServer
+@testable import VeloStorage
 
 #if canImport(FoundationNetworking)
 import FoundationNetworking

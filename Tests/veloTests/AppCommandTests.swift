@@ -1,7 +1,10 @@
 import Foundation
 import Testing
 
+@testable import VeloFormat
 @testable import VeloKit
+@testable import VeloRepository
+@testable import VeloStorage
 
 /// Whole apps: `velo demo --app`, `velo backup --app`, and `velo restore --tenant --app` with uploaded files.
 @Suite struct AppCommandTests {

@@ -1,6 +1,9 @@
 import Foundation
 
+@testable import VeloFormat
 @testable import VeloKit
+@testable import VeloRepository
+@testable import VeloStorage
 
 /// Rewrites real archives the way an attacker or a broken disk would, for end-to-end tests: entries changed,
 /// added or removed, data appended, and the catalog made to agree so only the inner checks can see it.

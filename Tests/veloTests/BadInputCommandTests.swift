@@ -2,6 +2,10 @@ import Foundation
 import Testing
 import VeloKit
 
+@testable import VeloFormat
+@testable import VeloRepository
+@testable import VeloStorage
+
 /// Bad input gets one clear line naming the option, file or value at fault, a non-zero exit, and changes nothing.
 @Suite struct BadInputCommandTests {
     @Test func invalidTimesAreErrorsNamingTheOptionNeverAnotherInstant() throws {

@@ -2,6 +2,10 @@ import Foundation
 import Testing
 import VeloKit
 
+@testable import VeloFormat
+@testable import VeloRepository
+@testable import VeloStorage
+
 /// What a kill -9 leaves behind is cleaned up by the next run, and never shown as damage.
 @Suite struct CrashRecoveryCommandTests {
     /// The pid of a process that has ended.

@@ -2,6 +2,10 @@ import Foundation
 import Testing
 import VeloKit
 
+@testable import VeloFormat
+@testable import VeloRepository
+@testable import VeloStorage
+
 /// velo under injected I/O faults and with every durable operation logged, through `Tests/Shims/faultio.c`
 /// preloaded into the real binary: an error names the file, nothing incomplete is catalogued, the target is
 /// unchanged, and every file is fsynced (with its folder) before anything refers to it.

@@ -2,6 +2,10 @@ import Foundation
 import Testing
 import VeloKit
 
+@testable import VeloFormat
+@testable import VeloRepository
+@testable import VeloStorage
+
 /// A repository on a tiny tmpfs: a full disk mid-backup leaves no archive, no partial file and no catalog entry.
 @Suite(.serialized) struct FullDiskTests {
     static func sh(_ command: String) -> Int32 {

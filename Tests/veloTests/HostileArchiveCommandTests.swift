@@ -1,7 +1,10 @@
 import Foundation
 import Testing
 
+@testable import VeloFormat
 @testable import VeloKit
+@testable import VeloRepository
+@testable import VeloStorage
 
 /// Archives made to lie, to explode or to smuggle: every command that reads them refuses them, names the fault,
 /// stays within its memory bound, and a restore leaves the target as it was.

@@ -2,6 +2,10 @@ import Foundation
 import Testing
 import VeloKit
 
+@testable import VeloFormat
+@testable import VeloRepository
+@testable import VeloStorage
+
 /// kill -9 at each step of an incremental backup and of a prune (through the fault shim's FAULTIO_KILL): every
 /// catalogued snapshot still verifies, and after the next writer no piece is left that nothing uses.
 @Suite struct IncrementalCrashCommandTests {

@@ -2,6 +2,10 @@ import Foundation
 import Testing
 import VeloKit
 
+@testable import VeloFormat
+@testable import VeloRepository
+@testable import VeloStorage
+
 /// SIGINT and SIGTERM during a long operation: velo stops, undoes what it started (partial archive, temporary
 /// copy, temporary restore file, open transaction), releases the lock, and exits 130.
 @Suite struct InterruptCommandTests {

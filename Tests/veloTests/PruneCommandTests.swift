@@ -2,6 +2,10 @@ import Foundation
 import Testing
 import VeloKit
 
+@testable import VeloFormat
+@testable import VeloRepository
+@testable import VeloStorage
+
 @Suite struct PruneCommandTests {
     @Test func backupWithPruneRotatesAndPruneReportsReasons() throws {
         let dir = FileManager.default.temporaryDirectory.appendingPathComponent("velo-cli-\(getpid())/prune-\(UUID().uuidString.prefix(6))")

@@ -2,6 +2,10 @@ import Foundation
 import Testing
 import VeloKit
 
+@testable import VeloFormat
+@testable import VeloRepository
+@testable import VeloStorage
+
 @Suite struct RestoreCommandTests {
 
     @Test func aNewTargetIsADumpIdenticalCopyAndPointInTimePicksTheRightSnapshot() throws {

@@ -2,6 +2,10 @@ import Foundation
 import Testing
 import VeloKit
 
+@testable import VeloFormat
+@testable import VeloRepository
+@testable import VeloStorage
+
 @Suite struct SchemaCommandTests {
     func demo(_ name: String = #function) throws -> (db: String, dir: URL) {
         let dir = FileManager.default.temporaryDirectory.appendingPathComponent(

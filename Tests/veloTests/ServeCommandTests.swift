@@ -1,8 +1,11 @@
 import Foundation
 import Testing
 
+@testable import VeloFormat
 @testable import VeloKit
+@testable import VeloRepository
 @testable import VeloServer
+@testable import VeloStorage
 
 #if canImport(FoundationNetworking)
 import FoundationNetworking

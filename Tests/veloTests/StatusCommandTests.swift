@@ -2,6 +2,10 @@ import Foundation
 import Testing
 import VeloKit
 
+@testable import VeloFormat
+@testable import VeloRepository
+@testable import VeloStorage
+
 @Suite struct StatusCommandTests {
     func folder(_ name: String = #function) throws -> URL {
         let dir = FileManager.default.temporaryDirectory.appendingPathComponent(

@@ -2,6 +2,10 @@ import Foundation
 import Testing
 import VeloKit
 
+@testable import VeloFormat
+@testable import VeloRepository
+@testable import VeloStorage
+
 @Suite struct TransferCommandTests {
     func bytes(_ path: String) -> Data { FileManager.default.contents(atPath: path) ?? Data() }
 

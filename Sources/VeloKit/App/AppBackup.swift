@@ -1,4 +1,7 @@
 import Foundation
+import VeloFormat
+import VeloRepository
+import VeloStorage
 
 /// `velo backup --app`: every source of a Veloquent installation (the landlord and each tenant, or the single
 /// tenant) into one repository, each its own snapshot with the tenant's uploaded files, up to `jobs` at once

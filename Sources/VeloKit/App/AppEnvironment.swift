@@ -1,4 +1,7 @@
 import Foundation
+import VeloFormat
+import VeloRepository
+import VeloStorage
 
 /// A Laravel app's `.env`, read the way phpdotenv (which Laravel uses) reads it, strictly: `KEY=value` lines,
 /// optional `export `, `#` comments (whole lines, or after whitespace in an unquoted value), single quotes

@@ -1,4 +1,7 @@
 import Foundation
+import VeloFormat
+import VeloRepository
+import VeloStorage
 
 /// A Veloquent installation on disk, as its `.env` and landlord describe it: the landlord database, each
 /// tenant's database and uploads folder, or the one database of a single-tenant app. Paths follow Veloquent:

@@ -1,3 +1,7 @@
+import VeloFormat
+import VeloRepository
+import VeloStorage
+
 /// `velo cat SNAPSHOT --file PATH`: one uploaded file of a snapshot, streamed out as it is read. The archive is
 /// read to its end and checked whole (a damaged archive fails after the bytes were written, as `velo cat` of a
 /// table does), so the exit status says whether what came out is what was backed up.

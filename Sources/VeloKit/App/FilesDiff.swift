@@ -1,3 +1,7 @@
+import VeloFormat
+import VeloRepository
+import VeloStorage
+
 /// The uploaded files that differ between two snapshots, by path: added, removed, and changed (other SHA-256),
 /// from the two manifests alone.
 package struct FilesDiff: Encodable, Sendable, Equatable {

@@ -1,4 +1,7 @@
 import Foundation
+import VeloFormat
+import VeloRepository
+import VeloStorage
 
 /// Restores a snapshot's uploaded files (`files/…`) into a tenant's storage disk root, in three steps a caller
 /// puts around the database restore so that nothing is half-applied: `plan` compares every file with the

@@ -1,4 +1,7 @@
 import Foundation
+import VeloFormat
+import VeloRepository
+import VeloStorage
 
 /// `velo restore --tenant NAME --app DIR` and `velo plan --tenant … --app …`: which snapshot (the tenant's
 /// newest, or the newest at or before a time), and where its database and files go in the app folder — the

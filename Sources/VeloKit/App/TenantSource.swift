@@ -1,3 +1,7 @@
+import VeloFormat
+import VeloRepository
+import VeloStorage
+
 /// One thing `velo backup --app` backs up: the landlord database, a tenant (its database and its uploaded
 /// files), or the one database of a single-tenant app. Each is its own source in the repository (its own
 /// retention group), named by its database path, its kind and, for a tenant, its id and name.

@@ -1,4 +1,7 @@
 import Foundation
+import VeloFormat
+import VeloRepository
+import VeloStorage
 
 /// A tenant's uploaded files on its local storage disk (`storage/tenants/{id}/app/`): found by walking its
 /// `uploads/` folder without following symbolic links, and written into a snapshot as `files/…` entries, each
@@ -106,7 +109,7 @@ package struct UploadedFiles: Sendable {
             guard let entryPath = ArchiveFormat.fileEntryPath(relative: file.relative) else {
                 throw VeloError("\(path): a name velo cannot store safely")
             }
-            let modified = Self.modifiedNanoseconds(info)
+            let modified = FileSystem.modifiedNanoseconds(info)
             let written = try writer.addFile(
                 path: entryPath, fd: fd, size: Int64(info.st_size),
                 modificationTime: modified / 1_000_000_000, source: path)
@@ -117,14 +120,5 @@ package struct UploadedFiles: Sendable {
             progress?.update(index + 1, of: files.count, detail: file.relative)
         }
         return (entries, vanished)
-    }
-
-    /// A file's modification time in nanoseconds since the Unix epoch.
-    package static func modifiedNanoseconds(_ info: stat) -> Int64 {
-        #if canImport(Darwin)
-        return Int64(info.st_mtimespec.tv_sec) * 1_000_000_000 + Int64(info.st_mtimespec.tv_nsec)
-        #else
-        return Int64(info.st_mtim.tv_sec) * 1_000_000_000 + Int64(info.st_mtim.tv_nsec)
-        #endif
     }
 }

@@ -1,3 +1,7 @@
+import VeloFormat
+import VeloRepository
+import VeloStorage
+
 /// `velo inspect`: what a snapshot holds, from its header, its collection metadata and its manifest.
 package struct Inspection: Encodable, Sendable {
     package struct FieldInfo: Encodable, Sendable {

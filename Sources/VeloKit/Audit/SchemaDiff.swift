@@ -1,3 +1,7 @@
+import VeloFormat
+import VeloRepository
+import VeloStorage
+
 /// How the collection definitions differ between two snapshots (fields matched by their id, as Veloquent's
 /// own schema diff does, falling back to the name for fields without one).
 package struct CollectionChange: Encodable, Sendable, Equatable {

@@ -1,4 +1,7 @@
 import Foundation
+import VeloFormat
+import VeloRepository
+import VeloStorage
 
 /// `velo diff`: what changed between two snapshots: the collection definitions, and per table how many rows
 /// were added, removed and changed (matched by primary key), with example ids. Memory stays bounded whatever

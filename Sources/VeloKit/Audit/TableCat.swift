@@ -1,4 +1,7 @@
 import Foundation
+import VeloFormat
+import VeloRepository
+import VeloStorage
 
 /// `velo cat`: streams one table of a snapshot, named by table or by collection, as NDJSON objects (keys in
 /// column order, values in the archive's lossless encoding) or as CSV.

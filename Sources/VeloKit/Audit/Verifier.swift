@@ -1,4 +1,7 @@
 import Foundation
+import VeloFormat
+import VeloRepository
+import VeloStorage
 
 /// `velo verify`: reads every byte of a snapshot (see `ArchiveAudit`) and records the result in the catalog.
 public enum Verifier {

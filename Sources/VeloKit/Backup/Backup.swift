@@ -1,4 +1,7 @@
 import Foundation
+import VeloFormat
+import VeloRepository
+import VeloStorage
 
 /// `velo backup`: a consistent snapshot of a live Veloquent database, written into the repository as a new
 /// archive and catalogued. A crash at any point leaves either no trace or a complete snapshot.

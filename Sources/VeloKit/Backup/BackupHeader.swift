@@ -1,3 +1,7 @@
+import VeloFormat
+import VeloRepository
+import VeloStorage
+
 extension SnapshotHeader {
     /// The header of a snapshot `velo backup` takes of a live database (full or incremental): where it comes
     /// from, as read inside the backup's read transaction, what the plan keeps, and the columns of every table

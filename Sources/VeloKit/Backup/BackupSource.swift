@@ -1,4 +1,7 @@
 import Foundation
+import VeloFormat
+import VeloRepository
+import VeloStorage
 
 /// What every backup does before it writes, whatever its output (`Backup.writeFull`, `Backup.writeIncremental`):
 /// the consistent read begun, the source's layout and the plan of its tables, the snapshot's id, time and

@@ -1,4 +1,7 @@
 import Foundation
+import VeloFormat
+import VeloRepository
+import VeloStorage
 
 /// A read-only view of a live database frozen at one point in time, while Veloquent keeps writing: one read
 /// transaction on the database itself, from the first read to `close`.

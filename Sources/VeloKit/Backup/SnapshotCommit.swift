@@ -1,4 +1,7 @@
 import Foundation
+import VeloFormat
+import VeloRepository
+import VeloStorage
 
 extension Backup {
     /// The commit point every backup ends with, once the writer's `finish` committed the archive `archive`

@@ -1,3 +1,7 @@
+import VeloFormat
+import VeloRepository
+import VeloStorage
+
 /// Writes one snapshot archive from a frozen database: the header, the schema, every planned table's rows in
 /// bounded parts, then the manifest. Plain synchronous streaming: SQLite step, encode, compress (zstd's own
 /// worker thread overlaps compression with encoding), write.

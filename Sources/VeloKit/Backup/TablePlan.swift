@@ -1,3 +1,7 @@
+import VeloFormat
+import VeloRepository
+import VeloStorage
+
 /// Which tables a snapshot holds and in which group, from the database's layout and the backup options.
 package struct TablePlan: Sendable {
     package struct Item: Sendable, Equatable {

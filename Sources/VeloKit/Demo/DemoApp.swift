@@ -1,4 +1,7 @@
 import Foundation
+import VeloFormat
+import VeloRepository
+import VeloStorage
 
 /// `velo demo --app DIR`: a whole Veloquent installation on disk, for tests, the quick start and benchmarks.
 /// Multi-tenant: `.env`, a landlord database listing the tenants, one demo database per tenant under

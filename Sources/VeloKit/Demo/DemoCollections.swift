@@ -1,3 +1,7 @@
+import VeloFormat
+import VeloRepository
+import VeloStorage
+
 /// The collections of a demo tenant: Veloquent's system collections plus `users`, `tags`, `posts` and
 /// `comments`, as `collections` rows in Veloquent's stored shape (field key order, PHP's JSON escaping).
 struct DemoCollections {

@@ -1,4 +1,7 @@
 import Foundation
+import VeloFormat
+import VeloRepository
+import VeloStorage
 
 /// Makes a realistic, deterministic Veloquent tenant database: Veloquent's exact DDL and metadata, a few
 /// superusers, settings, tokens and templates, and `posts` with users, tags (through a pivot) and comments.

@@ -1,3 +1,7 @@
+import VeloFormat
+import VeloRepository
+import VeloStorage
+
 /// Word lists and writers for demo text, appending straight into byte buffers so a million rows stay cheap.
 enum DemoText {
     static let words: [[UInt8]] = """

@@ -1,3 +1,7 @@
+import VeloFormat
+import VeloRepository
+import VeloStorage
+
 /// The shape of a demo database's text (post titles and bodies, comments), for benchmarks of both kinds of data.
 public enum DemoTextShape: String, Sendable, CaseIterable {
     /// Sentences of a short word list: compresses very well (about 5x with zstd -3), like templated text.

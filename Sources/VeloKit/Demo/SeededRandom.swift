@@ -1,3 +1,7 @@
+import VeloFormat
+import VeloRepository
+import VeloStorage
+
 /// A small, fast, seedable generator (SplitMix64) so that the same seed always gives the same demo database.
 package struct SeededRandom: RandomNumberGenerator, Sendable {
     var state: UInt64

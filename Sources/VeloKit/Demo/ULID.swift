@@ -1,3 +1,7 @@
+import VeloFormat
+import VeloRepository
+import VeloStorage
+
 /// ULIDs as Veloquent stores them: 48 bits of milliseconds then 80 random bits, in Crockford base32.
 /// Eloquent's `HasUlids` writes them lowercase; `Str::ulid()` (superusers, pivot rows) uppercase.
 package enum ULID {

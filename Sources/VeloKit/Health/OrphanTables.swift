@@ -1,4 +1,7 @@
 import Foundation
+import VeloFormat
+import VeloRepository
+import VeloStorage
 
 /// `velo schema orphans`: tables with the collection prefix that no collection owns. Unlike Veloquent's own
 /// check, the pivot tables of existing relation_many fields are not orphans. Dropping one first snapshots its

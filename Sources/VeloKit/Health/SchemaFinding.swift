@@ -1,3 +1,7 @@
+import VeloFormat
+import VeloRepository
+import VeloStorage
+
 /// One thing `velo schema corrupt` found: how bad it is, where, and what.
 public struct SchemaFinding: Encodable, Sendable, Equatable {
     public enum Severity: String, Encodable, Sendable, Comparable {

@@ -1,3 +1,7 @@
+import VeloFormat
+import VeloRepository
+import VeloStorage
+
 /// `velo schema corrupt`: the comparison Veloquent's documentation promises and its code does not make.
 /// Leftover `schema_jobs` markers (what Veloquent reports), and for every collection its physical table against
 /// its metadata: table, columns, column types, nullability, managed indexes (by Veloquent's naming rule,

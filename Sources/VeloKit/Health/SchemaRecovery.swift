@@ -1,4 +1,7 @@
 import Foundation
+import VeloFormat
+import VeloRepository
+import VeloStorage
 
 /// `velo schema recover`: brings one collection's table back in line with its metadata without losing a row.
 /// What is missing is created (table, columns, indexes, pivot tables); types and nullability are fixed by

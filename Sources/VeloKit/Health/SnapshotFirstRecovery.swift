@@ -1,3 +1,7 @@
+import VeloFormat
+import VeloRepository
+import VeloStorage
+
 extension SchemaRecovery {
     /// `velo schema recover` and `POST /api/collections/{collection}/recover`: plans the recovery first (what
     /// cannot be planned is refused before anything is written), snapshots the collection into `repository`

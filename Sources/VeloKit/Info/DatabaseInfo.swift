@@ -1,4 +1,7 @@
 import Foundation
+import VeloFormat
+import VeloRepository
+import VeloStorage
 
 /// What a person wants to know about a Veloquent database before backing it up (`velo info`).
 package struct DatabaseInfo: Codable, Sendable {

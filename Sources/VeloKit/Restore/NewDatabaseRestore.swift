@@ -1,4 +1,7 @@
 import Foundation
+import VeloFormat
+import VeloRepository
+import VeloStorage
 
 /// Restores a whole snapshot into a database file that does not exist yet: the archive's exact DDL, then the
 /// rows, then the indexes, triggers and views, then the autoincrement counters, so that `sqlite3 .dump` of the

@@ -1,3 +1,7 @@
+import VeloFormat
+import VeloRepository
+import VeloStorage
+
 /// A plan and what planning learned of the archive, which the restore runs as it is: "the plan is the contract"
 /// (Litestream plans, then restores). Planning reads the archive's start (header, schema, collection metadata)
 /// and its rows; the restore that follows reads only the rows again, as it imports them, never the rest, and

@@ -1,4 +1,7 @@
 import Foundation
+import VeloFormat
+import VeloRepository
+import VeloStorage
 
 /// `velo restore`: plans again under the target's write lock (or checks a saved plan against it), takes a safety
 /// snapshot of the target, then imports everything in one transaction — all or nothing. A target that does not

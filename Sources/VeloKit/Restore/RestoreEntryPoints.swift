@@ -1,3 +1,7 @@
+import VeloFormat
+import VeloRepository
+import VeloStorage
+
 /// The public ways into planning and restoring. The package-level versions beside them also take an open target
 /// connection, which only velo's own restore and tests pass.
 extension RestorePlanner {

@@ -1,3 +1,7 @@
+import VeloFormat
+import VeloRepository
+import VeloStorage
+
 /// Writes a planned restore into an existing Veloquent database, inside the caller's transaction: collection
 /// metadata and tables first (created, or replaced and migrated under `overwrite`), then rows by primary key
 /// (inserted, updated under `overwrite`, or skipped), then Veloquent's cached metadata is cleared and the

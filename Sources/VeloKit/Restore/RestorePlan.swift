@@ -1,3 +1,7 @@
+import VeloFormat
+import VeloRepository
+import VeloStorage
+
 /// What a restore will do to a target, and what stops it: the output of `velo plan`, and what `velo restore
 /// --plan` replays. Saved plans carry fingerprints of the archive and the target, and are refused when either
 /// changed since.

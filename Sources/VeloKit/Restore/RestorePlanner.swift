@@ -1,4 +1,7 @@
 import Foundation
+import VeloFormat
+import VeloRepository
+import VeloStorage
 
 /// `velo plan`: compares a snapshot with the target database before one row is written, and says per collection
 /// and table what a restore will do and what stops it. Checks, in order: the archive's checksums and format; the

@@ -1,3 +1,7 @@
+import VeloFormat
+import VeloRepository
+import VeloStorage
+
 /// What a restore did to one collection's definition: Veloquent's import result shape
 /// (`{"collection", "action"}`, action `created`, `updated` or `skipped`).
 public struct RestoredCollection: Encodable, Sendable {

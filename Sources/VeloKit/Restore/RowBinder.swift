@@ -1,4 +1,7 @@
 import Foundation
+import VeloFormat
+import VeloRepository
+import VeloStorage
 
 /// Binds one archive row straight to a prepared statement's parameters 1...n, without building JSON values:
 /// integers and reals as numbers, strings unescaped into a reused buffer, `$blob`/`$text`/`$real` decoded. The

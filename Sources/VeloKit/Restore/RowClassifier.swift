@@ -1,4 +1,7 @@
 import Foundation
+import VeloFormat
+import VeloRepository
+import VeloStorage
 
 /// How plan and restore both classify an archive row — one rule, so that the plan's counts are the restore's.
 /// First the row's `collection_id` is rewritten to the target's id of the same collection (collections are matched

@@ -1,4 +1,7 @@
 import Foundation
+import VeloFormat
+import VeloRepository
+import VeloStorage
 
 /// Finds an archive row's counterpart in the target by primary key and tells whether it is identical: the target
 /// row is encoded exactly as the archive encodes rows and the bytes are compared.

@@ -1,4 +1,7 @@
 import Foundation
+import VeloFormat
+import VeloRepository
+import VeloStorage
 
 /// The planner's pass over the archive's rows: per table, which rows are new, conflicting or identical; rows whose
 /// unique columns collide with a different row of the target; relation values and foreign keys that would point

@@ -1,4 +1,7 @@
 import Foundation
+import VeloFormat
+import VeloRepository
+import VeloStorage
 
 /// What a restore changes in one table the target already has, decided once by the planner and carried out exactly
 /// by the importer: archive columns added, the table rebuilt so that its column types follow the archive's field

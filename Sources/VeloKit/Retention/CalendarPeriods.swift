@@ -1,4 +1,7 @@
 import Foundation
+import VeloFormat
+import VeloRepository
+import VeloStorage
 
 /// The calendar period a moment falls in, in the policy's time zone: the bucket keys of restic's `forget`
 /// (hour, day, ISO week Monday to Sunday, month, year). Foundation's calendar handles daylight-saving changes.

@@ -1,4 +1,7 @@
 import Foundation
+import VeloFormat
+import VeloRepository
+import VeloStorage
 
 /// `velo prune`: applies a retention policy to a repository. Removal is crash-safe: a removal marker is
 /// written first, then the catalog entry goes, then the archive; a prune killed midway is completed by the

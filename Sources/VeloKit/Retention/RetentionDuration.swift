@@ -1,3 +1,7 @@
+import VeloFormat
+import VeloRepository
+import VeloStorage
+
 /// A calendar duration such as `36h`, `7d`, `2w` or `1y6m`: years, months, days and hours, applied on the
 /// calendar as restic's `--keep-within` does (Go's `AddDate`: a month back from 31 March is 3 March, as
 /// 31 February normalises to it).

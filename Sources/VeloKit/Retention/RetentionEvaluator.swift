@@ -1,3 +1,7 @@
+import VeloFormat
+import VeloRepository
+import VeloStorage
+
 /// Decides which snapshots a policy keeps, with the reasons: exactly restic's `forget` algorithm per group
 /// (newest first; `keep_<period> N` keeps the newest snapshot of each of the last N periods that have one;
 /// rules are ORed; a rule with slots left keeps the oldest snapshot; `keep_within*` counts back from the

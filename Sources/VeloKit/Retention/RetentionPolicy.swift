@@ -1,4 +1,7 @@
 import Foundation
+import VeloFormat
+import VeloRepository
+import VeloStorage
 
 /// A retention policy, read from JSON (see `retention.example.json`). Counts are numbers of periods (-1 for
 /// unlimited); durations look like `36h`, `7d`, `2w`, `1y6m`. Anything unknown or malformed is an error naming

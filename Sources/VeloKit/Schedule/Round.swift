@@ -1,4 +1,7 @@
 import Foundation
+import VeloFormat
+import VeloRepository
+import VeloStorage
 
 /// One round of `velo run --config`: whatever is due, in order: a backup of every source whose newest snapshot
 /// is at least `backup_every` old, a prune with the retention policy, a verification of the snapshots not

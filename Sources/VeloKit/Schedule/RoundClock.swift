@@ -1,4 +1,7 @@
 import Foundation
+import VeloFormat
+import VeloRepository
+import VeloStorage
 
 /// Rounds on velo's own clock, for `velo serve --config`: a round (`Round.run`) at start and then every `period`,
 /// one after another on a thread of their own, so two never overlap in this process (and `RoundLock` keeps them

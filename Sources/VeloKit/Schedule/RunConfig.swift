@@ -1,4 +1,7 @@
 import Foundation
+import VeloFormat
+import VeloRepository
+import VeloStorage
 
 /// The config file of `velo run` and `velo status --config` (see `velo.example.json`): what to back up, where,
 /// how often, how long to keep it and how often to verify it. Strict JSON: an unknown key, a wrong type or a bad

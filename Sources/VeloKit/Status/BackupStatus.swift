@@ -1,3 +1,7 @@
+import VeloFormat
+import VeloRepository
+import VeloStorage
+
 /// `velo status`: whether every source has a recent, verified backup, judged from the catalog alone (through
 /// `CatalogIndex`, so it answers in milliseconds over hundreds of thousands of snapshots).
 ///

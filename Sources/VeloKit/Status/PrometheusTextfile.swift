@@ -1,4 +1,7 @@
 import Foundation
+import VeloFormat
+import VeloRepository
+import VeloStorage
 
 /// A status report in the Prometheus text exposition format, for node_exporter's textfile collector, written
 /// atomically (a temporary file beside it, renamed over it) so the collector never reads half a file.

@@ -1,4 +1,7 @@
 import Foundation
+import VeloFormat
+import VeloRepository
+import VeloStorage
 
 /// An empty Veloquent tenant database, as a fresh installation leaves it: every tenant migration's DDL, the
 /// `migrations` rows, and the collections the migrations make (`superusers`, `otps`, `oauth`, `users`). What an

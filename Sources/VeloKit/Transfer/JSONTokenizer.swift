@@ -1,4 +1,7 @@
 import Foundation
+import VeloFormat
+import VeloRepository
+import VeloStorage
 
 /// A streaming JSON tokenizer over a file: one token at a time from a fixed 1 MiB read buffer, with the grammar
 /// checked as it goes (RFC 8259). Memory is bounded by the buffer, the nesting limit and the longest string

@@ -1,4 +1,7 @@
 import Foundation
+import VeloFormat
+import VeloRepository
+import VeloStorage
 
 /// Veloquent's schema-transfer export (`SchemaTransferService::export`, `options`), streamed: the same JSON value
 /// Veloquent builds in memory (keys, key order, value types), written row by row from a frozen database, so a

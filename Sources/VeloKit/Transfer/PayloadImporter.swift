@@ -1,4 +1,7 @@
 import Foundation
+import VeloFormat
+import VeloRepository
+import VeloStorage
 
 /// Veloquent's schema-transfer import (`SchemaTransferService::import`), step for step, run inside one
 /// transaction that the caller commits or rolls back. Instead of stopping at the first failure, every blocker

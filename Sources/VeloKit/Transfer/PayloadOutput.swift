@@ -1,4 +1,7 @@
 import Foundation
+import VeloFormat
+import VeloRepository
+import VeloStorage
 
 /// Where an exported payload goes: standard output, or a file written atomically with mode 0600 (a payload
 /// holds password and token hashes). Bytes are buffered and written in 1 MiB pieces.

@@ -1,4 +1,7 @@
 import Foundation
+import VeloFormat
+import VeloRepository
+import VeloStorage
 
 /// Reads a transfer payload file in one streaming pass: the bare payload, Veloquent's response envelope
 /// `{"message","data"}` or the request body `{"payload","conflict"}`. The header (version, `exported_at`,

@@ -1,4 +1,7 @@
 import Foundation
+import VeloFormat
+import VeloRepository
+import VeloStorage
 
 /// The shape of a transfer import's request body, read in one streaming pass without holding it: the JSON type
 /// of each top-level member (`payload` → `object`), for Laravel's validation of `payload` (required, an object)

@@ -1,4 +1,7 @@
 import Foundation
+import VeloFormat
+import VeloRepository
+import VeloStorage
 
 /// `velo backup --from-payload`: a Veloquent export stored as a velo snapshot, so exports made before velo join
 /// retention, verify, diff, plan and restore. The payload is imported into a fresh Veloquent database (tables

@@ -1,4 +1,7 @@
 import Foundation
+import VeloFormat
+import VeloRepository
+import VeloStorage
 
 /// `velo transfer export`: a payload from a live database (read consistently, as `velo backup` reads it) or
 /// offline from a snapshot archive (restored into a temporary database first, checked in full as it streams).

@@ -1,3 +1,7 @@
+import VeloFormat
+import VeloRepository
+import VeloStorage
+
 /// The shapes a field definition takes on its way through a transfer, as Veloquent's `Field` value object gives
 /// them: the 18-property export shape (`(array) $field`), the stored shape (`Field::toArray`), and the system
 /// fields each collection type reserves (`CollectionType::systemFields`).

@@ -1,4 +1,7 @@
 import Foundation
+import VeloFormat
+import VeloRepository
+import VeloStorage
 
 /// `velo transfer import`: imports a Veloquent transfer payload into a target database, planned first and all
 /// or nothing. The plan is the import itself, run inside a transaction that is rolled back: it finds every

@@ -1,3 +1,7 @@
+import VeloFormat
+import VeloRepository
+import VeloStorage
+
 /// Veloquent's schema-transfer payload (`SchemaTransferService`, version 1): the header velo reads before the
 /// records, and the constants both sides of the transfer share.
 package struct TransferPayload: Sendable {

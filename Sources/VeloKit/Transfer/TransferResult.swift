@@ -1,3 +1,7 @@
+import VeloFormat
+import VeloRepository
+import VeloStorage
+
 /// What an import did, or would do: Veloquent's import result (`metadata` actions and per-table counts, in
 /// Veloquent's order: system tables, then user tables) plus velo's findings, in the planner's format.
 package struct TransferResult: Sendable {

@@ -1,7 +1,10 @@
 import Foundation
 import Testing
 
+@testable import VeloFormat
 @testable import VeloKit
+@testable import VeloRepository
+@testable import VeloStorage
 
 @Suite struct AppBackupTests {
     func demoApp(tenants: Int, name: String = #function) throws -> (app: String, repo: Repository) {

@@ -1,6 +1,9 @@
 import Testing
 
+@testable import VeloFormat
 @testable import VeloKit
+@testable import VeloRepository
+@testable import VeloStorage
 
 @Suite struct FileEntryPathTests {
     @Test func namesRoundTripThroughTheSafeAlphabet() throws {

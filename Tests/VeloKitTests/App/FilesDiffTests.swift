@@ -1,6 +1,9 @@
 import Testing
 
+@testable import VeloFormat
 @testable import VeloKit
+@testable import VeloRepository
+@testable import VeloStorage
 
 @Suite struct FilesDiffTests {
     func manifest(_ files: [(String, String)]) -> Manifest {

@@ -1,7 +1,10 @@
 import CArchive
 import Foundation
 
+@testable import VeloFormat
 @testable import VeloKit
+@testable import VeloRepository
+@testable import VeloStorage
 
 /// Builds deliberately odd archives for tests: any entry type, any path, any order, raw bytes.
 struct CraftedArchive {

@@ -1,6 +1,9 @@
 import Testing
 
+@testable import VeloFormat
 @testable import VeloKit
+@testable import VeloRepository
+@testable import VeloStorage
 
 @Suite struct RecordCodecTests {
     /// Encodes `values` through a real SQLite row and decodes them back.

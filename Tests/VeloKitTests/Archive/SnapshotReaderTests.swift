@@ -1,7 +1,10 @@
 import Foundation
 import Testing
 
+@testable import VeloFormat
 @testable import VeloKit
+@testable import VeloRepository
+@testable import VeloStorage
 
 @Suite struct SnapshotReaderTests {
     /// An audited scan (the plan has just read every byte) trusts the audit but not the file: it still refuses

@@ -1,7 +1,10 @@
 import Foundation
 import Testing
 
+@testable import VeloFormat
 @testable import VeloKit
+@testable import VeloRepository
+@testable import VeloStorage
 
 @Suite struct ArchiveAuditTests {
     /// A real archive of a small demo database, and its folder.

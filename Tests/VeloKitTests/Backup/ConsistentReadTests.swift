@@ -1,7 +1,10 @@
 import Foundation
 import Testing
 
+@testable import VeloFormat
 @testable import VeloKit
+@testable import VeloRepository
+@testable import VeloStorage
 
 @Suite struct ConsistentReadTests {
     /// Tries one write with no busy timeout: true when it committed, false when the database was locked.

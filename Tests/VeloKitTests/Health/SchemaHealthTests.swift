@@ -1,7 +1,10 @@
 import Foundation
 import Testing
 
+@testable import VeloFormat
 @testable import VeloKit
+@testable import VeloRepository
+@testable import VeloStorage
 
 /// Builds drift with SQL on demo databases and checks what velo finds and fixes.
 @Suite struct SchemaHealthTests {

@@ -1,7 +1,10 @@
 import Foundation
 import Testing
 
+@testable import VeloFormat
 @testable import VeloKit
+@testable import VeloRepository
+@testable import VeloStorage
 
 /// Delta frames: new segments compressed against the frames holding their old versions. A run of rows that
 /// changed a little costs a few percent of a plain frame; every snapshot still restores exactly, prune keeps the

@@ -1,6 +1,9 @@
 import Testing
 
+@testable import VeloFormat
 @testable import VeloKit
+@testable import VeloRepository
+@testable import VeloStorage
 
 /// The reader keeps a few decompressed frames, so segments that alternate between an old frame and the frame
 /// of their new versions read each frame once; the read-ahead order replays the same policy.

@@ -2,7 +2,10 @@ import Crypto
 import Foundation
 import Testing
 
+@testable import VeloFormat
 @testable import VeloKit
+@testable import VeloRepository
+@testable import VeloStorage
 
 /// Frames compressed on worker threads come back in the order they were handed over, whole and with the
 /// SHA-256 of their compressed bytes, whatever the number of workers; a pack writer places them in order.

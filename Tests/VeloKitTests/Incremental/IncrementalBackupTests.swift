@@ -1,7 +1,10 @@
 import Foundation
 import Testing
 
+@testable import VeloFormat
 @testable import VeloKit
+@testable import VeloRepository
+@testable import VeloStorage
 
 /// Incremental snapshots (format version 2): each kind of change restores to a database that dumps exactly like
 /// the source, and adds only about what changed.

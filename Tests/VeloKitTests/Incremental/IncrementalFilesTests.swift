@@ -1,7 +1,10 @@
 import Foundation
 import Testing
 
+@testable import VeloFormat
 @testable import VeloKit
+@testable import VeloRepository
+@testable import VeloStorage
 
 /// Uploaded files in incremental snapshots (`FileSegmentWriter`), and every front door writing format 2: a whole
 /// app's unchanged tenant costs what an unchanged database does; a changed, added or deleted file is exactly what

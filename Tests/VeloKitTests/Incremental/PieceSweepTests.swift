@@ -1,7 +1,10 @@
 import Foundation
 import Testing
 
+@testable import VeloFormat
 @testable import VeloKit
+@testable import VeloRepository
+@testable import VeloStorage
 
 /// Prune of incremental snapshots: whichever snapshots go, the others still read back whole, and exactly the
 /// pieces no remaining snapshot uses are freed.

@@ -1,7 +1,10 @@
 import Foundation
 import Testing
 
+@testable import VeloFormat
 @testable import VeloKit
+@testable import VeloRepository
+@testable import VeloStorage
 
 /// Segments handed to the deduplicator on a thread of their own, in many small batches, make exactly what the
 /// deduplicator makes on the reading thread: the same parts (rows, bytes, SHA-256), the same reuse of the

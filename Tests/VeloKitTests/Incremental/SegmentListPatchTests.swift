@@ -1,7 +1,10 @@
 import Foundation
 import Testing
 
+@testable import VeloFormat
 @testable import VeloKit
+@testable import VeloRepository
+@testable import VeloStorage
 
 /// Segment lists stored as patches against a full base list: a patch read with its base yields exactly the
 /// new list's segments; a large change stores a new full list; bases stay alive while a snapshot uses them

@@ -1,7 +1,10 @@
 import Foundation
 import Testing
 
+@testable import VeloFormat
 @testable import VeloKit
+@testable import VeloRepository
+@testable import VeloStorage
 
 /// Lists written on their own thread: all of them durable when `finish` returns, in the store under their
 /// names; a failed write is reported by `finish`, and later ones are not attempted.

@@ -1,7 +1,10 @@
 import Foundation
 import Testing
 
+@testable import VeloFormat
 @testable import VeloKit
+@testable import VeloRepository
+@testable import VeloStorage
 
 /// Parts of an incremental snapshot, rebuilt from their frames: handed out in place (`readChunk`) or copied
 /// (`read(into:)`), at any buffer size, they are the bytes the manifest hashed; adjacent segments come out as

@@ -1,7 +1,10 @@
 import Foundation
 import Testing
 
+@testable import VeloFormat
 @testable import VeloKit
+@testable import VeloRepository
+@testable import VeloStorage
 
 /// The sweep marker and what a killed writer leaves, after the review's findings: a successful backup never
 /// clears a marker a sweep could not finish, leftovers go even when no piece was ever committed, and a snapshot

@@ -1,7 +1,10 @@
 import Foundation
 import Testing
 
+@testable import VeloFormat
 @testable import VeloKit
+@testable import VeloRepository
+@testable import VeloStorage
 
 /// One focused regression test per way plan and restore used to disagree (issue 16).
 @Suite struct PlanRestoreAgreementTests {

@@ -1,7 +1,10 @@
 import Foundation
 import Testing
 
+@testable import VeloFormat
 @testable import VeloKit
+@testable import VeloRepository
+@testable import VeloStorage
 
 /// The property behind `velo plan`: it says exactly what `velo restore` will do. Over generated scenarios (see
 /// `RestoreScenario`): the plan blocks exactly when the restore refuses, and then the target is byte-identical;

@@ -1,7 +1,10 @@
 import Foundation
 import Testing
 
+@testable import VeloFormat
 @testable import VeloKit
+@testable import VeloRepository
+@testable import VeloStorage
 
 /// The plan is the contract: a restore runs the plan it made, reading each part of the archive at most once
 /// more than planning did (for the rows it imports), never the archive's start or its rows a third time.

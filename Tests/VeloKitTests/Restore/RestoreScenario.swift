@@ -1,6 +1,9 @@
 import Foundation
 
+@testable import VeloFormat
 @testable import VeloKit
+@testable import VeloRepository
+@testable import VeloStorage
 
 /// One generated plan-versus-restore scenario: which source snapshot, what target (a copy of the source mutated the
 /// way Veloquent leaves databases, a missing file, or the source itself), and which restore options. Everything is

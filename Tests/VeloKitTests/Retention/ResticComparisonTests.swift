@@ -1,7 +1,10 @@
 import Foundation
 import Testing
 
+@testable import VeloFormat
 @testable import VeloKit
+@testable import VeloRepository
+@testable import VeloStorage
 
 /// The kept set must equal what `restic forget --dry-run` keeps for the same snapshot times and policy.
 /// restic before 0.16 lacks the rule that keeps the oldest snapshot while a rule has slots left (restic#4366);

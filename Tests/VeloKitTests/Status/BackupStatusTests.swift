@@ -1,7 +1,10 @@
 import Foundation
 import Testing
 
+@testable import VeloFormat
 @testable import VeloKit
+@testable import VeloRepository
+@testable import VeloStorage
 
 @Suite struct BackupStatusTests {
     let t0 = History.seconds("2026-11-01T00:00:00Z")

@@ -2,7 +2,10 @@ import Foundation
 import Synchronization
 import Testing
 
+@testable import VeloFormat
 @testable import VeloKit
+@testable import VeloRepository
+@testable import VeloStorage
 
 /// What every `RepositoryStorage` must do, written once and run against each implementation (the local folder
 /// here; an object store's suite calls the same checks with its own factory). Each check gets an empty storage.
@@ -229,5 +232,34 @@ enum StorageConformance {
         let dropped = try storage.create(StorageConformance.list)
         dropped.abort()
         #expect(!FileManager.default.fileExists(atPath: root + "/data/lists/0f"), "an aborted write leaves no empty folder")
+    }
+}
+
+/// No code outside the storage layer builds a repository path: a scan of every other target's sources for the
+/// layout's folders in string literals and for paths joined onto a repository's root.
+@Suite struct RepositoryPathsTests {
+    @Test func onlyTheStorageLayerBuildsRepositoryPaths() throws {
+        let root = URL(fileURLWithPath: #filePath).deletingLastPathComponent().appendingPathComponent("../../../Sources").standardized
+        let layoutLiteral = try Regex(#""(snapshots|catalog|locks|trash|data|tmp)/"#)
+        let joinedOntoRoot = try Regex(#"(repository|repo|storage)\.(root|location)( as NSString\)\.appendingPathComponent|\s*\+)"#)
+        var offenders: [String] = []
+        var scanned = 0
+        for target in ["VeloFormat", "VeloRepository", "VeloKit", "VeloServer", "velo"] {
+            let folder = root.appendingPathComponent(target)
+            for file in try #require(FileManager.default.enumerator(atPath: folder.path)).compactMap({ $0 as? String })
+            where file.hasSuffix(".swift") {
+                scanned += 1
+                let text = try String(contentsOfFile: folder.appendingPathComponent(file).path, encoding: .utf8)
+                for (number, line) in text.split(separator: "\n", omittingEmptySubsequences: false).enumerated() {
+                    let code = line.trimmingCharacters(in: .whitespaces)
+                    if code.hasPrefix("//") { continue }
+                    if code.contains(layoutLiteral) || code.contains(joinedOntoRoot) {
+                        offenders.append("\(target)/\(file):\(number + 1): \(code)")
+                    }
+                }
+            }
+        }
+        #expect(scanned > 200)
+        #expect(offenders.isEmpty, "\(offenders.joined(separator: "\n"))")
     }
 }

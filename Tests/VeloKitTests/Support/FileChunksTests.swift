@@ -1,7 +1,10 @@
 import Foundation
 import Testing
 
+@testable import VeloFormat
 @testable import VeloKit
+@testable import VeloRepository
+@testable import VeloStorage
 
 /// The one rule both writers of uploaded files read them by: full chunks, and a file whose size changed since it
 /// was measured is refused (never stored torn).

@@ -2,7 +2,10 @@ import Foundation
 import Synchronization
 import Testing
 
+@testable import VeloFormat
 @testable import VeloKit
+@testable import VeloRepository
+@testable import VeloStorage
 
 /// The one bounded hand-off of the data path: order, bounds, errors, discarding and stopping, with and without
 /// worker threads.

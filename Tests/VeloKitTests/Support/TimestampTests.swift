@@ -1,7 +1,10 @@
 import Foundation
 import Testing
 
+@testable import VeloFormat
 @testable import VeloKit
+@testable import VeloRepository
+@testable import VeloStorage
 
 @Suite struct TimestampTests {
     @Test(arguments: [Int64(0), 951_782_400, 1_735_689_600, 1_798_761_599, 4_102_444_800, -86_400])

@@ -1,7 +1,10 @@
 import Foundation
 import Testing
 
+@testable import VeloFormat
 @testable import VeloKit
+@testable import VeloRepository
+@testable import VeloStorage
 
 /// The payload's exact shape: keys, key order, value types, records order, errors.
 @Suite struct PayloadExporterTests {

@@ -1,7 +1,10 @@
 import Foundation
 import Testing
 
+@testable import VeloFormat
 @testable import VeloKit
+@testable import VeloRepository
+@testable import VeloStorage
 
 /// The cases of Veloquent's `tests/Feature/SchemaTransferTest.php`, each reproduced against velo, then what velo
 /// does better.

@@ -1,7 +1,10 @@
 import Foundation
 import Testing
 
+@testable import VeloFormat
 @testable import VeloKit
+@testable import VeloRepository
+@testable import VeloStorage
 
 /// Bad and awkward payloads: a clear one-line error naming the place, and nothing written.
 @Suite struct PayloadReaderTests {

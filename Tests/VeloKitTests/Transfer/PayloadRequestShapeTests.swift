@@ -1,7 +1,10 @@
 import Foundation
 import Testing
 
+@testable import VeloFormat
 @testable import VeloKit
+@testable import VeloRepository
+@testable import VeloStorage
 
 /// The request body's top-level shape, read without holding the body.
 @Suite struct PayloadRequestShapeTests {

@@ -1,6 +1,9 @@
 import Foundation
 
+@testable import VeloFormat
 @testable import VeloKit
+@testable import VeloRepository
+@testable import VeloStorage
 
 /// Payload files, fresh Veloquent databases and imports for the transfer tests.
 enum TransferFixtures {

@@ -1,7 +1,10 @@
 import Foundation
 import Testing
 
+@testable import VeloFormat
 @testable import VeloKit
+@testable import VeloRepository
+@testable import VeloStorage
 
 /// Whole imports: the round trip, and the dry run as an exact prediction of the import.
 @Suite struct TransferImportTests {

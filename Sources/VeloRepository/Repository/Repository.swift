@@ -1,0 +1,241 @@
+import Foundation
+import VeloFormat
+import VeloStorage
+
+/// A repository of snapshots, in a `RepositoryStorage` (a local folder today):
+///
+///     velo-repository.json                       format name, version, id
+///     snapshots/YYYY/MM/<time>-<id>.tar.zst      archives (mode 0600)
+///     catalog/<id>.json, <id>.manifest.json      what each archive holds
+///     locks/exclusive.json, locks/round.json     the writers' and the rounds' locks
+///     trash/<id>.json                            removals in progress
+///     data/packs/, data/lists/                   pieces of incremental snapshots
+///
+/// Everything goes through the storage by typed names (`StoredName`); nothing here builds a path. An archive
+/// is written aside and appears under its name only when complete, then it is catalogued.
+public final class Repository {
+    public static let formatName = "velo-repository"
+
+    /// Where the repository is, for messages (the absolute path of a local repository's folder).
+    public let root: String
+    public let catalog: Catalog
+    /// Where the repository's objects are stored.
+    public let storage: any RepositoryStorage
+    /// How long a writer waits for another velo's lock before failing (`--retry-lock`): overlapping cron jobs
+    /// wait instead of failing. Zero fails at once.
+    public var lockWait: Duration = .zero
+
+    private init(storage: any RepositoryStorage) {
+        self.storage = storage
+        root = storage.location
+        catalog = Catalog(storage: storage)
+    }
+
+    /// Opens the repository in the folder at `path`. With `create`, a missing or empty folder becomes a new
+    /// repository.
+    /// - Throws: `VeloError` (`.input`) when `path` is not a repository (or a non-empty folder with `create`),
+    ///   `.damaged` for an unreadable marker, `.io` when the folder cannot be made.
+    public static func open(_ path: String, create: Bool = false) throws -> Repository {
+        let root = FileSystem.absolute(path)
+        if FileSystem.exists(root) && !FileSystem.isDirectory(root) { throw VeloError("\(root): is a file, not a repository folder") }
+        let storage = LocalStorage(root: root)
+        if try storage.stat(.config) == nil && create {
+            if FileSystem.isDirectory(root), let contents = try? FileManager.default.contentsOfDirectory(atPath: root),
+                !contents.filter({ !$0.hasPrefix(".") }).isEmpty
+            {
+                throw VeloError("\(root): folder is not empty and not a velo repository; choose an empty or new folder")
+            }
+            try FileSystem.createDirectory(root, durable: true)
+        }
+        let repository = try open(storage: storage, create: create, named: path)
+        try storage.makeLayout()
+        return repository
+    }
+
+    /// Opens the repository in `storage`; with `create`, storage without a repository becomes one (its
+    /// identity is written only if absent, so two creators agree on one).
+    /// - Parameter named: how the user named it, for the advice to create one.
+    public static func open(storage: any RepositoryStorage, create: Bool = false, named: String? = nil) throws -> Repository {
+        let marker = storage.describe(.config)
+        let bytes: [UInt8]
+        do { bytes = try storage.load(.config) } catch StorageError.missing {
+            guard create else {
+                throw VeloError(
+                    "\(storage.location): not a velo repository (no \(StoredName.config.relativePath))",
+                    remedy: .createRepository(path: named ?? storage.location))
+            }
+            var random = SystemRandomNumberGenerator()
+            let identity = JSONValue.object([
+                ("format", .string(formatName)), ("version", .int(1)),
+                ("id", .string(SnapshotID.random(using: &random))), ("created", .string(Timestamp.iso8601(Timestamp.now))),
+            ])
+            _ = try storage.saveIfAbsent(.config, Array(JSONWriter.string(identity, pretty: true).utf8))
+            return try open(storage: storage, create: false, named: named)
+        }
+        let json: JSONValue
+        do { json = try JSONParser.parse(bytes) } catch {
+            throw VeloError("\(marker): not a valid repository marker (\(error))")
+        }
+        guard json["format"]?.stringValue == formatName else { throw VeloError("\(marker): not a velo repository marker") }
+        guard let version = json["version"]?.intValue, version == 1 else {
+            throw VeloError(
+                "\(storage.location): repository format version \(json["version"].map { JSONWriter.string($0) } ?? "?") is newer than this velo reads"
+            )
+        }
+        return Repository(storage: storage)
+    }
+
+    /// Whether the folder at `path` holds a repository.
+    public static func exists(at path: String) -> Bool {
+        (try? LocalStorage(root: FileSystem.absolute(path)).stat(.config)) != nil
+    }
+
+    /// The repository's id (from `velo-repository.json`), nil when it cannot be read.
+    package var id: String? {
+        (try? storage.load(.config)).flatMap { try? JSONParser.parse($0) }?["id"]?.stringValue
+    }
+
+    /// A folder on this machine for scratch files (diff buckets, transfer exports of snapshots).
+    package var temporaryDirectory: String { storage.scratchDirectory }
+
+    /// Takes the writer's lock and cleans up what an interrupted writer left: partial archives and temporary
+    /// copies are deleted; a complete archive that was renamed but not yet catalogued is catalogued.
+    /// With `wait` (default: `lockWait`), a lock held by another live writer is retried until the time is up.
+    /// - Throws: `RepositoryLock.Failure` (`.locked`) when another velo holds it; `.interrupted` while waiting.
+    public func lock(command: String, wait: Duration? = nil) throws -> RepositoryLock {
+        let deadline = ContinuousClock.now + (wait ?? lockWait)
+        while true {
+            do {
+                let lock = try RepositoryLock.acquire(storage: storage, command: command)
+                try recover()
+                return lock
+            } catch RepositoryLock.Failure.held(let repository, let owner) {
+                guard ContinuousClock.now < deadline else { throw RepositoryLock.Failure.held(repository: repository, owner: owner) }
+                try Interruption.check()
+                usleep(200_000)
+            }
+        }
+    }
+
+    /// `lock(command:)` for a writer that reports, as a warning, a stale lock it took over from a process that
+    /// is gone.
+    package func writerLock(command: String) throws -> RepositoryLock {
+        let lock = try self.lock(command: command)
+        if let stale = lock.replacedStaleOwner {
+            Diagnostics.warn("\(root): took over the stale lock of \(stale.summary), whose process is gone")
+        }
+        return lock
+    }
+
+    /// The owner of the lock, when the repository is locked.
+    public var lockOwner: RepositoryLock.Owner? { RepositoryLock.current(storage: storage) }
+
+    /// Breaks the lock. Refuses a lock whose owner is alive unless `force`.
+    /// - Returns: the owner of the lock that was removed, nil when the repository was not locked.
+    /// - Throws: `VeloError` when the owner is alive (or on another host) and `force` is false.
+    public func unlock(force: Bool) throws -> RepositoryLock.Owner? {
+        guard try storage.stat(.exclusiveLock) != nil else { return nil }
+        let owner = lockOwner
+        if let owner, !owner.isGone, !force {
+            throw VeloError(
+                "\(root): the lock belongs to \(owner.summary), which is still running (or on another host)",
+                remedy: .forceUnlock(repository: root))
+        }
+        try storage.remove(.exclusiveLock)
+        return owner
+    }
+
+    /// Removes a snapshot: a marker in `trash/` first, then its catalog entry, then its archive, then the
+    /// marker. `recover` completes a removal that was interrupted.
+    package func remove(_ entry: CatalogEntry) throws {
+        let marker = StoredName.trash(entry.id)
+        let json = JSONValue.object([("id", .string(entry.id)), ("archive", .string(entry.archive))])
+        try storage.save(marker, Array(JSONWriter.string(json).utf8))
+        catalog.remove(entry.id)
+        if let name = StoredName.parse(entry.archive, as: .snapshot) { try storage.remove(name) }
+        try storage.remove(marker)
+    }
+
+    /// Finishes removals that a killed prune left half done; returns the archives that were being removed.
+    func completeRemovals() -> Set<String> {
+        var markers: [StoredName] = []
+        try? storage.list(.trash) { name, _ in markers.append(name) }
+        var archives = Set<String>()
+        for marker in markers {
+            guard let json = try? JSONParser.parse(try storage.load(marker)), let id = json["id"]?.stringValue,
+                let archive = json["archive"]?.stringValue
+            else { continue }
+            catalog.remove(id)
+            if let name = StoredName.parse(archive, as: .snapshot) { try? storage.remove(name) }
+            archives.insert(archive)
+            try? storage.remove(marker)
+        }
+        return archives
+    }
+
+    func recover() throws {
+        _ = completeRemovals()
+        storage.removeScratch()
+        // What a killed velo was writing aside (archives, catalog entries, markers, lock files): only a live
+        // process can still put them in place, so those of a process that is gone are litter.
+        for kind in [StoredKind.config, .catalog, .trash, .lock, .snapshot] { _ = try? storage.removeLeftovers(kind) }
+        // Which archives are catalogued: from the names alone when the catalog cache is current (this runs on
+        // every lock, so it must not read a large catalog in full), from every entry otherwise.
+        let isCatalogued: (StoredName) -> Bool
+        let damagedIDs: Set<String>
+        if let state = catalog.index.currentState() {
+            let ids = (try? catalog.ids()) ?? []
+            damagedIDs = Set(state.damaged.map(\.id))
+            isCatalogued = { name in
+                guard let id = name.snapshotID else { return false }
+                return ids.contains(id) && !damagedIDs.contains(id)
+            }
+        } else {
+            let (entries, damaged) = catalog.scan()
+            let catalogued = Set(entries.map(\.archive))
+            damagedIDs = Set(damaged.map(\.id))
+            isCatalogued = { catalogued.contains($0.relativePath) }
+        }
+        var orphans: [StoredName] = []
+        try? storage.list(.snapshot) { name, _ in if !isCatalogued(name) { orphans.append(name) } }
+        for name in orphans.sorted(by: { $0.name < $1.name }) {
+            // Committed only when complete, so it is whole; catalogue it if it reads back sound. This also
+            // rebuilds a damaged catalog entry from its archive.
+            if let audit = try? ArchiveAudit.run(path: storage.describe(name), open: { try self.archiveReader(name) }),
+                audit.problems.isEmpty, let header = audit.header, let manifest = audit.manifest
+            {
+                let entry = CatalogEntry(
+                    snapshot: header, manifest: manifest, archive: name.relativePath, bytes: audit.archiveBytes,
+                    sha256: audit.archiveSHA256, seconds: 0, sequence: try catalog.nextSequence())
+                try catalog.write(entry, header: header, manifest: manifest)
+                if damagedIDs.contains(header.id) {
+                    Diagnostics.warn(
+                        "\(catalog.entryLocation(header.id)): the damaged catalog entry was rebuilt from its archive, which verified sound")
+                }
+            }
+        }
+        // Last, once every complete archive is catalogued: pieces a killed backup or prune left unreferenced.
+        PieceSweep.recover(self)
+    }
+}
+
+extension CatalogEntry {
+    /// The catalog entry for a freshly written (or recovered) archive.
+    package init(
+        snapshot header: SnapshotHeader, manifest: Manifest, archive: String, bytes: Int64, sha256: String, seconds: Double, sequence: Int
+    ) {
+        var rows: [String: Int] = [:]
+        for table in manifest.tables { rows[table.name] = table.rows }
+        let collections = Set(manifest.tables.compactMap(\.collection)).sorted()
+        self.init(
+            id: header.id, time: header.time, sequence: sequence, archive: archive, archiveBytes: bytes, archiveSHA256: sha256,
+            sourcePath: header.source.path, sourceKind: header.source.kind, schemaVersion: header.source.schemaVersion,
+            tags: header.tags, collections: collections, tableRows: rows, records: header.contents.records, seconds: seconds)
+        app = header.source.app
+        let files = manifest.files
+        if !files.isEmpty {
+            self.files = files.count
+            fileBytes = files.reduce(0) { $0 + $1.bytes }
+        }
+    }
+}

@@ -1,0 +1,130 @@
+import Foundation
+import VeloFormat
+import VeloStorage
+
+/// A lock on a repository: an object of kind `lock` (`exclusive.json` for writers: backup, prune, restore's
+/// safety snapshot; `round.json` for `velo run` rounds), created only if absent, naming its owner. A lock left
+/// by a process that is gone (same host, no such pid) is stale: the next taker reports it and takes it over, as
+/// restic does, so a killed backup never blocks the next one. The takeover removes the stale lock only while it
+/// is unchanged (`removeIfUnchanged`), so of two takers exactly one wins. A live owner, or one on another host,
+/// is never overridden; `velo unlock` removes a stale lock, and `--force` any lock.
+public final class RepositoryLock {
+    /// Who holds a lock.
+    public struct Owner: Equatable, Sendable {
+        public var pid: Int32
+        public var host: String
+        public var time: Int64
+        public var command: String
+
+        var json: JSONValue {
+            .object([
+                ("pid", .int(pid)), ("host", .string(host)), ("time", .string(Timestamp.iso8601(time))), ("command", .string(command)),
+            ])
+        }
+
+        init(pid: Int32, host: String, time: Int64, command: String) {
+            self.pid = pid
+            self.host = host
+            self.time = time
+            self.command = command
+        }
+
+        init?(json: JSONValue) {
+            guard let pid = json["pid"]?.intValue else { return nil }
+            self.pid = Int32(clamping: pid)
+            host = json["host"]?.stringValue ?? "?"
+            time = json["time"]?.stringValue.flatMap(Timestamp.parseISO8601) ?? 0
+            command = json["command"]?.stringValue ?? "velo"
+        }
+
+        /// True when the owner ran on this host and its process no longer exists.
+        public var isGone: Bool {
+            host == FileSystem.hostName && kill(pid, 0) != 0 && errno == ESRCH
+        }
+
+        public var summary: String { "\(command) (pid \(pid) on \(host) since \(Timestamp.iso8601(time)))" }
+    }
+
+    /// Why the lock could not be taken.
+    public enum Failure: VeloFailure {
+        public var kind: ErrorKind { .locked }
+        case held(repository: String, owner: Owner)
+        case stale(repository: String, owner: Owner)
+        case unreadable(repository: String, path: String)
+
+        public var description: String {
+            switch self {
+            case .held(let repo, let owner):
+                return "\(repo): repository is locked by \(owner.summary); try again when it finishes"
+            case .stale(let repo, let owner):
+                return "\(repo): repository has a stale lock left by \(owner.summary), whose process is gone"
+            case .unreadable(let repo, let path):
+                return "\(repo): repository is locked (\(path) exists but cannot be read)"
+            }
+        }
+
+        public var remedy: Remedy? {
+            switch self {
+            case .held: return nil
+            case .stale(let repo, _): return .removeStaleLock(repository: repo)
+            case .unreadable(let repo, _): return .forceUnlock(repository: repo)
+            }
+        }
+    }
+
+    /// The lock object.
+    public let name: StoredName
+    public let owner: Owner
+    /// The owner of a stale lock this lock replaced, to be reported.
+    public private(set) var replacedStaleOwner: Owner?
+    private let storage: any RepositoryStorage
+    /// What this lock's object holds: it is released only while it still holds exactly this.
+    private let bytes: [UInt8]
+    private var released = false
+
+    private init(storage: any RepositoryStorage, name: StoredName, owner: Owner, bytes: [UInt8]) {
+        self.storage = storage
+        self.name = name
+        self.owner = owner
+        self.bytes = bytes
+    }
+
+    deinit { release() }
+
+    /// Takes the lock `name` of the repository in `storage` for `command`, or throws `Failure`.
+    package static func acquire(storage: any RepositoryStorage, name: StoredName = .exclusiveLock, command: String) throws -> RepositoryLock
+    {
+        let owner = Owner(pid: getpid(), host: FileSystem.hostName, time: Timestamp.now, command: command)
+        let bytes = Array(JSONWriter.string(owner.json).utf8)
+        var replaced: Owner?
+        // Each turn either takes the lock, fails, or removes a stale lock that was still there: a few turns at most.
+        for _ in 0..<16 {
+            if try storage.saveIfAbsent(name, bytes) {
+                let lock = RepositoryLock(storage: storage, name: name, owner: owner, bytes: bytes)
+                lock.replacedStaleOwner = replaced
+                return lock
+            }
+            let existingBytes: [UInt8]
+            do { existingBytes = try storage.load(name) } catch StorageError.missing { continue }  // released meanwhile
+            guard let existing = (try? JSONParser.parse(existingBytes)).flatMap(Owner.init(json:)) else {
+                throw Failure.unreadable(repository: storage.location, path: name.relativePath)
+            }
+            guard existing.isGone else { throw Failure.held(repository: storage.location, owner: existing) }
+            if try storage.removeIfUnchanged(name, expected: existingBytes) { replaced = existing }
+        }
+        throw VeloError("\(storage.location): \(name.relativePath) keeps changing; another velo is taking the lock", kind: .locked)
+    }
+
+    /// The owner of the lock `name`, if the repository is locked.
+    static func current(storage: any RepositoryStorage, name: StoredName = .exclusiveLock) -> Owner? {
+        guard let bytes = try? storage.load(name), let json = try? JSONParser.parse(bytes) else { return nil }
+        return Owner(json: json)
+    }
+
+    /// Releases the lock (also on deinit), only if the lock object is still this owner's.
+    public func release() {
+        guard !released else { return }
+        released = true
+        _ = try? storage.removeIfUnchanged(name, expected: bytes)
+    }
+}

@@ -1,0 +1,95 @@
+import Foundation
+import VeloFormat
+import VeloStorage
+
+/// A snapshot named on the command line: a full id, a unique id prefix, `latest`, or the path of an archive
+/// file (which need not be in any repository: a lone archive copied elsewhere can still be audited).
+public enum SelectedSnapshot {
+    case catalogued(CatalogEntry, repository: Repository)
+    case archive(path: String)
+
+    /// Where the archive is, for messages and reports: the file of a lone archive, the place of a catalogued
+    /// one in its repository's storage.
+    public var archiveLocation: String {
+        switch self {
+        case .catalogued(let entry, let repository): return repository.archiveLocation(of: entry)
+        case .archive(let path): return path
+        }
+    }
+
+    /// A reader of the archive, in either format: a catalogued one through its repository's storage.
+    package func openReader() throws -> SegmentedArchiveReader {
+        switch self {
+        case .catalogued(let entry, let repository): return try repository.archiveReader(of: entry)
+        case .archive(let path): return try SegmentedArchiveReader(path: path)
+        }
+    }
+
+    /// The archive's size in bytes.
+    package func archiveSize() throws -> Int64 {
+        switch self {
+        case .catalogued(let entry, let repository): return try repository.archiveSize(of: entry)
+        case .archive(let path): return try FileSystem.fileSize(path)
+        }
+    }
+
+    public var catalogEntry: CatalogEntry? {
+        if case .catalogued(let entry, _) = self { return entry }
+        return nil
+    }
+
+    /// What the catalog recorded for a catalogued snapshot: the manifest and the archive's SHA-256 that every
+    /// read of it is checked against. nil for a lone archive.
+    public func catalogRecord() throws -> (manifest: Manifest, sha256: String)? {
+        guard case .catalogued(let entry, let repository) = self else { return nil }
+        return (try repository.catalog.detail(entry.id).manifest, entry.archiveSHA256)
+    }
+
+    /// The snapshot id when known without reading the archive.
+    public var id: String? { catalogEntry?.id }
+
+    /// Resolves `text`: a full id, a unique id prefix, `latest` (the newest snapshot that `filter` matches), or
+    /// the path of an archive (recognised by a `/` or the `.tar.zst` ending).
+    /// - Throws: `VeloError` (`.input`) for an empty, unknown or ambiguous name (listing the candidates), a
+    ///   `latest` that no snapshot matches, or a path that is missing or a directory.
+    public static func resolve(
+        _ text: String, repository: Repository?, filter: SnapshotFilter = SnapshotFilter()
+    ) throws -> SelectedSnapshot {
+        guard !text.trimmingCharacters(in: .whitespaces).isEmpty else {
+            throw VeloError("an empty snapshot name selects nothing: give an id, an id prefix, 'latest' or the path of an archive file")
+        }
+        let looksLikePath = text.contains("/") || text.hasSuffix(ArchiveFormat.fileExtension)
+        if looksLikePath {
+            let absolute = FileSystem.absolute(text)
+            if let repository, let entry = try repository.catalog.entries().first(where: { repository.archiveLocation(of: $0) == absolute })
+            {
+                return .catalogued(entry, repository: repository)
+            }
+            guard FileSystem.exists(absolute) else { throw VeloError("\(text): no such archive file") }
+            guard !FileSystem.isDirectory(absolute) else { throw VeloError("\(text): is a directory, not an archive file") }
+            return .archive(path: absolute)
+        }
+        guard let repository else {
+            throw VeloError(
+                "snapshot '\(text)': no repository is named, and it is not the path of an archive file", remedy: .nameRepository)
+        }
+        let entries = try repository.catalog.entries()
+        if text == "latest" {
+            guard let newest = entries.last(where: filter.matches) else {
+                if entries.isEmpty || filter.isEmpty { throw VeloError("\(repository.root): the repository has no snapshots") }
+                throw VeloError("\(repository.root): no snapshot of \(filter.description) (\(entries.count) snapshots of others)")
+            }
+            return .catalogued(newest, repository: repository)
+        }
+        let lowered = text.lowercased()
+        let matches = entries.filter { $0.id.hasPrefix(lowered) }
+        switch matches.count {
+        case 1: return .catalogued(matches[0], repository: repository)
+        case 0: throw VeloError("\(repository.root): no snapshot matches '\(text)' (\(entries.count) snapshots)")
+        default:
+            let list = matches.prefix(10).map { "\($0.id) (\(Timestamp.iso8601($0.time)))" }.joined(separator: ", ")
+            throw VeloError(
+                "snapshot '\(text)' is ambiguous: it matches \(matches.count) snapshots: \(list)\(matches.count > 10 ? ", ..." : "")")
+        }
+    }
+}
