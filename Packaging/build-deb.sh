@@ -51,7 +51,7 @@ fi
 
 # The version: what the binary prints, which must be what the source says (a stale binary is caught here).
 version=$("$binary" --version)
-source_version=$(sed -n 's/.*static let current = "\(.*\)".*/\1/p' "$root/Sources/VeloKit/Support/VeloVersion.swift")
+source_version=$(sed -n 's/.*static let current = "\(.*\)".*/\1/p' "$root/Sources/VeloFormat/Support/VeloVersion.swift")
 [ "$version" = "$source_version" ] || fail "velo --version prints '$version' but VeloVersion.swift says '$source_version'"
 [[ "$version" =~ ^[0-9][A-Za-z0-9.+~]*$ ]] || fail "'$version' is not a Debian native version"
 arch=$(dpkg-architecture -qDEB_HOST_ARCH)
