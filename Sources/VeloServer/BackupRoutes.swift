@@ -61,8 +61,10 @@ struct BackupRoutes {
         let chosen = options
         let result = try await state.gate.with([state.repositoryKey], for: "backup") {
             try await BlockingWork.run {
-                try Backup.checkSource(tenant.databasePath, busyTimeout: chosen.busyTimeout)
-                return try Backup.run(databasePath: tenant.databasePath, repository: repository, options: chosen)
+                let checked = try Backup.checkSource(tenant.databasePath, busyTimeout: chosen.busyTimeout)
+                return try withExtendedLifetime(checked) {
+                    try Backup.run(databasePath: tenant.databasePath, repository: repository, options: chosen)
+                }
             }
         }
         return try Envelope.success(encoding: result, message: "Backup completed successfully.")

@@ -121,13 +121,15 @@ struct BackupCommand: ParsableCommand {
             return
         }
         let dbPath = try database.path()
-        try Backup.checkSource(dbPath, busyTimeout: database.timeout)
+        let checked = try Backup.checkSource(dbPath, busyTimeout: database.timeout)
         let options = try backupOptions()
         // Read the policy first: a bad policy file fails before any work is done.
         let policy = try prune.map { try RetentionPolicy.load(path: $0) }
         // Created only now: a backup that cannot happen (a bad source, time or policy) leaves no repository behind.
         let repo = try repository.open(create: true)
-        let result = try Backup.run(databasePath: dbPath, repository: repo, options: options, progress: TerminalProgress("backup"))
+        let result = try withExtendedLifetime(checked) {
+            try Backup.run(databasePath: dbPath, repository: repo, options: options, progress: TerminalProgress("backup"))
+        }
         let pruned = try policy.map { try Prune.run(repository: repo, policy: $0, dryRun: false) }
         if output.json {
             if let pruned { try Output.json(BackupAndPrune(backup: result, prune: pruned)) } else { try Output.json(result) }

@@ -91,12 +91,14 @@ struct TransferExportCommand: ParsableCommand {
         let summary: PayloadExporter.Summary
         switch (db ?? ProcessInfo.processInfo.environment["VELO_DB"].flatMap { $0.isEmpty || snapshot != nil ? nil : $0 }, snapshot) {
         case (let path?, nil):
-            try Backup.checkSource(path, busyTimeout: timeout)
+            let checked = try Backup.checkSource(path, busyTimeout: timeout)
             let output = try out.map(PayloadOutput.file) ?? .standardOutput()
             do {
-                summary = try TransferExport.fromDatabase(
-                    path, options: options, to: output, busyTimeout: timeout,
-                    progress: TerminalProgress("export"))
+                summary = try withExtendedLifetime(checked) {
+                    try TransferExport.fromDatabase(
+                        path, options: options, to: output, busyTimeout: timeout,
+                        progress: TerminalProgress("export"))
+                }
                 try output.finish()
             } catch { output.abort(); throw error }
         case (nil, let name?):

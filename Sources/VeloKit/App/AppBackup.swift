@@ -146,7 +146,7 @@ package enum AppBackup {
         }
         do {
             try Interruption.check()
-            try Backup.checkSource(database, busyTimeout: options.busyTimeout)
+            let checked = try Backup.checkSource(database, busyTimeout: options.busyTimeout)
             if source.filesRoot != nil, let reason = try ownS3(database, busyTimeout: options.busyTimeout) {
                 outcome.status = .notCovered
                 outcome.reason = reason
@@ -159,9 +159,11 @@ package enum AppBackup {
             if source.kind == .landlord { backup.collections = nil }
             backup.app = AppOrigin(
                 path: layout.root, tenantID: source.tenant?.id, tenantName: source.tenant?.name, tenantDomain: source.tenant?.domain)
-            let result = try Backup.write(
-                databasePath: database, repository: repository, options: backup, progress: nil,
-                sequence: { state.sequence() })
+            let result = try withExtendedLifetime(checked) {
+                try Backup.write(
+                    databasePath: database, repository: repository, options: backup, progress: nil,
+                    sequence: { state.sequence() })
+            }
             outcome.snapshot = result.id
             outcome.rows = result.rows.values.reduce(0, +)
             outcome.files = result.files

@@ -74,13 +74,15 @@ package enum Round {
                 continue
             }
             do {
-                try Backup.checkSource(database)
+                let checked = try Backup.checkSource(database)
                 var options = Backup.Options()
                 options.tags = config.tags
                 options.level = config.level
                 options.incremental = !config.full
-                let result = try Backup.run(
-                    databasePath: database, repository: repository, options: options, progress: progress("backup \(database)"))
+                let result = try withExtendedLifetime(checked) {
+                    try Backup.run(
+                        databasePath: database, repository: repository, options: options, progress: progress("backup \(database)"))
+                }
                 backups.append(
                     SourceBackup(
                         source: source, action: "backed-up", lastSnapshot: last, snapshot: result.id,

@@ -12,8 +12,8 @@ package enum TransferExport {
         busyTimeout: Duration = .seconds(5),
         progress: (any ProgressObserver)? = nil
     ) throws -> PayloadExporter.Summary {
-        try Backup.checkSource(databasePath, busyTimeout: busyTimeout)
-        let source = try ConsistentRead(path: databasePath, busyTimeout: busyTimeout)
+        let checked = try Backup.checkSource(databasePath, busyTimeout: busyTimeout)
+        let source = try withExtendedLifetime(checked) { try ConsistentRead(path: databasePath, busyTimeout: busyTimeout) }
         defer { source.close() }
         let layout = try TenantDatabase.load(source.database)
         return try PayloadExporter.export(database: source.database, layout: layout, options: options, to: output, progress: progress)

@@ -82,6 +82,26 @@ import Testing
         #expect(writer.committed > results.map { $0.rows["ledger_a"] ?? 0 }.min()!, "the writer kept writing during the backups")
     }
 
+    /// The connection `checkSource` keeps open (so a backup after it reuses a WAL source's index instead of
+    /// rebuilding it from the whole WAL) is idle and read-only: a writer with no busy timeout commits while it
+    /// is open, and neither it nor the backup checkpoints the source (its WAL keeps its frames).
+    @Test func theKeptCheckConnectionNeverBlocksOrCheckpointsAWalSource() throws {
+        let path = try Fixtures.demo(posts: 300, journalMode: "wal")
+        let writer = try Database(path: path, mode: .readWrite, busyTimeout: .zero)
+        try writer.execute("PRAGMA wal_autocheckpoint=0; CREATE TABLE ledger (n INTEGER PRIMARY KEY)")
+        for n in 1...50 { try writer.execute("INSERT INTO ledger (n) VALUES (\(n))") }
+        let walBefore = try FileSystem.fileSize(path + "-wal")
+        #expect(walBefore > 0)
+        let checked = try Backup.checkSource(path)
+        try writer.execute("INSERT INTO ledger (n) VALUES (51)")  // no busy timeout: fails if anything holds a lock
+        let result = try withExtendedLifetime(checked) {
+            try Backup.run(databasePath: path, repository: try repository("kept-check"), options: .init())
+        }
+        try writer.execute("INSERT INTO ledger (n) VALUES (52)")
+        #expect(result.rows["ledger"] == 51)
+        #expect(try FileSystem.fileSize(path + "-wal") >= walBefore, "nothing checkpointed the source")
+    }
+
     /// Records what a backup reports.
     final class ProgressRecorder: ProgressObserver {
         var reports: [(done: Int, total: Int?)] = []
