@@ -1,13 +1,14 @@
 import Crypto
 
-/// Incremental SHA-256, written as lowercase hex: the checksum of every entry and every archive.
+/// Incremental SHA-256, written as lowercase hex: the checksum of every entry and every archive. `update` is
+/// inlinable: the layers above call it per segment and per block.
 package struct SHA256Digest {
-    private var hasher = SHA256()
-    package private(set) var byteCount: Int64 = 0
+    @usableFromInline var hasher = SHA256()
+    @usableFromInline package private(set) var byteCount: Int64 = 0
 
-    package init() {}
+    @inlinable package init() {}
 
-    package mutating func update(_ bytes: UnsafeRawBufferPointer) {
+    @inlinable package mutating func update(_ bytes: UnsafeRawBufferPointer) {
         hasher.update(bufferPointer: bytes)
         byteCount += Int64(bytes.count)
     }

@@ -93,7 +93,9 @@ struct FileSegmentWriter {
                     digest.update(bytes)
                     var hasher = keyed
                     hasher.update(bufferPointer: bytes)
-                    let hash = hasher.finalize().withUnsafeBytes { SegmentList.words($0.prefix(SegmentFormat.segmentHashBytes)) }
+                    let hash = hasher.finalize().withUnsafeBytes {
+                        SegmentList.words(UnsafeRawBufferPointer(rebasing: $0.prefix(SegmentFormat.segmentHashBytes)))
+                    }
                     // The previous version's segment at the same place is reused when it holds the same bytes.
                     var reused = false
                     if previousLeft > 0, let before {

@@ -54,7 +54,9 @@ final class SegmentDeduplicator {
         var hasher = keyed
         hasher.update(bufferPointer: bytes)
         // Read straight from the digest: no array per segment on this path.
-        let hash = hasher.finalize().withUnsafeBytes { SegmentList.words($0.prefix(SegmentFormat.segmentHashBytes)) }
+        let hash = hasher.finalize().withUnsafeBytes {
+            SegmentList.words(UnsafeRawBufferPointer(rebasing: $0.prefix(SegmentFormat.segmentHashBytes)))
+        }
         // A part is closed after the segment that reaches the target, or before one that would take it past
         // what a reader accepts (a segment ends with a row of up to 16 MiB).
         if partSegments > 0 && partDigest.byteCount + Int64(bytes.count) > Int64(maxPartBytes) { closePart() }

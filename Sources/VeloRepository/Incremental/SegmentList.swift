@@ -156,7 +156,7 @@ package struct SegmentList {
         p.previousFrame = frame
         p.previousEnd = offset + bytes
         p.previousKey = key
-        return Segment(frame: frame, offset: offset, bytes: bytes, rows: rows, lastKey: key, hash: Self.words(hash))
+        return Segment(frame: frame, offset: offset, bytes: bytes, rows: rows, lastKey: key, hash: hash.withUnsafeBytes { Self.words($0) })
     }
 
     /// The next segment of the list's own bytes (the base's, for a list read through a patch).
@@ -172,13 +172,15 @@ package struct SegmentList {
         previousFrame = frame
         previousEnd = offset + bytes
         previousKey = key
-        return Segment(frame: frame, offset: offset, bytes: bytes, rows: rows, lastKey: key, hash: Self.words(hash))
+        return Segment(frame: frame, offset: offset, bytes: bytes, rows: rows, lastKey: key, hash: hash.withUnsafeBytes { Self.words($0) })
     }
 
-    package static func words(_ bytes: some Sequence<UInt8>) -> (UInt64, UInt64) {
+    /// The first 16 bytes of `bytes` (a segment's hash) as two big-endian words. Not generic: it runs once per
+    /// segment, called from the layer above, where an unspecialized generic paid a metadata lookup per byte.
+    package static func words(_ bytes: UnsafeRawBufferPointer) -> (UInt64, UInt64) {
         var a: UInt64 = 0, b: UInt64 = 0
-        for (i, byte) in bytes.enumerated() {
-            if i < 8 { a = a << 8 | UInt64(byte) } else { b = b << 8 | UInt64(byte) }
+        for i in 0..<min(bytes.count, 16) {
+            if i < 8 { a = a << 8 | UInt64(bytes[i]) } else { b = b << 8 | UInt64(bytes[i]) }
         }
         return (a, b)
     }
