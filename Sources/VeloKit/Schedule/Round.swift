@@ -6,7 +6,7 @@ import VeloStorage
 /// One round of `velo run --config`: whatever is due, in order: a backup of every source whose newest snapshot
 /// is at least `backup_every` old, a prune with the retention policy, a verification of the snapshots not
 /// verified for `verify_every`, then the Prometheus textfile. What cron or a systemd timer calls; two rounds on
-/// one repository never run at once (`locks/round.lock`, an flock that dies with its process).
+/// one repository never run at once (`locks/round.json`, a lock object a later round takes over once its process is gone).
 package enum Round {
     /// What happened to one source.
     package struct SourceBackup: Encodable, Sendable {
