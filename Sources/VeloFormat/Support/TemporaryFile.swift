@@ -28,9 +28,10 @@ package enum TemporaryFile {
 
     /// Removes what killed runs left beside `target`: `target<marker><pid>…` files of processes that are gone
     /// (`.velo-restore-` for a restore into a new file, `.velo-` for `backup --from-payload`'s database).
-    package static func removeLitter(beside target: String, marker: String = ".velo-restore-") {
+    /// `hidden`: the temporaries are `.<name><marker><pid>` (a `velo export` writing aside).
+    package static func removeLitter(beside target: String, marker: String = ".velo-restore-", hidden: Bool = false) {
         let directory = (target as NSString).deletingLastPathComponent
-        let prefix = (target as NSString).lastPathComponent + marker
+        let prefix = (hidden ? "." : "") + (target as NSString).lastPathComponent + marker
         for name in (try? FileManager.default.contentsOfDirectory(atPath: directory.isEmpty ? "." : directory)) ?? []
         where name.hasPrefix(prefix) && isLitter(name) {
             unlink((directory as NSString).appendingPathComponent(name))

@@ -23,6 +23,8 @@ public enum SnapshotExport {
     ///   `.io`, `.interrupted`.
     public static func run(_ snapshot: SelectedSnapshot, out: String, level: Int32 = 3) throws -> Result {
         guard !FileSystem.exists(out) else { throw VeloError("\(out): already exists; choose a new file") }
+        // What an export of the same file killed earlier left aside (`.<name>.tmp-<pid>`, its process gone).
+        TemporaryFile.removeLitter(beside: out, marker: ".tmp-", hidden: true)
         let record = try snapshot.catalogRecord()
         let path = snapshot.archiveLocation
         let reader = try SegmentedArchiveReader(path: path)

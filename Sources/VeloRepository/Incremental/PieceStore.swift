@@ -63,15 +63,19 @@ package final class PieceStore {
 
     /// Reads a segment list and checks it against its name; a patch (`SegmentListPatch`) is read with its base
     /// (checked the same way) and yields the merged segments.
+    /// With `segments` (what `segments.json` says the list holds), the list is refused as soon as it decompresses
+    /// past what that many segments can take (`SegmentFormat.maxListBytes`), and a patch's base past what the
+    /// patch says its base holds: a list bomb costs a reader kilobytes, not the 256 MiB cap.
     /// - Throws: `VeloError` (`.damaged`) naming the piece when it (or its base) is missing, damaged or malformed.
-    package func readList(_ sha256: String) throws -> SegmentList {
-        let bytes = try listBytes(sha256)
+    package func readList(_ sha256: String, segments: Int? = nil) throws -> SegmentList {
+        let bytes = try listBytes(sha256, limit: segments.map(SegmentFormat.maxListBytes) ?? SegmentFormat.maxListCap)
         let relative = SegmentFormat.listPath(sha256)
         do {
             guard SegmentListPatch.isPatch(bytes) else { return try SegmentList(bytes: bytes, name: "piece \(relative)") }
             let patch = try SegmentListPatch(bytes: bytes, name: "piece \(relative)")
             let baseBytes: [UInt8]
-            do { baseBytes = try listBytes(patch.base) } catch {
+            let baseLimit = segments == nil ? SegmentFormat.maxListCap : SegmentFormat.maxListBytes(segments: patch.baseSegments)
+            do { baseBytes = try listBytes(patch.base, limit: baseLimit) } catch {
                 throw VeloError("\(error) (the base of piece \(relative))", kind: .damaged)
             }
             guard !SegmentListPatch.isPatch(baseBytes) else {
@@ -88,7 +92,7 @@ package final class PieceStore {
     }
 
     /// The uncompressed bytes of a list piece (full or patch), checked against its name.
-    private func listBytes(_ sha256: String) throws -> [UInt8] {
+    private func listBytes(_ sha256: String, limit: Int) throws -> [UInt8] {
         let relative = SegmentFormat.listPath(sha256)
         let stored: [UInt8]
         do { stored = try storage.load(.list(sha256)) } catch is StorageError {
@@ -96,7 +100,7 @@ package final class PieceStore {
         }
         let bytes: [UInt8]
         do {
-            bytes = try ZstdFrame.decompress(stored, limit: 256 << 20)
+            bytes = try ZstdFrame.decompress(stored, limit: limit)
         } catch {
             throw VeloError("piece \(relative) is damaged (\(error))", kind: .damaged)
         }

@@ -42,6 +42,14 @@ package enum SegmentFormat {
     package static let packBytes = 16 << 20
     /// A frame never decompresses to more than this (a frame holds whole segments; a row is at most 16 MiB).
     package static let maxFrameBytes = 34 << 20
+    /// The most any segment list may decompress to.
+    package static let maxListCap = 256 << 20
+
+    /// The most a list of `segments` segments can decompress to: a header, and per segment at most its entry
+    /// (five varints and a 16-byte hash) and a frame with its pack and delta bases (generously 1 KiB in all).
+    package static func maxListBytes(segments: Int) -> Int {
+        min(maxListCap, 64 << 10 + max(0, segments) * 1024)
+    }
     /// Bytes of a segment's SHA-256 kept in its list, to recognise an unchanged segment at the same last rowid
     /// with the same size (a false match needs a 2^-64 chance at that one place, and would still be caught by the
     /// manifest's part SHA-256s, computed from the rows read). 8 rather than 32 bytes: the list is most of what

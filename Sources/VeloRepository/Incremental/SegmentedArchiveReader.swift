@@ -119,10 +119,29 @@ package final class SegmentedArchiveReader: EntryReading {
             }
             self.document = document
             for (index, table) in document.allTables.enumerated() { for part in table.parts { parts.append((index, table, part)) } }
+            // A table without parts (an empty one) is never rebuilt, but its list is part of the snapshot all the
+            // same: checked here, so that a missing or damaged one is damage of this snapshot, as FORMAT.md says.
+            for table in document.allTables where table.parts.isEmpty { try checkPartlessList(table) }
             if parts.isEmpty { return try reader.nextEntry() }
             return try startPart()
         }
         return entry
+    }
+
+    /// Reads the list of a table that has no parts and checks it against `segments.json`.
+    private func checkPartlessList(_ table: SegmentsDocument.Table) throws {
+        let piece = SegmentFormat.listPath(table.list)
+        let list: SegmentList
+        do { list = try store!.readList(table.list, segments: table.segments) } catch {
+            throw ArchiveDamage(path: path, entry: SegmentFormat.segmentsPath, reason: "table \(table.name): \(error)")
+        }
+        guard list.base == table.base, list.segmentCount == table.segments, !list.hasDeltaFrames || table.deltaFrames else {
+            throw ArchiveDamage(
+                path: path, entry: SegmentFormat.segmentsPath,
+                reason:
+                    "table \(table.name): piece \(piece) lists \(list.segmentCount) segments, \(SegmentFormat.segmentsPath) says \(table.segments)"
+            )
+        }
     }
 
     /// The segments document of a version 2 archive, once it was read.
@@ -136,7 +155,7 @@ package final class SegmentedArchiveReader: EntryReading {
             prefetcher?.stop()
             prefetcher = nil
             do {
-                list = try store!.readList(table.list)
+                list = try store!.readList(table.list, segments: table.segments)
                 // A table's frames are its own: the cache starts empty, as the read-ahead order assumes.
                 frameCache = FrameCache()
                 cachedFrames.removeAll()
@@ -181,7 +200,7 @@ package final class SegmentedArchiveReader: EntryReading {
         } else {
             segmentIndex = 0
         }
-        partKey = "\(table.list):\(segmentIndex):\(part.segments):\(part.sha256)"
+        partKey = "\(table.list):\(segmentIndex):\(part.segments):\(part.sha256):\(part.rows)"
         current = PartReader(part: part, list: table.list)
         return ArchiveReader.EntryHeader(path: part.path, size: part.bytes, kind: "file", linkTarget: nil)
     }
@@ -235,6 +254,8 @@ package final class SegmentedArchiveReader: EntryReading {
         /// The segment after the run, taken from the list to see whether it continues the run.
         var peeked: SegmentList.Segment?
         var delivered: Int64 = 0
+        /// Rows of the segments taken so far (each segment's count, from the list).
+        var rows = 0
         var list: String
 
         init(part: SegmentsDocument.Part, list: String) {
@@ -284,6 +305,12 @@ package final class SegmentedArchiveReader: EntryReading {
                         path: path, entry: state.part.path,
                         reason: "its segments hold \(state.delivered) bytes, \(SegmentFormat.segmentsPath) says \(state.part.bytes)")
                 }
+                // The same verdict whether or not another snapshot's check of the part is trusted (`verify --all`).
+                if state.rows != state.part.rows {
+                    throw ArchiveDamage(
+                        path: path, entry: state.part.path,
+                        reason: "its segments hold \(state.rows) rows, \(SegmentFormat.segmentsPath) says \(state.part.rows)")
+                }
                 return nil
             }
             if segment.frame != state.frameIndex {
@@ -297,6 +324,7 @@ package final class SegmentedArchiveReader: EntryReading {
             }
             state.position = segment.offset
             state.end = segment.offset + segment.bytes
+            state.rows += segment.rows
         }
         while state.end - state.position < limit, let next = try peekSegment(&state), next.frame == state.frameIndex,
             next.offset == state.end
@@ -308,6 +336,7 @@ package final class SegmentedArchiveReader: EntryReading {
             }
             state.peeked = nil
             state.end += next.bytes
+            state.rows += next.rows
         }
         let n = min(limit, state.end - state.position)
         let range = state.position..<state.position + n

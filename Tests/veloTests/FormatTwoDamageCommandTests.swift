@@ -1,0 +1,165 @@
+import CZstd
+import Foundation
+import Testing
+import VeloKit
+
+@testable import VeloFormat
+@testable import VeloRepository
+@testable import VeloStorage
+
+/// Issue 30's holes in format 2, each damage done as the fault suite did it and the promise checked: a missing
+/// list of an empty table is damage; a snapshot's verdict does not depend on what is verified beside it; a list
+/// bomb is refused within the memory bound; a killed export leaves nothing the next one keeps.
+@Suite struct FormatTwoDamageCommandTests {
+    struct Setup {
+        var dir: URL
+        var db: String
+        var repo: String
+        var id: String
+
+        init(_ name: String = #function) throws {
+            dir = Scratch.directory(name)
+            db = dir.appendingPathComponent("tenant.sqlite").path
+            repo = dir.appendingPathComponent("repo").path
+            #expect(try VeloProcess.run(["demo", "--out", db, "--posts", "60"]).status == 0)
+            let backup = try VeloProcess.run(["backup", "--db", db, "--repo", repo, "--json"])
+            #expect(backup.status == 0, "\(backup.stderr)")
+            id = try #require(try JSONParser.parse(backup.stdout)["id"]?.stringValue)
+        }
+
+        var repository: Repository { get throws { try Repository.open(repo) } }
+
+        /// The snapshot's segments document.
+        func document() throws -> SegmentsDocument {
+            let repository = try repository
+            let entry = try #require(repository.catalog.entry(id))
+            return try #require(try SegmentedSnapshot.read(entry, in: repository).segments)
+        }
+
+        /// The archive file of the snapshot.
+        func archive() throws -> String {
+            let repository = try repository
+            return repository.path(try #require(repository.catalog.entry(id)).archive)
+        }
+
+        /// Rewrites the snapshot's `segments.json` with `edit` applied, and makes the manifest and the catalog
+        /// agree, so that only the checks against the pieces can see it.
+        func editSegments(_ edit: (inout [String: Any]) -> Void) throws {
+            let archive = try archive()
+            var entries = try ArchiveSurgery.entries(of: archive)
+            let index = try #require(entries.firstIndex { $0.path == SegmentFormat.segmentsPath })
+            var json = try JSONSerialization.jsonObject(with: Data(entries[index].bytes)) as! [String: Any]
+            edit(&json)
+            let bytes = Array(try JSONSerialization.data(withJSONObject: json))
+            let manifest = try #require(entries.first { $0.path == ArchiveFormat.manifestPath })
+            if String(decoding: manifest.bytes, as: UTF8.self).contains("\"\(SegmentFormat.segmentsPath)\"") {
+                try ArchiveSurgery.replace(&entries, SegmentFormat.segmentsPath, with: bytes)
+            } else {
+                entries[index].bytes = bytes  // not one of the manifest's entries: nothing there to agree
+            }
+            try ArchiveSurgery.write(entries, to: archive)
+            try ArchiveSurgery.recatalog(repo: repo, id: id, archive: archive, manifest: true)
+        }
+    }
+
+    /// Hole 1: deleting the list of an empty table is damage of the snapshot, for `verify ID` and `verify --all`.
+    @Test func aMissingListOfAnEmptyTableIsDamage() throws {
+        let s = try Setup()
+        let empty = try #require(try s.document().allTables.first { $0.parts.isEmpty }, "the demo has an empty table")
+        let piece = SegmentFormat.listPath(empty.list)
+        try FileManager.default.removeItem(atPath: try s.repository.path(piece))
+        for arguments in [["verify", s.id], ["verify", "--all"]] {
+            let verify = try VeloProcess.run(arguments + ["--repo", s.repo])
+            #expect(verify.status == 3, "\(arguments): \(verify.stdout)\(verify.stderr)")
+            #expect((verify.stdout + verify.stderr).contains(piece), "\(arguments) names the piece: \(verify.stdout)")
+        }
+        let restore = try VeloProcess.run(["restore", s.id, "--repo", s.repo, "--target", s.dir.appendingPathComponent("out.sqlite").path])
+        #expect(restore.status == 3, "\(restore.stderr)")
+    }
+
+    /// Hole 2: a part's rows edited in `segments.json` (the manifest and catalog made to agree) is damage whether
+    /// the snapshot is verified alone or beside another that shares the part.
+    @Test func oneSnapshotHasOneVerdictWhateverIsVerifiedBesideIt() throws {
+        let s = try Setup()
+        // A second snapshot of the unchanged source shares every part; the first one is the one damaged.
+        #expect(try VeloProcess.run(["backup", "--db", s.db, "--repo", s.repo]).status == 0)
+        try s.editSegments { json in
+            var tables = json["tables"] as! [[String: Any]]
+            let t = tables.firstIndex { ($0["parts"] as! [[String: Any]]).contains { ($0["rows"] as! Int) > 1 } }!
+            var parts = tables[t]["parts"] as! [[String: Any]]
+            let p = parts.firstIndex { ($0["rows"] as! Int) > 1 }!
+            parts[p]["rows"] = (parts[p]["rows"] as! Int) + 1
+            tables[t]["parts"] = parts
+            json["tables"] = tables
+        }
+        // The manifest's rows of that part are left as they were: only the pieces can tell.
+        for arguments in [["verify", s.id], ["verify", "--all"]] {
+            let verify = try VeloProcess.run(arguments + ["--repo", s.repo])
+            #expect(verify.status == 3, "\(arguments): \(verify.stdout)\(verify.stderr)")
+        }
+        let restore = try VeloProcess.run(["restore", s.id, "--repo", s.repo, "--target", s.dir.appendingPathComponent("out.sqlite").path])
+        #expect(restore.status == 3, "\(restore.stderr)")
+    }
+
+    /// Hole 3: a list that decompresses to 256 MB of zeros, named by the snapshot, is refused by every reader
+    /// within the read bound (64 MiB), not after decompressing it.
+    @Test func aListBombIsRefusedWithinTheMemoryBound() throws {
+        let s = try Setup()
+        // 256 MB of zeros, compressed in one zstd frame that declares its size, stored under its SHA-256.
+        var compressed: [UInt8] = []
+        var digest = SHA256Digest()
+        let context = try #require(ZSTD_createCCtx())
+        defer { ZSTD_freeCCtx(context) }
+        _ = ZSTD_CCtx_setPledgedSrcSize(context, 256 << 20)
+        let zeros = [UInt8](repeating: 0, count: 1 << 20)
+        var out = [UInt8](repeating: 0, count: ZSTD_CStreamOutSize())
+        for chunk in 0..<256 {
+            try zeros.withUnsafeBytes { source in
+                digest.update(source)
+                var input = ZSTD_inBuffer(src: source.baseAddress, size: source.count, pos: 0)
+                var remaining = 1
+                while input.pos < input.size || (chunk == 255 && remaining != 0) {
+                    remaining = try out.withUnsafeMutableBytes { buffer in
+                        var output = ZSTD_outBuffer(dst: buffer.baseAddress, size: buffer.count, pos: 0)
+                        let code = ZSTD_compressStream2(context, &output, &input, chunk == 255 ? ZSTD_e_end : ZSTD_e_continue)
+                        guard ZSTD_isError(code) == 0 else { throw VeloError("zstd failed") }
+                        compressed.append(contentsOf: buffer[0..<output.pos])
+                        return code
+                    }
+                    if chunk != 255 && input.pos == input.size { break }
+                }
+            }
+        }
+        let sha = digest.hex()
+        let repository = try s.repository
+        try repository.storage.save(.list(sha), compressed)
+        let victim = try #require(try s.document().allTables.first { !$0.parts.isEmpty }).list
+        try s.editSegments { json in
+            var tables = json["tables"] as! [[String: Any]]
+            for i in tables.indices where tables[i]["list"] as? String == victim { tables[i]["list"] = sha }
+            json["tables"] = tables
+        }
+        let target = s.dir.appendingPathComponent("out.sqlite").path
+        for arguments in [
+            ["verify", s.id, "--repo", s.repo], ["cat", s.id, "_velo_posts", "--repo", s.repo],
+            ["restore", s.id, "--repo", s.repo, "--target", target],
+        ] {
+            let (result, peak) = try VeloProcess.runMeasured(arguments)
+            #expect(result.status == 3, "\(arguments): \(result.stdout)\(result.stderr)")
+            #expect(peak < 64, "\(arguments) peaked at \(peak) MiB")
+        }
+    }
+
+    /// Hole 4: what a killed `velo export` left beside its output is removed by the next export of that file.
+    @Test func aKilledExportLeavesNothingTheNextOneKeeps() throws {
+        let s = try Setup()
+        let out = s.dir.appendingPathComponent("full.tar.zst").path
+        // A dead writer's temporary: pid 2^22 + 1 is above Linux's default pid_max.
+        let litter = s.dir.appendingPathComponent(".full.tar.zst.tmp-4194305").path
+        try Data(repeating: 7, count: 4096).write(to: URL(fileURLWithPath: litter))
+        let export = try VeloProcess.run(["export", s.id, "--repo", s.repo, "--out", out])
+        #expect(export.status == 0, "\(export.stderr)")
+        #expect(!FileManager.default.fileExists(atPath: litter))
+        #expect(try VeloProcess.run(["verify", out]).status == 0)
+    }
+}
