@@ -52,6 +52,13 @@ import VeloKit
                         || $0.hasSuffix(".pack") || $0.hasSuffix(".list") || $0.contains(".tmp-")
                 }.filter { !FileSystemPaths.isDirectory(repo + "/" + $0) }
                 #expect(files.isEmpty, "\(journal) \(mode): left behind \(files)")
+                // No trail of empty piece folders (issue 30, hole 5): a `data/packs/<hh>` or `data/lists/<hh>` made for a
+                // piece that could not be written goes with it.
+                let emptyFolders = (FileManager.default.enumerator(atPath: repo + "/data")?.allObjects as? [String] ?? []).filter {
+                    $0.split(separator: "/").count == 2 && FileSystemPaths.isDirectory(repo + "/data/" + $0)
+                        && (try? FileManager.default.contentsOfDirectory(atPath: repo + "/data/" + $0))?.isEmpty == true
+                }
+                #expect(emptyFolders.isEmpty, "\(journal) \(mode): empty folders left in data/: \(emptyFolders)")
             }
         }
     }
