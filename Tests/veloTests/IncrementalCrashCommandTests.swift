@@ -102,4 +102,46 @@ import VeloKit
             try s.expectWholeThenClean(repo, "prune killed before \(point)")
         }
     }
+
+    /// A `velo export` killed just before its archive is renamed into place leaves a temporary beside the
+    /// output; the next export of that file removes it and succeeds.
+    @Test func anExportKilledBeforeItsRenameIsCleanedByTheNext() throws {
+        let s = try Setup()
+        let out = s.dir.appendingPathComponent("export.tar.zst").path
+        let run = try Self.killed(["export", "latest", "--repo", s.repo, "--out", out], at: "export.tar.zst", skip: 0)
+        #expect(run.status == SIGKILL, "the export was not killed there (\(run.status)): \(run.stderr)")
+        #expect(!FileManager.default.fileExists(atPath: out), "nothing that looks complete")
+        let next = try VeloProcess.run(["export", "latest", "--repo", s.repo, "--out", out])
+        #expect(next.status == 0, "\(next.stderr)")
+        let left = try FileManager.default.contentsOfDirectory(atPath: s.dir.path).filter { $0.contains(".tmp-") }
+        #expect(left.isEmpty, "\(left)")
+        #expect(try VeloProcess.run(["verify", out]).status == 0)
+    }
+
+    /// A restore into a new file killed just before the file is renamed into place leaves no target and only a
+    /// temporary of a dead process, which the next restore to that target removes.
+    @Test func aRestoreKilledBeforeItsRenameIsCleanedByTheNext() throws {
+        let s = try Setup()
+        let target = s.dir.appendingPathComponent("restored.sqlite").path
+        let run = try Self.killed(["restore", "latest", "--repo", s.repo, "--target", target], at: "restored.sqlite", skip: 0)
+        #expect(run.status == SIGKILL, "the restore was not killed there (\(run.status)): \(run.stderr)")
+        #expect(!FileManager.default.fileExists(atPath: target), "no half-restored target")
+        let next = try VeloProcess.run(["restore", "latest", "--repo", s.repo, "--target", target])
+        #expect(next.status == 0, "\(next.stderr)")
+        let left = try FileManager.default.contentsOfDirectory(atPath: s.dir.path).filter { $0.contains("velo-restore-") }
+        #expect(left.isEmpty, "\(left)")
+    }
+
+    /// A merge restore killed while its safety snapshot is catalogued (before the import began) leaves the
+    /// target as it was and a repository the next writer makes whole.
+    @Test func aMergeRestoreKilledBeforeItsImportLeavesTheTargetAndTheRepositoryWhole() throws {
+        let s = try Setup()
+        let before = try Data(contentsOf: URL(fileURLWithPath: s.db))
+        let repo = try s.copy("merge")
+        let run = try Self.killed(
+            ["restore", "latest", "--repo", repo, "--target", s.db, "--conflict", "overwrite", "--yes"], at: "catalog/", skip: 0)
+        #expect(run.status == SIGKILL, "the restore was not killed there (\(run.status)): \(run.stderr)")
+        #expect(try Data(contentsOf: URL(fileURLWithPath: s.db)) == before, "the target is untouched")
+        try s.expectWholeThenClean(repo, "merge restore killed before its safety snapshot was catalogued")
+    }
 }
