@@ -144,4 +144,41 @@ import VeloKit
         #expect(try Data(contentsOf: URL(fileURLWithPath: s.db)) == before, "the target is untouched")
         try s.expectWholeThenClean(repo, "merge restore killed before its safety snapshot was catalogued")
     }
+
+    /// Every table's rows, as text: what "untouched" means for a database that was open when its writer died.
+    /// Opened read-write, as Veloquent opens it: SQLite rolls a hot journal back on the first such open (a
+    /// read-only open refuses the database until then).
+    static func rows(of path: String) throws -> String {
+        let db = try Database(path: path, mode: .readWrite)
+        var text = ""
+        for row in try db.rows("SELECT name FROM sqlite_schema WHERE type = 'table' ORDER BY name") {
+            guard case .text(let table) = row[0] else { continue }
+            text += "\(table): \(try db.rows("SELECT * FROM \"\(table)\"").map { "\($0)" }.sorted().joined(separator: "|"))\n"
+        }
+        return text
+    }
+
+    /// A merge restore and a transfer import killed at their commit (just before SQLite deletes the rollback
+    /// journal, which is the commit in that mode): the next open rolls the target back to what it was, nothing
+    /// was half applied, and the repository (with the safety snapshot) is whole for the next writer.
+    @Test func aMergeRestoreAndATransferImportKilledAtTheirCommitLeaveTheTargetAsItWas() throws {
+        let s = try Setup()
+        let payload = s.dir.appendingPathComponent("payload.json").path
+        #expect(try VeloProcess.run(["transfer", "export", "--db", s.db, "--out", payload]).status == 0)
+        for (label, arguments) in [
+            ("restore", ["restore", "latest", "--target", s.db, "--conflict", "overwrite", "--yes"]),
+            ("import", ["transfer", "import", payload, "--target", s.db, "--conflict", "overwrite", "--yes"]),
+        ] {
+            // Changes for the restore or the import to undo.
+            let db = try Database(path: s.db, mode: .readWrite)
+            try db.execute("UPDATE _velo_posts SET title = title || ' (edited)' WHERE rowid % 3 = 0")
+            try db.execute("DELETE FROM _velo_posts WHERE rowid % 5 = 0")
+            let before = try Self.rows(of: s.db)
+            let repo = try s.copy("commit-\(label)")
+            let run = try Self.killed(arguments + ["--repo", repo], at: "tenant.sqlite-journal", skip: 0)
+            #expect(run.status == SIGKILL, "\(label) was not killed at its commit (\(run.status)): \(run.stderr)")
+            #expect(try Self.rows(of: s.db) == before, "\(label): the target is as it was")
+            try s.expectWholeThenClean(repo, "\(label) killed at its commit")
+        }
+    }
 }
