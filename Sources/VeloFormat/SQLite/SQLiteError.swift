@@ -28,10 +28,17 @@ public struct SQLiteError: VeloFailure {
     public var isNotADatabase: Bool { code == SQLITE_NOTADB }
     /// True when the disk or the database's `max_page_count` is full.
     public var isFull: Bool { code == SQLITE_FULL }
+    /// True when a read-only connection met a hot rollback journal: a write to the file was interrupted (a
+    /// killed process, a power cut) and only a read-write open can roll it back.
+    public var isHotJournal: Bool { extendedCode == SQLITE_READONLY | (3 << 8) }  // SQLITE_READONLY_ROLLBACK (a C macro)
 
     public var description: String {
         var text = "\(path): \(message)"
         if isBusy { text += " (another process holds a lock past the busy timeout)" }
+        if isHotJournal {
+            text +=
+                " (a write to it was interrupted and its rollback journal waits beside it: the next read-write open, such as Veloquent's next request, rolls it back; velo opens a source read-only and cannot)"
+        }
         if let sql {
             let short = sql.count > 160 ? String(sql.prefix(157)) + "..." : sql
             text += " [in: \(short.replacingOccurrences(of: "\n", with: " "))]"
