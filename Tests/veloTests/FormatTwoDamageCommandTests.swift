@@ -148,6 +148,12 @@ import VeloKit
             #expect(result.status == 3, "\(arguments): \(result.stdout)\(result.stderr)")
             #expect(peak < 64, "\(arguments) peaked at \(peak) MiB")
         }
+        // Prune's mark phase reads the same list (within the same bound) and frees nothing it cannot account for.
+        let policy = s.dir.appendingPathComponent("all.json").path
+        try "{\"keep_last\": 5}".write(toFile: policy, atomically: true, encoding: .utf8)
+        let (prune, peak) = try VeloProcess.runMeasured(["prune", "--repo", s.repo, "--policy", policy, "--dry-run"])
+        #expect(peak < 64, "prune peaked at \(peak) MiB: \(prune.stderr)")
+        #expect(prune.stderr.contains(SegmentFormat.listPath(sha)), "prune names the list it cannot read: \(prune.stderr)")
     }
 
     /// Hole 4: what a killed `velo export` left beside its output is removed by the next export of that file.

@@ -103,33 +103,35 @@ import VeloKit
         }
     }
 
-    /// A `velo export` killed just before its archive is renamed into place leaves a temporary beside the
-    /// output; the next export of that file removes it and succeeds.
+    /// A command that writes a new file aside and renames it into place, killed just before the rename: no
+    /// file at `output` (nothing that looks complete), and the same command run again succeeds and leaves no
+    /// file containing `litter` beside it.
+    func expectKilledBeforeRenameThenCleaned(_ s: Setup, _ arguments: [String], output: String, litter: String) throws {
+        let name = (output as NSString).lastPathComponent
+        let run = try Self.killed(arguments, at: name, skip: 0)
+        #expect(run.status == SIGKILL, "\(arguments[0]) was not killed before its rename (\(run.status)): \(run.stderr)")
+        #expect(!FileManager.default.fileExists(atPath: output), "\(arguments[0]): nothing that looks complete")
+        let next = try VeloProcess.run(arguments)
+        #expect(next.status == 0, "\(next.stderr)")
+        let left = try FileManager.default.contentsOfDirectory(atPath: s.dir.path).filter { $0.contains(litter) }
+        #expect(left.isEmpty, "\(arguments[0]) left \(left)")
+    }
+
+    /// A `velo export` killed before its rename leaves `.<name>.tmp-<pid>`; the next export of that file removes it.
     @Test func anExportKilledBeforeItsRenameIsCleanedByTheNext() throws {
         let s = try Setup()
         let out = s.dir.appendingPathComponent("export.tar.zst").path
-        let run = try Self.killed(["export", "latest", "--repo", s.repo, "--out", out], at: "export.tar.zst", skip: 0)
-        #expect(run.status == SIGKILL, "the export was not killed there (\(run.status)): \(run.stderr)")
-        #expect(!FileManager.default.fileExists(atPath: out), "nothing that looks complete")
-        let next = try VeloProcess.run(["export", "latest", "--repo", s.repo, "--out", out])
-        #expect(next.status == 0, "\(next.stderr)")
-        let left = try FileManager.default.contentsOfDirectory(atPath: s.dir.path).filter { $0.contains(".tmp-") }
-        #expect(left.isEmpty, "\(left)")
+        try expectKilledBeforeRenameThenCleaned(s, ["export", "latest", "--repo", s.repo, "--out", out], output: out, litter: ".tmp-")
         #expect(try VeloProcess.run(["verify", out]).status == 0)
     }
 
-    /// A restore into a new file killed just before the file is renamed into place leaves no target and only a
-    /// temporary of a dead process, which the next restore to that target removes.
+    /// A restore into a new file killed before its rename leaves `<target>.velo-restore-<pid>`; the next restore
+    /// to that target removes it.
     @Test func aRestoreKilledBeforeItsRenameIsCleanedByTheNext() throws {
         let s = try Setup()
         let target = s.dir.appendingPathComponent("restored.sqlite").path
-        let run = try Self.killed(["restore", "latest", "--repo", s.repo, "--target", target], at: "restored.sqlite", skip: 0)
-        #expect(run.status == SIGKILL, "the restore was not killed there (\(run.status)): \(run.stderr)")
-        #expect(!FileManager.default.fileExists(atPath: target), "no half-restored target")
-        let next = try VeloProcess.run(["restore", "latest", "--repo", s.repo, "--target", target])
-        #expect(next.status == 0, "\(next.stderr)")
-        let left = try FileManager.default.contentsOfDirectory(atPath: s.dir.path).filter { $0.contains("velo-restore-") }
-        #expect(left.isEmpty, "\(left)")
+        try expectKilledBeforeRenameThenCleaned(
+            s, ["restore", "latest", "--repo", s.repo, "--target", target], output: target, litter: "velo-restore-")
     }
 
     /// A merge restore killed while its safety snapshot is catalogued (before the import began) leaves the

@@ -26,6 +26,9 @@ package enum PieceSweep {
         if !dryRun { for kind in [StoredKind.list, .pack] { _ = try? storage.removeLeftovers(kind) } }
         guard hasPieces(storage) else { return Result() }
         var lists = Set<String>()
+        // Each table's own list with the segment count its document gives, the bound it is read within (a patch
+        // reads its base within the count the patch gives; a patch's packs include its base's).
+        var tableLists: [String: Int] = [:]
         var packs = Set<String>()
         var marksComplete = true
         var archives: [StoredName] = []
@@ -37,6 +40,7 @@ package enum PieceSweep {
             do {
                 let read = try SegmentedSnapshot.read(archive, in: repository)
                 for piece in read.segments?.listPieces ?? [] { lists.insert(piece) }
+                for table in read.segments?.allTables ?? [] { tableLists[table.list] = table.segments }
             } catch StorageError.missing {
                 continue  // removed since the listing (only a reader runs without the lock)
             } catch {
@@ -47,8 +51,8 @@ package enum PieceSweep {
             }
         }
         var packsComplete = marksComplete
-        for list in lists {
-            do { packs.formUnion(try store.readList(list).packs) } catch {
+        for (list, segments) in tableLists {
+            do { packs.formUnion(try store.readList(list, segments: segments).packs) } catch {
                 Diagnostics.warn("\(repository.root): \(error); no pack is deleted while it cannot be read")
                 packsComplete = false
             }
