@@ -15,14 +15,21 @@ struct UnlockCommand: ParsableCommand {
 
     struct Report: Encodable {
         var repository: String
-        /// The owner of the lock that was removed, or nil when the repository was not locked.
+        /// The owner of the writers' lock that was removed, or nil when there was none.
         var removed: String?
+        /// The owner of the rounds' lock (`velo run`) that was removed, or nil when there was none.
+        var removedRound: String?
     }
 
     func run() throws {
         let repo = try repository.open()
         let owner = try repo.unlock(force: force)
-        if output.json { return try Output.json(Report(repository: repo.root, removed: owner?.summary)) }
-        print(owner.map { "\(repo.root): removed the lock of \($0.summary)" } ?? "\(repo.root): not locked")
+        let round = try repo.unlock(.roundLock, force: force)
+        if output.json {
+            return try Output.json(Report(repository: repo.root, removed: owner?.summary, removedRound: round?.summary))
+        }
+        if owner == nil && round == nil { return print("\(repo.root): not locked") }
+        if let owner { print("\(repo.root): removed the lock of \(owner.summary)") }
+        if let round { print("\(repo.root): removed the round lock of \(round.summary)") }
     }
 }

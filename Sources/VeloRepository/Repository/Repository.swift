@@ -130,18 +130,19 @@ public final class Repository {
     /// The owner of the lock, when the repository is locked.
     public var lockOwner: RepositoryLock.Owner? { RepositoryLock.current(storage: storage) }
 
-    /// Breaks the lock. Refuses a lock whose owner is alive unless `force`.
-    /// - Returns: the owner of the lock that was removed, nil when the repository was not locked.
+    /// Breaks the writers' lock (or, with `name: .roundLock`, the rounds' lock). Refuses a lock whose owner is
+    /// alive unless `force`.
+    /// - Returns: the owner of the lock that was removed, nil when there was no such lock.
     /// - Throws: `VeloError` when the owner is alive (or on another host) and `force` is false.
-    public func unlock(force: Bool) throws -> RepositoryLock.Owner? {
-        guard try storage.stat(.exclusiveLock) != nil else { return nil }
-        let owner = lockOwner
+    public func unlock(_ name: StoredName = .exclusiveLock, force: Bool) throws -> RepositoryLock.Owner? {
+        guard try storage.stat(name) != nil else { return nil }
+        let owner = RepositoryLock.current(storage: storage, name: name)
         if let owner, !owner.isGone, !force {
             throw VeloError(
                 "\(root): the lock belongs to \(owner.summary), which is still running (or on another host)",
                 remedy: .forceUnlock(repository: root))
         }
-        try storage.remove(.exclusiveLock)
+        try storage.remove(name)
         return owner
     }
 

@@ -66,6 +66,10 @@ import Testing
         #expect(repo.lockOwner?.isGone == true)
         #expect(try repo.unlock(force: false)?.pid == 2_000_000_000)
         #expect(repo.lockOwner == nil)
+        // A round's lock left the same way goes the same way (a round on another host needs --force).
+        try JSONWriter.string(owner).write(toFile: repo.path("locks/round.json"), atomically: true, encoding: .utf8)
+        #expect(try repo.unlock(.roundLock, force: false)?.pid == 2_000_000_000)
+        #expect(try repo.storage.stat(.roundLock) == nil)
         try JSONWriter.string(owner).write(toFile: repo.path("locks/exclusive.json"), atomically: true, encoding: .utf8)
         let lock = try repo.lock(command: "velo backup")
         #expect(lock.replacedStaleOwner?.pid == 2_000_000_000)
