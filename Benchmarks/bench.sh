@@ -33,7 +33,7 @@ usage() {
 usage: Benchmarks/bench.sh [options]
 
 Builds velo, makes a demo tenant database and times velo backup, verify, restore, plan,
-transfer and prune against the plain tools ('sqlite3 .dump | zstd', 'zstd -dc', the SQL replay,
+transfer and prune against the plain tools ('sqlite3 .dump | zstd', 'zstd -dc | sha256sum', the SQL replay,
 'sqlite3 -json'). Prints a Markdown table and PASS/MISS targets.
 
   --posts N          posts in the demo database (default 250000)
@@ -310,16 +310,17 @@ section_backup() {
 }
 
 section_verify() {
-    # Reference B: decompressing the dump, the least a check of the archive has to do.
-    measure unzstd -- zstd -dc "$WORK/dump.sql.zst"
+    # Reference B: decompressing the dump and checksumming what comes out, the least a check of the archive has to
+    # do (the project's decision: verify is held to `zstd -dc | sha256sum`, not to `zstd -dc` alone).
+    measure unzstd -- sh -c "zstd -dc '$WORK/dump.sql.zst' | sha256sum > /dev/null"
     measure verify -- "$VELO" verify --repo "$WORK/repo-wal" latest
     measure verify-default -- "$VELO" verify --repo "$WORK/repo-wal-default" latest
 
-    add_row 'zstd -dc dump.sql.zst' unzstd "-" "1.00"
+    add_row 'zstd -dc dump.sql.zst \| sha256sum' unzstd "-" "1.00"
     add_row 'velo verify (the --full archive)' verify "-" "$(ratio "${WALL[verify]}" "${WALL[unzstd]}")"
     add_row 'velo verify (the incremental snapshot)' verify-default "-" "$(ratio "${WALL[verify-default]}" "${WALL[unzstd]}")"
 
-    add_target "verify time <= 1.0x zstd -dc" "${WALL[verify]} <= ${WALL[unzstd]}" \
+    add_target "verify time <= 1.0x zstd -dc | sha256sum" "${WALL[verify]} <= ${WALL[unzstd]}" \
         "$(ratio "${WALL[verify]}" "${WALL[unzstd]}")x for the full archive, $(ratio "${WALL[verify-default]}" "${WALL[unzstd]}")x for the incremental snapshot" "${WALL[unzstd]}"
     local peak
     peak="$(max "${RSS[backup-wal]}" "${RSS[backup-delete]}" "${RSS[backup-wal-default]}" "${RSS[backup-delete-default]}" "${RSS[verify]}" "${RSS[verify-default]}")"
