@@ -168,4 +168,74 @@ import VeloKit
         #expect(!FileManager.default.fileExists(atPath: litter))
         #expect(try VeloProcess.run(["verify", out]).status == 0)
     }
+
+    /// A catalog entry edited so that its JSON still parses (a row count) is named by `verify`, which holds every
+    /// entry to its archive; the restore goes by the archive, which is sound; and removing the entry is the repair
+    /// the message gives: the next backup catalogues the snapshot again from its archive.
+    @Test func aCatalogEntryThatDisagreesWithItsArchiveIsNamedAndRepairable() throws {
+        let s = try Setup()
+        let entryPath = try s.repository.path(StoredName.catalogEntry(s.id).relativePath)
+        var json = try JSONSerialization.jsonObject(with: Data(contentsOf: URL(fileURLWithPath: entryPath))) as! [String: Any]
+        var rows = json["rows"] as! [String: Int]
+        rows["_velo_posts", default: 0] += 1
+        json["rows"] = rows
+        try JSONSerialization.data(withJSONObject: json).write(to: URL(fileURLWithPath: entryPath))
+        let verify = try VeloProcess.run(["verify", s.id, "--repo", s.repo])
+        #expect(verify.status == 3, "\(verify.stdout)\(verify.stderr)")
+        #expect(verify.stdout.contains("catalog/\(s.id).json: the catalog entry's rows disagree with the archive"), "\(verify.stdout)")
+        let target = s.dir.appendingPathComponent("out.sqlite").path
+        let restore = try VeloProcess.run(["restore", s.id, "--repo", s.repo, "--target", target])
+        #expect(restore.status == 0, "\(restore.stderr)")
+        try FileManager.default.removeItem(atPath: entryPath)
+        #expect(try VeloProcess.run(["backup", "--db", s.db, "--repo", s.repo]).status == 0)
+        let all = try VeloProcess.run(["verify", "--all", "--repo", s.repo])
+        #expect(all.status == 0 && all.stdout.contains(SnapshotID.short(s.id)), "\(all.stdout)\(all.stderr)")
+    }
+
+    /// The memory bounds under damage (the property test in VeloKitTests checks the verdicts in-process): each
+    /// kind of piece a snapshot reads, deleted, truncated, flipped or swapped, is refused by `verify`, `plan` and
+    /// `restore` within 64 MiB (reads) and 128 MiB (restores).
+    @Test func damagedPiecesAreRefusedWithinTheMemoryBounds() throws {
+        let s = try Setup()
+        let document = try s.document()
+        let table = try #require(document.allTables.first { !$0.parts.isEmpty })
+        let repository = try s.repository
+        var list = try PieceStore(storage: repository.storage).readList(table.list, segments: table.segments)
+        let pack = try #require(list.frames.first?.pack)
+        _ = try list.next()
+        let other = try #require(document.allTables.first { $0.list != table.list && !$0.parts.isEmpty })
+        let pieces: [(String, String)] = [
+            (SegmentFormat.listPath(table.list), SegmentFormat.listPath(other.list)),
+            (SegmentFormat.packPath(pack), SegmentFormat.listPath(other.list)),
+            (try repository.archiveName(of: try #require(repository.catalog.entry(s.id))).relativePath, SegmentFormat.listPath(other.list)),
+        ]
+        let target = s.dir.appendingPathComponent("out.sqlite").path
+        for (n, (piece, partner)) in pieces.enumerated() {
+            for damage in ["delete", "truncate", "flip", "swap"] {
+                let repo = s.dir.appendingPathComponent("repo-\(n)-\(damage)").path
+                try FileManager.default.copyItem(atPath: s.repo, toPath: repo)
+                let file = (repo as NSString).appendingPathComponent(piece)
+                var bytes = [UInt8](try Data(contentsOf: URL(fileURLWithPath: file)))
+                switch damage {
+                case "delete": try FileManager.default.removeItem(atPath: file)
+                case "truncate": bytes.removeLast(bytes.count / 2)
+                case "flip": bytes[bytes.count / 2] ^= 0x5A
+                default:
+                    let partnerFile = (repo as NSString).appendingPathComponent(partner)
+                    let partnerBytes = try Data(contentsOf: URL(fileURLWithPath: partnerFile))
+                    try Data(bytes).write(to: URL(fileURLWithPath: partnerFile))
+                    bytes = [UInt8](partnerBytes)
+                }
+                if damage != "delete" { try Data(bytes).write(to: URL(fileURLWithPath: file)) }
+                for (arguments, bound) in [
+                    (["verify", "--all"], 64), (["plan", s.id, "--target", target], 64), (["restore", s.id, "--target", target], 128),
+                ] {
+                    let (result, peak) = try VeloProcess.runMeasured(arguments + ["--repo", repo])
+                    #expect(result.status == 3, "\(damage) \(piece): \(arguments[0]): \(result.stdout)\(result.stderr)")
+                    #expect(peak < Double(bound), "\(damage) \(piece): \(arguments[0]) peaked at \(peak) MiB")
+                }
+                #expect(!FileManager.default.fileExists(atPath: target), "\(damage) \(piece): a refused restore left a target")
+            }
+        }
+    }
 }

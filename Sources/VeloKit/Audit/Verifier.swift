@@ -22,6 +22,13 @@ public enum Verifier {
         Report(id: damaged.id, archive: damaged.path, ok: false, problems: [damaged.description], entries: 0, rows: 0, bytes: 0, seconds: 0)
     }
 
+    /// How to repair a catalog entry or detail that disagrees with a sound archive: the next writer catalogues an
+    /// archive without an entry again, from the archive itself.
+    static func recatalogueAdvice(_ entry: CatalogEntry, in repository: Repository) -> String {
+        "; remove \(repository.catalog.entryLocation(entry.id)) and the next backup or prune catalogues the snapshot again "
+            + "from its archive, if that is sound"
+    }
+
     /// Reads every byte of `snapshot` and reports what is damaged; a catalogued snapshot's result is recorded in
     /// the catalog (under the repository lock), where retention reads it.
     /// - Returns: the report: damage is in `problems`, not thrown.
@@ -35,15 +42,26 @@ public enum Verifier {
         let path = snapshot.archiveLocation
         var problems: [ArchiveAudit.Problem] = []
         var audit: ArchiveAudit?
+        // What the catalog recorded (the manifest every restore checks the archive against): unreadable, it is
+        // damage of the snapshot, which no restore could select.
+        var recorded: (header: SnapshotHeader, manifest: Manifest)?
+        if case .catalogued(let entry, let repository) = snapshot {
+            do { recorded = try repository.catalog.detail(entry.id) } catch {
+                let location = repository.catalog.detailLocation(entry.id)
+                let reason = "\(error)".hasPrefix(location) ? "\(error)" : "\(location): \(error)"
+                problems.append(.init(entry: nil, reason: reason + Self.recatalogueAdvice(entry, in: repository)))
+            }
+        }
         if (try? snapshot.archiveSize()) == nil {
             problems.append(.init(entry: nil, reason: "\(path): the archive file is missing"))
         } else {
             do {
                 let result = try ArchiveAudit.run(
                     path: path, open: snapshot.openReader, expectedSHA256: snapshot.catalogEntry?.archiveSHA256,
-                    recordedManifest: try? snapshot.catalogRecord()?.manifest, verifiedParts: verifiedParts,
+                    expectedAt: snapshot.catalogEntryLocation, recordedManifest: recorded?.manifest,
+                    recordedAt: snapshot.catalogRecordLocation, verifiedParts: verifiedParts,
                     progress: progress)
-                problems = result.problems
+                problems += result.problems
                 audit = result
             } catch let damage as ArchiveDamage {
                 problems.append(.init(entry: damage.entry, reason: damage.reason))
@@ -52,10 +70,28 @@ public enum Verifier {
         if let entry = snapshot.catalogEntry, let audit {
             if audit.archiveBytes != entry.archiveBytes && problems.isEmpty {
                 problems.append(
-                    .init(entry: nil, reason: "archive has \(audit.archiveBytes) bytes, the catalog recorded \(entry.archiveBytes)"))
+                    .init(
+                        entry: nil,
+                        reason: "archive has \(audit.archiveBytes) bytes, the catalog recorded \(entry.archiveBytes)"
+                            + (snapshot.catalogEntryLocation.map { " (\($0))" } ?? "")))
             }
             if let header = audit.header, header.id != entry.id {
                 problems.append(.init(entry: ArchiveFormat.headerPath, reason: "is snapshot \(header.id), the catalog expects \(entry.id)"))
+            } else if case .catalogued(_, let repository) = snapshot, let header = audit.header, let manifest = audit.manifest {
+                let fields = entry.disagreements(withArchive: header, manifest: manifest)
+                if !fields.isEmpty {
+                    problems.append(
+                        .init(
+                            reason: "\(repository.catalog.entryLocation(entry.id)): the catalog entry's \(fields.joined(separator: ", ")) "
+                                + "disagree with the archive" + Self.recatalogueAdvice(entry, in: repository)))
+                }
+                if let recorded, recorded.header != header {
+                    problems.append(
+                        .init(
+                            reason:
+                                "\(repository.catalog.detailLocation(entry.id)): the header the catalog recorded differs from the archive's"
+                                + Self.recatalogueAdvice(entry, in: repository)))
+                }
             }
         }
         let elapsed = ContinuousClock.now - started

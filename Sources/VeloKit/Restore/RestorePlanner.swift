@@ -48,7 +48,8 @@ public struct RestorePlanner {
         }
         let audit = try ArchiveAudit.run(
             path: snapshot.archiveLocation, open: snapshot.openReader, expectedSHA256: snapshot.catalogEntry?.archiveSHA256,
-            recordedManifest: try snapshot.catalogRecord()?.manifest, progress: progress)
+            recordedManifest: try snapshot.catalogRecord()?.manifest, recordedAt: snapshot.catalogRecordLocation,
+            progress: progress)
         guard audit.problems.isEmpty, let header = audit.header, let manifest = audit.manifest else {
             let findings = audit.problems.prefix(10).map {
                 RestorePlan.Finding(
@@ -72,7 +73,14 @@ public struct RestorePlanner {
 
     /// The schema and the collection rows, from the start of the archive.
     static func readStart(_ snapshot: SelectedSnapshot, header: SnapshotHeader, manifest: Manifest, sha256: String) throws -> ArchiveFacts {
-        let metadata = try SnapshotMetadata(reading: try SnapshotReader(snapshot, manifest: manifest))
+        let reader = try SnapshotReader(snapshot, manifest: manifest)
+        // The header the plan goes by is the archive's: one the catalog recorded otherwise is damage of the record.
+        if reader.header != header {
+            throw ArchiveDamage(
+                path: snapshot.catalogRecordLocation ?? snapshot.archiveLocation, entry: ArchiveFormat.headerPath,
+                reason: "differs from the header the catalog recorded for this snapshot")
+        }
+        let metadata = try SnapshotMetadata(reading: reader)
         // DDL that no restore would run (a smuggled second statement) blocks the plan as restore would refuse it.
         if let problem = metadata.schema.problems.first {
             throw ArchiveDamage(path: snapshot.archiveLocation, entry: ArchiveFormat.schemaPath, reason: problem)

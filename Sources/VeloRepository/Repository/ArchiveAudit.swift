@@ -59,11 +59,12 @@ package struct ArchiveAudit {
     }
 
     /// Reads an archive from start to end, with the reader `open` makes (`path` names it in the report).
-    /// `expectedSHA256` (from the catalog) is compared with the archive's own, and `recordedManifest` (the
-    /// catalog's record, which restores hold the archive to) with the archive's manifest.
+    /// `expectedSHA256` (from the catalog entry at `expectedAt`) is compared with the archive's own, and `recordedManifest` (the
+    /// catalog's record at `recordedAt`, which restores hold the archive to) with the archive's manifest.
     package static func run(
-        path: String, open: () throws -> SegmentedArchiveReader, expectedSHA256: String? = nil, recordedManifest: Manifest? = nil,
-        checkRows: Bool = true, verifiedParts: VerifiedParts? = nil, progress: (any ProgressObserver)? = nil
+        path: String, open: () throws -> SegmentedArchiveReader, expectedSHA256: String? = nil, expectedAt: String? = nil,
+        recordedManifest: Manifest? = nil, recordedAt: String? = nil, checkRows: Bool = true, verifiedParts: VerifiedParts? = nil,
+        progress: (any ProgressObserver)? = nil
     ) throws -> ArchiveAudit {
         var audit = ArchiveAudit(path: path)
         do {
@@ -77,11 +78,16 @@ package struct ArchiveAudit {
         }
         if let expectedSHA256, !audit.archiveSHA256.isEmpty, audit.archiveSHA256 != expectedSHA256 {
             audit.problems.insert(
-                Problem(entry: nil, reason: "archive SHA-256 is \(audit.archiveSHA256), the catalog recorded \(expectedSHA256)"), at: 0)
+                Problem(
+                    entry: nil,
+                    reason: "archive SHA-256 is \(audit.archiveSHA256), the catalog recorded \(expectedSHA256)"
+                        + (expectedAt.map { " (\($0))" } ?? "")), at: 0)
         }
         if let recordedManifest, let manifest = audit.manifest, manifest != recordedManifest {
             audit.problems.append(
-                Problem(entry: ArchiveFormat.manifestPath, reason: "differs from the manifest the catalog recorded for this snapshot"))
+                Problem(
+                    entry: ArchiveFormat.manifestPath,
+                    reason: "differs from the manifest the catalog recorded for this snapshot" + (recordedAt.map { " (\($0))" } ?? "")))
         }
         audit.crossCheck()
         try Interruption.check()  // a stopped audit is not a finding

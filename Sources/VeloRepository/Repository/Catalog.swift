@@ -63,7 +63,10 @@ public struct Catalog {
                 } catch {
                     throw VeloError("not valid JSON: \(error)")
                 }
-                body(try CatalogEntry(json: json, file: path))
+                let entry = try CatalogEntry(json: json, file: path)
+                // An entry moved or copied over another's name is not the snapshot its name says.
+                guard entry.id == id else { throw VeloError("\(path): catalog entry is malformed (it is the entry of \(entry.id))") }
+                body(entry)
             } catch {
                 var reason = "\(error)"
                 if reason.hasPrefix(path + ": ") { reason.removeFirst(path.count + 2) }
@@ -76,7 +79,8 @@ public struct Catalog {
     /// One snapshot's entry, nil when it is not catalogued or cannot be read.
     package func entry(_ id: String) -> CatalogEntry? {
         guard let bytes = try? storage.load(.catalogEntry(id)), let json = try? JSONParser.parse(bytes) else { return nil }
-        return try? CatalogEntry(json: json, file: entryLocation(id))
+        guard let entry = try? CatalogEntry(json: json, file: entryLocation(id)), entry.id == id else { return nil }
+        return entry
     }
 
     /// The catalogued snapshots of one source, newest first, read lazily: from the catalog cache when it is
@@ -129,13 +133,19 @@ public struct Catalog {
     /// The header and manifest recorded for a snapshot.
     /// - Throws: `.io` when the detail file cannot be read, `.damaged` when it is malformed.
     public func detail(_ id: String) throws -> (header: SnapshotHeader, manifest: Manifest) {
-        let path = storage.describe(.catalogDetail(id))
-        let json = try JSONParser.parse(try storage.load(.catalogDetail(id)))
-        guard let header = json["header"], let manifest = json["manifest"] else {
-            throw VeloError("\(path): catalog detail is malformed")
+        let path = detailLocation(id)
+        let bytes = try storage.load(.catalogDetail(id))
+        do {
+            let json = try JSONParser.parse(bytes)
+            guard let header = json["header"], let manifest = json["manifest"] else { throw VeloError("no header or manifest") }
+            return (try SnapshotHeader(json: header), try Manifest(json: manifest))
+        } catch {
+            throw VeloError("\(path): catalog detail is malformed (\(error))", kind: .damaged)
         }
-        return (try SnapshotHeader(json: header), try Manifest(json: manifest))
     }
+
+    /// Where a snapshot's detail (its header and manifest) is, for messages.
+    package func detailLocation(_ id: String) -> String { storage.describe(.catalogDetail(id)) }
 
     /// Removes an entry: the entry file first, so a half-done removal never lists a snapshot without detail.
     package func remove(_ id: String) {

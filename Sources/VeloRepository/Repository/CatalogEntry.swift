@@ -146,3 +146,29 @@ public struct CatalogEntry: Equatable, Sendable {
         }
     }
 }
+
+extension CatalogEntry {
+    /// The fields of this entry that disagree with what its archive records (the header's id, time, source and
+    /// tags; the manifest's tables, rows and files): an entry edited or damaged in a way its JSON still parses.
+    /// Listing, selection and retention read entries alone, so `velo verify` holds them to their archive. The
+    /// bookkeeping that only the catalog keeps (sequence, duration, verification) has nothing to compare with.
+    package func disagreements(withArchive header: SnapshotHeader, manifest: Manifest) -> [String] {
+        let archived = CatalogEntry(
+            snapshot: header, manifest: manifest, archive: archive, bytes: archiveBytes, sha256: archiveSHA256, seconds: seconds,
+            sequence: sequence)
+        var fields: [String] = []
+        if id != archived.id { fields.append("id") }
+        if time != archived.time { fields.append("time") }
+        if sourcePath != archived.sourcePath || sourceKind != archived.sourceKind || schemaVersion != archived.schemaVersion
+            || app != archived.app
+        {
+            fields.append("source")
+        }
+        if tags != archived.tags { fields.append("tags") }
+        if collections != archived.collections { fields.append("collections") }
+        if tableRows != archived.tableRows { fields.append("rows") }
+        if records != archived.records { fields.append("records") }
+        if files != archived.files || fileBytes != archived.fileBytes { fields.append("files") }
+        return fields
+    }
+}

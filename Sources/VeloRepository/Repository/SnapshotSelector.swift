@@ -45,6 +45,18 @@ public enum SelectedSnapshot {
         return (try repository.catalog.detail(entry.id).manifest, entry.archiveSHA256)
     }
 
+    /// Where the snapshot's catalog entry is, for messages; nil for a lone archive.
+    public var catalogEntryLocation: String? {
+        guard case .catalogued(let entry, let repository) = self else { return nil }
+        return repository.catalog.entryLocation(entry.id)
+    }
+
+    /// Where `catalogRecord()` reads from, for messages; nil for a lone archive.
+    public var catalogRecordLocation: String? {
+        guard case .catalogued(let entry, let repository) = self else { return nil }
+        return repository.catalog.detailLocation(entry.id)
+    }
+
     /// The snapshot id when known without reading the archive.
     public var id: String? { catalogEntry?.id }
 

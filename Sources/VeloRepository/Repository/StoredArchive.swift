@@ -55,8 +55,15 @@ extension Repository {
     }
 
     /// A reader of a catalogued snapshot's archive, in either format (its pieces from this repository).
+    /// - Throws: `VeloError` (`.damaged`) when the archive the catalog names is missing.
     package func archiveReader(of entry: CatalogEntry) throws -> SegmentedArchiveReader {
-        try archiveReader(try archiveName(of: entry))
+        let name = try archiveName(of: entry)
+        do { return try archiveReader(name) } catch StorageError.missing { throw missingArchive(name, of: entry) }
+    }
+
+    /// A catalogued snapshot whose archive is gone: damage of the repository, as a missing piece is.
+    func missingArchive(_ name: StoredName, of entry: CatalogEntry) -> VeloError {
+        VeloError("\(storage.describe(name)): the archive is missing (\(catalog.entryLocation(entry.id)) names it)", kind: .damaged)
     }
 
     /// A reader of the archive `name`, in either format.
@@ -68,7 +75,7 @@ extension Repository {
     /// The size of a catalogued snapshot's archive.
     package func archiveSize(of entry: CatalogEntry) throws -> Int64 {
         let name = try archiveName(of: entry)
-        guard let info = try storage.stat(name) else { throw StorageError.missing(name, location: storage.location) }
+        guard let info = try storage.stat(name) else { throw missingArchive(name, of: entry) }
         return info.size
     }
 

@@ -7,14 +7,18 @@ import Testing
 @testable import VeloStorage
 
 /// A property of format 2 under damage (issue 30): in a generated repository of three incremental snapshots that
-/// share pieces, deleting, truncating, flipping a byte of, or swapping any piece (a pack, a segment list, a
-/// snapshot's small archive) makes `verify` refuse exactly the snapshots that read the damaged bytes, alone and
-/// beside the others (`verify --all`'s shared parts), naming the piece; a restore of those fails, and every other
-/// snapshot still restores to what it held. The cases are a seeded sample of every piece and damage.
+/// share pieces (with patch lists and delta frames), deleting, truncating, flipping a byte of, or swapping any
+/// piece (a pack, a segment list, a snapshot's small archive, a catalog entry or detail) makes `verify` refuse
+/// exactly the snapshots that read the damaged bytes, alone and beside the others (`verify --all`'s shared parts),
+/// naming the piece; `plan` and `restore` of those refuse too, and every other snapshot still restores to what it
+/// held. A catalog entry the next writer can rebuild from a sound archive is rebuilt (the snapshot is unlisted or
+/// listed as damaged until then). The cases are a seeded sample of every piece and damage; the memory bounds of
+/// the same damage are checked through the command in FormatTwoDamageCommandTests.
 @Suite struct FormatTwoDamagePropertyTests {
     /// What one snapshot reads: its archive, its lists (and their bases), and the byte ranges of packs its
     /// segments' frames (and their delta bases) occupy.
     struct Usage {
+        var id: String
         var archive: StoredName
         var lists: Set<String>
         var ranges: [String: [Range<Int64>]]
@@ -22,6 +26,7 @@ import Testing
         func reads(_ name: StoredName, at damaged: Range<Int64>) -> Bool {
             switch name.kind {
             case .snapshot: return name == archive
+            case .catalog: return name == .catalogEntry(id) || name == .catalogDetail(id)
             case .list: return lists.contains(name.name)
             case .pack: return (ranges[name.name] ?? []).contains { $0.overlaps(damaged) }
             default: return false
@@ -34,7 +39,7 @@ import Testing
     static func usage(of entry: CatalogEntry, in repository: Repository) throws -> Usage {
         let store = PieceStore(storage: repository.storage)
         let document = try #require(try SegmentedSnapshot.read(entry, in: repository).segments)
-        var usage = Usage(archive: try repository.archiveName(of: entry), lists: Set(document.listPieces), ranges: [:])
+        var usage = Usage(id: entry.id, archive: try repository.archiveName(of: entry), lists: Set(document.listPieces), ranges: [:])
         func add(_ frame: SegmentList.Frame) {
             usage.ranges[frame.pack, default: []].append(frame.offset..<frame.offset + Int64(frame.length))
             for base in frame.bases { add(base) }
@@ -67,14 +72,20 @@ import Testing
         let db = try Database(path: source, mode: .readWrite)
         for change in [
             "", "UPDATE _velo_posts SET views = coalesce(views, 0) + 1 WHERE rowid % 7 = 0",
-            "DELETE FROM _velo_posts WHERE rowid % 11 = 0; UPDATE _velo_posts SET title = title || '!' WHERE rowid % 13 = 0",
+            // Few segments change: the table's list is stored as a patch against the previous one.
+            "DELETE FROM _velo_posts WHERE rowid BETWEEN 200 AND 203; UPDATE _velo_posts SET title = title || '!' WHERE rowid BETWEEN 300 AND 310",
         ] {
             if !change.isEmpty { try db.execute(change) }
             _ = try Backup.run(databasePath: source, repository: repository, options: .init())
         }
         let entries = try repository.catalog.entries()
         #expect(entries.count == 3)
+        // Every kind of piece is in play: patch lists against a base, and frames compressed against another.
+        let documents = try entries.map { try #require(try SegmentedSnapshot.read($0, in: repository).segments) }
+        #expect(documents.contains { $0.allTables.contains { $0.base != nil } }, "no patch list was written")
+        #expect(documents.contains { $0.allTables.contains(where: \.deltaFrames) }, "no delta frame was written")
         let usages = try entries.map { try Self.usage(of: $0, in: repository) }
+        let details = try entries.map { try repository.catalog.detail($0.id) }
         var references: [String] = []
         for (i, entry) in entries.enumerated() {
             let out = dir.appendingPathComponent("reference-\(i).sqlite").path
@@ -84,13 +95,15 @@ import Testing
         #expect(Set(references).count == 3, "three different states")
 
         var pieces: [StoredName] = []
-        for kind in [StoredKind.snapshot, .list, .pack] { try repository.storage.list(kind) { name, _ in pieces.append(name) } }
+        for kind in [StoredKind.snapshot, .list, .pack, .catalog] { try repository.storage.list(kind) { name, _ in pieces.append(name) } }
         pieces.sort { $0.relativePath < $1.relativePath }
         var random = SeededRandom(seed: 30)
         var cases: [(StoredName, Damage)] = pieces.flatMap { piece in Damage.allCases.map { (piece, $0) } }
-        // Every snapshot archive and every pack with each damage; a sample of the lists (there are dozens).
+        // Every snapshot archive, pack and catalog file with each damage; a sample of the lists (there are dozens).
         cases = cases.filter { $0.0.kind != .list || random.below(4) == 0 }
         var checked = 0
+        var listingRefusals = 0  // an entry that parses but disagrees with its archive: verify refuses it alone
+        var rebuiltEntries = 0  // an entry that no longer read as its own, catalogued again by the next writer
         for (n, (piece, damage)) in cases.enumerated() {
             let copy = dir.appendingPathComponent("case-\(n)").path
             try FileManager.default.copyItem(atPath: pristine, toPath: copy)
@@ -115,7 +128,14 @@ import Testing
                     at = Int(range.lowerBound) + random.below(Int(range.upperBound - range.lowerBound))
                 }
                 var flipped = bytes
-                flipped[at] ^= 0x5A
+                // In a catalog file, half of the time a digit made another (the JSON still parses, a value changed).
+                let digits = bytes.indices.filter { (0x30...0x39).contains(bytes[$0]) }
+                if piece.kind == .catalog, random.below(2) == 0, !digits.isEmpty {
+                    at = digits[random.below(digits.count)]
+                    flipped[at] ^= 0x01
+                } else {
+                    flipped[at] ^= 0x5A
+                }
                 try Data(flipped).write(to: URL(fileURLWithPath: file))
                 damaged = [(piece, Int64(at)..<Int64(at + 1))]
             case .swap:
@@ -129,32 +149,85 @@ import Testing
             }
             let label = "\(damage) \(piece.relativePath)"
             let repo = try Repository.open(copy)
+
+            // Before any writer: a snapshot whose entry no longer reads as its own is unlisted, or listed as
+            // damaged (naming the entry), never listed as another's.
+            let before = repo.catalog.scan()
+            for usage in usages where !before.entries.contains(where: { $0.id == usage.id }) {
+                #expect(damaged.contains { $0.0 == .catalogEntry(usage.id) }, "\(label): a snapshot with a sound entry is not listed")
+                if let report = before.damaged.first(where: { $0.id == usage.id }).map(Verifier.report(for:)) {
+                    #expect(
+                        !report.ok && report.problems[0].contains(StoredName.catalogEntry(usage.id).relativePath), "\(label): \(report)")
+                } else {
+                    #expect(try repo.storage.stat(.catalogEntry(usage.id)) == nil, "\(label): an entry is neither listed nor damaged")
+                }
+            }
+            #expect(before.entries.map(\.id).count == Set(before.entries.map(\.id)).count, "\(label): a snapshot is listed twice")
+
+            // The next writer's recovery catalogues again every sound archive whose entry it cannot read.
+            try repo.lock(command: "test").release()
+            let scan = repo.catalog.scan()
+            #expect(scan.damaged.isEmpty, "\(label): damaged entries are left: \(scan.damaged)")
             let shared = VerifiedParts()
-            for (i, entry) in try repo.catalog.entries().enumerated() {
-                let expected = damaged.contains { usages[i].reads($0.0, at: $0.1) }
+            for (i, usage) in usages.enumerated() {
+                guard let entry = scan.entries.first(where: { $0.id == usage.id }) else {
+                    Issue.record("\(label): snapshot \(i) is no longer catalogued")
+                    continue
+                }
+                // What verify holds the catalog to: the entry's archive fields and the fields its archive records,
+                // and the detail (header and manifest) as the backup recorded it.
+                let original = entries[i]
+                let archiveWrong =
+                    entry.archive != original.archive || entry.archiveBytes != original.archiveBytes
+                    || entry.archiveSHA256 != original.archiveSHA256
+                // The detail's manifest is what restores check every entry against; its header (like the entry's
+                // listing fields) only describes the snapshot: verify refuses it, a restore goes by the archive's.
+                let detail = try? repo.catalog.detail(usage.id)
+                let listingWrong =
+                    !entry.disagreements(withArchive: details[i].header, manifest: details[i].manifest).isEmpty
+                    || detail.map { $0.header != details[i].header } ?? false
+                let detailWrong = detail.map { $0.manifest != details[i].manifest } ?? true
+                let dataWrong = damaged.contains { usage.reads($0.0, at: $0.1) && $0.0.kind != .catalog } || archiveWrong || detailWrong
+                let expected = dataWrong || listingWrong
+                let listingOnly = !dataWrong
+                if listingOnly && listingWrong { listingRefusals += 1 }
+                if damaged.contains(where: { $0.0 == .catalogEntry(usage.id) }) && !archiveWrong && !listingWrong { rebuiltEntries += 1 }
                 let snapshot = SelectedSnapshot.catalogued(entry, repository: repo)
                 let alone = try Verifier.verify(snapshot)
                 let beside = try Verifier.verify(snapshot, verifiedParts: shared)
                 #expect(alone.ok == !expected, "\(label): snapshot \(i) verified \(alone.ok ? "ok" : "damaged: \(alone.problems)")")
                 #expect(beside.ok == alone.ok, "\(label): snapshot \(i) has another verdict beside the others")
+                let target = (copy as NSString).appendingPathComponent("plan-\(i).sqlite")
+                let plan = try? RestorePlanner.plan(
+                    snapshot, target: target, options: RestoreOptions(), busyTimeout: .seconds(1), repository: repo)
+                #expect(
+                    (plan?.canProceed ?? false) == !dataWrong,
+                    "\(label): snapshot \(i)'s plan: \(plan?.findings.map(\.message) ?? ["threw"])")
                 let out = (copy as NSString).appendingPathComponent("restore-\(i).sqlite")
                 if expected {
-                    let names = damaged.map { $0.0.kind == .snapshot ? $0.0.name : String($0.0.name.prefix(16)) }
+                    let names = damaged.map { $0.0.kind == .pack || $0.0.kind == .list ? String($0.0.name.prefix(16)) : $0.0.name }
                     // A piece is named in the problem; the damaged archive itself is the report's `archive`.
                     let own = damaged.contains { $0.0 == usages[i].archive } && alone.archive.contains(usages[i].archive.name)
                     #expect(
                         own || alone.problems.contains { problem in names.contains { problem.contains($0) } },
                         "\(label): snapshot \(i)'s report does not name the piece: \(alone.problems)")
+                }
+                // Restores read the archive (checked against the catalog's SHA-256 and recorded manifest, as
+                // `velo restore` does); a catalog entry whose listing fields alone are wrong does not stop them.
+                if expected && !listingOnly {
                     #expect(throws: (any Error).self, "\(label): snapshot \(i) restored") {
-                        _ = try NewDatabaseRestore.run(snapshot, manifest: nil, archiveSHA256: entry.archiveSHA256, to: out)
+                        _ = try NewDatabaseRestore.run(
+                            snapshot, manifest: try snapshot.catalogRecord()?.manifest, archiveSHA256: entry.archiveSHA256, to: out)
                     }
                 } else {
-                    _ = try NewDatabaseRestore.run(snapshot, manifest: nil, archiveSHA256: entry.archiveSHA256, to: out)
+                    _ = try NewDatabaseRestore.run(
+                        snapshot, manifest: try snapshot.catalogRecord()?.manifest, archiveSHA256: entry.archiveSHA256, to: out)
                     #expect(try Self.fingerprint(out) == references[i], "\(label): snapshot \(i) restored other rows")
                 }
             }
             checked += 1
         }
-        #expect(checked > 30, "\(checked) cases")
+        #expect(checked > 40, "\(checked) cases")
+        #expect(rebuiltEntries > 0, "\(listingRefusals) listing refusals, \(rebuiltEntries) rebuilt entries")
     }
 }
