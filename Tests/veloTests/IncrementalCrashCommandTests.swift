@@ -187,4 +187,133 @@ import VeloKit
             try s.expectWholeThenClean(repo, "\(label) killed at its commit")
         }
     }
+
+    /// The schema (every object's SQL) and every table's rows: what "as it was" means for a schema repair.
+    static func schemaAndRows(of path: String) throws -> String {
+        let text = try rows(of: path)
+        let db = try Database(path: path, mode: .readOnly)
+        let schema = try db.rows("SELECT type, name, sql FROM sqlite_schema ORDER BY type, name").map { "\($0)" }
+        return schema.joined(separator: "\n") + "\n" + text
+    }
+
+    /// `velo schema recover` and `velo schema orphans --drop` killed once their safety snapshot is written but
+    /// before the catalog names it, and at their commit (the rollback journal's deletion): the database keeps its
+    /// schema and rows (SQLite rolls the journal back on the next read-write open), the repository is whole for
+    /// the next writer, and the repair run again succeeds.
+    @Test func schemaRepairsKilledAtTheirSnapshotOrCommitLeaveTheDatabaseAsItWas() throws {
+        let s = try Setup()
+        try Database(path: s.db, mode: .readWrite).execute(
+            "DROP INDEX _velo_posts_author_index; CREATE TABLE _velo_old (id varchar, note text); INSERT INTO _velo_old VALUES ('1', 'keep me')"
+        )
+        for (label, arguments) in [
+            ("recover", ["schema", "recover", "posts", "--db", s.db]),
+            ("drop", ["schema", "orphans", "--db", s.db, "--drop-all", "--yes"]),
+        ] {
+            for point in ["catalog/", "tenant.sqlite-journal"] {
+                let before = try Self.schemaAndRows(of: s.db)
+                let repo = try s.copy("\(label)-\(point.filter(\.isLetter))")
+                let run = try Self.killed(arguments + ["--repo", repo], at: point, skip: 0)
+                #expect(run.status == SIGKILL, "\(label) was not killed before \(point) (\(run.status)): \(run.stderr)")
+                #expect(try Self.schemaAndRows(of: s.db) == before, "\(label) killed before \(point): the database changed")
+                try s.expectWholeThenClean(repo, "\(label) killed before \(point)")
+            }
+            let done = try VeloProcess.run(arguments + ["--repo", s.repo])
+            #expect(done.status == 0, "\(label) after the kills: \(done.stderr)")
+        }
+        #expect(try VeloProcess.run(["schema", "corrupt", "--db", s.db]).status == 0)
+        #expect(try VeloProcess.run(["schema", "orphans", "--db", s.db]).stdout.contains("no orphan tables"))
+    }
+
+    /// A whole app: `velo backup --app` killed before its second tenant's archive is catalogued, and a tenant
+    /// restore with uploaded files killed at its database commit and between the renames of its files (the
+    /// database committed, one file in place, the rest written aside). Each time the next run of the same
+    /// command completes, the repository verifies, and no `.velo-restore-` file is left in the app.
+    @Test func anAppBackupAndATenantRestoreKilledMidwayAreCompletedByTheNextRun() throws {
+        let dir = Scratch.directory()
+        let app = dir.appendingPathComponent("app").path, repo = dir.appendingPathComponent("repo").path
+        #expect(try VeloProcess.run(["demo", "--app", app, "--tenants", "2", "--posts", "30", "--files", "3"]).status == 0)
+        let backup = ["backup", "--app", app, "--repo", repo]
+        let killedBackup = try Self.killed(backup, at: "catalog/", skip: 1)
+        #expect(killedBackup.status == SIGKILL, "the app backup was not killed (\(killedBackup.status)): \(killedBackup.stderr)")
+        let next = try VeloProcess.run(backup)
+        #expect(next.status == 0, "\(next.stderr)")
+        #expect(try VeloProcess.run(["verify", "--all", "--repo", repo]).status == 0)
+
+        let uploads = "\(app)/storage/tenants/1/app/uploads"
+        let saved = dir.appendingPathComponent("saved-uploads").path
+        let copy = try Process.run(URL(fileURLWithPath: "/bin/cp"), arguments: ["-a", uploads, saved])  // with the mtimes
+        copy.waitUntilExit()
+        let tenantDB = "\(app)/database/tenants/velo_tenant_tenant_001.sqlite"
+        // The snapshot by id: a killed restore's safety snapshot is the tenant's newest.
+        let listed = try JSONParser.parse(try VeloProcess.run(["snapshots", "--repo", repo, "--json"]).stdout).arrayValue ?? []
+        let id = try #require(listed.last { "\($0)".contains("velo_tenant_tenant_001") }?["id"]?.stringValue)
+        let restore = ["restore", id, "--repo", repo, "--tenant", "tenant-001", "--app", app, "--conflict", "overwrite", "--yes"]
+        for (label, point, skip) in [("commit", "velo_tenant_tenant_001.sqlite-journal", 0), ("files", "storage/tenants/1/", 1)] {
+            // What the restore must bring back: every upload removed, every post edited.
+            try FileManager.default.removeItem(atPath: uploads)
+            try Database(path: tenantDB, mode: .readWrite).execute("UPDATE _velo_posts SET title = title || ' (edited)'")
+            let run = try Self.killed(restore, at: point, skip: skip)
+            #expect(run.status == SIGKILL, "\(label): the restore was not killed (\(run.status)): \(run.stderr)")
+            if label == "commit" {
+                let placed = (FileManager.default.enumerator(atPath: uploads)?.allObjects as? [String] ?? []).filter {
+                    $0.hasSuffix(".png")
+                }
+                #expect(placed.isEmpty, "\(label): a file was put in place before the commit: \(placed)")
+            }
+            let again = try VeloProcess.run(restore)
+            #expect(again.status == 0, "\(label): \(again.stderr)")
+            let rows = try Database(path: tenantDB, mode: .readOnly).scalar("SELECT count(*) FROM _velo_posts WHERE title LIKE '%(edited)'")
+            #expect(rows?.int64Value == 0, "\(label): the restore did not complete")
+            try AppCommandTests.expectSameFiles(saved, uploads)
+            let litter = (FileManager.default.enumerator(atPath: app)?.allObjects as? [String] ?? []).filter {
+                $0.contains(".velo-restore-")
+            }
+            #expect(litter.isEmpty, "\(label): \(litter)")
+        }
+        #expect(try VeloProcess.run(["verify", "--all", "--repo", repo]).status == 0)
+    }
+
+    /// Every front door that writes a file aside and renames it into place removes what a killed earlier run of
+    /// it left there: the temporaries below are named as each writer names its own, with the pid of a process
+    /// that is gone (2^22 + 1 is above Linux's default pid_max).
+    @Test func whatAKilledWriterLeftBesideItsOutputIsRemovedByTheNextRun() throws {
+        let s = try Setup()
+        func at(_ name: String) -> String { s.dir.appendingPathComponent(name).path }
+        let dead = "4194305"
+        let cases: [(arguments: [String], litter: [String])] = [
+            (["transfer", "export", "--db", s.db, "--out", at("payload.json")], [".payload.json.tmp-\(dead)"]),
+            (
+                ["transfer", "import", at("payload.json"), "--target", at("imported.sqlite"), "--yes"],
+                ["imported.sqlite.velo-import-\(dead)", "imported.sqlite.velo-import-\(dead)-journal"]
+            ),
+            (["demo", "--out", at("demo.sqlite"), "--posts", "5"], ["demo.sqlite.tmp-\(dead)"]),
+            (["plan", "latest", "--repo", s.repo, "--target", s.db, "--out", at("plan.json")], [".plan.json.tmp-\(dead)"]),
+            (["status", "--repo", s.repo, "--prometheus", at("velo.prom")], [".velo.prom.tmp-\(dead)"]),
+            (["restore", "latest", "--repo", s.repo, "--target", at("new.sqlite")], ["new.sqlite.velo-restore-\(dead)"]),
+            (["export", "latest", "--repo", s.repo, "--out", at("export.tar.zst")], [".export.tar.zst.tmp-\(dead)"]),
+        ]
+        for (arguments, litter) in cases {
+            for name in litter { try Data(repeating: 7, count: 4096).write(to: URL(fileURLWithPath: at(name))) }
+            let run = try VeloProcess.run(arguments)
+            // `status` exits 1 for a repository never verified; its metrics file is written all the same.
+            #expect(
+                run.status == 0 || (arguments[0] == "status" && FileManager.default.fileExists(atPath: at("velo.prom"))),
+                "\(arguments.prefix(2)): \(run.stderr)")
+            for name in litter { #expect(!FileManager.default.fileExists(atPath: at(name)), "\(arguments.prefix(2)) left \(name)") }
+        }
+    }
+
+    /// `velo init` killed after its identity is in place but before its temporary is removed: the next init
+    /// finds the repository, completes its layout and removes the temporary.
+    @Test func anInitKilledMidwayIsCompletedByTheNext() throws {
+        let dir = Scratch.directory()
+        let repo = dir.appendingPathComponent("repo").path
+        let run = try Self.killed(["init", "--repo", repo], at: "velo-repository.json", skip: 0)
+        #expect(run.status == SIGKILL, "init was not killed (\(run.status)): \(run.stderr)")
+        let again = try VeloProcess.run(["init", "--repo", repo])
+        #expect(again.status == 0, "\(again.stderr)")
+        let left = try FileManager.default.contentsOfDirectory(atPath: repo).filter { $0.contains(".tmp-") }
+        #expect(left.isEmpty, "\(left)")
+        #expect(try VeloProcess.run(["snapshots", "--repo", repo]).status == 0)
+    }
 }

@@ -7,6 +7,13 @@ package enum FileSystem {
 
     /// Writes `bytes` to `path` atomically: a temporary file in the same folder, fsynced, renamed over `path`,
     /// then the folder fsynced, so a crash leaves the old file or the new one, never a mix.
+    /// A front door's file (a plan, a metrics file) written this way: what a killed earlier write of it left is
+    /// removed first (see `TemporaryFile`). The repository's own writes leave that to its recovery.
+    package static func replaceAtomically(_ bytes: [UInt8], at path: String, mode: mode_t = 0o600) throws {
+        TemporaryFile.removeLitter(beside: path, marker: ".tmp-", hidden: true)
+        try writeAtomically(bytes, to: path, mode: mode)
+    }
+
     package static func writeAtomically(_ bytes: [UInt8], to path: String, mode: mode_t = 0o600, sharedName: Bool = false) throws {
         let directory = (path as NSString).deletingLastPathComponent
         // A name several threads may write at once (a piece named by its content, stored by the jobs of one

@@ -3,10 +3,10 @@ import Foundation
 /// Names of the files velo writes aside before renaming them into place, each carrying the writer's pid, and
 /// the rule for when one is litter: its process is gone (kill -9, a power cut), so nothing will finish it.
 package enum TemporaryFile {
-    /// The pid at the end of `.name.tmp-<pid>`, `name.new-<pid>`, `name.velo-restore-<pid>` or
-    /// `name.velo-<pid>.sqlite` (each with `-journal`, `-wal` or `-shm` allowed after it).
+    /// The pid at the end of `.name.tmp-<pid>`, `name.new-<pid>`, `name.velo-restore-<pid>`,
+    /// `name.velo-import-<pid>` or `name.velo-<pid>.sqlite` (each with `-journal`, `-wal` or `-shm` allowed after it).
     package static func ownerPID(_ name: String) -> Int32? {
-        for marker in [".tmp-", ".new-", ".velo-restore-", ".velo-"] {
+        for marker in [".tmp-", ".new-", ".velo-restore-", ".velo-import-", ".velo-"] {
             guard let range = name.range(of: marker, options: .backwards) else { continue }
             var rest = name[range.upperBound...]
             if marker == ".velo-" {
@@ -27,8 +27,9 @@ package enum TemporaryFile {
     }
 
     /// Removes what killed runs left beside `target`: `target<marker><pid>…` files of processes that are gone
-    /// (`.velo-restore-` for a restore into a new file, `.velo-` for `backup --from-payload`'s database).
-    /// `hidden`: the temporaries are `.<name><marker><pid>` (a `velo export` writing aside).
+    /// (`.velo-restore-` for a restore into a new file, `.velo-import-` for a transfer import into one, `.velo-`
+    /// for `backup --from-payload`'s database, `.tmp-` for `velo demo`'s).
+    /// `hidden`: the temporaries are `.<name><marker><pid>` (a `velo export`, a payload or a plan written aside).
     package static func removeLitter(beside target: String, marker: String = ".velo-restore-", hidden: Bool = false) {
         let directory = (target as NSString).deletingLastPathComponent
         let prefix = (hidden ? "." : "") + (target as NSString).lastPathComponent + marker

@@ -70,7 +70,7 @@ package struct DemoApp {
             VELO_TENANCY_ENABLED=\(single ? "false" : "true")
 
             """
-        try FileSystem.writeAtomically(Array(env.utf8), to: path(".env"), mode: 0o640)
+        try FileSystem.replaceAtomically(Array(env.utf8), at: path(".env"), mode: 0o640)
         var files = 0
         var fileBytes: Int64 = 0
         var names: [String] = []

@@ -69,6 +69,7 @@ public struct DemoDatabase {
         }
         let started = ContinuousClock.now
         let temporary = path + ".tmp-\(getpid())"
+        TemporaryFile.removeLitter(beside: path, marker: ".tmp-")  // what a killed demo left
         try? fm.removeItem(atPath: temporary)
         var rows: [String: Int] = [:]
         do {

@@ -108,6 +108,6 @@ extension RestorePlan {
     /// - Throws: `VeloError` of kind `.io` naming the file and the call that failed.
     public func save(to path: String) throws {
         let text = JSONWriter.string(try JSONValueEncoder().encode(self), pretty: true) + "\n"
-        try FileSystem.writeAtomically(Array(text.utf8), to: FileSystem.absolute(path))
+        try FileSystem.replaceAtomically(Array(text.utf8), at: FileSystem.absolute(path))
     }
 }

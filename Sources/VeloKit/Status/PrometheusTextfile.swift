@@ -52,7 +52,7 @@ package enum PrometheusTextfile {
         guard FileSystem.isDirectory(directory.isEmpty ? "." : directory) else {
             throw VeloError("\(path): the folder \(directory) does not exist")
         }
-        try FileSystem.writeAtomically(Array(render(report).utf8), to: path, mode: 0o644)
+        try FileSystem.replaceAtomically(Array(render(report).utf8), at: path, mode: 0o644)
     }
 
     /// A label value with `\`, `"` and newlines escaped, as the exposition format requires.

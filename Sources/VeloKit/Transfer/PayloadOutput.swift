@@ -24,6 +24,7 @@ package final class PayloadOutput {
         if FileManager.default.fileExists(atPath: path, isDirectory: &isDirectory), isDirectory.boolValue {
             throw VeloError("\(path): is a directory")
         }
+        TemporaryFile.removeLitter(beside: path, marker: ".tmp-", hidden: true)  // what a killed export left
         let temporary = ((directory.isEmpty ? "." : directory) as NSString).appendingPathComponent(
             ".\((path as NSString).lastPathComponent).tmp-\(getpid())")
         let fd = open(temporary, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0o600)

@@ -82,6 +82,7 @@ package enum TransferImport {
             let directory = (targetPath as NSString).deletingLastPathComponent
             guard FileSystem.isDirectory(directory) else { throw VeloError("\(directory): no such directory") }
             let temporary = targetPath + ".velo-import-\(getpid())"
+            TemporaryFile.removeLitter(beside: targetPath, marker: ".velo-import-")  // what a killed import left
             for suffix in ["", "-journal", "-wal", "-shm"] { unlink(temporary + suffix) }
             defer { for suffix in ["", "-journal", "-wal", "-shm"] { unlink(temporary + suffix) } }
             try FreshTenant.create(at: temporary)

@@ -49,6 +49,8 @@ public final class Repository {
         }
         let repository = try open(storage: storage, create: create, named: path)
         try storage.makeLayout()
+        // `velo init` again after a killed one: its identity's temporary is litter (writers clean it under the lock).
+        if create { _ = try? storage.removeLeftovers(.config) }
         return repository
     }
 
