@@ -20,12 +20,22 @@ enum Fixtures {
 
     /// A new empty directory that is removed when the process exits.
     static func temporaryDirectory(_ name: String = #function) -> URL {
+        _ = removedAtExit
         let safe = name.filter { $0.isLetter || $0.isNumber }
         let url = FileManager.default.temporaryDirectory.appendingPathComponent(
             "velo-tests-\(getpid())/\(safe)-\(UUID().uuidString.prefix(8))")
         try! FileManager.default.createDirectory(at: url, withIntermediateDirectories: true)
         return url
     }
+
+    /// The run's scratch folder (`velo-tests-<pid>`) is removed when the test process exits, unless
+    /// VELO_KEEP_TEST_FILES is set (to look at what a failed test left).
+    static let removedAtExit: Void = {
+        atexit {
+            guard getenv("VELO_KEEP_TEST_FILES") == nil else { return }
+            try? FileManager.default.removeItem(at: FileManager.default.temporaryDirectory.appendingPathComponent("velo-tests-\(getpid())"))
+        }
+    }()
 
     /// A demo database with `posts` posts in a new temporary directory.
     static func demo(posts: Int = 200, seed: UInt64 = 7, journalMode: String = "delete", name: String = #function) throws -> String {

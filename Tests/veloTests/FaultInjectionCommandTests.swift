@@ -14,7 +14,7 @@ import VeloKit
     static let shim: String = {
         let source = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
             .appendingPathComponent("Shims/faultio.c").path
-        let output = FileManager.default.temporaryDirectory.appendingPathComponent("velo-faultio-\(getpid()).so").path
+        let output = Scratch.directory("shim").appendingPathComponent("faultio.so").path  // removed with the run's scratch
         let cc = Process()
         cc.executableURL = URL(fileURLWithPath: "/usr/bin/env")
         cc.arguments = ["cc", "-shared", "-fPIC", "-O1", "-o", output, source, "-ldl"]

@@ -8,8 +8,7 @@ import VeloKit
 
 @Suite struct PruneCommandTests {
     @Test func backupWithPruneRotatesAndPruneReportsReasons() throws {
-        let dir = FileManager.default.temporaryDirectory.appendingPathComponent("velo-cli-\(getpid())/prune-\(UUID().uuidString.prefix(6))")
-        try FileManager.default.createDirectory(at: dir, withIntermediateDirectories: true)
+        let dir = Scratch.directory()
         let db = dir.appendingPathComponent("t.sqlite").path
         #expect(try VeloProcess.run(["demo", "--out", db, "--posts", "5"]).status == 0)
         let policy = dir.appendingPathComponent("policy.json").path

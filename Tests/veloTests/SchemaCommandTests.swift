@@ -8,9 +8,7 @@ import VeloKit
 
 @Suite struct SchemaCommandTests {
     func demo(_ name: String = #function) throws -> (db: String, dir: URL) {
-        let dir = FileManager.default.temporaryDirectory.appendingPathComponent(
-            "velo-cli-\(getpid())/\(name.filter(\.isLetter))-\(UUID().uuidString.prefix(6))")
-        try FileManager.default.createDirectory(at: dir, withIntermediateDirectories: true)
+        let dir = Scratch.directory(name)
         let db = dir.appendingPathComponent("t.sqlite").path
         #expect(try VeloProcess.run(["demo", "--out", db, "--posts", "80"]).status == 0)
         return (db, dir)

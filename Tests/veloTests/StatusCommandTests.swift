@@ -8,10 +8,7 @@ import VeloKit
 
 @Suite struct StatusCommandTests {
     func folder(_ name: String = #function) throws -> URL {
-        let dir = FileManager.default.temporaryDirectory.appendingPathComponent(
-            "velo-cli-\(getpid())/\(name.filter(\.isLetter))-\(UUID().uuidString.prefix(6))")
-        try FileManager.default.createDirectory(at: dir, withIntermediateDirectories: true)
-        return dir
+        Scratch.directory(name)
     }
 
     @Test func exitsAsAMonitoringPluginAndWritesPrometheusMetrics() throws {

@@ -84,8 +84,18 @@ extension VeloProcess {
 
 /// Scratch space and inspection helpers shared by the end-to-end tests.
 enum Scratch {
+    /// The run's scratch folder (`velo-cli-<pid>`, which every command test writes under) is removed when the
+    /// test process exits, unless VELO_KEEP_TEST_FILES is set (to look at what a failed test left).
+    static let removedAtExit: Void = {
+        atexit {
+            guard getenv("VELO_KEEP_TEST_FILES") == nil else { return }
+            try? FileManager.default.removeItem(at: FileManager.default.temporaryDirectory.appendingPathComponent("velo-cli-\(getpid())"))
+        }
+    }()
+
     /// A new empty directory named after the calling test.
     static func directory(_ name: String = #function) -> URL {
+        _ = removedAtExit
         let url = FileManager.default.temporaryDirectory.appendingPathComponent(
             "velo-cli-\(getpid())/\(name.filter(\.isLetter))-\(UUID().uuidString.prefix(6))")
         try? FileManager.default.createDirectory(at: url, withIntermediateDirectories: true)
