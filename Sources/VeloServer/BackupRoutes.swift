@@ -167,7 +167,7 @@ struct BackupRoutes {
                 }
             }
         }
-        return Envelope.success(result, message: "Restore completed successfully.")
+        return Envelope.success(ClientJSON.undoOverHTTP(result), message: "Restore completed successfully.")
     }
 
     /// `velo prune --json` with the policy in the body (`{"policy": {...}, "dry_run": bool}`). With `--landlord`

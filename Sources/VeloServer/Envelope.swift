@@ -5,8 +5,9 @@ import VeloKit
 /// Veloquent's response envelope `{"message": …, "data": …}` and the JSON responses built on it.
 package enum Envelope {
     /// `{"message": message, "data": data}` with `status`.
+    /// `data` goes out without the server's folders (`ClientJSON`).
     static func success(_ data: JSONValue, message: String = "Success", status: HTTPResponse.Status = .ok) -> Response {
-        json(.object([("message", .string(message)), ("data", data)]), status: status)
+        json(.object([("message", .string(message)), ("data", ClientJSON.scrubbed(data))]), status: status)
     }
 
     /// An Encodable value (a VeloKit result, as the CLI's `--json` prints it) as `data`.
@@ -16,7 +17,7 @@ package enum Envelope {
 
     /// The error body of `error`.
     static func failure(_ error: APIError) -> Response {
-        var response = json(error.json, status: error.status)
+        var response = json(ClientJSON.scrubbed(error.json), status: error.status)
         for field in error.headers { response.headers.append(field) }
         return response
     }

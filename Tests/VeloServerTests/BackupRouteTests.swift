@@ -22,9 +22,10 @@ import Testing
         #expect(made.data?["rows"]?.objectValue?.isEmpty == false)
         let list = try #require(try await server.request("GET", "/api/backups?tag=nightly", token: token).data?.arrayValue)
         #expect(list.count == 1)
-        // The same shape as `velo snapshots --json` (one definition: SnapshotListing).
+        // The same shape as `velo snapshots --json` (one definition: SnapshotListing), without the server's folders.
         let repo = try Repository.open(server.repository!)
-        let expected = try JSONValueEncoder().encode(repo.catalog.scan().entries.map { SnapshotListing($0, in: repo) })
+        let expected = ClientJSON.scrubbed(try JSONValueEncoder().encode(repo.catalog.scan().entries.map { SnapshotListing($0, in: repo) }))
+        #expect(list.first?["source"] == .string("tenant.sqlite"))
         #expect(.array(list) == expected)
         #expect(try await server.request("GET", "/api/backups?tag=weekly", token: token).data == .array([]))
         let inspect = try await server.request("GET", "/api/backups/\(id.prefix(10))", token: token)

@@ -90,6 +90,38 @@ import Testing
         #expect(errors >= 20, "the sweep met \(errors) errors")
     }
 
+    /// Every route answered with success: no body holds a server path either (results carry snapshot ids, table
+    /// and collection names, and archives as paths inside the repository).
+    @Test func noSuccessBodyHoldsAServerPath() async throws {
+        let server = try await TestServer()
+        defer { Task { await server.stop() } }
+        let token = try await server.login()
+        #expect(try await server.request("POST", "/api/backups", token: token).status == 200)
+        let id = try #require(try await server.request("GET", "/api/backups", token: token).data?.arrayValue?.first?["id"]?.stringValue)
+        try server.sql("CREATE TABLE \"_velo_stray\" (id TEXT); DROP INDEX _velo_posts_author_index")
+        let payload = try await server.request(
+            "POST", "/api/schema/transfer/export", json: #"{"collections":["posts"]}"#, token: token)
+        let payloadText = try #require(payload.data.map { JSONWriter.string($0) })
+        var answered = 0
+        for (method, path, body) in [
+            ("POST", "/api/backups", #"{"tags":["sweep"]}"#), ("GET", "/api/backups", nil), ("GET", "/api/backups/\(id)", nil),
+            ("POST", "/api/backups/\(id)/verify", nil), ("POST", "/api/backups/verify", nil),
+            ("POST", "/api/backups/\(id)/plan", #"{}"#), ("POST", "/api/backups/\(id)/restore", #"{"confirm":true}"#),
+            ("POST", "/api/backups/prune", #"{"policy":{"keep_last":5},"dry_run":true}"#),
+            ("GET", "/api/schema/corrupt", nil), ("POST", "/api/collections/posts/recover", nil), ("GET", "/api/schema/orphans", nil),
+            ("DELETE", "/api/schema/orphans/_velo_stray", nil), ("GET", "/api/schema/transfer/options", nil),
+            ("POST", "/api/schema/transfer/import", #"{"payload":\#(payloadText),"conflict":"overwrite"}"#),
+        ] {
+            let reply = try await server.request(method, path, json: body, token: token)
+            #expect(reply.status == 200, "\(method) \(path) → \(reply.status): \(String(decoding: reply.body, as: UTF8.self))")
+            if reply.status == 200 { answered += 1 }
+            let leaks = Self.leaks(in: reply, server: server)
+            #expect(
+                leaks.isEmpty, "\(method) \(path) → \(reply.status): \(leaks): \(String(decoding: reply.body, as: UTF8.self).prefix(2000))")
+        }
+        #expect(answered == 14)
+    }
+
     /// Without a repository, and on a database whose `auth_tokens` lacks the columns velo writes (as an older
     /// Veloquent's): the SQLite error a login meets is named without its SQL or the file's folder.
     @Test func noRepositoryAndAnOlderSchemaLeakNothing() async throws {
