@@ -4,13 +4,25 @@ import VeloKit
 
 /// Veloquent's opaque bearer tokens, read and written exactly as its `DefaultTokenAuthService` does, so a token
 /// either side issues works on the other: 32 random bytes as 64 hex characters are handed out once; the tenant's
-/// `auth_tokens` keeps only their SHA-256 (hex), the record, the expiry (`Y-m-d H:i:s`, UTC) and `revoked_at`. A
-/// token is valid while unexpired and unrevoked; its expiry slides forward once less than half its lifetime is
-/// left; a record keeps at most `maxActive` active tokens, the older ones are revoked.
+/// `auth_tokens` keeps only their SHA-256 (hex), the record, the expiry (`Y-m-d H:i:s`, UTC) and, in a database
+/// of Veloquent 2.8 or later, `revoked_at` and the login's address, user agent and fingerprint
+/// (`AuthTokenColumns`). A token is valid while unexpired and unrevoked; its expiry slides forward once less
+/// than half its lifetime is left; a record keeps at most `maxActive` active tokens, the older ones are revoked
+/// (deleted, before 2.8, as that Veloquent did).
 struct AuthTokens {
     let database: Database
     let lifetime: Int64
     let maxActive: Int
+    let columns: AuthTokenColumns
+
+    /// - Throws: `AuthTokenColumns.missingTable` when the database has no `auth_tokens` velo can use.
+    init(database: Database, lifetime: Int64, maxActive: Int) throws {
+        guard let columns = try AuthTokenColumns.read(database) else { throw AuthTokenColumns.missingTable }
+        self.database = database
+        self.lifetime = lifetime
+        self.maxActive = maxActive
+        self.columns = columns
+    }
 
     /// What login returns.
     struct Issued {
@@ -33,9 +45,16 @@ struct AuthTokens {
         return Timestamp.parseISO8601(head.replacingOccurrences(of: " ", with: "T") + "Z")
     }
 
+    /// What Veloquent records about the login with a token (2.8 and later).
+    struct LoginMetadata {
+        var ipAddress: String?
+        var userAgent: String?
+        var fingerprint: String
+    }
+
     /// A new token for `record` of `collection`, stored as Veloquent stores it; then the record's oldest active
     /// tokens beyond `maxActive` are revoked.
-    func issue(collectionID: String, collectionName: String, recordID: String, ipAddress: String?, userAgent: String?) throws -> Issued {
+    func issue(collectionID: String, collectionName: String, recordID: String, metadata: LoginMetadata) throws -> Issued {
         var random = SystemRandomNumberGenerator()
         let bytes = (0..<32).map { _ in UInt8.random(in: 0...255, using: &random) }
         let token = bytes.map { String(format: "%02x", $0) }.joined()
@@ -43,32 +62,58 @@ struct AuthTokens {
         let id = ULID.string(
             milliseconds: UInt64(Date().timeIntervalSince1970 * 1000), high: UInt16.random(in: 0...UInt16.max),
             low: UInt64.random(in: 0...UInt64.max))
+        var values: [(String, SQLiteValue)] = [
+            ("id", .text(id)), ("collection_name", .text(collectionName)), ("collection_id", .text(collectionID)),
+            ("record_id", .text(recordID)), ("token_hash", .text(Self.hash(token))),
+            ("expires_at", .text(Timestamp.format(now + lifetime))),
+        ]
+        if columns.requestMetadata {
+            values += [
+                ("ip_address", metadata.ipAddress.map { .text($0) } ?? .null),
+                ("user_agent", metadata.userAgent.map { .text($0) } ?? .null), ("fingerprint", .text(metadata.fingerprint)),
+            ]
+        }
+        values += [("created_at", .text(Timestamp.format(now))), ("updated_at", .text(Timestamp.format(now)))]
         try database.transaction(.immediate) {
             try database.prepare(
-                """
-                INSERT INTO "auth_tokens" ("id", "collection_name", "collection_id", "record_id", "token_hash", "expires_at",
-                  "ip_address", "user_agent", "fingerprint", "created_at", "updated_at") VALUES (?, ?, ?, ?, ?, ?, ?, ?, NULL, ?, ?)
-                """
-            ).run([
-                .text(id), .text(collectionName), .text(collectionID), .text(recordID), .text(Self.hash(token)),
-                .text(Timestamp.format(now + lifetime)), ipAddress.map { .text($0) } ?? .null,
-                userAgent.map { .text(String($0.prefix(512))) } ?? .null, .text(Timestamp.format(now)), .text(Timestamp.format(now)),
-            ])
+                "INSERT INTO \"auth_tokens\" (\(SQL.quoteList(values.map(\.0)))) VALUES (\(values.map { _ in "?" }.joined(separator: ", ")))"
+            ).run(values.map(\.1))
             if maxActive > 0 {
                 // Veloquent orders by id (a ULID: creation order) and revokes all but the newest `maxActive`.
-                try database.prepare(
-                    """
-                    UPDATE "auth_tokens" SET "revoked_at" = ?, "updated_at" = ? WHERE "id" IN (
-                      SELECT "id" FROM "auth_tokens" WHERE "collection_id" = ? AND "record_id" = ? AND "expires_at" > ? AND "revoked_at" IS NULL
-                      ORDER BY "id" DESC LIMIT -1 OFFSET ?)
-                    """
-                ).run([
-                    .text(Timestamp.format(now)), .text(Timestamp.format(now)), .text(collectionID), .text(recordID),
-                    .text(Timestamp.format(now)), .integer(Int64(maxActive)),
-                ])
+                try revoke(
+                    where: """
+                        "id" IN (SELECT "id" FROM "auth_tokens" WHERE "collection_id" = ? AND "record_id" = ? AND "expires_at" > ?\(active)
+                          ORDER BY "id" DESC LIMIT -1 OFFSET ?)
+                        """,
+                    [.text(collectionID), .text(recordID), .text(Timestamp.format(now)), .integer(Int64(maxActive))])
             }
         }
         return Issued(token: token, expiresIn: lifetime, collectionName: collectionName)
+    }
+
+    /// ` AND "revoked_at" IS NULL` where tokens can be revoked.
+    private var active: String { columns.revocation ? #" AND "revoked_at" IS NULL"# : "" }
+
+    /// Revokes the tokens `condition` selects: sets `revoked_at`, or deletes them in a database before 2.8.
+    private func revoke(where condition: String, _ values: [SQLiteValue]) throws {
+        let now = Timestamp.format(Self.now())
+        if columns.revocation {
+            try database.prepare(
+                #"UPDATE "auth_tokens" SET "revoked_at" = ?, "updated_at" = ? WHERE "revoked_at" IS NULL AND "# + condition
+            ).run([.text(now), .text(now)] + values)
+        } else {
+            try database.prepare(#"DELETE FROM "auth_tokens" WHERE "# + condition).run(values)
+        }
+    }
+
+    /// `DELETE .../auth/logout`: revokes this token.
+    func revoke(token: String) throws {
+        try revoke(where: #""token_hash" = ?"#, [.text(Self.hash(token))])
+    }
+
+    /// `DELETE .../auth/logout-all`: revokes every token of the record.
+    func revokeAll(of record: AuthenticatedRecord) throws {
+        try revoke(where: #""collection_id" = ? AND "record_id" = ?"#, [.text(record.collectionID), .text(record.recordID)])
     }
 
     /// The record a token belongs to, or nil when it is unknown, expired, revoked, or its record or collection is
@@ -80,7 +125,7 @@ struct AuthTokens {
         let rows = try database.rows(
             """
             SELECT "collection_id", "record_id", "expires_at", "created_at" FROM "auth_tokens"
-            WHERE "token_hash" = ? AND "expires_at" > ? AND "revoked_at" IS NULL LIMIT 1
+            WHERE "token_hash" = ? AND "expires_at" > ?\(active) LIMIT 1
             """, [.text(hash), .text(Timestamp.format(now))])
         guard let row = rows.first, let collectionID = row[0].stringValue, let recordID = row[1].stringValue,
             let expiresText = row[2].stringValue, let expires = Self.parseLaravel(expiresText)
@@ -99,7 +144,7 @@ struct AuthTokens {
         try? database.prepare(
             """
             UPDATE "auth_tokens" SET "last_used_at" = ?, "expires_at" = CASE WHEN ? THEN ? ELSE "expires_at" END
-            WHERE "token_hash" = ? AND "revoked_at" IS NULL
+            WHERE "token_hash" = ?\(active)
             """
         ).run([.text(Timestamp.format(now)), .integer(slide ? 1 : 0), .text(Timestamp.format(now + lifetime)), .text(hash)])
         return AuthenticatedRecord(collectionID: collectionID, collectionName: name, collectionTable: table, recordID: recordID)

@@ -1,4 +1,5 @@
 import Foundation
+import HTTPTypes
 import Hummingbird
 import VeloKit
 
@@ -38,6 +39,12 @@ struct LoginRoute {
         let tenant = try context.requireTenant()
         let configuration = state.configuration
         let userAgent = request.headers[.userAgent]
+        // The client's own id for the fingerprint, where Veloquent looks for one.
+        var clientID: String?
+        for name in ["X-Fingerprint", "X-Device-ID", "X-Client-ID"] where clientID == nil {
+            if let field = HTTPField.Name(name), let value = request.headers[field], !value.isEmpty { clientID = value }
+        }
+        for key in ["fingerprint", "device_id", "client_id"] where clientID == nil { clientID = body[key]?.stringValue }
         let issued: AuthTokens.Issued? = try await BlockingWork.run {
             let db = try Database(path: tenant.databasePath, mode: .readWrite, busyTimeout: configuration.busyTimeout)
             let rows = try db.rows("SELECT \"id\", \"table_name\", \"options\" FROM \"collections\" WHERE \"name\" = 'superusers'")
@@ -63,11 +70,13 @@ struct LoginRoute {
             }
             let ok = PasswordCheck.verify(password!, hash: user?.hash ?? Self.decoyHash) && user != nil
             guard ok, let user else { return nil }
+            let address = client == "unknown" ? nil : client
             return try AuthTokens(database: db, lifetime: configuration.tokenLifetime, maxActive: configuration.maxActiveTokens)
                 .issue(
                     collectionID: collectionID, collectionName: "superusers", recordID: user.id,
-                    ipAddress: client == "unknown" ? nil : client,
-                    userAgent: userAgent)
+                    metadata: .init(
+                        ipAddress: address, userAgent: userAgent,
+                        fingerprint: Fingerprint.generate(clientID: clientID, ipAddress: address, userAgent: userAgent)))
         }
         guard let issued else {
             state.limiter.recordFailure(client)

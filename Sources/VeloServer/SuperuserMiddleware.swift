@@ -2,12 +2,15 @@ import Foundation
 import Hummingbird
 import VeloKit
 
-/// Veloquent's `token.auth` + `superuser`: the bearer token (or a `token` query parameter, Veloquent's fallback)
-/// must be a valid token of the tenant's `auth_tokens`; 401 "Unauthenticated." (Laravel's auth:api, which runs before Veloquent's superuser check) without one, 403 "Forbidden" when it
-/// belongs to a record of another auth collection.
+/// Veloquent's `token.auth` + `auth:api` + `superuser`: the bearer token (or a `token` query parameter,
+/// Veloquent's fallback) must be a valid token of the tenant's `auth_tokens`; 401 "Unauthenticated." (Laravel's
+/// auth:api, which runs before Veloquent's superuser check) without one, 403 "Forbidden" when it belongs to a
+/// record of another auth collection. With `requireSuperuser` false (the auth routes, which are `auth:api`
+/// only), any valid token passes and the route checks its collection.
 struct SuperuserMiddleware: RouterMiddleware {
     typealias Context = VeloRequestContext
     let state: ServerState
+    var requireSuperuser = true
 
     static func token(from request: Request) -> String? {
         if let header = request.headers[.authorization] {
@@ -32,13 +35,17 @@ struct SuperuserMiddleware: RouterMiddleware {
             } catch {
                 throw APIError.from(error)
             }
-            let tokens = AuthTokens(database: db, lifetime: configuration.tokenLifetime, maxActive: configuration.maxActiveTokens)
-            do { return try tokens.authenticate(token) } catch { return nil }  // no auth_tokens table: no valid token
+            do {  // no auth_tokens table: no valid token
+                return try AuthTokens(database: db, lifetime: configuration.tokenLifetime, maxActive: configuration.maxActiveTokens)
+                    .authenticate(token)
+            } catch { return nil }
         }
         guard let record else { throw APIError(.unauthorized, "Unauthenticated.") }
-        guard record.isSuperuser else { throw APIError(.forbidden, "Forbidden") }
+        guard record.isSuperuser || !requireSuperuser else { throw APIError(.forbidden, "Forbidden") }
         var context = context
-        context.superuser = record
+        context.authenticated = record
+        context.token = token
+        if record.isSuperuser { context.superuser = record }
         return try await next(request, context)
     }
 }

@@ -8,7 +8,10 @@ package struct VeloRequestContext: RequestContext, RemoteAddressRequestContext {
     package let remoteAddress: SocketAddress?
     /// Set by `TenantMiddleware`.
     package var tenant: TenantTarget?
-    /// Set by `SuperuserMiddleware`.
+    /// Set by `SuperuserMiddleware`: the record of the request's valid token, the token, and the record again
+    /// when it is a superuser.
+    package var authenticated: AuthenticatedRecord?
+    package var token: String?
     package var superuser: AuthenticatedRecord?
 
     package init(source: ApplicationRequestContextSource) {

@@ -50,6 +50,13 @@ struct DemoCommand: ParsableCommand {
     )
     var text: TextShape = .words
 
+    @Option(
+        name: .long,
+        help: ArgumentHelp(
+            "Make the database of an older Veloquent: the last tenant migration it has run (e.g. 2026_06_02_190000_create_ai_settings_and_agents_collection, before auth tokens could be revoked).",
+            valueName: "migration"))
+    var veloquentMigration: String?
+
     @Flag(name: .long, help: "Replace the file if it exists.")
     var force = false
 
@@ -59,6 +66,7 @@ struct DemoCommand: ParsableCommand {
         if let posts, posts < 0 { throw ValidationError("--posts must be zero or more.") }
         if tenants < 0 || files < 0 { throw ValidationError("--tenants and --files must be zero or more.") }
         if (out == nil) == (app == nil) { throw ValidationError("give --out PATH (one database) or --app DIR (a whole app)") }
+        if app != nil && veloquentMigration != nil { throw ValidationError("--veloquent-migration makes one database: use it with --out") }
     }
 
     func run() throws {
@@ -80,10 +88,11 @@ struct DemoCommand: ParsableCommand {
         }
         guard let out else { return }
         let posts = self.posts ?? 1_000
-        let demo = DemoDatabase(
-            options: .init(
-                posts: posts, seed: seed, journalMode: journalMode.rawValue, force: force,
-                text: DemoTextShape(rawValue: text.rawValue) ?? .words))
+        var options = DemoDatabase.Options(
+            posts: posts, seed: seed, journalMode: journalMode.rawValue, force: force,
+            text: DemoTextShape(rawValue: text.rawValue) ?? .words)
+        options.veloquentMigration = veloquentMigration
+        let demo = DemoDatabase(options: options)
         let summary = try demo.write(to: out, progress: TerminalProgress("demo", total: posts))
         if output.json {
             try Output.json(summary)

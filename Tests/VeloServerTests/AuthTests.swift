@@ -19,6 +19,18 @@ import Testing
         ("GET", "/api/backups/latest/archive"), ("GET", "/api/openapi.json"),
     ]
 
+    /// The routes of any signed-in record (Veloquent's `auth:api` alone): a superuser's answered, another
+    /// collection's token 401 "User not authenticated.".
+    static let signedInRoutes: [(String, String)] = [
+        ("GET", "/api/collections/superusers/auth/me"), ("DELETE", "/api/collections/superusers/auth/logout"),
+        ("DELETE", "/api/collections/superusers/auth/logout-all"),
+    ]
+
+    /// The routes that need no token.
+    static let openRoutes: [(String, String)] = [
+        ("POST", "/api/collections/superusers/auth/login"), ("POST", "/api/onboarding/initialized"),
+    ]
+
     @Test func loginIssuesATokenStoredAsVeloquentStoresIt() async throws {
         let server = try await TestServer()
         defer { Task { await server.stop() } }
@@ -130,6 +142,12 @@ import Testing
             let other = try await server.request(method, path, json: "{}", token: user)
             #expect(other.status == 403, "\(method) \(path)")
             #expect(other.message == "Forbidden", "\(method) \(path)")
+        }
+        for (method, path) in Self.signedInRoutes {
+            let anonymous = try await server.request(method, path)
+            #expect(anonymous.status == 401 && anonymous.message == "Unauthenticated.", "\(method) \(path)")
+            let other = try await server.request(method, path, token: user)
+            #expect(other.status == 401 && other.message == "User not authenticated.", "\(method) \(path)")
         }
     }
 

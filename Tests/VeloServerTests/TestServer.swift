@@ -31,15 +31,21 @@ final class TestServer: @unchecked Sendable {
     static let adminEmail = "admin@acme.test"
 
     init(
-        posts: Int = 40, repository withRepository: Bool = true, configure: (inout ServerConfiguration) -> Void = { _ in },
-        prepare: (String) throws -> Void = { _ in }, name: String = #function
+        posts: Int = 40, repository withRepository: Bool = true, veloquentMigration: String? = nil, source: String? = nil,
+        configure: (inout ServerConfiguration) -> Void = { _ in }, prepare: (String) throws -> Void = { _ in }, name: String = #function
     ) async throws {
         let safe = name.filter { $0.isLetter || $0.isNumber }
         directory = (NSTemporaryDirectory() as NSString).appendingPathComponent(
             "velo-serve-tests-\(getpid())/\(safe)-\(UUID().uuidString.prefix(8))")
         try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
         database = (directory as NSString).appendingPathComponent("tenant.sqlite")
-        try DemoDatabase(options: .init(posts: posts, seed: 7, journalMode: "delete")).write(to: database)
+        if let source {  // a database another Veloquent made (a fixture), copied
+            try FileManager.default.copyItem(atPath: source, toPath: database)
+        } else {
+            var options = DemoDatabase.Options(posts: posts, seed: 7, journalMode: "delete")
+            options.veloquentMigration = veloquentMigration
+            try DemoDatabase(options: options).write(to: database)
+        }
         let db = try Database(path: database, mode: .readWrite)
         try db.prepare("UPDATE \"superusers\" SET \"password\" = ?").run([.text(Self.passwordHash)])
         try prepare(database)
@@ -96,11 +102,11 @@ final class TestServer: @unchecked Sendable {
         return Reply(status: http.statusCode, headers: fields, body: bytes)
     }
 
-    /// Logs in as the demo's admin and returns the token.
-    func login() async throws -> String {
+    /// Logs in as the demo's admin (or `email`) and returns the token.
+    func login(as email: String = TestServer.adminEmail) async throws -> String {
         let reply = try await request(
             "POST", "/api/collections/superusers/auth/login",
-            json: #"{"identity":"\#(Self.adminEmail)","password":"\#(Self.password)"}"#)
+            json: #"{"identity":"\#(email)","password":"\#(Self.password)"}"#)
         guard reply.status == 200, let token = reply.data?["token"]?.stringValue else {
             throw VeloError("login failed: \(reply.status) \(String(decoding: reply.body, as: UTF8.self))")
         }
@@ -119,17 +125,20 @@ final class TestServer: @unchecked Sendable {
         let recordID = try record ?? db.scalar("SELECT id FROM \(SQL.quote(table)) ORDER BY id LIMIT 1")!.stringValue!
         let token = (0..<32).map { _ in String(format: "%02x", UInt8.random(in: 0...255)) }.joined()
         let now = Int64(Date().timeIntervalSince1970)
+        // An older Veloquent's table has no revoked_at: a revoked token there was deleted.
+        let revocation = try db.scalar("SELECT count(*) FROM pragma_table_info('auth_tokens') WHERE name = 'revoked_at'")?.int64Value == 1
+        if revoked && !revocation { return token }
         try db.prepare(
             """
-            INSERT INTO auth_tokens (id, collection_name, collection_id, record_id, token_hash, expires_at, created_at, updated_at, revoked_at)
-            VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)
+            INSERT INTO auth_tokens (id, collection_name, collection_id, record_id, token_hash, expires_at, created_at, updated_at\(revocation ? ", revoked_at" : ""))
+            VALUES (?, ?, ?, ?, ?, ?, ?, ?\(revocation ? ", ?" : ""))
             """
-        ).run([
-            .text(ULID.string(milliseconds: UInt64(now) * 1000, high: .random(in: 0...UInt16.max), low: .random(in: 0...UInt64.max))),
-            .text(collection), collectionRow[0], .text(recordID), .text(AuthTokens.hash(token)),
-            .text(Timestamp.format(expires)), .text(Timestamp.format(now - 60)), .text(Timestamp.format(now - 60)),
-            revoked ? .text(Timestamp.format(now - 1)) : .null,
-        ])
+        ).run(
+            [
+                .text(ULID.string(milliseconds: UInt64(now) * 1000, high: .random(in: 0...UInt16.max), low: .random(in: 0...UInt64.max))),
+                .text(collection), collectionRow[0], .text(recordID), .text(AuthTokens.hash(token)),
+                .text(Timestamp.format(expires)), .text(Timestamp.format(now - 60)), .text(Timestamp.format(now - 60)),
+            ] + (revocation ? [revoked ? .text(Timestamp.format(now - 1)) : .null] : []))
         return token
     }
 

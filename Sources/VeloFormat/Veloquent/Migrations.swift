@@ -20,6 +20,13 @@ package enum Migrations {
         "2026_06_11_202435_add_fingerprint_and_revocation_to_auth_tokens_table",
     ]
 
+    /// The oldest schema velo reads and writes: veloquent/core 2.0's (its settings rows are the last migration
+    /// before it; older databases predate the opaque tokens and the collection layout velo knows).
+    package static let oldestSupported = "2026_04_28_133148_create_tenant_settings"
+
+    /// The migration that gives `auth_tokens` revocation and the login's metadata (veloquent/core 2.8).
+    package static let authTokenMetadata = "2026_06_11_202435_add_fingerprint_and_revocation_to_auth_tokens_table"
+
     /// Whether velo knows the migration (a tenant one).
     package static func isKnown(_ name: String) -> Bool { tenant.contains(name) }
 

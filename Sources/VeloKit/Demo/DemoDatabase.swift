@@ -16,6 +16,10 @@ public struct DemoDatabase {
         public var force = false
         /// The shape of the posts' and comments' text.
         public var text: DemoTextShape = .words
+        /// The last Veloquent tenant migration the database has run (`Migrations.tenant`), to make a database of
+        /// an older Veloquent (e.g. before `2026_06_11_202435_add_fingerprint_and_revocation_to_auth_tokens_table`:
+        /// tokens without revocation or request metadata). nil: every migration velo knows.
+        public var veloquentMigration: String?
         /// At most this many posts get a cover (a `file` field), of 2 to 32 KB instead of up to 900 KB: a demo
         /// app writes each cover as an uploaded file. nil: about 30% of posts, as metadata only.
         package var covers: Int?
@@ -54,6 +58,12 @@ public struct DemoDatabase {
     @discardableResult
     public func write(to path: String, progress: (any ProgressObserver)? = nil) throws -> Summary {
         guard options.posts >= 0 else { throw VeloError("the posts of a demo database must be zero or more", setting: "posts") }
+        if let last = options.veloquentMigration, !Migrations.isKnown(last) || last < Migrations.oldestSupported {
+            let choices = Migrations.tenant.filter { $0 >= Migrations.oldestSupported }
+            throw VeloError(
+                "'\(last)' is not a Veloquent tenant migration a demo database can stop at; choose one of: \(choices.joined(separator: ", "))",
+                setting: "veloquent_migration")
+        }
         guard ["delete", "wal"].contains(options.journalMode) else {
             throw VeloError("journal mode must be 'delete' or 'wal', not '\(options.journalMode)'")
         }
@@ -156,6 +166,7 @@ struct Generator {
         }
         var batch = 0
         for migration in SystemSchema.migrations {
+            if let last = options.veloquentMigration, !migration.name.isEmpty, migration.name > last { break }
             for sql in migration.statements { try db.execute(sql) }
             switch migration.name {
             case "0001_01_01_000001_create_superusers_table": try insertCollection("superusers")
@@ -279,7 +290,14 @@ struct Generator {
             try templates.run([.text(ids.usersID), .text(action), .text(content), Self.ts(now - 86_400 * 90), Self.ts(now - 86_400 * 90)])
             count("email_templates")
         }
-        let tokens = try db.prepare("insert into \"auth_tokens\" values (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)")
+        // Before Veloquent 2.8's migration, tokens have no request metadata and no revocation.
+        let metadata = options.veloquentMigration.map { $0 >= Migrations.authTokenMetadata } ?? true
+        let tokenColumns =
+            ["id", "collection_name", "collection_id", "record_id", "token_hash", "expires_at", "last_used_at", "created_at", "updated_at"]
+            + (metadata ? ["ip_address", "user_agent", "fingerprint", "revoked_at"] : [])
+        let tokens = try db.prepare(
+            "insert into \"auth_tokens\" (\(SQL.quoteList(tokenColumns))) values (\(tokenColumns.map { _ in "?" }.joined(separator: ", ")))"
+        )
         let agents = [
             "Mozilla/5.0 (X11; Linux x86_64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/126.0 Safari/537.36",
             "Mozilla/5.0 (iPhone; CPU iPhone OS 17_5 like Mac OS X) AppleWebKit/605.1.15 Mobile/15E148",
@@ -290,7 +308,7 @@ struct Generator {
             let user = random.below(userCount)
             let created = now - Int64(random.below(86_400 * 20))
             let isSuperuser = i < 3
-            try tokens.run([
+            let values: [SQLiteValue] = [
                 .text(ulid(.token, i, at: created)),
                 .text(isSuperuser ? "superusers" : "users"),
                 .text(isSuperuser ? ids.superusersID : ids.usersID),
@@ -300,7 +318,8 @@ struct Generator {
                 Self.ts(created), Self.ts(created),
                 .text("203.0.113.\(random.below(254) + 1)"), .text(agents[random.below(agents.count)]),
                 .text(DemoText.hex(64, &random)), random.chance(10) ? Self.ts(created + 3600) : .null,
-            ])
+            ]
+            try tokens.run(Array(values.prefix(tokenColumns.count)))
             count("auth_tokens")
         }
         let otps = try db.prepare(
