@@ -1,8 +1,8 @@
 import VeloKit
 
 /// What leaves the server in a JSON body: the same shape as VeloKit's results (the CLI's `--json`), without the
-/// server's folders. A value that is an absolute path becomes what a client can use: a repository archive's
-/// path inside the repository (`snapshots/…`), else the file's name; a message-like text (`message`,
+/// server's folders. A value that is an absolute path becomes the file's name (an archive's names its
+/// snapshot); a message-like text (`message`,
 /// `problems`, …) has each path in it shortened the same way (`ClientText`). Ids, table and collection names,
 /// counts and record data are left as they are.
 enum ClientJSON {
@@ -35,9 +35,8 @@ enum ClientJSON {
         return .object(pairs)
     }
 
-    /// An absolute path as a client may see it.
+    /// An absolute path as a client may see it: the file's name (an archive's names its snapshot).
     static func clientPath(_ path: String) -> String {
-        if let range = path.range(of: "/snapshots/", options: .backwards) { return "snapshots/" + path[range.upperBound...] }
-        return path.split(separator: "/").last.map(String.init) ?? ""
+        path.split(separator: "/").last.map(String.init) ?? ""
     }
 }

@@ -2,9 +2,12 @@ import Hummingbird
 import NIOCore
 import VeloKit
 
-/// A request's JSON body, read whole up to a limit (these bodies are small: options, not payloads). An empty
-/// body is an empty object, as Laravel reads one. A body that is not JSON is a 400; one that is not an object is
-/// a 422 like Laravel's validation of missing fields.
+/// A request's JSON body, read whole up to a limit (these bodies are small: options, not payloads), as Laravel
+/// reads one for validation: an empty body is an empty object; a JSON array or scalar has no named fields (a
+/// route whose fields are all optional answers it as an empty body); every string is trimmed (Laravel's
+/// TrimStrings, `password` excepted), and an empty one is as good as absent (Laravel's rules other than
+/// `required` skip it, and `required` fails on it). A body that is not JSON is a 400 naming the fault, where
+/// Laravel would read no input at all (README lists the difference).
 struct JSONBody {
     let value: JSONValue
 
@@ -21,14 +24,27 @@ struct JSONBody {
         do { value = try JSONParser.parse(bytes) } catch {
             throw APIError(.badRequest, "The request body is not valid JSON: \(error)")
         }
-        guard case .object = value else {
-            throw Validation.failed(["body": ["The request body must be a JSON object."]])
-        }
-        return JSONBody(value: value)
+        guard case .object(let pairs) = value else { return JSONBody(value: .object([])) }
+        return JSONBody(value: .object(pairs.map { ($0.0, Self.passwordFields.contains($0.0) ? $0.1 : trimmed($0.1)) }))
     }
 
+    /// TrimStrings' exceptions.
+    static let passwordFields: Set<String> = ["password", "current_password", "password_confirmation"]
+
+    /// `value` with every string trimmed of white space, at any depth.
+    static func trimmed(_ value: JSONValue) -> JSONValue {
+        switch value {
+        case .string(let text): return .string(text.trimmingCharacters(in: .whitespacesAndNewlines))
+        case .array(let items): return .array(items.map(trimmed))
+        case .object(let pairs): return .object(pairs.map { ($0.0, trimmed($0.1)) })
+        default: return value
+        }
+    }
+
+    /// The field's value; nil when it is absent, null or an empty (or blank) string.
     subscript(key: String) -> JSONValue? {
         guard let v = value[key], !v.isNull else { return nil }
+        if case .string(let text) = v, text.trimmingCharacters(in: .whitespacesAndNewlines).isEmpty { return nil }
         return v
     }
 }

@@ -112,6 +112,49 @@ package enum OpenAPIDocument {
                     ))
             ),
             (
+                "/collections/superusers/auth/me",
+                obj(
+                    (
+                        "get",
+                        operation(
+                            "The signed-in superuser (Veloquent's auth/me: the record without its password).", "me", tag: "auth",
+                            ok: json(envelope(anyObject), "The superuser's record, with collection_id and collection_name."),
+                            errors: errors(validation: false, service: false))
+                    ))
+            ),
+            (
+                "/collections/superusers/auth/logout",
+                obj(
+                    (
+                        "delete",
+                        operation(
+                            "Revoke this token.", "logout", tag: "auth", ok: json(envelope(obj(("type", str("array")))), "Logged out."),
+                            errors: errors(validation: false, service: false))
+                    ))
+            ),
+            (
+                "/collections/superusers/auth/logout-all",
+                obj(
+                    (
+                        "delete",
+                        operation(
+                            "Revoke every token of the signed-in superuser.", "logoutAll", tag: "auth",
+                            ok: json(envelope(obj(("type", str("array")))), "Logged out everywhere."),
+                            errors: errors(validation: false, service: false))
+                    ))
+            ),
+            (
+                "/onboarding/initialized",
+                obj(
+                    (
+                        "post",
+                        operation(
+                            "Whether a superuser exists (the admin UI asks before showing its login).", "initialized", tag: "auth",
+                            ok: json(envelope(obj(("type", str("boolean")))), "true when a superuser exists."),
+                            errors: [("404", obj(("$ref", str("#/components/responses/NotFound"))))], secured: false)
+                    ))
+            ),
+            (
                 "/schema/corrupt",
                 obj(
                     (

@@ -78,23 +78,47 @@ struct TransferRoutes {
         let path = (directory as NSString).appendingPathComponent("import.json")
         try await BodyFile.write(request.body, to: path, limit: limit)
         let timeout = state.configuration.busyTimeout
-        // Laravel's validation: `payload` required and an object, `conflict` skip or overwrite.
+        // Veloquent's rules, with Laravel's semantics: `payload` required (present, not null, not empty) and an
+        // array (a JSON object or array); `conflict` nullable, a string, in skip or overwrite. Strings are trimmed
+        // (TrimStrings) and an empty one is as good as absent for every rule but `required`.
         let members = try await BlockingWork.run { try PayloadRequestShape.members(path: path) }
-        guard let members else { throw Validation.failed(["body": ["The request body must be a JSON object."]]) }
+        guard let members else { throw Validation.failed(["payload": ["The payload field is required."]]) }
         var v = Validation.Collector()
-        switch members.last(where: { $0.0 == "payload" })?.1 {
+        let payload = members.last { $0.key == "payload" }
+        switch payload?.type {
         case nil, "null": v.add("payload", "The payload field is required.")
-        case "object": break
+        case "object", "array":
+            if payload?.isEmpty == true { v.add("payload", "The payload field is required.") }
+        case "string" where (payload?.text ?? "").trimmingCharacters(in: .whitespacesAndNewlines).isEmpty:
+            v.add("payload", "The payload field is required.")
         default: v.add("payload", "The payload field must be an array.")
         }
-        if let conflict = members.last(where: { $0.0 == "conflict" })?.1, conflict != "string" && conflict != "null" {
-            v.add("conflict", "The conflict field must be a string.")
+        var conflict: RestorePlan.Strategy?
+        if let member = members.last(where: { $0.key == "conflict" }), member.type != "null" {
+            let text = member.text?.trimmingCharacters(in: .whitespacesAndNewlines)
+            if member.type != "string" {
+                v.add("conflict", "The conflict field must be a string.")
+                v.add("conflict", "The selected conflict is invalid.")
+            } else if let text, !text.isEmpty {
+                if let strategy = RestorePlan.Strategy(rawValue: text) {
+                    conflict = strategy
+                } else {
+                    v.add("conflict", "The selected conflict is invalid.")
+                }
+            }
         }
         try v.check()
+        // A payload that is a list (Laravel's `array` accepts one) holds no collection and no table: nothing to do.
+        if payload?.type == "array" {
+            return Envelope.success(
+                .object([("metadata", .array([])), ("records", .object([]))]), message: "Import completed successfully.")
+        }
         let state = self.state
+        let chosen = conflict ?? .skip
         let outcome = try await state.gate.with([state.databaseKey(tenant), state.repositoryKey], for: "transfer import") {
             try await BlockingWork.run {
                 var options = TransferImport.Options()
+                options.conflict = chosen
                 options.busyTimeout = timeout
                 options.safetySnapshot = true
                 do {

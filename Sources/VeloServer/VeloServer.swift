@@ -17,17 +17,22 @@ package struct VeloServer: Sendable {
         state = ServerState(configuration: configuration, logger: logger)
     }
 
-    /// The router of every route, behind the access log, the error envelope and the tenant lookup.
+    /// The router of every route, behind the access log, CORS, the error envelope, Laravel's answers to unknown
+    /// paths and methods, and the tenant lookup.
     func router() -> Router<VeloRequestContext> {
-        let router = Router(context: VeloRequestContext.self)
+        // HEAD of every GET route, as Laravel registers it.
+        let router = Router(context: VeloRequestContext.self, options: .autoGenerateHeadEndpoints)
         router.add(middleware: AccessLogMiddleware(logger: state.logger))
         router.add(middleware: ShutdownMiddleware(coordinator: state.shutdown, logger: state.logger))
+        router.add(middleware: CORSMiddleware(prefix: configuration.pathPrefix))
         router.add(middleware: ErrorEnvelopeMiddleware())
+        router.add(middleware: LaravelRoutingMiddleware(routes: RouteTable(prefix: configuration.pathPrefix)))
         router.add(middleware: TenantMiddleware(state: state))
         let prefix = configuration.pathPrefix.isEmpty ? "/" : configuration.pathPrefix
         let api = router.group(RouterPath(prefix))
         let login = LoginRoute(state: state)
         api.post("collections/superusers/auth/login") { request, context in try await login.handle(request, context: context) }
+        AuthRoutes(state: state).register(on: api)
         let protected = api.group().add(middleware: SuperuserMiddleware(state: state))
         SchemaRoutes(state: state).register(on: protected)
         TransferRoutes(state: state).register(on: protected)

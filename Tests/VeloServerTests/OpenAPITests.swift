@@ -33,13 +33,13 @@ import Testing
         #expect(reply.json?["openapi"]?.stringValue == "3.1.0")
         let paths = Set(reply.json?["paths"]?.objectValue?.map(\.0) ?? [])
         let routes = Set(
-            AuthTests.protectedRoutes.map { route in
+            (AuthTests.protectedRoutes + AuthTests.signedInRoutes + AuthTests.openRoutes).map { route in
                 route.1.replacingOccurrences(of: "/api", with: "").replacingOccurrences(
                     of: "/collections/posts/", with: "/collections/{collection}/"
                 )
                 .replacingOccurrences(of: "/orphans/_velo_x", with: "/orphans/{table_name}").replacingOccurrences(
                     of: "/latest", with: "/{snapshot}")
-            } + ["/collections/superusers/auth/login"])
+            })
         #expect(paths == routes)
     }
 

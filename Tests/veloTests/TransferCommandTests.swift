@@ -146,7 +146,7 @@ import VeloKit
             ("notjson.json", "not json", "malformed JSON at byte 1: invalid literal"),
             ("version.json", #"{"version":3}"#, "payload version 3"),
             ("quotes.json", #"{"version":1,"records":{"a\"b":[]}}"#, "not a Veloquent table name"),
-            ("settings.json", #"{"version":1,"records":{"settings":[{"id":1}]}}"#, "Table 'settings' is not allowed for export/import."),
+            ("settings.json", #"{"version":1,"records":{"settings":[{"id":1}]}}"#, "Table 'settings' is not importable."),
             ("nope.json", #"{"version":1,"records":{"_velo_nope":[{"id":"x"}]}}"#, "Table '_velo_nope' is not importable."),
         ] {
             let path = dir.appendingPathComponent(name).path

@@ -20,9 +20,9 @@ package enum OrphanTables {
         package var archive: String
     }
 
-    /// The orphans of a database, in schema order.
+    /// The orphans of a database, by name (as Veloquent lists them: Laravel's table listing is sorted by name).
     package static func list(_ database: Database, layout: TenantDatabase) throws -> [Orphan] {
-        try layout.tables.filter { $0.role == .orphan }.map { entry in
+        try layout.tables.filter { $0.role == .orphan }.sorted { $0.name < $1.name }.map { entry in
             Orphan(
                 table: entry.name, rows: Int(try database.scalar("SELECT count(*) FROM \(SQL.quote(entry.name))")?.int64Value ?? 0),
                 sql: layout.schema.table(entry.name)?.sql)

@@ -150,6 +150,14 @@ final class PayloadImporter: PayloadReader.RecordsSink {
             default: return .array([])
             }
         }()
+        // Veloquent's CollectionObserver refuses a collection whose api_rules name an action it does not know.
+        var ruleKeys = ["list", "view", "create", "update", "delete", "manage"]
+        if type == "agents" { ruleKeys.append("chat") }
+        let invalidKeys = (rules.objectValue ?? []).map(\.0).filter { !ruleKeys.contains($0) }
+        if !invalidKeys.isEmpty {
+            block("collection", collection: name, "Invalid api rules keys: \(invalidKeys.joined(separator: ", "))")
+            return nil
+        }
         let oldID = TransferFieldShape.phpStringOrNull(row["id"]).stringValue ?? ""
         let collections = try loadCollections()
         var indexes: [IndexSpec] = []
@@ -468,11 +476,8 @@ final class PayloadImporter: PayloadReader.RecordsSink {
             kind = .collection(collection)
         } else if isPivot(table, layout: layout) {
             kind = .plain
-        } else if let role = SystemTables.role(of: table), role != .collection {
-            kind = .blocked
-            block("table", table: table, TransferPayload.notAllowed(table))
-            return
         } else {
+            // Any other table, a framework one (`cache`, `settings`) included: Veloquent's import says the same.
             kind = .blocked
             block("table", table: table, TransferPayload.notImportable(table))
             return
@@ -539,10 +544,15 @@ final class PayloadImporter: PayloadReader.RecordsSink {
                 let insert = try db.prepare(
                     "INSERT INTO \(SQL.quote(table)) (\(SQL.quoteList(names))) VALUES (\(Array(repeating: "?", count: names.count).joined(separator: ", ")))"
                 )
+                // A collection's record overwritten without `updated_at` gets the time of the import, as Eloquent's
+                // save() gives it in Veloquent (a plain table's row is updated as given, as DB::table does).
+                var assignments = names.map { "\(SQL.quote($0)) = ?" }
+                if case .collection = kind, columns.contains("updated_at"), !names.contains("updated_at") {
+                    assignments.append("\"updated_at\" = strftime('%Y-%m-%d %H:%M:%S', 'now')")
+                }
                 let update =
                     hasID && names.count > 1
-                    ? try db.prepare(
-                        "UPDATE \(SQL.quote(table)) SET \(names.map { "\(SQL.quote($0)) = ?" }.joined(separator: ", ")) WHERE \"id\" = ?")
+                    ? try db.prepare("UPDATE \(SQL.quote(table)) SET \(assignments.joined(separator: ", ")) WHERE \"id\" = ?")
                     : nil
                 statements[key] = (exists, insert, update)
             }

@@ -93,7 +93,10 @@ package struct PayloadReader {
                 case "conflict":
                     place = PayloadPlace("conflict")
                     let value = try tokens.value(after: v)
-                    guard let text = value.stringValue, text == "skip" || text == "overwrite" else {
+                    // As Laravel reads a request: trimmed, and empty (or null) as absent.
+                    let text = value.stringValue?.trimmingCharacters(in: .whitespacesAndNewlines)
+                    if value.isNull || text == "" { break }
+                    guard let text, text == "skip" || text == "overwrite" else {
                         throw VeloError("\(path): conflict must be \"skip\" or \"overwrite\", not \(JSONWriter.string(value))")
                     }
                     payload.conflict = text
