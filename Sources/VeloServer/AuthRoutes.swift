@@ -44,11 +44,7 @@ struct AuthRoutes {
             guard let row = rows.first else { throw APIError(.unauthorized, "User not authenticated.", hasErrorsKey: true) }
             var pairs: [(String, JSONValue)] = []
             for (name, value) in zip(columns, row) where name != "password" {
-                if dates.contains(name), let text = value.stringValue, let seconds = AuthTokens.parseLaravel(text) {
-                    pairs.append((name, .string(Self.eloquentDate(seconds))))
-                } else {
-                    pairs.append((name, Self.json(value)))
-                }
+                pairs.append((name, dates.contains(name) ? EloquentValue.date(value) : EloquentValue.json(value)))
             }
             pairs += [("collection_id", .string(record.collectionID)), ("collection_name", .string(record.collectionName))]
             return .object(pairs)
@@ -89,21 +85,5 @@ struct AuthRoutes {
             if let name = field["name"]?.stringValue { names.insert(name) }
         }
         return names
-    }
-
-    /// A column's value as Eloquent puts it in JSON (a blob, which an auth record does not hold, as hex).
-    static func json(_ value: SQLiteValue) -> JSONValue {
-        switch value {
-        case .null: return .null
-        case .integer(let i): return .int(i)
-        case .real(let d): return .double(d)
-        case .text(let s): return .string(s)
-        case .blob(let b): return .string(b.map { String(format: "%02x", $0) }.joined())
-        }
-    }
-
-    /// Veloquent's `HasUtcDates`: `Y-m-d\TH:i:s.u\Z`.
-    static func eloquentDate(_ seconds: Int64) -> String {
-        Timestamp.iso8601(seconds).replacingOccurrences(of: "Z", with: ".000000Z")
     }
 }

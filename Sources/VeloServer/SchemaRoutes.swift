@@ -42,9 +42,10 @@ struct SchemaRoutes {
                     marked.insert(collectionID)
                     out.append(
                         .object([
-                            ("id", Self.json(row[0])), ("collection_id", Self.json(row[1])), ("operation", Self.json(row[2])),
-                            ("table_name", Self.json(row[3])), ("started_at", Self.unixTime(row[4])),
-                            ("created_at", Self.isoTime(row[5])), ("updated_at", Self.isoTime(row[6])),
+                            ("id", EloquentValue.json(row[0])), ("collection_id", EloquentValue.json(row[1])),
+                            ("operation", EloquentValue.json(row[2])),
+                            ("table_name", EloquentValue.json(row[3])), ("started_at", Self.unixTime(row[4])),
+                            ("created_at", EloquentValue.date(row[5])), ("updated_at", EloquentValue.date(row[6])),
                             ("collection", try CollectionRow.read(db, id: collectionID) ?? .null),
                             ("findings", try findingsJSON(collectionID)),
                         ]))
@@ -127,27 +128,11 @@ struct SchemaRoutes {
         return Envelope.success(data, message: message)
     }
 
-    static func json(_ value: SQLiteValue) -> JSONValue {
-        switch value {
-        case .null: return .null
-        case .integer(let i): return .int(i)
-        case .real(let d): return .double(d)
-        case .text(let s): return .string(s)
-        case .blob(let b): return .string(String(decoding: b, as: UTF8.self))
-        }
-    }
-
     /// Eloquent's `timestamp` cast: Unix seconds.
     static func unixTime(_ value: SQLiteValue) -> JSONValue {
         if case .integer(let i) = value { return .int(i) }
         guard let text = value.stringValue, let seconds = AuthTokens.parseLaravel(text) else { return .null }
         return .int(seconds)
-    }
-
-    /// Eloquent's datetime serialization: ISO 8601 with microseconds, UTC.
-    static func isoTime(_ value: SQLiteValue) -> JSONValue {
-        guard let text = value.stringValue, let seconds = AuthTokens.parseLaravel(text) else { return json(value) }
-        return .string(Timestamp.iso8601(seconds).replacingOccurrences(of: "Z", with: ".000000Z"))
     }
 }
 
@@ -163,13 +148,13 @@ enum CollectionRow {
                 let value = row.value(i)
                 switch name {
                 case "fields", "api_rules", "indexes", "options":
-                    pairs.append((name, value.stringValue.flatMap { try? JSONParser.parse($0) } ?? SchemaRoutes.json(value)))
+                    pairs.append((name, value.stringValue.flatMap { try? JSONParser.parse($0) } ?? EloquentValue.json(value)))
                 case "is_system":
                     pairs.append((name, .bool((value.int64Value ?? 0) != 0)))
                 case "created_at", "updated_at", "schema_updated_at":
-                    pairs.append((name, SchemaRoutes.isoTime(value)))
+                    pairs.append((name, EloquentValue.date(value)))
                 default:
-                    pairs.append((name, SchemaRoutes.json(value)))
+                    pairs.append((name, EloquentValue.json(value)))
                 }
             }
             out = .object(pairs)
