@@ -49,7 +49,7 @@ struct AuthRoutes {
             pairs += [("collection_id", .string(record.collectionID)), ("collection_name", .string(record.collectionName))]
             return .object(pairs)
         }
-        return Envelope.success(data)
+        return Envelope.success(data, records: true)
     }
 
     func logout(all: Bool, _ context: VeloRequestContext) async throws -> Response {

@@ -6,8 +6,8 @@ import VeloKit
 /// either side issues works on the other: 32 random bytes as 64 hex characters are handed out once; the tenant's
 /// `auth_tokens` keeps only their SHA-256 (hex), the record, the expiry (`Y-m-d H:i:s`, UTC) and, in a database
 /// of Veloquent 2.8 or later, `revoked_at` and the login's address, user agent and fingerprint
-/// (`AuthTokenColumns`). A token is valid while unexpired and unrevoked; its expiry slides forward once less
-/// than half its lifetime is left; a record keeps at most `maxActive` active tokens, the older ones are revoked
+/// (`AuthTokenColumns`). A token is valid while unexpired and unrevoked; its expiry slides to a full lifetime
+/// from now once less than half of it is left (not in a database before 2.8, as that Veloquent did not); a record keeps at most `maxActive` active tokens, the older ones are revoked
 /// (deleted, before 2.8, as that Veloquent did).
 struct AuthTokens {
     let database: Database
@@ -124,7 +124,7 @@ struct AuthTokens {
         let now = Self.now()
         let rows = try database.rows(
             """
-            SELECT "collection_id", "record_id", "expires_at", "created_at" FROM "auth_tokens"
+            SELECT "collection_id", "record_id", "expires_at" FROM "auth_tokens"
             WHERE "token_hash" = ? AND "expires_at" > ?\(active) LIMIT 1
             """, [.text(hash), .text(Timestamp.format(now))])
         guard let row = rows.first, let collectionID = row[0].stringValue, let recordID = row[1].stringValue,
@@ -135,12 +135,10 @@ struct AuthTokens {
             return nil
         }
         guard try database.scalar("SELECT 1 FROM \(SQL.quote(table)) WHERE \"id\" = ?", [.text(recordID)]) != nil else { return nil }
-        var lifetime = self.lifetime
-        if let createdText = row[3].stringValue, let created = Self.parseLaravel(createdText), expires - created > 0 {
-            lifetime = expires - created
-        }
-        // Slide the expiry forward when less than half the lifetime remains; either way record the use.
-        let slide = expires - now < lifetime / 2
+        // Slide the expiry to now + the configured lifetime when less than half of it remains (Veloquent 2.9 on:
+        // its diff of expiry and creation is signed and negative, so it always uses the configured lifetime);
+        // before 2.8's migration Veloquent never slid a token, only recorded its use.
+        let slide = columns.revocation && expires - now < lifetime / 2
         try? database.prepare(
             """
             UPDATE "auth_tokens" SET "last_used_at" = ?, "expires_at" = CASE WHEN ? THEN ? ELSE "expires_at" END

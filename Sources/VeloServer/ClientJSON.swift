@@ -1,26 +1,28 @@
 import VeloKit
 
 /// What leaves the server in a JSON body: the same shape as VeloKit's results (the CLI's `--json`), without the
-/// server's folders. A value that is an absolute path becomes the file's name (an archive's names its
-/// snapshot); a message-like text (`message`,
-/// `problems`, …) has each path in it shortened the same way (`ClientText`). Ids, table and collection names,
-/// counts and record data are left as they are.
+/// server's folders. Only velo's own fields are touched: a path-valued field (`archive`, `source`, `path`,
+/// `target`, …) that holds an absolute path becomes the file's name (an archive's names its snapshot), a
+/// message-like text (`message`, `problems`, …) has each path in it shortened the same way (`ClientText`), and an
+/// object key that is a path (retention's groups by source) too. Record data, collection definitions, ids,
+/// table and collection names and counts are left exactly as they are.
 enum ClientJSON {
-    /// Keys whose strings are texts for a person, in which paths are shortened.
+    /// Fields of velo's results that hold a server path.
+    static let pathKeys: Set<String> = ["archive", "source", "path", "target", "root", "database", "repository", "out", "file"]
+    /// Fields of velo's results and errors that are texts for a person, in which paths are shortened.
     static let textKeys: Set<String> = [
-        "message", "messages", "problems", "problem", "reason", "warnings", "warning", "error", "errors", "note", "notes",
-        "advice", "remedy", "description", "detail",
+        "message", "messages", "problems", "problem", "reason", "warnings", "warning", "error", "advice", "remedy",
     ]
 
     static func scrubbed(_ value: JSONValue, key: String? = nil) -> JSONValue {
         switch value {
         case .string(let text):
-            if text.hasPrefix("/") && !text.contains(" ") { return .string(clientPath(text)) }
-            if let key, textKeys.contains(key) { return .string(ClientText.scrub(text)) }
+            guard let key else { return value }
+            if pathKeys.contains(key), text.hasPrefix("/") { return .string(clientPath(text)) }
+            if textKeys.contains(key) { return .string(ClientText.scrub(text)) }
             return value
         case .array(let items): return .array(items.map { scrubbed($0, key: key) })
         case .object(let pairs):
-            // A key may be a path too (retention groups by source).
             return .object(pairs.map { ($0.0.hasPrefix("/") ? clientPath($0.0) : $0.0, scrubbed($0.1, key: $0.0)) })
         default: return value
         }

@@ -5,9 +5,12 @@ import VeloKit
 /// Veloquent's response envelope `{"message": …, "data": …}` and the JSON responses built on it.
 package enum Envelope {
     /// `{"message": message, "data": data}` with `status`.
-    /// `data` goes out without the server's folders (`ClientJSON`).
-    static func success(_ data: JSONValue, message: String = "Success", status: HTTPResponse.Status = .ok) -> Response {
-        json(.object([("message", .string(message)), ("data", ClientJSON.scrubbed(data))]), status: status)
+    /// `data` goes out without the server's folders (`ClientJSON`); `records` is data read from the database
+    /// (a record, collection rows), sent exactly as stored, which holds no server path.
+    static func success(
+        _ data: JSONValue, message: String = "Success", status: HTTPResponse.Status = .ok, records: Bool = false
+    ) -> Response {
+        json(.object([("message", .string(message)), ("data", records ? data : ClientJSON.scrubbed(data))]), status: status)
     }
 
     /// An Encodable value (a VeloKit result, as the CLI's `--json` prints it) as `data`.

@@ -3,7 +3,7 @@ import Hummingbird
 
 /// Laravel's answers where velo's router has no route (HEAD of a GET route is the router's own option): a path
 /// velo serves with another method is 405 "The POST method is not supported for route api/…. Supported methods: GET, HEAD." with
-/// `Allow`; any other path is Laravel's 404 "The route api/… could not be found.", followed by which routes
+/// `Allow` (OPTIONS: 200 with `Allow`); any other path is Laravel's 404 "The route api/… could not be found.", followed by which routes
 /// velo serves, so that a proxy sending all of `/api/` to velo fails clearly for Veloquent's other routes.
 struct LaravelRoutingMiddleware: RouterMiddleware {
     typealias Context = VeloRequestContext
@@ -13,9 +13,15 @@ struct LaravelRoutingMiddleware: RouterMiddleware {
         do {
             return try await next(request, context)
         } catch let error as HTTPError where error.status == .notFound || error.status == .methodNotAllowed {
-            // Laravel names the path without its leading slash.
-            let path = String(request.uri.path.drop { $0 == "/" })
+            // Laravel names the path without its leading and trailing slashes.
+            let path = String(request.uri.path.drop { $0 == "/" }.reversed().drop { $0 == "/" }.reversed())
             let methods = routes.methods(for: request.uri.path)
+            if request.method == .options && !methods.isEmpty {
+                // Laravel answers OPTIONS on a known path itself: 200, no body, the methods in `Allow`.
+                var response = Response(status: .ok)
+                response.headers[.allow] = methods.joined(separator: ",")
+                return response
+            }
             if !methods.isEmpty && !methods.contains(request.method.rawValue) {
                 var refusal = APIError(
                     .methodNotAllowed,

@@ -15,7 +15,7 @@ struct LoginRoute {
     static let decoyHash = PasswordCheck.hash("velo-decoy-\(UInt64.random(in: 0...UInt64.max))", cost: 12)
 
     func handle(_ request: Request, context: VeloRequestContext) async throws -> Response {
-        let client = context.clientAddress
+        let client = context.clientAddress(of: request)
         if let wait = state.limiter.retryAfter(client) {
             var error = APIError(.tooManyRequests, "Too Many Attempts.")
             error.headers[.retryAfter] = String(wait)
@@ -25,12 +25,14 @@ struct LoginRoute {
         var v = Validation.Collector()
         let identity = body["identity"]?.stringValue
         let password = body["password"]?.stringValue
-        if body["identity"] == nil {
+        // Laravel's `required` also fails on an empty array or object (and stops there).
+        func blank(_ value: JSONValue?) -> Bool { value == nil || value == .array([]) || value == .object([]) }
+        if blank(body["identity"]) {
             v.add("identity", "The identity field is required.")
         } else if identity == nil {
             v.add("identity", "The identity field must be a string.")
         }
-        if body["password"] == nil {
+        if blank(body["password"]) {
             v.add("password", "The password field is required.")
         } else if password == nil {
             v.add("password", "The password field must be a string.")
@@ -39,17 +41,25 @@ struct LoginRoute {
         let tenant = try context.requireTenant()
         let configuration = state.configuration
         let userAgent = request.headers[.userAgent]
-        // The client's own id for the fingerprint, where Veloquent looks for one.
+        // The client's own id for the fingerprint, where Veloquent looks for one: the first header or input that
+        // is there at all (PHP's `??`), a number as its text; an empty one or "0" (falsy) means none.
         var clientID: String?
         for name in ["X-Fingerprint", "X-Device-ID", "X-Client-ID"] where clientID == nil {
-            if let field = HTTPField.Name(name), let value = request.headers[field], !value.isEmpty { clientID = value }
+            if let field = HTTPField.Name(name), let value = request.headers[field] { clientID = value }
         }
-        for key in ["fingerprint", "device_id", "client_id"] where clientID == nil { clientID = body[key]?.stringValue }
+        for key in ["fingerprint", "device_id", "client_id"] where clientID == nil {
+            switch body.value[key] ?? request.uri.queryParameters.get(key).map { .string($0) } {
+            case .string(let text)?: clientID = text
+            case .number(let text)?: clientID = text
+            default: break
+            }
+        }
+        if clientID == "0" { clientID = nil }
         let issued: AuthTokens.Issued? = try await BlockingWork.run {
             let db = try Database(path: tenant.databasePath, mode: .readWrite, busyTimeout: configuration.busyTimeout)
             let rows = try db.rows("SELECT \"id\", \"table_name\", \"options\" FROM \"collections\" WHERE \"name\" = 'superusers'")
             guard let row = rows.first, let collectionID = row[0].stringValue, let table = row[1].stringValue else {
-                throw APIError.service("\(tenant.databasePath): no superusers collection; is this a Veloquent database?")
+                throw APIError(.notFound, "Collection not found")  // Veloquent's route binding
             }
             let columns = Set(try db.rows("SELECT name FROM pragma_table_info(?)", [.text(table)]).compactMap { $0[0].stringValue })
             var fields = ["email"]

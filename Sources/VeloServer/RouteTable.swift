@@ -14,16 +14,16 @@ struct RouteTable: Sendable {
     }
 
     /// The methods `path` answers, in Laravel's order (GET, HEAD, POST, PUT, PATCH, DELETE), HEAD with GET;
-    /// empty when no route has that path.
+    /// empty when no route has that path. Matched as the router's trie matches: at each segment a literal route
+    /// wins over a `{parameter}` one (`backups/prune` is never `backups/{snapshot}`).
     func methods(for path: String) -> [String] {
         let segments = path.split(separator: "/").map(String.init)
-        var found = Set<String>()
-        for route in routes where route.segments.count == segments.count {
-            let matches = zip(route.segments, segments).allSatisfy { pattern, segment in
-                (pattern.hasPrefix("{") && pattern.hasSuffix("}")) || pattern == segment
-            }
-            if matches { found.formUnion(route.methods) }
+        var candidates = routes.filter { $0.segments.count == segments.count }
+        for (i, segment) in segments.enumerated() {
+            let literal = candidates.filter { $0.segments[i] == segment }
+            candidates = literal.isEmpty ? candidates.filter { $0.segments[i].hasPrefix("{") && $0.segments[i].hasSuffix("}") } : literal
         }
+        var found = candidates.reduce(into: Set<String>()) { $0.formUnion($1.methods) }
         if found.contains("GET") { found.insert("HEAD") }
         return ["GET", "HEAD", "POST", "PUT", "PATCH", "DELETE"].filter(found.contains)
     }

@@ -63,7 +63,7 @@ struct SchemaRoutes {
             }
             return .array(out)
         }
-        return Envelope.success(entries)
+        return Envelope.success(entries, records: true)  // collection rows as stored; findings name tables only
     }
 
     /// velo's lossless recovery of one collection (an id or a name), after a snapshot of it into the repository.

@@ -35,10 +35,17 @@ struct SuperuserMiddleware: RouterMiddleware {
             } catch {
                 throw APIError.from(error)
             }
-            do {  // no auth_tokens table: no valid token
-                return try AuthTokens(database: db, lifetime: configuration.tokenLifetime, maxActive: configuration.maxActiveTokens)
-                    .authenticate(token)
-            } catch { return nil }
+            // No auth_tokens table: no valid token. Any other failure (a lock Veloquent holds past the busy
+            // timeout, an I/O error) is answered as such, never as 401, which would sign the admin UI out.
+            let tokens: AuthTokens
+            do {
+                tokens = try AuthTokens(database: db, lifetime: configuration.tokenLifetime, maxActive: configuration.maxActiveTokens)
+            } catch is APIError { return nil }
+            do { return try tokens.authenticate(token) } catch let error as SQLiteError where error.isBusy {
+                var busy = APIError(.serviceUnavailable, "The database is busy; try again.", hasErrorsKey: true)
+                busy.headers[.retryAfter] = "1"
+                throw busy
+            } catch { throw APIError.from(error) }
         }
         guard let record else { throw APIError(.unauthorized, "Unauthenticated.") }
         guard record.isSuperuser || !requireSuperuser else { throw APIError(.forbidden, "Forbidden") }

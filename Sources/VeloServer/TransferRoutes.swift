@@ -81,7 +81,11 @@ struct TransferRoutes {
         // Veloquent's rules, with Laravel's semantics: `payload` required (present, not null, not empty) and an
         // array (a JSON object or array); `conflict` nullable, a string, in skip or overwrite. Strings are trimmed
         // (TrimStrings) and an empty one is as good as absent for every rule but `required`.
-        let members = try await BlockingWork.run { try PayloadRequestShape.members(path: path) }
+        let members: [PayloadRequestShape.Member]?
+        do { members = try await BlockingWork.run { try PayloadRequestShape.members(path: path) } } catch let error as VeloFailure {
+            // As for every other body: not JSON is a 400 naming the fault.
+            throw APIError(.badRequest, "The request body is not valid JSON: \(error.clientDescription)")
+        }
         guard let members else { throw Validation.failed(["payload": ["The payload field is required."]]) }
         var v = Validation.Collector()
         let payload = members.last { $0.key == "payload" }
@@ -111,7 +115,7 @@ struct TransferRoutes {
         // A payload that is a list (Laravel's `array` accepts one) holds no collection and no table: nothing to do.
         if payload?.type == "array" {
             return Envelope.success(
-                .object([("metadata", .array([])), ("records", .object([]))]), message: "Import completed successfully.")
+                .object([("metadata", .array([])), ("records", .array([]))]), message: "Import completed successfully.")
         }
         let state = self.state
         let chosen = conflict ?? .skip

@@ -1,3 +1,5 @@
+import Foundation
+import HTTPTypes
 import Hummingbird
 import NIOCore
 
@@ -28,5 +30,17 @@ package struct VeloRequestContext: RequestContext, RemoteAddressRequestContext {
     /// The client's address as text, without the port.
     var clientAddress: String {
         remoteAddress?.ipAddress ?? "unknown"
+    }
+
+    /// The client's address behind a proxy on this machine: the last `X-Forwarded-For` entry when the TCP peer
+    /// is a loopback address (the proxy the docs put in front), as Veloquent's `trustProxies` reads it; the
+    /// peer itself otherwise, so that a client connecting directly cannot choose its own address.
+    func clientAddress(of request: Request) -> String {
+        let peer = clientAddress
+        guard peer.hasPrefix("127.") || peer == "::1",
+            let forwarded = request.headers[values: HTTPField.Name("X-Forwarded-For")!].last?.split(separator: ",").last
+        else { return peer }
+        let address = forwarded.trimmingCharacters(in: .whitespaces)
+        return address.isEmpty ? peer : address
     }
 }

@@ -148,4 +148,92 @@ import Testing
         let cors = try await server.request("GET", "/api/backups", headers: ["Origin": "https://admin.example.test"])
         #expect(cors.status == 401 && cors.header("Access-Control-Allow-Origin") == "*", "errors carry CORS headers too")
     }
+
+    /// slides token expiration when remaining lifetime is below the threshold: to now + the configured lifetime
+    /// (never by the token's own age), and not at all in a database before Veloquent 2.8.
+    @Test func slidesAnExpiringTokenToAFullLifetime() async throws {
+        for migration in [nil, "2026_06_02_190000_create_ai_settings_and_agents_collection"] {
+            let server = try await TestServer(veloquentMigration: migration)
+            defer { Task { await server.stop() } }
+            let now = Int64(Date().timeIntervalSince1970)
+            let token = try server.veloquentToken(expires: now + 60)
+            #expect(try await server.request("GET", "/api/collections/superusers/auth/me", token: token).status == 200)
+            let expires = try #require(
+                try server.scalar("SELECT expires_at FROM auth_tokens WHERE token_hash = '\(AuthTokens.hash(token))'")?.stringValue)
+            let seconds = try #require(AuthTokens.parseLaravel(expires))
+            if migration == nil {
+                #expect(abs(seconds - (now + 2_592_000)) < 30, "slid to a full lifetime: \(expires)")
+            } else {
+                #expect(seconds == now + 60, "a token of a database before 2.8 does not slide: \(expires)")
+            }
+        }
+    }
+
+    /// Laravel's answers to OPTIONS and its CORS on every API answer; `Allow` as the router matches.
+    @Test func optionsAndCORSAsLaravel() async throws {
+        let server = try await TestServer()
+        defer { Task { await server.stop() } }
+        let options = try await server.request("OPTIONS", "/api/backups")
+        #expect(options.status == 200 && options.header("Allow") == "GET,HEAD,POST" && options.body.isEmpty)
+        let preflight = try await server.request("OPTIONS", "/api/backups", headers: ["Access-Control-Request-Method": "DELETE"])
+        #expect(preflight.status == 204 && preflight.header("Access-Control-Allow-Methods") == "DELETE", "no Origin needed")
+        let plain = try await server.request("POST", "/api/onboarding/initialized")
+        #expect(plain.header("Access-Control-Allow-Origin") == "*", "sent whatever the Origin")
+        let prune = try await server.request("DELETE", "/api/backups/prune")
+        #expect(prune.status == 405 && prune.header("Allow") == "POST", "the literal route, not backups/{snapshot}")
+        #expect(try await server.request("GET", "/api/nowhere/").message?.hasPrefix("The route api/nowhere could not be found.") == true)
+    }
+
+    /// Record data goes out as stored; logins record the client behind the local proxy; an empty identity is
+    /// missing; a database without the superusers collection is Veloquent's 404.
+    @Test func recordsLoginsAndRefusalsAsVeloquent() async throws {
+        let server = try await TestServer()
+        defer { Task { await server.stop() } }
+        try server.sql("UPDATE superusers SET name = '/srv/team' WHERE email = '\(TestServer.adminEmail)'")
+        let login = try await server.request(
+            "POST", "/api/collections/superusers/auth/login",
+            json: #"{"identity":"\#(TestServer.adminEmail)","password":"\#(TestServer.password)"}"#,
+            headers: ["X-Forwarded-For": "203.0.113.9"])
+        let token = try #require(login.data?["token"]?.stringValue)
+        #expect(
+            try server.scalar("SELECT ip_address FROM auth_tokens WHERE token_hash = '\(AuthTokens.hash(token))'")?.stringValue
+                == "203.0.113.9")
+        let me = try await server.request("GET", "/api/collections/superusers/auth/me", token: token)
+        #expect(me.data?["name"] == .string("/srv/team"), "record data is never rewritten")
+        let empty = try await server.request("POST", "/api/collections/superusers/auth/login", json: #"{"identity":[],"password":"x"}"#)
+        #expect(empty.json?["errors"]?["identity"] == .array([.string("The identity field is required.")]))
+        let notJSON = try await server.request("POST", "/api/schema/transfer/import", json: "{not json", token: token)
+        #expect(notJSON.status == 400)
+        let list = try await server.request("POST", "/api/schema/transfer/import", json: #"{"payload":[1]}"#, token: token)
+        #expect(list.data?["records"] == .array([]))
+        try server.sql("DELETE FROM collections WHERE name = 'superusers'")
+        let gone = try await server.request(
+            "POST", "/api/collections/superusers/auth/login", json: #"{"identity":"a@b.c","password":"x"}"#)
+        #expect(gone.status == 404 && gone.message == "Collection not found")
+    }
+
+    /// Eloquent's timestamps on imported records: an unchanged record keeps its `updated_at`; a changed one with
+    /// the same `updated_at` gets the time of the import; a new one without id or timestamps gets them.
+    @Test func importedRecordsGetEloquentsTimestampsAndIDs() async throws {
+        let server = try await TestServer()
+        defer { Task { await server.stop() } }
+        let token = try await server.login()
+        try server.sql("UPDATE _velo_tags SET updated_at = '2020-01-01 00:00:00'")
+        let rows = try Database(path: server.database, mode: .readOnly).rows("SELECT id, name FROM _velo_tags ORDER BY id LIMIT 2")
+        let same = rows[0][0].stringValue!, sameName = rows[0][1].stringValue!, changed = rows[1][0].stringValue!
+        let body = """
+            {"payload":{"version":1,"records":{"_velo_tags":[
+              {"id":"\(same)","name":"\(sameName)"},
+              {"id":"\(changed)","name":"renamed","updated_at":"2020-01-01 00:00:00"},
+              {"name":"brand-new"}]}},"conflict":"overwrite"}
+            """
+        let reply = try await server.request("POST", "/api/schema/transfer/import", json: body, token: token)
+        #expect(reply.status == 200, "\(String(decoding: reply.body, as: UTF8.self))")
+        #expect(try server.scalar("SELECT updated_at FROM _velo_tags WHERE id = '\(same)'")?.stringValue == "2020-01-01 00:00:00")
+        #expect(try server.scalar("SELECT updated_at FROM _velo_tags WHERE id = '\(changed)'")?.stringValue != "2020-01-01 00:00:00")
+        let new = try Database(path: server.database, mode: .readOnly).rows(
+            "SELECT id, created_at, updated_at FROM _velo_tags WHERE name = 'brand-new'")
+        #expect(new.count == 1 && new[0][0].stringValue?.count == 26 && new[0][0].stringValue == new[0][0].stringValue?.lowercased())
+        #expect(new.first?[1].stringValue != nil && new.first?[2].stringValue != nil)
+    }
 }

@@ -447,6 +447,9 @@ final class PayloadImporter: PayloadReader.RecordsSink {
     private var columns: Set<String> = []
     private var collectionIDColumn = false
     private var statements: [String: (exists: Statement?, insert: Statement, update: Statement?)] = [:]
+    /// Column shapes whose inserts bind a new ULID for the missing id (a collection's record, as Eloquent).
+    private var insertsNewID: [String: Bool] = [:]
+    private var lastInsertsNewID = false
     private var lastNames: [String] = []
     private var idIsPrimaryKey = false
     private var existsStatement: Statement?
@@ -541,22 +544,50 @@ final class PayloadImporter: PayloadReader.RecordsSink {
                 let hasID = names.contains("id")
                 // With `id` the primary key, an existing row is found by the insert itself (a primary-key conflict).
                 let exists = hasID && !idIsPrimaryKey ? try db.prepare("SELECT 1 FROM \(SQL.quote(table)) WHERE \"id\" = ? LIMIT 1") : nil
+                // A collection's record goes through Eloquent in Veloquent (`Record::of($c)->create($row)`, or
+                // fill() and save()); a plain table's row through DB::table, as given. Eloquent fills a new
+                // record's missing id (a lower-case ULID) and timestamps, and stamps `updated_at` on a save that
+                // changes the record unless `updated_at` itself changed.
+                var isCollection = false
+                if case .collection = kind { isCollection = true }
+                let now = "strftime('%Y-%m-%d %H:%M:%S', 'now')"
+                var insertNames = names
+                var insertValues = names.map { _ in "?" }
+                if isCollection {
+                    for stamp in ["created_at", "updated_at"] where columns.contains(stamp) && !names.contains(stamp) {
+                        insertNames.append(stamp)
+                        insertValues.append(now)
+                    }
+                    if columns.contains("id") && !hasID {
+                        insertNames.append("id")
+                        insertValues.append("?\(names.count + 1)")  // bound per row: a new ULID
+                    }
+                }
                 let insert = try db.prepare(
-                    "INSERT INTO \(SQL.quote(table)) (\(SQL.quoteList(names))) VALUES (\(Array(repeating: "?", count: names.count).joined(separator: ", ")))"
+                    "INSERT INTO \(SQL.quote(table)) (\(SQL.quoteList(insertNames))) VALUES (\(insertValues.enumerated().map { $0.element == "?" ? "?\($0.offset + 1)" : $0.element }.joined(separator: ", ")))"
                 )
-                // A collection's record overwritten without `updated_at` gets the time of the import, as Eloquent's
-                // save() gives it in Veloquent (a plain table's row is updated as given, as DB::table does).
-                var assignments = names.map { "\(SQL.quote($0)) = ?" }
-                if case .collection = kind, columns.contains("updated_at"), !names.contains("updated_at") {
-                    assignments.append("\"updated_at\" = strftime('%Y-%m-%d %H:%M:%S', 'now')")
+                insertsNewID[key] = isCollection && columns.contains("id") && !hasID
+                var assignments = names.enumerated().map { "\(SQL.quote($0.element)) = ?\($0.offset + 1)" }
+                if isCollection, columns.contains("updated_at") {
+                    let changed = names.enumerated().filter { $0.element != "id" && $0.element != "updated_at" }
+                        .map { "\(SQL.quote($0.element)) IS NOT ?\($0.offset + 1)" }
+                    let dirty = changed.isEmpty ? "0" : "(" + changed.joined(separator: " OR ") + ")"
+                    if let k = names.firstIndex(of: "updated_at") {
+                        assignments[k] =
+                            "\"updated_at\" = CASE WHEN \"updated_at\" IS NOT ?\(k + 1) THEN ?\(k + 1) WHEN \(dirty) THEN \(now) ELSE \"updated_at\" END"
+                    } else {
+                        assignments.append("\"updated_at\" = CASE WHEN \(dirty) THEN \(now) ELSE \"updated_at\" END")
+                    }
                 }
                 let update =
                     hasID && names.count > 1
-                    ? try db.prepare("UPDATE \(SQL.quote(table)) SET \(assignments.joined(separator: ", ")) WHERE \"id\" = ?")
+                    ? try db.prepare(
+                        "UPDATE \(SQL.quote(table)) SET \(assignments.joined(separator: ", ")) WHERE \"id\" = ?\(names.count + 1)")
                     : nil
                 statements[key] = (exists, insert, update)
             }
             current = lastUnknownColumn == nil ? statements[key] : nil
+            lastInsertsNewID = insertsNewID[key] ?? false
         }
         if let column = lastUnknownColumn {
             block("rows", table: table, "table \(table) has no column \(column)", example: "row \(row) (id \(idText()))")
@@ -597,7 +628,7 @@ final class PayloadImporter: PayloadReader.RecordsSink {
                 counts.updated += 1
             } else {
                 s.insert.reset()
-                try s.insert.bind(bound)
+                try s.insert.bind(lastInsertsNewID ? bound + [.text(Self.newRecordID())] : bound)
                 do {
                     _ = try s.insert.step()
                 } catch let error as SQLiteError
@@ -716,5 +747,13 @@ final class PayloadImporter: PayloadReader.RecordsSink {
         if try db.scalar("SELECT count(*) FROM pragma_table_info('cache') WHERE name = 'key'")?.int64Value ?? 0 > 0 {
             try db.execute("DELETE FROM \"cache\" WHERE \"key\" LIKE '%velo:collection:%' OR \"key\" LIKE '%velo:table_exists:%'")
         }
+    }
+
+    /// A new record's id as Eloquent's HasUlids makes one: a lower-case ULID.
+    static func newRecordID() -> String {
+        ULID.string(
+            milliseconds: UInt64(Date().timeIntervalSince1970 * 1000), high: UInt16.random(in: 0...UInt16.max),
+            low: UInt64.random(in: 0...UInt64.max)
+        ).lowercased()
     }
 }
