@@ -21,6 +21,8 @@ let package = Package(
         .package(url: "https://github.com/hummingbird-project/hummingbird-auth", from: "2.5.0"),
         // Hummingbird's own dependency: NIOThreadPool, the bounded pool `velo serve` runs blocking work on.
         .package(url: "https://github.com/apple/swift-nio", from: "2.101.2"),
+        // The HTTP client of S3 repositories (VeloStorage's S3Storage); SigV4 is velo's own (S3RequestSigner).
+        .package(url: "https://github.com/swift-server/async-http-client", from: "1.37.0"),
         // Hummingbird's own dependency, named so the server can trigger its graceful shutdown itself.
         .package(url: "https://github.com/swift-server/swift-service-lifecycle", from: "2.13.0"),
     ],
@@ -51,7 +53,13 @@ let package = Package(
                 .product(name: "Logging", package: "swift-log"),
             ]
         ),
-        .target(name: "VeloStorage", dependencies: ["VeloFormat"]),
+        .target(
+            name: "VeloStorage",
+            dependencies: [
+                "VeloFormat", .product(name: "Crypto", package: "swift-crypto"),
+                .product(name: "AsyncHTTPClient", package: "async-http-client"),
+            ]
+        ),
         .target(
             name: "VeloRepository",
             dependencies: ["VeloFormat", "VeloStorage", "CZstd", .product(name: "Crypto", package: "swift-crypto")]

@@ -26,7 +26,7 @@ struct BackupRoutes {
     func list(_ request: Request, _ context: VeloRequestContext) async throws -> Response {
         let tenant = try context.requireTenant()
         let tags: [String] = request.uri.queryParameters.getAll("tag").map { String($0) }
-        let repository = try state.repository(for: "listing snapshots")
+        let repository = try await state.repository(for: "listing snapshots")
         let state = self.state
         let rows: [SnapshotListing] = try await BlockingWork.run {
             repository.catalog.scan().entries
@@ -56,7 +56,7 @@ struct BackupRoutes {
         try v.check()
         options.busyTimeout = state.configuration.busyTimeout
         let tenant = try context.requireTenant()
-        let repository = try state.repository(for: "a backup")
+        let repository = try await state.repository(for: "a backup")
         let state = self.state
         let chosen = options
         let result = try await state.gate.with([state.repositoryKey], for: "backup") {
@@ -81,7 +81,7 @@ struct BackupRoutes {
     /// array of reports, recorded in the catalog. Damage is a report with `ok: false`, not an error.
     func verify(_ name: String?, _ context: VeloRequestContext) async throws -> Response {
         let tenant = try context.requireTenant()
-        let repository = try state.repository(for: "verifying")
+        let repository = try await state.repository(for: "verifying")
         var selected: [SelectedSnapshot] = []
         var damaged: [Verifier.Report] = []
         if name != nil {
@@ -189,7 +189,7 @@ struct BackupRoutes {
         }
         let policy: RetentionPolicy
         do { policy = try RetentionPolicy(json: body["policy"]!) } catch { throw APIError.from(error) }
-        let repository = try state.repository(for: "pruning")
+        let repository = try await state.repository(for: "pruning")
         let state = self.state
         let report = try await state.gate.with([state.repositoryKey], for: "prune") {
             try await BlockingWork.run { try Prune.run(repository: repository, policy: policy, dryRun: dryRun) }
@@ -224,7 +224,7 @@ struct BackupRoutes {
     func select(_ context: VeloRequestContext) async throws -> (SelectedSnapshot, Repository) {
         let tenant = try context.requireTenant()
         let name = try context.parameters.require("snapshot").lowercased()
-        let repository = try state.repository(for: "reading snapshots")
+        let repository = try await state.repository(for: "reading snapshots")
         let state = self.state
         let entry: CatalogEntry = try await BlockingWork.run {
             let entries = repository.catalog.scan().entries.filter { state.owns($0, tenant: tenant) }

@@ -77,7 +77,7 @@ struct SchemaRoutes {
             guard let c = try TenantDatabase.load(db).collection(named: name) else { throw APIError(.notFound, "Collection not found") }
             if c.isSystem { throw APIError(.forbidden, "This action is unauthorized.") }
         }
-        let repository = try state.repository(for: "recover")
+        let repository = try await state.repository(for: "recover")
         let state = self.state
         let result = try await state.gate.with([state.databaseKey(tenant), state.repositoryKey], for: "recover \(name)") {
             try await BlockingWork.run {
@@ -103,7 +103,7 @@ struct SchemaRoutes {
     /// Drops one orphan (or all of them), snapshotted into the repository first.
     func dropOrphans(_ table: String?, _ context: VeloRequestContext) async throws -> Response {
         let tenant = try context.requireTenant()
-        let repository = try state.repository(for: "dropping orphan tables")
+        let repository = try await state.repository(for: "dropping orphan tables")
         let timeout = state.configuration.busyTimeout
         let state = self.state
         let dropped: OrphanTables.Dropped? = try await state.gate.with(

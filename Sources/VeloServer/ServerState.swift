@@ -24,13 +24,14 @@ final class ServerState: Sendable {
 
     /// The repository, created if needed; a 422 naming `--repo` when the server has none, so nothing that needs
     /// a snapshot first runs without one.
-    func repository(for what: String) throws -> Repository {
+    /// Opened on the blocking pool: a bucket's is a request.
+    func repository(for what: String) async throws -> Repository {
         guard let path = configuration.repository else {
             throw APIError.service(
                 "\(what) needs a snapshot repository first, and this server has none (its operator names one when starting it); nothing was changed"
             )
         }
-        return try Repository.open(path, create: true)
+        return try await BlockingWork.run { try Repository.open(path, create: true) }
     }
 
     /// The gate key of the repository.

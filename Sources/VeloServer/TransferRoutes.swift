@@ -72,7 +72,7 @@ struct TransferRoutes {
             throw APIError(.contentTooLarge, "The request body is larger than the limit of \(limit) bytes.")
         }
         let tenant = try context.requireTenant()
-        let repository = try state.repository(for: "an import")
+        let repository = try await state.repository(for: "an import")
         let directory = try TemporaryFolder.make()
         defer { TemporaryFolder.remove(directory) }
         let path = (directory as NSString).appendingPathComponent("import.json")

@@ -96,7 +96,10 @@ package struct RunConfig: Sendable {
             guard seen.insert(key).inserted else { throw VeloError("key \(key) appears twice") }
             if key.hasPrefix("_") { continue }
             switch key {
-            case "repository": repository = resolve(try string(key, value))
+            case "repository":
+                // A bucket (`s3:…`) as written; a folder relative to the config file.
+                let text = try string(key, value)
+                repository = S3Location.isS3(text) ? text : resolve(text)
             case "databases": databases = try strings(key, value).map(resolve)
             case "app": app = resolve(try string(key, value))
             case "tenants": tenants = try strings(key, value)

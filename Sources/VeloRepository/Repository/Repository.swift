@@ -31,11 +31,19 @@ public final class Repository {
         catalog = Catalog(storage: storage)
     }
 
-    /// Opens the repository in the folder at `path`. With `create`, a missing or empty folder becomes a new
-    /// repository.
+    /// Opens the repository in the folder at `path`, or in the bucket an `s3:` location names (`S3Storage`). With
+    /// `create`, a missing or empty folder (or bucket) becomes a new repository.
     /// - Throws: `VeloError` (`.input`) when `path` is not a repository (or a non-empty folder with `create`),
     ///   `.damaged` for an unreadable marker, `.io` when the folder cannot be made.
     public static func open(_ path: String, create: Bool = false) throws -> Repository {
+        if S3Location.isS3(path) {
+            // A bucket (`s3:https://HOST/BUCKET/PREFIX`, `s3://BUCKET/PREFIX`): the same repository, in objects.
+            let storage = try S3Storage(path)
+            if create && (try? storage.stat(.config)) == nil { try storage.createBucketIfMissing() }
+            let repository = try open(storage: storage, create: create, named: path)
+            if create { _ = try? storage.removeLeftovers(.config) }
+            return repository
+        }
         let root = FileSystem.absolute(path)
         if FileSystem.exists(root) && !FileSystem.isDirectory(root) { throw VeloError("\(root): is a file, not a repository folder") }
         let storage = LocalStorage(root: root)
@@ -89,7 +97,8 @@ public final class Repository {
 
     /// Whether the folder at `path` holds a repository.
     public static func exists(at path: String) -> Bool {
-        (try? LocalStorage(root: FileSystem.absolute(path)).stat(.config)) != nil
+        if S3Location.isS3(path) { return (try? S3Storage(path).stat(.config)) != nil }
+        return (try? LocalStorage(root: FileSystem.absolute(path)).stat(.config)) != nil
     }
 
     /// The repository's id (from `velo-repository.json`), nil when it cannot be read.

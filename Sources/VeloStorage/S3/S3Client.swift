@@ -1,0 +1,139 @@
+import AsyncHTTPClient
+import Crypto
+import Foundation
+import NIOCore
+import NIOHTTP1
+import VeloFormat
+
+#if canImport(FoundationXML)
+import FoundationXML
+#endif
+
+/// Signed S3 requests, sent synchronously from velo's data path (which runs on threads of its own, never on an
+/// event loop) through async-http-client. Every request carries its payload's SHA-256; transient failures
+/// (5xx, `SlowDown`, 429, a connection reset or timeout) are retried with exponential backoff and jitter, a
+/// bounded number of times; a response body shorter than its `Content-Length` is an error, never data.
+final class S3Client: Sendable {
+    let location: S3Location
+    let signer: S3RequestSigner
+    /// Attempts per request (the first and its retries).
+    let attempts: Int
+    let timeout: TimeAmount
+
+    init(location: S3Location, credentials: S3RequestSigner.Credentials, attempts: Int = 5, timeout: TimeAmount = .seconds(120)) {
+        self.location = location
+        signer = S3RequestSigner(credentials: credentials, region: location.region)
+        self.attempts = attempts
+        self.timeout = timeout
+    }
+
+    /// One response: status, headers and the whole body (bodies read this way are bounded: small objects,
+    /// ranges, listings).
+    struct Response {
+        var status: Int
+        var headers: HTTPHeaders
+        var body: [UInt8]
+
+        func header(_ name: String) -> String? { headers.first(name: name) }
+    }
+
+    /// A request S3 refused, with its error code and message.
+    struct Failure: Error, CustomStringConvertible {
+        var status: Int
+        var code: String
+        var message: String
+        var request: String
+        var description: String { "\(request): \(status) \(code)\(message.isEmpty ? "" : ": \(message)")" }
+    }
+
+    /// Sends one request; statuses in `accept` are answers, any other is a `Failure` (after retries for the
+    /// transient ones).
+    func send(
+        _ method: HTTPMethod, key: String?, query: [(String, String)] = [], headers: [(String, String)] = [], body: [UInt8] = [],
+        accept: Set<Int> = [200]
+    ) throws -> Response {
+        let path = location.path(for: key)
+        let encodedPath = path.split(separator: "/", omittingEmptySubsequences: false)
+            .map { S3RequestSigner.uriEncode(String($0)) }.joined(separator: "/")
+        let encodedQuery = query.map { "\(S3RequestSigner.uriEncode($0.0))=\(S3RequestSigner.uriEncode($0.1))" }.joined(separator: "&")
+        let url = "\(location.scheme)://\(location.hostHeader)\(encodedPath)\(query.isEmpty ? "" : "?" + encodedQuery)"
+        let payloadSHA256 = SHA256.hash(data: body).map { String(format: "%02x", $0) }.joined()
+        let label =
+            "\(method.rawValue) \(location.description)\(key.map { "/" + String($0.dropFirst(location.prefix.isEmpty ? 0 : location.prefix.count + 1)) } ?? "")"
+        var delay = 0.2
+        for attempt in 1...attempts {
+            let signed = signer.signedHeaders(
+                for: .init(
+                    method: method.rawValue, path: path, query: query, headers: headers, host: location.hostHeader,
+                    payloadSHA256: payloadSHA256),
+                at: Date())
+            do {
+                var request = try HTTPClient.Request(url: url, method: method, headers: HTTPHeaders(signed.filter { $0.0 != "host" }))
+                request.body = .bytes(body)
+                let response = try HTTPClient.shared.execute(request: request, deadline: .now() + timeout).wait()
+                var bytes: [UInt8] = []
+                if var buffer = response.body { bytes = buffer.readBytes(length: buffer.readableBytes) ?? [] }
+                if method != .HEAD, let length = response.headers.first(name: "Content-Length").flatMap(Int.init), length != bytes.count {
+                    throw Failure(
+                        status: Int(response.status.code), code: "ShortBody", message: "\(bytes.count) of \(length) bytes", request: label)
+                }
+                let status = Int(response.status.code)
+                if accept.contains(status) { return Response(status: status, headers: response.headers, body: bytes) }
+                let failure = Self.failure(status: status, body: bytes, request: label)
+                let transient = status >= 500 || status == 429 || failure.code == "SlowDown" || failure.code == "RequestTimeout"
+                if !transient || attempt == attempts { throw failure }
+            } catch let failure as Failure where failure.code != "ShortBody" {
+                throw failure
+            } catch {
+                if attempt == attempts {
+                    throw VeloError("\(label): \(error)", kind: .io)
+                }
+            }
+            // Exponential backoff with full jitter.
+            usleep(UInt32(Double.random(in: 0...delay) * 1_000_000))
+            delay = min(delay * 2, 5)
+        }
+        throw VeloError("\(label): no answer", kind: .io)
+    }
+
+    /// S3's XML error body (`<Error><Code>…</Code><Message>…</Message></Error>`).
+    static func failure(status: Int, body: [UInt8], request: String) -> Failure {
+        let values = XMLValues.read(body, elements: ["Code", "Message"])
+        return Failure(
+            status: status, code: values["Code"]?.first ?? "HTTP\(status)", message: values["Message"]?.first ?? "", request: request)
+    }
+}
+
+/// The text of chosen elements of a small XML document (S3's listings and errors), in document order.
+enum XMLValues {
+    static func read(_ bytes: [UInt8], elements: Set<String>) -> [String: [String]] {
+        final class Collector: NSObject, XMLParserDelegate {
+            let wanted: Set<String>
+            var values: [String: [String]] = [:]
+            var current: String?
+            var text = ""
+            init(_ wanted: Set<String>) { self.wanted = wanted }
+            func parser(
+                _ parser: XMLParser, didStartElement name: String, namespaceURI: String?, qualifiedName: String?,
+                attributes: [String: String] = [:]
+            ) {
+                if wanted.contains(name) {
+                    current = name
+                    text = ""
+                }
+            }
+            func parser(_ parser: XMLParser, foundCharacters string: String) { if current != nil { text += string } }
+            func parser(_ parser: XMLParser, didEndElement name: String, namespaceURI: String?, qualifiedName: String?) {
+                if name == current {
+                    values[name, default: []].append(text)
+                    current = nil
+                }
+            }
+        }
+        let collector = Collector(elements)
+        let parser = XMLParser(data: Data(bytes))
+        parser.delegate = collector
+        parser.parse()
+        return collector.values
+    }
+}
