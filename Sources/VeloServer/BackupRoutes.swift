@@ -87,7 +87,7 @@ struct BackupRoutes {
         if name != nil {
             selected = [try await select(context).0]
         } else {
-            let scan = repository.catalog.scan()
+            let scan = try await BlockingWork.run { repository.catalog.scan() }  // a bucket's is requests
             selected = scan.entries.filter { state.owns($0, tenant: tenant) }.map { .catalogued($0, repository: repository) }
             if case .single = state.configuration.databases { damaged = scan.damaged.map(Verifier.report(for:)) }
         }
