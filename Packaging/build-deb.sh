@@ -127,6 +127,9 @@ else
   echo "(systemd-analyze is not installed: the units were not checked by systemd)"
 fi
 
+# lintian overrides, each with its reason in the file.
+install -D -m 0644 "$packaging/debian/lintian-overrides" "$stage/usr/share/lintian/overrides/velo"
+
 doc=$stage/usr/share/doc/velo
 install -d -m 0755 "$doc"
 install -m 0644 "$packaging/debian/copyright" "$packaging/debian/README.Debian" "$root/retention.example.json" "$root/velo.example.json" \
