@@ -277,12 +277,23 @@ final class S3ObjectReader: StoredObjectReader {
             let length = Int(min(Int64(max(count, Self.readAhead)), size - offset))
             let response = try storage.client.send(
                 .GET, key: key, headers: [("Range", "bytes=\(offset)-\(offset + Int64(length) - 1)")], accept: [206, 200, 404, 416])
-            guard response.status == 206 || response.status == 200, response.body.count >= count else {
+            guard response.status == 206 || response.status == 200 else {
+                throw StorageError.shortRead(name, location: storage.location, offset: offset, wanted: count, size: 0)
+            }
+            if response.status == 200 {
+                // A server that ignored Range sent the whole object: usable only when that is what was asked for
+                // (a small object read from its start), never sliced out of a body of unknown size.
+                guard offset == 0, Int64(response.body.count) == size, size <= Int64(length) else {
+                    throw VeloError(
+                        "\(storage.describe(name)): the server answered a ranged read with the whole object (\(response.body.count) bytes); it must honour Range",
+                        kind: .io)
+                }
+            }
+            guard response.body.count >= count else {
                 throw StorageError.shortRead(
                     name, location: storage.location, offset: offset, wanted: count, size: Int64(response.body.count))
             }
-            window =
-                response.status == 200 ? Array(response.body[Int(offset)..<min(response.body.count, Int(offset) + length)]) : response.body
+            window = response.body
             windowStart = offset
         }
         let start = Int(offset - windowStart)
