@@ -16,15 +16,19 @@ import VeloFormat
 public final class S3Storage: RepositoryStorage, @unchecked Sendable {
     let client: S3Client
     public let location: String
-    /// Multipart uploads older than this are a killed writer's.
-    static let leftoverAge: TimeInterval = 6 * 3600
+    /// Multipart uploads started longer ago than this are a killed writer's (no live writer takes this long
+    /// over one object).
+    let leftoverAge: TimeInterval
     static let partSize = 8 << 20
 
     /// Opens the bucket location `text` (`s3:…`) with the credentials of the environment; each request is tried
-    /// `attempts` times, each attempt given `timeoutSeconds`.
+    /// `attempts` times, each attempt given `timeoutSeconds`; unfinished multipart uploads older than
+    /// `leftoverAge` seconds are removed as a killed writer's.
     public init(
-        _ text: String, environment: [String: String] = ProcessInfo.processInfo.environment, attempts: Int = 5, timeoutSeconds: Int64 = 120
+        _ text: String, environment: [String: String] = ProcessInfo.processInfo.environment, attempts: Int = 5, timeoutSeconds: Int64 = 120,
+        leftoverAge: TimeInterval = 6 * 3600
     ) throws {
+        self.leftoverAge = leftoverAge
         let location = try S3Location(text, environment: environment)
         client = S3Client(
             location: location, credentials: try S3Credentials.resolve(environment: environment), attempts: attempts,
@@ -141,7 +145,7 @@ public final class S3Storage: RepositoryStorage, @unchecked Sendable {
         let keys = values["Key"] ?? [], ids = values["UploadId"] ?? [], started = values["Initiated"] ?? []
         var removed = 0
         for (i, key) in keys.enumerated() where i < ids.count && i < started.count {
-            guard Double(Self.isoDate(started[i])) < Date().timeIntervalSince1970 - Self.leftoverAge else { continue }
+            guard Double(Self.isoDate(started[i])) < Date().timeIntervalSince1970 - leftoverAge else { continue }
             _ = try? client.send(.DELETE, key: key, query: [("uploadId", ids[i])], accept: [200, 204, 404])
             removed += 1
         }
