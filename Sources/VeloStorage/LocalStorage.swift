@@ -129,6 +129,9 @@ public final class LocalStorage: RepositoryStorage {
         return true
     }
 
+    /// A folder is not billed by request.
+    public var requests: StorageRequests? { nil }
+
     public func changeStamp(_ kind: StoredKind) -> String? {
         // Every change renames a file into the kind's folder or unlinks one from it, which sets its mtime.
         guard kind != .snapshot, kind != .pack, kind != .list else { return nil }  // nested folders: no one stamp

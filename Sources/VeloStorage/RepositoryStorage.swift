@@ -69,6 +69,9 @@ public protocol RepositoryStorage: AnyObject, Sendable {
     /// returns how many. Never touches what a live writer is writing.
     @discardableResult
     func removeLeftovers(_ kind: StoredKind) throws -> Int
+
+    /// The requests sent so far, by kind, for a storage that is billed by request (nil for a local folder).
+    var requests: StorageRequests? { get }
 }
 
 extension RepositoryStorage {

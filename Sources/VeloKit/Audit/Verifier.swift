@@ -15,6 +15,9 @@ public enum Verifier {
         /// Compressed bytes read and checked: the archive, and an incremental snapshot's pack frames.
         public var bytes: Int64
         public var seconds: Double
+        /// The requests this verification sent to a repository billed by request (object storage); nil for a
+        /// folder or a lone archive.
+        public var requests: StorageRequests? = nil
     }
 
     /// The report for a catalog entry that cannot be read: damage to name, although no archive can be chosen.
@@ -39,6 +42,8 @@ public enum Verifier {
         _ snapshot: SelectedSnapshot, verifiedParts: VerifiedParts? = nil, progress: (any ProgressObserver)? = nil
     ) throws -> Report {
         let started = ContinuousClock.now
+        let storage = snapshot.repository?.storage
+        let requestsBefore = storage?.requests
         let path = snapshot.archiveLocation
         var problems: [ArchiveAudit.Problem] = []
         var audit: ArchiveAudit?
@@ -95,7 +100,7 @@ public enum Verifier {
             }
         }
         let elapsed = ContinuousClock.now - started
-        let report = Report(
+        var report = Report(
             id: snapshot.id ?? audit?.header?.id, archive: path, ok: problems.isEmpty, problems: problems.map(\.description),
             entries: audit?.entries.count ?? 0, rows: audit?.rowsChecked ?? 0, bytes: (audit?.archiveBytes ?? 0) + (audit?.frameBytes ?? 0),
             seconds: elapsed.inSeconds)
@@ -110,6 +115,7 @@ public enum Verifier {
                 Diagnostics.warn("the result of verifying \(entry.id) was not recorded in the catalog: \(error)")
             }
         }
+        if let requestsBefore, let now = storage?.requests { report.requests = now - requestsBefore }
         return report
     }
 }

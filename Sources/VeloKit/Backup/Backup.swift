@@ -73,6 +73,8 @@ public enum Backup {
         public var files: Int? = nil
         public var fileBytes: Int64? = nil
         public var skippedFiles: [String]? = nil
+        /// The requests the backup sent to a repository billed by request (object storage); nil for a folder.
+        public var requests: StorageRequests? = nil
     }
 
     /// The idle read-only connection `checkSource` read the schema with, still open. A caller that reads the source
@@ -108,13 +110,18 @@ public enum Backup {
         databasePath: String, repository: Repository, options: Options, progress: (any ProgressObserver)? = nil
     ) throws -> Result {
         try options.validate()
-        let lock = try repository.writerLock(command: "velo backup")
-        defer { lock.release() }
-        return try withSweep(repository, incremental: options.incremental) {
-            try write(
-                databasePath: databasePath, repository: repository, options: options, progress: progress,
-                sequence: { try repository.catalog.nextSequence() })
-        }
+        let requestsBefore = repository.storage.requests
+        var result = try {
+            let lock = try repository.writerLock(command: "velo backup")
+            defer { lock.release() }
+            return try withSweep(repository, incremental: options.incremental) {
+                try write(
+                    databasePath: databasePath, repository: repository, options: options, progress: progress,
+                    sequence: { try repository.catalog.nextSequence() })
+            }
+        }()
+        if let requestsBefore, let after = repository.storage.requests { result.requests = after - requestsBefore }
+        return result
     }
 
     /// Runs `body`, which stores incremental snapshots, between the sweep marker's writing and its removal

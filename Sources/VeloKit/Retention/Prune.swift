@@ -28,12 +28,15 @@ public enum Prune {
         public var damaged: [String]
         /// Decisions by group, newest first, for the text report.
         public var groups: [String: [String]]
+        /// The requests the prune sent to a repository billed by request (object storage); nil for a folder.
+        public var requests: StorageRequests? = nil
     }
 
     /// Decides and (unless `dryRun`) removes. `now` defaults to the current time. Each removal is crash-safe.
     /// - Throws: `.locked` when another velo holds the repository, `.input` when the policy would remove every
     ///   snapshot, `.io`, `.interrupted` (between removals).
     public static func run(repository: Repository, policy: RetentionPolicy, dryRun: Bool, now: Int64? = nil) throws -> Report {
+        let requestsBefore = repository.storage.requests
         let lock = dryRun ? nil : try repository.writerLock(command: "velo prune")
         defer { lock?.release() }
         let catalog = repository.catalog.scan()
@@ -79,6 +82,7 @@ public enum Prune {
                 Diagnostics.info("\(repository.root): \(swept.files.count) pieces no snapshot uses removed (\(swept.bytes) bytes)")
             }
         }
+        if let requestsBefore, let after = repository.storage.requests { report.requests = after - requestsBefore }
         return report
     }
 }

@@ -103,9 +103,8 @@ package enum PieceSweep {
     /// must not clear it just because its own work succeeded).
     @discardableResult
     package static func markNeeded(_ repository: Repository) throws -> Bool {
-        let existed = (try? repository.storage.stat(.sweepMarker)) != nil
-        if !existed { try repository.storage.save(.sweepMarker, []) }
-        return existed
+        // Created only if absent: one request, and a marker already there is left as it is.
+        !(try repository.storage.saveIfAbsent(.sweepMarker, []))
     }
 
     /// Removes the marker once nothing unreferenced is left.

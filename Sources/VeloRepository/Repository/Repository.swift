@@ -39,7 +39,7 @@ public final class Repository {
         if S3Location.isS3(path) {
             // A bucket (`s3:https://HOST/BUCKET/PREFIX`, `s3://BUCKET/PREFIX`): the same repository, in objects.
             let storage = try S3Storage(path)
-            if create && (try? storage.stat(.config)) == nil { try storage.createBucketIfMissing() }
+            if create && (try? storage.load(.config)) == nil { try storage.createBucketIfMissing() }
             let repository = try open(storage: storage, create: create, named: path)
             if create { _ = try? storage.removeLeftovers(.config) }
             return repository

@@ -33,6 +33,12 @@ public enum SelectedSnapshot {
         }
     }
 
+    /// The repository a catalogued snapshot is in; nil for a lone archive.
+    public var repository: Repository? {
+        if case .catalogued(_, let repository) = self { return repository }
+        return nil
+    }
+
     public var catalogEntry: CatalogEntry? {
         if case .catalogued(let entry, _) = self { return entry }
         return nil

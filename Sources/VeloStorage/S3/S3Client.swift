@@ -19,6 +19,8 @@ final class S3Client: Sendable {
     /// Attempts per request (the first and its retries).
     let attempts: Int
     let timeout: TimeAmount
+    /// Every attempt sent, by kind.
+    let counter = RequestCounter()
 
     init(location: S3Location, credentials: S3RequestSigner.Credentials, attempts: Int = 5, timeout: TimeAmount = .seconds(120)) {
         self.location = location
@@ -26,6 +28,9 @@ final class S3Client: Sendable {
         self.attempts = attempts
         self.timeout = timeout
     }
+
+    /// `VELO_S3_TRACE=1` prints every request and its status on stderr (to see what an operation costs).
+    static let trace = ProcessInfo.processInfo.environment["VELO_S3_TRACE"].map { !$0.isEmpty && $0 != "0" } ?? false
 
     /// One response: status, headers and the whole body (bodies read this way are bounded: small objects,
     /// ranges, listings).
@@ -61,7 +66,20 @@ final class S3Client: Sendable {
         let label =
             "\(method.rawValue) \(location.description)\(key.map { "/" + String($0.dropFirst(location.prefix.isEmpty ? 0 : location.prefix.count + 1)) } ?? "")"
         var delay = 0.2
+        let isList = method == .GET && query.contains { $0.0 == "list-type" || $0.0 == "uploads" }
         for attempt in 1...attempts {
+            counter.record { counts in
+                switch method {
+                case .GET: if isList { counts.list += 1 } else { counts.get += 1 }
+                case .HEAD: counts.head += 1
+                case .PUT: counts.put += 1
+                case .POST: counts.post += 1
+                case .DELETE: counts.delete += 1
+                default: break
+                }
+                if attempt > 1 { counts.retries += 1 }
+                counts.bytesSent += Int64(body.count)
+            }
             let signed = signer.signedHeaders(
                 for: .init(
                     method: method.rawValue, path: path, query: query, headers: headers, host: location.hostHeader,
@@ -73,11 +91,16 @@ final class S3Client: Sendable {
                 let response = try HTTPClient.shared.execute(request: request, deadline: .now() + timeout).wait()
                 var bytes: [UInt8] = []
                 if var buffer = response.body { bytes = buffer.readBytes(length: buffer.readableBytes) ?? [] }
+                counter.record { [count = bytes.count] in $0.bytesReceived += Int64(count) }
                 if method != .HEAD, let length = response.headers.first(name: "Content-Length").flatMap(Int.init), length != bytes.count {
                     throw Failure(
                         status: Int(response.status.code), code: "ShortBody", message: "\(bytes.count) of \(length) bytes", request: label)
                 }
                 let status = Int(response.status.code)
+                if Self.trace {
+                    let q = query.isEmpty ? "" : "?" + query.map { $0.1.isEmpty ? $0.0 : "\($0.0)=\($0.1)" }.joined(separator: "&")
+                    FileHandle.standardError.write(Data("s3: \(method.rawValue) /\(key ?? "")\(q) \(status) \(bytes.count)\n".utf8))
+                }
                 if accept.contains(status) { return Response(status: status, headers: response.headers, body: bytes) }
                 let failure = Self.failure(status: status, body: bytes, request: label)
                 let transient = status >= 500 || status == 429 || failure.code == "SlowDown" || failure.code == "RequestTimeout"

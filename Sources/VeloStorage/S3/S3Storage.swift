@@ -38,6 +38,56 @@ public final class S3Storage: RepositoryStorage, @unchecked Sendable {
 
     var s3: S3Location { client.location }
 
+    /// What this process knows of objects' ETags, to save requests (see `ObjectCache`): the ETag of each object
+    /// it wrote, with the SHA-256 of what it wrote (a lock is released with one conditional DELETE, no read
+    /// first), and the ETags the latest listing gave (a catalog entry whose ETag is unchanged is read from the
+    /// cache).
+    private let known = Known()
+    private final class Known: @unchecked Sendable {
+        let lock = NSLock()
+        var written: [StoredName: (sha256: String, etag: String)] = [:]
+        var listed: [StoredName: String] = [:]
+        /// Multipart uploads in progress, listed once per process (`removeLeftovers`).
+        var uploads: [(key: String, id: String, started: Int64)]?
+        /// Whether this process holds the repository's exclusive lock: then no other writer changes the
+        /// repository, so a listing of a kind stays true once this process's own writes are applied to it.
+        var exclusive = false
+        var listings: [StoredKind: [StoredName: StoredInfo]] = [:]
+        /// The repository's identity, which never changes once written.
+        var config: [UInt8]?
+        /// Objects this process read from the bucket: they exist (a HEAD right after a GET says nothing new).
+        var seen: [StoredName: StoredInfo] = [:]
+    }
+
+    /// Records what this process wrote (the ETag the server gave, the listing kept under the exclusive lock).
+    func remember(_ name: StoredName, wrote bytes: [UInt8], size: Int64? = nil, etag: String?) {
+        known.lock.withLock {
+            known.listed[name] = nil
+            if let etag { known.written[name] = (SHA256Digest.of(bytes), etag) } else { known.written[name] = nil }
+            if name == .exclusiveLock { known.exclusive = true }
+            known.listings[name.kind]?[name] = StoredInfo(size: size ?? Int64(bytes.count), modified: Int64(Date().timeIntervalSince1970))
+        }
+        if ObjectCache.keeps(name.kind), name.kind != .catalog || etag != nil, size == nil {
+            objectCache?.write(name, etag: etag, bytes)
+        }
+    }
+
+    private func forget(_ name: StoredName) {
+        known.lock.withLock {
+            known.listed[name] = nil
+            known.written[name] = nil
+            known.seen[name] = nil
+            known.listings[name.kind]?[name] = nil
+            if name == .exclusiveLock {
+                known.exclusive = false
+                known.listings = [:]
+            }
+        }
+    }
+
+    /// The local cache of small objects that are immutable or named by their ETag.
+    var objectCache: ObjectCache? { cacheDirectory.map(ObjectCache.init) }
+
     func key(_ name: StoredName) throws -> String {
         guard name.isValid else { throw StorageError.invalidName(name) }
         return s3.key(name.relativePath)
@@ -49,11 +99,16 @@ public final class S3Storage: RepositoryStorage, @unchecked Sendable {
     }
 
     public func save(_ name: StoredName, _ bytes: [UInt8]) throws {
-        _ = try client.send(.PUT, key: try key(name), body: bytes)
+        let key = try key(name)
+        forget(name)
+        let response = try client.send(.PUT, key: key, body: bytes)
+        remember(name, wrote: bytes, etag: response.header("ETag"))
     }
 
     public func saveIfAbsent(_ name: StoredName, _ bytes: [UInt8]) throws -> Bool {
-        let response = try client.send(.PUT, key: try key(name), headers: [("If-None-Match", "*")], body: bytes, accept: [200, 412, 409])
+        let key = try key(name)
+        let response = try client.send(.PUT, key: key, headers: [("If-None-Match", "*")], body: bytes, accept: [200, 412, 409])
+        if response.status == 200 { remember(name, wrote: bytes, etag: response.header("ETag")) }
         return response.status == 200
     }
 
@@ -62,17 +117,50 @@ public final class S3Storage: RepositoryStorage, @unchecked Sendable {
     }
 
     public func load(_ name: StoredName) throws -> [UInt8] {
-        let response = try client.send(.GET, key: try key(name), accept: [200, 404])
+        let key = try key(name)
+        if name == .config, let config = known.lock.withLock({ known.config }) { return config }
+        let cache = ObjectCache.keeps(name.kind) ? objectCache : nil
+        let listedETag = known.lock.withLock { known.listed[name] }
+        if let cache, let bytes = cache.read(name, etag: listedETag) { return bytes }
+        let response = try client.send(.GET, key: key, accept: [200, 404])
         guard response.status == 200 else { throw StorageError.missing(name, location: location) }
+        if let cache { cache.write(name, etag: response.header("ETag"), response.body) }
+        known.lock.withLock {
+            if name == .config { known.config = response.body }
+            known.seen[name] = StoredInfo(size: Int64(response.body.count), modified: Self.httpDate(response.header("Last-Modified")))
+        }
         return response.body
     }
 
+    /// One ranged GET of the object's first window, whose `Content-Range` gives the size: no HEAD first.
     public func open(_ name: StoredName) throws -> any StoredObjectReader {
-        guard let info = try stat(name) else { throw StorageError.missing(name, location: location) }
-        return S3ObjectReader(storage: self, name: name, key: try key(name), size: info.size)
+        let key = try key(name)
+        let response = try client.send(
+            .GET, key: key, headers: [("Range", "bytes=0-\(S3ObjectReader.readAhead - 1)")], accept: [200, 206, 404, 416])
+        switch response.status {
+        case 404: throw StorageError.missing(name, location: location)
+        case 416: return S3ObjectReader(storage: self, name: name, key: key, size: 0, window: [])  // an empty object
+        case 206:
+            guard let total = response.header("Content-Range")?.split(separator: "/").last.flatMap({ Int64($0) }),
+                Int64(response.body.count) == min(total, Int64(S3ObjectReader.readAhead))
+            else {
+                throw VeloError("\(describe(name)): the server's answer to a ranged read has no usable Content-Range", kind: .io)
+            }
+            return S3ObjectReader(storage: self, name: name, key: key, size: total, window: response.body)
+        default:
+            // A server that ignored Range: usable only for an object no larger than the window asked for.
+            guard response.body.count <= S3ObjectReader.readAhead else {
+                throw VeloError(
+                    "\(describe(name)): the server answered a ranged read with the whole object (\(response.body.count) bytes); it must honour Range",
+                    kind: .io)
+            }
+            return S3ObjectReader(storage: self, name: name, key: key, size: Int64(response.body.count), window: response.body)
+        }
     }
 
     public func stat(_ name: StoredName) throws -> StoredInfo? {
+        if let kept = known.lock.withLock({ known.exclusive ? known.listings[name.kind] : nil }) { return kept[name] }
+        if let seen = known.lock.withLock({ known.seen[name] }) { return seen }
         let response = try client.send(.HEAD, key: try key(name), accept: [200, 404])
         guard response.status == 200 else { return nil }
         let size = response.header("Content-Length").flatMap(Int64.init) ?? 0
@@ -80,6 +168,11 @@ public final class S3Storage: RepositoryStorage, @unchecked Sendable {
     }
 
     public func list(_ kind: StoredKind, _ body: (StoredName, StoredInfo) throws -> Void) throws {
+        if let kept = known.lock.withLock({ known.exclusive ? known.listings[kind] : nil }) {
+            for (name, info) in kept { try body(name, info) }
+            return
+        }
+        var listing: [StoredName: StoredInfo] = [:]
         let folder = kind.folder.isEmpty ? "" : kind.folder + "/"
         let prefix = s3.key(folder)
         let shallow = kind == .config || kind == .marker
@@ -89,33 +182,56 @@ public final class S3Storage: RepositoryStorage, @unchecked Sendable {
             if shallow { query.append(("delimiter", "/")) }
             if let token { query.append(("continuation-token", token)) }
             let response = try client.send(.GET, key: nil, query: query)
-            let values = XMLValues.read(response.body, elements: ["Key", "Size", "LastModified", "NextContinuationToken", "IsTruncated"])
+            let values = XMLValues.read(
+                response.body, elements: ["Key", "Size", "LastModified", "ETag", "NextContinuationToken", "IsTruncated"])
             let keys = values["Key"] ?? [], sizes = values["Size"] ?? [], times = values["LastModified"] ?? []
+            let etags = values["ETag"] ?? []
             for (i, key) in keys.enumerated() {
                 guard key.hasPrefix(prefix) else { continue }
                 let relative = folder + key.dropFirst(prefix.count)
                 guard let name = StoredName.parse(relative, as: kind) else { continue }
-                try body(
-                    name,
-                    StoredInfo(
-                        size: i < sizes.count ? Int64(sizes[i]) ?? 0 : 0, modified: i < times.count ? Self.isoDate(times[i]) : 0))
+                if etags.count == keys.count { known.lock.withLock { known.listed[name] = etags[i] } }
+                let info = StoredInfo(
+                    size: i < sizes.count ? Int64(sizes[i]) ?? 0 : 0, modified: i < times.count ? Self.isoDate(times[i]) : 0)
+                listing[name] = info
+                try body(name, info)
             }
             token = values["IsTruncated"]?.first == "true" ? values["NextContinuationToken"]?.first : nil
         } while token != nil
+        known.lock.withLock { if known.exclusive { known.listings[kind] = listing } }
     }
 
     public func remove(_ name: StoredName) throws {
-        _ = try client.send(.DELETE, key: try key(name), accept: [200, 204, 404])
+        let key = try key(name)
+        forget(name)
+        _ = try client.send(.DELETE, key: key, accept: [200, 204, 404])
     }
 
     public func removeIfUnchanged(_ name: StoredName, expected: [UInt8]) throws -> Bool {
-        let response = try client.send(.GET, key: try key(name), accept: [200, 404])
-        guard response.status == 200, response.body == expected, let etag = response.header("ETag") else { return false }
-        let deleted = try client.send(.DELETE, key: try key(name), headers: [("If-Match", etag)], accept: [200, 204, 404, 412])
-        return deleted.status == 200 || deleted.status == 204
+        let key = try key(name)
+        // What this process wrote there last, with its ETag: one conditional DELETE (412 when it changed since).
+        var etag = known.lock.withLock { known.written[name] }.flatMap { $0.sha256 == SHA256Digest.of(expected) ? $0.etag : nil }
+        if etag == nil {
+            let response = try client.send(.GET, key: key, accept: [200, 404])
+            guard response.status == 200, response.body == expected, let current = response.header("ETag") else { return false }
+            etag = current
+        }
+        let deleted = try client.send(.DELETE, key: key, headers: [("If-Match", etag!)], accept: [200, 204, 404, 412])
+        if deleted.status == 412 {
+            // Changed meanwhile by another process: what this one kept of it is no longer true.
+            known.lock.withLock {
+                known.written[name] = nil
+                known.listings[name.kind] = nil
+            }
+            return false
+        }
+        forget(name)
+        return deleted.status != 404
     }
 
     public func changeStamp(_ kind: StoredKind) -> String? { nil }
+
+    public var requests: StorageRequests? { client.counter.current }
 
     /// `~/.cache/velo/<bucket>-<hash of the location>`: caches of this repository, deletable at any time.
     public var cacheDirectory: String? {
@@ -137,19 +253,42 @@ public final class S3Storage: RepositoryStorage, @unchecked Sendable {
 
     /// Aborts the multipart uploads of `kind` that a writer started more than `leftoverAge` ago and never
     /// completed (a killed one: a live writer aborts its own on failure).
+    /// The uploads in progress are listed once per process (one request for every kind; a writer's own
+    /// uploads are younger than `leftoverAge` anyway).
     @discardableResult
     public func removeLeftovers(_ kind: StoredKind) throws -> Int {
-        let folder = kind.folder.isEmpty ? "" : kind.folder + "/"
-        let response = try client.send(.GET, key: nil, query: [("uploads", ""), ("prefix", s3.key(folder))])
-        let values = XMLValues.read(response.body, elements: ["Key", "UploadId", "Initiated"])
-        let keys = values["Key"] ?? [], ids = values["UploadId"] ?? [], started = values["Initiated"] ?? []
-        var removed = 0
-        for (i, key) in keys.enumerated() where i < ids.count && i < started.count {
-            guard Double(Self.isoDate(started[i])) < Date().timeIntervalSince1970 - leftoverAge else { continue }
-            _ = try? client.send(.DELETE, key: key, query: [("uploadId", ids[i])], accept: [200, 204, 404])
-            removed += 1
+        let uploads = try known.lock.withLock { () throws -> [(key: String, id: String, started: Int64)] in
+            if let uploads = known.uploads { return uploads }
+            var found: [(key: String, id: String, started: Int64)] = []
+            var markers: [(String, String)] = []
+            repeat {
+                let response = try client.send(.GET, key: nil, query: [("uploads", ""), ("prefix", s3.key(""))] + markers)
+                let values = XMLValues.read(
+                    response.body, elements: ["Key", "UploadId", "Initiated", "IsTruncated", "NextKeyMarker", "NextUploadIdMarker"])
+                let keys = values["Key"] ?? [], ids = values["UploadId"] ?? [], started = values["Initiated"] ?? []
+                for (i, key) in keys.enumerated() where i < ids.count && i < started.count {
+                    found.append((key, ids[i], Self.isoDate(started[i])))
+                }
+                markers = []
+                if values["IsTruncated"]?.first == "true", let key = values["NextKeyMarker"]?.first {
+                    markers = [("key-marker", key), ("upload-id-marker", values["NextUploadIdMarker"]?.first ?? "")]
+                }
+            } while !markers.isEmpty
+            known.uploads = found
+            return found
         }
-        return removed
+        let folder = s3.key(kind.folder.isEmpty ? "" : kind.folder + "/")
+        var removed: Set<String> = []
+        for upload in uploads where upload.key.hasPrefix(folder) {
+            // Kinds at the top (the config) own only what is not in another kind's folder.
+            if kind.folder.isEmpty && upload.key.dropFirst(folder.count).contains("/") { continue }
+            guard Double(upload.started) < Date().timeIntervalSince1970 - leftoverAge else { continue }
+            if (try? client.send(.DELETE, key: upload.key, query: [("uploadId", upload.id)], accept: [200, 204, 404])) != nil {
+                removed.insert(upload.id)
+            }
+        }
+        if !removed.isEmpty { known.lock.withLock { known.uploads?.removeAll { removed.contains($0.id) } } }
+        return removed.count
     }
 
     /// `2026-12-06T10:00:00.000Z` as Unix seconds.
@@ -243,6 +382,7 @@ final class S3ObjectWriter: StoredObjectWriter {
         }
         finished = true
         buffer = []
+        storage.remember(name, wrote: [], size: bytesWritten, etag: nil)
     }
 
     func abort() {
@@ -265,11 +405,12 @@ final class S3ObjectReader: StoredObjectReader {
     private var window: [UInt8] = []
     private var windowStart: Int64 = 0
 
-    init(storage: S3Storage, name: StoredName, key: String, size: Int64) {
+    init(storage: S3Storage, name: StoredName, key: String, size: Int64, window: [UInt8] = []) {
         self.storage = storage
         self.name = name
         self.key = key
         self.size = size
+        self.window = window
     }
 
     func read(at offset: Int64, count: Int, into destination: UnsafeMutableRawPointer) throws {

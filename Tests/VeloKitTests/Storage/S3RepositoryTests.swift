@@ -48,4 +48,44 @@ import Testing
         #expect(kept.count == 1 && (try Verifier.verify(.catalogued(kept[0], repository: repository))).ok)
         #expect(try Repository.open(location, create: true).catalog.entries().count == 1, "init again finds the repository")
     }
+
+    /// Request economy: what each step costs on a bucket, counted by the storage (every attempt). The bounds are
+    /// today's measured figures; a change that makes an operation chattier fails here.
+    @Test func requestsPerOperationStayBounded() throws {
+        guard let server = try S3StorageTests.server() else { return }
+        for (key, value) in SeaweedFS.environment where key != "HOME" { setenv(key, value, 1) }
+        let cacheHome = Fixtures.temporaryDirectory().path
+        setenv("XDG_CACHE_HOME", cacheHome, 1)
+        defer { unsetenv("XDG_CACHE_HOME") }
+        let location = server.location("economy")
+        let source = try Fixtures.demo(posts: 300)
+        // Written long enough ago that its state is recorded (a file changed in the last 2 s is always scanned).
+        var times = [timeval(tv_sec: time(nil) - 3600, tv_usec: 0), timeval(tv_sec: time(nil) - 3600, tv_usec: 0)]
+        #expect(utimes(source, &times) == 0)
+        // Each step opens the repository afresh, as a new velo process would.
+        for _ in 0..<3 {
+            _ = try Backup.run(databasePath: source, repository: try Repository.open(location, create: true), options: .init())
+        }
+        let unchanged = try Backup.run(databasePath: source, repository: try Repository.open(location, create: true), options: .init())
+        let requests = try #require(unchanged.requests)
+        #expect(requests.total <= 14, "an unchanged backup made \(requests)")
+        #expect(requests.get <= 2 && requests.list <= 3, "\(requests)")
+
+        // Listing the snapshots: the identity, the trash and one page of the catalog; every entry from the cache.
+        let reader = try Repository.open(location)
+        let before = try #require(reader.storage.requests)
+        #expect(reader.catalog.scan().entries.count == 4)
+        let listing = try #require(reader.storage.requests) - before
+        #expect(listing.total <= 3 && listing.get <= 1, "listing the snapshots made \(listing)")
+
+        // The cache is only a saving: deleted, the same listing reads every entry again and agrees.
+        try FileManager.default.removeItem(atPath: try #require(reader.storage.cacheDirectory))
+        let cold = try Repository.open(location)
+        #expect(cold.catalog.scan().entries.map(\.id).sorted() == reader.catalog.scan().entries.map(\.id).sorted())
+        #expect(try #require(cold.storage.requests).get >= 4, "a cold cache reads every entry")
+
+        // A verification reports its requests too.
+        let report = try Verifier.verify(.catalogued(try #require(cold.catalog.entry(unchanged.id)), repository: cold))
+        #expect(report.ok && (report.requests?.total ?? 0) > 0)
+    }
 }
