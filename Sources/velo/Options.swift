@@ -41,7 +41,8 @@ struct OutputOptions: ParsableArguments {
 /// `--repo DIR`, defaulting to `$VELO_REPO`.
 struct RepositoryOption: ParsableArguments {
     @Option(
-        name: .long, help: ArgumentHelp("The snapshot repository folder (default: $VELO_REPO).", valueName: "dir"), completion: .directory)
+        name: .long, help: ArgumentHelp("The snapshot repository: a folder, or an s3: location (default: $VELO_REPO).", valueName: "dir"),
+        completion: .directory)
     var repo: String?
 
     @Option(

@@ -80,7 +80,7 @@ import VeloKit
     @Test(arguments: [
         "", "init", "backup", "snapshots", "inspect", "verify", "cat", "diff", "plan", "restore", "prune",
         "schema", "schema corrupt", "schema recover", "schema orphans", "unlock", "info", "demo",
-        "transfer", "transfer options", "transfer export", "transfer import", "export", "status", "run", "serve",
+        "transfer", "transfer options", "transfer export", "transfer import", "export", "status", "run", "serve", "copy",
     ])
     func helpTextsAreAsCommitted(command: String) throws {
         let words = command.split(separator: " ").map(String.init)
