@@ -23,6 +23,8 @@ let package = Package(
         .package(url: "https://github.com/apple/swift-nio", from: "2.101.2"),
         // The HTTP client of S3 repositories (VeloStorage's S3Storage); SigV4 is velo's own (S3RequestSigner).
         .package(url: "https://github.com/swift-server/async-http-client", from: "1.37.0"),
+        // async-http-client's TLS, named so that an S3 server with a private CA can be trusted (AWS_CA_BUNDLE).
+        .package(url: "https://github.com/apple/swift-nio-ssl", from: "2.37.6"),
         // Hummingbird's own dependency, named so the server can trigger its graceful shutdown itself.
         .package(url: "https://github.com/swift-server/swift-service-lifecycle", from: "2.13.0"),
     ],
@@ -58,6 +60,7 @@ let package = Package(
             dependencies: [
                 "VeloFormat", .product(name: "Crypto", package: "swift-crypto"),
                 .product(name: "AsyncHTTPClient", package: "async-http-client"),
+                .product(name: "NIOSSL", package: "swift-nio-ssl"),
             ]
         ),
         .target(

@@ -3,6 +3,7 @@ import Crypto
 import Foundation
 import NIOCore
 import NIOHTTP1
+import NIOSSL
 import VeloFormat
 
 #if canImport(FoundationXML)
@@ -28,6 +29,24 @@ final class S3Client: Sendable {
         self.attempts = attempts
         self.timeout = timeout
     }
+
+    /// The process's HTTP client for S3 (never shut down: it lives as long as the process). A connection that
+    /// cannot be made fails the attempt at once (async-http-client's default retries it until the request's
+    /// deadline, which turned an unreachable server into minutes of silence); velo's own retries, with backoff,
+    /// decide what happens next. TLS trusts the system's CA store plus, for a server with a private CA, the PEM
+    /// file named by `AWS_CA_BUNDLE` (as the AWS CLI reads it) or `VELO_S3_CA_FILE`.
+    static let http: HTTPClient = {
+        var configuration = HTTPClient.Configuration()
+        configuration.connectionPool.retryConnectionEstablishment = false
+        configuration.timeout.connect = .seconds(10)
+        let environment = ProcessInfo.processInfo.environment
+        if let file = environment["VELO_S3_CA_FILE"] ?? environment["AWS_CA_BUNDLE"], !file.isEmpty {
+            var tls = TLSConfiguration.makeClientConfiguration()
+            tls.additionalTrustRoots = [.file(file)]
+            configuration.tlsConfiguration = tls
+        }
+        return HTTPClient(eventLoopGroupProvider: .singleton, configuration: configuration)
+    }()
 
     /// `VELO_S3_TRACE=1` prints every request and its status on stderr (to see what an operation costs).
     static let trace = ProcessInfo.processInfo.environment["VELO_S3_TRACE"].map { !$0.isEmpty && $0 != "0" } ?? false
@@ -88,7 +107,7 @@ final class S3Client: Sendable {
             do {
                 var request = try HTTPClient.Request(url: url, method: method, headers: HTTPHeaders(signed.filter { $0.0 != "host" }))
                 request.body = .bytes(body)
-                let response = try HTTPClient.shared.execute(request: request, deadline: .now() + timeout).wait()
+                let response = try Self.http.execute(request: request, deadline: .now() + timeout).wait()
                 var bytes: [UInt8] = []
                 if var buffer = response.body { bytes = buffer.readBytes(length: buffer.readableBytes) ?? [] }
                 counter.record { [count = bytes.count] in $0.bytesReceived += Int64(count) }
@@ -109,7 +128,7 @@ final class S3Client: Sendable {
                 throw failure
             } catch {
                 if attempt == attempts {
-                    throw VeloError("\(label): \(error)", kind: .io)
+                    throw VeloError("\(label): \(describe(error)) (after \(attempts) attempts)", kind: .io)
                 }
             }
             // Exponential backoff with full jitter.
@@ -117,6 +136,20 @@ final class S3Client: Sendable {
             delay = min(delay * 2, 5)
         }
         throw VeloError("\(label): no answer", kind: .io)
+    }
+
+    /// A network failure in a few words (`connection refused`, `no answer within 120 s`).
+    func describe(_ error: any Error) -> String {
+        if let io = error as? IOError { return String(cString: strerror(io.errnoCode)).lowercased() }
+        if let client = error as? HTTPClientError {
+            switch client {
+            case .connectTimeout: return "the connection timed out"
+            case .deadlineExceeded, .readTimeout: return "no answer within \(timeout.nanoseconds / 1_000_000_000) s"
+            case .remoteConnectionClosed: return "the server closed the connection"
+            default: break
+            }
+        }
+        return "\(error)"
     }
 
     /// S3's XML error body (`<Error><Code>…</Code><Message>…</Message></Error>`).
