@@ -37,6 +37,21 @@ public struct StorageRequests: Sendable, Equatable, Encodable {
         return d
     }
 
+    /// The requests of two operations together.
+    public static func + (a: StorageRequests, b: StorageRequests) -> StorageRequests {
+        var sum = a
+        sum.get += b.get
+        sum.head += b.head
+        sum.list += b.list
+        sum.put += b.put
+        sum.post += b.post
+        sum.delete += b.delete
+        sum.retries += b.retries
+        sum.bytesSent += b.bytesSent
+        sum.bytesReceived += b.bytesReceived
+        return sum
+    }
+
     enum CodingKeys: String, CodingKey { case total, get, head, list, put, post, delete, retries, bytesSent, bytesReceived }
 
     public func encode(to encoder: any Encoder) throws {

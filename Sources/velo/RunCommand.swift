@@ -7,7 +7,7 @@ struct RunCommand: ParsableCommand {
         commandName: "run",
         abstract: "Do one round of whatever a config file says is due: backups, prune, verification, metrics.",
         discussion: """
-            What cron or a systemd timer calls (see velo.example.json and docs/COMMANDS.md, "Scheduled rounds"). A source is backed up when its newest snapshot is at least backup_every old; then the retention policy prunes; then the snapshots not verified for verify_every are verified, newest first; then the Prometheus textfile is written. One source failing does not stop the others. Two rounds on one repository never run at once: the second exits 11. Exit status: 0 when everything succeeded, 1 when a backup, the prune or the metrics failed (naming them), 3 when verification found damage.
+            What cron or a systemd timer calls (see velo.example.json and docs/COMMANDS.md, "Scheduled rounds"). A source is backed up when its newest snapshot is at least backup_every old; then the retention policy prunes; then the snapshots not verified for verify_every are verified, newest first; then the snapshots are copied to the other repositories the config lists (each pruned by the same policy); then the Prometheus textfile is written. One source failing, or one repository unreachable, does not stop the others. Two rounds on one repository never run at once: the second exits 11. Exit status: 0 when everything succeeded, 1 when a backup, the prune, a copy or the metrics failed (naming them), 3 when verification found damage.
             """)
 
     @Option(name: .long, help: ArgumentHelp("The config file (JSON; see velo.example.json).", valueName: "file"), completion: .file())
@@ -54,6 +54,15 @@ struct RunCommand: ParsableCommand {
         for v in report.verified {
             lines.append(
                 "verify  \(v.id.map(SnapshotID.short) ?? v.archive): \(v.ok ? "ok" : "DAMAGED: " + v.problems.joined(separator: "; "))")
+        }
+        for c in report.copies {
+            if let error = c.error {
+                lines.append("copy    \(c.repository): FAILED: \(error)")
+            } else {
+                lines.append(
+                    "copy    \(c.repository): \(c.copied) copied (\(Output.bytes(c.bytes))), \(c.skipped) there already\(c.pruned.map { ", \($0) pruned" } ?? "")"
+                )
+            }
         }
         lines.append("status  \(report.status.rawValue.uppercased())\(report.prometheus.map { " (metrics written to \($0))" } ?? "")")
         if !report.failed.isEmpty { lines.append("failed: \(report.failed.joined(separator: ", "))") }

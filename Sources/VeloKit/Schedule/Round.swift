@@ -24,6 +24,20 @@ package enum Round {
         package var error: String?
     }
 
+    /// What happened to one of the other repositories the config lists.
+    package struct CopyOutcome: Encodable, Sendable {
+        package var repository: String
+        /// Snapshots copied this round, and those it held already.
+        package var copied = 0
+        package var skipped = 0
+        package var bytes: Int64 = 0
+        /// Snapshots the retention policy removed there.
+        package var pruned: Int?
+        package var requests: StorageRequests?
+        /// Why the copy or its prune failed (an unreachable bucket, a refused credential).
+        package var error: String?
+    }
+
     package struct Report: Encodable, Sendable {
         package var time: String
         package var config: String
@@ -32,6 +46,8 @@ package enum Round {
         package var prune: Prune.Report?
         package var pruneError: String?
         package var verified: [Verifier.Report]
+        /// The other repositories of the config, each brought up to date with the primary.
+        package var copies: [CopyOutcome] = []
         package var prometheus: String?
         package var status: BackupStatus.State
         /// Sources that failed, by name.
@@ -127,11 +143,22 @@ package enum Round {
                 try Verifier.verify(.catalogued(entry, repository: repository), progress: progress("verify \(SnapshotID.short(entry.id))")))
         }
 
+        var copies: [CopyOutcome] = []
+        for location in config.copies {
+            try Interruption.check()
+            copies.append(try copy(from: repository, to: location, config: config, now: now, progress: progress))
+        }
+
         var statusOptions = BackupStatus.Options()
         statusOptions.expectedSources = (try? config.expectedSources()) ?? config.databases
         statusOptions.maxAge = config.maxAge
         statusOptions.now = now
-        let status = BackupStatus.evaluate(repository, options: statusOptions)
+        var status = BackupStatus.evaluate(repository, options: statusOptions)
+        // A repository that could not be brought up to date is off-site protection lost: critical.
+        if copies.contains(where: { $0.error != nil }) {
+            status.state = .critical
+            status.failedCopies = copies.compactMap { c in c.error.map { "\(c.repository): \($0)" } }
+        }
         var prometheusError: String?
         if let path = config.prometheus {
             do { try PrometheusTextfile.write(status, to: path) } catch { prometheusError = "\(error)" }
@@ -139,10 +166,41 @@ package enum Round {
         var failed = backups.filter { $0.action == "failed" }.map(\.source)
         if pruneError != nil { failed.append("prune") }
         if let prometheusError { failed.append("prometheus: \(prometheusError)") }
+        failed += copies.filter { $0.error != nil }.map { "copy to \($0.repository)" }
         return Report(
             time: Timestamp.iso8601(now), config: config.file, repository: repository.root, backups: backups,
-            prune: pruneReport, pruneError: pruneError, verified: verified, prometheus: config.prometheus,
+            prune: pruneReport, pruneError: pruneError, verified: verified, copies: copies, prometheus: config.prometheus,
             status: status.state, failed: failed, damaged: verified.filter { !$0.ok }.compactMap(\.id))
+    }
+
+    /// Brings one of the other repositories up to date with the primary (every snapshot it lacks), then applies
+    /// the retention policy there. A failure is reported, not thrown: one unreachable repository does not stop
+    /// the round or the other copies.
+    static func copy(
+        from primary: Repository, to location: String, config: RunConfig, now: Int64, progress: (String) -> (any ProgressObserver)?
+    ) throws -> CopyOutcome {
+        var outcome = CopyOutcome(repository: location)
+        do {
+            let destination = try Repository.open(location, create: true)
+            destination.lockWait = .seconds(300)
+            outcome.repository = destination.root
+            let report = try SnapshotCopy.run(
+                from: primary, to: destination, entries: primary.catalog.scan().entries, progress: progress("copy to \(location)"))
+            outcome.copied = report.copied.count
+            outcome.skipped = report.skipped.count
+            outcome.bytes = report.bytes
+            outcome.requests = report.requestsTo
+            if let policy = config.retention {
+                let pruned = try Prune.run(repository: destination, policy: policy, dryRun: false, now: now)
+                outcome.pruned = pruned.remove.count
+                if let requests = pruned.requests { outcome.requests = (outcome.requests ?? StorageRequests()) + requests }
+            }
+        } catch let error as VeloFailure where error.kind == .interrupted {
+            throw error
+        } catch {
+            outcome.error = "\(error)"
+        }
+        return outcome
     }
 }
 

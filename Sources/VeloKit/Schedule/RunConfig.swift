@@ -9,7 +9,11 @@ import VeloStorage
 package struct RunConfig: Sendable {
     /// The file it was read from (relative paths inside are relative to its folder).
     package var file: String
+    /// Where snapshots go: the first repository listed (`"repository"`: one location, or several).
     package var repository: String
+    /// The other repositories listed: each round copies the primary's snapshots to each (`velo copy`) and
+    /// applies the retention policy there too.
+    package var copies: [String] = []
     /// Databases backed up one by one, each its own source.
     package var databases: [String] = []
     /// A Veloquent app folder: its landlord and every tenant, with their uploaded files.
@@ -97,9 +101,14 @@ package struct RunConfig: Sendable {
             if key.hasPrefix("_") { continue }
             switch key {
             case "repository":
-                // A bucket (`s3:…`) as written; a folder relative to the config file.
-                let text = try string(key, value)
-                repository = S3Location.isS3(text) ? text : resolve(text)
+                // A bucket (`s3:…`) as written; a folder relative to the config file. Several: the first gets the
+                // backups, the others copies.
+                let texts = value.arrayValue != nil ? try strings(key, value) : [try string(key, value)]
+                guard !texts.isEmpty else { throw VeloError("repository lists no repository") }
+                let locations = texts.map { S3Location.isS3($0) ? $0 : resolve($0) }
+                guard Set(locations).count == locations.count else { throw VeloError("repository lists a repository twice") }
+                repository = locations[0]
+                copies = Array(locations.dropFirst())
             case "databases": databases = try strings(key, value).map(resolve)
             case "app": app = resolve(try string(key, value))
             case "tenants": tenants = try strings(key, value)

@@ -70,6 +70,8 @@ package enum BackupStatus {
         package var damagedCatalogEntries: [String]
         /// Whether the answer came from the catalog cache (false: the catalog was read in full).
         package var cached: Bool
+        /// The config's other repositories that a round could not bring up to date, each with why (critical).
+        package var failedCopies: [String] = []
     }
 
     /// The status of every source in `repository`.

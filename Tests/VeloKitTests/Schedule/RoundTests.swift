@@ -47,6 +47,42 @@ import Testing
         _ = b
     }
 
+    /// Several repositories: backups go to the first, each other one gets copies and the same retention; one that
+    /// cannot be reached is reported (status critical, the round fails naming it) and does not stop the others.
+    @Test func aRoundCopiesToEveryOtherRepositoryAndReportsAnUnreachableOne() throws {
+        for (key, value) in SeaweedFS.environment where key != "HOME" { setenv(key, value, 1) }
+        let unreachable = "s3:http://127.0.0.1:1/velo-nowhere/tenants"
+        let (config, _, _) = try setup(#", "retention": {"keep_last": 1}"#)
+        var several = config
+        several.copies = [(config.file as NSString).deletingLastPathComponent + "/offsite", unreachable]
+        let t0 = Timestamp.now
+        _ = try Round.run(config: several, now: t0)
+        let report = try Round.run(config: several, now: t0 + 3600)
+        #expect(report.backups.map(\.action) == ["backed-up", "backed-up"])
+        #expect(report.copies.count == 2)
+        let offsite = report.copies[0]
+        #expect(offsite.error == nil && offsite.copied == 2 && offsite.pruned == 2, "\(offsite)")
+        #expect(report.copies[1].error != nil && report.copies[1].repository == unreachable)
+        #expect(report.failed == ["copy to \(unreachable)"])
+        #expect(report.status == .critical)
+        let primary = try Repository.open(config.repository)
+        let copy = try Repository.open(several.copies[0])
+        #expect(try copy.catalog.entries().map(\.id).sorted() == primary.catalog.entries().map(\.id).sorted())
+        #expect(try copy.catalog.entries().count == 2, "keep_last 1 per source, there too")
+    }
+
+    @Test func aConfigMayListSeveralRepositories() throws {
+        let folder = Fixtures.temporaryDirectory()
+        let file = folder.appendingPathComponent("velo.json").path
+        try #"{"repository": ["local", "s3:https://s3.example.net/b/p"], "databases": ["a.sqlite"]}"#
+            .write(toFile: file, atomically: true, encoding: .utf8)
+        let config = try RunConfig.load(path: file)
+        #expect(config.repository == folder.appendingPathComponent("local").path)
+        #expect(config.copies == ["s3:https://s3.example.net/b/p"])
+        try #"{"repository": ["a", "a"], "databases": ["a.sqlite"]}"#.write(toFile: file, atomically: true, encoding: .utf8)
+        #expect(throws: VeloError.self) { try RunConfig.load(path: file) }
+    }
+
     @Test func oneSourceFailingDoesNotStopTheOthers() throws {
         let (config, a, b) = try setup()
         try Data("not a database".utf8).write(to: URL(fileURLWithPath: a))
