@@ -95,11 +95,19 @@ public final class RepositoryLock {
     package static func acquire(storage: any RepositoryStorage, name: StoredName = .exclusiveLock, command: String) throws -> RepositoryLock
     {
         let owner = Owner(pid: getpid(), host: FileSystem.hostName, time: Timestamp.now, command: command)
-        let bytes = Array(JSONWriter.string(owner.json).utf8)
+        // A nonce makes each taking's bytes unique, so that a lock is known as this taking's by its bytes alone.
+        var json = owner.json
+        if case .object(var pairs) = json {
+            var random = SystemRandomNumberGenerator()
+            pairs.append(("nonce", .string(SnapshotID.random(using: &random))))
+            json = .object(pairs)
+        }
+        let bytes = Array(JSONWriter.string(json).utf8)
         var replaced: Owner?
         // Each turn either takes the lock, fails, or removes a stale lock that was still there: a few turns at most.
         for _ in 0..<16 {
             if try storage.saveIfAbsent(name, bytes) {
+                Held.insert(bytes)
                 let lock = RepositoryLock(storage: storage, name: name, owner: owner, bytes: bytes)
                 lock.replacedStaleOwner = replaced
                 return lock
@@ -109,7 +117,10 @@ public final class RepositoryLock {
             guard let existing = (try? JSONParser.parse(existingBytes)).flatMap(Owner.init(json:)) else {
                 throw Failure.unreadable(repository: storage.location, path: name.relativePath)
             }
-            guard existing.isGone else { throw Failure.held(repository: storage.location, owner: existing) }
+            // A lock of this very process that no live lock object holds was lost track of (its release failed on
+            // the network): as stale as a dead process's, or this process (`velo serve`) would stay locked out.
+            let lostByThisProcess = existing.pid == getpid() && existing.host == FileSystem.hostName && !Held.contains(existingBytes)
+            guard existing.isGone || lostByThisProcess else { throw Failure.held(repository: storage.location, owner: existing) }
             if try storage.removeIfUnchanged(name, expected: existingBytes) { replaced = existing }
         }
         throw VeloError("\(storage.location): \(name.relativePath) keeps changing; another velo is taking the lock", kind: .locked)
@@ -125,6 +136,16 @@ public final class RepositoryLock {
     public func release() {
         guard !released else { return }
         released = true
+        Held.remove(bytes)
         _ = try? storage.removeIfUnchanged(name, expected: bytes)
+    }
+
+    /// The bytes of the locks this process holds (live `RepositoryLock`s), to tell them from ones it lost.
+    private enum Held {
+        nonisolated(unsafe) static var bytes: Set<[UInt8]> = []
+        static let lock = NSLock()
+        static func insert(_ b: [UInt8]) { lock.withLock { _ = bytes.insert(b) } }
+        static func remove(_ b: [UInt8]) { lock.withLock { _ = bytes.remove(b) } }
+        static func contains(_ b: [UInt8]) -> Bool { lock.withLock { bytes.contains(b) } }
     }
 }

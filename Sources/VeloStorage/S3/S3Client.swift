@@ -57,6 +57,9 @@ final class S3Client: Sendable {
         var status: Int
         var headers: HTTPHeaders
         var body: [UInt8]
+        /// Whether an earlier attempt of this request failed after it may have reached the server (a lost
+        /// answer): a conditional write's 412 may then be this request's own earlier success.
+        var afterUncertainAttempt = false
 
         func header(_ name: String) -> String? { headers.first(name: name) }
     }
@@ -85,6 +88,7 @@ final class S3Client: Sendable {
         let label =
             "\(method.rawValue) \(location.description)\(key.map { "/" + String($0.dropFirst(location.prefix.isEmpty ? 0 : location.prefix.count + 1)) } ?? "")"
         var delay = 0.2
+        var uncertain = false
         let isList = method == .GET && query.contains { $0.0 == "list-type" || $0.0 == "uploads" }
         for attempt in 1...attempts {
             counter.record { counts in
@@ -120,13 +124,17 @@ final class S3Client: Sendable {
                     let q = query.isEmpty ? "" : "?" + query.map { $0.1.isEmpty ? $0.0 : "\($0.0)=\($0.1)" }.joined(separator: "&")
                     FileHandle.standardError.write(Data("s3: \(method.rawValue) /\(key ?? "")\(q) \(status) \(bytes.count)\n".utf8))
                 }
-                if accept.contains(status) { return Response(status: status, headers: response.headers, body: bytes) }
+                if accept.contains(status) {
+                    return Response(status: status, headers: response.headers, body: bytes, afterUncertainAttempt: uncertain)
+                }
                 let failure = Self.failure(status: status, body: bytes, request: label)
                 let transient = status >= 500 || status == 429 || failure.code == "SlowDown" || failure.code == "RequestTimeout"
                 if !transient || attempt == attempts { throw failure }
+                uncertain = true
             } catch let failure as Failure where failure.code != "ShortBody" {
                 throw failure
             } catch {
+                uncertain = true
                 if attempt == attempts {
                     throw VeloError("\(label): \(describe(error)) (after \(attempts) attempts)", kind: .io)
                 }

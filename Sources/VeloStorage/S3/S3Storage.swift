@@ -108,8 +108,20 @@ public final class S3Storage: RepositoryStorage, @unchecked Sendable {
     public func saveIfAbsent(_ name: StoredName, _ bytes: [UInt8]) throws -> Bool {
         let key = try key(name)
         let response = try client.send(.PUT, key: key, headers: [("If-None-Match", "*")], body: bytes, accept: [200, 412, 409])
-        if response.status == 200 { remember(name, wrote: bytes, etag: response.header("ETag")) }
-        return response.status == 200
+        if response.status == 200 {
+            remember(name, wrote: bytes, etag: response.header("ETag"))
+            return true
+        }
+        // The answer to an earlier attempt was lost: the object refusing this one may be that attempt's. It is
+        // this call's creation when it holds exactly these bytes (a lock's carry a nonce, a piece's are its name).
+        if response.afterUncertainAttempt {
+            let existing = try client.send(.GET, key: key, accept: [200, 404])
+            if existing.status == 200, existing.body == bytes {
+                remember(name, wrote: bytes, etag: existing.header("ETag"))
+                return true
+            }
+        }
+        return false
     }
 
     public func create(_ name: StoredName) throws -> any StoredObjectWriter {
