@@ -29,7 +29,7 @@ struct BackupRoutes {
         let repository = try await state.repository(for: "listing snapshots")
         let state = self.state
         let rows: [SnapshotListing] = try await BlockingWork.run {
-            repository.catalog.scan().entries
+            try repository.catalog.scan().entries
                 .filter { state.owns($0, tenant: tenant) && tags.allSatisfy($0.tags.contains) }
                 .map { SnapshotListing($0, in: repository) }
         }
@@ -87,7 +87,7 @@ struct BackupRoutes {
         if name != nil {
             selected = [try await select(context).0]
         } else {
-            let scan = try await BlockingWork.run { repository.catalog.scan() }  // a bucket's is requests
+            let scan = try await BlockingWork.run { try repository.catalog.scan() }  // a bucket's is requests
             selected = scan.entries.filter { state.owns($0, tenant: tenant) }.map { .catalogued($0, repository: repository) }
             if case .single = state.configuration.databases { damaged = scan.damaged.map(Verifier.report(for:)) }
         }
@@ -227,7 +227,7 @@ struct BackupRoutes {
         let repository = try await state.repository(for: "reading snapshots")
         let state = self.state
         let entry: CatalogEntry = try await BlockingWork.run {
-            let entries = repository.catalog.scan().entries.filter { state.owns($0, tenant: tenant) }
+            let entries = try repository.catalog.scan().entries.filter { state.owns($0, tenant: tenant) }
             if name == "latest" {
                 guard let newest = entries.last else { throw APIError(.notFound, "Snapshot not found.") }
                 return newest

@@ -39,7 +39,7 @@ struct CopyCommand: ParsableCommand {
         let destination = try repository.open(create: true)
         var entries: [CatalogEntry]
         if snapshots.isEmpty {
-            let scan = source.catalog.scan()
+            let scan = try source.catalog.scan()
             for damaged in scan.damaged { log.warning("\(damaged): not copied; run 'velo verify --all' on \(source.root)") }
             entries = scan.entries.filter(filter.filter().matches)
         } else {

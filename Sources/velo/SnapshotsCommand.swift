@@ -28,7 +28,7 @@ struct SnapshotsCommand: ParsableCommand {
     func run() throws {
         let time = try at.map { try Timestamp.parse($0, option: "--at") }  // arguments first, then files
         let repo = try repository.open()
-        let catalog = repo.catalog.scan()
+        let catalog = try repo.catalog.scan()
         for damaged in catalog.damaged { log.warning("\(damaged); run 'velo verify --all'") }
         var entries = catalog.entries.filter { entry in tag.allSatisfy { entry.tags.contains($0) } }
         if let time {

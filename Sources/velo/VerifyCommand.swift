@@ -27,12 +27,12 @@ struct VerifyCommand: ParsableCommand {
         if all {
             guard let repo else { throw VeloError("--all needs a repository: pass --repo DIR or set VELO_REPO") }
             // Unreadable entries are damage found, reported even when the recovery below rebuilds them.
-            reports = repo.catalog.scan().damaged.map(Verifier.report(for:))
+            reports = try repo.catalog.scan().damaged.map(Verifier.report(for:))
             // The repository's recovery runs first (under its lock, released at once): a sound archive whose
             // catalog entry is missing or unreadable is catalogued again from the archive, so that --all checks
             // every snapshot the repository holds. A repository that cannot be locked (read-only) is read as is.
             if let lock = try? repo.lock(command: "velo verify", wait: max(.seconds(60), repo.lockWait)) { lock.release() }
-            let catalog = repo.catalog.scan()
+            let catalog = try repo.catalog.scan()
             selected = catalog.entries.filter(filter.filter().matches).map { .catalogued($0, repository: repo) }
             if !output.json {
                 for report in reports { print("\(report.id.map(SnapshotID.short) ?? report.archive): DAMAGED\n  \(report.problems[0])") }

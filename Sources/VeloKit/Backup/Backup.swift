@@ -197,6 +197,6 @@ public enum Backup {
 
     /// The app and tenant the newest snapshot of `sourcePath` recorded, if it recorded one.
     static func knownOrigin(of sourcePath: String, in repository: Repository) -> AppOrigin? {
-        repository.catalog.newestFirst(of: sourcePath).first { _ in true }?.app
+        (try? repository.catalog.newestFirst(of: sourcePath))?.first { _ in true }?.app
     }
 }

@@ -21,7 +21,7 @@ extension Backup {
         let source = try BackupSource(databasePath: databasePath, repository: repository, options: options, version: SegmentFormat.version)
         defer { source.close() }
         let state = source.read.sourceState
-        let previous = SegmentedSnapshot.previous(in: repository, sourcePath: sourcePath)
+        let previous = try SegmentedSnapshot.previous(in: repository, sourcePath: sourcePath)
         let unchanged = state != nil && previous?.segments.sourceState == state
         if unchanged {
             Diagnostics.info("\(databasePath): unchanged since snapshot \(previous!.header.id) (same file state); no row is read")
@@ -52,7 +52,7 @@ extension Backup {
                 if let previous, let files = previous.segments.files {
                     snapshot.previousFiles = (files, previous.header.time)
                 } else {
-                    snapshot.previousFiles = SegmentedSnapshot.previousFiles(in: repository, sourcePath: sourcePath)
+                    snapshot.previousFiles = try SegmentedSnapshot.previousFiles(in: repository, sourcePath: sourcePath)
                 }
             }
             snapshot.afterRows = source.releaseAfterRows

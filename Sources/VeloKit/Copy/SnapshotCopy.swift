@@ -72,7 +72,7 @@ public enum SnapshotCopy {
         _ entries: [CatalogEntry], from source: Repository, to destination: Repository, report: inout Report,
         progress: (any ProgressObserver)?
     ) throws {
-        let held = Set(destination.catalog.scan().entries.map(\.id))
+        let held = Set(try destination.catalog.scan().entries.map(\.id))
         let wanted = entries.sorted { ($0.time, $0.sequence, $0.id) < ($1.time, $1.sequence, $1.id) }
         report.skipped = wanted.filter { held.contains($0.id) }.map(\.id)
         let toCopy = wanted.filter { !held.contains($0.id) }

@@ -39,7 +39,7 @@ public enum Prune {
         let requestsBefore = repository.storage.requests
         let lock = dryRun ? nil : try repository.writerLock(command: "velo prune")
         defer { lock?.release() }
-        let catalog = repository.catalog.scan()
+        let catalog = try repository.catalog.scan()
         for damaged in catalog.damaged {
             Diagnostics.warn("\(damaged): left alone by the policy; verify every snapshot to see what else is damaged")
         }

@@ -73,7 +73,7 @@ package enum Round {
         let roundLock = try RoundLock(repository: repository)
         defer { roundLock.release() }
 
-        let summaries = repository.catalog.index.summaries().sources
+        let summaries = try repository.catalog.index.summaries().sources
         let latest = Dictionary(summaries.compactMap { s in s.latest.map { (s.source, $0.time) } }, uniquingKeysWith: max)
         func due(_ source: String) -> Bool {
             guard let last = latest[source] else { return true }
@@ -134,7 +134,7 @@ package enum Round {
         }
 
         var verified: [Verifier.Report] = []
-        let candidates = repository.catalog.scan().entries
+        let candidates = try repository.catalog.scan().entries
             .filter { ($0.verification?.time).map { now - $0 >= config.verifyEvery.seconds - slack(config.verifyEvery) } ?? true }
             .sorted { ($0.time, $0.sequence) > ($1.time, $1.sequence) }  // newest first: the ones a restore would pick
         for entry in candidates.prefix(config.verifyLimit ?? Int.max) {

@@ -76,7 +76,13 @@ package enum BackupStatus {
 
     /// The status of every source in `repository`.
     package static func evaluate(_ repository: Repository, options: Options) -> Report {
-        let index = repository.catalog.index.summaries()
+        let index: (sources: [SourceSummary], damaged: [Catalog.DamagedEntry], fromCache: Bool)
+        do { index = try repository.catalog.index.summaries() } catch {
+            // A catalog that cannot be listed (refused, unreachable) is not an empty one: critical, saying why.
+            return Report(
+                time: Timestamp.iso8601(options.now), repository: repository.root, maxAgeSeconds: options.maxAge.seconds,
+                state: .critical, sources: [], damagedCatalogEntries: ["\(error)"], cached: false)
+        }
         var sources = index.sources.map { evaluate($0, options: options) }
         let known = Set(sources.map(\.source))
         for missing in options.expectedSources where !known.contains(missing) {

@@ -68,8 +68,10 @@ package enum SegmentedSnapshot {
     /// The files table of the newest catalogued incremental snapshot of `sourcePath` that holds uploaded files:
     /// what a backup with files reuses them from, past snapshots of the same database without files. nil when
     /// there is none (or it cannot be read: every file is then stored anew).
-    package static func previousFiles(in repository: Repository, sourcePath: String) -> (table: SegmentsDocument.Table, taken: Int64)? {
-        for entry in repository.catalog.newestFirst(of: sourcePath) where (entry.files ?? 0) > 0 {
+    package static func previousFiles(
+        in repository: Repository, sourcePath: String
+    ) throws -> (table: SegmentsDocument.Table, taken: Int64)? {
+        for entry in try repository.catalog.newestFirst(of: sourcePath) where (entry.files ?? 0) > 0 {
             if entry.verification?.ok == false { continue }  // known damaged: reuse nothing from it
             guard let read = try? Self.read(entry, in: repository), let files = read.segments?.files else { continue }
             return (files, read.header.time)
@@ -79,8 +81,10 @@ package enum SegmentedSnapshot {
 
     /// The newest catalogued snapshot of `sourcePath` that is incremental, with its header and segments: what a
     /// new backup of that source reuses. nil when there is none or it cannot be read (then every segment is new).
-    package static func previous(in repository: Repository, sourcePath: String) -> (header: SnapshotHeader, segments: SegmentsDocument)? {
-        for entry in repository.catalog.newestFirst(of: sourcePath) {
+    package static func previous(
+        in repository: Repository, sourcePath: String
+    ) throws -> (header: SnapshotHeader, segments: SegmentsDocument)? {
+        for entry in try repository.catalog.newestFirst(of: sourcePath) {
             if entry.verification?.ok == false { continue }  // known damaged: reuse nothing from it
             guard let detail = try? repository.catalog.detail(entry.id), detail.header.version == SegmentFormat.version else { continue }
             do {

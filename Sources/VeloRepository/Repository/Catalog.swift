@@ -24,9 +24,11 @@ public struct Catalog {
 
     /// The snapshots a prune is removing (a marker in `trash/`): no reader lists them, even before the next
     /// writer finishes the removal.
-    func pendingRemovals() -> Set<String> {
+    func pendingRemovals() throws -> Set<String> {
         var ids = Set<String>()
-        try? storage.list(.trash) { name, _ in ids.insert(String(name.name.dropLast(5))) }
+        do { try storage.list(.trash) { name, _ in ids.insert(String(name.name.dropLast(5))) } } catch {
+            throw VeloError("\(storage.location): the removals in progress (trash/) cannot be listed: \(error)", kind: .io)
+        }
         return ids
     }
 
@@ -41,9 +43,10 @@ public struct Catalog {
 
     /// Every catalogued snapshot, oldest first (ties by creation order, then id), and the entries that could not
     /// be read. Snapshots being removed are in neither.
-    public func scan() -> (entries: [CatalogEntry], damaged: [DamagedEntry]) {
+    /// - Throws: when the catalog cannot be listed (a refused or failed listing is never an empty catalog).
+    public func scan() throws -> (entries: [CatalogEntry], damaged: [DamagedEntry]) {
         var result: [CatalogEntry] = []
-        let damaged = forEachEntry { result.append($0) }
+        let damaged = try forEachEntry { result.append($0) }
         result.sort { ($0.time, $0.sequence, $0.id) < ($1.time, $1.sequence, $1.id) }
         return (result, damaged)
     }
@@ -51,10 +54,13 @@ public struct Catalog {
     /// Calls `body` with every catalogued snapshot, in no particular order, one at a time (so a caller that keeps
     /// only a summary of each needs no memory for the rest), and returns the entries that could not be read.
     /// Snapshots being removed are skipped.
-    func forEachEntry(_ body: (CatalogEntry) -> Void) -> [DamagedEntry] {
-        let removing = pendingRemovals()
+    /// - Throws: when the catalog or the removals in progress cannot be listed.
+    func forEachEntry(_ body: (CatalogEntry) -> Void) throws -> [DamagedEntry] {
+        let removing = try pendingRemovals()
         var damaged: [DamagedEntry] = []
-        for id in ((try? ids()) ?? []).sorted() where !removing.contains(id) {
+        let ids: Set<String>
+        do { ids = try self.ids() } catch { throw VeloError("\(storage.location): the catalog cannot be listed: \(error)", kind: .io) }
+        for id in ids.sorted() where !removing.contains(id) {
             let path = entryLocation(id)
             do {
                 let json: JSONValue
@@ -86,16 +92,16 @@ public struct Catalog {
     /// The catalogued snapshots of one source, newest first, read lazily: from the catalog cache when it is
     /// current (a backup must not read a catalog of hundreds of thousands of entries to find its predecessor),
     /// else from a scan of the catalog.
-    package func newestFirst(of sourcePath: String) -> AnySequence<CatalogEntry> {
+    package func newestFirst(of sourcePath: String) throws -> AnySequence<CatalogEntry> {
         if let cached = index.snapshots(of: sourcePath) {
             return AnySequence(cached.reversed().lazy.compactMap { entry($0.id) }.filter { $0.sourcePath == sourcePath })
         }
-        return AnySequence(scan().entries.reversed().lazy.filter { $0.sourcePath == sourcePath })
+        return AnySequence(try scan().entries.reversed().lazy.filter { $0.sourcePath == sourcePath })
     }
 
     /// Every readable catalogued snapshot, oldest first (see `scan`, which also names the damaged entries).
     public func entries() throws -> [CatalogEntry] {
-        scan().entries
+        try scan().entries
     }
 
     /// The sequence number for the next snapshot (call under the repository lock).

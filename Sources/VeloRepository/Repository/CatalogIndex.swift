@@ -105,18 +105,19 @@ package struct CatalogIndex {
 
     /// Every source's summary and the damaged catalog entries, from the cache when it is current, otherwise
     /// from a scan of the catalog (which then refreshes the cache, when the repository is writable).
-    package func summaries() -> (sources: [SourceSummary], damaged: [Catalog.DamagedEntry], fromCache: Bool) {
-        let removing = catalog.pendingRemovals()
+    /// - Throws: when the catalog cannot be listed.
+    package func summaries() throws -> (sources: [SourceSummary], damaged: [Catalog.DamagedEntry], fromCache: Bool) {
+        let removing = try catalog.pendingRemovals()
         if let state = currentState(), removing.isEmpty, let sources = readSummaries() {
             return (sources, state.damaged, true)
         }
-        let rebuilt = rebuild()
+        let rebuilt = try rebuild()
         return (rebuilt.sources, rebuilt.damaged, false)
     }
 
     /// One source's snapshots, oldest first, when the cache is current (nil otherwise: read the catalog).
     package func snapshots(of source: String) -> [Snapshot]? {
-        guard currentState() != nil, catalog.pendingRemovals().isEmpty else { return nil }
+        guard currentState() != nil, (try? catalog.pendingRemovals())?.isEmpty == true else { return nil }
         guard FileSystem.exists(shardPath(source)) else { return [] }
         return readShard(source: source)?.sorted(by: Snapshot.older)
     }
@@ -146,15 +147,15 @@ package struct CatalogIndex {
     }
 
     /// The summaries a full read of the catalog gives, without touching the cache (for checks and tests).
-    func rebuildWithoutSaving() -> [SourceSummary] { rebuild(save: false).sources }
+    func rebuildWithoutSaving() throws -> [SourceSummary] { try rebuild(save: false).sources }
 
     /// Scans the whole catalog and, when nothing changed during the scan, writes the cache.
-    func rebuild(save: Bool = true) -> (sources: [SourceSummary], damaged: [Catalog.DamagedEntry]) {
+    func rebuild(save: Bool = true) throws -> (sources: [SourceSummary], damaged: [Catalog.DamagedEntry]) {
         let before = stamp()
         var bySource: [String: (kind: String, snapshots: [Snapshot])] = [:]
         var maxSequence = 0
         // One entry at a time: only the small per-snapshot record is kept, whatever the catalog's size.
-        let damaged = catalog.forEachEntry { entry in
+        let damaged = try catalog.forEachEntry { entry in
             bySource[entry.sourcePath, default: (entry.sourceKind, [])].snapshots.append(Snapshot(entry))
             maxSequence = max(maxSequence, entry.sequence)
         }
@@ -162,7 +163,7 @@ package struct CatalogIndex {
         // Persist only what is surely current: the catalog did not change while it was read, and its last change
         // is old enough that a later one cannot carry the same modification time (git's "racily clean" rule).
         if save, let before, before == stamp(), Self.isSettled(before),
-            catalog.pendingRemovals().isEmpty
+            (try? catalog.pendingRemovals())?.isEmpty == true
         {
             try? withCacheLock {
                 guard stamp() == before else { return }

@@ -196,14 +196,18 @@ public final class Repository {
         let isCatalogued: (StoredName) -> Bool
         let damagedIDs: Set<String>
         if let state = catalog.index.currentState() {
-            let ids = (try? catalog.ids()) ?? []
+            let ids: Set<String>
+            do { ids = try catalog.ids() } catch {
+                // Never taken for an empty catalog: every archive would look uncatalogued.
+                throw VeloError("\(storage.location): the catalog cannot be listed: \(error)", kind: .io)
+            }
             damagedIDs = Set(state.damaged.map(\.id))
             isCatalogued = { name in
                 guard let id = name.snapshotID else { return false }
                 return ids.contains(id) && !damagedIDs.contains(id)
             }
         } else {
-            let (entries, damaged) = catalog.scan()
+            let (entries, damaged) = try catalog.scan()
             let catalogued = Set(entries.map(\.archive))
             damagedIDs = Set(damaged.map(\.id))
             isCatalogued = { catalogued.contains($0.relativePath) }

@@ -152,7 +152,7 @@ import Testing
 
             // Before any writer: a snapshot whose entry no longer reads as its own is unlisted, or listed as
             // damaged (naming the entry), never listed as another's.
-            let before = repo.catalog.scan()
+            let before = try repo.catalog.scan()
             for usage in usages where !before.entries.contains(where: { $0.id == usage.id }) {
                 #expect(damaged.contains { $0.0 == .catalogEntry(usage.id) }, "\(label): a snapshot with a sound entry is not listed")
                 if let report = before.damaged.first(where: { $0.id == usage.id }).map(Verifier.report(for:)) {
@@ -166,7 +166,7 @@ import Testing
 
             // The next writer's recovery catalogues again every sound archive whose entry it cannot read.
             try repo.lock(command: "test").release()
-            let scan = repo.catalog.scan()
+            let scan = try repo.catalog.scan()
             #expect(scan.damaged.isEmpty, "\(label): damaged entries are left: \(scan.damaged)")
             let shared = VerifiedParts()
             for (i, usage) in usages.enumerated() {

@@ -23,8 +23,8 @@ import Testing
     }
 
     /// What a full read of the catalog says, ignoring the cache.
-    static func truth(_ repo: Repository) -> [SourceSummary] {
-        repo.catalog.index.rebuildWithoutSaving()
+    static func truth(_ repo: Repository) throws -> [SourceSummary] {
+        try repo.catalog.index.rebuildWithoutSaving()
     }
 
     func repository(_ name: String = #function) throws -> (Repository, String, String) {
@@ -40,29 +40,29 @@ import Testing
         for hour in 0..<3 { try Self.backup(a, repo, at: t0 + Int64(hour) * 3600) }
         try Self.backup(b, repo, at: t0)
         let index = repo.catalog.index
-        let first = index.summaries()
+        let first = try index.summaries()
         #expect(!first.fromCache, "a young catalog is read in full and not cached")
         #expect(!FileManager.default.fileExists(atPath: repo.path("cache/catalog.json")))
         Self.settle(repo)
-        #expect(!index.summaries().fromCache)
-        let cached = index.summaries()
+        #expect(try !index.summaries().fromCache)
+        let cached = try index.summaries()
         #expect(cached.fromCache)
-        #expect(cached.sources == Self.truth(repo))
+        #expect(try cached.sources == Self.truth(repo))
         #expect(cached.sources.map(\.snapshots) == [3, 1])
 
         // A backup, a verification and a prune each keep the cache current and equal to the catalog.
         try Self.backup(b, repo, at: t0 + 7200)
-        var now = index.summaries()
-        #expect(now.fromCache && now.sources == Self.truth(repo))
+        var now = try index.summaries()
+        #expect(try now.fromCache && now.sources == Self.truth(repo))
         #expect(now.sources.first { $0.source == FileSystem.absolute(b) }?.snapshots == 2)
         let oldest = try repo.catalog.entries()[0]
         _ = try Verifier.verify(.catalogued(oldest, repository: repo))
-        now = index.summaries()
-        #expect(now.fromCache && now.sources == Self.truth(repo))
+        now = try index.summaries()
+        #expect(try now.fromCache && now.sources == Self.truth(repo))
         #expect(now.sources.contains { $0.lastVerification?.id == oldest.id && $0.lastVerification?.ok == true })
         _ = try Prune.run(repository: repo, policy: try History.policy(#"{"keep_last": 1}"#), dryRun: false, now: t0 + 86_400)
-        now = index.summaries()
-        #expect(now.fromCache && now.sources == Self.truth(repo))
+        now = try index.summaries()
+        #expect(try now.fromCache && now.sources == Self.truth(repo))
         #expect(now.sources.map(\.snapshots) == [1, 1])
         #expect(try repo.catalog.nextSequence() == (try repo.catalog.entries().map(\.sequence).max() ?? 0) + 1)
     }
@@ -72,12 +72,12 @@ import Testing
         try Self.backup(a, repo, at: History.seconds("2026-11-01T00:00:00Z"))
         try Self.backup(a, repo, at: History.seconds("2026-11-01T01:00:00Z"))
         Self.settle(repo)
-        _ = repo.catalog.index.summaries()
-        #expect(repo.catalog.index.summaries().fromCache)
+        _ = try repo.catalog.index.summaries()
+        #expect(try repo.catalog.index.summaries().fromCache)
         // An entry removed behind velo's back (an older velo, a hand edit): the folder's time changes.
         let victim = try repo.catalog.entries()[0]
         unlink(repo.entryFile(victim.id))
-        let after = repo.catalog.index.summaries()
+        let after = try repo.catalog.index.summaries()
         #expect(!after.fromCache)
         #expect(after.sources.map(\.snapshots) == [1])
     }
@@ -87,14 +87,14 @@ import Testing
         try Self.backup(a, repo, at: History.seconds("2026-11-01T00:00:00Z"))
         try Self.backup(b, repo, at: History.seconds("2026-11-01T00:00:00Z"))
         Self.settle(repo)
-        _ = repo.catalog.index.summaries()
+        _ = try repo.catalog.index.summaries()
         let shards = try FileManager.default.contentsOfDirectory(atPath: repo.path("cache/catalog"))
         #expect(shards.count == 2)
         // A crash without fsync can leave an empty file where the shard was renamed.
         try Data().write(to: URL(fileURLWithPath: repo.path("cache/catalog/" + shards[0])))
-        let read = repo.catalog.index.summaries()
+        let read = try repo.catalog.index.summaries()
         #expect(!read.fromCache)
-        #expect(read.sources == Self.truth(repo) && read.sources.count == 2)
+        #expect(try read.sources == Self.truth(repo) && read.sources.count == 2)
     }
 
     @Test func aPendingRemovalIsNotListed() throws {
@@ -102,13 +102,13 @@ import Testing
         try Self.backup(a, repo, at: History.seconds("2026-11-01T00:00:00Z"))
         try Self.backup(a, repo, at: History.seconds("2026-11-01T01:00:00Z"))
         Self.settle(repo)
-        _ = repo.catalog.index.summaries()
+        _ = try repo.catalog.index.summaries()
         let victim = try repo.catalog.entries()[1]
         // A prune killed after writing its removal marker, before removing the entry.
         try FileSystem.createDirectory(repo.path("trash"))
         try JSONWriter.string(.object([("id", .string(victim.id)), ("archive", .string(victim.archive))]))
             .write(toFile: repo.path("trash/\(victim.id).json"), atomically: true, encoding: .utf8)
-        let read = repo.catalog.index.summaries()
+        let read = try repo.catalog.index.summaries()
         #expect(read.sources.map(\.snapshots) == [1])
         #expect(read.sources[0].latest?.id != victim.id)
     }
@@ -125,12 +125,12 @@ import Testing
         unlink(repo.detailFile(orphan.id))
         try "{".write(toFile: repo.entryFile(damaged.id), atomically: true, encoding: .utf8)
         Self.settle(repo)
-        let before = repo.catalog.index.summaries()
+        let before = try repo.catalog.index.summaries()
         #expect(before.sources.map(\.snapshots) == [1] && before.damaged.map(\.id) == [damaged.id])
         #expect(repo.catalog.index.currentState() != nil, "the cache is current")
         try repo.lock(command: "velo backup").release()
         let ids = Set(try repo.catalog.entries().map(\.id))
         #expect(ids.contains(orphan.id) && ids.contains(damaged.id) && ids.count == 3)
-        #expect(repo.catalog.scan().damaged.isEmpty)
+        #expect(try repo.catalog.scan().damaged.isEmpty)
     }
 }

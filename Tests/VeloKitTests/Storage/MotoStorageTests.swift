@@ -247,10 +247,9 @@ import Testing
     /// mistake) opens a repository with two snapshots. The storage says the listing is refused; the catalog
     /// must say so too, not answer "no snapshots", and a backup must not take a sequence number already used.
     ///
-    /// PRODUCT BUG (fails today): `Catalog.forEachEntry` lists with `(try? ids()) ?? []`, so `entries()` (which
-    /// is declared `throws`) and `scan()` return an empty catalog when the listing fails; `nextSequence()` then
-    /// numbers the backup 1 again, its predecessor is not found (no incremental reuse), and `velo snapshots`
-    /// shows an empty repository with success. (What it does to a backup's recovery:
+    /// Fixed: `Catalog.forEachEntry` listed with `(try? ids()) ?? []`, so `entries()` and `scan()` answered an
+    /// empty catalog when the listing failed; `nextSequence()` then numbered the backup 1 again, its
+    /// predecessor was not found, and `velo snapshots` showed an empty repository with success. (What it does to a backup's recovery:
     /// `aCatalogListingThatFailsOnceLeavesTheCatalogAlone`.)
     @Test func aCatalogThatCannotBeListedIsAnErrorNotAnEmptyCatalog() throws {
         guard let server = Self.server() else { return }
@@ -290,10 +289,9 @@ import Testing
     /// The catalog listing fails once (as it does after the retries of a 503 burst or a dropped connection) while
     /// a backup's recovery scans the catalog: the snapshots already catalogued must stay as they are.
     ///
-    /// PRODUCT BUG (fails today), the same swallowing as above in `Repository.recover()`: `catalog.scan()`
-    /// answers an empty catalog, `snapshots/` lists fine, so every archive is taken for one a killed backup left
-    /// uncatalogued: each is read in full (every snapshot downloaded) and its catalog entry rewritten with a new
-    /// sequence, `seconds` 0, no `stored_bytes` and no last verification.
+    /// Fixed: `Repository.recover()` took the failed listing for an empty catalog, and every archive for one a
+    /// killed backup left uncatalogued (each read in full and its entry rewritten with a new sequence, `seconds`
+    /// 0, no `stored_bytes` and no last verification). A catalog that cannot be listed is now an error.
     @Test func aCatalogListingThatFailsOnceLeavesTheCatalogAlone() throws {
         guard let server = Self.server() else { return }
         let location = server.location("flaky")
@@ -304,6 +302,12 @@ import Testing
         let before = try repository.catalog.entries()
         try #require(before.count == 2)
         storage.failures.withLock { $0 = 1 }
+        // The backup stops at its recovery, saying the catalog could not be listed; the next one goes through.
+        #expect {
+            try Backup.run(databasePath: source, repository: repository, options: .init())
+        } throws: { error in
+            "\(error)".contains("the catalog cannot be listed")
+        }
         _ = try Backup.run(databasePath: source, repository: repository, options: .init())
         let after = try Repository.open(storage: try S3Storage(location, environment: server.environment), named: location).catalog
             .entries()

@@ -74,14 +74,14 @@ import Testing
         // Listing the snapshots: the identity, the trash and one page of the catalog; every entry from the cache.
         let reader = try Repository.open(location)
         let before = try #require(reader.storage.requests)
-        #expect(reader.catalog.scan().entries.count == 4)
+        #expect(try reader.catalog.scan().entries.count == 4)
         let listing = try #require(reader.storage.requests) - before
         #expect(listing.total <= 3 && listing.get <= 1, "listing the snapshots made \(listing)")
 
         // The cache is only a saving: deleted, the same listing reads every entry again and agrees.
         try FileManager.default.removeItem(atPath: try #require(reader.storage.cacheDirectory))
         let cold = try Repository.open(location)
-        #expect(cold.catalog.scan().entries.map(\.id).sorted() == reader.catalog.scan().entries.map(\.id).sorted())
+        #expect(try cold.catalog.scan().entries.map(\.id).sorted() == reader.catalog.scan().entries.map(\.id).sorted())
         #expect(try #require(cold.storage.requests).get >= 4, "a cold cache reads every entry")
 
         // A verification reports its requests too.
