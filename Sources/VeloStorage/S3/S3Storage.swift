@@ -19,6 +19,8 @@ public final class S3Storage: RepositoryStorage, @unchecked Sendable {
     /// Multipart uploads started longer ago than this are a killed writer's (no live writer takes this long
     /// over one object).
     let leftoverAge: TimeInterval
+    /// `$XDG_CACHE_HOME`, else `~/.cache`, of the environment the storage was opened with.
+    let cacheBase: String
     static let partSize = 8 << 20
 
     /// Opens the bucket location `text` (`s3:…`) with the credentials of the environment; each request is tried
@@ -29,6 +31,8 @@ public final class S3Storage: RepositoryStorage, @unchecked Sendable {
         leftoverAge: TimeInterval = 6 * 3600
     ) throws {
         self.leftoverAge = leftoverAge
+        cacheBase = environment["XDG_CACHE_HOME"].flatMap { $0.isEmpty ? nil : $0 }
+            ?? ((environment["HOME"] ?? NSHomeDirectory()) as NSString).appendingPathComponent(".cache")
         let location = try S3Location(text, environment: environment)
         client = S3Client(
             location: location, credentials: try S3Credentials.resolve(environment: environment), attempts: attempts,
@@ -247,8 +251,7 @@ public final class S3Storage: RepositoryStorage, @unchecked Sendable {
 
     /// `~/.cache/velo/<bucket>-<hash of the location>`: caches of this repository, deletable at any time.
     public var cacheDirectory: String? {
-        let base = ProcessInfo.processInfo.environment["XDG_CACHE_HOME"] ?? (NSHomeDirectory() as NSString).appendingPathComponent(".cache")
-        return (base as NSString).appendingPathComponent("velo/\(s3.bucket)-\(locationHash)")
+        return (cacheBase as NSString).appendingPathComponent("velo/\(s3.bucket)-\(locationHash)")
     }
 
     public var scratchDirectory: String {
