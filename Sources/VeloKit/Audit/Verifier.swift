@@ -15,6 +15,10 @@ public enum Verifier {
         /// Compressed bytes read and checked: the archive, and an incremental snapshot's pack frames.
         public var bytes: Int64
         public var seconds: Double
+        /// With `--read-subset`: the subset, and the bytes of data outside it that were not read (trusted from the
+        /// manifest). A sound partial read is not recorded in the catalog as a verification.
+        public var readSubset: String? = nil
+        public var bytesNotRead: Int64? = nil
         /// The requests this verification sent to a repository billed by request (object storage); nil for a
         /// folder or a lone archive.
         public var requests: StorageRequests? = nil
@@ -44,6 +48,7 @@ public enum Verifier {
         let started = ContinuousClock.now
         let storage = snapshot.repository?.storage
         let requestsBefore = storage?.requests
+        let subsetSkippedBefore = verifiedParts?.subset?.skippedBytes ?? 0
         let path = snapshot.archiveLocation
         var problems: [ArchiveAudit.Problem] = []
         var audit: ArchiveAudit?
@@ -104,7 +109,13 @@ public enum Verifier {
             id: snapshot.id ?? audit?.header?.id, archive: path, ok: problems.isEmpty, problems: problems.map(\.description),
             entries: audit?.entries.count ?? 0, rows: audit?.rowsChecked ?? 0, bytes: (audit?.archiveBytes ?? 0) + (audit?.frameBytes ?? 0),
             seconds: elapsed.inSeconds)
-        if case .catalogued(var entry, let repository) = snapshot {
+        let subset = verifiedParts?.subset
+        if let subset {
+            report.readSubset = subset.description
+            report.bytesNotRead = subset.skippedBytes - subsetSkippedBefore
+        }
+        // A sound partial read says nothing of the rest: only damage it found is recorded.
+        if case .catalogued(var entry, let repository) = snapshot, subset == nil || !report.ok {
             entry.verification = .init(time: Timestamp.now, ok: report.ok, problems: report.problems)
             // Recorded under the repository lock, and only if a prune has not removed the snapshot meanwhile.
             do {

@@ -211,6 +211,14 @@ package final class SegmentedArchiveReader: EntryReading {
         return current.part
     }
 
+    /// The current part, when it falls outside this run's `--read-subset` (its data is not read).
+    package func partOutsideSubset() -> SegmentsDocument.Part? {
+        guard let current, current.delivered == 0, let subset = verifiedParts?.subset,
+            !subset.includes(list: current.list, bytes: Int64(current.part.bytes))
+        else { return nil }
+        return current.part
+    }
+
     /// Records that the current part was read whole and matched its SHA-256 and rows.
     package func markPartVerified(sha256: String, rows: Int) {
         guard let current, let partKey, current.part.sha256 == sha256, current.part.rows == rows, current.segmentsLeft == 0,

@@ -13,7 +13,10 @@ public final class VerifiedParts: @unchecked Sendable {
     /// How many parts were not read again because an earlier verification read them.
     package var reused: Int { lock.withLock { hits } }
 
-    public init() {}
+    /// With `--read-subset`: the lists whose data this run reads; the other parts are trusted from the manifest.
+    public let subset: ReadSubset?
+
+    public init(subset: ReadSubset? = nil) { self.subset = subset }
 
     func contains(_ key: String) -> Bool {
         lock.withLock {
