@@ -104,10 +104,14 @@ public final class RepositoryLock {
         }
         let bytes = Array(JSONWriter.string(json).utf8)
         var replaced: Owner?
+        // Known as held before it exists, so that another task of this process never sees it unheld.
+        Held.insert(bytes)
+        var taken = false
+        defer { if !taken { Held.remove(bytes) } }
         // Each turn either takes the lock, fails, or removes a stale lock that was still there: a few turns at most.
         for _ in 0..<16 {
             if try storage.saveIfAbsent(name, bytes) {
-                Held.insert(bytes)
+                taken = true
                 let lock = RepositoryLock(storage: storage, name: name, owner: owner, bytes: bytes)
                 lock.replacedStaleOwner = replaced
                 return lock
