@@ -31,7 +31,8 @@ public final class S3Storage: RepositoryStorage, @unchecked Sendable {
         leftoverAge: TimeInterval = 6 * 3600
     ) throws {
         self.leftoverAge = leftoverAge
-        cacheBase = environment["XDG_CACHE_HOME"].flatMap { $0.isEmpty ? nil : $0 }
+        cacheBase =
+            environment["XDG_CACHE_HOME"].flatMap { $0.isEmpty ? nil : $0 }
             ?? ((environment["HOME"] ?? NSHomeDirectory()) as NSString).appendingPathComponent(".cache")
         let location = try S3Location(text, environment: environment)
         client = S3Client(
@@ -59,7 +60,9 @@ public final class S3Storage: RepositoryStorage, @unchecked Sendable {
         var listings: [StoredKind: [StoredName: StoredInfo]] = [:]
         /// The repository's identity, which never changes once written.
         var config: [UInt8]?
-        /// Objects this process read from the bucket: they exist (a HEAD right after a GET says nothing new).
+        /// Pieces this process read from the bucket while holding the exclusive lock: they exist until this
+        /// process removes them (a HEAD right after a GET says nothing new). Nothing else is answered from what
+        /// was read: another process may remove a catalog entry between a reader's GET and its HEAD.
         var seen: [StoredName: StoredInfo] = [:]
     }
 
@@ -85,6 +88,7 @@ public final class S3Storage: RepositoryStorage, @unchecked Sendable {
             if name == .exclusiveLock {
                 known.exclusive = false
                 known.listings = [:]
+                known.seen = [:]
             }
         }
     }
@@ -143,7 +147,9 @@ public final class S3Storage: RepositoryStorage, @unchecked Sendable {
         if let cache { cache.write(name, etag: response.header("ETag"), response.body) }
         known.lock.withLock {
             if name == .config { known.config = response.body }
-            known.seen[name] = StoredInfo(size: Int64(response.body.count), modified: Self.httpDate(response.header("Last-Modified")))
+            if known.exclusive, name.kind == .list || name.kind == .pack {
+                known.seen[name] = StoredInfo(size: Int64(response.body.count), modified: Self.httpDate(response.header("Last-Modified")))
+            }
         }
         return response.body
     }
@@ -176,7 +182,7 @@ public final class S3Storage: RepositoryStorage, @unchecked Sendable {
 
     public func stat(_ name: StoredName) throws -> StoredInfo? {
         if let kept = known.lock.withLock({ known.exclusive ? known.listings[name.kind] : nil }) { return kept[name] }
-        if let seen = known.lock.withLock({ known.seen[name] }) { return seen }
+        if let seen = known.lock.withLock({ known.exclusive ? known.seen[name] : nil }) { return seen }
         let response = try client.send(.HEAD, key: try key(name), accept: [200, 404])
         guard response.status == 200 else { return nil }
         let size = response.header("Content-Length").flatMap(Int64.init) ?? 0
@@ -225,6 +231,15 @@ public final class S3Storage: RepositoryStorage, @unchecked Sendable {
 
     public func removeIfUnchanged(_ name: StoredName, expected: [UInt8]) throws -> Bool {
         let key = try key(name)
+        if name == .exclusiveLock {
+            // Releasing (or taking over) the lock: from now on nothing kept under it is trusted, even if the
+            // DELETE below fails on the network.
+            known.lock.withLock {
+                known.exclusive = false
+                known.listings = [:]
+                known.seen = [:]
+            }
+        }
         // What this process wrote there last, with its ETag: one conditional DELETE (412 when it changed since).
         var etag = known.lock.withLock { known.written[name] }.flatMap { $0.sha256 == SHA256Digest.of(expected) ? $0.etag : nil }
         if etag == nil {
