@@ -85,6 +85,18 @@ import Testing
         try s.expectRefusedEverywhere("manifest")
     }
 
+    @Test func aCatalogEntryThatLiesAboutTheArchiveSizeIsRefused() throws {
+        // Found by FormatTwoDamagePropertyTests: a digit of `archive_bytes` flipped left the SHA-256 right, and only
+        // verify noticed; plan and restore went ahead on an entry that was no longer what the backup wrote.
+        let s = try Setup()
+        let entryPath = "\(s.repo)/catalog/\(s.id).json"
+        var entry = try JSONSerialization.jsonObject(with: Data(contentsOf: URL(fileURLWithPath: entryPath))) as! [String: Any]
+        let bytes = entry["archive_bytes"] as! Int
+        entry["archive_bytes"] = bytes + 10
+        try JSONSerialization.data(withJSONObject: entry).write(to: URL(fileURLWithPath: entryPath))
+        try s.expectRefusedEverywhere("archive has \(bytes) bytes, the catalog recorded \(bytes + 10)")
+    }
+
     @Test func anArchiveWhoseManifestIsNotTheOneTheCatalogRecordedIsRefused() throws {
         let s = try Setup()
         var entries = try ArchiveSurgery.entries(of: s.archive)

@@ -68,7 +68,8 @@ public enum Verifier {
             do {
                 let result = try ArchiveAudit.run(
                     path: path, open: snapshot.openReader, expectedSHA256: snapshot.catalogEntry?.archiveSHA256,
-                    expectedAt: snapshot.catalogEntryLocation, recordedManifest: recorded?.manifest,
+                    expectedBytes: snapshot.catalogEntry?.archiveBytes, expectedAt: snapshot.catalogEntryLocation,
+                    recordedManifest: recorded?.manifest,
                     recordedAt: snapshot.catalogRecordLocation, verifiedParts: verifiedParts,
                     progress: progress)
                 problems += result.problems
@@ -78,13 +79,6 @@ public enum Verifier {
             }
         }
         if let entry = snapshot.catalogEntry, let audit {
-            if audit.archiveBytes != entry.archiveBytes && problems.isEmpty {
-                problems.append(
-                    .init(
-                        entry: nil,
-                        reason: "archive has \(audit.archiveBytes) bytes, the catalog recorded \(entry.archiveBytes)"
-                            + (snapshot.catalogEntryLocation.map { " (\($0))" } ?? "")))
-            }
             if let header = audit.header, header.id != entry.id {
                 problems.append(.init(entry: ArchiveFormat.headerPath, reason: "is snapshot \(header.id), the catalog expects \(entry.id)"))
             } else if case .catalogued(_, let repository) = snapshot, let header = audit.header, let manifest = audit.manifest {

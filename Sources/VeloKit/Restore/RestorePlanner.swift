@@ -48,6 +48,7 @@ public struct RestorePlanner {
         }
         let audit = try ArchiveAudit.run(
             path: snapshot.archiveLocation, open: snapshot.openReader, expectedSHA256: snapshot.catalogEntry?.archiveSHA256,
+            expectedBytes: snapshot.catalogEntry?.archiveBytes, expectedAt: snapshot.catalogEntryLocation,
             recordedManifest: try snapshot.catalogRecord()?.manifest, recordedAt: snapshot.catalogRecordLocation,
             progress: progress)
         guard audit.problems.isEmpty, let header = audit.header, let manifest = audit.manifest else {

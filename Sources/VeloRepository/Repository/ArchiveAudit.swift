@@ -59,10 +59,11 @@ package struct ArchiveAudit {
     }
 
     /// Reads an archive from start to end, with the reader `open` makes (`path` names it in the report).
-    /// `expectedSHA256` (from the catalog entry at `expectedAt`) is compared with the archive's own, and `recordedManifest` (the
-    /// catalog's record at `recordedAt`, which restores hold the archive to) with the archive's manifest.
+    /// `expectedSHA256` and `expectedBytes` (from the catalog entry at `expectedAt`) are compared with the archive's own, and
+    /// `recordedManifest` (the catalog's record at `recordedAt`, which restores hold the archive to) with the archive's manifest.
     package static func run(
-        path: String, open: () throws -> SegmentedArchiveReader, expectedSHA256: String? = nil, expectedAt: String? = nil,
+        path: String, open: () throws -> SegmentedArchiveReader, expectedSHA256: String? = nil, expectedBytes: Int64? = nil,
+        expectedAt: String? = nil,
         recordedManifest: Manifest? = nil, recordedAt: String? = nil, checkRows: Bool = true, verifiedParts: VerifiedParts? = nil,
         progress: (any ProgressObserver)? = nil
     ) throws -> ArchiveAudit {
@@ -81,6 +82,14 @@ package struct ArchiveAudit {
                 Problem(
                     entry: nil,
                     reason: "archive SHA-256 is \(audit.archiveSHA256), the catalog recorded \(expectedSHA256)"
+                        + (expectedAt.map { " (\($0))" } ?? "")), at: 0)
+        } else if let expectedBytes, !audit.archiveSHA256.isEmpty, audit.archiveBytes != expectedBytes {
+            // The bytes are the ones the catalog hashed, but the entry's size is not theirs: the entry is damaged,
+            // and nothing it says about the archive can be trusted.
+            audit.problems.insert(
+                Problem(
+                    entry: nil,
+                    reason: "archive has \(audit.archiveBytes) bytes, the catalog recorded \(expectedBytes)"
                         + (expectedAt.map { " (\($0))" } ?? "")), at: 0)
         }
         if let recordedManifest, let manifest = audit.manifest, manifest != recordedManifest {

@@ -20,6 +20,8 @@ package final class SnapshotReader {
     private let expected: Manifest?
     private let expectedEntries: [String: Manifest.Entry]
     private let expectedSHA256: String?
+    /// A catalogued archive's size as its catalog entry records it.
+    private let expectedBytes: Int64?
     /// The archive was audited in full just before (its file SHA-256 is `expectedSHA256`): a scan then checks only
     /// that the file is still those bytes, instead of hashing and counting every entry a second time.
     private let audited: Bool
@@ -33,17 +35,20 @@ package final class SnapshotReader {
     /// `audited` (which needs `archiveSHA256`, the audit's), only the file's SHA-256 is checked at the end.
     package convenience init(path: String, manifest: Manifest? = nil, archiveSHA256: String? = nil, audited: Bool = false) throws {
         try self.init(
-            reader: try SegmentedArchiveReader(path: path), manifest: manifest, archiveSHA256: archiveSHA256, audited: audited)
+            reader: try SegmentedArchiveReader(path: path), manifest: manifest, archiveSHA256: archiveSHA256, archiveBytes: nil,
+            audited: audited)
     }
 
     /// Opens a selected snapshot (a catalogued one through its repository's storage), held to `manifest` and
-    /// `archiveSHA256` as `init(path:)` is.
+    /// `archiveSHA256` as `init(path:)` is; a catalogued one's size is also held to its catalog entry's.
     package convenience init(_ snapshot: SelectedSnapshot, manifest: Manifest?, archiveSHA256: String? = nil, audited: Bool = false) throws
     {
-        try self.init(reader: try snapshot.openReader(), manifest: manifest, archiveSHA256: archiveSHA256, audited: audited)
+        try self.init(
+            reader: try snapshot.openReader(), manifest: manifest, archiveSHA256: archiveSHA256,
+            archiveBytes: snapshot.catalogEntry?.archiveBytes, audited: audited)
     }
 
-    private init(reader: SegmentedArchiveReader, manifest: Manifest?, archiveSHA256: String?, audited: Bool) throws {
+    private init(reader: SegmentedArchiveReader, manifest: Manifest?, archiveSHA256: String?, archiveBytes: Int64?, audited: Bool) throws {
         precondition(!audited || archiveSHA256 != nil, "an audited scan checks the audit's SHA-256")
         self.audited = audited
         let path = reader.path
@@ -52,6 +57,7 @@ package final class SnapshotReader {
         expected = manifest
         expectedEntries = Dictionary((manifest?.entries ?? []).map { ($0.path, $0) }, uniquingKeysWith: { a, _ in a })
         expectedSHA256 = archiveSHA256
+        expectedBytes = archiveBytes
         guard let first = try reader.nextEntry() else {
             throw ArchiveDamage(path: path, entry: nil, reason: "the archive is empty")
         }
@@ -86,6 +92,9 @@ package final class SnapshotReader {
         if let expectedSHA256, result.sha256 != expectedSHA256 {
             let source = audited ? "the audit read a moment ago (the file changed)" : "the catalog recorded"
             throw ArchiveDamage(path: path, entry: nil, reason: "archive SHA-256 is \(result.sha256), \(source) \(expectedSHA256)")
+        }
+        if let expectedBytes, result.bytes != expectedBytes {
+            throw ArchiveDamage(path: path, entry: nil, reason: "archive has \(result.bytes) bytes, the catalog recorded \(expectedBytes)")
         }
         finished = result
         return result
