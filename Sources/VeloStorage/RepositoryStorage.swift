@@ -32,6 +32,11 @@ public protocol RepositoryStorage: AnyObject, Sendable {
     /// - Throws: `StorageError.missing` when there is none.
     func load(_ name: StoredName) throws -> [UInt8]
 
+    /// The whole object as the storage holds it now, never a copy cached on this machine: what `velo verify`
+    /// reads, since a proof that the repository is sound cannot come from this machine's cache.
+    /// - Throws: `StorageError.missing` when there is none.
+    func loadStored(_ name: StoredName) throws -> [UInt8]
+
     /// A reader of ranges of the object (packs, archives).
     /// - Throws: `StorageError.missing` when there is none.
     func open(_ name: StoredName) throws -> any StoredObjectReader
@@ -75,6 +80,9 @@ public protocol RepositoryStorage: AnyObject, Sendable {
 }
 
 extension RepositoryStorage {
+    /// A storage without a cache of objects loads what it holds.
+    public func loadStored(_ name: StoredName) throws -> [UInt8] { try load(name) }
+
     /// Where `name` is, for messages: the location and the object's path in it.
     public func describe(_ name: StoredName) -> String {
         location.hasSuffix("/") ? location + name.relativePath : location + "/" + name.relativePath

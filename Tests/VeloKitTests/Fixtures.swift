@@ -28,6 +28,10 @@ enum Fixtures {
         return url
     }
 
+    /// The S3 metadata cache of every repository the tests open (`XDG_CACHE_HOME` of their environments): inside
+    /// the run's scratch folder, so that test buckets leave nothing in the user's `~/.cache`.
+    static let cacheHome: String = temporaryDirectory("s3-cache").path
+
     /// The run's scratch folder (`velo-tests-<pid>`) is removed when the test process exits, unless
     /// VELO_KEEP_TEST_FILES is set (to look at what a failed test left).
     static let removedAtExit: Void = {

@@ -67,7 +67,7 @@ public enum Verifier {
         } else {
             do {
                 let result = try ArchiveAudit.run(
-                    path: path, open: snapshot.openReader, expectedSHA256: snapshot.catalogEntry?.archiveSHA256,
+                    path: path, open: { try snapshot.openReader(cached: false) }, expectedSHA256: snapshot.catalogEntry?.archiveSHA256,
                     expectedBytes: snapshot.catalogEntry?.archiveBytes, expectedAt: snapshot.catalogEntryLocation,
                     recordedManifest: recorded?.manifest,
                     recordedAt: snapshot.catalogRecordLocation, verifiedParts: verifiedParts,

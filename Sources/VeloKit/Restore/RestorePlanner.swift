@@ -47,7 +47,7 @@ public struct RestorePlanner {
             }
         }
         let audit = try ArchiveAudit.run(
-            path: snapshot.archiveLocation, open: snapshot.openReader, expectedSHA256: snapshot.catalogEntry?.archiveSHA256,
+            path: snapshot.archiveLocation, open: { try snapshot.openReader() }, expectedSHA256: snapshot.catalogEntry?.archiveSHA256,
             expectedBytes: snapshot.catalogEntry?.archiveBytes, expectedAt: snapshot.catalogEntryLocation,
             recordedManifest: try snapshot.catalogRecord()?.manifest, recordedAt: snapshot.catalogRecordLocation,
             progress: progress)

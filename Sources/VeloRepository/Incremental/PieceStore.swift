@@ -31,7 +31,13 @@ package final class PieceStore {
         var sha256: [UInt8]
     }
 
-    package init(storage: any RepositoryStorage) { self.storage = storage }
+    /// Lists are read from the storage itself, never from this machine's cache of it (`velo verify`).
+    private let readsStoredCopies: Bool
+
+    package init(storage: any RepositoryStorage, readsStoredCopies: Bool = false) {
+        self.storage = storage
+        self.readsStoredCopies = readsStoredCopies
+    }
 
     deinit {
         if let deltaContext { ZSTD_freeDCtx(deltaContext) }
@@ -95,7 +101,9 @@ package final class PieceStore {
     private func listBytes(_ sha256: String, limit: Int) throws -> [UInt8] {
         let relative = SegmentFormat.listPath(sha256)
         let stored: [UInt8]
-        do { stored = try storage.load(.list(sha256)) } catch is StorageError {
+        do {
+            stored = try readsStoredCopies ? storage.loadStored(.list(sha256)) : storage.load(.list(sha256))
+        } catch is StorageError {
             throw VeloError("piece \(relative) is missing", kind: .damaged)
         }
         let bytes: [UInt8]

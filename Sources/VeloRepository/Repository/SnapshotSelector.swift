@@ -17,10 +17,11 @@ public enum SelectedSnapshot {
         }
     }
 
-    /// A reader of the archive, in either format: a catalogued one through its repository's storage.
-    package func openReader() throws -> SegmentedArchiveReader {
+    /// A reader of the archive, in either format: a catalogued one through its repository's storage (with
+    /// `cached` false, reading its segment lists from the storage itself, not this machine's cache: verify).
+    package func openReader(cached: Bool = true) throws -> SegmentedArchiveReader {
         switch self {
-        case .catalogued(let entry, let repository): return try repository.archiveReader(of: entry)
+        case .catalogued(let entry, let repository): return try repository.archiveReader(of: entry, cached: cached)
         case .archive(let path): return try SegmentedArchiveReader(path: path)
         }
     }

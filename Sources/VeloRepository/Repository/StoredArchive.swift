@@ -56,9 +56,10 @@ extension Repository {
 
     /// A reader of a catalogued snapshot's archive, in either format (its pieces from this repository).
     /// - Throws: `VeloError` (`.damaged`) when the archive the catalog names is missing.
-    package func archiveReader(of entry: CatalogEntry) throws -> SegmentedArchiveReader {
+    /// With `cached` false, its segment lists are read from the storage, not this machine's cache (verify).
+    package func archiveReader(of entry: CatalogEntry, cached: Bool = true) throws -> SegmentedArchiveReader {
         let name = try archiveName(of: entry)
-        do { return try archiveReader(name) } catch StorageError.missing { throw missingArchive(name, of: entry) }
+        do { return try archiveReader(name, cached: cached) } catch StorageError.missing { throw missingArchive(name, of: entry) }
     }
 
     /// A catalogued snapshot whose archive is gone: damage of the repository, as a missing piece is.
@@ -67,9 +68,9 @@ extension Repository {
     }
 
     /// A reader of the archive `name`, in either format.
-    package func archiveReader(_ name: StoredName) throws -> SegmentedArchiveReader {
+    package func archiveReader(_ name: StoredName, cached: Bool = true) throws -> SegmentedArchiveReader {
         let input = StoredArchiveInput(try storage.open(name), description: storage.describe(name))
-        return try SegmentedArchiveReader(input: input, pieces: { [storage] in PieceStore(storage: storage) })
+        return try SegmentedArchiveReader(input: input, pieces: { [storage] in PieceStore(storage: storage, readsStoredCopies: !cached) })
     }
 
     /// The size of a catalogued snapshot's archive.

@@ -3,8 +3,9 @@ import VeloFormat
 
 /// Small objects of a bucket kept on this machine, so that reading the same catalog again costs one listing
 /// instead of one GET per snapshot (Litestream's users were billed for every request). Two kinds are kept:
-/// - segment lists, named by the SHA-256 of their bytes: immutable, so a cached copy is used when its bytes still
-///   hash to its name (a damaged copy is ignored and fetched again);
+/// - segment lists: immutable (named by the SHA-256 of their uncompressed bytes), so a cached copy is used as long as
+///   it is the copy that was stored: a header line holds the SHA-256 of the stored bytes, and a copy damaged on this
+///   machine is ignored and fetched again (never reported as damage of the repository's piece);
 /// - catalog entries and details, which `velo verify` rewrites: a cached copy is used only when the latest
 ///   listing of the catalog in this process gave the same ETag as the copy was stored under.
 ///
@@ -24,31 +25,32 @@ struct ObjectCache {
         (folder as NSString).appendingPathComponent("\(name.kind.rawValue)/\(name.name)")
     }
 
-    /// The cached bytes of `name`: a list whose bytes match its name, or a catalog object stored under `etag`.
+    /// The cached bytes of `name`: a list still as it was stored, or a catalog object stored under `etag`.
     func read(_ name: StoredName, etag: String?) -> [UInt8]? {
         guard let data = FileManager.default.contents(atPath: path(name)) else { return nil }
         let bytes = [UInt8](data)
+        // A header line (the list's checksum, a catalog object's ETag), then the object.
+        guard let newline = bytes.firstIndex(of: UInt8(ascii: "\n")) else { return nil }
+        let header = String(decoding: bytes[..<newline], as: UTF8.self)
+        let body = Array(bytes[(newline + 1)...])
         switch name.kind {
-        case .list:
-            return SHA256Digest.of(bytes) == name.name ? bytes : nil
-        default:
-            // A header line with the ETag, then the object.
-            guard let etag, let newline = bytes.firstIndex(of: UInt8(ascii: "\n")),
-                String(decoding: bytes[..<newline], as: UTF8.self) == etag
-            else { return nil }
-            return Array(bytes[(newline + 1)...])
+        case .list: return header == Self.checksum(body) ? body : nil
+        default: return etag != nil && header == etag ? body : nil
         }
     }
 
-    /// Stores what a GET returned (catalog objects only with their ETag).
+    private static func checksum(_ bytes: [UInt8]) -> String { "sha256:" + SHA256Digest.of(bytes) }
+
+    /// Stores what a GET returned or a PUT sent (catalog objects only with their ETag).
     func write(_ name: StoredName, etag: String?, _ bytes: [UInt8]) {
-        var contents: [UInt8]
+        let header: String
         switch name.kind {
-        case .list: contents = bytes
+        case .list: header = Self.checksum(bytes)
         default:
             guard let etag, !etag.contains("\n") else { return }
-            contents = Array((etag + "\n").utf8) + bytes
+            header = etag
         }
+        let contents = Array((header + "\n").utf8) + bytes
         let target = path(name)
         let directory = (target as NSString).deletingLastPathComponent
         try? FileManager.default.createDirectory(
@@ -58,5 +60,10 @@ struct ObjectCache {
             return
         }
         if rename(temporary, target) != 0 { unlink(temporary) }
+    }
+
+    /// Drops the copy of an object removed from the bucket (a pruned snapshot's lists and catalog files).
+    func remove(_ name: StoredName) {
+        unlink(path(name))
     }
 }

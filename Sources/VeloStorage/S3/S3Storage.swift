@@ -137,11 +137,17 @@ public final class S3Storage: RepositoryStorage, @unchecked Sendable {
     }
 
     public func load(_ name: StoredName) throws -> [UInt8] {
-        let key = try key(name)
         if name == .config, let config = known.lock.withLock({ known.config }) { return config }
         let cache = ObjectCache.keeps(name.kind) ? objectCache : nil
         let listedETag = known.lock.withLock { known.listed[name] }
         if let cache, let bytes = cache.read(name, etag: listedETag) { return bytes }
+        return try loadStored(name)
+    }
+
+    /// One GET, whatever the cache holds (which it then refreshes).
+    public func loadStored(_ name: StoredName) throws -> [UInt8] {
+        let key = try key(name)
+        let cache = ObjectCache.keeps(name.kind) ? objectCache : nil
         let response = try client.send(.GET, key: key, accept: [200, 404])
         guard response.status == 200 else { throw StorageError.missing(name, location: location) }
         if let cache { cache.write(name, etag: response.header("ETag"), response.body) }
@@ -227,6 +233,7 @@ public final class S3Storage: RepositoryStorage, @unchecked Sendable {
         let key = try key(name)
         forget(name)
         _ = try client.send(.DELETE, key: key, accept: [200, 204, 404])
+        if ObjectCache.keeps(name.kind) { objectCache?.remove(name) }
     }
 
     public func removeIfUnchanged(_ name: StoredName, expected: [UInt8]) throws -> Bool {

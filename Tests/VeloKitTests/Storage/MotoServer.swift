@@ -62,7 +62,10 @@ final class MotoServer: Sendable {
 
     /// The IAM user's credentials, as the environment S3Storage reads.
     var environment: [String: String] {
-        ["AWS_ACCESS_KEY_ID": accessKey, "AWS_SECRET_ACCESS_KEY": secretKey, "AWS_REGION": "us-east-1", "HOME": NSTemporaryDirectory()]
+        [
+            "AWS_ACCESS_KEY_ID": accessKey, "AWS_SECRET_ACCESS_KEY": secretKey, "AWS_REGION": "us-east-1", "HOME": NSTemporaryDirectory(),
+            "XDG_CACHE_HOME": Fixtures.cacheHome,
+        ]
     }
 
     /// The credentials of the user denied `s3:ListBucket`.

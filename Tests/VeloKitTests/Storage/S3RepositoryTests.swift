@@ -87,5 +87,37 @@ import Testing
         // A verification reports its requests too.
         let report = try Verifier.verify(.catalogued(try #require(cold.catalog.entry(unchanged.id)), repository: cold))
         #expect(report.ok && (report.requests?.total ?? 0) > 0)
+
+        // A changed source: the previous snapshot's segment lists come from the cache (they are immutable).
+        try Database(path: source, mode: .readWrite).execute("UPDATE _velo_posts SET views = coalesce(views, 0) + 1 WHERE rowid = 7")
+        let warm = try Repository.open(location, create: true)
+        let changed = try Backup.run(databasePath: source, repository: warm, options: .init())
+        let changedRequests = try #require(changed.requests)
+        #expect(changedRequests.get <= 2, "a changed backup read lists from the bucket: \(changedRequests)")
+    }
+
+    /// The cache is never the proof: `verify` reads every segment list from the bucket, so a list damaged there
+    /// is found even while this machine's copy is sound (a backup or restore may use the copy).
+    @Test func verifyReadsTheBucketNotTheCache() throws {
+        guard let server = try S3StorageTests.server() else { return }
+        let location = server.location("cacheproof")
+        let source = try Fixtures.demo(posts: 200)
+        let open = {
+            try Repository.open(storage: try S3Storage(location, environment: SeaweedFS.environment), create: true, named: location)
+        }
+        let repository = try open()
+        let result = try Backup.run(databasePath: source, repository: repository, options: .init())
+        let entry = try #require(repository.catalog.entry(result.id))
+        let document = try #require(try SegmentedSnapshot.read(entry, in: repository).segments)
+        let list = try #require(document.listPieces.first)
+        // Read once through the cache, then damaged in the bucket only.
+        #expect(try Verifier.verify(.catalogued(entry, repository: try open())).ok)
+        var elsewhere = SeaweedFS.environment
+        elsewhere["XDG_CACHE_HOME"] = Fixtures.temporaryDirectory().path
+        try S3Storage(location, environment: elsewhere).save(.list(list), Array("not a list".utf8))
+        let reader = try open()
+        #expect(try PieceStore(storage: reader.storage).readList(list).frames.count > 0, "this machine's copy is still sound")
+        let report = try Verifier.verify(.catalogued(try #require(reader.catalog.entry(result.id)), repository: reader))
+        #expect(!report.ok && report.problems.contains { $0.contains(String(list.prefix(16))) }, "\(report.problems)")
     }
 }

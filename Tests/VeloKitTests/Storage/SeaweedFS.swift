@@ -20,7 +20,10 @@ final class SeaweedFS: Sendable {
 
     /// Credentials of the server's identity, as the environment S3Storage reads.
     static var environment: [String: String] {
-        ["AWS_ACCESS_KEY_ID": accessKey, "AWS_SECRET_ACCESS_KEY": secretKey, "AWS_REGION": "us-east-1", "HOME": NSTemporaryDirectory()]
+        [
+            "AWS_ACCESS_KEY_ID": accessKey, "AWS_SECRET_ACCESS_KEY": secretKey, "AWS_REGION": "us-east-1", "HOME": NSTemporaryDirectory(),
+            "XDG_CACHE_HOME": Fixtures.cacheHome,
+        ]
     }
 
     /// A repository location of its own under the test bucket.
