@@ -69,6 +69,7 @@ struct RepositoryOption: ParsableArguments {
         guard let path else { throw VeloError("no repository given: pass --repo DIR or set VELO_REPO", kind: .usage) }
         let repository = try Repository.open(path, create: create)
         repository.lockWait = retryLock.flatMap(LockWait.parse) ?? .zero
+        repository.lockTiming = try LockTiming.fromEnvironment()
         return repository
     }
 

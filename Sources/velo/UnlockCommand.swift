@@ -4,11 +4,16 @@ import VeloKit
 struct UnlockCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "unlock",
-        abstract: "Break a repository lock left by a velo process that is gone.")
+        abstract: "Break a repository lock left by a velo process that is gone.",
+        discussion: """
+            A lock of this host is stale when its process is gone; one of another host when neither it nor its \
+            heartbeat (rewritten every 5 minutes while held) changed for 30 minutes (VELO_LOCK_STALE_AFTER). \
+            Writers take a stale lock over by themselves; unlock removes it now.
+            """)
 
     @OptionGroup var repository: RepositoryOption
 
-    @Flag(name: .long, help: "Break the lock even if its owner seems alive (or ran on another host).")
+    @Flag(name: .long, help: "Break the lock even if its owner seems alive (its process runs, or its heartbeat is recent).")
     var force = false
 
     @OptionGroup var output: OutputOptions

@@ -259,12 +259,13 @@ struct RoundLock {
 
     init(repository: Repository) throws {
         do {
-            lock = try RepositoryLock.acquire(storage: repository.storage, name: .roundLock, command: "velo run")
+            lock = try RepositoryLock.acquire(
+                storage: repository.storage, name: .roundLock, command: "velo run", timing: repository.lockTiming)
         } catch RepositoryLock.Failure.held {
             throw VeloError("\(repository.root): another velo run round is in progress on this repository", kind: .locked)
         }
-        if let stale = lock.replacedStaleOwner {
-            Diagnostics.warn("\(repository.root): took over the round lock of \(stale.summary), whose process is gone")
+        if let stale = lock.replacedStaleOwner, let reason = lock.replacedStaleReason {
+            Diagnostics.warn("\(repository.root): took over the round lock of \(stale.summary), \(reason)")
         }
     }
 

@@ -24,6 +24,8 @@ public final class Repository {
     /// How long a writer waits for another velo's lock before failing (`--retry-lock`): overlapping cron jobs
     /// wait instead of failing. Zero fails at once.
     public var lockWait: Duration = .zero
+    /// When a lock of another host is stale, and how often a held lock's heartbeat is written (`LockTiming`).
+    public var lockTiming = (try? LockTiming.fromEnvironment()) ?? LockTiming()
 
     private init(storage: any RepositoryStorage) {
         self.storage = storage
@@ -117,7 +119,7 @@ public final class Repository {
         let deadline = ContinuousClock.now + (wait ?? lockWait)
         while true {
             do {
-                let lock = try RepositoryLock.acquire(storage: storage, command: command)
+                let lock = try RepositoryLock.acquire(storage: storage, command: command, timing: lockTiming)
                 try recover()
                 return lock
             } catch RepositoryLock.Failure.held(let repository, let owner) {
@@ -132,8 +134,8 @@ public final class Repository {
     /// is gone.
     package func writerLock(command: String) throws -> RepositoryLock {
         let lock = try self.lock(command: command)
-        if let stale = lock.replacedStaleOwner {
-            Diagnostics.warn("\(root): took over the stale lock of \(stale.summary), whose process is gone")
+        if let stale = lock.replacedStaleOwner, let reason = lock.replacedStaleReason {
+            Diagnostics.warn("\(root): took over the stale lock of \(stale.summary), \(reason)")
         }
         return lock
     }
@@ -148,11 +150,13 @@ public final class Repository {
     public func unlock(_ name: StoredName = .exclusiveLock, force: Bool) throws -> RepositoryLock.Owner? {
         guard try storage.stat(name) != nil else { return nil }
         let owner = RepositoryLock.current(storage: storage, name: name)
-        if let owner, !owner.isGone, !force {
-            throw VeloError(
-                "\(root): the lock belongs to \(owner.summary), which is still running (or on another host)",
-                remedy: .forceUnlock(repository: root))
+        if let owner, !force, try RepositoryLock.staleness(of: owner, name: name, in: storage, timing: lockTiming) == nil {
+            let alive =
+                owner.host == FileSystem.hostName
+                ? "which is still running" : "whose heartbeat is less than \(Interval(seconds: lockTiming.staleSeconds)) old"
+            throw VeloError("\(root): the lock belongs to \(owner.summary), \(alive)", remedy: .forceUnlock(repository: root))
         }
+        if let nonce = owner?.nonce { try? storage.remove(LockHeartbeat.name(of: name, nonce: nonce)) }
         try storage.remove(name)
         return owner
     }

@@ -86,6 +86,65 @@ import Testing
         #expect(try repo.unlock(force: true)?.host == "some-other-host")
     }
 
+    /// A lock of another host cannot be asked whether its process lives: its heartbeat says so. Silent for
+    /// longer than the stale timeout, the lock is taken over (reported with the silence) or unlocked without
+    /// --force; a recent heartbeat beside an old lock keeps it held.
+    @Test func aLockOfAnotherHostIsStaleOnceItsHeartbeatStops() throws {
+        let repo = try Repository.open(Fixtures.temporaryDirectory().appendingPathComponent("repo").path, create: true)
+        repo.lockTiming = LockTiming(refreshInterval: .seconds(300), staleAfter: .seconds(1800))
+        let foreign = JSONValue.object([
+            ("pid", .int(1)), ("host", .string("some-other-host")), ("time", .string("2026-11-01T03:00:00Z")),
+            ("command", .string("velo backup")), ("nonce", .string("0123456789abcdef")),
+        ])
+        let lockFile = repo.path("locks/exclusive.json")
+        let heartbeatFile = repo.path("locks/exclusive.0123456789abcdef.heartbeat.json")
+        func age(_ path: String, minutes: Int) {
+            var times = [timeval(tv_sec: time(nil) - minutes * 60, tv_usec: 0), timeval(tv_sec: time(nil) - minutes * 60, tv_usec: 0)]
+            #expect(utimes(path, &times) == 0)
+        }
+        try JSONWriter.string(foreign).write(toFile: lockFile, atomically: true, encoding: .utf8)
+        age(lockFile, minutes: 45)
+        try "{}".write(toFile: heartbeatFile, atomically: true, encoding: .utf8)
+        age(heartbeatFile, minutes: 4)
+        #expect(throws: RepositoryLock.Failure.self) { try repo.lock(command: "velo backup") }
+        #expect(throws: VeloError.self) { try repo.unlock(force: false) }
+        // The heartbeat stopped 31 minutes ago: the next writer takes the lock over and says why.
+        age(heartbeatFile, minutes: 31)
+        let lock = try repo.lock(command: "velo backup")
+        #expect(lock.replacedStaleOwner?.host == "some-other-host")
+        #expect(lock.replacedStaleReason?.contains("heartbeat stopped 31m") == true, "\(lock.replacedStaleReason ?? "")")
+        #expect(!FileManager.default.fileExists(atPath: heartbeatFile), "the stale lock's heartbeat is removed with it")
+        lock.release()
+        // `velo unlock` removes such a lock without --force.
+        try JSONWriter.string(foreign).write(toFile: lockFile, atomically: true, encoding: .utf8)
+        age(lockFile, minutes: 40)
+        #expect(try repo.unlock(force: false)?.host == "some-other-host")
+    }
+
+    /// A held lock's heartbeat object is rewritten every refresh interval and removed on release; a lock held
+    /// for less than one interval writes none (no request).
+    @Test func aHeldLockWritesItsHeartbeatUntilReleased() throws {
+        let repo = try Repository.open(Fixtures.temporaryDirectory().appendingPathComponent("repo").path, create: true)
+        repo.lockTiming = LockTiming(refreshInterval: .milliseconds(300), staleAfter: .seconds(120))
+        func heartbeats() throws -> [StoredName] {
+            var names: [StoredName] = []
+            try repo.storage.list(.lock) { name, _ in if name.name.hasSuffix(".heartbeat.json") { names.append(name) } }
+            return names
+        }
+        let short = try repo.lock(command: "velo backup")
+        short.release()
+        #expect(try heartbeats().isEmpty)
+        let lock = try repo.lock(command: "velo backup")
+        usleep(1_000_000)
+        let beating = try heartbeats()
+        let nonce = try #require(lock.owner.nonce)
+        #expect(beating.count == 1 && beating[0].name.contains(nonce), "\(beating)")
+        let json = try JSONParser.parse(try repo.storage.load(beating[0]))
+        #expect(json["pid"]?.intValue == Int(getpid()))
+        lock.release()
+        #expect(try heartbeats().isEmpty, "released with its heartbeat")
+    }
+
     @Test func leftoversOfAnInterruptedWriterAreCleanedUpOrAdopted() throws {
         let dir = Fixtures.temporaryDirectory()
         let repo = try Repository.open(dir.appendingPathComponent("repo").path, create: true)

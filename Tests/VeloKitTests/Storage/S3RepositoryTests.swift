@@ -96,6 +96,23 @@ import Testing
         #expect(changedRequests.get <= 2, "a changed backup read lists from the bucket: \(changedRequests)")
     }
 
+    /// A lock held on a bucket beats as on a folder: its heartbeat object is written every interval (its
+    /// Last-Modified keeps the lock fresh for writers of other hosts) and removed on release.
+    @Test func aLockOnABucketHasAHeartbeat() throws {
+        guard let server = try S3StorageTests.server() else { return }
+        let location = server.location("heartbeat")
+        let repository = try Repository.open(
+            storage: try S3Storage(location, environment: SeaweedFS.environment), create: true, named: location)
+        repository.lockTiming = LockTiming(refreshInterval: .milliseconds(300), staleAfter: .seconds(120))
+        let lock = try repository.lock(command: "velo backup")
+        usleep(1_200_000)
+        let beat = LockHeartbeat.name(of: .exclusiveLock, nonce: try #require(lock.owner.nonce))
+        let info = try #require(try repository.storage.stat(beat), "no heartbeat object")
+        #expect(abs(info.modified - Timestamp.now) < 60, "the heartbeat is fresh by the server's clock")
+        lock.release()
+        #expect(try repository.storage.stat(beat) == nil && repository.storage.stat(.exclusiveLock) == nil)
+    }
+
     /// The cache is never the proof: `verify` reads every segment list from the bucket, so a list damaged there
     /// is found even while this machine's copy is sound (a backup or restore may use the copy).
     @Test func verifyReadsTheBucketNotTheCache() throws {
