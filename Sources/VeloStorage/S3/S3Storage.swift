@@ -9,7 +9,8 @@ import VeloFormat
 /// - an object appears whole or not at all: a PUT, or a multipart upload completed on `commit` (parts of
 ///   8 MiB, one buffered at a time), aborted on `abort` or failure;
 /// - `saveIfAbsent` is a PUT with `If-None-Match: *` (412: another writer's), and `removeIfUnchanged` a read,
-///   a comparison and a DELETE with `If-Match: <ETag>`, so of two writers exactly one wins;
+///   a comparison and a DELETE with `If-Match: <ETag>`, so of two writers exactly one wins (on a server that
+///   ignores the header, a lock is written only where none is and read back: `ConditionalWrites.swift`);
 /// - reads are ranged GETs (1 MiB read ahead for sequential readers), never a whole large object in memory;
 /// - there is no cheap change stamp, so no catalog cache is trusted;
 /// - leftovers are multipart uploads a killed writer never completed, aborted after `leftoverAge`.
@@ -115,6 +116,9 @@ public final class S3Storage: RepositoryStorage, @unchecked Sendable {
 
     public func saveIfAbsent(_ name: StoredName, _ bytes: [UInt8]) throws -> Bool {
         let key = try key(name)
+        if name.kind == .lock || name.kind == .config, try !conditionalWritesHonoured() {
+            return try saveIfAbsentByReadBack(name, key: key, bytes)
+        }
         let response = try client.send(.PUT, key: key, headers: [("If-None-Match", "*")], body: bytes, accept: [200, 412, 409])
         if response.status == 200 {
             remember(name, wrote: bytes, etag: response.header("ETag"))

@@ -27,6 +27,9 @@ request has, e.g. "range"). Actions:
     reset_mid_body           a request with a body: half of it is read, then the connection is reset (RST);
                              otherwise the real headers and half the body (half the head), then reset
     reset_before_response    the request is read, then the connection is reset without a word
+    ignore_precondition      forwarded; a 412 (Precondition Failed) answer becomes a bare 200, as from a server
+                             that ignores If-None-Match (it does not overwrite: the object stays the other's)
+    not_found                a 404 without asking the server
 
 With `"forward": true`, status_*, slowdown and reset_before_response forward the request first (the server does
 it, its answer is lost or replaced), and stall forwards it and never answers.
@@ -261,6 +264,19 @@ class Handler(socketserver.BaseRequestHandler):
                 self.head_bytes(code, reason, [("Content-Type", "application/xml")], payload, method, False)
                 + (b"" if method == "HEAD" else payload)
             )
+            return True
+        if action == "not_found":
+            log(method, target, action, "-")
+            payload = b"" if method == "HEAD" else error_body("NoSuchKey", "The specified key does not exist.")
+            self.send(self.head_bytes(404, "Not Found", [("Content-Type", "application/xml")], payload, method, False) + payload)
+            return True
+        if action == "ignore_precondition":
+            status, reason, response_headers, payload = self.forward(method, target, headers, body)
+            log(method, target, action, status)
+            if status == 412:
+                self.send(self.head_bytes(200, "OK", [("ETag", '"fault-proxy"')], b"", method, False))
+            else:
+                self.send(self.head_bytes(status, reason, response_headers, payload, method, False) + payload)
             return True
         if action == "reset_before_response":
             status = self.forward(method, target, headers, body)[0] if forward_first else "-"

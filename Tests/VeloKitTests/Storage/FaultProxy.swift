@@ -17,8 +17,12 @@ final class FaultProxy: @unchecked Sendable {
         case truncateBody = "truncate_body"
         case resetMidBody = "reset_mid_body"
         case resetBeforeResponse = "reset_before_response"
+        case ignorePrecondition = "ignore_precondition"
+        case notFound = "not_found"
 
         var testDescription: String { rawValue }
+        /// A network or server fault (the others make the server look different, not fail).
+        var isFault: Bool { self != .ignorePrecondition && self != .notFound }
     }
 
     /// One rule of a plan: which requests (all given criteria), what happens to them, how many times.

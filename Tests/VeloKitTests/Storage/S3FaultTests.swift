@@ -100,7 +100,7 @@ import Testing
 
     /// Each fault, twice (a stall once: it costs a timeout) on each kind of request: retried, and what is read
     /// back (through the proxy, and straight from the server) is exactly what was written.
-    @Test(arguments: FaultProxy.Action.allCases, Operation.allCases)
+    @Test(arguments: FaultProxy.Action.allCases.filter(\.isFault), Operation.allCases)
     func aTransientFaultIsRetriedAndTheBytesAreExact(_ fault: FaultProxy.Action, _ operation: Operation) throws {
         // A stall costs a timeout: one second where no request is large.
         let timeout = fault == .stall && operation != .partUpload ? 1 : Self.timeout
@@ -323,6 +323,34 @@ import Testing
 
     /// The engine's view of the same: the lock's PUT succeeds but its answer is lost. The backup may fail, but
     /// must not leave the repository locked by a lock nobody holds: the next backup runs.
+    /// A server that ignores `If-None-Match` (the proxy answers 200 where SeaweedFS refused with 412): velo finds
+    /// out with its probe, says so once, and its locks fall back to look, write, wait and read back: a held lock
+    /// is never taken, and of two writers that both found none, only the one whose bytes the server kept holds it.
+    @Test func aServerThatIgnoresConditionalWritesIsDetectedAndLocksStillExclude() throws {
+        guard let rig = try Self.rig("ignoresconditional") else { return }
+        rig.proxy.plan([.init(method: "PUT", action: .ignorePrecondition, times: 1000)])
+        let storage = try rig.storage()
+        #expect(try !storage.conditionalWritesHonoured(), "the probe saw a second creation succeed")
+        #expect(try rig.direct.conditionalWritesHonoured(), "SeaweedFS itself honours them")
+        let repository = try Repository.open(storage: storage, create: true)
+        let lock = try repository.lock(command: "velo backup")
+        // Held: the next writer looks first and never writes over it.
+        let other = try Repository.open(storage: try rig.storage())
+        #expect(throws: RepositoryLock.Failure.self) { _ = try other.lock(command: "velo prune") }
+        // Two writers at once, both finding no lock: the one whose bytes are read back holds it.
+        let lockPath = "locks/exclusive.json"
+        rig.proxy.plan([
+            .init(method: "PUT", action: .ignorePrecondition, times: 1000), .init(method: "HEAD", path: lockPath, action: .notFound),
+        ])
+        #expect(try !other.storage.saveIfAbsent(.exclusiveLock, Array("{\"pid\":1}".utf8)))
+        #expect(try rig.direct.load(.exclusiveLock) != Array("{\"pid\":1}".utf8), "the holder's lock is untouched")
+        lock.release()
+        rig.proxy.plan([.init(method: "PUT", action: .ignorePrecondition, times: 1000)])
+        let second = try other.lock(command: "velo prune")
+        second.release()
+        #expect(try rig.direct.stat(.exclusiveLock) == nil)
+    }
+
     @Test func aLockWhoseAnswerIsLostDoesNotBlockTheNextBackup() throws {
         guard let rig = try Self.rig("lostlock") else { return }
         let source = try Fixtures.demo(posts: 40)
