@@ -112,10 +112,13 @@ package enum PieceSweep {
         try? repository.storage.remove(.sweepMarker)
     }
 
-    /// Run by every writer after it takes the lock: sweeps when a killed backup or prune left the marker.
-    package static func recover(_ repository: Repository) {
-        _ = try? repository.storage.removeLeftovers(.marker)
-        guard (try? repository.storage.stat(.sweepMarker)) != nil else { return }
+    /// Run by every writer after it takes the lock (`Repository.recover`, which has looked for the marker:
+    /// `markerPresent`, nil when it could not tell): sweeps when a killed backup or prune left the marker.
+    /// Leftovers of markers are looked for only in a `thorough` recovery.
+    package static func recover(_ repository: Repository, markerPresent: Bool?, thorough: Bool) {
+        if thorough { _ = try? repository.storage.removeLeftovers(.marker) }
+        let present = markerPresent ?? ((try? repository.storage.stat(.sweepMarker)) != nil)
+        guard present else { return }
         let result = run(repository)
         if !result.files.isEmpty {
             Diagnostics.info(

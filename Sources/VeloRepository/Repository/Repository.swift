@@ -41,9 +41,11 @@ public final class Repository {
         if S3Location.isS3(path) {
             // A bucket (`s3:https://HOST/BUCKET/PREFIX`, `s3://BUCKET/PREFIX`): the same repository, in objects.
             let storage = try S3Storage(path)
-            if create && (try? storage.load(.config)) == nil { try storage.createBucketIfMissing() }
+            let existed = (try? storage.load(.config)) != nil
+            if create && !existed { try storage.createBucketIfMissing() }
             let repository = try open(storage: storage, create: create, named: path)
-            if create { _ = try? storage.removeLeftovers(.config) }
+            // `velo init` again after a killed one: its unfinished upload of the identity is litter.
+            if create && !existed { _ = try? storage.removeLeftovers(.config) }
             return repository
         }
         let root = FileSystem.absolute(path)
@@ -120,7 +122,7 @@ public final class Repository {
         while true {
             do {
                 let lock = try RepositoryLock.acquire(storage: storage, command: command, timing: lockTiming)
-                try recover()
+                try recover(tookOver: lock.replacedStaleOwner != nil)
                 return lock
             } catch RepositoryLock.Failure.held(let repository, let owner) {
                 guard ContinuousClock.now < deadline else { throw RepositoryLock.Failure.held(repository: repository, owner: owner) }
@@ -157,6 +159,8 @@ public final class Repository {
             throw VeloError("\(root): the lock belongs to \(owner.summary), \(alive)", remedy: .forceUnlock(repository: root))
         }
         if let nonce = owner?.nonce { try? storage.remove(LockHeartbeat.name(of: name, nonce: nonce)) }
+        // The writer that held it did not finish: the next one recovers in full and sweeps (`recover`).
+        if name == .exclusiveLock { _ = try? storage.saveIfAbsent(.sweepMarker, []) }
         try storage.remove(name)
         return owner
     }
@@ -189,7 +193,49 @@ public final class Repository {
         return archives
     }
 
-    func recover() throws {
+    /// How often a writer of a storage billed by request recovers in full when nothing said it must.
+    static let thoroughRecoveryInterval: TimeInterval = 86_400
+
+    /// What every writer runs once it holds the lock: finishes what an interrupted writer left (removals in
+    /// `trash/`, archives not yet catalogued, leftovers, unreferenced pieces). On a storage billed by request
+    /// (a bucket) the listings this takes, which grow with the repository, run only when something says a
+    /// writer did not finish: the lock was taken over (`tookOver`), the sweep marker is there (a failed backup
+    /// or prune leaves it, and `velo unlock` sets it), the catalog has a damaged entry, or the last full
+    /// recovery on this machine is a day old. Otherwise the catalog's listing (which the writer needs anyway)
+    /// and one HEAD of the marker are all it costs.
+    func recover(tookOver: Bool = true) throws {
+        let marker: Bool? = try? storage.stat(.sweepMarker) != nil
+        var thorough = storage.requests == nil || tookOver || marker != false || thoroughRecoveryDue
+        if !thorough {
+            let damaged = try catalog.scan().damaged
+            thorough = !damaged.isEmpty
+        }
+        if thorough {
+            try recoverThoroughly()
+            recordThoroughRecovery()
+        }
+        // Last, once every complete archive is catalogued: pieces a killed backup or prune left unreferenced.
+        PieceSweep.recover(self, markerPresent: marker, thorough: thorough)
+    }
+
+    /// The stamp of the last full recovery of this machine (`cache/recovered` beside the storage's caches).
+    private var recoveryStamp: String? { storage.cacheDirectory.map { ($0 as NSString).appendingPathComponent("recovered") } }
+
+    private var thoroughRecoveryDue: Bool {
+        guard let stamp = recoveryStamp, let attributes = try? FileManager.default.attributesOfItem(atPath: stamp),
+            let modified = attributes[.modificationDate] as? Date
+        else { return true }
+        return Date().timeIntervalSince(modified) > Self.thoroughRecoveryInterval
+    }
+
+    private func recordThoroughRecovery() {
+        guard storage.requests != nil, let stamp = recoveryStamp, let directory = storage.cacheDirectory else { return }
+        try? FileManager.default.createDirectory(
+            atPath: directory, withIntermediateDirectories: true, attributes: [.posixPermissions: 0o700])
+        try? Data().write(to: URL(fileURLWithPath: stamp))
+    }
+
+    private func recoverThoroughly() throws {
         _ = completeRemovals()
         storage.removeScratch()
         // What a killed velo was writing aside (archives, catalog entries, markers, lock files): only a live
@@ -234,8 +280,6 @@ public final class Repository {
                 }
             }
         }
-        // Last, once every complete archive is catalogued: pieces a killed backup or prune left unreferenced.
-        PieceSweep.recover(self)
     }
 }
 
