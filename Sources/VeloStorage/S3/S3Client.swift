@@ -122,7 +122,8 @@ final class S3Client: Sendable {
                 let status = Int(response.status.code)
                 if Self.trace {
                     let q = query.isEmpty ? "" : "?" + query.map { $0.1.isEmpty ? $0.0 : "\($0.0)=\($0.1)" }.joined(separator: "&")
-                    FileHandle.standardError.write(Data("s3: \(method.rawValue) /\(key ?? "")\(q) \(status) \(bytes.count)\n".utf8))
+                    let range = headers.first { $0.0 == "Range" }.map { " \($0.1)" } ?? ""
+                    FileHandle.standardError.write(Data("s3: \(method.rawValue) /\(key ?? "")\(q)\(range) \(status) \(bytes.count)\n".utf8))
                 }
                 if accept.contains(status) {
                     return Response(status: status, headers: response.headers, body: bytes, afterUncertainAttempt: uncertain)

@@ -81,6 +81,7 @@ public final class S3Storage: RepositoryStorage, @unchecked Sendable {
     }
 
     private func forget(_ name: StoredName) {
+        windows.forget(name)
         known.lock.withLock {
             known.listed[name] = nil
             known.written[name] = nil
@@ -93,6 +94,9 @@ public final class S3Storage: RepositoryStorage, @unchecked Sendable {
             }
         }
     }
+
+    /// What this process read of large objects lately, shared by all their readers.
+    let windows = ReadWindows()
 
     /// The local cache of small objects that are immutable or named by their ETag.
     var objectCache: ObjectCache? { cacheDirectory.map(ObjectCache.init) }
@@ -164,21 +168,24 @@ public final class S3Storage: RepositoryStorage, @unchecked Sendable {
         return response.body
     }
 
-    /// One ranged GET of the object's first window, whose `Content-Range` gives the size: no HEAD first.
+    /// One ranged GET of the object's first window, whose `Content-Range` gives the size: no HEAD first; none at
+    /// all for an object this process read lately (its size is known, its windows are kept: `ReadWindows`).
     public func open(_ name: StoredName) throws -> any StoredObjectReader {
         let key = try key(name)
+        if let size = windows.size(of: name) { return S3ObjectReader(storage: self, name: name, key: key, size: size) }
         let response = try client.send(
             .GET, key: key, headers: [("Range", "bytes=0-\(S3ObjectReader.readAhead - 1)")], accept: [200, 206, 404, 416])
         switch response.status {
         case 404: throw StorageError.missing(name, location: location)
-        case 416: return S3ObjectReader(storage: self, name: name, key: key, size: 0, window: [])  // an empty object
+        case 416: return S3ObjectReader(storage: self, name: name, key: key, size: 0)  // an empty object
         case 206:
             guard let total = response.header("Content-Range")?.split(separator: "/").last.flatMap({ Int64($0) }),
                 Int64(response.body.count) == min(total, Int64(S3ObjectReader.readAhead))
             else {
                 throw VeloError("\(describe(name)): the server's answer to a ranged read has no usable Content-Range", kind: .io)
             }
-            return S3ObjectReader(storage: self, name: name, key: key, size: total, window: response.body)
+            windows.keep(name, start: 0, bytes: response.body, size: total)
+            return S3ObjectReader(storage: self, name: name, key: key, size: total)
         default:
             // A server that ignored Range: usable only for an object no larger than the window asked for.
             guard response.body.count <= S3ObjectReader.readAhead else {
@@ -186,7 +193,8 @@ public final class S3Storage: RepositoryStorage, @unchecked Sendable {
                     "\(describe(name)): the server answered a ranged read with the whole object (\(response.body.count) bytes); it must honour Range",
                     kind: .io)
             }
-            return S3ObjectReader(storage: self, name: name, key: key, size: Int64(response.body.count), window: response.body)
+            windows.keep(name, start: 0, bytes: response.body, size: Int64(response.body.count))
+            return S3ObjectReader(storage: self, name: name, key: key, size: Int64(response.body.count))
         }
     }
 
@@ -348,17 +356,31 @@ public final class S3Storage: RepositoryStorage, @unchecked Sendable {
     }
 }
 
-/// A streamed object: one PUT when it stays under a part, else a multipart upload (8 MiB parts, one buffered),
-/// completed on `commit`, aborted on `abort`.
+/// A large object written as it comes: bytes are buffered up to one part (8 MiB), and each full part is
+/// uploaded on a thread of its own while the writer fills the next one, at most `inFlight` at a time (the
+/// backup's compression keeps going during an upload instead of waiting for it). The multipart upload is
+/// completed on `commit`, after every part landed, and aborted on `abort` or on any part's failure; a small
+/// object is one PUT on `commit`. Memory: the part being filled and `inFlight` parts being sent.
 final class S3ObjectWriter: StoredObjectWriter {
     let storage: S3Storage
     let name: StoredName
     let key: String
+    static let inFlight = 2
     private(set) var bytesWritten: Int64 = 0
     private var buffer: [UInt8] = []
     private var uploadID: String?
-    private var parts: [String] = []  // ETags, in order
+    private var partCount = 0
     private var finished = false
+    /// What the part uploads report, from their threads.
+    private let sent = SentParts()
+    private let slots = DispatchSemaphore(value: S3ObjectWriter.inFlight)
+    private let uploads = DispatchGroup()
+
+    private final class SentParts: @unchecked Sendable {
+        let lock = NSLock()
+        var etags: [Int: String] = [:]
+        var failure: (any Error)?
+    }
 
     init(storage: S3Storage, name: StoredName, key: String) {
         self.storage = storage
@@ -380,8 +402,11 @@ final class S3ObjectWriter: StoredObjectWriter {
         }
     }
 
+    /// Hands the buffered part to an upload of its own (waiting for a free slot), after starting the multipart
+    /// upload if this is the first part. A failure of an earlier part is thrown here, at the latest on `commit`.
     private func uploadPart() throws {
         do {
+            if let failure = sent.lock.withLock({ sent.failure }) { throw failure }
             if uploadID == nil {
                 let created = try storage.client.send(.POST, key: key, query: [("uploads", "")])
                 guard let id = XMLValues.read(created.body, elements: ["UploadId"])["UploadId"]?.first else {
@@ -389,11 +414,28 @@ final class S3ObjectWriter: StoredObjectWriter {
                 }
                 uploadID = id
             }
-            let response = try storage.client.send(
-                .PUT, key: key, query: [("partNumber", String(parts.count + 1)), ("uploadId", uploadID!)], body: buffer)
-            guard let etag = response.header("ETag") else { throw VeloError("\(storage.describe(name)): a part has no ETag", kind: .io) }
-            parts.append(etag)
-            buffer.removeAll(keepingCapacity: true)
+            partCount += 1
+            let (number, body, id) = (partCount, buffer, uploadID!)
+            buffer = []
+            buffer.reserveCapacity(S3Storage.partSize)
+            slots.wait()
+            uploads.enter()
+            let (client, objectKey, parts, done, describe) = (storage.client, self.key, self.sent, self.uploads, storage.describe(name))
+            let free = self.slots
+            Thread.detachNewThread {
+                defer {
+                    free.signal()
+                    done.leave()
+                }
+                do {
+                    let response = try client.send(
+                        .PUT, key: objectKey, query: [("partNumber", String(number)), ("uploadId", id)], body: body)
+                    guard let etag = response.header("ETag") else { throw VeloError("\(describe): part \(number) has no ETag", kind: .io) }
+                    parts.lock.withLock { parts.etags[number] = etag }
+                } catch {
+                    parts.lock.withLock { if parts.failure == nil { parts.failure = error } }
+                }
+            }
         } catch {
             abort()
             throw error
@@ -406,11 +448,14 @@ final class S3ObjectWriter: StoredObjectWriter {
             try storage.client.send(.PUT, key: key, body: buffer)
         } else {
             if !buffer.isEmpty { try uploadPart() }
-            let xml =
-                "<CompleteMultipartUpload>"
-                + parts.enumerated().map { "<Part><PartNumber>\($0.offset + 1)</PartNumber><ETag>\($0.element)</ETag></Part>" }.joined()
-                + "</CompleteMultipartUpload>"
+            uploads.wait()
+            let etags = sent.lock.withLock { sent.etags }
             do {
+                if let failure = sent.lock.withLock({ sent.failure }) { throw failure }
+                let xml =
+                    "<CompleteMultipartUpload>"
+                    + (1...partCount).map { "<Part><PartNumber>\($0)</PartNumber><ETag>\(etags[$0] ?? "")</ETag></Part>" }.joined()
+                    + "</CompleteMultipartUpload>"
                 let response = try storage.client.send(.POST, key: key, query: [("uploadId", uploadID!)], body: Array(xml.utf8))
                 // S3 may answer 200 with an error in the body.
                 if let code = XMLValues.read(response.body, elements: ["Code"])["Code"]?.first {
@@ -426,32 +471,32 @@ final class S3ObjectWriter: StoredObjectWriter {
         storage.remember(name, wrote: [], size: bytesWritten, etag: nil)
     }
 
+    /// Waits for the parts in flight, then aborts the multipart upload (the server drops the parts it has).
     func abort() {
         guard !finished else { return }
         finished = true
         buffer = []
+        uploads.wait()
         if let uploadID {
             _ = try? storage.client.send(.DELETE, key: key, query: [("uploadId", uploadID)], accept: [200, 204, 404])
         }
     }
 }
 
-/// Ranged reads of one object, with 1 MiB read ahead so that a sequential reader makes few requests.
+/// Ranged reads of one object, each GET reading `readAhead` bytes ahead so that a sequential reader makes few
+/// requests; the windows read are kept by the storage (`ReadWindows`) for every reader of the object.
 final class S3ObjectReader: StoredObjectReader {
     let storage: S3Storage
     let name: StoredName
     let key: String
     let size: Int64
-    static let readAhead = 1 << 20
-    private var window: [UInt8] = []
-    private var windowStart: Int64 = 0
+    static let readAhead = 2 << 20
 
-    init(storage: S3Storage, name: StoredName, key: String, size: Int64, window: [UInt8] = []) {
+    init(storage: S3Storage, name: StoredName, key: String, size: Int64) {
         self.storage = storage
         self.name = name
         self.key = key
         self.size = size
-        self.window = window
     }
 
     func read(at offset: Int64, count: Int, into destination: UnsafeMutableRawPointer) throws {
@@ -459,30 +504,26 @@ final class S3ObjectReader: StoredObjectReader {
         guard offset >= 0, offset + Int64(count) <= size else {
             throw StorageError.shortRead(name, location: storage.location, offset: offset, wanted: count, size: size)
         }
-        if !(offset >= windowStart && offset + Int64(count) <= windowStart + Int64(window.count)) {
-            let length = Int(min(Int64(max(count, Self.readAhead)), size - offset))
-            let response = try storage.client.send(
-                .GET, key: key, headers: [("Range", "bytes=\(offset)-\(offset + Int64(length) - 1)")], accept: [206, 200, 404, 416])
-            guard response.status == 206 || response.status == 200 else {
-                throw StorageError.shortRead(name, location: storage.location, offset: offset, wanted: count, size: 0)
-            }
-            if response.status == 200 {
-                // A server that ignored Range sent the whole object: usable only when that is what was asked for
-                // (a small object read from its start), never sliced out of a body of unknown size.
-                guard offset == 0, Int64(response.body.count) == size, size <= Int64(length) else {
-                    throw VeloError(
-                        "\(storage.describe(name)): the server answered a ranged read with the whole object (\(response.body.count) bytes); it must honour Range",
-                        kind: .io)
-                }
-            }
-            guard response.body.count >= count else {
-                throw StorageError.shortRead(
-                    name, location: storage.location, offset: offset, wanted: count, size: Int64(response.body.count))
-            }
-            window = response.body
-            windowStart = offset
+        if storage.windows.copy(name, at: offset, count: count, into: destination) { return }
+        let length = Int(min(Int64(max(count, Self.readAhead)), size - offset))
+        let response = try storage.client.send(
+            .GET, key: key, headers: [("Range", "bytes=\(offset)-\(offset + Int64(length) - 1)")], accept: [206, 200, 404, 416])
+        guard response.status == 206 || response.status == 200 else {
+            throw StorageError.shortRead(name, location: storage.location, offset: offset, wanted: count, size: 0)
         }
-        let start = Int(offset - windowStart)
-        window.withUnsafeBytes { destination.copyMemory(from: $0.baseAddress! + start, byteCount: count) }
+        if response.status == 200 {
+            // A server that ignored Range sent the whole object: usable only when that is what was asked for
+            // (a small object read from its start), never sliced out of a body of unknown size.
+            guard offset == 0, Int64(response.body.count) == size, size <= Int64(length) else {
+                throw VeloError(
+                    "\(storage.describe(name)): the server answered a ranged read with the whole object (\(response.body.count) bytes); it must honour Range",
+                    kind: .io)
+            }
+        }
+        guard response.body.count >= count else {
+            throw StorageError.shortRead(name, location: storage.location, offset: offset, wanted: count, size: Int64(response.body.count))
+        }
+        response.body.withUnsafeBytes { destination.copyMemory(from: $0.baseAddress!, byteCount: count) }
+        storage.windows.keep(name, start: offset, bytes: response.body, size: size)
     }
 }
