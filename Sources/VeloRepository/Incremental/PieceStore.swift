@@ -58,8 +58,10 @@ package final class PieceStore {
     /// Stores a segment list (full or patch) under its SHA-256, which the caller computed, unless it is there
     /// already; returns the bytes written. Uses nothing of the store but its storage, so it may run on a thread
     /// of its own (`SegmentListWrites`).
+    /// On a storage billed by request (a bucket) the list is not looked for first: the conditional write that
+    /// stores it refuses it when it is there, one request instead of two.
     package func writeList(_ bytes: [UInt8], sha256: String, level: Int32) throws -> Int64 {
-        if try hasList(sha256) { return 0 }
+        if storage.requests == nil, try hasList(sha256) { return 0 }
         let compressed = try ZstdFrame.compress(bytes, level: level)
         return try storage.saveIfAbsent(.list(sha256), compressed) ? Int64(compressed.count) : 0
     }
