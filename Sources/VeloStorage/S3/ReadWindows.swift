@@ -6,9 +6,9 @@ import Foundation
 /// shared memory of what was read, each opening read the pack's start again and each jump read a window again
 /// (verify read a 12 MB pack as 45 MB in 40 requests). Objects read through it (archives, packs) are immutable
 /// under their names; a name written or removed by this process is forgotten all the same.
-/// Holds at most `capacity` windows (12 MiB).
+/// Holds at most `capacity` windows (4 MiB: `velo restore` on a bucket stays within its 96 MiB like on a folder).
 final class ReadWindows: @unchecked Sendable {
-    static let capacity = 6
+    static let capacity = 4
     private let lock = NSLock()
     /// The most recently used last.
     private var windows: [(name: StoredName, start: Int64, bytes: [UInt8])] = []

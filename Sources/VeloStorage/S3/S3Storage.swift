@@ -490,7 +490,7 @@ final class S3ObjectReader: StoredObjectReader {
     let name: StoredName
     let key: String
     let size: Int64
-    static let readAhead = 2 << 20
+    static let readAhead = 1 << 20
 
     init(storage: S3Storage, name: StoredName, key: String, size: Int64) {
         self.storage = storage
