@@ -38,9 +38,9 @@ package enum PieceSweep {
         }
         for archive in archives {
             do {
-                let read = try SegmentedSnapshot.read(archive, in: repository)
-                for piece in read.segments?.listPieces ?? [] { lists.insert(piece) }
-                for table in read.segments?.allTables ?? [] { tableLists[table.list] = table.segments }
+                let marks = try ArchiveMarks.of(archive, in: repository)
+                lists.formUnion(marks.lists)
+                tableLists.merge(marks.tableLists) { $1 }
             } catch StorageError.missing {
                 continue  // removed since the listing (only a reader runs without the lock)
             } catch {

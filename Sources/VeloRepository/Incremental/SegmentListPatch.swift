@@ -171,8 +171,11 @@ extension SegmentListPatch {
         in store: PieceStore
     ) -> (bytes: [UInt8]?, sha256: String, base: String?, deltaFrames: Bool) {
         // The same list stored whole already (an unchanged table whose rows were read again): nothing to write.
+        // The previous snapshot's own list is there without asking (the writer holds the lock: no prune runs),
+        // which spares a bucket a HEAD per unchanged table.
         let sha256 = SHA256Digest.of(list)
         let listHasDeltas = list.starts(with: SegmentList.magicWithDeltas)
+        if previous?.base == nil && sha256 == previousSHA256 { return (nil, sha256, nil, listHasDeltas) }
         if (try? store.hasList(sha256)) == true { return (nil, sha256, nil, listHasDeltas) }
         if let previous, let previousSHA256 {
             let baseSHA256 = previous.base ?? previousSHA256

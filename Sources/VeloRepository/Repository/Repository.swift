@@ -172,7 +172,10 @@ public final class Repository {
         let json = JSONValue.object([("id", .string(entry.id)), ("archive", .string(entry.archive))])
         try storage.save(marker, Array(JSONWriter.string(json).utf8))
         catalog.remove(entry.id)
-        if let name = StoredName.parse(entry.archive, as: .snapshot) { try storage.remove(name) }
+        if let name = StoredName.parse(entry.archive, as: .snapshot) {
+            try storage.remove(name)
+            ArchiveMarks.forget(name, in: storage)
+        }
         try storage.remove(marker)
     }
 

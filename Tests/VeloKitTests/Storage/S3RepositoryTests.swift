@@ -88,6 +88,14 @@ import Testing
         let report = try Verifier.verify(.catalogued(try #require(cold.catalog.entry(unchanged.id)), repository: cold))
         #expect(report.ok && (report.requests?.total ?? 0) > 0)
 
+        // The same rows under another file state (touched): every row is read again, and no list is looked for in
+        // the bucket (each is the previous snapshot's own).
+        var later = [timeval(tv_sec: time(nil) - 1800, tv_usec: 0), timeval(tv_sec: time(nil) - 1800, tv_usec: 0)]
+        #expect(utimes(source, &later) == 0)
+        let touched = try Backup.run(databasePath: source, repository: try Repository.open(location, create: true), options: .init())
+        let touchedRequests = try #require(touched.requests)
+        #expect(touchedRequests.head <= 1, "a backup of the same rows looked for lists: \(touchedRequests)")
+
         // A changed source: the previous snapshot's segment lists come from the cache (they are immutable).
         try Database(path: source, mode: .readWrite).execute("UPDATE _velo_posts SET views = coalesce(views, 0) + 1 WHERE rowid = 7")
         let warm = try Repository.open(location, create: true)
@@ -138,6 +146,38 @@ import Testing
         try next.lock(command: "velo backup").release()
         #expect(try Set(next.catalog.entries().map(\.id)) == [first.id, second.id])
         #expect(try next.storage.stat(.sweepMarker) == nil, "swept and cleared")
+    }
+
+    /// A prune's sweep reads each kept archive's `segments.json` once per machine (`ArchiveMarks`): the next
+    /// prune reads only the archives it has not seen, and what it removes is what a sweep from scratch removes.
+    @Test func aPruneReadsOnlyTheArchivesItHasNotSeen() throws {
+        guard let server = try S3StorageTests.server() else { return }
+        let location = server.location("marks")
+        let source = try Fixtures.demo(posts: 80)
+        let open = {
+            try Repository.open(storage: try S3Storage(location, environment: SeaweedFS.environment), create: true, named: location)
+        }
+        let db = try Database(path: source, mode: .readWrite)
+        let policy = try RetentionPolicy(json: JSONParser.parse(Array(#"{"keep_last":3}"#.utf8)))
+        func backup(_ n: Int) throws {
+            try db.execute("UPDATE _velo_posts SET title = title || '\(n)' WHERE rowid % 5 = \(n % 5)")
+            _ = try Backup.run(databasePath: source, repository: try open(), options: .init())
+        }
+        for n in 0..<4 { try backup(n) }
+        let first = try Prune.run(repository: try open(), policy: policy, dryRun: false)
+        #expect(first.remove.count == 1)
+        try backup(4)
+        let second = try Prune.run(repository: try open(), policy: policy, dryRun: false)
+        #expect(second.remove.count == 1)
+        // The new snapshot's archive is the only one read (a ranged GET); the lists come from the cache.
+        let requests = try #require(second.requests)
+        #expect(requests.get <= 1, "the second prune read \(requests)")
+        // The marks agree with a sweep that reads every archive: nothing is left to remove, and all verify.
+        var elsewhere = SeaweedFS.environment
+        elsewhere["XDG_CACHE_HOME"] = Fixtures.temporaryDirectory().path
+        let cold = try Repository.open(storage: try S3Storage(location, environment: elsewhere), named: location)
+        #expect(PieceSweep.run(cold, dryRun: true).files.isEmpty)
+        for entry in try cold.catalog.entries() { #expect(try Verifier.verify(.catalogued(entry, repository: cold)).ok) }
     }
 
     /// A lock held on a bucket beats as on a folder: its heartbeat object is written every interval (its
