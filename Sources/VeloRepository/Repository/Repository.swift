@@ -238,12 +238,32 @@ public final class Repository {
         try? Data().write(to: URL(fileURLWithPath: stamp))
     }
 
+    /// Removes what killed writers left beside the locks: a heartbeat whose lock is gone (its writer died
+    /// between the two removals) once it is stale, and a conditional-write probe (`S3Storage`) an hour old.
+    private func removeLockLitter() {
+        var objects: [(StoredName, StoredInfo)] = []
+        try? storage.list(.lock) { name, info in objects.append((name, info)) }
+        let live = Set(
+            [StoredName.exclusiveLock, .roundLock].compactMap { lock in
+                RepositoryLock.current(storage: storage, name: lock)?.nonce.map { LockHeartbeat.name(of: lock, nonce: $0) }
+            })
+        let now = Timestamp.now
+        for (name, info) in objects {
+            let age = now - info.modified
+            let litter =
+                name.name.hasPrefix("probe-")
+                ? age > 3600 : name.name.hasSuffix(".heartbeat.json") && !live.contains(name) && age > lockTiming.staleSeconds
+            if litter { try? storage.remove(name) }
+        }
+    }
+
     private func recoverThoroughly() throws {
         _ = completeRemovals()
         storage.removeScratch()
         // What a killed velo was writing aside (archives, catalog entries, markers, lock files): only a live
         // process can still put them in place, so those of a process that is gone are litter.
         for kind in [StoredKind.config, .catalog, .trash, .lock, .snapshot] { _ = try? storage.removeLeftovers(kind) }
+        removeLockLitter()
         // Which archives are catalogued: from the names alone when the catalog cache is current (this runs on
         // every lock, so it must not read a large catalog in full), from every entry otherwise.
         let isCatalogued: (StoredName) -> Bool

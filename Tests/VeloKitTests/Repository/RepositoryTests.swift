@@ -121,6 +121,28 @@ import Testing
         #expect(try repo.unlock(force: false)?.host == "some-other-host")
     }
 
+    /// What killed writers leave beside the locks goes with the next full recovery: a heartbeat whose lock is gone,
+    /// once it is stale, and a conditional-write probe an hour old; a fresh one of each stays (its writer may live).
+    @Test func litterBesideTheLocksIsRemovedOnceItIsOld() throws {
+        let repo = try Repository.open(Fixtures.temporaryDirectory().appendingPathComponent("repo").path, create: true)
+        func write(_ name: String, minutesAgo: Int) throws {
+            let path = repo.path("locks/\(name)")
+            try "{}".write(toFile: path, atomically: true, encoding: .utf8)
+            var times = [
+                timeval(tv_sec: time(nil) - minutesAgo * 60, tv_usec: 0), timeval(tv_sec: time(nil) - minutesAgo * 60, tv_usec: 0),
+            ]
+            #expect(utimes(path, &times) == 0)
+        }
+        try write("exclusive.00000000000000aa.heartbeat.json", minutesAgo: 45)
+        try write("exclusive.00000000000000bb.heartbeat.json", minutesAgo: 2)
+        try write("probe-00000000000000cc.json", minutesAgo: 90)
+        try write("probe-00000000000000dd.json", minutesAgo: 1)
+        try repo.lock(command: "velo backup").release()
+        let left = try FileManager.default.contentsOfDirectory(atPath: repo.path("locks")).filter { !$0.hasPrefix(".") && $0 != "guard" }
+            .sorted()
+        #expect(left == ["exclusive.00000000000000bb.heartbeat.json", "probe-00000000000000dd.json"], "\(left)")
+    }
+
     /// A held lock's heartbeat object is rewritten every refresh interval and removed on release; a lock held
     /// for less than one interval writes none (no request).
     @Test func aHeldLockWritesItsHeartbeatUntilReleased() throws {
