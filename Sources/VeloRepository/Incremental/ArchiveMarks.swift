@@ -6,8 +6,10 @@ import VeloStorage
 /// table's own list, the segment count it is read within. An archive never changes under its name (a name is
 /// its time and a random id), so on a storage billed by request what a sweep read of it is kept on this machine
 /// (`<cache>/marks/<archive name>.json`) and the next prune reads no archive it has seen: a prune of a bucket
-/// with a year of hourly snapshots read every kept archive (about a hundred GETs) each time. Deleting the
-/// folder only costs requests; a copy that does not parse is read again from the bucket.
+/// with a year of hourly snapshots read every kept archive (about a hundred GETs) each time. A sweep deletes what
+/// no marks name, so a kept copy carries the SHA-256 of its JSON on its first line: one damaged on this machine
+/// (or that does not parse) is read again from the archive, never trusted. Deleting the folder only costs
+/// requests.
 struct ArchiveMarks: Equatable {
     var lists: [String]
     var tableLists: [String: Int]
@@ -16,7 +18,7 @@ struct ArchiveMarks: Equatable {
     static func of(_ archive: StoredName, in repository: Repository) throws -> ArchiveMarks {
         let file = cacheFile(archive, repository.storage)
         if let file, let kept = FileManager.default.contents(atPath: file),
-            let marks = try? ArchiveMarks(json: JSONParser.parse(Array(kept)))
+            let marks = ArchiveMarks(checked: Array(kept))
         {
             return marks
         }
@@ -28,7 +30,7 @@ struct ArchiveMarks: Equatable {
             try? FileManager.default.createDirectory(
                 atPath: directory, withIntermediateDirectories: true, attributes: [.posixPermissions: 0o700])
             let temporary = file + ".tmp-\(getpid())"
-            if FileManager.default.createFile(atPath: temporary, contents: Data(JSONWriter.string(marks.json).utf8)) {
+            if FileManager.default.createFile(atPath: temporary, contents: Data(marks.checkedBytes)) {
                 if rename(temporary, file) != 0 { unlink(temporary) }
             }
         }
@@ -50,6 +52,22 @@ struct ArchiveMarks: Equatable {
             ("lists", .array(lists.map { .string($0) })),
             ("tables", .object(tableLists.keys.sorted().map { ($0, .int(Int64(tableLists[$0]!))) })),
         ])
+    }
+
+    /// The kept form: `sha256:<hex of the JSON>`, a newline, the JSON.
+    var checkedBytes: [UInt8] {
+        let body = Array(JSONWriter.string(json).utf8)
+        return Array("sha256:\(SHA256Digest.of(body))\n".utf8) + body
+    }
+
+    /// Marks from their kept form, nil when the checksum or the JSON is wrong.
+    init?(checked bytes: [UInt8]) {
+        guard let newline = bytes.firstIndex(of: UInt8(ascii: "\n")) else { return nil }
+        let body = Array(bytes[(newline + 1)...])
+        guard String(decoding: bytes[..<newline], as: UTF8.self) == "sha256:" + SHA256Digest.of(body),
+            let json = try? JSONParser.parse(body)
+        else { return nil }
+        self.init(json: json)
     }
 
     init(lists: [String], tableLists: [String: Int]) {

@@ -9,6 +9,18 @@ import Testing
 /// The engine end to end on a bucket: the repository opened by its `s3:` location, incremental backups, verify,
 /// a restore equal to one from a local repository, a prune that sweeps, and `velo init` again.
 @Suite struct S3RepositoryTests {
+    /// The repository at `location`, opened afresh as a new velo process would (its own storage and requests).
+    static func repository(_ location: String) throws -> Repository {
+        try Repository.open(storage: try S3Storage(location, environment: SeaweedFS.environment), create: true, named: location)
+    }
+
+    /// SeaweedFS's credentials with a cache folder of its own: what another machine reading the bucket sees.
+    static func environmentOfAnotherMachine() -> [String: String] {
+        var environment = SeaweedFS.environment
+        environment["XDG_CACHE_HOME"] = Fixtures.temporaryDirectory().path
+        return environment
+    }
+
     @Test func backupVerifyRestorePruneOnABucket() throws {
         guard let server = try S3StorageTests.server() else { return }
         for (key, value) in SeaweedFS.environment where key != "HOME" { setenv(key, value, 1) }
@@ -112,9 +124,7 @@ import Testing
         guard let server = try S3StorageTests.server() else { return }
         let location = server.location("recovery")
         let source = try Fixtures.demo(posts: 60)
-        let open = {
-            try Repository.open(storage: try S3Storage(location, environment: SeaweedFS.environment), create: true, named: location)
-        }
+        let open = { try Self.repository(location) }
         let first = try Backup.run(databasePath: source, repository: try open(), options: .init())
         let second = try Backup.run(databasePath: source, repository: try open(), options: .init())
         // A crash between the archive and its catalog entry, as it were.
@@ -154,9 +164,7 @@ import Testing
         guard let server = try S3StorageTests.server() else { return }
         let location = server.location("marks")
         let source = try Fixtures.demo(posts: 80)
-        let open = {
-            try Repository.open(storage: try S3Storage(location, environment: SeaweedFS.environment), create: true, named: location)
-        }
+        let open = { try Self.repository(location) }
         let db = try Database(path: source, mode: .readWrite)
         let policy = try RetentionPolicy(json: JSONParser.parse(Array(#"{"keep_last":3}"#.utf8)))
         func backup(_ n: Int) throws {
@@ -173,10 +181,22 @@ import Testing
         let requests = try #require(second.requests)
         #expect(requests.get <= 1, "the second prune read \(requests)")
         // The marks agree with a sweep that reads every archive: nothing is left to remove, and all verify.
-        var elsewhere = SeaweedFS.environment
-        elsewhere["XDG_CACHE_HOME"] = Fixtures.temporaryDirectory().path
+        let elsewhere = Self.environmentOfAnotherMachine()
         let cold = try Repository.open(storage: try S3Storage(location, environment: elsewhere), named: location)
         #expect(PieceSweep.run(cold, dryRun: true).files.isEmpty)
+        // A kept copy damaged on this machine (it still parses, but names no list) is read again, never trusted:
+        // trusted, the sweep would take every piece for unused.
+        let warm = try open()
+        let marks = (try #require(warm.storage.cacheDirectory) as NSString).appendingPathComponent("marks")
+        let kept = try FileManager.default.contentsOfDirectory(atPath: marks).filter { $0.hasSuffix(".json") }
+        #expect(!kept.isEmpty)
+        for name in kept {
+            let path = (marks as NSString).appendingPathComponent(name)
+            let text = try String(contentsOfFile: path, encoding: .utf8)
+            let header = text.prefix { $0 != "\n" }
+            try (header + "\n" + #"{"lists":[],"tables":{}}"#).write(toFile: path, atomically: true, encoding: .utf8)
+        }
+        #expect(PieceSweep.run(warm, dryRun: true).files.isEmpty, "damaged marks were trusted")
         for entry in try cold.catalog.entries() { #expect(try Verifier.verify(.catalogued(entry, repository: cold)).ok) }
     }
 
@@ -185,8 +205,7 @@ import Testing
     @Test func aLockOnABucketHasAHeartbeat() throws {
         guard let server = try S3StorageTests.server() else { return }
         let location = server.location("heartbeat")
-        let repository = try Repository.open(
-            storage: try S3Storage(location, environment: SeaweedFS.environment), create: true, named: location)
+        let repository = try Self.repository(location)
         repository.lockTiming = LockTiming(refreshInterval: .milliseconds(300), staleAfter: .seconds(120))
         let lock = try repository.lock(command: "velo backup")
         usleep(1_200_000)
@@ -203,9 +222,7 @@ import Testing
         guard let server = try S3StorageTests.server() else { return }
         let location = server.location("cacheproof")
         let source = try Fixtures.demo(posts: 200)
-        let open = {
-            try Repository.open(storage: try S3Storage(location, environment: SeaweedFS.environment), create: true, named: location)
-        }
+        let open = { try Self.repository(location) }
         let repository = try open()
         let result = try Backup.run(databasePath: source, repository: repository, options: .init())
         let entry = try #require(repository.catalog.entry(result.id))
@@ -213,8 +230,7 @@ import Testing
         let list = try #require(document.listPieces.first)
         // Read once through the cache, then damaged in the bucket only.
         #expect(try Verifier.verify(.catalogued(entry, repository: try open())).ok)
-        var elsewhere = SeaweedFS.environment
-        elsewhere["XDG_CACHE_HOME"] = Fixtures.temporaryDirectory().path
+        let elsewhere = Self.environmentOfAnotherMachine()
         try S3Storage(location, environment: elsewhere).save(.list(list), Array("not a list".utf8))
         let reader = try open()
         #expect(try PieceStore(storage: reader.storage).readList(list).frames.count > 0, "this machine's copy is still sound")
