@@ -14,8 +14,11 @@ final class ReadWindows: @unchecked Sendable {
     private var windows: [(name: StoredName, start: Int64, bytes: [UInt8])] = []
     private var sizes: [StoredName: Int64] = [:]
 
-    /// The size of `name` as a ranged read gave it.
-    func size(of name: StoredName) -> Int64? { lock.withLock { sizes[name] } }
+    /// The size of `name` as a ranged read gave it, while a window of it is kept (an object no longer read
+    /// lately is opened with a request again, which also tells that it still exists).
+    func size(of name: StoredName) -> Int64? {
+        lock.withLock { windows.contains { $0.name == name } ? sizes[name] : nil }
+    }
 
     /// Copies `count` bytes at `offset` of `name` into `destination` when a kept window holds them all.
     func copy(_ name: StoredName, at offset: Int64, count: Int, into destination: UnsafeMutableRawPointer) -> Bool {
@@ -36,12 +39,12 @@ final class ReadWindows: @unchecked Sendable {
     /// Keeps a window read from `name` (of `size` bytes), dropping the least recently used beyond `capacity`.
     func keep(_ name: StoredName, start: Int64, bytes: [UInt8], size: Int64) {
         lock.withLock {
-            sizes[name] = size
             guard !bytes.isEmpty else { return }
+            sizes[name] = size
             windows.removeAll { $0.name == name && $0.start == start }
             if windows.count >= Self.capacity { windows.removeFirst() }
             windows.append((name, start, bytes))
-            if sizes.count > 4096 { sizes = sizes.filter { entry in windows.contains { $0.name == entry.key } } }
+            sizes = sizes.filter { entry in windows.contains { $0.name == entry.key } }
         }
     }
 

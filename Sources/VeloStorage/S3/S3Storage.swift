@@ -7,11 +7,12 @@ import VeloFormat
 /// location's prefix, at the same relative path as in a local repository, so a folder synced to a bucket is a
 /// repository and back. The storage promises hold as S3 gives them:
 /// - an object appears whole or not at all: a PUT, or a multipart upload completed on `commit` (parts of
-///   8 MiB, one buffered at a time), aborted on `abort` or failure;
+///   8 MiB, two sent while the next is filled), aborted on `abort` or failure;
 /// - `saveIfAbsent` is a PUT with `If-None-Match: *` (412: another writer's), and `removeIfUnchanged` a read,
 ///   a comparison and a DELETE with `If-Match: <ETag>`, so of two writers exactly one wins (on a server that
 ///   ignores the header, a lock is written only where none is and read back: `ConditionalWrites.swift`);
-/// - reads are ranged GETs (1 MiB read ahead for sequential readers), never a whole large object in memory;
+/// - reads are ranged GETs (1 MiB read ahead, the last windows shared by all readers: `ReadWindows`), never a
+///   whole large object in memory;
 /// - there is no cheap change stamp, so no catalog cache is trusted;
 /// - leftovers are multipart uploads a killed writer never completed, aborted after `leftoverAge`.
 public final class S3Storage: RepositoryStorage, @unchecked Sendable {
