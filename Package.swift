@@ -10,7 +10,8 @@ let package = Package(
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2"),
-        // Only SHA-256 and MD5 are used, which both majors have: resolve beside packages that need either.
+        // SHA-256, MD5, HMAC, and AES-CBC/GCM (`_CryptoExtras`, to read a tenant's S3 secret Laravel encrypted),
+        // which both majors have: resolve beside packages that need either.
         .package(url: "https://github.com/apple/swift-crypto", "3.12.3"..<"5.0.0"),
         .package(url: "https://github.com/apple/swift-log", from: "1.16.2"),
         // `swift package generate-documentation --target VeloKit` (DocC); nothing is built from it otherwise.
@@ -73,6 +74,7 @@ let package = Package(
                 "VeloFormat", "VeloStorage", "VeloRepository",
                 "CSQLite", "CArchive", "CZstd",
                 .product(name: "Crypto", package: "swift-crypto"),
+                .product(name: "_CryptoExtras", package: "swift-crypto"),
                 .product(name: "Logging", package: "swift-log"),
             ]
         ),

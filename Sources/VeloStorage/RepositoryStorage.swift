@@ -103,8 +103,12 @@ public struct StoredInfo: Sendable, Equatable {
 
 /// Writes one object, streamed. Until `commit` nothing is visible under its name; `abort` (or dropping the
 /// writer uncommitted) leaves nothing behind.
-public protocol StoredObjectWriter: AnyObject {
+public protocol StoredObjectWriter: ObjectWriter {
     var name: StoredName { get }
+}
+
+/// Writes one object, streamed (a repository's, or another object of a bucket: `S3Disk`).
+public protocol ObjectWriter: AnyObject {
     /// Bytes written so far.
     var bytesWritten: Int64 { get }
     func write(_ bytes: UnsafeRawBufferPointer) throws
@@ -134,7 +138,7 @@ extension StoredObjectReader {
     }
 }
 
-extension StoredObjectWriter {
+extension ObjectWriter {
     public func write(_ bytes: [UInt8]) throws { try bytes.withUnsafeBytes { try write($0) } }
 }
 

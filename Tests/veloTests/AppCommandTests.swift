@@ -173,16 +173,13 @@ import Testing
         let dir = Scratch.directory()
         let app = dir.appendingPathComponent("app").path, repo = dir.appendingPathComponent("repo").path
         #expect(try VeloProcess.run(["demo", "--app", app, "--tenants", "2", "--posts", "20", "--files", "1"]).status == 0)
-        // tenant-002 keeps its uploads on its own S3 bucket (its storage settings).
-        let db = try Database(path: "\(app)/database/tenants/velo_tenant_tenant_002.sqlite", mode: .readWrite)
-        for (name, value) in [("storage_driver", "s3"), ("s3_key", "k"), ("s3_secret", "s"), ("s3_bucket", "media-b")] {
-            try db.execute("DELETE FROM settings WHERE \"group\" = 'storage' AND name = ?; ", [.text(name)])
-            try db.execute(
-                "INSERT INTO settings (\"group\", name, locked, payload) VALUES ('storage', ?, 0, ?)", [.text(name), .text("\"\(value)\"")])
-        }
+        // The tenants' uploads on S3 with no bucket named: velo cannot find them.
+        let s3 = try String(contentsOfFile: "\(app)/.env", encoding: .utf8).replacingOccurrences(
+            of: "FILESYSTEM_DISK=local", with: "FILESYSTEM_DISK=s3")
+        try s3.write(toFile: "\(app)/.env", atomically: true, encoding: .utf8)
         let refused = try VeloProcess.run(["backup", "--app", app, "--repo", repo])
-        #expect(refused.status == 1 && refused.stderr.contains("not covered: tenant-002"), "\(refused.stderr)")
-        #expect(refused.stdout.contains("media-b"), "\(refused.stdout)")
+        #expect(refused.status == 1 && refused.stderr.contains("not covered: tenant-001, tenant-002"), "\(refused.stderr)")
+        #expect(refused.stdout.contains("AWS_BUCKET is not set"), "\(refused.stdout)")
         let accepted = try VeloProcess.run(["backup", "--app", app, "--repo", repo, "--skip-uncovered"])
         #expect(accepted.status == 0 && accepted.stdout.contains("not-covered"), "\(accepted.stdout)\(accepted.stderr)")
         // A whole app on another database driver is reported, not silently skipped.

@@ -6,7 +6,8 @@ import VeloStorage
 /// `velo backup --app`: every source of a Veloquent installation (the landlord and each tenant, or the single
 /// tenant) into one repository, each its own snapshot with the tenant's uploaded files, up to `jobs` at once
 /// under one repository lock. One source failing does not stop the others; the report says what happened to
-/// each, and a source velo cannot back up (not SQLite, uploads on S3) is reported as not covered.
+/// each, and a source velo cannot back up (not SQLite, a storage disk it cannot find) is reported as not
+/// covered. A tenant's files are read from its storage disk: its folder, the app's bucket, or its own bucket.
 package enum AppBackup {
     package struct Options: Sendable {
         /// `--tenants`: the sources to back up (names, domains, ids, or `landlord`); nil for all.
@@ -38,6 +39,8 @@ package enum AppBackup {
         package var rows: Int?
         package var files: Int?
         package var fileBytes: Int64?
+        /// The storage disk the files were read from (a folder, or `s3:…`).
+        package var uploads: String?
         package var skippedFiles: [String]?
         package var bytes: Int64?
         package var seconds: Double
@@ -147,14 +150,14 @@ package enum AppBackup {
         do {
             try Interruption.check()
             let checked = try Backup.checkSource(database, busyTimeout: options.busyTimeout)
-            if source.filesRoot != nil, let reason = try ownS3(database, busyTimeout: options.busyTimeout) {
-                outcome.status = .notCovered
-                outcome.reason = reason
-                outcome.seconds = seconds()
-                return outcome
-            }
             var backup = options
-            backup.filesRoot = source.filesRoot
+            backup.uploads = source.uploads
+            if source.uploads != nil,
+                let own = try TenantStorageSettings.ownBucket(database: database, layout: layout, busyTimeout: options.busyTimeout)
+            {
+                backup.uploads = own
+            }
+            outcome.uploads = backup.uploads?.root
             // The landlord has no collections: a selection of them applies to the tenants.
             if source.kind == .landlord { backup.collections = nil }
             backup.app = AppOrigin(
@@ -177,22 +180,6 @@ package enum AppBackup {
         }
         outcome.seconds = seconds()
         return outcome
-    }
-
-    /// Why the tenant's files are not on the local disk: its own S3 storage in its settings
-    /// (`TenantStorageResolver::hasOwnS3`: driver s3 with a key, a secret and a bucket), or nil.
-    static func ownS3(_ path: String, busyTimeout: Duration) throws -> String? {
-        let db = try Database(path: path, mode: .readOnly, busyTimeout: busyTimeout)
-        let schema = try SQLiteSchema.read(from: db)
-        guard schema.table("settings") != nil else { return nil }
-        var values: [String: String] = [:]
-        try db.prepare("SELECT \"name\", \"payload\" FROM \"settings\" WHERE \"group\" = 'storage'").forEachRow { row in
-            let payload = row.optionalString(1) ?? ""
-            values[row.optionalString(0) ?? ""] = (try? JSONParser.parse(Array(payload.utf8)))?.stringValue ?? ""
-        }
-        guard values["storage_driver"] == "s3" else { return nil }
-        guard ["s3_key", "s3_secret", "s3_bucket"].allSatisfy({ !(values[$0] ?? "").isEmpty }) else { return nil }
-        return "uploads are on the tenant's own S3 bucket \(values["s3_bucket"]!) (its storage settings); velo backs up local uploads only"
     }
 
     /// The work list, the outcomes and the catalog sequence, shared by the jobs.

@@ -6,8 +6,11 @@ import VeloStorage
 /// A Veloquent installation on disk, as its `.env` and landlord describe it: the landlord database, each
 /// tenant's database and uploads folder, or the one database of a single-tenant app. Paths follow Veloquent:
 /// SQLite tenant databases as `tenants.database` stores them (absolute; a bare name is
-/// `database/tenants/<name>.sqlite`), uploads under `storage/tenants/{id}/app/uploads/` (the id with anything
-/// outside `[A-Za-z0-9_-]` made `_`, as `SwitchTenantFilesystemTask` does).
+/// `database/tenants/<name>.sqlite`), uploads under `storage/tenants/{id}/app/uploads/`, or with
+/// `FILESYSTEM_DISK=s3` under `tenants/{id}/app/uploads/` of the bucket `AWS_*` name (the id with anything
+/// outside `[A-Za-z0-9_-]` made `_`, as `SwitchTenantFilesystemTask` does). A tenant whose own storage settings
+/// name a bucket has its uploads there instead (`TenantStorageSettings`, read when the tenant is backed up or
+/// restored).
 package struct AppLayout: Sendable {
     /// The app folder, absolute.
     package var root: String
@@ -74,6 +77,50 @@ package struct AppLayout: Sendable {
         path("storage/tenants/\(Self.pathKey(tenantID))/app")
     }
 
+    /// Laravel's `AWS_USE_PATH_STYLE_ENDPOINT` (default false), which the tenants' own buckets use too.
+    package var pathStyleEndpoint: Bool {
+        ["true", "(true)", "1"].contains((environment["AWS_USE_PATH_STYLE_ENDPOINT"] ?? "").lowercased())
+    }
+
+    /// The tenant's storage disk as the app's `.env` configures it: its folder, or with `FILESYSTEM_DISK=s3`
+    /// its prefix of the app's bucket (Laravel's `s3` disk: `AWS_BUCKET`, `AWS_DEFAULT_REGION`, `AWS_ENDPOINT`,
+    /// `AWS_USE_PATH_STYLE_ENDPOINT`, and `AWS_ACCESS_KEY_ID`/`AWS_SECRET_ACCESS_KEY`, else velo's own
+    /// credentials).
+    /// - Throws: `.input` naming the setting when the bucket is not named or the endpoint is not a URL.
+    package func uploads(tenantID: Int64) throws -> any UploadsDisk {
+        guard disk == "s3" else { return LocalUploads(root: storageRoot(tenantID: tenantID)) }
+        guard let bucket = environment["AWS_BUCKET"], !bucket.isEmpty else {
+            throw VeloError("\(path(".env")): FILESYSTEM_DISK=s3 but AWS_BUCKET is not set; velo cannot find the uploads")
+        }
+        let location = try Self.bucketLocation(
+            endpoint: environment["AWS_ENDPOINT"], region: environment["AWS_DEFAULT_REGION"], bucket: bucket,
+            prefix: "tenants/\(Self.pathKey(tenantID))/app", pathStyle: pathStyleEndpoint, source: "\(path(".env")): AWS_ENDPOINT")
+        var credentials: S3RequestSigner.Credentials?
+        if let key = environment["AWS_ACCESS_KEY_ID"], !key.isEmpty, let secret = environment["AWS_SECRET_ACCESS_KEY"], !secret.isEmpty {
+            credentials = .init(
+                accessKeyID: key, secretAccessKey: secret, sessionToken: environment["AWS_SESSION_TOKEN"].flatMap { $0.isEmpty ? nil : $0 })
+        }
+        return BucketUploads(location: location, credentials: credentials)
+    }
+
+    /// Where a Laravel S3 disk is: `endpoint` (a URL; empty for AWS's regional endpoint), `region` (empty for
+    /// `us-east-1`), path-style or virtual-hosted.
+    /// - Throws: `.input` naming `source` when the endpoint is not an http(s) URL.
+    static func bucketLocation(
+        endpoint: String?, region: String?, bucket: String, prefix: String, pathStyle: Bool, source: String
+    ) throws -> S3Location {
+        let region = region.flatMap { $0.isEmpty ? nil : $0 } ?? "us-east-1"
+        guard let endpoint, !endpoint.isEmpty else {
+            return S3Location(
+                scheme: "https", host: region == "us-east-1" ? "s3.amazonaws.com" : "s3.\(region).amazonaws.com", port: nil,
+                bucket: bucket, prefix: prefix, region: region, pathStyle: pathStyle)
+        }
+        guard let url = URL(string: endpoint), let scheme = url.scheme?.lowercased(), scheme == "http" || scheme == "https",
+            let host = url.host, !host.isEmpty
+        else { throw VeloError("\(source) '\(endpoint)' is not an http(s) URL") }
+        return S3Location(scheme: scheme, host: host, port: url.port, bucket: bucket, prefix: prefix, region: region, pathStyle: pathStyle)
+    }
+
     /// `SwitchTenantFilesystemTask::resolveTenantPathKey`.
     static func pathKey(_ id: Int64) -> String {
         String(String(id).map { $0.isLetter && $0.isASCII || $0.isNumber && $0.isASCII || $0 == "_" || $0 == "-" ? $0 : "_" })
@@ -88,15 +135,19 @@ package struct AppLayout: Sendable {
     package func sources(selecting selectors: [String]? = nil, busyTimeout: Duration = .seconds(5)) throws -> [TenantSource] {
         let sqlite = driver == "sqlite"
         let driverReason = sqlite ? nil : "the database driver is \(driver) (DB_CONNECTION); velo backs up SQLite databases only"
-        let filesReason = disk == "s3" ? "uploads are on S3 (FILESYSTEM_DISK=s3); velo backs up local uploads only" : nil
+        // A disk velo cannot find makes each tenant not covered (the landlord has no uploads).
+        func uploads(_ id: Int64) -> (disk: (any UploadsDisk)?, reason: String?) {
+            do { return (try self.uploads(tenantID: id), nil) } catch { return (nil, "\(error)") }
+        }
         var all: [TenantSource] = []
         if !tenancy {
+            let files = uploads(1)
             all.append(
                 TenantSource(
                     kind: .singleTenant, tenant: Self.virtualTenant, databasePath: sqlite ? defaultDatabase : nil,
-                    filesRoot: filesReason == nil ? storageRoot(tenantID: 1) : nil, notCovered: driverReason ?? filesReason))
+                    uploads: files.disk, notCovered: driverReason ?? files.reason))
         } else if !sqlite {
-            all.append(TenantSource(kind: .landlord, tenant: nil, databasePath: nil, filesRoot: nil, notCovered: driverReason))
+            all.append(TenantSource(kind: .landlord, tenant: nil, databasePath: nil, uploads: nil, notCovered: driverReason))
         } else {
             try DatabaseFile.check(defaultDatabase)
             let db = try Database(path: defaultDatabase, mode: .readOnly, busyTimeout: busyTimeout)
@@ -106,19 +157,20 @@ package struct AppLayout: Sendable {
                     "\(defaultDatabase): the landlord database has no tenants table (VELO_TENANCY_ENABLED is true)", kind: .notVeloquent)
             }
             let tenants = try Landlord.tenants(in: db, schema: schema)
-            all.append(TenantSource(kind: .landlord, tenant: nil, databasePath: defaultDatabase, filesRoot: nil, notCovered: nil))
+            all.append(TenantSource(kind: .landlord, tenant: nil, databasePath: defaultDatabase, uploads: nil, notCovered: nil))
             for tenant in tenants {
                 guard let name = tenant.database, !name.isEmpty else {
                     all.append(
                         TenantSource(
-                            kind: .tenant, tenant: tenant, databasePath: nil, filesRoot: nil,
+                            kind: .tenant, tenant: tenant, databasePath: nil, uploads: nil,
                             notCovered: "the landlord lists no database for it"))
                     continue
                 }
+                let files = uploads(tenant.id)
                 all.append(
                     TenantSource(
-                        kind: .tenant, tenant: tenant, databasePath: tenantDatabasePath(name),
-                        filesRoot: filesReason == nil ? storageRoot(tenantID: tenant.id) : nil, notCovered: filesReason))
+                        kind: .tenant, tenant: tenant, databasePath: tenantDatabasePath(name), uploads: files.disk,
+                        notCovered: files.reason))
             }
         }
         guard let selectors, !selectors.isEmpty else { return all }

@@ -6,13 +6,14 @@ import VeloStorage
 /// `velo restore --tenant NAME --app DIR` and `velo plan --tenant … --app …`: which snapshot (the tenant's
 /// newest, or the newest at or before a time), and where its database and files go in the app folder — the
 /// tenant's own paths when the app's landlord lists it, else Veloquent's layout in a fresh folder
-/// (`database/tenants/<file>` and `storage/tenants/{id}/app`).
+/// (`database/tenants/<file>` and `storage/tenants/{id}/app`, or the app's bucket with `FILESYSTEM_DISK=s3`).
+/// A tenant whose database (the one a restore replaces) names a bucket of its own gets its files back there.
 package enum TenantRestore {
     /// Where a snapshot restores to in an app.
-    package struct Target: Sendable, Equatable {
+    package struct Target: Sendable {
         package var database: String
-        /// The storage disk root for the files; nil for the landlord.
-        package var filesRoot: String?
+        /// The storage disk the files go to; nil for the landlord.
+        package var uploads: (any UploadsDisk)?
         /// Something the operator must still do (register the tenant in the landlord).
         package var note: String?
     }
@@ -43,8 +44,10 @@ package enum TenantRestore {
         let origin = header.source.app
         let kind = header.source.kind
         // An app with a .env and a landlord that lists the tenant: its own paths.
+        var app: AppLayout?
         if FileSystem.exists((root as NSString).appendingPathComponent(".env")) {
             let layout = try AppLayout.load(root)
+            app = layout
             let sources = try layout.sources()
             let match: TenantSource? = sources.first { source in
                 switch (source.kind, kind) {
@@ -59,15 +62,26 @@ package enum TenantRestore {
             if let match {
                 if let reason = match.notCovered { throw VeloError("\(root): \(match.label) cannot be restored here: \(reason)") }
                 guard let database = match.databasePath else { throw VeloError("\(root): \(match.label) has no SQLite database") }
-                return Target(database: database, filesRoot: kind == "landlord" ? nil : match.filesRoot)
+                guard kind != "landlord", var uploads = match.uploads else { return Target(database: database, uploads: nil) }
+                // A tenant with a bucket of its own (its storage settings, as the database to be replaced has them).
+                if FileSystem.exists(database),
+                    let own = try TenantStorageSettings.ownBucket(database: database, layout: layout, busyTimeout: .seconds(5))
+                {
+                    uploads = own
+                }
+                return Target(database: database, uploads: uploads)
             }
         }
         func path(_ relative: String) -> String { (root as NSString).appendingPathComponent(relative) }
+        // The disk the app's .env names for the tenant (its bucket with FILESYSTEM_DISK=s3), else its folder.
+        func uploads(_ id: Int64) throws -> any UploadsDisk {
+            try app?.uploads(tenantID: id) ?? LocalUploads(root: path("storage/tenants/\(AppLayout.pathKey(id))/app"))
+        }
         switch kind {
         case "landlord":
-            return Target(database: path("database/database.sqlite"), filesRoot: nil)
+            return Target(database: path("database/database.sqlite"), uploads: nil)
         case "single-tenant":
-            return Target(database: path("database/database.sqlite"), filesRoot: path("storage/tenants/1/app"))
+            return Target(database: path("database/database.sqlite"), uploads: try uploads(1))
         default:
             let id = origin?.tenantID ?? 0
             guard id > 0 else {
@@ -76,7 +90,7 @@ package enum TenantRestore {
             let file = path("database/tenants/" + (header.source.path as NSString).lastPathComponent)
             let name = origin?.tenantName ?? String(id)
             return Target(
-                database: file, filesRoot: path("storage/tenants/\(AppLayout.pathKey(id))/app"),
+                database: file, uploads: try uploads(id),
                 note:
                     "\(root): the landlord does not list tenant \(name): register it (id \(id), database \(file)) or restore the landlord too"
             )
@@ -112,8 +126,8 @@ extension TenantRestore {
         let database = try RestorePlanner.plan(
             selected, target: target.database, options: options, busyTimeout: busyTimeout, connection: nil, repository: repository,
             progress: progress)
-        let files = try target.filesRoot.map {
-            try FilesRestore.plan(manifest: manifest, archive: selected.archiveLocation, root: $0, strategy: options.conflict)
+        let files = try target.uploads.map {
+            try FilesRestore.plan(manifest: manifest, archive: selected.archiveLocation, disk: $0, strategy: options.conflict)
         }
         return Plan(database: database, files: files, note: target.note)
     }
@@ -137,8 +151,8 @@ extension TenantRestore {
     ) throws -> Result {
         var staged: FilesRestore.Staged?
         var filesPlan: FilesRestore.Plan?
-        if let root = target.filesRoot {
-            let plan = try FilesRestore.plan(manifest: manifest, archive: selected.archiveLocation, root: root, strategy: options.conflict)
+        if let disk = target.uploads {
+            let plan = try FilesRestore.plan(manifest: manifest, archive: selected.archiveLocation, disk: disk, strategy: options.conflict)
             filesPlan = plan
             if !plan.writes.isEmpty {
                 staged = try FilesRestore.stage(plan, manifest: manifest, reader: try SnapshotReader(selected))
@@ -149,7 +163,7 @@ extension TenantRestore {
             try FileSystem.createDirectory((target.database as NSString).deletingLastPathComponent)
             database = try Restore.run(
                 selected, target: target.database, options: options, repository: repository, savedPlan: savedPlan,
-                safetySnapshot: safetySnapshot, safetyFilesRoot: target.filesRoot, busyTimeout: busyTimeout, progress: progress,
+                safetySnapshot: safetySnapshot, safetyUploads: target.uploads, busyTimeout: busyTimeout, progress: progress,
                 connectionSetup: nil)
         } catch {
             staged?.discard()

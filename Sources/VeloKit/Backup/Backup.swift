@@ -25,8 +25,9 @@ public enum Backup {
         public var busyTimeout: Duration = .seconds(5)
         /// Only these tables' rows (and the collection metadata): the snapshot taken before tables are dropped.
         public var onlyTables: [String]?
-        /// `velo backup --app`: the tenant's storage disk root, whose `uploads/` go into the snapshot as `files/…`.
-        package var filesRoot: String?
+        /// `velo backup --app`: the tenant's storage disk (a folder or a bucket), whose `uploads/` go into the
+        /// snapshot as `files/…`.
+        package var uploads: (any UploadsDisk)?
         /// `velo backup --app`: the app and tenant, recorded in the header and the catalog.
         package var app: AppOrigin?
         /// An incremental snapshot (format version 2: rows and uploaded files stored once in the repository, see

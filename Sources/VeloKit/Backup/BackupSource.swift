@@ -33,8 +33,8 @@ struct BackupSource {
                 version: version, id: id, time: time, databasePath: databasePath, source: read, layout: layout, plan: plan,
                 options: options)
             // Files belong to records: none in a metadata-only snapshot, only the selected collections' with a selection.
-            if let root = options.filesRoot, options.records {
-                let uploads = UploadedFiles(root: root, collections: options.collections)
+            if let disk = options.uploads, options.records {
+                let uploads = UploadedFiles(disk: disk, collections: options.collections)
                 let walked = try uploads.walk()
                 files = (uploads, walked.files)
                 skippedFiles = walked.skipped

@@ -55,23 +55,19 @@ struct FileSegmentWriter {
         var newRawBytes: Int64 = 0
         for (index, file) in files.enumerated() {
             try Interruption.check()
-            let path = (uploads.root as NSString).appendingPathComponent(file.relative)
+            let location = "\(uploads.disk.root)/\(file.relative)"
             guard let entryPath = ArchiveFormat.fileEntryPath(relative: file.relative) else {
-                throw VeloError("\(path): a name velo cannot store safely")
+                throw VeloError("\(location): a name velo cannot store safely")
             }
             let before = try old.advance(to: file.relative)
-            let fd = open(path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW)
-            guard fd >= 0 else {
+            guard let reader = try uploads.disk.open(file) else {
                 // Deleted since the walk (a record removed after the database was read): nothing to keep.
-                if errno == ENOENT { vanished.append(path); try old.skip(before); continue }
-                throw VeloError.io(path, "open", errno: errno)
+                vanished.append(location)
+                try old.skip(before)
+                continue
             }
-            defer { close(fd) }
-            var info = stat()
-            guard fstat(fd, &info) == 0 else { throw VeloError.io(path, "fstat", errno: errno) }
-            guard info.st_mode & S_IFMT == S_IFREG else { throw VeloError("\(path): is no longer a regular file", kind: .io) }
-            let modified = FileSystem.modifiedNanoseconds(info)
-            let size = Int64(info.st_size)
+            let modified = reader.modified
+            let size = reader.size
             let firstSegment = segments
             let part: SegmentsDocument.Part
             if let before, before.bytes == size, before.modified == modified, modified < previousTaken - Self.racyWindow {
@@ -89,7 +85,7 @@ struct FileSegmentWriter {
             } else {
                 var digest = SHA256Digest()
                 var previousLeft = before?.segments ?? 0
-                try FileChunks.read(fd, size: size, path: path, chunkBytes: SegmentFormat.maxSegmentBytes) { bytes in
+                let found = try reader.read(chunkBytes: SegmentFormat.maxSegmentBytes) { bytes in
                     digest.update(bytes)
                     var hasher = keyed
                     hasher.update(bufferPointer: bytes)
@@ -122,6 +118,11 @@ struct FileSegmentWriter {
                     if listing.waiting >= 1024 { try listing.waitForOldest(packs) }
                 }
                 for _ in 0..<previousLeft { _ = try old.nextSegment(of: before!) }
+                // Gone before its first byte was read (an object read without a request first): nothing to keep.
+                if !found && size > 0 {
+                    vanished.append(location)
+                    continue
+                }
                 part = SegmentsDocument.Part(
                     path: entryPath, rows: 0, bytes: size, sha256: digest.hex(),
                     segments: segments - firstSegment, modified: modified)
@@ -130,7 +131,7 @@ struct FileSegmentWriter {
             entries.append(
                 Manifest.Entry(
                     path: entryPath, bytes: part.bytes, sha256: part.sha256,
-                    mode: Int(info.st_mode & 0o7777), modified: modified))
+                    mode: reader.mode, modified: modified))
             progress?.update(index + 1, of: files.count, unit: "files", detail: file.relative)
         }
         _ = try packs.flushFrame()

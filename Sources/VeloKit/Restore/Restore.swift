@@ -61,11 +61,12 @@ public enum Restore {
     }
 
     /// Restores `snapshot` into `target`. `repository` receives the safety snapshot unless `safetySnapshot` is false;
-    /// with `safetyFilesRoot` (a tenant's storage disk) it holds the tenant's uploaded files too, so that it undoes
+    /// with `safetyUploads` (a tenant's storage disk) it holds the tenant's uploaded files too, so that it undoes
     /// a restore of the tenant's files as well and is a whole snapshot of the tenant.
     package static func run(
         _ snapshot: SelectedSnapshot, target: String, options: RestoreOptions, repository: Repository?,
-        savedPlan: SavedPlan? = nil, safetySnapshot: Bool = true, safetyFilesRoot: String? = nil, busyTimeout: Duration = .seconds(5),
+        savedPlan: SavedPlan? = nil, safetySnapshot: Bool = true, safetyUploads: (any UploadsDisk)? = nil,
+        busyTimeout: Duration = .seconds(5),
         progress: (any ProgressObserver)? = nil, connectionSetup: ((Database) throws -> Void)?
     ) throws -> Result {
         let started = ContinuousClock.now
@@ -159,7 +160,7 @@ public enum Restore {
                 }
                 var backup = Backup.Options()
                 backup.tags = ["pre-restore"]
-                backup.filesRoot = safetyFilesRoot
+                backup.uploads = safetyUploads
                 backup.busyTimeout = busyTimeout
                 safety = try Backup.run(databasePath: targetPath, repository: repository, options: backup).id
                 Diagnostics.info("\(targetPath): safety snapshot \(safety!) taken before the import")

@@ -19,6 +19,17 @@ public struct S3Location: Sendable, Equatable, CustomStringConvertible {
     /// Path-style (`host/bucket/key`) rather than virtual-hosted (`bucket.host/key`).
     public var pathStyle: Bool
 
+    /// A location given part by part (a Laravel S3 disk's settings); `prefix` loses its outer `/`s.
+    public init(scheme: String, host: String, port: Int?, bucket: String, prefix: String, region: String, pathStyle: Bool) {
+        self.scheme = scheme
+        self.host = host
+        self.port = port
+        self.bucket = bucket
+        self.prefix = prefix.split(separator: "/").joined(separator: "/")
+        self.region = region
+        self.pathStyle = pathStyle
+    }
+
     /// Whether `text` names an S3 repository.
     public static func isS3(_ text: String) -> Bool { text.hasPrefix("s3:") }
 

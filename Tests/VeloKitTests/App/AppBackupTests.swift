@@ -28,12 +28,26 @@ import Testing
         #expect(layout.tenantDatabasePath("/abs/t.sqlite") == "/abs/t.sqlite")
         let sources = try layout.sources()
         #expect(sources.map(\.label) == ["landlord", "tenant-001", "tenant-002"])
-        #expect(sources[2].filesRoot == app + "/storage/tenants/2/app" && sources[0].filesRoot == nil)
+        #expect(sources[2].uploads?.root == app + "/storage/tenants/2/app" && sources[0].uploads == nil)
         #expect(try layout.sources(selecting: ["TENANT-002.localhost", "landlord"]).map(\.label) == ["landlord", "tenant-002"])
-        // Uploads on S3 for the whole app: the tenants are not covered, the landlord (no files) is.
+        // Uploads on S3 with no bucket named: the tenants are not covered, the landlord (no files) is.
         var s3 = layout
         s3.disk = "s3"
-        #expect(try s3.sources().map { $0.notCovered != nil } == [false, true, true])
+        #expect(try s3.sources().map { $0.notCovered?.contains("AWS_BUCKET is not set") ?? false } == [false, true, true])
+        // Laravel's s3 disk: each tenant under tenants/{id}/app of the bucket, AWS's endpoint unless one is named.
+        s3.environment = AppEnvironment(values: ["AWS_BUCKET": "uploads-bucket", "AWS_DEFAULT_REGION": "eu-west-3"])
+        #expect(
+            try s3.sources().map { $0.uploads?.root } == [
+                nil, "s3:https://s3.eu-west-3.amazonaws.com/uploads-bucket/tenants/1/app",
+                "s3:https://s3.eu-west-3.amazonaws.com/uploads-bucket/tenants/2/app",
+            ])
+        s3.environment = AppEnvironment(values: [
+            "AWS_BUCKET": "uploads-bucket", "AWS_ENDPOINT": "http://127.0.0.1:9000", "AWS_USE_PATH_STYLE_ENDPOINT": "true",
+        ])
+        let bucket = try #require(try s3.sources()[1].uploads as? BucketUploads)
+        #expect(bucket.location.pathStyle && bucket.location.hostHeader == "127.0.0.1:9000" && bucket.location.region == "us-east-1")
+        s3.environment = AppEnvironment(values: ["AWS_BUCKET": "uploads-bucket", "AWS_ENDPOINT": "minio:9000"])
+        #expect(try s3.sources()[1].notCovered?.contains("AWS_ENDPOINT 'minio:9000' is not an http(s) URL") == true)
     }
 
     @Test func theEnvDecidesTheDatabasesAndWhatIsCovered() throws {
@@ -44,7 +58,7 @@ import Testing
         var layout = try AppLayout.load(app)
         #expect(!layout.tenancy && layout.defaultDatabase == app + "/database/main.sqlite")
         let single = try layout.sources()
-        #expect(single.count == 1 && single[0].kind == .singleTenant && single[0].notCovered?.contains("S3") == true)
+        #expect(single.count == 1 && single[0].kind == .singleTenant && single[0].notCovered?.contains("AWS_BUCKET") == true)
         try write("DB_CONNECTION=pgsql\nLANDLORD_DB_CONNECTION=sqlite\nLANDLORD_DB_DATABASE=/srv/landlord.sqlite\n")
         layout = try AppLayout.load(app)
         #expect(layout.driver == "sqlite" && layout.defaultDatabase == "/srv/landlord.sqlite")
