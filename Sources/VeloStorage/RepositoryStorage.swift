@@ -41,6 +41,10 @@ public protocol RepositoryStorage: AnyObject, Sendable {
     /// - Throws: `StorageError.missing` when there is none.
     func open(_ name: StoredName) throws -> any StoredObjectReader
 
+    /// `open`, from this machine's cache of the storage when `cached` and the storage keeps one for the object
+    /// (a bucket's small archives: `ObjectCache`); `velo verify` passes false to read the storage itself.
+    func open(_ name: StoredName, cached: Bool) throws -> any StoredObjectReader
+
     /// The object's size and modification time, or nil when there is none.
     func stat(_ name: StoredName) throws -> StoredInfo?
 
@@ -82,6 +86,8 @@ public protocol RepositoryStorage: AnyObject, Sendable {
 extension RepositoryStorage {
     /// A storage without a cache of objects loads what it holds.
     public func loadStored(_ name: StoredName) throws -> [UInt8] { try load(name) }
+
+    public func open(_ name: StoredName, cached: Bool) throws -> any StoredObjectReader { try open(name) }
 
     /// Where `name` is, for messages: the location and the object's path in it.
     public func describe(_ name: StoredName) -> String {

@@ -91,9 +91,11 @@ package enum AppBackup {
         // sequence numbers, which `state` hands out under its lock.
         nonisolated(unsafe) let shared = repository
         // Incremental snapshots (the default) store pieces before their archives: a source that fails leaves
-        // pieces nothing references, swept once every job is done (the marker stays for the next writer when
-        // velo is stopped first or the sweep cannot finish).
-        let sweepPending = backup.incremental ? try PieceSweep.markNeeded(repository) : false
+        // pieces nothing references, swept once every job is done (the marker, written by the first piece any
+        // job stores, stays for the next writer when velo is stopped first or the sweep cannot finish).
+        let marker = backup.incremental ? SweepMarker(repository) : nil
+        repository.sweepMarker = marker
+        defer { repository.sweepMarker = nil }
         let work: @Sendable () -> Void = { [backup] in
             while let index = state.next() {
                 let outcome = Self.backUp(sources[index], layout: layout, repository: shared, options: backup, state: state)
@@ -115,9 +117,8 @@ package enum AppBackup {
             group.wait()
         }
         try Interruption.check()
-        if backup.incremental {
-            let failed = state.outcomes.contains { $0?.status == .failed }
-            if !sweepPending && (!failed || PieceSweep.run(repository).complete) { PieceSweep.clearNeeded(repository) }
+        if let marker {
+            if state.outcomes.contains(where: { $0?.status == .failed }) { marker.finishFailed() } else { marker.finishSucceeded() }
         }
         let elapsed = ContinuousClock.now - started
         return Report(

@@ -125,19 +125,21 @@ public enum Backup {
         return result
     }
 
-    /// Runs `body`, which stores incremental snapshots, between the sweep marker's writing and its removal
-    /// (`PieceSweep`): when `body` fails, what it stored is referenced by nothing and is swept at once (the
-    /// marker stays if that fails, for the next writer). The caller holds the repository's lock.
+    /// Runs `body`, which stores incremental snapshots, with a sweep marker (`SweepMarker`, on
+    /// `repository.sweepMarker`) that the first piece it stores writes: when `body` fails, what it stored is
+    /// referenced by nothing and is swept at once (the marker stays if that fails, for the next writer); when it
+    /// stored nothing (an unchanged backup), no request is made for the marker. The caller holds the lock.
     package static func withSweep<T>(_ repository: Repository, incremental: Bool, _ body: () throws -> T) throws -> T {
         guard incremental else { return try body() }
-        // A marker already there belongs to a sweep that could not finish: it stays for the next writer.
-        let pending = try PieceSweep.markNeeded(repository)
+        let marker = SweepMarker(repository)
+        repository.sweepMarker = marker
+        defer { repository.sweepMarker = nil }
         do {
             let result = try body()
-            if !pending { PieceSweep.clearNeeded(repository) }
+            marker.finishSucceeded()
             return result
         } catch {
-            if PieceSweep.run(repository).complete { PieceSweep.clearNeeded(repository) }
+            marker.finishFailed()
             throw error
         }
     }

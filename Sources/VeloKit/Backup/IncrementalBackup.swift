@@ -27,6 +27,7 @@ extension Backup {
             Diagnostics.info("\(databasePath): unchanged since snapshot \(previous!.header.id) (same file state); no row is read")
         }
         let store = PieceStore(storage: repository.storage)
+        store.sweepMarker = repository.sweepMarker
         // The archive holds the header, schema, segments.json and manifest only: a 1 MiB window is plenty, and
         // the level's 4 MiB one would be allocated whole for the backup's length.
         let writer = try ArchiveWriter(

@@ -78,6 +78,8 @@ public enum SnapshotCopy {
         let toCopy = wanted.filter { !held.contains($0.id) }
         if !toCopy.isEmpty {
             try Backup.withSweep(destination, incremental: true) {
+                // Pieces are copied as objects, not through a piece store: the marker goes first.
+                try destination.sweepMarker?.ensure()
                 // What the destination holds, listed once for all snapshots.
                 var present: [StoredKind: Set<String>] = [.pack: [], .list: []]
                 for kind in [StoredKind.pack, .list] { try destination.storage.list(kind) { name, _ in present[kind]!.insert(name.name) } }

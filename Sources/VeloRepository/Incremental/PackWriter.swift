@@ -115,6 +115,7 @@ package final class PackWriter {
     private func openPack() throws {
         var random = SystemRandomNumberGenerator()
         let name = (0..<4).map { _ in SnapshotID.random(using: &random) }.joined()
+        try store.sweepMarker?.ensure()
         pack = try store.storage.create(.pack(name))
     }
 

@@ -33,6 +33,8 @@ package final class PieceStore {
 
     /// Lists are read from the storage itself, never from this machine's cache of it (`velo verify`).
     private let readsStoredCopies: Bool
+    /// A writer's sweep marker, written before the first piece this store writes (`SweepMarker`).
+    package var sweepMarker: SweepMarker?
 
     package init(storage: any RepositoryStorage, readsStoredCopies: Bool = false) {
         self.storage = storage
@@ -62,6 +64,7 @@ package final class PieceStore {
     /// stores it refuses it when it is there, one request instead of two.
     package func writeList(_ bytes: [UInt8], sha256: String, level: Int32) throws -> Int64 {
         if storage.requests == nil, try hasList(sha256) { return 0 }
+        try sweepMarker?.ensure()
         let compressed = try ZstdFrame.compress(bytes, level: level)
         return try storage.saveIfAbsent(.list(sha256), compressed) ? Int64(compressed.count) : 0
     }

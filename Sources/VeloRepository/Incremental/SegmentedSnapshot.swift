@@ -23,7 +23,8 @@ package enum SegmentedSnapshot {
     package static func read(_ name: StoredName, in repository: Repository) throws -> (header: SnapshotHeader, segments: SegmentsDocument?)
     {
         let storage = repository.storage
-        return try read(try ArchiveReader(input: StoredArchiveInput(try storage.open(name), description: storage.describe(name))))
+        return try read(
+            try ArchiveReader(input: StoredArchiveInput(try storage.open(name, cached: true), description: storage.describe(name))))
     }
 
     /// `read(_:)` of a selected snapshot.

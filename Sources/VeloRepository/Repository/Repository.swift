@@ -26,6 +26,8 @@ public final class Repository {
     public var lockWait: Duration = .zero
     /// When a lock of another host is stale, and how often a held lock's heartbeat is written (`LockTiming`).
     public var lockTiming = (try? LockTiming.fromEnvironment()) ?? LockTiming()
+    /// The sweep marker of the writer's run in progress (`Backup.withSweep`), which the pieces it stores set.
+    package var sweepMarker: SweepMarker?
 
     private init(storage: any RepositoryStorage) {
         self.storage = storage

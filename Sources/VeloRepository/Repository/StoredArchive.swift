@@ -56,7 +56,8 @@ extension Repository {
 
     /// A reader of a catalogued snapshot's archive, in either format (its pieces from this repository).
     /// - Throws: `VeloError` (`.damaged`) when the archive the catalog names is missing.
-    /// With `cached` false, its segment lists are read from the storage, not this machine's cache (verify).
+    /// With `cached` false, the archive and its segment lists are read from the storage, not this machine's
+    /// cache (verify).
     package func archiveReader(of entry: CatalogEntry, cached: Bool = true) throws -> SegmentedArchiveReader {
         let name = try archiveName(of: entry)
         do { return try archiveReader(name, cached: cached) } catch StorageError.missing { throw missingArchive(name, of: entry) }
@@ -69,7 +70,7 @@ extension Repository {
 
     /// A reader of the archive `name`, in either format.
     package func archiveReader(_ name: StoredName, cached: Bool = true) throws -> SegmentedArchiveReader {
-        let input = StoredArchiveInput(try storage.open(name), description: storage.describe(name))
+        let input = StoredArchiveInput(try storage.open(name, cached: cached), description: storage.describe(name))
         return try SegmentedArchiveReader(input: input, pieces: { [storage] in PieceStore(storage: storage, readsStoredCopies: !cached) })
     }
 

@@ -7,7 +7,10 @@ import VeloFormat
 ///   it is the copy that was stored: a header line holds the SHA-256 of the stored bytes, and a copy damaged on this
 ///   machine is ignored and fetched again (never reported as damage of the repository's piece);
 /// - catalog entries and details, which `velo verify` rewrites: a cached copy is used only when the latest
-///   listing of the catalog in this process gave the same ETag as the copy was stored under.
+///   listing of the catalog in this process gave the same ETag as the copy was stored under;
+/// - archives of at most `archiveLimit` bytes (an incremental snapshot's), written once under unique names:
+///   kept with the SHA-256 of their bytes, as lists are, so the next backup reads the previous snapshot's
+///   `segments.json` without a request (`velo verify` never reads them from here).
 ///
 /// Lives in the storage's cache folder (`~/.cache/velo/<bucket>-<hash>/objects`); deleting it at any time only
 /// costs requests. Writes are atomic renames; a failure to write the cache is ignored.
@@ -18,8 +21,14 @@ struct ObjectCache {
         folder = (cacheDirectory as NSString).appendingPathComponent("objects")
     }
 
-    /// Whether objects of `kind` are cached.
+    /// Whether objects of `kind` are cached (archives: `keepsArchive`).
     static func keeps(_ kind: StoredKind) -> Bool { kind == .list || kind == .catalog }
+
+    /// The largest archive kept.
+    static let archiveLimit: Int64 = 1 << 20
+
+    /// Whether the archive `name` of `size` bytes is kept.
+    static func keepsArchive(_ name: StoredName, size: Int64) -> Bool { name.kind == .snapshot && size <= archiveLimit }
 
     private func path(_ name: StoredName) -> String {
         (folder as NSString).appendingPathComponent("\(name.kind.rawValue)/\(name.name)")
@@ -34,7 +43,7 @@ struct ObjectCache {
         let header = String(decoding: bytes[..<newline], as: UTF8.self)
         let body = Array(bytes[(newline + 1)...])
         switch name.kind {
-        case .list: return header == Self.checksum(body) ? body : nil
+        case .list, .snapshot: return header == Self.checksum(body) ? body : nil
         default: return etag != nil && header == etag ? body : nil
         }
     }
@@ -45,7 +54,7 @@ struct ObjectCache {
     func write(_ name: StoredName, etag: String?, _ bytes: [UInt8]) {
         let header: String
         switch name.kind {
-        case .list: header = Self.checksum(bytes)
+        case .list, .snapshot: header = Self.checksum(bytes)
         default:
             guard let etag, !etag.contains("\n") else { return }
             header = etag

@@ -11,8 +11,8 @@ class S3ObjectWriter: ObjectWriter {
     let key: String
     /// How errors name the object.
     let label: String
-    /// Told the object's size once it is complete.
-    let committed: (Int64) -> Void
+    /// Told the object's size once it is complete, with its bytes when it was one PUT (a small object).
+    let committed: (Int64, [UInt8]?) -> Void
     static let inFlight = 2
     private(set) var bytesWritten: Int64 = 0
     private var buffer: [UInt8] = []
@@ -30,7 +30,7 @@ class S3ObjectWriter: ObjectWriter {
         var failure: (any Error)?
     }
 
-    init(client: S3Client, key: String, label: String, committed: @escaping (Int64) -> Void = { _ in }) {
+    init(client: S3Client, key: String, label: String, committed: @escaping (Int64, [UInt8]?) -> Void = { _, _ in }) {
         self.client = client
         self.key = key
         self.label = label
@@ -93,8 +93,10 @@ class S3ObjectWriter: ObjectWriter {
 
     func commit() throws {
         guard !finished else { return }
+        var whole: [UInt8]?
         if uploadID == nil {
             try client.send(.PUT, key: key, body: buffer)
+            whole = buffer
         } else {
             if !buffer.isEmpty { try uploadPart() }
             uploads.wait()
@@ -117,7 +119,7 @@ class S3ObjectWriter: ObjectWriter {
         }
         finished = true
         buffer = []
-        committed(bytesWritten)
+        committed(bytesWritten, whole)
     }
 
     /// Waits for the parts in flight, then aborts the multipart upload (the server drops the parts it has).
@@ -136,7 +138,7 @@ class S3ObjectWriter: ObjectWriter {
 final class S3StoredObjectWriter: S3ObjectWriter, StoredObjectWriter {
     let name: StoredName
 
-    init(client: S3Client, name: StoredName, key: String, label: String, committed: @escaping (Int64) -> Void) {
+    init(client: S3Client, name: StoredName, key: String, label: String, committed: @escaping (Int64, [UInt8]?) -> Void) {
         self.name = name
         super.init(client: client, key: key, label: label, committed: committed)
     }

@@ -142,8 +142,9 @@ public final class S3Storage: RepositoryStorage, @unchecked Sendable {
     }
 
     public func create(_ name: StoredName) throws -> any StoredObjectWriter {
-        S3StoredObjectWriter(client: client, name: name, key: try key(name), label: describe(name)) { [self] size in
+        S3StoredObjectWriter(client: client, name: name, key: try key(name), label: describe(name)) { [self] size, whole in
             remember(name, wrote: [], size: size, etag: nil)
+            if let whole, ObjectCache.keepsArchive(name, size: size) { objectCache?.write(name, etag: nil, whole) }
         }
     }
 
@@ -169,6 +170,23 @@ public final class S3Storage: RepositoryStorage, @unchecked Sendable {
             }
         }
         return response.body
+    }
+
+    /// A small archive (an incremental snapshot's: header, schema, segments.json, manifest) from this machine's
+    /// cache when it is there (no request: the next backup reads the previous snapshot's this way), else from
+    /// the bucket, then kept in the cache. Archives are written once under unique names, so a copy that still
+    /// matches its checksum is the archive.
+    public func open(_ name: StoredName, cached: Bool) throws -> any StoredObjectReader {
+        guard cached, name.kind == .snapshot, let cache = objectCache else { return try open(name) }
+        if let bytes = cache.read(name, etag: nil) { return CachedObjectReader(name: name, bytes: bytes, location: location) }
+        let reader = try open(name)
+        if let reader = reader as? S3ObjectReader, ObjectCache.keepsArchive(name, size: reader.size) {
+            var bytes = [UInt8](repeating: 0, count: Int(reader.size))
+            if bytes.withUnsafeMutableBytes({ windows.copy(name, at: 0, count: $0.count, into: $0.baseAddress!) }) {
+                cache.write(name, etag: nil, bytes)
+            }
+        }
+        return reader
     }
 
     /// One ranged GET of the object's first window, whose `Content-Range` gives the size: no HEAD first; none at
@@ -401,5 +419,27 @@ final class S3ObjectReader: StoredObjectReader {
         }
         response.body.withUnsafeBytes { destination.copyMemory(from: $0.baseAddress!, byteCount: count) }
         storage.windows.keep(name, start: offset, bytes: response.body, size: size)
+    }
+}
+
+/// An archive read from this machine's cache (`S3Storage.open(_:cached:)`): at most `ObjectCache.archiveLimit`.
+final class CachedObjectReader: StoredObjectReader {
+    let name: StoredName
+    let bytes: [UInt8]
+    let location: String
+    var size: Int64 { Int64(bytes.count) }
+
+    init(name: StoredName, bytes: [UInt8], location: String) {
+        self.name = name
+        self.bytes = bytes
+        self.location = location
+    }
+
+    func read(at offset: Int64, count: Int, into destination: UnsafeMutableRawPointer) throws {
+        guard count > 0 else { return }
+        guard offset >= 0, offset + Int64(count) <= size else {
+            throw StorageError.shortRead(name, location: location, offset: offset, wanted: count, size: size)
+        }
+        bytes.withUnsafeBytes { destination.copyMemory(from: $0.baseAddress! + Int(offset), byteCount: count) }
     }
 }

@@ -80,8 +80,10 @@ import Testing
         }
         let unchanged = try Backup.run(databasePath: source, repository: try Repository.open(location, create: true), options: .init())
         let requests = try #require(unchanged.requests)
-        #expect(requests.total <= 11, "an unchanged backup made \(requests)")
-        #expect(requests.get <= 1 && requests.list <= 2, "\(requests)")
+        // The lock, the sweep marker's HEAD, the trash and catalog listings, the archive and its two catalog
+        // objects, the lock's release: no GET (the previous archive is this machine's copy), no marker written.
+        #expect(requests.total <= 8, "an unchanged backup made \(requests)")
+        #expect(requests.get == 0 && requests.list <= 2 && requests.delete <= 1, "\(requests)")
 
         // Listing the snapshots: the identity, the trash and one page of the catalog; every entry from the cache.
         let reader = try Repository.open(location)
@@ -236,5 +238,23 @@ import Testing
         #expect(try PieceStore(storage: reader.storage).readList(list).frames.count > 0, "this machine's copy is still sound")
         let report = try Verifier.verify(.catalogued(try #require(reader.catalog.entry(result.id)), repository: reader))
         #expect(!report.ok && report.problems.contains { $0.contains(String(list.prefix(16))) }, "\(report.problems)")
+
+        // The archive too: this machine keeps the small archive the backup wrote (the next backup reads the
+        // previous snapshot's without a request), verify reads the bucket's.
+        let archive = try repository.archiveName(of: entry)
+        let stored = try S3Storage(location, environment: elsewhere).open(archive)
+        var bytes = try stored.read(at: 0, count: Int(stored.size))
+        bytes[bytes.count / 2] ^= 0x5A
+        try S3Storage(location, environment: elsewhere).save(archive, bytes)
+        let again = try open()
+        #expect(try SegmentedSnapshot.read(entry, in: again).segments?.listPieces == document.listPieces, "the cached copy is read")
+        let damaged = try Verifier.verify(.catalogued(try #require(again.catalog.entry(result.id)), repository: again))
+        #expect(!damaged.ok, "verify read this machine's copy of the archive")
+        // A copy damaged on this machine is not used: the bucket's is read.
+        let cache = try #require(again.storage.cacheDirectory) + "/objects/snapshot/" + archive.name
+        var cached = Array(try Data(contentsOf: URL(fileURLWithPath: cache)))
+        cached[cached.count - 3] ^= 0x01
+        try Data(cached).write(to: URL(fileURLWithPath: cache))
+        #expect(throws: (any Error).self) { _ = try SegmentedSnapshot.read(entry, in: try open()) }
     }
 }
