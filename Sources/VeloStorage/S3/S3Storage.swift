@@ -11,8 +11,8 @@ import VeloFormat
 /// - `saveIfAbsent` is a PUT with `If-None-Match: *` (412: another writer's), and `removeIfUnchanged` a read,
 ///   a comparison and a DELETE with `If-Match: <ETag>`, so of two writers exactly one wins (on a server that
 ///   ignores the header, a lock is written only where none is and read back: `ConditionalWrites.swift`);
-/// - reads are ranged GETs (1 MiB read ahead, the last windows shared by all readers: `ReadWindows`), never a
-///   whole large object in memory;
+/// - reads are ranged GETs of 1 MiB windows, the last ones shared by all readers (`ReadWindows`), the next two
+///   fetched meanwhile for a reader that reads in order; never a whole large object in memory;
 /// - there is no cheap change stamp, so no catalog cache is trusted;
 /// - leftovers are multipart uploads a killed writer never completed, aborted after `leftoverAge`.
 public final class S3Storage: RepositoryStorage, @unchecked Sendable {
@@ -378,13 +378,19 @@ public final class S3Storage: RepositoryStorage, @unchecked Sendable {
 }
 
 /// Ranged reads of one object, each GET reading `readAhead` bytes ahead so that a sequential reader makes few
-/// requests; the windows read are kept by the storage (`ReadWindows`) for every reader of the object.
+/// requests; the windows read are kept by the storage (`ReadWindows`) for every reader of the object. A reader
+/// that reads on from where its last read ended (a pack's frames in order, an archive's entries) has the next
+/// `windowsAhead` windows fetched on threads of their own meanwhile, so that its requests overlap what it does
+/// with the bytes instead of adding to it.
 final class S3ObjectReader: StoredObjectReader {
     let storage: S3Storage
     let name: StoredName
     let key: String
     let size: Int64
     static let readAhead = 1 << 20
+    static let windowsAhead = 2
+    /// Where this reader's last read ended.
+    private var lastEnd: Int64 = 0
 
     init(storage: S3Storage, name: StoredName, key: String, size: Int64) {
         self.storage = storage
@@ -398,12 +404,28 @@ final class S3ObjectReader: StoredObjectReader {
         guard offset >= 0, offset + Int64(count) <= size else {
             throw StorageError.shortRead(name, location: storage.location, offset: offset, wanted: count, size: size)
         }
+        defer {
+            if offset == lastEnd { readAheadOf(offset + Int64(count) - 1) }
+            lastEnd = offset + Int64(count)
+        }
         if storage.windows.copy(name, at: offset, count: count, into: destination) { return }
         let length = Int(min(Int64(max(count, Self.readAhead)), size - offset))
+        let body = try Self.fetch(storage, name, key: key, size: size, from: offset, length: length)
+        guard body.count >= count else {
+            throw StorageError.shortRead(name, location: storage.location, offset: offset, wanted: count, size: Int64(body.count))
+        }
+        body.withUnsafeBytes { destination.copyMemory(from: $0.baseAddress!, byteCount: count) }
+        storage.windows.keep(name, start: offset, bytes: body, size: size)
+    }
+
+    /// One ranged GET of `length` bytes at `offset` of the object `name` (at `key`, of `size` bytes).
+    private static func fetch(
+        _ storage: S3Storage, _ name: StoredName, key: String, size: Int64, from offset: Int64, length: Int
+    ) throws -> [UInt8] {
         let response = try storage.client.send(
             .GET, key: key, headers: [("Range", "bytes=\(offset)-\(offset + Int64(length) - 1)")], accept: [206, 200, 404, 416])
         guard response.status == 206 || response.status == 200 else {
-            throw StorageError.shortRead(name, location: storage.location, offset: offset, wanted: count, size: 0)
+            throw StorageError.shortRead(name, location: storage.location, offset: offset, wanted: length, size: 0)
         }
         if response.status == 200 {
             // A server that ignored Range sent the whole object: usable only when that is what was asked for
@@ -414,11 +436,28 @@ final class S3ObjectReader: StoredObjectReader {
                     kind: .io)
             }
         }
-        guard response.body.count >= count else {
-            throw StorageError.shortRead(name, location: storage.location, offset: offset, wanted: count, size: Int64(response.body.count))
+        return response.body
+    }
+
+    /// Fetches the windows after the one holding `last` (the last byte read), each on a thread of its own,
+    /// unless they are kept or being fetched already. A failure is left to the reader, which then asks itself.
+    private func readAheadOf(_ last: Int64) {
+        guard var start = storage.windows.end(of: name, holding: last) else { return }
+        for _ in 0..<Self.windowsAhead {
+            guard start < size else { return }
+            let length = Int(min(Int64(Self.readAhead), size - start))
+            if storage.windows.claim(name, start: start) {
+                let (storage, name, key, size, at) = (storage, name, key, size, start)
+                Thread.detachNewThread {
+                    if let body = try? Self.fetch(storage, name, key: key, size: size, from: at, length: length), body.count == length {
+                        storage.windows.keep(name, start: at, bytes: body, size: size)
+                    } else {
+                        storage.windows.abandon(name, start: at)
+                    }
+                }
+            }
+            start += Int64(length)
         }
-        response.body.withUnsafeBytes { destination.copyMemory(from: $0.baseAddress!, byteCount: count) }
-        storage.windows.keep(name, start: offset, bytes: response.body, size: size)
     }
 }
 

@@ -43,4 +43,24 @@ import Testing
             #expect(try reader.read(at: Int64(offset), count: count) == Array(data[offset..<offset + count]), "\(offset)+\(count)")
         }
     }
+
+    /// A reader that reads on from where it stopped has the next windows fetched while it works: a sequential
+    /// read in pieces that cross the windows' ends asks for each window once, and every byte is exact.
+    @Test func aSequentialReaderReadsAheadAndEachWindowOnce() throws {
+        guard let server = try Self.server() else { return }
+        let storage = try S3Storage(server.location("readahead"), environment: SeaweedFS.environment)
+        let name = StoredName(.pack, String(repeating: "ab", count: 32))
+        let data = StorageConformance.bytes(5 * S3ObjectReader.readAhead + 777, seed: 3)
+        try storage.save(name, data)
+        let before = storage.client.counter.current
+        let reader = try storage.open(name)
+        var offset = 0
+        while offset < data.count {
+            let count = min(300_001, data.count - offset)
+            #expect(try reader.read(at: Int64(offset), count: count) == Array(data[offset..<offset + count]), "\(offset)+\(count)")
+            offset += count
+        }
+        let gets = (storage.client.counter.current - before).get
+        #expect(gets <= 7, "a 5 MiB object read in order took \(gets) GETs")
+    }
 }
