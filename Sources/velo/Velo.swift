@@ -25,6 +25,7 @@ struct Velo: ParsableCommand {
     /// Parses, runs, and turns any error into one line on stderr (or a JSON object on stdout under `--json`) and
     /// its exit status (`ExitStatus`).
     static func main() {
+        ProcessMemory.returnLargeBuffers()
         let arguments = Array(CommandLine.arguments.dropFirst())
         let json = arguments.contains("--json")
         let quiet = arguments.contains("--quiet") || arguments.contains("-q")
