@@ -250,15 +250,7 @@ final class LocalObjectWriter: StoredObjectWriter {
     deinit { abort() }
 
     func write(_ bytes: UnsafeRawBufferPointer) throws {
-        var offset = 0
-        while offset < bytes.count {
-            let n = Foundation.write(fd, bytes.baseAddress! + offset, bytes.count - offset)
-            if n < 0 {
-                if errno == EINTR { continue }
-                throw VeloError.io(path, "write", errno: errno)
-            }
-            offset += n
-        }
+        try FileSystem.writeAll(fd, bytes, path: path)
         bytesWritten += Int64(bytes.count)
     }
 

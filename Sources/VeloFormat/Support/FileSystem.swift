@@ -92,6 +92,20 @@ package enum FileSystem {
         return FileManager.default.fileExists(atPath: path, isDirectory: &isDirectory) && isDirectory.boolValue
     }
 
+    /// Writes all of `bytes` to `fd` (a short write goes on, EINTR is retried).
+    /// - Throws: `.io` naming `path`.
+    package static func writeAll(_ fd: Int32, _ bytes: UnsafeRawBufferPointer, path: String) throws {
+        var offset = 0
+        while offset < bytes.count {
+            let n = Foundation.write(fd, bytes.baseAddress! + offset, bytes.count - offset)
+            if n < 0 {
+                if errno == EINTR { continue }
+                throw VeloError.io(path, "write", errno: errno)
+            }
+            offset += n
+        }
+    }
+
     /// The whole of a small file (markers, catalog entries, plans).
     package static func read(_ path: String) throws -> [UInt8] {
         let fd = open(path, O_RDONLY | O_CLOEXEC)

@@ -180,15 +180,7 @@ package struct LocalUploads: UploadsDisk {
         }
 
         func write(_ bytes: UnsafeRawBufferPointer) throws {
-            var offset = 0
-            while offset < bytes.count {
-                let n = Foundation.write(fd, bytes.baseAddress! + offset, bytes.count - offset)
-                if n < 0 {
-                    if errno == EINTR { continue }
-                    throw VeloError.io(written.last!.temporary, "write", errno: errno)
-                }
-                offset += n
-            }
+            try FileSystem.writeAll(fd, bytes, path: written.last!.temporary)
         }
 
         func end(mode: Int?, modified: Int64?) throws {

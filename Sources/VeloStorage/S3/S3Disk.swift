@@ -56,28 +56,14 @@ public final class S3Disk: Sendable {
     public func list(_ folder: String, _ body: (Object) throws -> Void) throws {
         let prefix = location.key(folder)
         let rootLength = location.prefix.isEmpty ? 0 : location.prefix.count + 1
-        var token: String?
-        repeat {
-            var query: [(String, String)] = [("list-type", "2"), ("prefix", prefix)]
-            if let token { query.append(("continuation-token", token)) }
-            let response = try client.send(.GET, key: nil, query: query)
-            let values = XMLValues.read(
-                response.body, elements: ["Key", "Size", "LastModified", "ETag", "NextContinuationToken", "IsTruncated"])
-            let keys = values["Key"] ?? [], sizes = values["Size"] ?? [], times = values["LastModified"] ?? []
-            let etags = values["ETag"] ?? []
-            guard sizes.count == keys.count, times.count == keys.count, etags.count == keys.count else {
+        try client.listObjects(prefix: prefix) { listed in
+            guard !listed.key.hasSuffix("/") else { return }
+            guard let size = listed.size, size >= 0, let time = listed.lastModified, let etag = listed.etag else {
                 throw VeloError(
-                    "\(location.description): the server's listing of \(folder) gives keys without a size, time or ETag", kind: .io)
+                    "\(location.description): the server's listing gives \(listed.key) without a size, time or ETag", kind: .io)
             }
-            for (i, key) in keys.enumerated() where key.hasPrefix(prefix) && !key.hasSuffix("/") {
-                guard let size = Int64(sizes[i]), size >= 0 else {
-                    throw VeloError("\(location.description): the listing gives \(key) the size '\(sizes[i])'", kind: .io)
-                }
-                try body(
-                    Object(relative: String(key.dropFirst(rootLength)), size: size, modified: Self.nanoseconds(times[i]), etag: etags[i]))
-            }
-            token = values["IsTruncated"]?.first == "true" ? values["NextContinuationToken"]?.first : nil
-        } while token != nil
+            try body(Object(relative: String(listed.key.dropFirst(rootLength)), size: size, modified: Self.nanoseconds(time), etag: etag))
+        }
     }
 
     /// Streams `object` to `body` in chunks of `chunkBytes` (the last one shorter), from ranged GETs of 8 MiB
@@ -197,22 +183,12 @@ public final class S3Disk: Sendable {
             try remove(relative)
             removed += 1
         }
-        let prefix = location.key(folder)
-        var markers: [(String, String)] = []
-        repeat {
-            let response = try client.send(.GET, key: nil, query: [("uploads", ""), ("prefix", prefix)] + markers)
-            let values = XMLValues.read(
-                response.body, elements: ["Key", "UploadId", "Initiated", "IsTruncated", "NextKeyMarker", "NextUploadIdMarker"])
-            let keys = values["Key"] ?? [], ids = values["UploadId"] ?? [], started = values["Initiated"] ?? []
-            for (i, key) in keys.enumerated() where i < ids.count && i < started.count && Self.nanoseconds(started[i]) < cutoff {
-                _ = try client.send(.DELETE, key: key, query: [("uploadId", ids[i])], accept: [200, 204, 404])
-                removed += 1
-            }
-            markers = []
-            if values["IsTruncated"]?.first == "true", let key = values["NextKeyMarker"]?.first {
-                markers = [("key-marker", key), ("upload-id-marker", values["NextUploadIdMarker"]?.first ?? "")]
-            }
-        } while !markers.isEmpty
+        var stale: [S3Client.ListedUpload] = []
+        try client.listUploads(prefix: location.key(folder)) { if Self.nanoseconds($0.initiated) < cutoff { stale.append($0) } }
+        for upload in stale {
+            _ = try client.send(.DELETE, key: upload.key, query: [("uploadId", upload.id)], accept: [200, 204, 404])
+            removed += 1
+        }
         return removed
     }
 

@@ -236,29 +236,14 @@ public final class S3Storage: RepositoryStorage, @unchecked Sendable {
         var listing: [StoredName: StoredInfo] = [:]
         let folder = kind.folder.isEmpty ? "" : kind.folder + "/"
         let prefix = s3.key(folder)
-        let shallow = kind == .config || kind == .marker
-        var token: String?
-        repeat {
-            var query: [(String, String)] = [("list-type", "2"), ("prefix", prefix)]
-            if shallow { query.append(("delimiter", "/")) }
-            if let token { query.append(("continuation-token", token)) }
-            let response = try client.send(.GET, key: nil, query: query)
-            let values = XMLValues.read(
-                response.body, elements: ["Key", "Size", "LastModified", "ETag", "NextContinuationToken", "IsTruncated"])
-            let keys = values["Key"] ?? [], sizes = values["Size"] ?? [], times = values["LastModified"] ?? []
-            let etags = values["ETag"] ?? []
-            for (i, key) in keys.enumerated() {
-                guard key.hasPrefix(prefix) else { continue }
-                let relative = folder + key.dropFirst(prefix.count)
-                guard let name = StoredName.parse(relative, as: kind) else { continue }
-                if etags.count == keys.count { known.lock.withLock { known.listed[name] = etags[i] } }
-                let info = StoredInfo(
-                    size: i < sizes.count ? Int64(sizes[i]) ?? 0 : 0, modified: i < times.count ? Self.isoDate(times[i]) : 0)
-                listing[name] = info
-                try body(name, info)
-            }
-            token = values["IsTruncated"]?.first == "true" ? values["NextContinuationToken"]?.first : nil
-        } while token != nil
+        try client.listObjects(prefix: prefix, shallow: kind == .config || kind == .marker) { object in
+            let relative = folder + object.key.dropFirst(prefix.count)
+            guard let name = StoredName.parse(relative, as: kind) else { return }
+            if let etag = object.etag { known.lock.withLock { known.listed[name] = etag } }
+            let info = StoredInfo(size: object.size ?? 0, modified: object.lastModified.map(Self.isoDate) ?? 0)
+            listing[name] = info
+            try body(name, info)
+        }
         known.lock.withLock { if known.exclusive { known.listings[kind] = listing } }
     }
 
@@ -330,20 +315,7 @@ public final class S3Storage: RepositoryStorage, @unchecked Sendable {
         let uploads = try known.lock.withLock { () throws -> [(key: String, id: String, started: Int64)] in
             if let uploads = known.uploads { return uploads }
             var found: [(key: String, id: String, started: Int64)] = []
-            var markers: [(String, String)] = []
-            repeat {
-                let response = try client.send(.GET, key: nil, query: [("uploads", ""), ("prefix", s3.key(""))] + markers)
-                let values = XMLValues.read(
-                    response.body, elements: ["Key", "UploadId", "Initiated", "IsTruncated", "NextKeyMarker", "NextUploadIdMarker"])
-                let keys = values["Key"] ?? [], ids = values["UploadId"] ?? [], started = values["Initiated"] ?? []
-                for (i, key) in keys.enumerated() where i < ids.count && i < started.count {
-                    found.append((key, ids[i], Self.isoDate(started[i])))
-                }
-                markers = []
-                if values["IsTruncated"]?.first == "true", let key = values["NextKeyMarker"]?.first {
-                    markers = [("key-marker", key), ("upload-id-marker", values["NextUploadIdMarker"]?.first ?? "")]
-                }
-            } while !markers.isEmpty
+            try client.listUploads(prefix: s3.key("")) { found.append(($0.key, $0.id, Self.isoDate($0.initiated))) }
             known.uploads = found
             return found
         }
