@@ -163,12 +163,14 @@ package struct BucketUploads: UploadsDisk {
             writer = nil
         }
 
+        /// Copies every staged file into place, then removes the staged copies (also when a copy fails: the
+        /// restore is then run again, and stages anew).
         func commit() throws {
+            committed = true
+            defer { removeStaged() }
             for file in staged {
                 try disk.copy(file.staged, to: file.target, size: file.size)
             }
-            committed = true
-            removeStaged()
         }
 
         func discard() {
