@@ -207,6 +207,35 @@ import Testing
     }
 }
 
+/// The storage settings of a tenant database made by an older Veloquent (../shared/fixtures): read as they are,
+/// the local driver means the app's disk; the same rows set to a bucket of its own (in a copy) name it.
+@Suite struct TenantStorageSettingsTests {
+    @Test(.enabled(if: Fixtures.available, Fixtures.skipMessage))
+    func theOlderFixturesSettingsAreReadAndABucketOfItsOwnIsFound() throws {
+        let app = Fixtures.temporaryDirectory().path
+        try "APP_KEY=\(LaravelEncrypterTests.appKey)\nAWS_USE_PATH_STYLE_ENDPOINT=true\n".write(
+            toFile: app + "/.env", atomically: true, encoding: .utf8)
+        let layout = try AppLayout.load(app)
+        #expect(try TenantStorageSettings.ownBucket(database: Fixtures.tenantTest, layout: layout, busyTimeout: .seconds(1)) == nil)
+        let copy = app + "/tenant.sqlite"
+        try FileManager.default.copyItem(atPath: Fixtures.tenantTest, toPath: copy)
+        let db = try Database(path: copy, mode: .readWrite)
+        for (name, value) in [
+            ("storage_driver", "s3"), ("s3_key", LaravelEncrypterTests.encryptedAccessKey), ("s3_secret", "plain-secret"),
+            ("s3_bucket", "tenant-media"), ("s3_endpoint", "https://minio.example.net:9000"), ("s3_region", "eu-central-1"),
+        ] {
+            try db.execute(
+                "UPDATE settings SET payload = ? WHERE \"group\" = 'storage' AND name = ?",
+                [.text(JSONWriter.string(.string(value))), .text(name)])
+        }
+        let bucket = try #require(try TenantStorageSettings.ownBucket(database: copy, layout: layout, busyTimeout: .seconds(1)))
+        #expect(bucket.root == "s3:https://minio.example.net:9000/tenant-media")
+        #expect(bucket.location.pathStyle && bucket.location.region == "eu-central-1" && bucket.location.prefix.isEmpty)
+        // The key was encrypted, the secret saved before encryption: each is used as Veloquent reads it.
+        #expect(bucket.credentials == .init(accessKeyID: "veloaccess", secretAccessKey: "plain-secret"))
+    }
+}
+
 /// Laravel's `Crypt::encryptString` payloads, made with Python's `cryptography` as Laravel's Encrypter makes them
 /// (AES-256-CBC with an HMAC of `iv . value`; AES-256-GCM with a tag; JSON with `/` escaped as PHP writes it).
 @Suite struct LaravelEncrypterTests {
