@@ -80,7 +80,7 @@ struct BackupCommand: ParsableCommand {
     @Option(name: .long, help: "With --app: how many tenants to back up at once (default: the number of cores).")
     var jobs: Int?
 
-    @Flag(name: .long, help: "With --app: a tenant velo cannot back up (not SQLite, uploads on S3) is reported but does not fail the run.")
+    @Flag(name: .long, help: "With --app: a tenant velo cannot back up (not SQLite, an S3 disk whose bucket .env does not name) is reported but does not fail the run.")
     var skipUncovered = false
 
     @OptionGroup var output: OutputOptions
