@@ -94,7 +94,8 @@ package struct AppLayout: Sendable {
         }
         let location = try Self.bucketLocation(
             endpoint: environment["AWS_ENDPOINT"], region: environment["AWS_DEFAULT_REGION"], bucket: bucket,
-            prefix: "tenants/\(Self.pathKey(tenantID))/app", pathStyle: pathStyleEndpoint, source: "\(path(".env")): AWS_ENDPOINT")
+            prefix: "tenants/\(Self.pathKey(tenantID))/app", pathStyle: pathStyleEndpoint,
+            settings: (path(".env"), "AWS_BUCKET", "AWS_ENDPOINT"))
         var credentials: S3RequestSigner.Credentials?
         if let key = environment["AWS_ACCESS_KEY_ID"], !key.isEmpty, let secret = environment["AWS_SECRET_ACCESS_KEY"], !secret.isEmpty {
             credentials = .init(
@@ -105,10 +106,17 @@ package struct AppLayout: Sendable {
 
     /// Where a Laravel S3 disk is: `endpoint` (a URL; empty for AWS's regional endpoint), `region` (empty for
     /// `us-east-1`), path-style or virtual-hosted.
-    /// - Throws: `.input` naming `source` when the endpoint is not an http(s) URL.
+    /// - Throws: `.input` naming the file and the setting when the bucket's name cannot be one (empty, a `/`,
+    ///   a space or a control character) or the endpoint is not an http(s) URL.
     static func bucketLocation(
-        endpoint: String?, region: String?, bucket: String, prefix: String, pathStyle: Bool, source: String
+        endpoint: String?, region: String?, bucket: String, prefix: String, pathStyle: Bool,
+        settings: (file: String, bucket: String, endpoint: String)
     ) throws -> S3Location {
+        guard !bucket.isEmpty, bucket.count <= 255,
+            !bucket.unicodeScalars.contains(where: {
+                $0 == "/" || $0 == "\\" || $0.properties.isWhitespace || $0.value < 0x20 || $0.value == 0x7F
+            })
+        else { throw VeloError("\(settings.file): \(settings.bucket) '\(bucket)' is not a bucket name") }
         let region = region.flatMap { $0.isEmpty ? nil : $0 } ?? "us-east-1"
         guard let endpoint, !endpoint.isEmpty else {
             return S3Location(
@@ -117,7 +125,7 @@ package struct AppLayout: Sendable {
         }
         guard let url = URL(string: endpoint), let scheme = url.scheme?.lowercased(), scheme == "http" || scheme == "https",
             let host = url.host, !host.isEmpty
-        else { throw VeloError("\(source) '\(endpoint)' is not an http(s) URL") }
+        else { throw VeloError("\(settings.file): \(settings.endpoint) '\(endpoint)' is not an http(s) URL") }
         return S3Location(scheme: scheme, host: host, port: url.port, bucket: bucket, prefix: prefix, region: region, pathStyle: pathStyle)
     }
 

@@ -38,7 +38,7 @@ package enum TenantStorageSettings {
         guard !key.isEmpty, !secretKey.isEmpty, !bucket.isEmpty else { return nil }
         let location = try AppLayout.bucketLocation(
             endpoint: values["s3_endpoint"], region: values["s3_region"], bucket: bucket, prefix: "",
-            pathStyle: layout.pathStyleEndpoint, source: "\(path): the storage setting s3_endpoint")
+            pathStyle: layout.pathStyleEndpoint, settings: ("\(path): the storage settings", "s3_bucket", "s3_endpoint"))
         return BucketUploads(location: location, credentials: .init(accessKeyID: key, secretAccessKey: secretKey))
     }
 }
