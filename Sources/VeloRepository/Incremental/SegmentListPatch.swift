@@ -175,7 +175,7 @@ extension SegmentListPatch {
         // which spares a bucket a HEAD per unchanged table.
         let sha256 = SHA256Digest.of(list)
         let listHasDeltas = list.starts(with: SegmentList.magicWithDeltas)
-        if previous?.base == nil && sha256 == previousSHA256 { return (nil, sha256, nil, listHasDeltas) }
+        if let previous, previous.base == nil, sha256 == previousSHA256 { return (nil, sha256, nil, listHasDeltas) }
         if (try? store.hasList(sha256)) == true { return (nil, sha256, nil, listHasDeltas) }
         if let previous, let previousSHA256 {
             let baseSHA256 = previous.base ?? previousSHA256

@@ -292,7 +292,7 @@ public final class Repository {
         for name in orphans.sorted(by: { $0.name < $1.name }) {
             // Committed only when complete, so it is whole; catalogue it if it reads back sound. This also
             // rebuilds a damaged catalog entry from its archive.
-            if let audit = try? ArchiveAudit.run(path: storage.describe(name), open: { try self.archiveReader(name) }),
+            if let audit = try? ArchiveAudit.run(path: storage.describe(name), open: { try self.archiveReader(name, cached: false) }),
                 audit.problems.isEmpty, let header = audit.header, let manifest = audit.manifest
             {
                 let entry = CatalogEntry(

@@ -85,11 +85,13 @@ final class ReadWindows: @unchecked Sendable {
     }
 
     /// Keeps a window read from `name` (of `size` bytes), dropping the least recently used beyond `capacity`.
-    func keep(_ name: StoredName, start: Int64, bytes: [UInt8], size: Int64) {
+    func keep(_ name: StoredName, start: Int64, bytes: [UInt8], size: Int64, claimed: Bool = false) {
         locked {
+            let stillClaimed = pending.contains { $0.name == name && $0.start == start }
             pending.removeAll { $0.name == name && $0.start == start }
             condition.broadcast()
-            guard !bytes.isEmpty else { return }
+            // A read ahead whose object was forgotten meanwhile (written or removed) is dropped.
+            guard !bytes.isEmpty, !claimed || stillClaimed else { return }
             sizes[name] = size
             windows.removeAll { $0.name == name && $0.start == start }
             if windows.count >= Self.capacity { windows.removeFirst() }
@@ -103,6 +105,8 @@ final class ReadWindows: @unchecked Sendable {
         locked {
             sizes[name] = nil
             windows.removeAll { $0.name == name }
+            pending.removeAll { $0.name == name }
+            condition.broadcast()
         }
     }
 }

@@ -171,7 +171,21 @@ final class S3Client: Sendable {
 
 /// The text of chosen elements of a small XML document (S3's listings and errors), in document order.
 enum XMLValues {
+    /// The values of a listing page, whole or not at all: a body the parser cannot read to its end (a key with a
+    /// character XML cannot carry, a truncated page) would otherwise list fewer objects without a word.
+    /// - Throws: `.io` naming `request`.
+    static func readWhole(_ bytes: [UInt8], elements: Set<String>, request: String) throws -> [String: [String]] {
+        guard let values = parse(bytes, elements: elements) else {
+            throw VeloError("\(request): the server's listing is not well-formed XML; nothing of it is used", kind: .io)
+        }
+        return values
+    }
+
     static func read(_ bytes: [UInt8], elements: Set<String>) -> [String: [String]] {
+        parse(bytes, elements: elements, lenient: true) ?? [:]
+    }
+
+    private static func parse(_ bytes: [UInt8], elements: Set<String>, lenient: Bool = false) -> [String: [String]]? {
         final class Collector: NSObject, XMLParserDelegate {
             let wanted: Set<String>
             var values: [String: [String]] = [:]
@@ -198,7 +212,8 @@ enum XMLValues {
         let collector = Collector(elements)
         let parser = XMLParser(data: Data(bytes))
         parser.delegate = collector
-        _ = parser.parse()  // a malformed body yields what was read before the fault: missing values, never a crash
-        return collector.values
+        // Leniently, a malformed body yields what was read before the fault: missing values, never a crash.
+        let whole = parser.parse()
+        return whole || lenient ? collector.values : nil
     }
 }

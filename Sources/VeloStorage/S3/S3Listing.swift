@@ -25,8 +25,9 @@ extension S3Client {
             if shallow { query.append(("delimiter", "/")) }
             if let token { query.append(("continuation-token", token)) }
             let response = try send(.GET, key: nil, query: query)
-            let values = XMLValues.read(
-                response.body, elements: ["Key", "Size", "LastModified", "ETag", "NextContinuationToken", "IsTruncated"])
+            let values = try XMLValues.readWhole(
+                response.body, elements: ["Key", "Size", "LastModified", "ETag", "NextContinuationToken", "IsTruncated"],
+                request: "\(location.description): listing \(prefix)")
             let keys = values["Key"] ?? [], sizes = values["Size"] ?? [], times = values["LastModified"] ?? []
             let etags = values["ETag"] ?? []
             for (i, key) in keys.enumerated() where key.hasPrefix(prefix) {
@@ -52,8 +53,9 @@ extension S3Client {
         var markers: [(String, String)] = []
         repeat {
             let response = try send(.GET, key: nil, query: [("uploads", ""), ("prefix", prefix)] + markers)
-            let values = XMLValues.read(
-                response.body, elements: ["Key", "UploadId", "Initiated", "IsTruncated", "NextKeyMarker", "NextUploadIdMarker"])
+            let values = try XMLValues.readWhole(
+                response.body, elements: ["Key", "UploadId", "Initiated", "IsTruncated", "NextKeyMarker", "NextUploadIdMarker"],
+                request: "\(location.description): listing the uploads in progress under \(prefix)")
             let keys = values["Key"] ?? [], ids = values["UploadId"] ?? [], started = values["Initiated"] ?? []
             for (i, key) in keys.enumerated() where i < ids.count && i < started.count {
                 try body(ListedUpload(key: key, id: ids[i], initiated: started[i]))

@@ -121,7 +121,7 @@ public final class S3Storage: RepositoryStorage, @unchecked Sendable {
 
     public func saveIfAbsent(_ name: StoredName, _ bytes: [UInt8]) throws -> Bool {
         let key = try key(name)
-        if name.kind == .lock || name.kind == .config, try !conditionalWritesHonoured() {
+        if name.kind == .lock || name.kind == .config || name.kind == .marker, try !conditionalWritesHonoured() {
             return try saveIfAbsentByReadBack(name, key: key, bytes)
         }
         let response = try client.send(.PUT, key: key, headers: [("If-None-Match", "*")], body: bytes, accept: [200, 412, 409])
@@ -251,7 +251,7 @@ public final class S3Storage: RepositoryStorage, @unchecked Sendable {
         let key = try key(name)
         forget(name)
         _ = try client.send(.DELETE, key: key, accept: [200, 204, 404])
-        if ObjectCache.keeps(name.kind) { objectCache?.remove(name) }
+        if ObjectCache.keeps(name.kind) || name.kind == .snapshot { objectCache?.remove(name) }
     }
 
     public func removeIfUnchanged(_ name: StoredName, expected: [UInt8]) throws -> Bool {
@@ -422,7 +422,7 @@ final class S3ObjectReader: StoredObjectReader {
                 let (storage, name, key, size, at) = (storage, name, key, size, start)
                 Thread.detachNewThread {
                     if let body = try? Self.fetch(storage, name, key: key, size: size, from: at, length: length), body.count == length {
-                        storage.windows.keep(name, start: at, bytes: body, size: size)
+                        storage.windows.keep(name, start: at, bytes: body, size: size, claimed: true)
                     } else {
                         storage.windows.abandon(name, start: at)
                     }

@@ -64,3 +64,29 @@ import Testing
         #expect(gets <= 7, "a 5 MiB object read in order took \(gets) GETs")
     }
 }
+
+/// What the storage layer refuses or forgets on its own, without a server.
+@Suite struct S3StorageRulesTests {
+    /// A listing page the parser cannot read to its end is an error, never a shorter listing.
+    @Test func aListingThatIsNotWellFormedIsRefused() throws {
+        let page = Array(
+            "<ListBucketResult><Contents><Key>a</Key></Contents><Contents><Key>b &#1; c</Key></Contents><Contents><Key>d</Key></Contents></ListBucketResult>"
+                .utf8)
+        #expect(throws: VeloError.self) { try XMLValues.readWhole(page, elements: ["Key"], request: "test") }
+        #expect(XMLValues.read(page, elements: ["Key"])["Key"]?.first == "a", "errors' bodies are still read leniently")
+        let whole = Array("<ListBucketResult><Contents><Key>a &amp; b</Key></Contents></ListBucketResult>".utf8)
+        #expect(try XMLValues.readWhole(whole, elements: ["Key"], request: "test")["Key"] == ["a & b"])
+    }
+
+    /// A window read ahead for an object that was forgotten meanwhile (written or removed) is not kept.
+    @Test func aReadAheadOfAForgottenObjectIsDropped() {
+        let windows = ReadWindows()
+        let name = StoredName(.pack, String(repeating: "cd", count: 32))
+        #expect(windows.claim(name, start: 0))
+        windows.forget(name)
+        windows.keep(name, start: 0, bytes: [1, 2, 3], size: 3, claimed: true)
+        #expect(windows.size(of: name) == nil)
+        var byte: UInt8 = 0
+        #expect(!windows.copy(name, at: 0, count: 1, into: &byte))
+    }
+}
