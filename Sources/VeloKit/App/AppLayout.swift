@@ -118,6 +118,11 @@ package struct AppLayout: Sendable {
             })
         else { throw VeloError("\(settings.file): \(settings.bucket) '\(bucket)' is not a bucket name") }
         let region = region.flatMap { $0.isEmpty ? nil : $0 } ?? "us-east-1"
+        // A bucket that cannot be a host name (capitals, `_`; dots under TLS, which the certificate does not cover)
+        // is addressed path-style, as the AWS SDK that Laravel uses does.
+        let https = !(endpoint ?? "").lowercased().hasPrefix("http://")
+        let hostLabel = bucket.allSatisfy { $0.isASCII && ($0.isLowercase || $0.isNumber || $0 == "-" || $0 == ".") }
+        let pathStyle = pathStyle || !hostLabel || (https && bucket.contains("."))
         guard let endpoint, !endpoint.isEmpty else {
             return S3Location(
                 scheme: "https", host: region == "us-east-1" ? "s3.amazonaws.com" : "s3.\(region).amazonaws.com", port: nil,

@@ -93,9 +93,19 @@ package struct BucketUploads: UploadsDisk {
     package func targets(_ relatives: [String]) throws -> [UploadTarget] {
         let disk = try disk()
         var listed: [String: S3Disk.Object] = [:]
-        // Each top folder once (`uploads/`): what a restore writes is under it.
-        let folders = Set(relatives.map { relative in relative.split(separator: "/").first.map { $0 + "/" } ?? relative })
-        for folder in folders.sorted() { try disk.list(folder) { listed[$0.relative] = $0 } }
+        // The folders the files are in, each listed once (and none inside another listed); only the objects the
+        // restore writes are kept, so memory follows the snapshot, not the bucket.
+        let wanted = Set(relatives)
+        var folders: [String] = []
+        let parents = relatives.map { relative -> String in
+            let parent = (relative as NSString).deletingLastPathComponent
+            return parent.isEmpty ? "" : parent + "/"
+        }
+        for folder in Set(parents).sorted()
+        where !folders.contains(where: { folder.hasPrefix($0) }) {
+            folders.append(folder)
+        }
+        for folder in folders { try disk.list(folder) { if wanted.contains($0.relative) { listed[$0.relative] = $0 } } }
         connection.lock.withLock { connection.listed = listed }
         return relatives.map { listed[$0].map { .file(size: $0.size) } ?? .missing }
     }
@@ -114,6 +124,8 @@ package struct BucketUploads: UploadsDisk {
     package func stager() throws -> any UploadStager {
         let disk = try disk()
         try disk.removeLeftovers(Stager.folderPrefix, olderThan: Self.leftoverAge)
+        // A copy into place in parts, killed midway, leaves its unfinished upload at the target's key.
+        try disk.abortUploads("uploads/", olderThan: Self.leftoverAge)
         return Stager(disk: disk)
     }
 
@@ -143,7 +155,7 @@ package struct BucketUploads: UploadsDisk {
         func begin(_ relative: String) throws {
             current = relative
             size = 0
-            writer = disk.create(folder + relative)
+            writer = disk.create(folder + relative, contentType: UploadMediaType.of(relative))
         }
 
         func write(_ bytes: UnsafeRawBufferPointer) throws {

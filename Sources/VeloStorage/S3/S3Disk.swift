@@ -29,8 +29,10 @@ public final class S3Disk: Sendable {
     let client: S3Client
     /// Bytes of one ranged GET.
     static let readWindow = 8 << 20
-    /// The largest object one `CopyObject` copies (S3's limit); larger ones are copied in parts.
-    public static let singleCopyLimit: Int64 = 5 << 30
+    /// The largest object one `CopyObject` copies; larger ones are copied in parts of this size. S3 allows
+    /// 5 GiB in one, but a server copies at its own pace within the request's deadline (120 s): a part of
+    /// 128 MiB stays well inside it on a slow one.
+    public static let singleCopyLimit: Int64 = 128 << 20
 
     /// The disk at `location` (its prefix is the disk's root), signed with `credentials`, or when they are nil
     /// with those of `environment` (`S3Credentials`).
@@ -58,9 +60,11 @@ public final class S3Disk: Sendable {
         let rootLength = location.prefix.isEmpty ? 0 : location.prefix.count + 1
         try client.listObjects(prefix: prefix) { listed in
             guard !listed.key.hasSuffix("/") else { return }
-            guard let size = listed.size, size >= 0, let time = listed.lastModified, let etag = listed.etag else {
+            guard let size = listed.size, size >= 0, let time = listed.lastModified, Self.nanoseconds(time) > 0, let etag = listed.etag
+            else {
                 throw VeloError(
-                    "\(location.description): the server's listing gives \(listed.key) without a size, time or ETag", kind: .io)
+                    "\(location.description): the server's listing gives \(listed.key) without a size, a readable time or an ETag",
+                    kind: .io)
             }
             try body(Object(relative: String(listed.key.dropFirst(rootLength)), size: size, modified: Self.nanoseconds(time), etag: etag))
         }
@@ -107,16 +111,19 @@ public final class S3Disk: Sendable {
         return true
     }
 
-    /// Writes the object at `relative` as it comes: it appears whole on `commit` (multipart above 8 MiB), never
-    /// on `abort`.
-    public func create(_ relative: String) -> any ObjectWriter {
-        S3ObjectWriter(client: client, key: location.key(relative), label: describe(relative))
+    /// Writes the object at `relative` as it comes, with `contentType` (what a browser is told it is): it appears
+    /// whole on `commit` (multipart above 8 MiB), never on `abort`.
+    public func create(_ relative: String, contentType: String? = nil) -> any ObjectWriter {
+        S3ObjectWriter(
+            client: client, key: location.key(relative), label: describe(relative),
+            headers: contentType.map { [("Content-Type", $0)] } ?? [])
     }
 
     /// Copies the object at `source` (of `size` bytes) to `target` inside the bucket, without its bytes
     /// leaving the server: one `CopyObject`, or a multipart copy in parts of `partBytes` above `singleLimit`.
     public func copy(
-        _ source: String, to target: String, size: Int64, singleLimit: Int64 = S3Disk.singleCopyLimit, partBytes: Int64 = 512 << 20
+        _ source: String, to target: String, size: Int64, singleLimit: Int64 = S3Disk.singleCopyLimit,
+        partBytes: Int64 = S3Disk.singleCopyLimit
     )
         throws
     {
@@ -183,13 +190,20 @@ public final class S3Disk: Sendable {
             try remove(relative)
             removed += 1
         }
+        return try removed + abortUploads(folder, olderThan: age)
+    }
+
+    /// Aborts the multipart uploads under `folder` started more than `age` seconds ago (a killed writer's, whose
+    /// parts the server would otherwise keep, and bill, for good). Returns how many.
+    @discardableResult
+    public func abortUploads(_ folder: String, olderThan age: TimeInterval) throws -> Int {
+        let cutoff = Int64((Date().timeIntervalSince1970 - age) * 1e9)
         var stale: [S3Client.ListedUpload] = []
         try client.listUploads(prefix: location.key(folder)) { if Self.nanoseconds($0.initiated) < cutoff { stale.append($0) } }
         for upload in stale {
             _ = try client.send(.DELETE, key: upload.key, query: [("uploadId", upload.id)], accept: [200, 204, 404])
-            removed += 1
         }
-        return removed
+        return stale.count
     }
 
     /// `2026-12-06T10:00:00.123Z` as nanoseconds since the epoch (0 when unreadable).

@@ -13,6 +13,8 @@ class S3ObjectWriter: ObjectWriter {
     let label: String
     /// Told the object's size once it is complete, with its bytes when it was one PUT (a small object).
     let committed: (Int64, [UInt8]?) -> Void
+    /// Sent with the PUT or the multipart upload's start (its `Content-Type`).
+    let headers: [(String, String)]
     static let inFlight = 2
     private(set) var bytesWritten: Int64 = 0
     private var buffer: [UInt8] = []
@@ -30,7 +32,11 @@ class S3ObjectWriter: ObjectWriter {
         var failure: (any Error)?
     }
 
-    init(client: S3Client, key: String, label: String, committed: @escaping (Int64, [UInt8]?) -> Void = { _, _ in }) {
+    init(
+        client: S3Client, key: String, label: String, headers: [(String, String)] = [],
+        committed: @escaping (Int64, [UInt8]?) -> Void = { _, _ in }
+    ) {
+        self.headers = headers
         self.client = client
         self.key = key
         self.label = label
@@ -57,7 +63,7 @@ class S3ObjectWriter: ObjectWriter {
         do {
             if let failure = sent.lock.withLock({ sent.failure }) { throw failure }
             if uploadID == nil {
-                let created = try client.send(.POST, key: key, query: [("uploads", "")])
+                let created = try client.send(.POST, key: key, query: [("uploads", "")], headers: headers)
                 guard let id = XMLValues.read(created.body, elements: ["UploadId"])["UploadId"]?.first else {
                     throw VeloError("\(label): the server started no multipart upload", kind: .io)
                 }
@@ -95,7 +101,7 @@ class S3ObjectWriter: ObjectWriter {
         guard !finished else { return }
         var whole: [UInt8]?
         if uploadID == nil {
-            try client.send(.PUT, key: key, body: buffer)
+            try client.send(.PUT, key: key, headers: headers, body: buffer)
             whole = buffer
         } else {
             if !buffer.isEmpty { try uploadPart() }

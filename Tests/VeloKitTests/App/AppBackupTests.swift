@@ -48,6 +48,11 @@ import Testing
         #expect(bucket.location.pathStyle && bucket.location.hostHeader == "127.0.0.1:9000" && bucket.location.region == "us-east-1")
         s3.environment = AppEnvironment(values: ["AWS_BUCKET": "uploads-bucket", "AWS_ENDPOINT": "minio:9000"])
         #expect(try s3.sources()[1].notCovered?.contains("AWS_ENDPOINT 'minio:9000' is not an http(s) URL") == true)
+        // A bucket that cannot be a host name (or whose dots TLS would not cover) is addressed path-style.
+        for (name, pathStyle) in [("media-files", false), ("Media_Files", true), ("media.example.com", true)] {
+            s3.environment = AppEnvironment(values: ["AWS_BUCKET": name])
+            #expect(try #require(try s3.sources()[1].uploads as? BucketUploads).location.pathStyle == pathStyle, "\(name)")
+        }
         s3.environment = AppEnvironment(values: ["AWS_BUCKET": "media/../other"])
         #expect(try s3.sources()[1].notCovered?.contains("AWS_BUCKET 'media/../other' is not a bucket name") == true)
     }

@@ -82,11 +82,12 @@ import Testing
         guard let server = try S3StorageTests.server() else { return }
         let (app, bucket, endpoint) = try Self.appOnBucket(server, tenants: 2)
         let tenant = try Self.disk(endpoint, bucket, prefix: "tenants/1/app")
-        // A file larger than one ranged read and one multipart part, in a collection of its own.
+        // A file larger than one ranged read and one multipart part, in a collection of its own, under a name that
+        // must be encoded in a path and in a copy's source.
         var large = [UInt8](repeating: 0, count: 9 << 20 | 12_345)
         var random = SystemRandomNumberGenerator()
         for i in stride(from: 0, to: large.count, by: 8) { large[i] = UInt8.random(in: 0...255, using: &random) }
-        try Self.put(tenant, "uploads/collections/media/big.bin", large)
+        try Self.put(tenant, "uploads/collections/media/big file é+1.bin", large)
         let original = try Self.contents(tenant, "uploads/")
         #expect(original.count == 3)
 
@@ -100,7 +101,8 @@ import Testing
         let entry = try #require(try repository.catalog.entries().last { $0.app?.tenantName == "tenant-001" })
         let manifest = try repository.catalog.detail(entry.id).manifest
         #expect(
-            Dictionary(uniqueKeysWithValues: manifest.files.map { (String($0.path.dropFirst("files/".count)), $0.sha256) }) == original)
+            Dictionary(uniqueKeysWithValues: manifest.files.map { (ArchiveFormat.fileRelativePath(entry: $0.path) ?? "?", $0.sha256) })
+                == original)
         #expect(manifest.files.allSatisfy { $0.mode == 0o644 && ($0.modified ?? 0) > 0 })
         #expect(try Verifier.verify(.catalogued(entry, repository: repository)).ok)
 
@@ -111,8 +113,8 @@ import Testing
         #expect(files.newSegments == 0 && files.parts.count == 3)
 
         // One object deleted, one changed: the plan says so, the restore puts both back in the bucket.
-        try tenant.remove("uploads/collections/media/big.bin")
-        let changed = try #require(original.keys.first { $0 != "uploads/collections/media/big.bin" })
+        try tenant.remove("uploads/collections/media/big file é+1.bin")
+        let changed = try #require(original.keys.first { $0 != "uploads/collections/media/big file é+1.bin" })
         try Self.put(tenant, changed, Array("not the upload".utf8))
         let selected = SelectedSnapshot.catalogued(second, repository: repository)
         let target = try TenantRestore.target(app: app, header: try repository.catalog.detail(second.id).header)
@@ -132,9 +134,16 @@ import Testing
         _ = try TenantRestore.run(selected, into: target, manifest: secondManifest, options: options, repository: repository)
         #expect(try Self.contents(tenant, "uploads/") == original)
         #expect(try Self.contents(tenant, ".velo-restore-").isEmpty)
+        // Put back with the media type Laravel's disk gives it.
+        let head = try tenant.client.send(.HEAD, key: tenant.location.key(changed))
+        #expect(head.header("Content-Type") == UploadMediaType.of(changed), "\(changed)")
         // The safety snapshot taken before the import holds the tenant's files as they were.
         let safety = try #require(try repository.catalog.entries().last { $0.tags.contains("pre-restore") })
         #expect(safety.files == 2)
+        let kept = try repository.catalog.detail(safety.id).manifest.files.first {
+            $0.path == ArchiveFormat.fileEntryPath(relative: changed)
+        }
+        #expect(kept?.sha256 == SHA256Digest.of(Array("not the upload".utf8)))
     }
 
     @Test func aTenantsOwnBucketIsReadWithTheSecretLaravelEncrypted() throws {
