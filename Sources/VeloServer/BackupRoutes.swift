@@ -133,7 +133,7 @@ struct BackupRoutes {
                     // A tenant's snapshot, on a server of an app: its uploaded files too, as one operation.
                     if let app, case .catalogued(let entry, _) = selected, entry.app != nil {
                         let detail = try repository.catalog.detail(entry.id)
-                        let target = try TenantRestore.target(app: app, header: detail.header)
+                        let target = try TenantRestore.target(app: app, header: detail.header, snapshot: selected)
                         guard FileSystem.absolute(target.database) == FileSystem.absolute(tenant.databasePath) else {
                             throw APIError.service(
                                 "Snapshot \(SnapshotID.short(entry.id)) is of another source of the app than this tenant; nothing was changed."

@@ -45,7 +45,7 @@ struct AppTargetOptions: ParsableArguments {
                     "snapshot \(SnapshotID.short(header.id)) is of \(origin.tenantName ?? "the landlord"), not \(tenant)", kind: .usage)
             }
         }
-        let target = try TenantRestore.target(app: app, header: header)
+        let target = try TenantRestore.target(app: app, header: header, snapshot: selected)
         return Resolved(selected: selected, target: target, manifest: try TenantRestore.manifest(of: selected))
     }
 

@@ -38,8 +38,13 @@ package enum TenantRestore {
         return pick
     }
 
-    /// Where the snapshot with `header` restores to in the app at `directory`.
-    package static func target(app directory: String, header: SnapshotHeader) throws -> Target {
+    /// Where the snapshot with `header` restores to in the app at `directory`. With `snapshot` (the same
+    /// snapshot), the storage settings it holds decide a tenant's bucket of its own where no database is
+    /// replaced, and must agree with those of the database being replaced: files are never put where the restored
+    /// tenant will not look for them.
+    /// - Throws: `.input` naming both places when the snapshot's settings and the replaced database's name
+    ///   different disks for the tenant's uploads.
+    package static func target(app directory: String, header: SnapshotHeader, snapshot: SelectedSnapshot? = nil) throws -> Target {
         let root = FileSystem.absolute(directory)
         let origin = header.source.app
         let kind = header.source.kind
@@ -62,20 +67,28 @@ package enum TenantRestore {
             if let match {
                 if let reason = match.notCovered { throw VeloError("\(root): \(match.label) cannot be restored here: \(reason)") }
                 guard let database = match.databasePath else { throw VeloError("\(root): \(match.label) has no SQLite database") }
-                guard kind != "landlord", var uploads = match.uploads else { return Target(database: database, uploads: nil) }
-                // A tenant with a bucket of its own (its storage settings, as the database to be replaced has them).
-                if FileSystem.exists(database),
-                    let own = try TenantStorageSettings.ownBucket(database: database, layout: layout, busyTimeout: .seconds(5))
-                {
-                    uploads = own
+                guard kind != "landlord", let appDisk = match.uploads else { return Target(database: database, uploads: nil) }
+                // A tenant with a bucket of its own (its storage settings): as the database being replaced has
+                // them, and as the snapshot has them (what the tenant's database says after the restore).
+                let replaced =
+                    FileSystem.exists(database)
+                    ? try TenantStorageSettings.ownBucket(database: database, layout: layout, busyTimeout: .seconds(5)) : nil
+                let snapshotted = try snapshot.map { try TenantStorageSettings.ownBucket(snapshot: $0, layout: layout) }
+                let uploads: any UploadsDisk = (FileSystem.exists(database) ? replaced : snapshotted ?? nil) ?? appDisk
+                if FileSystem.exists(database), let snapshotted, snapshotted?.root != replaced?.root {
+                    throw VeloError(
+                        "\(root): \(match.label)'s uploads are in \((replaced ?? appDisk).root) by the database being replaced, in \((snapshotted ?? appDisk).root) by the snapshot's storage settings; velo does not choose: make the tenant's storage settings agree, or restore the database alone (--target)"
+                    )
                 }
                 return Target(database: database, uploads: uploads)
             }
         }
         func path(_ relative: String) -> String { (root as NSString).appendingPathComponent(relative) }
-        // The disk the app's .env names for the tenant (its bucket with FILESYSTEM_DISK=s3), else its folder.
+        // The snapshot's own bucket (its storage settings), else the disk the app's .env names for the tenant (its
+        // bucket with FILESYSTEM_DISK=s3), else its folder.
         func uploads(_ id: Int64) throws -> any UploadsDisk {
-            try app?.uploads(tenantID: id) ?? LocalUploads(root: path("storage/tenants/\(AppLayout.pathKey(id))/app"))
+            if let app, let snapshot, let own = try TenantStorageSettings.ownBucket(snapshot: snapshot, layout: app) { return own }
+            return try app?.uploads(tenantID: id) ?? LocalUploads(root: path("storage/tenants/\(AppLayout.pathKey(id))/app"))
         }
         switch kind {
         case "landlord":

@@ -28,6 +28,29 @@ package enum TenantStorageSettings {
         let found: [String: String]?
         do { found = try read(.readOnly) } catch let error as SQLiteError where error.isHotJournal { found = try read(.readWrite) }
         guard let values = found else { return nil }
+        return try ownBucket(values, source: path, layout: layout)
+    }
+
+    /// The bucket of its own that a snapshot's `settings` rows name (what the tenant's database says once the
+    /// snapshot is restored into a new one), or nil.
+    package static func ownBucket(snapshot: SelectedSnapshot, layout: AppLayout) throws -> BucketUploads? {
+        let reader = try SnapshotReader(snapshot)
+        guard reader.header.tables.contains(where: { $0.name == "settings" }) else { return nil }
+        var values: [String: String] = [:]
+        _ = try reader.scan(tables: ["settings"], stopAfterTables: true) { table, line in
+            let row = Dictionary(
+                zip(table.columns, try RecordDecoder.decode(line)).map { ($0, $1.sqliteValue.stringValue ?? "") },
+                uniquingKeysWith: { a, _ in a })
+            if row["group"] == "storage", let name = row["name"] {
+                values[name] = (try? JSONParser.parse(Array((row["payload"] ?? "").utf8)))?.stringValue ?? ""
+            }
+            return true
+        }
+        return try ownBucket(values, source: snapshot.archiveLocation, layout: layout)
+    }
+
+    /// The bucket the `storage` settings `values` (each payload decoded) name, or nil.
+    static func ownBucket(_ values: [String: String], source path: String, layout: AppLayout) throws -> BucketUploads? {
         guard values["storage_driver"] == "s3" else { return nil }
         let encrypter = LaravelEncrypter(environment: layout.environment)
         func secret(_ name: String) -> String {

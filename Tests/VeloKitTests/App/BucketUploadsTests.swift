@@ -185,6 +185,15 @@ import Testing
             selected, into: target, manifest: try repository.catalog.detail(entry.id).manifest, options: RestoreOptions(),
             repository: repository)
         #expect(try Self.contents(disk, "uploads/").keys.sorted() == ["uploads/collections/posts/own.txt"])
+        // The snapshot's storage settings and those of the database being replaced must agree on the disk.
+        let header = try repository.catalog.detail(entry.id).header
+        #expect(try TenantRestore.target(app: app, header: header, snapshot: selected).uploads?.root == "s3:\(endpoint)/\(own)")
+        let driver = "UPDATE settings SET payload = ? WHERE \"group\" = 'storage' AND name = 'storage_driver'"
+        try db.execute(driver, [.text("\"local\"")])
+        #expect {
+            try TenantRestore.target(app: app, header: header, snapshot: selected)
+        } throws: { "\($0)".contains("by the snapshot's storage settings; velo does not choose") }
+        try db.execute(driver, [.text("\"s3\"")])
         // Credentials that do not open the bucket fail the tenant's backup, naming it; the others go on.
         try db.execute("UPDATE settings SET payload = '\"wrong-key\"' WHERE \"group\" = 'storage' AND name = 's3_key'")
         let refused = try AppBackup.run(layout: layout, sources: try layout.sources(), repository: repository, options: AppBackup.Options())
