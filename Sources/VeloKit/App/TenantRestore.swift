@@ -77,8 +77,8 @@ package enum TenantRestore {
                 let uploads: any UploadsDisk = (FileSystem.exists(database) ? replaced : snapshotted ?? nil) ?? appDisk
                 if FileSystem.exists(database), let snapshotted, snapshotted?.root != replaced?.root {
                     throw VeloError(
-                        "\(root): \(match.label)'s uploads are in \((replaced ?? appDisk).root) by the database being replaced, in \((snapshotted ?? appDisk).root) by the snapshot's storage settings; velo does not choose: make the tenant's storage settings agree, or restore the database alone (--target)"
-                    )
+                        "\(root): \(match.label)'s uploads are in \((replaced ?? appDisk).root) by the database being replaced, in \((snapshotted ?? appDisk).root) by the snapshot's storage settings; velo does not choose: make the tenant's storage settings agree, or restore the database alone",
+                        remedy: .restoreIntoTarget)
                 }
                 return Target(database: database, uploads: uploads)
             }
