@@ -191,7 +191,10 @@ public final class Repository {
                 let archive = json["archive"]?.stringValue
             else { continue }
             catalog.remove(id)
-            if let name = StoredName.parse(archive, as: .snapshot) { try? storage.remove(name) }
+            if let name = StoredName.parse(archive, as: .snapshot) {
+                try? storage.remove(name)
+                ArchiveMarks.forget(name, in: storage)
+            }
             archives.insert(archive)
             try? storage.remove(marker)
         }
