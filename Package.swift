@@ -59,7 +59,8 @@ let package = Package(
         .target(
             name: "VeloStorage",
             dependencies: [
-                "VeloFormat", .product(name: "Crypto", package: "swift-crypto"),
+                // `_CryptoExtras`: scrypt, which derives the keys of an encrypted repository's key files.
+                "VeloFormat", .product(name: "Crypto", package: "swift-crypto"), .product(name: "_CryptoExtras", package: "swift-crypto"),
                 .product(name: "AsyncHTTPClient", package: "async-http-client"),
                 .product(name: "NIOSSL", package: "swift-nio-ssl"),
             ]

@@ -81,9 +81,19 @@ public protocol RepositoryStorage: AnyObject, Sendable {
 
     /// The requests sent so far, by kind, for a storage that is billed by request (nil for a local folder).
     var requests: StorageRequests? { get }
+
+    /// The keys of an encrypted repository's storage (`EncryptedStorage`), nil for a storage whose objects are
+    /// stored as they are.
+    var keys: RepositoryKeys? { get }
 }
 
 extension RepositoryStorage {
+    public var keys: RepositoryKeys? { nil }
+
+    /// The name content-addressed objects (segment lists) get for `bytes`: their SHA-256, or in an encrypted
+    /// repository their HMAC-SHA256 under its address key, so the name tells nothing about the content.
+    public func contentAddress(_ bytes: [UInt8]) -> String { keys?.contentAddress(bytes) ?? SHA256Digest.of(bytes) }
+
     /// A storage without a cache of objects loads what it holds.
     public func loadStored(_ name: StoredName) throws -> [UInt8] { try load(name) }
 

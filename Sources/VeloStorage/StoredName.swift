@@ -20,6 +20,9 @@ public enum StoredKind: String, CaseIterable, Sendable {
     case list
     /// A marker file of the pieces (name: `sweep-needed`, stored as `data/<name>`).
     case marker
+    /// A key file of an encrypted repository: its master key wrapped by a password (name: `<16 hex>.json`, stored
+    /// as `keys/<name>`). Stored as it is, like the identity: it is what opens everything else.
+    case key
 }
 
 /// One stored object: its kind and its name within the kind.
@@ -44,6 +47,8 @@ public struct StoredName: Hashable, Sendable, CustomStringConvertible {
     public static func catalogEntry(_ id: String) -> StoredName { StoredName(.catalog, "\(id).json") }
     public static func catalogDetail(_ id: String) -> StoredName { StoredName(.catalog, "\(id).manifest.json") }
     public static func trash(_ id: String) -> StoredName { StoredName(.trash, "\(id).json") }
+    /// The key file `id` (16 hex digits) of an encrypted repository.
+    public static func key(_ id: String) -> StoredName { StoredName(.key, "\(id).json") }
 
     /// The archive of a snapshot taken at `time` (seconds since the epoch, UTC) with `id`:
     /// `<YYYYMMDDTHHMMSSZ>-<id>`.
@@ -67,6 +72,7 @@ public struct StoredName: Hashable, Sendable, CustomStringConvertible {
         case .pack, .list: return name.count == 64 && name.allSatisfy(\.isHexDigit)
         case .snapshot: return name.count > 17 && name.prefix(8).allSatisfy(\.isNumber)
         case .lock, .trash: return name.hasSuffix(".json") && name.count > 5
+        case .key: return name.count == 21 && name.hasSuffix(".json") && name.prefix(16).allSatisfy { $0.isHexDigit && !$0.isUppercase }
         default: return true
         }
     }
@@ -83,6 +89,7 @@ public struct StoredName: Hashable, Sendable, CustomStringConvertible {
         case .pack: return "\(StoredKind.packsFolder)/\(name.prefix(2))/\(name).pack"
         case .list: return "\(StoredKind.listsFolder)/\(name.prefix(2))/\(name).list"
         case .marker: return "data/\(name)"
+        case .key: return "keys/\(name)"
         }
     }
 
@@ -101,7 +108,7 @@ public struct StoredName: Hashable, Sendable, CustomStringConvertible {
         case .snapshot:
             guard components.count == 4, file.hasSuffix(StoredKind.snapshotExtension) else { return nil }
             name = String(file.dropLast(StoredKind.snapshotExtension.count))
-        case .config, .catalog, .lock, .trash, .marker:
+        case .config, .catalog, .lock, .trash, .marker, .key:
             guard components.count == (kind == .config ? 1 : 2) else { return nil }
             name = file
         }
@@ -128,6 +135,7 @@ extension StoredKind {
         case .pack: return StoredKind.packsFolder
         case .list: return StoredKind.listsFolder
         case .marker: return "data"
+        case .key: return "keys"
         }
     }
 }

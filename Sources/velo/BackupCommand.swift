@@ -12,6 +12,7 @@ struct BackupCommand: ParsableCommand {
 
     @OptionGroup var database: DatabaseOption
     @OptionGroup var repository: RepositoryOption
+    @OptionGroup var encryption: EncryptOption
 
     @Option(name: .long, help: ArgumentHelp("Tag the snapshot (repeatable).", valueName: "tag"))
     var tag: [String] = []
@@ -80,7 +81,11 @@ struct BackupCommand: ParsableCommand {
     @Option(name: .long, help: "With --app: how many tenants to back up at once (default: the number of cores).")
     var jobs: Int?
 
-    @Flag(name: .long, help: "With --app: a tenant velo cannot back up (not SQLite, an S3 disk whose bucket .env does not name) is reported but does not fail the run.")
+    @Flag(
+        name: .long,
+        help:
+            "With --app: a tenant velo cannot back up (not SQLite, an S3 disk whose bucket .env does not name) is reported but does not fail the run."
+    )
     var skipUncovered = false
 
     @OptionGroup var output: OutputOptions
@@ -104,7 +109,7 @@ struct BackupCommand: ParsableCommand {
         if let fromPayload {
             guard database.db == nil else { throw VeloError("--from-payload and --db exclude each other", kind: .usage) }
             guard FileManager.default.fileExists(atPath: fromPayload) else { throw VeloError("\(fromPayload): no such file") }
-            let repo = try repository.open(create: true)
+            let repo = try repository.open(create: true, encrypt: encryption.encrypt)
             let result = try PayloadSnapshot.run(payload: fromPayload, repository: repo, tags: tag)
             if output.json { try Output.json(result); return }
             let rows = result.rows.values.reduce(0, +)
@@ -126,7 +131,7 @@ struct BackupCommand: ParsableCommand {
         // Read the policy first: a bad policy file fails before any work is done.
         let policy = try prune.map { try RetentionPolicy.load(path: $0) }
         // Created only now: a backup that cannot happen (a bad source, time or policy) leaves no repository behind.
-        let repo = try repository.open(create: true)
+        let repo = try repository.open(create: true, encrypt: encryption.encrypt)
         let result = try withExtendedLifetime(checked) {
             try Backup.run(databasePath: dbPath, repository: repo, options: options, progress: TerminalProgress("backup"))
         }
@@ -183,7 +188,7 @@ struct BackupCommand: ParsableCommand {
         if let jobs { options.jobs = jobs }
         options.backup = try backupOptions()
         let policy = try prune.map { try RetentionPolicy.load(path: $0) }
-        let repo = try repository.open(create: true)
+        let repo = try repository.open(create: true, encrypt: encryption.encrypt)
         let report = try AppBackup.run(
             layout: layout, sources: sources, repository: repo, options: options,
             progress: TerminalProgress("backup", total: sources.count))

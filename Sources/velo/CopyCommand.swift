@@ -15,7 +15,15 @@ struct CopyCommand: ParsableCommand {
         help: ArgumentHelp("The repository to copy from: a folder or an s3: location.", valueName: "dir"), completion: .directory)
     var fromRepo: String
 
+    @Option(
+        name: .long,
+        help: ArgumentHelp(
+            "The source repository's password, when it is encrypted: this file's first line (default: as for --password-file).",
+            valueName: "path"), completion: .file())
+    var fromPasswordFile: String?
+
     @OptionGroup var repository: RepositoryOption
+    @OptionGroup var encryption: EncryptOption
 
     @Argument(help: ArgumentHelp("Snapshots of the source: ids, id prefixes or 'latest'.", valueName: "snapshot"))
     var snapshots: [String] = []
@@ -35,8 +43,8 @@ struct CopyCommand: ParsableCommand {
     }
 
     func run() throws {
-        let source = try Repository.open(fromRepo)
-        let destination = try repository.open(create: true)
+        let source = try Repository.open(fromRepo, access: RepositoryAccess(password: PasswordSource.given(file: fromPasswordFile)))
+        let destination = try repository.open(create: true, encrypt: encryption.encrypt)
         var entries: [CatalogEntry]
         if snapshots.isEmpty {
             let scan = try source.catalog.scan()

@@ -26,6 +26,7 @@ enum ErrorAdvice {
         case .forceUnlock(let repository):
             return "remove it with 'velo unlock --repo \(repository) --force' only once sure no velo is running"
         case .restoreIntoTarget: return "restore it with --target"
+        case .givePassword: return "give it with --password-file, VELO_PASSWORD_FILE or VELO_PASSWORD_COMMAND, or run velo on a terminal"
         }
     }
 }

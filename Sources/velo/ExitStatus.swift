@@ -10,6 +10,7 @@ import VeloKit
 /// | 1 | an error: a wrong file, name or value, a failed system call, an SQLite error |
 /// | 3 | damage found, a plan that blocks, an unhealthy schema |
 /// | 11 | the repository is locked by another velo (as restic) |
+/// | 12 | wrong password: it opens none of an encrypted repository's key files (as restic); nothing was read or written |
 /// | 64 | a usage error: unknown options, values in the wrong form, options that exclude each other |
 /// | 130 | interrupted by SIGINT or SIGTERM: stopped cleanly, nothing half-written is left |
 ///
@@ -20,6 +21,7 @@ enum ExitStatus {
     static let failure: Int32 = 1
     static let damage: Int32 = 3
     static let locked: Int32 = 11
+    static let wrongPassword: Int32 = 12
     static let usage: Int32 = 64
     static let interrupted: Int32 = 130
     /// `velo status`: a source needs attention (never verified, or not recently).
@@ -35,6 +37,7 @@ enum ExitStatus {
         case .usage: return usage
         case .damaged, .blocked, .unhealthy: return damage
         case .locked: return locked
+        case .wrongPassword: return wrongPassword
         case .interrupted: return interrupted
         case .input, .io, .notVeloquent, .database: return failure
         }

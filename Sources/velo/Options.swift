@@ -51,6 +51,13 @@ struct RepositoryOption: ParsableArguments {
             "Wait this long for another velo's repository lock instead of failing at once, e.g. 30s, 5m, 1h.", valueName: "duration"))
     var retryLock: String?
 
+    @Option(
+        name: .long,
+        help: ArgumentHelp(
+            "An encrypted repository's password: this file's first line (default: $VELO_PASSWORD_FILE, else what $VELO_PASSWORD_COMMAND prints, else a prompt on a terminal).",
+            valueName: "path"), completion: .file())
+    var passwordFile: String?
+
     func validate() throws {
         if let retryLock, LockWait.parse(retryLock) == nil {
             throw ValidationError("--retry-lock \(retryLock): expected a duration such as 30s, 5m, 1h or 1h30m")
@@ -64,10 +71,14 @@ struct RepositoryOption: ParsableArguments {
         return nil
     }
 
-    /// The repository, which must exist (or may be created).
-    func open(create: Bool = false) throws -> Repository {
+    /// Where the password of an encrypted repository comes from: `--password-file`, `$VELO_PASSWORD_FILE`,
+    /// `$VELO_PASSWORD_COMMAND`, the terminal, in that order; nil when there is none.
+    var password: PasswordSource? { PasswordSource.given(file: passwordFile) }
+
+    /// The repository, which must exist (or may be created, encrypted with `encrypt`).
+    func open(create: Bool = false, encrypt: Bool = false) throws -> Repository {
         guard let path else { throw VeloError("no repository given: pass --repo DIR or set VELO_REPO", kind: .usage) }
-        let repository = try Repository.open(path, create: create)
+        let repository = try Repository.open(path, create: create, access: RepositoryAccess(password: password, encrypt: encrypt))
         repository.lockWait = retryLock.flatMap(LockWait.parse) ?? .zero
         repository.lockTiming = try LockTiming.fromEnvironment()
         return repository
@@ -94,4 +105,23 @@ struct BusyTimeoutOption: ParsableArguments {
     var busyTimeout: Double = 5
 
     var timeout: Duration { .milliseconds(Int(max(0, busyTimeout) * 1000)) }
+}
+
+extension PasswordSource {
+    /// The password the command line gives: `file` (a `--password-file`), else the environment's, else the
+    /// terminal's.
+    static func given(file: String?) -> PasswordSource? {
+        if let file, !file.isEmpty { return .file(file) }
+        return fromEnvironment() ?? terminal()
+    }
+}
+
+/// `--encrypt`, for the commands that may create a repository.
+struct EncryptOption: ParsableArguments {
+    @Flag(
+        name: .long,
+        help:
+            "Create the repository encrypted when it does not exist (AES-256-GCM; the password as for --password-file). An existing repository is never converted."
+    )
+    var encrypt = false
 }

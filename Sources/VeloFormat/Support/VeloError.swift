@@ -21,6 +21,8 @@ public enum ErrorKind: String, Sendable, Codable, CaseIterable {
     case database
     /// SIGINT or SIGTERM stopped the operation; what it had started was undone.
     case interrupted
+    /// The password opens none of an encrypted repository's key files: nothing was read or written.
+    case wrongPassword = "wrong_password"
 }
 
 /// An error that knows its kind. Every error VeloKit throws on purpose conforms; its description is one line
@@ -63,6 +65,8 @@ public enum Remedy: Sendable, Equatable {
     case forceUnlock(repository: String)
     /// Restore into a named database file instead of an app.
     case restoreIntoTarget
+    /// Give the password of the encrypted repository at `repository`.
+    case givePassword(repository: String)
 }
 
 extension Error {

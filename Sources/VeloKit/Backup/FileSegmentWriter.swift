@@ -136,7 +136,7 @@ struct FileSegmentWriter {
         }
         _ = try packs.flushFrame()
         let list = try listing.finish(packs)
-        let sha256 = SHA256Digest.of(list)
+        let sha256 = store.storage.contentAddress(list)
         if !parts.isEmpty { try lists.submit(list, sha256: sha256) }
         let table = SegmentsDocument.Table(
             name: SegmentFormat.filesTable, list: sha256, segments: segments, newSegments: newSegments,

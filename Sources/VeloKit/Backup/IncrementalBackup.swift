@@ -41,7 +41,8 @@ extension Backup {
             guard let id = repository.id else {
                 throw VeloError("\(repository.storage.describe(.config)): cannot read the repository's id", kind: .damaged)
             }
-            let key = Array(id.utf8)
+            // An encrypted repository keys segment hashes with a secret of its own, not with its public id.
+            let key = repository.storage.keys?.segmentHashKey ?? Array(id.utf8)
             var snapshot = SegmentedSnapshotWriter(
                 database: source.read.database, plan: source.plan, header: source.header,
                 partBytes: options.partBytes ?? ArchiveFormat.incrementalPartBytes,

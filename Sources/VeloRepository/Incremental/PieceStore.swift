@@ -117,8 +117,9 @@ package final class PieceStore {
         } catch {
             throw VeloError("piece \(relative) is damaged (\(error))", kind: .damaged)
         }
-        guard SHA256Digest.of(bytes) == sha256 else {
-            throw VeloError("piece \(relative): SHA-256 mismatch (the piece is damaged)", kind: .damaged)
+        guard storage.contentAddress(bytes) == sha256 else {
+            throw VeloError(
+                "piece \(relative): \(storage.keys == nil ? "SHA-256" : "content address") mismatch (the piece is damaged)", kind: .damaged)
         }
         return bytes
     }

@@ -173,7 +173,7 @@ extension SegmentListPatch {
         // The same list stored whole already (an unchanged table whose rows were read again): nothing to write.
         // The previous snapshot's own list is there without asking (the writer holds the lock: no prune runs),
         // which spares a bucket a HEAD per unchanged table.
-        let sha256 = SHA256Digest.of(list)
+        let sha256 = store.storage.contentAddress(list)
         let listHasDeltas = list.starts(with: SegmentList.magicWithDeltas)
         if let previous, previous.base == nil, sha256 == previousSHA256 { return (nil, sha256, nil, listHasDeltas) }
         if (try? store.hasList(sha256)) == true { return (nil, sha256, nil, listHasDeltas) }
@@ -182,7 +182,7 @@ extension SegmentListPatch {
             do {
                 let base = previous.base == nil ? previous : try store.readList(baseSHA256)
                 if let patch = try make(base: base, baseSHA256: baseSHA256, new: list) {
-                    let patchSHA256 = SHA256Digest.of(patch)
+                    let patchSHA256 = store.storage.contentAddress(patch)
                     let exists = (try? store.hasList(patchSHA256)) == true
                     return (exists ? nil : patch, patchSHA256, baseSHA256, listHasDeltas || base.hasDeltaFrames)
                 }

@@ -28,6 +28,8 @@ public final class Repository {
     public var lockTiming = (try? LockTiming.fromEnvironment()) ?? LockTiming()
     /// The sweep marker of the writer's run in progress (`Backup.withSweep`), which the pieces it stores set.
     package var sweepMarker: SweepMarker?
+    /// The key file the password opened, for an encrypted repository.
+    public internal(set) var keyFile: KeyFile?
 
     private init(storage: any RepositoryStorage) {
         self.storage = storage
@@ -36,16 +38,17 @@ public final class Repository {
     }
 
     /// Opens the repository in the folder at `path`, or in the bucket an `s3:` location names (`S3Storage`). With
-    /// `create`, a missing or empty folder (or bucket) becomes a new repository.
+    /// `create`, a missing or empty folder (or bucket) becomes a new repository, encrypted when `access` says so.
+    /// An encrypted repository is opened with the password `access` gives (`RepositoryEncryption`).
     /// - Throws: `VeloError` (`.input`) when `path` is not a repository (or a non-empty folder with `create`),
-    ///   `.damaged` for an unreadable marker, `.io` when the folder cannot be made.
-    public static func open(_ path: String, create: Bool = false) throws -> Repository {
+    ///   `.damaged` for an unreadable marker or key file, `.wrongPassword`, `.io` when the folder cannot be made.
+    public static func open(_ path: String, create: Bool = false, access: RepositoryAccess = RepositoryAccess()) throws -> Repository {
         if S3Location.isS3(path) {
             // A bucket (`s3:https://HOST/BUCKET/PREFIX`, `s3://BUCKET/PREFIX`): the same repository, in objects.
             let storage = try S3Storage(path)
             let existed = (try? storage.load(.config)) != nil
             if create && !existed { try storage.createBucketIfMissing() }
-            let repository = try open(storage: storage, create: create, named: path)
+            let repository = try open(storage: storage, create: create, named: path, access: access)
             // `velo init` again after a killed one: its unfinished upload of the identity is litter.
             if create && !existed { _ = try? storage.removeLeftovers(.config) }
             return repository
@@ -54,14 +57,15 @@ public final class Repository {
         if FileSystem.exists(root) && !FileSystem.isDirectory(root) { throw VeloError("\(root): is a file, not a repository folder") }
         let storage = LocalStorage(root: root)
         if try storage.stat(.config) == nil && create {
+            // `keys/` alone is what a killed `init --encrypt` left before its identity: the folder is still empty.
             if FileSystem.isDirectory(root), let contents = try? FileManager.default.contentsOfDirectory(atPath: root),
-                !contents.filter({ !$0.hasPrefix(".") }).isEmpty
+                !contents.filter({ !$0.hasPrefix(".") && $0 != "keys" }).isEmpty
             {
                 throw VeloError("\(root): folder is not empty and not a velo repository; choose an empty or new folder")
             }
             try FileSystem.createDirectory(root, durable: true)
         }
-        let repository = try open(storage: storage, create: create, named: path)
+        let repository = try open(storage: storage, create: create, named: path, access: access)
         try storage.makeLayout()
         // `velo init` again after a killed one: its identity's temporary is litter (writers clean it under the lock).
         if create { _ = try? storage.removeLeftovers(.config) }
@@ -71,7 +75,16 @@ public final class Repository {
     /// Opens the repository in `storage`; with `create`, storage without a repository becomes one (its
     /// identity is written only if absent, so two creators agree on one).
     /// - Parameter named: how the user named it, for the advice to create one.
-    public static func open(storage: any RepositoryStorage, create: Bool = false, named: String? = nil) throws -> Repository {
+    public static func open(
+        storage: any RepositoryStorage, create: Bool = false, named: String? = nil, access: RepositoryAccess = RepositoryAccess()
+    ) throws -> Repository {
+        try open(storage: storage, create: create, named: named, access: access, created: nil)
+    }
+
+    /// `open`, knowing the keys of a repository this process has just created (asked for once, not again).
+    private static func open(
+        storage: any RepositoryStorage, create: Bool, named: String?, access: RepositoryAccess, created: (RepositoryKeys, KeyFile)?
+    ) throws -> Repository {
         let marker = storage.describe(.config)
         let bytes: [UInt8]
         do { bytes = try storage.load(.config) } catch StorageError.missing {
@@ -81,24 +94,57 @@ public final class Repository {
                     remedy: .createRepository(path: named ?? storage.location))
             }
             var random = SystemRandomNumberGenerator()
-            let identity = JSONValue.object([
-                ("format", .string(formatName)), ("version", .int(1)),
-                ("id", .string(SnapshotID.random(using: &random))), ("created", .string(Timestamp.iso8601(Timestamp.now))),
-            ])
-            _ = try storage.saveIfAbsent(.config, Array(JSONWriter.string(identity, pretty: true).utf8))
-            return try open(storage: storage, create: false, named: named)
+            let id = SnapshotID.random(using: &random)
+            var fields: [(String, JSONValue)] = [
+                ("format", .string(formatName)), ("version", .int(1)), ("id", .string(id)),
+                ("created", .string(Timestamp.iso8601(Timestamp.now))),
+            ]
+            var made: (RepositoryKeys, KeyFile)?
+            if access.encrypt {
+                guard let source = access.password else {
+                    throw VeloError(
+                        "\(storage.location): a new encrypted repository needs a password and none was given",
+                        remedy: .givePassword(repository: storage.location))
+                }
+                let keys = RepositoryKeys.generate()
+                // The key file first: an identity never names a master key no key file holds.
+                let file = try RepositoryEncryption.addKeyFile(
+                    keys, password: try source.readNew("New password for \(storage.location): "), repositoryID: id,
+                    parameters: access.scrypt, in: storage)
+                fields[1].1 = .int(RepositoryEncryption.identityVersion)
+                fields.append(("encryption", RepositoryEncryption.identityBlock(keys)))
+                made = (keys, file)
+            }
+            let created = try storage.saveIfAbsent(.config, Array(JSONWriter.string(.object(fields), pretty: true).utf8))
+            if !created, let made { try? storage.remove(.key(made.1.id)) }  // another creator won: its identity stands
+            return try open(storage: storage, create: false, named: named, access: access, created: created ? made : nil)
         }
         let json: JSONValue
         do { json = try JSONParser.parse(bytes) } catch {
             throw VeloError("\(marker): not a valid repository marker (\(error))")
         }
         guard json["format"]?.stringValue == formatName else { throw VeloError("\(marker): not a velo repository marker") }
-        guard let version = json["version"]?.intValue, version == 1 else {
+        guard let version = json["version"]?.intValue, version == 1 || version == RepositoryEncryption.identityVersion else {
             throw VeloError(
                 "\(storage.location): repository format version \(json["version"].map { JSONWriter.string($0) } ?? "?") is newer than this velo reads"
             )
         }
-        return Repository(storage: storage)
+        guard version == RepositoryEncryption.identityVersion else {
+            if create && access.encrypt {
+                throw VeloError(
+                    "\(storage.location): the repository exists and is not encrypted; velo never converts one: create an encrypted repository elsewhere and copy the snapshots into it"
+                )
+            }
+            return Repository(storage: storage)
+        }
+        guard let id = json["id"]?.stringValue else { throw VeloError("\(marker): the repository marker has no id", kind: .damaged) }
+        let fingerprint = try RepositoryEncryption.fingerprint(of: json, describe: marker)
+        let (keys, file) =
+            try created
+            ?? RepositoryEncryption.unlock(storage, repositoryID: id, fingerprint: fingerprint, password: access.password)
+        let repository = Repository(storage: RepositoryEncryption.seal(storage, keys: keys, repositoryID: id))
+        repository.keyFile = file
+        return repository
     }
 
     /// Whether the folder at `path` holds a repository.
@@ -267,7 +313,7 @@ public final class Repository {
         storage.removeScratch()
         // What a killed velo was writing aside (archives, catalog entries, markers, lock files): only a live
         // process can still put them in place, so those of a process that is gone are litter.
-        for kind in [StoredKind.config, .catalog, .trash, .lock, .snapshot] { _ = try? storage.removeLeftovers(kind) }
+        for kind in [StoredKind.config, .key, .catalog, .trash, .lock, .snapshot] { _ = try? storage.removeLeftovers(kind) }
         removeLockLitter()
         // Which archives are catalogued: from the names alone when the catalog cache is current (this runs on
         // every lock, so it must not read a large catalog in full), from every entry otherwise.
