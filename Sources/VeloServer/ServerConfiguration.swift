@@ -17,6 +17,8 @@ package struct ServerConfiguration: Sendable {
     package var port = 8090
     /// The snapshot repository (`--repo`); routes that change a database refuse to run without one.
     package var repository: String?
+    /// The password of an encrypted repository (read once, remembered).
+    package var password: PasswordSource?
     /// The Veloquent app served (`--config`'s app): a restore of a tenant's snapshot then also restores its
     /// uploaded files into the app's storage (`TenantRestore.run`).
     package var app: String?

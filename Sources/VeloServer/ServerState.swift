@@ -31,7 +31,8 @@ final class ServerState: Sendable {
                 "\(what) needs a snapshot repository first, and this server has none (its operator names one when starting it); nothing was changed"
             )
         }
-        return try await BlockingWork.run { try Repository.open(path, create: true) }
+        let access = RepositoryAccess(password: configuration.password)
+        return try await BlockingWork.run { try Repository.open(path, create: true, access: access) }
     }
 
     /// The gate key of the repository.

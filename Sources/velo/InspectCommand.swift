@@ -25,7 +25,7 @@ struct InspectCommand: ParsableCommand {
             return
         }
         print("snapshot \(info.id)  \(info.time)  format \(info.formatVersion), velo \(info.toolVersion)")
-        print("  archive  \(info.archive) (\(Output.bytes(info.archiveBytes)))")
+        print("  archive  \(info.archive) (\(Output.bytes(info.archiveBytes))\(info.encrypted ? ", encrypted" : ""))")
         print("  source   \(info.source) (\(info.sourceKind), journal \(info.journalMode), SQLite \(info.sqliteVersion))")
         print("  schema   \(info.schemaVersion ?? "unknown") (\(info.migrations) migrations)")
         if let app = info.app {

@@ -35,6 +35,13 @@ struct ServeCommand: ParsableCommand {
     @Option(
         name: .long,
         help: ArgumentHelp(
+            "An encrypted repository's password: this file's first line (default: the config's password_file or password_command, else $VELO_PASSWORD_FILE, $VELO_PASSWORD_COMMAND, a prompt on a terminal at start). Read once.",
+            valueName: "path"), completion: .file())
+    var passwordFile: String?
+
+    @Option(
+        name: .long,
+        help: ArgumentHelp(
             "Also run velo run's rounds of this config on velo's own clock (every minute; never two at once); its repository is the default --repo, and its app or single database the default --landlord or --db; with an app, a tenant's restore also restores its uploaded files.",
             valueName: "file"), completion: .file())
     var config: String?
@@ -92,7 +99,7 @@ struct ServeCommand: ParsableCommand {
     }
 
     func serve() async throws {
-        let rounds = try config.map { try RunConfig.load(path: $0) }
+        var rounds = try config.map { try RunConfig.load(path: $0) }
         let envDB = ProcessInfo.processInfo.environment["VELO_DB"].flatMap { $0.isEmpty ? nil : $0 }
         let databases: ServerConfiguration.Databases
         if let landlord {
@@ -118,7 +125,12 @@ struct ServeCommand: ParsableCommand {
             ?? rounds?.repository
         configuration.repository = repositoryPath
         configuration.app = rounds?.app
-        if let path = repositoryPath { _ = try Repository.open(path, create: true) }  // a bad --repo fails now, not at the first request
+        // Read once (a prompt at start), remembered for every request and round.
+        let password = (passwordFile.map { PasswordSource.file($0) } ?? rounds?.password ?? PasswordSource.given(file: nil))?.remembered()
+        configuration.password = password
+        rounds?.password = password
+        // A bad --repo (or a wrong password) fails now, not at the first request.
+        if let path = repositoryPath { _ = try Repository.open(path, create: true, access: RepositoryAccess(password: password)) }
         configuration.apiPrefix = apiPrefix
         configuration.maxBodyBytes = maxBody
         configuration.busyTimeout = .milliseconds(Int(max(0, busyTimeout) * 1000))

@@ -40,8 +40,9 @@ struct SnapshotsCommand: ParsableCommand {
             try Output.json(rows)
             return
         }
+        let encrypted = repo.isEncrypted ? " (encrypted repository)" : ""
         if rows.isEmpty {
-            print("\(repo.root): no snapshots")
+            print("\(repo.root): no snapshots\(encrypted)")
             return
         }
         print(
@@ -54,6 +55,6 @@ struct SnapshotsCommand: ParsableCommand {
                         r.verifiedOK.map { ($0 ? "ok " : "DAMAGED ") + (r.verified ?? "") } ?? "never",
                     ]
                 }, indent: ""))
-        print("\(rows.count) snapshots, \(Output.bytes(rows.reduce(0) { $0 + $1.bytes }))")
+        print("\(rows.count) snapshots, \(Output.bytes(rows.reduce(0) { $0 + $1.bytes }))\(encrypted)")
     }
 }

@@ -55,7 +55,8 @@ struct StatusCommand: ParsableCommand, MonitoringCheck {
         options.maxVerifyAge = try maxVerifyAge.map { try Interval.parse($0, option: "--max-verify-age") }
         let repo: Repository
         if repository.path == nil, let settings {
-            repo = try Repository.open(settings.repository)
+            let password = repository.passwordFile.map { PasswordSource.file($0) } ?? settings.password ?? repository.password
+            repo = try Repository.open(settings.repository, access: RepositoryAccess(password: password))
         } else {
             repo = try repository.open()
         }

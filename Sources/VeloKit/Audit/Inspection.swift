@@ -86,6 +86,8 @@ package struct Inspection: Encodable, Sendable {
     /// The app and tenant (`velo backup --app`), and the uploaded files the snapshot holds.
     package var app: AppOrigin? = nil
     package var files: [FileInfo] = []
+    /// Whether the snapshot is stored encrypted (in an encrypted repository).
+    package var encrypted = false
 
     /// One uploaded file: where it restores to (relative to the tenant's storage disk), its size, mode,
     /// modification time and SHA-256.
@@ -152,6 +154,7 @@ package struct Inspection: Encodable, Sendable {
             entries: manifest.entries.map { EntryInfo(path: $0.path, bytes: $0.bytes, rows: $0.rows, sha256: $0.sha256) },
             totalRows: manifest.totalRows, totalBytes: manifest.totalBytes)
         inspection.app = header.source.app
+        if case .catalogued(_, let repository) = snapshot { inspection.encrypted = repository.isEncrypted }
         inspection.files = manifest.files.map { f in
             FileInfo(
                 path: ArchiveFormat.fileRelativePath(entry: f.path) ?? f.path, bytes: f.bytes, mode: f.mode.map(Manifest.octal),

@@ -54,6 +54,13 @@ public enum SnapshotCopy {
         guard source.root != destination.root else {
             throw VeloError("\(source.root): a repository cannot be copied into itself", kind: .usage)
         }
+        // Segment lists are named by their content address, which an encrypted repository keys with a secret of its
+        // own: a list copied under its source name would not be found under the destination's name for it.
+        guard source.storage.contentAddress([]) == destination.storage.contentAddress([]) else {
+            throw VeloError(
+                "\(destination.root): copying between repositories whose segment lists are named differently (\(source.isEncrypted ? "encrypted" : "unencrypted") into \(destination.isEncrypted ? "encrypted" : "unencrypted"), with other keys) is not supported yet; nothing was copied"
+            )
+        }
         var report = Report(from: source.root, to: destination.root)
         try {
             let lock = try destination.writerLock(command: "velo copy")

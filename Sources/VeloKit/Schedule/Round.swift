@@ -67,7 +67,7 @@ package enum Round {
         config: RunConfig, now: Int64 = Timestamp.now,
         progress: (String) -> (any ProgressObserver)? = { _ in nil }
     ) throws -> Report {
-        let repository = try Repository.open(config.repository, create: true)
+        let repository = try Repository.open(config.repository, create: true, access: RepositoryAccess(password: config.password))
         // A manual velo holding the repository is waited for, for a while, rather than failing the round.
         repository.lockWait = .seconds(300)
         let roundLock = try RoundLock(repository: repository)
@@ -181,7 +181,7 @@ package enum Round {
     ) throws -> CopyOutcome {
         var outcome = CopyOutcome(repository: location)
         do {
-            let destination = try Repository.open(location, create: true)
+            let destination = try Repository.open(location, create: true, access: RepositoryAccess(password: config.password))
             destination.lockWait = .seconds(300)
             outcome.repository = destination.root
             let report = try SnapshotCopy.run(

@@ -37,6 +37,10 @@ package struct RunConfig: Sendable {
     package var maxAge = Interval(seconds: 26 * 3_600)
     /// Where each round writes the Prometheus textfile.
     package var prometheus: String?
+    /// The password of encrypted repositories (all the config lists): `password_file` (relative to the config
+    /// file) or `password_command`, else `VELO_PASSWORD_FILE` or `VELO_PASSWORD_COMMAND` of the environment (a
+    /// systemd unit's environment file). Read once a process and remembered.
+    package var password: PasswordSource? = PasswordSource.fromEnvironment()?.remembered()
     package var level: Int32 = 3
     /// Sources are backed up as self-contained format-1 archives instead of incremental snapshots (as
     /// `velo backup --full`), app tenants with their files included.
@@ -125,6 +129,9 @@ package struct RunConfig: Sendable {
             case "verify_limit": verifyLimit = try count(key, value, min: 0)
             case "max_age": maxAge = try interval(key, value)
             case "prometheus": prometheus = resolve(try string(key, value))
+            case "password_file": password = PasswordSource.file(resolve(try string(key, value))).remembered()
+            case "password_command":
+                password = PasswordSource.command(try string(key, value), origin: "the config's password_command").remembered()
             case "level":
                 let n = try count(key, value, min: 1)
                 guard n <= 19 else { throw VeloError("level must be 1 to 19 (zstd levels), not \(n)") }
@@ -139,7 +146,7 @@ package struct RunConfig: Sendable {
                 }
             default:
                 throw VeloError(
-                    "unknown key \(key) (known: repository, databases, app, tenants, jobs, skip_uncovered, tags, backup_every, retention, verify_every, verify_limit, max_age, prometheus, level, full)"
+                    "unknown key \(key) (known: repository, databases, app, tenants, jobs, skip_uncovered, tags, backup_every, retention, verify_every, verify_limit, max_age, prometheus, level, full, password_file, password_command)"
                 )
             }
         }

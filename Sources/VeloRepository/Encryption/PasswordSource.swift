@@ -38,6 +38,16 @@ public struct PasswordSource: Sendable {
         return password
     }
 
+    /// This source read once, then remembered in this process's memory: a server or a scheduler opens its
+    /// repository again and again, and asks (or runs the command) only the first time.
+    public func remembered() -> PasswordSource {
+        let memory = RememberedPassword()
+        let source = self
+        return PasswordSource(origin: origin, isInteractive: false) { prompt in
+            try memory.value { try source.read(prompt) }
+        }
+    }
+
     /// A password given in code (a library's caller, a test).
     public static func literal(_ password: String) -> PasswordSource {
         PasswordSource(origin: "the caller") { _ in Array(password.utf8) }
@@ -125,5 +135,20 @@ public struct PasswordSource: Sendable {
         try Interruption.check()
         if line.last == 13 { line.removeLast() }
         return line
+    }
+}
+
+/// The password a `remembered()` source read, once.
+private final class RememberedPassword: @unchecked Sendable {
+    private let lock = NSLock()
+    private var password: [UInt8]?
+
+    func value(_ read: () throws -> [UInt8]) throws -> [UInt8] {
+        lock.lock()
+        defer { lock.unlock() }
+        if let password { return password }
+        let read = try read()
+        password = read
+        return read
     }
 }

@@ -67,6 +67,7 @@ package enum RepositoryEncryption {
             throw VeloError("\(storage.location): the repository is encrypted but has no key file in keys/", kind: .damaged)
         }
         let password = try source.read("Password for \(storage.location): ")
+        if let known = UnlockedKeys.shared.keys(storage, password: password, fingerprint: fingerprint) { return known }
         var damaged: [VeloError] = []
         var foreign: [String] = []
         for (name, parsed) in files {
@@ -83,6 +84,7 @@ package enum RepositoryEncryption {
                     foreign.append(name.relativePath)
                     continue
                 }
+                UnlockedKeys.shared.remember(storage, password: password, keys: keys, file: file)
                 return (keys, file)
             }
         }
@@ -130,4 +132,88 @@ package enum RepositoryEncryption {
 extension Repository {
     /// Whether the repository's objects are encrypted.
     public var isEncrypted: Bool { storage.keys != nil }
+}
+
+/// One key file as `velo key list` shows it.
+public struct KeyFileStatus: Sendable, Encodable {
+    public var id: String
+    public var created: String?
+    public var host: String?
+    public var user: String?
+    /// scrypt's parameters and the memory one derivation takes.
+    public var n: Int?
+    public var r: Int?
+    public var p: Int?
+    public var memoryBytes: Int?
+    /// Whether it is the key file the password opened.
+    public var current: Bool
+    /// Why it cannot be read, when it cannot.
+    public var damage: String?
+
+    enum CodingKeys: String, CodingKey {
+        case id, created, host, user, n, r, p, current, damage
+        case memoryBytes = "memory_bytes"
+    }
+}
+
+extension Repository {
+    private func requireEncrypted() throws -> RepositoryKeys {
+        guard let keys = storage.keys else {
+            throw VeloError("\(root): the repository is not encrypted: it has no key files")
+        }
+        return keys
+    }
+
+    /// Every key file, the damaged ones with their damage.
+    public func keyFiles() throws -> [KeyFileStatus] {
+        _ = try requireEncrypted()
+        return try RepositoryEncryption.keyFiles(in: storage).map { name, parsed in
+            switch parsed {
+            case .success(let file):
+                return KeyFileStatus(
+                    id: file.id, created: file.created, host: file.host, user: file.user, n: file.scrypt.n, r: file.scrypt.r,
+                    p: file.scrypt.p, memoryBytes: file.scrypt.memoryBytes, current: file.id == keyFile?.id)
+            case .failure(let error):
+                return KeyFileStatus(id: String(name.name.dropLast(5)), current: false, damage: error.description)
+            }
+        }
+    }
+
+    /// Adds a key file for `password` (the same master key: nothing else is written).
+    public func addKey(password: [UInt8], parameters: ScryptParameters? = nil) throws -> KeyFile {
+        let keys = try requireEncrypted()
+        guard let id = self.id else { throw VeloError("\(storage.describe(.config)): cannot read the repository's id", kind: .damaged) }
+        return try RepositoryEncryption.addKeyFile(keys, password: password, repositoryID: id, parameters: parameters, in: storage)
+    }
+
+    /// The id of the key file `prefix` names (a whole id or a unique prefix).
+    public func keyID(matching prefix: String) throws -> String {
+        let ids = try keyFiles().map(\.id)
+        let matches = ids.filter { $0.hasPrefix(prefix.lowercased()) }
+        guard matches.count == 1, !prefix.isEmpty else {
+            throw VeloError(
+                matches.isEmpty ? "\(root): no key file \(prefix)" : "\(root): \(prefix) names \(matches.count) key files; give more of its id")
+        }
+        return matches[0]
+    }
+
+    /// Removes the key file `id`; the one the password opened is refused (another password's key file must be used
+    /// to remove it), so a repository always keeps the key file it was just opened with.
+    public func removeKey(_ id: String) throws {
+        _ = try requireEncrypted()
+        guard id != keyFile?.id else {
+            throw VeloError("\(root): key file \(id) is the one the password opened; open the repository with another key file's password to remove it")
+        }
+        guard try storage.stat(.key(id)) != nil else { throw VeloError("\(root): no key file \(id)") }
+        try storage.remove(.key(id))
+    }
+
+    /// Changes the password: a key file for `password` is added, then the one the current password opened is
+    /// removed. No other object changes.
+    public func changePassword(to password: [UInt8], parameters: ScryptParameters? = nil) throws -> KeyFile {
+        let added = try addKey(password: password, parameters: parameters)
+        if let old = keyFile { try storage.remove(.key(old.id)) }
+        keyFile = added
+        return added
+    }
 }

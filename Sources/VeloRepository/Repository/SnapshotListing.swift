@@ -18,6 +18,8 @@ package struct SnapshotListing: Encodable, Sendable, Equatable {
     /// `velo backup --app` snapshots: the tenant (`landlord` for the landlord) and the uploaded files kept.
     package var tenant: String?
     package var files: Int?
+    /// Whether the snapshot is stored encrypted (its repository is).
+    package var encrypted: Bool
 
     /// The listing of one catalog entry of `repository`.
     package init(_ e: CatalogEntry, in repository: Repository) {
@@ -33,5 +35,6 @@ package struct SnapshotListing: Encodable, Sendable, Equatable {
         verifiedOK = e.verification?.ok
         tenant = e.app.map { $0.tenantName ?? "landlord" }
         files = e.files
+        encrypted = repository.isEncrypted
     }
 }
