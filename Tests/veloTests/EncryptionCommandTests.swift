@@ -1,0 +1,94 @@
+import Foundation
+import Testing
+
+/// Encrypted repositories as an operator uses them: `init --encrypt`, the password from a file, the environment or
+/// a command, `velo key`, a wrong password's own exit status (12) and tampering's (3).
+@Suite struct EncryptionCommandTests {
+    @Test func anEncryptedRepositoryFromInitToRestore() throws {
+        let dir = Scratch.directory()
+        let db = dir.appendingPathComponent("tenant.sqlite").path
+        let repo = dir.appendingPathComponent("repo").path
+        let password = dir.appendingPathComponent("password").path
+        try "correct horse battery\n".write(toFile: password, atomically: true, encoding: .utf8)
+        #expect(try VeloProcess.run(["demo", "--out", db, "--posts", "80"]).status == 0)
+
+        let made = try VeloProcess.run(["init", "--repo", repo, "--encrypt", "--password-file", password, "--json"])
+        #expect(made.status == 0, "\(made.stderr)")
+        #expect(made.stdout.contains("\"encrypted\" : true") || made.stdout.contains("\"encrypted\": true"), "\(made.stdout)")
+        let backup = try VeloProcess.run(["backup", "--db", db, "--repo", repo], environment: ["VELO_PASSWORD_FILE": password])
+        #expect(backup.status == 0, "\(backup.stderr)")
+        let byCommand = ["VELO_PASSWORD_COMMAND": "cat '\(password)'"]
+        let listed = try VeloProcess.run(["snapshots", "--repo", repo], environment: byCommand)
+        #expect(listed.status == 0 && listed.stdout.contains("(encrypted repository)"), "\(listed.stdout)\(listed.stderr)")
+        let json = try VeloProcess.run(["snapshots", "--repo", repo, "--json"], environment: byCommand)
+        #expect(json.stdout.contains("\"encrypted\" : true") || json.stdout.contains("\"encrypted\": true"))
+        let inspect = try VeloProcess.run(["inspect", "--repo", repo, "latest"], environment: byCommand)
+        #expect(inspect.status == 0 && inspect.stdout.contains(", encrypted)"), "\(inspect.stdout)")
+        #expect(try VeloProcess.run(["verify", "--repo", repo, "--all"], environment: byCommand).status == 0)
+        let target = dir.appendingPathComponent("restored.sqlite").path
+        let restore = try VeloProcess.run(["restore", "--repo", repo, "latest", "--target", target], environment: byCommand)
+        #expect(restore.status == 0, "\(restore.stderr)")
+
+        // A wrong password: its own status and one line; none at all: a clear line (no terminal here).
+        let wrong = dir.appendingPathComponent("wrong").path
+        try "battery staple\n".write(toFile: wrong, atomically: true, encoding: .utf8)
+        let refused = try VeloProcess.run(["snapshots", "--repo", repo, "--password-file", wrong])
+        #expect(refused.status == 12 && refused.stderr.contains("wrong password"), "\(refused.stderr)")
+        #expect(refused.stderr.split(separator: "\n").count == 1 && !refused.stderr.contains("battery"))
+        let none = try VeloProcess.run(["snapshots", "--repo", repo])
+        #expect(none.status == 1 && none.stderr.contains("--password-file"), "\(none.stderr)")
+        let failing = try VeloProcess.run(["snapshots", "--repo", repo], environment: ["VELO_PASSWORD_COMMAND": "exit 3"])
+        #expect(failing.status == 1 && failing.stderr.contains("VELO_PASSWORD_COMMAND failed"), "\(failing.stderr)")
+        // Nothing in the repository is readable: its snapshots' rows are not in any file.
+        let archives = try FileManager.default.subpathsOfDirectory(atPath: repo).filter { $0.hasSuffix(".tar.zst") }
+        #expect(!archives.isEmpty)
+        for archive in archives {
+            let bytes = try Data(contentsOf: URL(fileURLWithPath: repo + "/" + archive))
+            #expect(bytes.prefix(8) == Data("VELOSEA1".utf8))
+        }
+    }
+
+    @Test func keysChangeAndTamperingIsDamage() throws {
+        let dir = Scratch.directory()
+        let db = dir.appendingPathComponent("tenant.sqlite").path
+        let repo = dir.appendingPathComponent("repo").path
+        let first = dir.appendingPathComponent("first").path, second = dir.appendingPathComponent("second").path
+        try "first\n".write(toFile: first, atomically: true, encoding: .utf8)
+        try "second\n".write(toFile: second, atomically: true, encoding: .utf8)
+        #expect(try VeloProcess.run(["demo", "--out", db, "--posts", "60"]).status == 0)
+        #expect(try VeloProcess.run(["backup", "--db", db, "--repo", repo, "--encrypt", "--password-file", first]).status == 0)
+
+        let added = try VeloProcess.run(["key", "add", "--repo", repo, "--password-file", first, "--new-password-file", second])
+        #expect(added.status == 0 && added.stdout.contains("added"), "\(added.stderr)")
+        let list = try VeloProcess.run(["key", "list", "--repo", repo, "--password-file", second, "--json"])
+        let keys = try #require(try JSONSerialization.jsonObject(with: Data(list.stdout.utf8)) as? [[String: Any]])
+        #expect(keys.count == 2 && keys.filter { $0["current"] as? Bool == true }.count == 1)
+        let firstID = try #require(keys.first { $0["current"] as? Bool == false }?["id"] as? String)
+        let removed = try VeloProcess.run(["key", "remove", "--repo", repo, "--password-file", second, String(firstID.prefix(5))])
+        #expect(removed.status == 0, "\(removed.stderr)")
+        #expect(try VeloProcess.run(["snapshots", "--repo", repo, "--password-file", first]).status == 12)
+        let current = try VeloProcess.run(["key", "remove", "--repo", repo, "--password-file", second, "0"])
+        #expect(current.status != 0)
+
+        // A pack with a flipped bit: verify names it, exit 3; restore refuses and writes nothing.
+        let packs = try FileManager.default.subpathsOfDirectory(atPath: repo).filter { $0.hasSuffix(".pack") }
+        let pack = repo + "/" + packs[0]
+        var bytes = try Data(contentsOf: URL(fileURLWithPath: pack))
+        bytes[bytes.count / 2] ^= 0x01
+        try bytes.write(to: URL(fileURLWithPath: pack))
+        let verify = try VeloProcess.run(["verify", "--repo", repo, "--password-file", second, "--all"])
+        #expect(verify.status == 3 && verify.stdout.contains(packs[0]) && verify.stdout.contains("fails authentication"), "\(verify.stdout)")
+        let target = dir.appendingPathComponent("restored.sqlite").path
+        let restore = try VeloProcess.run(["restore", "--repo", repo, "--password-file", second, "latest", "--target", target])
+        #expect(restore.status == 3 && !FileManager.default.fileExists(atPath: target), "\(restore.stderr)")
+
+        // A key file edited: damage naming it, not a wrong password.
+        let keyFile = try FileManager.default.subpathsOfDirectory(atPath: repo + "/keys").first { $0.hasSuffix(".json") }!
+        let keyPath = repo + "/keys/" + keyFile
+        let text = try String(contentsOfFile: keyPath, encoding: .utf8)
+        try text.replacingOccurrences(of: "\"r\" : 8", with: "\"r\" : 9").replacingOccurrences(of: "\"r\": 8", with: "\"r\": 9")
+            .write(toFile: keyPath, atomically: true, encoding: .utf8)
+        let edited = try VeloProcess.run(["snapshots", "--repo", repo, "--password-file", second])
+        #expect(edited.status == 3 && edited.stderr.contains("keys/" + keyFile), "\(edited.stderr)")
+    }
+}
