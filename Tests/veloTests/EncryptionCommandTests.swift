@@ -91,4 +91,58 @@ import Testing
         let edited = try VeloProcess.run(["snapshots", "--repo", repo, "--password-file", second])
         #expect(edited.status == 3 && edited.stderr.contains("keys/" + keyFile), "\(edited.stderr)")
     }
+
+    /// docs/FORMAT.md's encryption is enough to read a snapshot without velo: an independent implementation (Python's
+    /// `cryptography`, Tests/Fixtures/encryption/independent_decrypt.py) opens the key file with the password, decrypts
+    /// the catalog entry and the archive, and its rows are the database's; the archive it wrote verifies.
+    @Test func anIndependentImplementationDecryptsASnapshot() throws {
+        let check = Process()
+        check.executableURL = URL(fileURLWithPath: "/usr/bin/env")
+        check.arguments = ["python3", "-c", "import cryptography"]
+        check.standardError = FileHandle.nullDevice
+        try check.run()
+        check.waitUntilExit()
+        guard check.terminationStatus == 0 else {
+            #expect(ProcessInfo.processInfo.environment["CI"] == nil, "Python's cryptography is missing in CI (.ci/run installs it)")
+            print("skipped: Python's cryptography is not installed (pip install cryptography): the independent decryption is not tested")
+            return
+        }
+        let dir = Scratch.directory()
+        let db = dir.appendingPathComponent("tenant.sqlite").path
+        let repo = dir.appendingPathComponent("repo").path
+        let password = dir.appendingPathComponent("password").path
+        try "an independent reader\n".write(toFile: password, atomically: true, encoding: .utf8)
+        #expect(try VeloProcess.run(["demo", "--out", db, "--posts", "700"]).status == 0)
+        let backup = try VeloProcess.run(
+            ["backup", "--db", db, "--repo", repo, "--encrypt", "--full", "--include-framework", "--json"],
+            environment: ["VELO_PASSWORD_FILE": password])
+        #expect(backup.status == 0, "\(backup.stderr)")
+        let id = try #require((try JSONSerialization.jsonObject(with: Data(backup.stdout.utf8)) as? [String: Any])?["id"] as? String)
+
+        let script = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
+            .appendingPathComponent("Fixtures/encryption/independent_decrypt.py").path
+        let plain = dir.appendingPathComponent("plain.tar.zst").path
+        let python = Process()
+        python.executableURL = URL(fileURLWithPath: "/usr/bin/env")
+        python.arguments = ["python3", script, repo, password, id, plain]
+        let result = try VeloProcess.collect(python, environment: [:])
+        #expect(result.status == 0, "\(result.stderr)")
+        let summary = try #require(try JSONSerialization.jsonObject(with: Data(result.stdout.utf8)) as? [String: Any])
+        let rows = try #require(summary["rows"] as? [String: Int])
+        for (table, count) in [("_velo_posts", 700), ("_velo_users", 35)] {
+            #expect(rows[table] == count, "\(table): \(rows[table] ?? -1)")
+        }
+        let sqlite = try VeloProcess.run(["cat", plain, "_velo_posts", "--json"])
+        #expect(sqlite.status == 0, "\(sqlite.stderr)")
+        let verify = try VeloProcess.run(["verify", plain])
+        #expect(verify.status == 0 && verify.stdout.contains(": ok"), "\(verify.stdout)\(verify.stderr)")
+        // With the wrong password it opens nothing.
+        let wrong = dir.appendingPathComponent("wrong").path
+        try "not it\n".write(toFile: wrong, atomically: true, encoding: .utf8)
+        python.arguments = ["python3", script, repo, wrong, id, plain + ".2"]
+        let refused = Process()
+        refused.executableURL = python.executableURL
+        refused.arguments = python.arguments
+        #expect(try VeloProcess.collect(refused, environment: [:]).status != 0)
+    }
 }
