@@ -145,4 +145,48 @@ import Testing
         refused.arguments = python.arguments
         #expect(try VeloProcess.collect(refused, environment: [:]).status != 0)
     }
+
+    /// `velo copy` between repositories of different keys: plain into encrypted, encrypted into another encrypted
+    /// one, and back into a plain one; each copy verifies and restores the same rows.
+    @Test func copyBetweenKeysEncryptsAgain() throws {
+        let dir = Scratch.directory()
+        let db = dir.appendingPathComponent("tenant.sqlite").path
+        let plain = dir.appendingPathComponent("plain").path, a = dir.appendingPathComponent("a").path
+        let b = dir.appendingPathComponent("b").path, back = dir.appendingPathComponent("back").path
+        let pa = dir.appendingPathComponent("pa").path, pb = dir.appendingPathComponent("pb").path
+        try "alpha\n".write(toFile: pa, atomically: true, encoding: .utf8)
+        try "bravo\n".write(toFile: pb, atomically: true, encoding: .utf8)
+        #expect(try VeloProcess.run(["demo", "--out", db, "--posts", "400"]).status == 0)
+        #expect(try VeloProcess.run(["backup", "--db", db, "--repo", plain, "--include-framework"]).status == 0)
+        let sqlite = Process()
+        sqlite.executableURL = URL(fileURLWithPath: "/usr/bin/sqlite3")
+        sqlite.arguments = [db, "UPDATE _velo_posts SET title = 'renamed ' || rowid WHERE rowid % 5 = 0"]
+        try sqlite.run()
+        sqlite.waitUntilExit()
+        #expect(try VeloProcess.run(["backup", "--db", db, "--repo", plain, "--include-framework"]).status == 0)
+
+        let steps: [([String], String, String?)] = [
+            (["--from-repo", plain, "--repo", a, "--encrypt", "--password-file", pa], a, pa),
+            (["--from-repo", a, "--from-password-file", pa, "--repo", b, "--encrypt", "--password-file", pb], b, pb),
+            (["--from-repo", b, "--from-password-file", pb, "--repo", back], back, nil),
+        ]
+        for (arguments, repo, password) in steps {
+            let copy = try VeloProcess.run(["copy", "--all"] + arguments)
+            #expect(copy.status == 0 && copy.stdout.contains("2 copied"), "\(copy.stdout)\(copy.stderr)")
+            let access = password.map { ["--password-file", $0] } ?? []
+            let verify = try VeloProcess.run(["verify", "--repo", repo, "--all"] + access)
+            #expect(verify.status == 0 && verify.stdout.components(separatedBy: ": ok").count == 3, "\(verify.stdout)")
+            let target = dir.appendingPathComponent("restored-\((repo as NSString).lastPathComponent).sqlite").path
+            let restore = try VeloProcess.run(["restore", "--repo", repo, "latest", "--target", target] + access)
+            #expect(restore.status == 0, "\(restore.stderr)")
+            let count = Process()
+            count.executableURL = URL(fileURLWithPath: "/usr/bin/sqlite3")
+            count.arguments = [target, "SELECT count(*) FROM _velo_posts WHERE title LIKE 'renamed %'"]
+            let result = try VeloProcess.collect(count, environment: [:])
+            #expect(result.stdout.trimmingCharacters(in: .whitespacesAndNewlines) == "80", "\(repo): \(result.stdout)")
+        }
+        // Copying again stores nothing new.
+        let again = try VeloProcess.run(["copy", "--all", "--from-repo", plain, "--repo", a, "--password-file", pa])
+        #expect(again.status == 0 && again.stdout.contains("0 copied, 2 already there"), "\(again.stdout)")
+    }
 }

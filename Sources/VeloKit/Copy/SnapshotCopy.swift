@@ -16,7 +16,9 @@ import VeloStorage
 /// is an error naming the object, never copied. Snapshots the destination already holds (by id) are skipped, so
 /// running the same copy again is cheap (one listing of each piece kind, no data). A copied snapshot keeps its
 /// id, time, source and tags; it gets the destination's next sequence number and no verification result (it
-/// has not been verified there).
+/// has not been verified there). Between repositories of different keys every object is decrypted and encrypted
+/// again on its way (each storage seals its own), and segment lists are stored under the destination's names
+/// (`ListReaddressing`).
 public enum SnapshotCopy {
     /// What `velo copy` reports.
     public struct Report: Encodable, Sendable {
@@ -54,13 +56,6 @@ public enum SnapshotCopy {
         guard source.root != destination.root else {
             throw VeloError("\(source.root): a repository cannot be copied into itself", kind: .usage)
         }
-        // Segment lists are named by their content address, which an encrypted repository keys with a secret of its
-        // own: a list copied under its source name would not be found under the destination's name for it.
-        guard source.storage.contentAddress([]) == destination.storage.contentAddress([]) else {
-            throw VeloError(
-                "\(destination.root): copying between repositories whose segment lists are named differently (\(source.isEncrypted ? "encrypted" : "unencrypted") into \(destination.isEncrypted ? "encrypted" : "unencrypted"), with other keys) is not supported yet; nothing was copied"
-            )
-        }
         var report = Report(from: source.root, to: destination.root)
         try {
             let lock = try destination.writerLock(command: "velo copy")
@@ -91,11 +86,17 @@ public enum SnapshotCopy {
                 var present: [StoredKind: Set<String>] = [.pack: [], .list: []]
                 for kind in [StoredKind.pack, .list] { try destination.storage.list(kind) { name, _ in present[kind]!.insert(name.name) } }
                 var copier = ObjectCopier(from: source.storage, to: destination.storage, progress: progress)
+                // Lists are named by content addresses, keyed in an encrypted repository: between repositories that
+                // name them differently, each list is stored under the destination's name (`ListReaddressing`).
+                let differentNames = source.storage.contentAddress([]) != destination.storage.contentAddress([])
+                var readdressing =
+                    differentNames ? ListReaddressing(source: PieceStore(storage: source.storage), destination: destination.storage) : nil
                 for (n, entry) in toCopy.enumerated() {
                     try Interruption.check()
                     progress?.report(done: n, total: toCopy.count, unit: "snapshots", detail: SnapshotID.short(entry.id))
                     let (objects, bytes) = (copier.objects, copier.bytes)
-                    report.piecesShared += try copy(entry, from: source, to: destination, present: &present, copier: &copier)
+                    report.piecesShared += try copy(
+                        entry, from: source, to: destination, present: &present, copier: &copier, readdressing: &readdressing)
                     report.copied.append(
                         .init(
                             id: entry.id, time: Timestamp.iso8601(entry.time), source: entry.sourcePath, objects: copier.objects - objects,
@@ -111,7 +112,7 @@ public enum SnapshotCopy {
     /// of its pieces the destination already had.
     private static func copy(
         _ entry: CatalogEntry, from source: Repository, to destination: Repository, present: inout [StoredKind: Set<String>],
-        copier: inout ObjectCopier
+        copier: inout ObjectCopier, readdressing: inout ListReaddressing?
     ) throws -> Int {
         let archive = try source.archiveName(of: entry)
         let bytesBefore = copier.bytes
@@ -128,7 +129,7 @@ public enum SnapshotCopy {
                 }
             }
             // Data first, then what points at it.
-            for (kind, names) in [(StoredKind.pack, packs), (.list, lists)] {
+            for (kind, names) in [(StoredKind.pack, packs), (.list, readdressing == nil ? lists : [])] {
                 for name in names {
                     if present[kind]!.contains(name) {
                         shared += 1
@@ -139,9 +140,21 @@ public enum SnapshotCopy {
                 }
             }
         }
-        try copier.copy(archive, expectedSHA256: entry.archiveSHA256)
-        let (header, manifest) = try source.catalog.detail(entry.id)
         var copied = entry
+        if var renaming = readdressing, let segments {
+            let lists = try renaming.copy(segments.listPieces, present: &present[.list, default: []])
+            readdressing = renaming
+            copier.objects += lists.objects
+            copier.bytes += lists.bytes
+            shared += lists.shared
+            let written = try rewriteArchive(archive, of: entry, from: source, to: destination, segments: renaming.rewrite(segments))
+            (copied.archiveBytes, copied.archiveSHA256) = written
+            copier.objects += 1
+            copier.bytes += written.bytes
+        } else {
+            try copier.copy(archive, expectedSHA256: entry.archiveSHA256)
+        }
+        let (header, manifest) = try source.catalog.detail(entry.id)
         // What the snapshot added to the destination (the archive and the pieces it lacked), as a backup records.
         if entry.storedBytes != nil { copied.storedBytes = copier.bytes - bytesBefore - entry.archiveBytes }
         copied.sequence = try destination.catalog.nextSequence()
@@ -149,6 +162,39 @@ public enum SnapshotCopy {
         try destination.catalog.write(copied, header: header, manifest: manifest)
         copier.objects += 2
         return shared
+    }
+}
+
+extension SnapshotCopy {
+    /// Writes the archive of an incremental snapshot into `destination` with `segments` (its lists under their
+    /// destination names) in place of its own `segments.json`; every other entry is copied as it is, and the source
+    /// archive is checked against its catalog entry's SHA-256 as it is read. Returns the new archive's size and
+    /// SHA-256.
+    static func rewriteArchive(
+        _ name: StoredName, of entry: CatalogEntry, from source: Repository, to destination: Repository, segments: SegmentsDocument
+    ) throws -> (bytes: Int64, sha256: String) {
+        let reader = try ArchiveReader(
+            input: StoredArchiveInput(try source.storage.open(name), description: source.storage.describe(name)))
+        let writer = try ArchiveWriter(output: try destination.createArchive(name), level: 3, workers: 0, windowLog: 20)
+        do {
+            while let item = try reader.nextEntry() {
+                let bytes =
+                    item.path == SegmentFormat.segmentsPath
+                    ? Array((JSONWriter.string(segments.json, pretty: true) + "\n").utf8)
+                    : try reader.readAll(limit: ArchiveFormat.maxJSONEntryBytes * 2)
+                _ = try writer.addEntry(path: item.path, bytes: bytes, modificationTime: entry.time)
+            }
+            let read = try reader.finishReading()
+            guard read.sha256 == entry.archiveSHA256 else {
+                throw VeloError(
+                    "\(source.storage.describe(name)): its SHA-256 is \(read.sha256), its catalog entry records \(entry.archiveSHA256); not copied (run velo verify on it)",
+                    kind: .damaged)
+            }
+            return try writer.finish()
+        } catch {
+            writer.abort()
+            throw error
+        }
     }
 }
 

@@ -102,6 +102,10 @@ package final class PieceStore {
         }
     }
 
+    /// The uncompressed bytes of the list piece `name` (full or patch), checked against its name: what a copy into a
+    /// repository that names lists with other keys stores under a new name.
+    package func listPiece(_ name: String) throws -> [UInt8] { try listBytes(name, limit: SegmentFormat.maxListCap) }
+
     /// The uncompressed bytes of a list piece (full or patch), checked against its name.
     private func listBytes(_ sha256: String, limit: Int) throws -> [UInt8] {
         let relative = SegmentFormat.listPath(sha256)

@@ -4,17 +4,17 @@ import VeloStorage
 
 /// A snapshot archive as an object of the repository's storage, handed to the archive layer as its input or
 /// output: the archive readers and writers never learn where a repository is.
-final class StoredArchiveInput: ArchiveInput {
-    let description: String
+package final class StoredArchiveInput: ArchiveInput {
+    package let description: String
     private let reader: any StoredObjectReader
     private var offset: Int64 = 0
 
-    init(_ reader: any StoredObjectReader, description: String) {
+    package init(_ reader: any StoredObjectReader, description: String) {
         self.reader = reader
         self.description = description
     }
 
-    func read(into buffer: UnsafeMutableRawBufferPointer) throws -> Int {
+    package func read(into buffer: UnsafeMutableRawBufferPointer) throws -> Int {
         let count = Int(min(Int64(buffer.count), reader.size - offset))
         guard count > 0 else { return 0 }
         try reader.read(at: offset, count: count, into: buffer.baseAddress!)
