@@ -35,7 +35,8 @@ struct CatCommand: ParsableCommand {
 
     func run() throws {
         guard (table == nil) != (file == nil) else { throw VeloError("name a table or --file PATH (one of them)", kind: .usage) }
-        let selected = try SelectedSnapshot.resolve(snapshot, repository: try repository.openIfGiven(), filter: filter.filter())
+        let selected = try SelectedSnapshot.resolve(
+            snapshot, repository: try repository.openIfGiven(), filter: filter.filter(), password: repository.password)
         if let file {
             try FileCat.run(selected, file: file, write: Self.writeOut)
             return

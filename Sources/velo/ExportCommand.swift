@@ -22,6 +22,12 @@ struct ExportCommand: ParsableCommand {
         name: .long, help: "zstd compression level, 1 to 19; at 3 velo compresses with tuned parameters (fast matching, a 4 MiB window).")
     var level: Int32 = 3
 
+    @Flag(
+        name: .long,
+        help: "Write the plaintext archive of a snapshot of an encrypted repository (or of an encrypted export); without it, such a snapshot is written encrypted, with what opens it, for velo verify, cat and inspect to read with its password."
+    )
+    var decrypt = false
+
     @OptionGroup var output: OutputOptions
 
     func validate() throws {
@@ -29,8 +35,9 @@ struct ExportCommand: ParsableCommand {
     }
 
     func run() throws {
-        let selected = try SelectedSnapshot.resolve(snapshot, repository: try repository.openIfGiven(), filter: filter.filter())
-        let result = try SnapshotExport.run(selected, out: out, level: level)
+        let selected = try SelectedSnapshot.resolve(
+            snapshot, repository: try repository.openIfGiven(), filter: filter.filter(), password: repository.password)
+        let result = try SnapshotExport.run(selected, out: out, level: level, decrypt: decrypt)
         if output.json { try Output.json(result); return }
         print(
             "snapshot \(result.id) exported: \(Output.grouped(result.rows)) rows in \(result.entries) entries, \(Output.bytes(result.bytes))"

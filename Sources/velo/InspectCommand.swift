@@ -18,7 +18,8 @@ struct InspectCommand: ParsableCommand {
     @OptionGroup var output: OutputOptions
 
     func run() throws {
-        let selected = try SelectedSnapshot.resolve(snapshot, repository: try repository.openIfGiven(), filter: filter.filter())
+        let selected = try SelectedSnapshot.resolve(
+            snapshot, repository: try repository.openIfGiven(), filter: filter.filter(), password: repository.password)
         let info = try Inspection.inspect(selected)
         if output.json {
             try Output.json(info)

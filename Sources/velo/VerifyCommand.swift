@@ -52,7 +52,7 @@ struct VerifyCommand: ParsableCommand {
             }
         } else {
             selected = try (snapshots.isEmpty ? ["latest"] : snapshots).map {
-                try SelectedSnapshot.resolve($0, repository: repo, filter: filter.filter())
+                try SelectedSnapshot.resolve($0, repository: repo, filter: filter.filter(), password: repository.password)
             }
         }
         // Each shared piece of incremental snapshots is read once; with a subset, only the lists in it.

@@ -189,4 +189,49 @@ import Testing
         let again = try VeloProcess.run(["copy", "--all", "--from-repo", plain, "--repo", a, "--password-file", pa])
         #expect(again.status == 0 && again.stdout.contains("0 copied, 2 already there"), "\(again.stdout)")
     }
+
+    /// `velo export` of an encrypted snapshot: sealed by default, read by verify, cat and inspect with the password;
+    /// `--decrypt` gives the plaintext archive, the same whether from the repository or from the sealed file.
+    @Test func exportsStayEncryptedUnlessDecrypted() throws {
+        let dir = Scratch.directory()
+        let db = dir.appendingPathComponent("tenant.sqlite").path
+        let repo = dir.appendingPathComponent("repo").path
+        let password = dir.appendingPathComponent("password").path
+        try "export me\n".write(toFile: password, atomically: true, encoding: .utf8)
+        let env = ["VELO_PASSWORD_FILE": password]
+        #expect(try VeloProcess.run(["demo", "--out", db, "--posts", "120"]).status == 0)
+        #expect(try VeloProcess.run(["backup", "--db", db, "--repo", repo, "--encrypt"], environment: env).status == 0)
+        let sealed = dir.appendingPathComponent("sealed.tar.zst").path
+        #expect(try VeloProcess.run(["export", "--repo", repo, "latest", "--out", sealed], environment: env).status == 0)
+        let head = try Data(contentsOf: URL(fileURLWithPath: sealed))
+        #expect(head.prefix(8) == Data("VELOEXP1".utf8))
+        #expect(head.range(of: Data("_velo_posts".utf8)) == nil, "nothing of the rows is readable in the sealed export")
+
+        let verify = try VeloProcess.run(["verify", sealed], environment: env)
+        #expect(verify.status == 0 && verify.stdout.contains(": ok"), "\(verify.stdout)\(verify.stderr)")
+        let cat = try VeloProcess.run(["cat", sealed, "_velo_posts"], environment: env)
+        #expect(cat.status == 0 && cat.stdout.split(separator: "\n").count == 120, "\(cat.stderr)")
+        let inspect = try VeloProcess.run(["inspect", sealed], environment: env)
+        #expect(inspect.status == 0 && inspect.stdout.contains(", encrypted)"), "\(inspect.stdout)")
+        let wrong = dir.appendingPathComponent("wrong").path
+        try "nope\n".write(toFile: wrong, atomically: true, encoding: .utf8)
+        #expect(try VeloProcess.run(["verify", sealed, "--password-file", wrong]).status == 12)
+
+        let plain = dir.appendingPathComponent("plain.tar.zst").path, again = dir.appendingPathComponent("again.tar.zst").path
+        #expect(try VeloProcess.run(["export", "--repo", repo, "latest", "--decrypt", "--out", plain], environment: env).status == 0)
+        #expect(try VeloProcess.run(["export", sealed, "--decrypt", "--out", again], environment: env).status == 0)
+        #expect(try Data(contentsOf: URL(fileURLWithPath: plain)) == Data(contentsOf: URL(fileURLWithPath: again)))
+        #expect(try VeloProcess.run(["verify", plain]).status == 0)
+
+        var damaged = head
+        damaged[damaged.count / 2] ^= 0x04
+        let bad = dir.appendingPathComponent("bad.tar.zst").path
+        try damaged.write(to: URL(fileURLWithPath: bad))
+        let refused = try VeloProcess.run(["verify", bad], environment: env)
+        #expect(refused.status == 3 && refused.stdout.contains("fails authentication"), "\(refused.stdout)")
+        // A repository's own file named as an archive: one line saying how it is read.
+        let archive = try FileManager.default.subpathsOfDirectory(atPath: repo).first { $0.hasSuffix(".tar.zst") }!
+        let direct = try VeloProcess.run(["verify", repo + "/" + archive], environment: env)
+        #expect(direct.status == 1 && direct.stderr.contains("encrypted repository"), "\(direct.stderr)")
+    }
 }

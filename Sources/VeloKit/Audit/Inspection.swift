@@ -155,6 +155,7 @@ package struct Inspection: Encodable, Sendable {
             totalRows: manifest.totalRows, totalBytes: manifest.totalBytes)
         inspection.app = header.source.app
         if case .catalogued(_, let repository) = snapshot { inspection.encrypted = repository.isEncrypted }
+        if case .sealedExport = snapshot { inspection.encrypted = true }
         inspection.files = manifest.files.map { f in
             FileInfo(
                 path: ArchiveFormat.fileRelativePath(entry: f.path) ?? f.path, bytes: f.bytes, mode: f.mode.map(Manifest.octal),

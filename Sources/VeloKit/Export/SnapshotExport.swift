@@ -18,22 +18,33 @@ public enum SnapshotExport {
         public var rows: Int
     }
 
-    /// Exports `snapshot` to `out` (which must not exist).
+    /// Exports `snapshot` to `out` (which must not exist). A snapshot of an encrypted repository is written as a
+    /// sealed export (`SealedExport`: the same archive, encrypted, with what opens it) unless `decrypt`.
     /// - Throws: `.input` when `out` exists, `ArchiveDamage` when the snapshot or a piece it uses is damaged,
     ///   `.io`, `.interrupted`.
-    public static func run(_ snapshot: SelectedSnapshot, out: String, level: Int32 = 3) throws -> Result {
+    public static func run(_ snapshot: SelectedSnapshot, out: String, level: Int32 = 3, decrypt: Bool = false) throws -> Result {
         guard !FileSystem.exists(out) else { throw VeloError("\(out): already exists; choose a new file") }
         // What an export of the same file killed earlier left aside (`.<name>.tmp-<pid>`, its process gone).
         TemporaryFile.removeLitter(beside: out, marker: ".tmp-", hidden: true)
         let record = try snapshot.catalogRecord()
         let path = snapshot.archiveLocation
-        let reader = try SegmentedArchiveReader(path: path)
+        let reader = try snapshot.openReader()
         func damage(_ entry: String?, _ reason: String) -> ArchiveDamage { ArchiveDamage(path: path, entry: entry, reason: reason) }
         let temporary =
             (((out as NSString).deletingLastPathComponent.isEmpty ? "." : (out as NSString).deletingLastPathComponent) as NSString)
             .appendingPathComponent(".\((out as NSString).lastPathComponent).tmp-\(getpid())")
         unlink(temporary)
-        let writer = try ArchiveWriter(path: temporary, level: level, workers: Backup.defaultWorkers)
+        let writer: ArchiveWriter
+        if case .sealedExport = snapshot, !decrypt {
+            throw VeloError("\(path): is an encrypted export already; export it with decrypt to write its plaintext archive")
+        }
+        if let repository = snapshot.repository, repository.isEncrypted, !decrypt, let id = snapshot.id {
+            writer = try ArchiveWriter(
+                output: try SealedExport.Output(path: temporary, snapshotID: id, repository: repository), level: level,
+                workers: Backup.defaultWorkers)
+        } else {
+            writer = try ArchiveWriter(path: temporary, level: level, workers: Backup.defaultWorkers)
+        }
         do {
             guard let first = try reader.nextEntry(), first.path == ArchiveFormat.headerPath else {
                 throw damage(nil, "\(ArchiveFormat.headerPath) is not the first entry")

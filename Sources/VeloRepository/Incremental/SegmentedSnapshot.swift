@@ -32,6 +32,7 @@ package enum SegmentedSnapshot {
         switch snapshot {
         case .catalogued(let entry, let repository): return try read(entry, in: repository)
         case .archive(let path): return try read(path)
+        case .sealedExport(let export): return try read(try ArchiveReader(input: try export.input()))
         }
     }
 

@@ -7,6 +7,8 @@ import VeloStorage
 public enum SelectedSnapshot {
     case catalogued(CatalogEntry, repository: Repository)
     case archive(path: String)
+    /// An encrypted snapshot's export (`velo export` without `--decrypt`), opened with its password.
+    case sealedExport(SealedExport.Opened)
 
     /// Where the archive is, for messages and reports: the file of a lone archive, the place of a catalogued
     /// one in its repository's storage.
@@ -14,6 +16,7 @@ public enum SelectedSnapshot {
         switch self {
         case .catalogued(let entry, let repository): return repository.archiveLocation(of: entry)
         case .archive(let path): return path
+        case .sealedExport(let export): return export.path
         }
     }
 
@@ -23,6 +26,7 @@ public enum SelectedSnapshot {
         switch self {
         case .catalogued(let entry, let repository): return try repository.archiveReader(of: entry, cached: cached)
         case .archive(let path): return try SegmentedArchiveReader(path: path)
+        case .sealedExport(let export): return try SegmentedArchiveReader(input: try export.input(), pieces: { nil })
         }
     }
 
@@ -31,6 +35,7 @@ public enum SelectedSnapshot {
         switch self {
         case .catalogued(let entry, let repository): return try repository.archiveSize(of: entry)
         case .archive(let path): return try FileSystem.fileSize(path)
+        case .sealedExport(let export): return try export.archiveSize()
         }
     }
 
@@ -71,8 +76,9 @@ public enum SelectedSnapshot {
     /// the path of an archive (recognised by a `/` or the `.tar.zst` ending).
     /// - Throws: `VeloError` (`.input`) for an empty, unknown or ambiguous name (listing the candidates), a
     ///   `latest` that no snapshot matches, or a path that is missing or a directory.
+    /// An encrypted export's path is opened with `password`.
     public static func resolve(
-        _ text: String, repository: Repository?, filter: SnapshotFilter = SnapshotFilter()
+        _ text: String, repository: Repository?, filter: SnapshotFilter = SnapshotFilter(), password: PasswordSource? = nil
     ) throws -> SelectedSnapshot {
         guard !text.trimmingCharacters(in: .whitespaces).isEmpty else {
             throw VeloError("an empty snapshot name selects nothing: give an id, an id prefix, 'latest' or the path of an archive file")
@@ -86,6 +92,12 @@ public enum SelectedSnapshot {
             }
             guard FileSystem.exists(absolute) else { throw VeloError("\(text): no such archive file") }
             guard !FileSystem.isDirectory(absolute) else { throw VeloError("\(text): is a directory, not an archive file") }
+            if SealedExport.isSealed(absolute) { return .sealedExport(try SealedExport.open(absolute, password: password)) }
+            if SealedObject.isSealed(absolute) {
+                throw VeloError(
+                    "\(text): is an object of an encrypted repository, read through its repository by the snapshot's id",
+                    remedy: .nameRepository)
+            }
             return .archive(path: absolute)
         }
         guard let repository else {

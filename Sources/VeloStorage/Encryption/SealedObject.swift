@@ -37,6 +37,14 @@ package enum SealedObject {
         return (chunks - 1) * Int64(chunkBytes) + last - Int64(overhead)
     }
 
+    /// Whether the file at `path` is a sealed object (by its first 8 bytes): an encrypted repository's file given
+    /// where an archive is expected.
+    package static func isSealed(_ path: String) -> Bool {
+        guard let handle = FileHandle(forReadingAtPath: path) else { return false }
+        defer { try? handle.close() }
+        return (try? handle.read(upToCount: magic.count)).map(Array.init) == magic
+    }
+
     /// The stored size of an object of `plain` bytes.
     package static func storedSize(_ plain: Int64) -> Int64 {
         let chunks = max(1, (plain + Int64(chunkBytes) - 1) / Int64(chunkBytes))

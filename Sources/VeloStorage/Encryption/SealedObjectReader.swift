@@ -2,38 +2,41 @@ import Crypto
 import Foundation
 import VeloFormat
 
-/// Reads ranges of a sealed object (`SealedObject`): each read fetches the chunks it touches in one read of the
-/// storage's own reader and authenticates every one of them before a byte is copied out. The last chunk opened is
-/// kept, so a reader that reads in small steps (an archive's tar blocks) opens each chunk once.
-final class SealedObjectReader: StoredObjectReader {
-    let name: StoredName
-    let size: Int64
-    private let inner: any StoredObjectReader
+/// Reads ranges of a sealed object (`SealedObject`) through `fetch` (a range of the stored bytes): each read
+/// fetches the chunks it touches at once and authenticates every one of them before a byte is copied out. The
+/// last chunk opened is kept, so a reader that reads in small steps (an archive's tar blocks) opens each chunk
+/// once. Used for stored objects (`SealedObjectReader`) and for a sealed export file.
+package final class SealedRanges {
+    /// The plain size.
+    package let size: Int64
+    private let storedSize: Int64
     private let key: SymmetricKey
     private let relativePath: String
     private let describe: String
     private let chunks: Int64
+    private let fetch: (_ offset: Int64, _ count: Int) throws -> [UInt8]
     private var kept: (index: Int64, bytes: [UInt8])?
 
-    /// - Throws: `VeloError` (`.damaged`) when the stored size is not one a sealed object can have.
-    init(_ inner: any StoredObjectReader, keys: RepositoryKeys, describe: String) throws {
-        name = inner.name
-        self.inner = inner
-        relativePath = inner.name.relativePath
-        self.describe = describe
-        guard let plain = SealedObject.plaintextSize(inner.size) else {
-            throw SealedObject.damage(describe, "its size (\(inner.size) bytes) is not one a sealed object can have (cut short)")
+    /// - Throws: `VeloError` (`.damaged`) when `storedSize` is not one a sealed object can have.
+    package init(
+        storedSize: Int64, keys: RepositoryKeys, relativePath: String, describe: String,
+        fetch: @escaping (_ offset: Int64, _ count: Int) throws -> [UInt8]
+    ) throws {
+        guard let plain = SealedObject.plaintextSize(storedSize) else {
+            throw SealedObject.damage(describe, "its size (\(storedSize) bytes) is not one a sealed object can have (cut short)")
         }
         size = plain
+        self.storedSize = storedSize
         chunks = SealedObject.chunkCount(plain)
         key = keys.objectKey(relativePath)
+        self.relativePath = relativePath
+        self.describe = describe
+        self.fetch = fetch
     }
 
-    func read(at offset: Int64, count: Int, into destination: UnsafeMutableRawPointer) throws {
+    /// Reads exactly `count` bytes at `offset` (which must lie within `size`).
+    package func read(at offset: Int64, count: Int, into destination: UnsafeMutableRawPointer) throws {
         guard count > 0 else { return }
-        guard offset >= 0, offset + Int64(count) <= size else {
-            throw StorageError.shortRead(name, location: describe, offset: offset, wanted: count, size: size)
-        }
         let chunk = Int64(SealedObject.chunkBytes)
         let first = offset / chunk
         let last = (offset + Int64(count) - 1) / chunk
@@ -41,9 +44,14 @@ final class SealedObjectReader: StoredObjectReader {
             kept.bytes.withUnsafeBytes { destination.copyMemory(from: $0.baseAddress! + Int(offset - first * chunk), byteCount: count) }
             return
         }
-        let start = SealedObject.chunkOffset(first)
-        let end = min(inner.size, SealedObject.chunkOffset(last + 1))
-        let stored = try inner.read(at: start, count: Int(end - start))
+        // From the object's start when the first chunk is read, so that its magic is checked in the same read.
+        let start = first == 0 ? 0 : SealedObject.chunkOffset(first)
+        let end = min(storedSize, SealedObject.chunkOffset(last + 1))
+        let stored = try fetch(start, Int(end - start))
+        if first == 0 && !stored.starts(with: SealedObject.magic) {
+            throw SealedObject.damage(
+                describe, "it does not start with \(String(decoding: SealedObject.magic, as: UTF8.self)) (not an encrypted object)")
+        }
         var done = 0
         try stored.withUnsafeBytes { all in
             for index in first...last {
@@ -59,5 +67,30 @@ final class SealedObjectReader: StoredObjectReader {
                 if index == last { kept = (index, plain) }
             }
         }
+    }
+}
+
+/// A stored object read sealed: `SealedRanges` over the storage's own reader.
+final class SealedObjectReader: StoredObjectReader {
+    let name: StoredName
+    private let ranges: SealedRanges
+    private let describe: String
+
+    init(_ inner: any StoredObjectReader, keys: RepositoryKeys, describe: String) throws {
+        name = inner.name
+        self.describe = describe
+        ranges = try SealedRanges(storedSize: inner.size, keys: keys, relativePath: inner.name.relativePath, describe: describe) {
+            try inner.read(at: $0, count: $1)
+        }
+    }
+
+    var size: Int64 { ranges.size }
+
+    func read(at offset: Int64, count: Int, into destination: UnsafeMutableRawPointer) throws {
+        guard count > 0 else { return }
+        guard offset >= 0, offset + Int64(count) <= size else {
+            throw StorageError.shortRead(name, location: describe, offset: offset, wanted: count, size: size)
+        }
+        try ranges.read(at: offset, count: count, into: destination)
     }
 }
