@@ -10,10 +10,16 @@ import VeloStorage
 final class UnlockedKeys: @unchecked Sendable {
     static let shared = UnlockedKeys()
     private let lock = NSLock()
-    private var unlocked: [String: (keys: RepositoryKeys, file: KeyFile)] = [:]
+    private var unlocked: [Slot: (keys: RepositoryKeys, file: KeyFile)] = [:]
 
-    private static func slot(_ storage: any RepositoryStorage, _ password: [UInt8]) -> String {
-        storage.location + "\n" + SHA256Digest.of(password)
+    /// A repository (by where it is) and a password (by its SHA-256).
+    private struct Slot: Hashable {
+        var location: String
+        var password: String
+    }
+
+    private static func slot(_ storage: any RepositoryStorage, _ password: [UInt8]) -> Slot {
+        Slot(location: storage.location, password: SHA256Digest.of(password))
     }
 
     func keys(_ storage: any RepositoryStorage, password: [UInt8], fingerprint: String) -> (RepositoryKeys, KeyFile)? {
