@@ -124,4 +124,44 @@ import FoundationNetworking
         #expect((try JSONParser.parse(snapshots.stdout).arrayValue ?? []).count == 1)
         #expect(FileManager.default.fileExists(atPath: dir.appendingPathComponent("velo.prom").path))
     }
+
+    /// An encrypted repository behind `velo serve --config`: the config's password_file opens it once, at start,
+    /// for the rounds and the routes; a wrong password stops the server at start with exit status 12.
+    @Test func serveOpensAnEncryptedRepositoryWithTheConfigsPassword() throws {
+        let dir = Scratch.directory()
+        let db = dir.appendingPathComponent("tenant.sqlite").path
+        try DemoDatabase(options: .init(posts: 20, seed: 3, journalMode: "wal")).write(to: db)
+        let password = dir.appendingPathComponent("password").path
+        try "served\n".write(toFile: password, atomically: true, encoding: .utf8)
+        let repo = dir.appendingPathComponent("repo").path
+        #expect(try VeloProcess.run(["init", "--repo", repo, "--encrypt", "--password-file", password]).status == 0)
+        let config = dir.appendingPathComponent("velo.json").path
+        try #"{"repository": "repo", "databases": ["tenant.sqlite"], "backup_every": "1h", "password_file": "password"}"#
+            .write(toFile: config, atomically: true, encoding: .utf8)
+        let process = Process()
+        process.executableURL = VeloProcess.executable
+        process.arguments = ["serve", "--config", config, "--listen", "127.0.0.1:0"]
+        let err = Pipe()
+        process.standardError = err
+        process.standardOutput = FileHandle.nullDevice
+        process.standardInput = FileHandle.nullDevice
+        try process.run()
+        defer { if process.isRunning { process.terminate() } }
+        var log = ""
+        let deadline = Date().addingTimeInterval(60)
+        while !(log.contains("listening") && log.contains("msg=round")) && Date() < deadline {
+            let chunk = err.fileHandleForReading.availableData
+            if chunk.isEmpty { break }
+            log += String(decoding: chunk, as: UTF8.self)
+        }
+        #expect(log.contains("backed_up=1") && log.contains("status=ok"), "\(log)")
+        kill(process.processIdentifier, SIGTERM)
+        process.waitUntilExit()
+        let snapshots = try VeloProcess.run(["snapshots", "--repo", repo, "--json", "--password-file", password])
+        #expect((try JSONParser.parse(snapshots.stdout).arrayValue ?? []).count == 1, "\(snapshots.stderr)")
+
+        try "not it\n".write(toFile: password, atomically: true, encoding: .utf8)
+        let refused = try VeloProcess.run(["serve", "--config", config, "--listen", "127.0.0.1:0"])
+        #expect(refused.status == 12 && refused.stderr.contains("wrong password"), "\(refused.stderr)")
+    }
 }
