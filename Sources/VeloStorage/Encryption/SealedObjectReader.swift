@@ -44,17 +44,27 @@ package final class SealedRanges {
             kept.bytes.withUnsafeBytes { destination.copyMemory(from: $0.baseAddress! + Int(offset - first * chunk), byteCount: count) }
             return
         }
+        var done = 0
+        var next = first
+        // A read that starts in the chunk kept from the last one (the next frame of a pack, read in order) takes
+        // that chunk's bytes without opening it again.
+        if let kept, kept.index == first {
+            let skip = Int(offset - first * chunk)
+            let take = min(count, kept.bytes.count - skip)
+            kept.bytes.withUnsafeBytes { destination.copyMemory(from: $0.baseAddress! + skip, byteCount: take) }
+            done = take
+            next = first + 1
+        }
         // From the object's start when the first chunk is read, so that its magic is checked in the same read.
-        let start = first == 0 ? 0 : SealedObject.chunkOffset(first)
+        let start = next == 0 ? 0 : SealedObject.chunkOffset(next)
         let end = min(storedSize, SealedObject.chunkOffset(last + 1))
         let stored = try fetch(start, Int(end - start))
-        if first == 0 && !stored.starts(with: SealedObject.magic) {
+        if next == 0 && !stored.starts(with: SealedObject.magic) {
             throw SealedObject.damage(
                 describe, "it does not start with \(String(decoding: SealedObject.magic, as: UTF8.self)) (not an encrypted object)")
         }
-        var done = 0
         try stored.withUnsafeBytes { all in
-            for index in first...last {
+            for index in next...last {
                 let from = Int(SealedObject.chunkOffset(index) - start)
                 let to = min(all.count, from + SealedObject.sealedChunkBytes)
                 let plain = try SealedObject.openChunk(

@@ -67,6 +67,19 @@ import Testing
             #expect(try reader.read(at: Int64(offset), count: count) == Array(bytes[offset..<(offset + count)]), "\(offset) +\(count)")
         }
         #expect(throws: StorageError.self) { _ = try reader.read(at: 300_000, count: 2) }
+        // Reads in order of uneven sizes (a pack's frames, an archive's blocks) and random jumps between them.
+        var random = SeededRandom(seed: 11)
+        var offset = 0
+        for step in 0..<300 {
+            if step % 50 == 49 { offset = Int(random.next() % UInt64(bytes.count)) }
+            let count = min(bytes.count - offset, 1 + Int(random.next() % 90_000))
+            guard count > 0 else {
+                offset = 0
+                continue
+            }
+            #expect(try reader.read(at: Int64(offset), count: count) == Array(bytes[offset..<(offset + count)]), "\(offset) +\(count)")
+            offset = (offset + count) % bytes.count
+        }
     }
 
     /// Flipped bits, a cut at a chunk's end or inside one, chunks swapped, an object moved to another name, an object
