@@ -89,7 +89,8 @@ measure open-enc -- "$VELO" snapshots --repo "$WORK/empty-enc" --json
 KDF=$(less "${WALL[open-enc]}" "${WALL[open-plain]}")
 SCRYPT=$(python3 -c 'import json,glob,sys
 k=json.load(open(glob.glob(sys.argv[1]+"/keys/*.json")[0]))["kdf"]
-print(f"n {k[\"n\"]}, r {k[\"r\"]}, p {k[\"p\"]}, {128*k[\"r\"]*(k[\"n\"]+k[\"p\"]+2)/1048576:.0f} MiB")' "$WORK/empty-enc")
+n, r, p = k["n"], k["r"], k["p"]
+print("n %d, r %d, p %d, %.0f MiB" % (n, r, p, 128 * r * (n + p + 2) / 1048576))' "$WORK/empty-enc")
 
 fresh() { rm -rf "$WORK/plain" "$WORK/enc" "$WORK/cache"; "$VELO" init --repo "$WORK/enc" --encrypt -q > /dev/null; }
 say "first backups"

@@ -103,13 +103,13 @@ public enum SealedExport {
             let offset = dataOffset
             let describe = path
             return try SealedRanges(storedSize: storedSize, keys: keys, relativePath: objectPath(snapshotID), describe: describe) {
-                at, count in
+                at, count, into in
                 try handle.seek(toOffset: UInt64(offset + at))
                 let data = try handle.read(upToCount: count) ?? Data()
                 guard data.count == count else {
                     throw VeloError("\(describe): ends before byte \(offset + at + Int64(count)) (cut short)", kind: .damaged)
                 }
-                return Array(data)
+                data.withUnsafeBytes { into.copyMemory(from: $0.baseAddress!, byteCount: count) }
             }
         }
 

@@ -81,13 +81,20 @@ package enum SealedObject {
     static func openChunk(
         _ sealed: UnsafeRawBufferPointer, key: SymmetricKey, relativePath: String, index: Int64, final: Bool, describe: String
     ) throws -> [UInt8] {
+        Array(try openChunkData(sealed, key: key, relativePath: relativePath, index: index, final: final, describe: describe))
+    }
+
+    /// `openChunk`, as the `Data` the cipher returns (no copy).
+    static func openChunkData(
+        _ sealed: UnsafeRawBufferPointer, key: SymmetricKey, relativePath: String, index: Int64, final: Bool, describe: String
+    ) throws -> Data {
         guard sealed.count >= overhead else { throw damage(describe, "chunk \(index) is cut short") }
         do {
             let box = try AES.GCM.SealedBox(
                 nonce: AES.GCM.Nonce(data: UnsafeRawBufferPointer(rebasing: sealed[0..<nonceBytes])),
                 ciphertext: UnsafeRawBufferPointer(rebasing: sealed[nonceBytes..<(sealed.count - tagBytes)]),
                 tag: UnsafeRawBufferPointer(rebasing: sealed[(sealed.count - tagBytes)...]))
-            return Array(try AES.GCM.open(box, using: key, authenticating: associatedData(relativePath, index: index, final: final)))
+            return try AES.GCM.open(box, using: key, authenticating: associatedData(relativePath, index: index, final: final))
         } catch {
             throw damage(
                 describe,

@@ -14,13 +14,16 @@ package final class SealedRanges {
     private let relativePath: String
     private let describe: String
     private let chunks: Int64
-    private let fetch: (_ offset: Int64, _ count: Int) throws -> [UInt8]
-    private var kept: (index: Int64, bytes: [UInt8])?
+    private let fetch: (_ offset: Int64, _ count: Int, _ into: UnsafeMutableRawPointer) throws -> Void
+    private var kept: (index: Int64, bytes: Data)?
+    /// The sealed chunks of the read in progress, reused from read to read (a fresh array a read would be an
+    /// mmap and its page faults for every frame of a pack).
+    private var buffer: [UInt8] = []
 
     /// - Throws: `VeloError` (`.damaged`) when `storedSize` is not one a sealed object can have.
     package init(
         storedSize: Int64, keys: RepositoryKeys, relativePath: String, describe: String,
-        fetch: @escaping (_ offset: Int64, _ count: Int) throws -> [UInt8]
+        fetch: @escaping (_ offset: Int64, _ count: Int, _ into: UnsafeMutableRawPointer) throws -> Void
     ) throws {
         guard let plain = SealedObject.plaintextSize(storedSize) else {
             throw SealedObject.damage(describe, "its size (\(storedSize) bytes) is not one a sealed object can have (cut short)")
@@ -58,16 +61,18 @@ package final class SealedRanges {
         // From the object's start when the first chunk is read, so that its magic is checked in the same read.
         let start = next == 0 ? 0 : SealedObject.chunkOffset(next)
         let end = min(storedSize, SealedObject.chunkOffset(last + 1))
-        let stored = try fetch(start, Int(end - start))
-        if next == 0 && !stored.starts(with: SealedObject.magic) {
+        let length = Int(end - start)
+        if buffer.count < length { buffer = [UInt8](repeating: 0, count: length) }
+        try buffer.withUnsafeMutableBytes { try fetch(start, length, $0.baseAddress!) }
+        if next == 0 && !buffer.starts(with: SealedObject.magic) {
             throw SealedObject.damage(
                 describe, "it does not start with \(String(decoding: SealedObject.magic, as: UTF8.self)) (not an encrypted object)")
         }
-        try stored.withUnsafeBytes { all in
+        try buffer.withUnsafeBytes { all in
             for index in next...last {
                 let from = Int(SealedObject.chunkOffset(index) - start)
-                let to = min(all.count, from + SealedObject.sealedChunkBytes)
-                let plain = try SealedObject.openChunk(
+                let to = min(length, from + SealedObject.sealedChunkBytes)
+                let plain = try SealedObject.openChunkData(
                     UnsafeRawBufferPointer(rebasing: all[from..<to]), key: key, relativePath: relativePath, index: index,
                     final: index == chunks - 1, describe: describe)
                 let skip = index == first ? Int(offset - first * chunk) : 0
@@ -77,6 +82,8 @@ package final class SealedRanges {
                 if index == last { kept = (index, plain) }
             }
         }
+        // A rare large read (a frame of many MiB) does not keep its buffer for the reader's life.
+        if buffer.count > 8 << 20 { buffer = [] }
     }
 }
 
@@ -90,7 +97,7 @@ final class SealedObjectReader: StoredObjectReader {
         name = inner.name
         self.describe = describe
         ranges = try SealedRanges(storedSize: inner.size, keys: keys, relativePath: inner.name.relativePath, describe: describe) {
-            try inner.read(at: $0, count: $1)
+            try inner.read(at: $0, count: $1, into: $2)
         }
     }
 
