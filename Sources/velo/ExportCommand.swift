@@ -24,7 +24,8 @@ struct ExportCommand: ParsableCommand {
 
     @Flag(
         name: .long,
-        help: "Write the plaintext archive of a snapshot of an encrypted repository (or of an encrypted export); without it, such a snapshot is written encrypted, with what opens it, for velo verify, cat and inspect to read with its password."
+        help:
+            "Write the plaintext archive of a snapshot of an encrypted repository (or of an encrypted export); without it, such a snapshot is written encrypted, with what opens it, for velo verify, cat and inspect to read with its password."
     )
     var decrypt = false
 

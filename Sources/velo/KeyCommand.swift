@@ -16,7 +16,8 @@ struct KeyCommand: ParsableCommand {
     /// `--new-password-file`, else a prompt on a terminal.
     struct NewPasswordOption: ParsableArguments {
         @Option(
-            name: .long, help: ArgumentHelp("The new password: this file's first line (default: asked twice on a terminal).", valueName: "path"),
+            name: .long,
+            help: ArgumentHelp("The new password: this file's first line (default: asked twice on a terminal).", valueName: "path"),
             completion: .file())
         var newPasswordFile: String?
 

@@ -48,6 +48,19 @@ enum Fixtures {
         return path
     }
 
+    /// `sqlite3 PATH .dump` (CI installs sqlite3): the reference for "the same logical content".
+    static func dump(_ path: String) throws -> String {
+        let process = Process()
+        process.executableURL = URL(fileURLWithPath: "/usr/bin/env")
+        process.arguments = ["sqlite3", path, ".dump"]
+        let out = Pipe()
+        process.standardOutput = out
+        try process.run()
+        let data = out.fileHandleForReading.readDataToEndOfFile()
+        process.waitUntilExit()
+        return String(decoding: data, as: UTF8.self)
+    }
+
     /// Loads the hand-written example schema (with its `posts` collection) into a new database.
     static func exampleDatabase(name: String = #function) throws -> String {
         let path = temporaryDirectory(name).appendingPathComponent("example.sqlite").path

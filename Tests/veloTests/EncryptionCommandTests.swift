@@ -77,7 +77,8 @@ import Testing
         bytes[bytes.count / 2] ^= 0x01
         try bytes.write(to: URL(fileURLWithPath: pack))
         let verify = try VeloProcess.run(["verify", "--repo", repo, "--password-file", second, "--all"])
-        #expect(verify.status == 3 && verify.stdout.contains(packs[0]) && verify.stdout.contains("fails authentication"), "\(verify.stdout)")
+        #expect(
+            verify.status == 3 && verify.stdout.contains(packs[0]) && verify.stdout.contains("fails authentication"), "\(verify.stdout)")
         let target = dir.appendingPathComponent("restored.sqlite").path
         let restore = try VeloProcess.run(["restore", "--repo", repo, "--password-file", second, "latest", "--target", target])
         #expect(restore.status == 3 && !FileManager.default.fileExists(atPath: target), "\(restore.stderr)")
@@ -158,11 +159,7 @@ import Testing
         try "bravo\n".write(toFile: pb, atomically: true, encoding: .utf8)
         #expect(try VeloProcess.run(["demo", "--out", db, "--posts", "400"]).status == 0)
         #expect(try VeloProcess.run(["backup", "--db", db, "--repo", plain, "--include-framework"]).status == 0)
-        let sqlite = Process()
-        sqlite.executableURL = URL(fileURLWithPath: "/usr/bin/sqlite3")
-        sqlite.arguments = [db, "UPDATE _velo_posts SET title = 'renamed ' || rowid WHERE rowid % 5 = 0"]
-        try sqlite.run()
-        sqlite.waitUntilExit()
+        try Scratch.sqlite(db, "UPDATE _velo_posts SET title = 'renamed ' || rowid WHERE rowid % 5 = 0")
         #expect(try VeloProcess.run(["backup", "--db", db, "--repo", plain, "--include-framework"]).status == 0)
 
         let steps: [([String], String, String?)] = [
@@ -179,11 +176,8 @@ import Testing
             let target = dir.appendingPathComponent("restored-\((repo as NSString).lastPathComponent).sqlite").path
             let restore = try VeloProcess.run(["restore", "--repo", repo, "latest", "--target", target] + access)
             #expect(restore.status == 0, "\(restore.stderr)")
-            let count = Process()
-            count.executableURL = URL(fileURLWithPath: "/usr/bin/sqlite3")
-            count.arguments = [target, "SELECT count(*) FROM _velo_posts WHERE title LIKE 'renamed %'"]
-            let result = try VeloProcess.collect(count, environment: [:])
-            #expect(result.stdout.trimmingCharacters(in: .whitespacesAndNewlines) == "80", "\(repo): \(result.stdout)")
+            let renamed = try Scratch.sqlite(target, "SELECT count(*) FROM _velo_posts WHERE title LIKE 'renamed %'")
+            #expect(renamed == "80", "\(repo): \(renamed)")
         }
         // Copying again stores nothing new.
         let again = try VeloProcess.run(["copy", "--all", "--from-repo", plain, "--repo", a, "--password-file", pa])

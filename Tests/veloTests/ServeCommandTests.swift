@@ -98,22 +98,9 @@ import FoundationNetworking
         let config = dir.appendingPathComponent("velo.json").path
         try #"{"repository": "repo", "databases": ["tenant.sqlite"], "backup_every": "1h", "prometheus": "velo.prom"}"#
             .write(toFile: config, atomically: true, encoding: .utf8)
-        let process = Process()
-        process.executableURL = VeloProcess.executable
-        process.arguments = ["serve", "--config", config, "--listen", "127.0.0.1:0"]
-        let err = Pipe()
-        process.standardError = err
-        process.standardOutput = FileHandle.nullDevice
-        process.standardInput = FileHandle.nullDevice
-        try process.run()
+        let (process, err, started) = try Self.serveWithConfig(config)
         defer { if process.isRunning { process.terminate() } }
-        var log = ""
-        let deadline = Date().addingTimeInterval(60)
-        while !(log.contains("listening") && log.contains("msg=round")) && Date() < deadline {
-            let chunk = err.fileHandleForReading.availableData
-            if chunk.isEmpty { break }
-            log += String(decoding: chunk, as: UTF8.self)
-        }
+        var log = started
         #expect(log.contains("listening") && log.contains("msg=round"), "\(log)")
         #expect(log.contains("backed_up=1") && log.contains("status=ok"), "\(log)")
         kill(process.processIdentifier, SIGTERM)
@@ -138,22 +125,8 @@ import FoundationNetworking
         let config = dir.appendingPathComponent("velo.json").path
         try #"{"repository": "repo", "databases": ["tenant.sqlite"], "backup_every": "1h", "password_file": "password"}"#
             .write(toFile: config, atomically: true, encoding: .utf8)
-        let process = Process()
-        process.executableURL = VeloProcess.executable
-        process.arguments = ["serve", "--config", config, "--listen", "127.0.0.1:0"]
-        let err = Pipe()
-        process.standardError = err
-        process.standardOutput = FileHandle.nullDevice
-        process.standardInput = FileHandle.nullDevice
-        try process.run()
+        let (process, _, log) = try Self.serveWithConfig(config)
         defer { if process.isRunning { process.terminate() } }
-        var log = ""
-        let deadline = Date().addingTimeInterval(60)
-        while !(log.contains("listening") && log.contains("msg=round")) && Date() < deadline {
-            let chunk = err.fileHandleForReading.availableData
-            if chunk.isEmpty { break }
-            log += String(decoding: chunk, as: UTF8.self)
-        }
         #expect(log.contains("backed_up=1") && log.contains("status=ok"), "\(log)")
         kill(process.processIdentifier, SIGTERM)
         process.waitUntilExit()
@@ -163,5 +136,26 @@ import FoundationNetworking
         try "not it\n".write(toFile: password, atomically: true, encoding: .utf8)
         let refused = try VeloProcess.run(["serve", "--config", config, "--listen", "127.0.0.1:0"])
         #expect(refused.status == 12 && refused.stderr.contains("wrong password"), "\(refused.stderr)")
+    }
+
+    /// Starts `velo serve --config config` on a free port and returns it with its stderr and what it logged until
+    /// it listened and ran its first round (at most a minute).
+    static func serveWithConfig(_ config: String) throws -> (Process, Pipe, String) {
+        let process = Process()
+        process.executableURL = VeloProcess.executable
+        process.arguments = ["serve", "--config", config, "--listen", "127.0.0.1:0"]
+        let err = Pipe()
+        process.standardError = err
+        process.standardOutput = FileHandle.nullDevice
+        process.standardInput = FileHandle.nullDevice
+        try process.run()
+        var log = ""
+        let deadline = Date().addingTimeInterval(60)
+        while !(log.contains("listening") && log.contains("msg=round")) && Date() < deadline {
+            let chunk = err.fileHandleForReading.availableData
+            if chunk.isEmpty { break }
+            log += String(decoding: chunk, as: UTF8.self)
+        }
+        return (process, err, log)
     }
 }

@@ -102,6 +102,15 @@ enum Scratch {
         return url
     }
 
+    /// What `sqlite3 PATH SQL` prints (a change, or a query's rows), trimmed.
+    @discardableResult
+    static func sqlite(_ path: String, _ sql: String) throws -> String {
+        let process = Process()
+        process.executableURL = URL(fileURLWithPath: "/usr/bin/env")
+        process.arguments = ["sqlite3", path, sql]
+        return try VeloProcess.collect(process, environment: [:]).stdout.trimmingCharacters(in: .whitespacesAndNewlines)
+    }
+
     /// `sqlite3 PATH .dump`, the reference for "the same logical content".
     static func dump(_ path: String) throws -> String {
         let process = Process()

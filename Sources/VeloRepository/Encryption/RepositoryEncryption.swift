@@ -192,7 +192,8 @@ extension Repository {
         let matches = ids.filter { $0.hasPrefix(prefix.lowercased()) }
         guard matches.count == 1, !prefix.isEmpty else {
             throw VeloError(
-                matches.isEmpty ? "\(root): no key file \(prefix)" : "\(root): \(prefix) names \(matches.count) key files; give more of its id")
+                matches.isEmpty
+                    ? "\(root): no key file \(prefix)" : "\(root): \(prefix) names \(matches.count) key files; give more of its id")
         }
         return matches[0]
     }
@@ -202,7 +203,8 @@ extension Repository {
     public func removeKey(_ id: String) throws {
         _ = try requireEncrypted()
         guard id != keyFile?.id else {
-            throw VeloError("\(root): key file \(id) is the one the password opened; open the repository with another key file's password to remove it")
+            throw VeloError(
+                "\(root): key file \(id) is the one the password opened; open the repository with another key file's password to remove it")
         }
         guard try storage.stat(.key(id)) != nil else { throw VeloError("\(root): no key file \(id)") }
         try storage.remove(.key(id))

@@ -51,7 +51,9 @@ public enum SealedExport {
         }
 
         /// Writes the header and starts the sealed object; the file is dropped when that fails.
-        private static func start(_ output: ArchiveFileOutput, header: JSONValue, keys: RepositoryKeys, snapshotID: String) throws
+        private static func start(
+            _ output: ArchiveFileOutput, header: JSONValue, keys: RepositoryKeys, snapshotID: String
+        ) throws
             -> SealingStream
         {
             let json = Array(JSONWriter.string(header).utf8)
@@ -153,7 +155,8 @@ public enum SealedExport {
         let header: JSONValue
         do { header = try JSONParser.parse(Array(headerData)) } catch { throw damaged("its header is not JSON (\(error))") }
         guard header["format"]?.stringValue == "velo-export", header["version"]?.intValue == 1,
-            let snapshot = header["snapshot"]?.stringValue, SnapshotID.isValid(snapshot), let fingerprint = header["key_fingerprint"]?.stringValue,
+            let snapshot = header["snapshot"]?.stringValue, SnapshotID.isValid(snapshot),
+            let fingerprint = header["key_fingerprint"]?.stringValue,
             let keyJSON = header["key"]
         else { throw damaged("its header is not a velo-export header of version 1") }
         let keyFile = try KeyFile.parse(Array(JSONWriter.string(keyJSON).utf8), describe: "\(path) (its key)")

@@ -15,19 +15,6 @@ import Testing
         RepositoryAccess(password: .literal(password), encrypt: encrypt, scrypt: quick)
     }
 
-    /// `sqlite3 .dump` of the database (CI installs sqlite3).
-    func dump(_ path: String) throws -> String {
-        let process = Process()
-        process.executableURL = URL(fileURLWithPath: "/usr/bin/sqlite3")
-        process.arguments = [path, ".dump"]
-        let out = Pipe()
-        process.standardOutput = out
-        try process.run()
-        let data = out.fileHandleForReading.readDataToEndOfFile()
-        process.waitUntilExit()
-        return String(decoding: data, as: UTF8.self)
-    }
-
     /// Every file under `folder`, read whole.
     func files(_ folder: String) -> [(String, [UInt8])] {
         let walker = FileManager.default.enumerator(atPath: folder)!
@@ -60,7 +47,7 @@ import Testing
         _ = try NewDatabaseRestore.run(
             .catalogued(latest, repository: repo), manifest: try repo.catalog.detail(latest.id).manifest,
             archiveSHA256: latest.archiveSHA256, to: target)
-        return (try dump(target), try dump(db))
+        return (try Fixtures.dump(target), try Fixtures.dump(db))
     }
 
     @Test func aLocalEncryptedRepositoryHoldsNothingReadable() throws {

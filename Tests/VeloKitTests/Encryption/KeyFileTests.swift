@@ -13,7 +13,8 @@ import Testing
 
     @Test func theRightPasswordUnwrapsTheMasterKeyAndAWrongOneNothing() throws {
         let keys = RepositoryKeys.generate()
-        let file = try KeyFile.make(keys, password: Array("s3cret".utf8), repository: "0123456789abcdef", parameters: Self.quick, host: "h", user: "u")
+        let file = try KeyFile.make(
+            keys, password: Array("s3cret".utf8), repository: "0123456789abcdef", parameters: Self.quick, host: "h", user: "u")
         let parsed = try KeyFile.parse(file.bytes, describe: "keys/x.json")
         #expect(parsed == file)
         #expect(try parsed.unwrap(Array("s3cret".utf8))?.fingerprint == keys.fingerprint)
