@@ -114,11 +114,23 @@ update_one_percent() {
     sqlite3 "$WORK/tenant.sqlite" "UPDATE _velo_posts SET title = title || ' (edited $1)' WHERE rowid % 100 = $1 % 100"
     touch -d '1 hour ago' "$WORK/tenant.sqlite"
 }
-# The same update before each pair of backups: the plain repository's backup is measured, then the encrypted one's.
-measure update-plain --before update_one_percent -- "$VELO" backup --db "$WORK/tenant.sqlite" --repo "$WORK/plain" --json
-"$VELO" backup --db "$WORK/tenant.sqlite" --repo "$WORK/enc" -q > /dev/null  # brings it level
-measure update-enc --before update_one_percent -- "$VELO" backup --db "$WORK/tenant.sqlite" --repo "$WORK/enc" --json
-"$VELO" backup --db "$WORK/tenant.sqlite" --repo "$WORK/plain" -q > /dev/null
+# Each update is backed up into both repositories, one after the other, so that both keep the same history (what a
+# snapshot's verify and restore read depends on the updates before it).
+UPDATE_RUNS=()
+for run in $(seq 1 "$RUNS"); do
+    update_one_percent "$run"
+    for kind in plain enc; do
+        "$TIME" -f "%e %M" -o "$WORK/time.txt" "$VELO" backup --db "$WORK/tenant.sqlite" --repo "$WORK/$kind" --json \
+            > "$WORK/update-$kind.out" 2>> "$WORK/stderr.log" || die "update-$kind failed (see $WORK/stderr.log)"
+        read -r wall kib < "$WORK/time.txt"
+        UPDATE_RUNS+=("$kind $wall $kib")
+    done
+done
+for kind in plain enc; do
+    WALL[update-$kind]=$(printf '%s\n' "${UPDATE_RUNS[@]}" | awk -v k="$kind" '$1 == k {print $2}' | sort -g | awk '{a[NR]=$1} END {print a[int((NR+1)/2)]}')
+    RSS[update-$kind]=$(( $(printf '%s\n' "${UPDATE_RUNS[@]}" | awk -v k="$kind" '$1 == k && $3 > m {m = $3} END {print m}') / 1024 ))
+    say "update-$kind: ${WALL[update-$kind]} s, ${RSS[update-$kind]} MiB"
+done
 
 say "restores and verifications"
 remove_restored() { rm -f "$WORK/restored.sqlite" "$WORK/restored.sqlite-wal" "$WORK/restored.sqlite-shm"; }

@@ -82,6 +82,24 @@ import Testing
         let target = dir.appendingPathComponent("restored.sqlite").path
         let restore = try VeloProcess.run(["restore", "--repo", repo, "--password-file", second, "latest", "--target", target])
         #expect(restore.status == 3 && !FileManager.default.fileExists(atPath: target), "\(restore.stderr)")
+        let plan = try VeloProcess.run(["plan", "--repo", repo, "--password-file", second, "latest", "--target", db])
+        #expect(plan.status == 3 && plan.stderr.contains(packs[0]), "\(plan.stdout)\(plan.stderr)")
+        bytes[bytes.count / 2] ^= 0x01
+        try bytes.write(to: URL(fileURLWithPath: pack))
+
+        // An archive cut short, and a second snapshot's archive moved over the first's name: damage naming it.
+        #expect(try VeloProcess.run(["backup", "--db", db, "--repo", repo, "--password-file", second, "--full"]).status == 0)
+        let archives = try FileManager.default.subpathsOfDirectory(atPath: repo).filter { $0.hasSuffix(".tar.zst") }.sorted()
+        #expect(archives.count == 2)
+        let (older, newer) = (repo + "/" + archives[0], repo + "/" + archives[1])
+        let original = try Data(contentsOf: URL(fileURLWithPath: older))
+        try original.prefix(original.count - 100).write(to: URL(fileURLWithPath: older))
+        let cut = try VeloProcess.run(["verify", "--repo", repo, "--password-file", second, "--all"])
+        #expect(cut.status == 3 && cut.stdout.contains(archives[0]), "\(cut.stdout)")
+        try Data(contentsOf: URL(fileURLWithPath: newer)).write(to: URL(fileURLWithPath: older))
+        let moved = try VeloProcess.run(["verify", "--repo", repo, "--password-file", second, "--all"])
+        #expect(moved.status == 3 && moved.stdout.contains(archives[0]) && moved.stdout.contains("moved from another name"), "\(moved.stdout)")
+        try original.write(to: URL(fileURLWithPath: older))
 
         // A key file edited: damage naming it, not a wrong password.
         let keyFile = try FileManager.default.subpathsOfDirectory(atPath: repo + "/keys").first { $0.hasSuffix(".json") }!
