@@ -9,17 +9,7 @@ import Testing
 @Suite struct NewDatabaseRestoreTests {
     static let sqlite3: String? = ["/usr/bin/sqlite3", "/usr/local/bin/sqlite3"].first { FileManager.default.isExecutableFile(atPath: $0) }
 
-    func dump(_ path: String) throws -> String {
-        let process = Process()
-        process.executableURL = URL(fileURLWithPath: Self.sqlite3!)
-        process.arguments = [path, ".dump"]
-        let out = Pipe()
-        process.standardOutput = out
-        try process.run()
-        let data = out.fileHandleForReading.readDataToEndOfFile()
-        process.waitUntilExit()
-        return String(decoding: data, as: UTF8.self)
-    }
+    func dump(_ path: String) throws -> String { try Fixtures.dump(path) }
 
     /// A demo tenant plus everything awkward SQLite allows.
     func awkwardDatabase(journalMode: String, _ name: String = #function) throws -> String {
