@@ -25,9 +25,10 @@ public struct ScryptParameters: Sendable, Equatable {
     public var memoryBytes: Int { 128 * r * (n + p + 2) }
 
     /// Whether velo derives with these: what a key file may ask for is bounded, so that an edited key file cannot
-    /// make velo spend gigabytes or hours (n up to 2^20, r up to 32, p up to 64, memory up to 1 GiB).
+    /// make velo spend more memory than its commands may (a key file comes from the storage, a sealed export from
+    /// anywhere): n up to 2^20, r up to 32, p up to 64, and at most 65 MiB (n = 2^16 at r = 8, twice velo's own).
     public var isAccepted: Bool {
-        n >= 2 && n <= 1 << 20 && n & (n - 1) == 0 && (1...32).contains(r) && (1...64).contains(p) && memoryBytes <= 1 << 30
+        n >= 2 && n <= 1 << 20 && n & (n - 1) == 0 && (1...32).contains(r) && (1...64).contains(p) && memoryBytes <= 65 << 20
     }
 
     /// The 32-byte key `password` and `salt` give.

@@ -38,8 +38,11 @@ import Testing
         }
         // Parameters beyond what velo derives with are refused before any derivation.
         var greedy = file
-        greedy.scrypt = ScryptParameters(n: 1 << 24, r: 8, p: 1)
-        #expect(throws: VeloError.self) { _ = try KeyFile.parse(greedy.bytes, describe: "keys/x.json") }
+        for (n, r) in [(1 << 24, 8), (1 << 17, 8), (1 << 16, 16)] {
+            greedy.scrypt = ScryptParameters(n: n, r: r, p: 1)
+            #expect(throws: VeloError.self, "n \(n), r \(r)") { _ = try KeyFile.parse(greedy.bytes, describe: "keys/x.json") }
+        }
+        #expect(ScryptParameters(n: 1 << 16, r: 8, p: 64).isAccepted, "twice velo's own memory is accepted")
     }
 
     /// The calibration keeps scrypt's memory at 32 MiB and stays within its bounds.
