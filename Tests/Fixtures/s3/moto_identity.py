@@ -11,8 +11,9 @@ with an unknown access key, an IAM action the policy does not allow and a listin
 "no_list_secret_key"} as JSON; exits non-zero, saying why, when moto does not enforce.
 
 `moto_identity.py serve PORT [--as-installed]`: moto's server (moto.server.main, as `moto_server -H 127.0.0.1 -p
-PORT`), which exits when the process that started it is gone (a test process that crashed runs no atexit), with
-one correction to its SigV4 check (none with --as-installed). moto recomputes a request's signature from
+PORT`), which exits when the process that started it is gone (a test process that crashed runs no atexit), handles
+requests that change something one at a time (as AWS applies conditional writes atomically; moto alone does not),
+and has one correction to its SigV4 check (none with --as-installed). moto recomputes a request's signature from
 werkzeug's `request.url`, whose query string is decoded (`prefix=a%2Fb%2F` arrives as `prefix=a/b/`), and hands it
 to botocore, which takes a URL's query as already canonical: so every signed request with a `/` (or another
 reserved character) in a query value fails with SignatureDoesNotMatch, whoever signed it (boto3's
@@ -88,6 +89,7 @@ def serve(port, correct):
 
     import flask
     from moto.core.authorization import ActionAuthenticatorMixin
+    from moto.moto_server.werkzeug_app import DomainDispatcherApplication
     from moto.server import main
 
     parent = os.getppid()
@@ -121,6 +123,21 @@ def serve(port, correct):
 
     if correct:
         ActionAuthenticatorMixin._authenticate_and_authorize_action = check_as_sent
+
+    # moto checks a conditional write (If-None-Match, If-Match) and then makes it, with no lock between the two, in
+    # one of werkzeug's threads: two writers racing on one key can both pass the check (seen on a loaded machine).
+    # AWS applies conditional writes atomically; so that the tests check velo's use of them and not moto's race,
+    # requests that change something are handled one at a time (reads still run side by side).
+    writes = threading.Lock()
+    dispatch = DomainDispatcherApplication.__call__
+
+    def one_write_at_a_time(self, environ, start_response):
+        if environ.get("REQUEST_METHOD") in ("PUT", "POST", "DELETE"):
+            with writes:
+                return dispatch(self, environ, start_response)
+        return dispatch(self, environ, start_response)
+
+    DomainDispatcherApplication.__call__ = one_write_at_a_time
     main(["-H", "127.0.0.1", "-p", port])
 
 

@@ -27,10 +27,11 @@ import Testing
 ///   when it is the object's; 404 NoSuchKey when there is no object (velo's `removeIfUnchanged` takes that as
 ///   "not removed"). Honoured.
 /// - Neither is atomic in moto: each is a lookup, then the write, in one of the server's threads (werkzeug,
-///   `threaded=True`) with no lock between them, so two writers racing on one key can in principle both pass
-///   the check. Under the GIL the window is a few bytecodes; eight concurrent writers, ten rounds
-///   (`ofConcurrentWritersExactlyOneWinsEveryRound`), have not been seen to win it, but a pass proves less
-///   against moto than against a server that serialises conditional writes.
+///   `threaded=True`) with no lock between them, so two writers racing on one key can both pass the check. That
+///   was seen once, on a loaded machine: two winners of one round of `ofConcurrentWritersExactlyOneWinsEveryRound`.
+///   AWS applies conditional writes atomically, so the test server handles requests that change something one
+///   at a time (`moto_identity.py serve`; reads still run side by side): the tests check that velo sends the
+///   right conditions and acts on the answers, not moto's race.
 /// - `If-None-Match: *` is also honoured on CompleteMultipartUpload (velo sends it on no multipart request).
 /// - A multipart object's ETag is `"<md5 of the parts' md5s>-<parts>"`, as AWS's; `If-Match` takes it.
 /// - Listings are pages of 1,000 keys with an opaque `NextContinuationToken`.
