@@ -1,12 +1,17 @@
 import Crypto
 import Foundation
+import Synchronization
 import VeloFormat
 
 /// Reads ranges of a sealed object (`SealedObject`) through `fetch` (a range of the stored bytes): each read
-/// fetches the chunks it touches at once and authenticates every one of them before a byte is copied out. The
-/// last chunk opened is kept, so a reader that reads in small steps (an archive's tar blocks) opens each chunk
-/// once. Used for stored objects (`SealedObjectReader`) and for a sealed export file.
+/// fetches the chunks it touches, at most `windowChunks` at a time, and authenticates every one of them before a
+/// byte is copied out. The last chunk opened is kept, so a reader that reads in small steps (an archive's tar
+/// blocks, the frames of a pack in order) opens each chunk once. Used for stored objects (`SealedObjectReader`) and
+/// for a sealed export file.
 package final class SealedRanges {
+    /// The most chunks one fetch reads (about 1 MiB): a frame of many MiB is read window by window, so the memory a
+    /// reader holds does not grow with the frames it reads.
+    package static let windowChunks = 16
     /// The plain size.
     package let size: Int64
     private let storedSize: Int64
@@ -16,9 +21,9 @@ package final class SealedRanges {
     private let chunks: Int64
     private let fetch: (_ offset: Int64, _ count: Int, _ into: UnsafeMutableRawPointer) throws -> Void
     private var kept: (index: Int64, bytes: Data)?
-    /// The sealed chunks of the read in progress, reused from read to read (a fresh array a read would be an
-    /// mmap and its page faults for every frame of a pack).
-    private var buffer: [UInt8] = []
+    /// Where sealed chunks are fetched to, borrowed on the first read that needs one and given back when the
+    /// reader goes (a pack's reader is opened again and again as a restore moves between packs).
+    private var window: SealedReadWindow?
 
     /// - Throws: `VeloError` (`.damaged`) when `storedSize` is not one a sealed object can have.
     package init(
@@ -37,16 +42,16 @@ package final class SealedRanges {
         self.fetch = fetch
     }
 
+    deinit {
+        if let window { SealedReadWindow.giveBack(window) }
+    }
+
     /// Reads exactly `count` bytes at `offset` (which must lie within `size`).
     package func read(at offset: Int64, count: Int, into destination: UnsafeMutableRawPointer) throws {
         guard count > 0 else { return }
         let chunk = Int64(SealedObject.chunkBytes)
         let first = offset / chunk
         let last = (offset + Int64(count) - 1) / chunk
-        if let kept, kept.index == first, first == last {
-            kept.bytes.withUnsafeBytes { destination.copyMemory(from: $0.baseAddress! + Int(offset - first * chunk), byteCount: count) }
-            return
-        }
         var done = 0
         var next = first
         // A read that starts in the chunk kept from the last one (the next frame of a pack, read in order) takes
@@ -58,22 +63,26 @@ package final class SealedRanges {
             done = take
             next = first + 1
         }
-        // From the object's start when the first chunk is read, so that its magic is checked in the same read.
-        let start = next == 0 ? 0 : SealedObject.chunkOffset(next)
-        let end = min(storedSize, SealedObject.chunkOffset(last + 1))
-        let length = Int(end - start)
-        if buffer.count < length { buffer = [UInt8](repeating: 0, count: length) }
-        try buffer.withUnsafeMutableBytes { try fetch(start, length, $0.baseAddress!) }
-        if next == 0 && !buffer.starts(with: SealedObject.magic) {
-            throw SealedObject.damage(
-                describe, "it does not start with \(String(decoding: SealedObject.magic, as: UTF8.self)) (not an encrypted object)")
-        }
-        try buffer.withUnsafeBytes { all in
-            for index in next...last {
+        guard next <= last else { return }
+        let window = self.window ?? SealedReadWindow.borrow()
+        self.window = window
+        while next <= last {
+            let upTo = min(last, next + Int64(Self.windowChunks) - 1)
+            // From the object's start when the first chunk is read, so that its magic is checked in the same read.
+            let start = next == 0 ? 0 : SealedObject.chunkOffset(next)
+            let end = min(storedSize, SealedObject.chunkOffset(upTo + 1))
+            let length = Int(end - start)
+            try fetch(start, length, window.bytes.baseAddress!)
+            let fetched = UnsafeRawBufferPointer(rebasing: window.bytes[0..<length])
+            if next == 0 && !fetched.starts(with: SealedObject.magic) {
+                throw SealedObject.damage(
+                    describe, "it does not start with \(String(decoding: SealedObject.magic, as: UTF8.self)) (not an encrypted object)")
+            }
+            for index in next...upTo {
                 let from = Int(SealedObject.chunkOffset(index) - start)
                 let to = min(length, from + SealedObject.sealedChunkBytes)
                 let plain = try SealedObject.openChunkData(
-                    UnsafeRawBufferPointer(rebasing: all[from..<to]), key: key, relativePath: relativePath, index: index,
+                    UnsafeRawBufferPointer(rebasing: fetched[from..<to]), key: key, relativePath: relativePath, index: index,
                     final: index == chunks - 1, describe: describe)
                 let skip = index == first ? Int(offset - first * chunk) : 0
                 let take = min(count - done, plain.count - skip)
@@ -81,9 +90,31 @@ package final class SealedRanges {
                 done += take
                 if index == last { kept = (index, plain) }
             }
+            next = upTo + 1
         }
-        // A rare large read (a frame of many MiB) does not keep its buffer for the reader's life.
-        if buffer.count > 8 << 20 { buffer = [] }
+    }
+}
+
+/// A buffer of `SealedRanges.windowChunks` sealed chunks (and the magic), kept in a small process-wide pool: readers
+/// come and go (one per pack a restore moves to), and a new buffer each time would be an allocation and its page
+/// faults for every one of them.
+package final class SealedReadWindow: @unchecked Sendable {
+    let bytes: UnsafeMutableRawBufferPointer
+    /// Free windows kept for the next reader; more than this are freed (a process reads with a few threads).
+    private static let keptFree = 8
+    private static let free = Mutex<[SealedReadWindow]>([])
+
+    private init() {
+        bytes = .allocate(
+            byteCount: SealedObject.magic.count + SealedRanges.windowChunks * SealedObject.sealedChunkBytes, alignment: 16)
+    }
+
+    deinit { bytes.deallocate() }
+
+    static func borrow() -> SealedReadWindow { free.withLock { $0.popLast() } ?? SealedReadWindow() }
+
+    static func giveBack(_ window: SealedReadWindow) {
+        free.withLock { if $0.count < keptFree { $0.append(window) } }
     }
 }
 

@@ -50,7 +50,9 @@ import Testing
     @Test func rangedReadsOfAStreamedObjectMatchItsBytes() throws {
         let root = Fixtures.temporaryDirectory().path
         let storage = Self.sealed(root)
-        let bytes = StorageConformance.bytes(300_001, seed: 3)
+        // Larger than a read window (`SealedRanges.windowChunks` chunks), so that long reads take several fetches.
+        let size = 2_500_001
+        let bytes = StorageConformance.bytes(size, seed: 3)
         let writer = try storage.create(StorageConformance.pack)
         // Uneven writes across chunk boundaries.
         var at = 0
@@ -63,16 +65,26 @@ import Testing
         try writer.commit()
         let reader = try storage.open(StorageConformance.pack)
         #expect(reader.size == Int64(bytes.count))
-        for (offset, count) in [(0, 1), (65_535, 2), (65_536, 65_536), (1_000, 250_000), (300_000, 1), (0, 300_001), (131_000, 10)] {
+        let window = SealedRanges.windowChunks * SealedObject.chunkBytes
+        for (offset, count) in [
+            (0, 1), (65_535, 2), (65_536, 65_536), (1_000, 250_000), (size - 1, 1), (0, size), (131_000, 10),
+            (0, window), (0, window + 1), (7, window), (65_536, 2 * window + 3), (size - window - 5, window + 5),
+        ] {
             #expect(try reader.read(at: Int64(offset), count: count) == Array(bytes[offset..<(offset + count)]), "\(offset) +\(count)")
         }
-        #expect(throws: StorageError.self) { _ = try reader.read(at: 300_000, count: 2) }
+        #expect(throws: StorageError.self) { _ = try reader.read(at: Int64(size - 1), count: 2) }
+        // Readers come and go (their windows go back to a pool and are taken again): each reads its own object.
+        for round in 0..<20 {
+            let again = try storage.open(StorageConformance.pack)
+            let offset = round * 60_013
+            #expect(try again.read(at: Int64(offset), count: 1_200_000) == Array(bytes[offset..<(offset + 1_200_000)]))
+        }
         // Reads in order of uneven sizes (a pack's frames, an archive's blocks) and random jumps between them.
         var random = SeededRandom(seed: 11)
         var offset = 0
         for step in 0..<300 {
             if step % 50 == 49 { offset = Int(random.next() % UInt64(bytes.count)) }
-            let count = min(bytes.count - offset, 1 + Int(random.next() % 90_000))
+            let count = min(bytes.count - offset, 1 + Int(random.next() % (step % 7 == 6 ? 1_500_000 : 90_000)))
             guard count > 0 else {
                 offset = 0
                 continue
