@@ -4,8 +4,8 @@
 #
 #   Benchmarks/encryption.sh [--posts N] [--text words|random] [--runs N] [--work DIR] [--keep] [--build-dir DIR] [--skip-build]
 #
-# Needs bash, swift, sqlite3, python3 and GNU time at /usr/bin/time. Each figure is the median wall time of --runs
-# runs; RSS is the largest peak of them. Every command on an encrypted repository first derives its key from the
+# Needs bash, swift, sqlite3, python3 and GNU time at /usr/bin/time. Each figure is the median of --runs runs, the
+# encrypted and unencrypted runs taken in turn; RSS is the largest peak of them. Every command on an encrypted repository first derives its key from the
 # password (scrypt, calibrated to about 0.5 s when the key file is made): the table gives that derivation on its
 # own (opening an empty encrypted repository against an empty plain one) and each encrypted figure both as
 # measured and less that derivation.
@@ -67,23 +67,39 @@ try:
     d=json.load(open(sys.argv[1])); d=d[0] if isinstance(d,list) else d; print(d["seconds"])
 except Exception: pass' "$1"; }
 median() { sort -g | awk '{a[NR]=$1} END {if (NR) printf "%.3f\n", a[int((NR+1)/2)]}'; }
-measure() {
+declare -A RUNS_WALL RUNS_OWN RUNS_CPU PEAK CPU
+# One run of a command under GNU time: its wall time, CPU seconds (user + system), peak RSS and own seconds are
+# added to the runs of NAME.
+run_once() {
     local name="$1"; shift
-    local before=""
-    if [ "$1" = "--before" ]; then before="$2"; shift 2; fi
-    [ "$1" = "--" ] && shift
-    local times=() owns=() peak=0
+    "$TIME" -f "%e %M %U %S" -o "$WORK/time.txt" "$@" > "$WORK/$name.out" 2>> "$WORK/stderr.log" || die "$name failed: $* (see $WORK/stderr.log)"
+    local wall kib user system
+    read -r wall kib user system < "$WORK/time.txt"
+    RUNS_WALL[$name]+="$wall "
+    RUNS_CPU[$name]+="$(awk -v u="$user" -v s="$system" 'BEGIN {print u + s}') "
+    RUNS_OWN[$name]+="$(own_seconds "$WORK/$name.out") "
+    [ "$kib" -gt "${PEAK[$name]:-0}" ] && PEAK[$name]=$kib
+    return 0
+}
+# The medians of NAME's runs.
+summarize() {
+    local name="$1"
+    WALL[$name]=$(printf '%s\n' ${RUNS_WALL[$name]} | median)
+    CPU[$name]=$(printf '%s\n' ${RUNS_CPU[$name]} | median)
+    OWN[$name]=$(printf '%s\n' ${RUNS_OWN[$name]:-} | grep . | median || true)
+    RSS[$name]=$((${PEAK[$name]} / 1024))
+    say "$name: ${WALL[$name]} s (own ${OWN[$name]:--} s, cpu ${CPU[$name]} s), ${RSS[$name]} MiB"
+}
+# measure_pair NAME BEFORE_PLAIN BEFORE_ENC: runs the commands in the arrays PLAIN and ENC one after the other,
+# RUNS times (each after its BEFORE function, or `:`), so that both see the same machine: on 2 shared cores a
+# run minutes later can differ by more than encryption costs. Results go to NAME-plain and NAME-enc.
+measure_pair() {
+    local name="$1" before_plain="$2" before_enc="$3"
     for run in $(seq 1 "$RUNS"); do
-        [ -n "$before" ] && "$before" "$run"
-        "$TIME" -f "%e %M" -o "$WORK/time.txt" "$@" > "$WORK/$name.out" 2>> "$WORK/stderr.log" || die "$name failed: $* (see $WORK/stderr.log)"
-        read -r wall kib < "$WORK/time.txt"
-        times+=("$wall"); [ "$kib" -gt "$peak" ] && peak=$kib
-        owns+=("$(own_seconds "$WORK/$name.out")")
+        "$before_plain" "$run"; run_once "$name-plain" "${PLAIN[@]}"
+        "$before_enc" "$run"; run_once "$name-enc" "${ENC[@]}"
     done
-    WALL[$name]=$(printf '%s\n' "${times[@]}" | median)
-    OWN[$name]=$(printf '%s\n' "${owns[@]}" | grep . | median || true)
-    RSS[$name]=$((peak / 1024))
-    say "$name: ${WALL[$name]} s (own ${OWN[$name]:--} s), ${RSS[$name]} MiB"
+    summarize "$name-plain"; summarize "$name-enc"
 }
 ratio() { python3 -c "import sys; a,b=float(sys.argv[1]),float(sys.argv[2]); print(f'{a/b:.2f}x' if b > 0 else '-')" "$1" "$2"; }
 less() { python3 -c "import sys; print(f'{max(0.0, float(sys.argv[1]) - float(sys.argv[2])):.2f}')" "$1" "$2"; }
@@ -92,19 +108,21 @@ say "key derivation"
 "$VELO" init --repo "$WORK/empty-plain" -q > /dev/null
 "$TIME" -f "%e %M" -o "$WORK/time.txt" "$VELO" init --repo "$WORK/empty-enc" --encrypt -q > /dev/null
 read -r INIT_WALL INIT_KIB < "$WORK/time.txt"
-measure open-plain -- "$VELO" snapshots --repo "$WORK/empty-plain" --json
-measure open-enc -- "$VELO" snapshots --repo "$WORK/empty-enc" --json
+PLAIN=("$VELO" snapshots --repo "$WORK/empty-plain" --json); ENC=("$VELO" snapshots --repo "$WORK/empty-enc" --json)
+measure_pair open : :
 KDF=$(less "${WALL[open-enc]}" "${WALL[open-plain]}")
 SCRYPT=$(python3 -c 'import json,glob,sys
 k=json.load(open(glob.glob(sys.argv[1]+"/keys/*.json")[0]))["kdf"]
 n, r, p = k["n"], k["r"], k["p"]
 print("n %d, r %d, p %d, %.0f MiB" % (n, r, p, 128 * r * (n + p + 2) / 1048576))' "$WORK/empty-enc")
 
-fresh() { rm -rf "$WORK/plain" "$WORK/enc" "$WORK/cache"; "$VELO" init --repo "$WORK/enc" --encrypt -q > /dev/null; }
 say "first backups"
-measure backup-plain --before fresh -- "$VELO" backup --db "$WORK/tenant.sqlite" --repo "$WORK/plain" --json
-measure backup-enc -- bash -c 'rm -rf "$1"/snapshots/* "$1"/catalog/* "$1"/data; exec "$2" backup --db "$3" --repo "$1" --json' _ \
-    "$WORK/enc" "$VELO" "$WORK/tenant.sqlite"
+fresh_plain() { rm -rf "$WORK/plain"; }
+fresh_enc() { rm -rf "$WORK/enc/snapshots"/* "$WORK/enc/catalog"/* "$WORK/enc/data" "$WORK/cache"; }
+"$VELO" init --repo "$WORK/enc" --encrypt -q > /dev/null
+PLAIN=("$VELO" backup --db "$WORK/tenant.sqlite" --repo "$WORK/plain" --json)
+ENC=("$VELO" backup --db "$WORK/tenant.sqlite" --repo "$WORK/enc" --json)
+measure_pair backup fresh_plain fresh_enc
 # One snapshot each, then the rest side by side.
 rm -rf "$WORK/plain" "$WORK/enc" "$WORK/cache"
 "$VELO" init --repo "$WORK/enc" --encrypt -q > /dev/null
@@ -113,8 +131,7 @@ rm -rf "$WORK/plain" "$WORK/enc" "$WORK/cache"
 sleep 2
 
 PLAIN_BEFORE=$(du -sb "$WORK/plain" | cut -f1); ENC_BEFORE=$(du -sb "$WORK/enc" | cut -f1)
-measure unchanged-plain -- "$VELO" backup --db "$WORK/tenant.sqlite" --repo "$WORK/plain" --json
-measure unchanged-enc -- "$VELO" backup --db "$WORK/tenant.sqlite" --repo "$WORK/enc" --json
+measure_pair unchanged : :
 PLAIN_ADDED=$(( ($(du -sb "$WORK/plain" | cut -f1) - PLAIN_BEFORE) / RUNS / 1024 ))
 ENC_ADDED=$(( ($(du -sb "$WORK/enc" | cut -f1) - ENC_BEFORE) / RUNS / 1024 ))
 
@@ -124,44 +141,37 @@ update_one_percent() {
 }
 # Each update is backed up into both repositories, one after the other, so that both keep the same history (what a
 # snapshot's verify and restore read depends on the updates before it).
-UPDATE_RUNS=()
 for run in $(seq 1 "$RUNS"); do
     update_one_percent "$run"
-    for kind in plain enc; do
-        "$TIME" -f "%e %M" -o "$WORK/time.txt" "$VELO" backup --db "$WORK/tenant.sqlite" --repo "$WORK/$kind" --json \
-            > "$WORK/update-$kind.out" 2>> "$WORK/stderr.log" || die "update-$kind failed (see $WORK/stderr.log)"
-        read -r wall kib < "$WORK/time.txt"
-        UPDATE_RUNS+=("$kind $wall $kib $(own_seconds "$WORK/update-$kind.out")")
-    done
+    run_once update-plain "$VELO" backup --db "$WORK/tenant.sqlite" --repo "$WORK/plain" --json
+    run_once update-enc "$VELO" backup --db "$WORK/tenant.sqlite" --repo "$WORK/enc" --json
 done
-for kind in plain enc; do
-    WALL[update-$kind]=$(printf '%s\n' "${UPDATE_RUNS[@]}" | awk -v k="$kind" '$1 == k {print $2}' | sort -g | awk '{a[NR]=$1} END {print a[int((NR+1)/2)]}')
-    RSS[update-$kind]=$(( $(printf '%s\n' "${UPDATE_RUNS[@]}" | awk -v k="$kind" '$1 == k && $3 > m {m = $3} END {print m}') / 1024 ))
-    OWN[update-$kind]=$(printf '%s\n' "${UPDATE_RUNS[@]}" | awk -v k="$kind" '$1 == k && $4 != "" {print $4}' | median)
-    say "update-$kind: ${WALL[update-$kind]} s, ${RSS[update-$kind]} MiB"
-done
+summarize update-plain; summarize update-enc
 
 say "restores and verifications"
 remove_restored() { rm -f "$WORK/restored.sqlite" "$WORK/restored.sqlite-wal" "$WORK/restored.sqlite-shm"; }
-measure restore-plain --before remove_restored -- "$VELO" restore latest --repo "$WORK/plain" --target "$WORK/restored.sqlite" --json
-measure restore-enc --before remove_restored -- "$VELO" restore latest --repo "$WORK/enc" --target "$WORK/restored.sqlite" --json
-measure verify-plain -- "$VELO" verify latest --repo "$WORK/plain" --json
-measure verify-enc -- "$VELO" verify latest --repo "$WORK/enc" --json
+PLAIN=("$VELO" restore latest --repo "$WORK/plain" --target "$WORK/restored.sqlite" --json)
+ENC=("$VELO" restore latest --repo "$WORK/enc" --target "$WORK/restored.sqlite" --json)
+measure_pair restore remove_restored remove_restored
+PLAIN=("$VELO" verify latest --repo "$WORK/plain" --json); ENC=("$VELO" verify latest --repo "$WORK/enc" --json)
+measure_pair verify : :
 
 row() { # label name target
     local p="${WALL[$1-plain]}" e="${WALL[$1-enc]}" op="${OWN[$1-plain]:-}" oe="${OWN[$1-enc]:-}" net
     net=$(less "$e" "$KDF")
-    echo "| $2 | $p s | $e s | $(ratio "$e" "$p") | $net s | $(ratio "$net" "$p") | ${op:--} / ${oe:--} s | $( [ -n "$op" ] && [ -n "$oe" ] && ratio "$oe" "$op" || echo -) | $3 | ${RSS[$1-plain]} MiB | ${RSS[$1-enc]} MiB |"
+    echo "| $2 | $p s | $e s | $(ratio "$e" "$p") | $net s | $(ratio "$net" "$p") | ${op:--} / ${oe:--} s | $( [ -n "$op" ] && [ -n "$oe" ] && ratio "$oe" "$op" || echo -) | ${CPU[$1-plain]} / ${CPU[$1-enc]} s | $(ratio "${CPU[$1-enc]}" "${CPU[$1-plain]}") | $3 | ${RSS[$1-plain]} MiB | ${RSS[$1-enc]} MiB |"
 }
 cat <<EOF
 ### Encrypted against unencrypted (a local folder): $POSTS posts, $TEXT text, database $((DB_BYTES / 1048576)) MiB
 
-Median of $RUNS runs, release build, same run; RSS is the largest peak. "Net" is the encrypted wall time less the
-key derivation every command on an encrypted repository does first (measured below); "own" is the seconds each
-command's --json report gives for its own work, once the repository is open (both repositories alike).
+Median of $RUNS runs, release build, same run, each encrypted run right after its unencrypted one; RSS is the
+largest peak. "Net" is the encrypted wall time less the key derivation every command on an encrypted repository
+does first (measured below); "own" is the seconds each command's --json report gives for its own work, once the
+repository is open (both repositories alike); "CPU" is user + system seconds of the whole command, key derivation
+included (steadier than wall time on shared cores).
 
-| operation | unencrypted | encrypted | ratio | encrypted, net of key derivation | ratio | own seconds, unencrypted / encrypted | ratio | target | RSS unencrypted | RSS encrypted |
-|---|---:|---:|---:|---:|---:|---:|---:|---|---:|---:|
+| operation | unencrypted | encrypted | ratio | encrypted, net of key derivation | ratio | own seconds, unencrypted / encrypted | ratio | CPU seconds, unencrypted / encrypted | ratio | target | RSS unencrypted | RSS encrypted |
+|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---|---:|---:|
 $(row backup "first backup" "≤ 1.10x")
 $(row unchanged "unchanged backup (adds ${PLAIN_ADDED} KiB / ${ENC_ADDED} KiB)" "≤ 0.5 s, ≤ 64 KiB")
 $(row update "1% update backup" "≤ 1.10x")
@@ -170,6 +180,6 @@ $(row verify "verify" "≤ 1.10x")
 
 | key derivation | time | memory |
 |---|---:|---:|
-| opening an empty encrypted repository less an empty plain one (scrypt $SCRYPT) | $KDF s | ${RSS[open-enc]} MiB peak (plain: ${RSS[open-plain]} MiB) |
+| opening an empty encrypted repository less an empty plain one (scrypt $SCRYPT) | $KDF s (CPU $(less "${CPU[open-enc]}" "${CPU[open-plain]}") s) | ${RSS[open-enc]} MiB peak (plain: ${RSS[open-plain]} MiB) |
 | \`velo init --encrypt\` (calibration, then the key file) | $INIT_WALL s | $((INIT_KIB / 1024)) MiB peak |
 EOF
