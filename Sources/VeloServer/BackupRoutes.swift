@@ -11,6 +11,7 @@ struct BackupRoutes {
 
     func register(on group: RouterGroup<VeloRequestContext>) {
         group.get("backups") { request, context in try await list(request, context) }
+        group.get("backups/status") { request, context in try await status(request, context) }
         group.post("backups") { request, context in try await backup(request, context) }
         group.post("backups/verify") { _, context in try await verify(nil, context) }
         group.post("backups/prune") { request, context in try await prune(request, context) }
@@ -19,6 +20,7 @@ struct BackupRoutes {
         group.post("backups/{snapshot}/plan") { request, context in try await plan(request, context) }
         group.post("backups/{snapshot}/restore") { request, context in try await restore(request, context) }
         group.get("backups/{snapshot}/archive") { request, context in try await download(request, context) }
+        group.get("backups/{snapshot}/export") { _, context in try await export(context) }
     }
 
     /// `velo snapshots --json`: the tenant's snapshots, oldest first; `?tag=` (repeatable) keeps those with
@@ -34,6 +36,44 @@ struct BackupRoutes {
                 .map { SnapshotListing($0, in: repository) }
         }
         return try Envelope.success(encoding: rows)
+    }
+
+    /// `velo status --json` of the sources this superuser sees: with `--landlord` the tenant's own database, with
+    /// `--db` every source of the repository (it is the served database's operator's). `?max_age=` and
+    /// `?max_verify_age=` (26h, 2d, …) as the command's options, else the config's `max_age`. Beside the report:
+    /// `name`, what a restore asks to be typed (the tenant's domain, else the served database's file name),
+    /// `served`, the served database's file name, `retention`, the config's policy (null without one), and
+    /// `encrypted`.
+    func status(_ request: Request, _ context: VeloRequestContext) async throws -> Response {
+        let tenant = try context.requireTenant()
+        var options = BackupStatus.Options()
+        options.maxAge = state.configuration.maxAge
+        var v = Validation.Collector()
+        for field in ["max_age", "max_verify_age"] {
+            guard let text = request.uri.queryParameters.get(field) else { continue }
+            guard let interval = Interval.parse(text), interval.seconds > 0 else {
+                v.add(field, "The \(field.replacingOccurrences(of: "_", with: " ")) field must be a span such as 26h or 2d.")
+                continue
+            }
+            if field == "max_age" { options.maxAge = interval } else { options.maxVerifyAge = interval }
+        }
+        try v.check()
+        let repository = try await state.repository(for: "reading the status")
+        let chosen = options
+        var report = try await BlockingWork.run { BackupStatus.evaluate(repository, options: chosen) }
+        if case .landlord = state.configuration.databases {
+            let own = FileSystem.absolute(tenant.databasePath)
+            report.sources = report.sources.filter { FileSystem.absolute($0.source) == own }
+            report.state = report.sources.map(\.state).max() ?? .ok
+            report.damagedCatalogEntries = []
+        }
+        guard case .object(var pairs) = try JSONValueEncoder().encode(report) else { throw APIError.service("the status cannot be read") }
+        pairs.removeAll { $0.0 == "repository" || $0.0 == "cached" }
+        pairs.append(("name", .string(tenant.domain ?? ClientJSON.clientPath(tenant.databasePath))))
+        pairs.append(("served", .string(ClientJSON.clientPath(tenant.databasePath))))
+        pairs.append(("retention", state.configuration.retention ?? .null))
+        pairs.append(("encrypted", .bool(repository.isEncrypted)))
+        return Envelope.success(.object(pairs))
     }
 
     /// `velo backup --json`: a snapshot of the tenant database, now.
@@ -218,6 +258,32 @@ struct BackupRoutes {
                 .contentType: "application/zstd", .eTag: etag,
                 .contentDisposition: "attachment; filename=\"\(name)\"",
             ], body: FileStream.body(object: reader, streams: state.streams))
+    }
+
+    /// `velo export --decrypt`, downloaded: the snapshot as one self-contained format-1 archive (an incremental
+    /// snapshot's stored archive names packs it does not hold), plaintext even from an encrypted repository (the
+    /// superuser may read the database it restores into), for the offline audit of docs/FORMAT.md. Written to a
+    /// private temporary folder first (a failure is a clean 422), then streamed with `Content-Length` and removed.
+    func export(_ context: VeloRequestContext) async throws -> Response {
+        let (selected, _) = try await select(context)
+        guard let id = selected.id else { throw APIError(.notFound, "Snapshot not found.") }
+        let directory = try TemporaryFolder.make()
+        let name = "velo-\(SnapshotID.short(id)).tar.zst"
+        let path = (directory as NSString).appendingPathComponent(name)
+        let size: Int64
+        do {
+            size = try await BlockingWork.run {
+                _ = try SnapshotExport.run(selected, out: path, decrypt: true)
+                return try FileStream.size(of: path)
+            }
+        } catch {
+            TemporaryFolder.remove(directory)
+            throw error
+        }
+        let body = try FileStream.body(path: path, size: size, streams: state.streams, onFinish: { TemporaryFolder.remove(directory) })
+        return Response(
+            status: .ok,
+            headers: [.contentType: "application/zstd", .contentDisposition: "attachment; filename=\"\(name)\""], body: body)
     }
 
     /// The snapshot named by `{snapshot}` (an id, a unique id prefix or `latest`) among the tenant's; never a path.

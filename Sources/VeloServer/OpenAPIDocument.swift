@@ -298,6 +298,25 @@ package enum OpenAPIDocument {
                     ))
             ),
             (
+                "/backups/status",
+                obj(
+                    (
+                        "get",
+                        operation(
+                            "Each source's newest snapshot, last verification and state (velo status --json), with what a restore's confirmation asks to be typed (name) and the config's retention policy.",
+                            "backupStatus", tag: "backups",
+                            ok: json(
+                                envelope(obj(("type", str("object")), ("required", strings(["state", "sources", "name", "served"])))),
+                                "The status."),
+                            parameters: ["max_age", "max_verify_age"].map {
+                                obj(
+                                    ("name", str($0)), ("in", str("query")), ("required", .bool(false)),
+                                    ("schema", obj(("type", str("string")), ("pattern", str("^([0-9]+[smhdw])+$")))))
+                            },
+                            errors: errors())
+                    ))
+            ),
+            (
                 "/backups/verify",
                 obj(
                     (
@@ -379,6 +398,17 @@ package enum OpenAPIDocument {
                             "Download the archive (ETag: its SHA-256).", "downloadBackup", tag: "backups",
                             ok: archive,
                             errors: errors([("304", obj(("description", str("Not modified (If-None-Match)."))))], validation: false))
+                    ))
+            ),
+            (
+                "/backups/{snapshot}/export",
+                obj(
+                    ("parameters", .array([snapshot])),
+                    (
+                        "get",
+                        operation(
+                            "Download the snapshot as one self-contained format-1 archive (velo export --decrypt), for an incremental snapshot too.",
+                            "exportBackup", tag: "backups", ok: archive, errors: errors())
                     ))
             ),
             (

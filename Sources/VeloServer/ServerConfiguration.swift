@@ -22,6 +22,10 @@ package struct ServerConfiguration: Sendable {
     /// The Veloquent app served (`--config`'s app): a restore of a tenant's snapshot then also restores its
     /// uploaded files into the app's storage (`TenantRestore.run`).
     package var app: String?
+    /// A newest snapshot older than this is stale (`--config`'s `max_age`; the status route's default).
+    package var maxAge = Interval(seconds: 26 * 3_600)
+    /// `--config`'s retention policy, as written there: what the backups page shows and dry-runs first.
+    package var retention: JSONValue?
     /// Veloquent's `velo.api_prefix`.
     package var apiPrefix = "api"
     /// The largest request body accepted (a transfer import); larger ones are 413.

@@ -125,6 +125,10 @@ struct ServeCommand: ParsableCommand {
             ?? rounds?.repository
         configuration.repository = repositoryPath
         configuration.app = rounds?.app
+        if let rounds {
+            configuration.maxAge = rounds.maxAge
+            configuration.retention = rounds.retentionJSON
+        }
         // Read once (a prompt at start), remembered for every request and round.
         let password = (passwordFile.map { PasswordSource.file($0) } ?? rounds?.password ?? PasswordSource.given(file: nil))?.remembered()
         configuration.password = password

@@ -16,7 +16,8 @@ import Testing
         ("POST", "/api/schema/transfer/export"), ("POST", "/api/schema/transfer/import"), ("GET", "/api/backups"),
         ("POST", "/api/backups"), ("POST", "/api/backups/verify"), ("POST", "/api/backups/prune"), ("GET", "/api/backups/latest"),
         ("POST", "/api/backups/latest/verify"), ("POST", "/api/backups/latest/plan"), ("POST", "/api/backups/latest/restore"),
-        ("GET", "/api/backups/latest/archive"), ("GET", "/api/openapi.json"),
+        ("GET", "/api/backups/latest/archive"), ("GET", "/api/backups/latest/export"), ("GET", "/api/backups/status"),
+        ("GET", "/api/openapi.json"),
     ]
 
     /// The routes of any signed-in record (Veloquent's `auth:api` alone): a superuser's answered, another

@@ -29,6 +29,8 @@ package struct RunConfig: Sendable {
     package var backupEvery = Interval(seconds: 3_600)
     /// The retention policy applied after the backups (none: nothing is pruned).
     package var retention: RetentionPolicy?
+    /// The retention policy as the config (or the file it names) writes it: what `velo serve`'s backups page shows.
+    package var retentionJSON: JSONValue?
     /// Snapshots not verified for this long are verified in a round.
     package var verifyEvery = Interval(seconds: 7 * 86_400)
     /// At most this many verifications per round (none: all that are due).
@@ -141,8 +143,11 @@ package struct RunConfig: Sendable {
                     do { retention = try RetentionPolicy(json: value) } catch let e as VeloError {
                         throw VeloError("retention: \(e.message)")
                     }
+                    retentionJSON = value
                 } else {
-                    retention = try RetentionPolicy.load(path: resolve(try string(key, value)))
+                    let file = resolve(try string(key, value))
+                    retention = try RetentionPolicy.load(path: file)
+                    retentionJSON = FileManager.default.contents(atPath: file).flatMap { try? JSONParser.parse([UInt8]($0)) }
                 }
             default:
                 throw VeloError(
