@@ -28,6 +28,7 @@ package struct VeloServer: Sendable {
         router.add(middleware: ErrorEnvelopeMiddleware())
         router.add(middleware: LaravelRoutingMiddleware(routes: RouteTable(prefix: configuration.pathPrefix)))
         router.add(middleware: TenantMiddleware(state: state))
+        BackupsPage(apiPrefix: configuration.pathPrefix).register(on: router)
         let prefix = configuration.pathPrefix.isEmpty ? "/" : configuration.pathPrefix
         let api = router.group(RouterPath(prefix))
         let login = LoginRoute(state: state)

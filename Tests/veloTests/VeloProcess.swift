@@ -33,6 +33,14 @@ enum VeloProcess {
 
     /// Runs `process` with this environment (less VELO_DB and VELO_REPO, plus `environment`) and no stdin, and
     /// collects its output. Both pipes are read while it runs, so a large output cannot block it.
+    /// Runs another program (`executable` with `arguments`) to its end.
+    static func runTool(_ executable: String, _ arguments: [String]) throws -> Result {
+        let process = Process()
+        process.executableURL = URL(fileURLWithPath: executable)
+        process.arguments = arguments
+        return try collect(process, environment: [:])
+    }
+
     static func collect(_ process: Process, environment: [String: String]) throws -> Result {
         var env = ProcessInfo.processInfo.environment
         env["VELO_DB"] = nil
