@@ -348,14 +348,15 @@ extension BackupsPage {
               const result = await json("POST", `/backups/${id}/restore`, { confirm: true, conflict: "skip", conflict_for: state.strategies });
               say(`Restored snapshot ${short(id)}.`, "ok");
               fill($("restore-result"), h("h3", null, "Restored"),
-                h("p", null, `Inserted ${count(result.inserted ?? sum(result, "insert"))} rows, overwrote ${count(result.overwritten ?? sum(result, "overwrite"))}.`),
+                h("p", null, `Inserted ${count(sum(result, "inserted"))} rows, overwrote ${count(sum(result, "updated"))}, kept ${count(sum(result, "skipped"))} as they were.`),
                 result.safety_snapshot ? h("p", null, "Safety snapshot: ", h("code", null, result.safety_snapshot)) : null,
                 result.undo ? h("p", null, "To undo: ", h("code", null, result.undo)) : null);
               fill($("restore-body"), );
               await refresh();
             });
           }
-          const sum = (result, key) => (result.tables || []).reduce((a, t) => a + (t[key] || 0), 0);
+          // A restore's counts, summed over its tables (`records`: {table: {inserted, updated, skipped}}).
+          const sum = (result, key) => Object.values(result.records || {}).reduce((a, t) => a + (t[key] || 0), 0);
 
           // ---- retention ----
           function renderRetention() {

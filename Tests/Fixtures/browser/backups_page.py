@@ -178,6 +178,7 @@ try:
     wait_message("Restored snapshot", "ok")
     result = driver.find_element(By.ID, "restore-result").text
     check("Safety snapshot" in result and "To undo" in result, f"the safety snapshot and the undo are shown: {result!r}")
+    check("overwrote 5," in result, f"the result counts the 5 posts overwritten: {result!r}")
     changed = scalar("SELECT count(*) FROM _velo_posts WHERE title = 'changed by the app'")
     check(changed == 0, f"the restore overwrote the 5 posts as planned ({changed} still changed)")
 
