@@ -25,18 +25,16 @@ package final class FramePrefetcher {
         fill()
     }
 
-    /// The frames of `list` in the order its segments use them, as a reader with a `FrameCache` will miss them
-    /// (a frame used again after the cache let it go appears again).
-    static func order(of list: SegmentList, cache: FrameCache = FrameCache()) throws -> [SegmentList.Frame] {
-        var copy = list
+    /// The frames of `list` in the order a reader keeping `cache` (made for the list) will miss them: a frame used
+    /// again after the cache let it go appears again.
+    static func order(of list: SegmentList, cache: FrameCache) -> [SegmentList.Frame] {
         var cache = cache
-        var out: [SegmentList.Frame] = []
-        var last = -1
-        while let segment = try copy.next() {
-            if segment.frame != last, !cache.use(list.frames[segment.frame]).hit { out.append(list.frames[segment.frame]) }
-            last = segment.frame
-        }
-        return out
+        return cache.useOrder.filter { !cache.use($0).hit }.map { list.frames[$0] }
+    }
+
+    /// As `order(of:cache:)`, with the cache a reader of `list` keeps by default.
+    static func order(of list: SegmentList) throws -> [SegmentList.Frame] {
+        order(of: list, cache: try FrameCache(list: list))
     }
 
     /// Submits the next frames in order while there is room.

@@ -26,8 +26,8 @@ package final class SegmentedArchiveReader: EntryReading {
     private var prefetcher: FramePrefetcher?
     /// The decompressed frames kept (`FrameCache` decides which), and the last one used (by its index in the
     /// current list: most segments are in the frame of the segment before them).
-    private var frameCache = FrameCache()
-    private var cachedFrames: [SegmentList.Frame: [UInt8]] = [:]
+    private var frameCache = FrameCache(uses: [], sizes: [])
+    private var cachedFrames: [Int: [UInt8]] = [:]
     private var lastFrameIndex = -1
     private var lastFrameBytes: [UInt8] = []
     /// Compressed bytes of the pack frames read (and checked) so far.
@@ -157,11 +157,11 @@ package final class SegmentedArchiveReader: EntryReading {
             do {
                 list = try store!.readList(table.list, segments: table.segments)
                 // A table's frames are its own: the cache starts empty, as the read-ahead order assumes.
-                frameCache = FrameCache()
+                frameCache = try FrameCache(list: list!)
                 cachedFrames.removeAll()
                 lastFrameIndex = -1
                 lastFrameBytes = []
-                prefetcher = FramePrefetcher(storage: store!.storage, order: try FramePrefetcher.order(of: list!, cache: frameCache))
+                prefetcher = FramePrefetcher(storage: store!.storage, order: FramePrefetcher.order(of: list!, cache: frameCache))
             } catch {
                 throw ArchiveDamage(path: path, entry: part.path, reason: "\(error)")
             }
@@ -396,9 +396,9 @@ package final class SegmentedArchiveReader: EntryReading {
         if index == lastFrameIndex { return lastFrameBytes }  // a new part may start in the frame the last one ended in
         let frame = list!.frames[index]
         let bytes: [UInt8]
-        let (hit, evicted) = frameCache.use(frame)
+        let (hit, keep, evicted) = frameCache.use(index)
         for old in evicted { cachedFrames[old] = nil }
-        if hit, let cached = cachedFrames[frame] {
+        if hit, let cached = cachedFrames[index] {
             bytes = cached
         } else {
             do { bytes = try prefetcher?.take(frame) ?? store!.frame(frame) } catch let damage as ArchiveDamage {
@@ -414,7 +414,7 @@ package final class SegmentedArchiveReader: EntryReading {
                 )
             }
             frameBytesRead += Int64(frame.length)
-            cachedFrames[frame] = bytes
+            if keep { cachedFrames[index] = bytes }
         }
         lastFrameIndex = index
         lastFrameBytes = bytes

@@ -5,8 +5,9 @@ import Testing
 @testable import VeloRepository
 @testable import VeloStorage
 
-/// The reader keeps a few decompressed frames, so segments that alternate between an old frame and the frame
-/// of their new versions read each frame once; the read-ahead order replays the same policy.
+/// The reader keeps the decompressed frames it will use again soonest (its list tells it the order), so segments
+/// that interleave an old frame with the frames of several updates' new versions read each frame once; the
+/// read-ahead order replays the same cache.
 @Suite struct FrameCacheTests {
     static func frame(_ n: Int, raw: Int = 1 << 20) -> SegmentList.Frame {
         SegmentList.Frame(
@@ -14,27 +15,50 @@ import Testing
             sha256: [UInt8](repeating: UInt8(n), count: 32))
     }
 
-    @Test func alternatingFramesStayCachedAndTheLeastRecentlyUsedGoesFirst() {
-        var cache = FrameCache(frames: 2, bytes: 8 << 20)
-        let (a, b, c) = (Self.frame(1), Self.frame(2), Self.frame(3))
-        #expect(!cache.use(a).hit)
-        #expect(!cache.use(b).hit)
-        for _ in 0..<10 {
-            #expect(cache.use(a).hit)
-            #expect(cache.use(b).hit)
-        }
-        let third = cache.use(c)
-        #expect(!third.hit && third.evicted == [a])
-        #expect(cache.use(b).hit)
-        #expect(!cache.use(a).hit)
+    /// The misses of a reader that uses `uses` with room for `room` frames of 1 MiB.
+    static func misses(_ uses: [Int], room: Int, frames: Int) -> Int {
+        var cache = FrameCache(uses: uses, sizes: Array(repeating: 1 << 20, count: frames), bytes: room << 20)
+        return uses.filter { !cache.use($0).hit }.count
     }
 
-    @Test func theByteBoundKeepsOneFrameAtLeast() {
-        var cache = FrameCache(frames: 4, bytes: 3 << 20)
-        #expect(!cache.use(Self.frame(1, raw: 2 << 20)).hit)
-        let big = cache.use(Self.frame(2, raw: 5 << 20))
-        #expect(!big.hit && big.evicted.count == 1)
-        #expect(cache.use(Self.frame(2, raw: 5 << 20)).hit)
+    @Test func alternatingFramesAreEachReadOnce() {
+        let uses = Array(repeating: [0, 1], count: 10).flatMap { $0 } + [2, 1, 0]
+        #expect(Self.misses(uses, room: 2, frames: 3) == 3)
+    }
+
+    @Test func interleavedStreamsReadEachFrameOnceWhenThereIsAPlaceForEach() {
+        // The original frames (0...3, one after the other) interleaved with six updates' frames (4...9), as a
+        // table's segments are after six scattered updates: seven streams.
+        var uses: [Int] = []
+        for original in 0..<4 { for _ in 0..<5 { for update in 4..<10 { uses += [original, update] } } }
+        #expect(Self.misses(uses, room: 8, frames: 10) == 10)
+        // With fewer places than streams, the frames used soonest stay: least-recently-used would miss every
+        // switch (240 of them); this misses a fraction.
+        let tight = Self.misses(uses, room: 4, frames: 10)
+        #expect(tight < uses.count / 2, "\(tight) misses of \(uses.count) uses")
+    }
+
+    @Test func theFrameUsedAgainLastGoesAndOneUsedLaterStillOrNeverIsNotKept() {
+        var cache = FrameCache(uses: [0, 1, 2, 0, 1, 2], sizes: Array(repeating: 1 << 20, count: 3), bytes: 2 << 20)
+        #expect(cache.use(0) == (false, true, []))
+        #expect(cache.use(1) == (false, true, []))
+        #expect(cache.use(2) == (false, false, []))  // used again after 0 and 1: not kept, nothing pushed out
+        #expect(cache.use(0).hit && cache.use(1).hit)
+
+        cache = FrameCache(uses: [0, 1, 2, 0, 2, 1, 3], sizes: Array(repeating: 1 << 20, count: 4), bytes: 2 << 20)
+        _ = (cache.use(0), cache.use(1))
+        #expect(cache.use(2) == (false, true, [1]))  // 1 is used again last: it goes
+        #expect(cache.use(0).hit && cache.use(2).hit)
+        #expect(cache.use(1) == (false, false, []))  // never used again
+        #expect(cache.use(3) == (false, false, []))
+    }
+
+    @Test func aFrameLargerThanTheRoomIsNeverKept() {
+        var cache = FrameCache(uses: [0, 1, 0, 1], sizes: [1 << 20, 9 << 20], bytes: 8 << 20)
+        #expect(cache.use(0).keep)
+        #expect(cache.use(1) == (false, false, []))
+        #expect(cache.use(0).hit)
+        #expect(!cache.use(1).hit)
     }
 
     @Test func readAheadListsOnlyTheFramesTheReaderWillMiss() throws {
@@ -50,6 +74,7 @@ import Testing
         builder.append(frame: next, offset: 0, bytes: 10, rows: 1, lastKey: key, hash: (0, 0))
         let list = try SegmentList(bytes: builder.finish(), name: "list")
         #expect(try FramePrefetcher.order(of: list) == [old, new, next])
-        #expect(try FramePrefetcher.order(of: list, cache: FrameCache(frames: 1)).count == 41)
+        // Room for one frame: the old one stays (it is used again first), the new one is read at each use.
+        #expect(FramePrefetcher.order(of: list, cache: try FrameCache(list: list, bytes: 1 << 20)).count == 22)
     }
 }

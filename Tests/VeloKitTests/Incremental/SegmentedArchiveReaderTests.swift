@@ -83,4 +83,31 @@ import Testing
         }
         #expect(runs.reduce(0) { $0 + $1.chunks } * 4 < segments, "\(runs.reduce(0) { $0 + $1.chunks }) chunks for \(segments) segments")
     }
+
+    /// After six scattered updates a table's segments interleave seven streams of frames (the first backup's and
+    /// each update's); the reader keeps a frame per stream and reads each frame once, not once per switch.
+    @Test func afterSixScatteredUpdatesEachFrameIsReadOnce() throws {
+        let source = try IncrementalBackupTests.source(posts: 6_000, name: "streams")
+        let folder = Fixtures.temporaryDirectory("streams").appendingPathComponent("repo").path
+        let repo = try Repository.open(folder, create: true)
+        IncrementalBackupTests.settle(source)
+        var last = try Backup.run(databasePath: source, repository: repo, options: IncrementalBackupTests.options())
+        for update in 1...6 {
+            try Database(path: source, mode: .readWrite).execute(
+                "UPDATE _velo_posts SET title = title || ' (edited \(update))' WHERE rowid % 100 = \(update)")
+            IncrementalBackupTests.settle(source)
+            last = try Backup.run(databasePath: source, repository: repo, options: IncrementalBackupTests.options())
+        }
+        let packs = try FileManager.default.subpathsOfDirectory(atPath: folder + "/data/packs").filter { $0.hasSuffix(".pack") }
+        let stored = try packs.reduce(Int64(0)) {
+            $0 + ((try FileManager.default.attributesOfItem(atPath: folder + "/data/packs/" + $1)[.size] as? Int64) ?? 0)
+        }
+        #expect(packs.count == 7)
+
+        let reader = try SegmentedArchiveReader(path: last.archive)
+        var buffer = [UInt8](repeating: 0, count: 64 << 10)
+        while try reader.nextEntry() != nil { while try buffer.withUnsafeMutableBytes({ try reader.read(into: $0) }) > 0 {} }
+        #expect(
+            reader.frameBytesRead > 0 && reader.frameBytesRead <= stored, "\(reader.frameBytesRead) bytes of frames read, \(stored) stored")
+    }
 }
