@@ -1,12 +1,13 @@
 #!/usr/bin/env bash
 # Incremental snapshots (format version 2) against full archives (format version 1) on a demo Veloquent tenant.
 #
-#   Benchmarks/incremental.sh [--posts N] [--text words|random] [--year-posts N] [--only-year | --no-year] [--work DIR] [--keep] [--skip-build]
+#   Benchmarks/incremental.sh [--posts N] [--text words|random] [--updates N] [--year-posts N] [--only-year | --no-year] [--work DIR] [--keep] [--skip-build]
 #
 # Prints a Markdown table (stdout): the first, an unchanged and a 1%-scattered-update backup, each read command
 # on the incremental snapshot against the full archive, and a year of backups at 1% a day with the rotation of
 # retention.example.json: 365 daily backups (two change models) plus one day of hourly ones, on --year-posts posts,
 # then reads of the year's last snapshot against its export as a full archive.
+# --updates N makes N scattered updates, of other rows each time: the newest snapshot interleaves N + 1 backups' frames.
 # --only-year measures the year alone; --no-year leaves it out (for large --posts).
 # Needs bash, swift, sqlite3, python3 and GNU time at /usr/bin/time.
 set -euo pipefail
@@ -16,6 +17,7 @@ REPO_ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 POSTS=100000
 TEXT=words
 YEAR_POSTS=20000
+UPDATES=1
 WORK="$REPO_ROOT/bench-work-incremental"
 KEEP=0
 SKIP_BUILD=0
@@ -28,12 +30,13 @@ while [ $# -gt 0 ]; do
         --posts) POSTS="$2"; shift 2 ;;
         --text) TEXT="$2"; shift 2 ;;
         --year-posts) YEAR_POSTS="$2"; shift 2 ;;
+        --updates) UPDATES="$2"; shift 2 ;;
         --only-year) ONLY_YEAR=1; shift ;;
         --no-year) NO_YEAR=1; shift ;;
         --work) WORK="$2"; shift 2 ;;
         --keep) KEEP=1; shift ;;
         --skip-build) SKIP_BUILD=1; shift ;;
-        -h|--help) sed -n '2,11p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
+        -h|--help) sed -n '2,12p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
         *) echo "incremental: unknown option $1" >&2; exit 64 ;;
     esac
 done
@@ -84,11 +87,14 @@ say "second incremental backup, nothing changed"
 run same "$VELO" backup --db db.sqlite --repo inc-repo -q
 b2=$(bytes inc-repo); SAME_ADDED=$((b2 - b1))
 
-say "updating 1% of posts (every 100th row)"
-sqlite3 db.sqlite "UPDATE _velo_posts SET views = coalesce(views, 0) + 1 WHERE rowid % 100 = 0"
-settle
-run upd "$VELO" backup --db db.sqlite --repo inc-repo -q
-b3=$(bytes inc-repo); UPD_ADDED=$((b3 - b2))
+for ((u = 0; u < UPDATES; u++)); do
+    say "updating 1% of posts (every 100th row, from row $u)"
+    sqlite3 db.sqlite "UPDATE _velo_posts SET views = coalesce(views, 0) + 1 WHERE rowid % 100 = $u % 100"
+    settle
+    b2=$(bytes inc-repo)
+    run upd "$VELO" backup --db db.sqlite --repo inc-repo -q
+    b3=$(bytes inc-repo); UPD_ADDED=$((b3 - b2))
+done
 run fullupd "$VELO" backup --db db.sqlite --repo full-repo --full -q
 
 INC=$("$VELO" snapshots --repo inc-repo --json | python3 -c 'import json,sys; print(json.load(sys.stdin)[-1]["id"])')
@@ -193,11 +199,12 @@ python3 - "$POSTS" "$TEXT" "$DB_BYTES" "$FULL_BYTES" "$full_wall" "$full_rss" "$
     "$SAME_ADDED" "$same_wall" "$UPD_ADDED" "$upd_wall" "$upd_rss" "$fullupd_wall" \
     "$inc_verify_wall" "$ful_verify_wall" "$inc_verify_rss" "$ful_verify_rss" "$inc_cat_wall" "$ful_cat_wall" \
     "$inc_diff_wall" "$ful_diff_wall" "$inc_restore_wall" "$ful_restore_wall" "$inc_restore_rss" "$ful_restore_rss" \
-    "$inc_plan_wall" "$ful_plan_wall" "$inc_plan_rss" "$ful_plan_rss" <<'PY'
+    "$inc_plan_wall" "$ful_plan_wall" "$inc_plan_rss" "$ful_plan_rss" "$UPDATES" <<'PY'
 import sys
 a = sys.argv[1:]
 (posts, text, db, full, full_wall, full_rss, first, first_wall, first_rss, same, same_wall, upd, upd_wall, upd_rss, fullupd_wall,
- iv, fv, ivr, fvr, ic, fc, idf, fdf, ir, fr, irr, frr, ip, fp, ipr, fpr) = a[:31]
+ iv, fv, ivr, fvr, ic, fc, idf, fdf, ir, fr, irr, frr, ip, fp, ipr, fpr, updates) = a[:32]
+updates = int(updates)
 f = float
 full = int(full)
 def mb(b): return f"{int(b)/1e6:.1f} MB"
@@ -208,11 +215,14 @@ print("|---|---|---|---|")
 print(f"| full archive (`--full`, format 1) | {full_wall} s | {mb(full)} | {mib(full_rss)} |")
 print(f"| first incremental | {first_wall} s | {mb(first)} ({100*int(first)/full:.0f}% of full) | {mib(first_rss)} |")
 print(f"| second, nothing changed | {same_wall} s | {int(same)/1024:.1f} KiB | |")
-print(f"| after updating 1% of posts (every 100th row) | {upd_wall} s ({f(upd_wall)/f(fullupd_wall):.2f}x a full backup, {fullupd_wall} s) | {mb(upd)} ({100*int(upd)/full:.1f}% of full) | {mib(upd_rss)} |")
+last = "after updating 1% of posts (every 100th row)" if updates == 1 else f"the last of {updates} updates of 1% of posts (every 100th row, other rows each time)"
+print(f"| {last} | {upd_wall} s ({f(upd_wall)/f(fullupd_wall):.2f}x a full backup, {fullupd_wall} s) | {mb(upd)} ({100*int(upd)/full:.1f}% of full) | {mib(upd_rss)} |")
 print()
+if updates > 1:
+    print(f"Reads of the snapshot after the {updates} updates: its segments interleave the frames of {updates + 1} backups.\n")
 print("| read | incremental | full archive | ratio | peak RSS (inc / full) |")
 print("|---|---|---|---|---|")
-for name, i, fu, ri, rf in [("verify", iv, fv, ivr, fvr), ("cat posts", ic, fc, None, None), ("diff (after the 1% update)", idf, fdf, None, None),
+for name, i, fu, ri, rf in [("verify", iv, fv, ivr, fvr), ("cat posts", ic, fc, None, None), ("diff (after the last 1% update)", idf, fdf, None, None),
                             ("restore to a new file", ir, fr, irr, frr), ("plan against the restored file", ip, fp, ipr, fpr)]:
     ratio = f(i) / f(fu) if f(fu) > 0 else float("nan")
     rss = f"{mib(ri)} / {mib(rf)}" if ri else ""
