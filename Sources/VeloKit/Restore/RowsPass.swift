@@ -15,6 +15,9 @@ final class RowsPass {
     var plans: [String: RestorePlan.TablePlan]
     var findings: [RestorePlan.Finding] = []
     let changes: [String: TableChanges]
+
+    /// "1 row", "3 rows": a finding's count in words.
+    static func rows(_ count: Int) -> String { count == 1 ? "1 row" : "\(count) rows" }
     private var stagedUniques = 0
 
     /// A column whose values must exist as keys of another table.
@@ -210,7 +213,8 @@ final class RowsPass {
             findings.append(
                 .init(
                     severity: .error, check: "not-null", collection: layout.collection(forTable: parts[0])?.name, table: parts[0],
-                    message: "\(entry.count) rows of \(parts[0]) would write NULL into column \(parts[1]), which is NOT NULL in the target",
+                    message:
+                        "\(Self.rows(entry.count)) of \(parts[0]) would write NULL into column \(parts[1]), which is NOT NULL in the target",
                     count: entry.count, examples: entry.examples))
         }
         for (id, entry) in collisions.sorted(by: { $0.key < $1.key }) {
@@ -219,7 +223,7 @@ final class RowsPass {
                 .init(
                     severity: .error, check: "unique", collection: layout.collection(forTable: parts[0])?.name, table: parts[0],
                     message:
-                        "\(entry.count) rows of \(parts[0]) would collide with a different row of the target on unique index \(parts[1])",
+                        "\(Self.rows(entry.count)) of \(parts[0]) would collide with a different row of the target on unique index \(parts[1])",
                     count: entry.count, examples: entry.examples))
         }
         try staging.execute("COMMIT")
@@ -238,7 +242,7 @@ final class RowsPass {
                     collection: layout.collection(forTable: row.string(0))?.name,
                     table: row.string(0),
                     message:
-                        "\(row.int(4)) rows of \(row.string(0)) point with \(row.string(1)) at rows of \(row.string(2)) that are in neither the archive nor the target",
+                        "\(Self.rows(row.int(4))) of \(row.string(0)) \(row.int(4) == 1 ? "points" : "point") with \(row.string(1)) at rows of \(row.string(2)) that are in neither the archive nor the target",
                     count: row.int(4), examples: examples))
         }
         for (name, plan) in plans.sorted(by: { $0.key < $1.key }) {

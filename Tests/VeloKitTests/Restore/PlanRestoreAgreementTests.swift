@@ -94,6 +94,8 @@ import Testing
         let second = try self.plan(collision, options(.overwrite))
         let collides = try #require(second.blockers.first { $0.check == "unique" })
         #expect(collides.message.contains("would collide") && collides.message.contains("_velo_tags_name_unique"))
+        let colliding = try #require(collides.count)
+        #expect(collides.message.hasPrefix(colliding == 1 ? "1 row of " : "\(colliding) rows of "), "\(collides.message)")
         try expectRefused(collision, options(.overwrite), mentioning: "_velo_tags_name_unique")
     }
 
