@@ -187,18 +187,3 @@ extension FileDescriptorBox {
         }
     }
 }
-
-/// A private folder (mode 0700) for one request's temporary files: payloads hold password and token hashes.
-enum TemporaryFolder {
-    static func make() throws -> String {
-        var template = Array((NSTemporaryDirectory() as NSString).appendingPathComponent("velo-serve-XXXXXX").utf8CString)
-        guard let made = template.withUnsafeMutableBufferPointer({ mkdtemp($0.baseAddress!) }) else {
-            throw APIError.service("cannot create a temporary folder: \(String(cString: strerror(errno)))")
-        }
-        return String(cString: made)
-    }
-
-    static func remove(_ path: String) {
-        try? FileManager.default.removeItem(atPath: path)
-    }
-}

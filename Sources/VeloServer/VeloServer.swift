@@ -53,8 +53,12 @@ package struct VeloServer: Sendable {
     }
 
     /// Serves until SIGTERM or SIGINT; then answers new requests with 503, finishes the running requests and the
-    /// response bodies they began (for at most `drainLimit`), and stops (`ShutdownCoordinator`).
+    /// response bodies they began (for at most `drainLimit`), and stops (`ShutdownCoordinator`). First removes
+    /// the temporary folders of servers that were killed (`TemporaryFolder.removeAbandoned`).
     package func run(drainLimit: Duration = .seconds(300), onRunning: @escaping @Sendable (Int) async -> Void = { _ in }) async throws {
+        for path in TemporaryFolder.removeAbandoned() {
+            state.logger.info("removed a temporary folder a stopped server left", metadata: ["path": "\(path)"])
+        }
         let group = ServiceGroup(configuration: .init(services: [application(onRunning: onRunning)], logger: state.logger))
         let sources = state.shutdown.watch(group, limit: drainLimit, logger: state.logger)
         defer { sources.forEach { $0.cancel() } }
