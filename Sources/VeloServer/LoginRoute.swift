@@ -48,7 +48,7 @@ struct LoginRoute {
             if let field = HTTPField.Name(name), let value = request.headers[field] { clientID = value }
         }
         for key in ["fingerprint", "device_id", "client_id"] where clientID == nil {
-            switch body.value[key] ?? request.uri.queryParameters.get(key).map { .string($0) } {
+            switch body.value[key] ?? request.uri.queryParameters.get(key).map({ .string($0) }) {
             case .string(let text)?: clientID = text
             case .number(let text)?: clientID = text
             default: break
