@@ -76,7 +76,10 @@ struct BackupRoutes {
         return Envelope.success(.object(pairs))
     }
 
-    /// `velo backup --json`: a snapshot of the tenant database, now.
+    /// `velo backup --json`: a snapshot of the tenant database, now. With `Accept: text/event-stream` the answer
+    /// is server-sent events instead (`ServerSentEvent`): `progress` while it runs, then `result` (the JSON
+    /// response's body) or `error` (the error body, with its `status`). A 409 (another operation holds the
+    /// repository) and validation errors are answered as JSON before any event.
     func backup(_ request: Request, _ context: VeloRequestContext) async throws -> Response {
         let body = try await JSONBody.read(request, limit: state.configuration.maxJSONBytes)
         var v = Validation.Collector()
@@ -99,15 +102,34 @@ struct BackupRoutes {
         let repository = try await state.repository(for: "a backup")
         let state = self.state
         let chosen = options
-        let result = try await state.gate.with([state.repositoryKey], for: "backup") {
-            try await BlockingWork.run {
-                let checked = try Backup.checkSource(tenant.databasePath, busyTimeout: chosen.busyTimeout)
-                return try withExtendedLifetime(checked) {
-                    try Backup.run(databasePath: tenant.databasePath, repository: repository, options: chosen)
+        let claim = try state.gate.claim([state.repositoryKey], for: "backup")
+        let work = { (progress: ProgressEvents?) in
+            try await state.gate.run(holding: claim, for: "backup") {
+                try await BlockingWork.run {
+                    let checked = try Backup.checkSource(tenant.databasePath, busyTimeout: chosen.busyTimeout)
+                    return try withExtendedLifetime(checked) {
+                        try Backup.run(databasePath: tenant.databasePath, repository: repository, options: chosen, progress: progress)
+                    }
                 }
             }
         }
-        return try Envelope.success(encoding: result, message: "Backup completed successfully.")
+        let message = "Backup completed successfully."
+        guard ServerSentEvent.requested(by: request) else { return try Envelope.success(encoding: try await work(nil), message: message) }
+        // The backup runs to its end whether or not the client stays (a snapshot is written whole or not at all),
+        // holding the gate and counted as a stream that graceful shutdown waits for.
+        let (events, continuation) = AsyncStream.makeStream(of: ServerSentEvent.self, bufferingPolicy: .bufferingNewest(64))
+        let token = state.streams.begin()
+        Task {
+            defer { token.release() }
+            do {
+                let result = try await work(ProgressEvents(continuation))
+                continuation.yield(.result(try JSONValueEncoder().encode(result), message: message))
+            } catch {
+                continuation.yield(.error(APIError.from(error)))
+            }
+            continuation.finish()
+        }
+        return ServerSentEvent.response(events)
     }
 
     /// `velo inspect --json`.

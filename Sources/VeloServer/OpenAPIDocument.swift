@@ -284,7 +284,19 @@ package enum OpenAPIDocument {
                         "post",
                         operation(
                             "Take a backup now (velo backup --json).", "createBackup", tag: "backups",
-                            ok: json(envelope(anyObject), "The snapshot."),
+                            ok: obj(
+                                (
+                                    "description",
+                                    str(
+                                        "The snapshot; asked for text/event-stream, the backup's progress events, then its result or its error."
+                                    )
+                                ),
+                                (
+                                    "content",
+                                    obj(
+                                        ("application/json", obj(("schema", envelope(anyObject)))),
+                                        ("text/event-stream", obj(("schema", obj(("type", str("string")))))))
+                                )),
                             body: obj(
                                 ("type", str("object")),
                                 (

@@ -49,7 +49,12 @@ final class OperationGate: Sendable {
 
     /// Runs `body` holding the keys.
     func with<T>(_ keys: [String], for operation: String, _ body: () async throws -> T) async throws -> T {
-        let claim = try claim(keys, for: operation)
+        try await run(holding: try claim(keys, for: operation), for: operation, body)
+    }
+
+    /// Runs `body` holding `claim` (taken earlier with `claim(_:for:)`, so that a 409 is answered before a
+    /// streamed response begins), and releases it after.
+    func run<T>(holding claim: Claim, for operation: String, _ body: () async throws -> T) async throws -> T {
         defer { claim.release() }
         await afterClaim?(operation)
         return try await body()

@@ -203,6 +203,8 @@ import Testing
         _ = await started.next()
         let second = try await server.request("POST", "/api/backups/latest/restore", json: #"{"confirm":true}"#, token: token)
         let third = try await server.request("POST", "/api/backups", token: token)
+        // Asked for progress events, the same 409 comes as JSON, before any event.
+        let streamed = try await server.request("POST", "/api/backups", token: token, headers: ["Accept": "text/event-stream"])
         // Reads go on meanwhile.
         let read = try await server.request("GET", "/api/schema/orphans", token: token)
         release.continuation.finish()
@@ -212,11 +214,59 @@ import Testing
         #expect(second.json?["errors"] == .null)
         #expect(third.status == 409)
         #expect(third.message?.contains("drop orphans") == true)
+        #expect(streamed.status == 409 && streamed.header("Content-Type") == "application/json")
+        #expect(streamed.message == third.message)
         #expect(done.status == 200)
         #expect(try !server.hasTable("_velo_orphan"))
         // The dropped rows are in the snapshot taken first.
         let snapshot = try #require(done.data?["snapshot"]?.stringValue)
         let inspect = try await server.request("GET", "/api/backups/\(snapshot)", token: token)
         #expect(String(decoding: inspect.body, as: UTF8.self).contains("_velo_orphan"))
+    }
+
+    /// The server-sent events of a response body: (event name, its JSON), in order.
+    static func events(_ body: Data) -> [(name: String, data: JSONValue)] {
+        String(decoding: body, as: UTF8.self).components(separatedBy: "\n\n").compactMap { block in
+            let lines = block.split(separator: "\n").map(String.init)
+            guard let name = lines.first(where: { $0.hasPrefix("event: ") })?.dropFirst(7),
+                let data = lines.first(where: { $0.hasPrefix("data: ") })?.dropFirst(6),
+                let json = try? JSONParser.parse(Array(data.utf8))
+            else { return nil }
+            return (String(name), json)
+        }
+    }
+
+    /// Asked for `text/event-stream`, a backup answers server-sent events: its progress while it runs (rows done
+    /// of about how many, and the table), then the body the JSON response would have had; an error the backup
+    /// meets comes as an `error` event with its status and one-line message.
+    @Test func backupProgressComesAsServerSentEvents() async throws {
+        let server = try await TestServer()
+        defer { Task { await server.stop() } }
+        let token = try await server.login()
+        let sse = ["Accept": "text/event-stream"]
+        let reply = try await server.request("POST", "/api/backups", json: #"{"tags":["page"]}"#, token: token, headers: sse)
+        #expect(reply.status == 200)
+        #expect(reply.header("Content-Type") == "text/event-stream")
+        #expect(reply.header("Cache-Control") == "no-store")
+        let events = Self.events(reply.body)
+        let progress = events.filter { $0.name == "progress" }.map(\.data)
+        #expect(!progress.isEmpty)
+        for report in progress {
+            #expect(report["unit"] == .string("rows") && report["done"]?.intValue != nil && report["total"]?.intValue != nil)
+        }
+        #expect(progress.allSatisfy { $0["detail"]?.stringValue?.isEmpty == false }, "each names the table: \(progress)")
+        #expect(events.map(\.name).filter { $0 != "progress" } == ["result"])
+        #expect(events.last?.data["message"] == .string("Backup completed successfully."))
+        let id = try #require(events.last?.data["data"]?["id"]?.stringValue)
+        let listed = try await server.request("GET", "/api/backups?tag=page", token: token).data?.arrayValue
+        #expect(listed?.first?["id"] == .string(id))
+
+        let failed = try await server.request("POST", "/api/backups", json: #"{"collections":["nope"]}"#, token: token, headers: sse)
+        #expect(failed.status == 200)
+        let last = try #require(Self.events(failed.body).last)
+        #expect(last.name == "error")
+        #expect(last.data["status"]?.intValue == 422)
+        let message = try #require(last.data["message"]?.stringValue)
+        #expect(message.contains("no collection named 'nope'") && !message.contains(server.database), "\(message)")
     }
 }

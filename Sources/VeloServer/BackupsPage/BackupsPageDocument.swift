@@ -63,6 +63,11 @@ extension BackupsPage {
                 <button id="backup" type="button">Back up now</button>
                 <button id="verify-all" type="button">Verify all</button>
               </div>
+              <div id="backup-progress" class="progress" hidden>
+                <label for="backup-meter">Backup</label>
+                <progress id="backup-meter" max="1"></progress>
+                <span id="backup-detail" aria-live="polite"></span>
+              </div>
               <div class="scroll">
                 <table>
                   <caption>Newest first</caption>

@@ -57,8 +57,8 @@ extension BackupsPage {
             constructor(status, message) { super(message); this.status = status; }
           }
 
-          async function call(method, path, body) {
-            const headers = { Accept: "application/json" };
+          async function call(method, path, body, accept) {
+            const headers = { Accept: accept || "application/json" };
             const token = sessionStorage.getItem(tokenKey);
             if (token) headers.Authorization = "Bearer " + token;
             if (body !== undefined) headers["Content-Type"] = "application/json";
@@ -83,6 +83,30 @@ extension BackupsPage {
             return response;
           }
           const json = async (method, path, body) => (await (await call(method, path, body)).json()).data;
+
+          // The server-sent events of a response, read with fetch (the token stays in Authorization, which
+          // EventSource cannot send): each as { name, data } with its JSON parsed.
+          async function* events(response) {
+            const reader = response.body.getReader();
+            const decoder = new TextDecoder();
+            let buffer = "";
+            for (;;) {
+              const { value, done } = await reader.read();
+              if (done) return;
+              buffer += decoder.decode(value, { stream: true });
+              let end;
+              while ((end = buffer.indexOf("\n\n")) >= 0) {
+                const block = buffer.slice(0, end);
+                buffer = buffer.slice(end + 2);
+                let name = "message", data = "";
+                for (const line of block.split("\n")) {
+                  if (line.startsWith("event: ")) name = line.slice(7);
+                  else if (line.startsWith("data: ")) data += line.slice(6);
+                }
+                if (data) yield { name, data: JSON.parse(data) };
+              }
+            }
+          }
 
           // Runs an action with its button disabled and busy; its error becomes the page's one-line message.
           async function run(button, busyText, action) {
@@ -233,10 +257,31 @@ extension BackupsPage {
           $("refresh").addEventListener("click", (e) => run(e.currentTarget, "Refreshing…", refresh));
           $("max-age").addEventListener("change", (e) => run(null, null, refresh));
 
+          // Back up now: the backup's progress comes as server-sent events, then its result or its error.
+          function showProgress(p) {
+            const meter = $("backup-meter");
+            if (p.total) { meter.max = p.total; meter.value = Math.min(p.done, p.total); } else meter.removeAttribute("value");
+            $("backup-detail").textContent = (p.detail ? p.detail + ": " : "") + count(p.done) + (p.total ? " of about " + count(p.total) : "") + " " + p.unit;
+          }
           $("backup").addEventListener("click", (e) => run(e.currentTarget, "Backing up…", async () => {
             say("Backing up " + state.status.served + "…");
             const started = Date.now();
-            const result = await json("POST", "/backups", { tags: ["manual"] });
+            const meter = $("backup-meter");
+            meter.removeAttribute("value");
+            $("backup-detail").textContent = "starting";
+            $("backup-progress").hidden = false;
+            let result = null;
+            try {
+              const response = await call("POST", "/backups", { tags: ["manual"] }, "text/event-stream");
+              for await (const event of events(response)) {
+                if (event.name === "progress") showProgress(event.data);
+                else if (event.name === "result") result = event.data.data;
+                else if (event.name === "error") throw new APIError(event.data.status || 500, oneLine(event.data.message));
+              }
+            } finally {
+              $("backup-progress").hidden = true;
+            }
+            if (!result) throw new APIError(0, "The backup's answer ended early: refresh to see whether its snapshot was saved.");
             say(`Snapshot ${short(result.id)} taken in ${((Date.now() - started) / 1000).toFixed(1)} s: ${count(result.rows)} rows.`, "ok");
             await refresh();
           }));

@@ -27,6 +27,9 @@ extension BackupsPage {
         tr.blocked { background: var(--bad-bg); }
         tr.removed td { color: var(--bad); }
         .actions { white-space: nowrap; }
+        .progress[hidden] { display: none; }
+        .progress { display: flex; flex-wrap: wrap; align-items: center; gap: .5rem; margin: .5rem 0; }
+        .progress progress { flex: 1 1 12rem; min-width: 8rem; height: 1rem; accent-color: var(--accent); }
         button, select, input, textarea { font: inherit; }
         button { padding: .35rem .75rem; border: 1px solid var(--line); border-radius: 6px; background: var(--panel); color: var(--fg); cursor: pointer; min-height: 2.25rem; }
         button:hover { border-color: var(--accent); }

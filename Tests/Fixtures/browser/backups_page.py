@@ -120,11 +120,19 @@ try:
     check(token and token not in driver.current_url and token not in driver.page_source, "the token is in no URL and not in the page")
     shot("overview.png")
 
-    step("back up now")
+    step("back up now, its progress shown from the backup's server-sent events")
     before = len(snapshot_rows())
+    driver.execute_script("""
+        window.veloProgress = [];
+        const detail = document.getElementById("backup-detail");
+        new MutationObserver(() => window.veloProgress.push(detail.textContent)).observe(detail, { childList: true, characterData: true, subtree: true });
+    """)
     click("backup")
     wait_message("taken", "ok")
     wait.until(lambda d: len(snapshot_rows()) == before + 1)
+    seen = driver.execute_script("return window.veloProgress")
+    check(any(text.endswith(" rows") and "of about" in text for text in seen), f"the backup's progress was shown: {seen}")
+    check(not driver.find_element(By.ID, "backup-progress").is_displayed(), "the progress bar is gone once the backup ended")
 
     step("verify all")
     click("verify-all")
