@@ -28,6 +28,15 @@ import Testing
         #expect(String(decoding: script.body, as: UTF8.self) == BackupsPage.script)
         let style = try await server.request("GET", "/_/backups/page.css")
         #expect(style.status == 200 && style.header("Content-Type") == "text/css; charset=utf-8")
+        // The download worker (a service worker: the policy lets the page start one of its own and no other), and
+        // a download address no worker answered: 204, so the page stays where it was.
+        #expect(policy.contains("worker-src 'self'"))
+        let worker = try await server.request("GET", "/_/backups/download-worker.js")
+        #expect(worker.status == 200 && worker.header("Content-Type") == "text/javascript; charset=utf-8")
+        #expect(String(decoding: worker.body, as: UTF8.self) == BackupsPage.downloadWorker)
+        #expect(worker.header("Content-Security-Policy") == policy)
+        let unanswered = try await server.request("GET", "/_/backups/download/0123456789abcdef0123")
+        #expect(unanswered.status == 204 && unanswered.body.isEmpty)
         #expect(try await server.request("GET", "/_/backups/other.js").status == 404)
     }
 

@@ -63,6 +63,10 @@ import Testing
         for name in ["overview.png", "plan-blocked.png", "plan.png", "retention.png", "phone.png"] {
             #expect(FileManager.default.fileExists(atPath: "\(shots)/\(name)"), "\(name) was taken")
         }
+        // The archive the browser saved (streamed by the page's download worker) is a sound, self-contained one.
+        let downloaded = try #require(run.stdout.split(separator: "\n").first { $0.hasPrefix("downloaded: ") }?.dropFirst(12))
+        let verified = try VeloProcess.run(["verify", String(downloaded)])
+        #expect(verified.status == 0 && verified.stdout.contains("ok"), "\(verified.stdout)\(verified.stderr)")
         // What the page restored is in the database: the five posts the app changed are back, and the restore's
         // safety snapshot is in the repository.
         #expect(try Scratch.sqlite(served, "SELECT count(*) FROM _velo_posts WHERE title = 'changed by the app'") == "0")
@@ -77,6 +81,8 @@ import Testing
         // The SVG namespace is a name, not an address anything is fetched from.
         let script = BackupsPage.script.replacingOccurrences(of: "http://www.w3.org/2000/svg", with: "")
         #expect(!script.contains("http://") && !script.contains("https://"), "nothing from another origin")
+        let worker = BackupsPage.downloadWorker
+        #expect(!worker.contains("http://") && !worker.contains("https://"), "nothing from another origin")
     }
 }
 

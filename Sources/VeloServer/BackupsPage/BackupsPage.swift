@@ -8,7 +8,8 @@ import NIOCore
 /// then restore (after the tenant's name is typed), and retention's dry run before a prune.
 ///
 /// Plain HTML, CSS and JavaScript built into the binary (`BackupsPageDocument`, `BackupsPageStyle`,
-/// `BackupsPageScript`): no CDN, no build step, works offline. The page is only a client of the JSON API: it signs
+/// `BackupsPageScript`, and the service worker that streams downloads, `BackupsPageDownloadWorker`): no CDN, no
+/// build step, works offline. The page is only a client of the JSON API: it signs
 /// in with the superuser login, keeps the token in `sessionStorage` and sends it as `Authorization`, so it can do
 /// nothing the API does not allow that superuser. Its answers carry a content security policy that allows only
 /// the page's own script, style and API (no inline script, no other origin, no framing).
@@ -30,11 +31,17 @@ struct BackupsPage: Sendable {
         router.get(RouterPath(Self.path)) { _, _ in Self.file(document, type: "text/html; charset=utf-8") }
         router.get(RouterPath(Self.path + "/page.css")) { _, _ in Self.file(Self.style, type: "text/css; charset=utf-8") }
         router.get(RouterPath(Self.path + "/page.js")) { _, _ in Self.file(Self.script, type: "text/javascript; charset=utf-8") }
+        router.get(RouterPath(Self.path + "/download-worker.js")) { _, _ in
+            Self.file(Self.downloadWorker, type: "text/javascript; charset=utf-8")
+        }
+        // What a download navigation meets when no worker answered it (the page's tab was closed, the worker
+        // stopped): nothing, and the page stays where it was.
+        router.get(RouterPath(Self.path + "/download/{id}")) { _, _ in Response(status: .noContent) }
     }
 
     /// The content security policy of every file of the page.
     static let policy =
-        "default-src 'none'; script-src 'self'; style-src 'self'; connect-src 'self'; img-src 'self' data: blob:; "
+        "default-src 'none'; script-src 'self'; style-src 'self'; connect-src 'self'; img-src 'self' data: blob:; worker-src 'self'; "
         + "form-action 'none'; frame-ancestors 'none'; base-uri 'none'"
 
     static func file(_ text: String, type: String) -> Response {
@@ -45,6 +52,6 @@ struct BackupsPage: Sendable {
         return Response(status: .ok, headers: headers, body: ResponseBody(byteBuffer: ByteBuffer(string: text)))
     }
 
-    /// The bytes of the page (HTML, CSS and JavaScript together): what a first visit downloads.
-    static var weight: Int { document.utf8.count + style.utf8.count + script.utf8.count }
+    /// The bytes of the page (HTML, CSS and JavaScript together, the download worker included).
+    static var weight: Int { document.utf8.count + style.utf8.count + script.utf8.count + downloadWorker.utf8.count }
 }

@@ -298,20 +298,69 @@ extension BackupsPage {
           }
           $("verify-all").addEventListener("click", (e) => verify(e.currentTarget, null));
 
+          // Downloads: streamed to disk by the page's download worker where the browser runs one (the token goes to
+          // it by message, never into a URL), else held in memory (a Blob) first.
+          const pageBase = location.pathname.replace(/\/+$/, "");
+          let workerRegistration = null;
+          async function downloadWorker() {
+            if (!("serviceWorker" in navigator) || !window.isSecureContext) return null;
+            try {
+              workerRegistration = workerRegistration || await navigator.serviceWorker.register(pageBase + "/download-worker.js");
+              if (workerRegistration.active) return workerRegistration.active;
+              const candidate = workerRegistration.installing || workerRegistration.waiting;
+              if (!candidate) return null;
+              return await new Promise((resolve) => {
+                const timer = setTimeout(() => resolve(null), 5000);
+                candidate.addEventListener("statechange", () => {
+                  if (candidate.state === "activated") { clearTimeout(timer); resolve(candidate); }
+                  if (candidate.state === "redundant") { clearTimeout(timer); resolve(null); }
+                });
+              });
+            } catch (e) {
+              return null;
+            }
+          }
+          // The replies of a MessageChannel's port, one at a time.
+          function replies(port) {
+            const queue = [], waiting = [];
+            port.onmessage = (e) => waiting.length ? waiting.shift()(e.data) : queue.push(e.data);
+            return () => queue.length ? Promise.resolve(queue.shift()) : new Promise((resolve) => waiting.push(resolve));
+          }
           async function download(button, snapshot) {
             await run(button, "Downloading…", async () => {
-              const response = await call("GET", `/backups/${snapshot.id}/export`);
-              const disposition = response.headers.get("Content-Disposition") || "";
-              const match = /filename="([^"]+)"/.exec(disposition);
-              const blob = await response.blob();
-              const url = URL.createObjectURL(blob);
-              const link = h("a", { href: url, download: match ? match[1] : snapshot.id + ".tar.zst" });
-              document.body.append(link);
-              link.click();
-              link.remove();
-              setTimeout(() => URL.revokeObjectURL(url), 60000);
-              say(`Downloaded ${match ? match[1] : snapshot.id} (${bytes(blob.size)}).`, "ok");
+              const worker = await downloadWorker();
+              if (!worker) return downloadInMemory(snapshot);
+              const id = Array.from(crypto.getRandomValues(new Uint8Array(18)), (b) => b.toString(16).padStart(2, "0")).join("");
+              const channel = new MessageChannel();
+              const next = replies(channel.port1);
+              const url = new URL(api + `/backups/${snapshot.id}/export`, location.href).href;
+              worker.postMessage({ id, url, token: sessionStorage.getItem(tokenKey) }, [channel.port2]);
+              await next();
+              location.assign(pageBase + "/download/" + id);
+              const reply = await next();
+              if (reply.error) {
+                if (reply.status === 401) {
+                  signOut();
+                  throw new APIError(401, "Your session has ended (" + oneLine(reply.error) + "): sign in again.");
+                }
+                throw new APIError(reply.status, oneLine(reply.error));
+              }
+              const match = /filename="([^"]+)"/.exec(reply.disposition);
+              say(`Downloading ${match ? match[1] : snapshot.id} (${bytes(reply.length)}): your browser saves it as it arrives.`, "ok");
             });
+          }
+          async function downloadInMemory(snapshot) {
+            const response = await call("GET", `/backups/${snapshot.id}/export`);
+            const disposition = response.headers.get("Content-Disposition") || "";
+            const match = /filename="([^"]+)"/.exec(disposition);
+            const blob = await response.blob();
+            const url = URL.createObjectURL(blob);
+            const link = h("a", { href: url, download: match ? match[1] : snapshot.id + ".tar.zst" });
+            document.body.append(link);
+            link.click();
+            link.remove();
+            setTimeout(() => URL.revokeObjectURL(url), 60000);
+            say(`Downloaded ${match ? match[1] : snapshot.id} (${bytes(blob.size)}).`, "ok");
           }
 
           // A snapshot's inspection, and what changed since the one before it (rows per collection).

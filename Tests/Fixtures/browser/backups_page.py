@@ -33,6 +33,12 @@ for argument in ("--headless=new", "--no-sandbox", "--disable-gpu", "--disable-d
     options.add_argument(argument)
 driver = webdriver.Chrome(service=Service(os.environ.get("VELO_CHROMEDRIVER", "/usr/bin/chromedriver")), options=options)
 wait = WebDriverWait(driver, 60)
+# Downloads are saved here (headless Chromium saves none unless told where).
+downloads = os.path.join(shots, "downloads")
+os.makedirs(downloads, exist_ok=True)
+for old in os.listdir(downloads):
+    os.remove(os.path.join(downloads, old))
+driver.execute_cdp_cmd("Browser.setDownloadBehavior", {"behavior": "allow", "downloadPath": downloads, "eventsEnabled": True})
 
 
 def step(text):
@@ -140,10 +146,25 @@ try:
     check("snapshots verified" in text or "snapshot verified" in text, text)
     wait.until(lambda d: "ok" in d.find_element(By.ID, "verify-results").text)
 
-    step("download a snapshot as one self-contained archive")
+    step("download a snapshot as one self-contained archive, streamed to disk by the page's download worker")
+    page_url = driver.current_url
     snapshot_rows()[0].find_element(By.XPATH, ".//button[text()='Download']").click()
-    text = wait_message("Downloaded velo-", "ok")
-    check(".tar.zst" in text, text)
+    text = wait_message("Downloading velo-", "ok")
+    check(".tar.zst" in text and "as it arrives" in text, text)
+    check(driver.current_url == page_url, f"the page stays where it was: {driver.current_url}")
+
+    def saved(_):
+        done = [name for name in os.listdir(downloads) if name.endswith(".tar.zst")]
+        return done[0] if done and not any(name.endswith(".crdownload") for name in os.listdir(downloads)) else None
+    name = wait.until(saved)
+    with open(os.path.join(downloads, name), "rb") as f:
+        head = f.read(4)
+    check(head == b"\x28\xb5\x2f\xfd", f"{name} is a zstd file (it starts {head!r})")
+    check(name in text, f"the message names the file saved: {text!r}, {name}")
+    saved_archive = os.path.join(downloads, name)
+    print("downloaded:", saved_archive, flush=True)
+    check(all(token not in entry["name"] for entry in driver.execute_script("return performance.getEntries()") for token in [driver.execute_script("return sessionStorage.getItem('velo.token')")]),
+          "no URL the page fetched holds the token")
 
     step("a snapshot's inspection and its change since the one before")
     rows = snapshot_rows()
@@ -194,6 +215,16 @@ try:
     driver.execute_script("sessionStorage.setItem('velo.token', 'expired-or-revoked')")
     click("refresh")
     wait_message("session has ended", "error")
+    wait.until(lambda d: d.find_element(By.ID, "login").is_displayed())
+    sign_in(password)
+    wait.until(lambda d: len(overview_rows()) == 3)
+
+    step("an expired token met by the download worker: the same line, and the page stays")
+    driver.execute_script("sessionStorage.setItem('velo.token', 'expired-or-revoked')")
+    page_url = driver.current_url
+    snapshot_rows()[0].find_element(By.XPATH, ".//button[text()='Download']").click()
+    wait_message("session has ended", "error")
+    check(driver.current_url == page_url, f"the page stays where it was: {driver.current_url}")
     wait.until(lambda d: d.find_element(By.ID, "login").is_displayed())
     sign_in(password)
     wait.until(lambda d: len(overview_rows()) == 3)
