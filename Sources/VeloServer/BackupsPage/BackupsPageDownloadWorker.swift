@@ -18,6 +18,7 @@ extension BackupsPage {
           const { id, url, token } = event.data || {};
           const port = event.ports[0];
           if (typeof id !== "string" || typeof url !== "string" || !port) return;
+          if (new URL(url).origin !== self.location.origin) return;  // the page's own API only
           pending.set(id, { url, token, port });
           setTimeout(() => pending.delete(id), 60000);
           port.postMessage({ ready: true });
@@ -31,6 +32,7 @@ extension BackupsPage {
             event.respondWith(new Response(null, { status: 204 }));
             return;
           }
+          entry.port.postMessage({ fetching: true });
           event.respondWith((async () => {
             let response;
             try {

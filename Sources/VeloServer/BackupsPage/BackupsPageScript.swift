@@ -337,7 +337,11 @@ extension BackupsPage {
               worker.postMessage({ id, url, token: sessionStorage.getItem(tokenKey) }, [channel.port2]);
               await next();
               location.assign(pageBase + "/download/" + id);
-              const reply = await next();
+              // The worker says when the navigation reached it, then when the export's answer began (which may take
+              // a while: the server writes the export before it sends it).
+              const reached = await Promise.race([next(), new Promise((resolve) => setTimeout(() => resolve(null), 10000))]);
+              if (!reached) throw new APIError(0, "The download did not start: reload the page and try again.");
+              const reply = reached.fetching ? await next() : reached;
               if (reply.error) {
                 if (reply.status === 401) {
                   signOut();
