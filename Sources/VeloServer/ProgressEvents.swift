@@ -3,7 +3,7 @@ import VeloKit
 
 /// A VeloKit operation's progress as `progress` server-sent events (`ServerSentEvent`): VeloKit reports on the
 /// operation's own thread, as it does to the CLI's terminal line, and this sends at most four events a second,
-/// `{"done": 120000, "total": 250000, "unit": "rows", "detail": "posts"}` (`total` null when unknown, and only an
+/// `{"done": 120000, "total": 250000, "unit": "rows", "detail": "_velo_posts"}` (the table) (`total` null when unknown, and only an
 /// estimate when known: a backup counts rows from each table's largest rowid).
 final class ProgressEvents: ProgressObserver, @unchecked Sendable {
     private let continuation: AsyncStream<ServerSentEvent>.Continuation

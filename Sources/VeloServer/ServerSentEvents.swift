@@ -1,3 +1,4 @@
+import HTTPTypes
 import Hummingbird
 import NIOCore
 import VeloKit
@@ -22,10 +23,13 @@ struct ServerSentEvent: Sendable {
     }
 
     /// A 200 response that writes `events` as they come and ends when they end. A client that goes away ends the
-    /// response, never the operation sending the events.
+    /// response, never the operation sending the events. `X-Accel-Buffering: no` asks nginx (and proxies that
+    /// follow it) to pass each event on at once.
     static func response(_ events: AsyncStream<ServerSentEvent>) -> Response {
-        Response(
-            status: .ok, headers: [.contentType: "text/event-stream", .cacheControl: "no-store"],
+        var headers: HTTPFields = [.contentType: "text/event-stream", .cacheControl: "no-store"]
+        headers[HTTPField.Name("X-Accel-Buffering")!] = "no"
+        return Response(
+            status: .ok, headers: headers,
             body: ResponseBody { writer in
                 for await event in events { try await writer.write(NIOCore.ByteBuffer(bytes: event.bytes)) }
                 try await writer.finish(nil)

@@ -247,7 +247,7 @@ import Testing
         let reply = try await server.request("POST", "/api/backups", json: #"{"tags":["page"]}"#, token: token, headers: sse)
         #expect(reply.status == 200)
         #expect(reply.header("Content-Type") == "text/event-stream")
-        #expect(reply.header("Cache-Control") == "no-store")
+        #expect(reply.header("Cache-Control") == "no-store" && reply.header("X-Accel-Buffering") == "no")
         let events = Self.events(reply.body)
         let progress = events.filter { $0.name == "progress" }.map(\.data)
         #expect(!progress.isEmpty)
