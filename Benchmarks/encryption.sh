@@ -6,7 +6,7 @@
 #
 # Needs bash, swift, sqlite3, python3 and GNU time at /usr/bin/time. Each figure is the median of --runs runs, the
 # encrypted and unencrypted runs taken in turn; RSS is the largest peak of them. Every command on an encrypted repository first derives its key from the
-# password (scrypt, calibrated to about 0.5 s when the key file is made): the table gives that derivation on its
+# password (scrypt, calibrated to at most 0.4 s when the key file is made): the table gives that derivation on its
 # own (opening the encrypted repository, still empty, against an empty plain one) and each encrypted figure both as
 # measured and less that derivation.
 set -euo pipefail

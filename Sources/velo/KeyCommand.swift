@@ -9,7 +9,7 @@ struct KeyCommand: ParsableCommand {
         commandName: "key",
         abstract: "List, add, remove or change the passwords (key files) of an encrypted repository.",
         discussion: """
-            Each password has a key file in keys/ that wraps the repository's master key (scrypt, calibrated to about 0.5 s on the machine that writes it). Changing passwords never re-encrypts data. The new password is read from --new-password-file, or asked twice on a terminal; the current one as for every command (--password-file, VELO_PASSWORD_FILE, VELO_PASSWORD_COMMAND, a prompt).
+            Each password has a key file in keys/ that wraps the repository's master key (scrypt, calibrated to at most 0.4 s on the machine that writes it). Changing passwords never re-encrypts data. The new password is read from --new-password-file, or asked twice on a terminal; the current one as for every command (--password-file, VELO_PASSWORD_FILE, VELO_PASSWORD_COMMAND, a prompt).
             """,
         subcommands: [List.self, Add.self, Remove.self, Passwd.self])
 

@@ -7,7 +7,7 @@ public struct RepositoryAccess: Sendable {
     public var password: PasswordSource?
     /// Create a new repository encrypted (with `create`); an existing one is never converted.
     public var encrypt: Bool
-    /// scrypt's parameters for a new key file; nil to calibrate them on this machine (about 0.5 s).
+    /// scrypt's parameters for a new key file; nil to calibrate them on this machine (at most 0.4 s).
     public var scrypt: ScryptParameters?
 
     public init(password: PasswordSource? = nil, encrypt: Bool = false, scrypt: ScryptParameters? = nil) {

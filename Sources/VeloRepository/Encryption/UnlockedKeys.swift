@@ -4,7 +4,7 @@ import VeloFormat
 import VeloStorage
 
 /// The keys this process has unlocked, so that a process that opens the same encrypted repository again (a
-/// server per request, a scheduler per round) derives its key once (scrypt's 0.5 s and 32 MiB), not each time.
+/// server per request, a scheduler per round) derives its key once (scrypt's 0.4 s and 32 MiB), not each time.
 /// Kept in memory only, by location and the SHA-256 of the password, and used only while the key file that
 /// opened them is still stored unchanged: a removed or changed key file stops opening the repository here too.
 final class UnlockedKeys: @unchecked Sendable {

@@ -37,9 +37,11 @@ public struct ScryptParameters: Sendable, Equatable {
             from: password, salt: salt, outputByteCount: 32, rounds: n, blockSize: r, parallelism: p, maxMemory: memoryBytes + (1 << 20))
     }
 
-    /// The baseline's memory with `p` raised until one derivation takes about `target` (at most 64 passes), or
-    /// `n` lowered on a machine where a single pass takes longer than twice the target.
-    public static func calibrated(target: Duration = .milliseconds(500)) -> ScryptParameters {
+    /// The baseline's memory with `p` raised as far as one derivation stays within `target` (at least 1, at most 64
+    /// passes), or `n` lowered on a machine where a single pass takes longer than twice the target. 0.4 s by
+    /// default: every command on an encrypted repository derives its key first, and an unchanged backup, the
+    /// derivation included, should take at most half a second.
+    public static func calibrated(target: Duration = .milliseconds(400)) -> ScryptParameters {
         var parameters = baseline
         let salt = [UInt8](repeating: 0, count: 32)
         let clock = ContinuousClock()
@@ -49,7 +51,7 @@ public struct ScryptParameters: Sendable, Equatable {
             once = clock.measure { _ = try? parameters.derive(Array("calibration".utf8), salt: salt) }
         }
         let ratio = target / max(once, .microseconds(1))
-        parameters.p = min(64, max(1, Int(ratio.rounded())))
+        parameters.p = min(64, max(1, Int(ratio.rounded(.down))))
         return parameters
     }
 }
