@@ -25,7 +25,10 @@ package final class Database {
     package init(path: String, mode: OpenMode = .readOnly, busyTimeout: Duration = .seconds(5), reportedAs: String? = nil) throws {
         _ = Database.configured
         if mode != .create || FileManager.default.fileExists(atPath: path) {
-            try DatabaseFile.check(path)
+            // Checked only while this process has no connection to the file: closing the descriptor the check
+            // reads through would drop every POSIX lock the process holds on it, SQLite's included
+            // (sqlite.org/howtocorrupt.html, 2.2), and another process could then checkpoint or write under it.
+            if !Database.openFiles.contains(OpenFiles.ID(path)) { try DatabaseFile.check(path) }
         }
         var flags: Int32 = SQLITE_OPEN_NOMUTEX | SQLITE_OPEN_URI
         switch mode {
@@ -44,12 +47,23 @@ package final class Database {
         handle = db
         self.path = reportedAs ?? path
         self.mode = mode
+        fileID = OpenFiles.ID(path)
+        Database.openFiles.add(fileID)
         sqlite3_extended_result_codes(db, 1)
         let ms = busyTimeout.components.seconds * 1000 + busyTimeout.components.attoseconds / 1_000_000_000_000_000
         sqlite3_busy_timeout(db, Int32(clamping: ms))
     }
 
-    deinit { sqlite3_close_v2(handle) }
+    /// The file's device and inode, while this connection is open.
+    private let fileID: OpenFiles.ID?
+
+    deinit {
+        sqlite3_close_v2(handle)
+        Database.openFiles.remove(fileID)
+    }
+
+    /// The database files this process has connections to.
+    private static let openFiles = OpenFiles()
 
     /// Process-wide SQLite settings, applied once before the first connection.
     private static let configured: Void = {
@@ -181,5 +195,46 @@ package final class Database {
             path: path,
             sql: sql
         )
+    }
+}
+
+/// Counts this process's connections by database file (device and inode, read with stat, which opens nothing).
+final class OpenFiles: @unchecked Sendable {
+    struct ID: Hashable {
+        var device: UInt64
+        var inode: UInt64
+
+        /// The file's identity, nil when it does not exist.
+        init?(_ path: String) {
+            var info = stat()
+            guard stat(path, &info) == 0 else { return nil }
+            device = UInt64(info.st_dev)
+            inode = UInt64(info.st_ino)
+        }
+    }
+
+    private let lock = NSLock()
+    private var counts: [ID: Int] = [:]
+
+    func contains(_ id: ID?) -> Bool {
+        guard let id else { return false }
+        lock.lock()
+        defer { lock.unlock() }
+        return counts[id, default: 0] > 0
+    }
+
+    func add(_ id: ID?) {
+        guard let id else { return }
+        lock.lock()
+        counts[id, default: 0] += 1
+        lock.unlock()
+    }
+
+    func remove(_ id: ID?) {
+        guard let id else { return }
+        lock.lock()
+        counts[id, default: 0] -= 1
+        if counts[id] ?? 0 <= 0 { counts[id] = nil }
+        lock.unlock()
     }
 }
