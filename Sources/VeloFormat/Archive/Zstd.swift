@@ -29,7 +29,7 @@ package final class ZstdCompressor {
     deinit { ZSTD_freeCCtx(context) }
 
     /// Compresses `bytes`, passing finished output to the sink.
-    func write(_ bytes: UnsafeRawBufferPointer) throws {
+    package func write(_ bytes: UnsafeRawBufferPointer) throws {
         var input = ZSTD_inBuffer(src: bytes.baseAddress, size: bytes.count, pos: 0)
         while input.pos < input.size {
             try drain(&input, ZSTD_e_continue)
@@ -37,7 +37,7 @@ package final class ZstdCompressor {
     }
 
     /// Ends the frame and flushes everything to the sink.
-    func finish() throws {
+    package func finish() throws {
         var input = ZSTD_inBuffer(src: nil, size: 0, pos: 0)
         while try drain(&input, ZSTD_e_end) != 0 {}
     }
@@ -59,7 +59,7 @@ package final class ZstdCompressor {
 }
 
 /// Streaming zstd decompression from a byte source. Reports truncated frames and checksum mismatches.
-final class ZstdDecompressor {
+package final class ZstdDecompressor {
     /// Why decompression failed.
     struct Failure: Error, CustomStringConvertible {
         let reason: String
@@ -77,7 +77,7 @@ final class ZstdDecompressor {
     private let source: (UnsafeMutableRawBufferPointer) throws -> Int
 
     /// - Parameter source: fills a buffer with compressed bytes and returns how many (0 at the end).
-    init(source: @escaping (UnsafeMutableRawBufferPointer) throws -> Int) throws {
+    package init(source: @escaping (UnsafeMutableRawBufferPointer) throws -> Int) throws {
         guard let context = ZSTD_createDCtx() else { throw VeloError("zstd: cannot allocate a decompression context") }
         self.context = context
         // A frame states the window it needs and zstd allocates it: a hostile frame could ask for 2 GiB. velo
@@ -90,7 +90,7 @@ final class ZstdDecompressor {
     deinit { ZSTD_freeDCtx(context) }
 
     /// Fills `buffer` with decompressed bytes; returns 0 only at the clean end of the stream.
-    func read(into buffer: UnsafeMutableRawBufferPointer) throws -> Int {
+    package func read(into buffer: UnsafeMutableRawBufferPointer) throws -> Int {
         var output = ZSTD_outBuffer(dst: buffer.baseAddress, size: buffer.count, pos: 0)
         while output.pos == 0 {
             if inputPosition == inputCount && !sourceEnded {
