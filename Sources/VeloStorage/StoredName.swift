@@ -23,6 +23,10 @@ public enum StoredKind: String, CaseIterable, Sendable {
     /// A key file of an encrypted repository: its master key wrapped by a password (name: `<16 hex>.json`, stored
     /// as `keys/<name>`). Stored as it is, like the identity: it is what opens everything else.
     case key
+    /// Continuous capture (`velo replicate`): a batch of an interval's captured commits (name:
+    /// `<ms13>-<stream16>-<seq10>.batch`) or a source's base copy (name: `<ms13>-<stream16>-<source16>.base`),
+    /// stored as `continuous/<name>`; the names sort by the time they were written.
+    case capture
 }
 
 /// One stored object: its kind and its name within the kind.
@@ -73,6 +77,7 @@ public struct StoredName: Hashable, Sendable, CustomStringConvertible {
         case .snapshot: return name.count > 17 && name.prefix(8).allSatisfy(\.isNumber)
         case .lock, .trash: return name.hasSuffix(".json") && name.count > 5
         case .key: return name.count == 21 && name.hasSuffix(".json") && name.prefix(16).allSatisfy { $0.isHexDigit && !$0.isUppercase }
+        case .capture: return (name.hasSuffix(".batch") || name.hasSuffix(".base")) && name.prefix(13).allSatisfy(\.isNumber)
         default: return true
         }
     }
@@ -90,6 +95,7 @@ public struct StoredName: Hashable, Sendable, CustomStringConvertible {
         case .list: return "\(StoredKind.listsFolder)/\(name.prefix(2))/\(name).list"
         case .marker: return "data/\(name)"
         case .key: return "keys/\(name)"
+        case .capture: return "continuous/\(name)"
         }
     }
 
@@ -108,7 +114,7 @@ public struct StoredName: Hashable, Sendable, CustomStringConvertible {
         case .snapshot:
             guard components.count == 4, file.hasSuffix(StoredKind.snapshotExtension) else { return nil }
             name = String(file.dropLast(StoredKind.snapshotExtension.count))
-        case .config, .catalog, .lock, .trash, .marker, .key:
+        case .config, .catalog, .lock, .trash, .marker, .key, .capture:
             guard components.count == (kind == .config ? 1 : 2) else { return nil }
             name = file
         }
@@ -136,6 +142,7 @@ extension StoredKind {
         case .list: return StoredKind.listsFolder
         case .marker: return "data"
         case .key: return "keys"
+        case .capture: return "continuous"
         }
     }
 }
