@@ -18,7 +18,7 @@ struct Velo: ParsableCommand {
             InitCommand.self, BackupCommand.self, SnapshotsCommand.self, InspectCommand.self, VerifyCommand.self,
             CatCommand.self, DiffCommand.self, PlanCommand.self, RestoreCommand.self, PruneCommand.self, SchemaCommand.self,
             UnlockCommand.self, InfoCommand.self, DemoCommand.self, TransferCommand.self, ExportCommand.self, StatusCommand.self,
-            RunCommand.self, ServeCommand.self, CopyCommand.self, KeyCommand.self,
+            RunCommand.self, ServeCommand.self, CopyCommand.self, KeyCommand.self, ReplicateCommand.self,
         ]
     )
 

@@ -67,6 +67,10 @@ public enum Remedy: Sendable, Equatable {
     case restoreIntoTarget
     /// Give the password of the encrypted repository at `repository`.
     case givePassword(repository: String)
+    /// Switch the database to write-ahead logging once, which continuous capture reads.
+    case switchToWAL
+    /// Restore into a database file that does not exist yet (a point-in-time copy is never merged).
+    case restoreIntoNewFile
 }
 
 extension Error {

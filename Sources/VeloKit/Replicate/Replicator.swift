@@ -1,0 +1,150 @@
+import Foundation
+import VeloFormat
+import VeloRepository
+import VeloStorage
+
+/// `velo replicate`: continuous capture of a set of source databases into a repository. Polls every source's
+/// write-ahead log (`SourceCapture`) every `poll`, and every `interval` stores what was read as one batch for all
+/// of them (`CaptureBatch`), durable before it is reported. Runs until SIGINT or SIGTERM, then stores a last batch
+/// and ends its read transactions. docs/FORMAT.md, "Continuous capture", describes what it stores and why it
+/// never loses a commit silently.
+public final class Replicator {
+    /// How often and how much.
+    public struct Options: Sendable {
+        /// How often a batch is stored (when there is something to store).
+        public var interval: Duration = .seconds(1)
+        /// How often each source's log is read: commits are stamped with the time they were seen, so this is the
+        /// precision of a point-in-time restore.
+        public var poll: Duration = .milliseconds(100)
+        /// How often a batch is stored when no source changed, so the restorable window keeps up with an idle
+        /// source.
+        public var heartbeat: Duration = .seconds(30)
+        /// The log frames after which velo starts a source's log over itself (4,096 frames: 16 MiB of 4 KiB pages).
+        public var walCapFrames = 4096
+        /// Switch a source in rollback-journal mode to WAL instead of refusing it.
+        public var setWAL = false
+
+        public init() {}
+    }
+
+    /// One stored batch, as reported.
+    public struct BatchReport: Sendable, Codable {
+        public var name: String
+        public var sequence: Int
+        public var commits: Int
+        public var bases: Int
+        public var gaps: Int
+    }
+
+    /// What a run did, when it ends.
+    public struct Summary: Sendable, Codable {
+        public var batches = 0
+        public var commits = 0
+        public var bases = 0
+        public var gaps = 0
+        /// The longest time a seal held a source's write lock (ms).
+        public var longestSealMilliseconds: Double = 0
+        public var seals = 0
+    }
+
+    public let sources: [String]
+    /// Sources switched to WAL by this replicator (with `setWAL`).
+    public private(set) var switchedToWAL: [String] = []
+    private let repository: Repository
+    private let options: Options
+    private var captures: [SourceCapture] = []
+    private let stream: String
+    private var sequence = 0
+    public private(set) var summary = Summary()
+
+    /// Opens every source (each must be in WAL mode, or is switched with `setWAL`) and finds where the
+    /// repository's captures of it end.
+    /// - Throws: `.input` naming a source in rollback-journal mode; what reading the repository throws.
+    public init(sources: [String], repository: Repository, options: Options = Options()) throws {
+        self.sources = sources.map(FileSystem.absolute)
+        self.repository = repository
+        self.options = options
+        stream = (0..<8).map { _ in String(format: "%02x", UInt8.random(in: 0...255)) }.joined()
+        let scratch = repository.storage.scratchDirectory
+        try FileSystem.createDirectory(scratch)
+        for source in self.sources {
+            if try JournalMode.ensureWAL(source, switchIfNeeded: options.setWAL) { switchedToWAL.append(source) }
+            let tail = try ContinuousHistory.load(source: source, storage: repository.storage)?.tail
+            captures.append(
+                try SourceCapture(
+                    path: source, storage: repository.storage, spoolFolder: scratch, capFrames: options.walCapFrames, tail: tail))
+        }
+    }
+
+    /// Reads every source once.
+    public func poll() throws {
+        for capture in captures { try capture.poll(storage: repository.storage, stream: stream) }
+    }
+
+    /// Stores what was read since the last batch as one batch (also when nothing changed and `always`); nil
+    /// when there was nothing to store. Durable when it returns.
+    @discardableResult
+    public func storeBatch(always: Bool = false) throws -> BatchReport? {
+        var sections: [CapturedSource] = []
+        var spools: [SpoolFile] = []
+        var offset: Int64 = 0
+        for capture in captures {
+            let taken = capture.take()
+            if taken.isEmpty && always { sections.append(CapturedSource(source: capture.path, through: capture.through)) }
+            for var part in taken {
+                if var frames = part.section.frames, let spool = part.spool {
+                    frames.offset = offset
+                    offset += spool.bytes
+                    part.section.frames = frames
+                    spools.append(spool)
+                }
+                sections.append(part.section)
+            }
+        }
+        guard !sections.isEmpty else { return nil }
+        sequence += 1
+        let batch = CaptureBatch(stream: stream, sequence: sequence, written: SourceCapture.now, sources: sections)
+        try CaptureObjects.write(batch, bodies: spools.map(\.path), to: repository.storage)
+        let report = BatchReport(
+            name: batch.storedName.name, sequence: sequence, commits: sections.reduce(0) { $0 + ($1.frames?.commits.count ?? 0) },
+            bases: sections.filter { $0.base != nil }.count, gaps: sections.filter { $0.gap != nil }.count)
+        summary.batches += 1
+        summary.commits += report.commits
+        summary.bases += report.bases
+        summary.gaps += report.gaps
+        return report
+    }
+
+    /// Starts over the log of every source grown past the cap (`SourceCapture.sealIfNeeded`).
+    public func sealIfNeeded() throws {
+        for capture in captures where try capture.sealIfNeeded(storage: repository.storage, stream: stream) {
+            summary.seals += 1
+            summary.longestSealMilliseconds = max(summary.longestSealMilliseconds, capture.longestSealMilliseconds)
+        }
+    }
+
+    /// Polls and stores until a stop is requested (`Interruption`), then stores a last batch: every commit read
+    /// is in the repository when it returns. `report` is told of each stored batch.
+    public func run(report: (BatchReport) -> Void = { _ in }) throws {
+        defer { for capture in captures { capture.close() } }
+        let clock = ContinuousClock()
+        var nextBatch = clock.now + options.interval
+        var lastStored = clock.now
+        while Interruption.requestedSignal == nil {
+            try poll()
+            if clock.now >= nextBatch {
+                let heartbeat = clock.now - lastStored >= options.heartbeat
+                if let stored = try storeBatch(always: heartbeat) {
+                    report(stored)
+                    lastStored = clock.now
+                }
+                try sealIfNeeded()
+                nextBatch = clock.now + options.interval
+            }
+            let wait = min(options.poll, max(.zero, nextBatch - clock.now))
+            if wait > .zero { Thread.sleep(forTimeInterval: Double(wait.components.seconds) + Double(wait.components.attoseconds) / 1e18) }
+        }
+        try poll()
+        if let stored = try storeBatch(always: true) { report(stored) }
+    }
+}

@@ -1,0 +1,233 @@
+import CSQLite
+import Foundation
+import VeloFormat
+import VeloRepository
+import VeloStorage
+
+/// Continuous capture of one source database: every poll moves the pin (`WALPin`) forward and reads the frames
+/// committed to the log since the last poll into a spool file, stamped with the time they were seen; every
+/// interval the replicator takes what was read into a batch. When capture cannot carry on from where it stood
+/// (velo was stopped and the log was started over meanwhile), it records a gap and takes a new base, never
+/// leaving a silent hole.
+final class SourceCapture {
+    /// One section of the next batch: a base, a gap, frames of one generation.
+    struct Pending {
+        var section: CapturedSource
+        var spool: SpoolFile?
+    }
+
+    /// The source's absolute path.
+    let path: String
+    private let wal: WALFile
+    private let pin: WALPin
+    /// The connection that seals the log (`BEGIN IMMEDIATE`) when it must be started over.
+    private let sealer: Database
+    private let spoolFolder: String
+    /// The log frames after which velo starts the log over itself (`seal`).
+    private let capFrames: Int
+    /// The prefix of base objects' names: 16 hex digits of the source's content address.
+    private let key: String
+
+    /// Where reading the log carries on; nil before the first generation after a base without a log.
+    private(set) var position: WALPosition?
+    /// False until a base of the current chain is stored.
+    private var hasBase = false
+    /// True while the pin was held without a break since the last read: only then is a generation that follows
+    /// the last one read known to continue it (a writer starts the log over only once every frame of it is in
+    /// the database file, and the pin keeps that from happening past what velo read).
+    private var pinnedSinceRead = false
+    /// Every commit up to this moment (ms) has been read.
+    private(set) var through: Int64
+    /// The gap the next base closes.
+    private var openGap: CaptureGap?
+    private var pending: [Pending] = []
+    /// What was read since the replicator last asked (for its report).
+    private(set) var commitsRead = 0
+
+    /// - Parameter tail: where the repository's captures of the source end, when there are any: capture resumes
+    ///   from there when the log still holds the next frames, and records a gap otherwise.
+    init(
+        path: String, storage: any RepositoryStorage, spoolFolder: String, capFrames: Int, tail: (through: Int64, position: WALPosition?)?
+    )
+        throws
+    {
+        self.path = path
+        wal = WALFile(database: path)
+        pin = try WALPin(path: path)
+        sealer = try Database(path: path, mode: .readWrite, busyTimeout: .milliseconds(200))
+        _ = velo_sqlite3_no_checkpoint_on_close(sealer.handle)
+        try sealer.execute("PRAGMA wal_autocheckpoint=0")
+        self.spoolFolder = spoolFolder
+        self.capFrames = capFrames
+        key = String(storage.contentAddress(Array(path.utf8)).prefix(16))
+        through = tail?.through ?? 0
+        if let tail, let position = tail.position {
+            self.position = position
+            hasBase = true
+        } else if let tail {
+            openGap = CaptureGap(from: tail.through, to: 0, reason: "velo stopped before the log's first generation was read")
+        }
+    }
+
+    /// Moves the pin forward and reads what was committed since the last poll; takes a base first when the
+    /// chain needs one.
+    func poll(storage: any RepositoryStorage, stream: String) throws {
+        try pin.advance()
+        try read(storage: storage, stream: stream)
+    }
+
+    /// Reads the log from `position` (the pin held).
+    private func read(storage: any RepositoryStorage, stream: String) throws {
+        if !hasBase { try takeBase(storage: storage, stream: stream) }
+        guard let header = try wal.header() else {
+            through = Self.now
+            return
+        }
+        if let current = position, !current.isGeneration(of: header) {
+            if pinnedSinceRead && current.isFollowed(by: header) {
+                position = WALPosition(start: header)
+            } else {
+                try lose(
+                    "the log was started over (checkpoint \(current.checkpointSequence) to \(header.checkpointSequence)) before velo read all of it",
+                    storage: storage, stream: stream)
+                return try read(storage: storage, stream: stream)
+            }
+        } else if position == nil {
+            guard pinnedSinceRead else {
+                try lose("velo stopped before the log's first generation was read", storage: storage, stream: stream)
+                return try read(storage: storage, stream: stream)
+            }
+            position = WALPosition(start: header)
+        }
+        guard let from = position else { return }
+        let target = try frames(for: from)
+        let spool = target.spool!
+        let committedBytes = spool.bytes
+        let recordSize = Int64(4 + from.pageSize)
+        let result = try wal.readFrames(after: from) { frame in try spool.append(page: frame.pageNumber, frame.page) }
+        let kept = Int64(result.position.frames - from.frames)
+        try spool.truncate(to: committedBytes + kept * recordSize)
+        let seen = Self.now
+        if kept > 0 {
+            var section = pending[target.index].section
+            var frames = section.frames!
+            frames.count += Int(kept)
+            frames.checksum = result.position.checksum
+            frames.commits += result.commits.map { CapturedCommit(frame: $0.frame, pages: $0.pages, seen: seen) }
+            section.frames = frames
+            pending[target.index].section = section
+            commitsRead += result.commits.count
+        }
+        position = result.position
+        through = seen
+        pinnedSinceRead = true
+    }
+
+    /// The pending section that takes the frames after `position`, made when the last one cannot.
+    private func frames(for position: WALPosition) throws -> (index: Int, spool: SpoolFile?) {
+        if let last = pending.indices.last, let frames = pending[last].section.frames, frames.generation == WALGeneration(position),
+            frames.last == position.frames
+        {
+            return (last, pending[last].spool)
+        }
+        let frames = CapturedFrames(
+            generation: WALGeneration(position), pageSize: position.pageSize, first: position.frames + 1, count: 0, offset: 0,
+            checksum: position.checksum, bigEndianChecksums: position.bigEndianChecksums, commits: [])
+        if let last = pending.indices.last, pending[last].section.frames == nil, pending[last].spool == nil {
+            // The base's own section takes the first frames after it.
+            pending[last].section.frames = frames
+            pending[last].spool = try SpoolFile(folder: spoolFolder)
+            return (last, pending[last].spool)
+        }
+        pending.append(
+            Pending(section: CapturedSource(source: path, through: through, frames: frames), spool: try SpoolFile(folder: spoolFolder)))
+        return (pending.count - 1, pending.last!.spool)
+    }
+
+    /// Records that capture lost its place, and takes a new base.
+    private func lose(_ reason: String, storage: any RepositoryStorage, stream: String) throws {
+        Diagnostics.warn("\(path): gap in continuous capture: \(reason); taking a new base")
+        openGap = CaptureGap(from: through == 0 ? nil : through, to: 0, reason: reason)
+        hasBase = false
+        position = nil
+        try takeBase(storage: storage, stream: stream)
+    }
+
+    /// Stores a copy of the database file, taken under the pin, as the start of a new chain.
+    private func takeBase(storage: any RepositoryStorage, stream: String) throws {
+        let header = try wal.header()
+        // Read through SQLite's own descriptor of the file, never a second one (`WALPin.fileSize`).
+        let file = pin.spare
+        let size = try WALPin.fileSize(file)
+        let time = Self.now
+        let name = StoredName(.capture, String(format: "%013lld-%@-%@.base", time, stream, key))
+        let sha = try CaptureObjects.writeBase(path, bytes: size, as: name, to: storage) { buffer, offset in
+            try WALPin.read(file, into: buffer, at: offset)
+        }
+        let pageSize = try header?.pageSize ?? Int(pin.spare.pragma("page_size")?.int64Value ?? 4096)
+        let start = header.map(WALPosition.init(start:))
+        let base = CaptureBase(object: name.name, pageSize: pageSize, bytes: size, sha256: sha, log: start)
+        var gap = openGap
+        gap?.to = time
+        pending.append(Pending(section: CapturedSource(source: path, through: time, gap: gap, base: base), spool: nil))
+        openGap = nil
+        position = start
+        hasBase = true
+        pinnedSinceRead = true
+    }
+
+    /// This interval's sections, handed to the batch (their spool files with them); the next frames start a new one.
+    func take() -> [Pending] {
+        var taken = pending.filter { $0.section.base != nil || $0.section.gap != nil || ($0.section.frames?.count ?? 0) > 0 }
+        for i in taken.indices {
+            taken[i].section.through = through
+            if taken[i].section.frames?.count == 0 {
+                taken[i].section.frames = nil
+                taken[i].spool = nil
+            }
+        }
+        pending = []
+        commitsRead = 0
+        return taken
+    }
+
+    /// How long the last seal held the write lock (ms), and the longest.
+    private(set) var lastSealMilliseconds: Double?
+    private(set) var longestSealMilliseconds: Double = 0
+
+    /// When the log has grown past the cap: takes the write lock for a moment, reads the last frames, lets a
+    /// checkpoint copy everything into the database file and moves the pin to the file alone, so the next writer
+    /// starts the log over. A checkpoint of what the pin allows runs first, without any lock, so the lock is held
+    /// only for the frames of the last poll. True when it sealed; false when the log is under the cap or the
+    /// application held the write lock (tried again next interval).
+    @discardableResult
+    func sealIfNeeded(storage: any RepositoryStorage, stream: String) throws -> Bool {
+        guard let position, position.frames >= capFrames else { return false }
+        var log: Int32 = 0
+        var done: Int32 = 0
+        _ = velo_sqlite3_checkpoint(pin.spare.handle, SQLITE_CHECKPOINT_PASSIVE, &log, &done)
+        let started = ContinuousClock.now
+        do {
+            try sealer.execute("BEGIN IMMEDIATE")
+        } catch let error as SQLiteError where error.isBusy {
+            return false
+        }
+        defer {
+            try? sealer.execute("ROLLBACK")
+            let held = ContinuousClock.now - started
+            let ms = Double(held.components.seconds) * 1000 + Double(held.components.attoseconds) / 1e15
+            lastSealMilliseconds = ms
+            longestSealMilliseconds = max(longestSealMilliseconds, ms)
+        }
+        try read(storage: storage, stream: stream)
+        pin.release()
+        _ = velo_sqlite3_checkpoint(pin.spare.handle, SQLITE_CHECKPOINT_PASSIVE, &log, &done)
+        try pin.advance()
+        return true
+    }
+
+    /// Ends the pin (on stop).
+    func close() { pin.release() }
+
+    static var now: Int64 { Int64((Date().timeIntervalSince1970 * 1000).rounded(.down)) }
+}
