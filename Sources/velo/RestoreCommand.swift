@@ -50,13 +50,14 @@ struct RestoreCommand: ParsableCommand {
         let selected: SelectedSnapshot
         switch (snapshot, at) {
         case (let s?, nil): selected = try SelectedSnapshot.resolve(s, repository: repo, filter: filter.filter(tenant: appTarget.tenant))
-        case (nil, _?):
+        case (nil, let text?):
             guard let repo, let time else { throw VeloError("--at needs a repository: pass --repo DIR or set VELO_REPO") }
             guard filter.tag.isEmpty, appTarget.tenant == nil else {
                 throw VeloError(
                     "--at picks the newest snapshot of one source (--source, or the target's): --tag and --tenant do not apply",
                     kind: .usage)
             }
+            if try restoreFromCapture(text, repository: repo, target: target) { return }
             selected = .catalogued(try PointInTime.select(at: time, source: filter.source ?? target, in: repo), repository: repo)
         default: throw VeloError("name a snapshot or --at TIME (not both)")
         }
@@ -85,6 +86,29 @@ struct RestoreCommand: ParsableCommand {
         if let safety = result.safetySnapshot, let undo = result.undo {
             print("safety snapshot \(safety) (tag pre-restore); undo: \(undo)")
         }
+    }
+
+    /// `--at` within the window of continuous capture (`velo replicate`) of the source (`--source`, the target's,
+    /// or the only one captured): the database exactly as of that moment, into a new file. False when the
+    /// repository holds no capture of the source, or the moment is before it starts (snapshots answer then).
+    func restoreFromCapture(_ text: String, repository repo: Repository, target: String) throws -> Bool {
+        let time = try Timestamp.parseMilliseconds(text, option: "--at")
+        let histories = try ContinuousHistory.loadAll(storage: repo.storage)
+        let source = FileSystem.absolute(filter.source ?? target)
+        guard let history = histories[source] ?? (filter.source == nil && histories.count == 1 ? histories.values.first : nil),
+            !history.startsAfter(time)
+        else { return false }
+        let result = try PointInTimeRestore.run(
+            history: history, at: time, into: target, repository: repo, progress: TerminalProgress("restore"))
+        if output.json {
+            try Output.json(result)
+            return true
+        }
+        let seen = result.lastCommitSeen.map { "the last commit seen at or before it, at \($0)" } ?? "its base copy (no commit after it)"
+        print(
+            "restored \(result.source) as of \(result.at) into \(result.target) (new database) in \(String(format: "%.1f", result.seconds)) s: \(seen); \(Output.grouped(result.commitsApplied)) commits, \(Output.grouped(result.framesApplied)) pages from \(result.objectsRead) objects; integrity_check ok"
+        )
+        return true
     }
 
     /// `--app`: the tenant's database and its files, as one operation (`TenantRestore.run`).

@@ -107,6 +107,25 @@ extension Timestamp {
         }
     }
 
+    /// `parse`, keeping the fraction of a second to the millisecond (`2026-12-06T10:58:30.250Z`): milliseconds
+    /// since the epoch, for a restore from continuous capture, whose commits are stamped to the millisecond.
+    package static func parseMilliseconds(_ text: String, option: String) throws -> Int64 {
+        let seconds = try parse(text, option: option)
+        // The fraction, when given, follows the seconds at byte 19 (parseStrict checked the fixed widths).
+        let b = Array(text.utf8)
+        var ms: Int64 = 0
+        if b.count > 20, b[19] == 0x2E || b[19] == 0x2C {
+            var scale: Int64 = 100
+            var i = 20
+            while i < b.count, b[i] >= 0x30 && b[i] <= 0x39 {
+                ms += Int64(b[i] - 0x30) * scale
+                scale /= 10
+                i += 1
+            }
+        }
+        return seconds * 1000 + ms
+    }
+
     struct Invalid: Error { let message: String }
 
     /// The one strict reader: every field in range (30 February and 25:00 are errors), an offset required.
