@@ -79,7 +79,7 @@ struct ReplicateCommand: ParsableCommand {
             return
         }
         print(
-            "stopped: \(summary.batches) batches stored, \(summary.commits) commits, \(summary.bases) bases, \(summary.gaps) gaps; \(summary.seals) seals, the longest held the write lock \(String(format: "%.1f", summary.longestSealMilliseconds)) ms"
+            "stopped: \(summary.batches) batches stored, \(summary.commits) commits, \(summary.bases) bases, \(summary.gaps) gaps; \(summary.seals) seals, the longest held the write lock \(String(format: "%.1f", summary.longestSealMilliseconds)) ms; at most \(Int(summary.longestBetweenReadsMilliseconds)) ms between two reads"
         )
     }
 }

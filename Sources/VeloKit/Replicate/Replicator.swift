@@ -45,6 +45,9 @@ public final class Replicator {
         /// The longest time a seal held a source's write lock (ms).
         public var longestSealMilliseconds: Double = 0
         public var seals = 0
+        /// The longest time between the starts of two reads of the logs (ms): a commit is stamped at most this
+        /// long after it was made, which bounds how precisely a restore hits a moment.
+        public var longestBetweenReadsMilliseconds: Double = 0
     }
 
     public let sources: [String]
@@ -130,7 +133,13 @@ public final class Replicator {
         let clock = ContinuousClock()
         var nextBatch = clock.now + options.interval
         var lastStored = clock.now
+        var lastRead: ContinuousClock.Instant?
         while Interruption.requestedSignal == nil {
+            let now = clock.now
+            if let lastRead {
+                summary.longestBetweenReadsMilliseconds = max(summary.longestBetweenReadsMilliseconds, (now - lastRead).inSeconds * 1000)
+            }
+            lastRead = now
             try poll()
             if clock.now >= nextBatch {
                 let heartbeat = clock.now - lastStored >= options.heartbeat

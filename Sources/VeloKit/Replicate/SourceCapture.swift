@@ -215,7 +215,7 @@ final class SourceCapture {
         defer {
             try? sealer.execute("ROLLBACK")
             let held = ContinuousClock.now - started
-            let ms = Double(held.components.seconds) * 1000 + Double(held.components.attoseconds) / 1e15
+            let ms = held.inSeconds * 1000
             lastSealMilliseconds = ms
             longestSealMilliseconds = max(longestSealMilliseconds, ms)
         }

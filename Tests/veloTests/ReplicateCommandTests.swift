@@ -1,0 +1,219 @@
+import Foundation
+import Testing
+
+@testable import VeloFormat
+@testable import VeloRepository
+@testable import VeloStorage
+
+/// `velo replicate` and `velo restore --at` against real writers: a writer in this process commits into a WAL
+/// database (another process than velo's, as Veloquent's PHP is) while velo captures, and every restore to a
+/// moment must equal the writer's own record of the database at that moment.
+@Suite(.serialized) struct ReplicateCommandTests {
+    /// A commit is seen at the next read of the log: within one poll (100 ms), the read itself, and whatever
+    /// delays velo's loop (storing a batch, a seal) on a machine running the writer and the tests in debug
+    /// builds. The oracle allows this much after a commit returned for velo to have seen it; velo's own summary
+    /// reports the longest time between two reads.
+    static let latency: Int64 = 1000
+
+    static func restore(_ repo: String, _ source: String, at time: Int64, into target: String) throws -> VeloProcess.Result {
+        try VeloProcess.run(["restore", "--repo", repo, "--source", source, "--at", OracleWriter.iso(time), "--target", target])
+    }
+
+    /// Restores at `times` and checks each against the oracle; returns the failures, one line each.
+    static func check(_ writer: OracleWriter, repo: String, source: String, at times: [Int64], dir: URL) throws -> [String] {
+        var failures: [String] = []
+        for (i, time) in times.enumerated() {
+            let target = dir.appendingPathComponent("restored-\(i).sqlite").path
+            let result = try restore(repo, source, at: time, into: target)
+            guard result.status == 0 else {
+                failures.append("\(OracleWriter.iso(time)): exit \(result.status): \(result.stderr)")
+                continue
+            }
+            let hash = try OracleWriter.contentHash(of: target)
+            if !writer.matches(hash, at: time, latency: latency) {
+                let found = writer.commits.firstIndex { $0.hash == hash }
+                let allowed = writer.allowed(at: time, latency: latency)
+                let late = found.map { j in
+                    j + 1 < writer.commits.count ? "; the next commit returned \(time - writer.commits[j + 1].after) ms before" : ""
+                }
+                failures.append(
+                    "\(OracleWriter.iso(time)): restored the content of commit \(found.map(String.init) ?? "none")\(late ?? ""), expected one of \(allowed.first ?? -2)...\(allowed.last ?? -2)"
+                )
+            }
+            try? FileManager.default.removeItem(atPath: target)
+        }
+        return failures
+    }
+
+    @Test func restoresToAnyMomentMatchTheWritersRecord() throws {
+        let dir = Scratch.directory()
+        let db = dir.appendingPathComponent("tenant.sqlite").path, repo = dir.appendingPathComponent("repo").path
+        let writer = try OracleWriter(path: db)
+        // A small cap: velo starts the log over several times during the run, as under a long busy spell.
+        let velo = try ReplicateProcess(["--db", db, "--repo", repo, "--wal-cap-frames", "400"])
+        #expect(velo.waitForFirstBatch(), "\(velo.stderr)")
+        try writer.run(for: .seconds(15), rate: 300)
+        Thread.sleep(forTimeInterval: 1.5)
+        #expect(velo.stop() == 0, "\(velo.stderr)")
+        let summary = velo.output.last ?? ""
+        #expect(summary.contains("0 gaps"), "\(summary)")
+        #expect(!summary.contains(" 0 seals"), "the log was never started over: \(summary)")
+        let rate = Double(writer.commits.count) / 15
+        print("oracle writer: \(writer.commits.count) commits (\(Int(rate)) a second); velo: \(summary)")
+        #expect(writer.commits.count > 750)
+
+        let history = try #require(try ContinuousHistory.load(source: db, storage: LocalStorage(root: repo)))
+        #expect(history.chains.count == 1 && history.gaps.isEmpty)
+        let window = try #require(history.windows.first)
+        var generator = SystemRandomNumberGenerator()
+        var times = (0..<50).map { _ in Int64.random(in: window, using: &generator) }
+        times += (0..<10).map { _ in writer.commits.randomElement(using: &generator)!.after }
+        let failures = try Self.check(writer, repo: repo, source: db, at: times, dir: dir)
+        #expect(failures.isEmpty, "\(failures.count) of \(times.count) restores differ:\n\(failures.prefix(5).joined(separator: "\n"))")
+
+        // The newest moment is the database as it is now.
+        let latest = dir.appendingPathComponent("latest.sqlite").path
+        #expect(try Self.restore(repo, db, at: window.upperBound, into: latest).status == 0)
+        #expect(try OracleWriter.contentHash(of: latest) == OracleWriter.contentHash(of: db))
+    }
+
+    @Test func aKilledReplicatorLosesNothingItReportedAndItsRestartResumesOrRecordsAGap() throws {
+        let dir = Scratch.directory()
+        let db = dir.appendingPathComponent("tenant.sqlite").path, repo = dir.appendingPathComponent("repo").path
+        let writer = try OracleWriter(path: db)
+        var velo = try ReplicateProcess(["--db", db, "--repo", repo])
+        #expect(velo.waitForFirstBatch(), "\(velo.stderr)")
+        var reported: [String] = []
+        for round in 0..<3 {
+            try writer.run(for: .milliseconds(1500 + Int.random(in: 0...1000)), rate: 200, vacuum: false)
+            reported += velo.storedBatches
+            #expect(velo.stop(SIGKILL) == SIGKILL)
+            // The writer goes on while velo is down; its checkpoints may start the log over meanwhile.
+            try writer.run(for: .milliseconds(300 + round * 700), rate: 200, vacuum: false)
+            velo = try ReplicateProcess(["--db", db, "--repo", repo])
+            #expect(velo.waitForFirstBatch(), "\(velo.stderr)")
+        }
+        try writer.run(for: .seconds(1), rate: 200, vacuum: false)
+        Thread.sleep(forTimeInterval: 1.5)
+        #expect(velo.stop() == 0, "\(velo.stderr)")
+
+        // Every batch reported stored is there and reads.
+        let storage = try LocalStorage(root: repo)
+        for name in reported {
+            #expect(try storage.stat(StoredName(.capture, name)) != nil, "\(name) was reported stored and is missing")
+        }
+        let history = try #require(try ContinuousHistory.load(source: db, storage: storage))
+        #expect(history.gaps.count == history.chains.count - 1, "every chain after the first begins after a recorded gap")
+
+        // Inside each window, restores match the oracle; inside a gap, they are refused naming both sides.
+        var times: [Int64] = []
+        for window in history.windows {
+            times += (0..<6).map { _ in Int64.random(in: window) }
+        }
+        let failures = try Self.check(writer, repo: repo, source: db, at: times, dir: dir)
+        #expect(failures.isEmpty, "\(failures.joined(separator: "\n"))")
+        for (earlier, later) in zip(history.windows, history.windows.dropFirst()) where later.lowerBound - earlier.upperBound > 2 {
+            let inside = (earlier.upperBound + later.lowerBound) / 2
+            let refused = try Self.restore(repo, db, at: inside, into: dir.appendingPathComponent("gap.sqlite").path)
+            #expect(refused.status != 0)
+            #expect(refused.stderr.contains("falls in a gap"), "\(refused.stderr)")
+            #expect(refused.stderr.contains(PointInTimeError.format(earlier.upperBound)), "\(refused.stderr)")
+            #expect(refused.stderr.contains(PointInTimeError.format(later.lowerBound)), "\(refused.stderr)")
+        }
+        print("kill -9 three times: \(history.chains.count) chains, \(history.gaps.count) gaps: \(history.gaps.map(\.reason))")
+    }
+
+    @Test func aWriterKilledInTheMiddleOfATransactionLeavesNothingOfItInTheCapture() throws {
+        let dir = Scratch.directory()
+        let db = dir.appendingPathComponent("tenant.sqlite").path, repo = dir.appendingPathComponent("repo").path
+        let writer = try OracleWriter(path: db)
+        for _ in 0..<20 { try writer.commitOne() }
+        let velo = try ReplicateProcess(["--db", db, "--repo", repo])
+        #expect(velo.waitForFirstBatch(), "\(velo.stderr)")
+        // sqlite3 writes a large transaction, spilling its pages into the log before it commits, and is killed.
+        let sqlite = Process()
+        sqlite.executableURL = URL(fileURLWithPath: "/usr/bin/env")
+        sqlite.arguments = [
+            "sqlite3", db,
+            "PRAGMA cache_size=10; BEGIN; WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM n LIMIT 3000000) INSERT INTO posts (id, body) SELECT 'k' || i, hex(randomblob(100)) FROM n; COMMIT;",
+        ]
+        try sqlite.run()
+        let walBefore = try FileSystem.fileSize(db + "-wal")
+        var grew = false
+        for _ in 0..<200 where !grew {
+            usleep(20_000)
+            grew = (try? FileSystem.fileSize(db + "-wal")) ?? 0 > walBefore + (1 << 20)
+        }
+        kill(sqlite.processIdentifier, SIGKILL)
+        sqlite.waitUntilExit()
+        #expect(grew, "the killed transaction never spilled into the log")
+        for _ in 0..<10 { try writer.commitOne() }
+        Thread.sleep(forTimeInterval: 1.5)
+        #expect(velo.stop() == 0, "\(velo.stderr)")
+        let latest = dir.appendingPathComponent("latest.sqlite").path
+        let history = try #require(try ContinuousHistory.load(source: db, storage: LocalStorage(root: repo)))
+        let restored = try Self.restore(repo, db, at: history.windows.last!.upperBound, into: latest)
+        #expect(restored.status == 0, "\(restored.stderr)")
+        #expect(try OracleWriter.contentHash(of: latest) == writer.commits.last!.hash)
+        #expect(try OracleWriter.contentHash(of: db) == writer.commits.last!.hash)
+    }
+
+    @Test func aRollbackJournalSourceIsRefusedOrSwitchedOnRequest() throws {
+        let dir = Scratch.directory()
+        let db = dir.appendingPathComponent("journal.sqlite").path, repo = dir.appendingPathComponent("repo").path
+        try Database(path: db, mode: .create).execute("CREATE TABLE t (x)")
+        let refused = try VeloProcess.run(["replicate", "--db", db, "--repo", repo])
+        #expect(refused.status != 0)
+        #expect(
+            refused.stderr.contains("journal mode delete, and continuous capture reads the write-ahead log")
+                && refused.stderr.contains("--set-wal"), "\(refused.stderr)")
+        #expect(try Database(path: db).pragma("journal_mode")?.stringValue == "delete", "a refused source is left as it was")
+
+        let velo = try ReplicateProcess(["--db", db, "--repo", repo, "--set-wal"])
+        #expect(velo.waitForFirstBatch(), "\(velo.stderr)")
+        #expect(velo.stop() == 0)
+        #expect(velo.stderr.contains("switched from journal mode delete to WAL"), "\(velo.stderr)")
+        #expect(try Database(path: db).pragma("journal_mode")?.stringValue == "wal")
+    }
+
+    @Test func anExternalTruncateWhileVeloIsStoppedIsAGapAndMomentsOutsideTheWindowAreRefused() throws {
+        let dir = Scratch.directory()
+        let db = dir.appendingPathComponent("tenant.sqlite").path, repo = dir.appendingPathComponent("repo").path
+        let writer = try OracleWriter(path: db)
+        var velo = try ReplicateProcess(["--db", db, "--repo", repo])
+        #expect(velo.waitForFirstBatch())
+        for _ in 0..<30 { try writer.commitOne() }
+        Thread.sleep(forTimeInterval: 1.2)
+        #expect(velo.stop() == 0)
+        let stopped = OracleWriter.now
+        for _ in 0..<30 { try writer.commitOne() }
+        // What an operator's `sqlite3 db 'PRAGMA wal_checkpoint(TRUNCATE)'` does: the log is emptied and the next
+        // writer starts a new generation. The 30 commits since velo stopped are in the file, not in any capture.
+        _ = try VeloProcess.runTool("/usr/bin/env", ["sqlite3", db, "PRAGMA wal_checkpoint(TRUNCATE);"])
+        for _ in 0..<5 { try writer.commitOne() }
+        velo = try ReplicateProcess(["--db", db, "--repo", repo])
+        #expect(velo.waitForFirstBatch())
+        for _ in 0..<5 { try writer.commitOne() }
+        Thread.sleep(forTimeInterval: 1.2)
+        #expect(velo.stop() == 0)
+        #expect(velo.stderr.contains("gap in continuous capture"), "\(velo.stderr)")
+
+        let history = try #require(try ContinuousHistory.load(source: db, storage: LocalStorage(root: repo)))
+        #expect(history.chains.count == 2 && history.gaps.count == 1, "\(history.windows)")
+        let inGap = try Self.restore(repo, db, at: stopped + 100, into: dir.appendingPathComponent("a.sqlite").path)
+        #expect(inGap.status != 0 && inGap.stderr.contains("falls in a gap"), "\(inGap.stderr)")
+        let after = try Self.restore(repo, db, at: OracleWriter.now + 60_000, into: dir.appendingPathComponent("b.sqlite").path)
+        #expect(after.status != 0 && after.stderr.contains("is after the newest capture"), "\(after.stderr)")
+        // Before the window: snapshots answer, and there are none.
+        let before = try Self.restore(repo, db, at: 1_000_000, into: dir.appendingPathComponent("c.sqlite").path)
+        #expect(before.status != 0 && !before.stderr.contains("continuous"), "\(before.stderr)")
+        // Never into an existing file.
+        let existing = try Self.restore(repo, db, at: history.windows.last!.upperBound, into: db)
+        #expect(
+            existing.status != 0 && existing.stderr.contains("a point-in-time restore writes a new database file"), "\(existing.stderr)")
+        // And the newest moment holds everything.
+        let latest = dir.appendingPathComponent("latest.sqlite").path
+        #expect(try Self.restore(repo, db, at: history.windows.last!.upperBound, into: latest).status == 0)
+        #expect(try OracleWriter.contentHash(of: latest) == writer.commits.last!.hash)
+    }
+}

@@ -1,0 +1,249 @@
+import Foundation
+
+@testable import VeloFormat
+
+/// A `velo replicate` process the tests start, read and stop (SIGTERM) or kill (SIGKILL), as systemd would.
+final class ReplicateProcess: @unchecked Sendable {
+    let process = Process()
+    private let lock = NSLock()
+    private var lines: [String] = []
+    private var errorText = Data()
+    private let done = DispatchGroup()
+
+    init(_ arguments: [String]) throws {
+        process.executableURL = VeloProcess.executable
+        process.arguments = ["replicate", "-v"] + arguments
+        var env = ProcessInfo.processInfo.environment
+        env["VELO_DB"] = nil
+        env["VELO_REPO"] = nil
+        process.environment = env
+        let out = Pipe(), err = Pipe()
+        process.standardOutput = out
+        process.standardError = err
+        process.standardInput = FileHandle.nullDevice
+        try process.run()
+        done.enter()
+        DispatchQueue.global().async { [self] in
+            var pending = Data()
+            while true {
+                let chunk = out.fileHandleForReading.availableData
+                if chunk.isEmpty { break }
+                pending.append(chunk)
+                while let newline = pending.firstIndex(of: 0x0A) {
+                    let line = String(decoding: pending[pending.startIndex..<newline], as: UTF8.self)
+                    pending.removeSubrange(pending.startIndex...newline)
+                    lock.lock()
+                    lines.append(line)
+                    lock.unlock()
+                }
+            }
+            done.leave()
+        }
+        done.enter()
+        DispatchQueue.global().async { [self] in
+            let data = err.fileHandleForReading.readDataToEndOfFile()
+            lock.lock()
+            errorText = data
+            lock.unlock()
+            done.leave()
+        }
+    }
+
+    /// The lines printed so far (one per stored batch, then the summary).
+    var output: [String] {
+        lock.lock()
+        defer { lock.unlock() }
+        return lines
+    }
+
+    var stderr: String {
+        lock.lock()
+        defer { lock.unlock() }
+        return String(decoding: errorText, as: UTF8.self)
+    }
+
+    /// The batches reported stored so far.
+    var storedBatches: [String] {
+        output.compactMap { line in
+            guard line.hasPrefix("stored "), let colon = line.firstIndex(of: ":") else { return nil }
+            return String(line[line.index(line.startIndex, offsetBy: 7)..<colon])
+        }
+    }
+
+    /// Waits until a batch was reported stored (the base's, on a first run).
+    func waitForFirstBatch(timeout: Duration = .seconds(60)) -> Bool {
+        let deadline = ContinuousClock.now + timeout
+        while ContinuousClock.now < deadline && process.isRunning {
+            if !storedBatches.isEmpty { return true }
+            usleep(20_000)
+        }
+        return false
+    }
+
+    /// Sends `signal` and waits for the end; returns the exit status (or the signal's number when killed).
+    @discardableResult
+    func stop(_ signal: Int32 = SIGTERM) -> Int32 {
+        kill(process.processIdentifier, signal)
+        process.waitUntilExit()
+        done.wait()
+        return process.terminationStatus
+    }
+}
+
+/// A writer that commits transactions into a WAL database from this process (a process other than velo's, as
+/// Veloquent's PHP is), and records after each commit the moment just before COMMIT, the moment after it, and
+/// a hash of the whole database's content: the oracle a restore to a moment is checked against.
+final class OracleWriter {
+    struct Commit {
+        var before: Int64
+        var after: Int64
+        var hash: String
+    }
+
+    let path: String
+    private let db: Database
+    private var random: SystemRandomNumberGenerator
+    private var generator: UInt64 = 0x9E37_79B9_7F4A_7C15
+    private(set) var commits: [Commit] = []
+    /// The content before the first commit recorded.
+    private(set) var initialHash = ""
+    private var extraTables = 0
+    private var columns = 0
+
+    /// Creates the database (WAL, a `posts` table as Veloquent's collections are) when `create`.
+    init(path: String, create: Bool = true) throws {
+        self.path = path
+        random = SystemRandomNumberGenerator()
+        db = try Database(path: path, mode: .create)
+        if create {
+            try db.execute("PRAGMA journal_mode=WAL")
+            try db.execute(
+                "CREATE TABLE posts (id TEXT PRIMARY KEY NOT NULL, title TEXT, body TEXT, views INTEGER DEFAULT 0, created TEXT, updated TEXT)"
+            )
+            try db.execute("CREATE INDEX posts_created ON posts(created)")
+        }
+        initialHash = try Self.contentHash(db)
+    }
+
+    private func next() -> UInt64 {
+        generator = generator &* 6_364_136_223_846_793_005 &+ 1_442_695_040_888_963_407
+        return generator >> 11
+    }
+
+    /// Random text that does not compress much (1 to `max` characters).
+    private func text(_ max: Int) -> String {
+        let count = 1 + Int(next() % UInt64(max))
+        return String((0..<count).map { _ in Character(UnicodeScalar(UInt8(97 + next() % 26))) })
+    }
+
+    /// One transaction of the mix: inserts, updates, deletes; every 150th a schema change (Veloquent-shaped:
+    /// a new collection table, a column added, a table dropped); `vacuum` runs VACUUM instead.
+    func commitOne(vacuum: Bool = false) throws {
+        let before: Int64
+        if vacuum {
+            before = Self.now
+            try db.execute("VACUUM")
+        } else {
+            try db.execute("BEGIN IMMEDIATE")
+            let n = commits.count
+            if n % 150 == 149 {
+                switch (n / 150) % 3 {
+                case 0:
+                    extraTables += 1
+                    try db.execute(
+                        "CREATE TABLE extra_\(extraTables) (id TEXT PRIMARY KEY NOT NULL, name TEXT, data TEXT, created TEXT)")
+                    try db.execute("INSERT INTO extra_\(extraTables) VALUES ('a', 'first', '\(text(200))', '2026-12-07')")
+                case 1:
+                    columns += 1
+                    try db.execute("ALTER TABLE posts ADD COLUMN extra_\(columns) TEXT")
+                default:
+                    if extraTables > 0 { try db.execute("DROP TABLE IF EXISTS extra_\(extraTables)") }
+                }
+            }
+            for _ in 0..<(1 + Int(next() % 3)) {
+                try db.execute(
+                    "INSERT INTO posts (id, title, body, created, updated) VALUES (?, ?, ?, ?, ?)",
+                    [
+                        .text(String(format: "%015llx", next())), .text(text(60)), .text(text(1500)), .text("2026-12-07"),
+                        .text("2026-12-07"),
+                    ])
+            }
+            if next() % 2 == 0 {
+                try db.execute(
+                    "UPDATE posts SET views = views + 1, body = ? WHERE id = (SELECT id FROM posts ORDER BY random() LIMIT 1)",
+                    [.text(text(800))])
+            }
+            let count = try db.scalar("SELECT count(*) FROM posts")?.int64Value ?? 0
+            if count > 300 || next() % 3 == 0 {
+                try db.execute("DELETE FROM posts WHERE id IN (SELECT id FROM posts ORDER BY random() LIMIT \(count > 300 ? 3 : 1))")
+            }
+            before = Self.now
+            try db.execute("COMMIT")
+        }
+        let after = Self.now
+        commits.append(Commit(before: before, after: after, hash: try Self.contentHash(db)))
+    }
+
+    /// Commits at about `rate` a second for `duration`, with one VACUUM half-way when `vacuum`.
+    func run(for duration: Duration, rate: Int, vacuum: Bool = true) throws {
+        let clock = ContinuousClock()
+        let start = clock.now
+        let step = Duration.seconds(1) / rate
+        var due = start
+        var vacuumed = !vacuum
+        while clock.now - start < duration {
+            if !vacuumed && clock.now - start >= duration / 2 {
+                try commitOne(vacuum: true)
+                vacuumed = true
+            } else {
+                try commitOne()
+            }
+            due += step
+            if due > clock.now { Thread.sleep(forTimeInterval: Double((due - clock.now).components.attoseconds) / 1e18) }
+        }
+    }
+
+    /// SHA-256 of the schema and of every table's rows in rowid order.
+    static func contentHash(_ db: Database) throws -> String {
+        var hash = SHA256Digest()
+        let tables = try db.rows("SELECT name, sql FROM sqlite_master WHERE type IN ('table', 'index') AND sql IS NOT NULL ORDER BY name")
+        for table in tables {
+            hash.update(Array("\(table)\n".utf8))
+        }
+        for table in tables where (table[1].stringValue ?? "").uppercased().hasPrefix("CREATE TABLE") {
+            let name = table[0].stringValue ?? ""
+            try db.prepare("SELECT * FROM \"\(name)\" ORDER BY rowid").forEachRow([]) { row in
+                hash.update(Array("\(row.row())\n".utf8))
+            }
+        }
+        return hash.hex()
+    }
+
+    static func contentHash(of path: String) throws -> String {
+        try contentHash(Database(path: path, mode: .readOnly))
+    }
+
+    static var now: Int64 { Int64((Date().timeIntervalSince1970 * 1000).rounded(.down)) }
+
+    /// `2026-12-07T10:58:30.250Z` for `ms`.
+    static func iso(_ ms: Int64) -> String {
+        let seconds = ms / 1000
+        return String(Timestamp.iso8601(seconds).dropLast()) + String(format: ".%03dZ", Int(ms % 1000))
+    }
+
+    /// The oracle commits a restore as of `time` may equal: the last commit velo saw at or before `time` was
+    /// COMMITted before it, and the one after it was seen after `time`, at most `latency` after it returned.
+    /// -1 stands for the content before the first commit.
+    func allowed(at time: Int64, latency: Int64) -> [Int] {
+        var allowed = commits.indices.filter { j in
+            commits[j].before <= time && (j == commits.count - 1 || commits[j + 1].after > time - latency)
+        }
+        if commits.isEmpty || commits[0].after > time - latency { allowed.insert(-1, at: 0) }
+        return allowed
+    }
+
+    /// True when `hash` is the content of one of the commits a restore as of `time` may equal.
+    func matches(_ hash: String, at time: Int64, latency: Int64) -> Bool {
+        allowed(at: time, latency: latency).contains { ($0 < 0 ? initialHash : commits[$0].hash) == hash }
+    }
+}
