@@ -54,12 +54,19 @@ public struct ContinuousHistory: Sendable {
     /// Takes one batch's section of the source into the history.
     mutating func add(_ section: CapturedSource, batch: StoredName) {
         batches += 1
-        if let gap = section.gap { gaps.append(gap) }
         if let base = section.base {
-            if isBroken, let last = gaps.indices.last, gaps[last].to == .max { gaps[last].to = section.through }
+            if isBroken, let last = gaps.indices.last, gaps[last].to == .max {
+                // The chain broke before capture noticed: the gap runs from where it was whole to the new base.
+                gaps[last].to = section.through
+                if let gap = section.gap { gaps[last].reason += "; then " + gap.reason }
+            } else if let gap = section.gap {
+                gaps.append(gap)
+            }
             isBroken = false
             chains.append(
                 Chain(baseBatch: batch, base: base, segments: [], start: section.through, end: section.through, position: base.position))
+        } else if let gap = section.gap {
+            gaps.append(gap)
         }
         guard var chain = chains.last, !isBroken else { return }
         if let frames = section.frames {
