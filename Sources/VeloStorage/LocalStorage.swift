@@ -154,12 +154,7 @@ public final class LocalStorage: RepositoryStorage {
 
     public var scratchDirectory: String { (root as NSString).appendingPathComponent("tmp") }
 
-    public func removeScratch() {
-        let folder = scratchDirectory
-        for name in (try? FileManager.default.contentsOfDirectory(atPath: folder)) ?? [] {
-            try? FileManager.default.removeItem(atPath: (folder as NSString).appendingPathComponent(name))
-        }
-    }
+    public func removeScratch() { ScratchFolder.empty(scratchDirectory) }
 
     public func removeLeftovers(_ kind: StoredKind) throws -> Int {
         var removed = 0

@@ -110,18 +110,20 @@ final class OracleWriter {
     private var extraTables = 0
     private var columns = 0
 
-    /// Creates the database (WAL, a `posts` table as Veloquent's collections are) when `create`.
-    init(path: String, create: Bool = true) throws {
+    /// The table the mix writes (a Veloquent collection's shape).
+    let table: String
+
+    /// Opens (or creates) the database in WAL mode and creates `table` in it.
+    init(path: String, table: String = "posts") throws {
         self.path = path
+        self.table = table
         random = SystemRandomNumberGenerator()
         db = try Database(path: path, mode: .create)
-        if create {
-            try db.execute("PRAGMA journal_mode=WAL")
-            try db.execute(
-                "CREATE TABLE posts (id TEXT PRIMARY KEY NOT NULL, title TEXT, body TEXT, views INTEGER DEFAULT 0, created TEXT, updated TEXT)"
-            )
-            try db.execute("CREATE INDEX posts_created ON posts(created)")
-        }
+        try db.execute("PRAGMA journal_mode=WAL")
+        try db.execute(
+            "CREATE TABLE \(table) (id TEXT PRIMARY KEY NOT NULL, title TEXT, body TEXT, views INTEGER DEFAULT 0, created TEXT, updated TEXT)"
+        )
+        try db.execute("CREATE INDEX \(table)_created ON \(table)(created)")
         initialHash = try Self.contentHash(db)
     }
 
@@ -155,14 +157,14 @@ final class OracleWriter {
                     try db.execute("INSERT INTO extra_\(extraTables) VALUES ('a', 'first', '\(text(200))', '2026-12-07')")
                 case 1:
                     columns += 1
-                    try db.execute("ALTER TABLE posts ADD COLUMN extra_\(columns) TEXT")
+                    try db.execute("ALTER TABLE \(table) ADD COLUMN extra_\(columns) TEXT")
                 default:
                     if extraTables > 0 { try db.execute("DROP TABLE IF EXISTS extra_\(extraTables)") }
                 }
             }
             for _ in 0..<(1 + Int(next() % 3)) {
                 try db.execute(
-                    "INSERT INTO posts (id, title, body, created, updated) VALUES (?, ?, ?, ?, ?)",
+                    "INSERT INTO \(table) (id, title, body, created, updated) VALUES (?, ?, ?, ?, ?)",
                     [
                         .text(String(format: "%015llx", next())), .text(text(60)), .text(text(1500)), .text("2026-12-07"),
                         .text("2026-12-07"),
@@ -170,12 +172,12 @@ final class OracleWriter {
             }
             if next() % 2 == 0 {
                 try db.execute(
-                    "UPDATE posts SET views = views + 1, body = ? WHERE id = (SELECT id FROM posts ORDER BY random() LIMIT 1)",
+                    "UPDATE \(table) SET views = views + 1, body = ? WHERE id = (SELECT id FROM \(table) ORDER BY random() LIMIT 1)",
                     [.text(text(800))])
             }
-            let count = try db.scalar("SELECT count(*) FROM posts")?.int64Value ?? 0
+            let count = try db.scalar("SELECT count(*) FROM \(table)")?.int64Value ?? 0
             if count > 300 || next() % 3 == 0 {
-                try db.execute("DELETE FROM posts WHERE id IN (SELECT id FROM posts ORDER BY random() LIMIT \(count > 300 ? 3 : 1))")
+                try db.execute("DELETE FROM \(table) WHERE id IN (SELECT id FROM \(table) ORDER BY random() LIMIT \(count > 300 ? 3 : 1))")
             }
             before = Self.now
             try db.execute("COMMIT")

@@ -57,6 +57,7 @@ public final class Replicator {
     private let options: Options
     private var captures: [SourceCapture] = []
     private let stream: String
+    private let spoolFolder: String
     private var sequence = 0
     public private(set) var summary = Summary()
 
@@ -68,8 +69,14 @@ public final class Replicator {
         self.repository = repository
         self.options = options
         stream = (0..<8).map { _ in String(format: "%02x", UInt8.random(in: 0...255)) }.joined()
-        let scratch = repository.storage.scratchDirectory
-        try FileSystem.createDirectory(scratch)
+        // The frames read since the last batch wait here: in the repository's scratch folder (on the
+        // repository's disk, not a tmpfs), in a folder carrying this process's pid, which other writers'
+        // cleanup leaves alone while the process lives and removes once it is gone.
+        spoolFolder = (repository.storage.scratchDirectory as NSString).appendingPathComponent("velo-capture.tmp-\(getpid())")
+        ScratchFolder.removeAbandoned(in: repository.storage.scratchDirectory, prefix: "velo-capture.tmp-")
+        try? FileManager.default.removeItem(atPath: spoolFolder)
+        try FileSystem.createDirectory(spoolFolder)
+        let scratch = spoolFolder
         for source in self.sources {
             if try JournalMode.ensureWAL(source, switchIfNeeded: options.setWAL) { switchedToWAL.append(source) }
             let tail = try ContinuousHistory.load(source: source, storage: repository.storage)?.tail
@@ -77,6 +84,11 @@ public final class Replicator {
                 try SourceCapture(
                     path: source, storage: repository.storage, spoolFolder: scratch, capFrames: options.walCapFrames, tail: tail))
         }
+    }
+
+    deinit {
+        captures = []
+        try? FileManager.default.removeItem(atPath: spoolFolder)
     }
 
     /// Reads every source once.

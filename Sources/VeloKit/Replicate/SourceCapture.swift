@@ -40,6 +40,9 @@ final class SourceCapture {
     private(set) var through: Int64
     /// The gap the next base closes.
     private var openGap: CaptureGap?
+    /// Set when capture resumed a chain the repository holds (from that chain's last moment) until the first
+    /// read: commits it finds were made while velo was stopped, at times no one recorded.
+    private var resumedAfter: Int64?
     private var pending: [Pending] = []
     /// What was read since the replicator last asked (for its report).
     private(set) var commitsRead = 0
@@ -64,6 +67,7 @@ final class SourceCapture {
         if let tail, let position = tail.position {
             self.position = position
             hasBase = true
+            resumedAfter = tail.through
         } else if let tail {
             openGap = CaptureGap(from: tail.through, to: 0, reason: "velo stopped before the log's first generation was read")
         }
@@ -115,9 +119,17 @@ final class SourceCapture {
             frames.checksum = result.position.checksum
             frames.commits += result.commits.map { CapturedCommit(frame: $0.frame, pages: $0.pages, seen: seen) }
             section.frames = frames
+            if let resumedAfter {
+                // Nothing is lost, but when each of these was made is unknown: restores between the two moments
+                // are refused, as in any gap, while the chain goes on.
+                section.gap = CaptureGap(
+                    from: resumedAfter, to: seen,
+                    reason: "velo was stopped: the \(result.commits.count) commits made meanwhile are kept, not when each was made")
+            }
             pending[target.index].section = section
             commitsRead += result.commits.count
         }
+        resumedAfter = nil
         position = result.position
         through = seen
         pinnedSinceRead = true
@@ -148,6 +160,7 @@ final class SourceCapture {
     private func lose(_ reason: String, storage: any RepositoryStorage, stream: String) throws {
         Diagnostics.warn("\(path): gap in continuous capture: \(reason); taking a new base")
         openGap = CaptureGap(from: through == 0 ? nil : through, to: 0, reason: reason)
+        resumedAfter = nil  // the new base's gap says it all
         hasBase = false
         position = nil
         try takeBase(storage: storage, stream: stream)

@@ -98,8 +98,20 @@ public struct ContinuousHistory: Sendable {
     /// True when `time` (ms) is before the first restorable moment: snapshots, not capture, answer for it.
     public func startsAfter(_ time: Int64) -> Bool { chains.first.map { time < $0.start } ?? true }
 
-    /// The restorable spans, oldest first (ms).
-    public var windows: [ClosedRange<Int64>] { chains.map { $0.start...$0.end } }
+    /// The restorable spans, oldest first (ms): each chain's, less the gaps recorded inside it (velo stopped
+    /// while the log kept every commit: the chain goes on, but when those commits were made is unknown).
+    public var windows: [ClosedRange<Int64>] {
+        var spans: [ClosedRange<Int64>] = []
+        for chain in chains {
+            var start = chain.start
+            for gap in gaps where (gap.from ?? .min) >= chain.start && gap.to <= chain.end && gap.from != nil {
+                if gap.from! >= start { spans.append(start...gap.from!) }
+                start = max(start, gap.to)
+            }
+            if start <= chain.end { spans.append(start...chain.end) }
+        }
+        return spans
+    }
 
     /// Where capture of the source stands: the newest chain's end and log position.
     package var tail: (through: Int64, position: WALPosition?)? {
@@ -111,7 +123,7 @@ public struct ContinuousHistory: Sendable {
     /// at or before `time`.
     /// - Throws: `PointInTimeError` when `time` is outside every chain, naming the nearest restorable moments.
     public func plan(at time: Int64) throws -> ContinuousRestorePlan {
-        if let chain = chains.last(where: { $0.start <= time && time <= $0.end }) {
+        if let chain = chains.last(where: { $0.start <= time && time <= $0.end }), windows.contains(where: { $0.contains(time) }) {
             var segments: [(batch: StoredName, frames: CapturedFrames, through: Int)] = []
             var lastCommit: CapturedCommit?
             for segment in chain.segments {
@@ -123,8 +135,8 @@ public struct ContinuousHistory: Sendable {
             }
             return ContinuousRestorePlan(source: source, time: time, chain: chain, segments: segments, lastCommit: lastCommit)
         }
-        let before = chains.last { $0.end < time }.map(\.end)
-        let after = chains.first { $0.start > time }.map(\.start)
+        let before = windows.last { $0.upperBound < time }.map(\.upperBound)
+        let after = windows.first { $0.lowerBound > time }.map(\.lowerBound)
         throw PointInTimeError.outsideWindow(
             source: source, time: time, before: before, after: after,
             gap: gaps.last { gap in

@@ -97,11 +97,7 @@ public final class EncryptedStorage: RepositoryStorage {
 
     public func changeStamp(_ kind: StoredKind) -> String? { inner.changeStamp(kind) }
 
-    public func removeScratch() {
-        for name in (try? FileManager.default.contentsOfDirectory(atPath: scratchDirectory)) ?? [] {
-            try? FileManager.default.removeItem(atPath: (scratchDirectory as NSString).appendingPathComponent(name))
-        }
-    }
+    public func removeScratch() { ScratchFolder.empty(scratchDirectory) }
 
     @discardableResult
     public func removeLeftovers(_ kind: StoredKind) throws -> Int { try inner.removeLeftovers(kind) }

@@ -300,11 +300,7 @@ public final class S3Storage: RepositoryStorage, @unchecked Sendable {
 
     var locationHash: String { String(SHA256.hash(data: Data(location.utf8)).map { String(format: "%02x", $0) }.joined().prefix(16)) }
 
-    public func removeScratch() {
-        for name in (try? FileManager.default.contentsOfDirectory(atPath: scratchDirectory)) ?? [] {
-            try? FileManager.default.removeItem(atPath: (scratchDirectory as NSString).appendingPathComponent(name))
-        }
-    }
+    public func removeScratch() { ScratchFolder.empty(scratchDirectory) }
 
     /// Aborts the multipart uploads of `kind` that a writer started more than `leftoverAge` ago and never
     /// completed (a killed one: a live writer aborts its own on failure).
