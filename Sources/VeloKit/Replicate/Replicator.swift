@@ -160,7 +160,10 @@ public final class Replicator {
                     lastStored = clock.now
                 }
                 try sealIfNeeded()
-                nextBatch = clock.now + options.interval
+                // On a fixed beat, not an interval after this store ended: a commit waits at most one interval
+                // (plus the store) whatever the store and the seals took, and the beats stay one interval apart.
+                nextBatch += options.interval
+                if nextBatch <= clock.now { nextBatch = clock.now + options.interval }
             }
             let wait = min(options.poll, max(.zero, nextBatch - clock.now))
             if wait > .zero { Thread.sleep(forTimeInterval: Double(wait.components.seconds) + Double(wait.components.attoseconds) / 1e18) }
