@@ -16,7 +16,10 @@ struct RestoreCommand: ParsableCommand {
     var snapshot: String?
 
     @Option(
-        name: .long, help: ArgumentHelp("Restore the newest snapshot at or before this time (ISO 8601 with an offset).", valueName: "time"))
+        name: .long,
+        help: ArgumentHelp(
+            "Restore the newest snapshot at or before this time (ISO 8601 with an offset); within what 'velo replicate' captured of the source, the database exactly as of this time, into a new --target.",
+            valueName: "time"))
     var at: String?
 
     @OptionGroup var restore: RestoreOptionsGroup

@@ -81,7 +81,7 @@ import VeloKit
         "", "init", "backup", "snapshots", "inspect", "verify", "cat", "diff", "plan", "restore", "prune",
         "schema", "schema corrupt", "schema recover", "schema orphans", "unlock", "info", "demo",
         "transfer", "transfer options", "transfer export", "transfer import", "export", "status", "run", "serve", "copy",
-        "key", "key list", "key add", "key remove", "key passwd",
+        "key", "key list", "key add", "key remove", "key passwd", "replicate",
     ])
     func helpTextsAreAsCommitted(command: String) throws {
         let words = command.split(separator: " ").map(String.init)
