@@ -89,6 +89,7 @@ for file in /usr/bin/velo /usr/share/man/man1/velo.1.gz /usr/share/bash-completi
   /usr/share/zsh/vendor-completions/_velo /usr/share/fish/vendor_completions.d/velo.fish \
   /lib/systemd/system/velo-backup@.service /lib/systemd/system/velo-backup@.timer \
   /lib/systemd/system/velo-verify@.service /lib/systemd/system/velo-verify@.timer /lib/systemd/system/velo-serve@.service \
+  /lib/systemd/system/velo-replicate@.service \
   /lib/systemd/system/velo-run@.service /lib/systemd/system/velo-run@.timer /usr/share/doc/velo/velo.example.json \
   /usr/share/doc/velo/copyright /usr/share/doc/velo/changelog.gz /usr/share/doc/velo/README.Debian \
   /usr/share/doc/velo/retention.example.json /usr/share/doc/velo/instance.env.example; do
@@ -131,6 +132,19 @@ archive=$(cd "$target" && find "${repo#/}/snapshots" -name '*.tar.zst' -print -q
 [ -n "$archive" ] || fail "no archive in $repo"
 mode=$(in_root stat -c '%U %a' "/$archive")
 [ "$mode" = "www-data 600" ] || fail "the archive is not private to www-data: $mode"
+
+# The replicate unit's command for the same instance, stopped by SIGTERM after three seconds as systemd stops
+# it: exit 0, the base and a batch stored in the instance's repository.
+step "the replicate unit's command as www-data for three seconds"
+replicate_unit=$target/lib/systemd/system/velo-replicate@.service
+[ "$(sed -n 's/^User=//p' "$replicate_unit")" = www-data ] || fail "the replicate unit does not run as www-data"
+status=0
+chroot --userspec=www-data:www-data "$target" /bin/sh -c 'umask 0077 && exec "$@"' sh \
+  /usr/bin/env -i PATH=/usr/bin:/bin LANG=C.UTF-8 HOME=/tmp "${env_args[@]}" \
+  timeout --preserve-status -s TERM 3 /usr/bin/velo replicate -v > "$work/replicate.out" || status=$?
+sed 's/^/   /' "$work/replicate.out"
+[ "$status" -eq 0 ] || fail "velo replicate exited $status on SIGTERM"
+grep -q '^stored .*1 base' "$work/replicate.out" || fail "velo replicate stored no base"
 
 # The round unit's command for instance "main": the example config pointed at the demo database, a new
 # repository and a metrics file; a round backs up, prunes, verifies and writes the metrics.

@@ -92,9 +92,26 @@ public final class Replicator {
     }
 
     /// Reads every source once.
+    /// A source that cannot be read is reported (once for each new failure) and tried again at the next poll;
+    /// the others go on. Only the repository failing stops the replicator (`storeBatch`).
     public func poll() throws {
-        for capture in captures { try capture.poll(storage: repository.storage, stream: stream) }
+        for capture in captures {
+            do {
+                try capture.poll(storage: repository.storage, stream: stream)
+                if failing.removeValue(forKey: capture.path) != nil { Diagnostics.info("\(capture.path): read again") }
+            } catch {
+                if error.veloKind == .interrupted { throw error }
+                let message = "\(error)"
+                if failing[capture.path] != message {
+                    Diagnostics.warn("\(capture.path): cannot be read, tried again at each poll: \(message)")
+                }
+                failing[capture.path] = message
+            }
+        }
     }
+
+    /// The sources whose last poll failed, with the failure.
+    public private(set) var failing: [String: String] = [:]
 
     /// Stores what was read since the last batch as one batch (also when nothing changed and `always`); nil
     /// when there was nothing to store. Durable when it returns.

@@ -76,8 +76,14 @@ final class SourceCapture {
     /// Moves the pin forward and reads what was committed since the last poll; takes a base first when the
     /// chain needs one.
     func poll(storage: any RepositoryStorage, stream: String) throws {
-        try pin.advance()
-        try read(storage: storage, stream: stream)
+        do {
+            try pin.advance()
+            try read(storage: storage, stream: stream)
+        } catch {
+            // The pin may be gone: a log started over from here on is not known to continue what was read.
+            pinnedSinceRead = false
+            throw error
+        }
     }
 
     /// Reads the log from `position` (the pin held).
@@ -108,9 +114,16 @@ final class SourceCapture {
         let spool = target.spool!
         let committedBytes = spool.bytes
         let recordSize = Int64(4 + from.pageSize)
-        let result = try wal.readFrames(after: from) { frame in try spool.append(page: frame.pageNumber, frame.page) }
+        let result: WALFile.Read
+        do {
+            result = try wal.readFrames(after: from) { frame in try spool.append(page: frame.pageNumber, frame.page) }
+        } catch {
+            try? spool.truncate(to: committedBytes)  // the spool holds exactly the committed frames, as before
+            throw error
+        }
         let kept = Int64(result.position.frames - from.frames)
         try spool.truncate(to: committedBytes + kept * recordSize)
+        try spool.pack()
         let seen = Self.now
         if kept > 0 {
             var section = pending[target.index].section

@@ -1,40 +1,83 @@
 import Foundation
 import VeloFormat
 
-/// A file on this machine holding the frames read from one source's log since the last batch was stored (each
-/// a 4-byte big-endian page number and the page), until the batch takes them: the frames of an interval never
-/// sit in memory, however large a transaction (a VACUUM writes every page).
+/// Where the frames read from one source's log since the last batch wait (each a 4-byte big-endian page number
+/// and the page), on disk, never in memory, however large a transaction (a VACUUM writes every page). Each
+/// poll's frames go to a raw file, and once the read is cut at its last commit (`truncate`) they are compressed
+/// (`pack`) into zstd frames appended to the packed file: the batch at the next beat copies those bytes as they
+/// are after its own header's frame (a zstd stream may hold any number of frames), so storing a batch costs its
+/// header and the copy, not compressing an interval's pages while commits wait.
 final class SpoolFile {
-    let path: String
-    private let fd: Int32
-    private(set) var bytes: Int64 = 0
+    private let raw: (path: String, fd: Int32)
+    private let packed: (path: String, fd: Int32)
+    /// Bytes of frames packed (uncompressed) and raw.
+    private var packedBytes: Int64 = 0
+    private var rawBytes: Int64 = 0
+    /// Bytes of the packed file (compressed).
+    private(set) var packedFileBytes: Int64 = 0
 
     init(folder: String) throws {
-        var template = Array(((folder as NSString).appendingPathComponent("velo-capture-\(getpid())-XXXXXX")).utf8CString)
-        fd = template.withUnsafeMutableBufferPointer { mkstemp($0.baseAddress!) }
-        guard fd >= 0 else { throw VeloError.io(folder, "mkstemp", errno: errno) }
-        path = String(cString: template)
+        func make(_ kind: String) throws -> (String, Int32) {
+            var template = Array((folder as NSString).appendingPathComponent("\(kind)-XXXXXX").utf8CString)
+            let fd = template.withUnsafeMutableBufferPointer { mkstemp($0.baseAddress!) }
+            guard fd >= 0 else { throw VeloError.io(folder, "mkstemp", errno: errno) }
+            return (String(cString: template), fd)
+        }
+        raw = try make("raw")
+        packed = try make("packed")
     }
 
     deinit {
-        close(fd)
-        unlink(path)
+        for file in [raw, packed] {
+            close(file.fd)
+            unlink(file.path)
+        }
     }
 
-    /// Appends one frame.
+    /// The packed file: the batch copies it whole.
+    var path: String { packed.path }
+
+    /// Bytes of frames held (uncompressed): where the next frame starts in the batch's body.
+    var bytes: Int64 { packedBytes + rawBytes }
+
+    /// Appends one frame to the raw file.
     func append(page number: UInt32, _ page: UnsafeRawBufferPointer) throws {
         let header: [UInt8] = [UInt8(number >> 24), UInt8(number >> 16 & 0xFF), UInt8(number >> 8 & 0xFF), UInt8(number & 0xFF)]
-        try header.withUnsafeBytes { try FileSystem.writeAll(fd, $0, path: path) }
-        try FileSystem.writeAll(fd, page, path: path)
-        bytes += Int64(header.count + page.count)
+        try header.withUnsafeBytes { try FileSystem.writeAll(raw.fd, $0, path: raw.path) }
+        try FileSystem.writeAll(raw.fd, page, path: raw.path)
+        rawBytes += Int64(header.count + page.count)
     }
 
-    /// Drops everything after the first `count` bytes (frames of a transaction not yet committed).
+    /// Drops every frame after the first `count` bytes (those of a transaction not yet committed); `count` is
+    /// never less than what is packed.
     func truncate(to count: Int64) throws {
-        guard count < bytes else { return }
-        guard ftruncate(fd, off_t(count)) == 0, lseek(fd, off_t(count), SEEK_SET) >= 0 else {
-            throw VeloError.io(path, "truncate", errno: errno)
+        let keep = max(0, count - packedBytes)
+        guard keep < rawBytes else { return }
+        guard ftruncate(raw.fd, off_t(keep)) == 0, lseek(raw.fd, off_t(keep), SEEK_SET) >= 0 else {
+            throw VeloError.io(raw.path, "truncate", errno: errno)
         }
-        bytes = count
+        rawBytes = keep
+    }
+
+    /// Compresses the raw frames into one zstd frame at the end of the packed file, and empties the raw file.
+    func pack() throws {
+        guard rawBytes > 0 else { return }
+        let compressor = try ZstdCompressor(level: 3, workers: 0) { [packed] out in
+            try FileSystem.writeAll(packed.fd, out, path: packed.path)
+        }
+        var chunk = [UInt8](repeating: 0, count: 1 << 20)
+        var offset: Int64 = 0
+        while offset < rawBytes {
+            let want = Int(min(Int64(chunk.count), rawBytes - offset))
+            let got = chunk.withUnsafeMutableBytes { pread(raw.fd, $0.baseAddress!, want, off_t(offset)) }
+            guard got > 0 else { throw VeloError.io(raw.path, "read", errno: got < 0 ? errno : EIO) }
+            try chunk.withUnsafeBytes { try compressor.write(UnsafeRawBufferPointer(rebasing: $0[0..<got])) }
+            offset += Int64(got)
+        }
+        try compressor.finish()
+        packedFileBytes = Int64(lseek(packed.fd, 0, SEEK_END))
+        packedBytes += rawBytes
+        rawBytes = 0
+        guard ftruncate(raw.fd, 0) == 0, lseek(raw.fd, 0, SEEK_SET) >= 0 else { throw VeloError.io(raw.path, "truncate", errno: errno) }
     }
 }

@@ -8,8 +8,10 @@ package enum CaptureObjects {
     /// The largest batch header a reader accepts: a hostile object must not make it allocate gigabytes.
     static let maxHeaderBytes = 64 << 20
 
-    /// Stores `batch` with its frames: `bodies` are files holding each source's frames, in the order of the
-    /// sources whose `frames` is set, exactly as the header's offsets say. Durable when it returns.
+    /// Stores `batch` with its frames: `bodies` are files of zstd frames holding each source's frames, in the
+    /// order of the sources whose `frames` is set, exactly as the header's offsets say (once decompressed). The
+    /// header is compressed as a frame of its own and the bodies copied after it as they are: a zstd stream of
+    /// several frames reads as the concatenation. Durable when it returns.
     package static func write(_ batch: CaptureBatch, bodies: [String], to storage: any RepositoryStorage) throws {
         let encoder = JSONEncoder()
         encoder.outputFormatting = [.sortedKeys]
@@ -21,8 +23,8 @@ package enum CaptureObjects {
             let n = UInt32(header.count)
             prefix += [UInt8(n >> 24), UInt8(n >> 16 & 0xFF), UInt8(n >> 8 & 0xFF), UInt8(n & 0xFF)]
             try (prefix + header).withUnsafeBytes { try compressor.write($0) }
-            for body in bodies { try copy(body, into: compressor) }
             try compressor.finish()
+            for body in bodies { try copy(body, into: writer) }
             try writer.commit()
         } catch {
             writer.abort()
@@ -65,7 +67,7 @@ package enum CaptureObjects {
         }
     }
 
-    private static func copy(_ path: String, into compressor: ZstdCompressor) throws {
+    private static func copy(_ path: String, into writer: any StoredObjectWriter) throws {
         let fd = open(path, O_RDONLY | O_CLOEXEC)
         guard fd >= 0 else { throw VeloError.io(path, "open", errno: errno) }
         defer { close(fd) }
@@ -74,7 +76,7 @@ package enum CaptureObjects {
         while true {
             let got = try readAt(fd, &chunk, count: chunk.count, offset: offset, path: path)
             if got == 0 { return }
-            try chunk.withUnsafeBytes { try compressor.write(UnsafeRawBufferPointer(rebasing: $0[0..<got])) }
+            try chunk.withUnsafeBytes { try writer.write(UnsafeRawBufferPointer(rebasing: $0[0..<got])) }
             offset += Int64(got)
         }
     }
