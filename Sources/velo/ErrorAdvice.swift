@@ -28,7 +28,8 @@ enum ErrorAdvice {
         case .restoreIntoTarget: return "restore it with --target"
         case .givePassword: return "give it with --password-file, VELO_PASSWORD_FILE or VELO_PASSWORD_COMMAND, or run velo on a terminal"
         case .switchToWAL: return "switch it once with 'velo replicate --set-wal' (Laravel works unchanged on WAL)"
-        case .restoreIntoNewFile: return "restore into a new file with --target NEW.sqlite, then move it into place while the app is stopped"
+        case .restoreIntoNewFile:
+            return "restore into a new file with --target NEW.sqlite, then move it into place while the app is stopped"
         }
     }
 }

@@ -50,6 +50,13 @@ struct PruneCommand: ParsableCommand {
         lines.append(
             "\(report.keep.count) kept, \(report.remove.count) \(verb), \(Output.bytes(report.bytesFreed)) \(report.dryRun ? "would be " : "")freed"
         )
+        if let continuous = report.continuous {
+            let windows = continuous.windowStarts.sorted { $0.key < $1.key }.map { "\($0.key) from \($0.value ?? "nothing left")" }
+            let what = "\(continuous.batchesRemoved) batches and \(continuous.basesRemoved) bases, \(Output.bytes(continuous.bytesFreed))"
+            lines.append(
+                "continuous capture: \(report.dryRun ? "would remove" : "removed") \(what); \(continuous.batchesKept) batches kept; restorable: \(windows.isEmpty ? "nothing captured" : windows.joined(separator: ", "))"
+            )
+        }
         if !report.damaged.isEmpty {
             lines.append(
                 "damaged (last verification failed, fill no slot): \(report.damaged.map(SnapshotID.short).joined(separator: ", "))")

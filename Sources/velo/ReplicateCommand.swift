@@ -29,6 +29,13 @@ struct ReplicateCommand: ParsableCommand {
     @Option(name: .long, help: ArgumentHelp("Start a log over once it holds this many frames.", valueName: "frames"))
     var walCapFrames = 4096
 
+    @Option(
+        name: .long,
+        help: ArgumentHelp(
+            "Make a new base this often, without a gap, e.g. 6h, 1d: retention removes only whole chains, and a restore reads one.",
+            valueName: "duration"))
+    var baseEvery = "1d"
+
     @Flag(name: .long, help: "Switch a database in rollback-journal mode to WAL (once; it stays WAL) instead of refusing it.")
     var setWal = false
 
@@ -37,6 +44,7 @@ struct ReplicateCommand: ParsableCommand {
     func validate() throws {
         _ = try ReplicateCommand.duration(interval, option: "--interval")
         _ = try ReplicateCommand.duration(poll, option: "--poll")
+        _ = try ReplicateCommand.duration(baseEvery, option: "--base-every")
         if walCapFrames < 100 { throw ValidationError("--wal-cap-frames \(walCapFrames): at least 100") }
     }
 
@@ -58,6 +66,7 @@ struct ReplicateCommand: ParsableCommand {
         options.interval = try Self.duration(interval, option: "--interval")
         options.poll = try Self.duration(poll, option: "--poll")
         options.walCapFrames = walCapFrames
+        options.baseEvery = try Self.duration(baseEvery, option: "--base-every")
         options.setWAL = setWal
         let replicator = try Replicator(sources: sources, repository: repo, options: options)
         if !output.quiet && !output.json {

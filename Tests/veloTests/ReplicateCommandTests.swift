@@ -241,5 +241,14 @@ import Testing
         let latest = dir.appendingPathComponent("latest.sqlite").path
         #expect(try Self.restore(repo, db, at: history.windows.last!.upperBound, into: latest).status == 0)
         #expect(try OracleWriter.contentHash(of: latest) == writer.commits.last!.hash)
+        // Retention keeps the last week: everything here, and says what stays restorable.
+        let policy = dir.appendingPathComponent("policy.json").path
+        try #"{"keep_last": 3, "keep_within_continuous": "7d"}"#.write(toFile: policy, atomically: true, encoding: .utf8)
+        let prune = try VeloProcess.run(["prune", "--repo", repo, "--policy", policy, "--dry-run"])
+        #expect(prune.status == 0, "\(prune.stderr)")
+        #expect(
+            prune.stdout.contains("continuous capture: would remove 0 batches and 0 bases")
+                && prune.stdout.contains("restorable: \(db) from \(PointInTimeError.format(history.windows.first!.lowerBound))"),
+            "\(prune.stdout)")
     }
 }

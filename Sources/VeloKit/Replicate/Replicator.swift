@@ -23,6 +23,9 @@ public final class Replicator {
         public var walCapFrames = 4096
         /// Switch a source in rollback-journal mode to WAL instead of refusing it.
         public var setWAL = false
+        /// How old a chain may get before a new base starts a new one, without a gap (a day): what retention
+        /// can remove, and at most what a restore reads.
+        public var baseEvery: Duration = .seconds(86_400)
 
         public init() {}
     }
@@ -82,7 +85,8 @@ public final class Replicator {
             let tail = try ContinuousHistory.load(source: source, storage: repository.storage)?.tail
             captures.append(
                 try SourceCapture(
-                    path: source, storage: repository.storage, spoolFolder: scratch, capFrames: options.walCapFrames, tail: tail))
+                    path: source, storage: repository.storage, spoolFolder: scratch, capFrames: options.walCapFrames,
+                    baseEvery: Int64(options.baseEvery.inSeconds * 1000), tail: tail))
         }
     }
 

@@ -27,6 +27,11 @@ final class SourceCapture {
     private let capFrames: Int
     /// The prefix of base objects' names: 16 hex digits of the source's content address.
     private let key: String
+    /// How old a chain may get (ms) before capture makes a new base and starts a new one, without a gap, so
+    /// that retention can remove what is older and a restore reads at most one chain.
+    private let baseEvery: Int64
+    /// When the current chain started (ms).
+    private var chainStarted: Int64
 
     /// Where reading the log carries on; nil before the first generation after a base without a log.
     private(set) var position: WALPosition?
@@ -50,10 +55,8 @@ final class SourceCapture {
     /// - Parameter tail: where the repository's captures of the source end, when there are any: capture resumes
     ///   from there when the log still holds the next frames, and records a gap otherwise.
     init(
-        path: String, storage: any RepositoryStorage, spoolFolder: String, capFrames: Int, tail: (through: Int64, position: WALPosition?)?
-    )
-        throws
-    {
+        path: String, storage: any RepositoryStorage, spoolFolder: String, capFrames: Int, baseEvery: Int64, tail: CaptureTail?
+    ) throws {
         self.path = path
         wal = WALFile(database: path)
         pin = try WALPin(path: path)
@@ -62,6 +65,8 @@ final class SourceCapture {
         try sealer.execute("PRAGMA wal_autocheckpoint=0")
         self.spoolFolder = spoolFolder
         self.capFrames = capFrames
+        self.baseEvery = baseEvery
+        chainStarted = tail?.chainStart ?? 0
         key = String(storage.contentAddress(Array(path.utf8)).prefix(16))
         through = tail?.through ?? 0
         if let tail, let position = tail.position {
@@ -79,6 +84,7 @@ final class SourceCapture {
         do {
             try pin.advance()
             try read(storage: storage, stream: stream)
+            if hasBase, Self.now - chainStarted >= baseEvery { try rebase(storage: storage, stream: stream) }
         } catch {
             // The pin may be gone: a log started over from here on is not known to continue what was read.
             pinnedSinceRead = false
@@ -196,10 +202,50 @@ final class SourceCapture {
         var gap = openGap
         gap?.to = time
         pending.append(Pending(section: CapturedSource(source: path, through: time, gap: gap, base: base), spool: nil))
+        chainStarted = time
         openGap = nil
         position = start
         hasBase = true
         pinnedSinceRead = true
+    }
+
+    /// Makes a new base while capture goes on, and starts a new chain at it without a gap: the database file,
+    /// read through SQLite's descriptor under the pin, with the log's frames of this generation up to `position`
+    /// written over it, is the database exactly as after that frame (the pin keeps any checkpoint from copying a
+    /// later one into the file). Stored as a base that stands at `position`; the next frames continue it.
+    private func rebase(storage: any RepositoryStorage, stream: String) throws {
+        guard let position, let header = try wal.header(), position.isGeneration(of: header) else { return }
+        let image = try SpoolFile.Scratch(folder: spoolFolder, name: "base")
+        let file = pin.spare
+        var size = try WALPin.fileSize(file)
+        var chunk = [UInt8](repeating: 0, count: 1 << 20)
+        var offset: Int64 = 0
+        while offset < size {
+            let want = Int(min(Int64(chunk.count), size - offset))
+            let got = try chunk.withUnsafeMutableBytes {
+                try WALPin.read(file, into: UnsafeMutableRawBufferPointer(rebasing: $0[0..<want]), at: offset)
+            }
+            guard got > 0 else { break }
+            try image.write(chunk.withUnsafeBytes { UnsafeRawBufferPointer(rebasing: $0[0..<got]) }, at: offset)
+            offset += Int64(got)
+        }
+        if position.frames > 0 {
+            let read = try wal.readFrames(after: WALPosition(start: header), maxFrames: position.frames) { frame in
+                try image.write(frame.page, at: Int64(frame.pageNumber - 1) * Int64(position.pageSize))
+            }
+            // The frames must be the ones captured: else this is no base of the chain (tried again next poll).
+            guard read.position == position, let last = read.commits.last else { return }
+            size = Int64(last.pages) * Int64(position.pageSize)
+        }
+        try image.truncate(to: size)
+        let time = Self.now
+        let name = StoredName(.capture, String(format: "%013lld-%@-%@.base", time, stream, key))
+        let sha = try CaptureObjects.writeBase(image.path, bytes: size, as: name, to: storage) { buffer, at in
+            try image.read(into: buffer, at: at)
+        }
+        let base = CaptureBase(object: name.name, pageSize: position.pageSize, bytes: size, sha256: sha, log: position)
+        pending.append(Pending(section: CapturedSource(source: path, through: time, base: base), spool: nil))
+        chainStarted = time
     }
 
     /// This interval's sections, handed to the batch (their spool files with them); the next frames start a new one.
@@ -231,13 +277,17 @@ final class SourceCapture {
         guard let position, position.frames >= capFrames else { return false }
         var log: Int32 = 0
         var done: Int32 = 0
+        // First, without any lock: the pin moved to the newest commit, what it allows copied into the file. The
+        // lock then covers only what is committed meanwhile.
+        try pin.advance()
+        try read(storage: storage, stream: stream)
         _ = velo_sqlite3_checkpoint(pin.spare.handle, SQLITE_CHECKPOINT_PASSIVE, &log, &done)
-        let started = ContinuousClock.now
         do {
             try sealer.execute("BEGIN IMMEDIATE")
         } catch let error as SQLiteError where error.isBusy {
             return false
         }
+        let started = ContinuousClock.now  // the writers' wait on velo starts here
         defer {
             try? sealer.execute("ROLLBACK")
             let held = ContinuousClock.now - started

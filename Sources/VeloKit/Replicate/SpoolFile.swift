@@ -81,3 +81,46 @@ final class SpoolFile {
         guard ftruncate(raw.fd, 0) == 0, lseek(raw.fd, 0, SEEK_SET) >= 0 else { throw VeloError.io(raw.path, "truncate", errno: errno) }
     }
 }
+
+extension SpoolFile {
+    /// A scratch file of the spool folder, removed with its owner: a base image being made.
+    final class Scratch {
+        let path: String
+        private let fd: Int32
+
+        init(folder: String, name: String) throws {
+            var template = Array((folder as NSString).appendingPathComponent("\(name)-XXXXXX").utf8CString)
+            fd = template.withUnsafeMutableBufferPointer { mkstemp($0.baseAddress!) }
+            guard fd >= 0 else { throw VeloError.io(folder, "mkstemp", errno: errno) }
+            path = String(cString: template)
+        }
+
+        deinit {
+            close(fd)
+            unlink(path)
+        }
+
+        func write(_ bytes: UnsafeRawBufferPointer, at offset: Int64) throws {
+            var done = 0
+            while done < bytes.count {
+                let n = pwrite(fd, bytes.baseAddress! + done, bytes.count - done, off_t(offset) + off_t(done))
+                if n < 0 {
+                    if errno == EINTR { continue }
+                    throw VeloError.io(path, "write", errno: errno)
+                }
+                done += n
+            }
+        }
+
+        func truncate(to size: Int64) throws {
+            guard ftruncate(fd, off_t(size)) == 0 else { throw VeloError.io(path, "truncate", errno: errno) }
+        }
+
+        /// Reads at `offset`; returns how many bytes (fewer only at the end).
+        func read(into buffer: UnsafeMutableRawBufferPointer, at offset: Int64) throws -> Int {
+            let n = pread(fd, buffer.baseAddress!, buffer.count, off_t(offset))
+            guard n >= 0 else { throw VeloError.io(path, "read", errno: errno) }
+            return n
+        }
+    }
+}

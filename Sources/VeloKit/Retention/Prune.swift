@@ -30,6 +30,8 @@ public enum Prune {
         public var groups: [String: [String]]
         /// The requests the prune sent to a repository billed by request (object storage); nil for a folder.
         public var requests: StorageRequests? = nil
+        /// What `keep_within_continuous` removed of continuous capture; nil without that rule.
+        public var continuous: ContinuousPrune.Report? = nil
     }
 
     /// Decides and (unless `dryRun`) removes. `now` defaults to the current time. Each removal is crash-safe.
@@ -81,6 +83,10 @@ public enum Prune {
                 if swept.complete { PieceSweep.clearNeeded(repository) }
                 Diagnostics.info("\(repository.root): \(swept.files.count) pieces no snapshot uses removed (\(swept.bytes) bytes)")
             }
+        }
+        if let keep = policy.keepWithinContinuous {
+            report.continuous = try ContinuousPrune.run(
+                storage: repository.storage, keep: keep, timeZone: policy.timeZone, now: (now ?? Timestamp.now) * 1000, dryRun: dryRun)
         }
         if let requestsBefore, let after = repository.storage.requests { report.requests = after - requestsBefore }
         return report

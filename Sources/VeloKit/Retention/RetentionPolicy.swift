@@ -22,6 +22,9 @@ public struct RetentionPolicy: Equatable, Sendable {
     public var keepLast = 0
     public var keep: [Period: Int] = [:]
     public var keepWithin: RetentionDuration?
+    /// `keep_within_continuous`: every moment of continuous capture (`velo replicate`) this recent stays
+    /// restorable; older captures go (`ContinuousPrune`). Without it, prune leaves captures alone.
+    public var keepWithinContinuous: RetentionDuration?
     public var keepWithinPeriod: [Period: RetentionDuration] = [:]
     /// Each entry is a set of tags a snapshot must all carry to be kept; entries are ORed.
     public var keepTags: [[String]] = []
@@ -70,6 +73,11 @@ public struct RetentionPolicy: Equatable, Sendable {
                         "\(key) must be a duration such as \"36h\", \"7d\", \"2w\" or \"1y6m\", not \(JSONWriter.string(value))")
                 }
                 if let period { keepWithinPeriod[period] = duration } else { keepWithin = duration }
+            } else if key == "keep_within_continuous" {
+                guard let text = value.stringValue, let duration = RetentionDuration(parsing: text), !duration.isZero else {
+                    throw VeloError("\(key) must be a duration such as \"36h\", \"7d\" or \"2w\", not \(JSONWriter.string(value))")
+                }
+                keepWithinContinuous = duration
             } else if key == "keep_tags" {
                 guard let items = value.arrayValue else { throw VeloError("keep_tags must be a list of tags") }
                 keepTags = try items.map { item in
@@ -93,7 +101,7 @@ public struct RetentionPolicy: Equatable, Sendable {
                 groupBy = grouping
             } else {
                 throw VeloError(
-                    "unknown key \(key) (known: \((Array(Self.countKeys.keys) + Array(Self.withinKeys.keys) + ["keep_tags", "timezone", "group_by"]).sorted().joined(separator: ", ")))"
+                    "unknown key \(key) (known: \((Array(Self.countKeys.keys) + Array(Self.withinKeys.keys) + ["keep_tags", "keep_within_continuous", "timezone", "group_by"]).sorted().joined(separator: ", ")))"
                 )
             }
         }

@@ -102,6 +102,10 @@ public struct CaptureBase: Codable, Sendable, Equatable {
     /// The generation's header checksum and byte order, where reading its frames starts (with `generation`).
     public var checksum: WALChecksum?
     public var bigEndianChecksums: Bool?
+    /// Set on a base velo made while capture went on (a new chain without a gap): the file is then the
+    /// database exactly as after frame `frames` of `generation`, and the chain goes on from the next frame.
+    /// Absent on a base copied as it was found, to which the generation's frames apply from frame 1.
+    public var frames: Int?
 
     package init(object: String, pageSize: Int, bytes: Int64, sha256: String, log: WALPosition?) {
         self.object = object
@@ -111,13 +115,15 @@ public struct CaptureBase: Codable, Sendable, Equatable {
         generation = log.map(WALGeneration.init)
         checksum = log?.checksum
         bigEndianChecksums = log?.bigEndianChecksums
+        frames = (log?.frames ?? 0) > 0 ? log?.frames : nil
     }
 
-    /// The log position the base starts at: frame 0 of its generation, nil when there was no log.
+    /// The log position the base stands at: frame 0 of its generation for a copy as found (else the frame it
+    /// was made at), nil when there was no log.
     package var position: WALPosition? {
         guard let generation, let checksum, let bigEndianChecksums else { return nil }
         return WALPosition(
-            generation: generation, pageSize: pageSize, bigEndianChecksums: bigEndianChecksums, frames: 0, checksum: checksum)
+            generation: generation, pageSize: pageSize, bigEndianChecksums: bigEndianChecksums, frames: frames ?? 0, checksum: checksum)
     }
 }
 

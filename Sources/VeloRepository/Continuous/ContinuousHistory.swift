@@ -49,10 +49,10 @@ public struct ContinuousHistory: Sendable {
         return histories
     }
 
-    init(source: String) { self.source = source }
+    package init(source: String) { self.source = source }
 
     /// Takes one batch's section of the source into the history.
-    mutating func add(_ section: CapturedSource, batch: StoredName) {
+    package mutating func add(_ section: CapturedSource, batch: StoredName) {
         batches += 1
         if let base = section.base {
             if isBroken, let last = gaps.indices.last, gaps[last].to == .max {
@@ -114,9 +114,9 @@ public struct ContinuousHistory: Sendable {
     }
 
     /// Where capture of the source stands: the newest chain's end and log position.
-    package var tail: (through: Int64, position: WALPosition?)? {
+    package var tail: CaptureTail? {
         guard let last = chains.last, !isBroken else { return nil }
-        return (last.end, last.position)
+        return CaptureTail(through: last.end, position: last.position, chainStart: last.start)
     }
 
     /// The chain that restores the source as of `time` (ms), and within it the frames to apply: every commit seen
@@ -143,6 +143,16 @@ public struct ContinuousHistory: Sendable {
                 (gap.from ?? .min) < time && time < gap.to
             })
     }
+}
+
+/// Where capture of a source stands in a repository: what a restarted `velo replicate` carries on from.
+package struct CaptureTail: Sendable {
+    /// Every commit up to this moment (ms) is stored.
+    package var through: Int64
+    /// The log position after the last stored frame, nil when the chain's base had no log.
+    package var position: WALPosition?
+    /// When the newest chain started (ms): a new base is made once it is `baseEvery` old.
+    package var chainStart: Int64
 }
 
 /// What a restore from continuous capture reads: a chain's base and, of its frames, those up to the last commit
