@@ -122,6 +122,7 @@ def rpo(a):
     write([c], a.rate, a.seconds, rng, log)
     time.sleep(2)
     status, err = velo.stop()
+    elapsed = time.time() - started
     # Map commits to batches in order: each "stored" line says how many commits it holds.
     # The batches stored before the writer started hold what the log held then (the baseline's last commits).
     durable = []
@@ -139,7 +140,7 @@ def rpo(a):
         "writer_ms": {"p50": percentile(waits, 50), "p99": percentile(waits, 99), "max": max(waits) if waits else None},
         "writer_ms_without_velo": {"p50": percentile(base_waits, 50), "p99": percentile(base_waits, 99),
                                    "max": max(base_waits) if base_waits else None},
-        "batches": after[0] - before[0], "batch_bytes": after[1] - before[1], "base_bytes": after[2],
+        "batches": after[0] - before[0], "batch_bytes": after[1] - before[1], "base_bytes": after[2], "elapsed": elapsed,
     }))
 
 
@@ -151,13 +152,16 @@ def tenants(a):
     velo.wait_first()
     before = stored(a.repo)
     log = []
+    started = time.time()
     write(conns, a.rate_per * a.tenants, a.seconds, rng, log)
     time.sleep(2)
     status, err = velo.stop()
+    elapsed = time.time() - started
     after = stored(a.repo)
     print(json.dumps({"tenants": a.tenants, "commits": len(log), "seconds": a.seconds, "velo_status": status,
                       "summary": velo.lines[-1][1] if velo.lines else "", "stderr": err.strip()[-300:],
-                      "batches": after[0] - before[0], "batch_bytes": after[1] - before[1], "base_bytes": after[2]}))
+                      "batches": after[0] - before[0], "batch_bytes": after[1] - before[1], "base_bytes": after[2],
+                      "elapsed": elapsed}))
 
 
 p = argparse.ArgumentParser()

@@ -129,6 +129,7 @@ public final class Replicator {
             if taken.isEmpty && always { sections.append(CapturedSource(source: capture.path, through: capture.through)) }
             for var part in taken {
                 if var frames = part.section.frames, let spool = part.spool {
+                    try spool.pack()
                     frames.offset = offset
                     offset += spool.bytes
                     part.section.frames = frames

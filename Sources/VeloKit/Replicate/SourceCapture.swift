@@ -129,7 +129,7 @@ final class SourceCapture {
         }
         let kept = Int64(result.position.frames - from.frames)
         try spool.truncate(to: committedBytes + kept * recordSize)
-        try spool.pack()
+        if spool.unpackedBytes >= SpoolFile.packAt { try spool.pack() }
         let seen = Self.now
         if kept > 0 {
             var section = pending[target.index].section

@@ -2,11 +2,12 @@ import Foundation
 import VeloFormat
 
 /// Where the frames read from one source's log since the last batch wait (each a 4-byte big-endian page number
-/// and the page), on disk, never in memory, however large a transaction (a VACUUM writes every page). Each
-/// poll's frames go to a raw file, and once the read is cut at its last commit (`truncate`) they are compressed
-/// (`pack`) into zstd frames appended to the packed file: the batch at the next beat copies those bytes as they
-/// are after its own header's frame (a zstd stream may hold any number of frames), so storing a batch costs its
-/// header and the copy, not compressing an interval's pages while commits wait.
+/// and the page), on disk, never in memory, however large a transaction (a VACUUM writes every page). Frames go
+/// to a raw file; once a read is cut at its last commit (`truncate`) and a mebibyte is waiting, they are
+/// compressed (`pack`) into a zstd frame appended to the packed file, and the batch packs the rest at the beat
+/// and copies those bytes as they are after its own header's frame (a zstd stream may hold any number of
+/// frames). So storing a batch compresses at most a mebibyte while commits wait, and a quiet source's interval
+/// is still one frame (frames of a few pages each compress a third worse).
 final class SpoolFile {
     private let raw: (path: String, fd: Int32)
     private let packed: (path: String, fd: Int32)
@@ -36,6 +37,12 @@ final class SpoolFile {
 
     /// The packed file: the batch copies it whole.
     var path: String { packed.path }
+
+    /// Raw bytes past which a read packs them (1 MiB).
+    static let packAt: Int64 = 1 << 20
+
+    /// Bytes of frames not packed yet.
+    var unpackedBytes: Int64 { rawBytes }
 
     /// Bytes of frames held (uncompressed): where the next frame starts in the batch's body.
     var bytes: Int64 { packedBytes + rawBytes }
