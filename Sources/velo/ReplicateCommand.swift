@@ -15,6 +15,20 @@ struct ReplicateCommand: ParsableCommand {
         completion: .file())
     var db: [String] = []
 
+    @Option(
+        name: .long,
+        help: ArgumentHelp(
+            "A Veloquent app folder: its landlord and every tenant's database, and tenants added later (--rescan).", valueName: "dir"),
+        completion: .directory)
+    var app: String?
+
+    @Option(
+        name: .long, help: ArgumentHelp("With --app, only these sources (landlord, or tenant names, domains or ids).", valueName: "a,b"))
+    var tenants: String?
+
+    @Option(name: .long, help: ArgumentHelp("With --app, look for new tenants this often, e.g. 60s, 5m.", valueName: "duration"))
+    var rescan = "60s"
+
     @OptionGroup var repository: RepositoryOption
     @OptionGroup var encryption: EncryptOption
 
@@ -45,6 +59,9 @@ struct ReplicateCommand: ParsableCommand {
         _ = try ReplicateCommand.duration(interval, option: "--interval")
         _ = try ReplicateCommand.duration(poll, option: "--poll")
         _ = try ReplicateCommand.duration(baseEvery, option: "--base-every")
+        _ = try ReplicateCommand.duration(rescan, option: "--rescan")
+        if app != nil && !db.isEmpty { throw ValidationError("--app and --db exclude each other") }
+        if tenants != nil && app == nil { throw ValidationError("--tenants needs --app") }
         if walCapFrames < 100 { throw ValidationError("--wal-cap-frames \(walCapFrames): at least 100") }
     }
 
@@ -59,8 +76,19 @@ struct ReplicateCommand: ParsableCommand {
 
     func run() throws {
         var sources = db
-        if sources.isEmpty, let env = ProcessInfo.processInfo.environment["VELO_DB"], !env.isEmpty { sources = [env] }
-        guard !sources.isEmpty else { throw VeloError("name a database: --db PATH (or set VELO_DB)", kind: .usage) }
+        var discover: (() throws -> [String])?
+        if let app {
+            // Every SQLite source of the app velo can capture, asked again every --rescan for new tenants.
+            let layout = try AppLayout.load(app)
+            let selectors = tenants?.split(separator: ",").map { $0.trimmingCharacters(in: .whitespaces) }
+            let find = { try layout.sources(selecting: selectors).compactMap { $0.notCovered == nil ? $0.databasePath : nil } }
+            sources = try find()
+            discover = find
+        }
+        if sources.isEmpty, app == nil, let env = ProcessInfo.processInfo.environment["VELO_DB"], !env.isEmpty { sources = [env] }
+        guard !sources.isEmpty || app != nil else {
+            throw VeloError("name a database: --db PATH (or set VELO_DB), or --app DIR", kind: .usage)
+        }
         let repo = try repository.open(create: true, encrypt: encryption.encrypt)
         var options = Replicator.Options()
         options.interval = try Self.duration(interval, option: "--interval")
@@ -68,7 +96,8 @@ struct ReplicateCommand: ParsableCommand {
         options.walCapFrames = walCapFrames
         options.baseEvery = try Self.duration(baseEvery, option: "--base-every")
         options.setWAL = setWal
-        let replicator = try Replicator(sources: sources, repository: repo, options: options)
+        options.rescan = try Self.duration(rescan, option: "--rescan")
+        let replicator = try Replicator(sources: sources, repository: repo, options: options, discover: discover)
         if !output.quiet && !output.json {
             FileHandle.standardError.write(
                 Data(

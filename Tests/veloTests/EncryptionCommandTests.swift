@@ -98,7 +98,8 @@ import Testing
         #expect(cut.status == 3 && cut.stdout.contains(archives[0]), "\(cut.stdout)")
         try Data(contentsOf: URL(fileURLWithPath: newer)).write(to: URL(fileURLWithPath: older))
         let moved = try VeloProcess.run(["verify", "--repo", repo, "--password-file", second, "--all"])
-        #expect(moved.status == 3 && moved.stdout.contains(archives[0]) && moved.stdout.contains("moved from another name"), "\(moved.stdout)")
+        #expect(
+            moved.status == 3 && moved.stdout.contains(archives[0]) && moved.stdout.contains("moved from another name"), "\(moved.stdout)")
         try original.write(to: URL(fileURLWithPath: older))
 
         // A key file edited: damage naming it, not a wrong password.

@@ -184,6 +184,33 @@ import Testing
         #expect(try OracleWriter.contentHash(of: latest) == writer.commits.last!.hash)
     }
 
+    @Test func anAppIsCapturedWholeAndATenantAddedLaterIsTakenUpWithoutARestart() throws {
+        let dir = Scratch.directory()
+        let app = dir.appendingPathComponent("app").path, repo = dir.appendingPathComponent("repo").path
+        #expect(try VeloProcess.run(["demo", "--app", app, "--tenants", "2", "--posts", "20", "--files", "0"]).status == 0)
+        let velo = try ReplicateProcess(["--app", app, "--repo", repo, "--set-wal", "--rescan", "1s"])
+        #expect(velo.waitForFirstBatch(), "\(velo.stderr)")
+        // A tenant Veloquent creates meanwhile: its database (WAL) and its row in the landlord.
+        let file = app + "/database/tenants/velo_tenant_late.sqlite"
+        #expect(try VeloProcess.run(["demo", "--out", file, "--posts", "10", "--journal-mode", "wal"]).status == 0)
+        try Database(path: app + "/database/database.sqlite", mode: .readWrite).execute(
+            "INSERT INTO tenants (id, name, domain, database, created_at, updated_at) VALUES (3, 'late', 'late.localhost', ?, '2026-12-07 00:00:00', '2026-12-07 00:00:00')",
+            [.text(file)])
+        Thread.sleep(forTimeInterval: 2.5)
+        let writer = try OracleWriter(path: file, table: "oracle_posts")
+        for _ in 0..<10 { try writer.commitOne() }
+        Thread.sleep(forTimeInterval: 1.5)
+        #expect(velo.stop() == 0, "\(velo.stderr)")
+        #expect(velo.stderr.contains("velo_tenant_late.sqlite: new; captured from now on"), "\(velo.stderr)")
+
+        let histories = try ContinuousHistory.loadAll(storage: LocalStorage(root: repo))
+        #expect(histories.count == 4, "the landlord, two tenants and the late one: \(histories.keys.sorted())")
+        let history = try #require(histories[FileSystem.absolute(file)])
+        let latest = dir.appendingPathComponent("late.sqlite").path
+        #expect(try Self.restore(repo, file, at: history.windows.last!.upperBound, into: latest).status == 0)
+        #expect(try OracleWriter.contentHash(of: latest) == writer.commits.last!.hash)
+    }
+
     @Test func aRollbackJournalSourceIsRefusedOrSwitchedOnRequest() throws {
         let dir = Scratch.directory()
         let db = dir.appendingPathComponent("journal.sqlite").path, repo = dir.appendingPathComponent("repo").path

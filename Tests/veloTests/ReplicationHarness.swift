@@ -205,7 +205,8 @@ final class OracleWriter {
         }
     }
 
-    /// SHA-256 of the schema and of every table's rows in rowid order.
+    /// SHA-256 of the schema and of every table's rows in rowid order, each value as SQLite's `quote()` writes it
+    /// (built by SQLite itself, so the writer can afford it after every commit).
     static func contentHash(_ db: Database) throws -> String {
         var hash = SHA256Digest()
         let tables = try db.rows("SELECT name, sql FROM sqlite_master WHERE type IN ('table', 'index') AND sql IS NOT NULL ORDER BY name")
@@ -213,10 +214,11 @@ final class OracleWriter {
             hash.update(Array("\(table)\n".utf8))
         }
         for table in tables where (table[1].stringValue ?? "").uppercased().hasPrefix("CREATE TABLE") {
-            let name = table[0].stringValue ?? ""
-            try db.prepare("SELECT * FROM \"\(name)\" ORDER BY rowid").forEachRow([]) { row in
-                hash.update(Array("\(row.row())\n".utf8))
-            }
+            let name = SQL.quote(table[0].stringValue ?? "")
+            let columns = try db.rows("SELECT name FROM pragma_table_info(?)", [table[0]]).compactMap { $0.first?.stringValue }
+            let row = columns.map { "quote(\(SQL.quote($0)))" }.joined(separator: " || ',' || ")
+            let text = try db.scalar("SELECT group_concat(r, char(10)) FROM (SELECT \(row) AS r FROM \(name) ORDER BY rowid)")
+            hash.update(Array((text?.stringValue ?? "").utf8))
         }
         return hash.hex()
     }

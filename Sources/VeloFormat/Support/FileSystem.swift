@@ -106,6 +106,23 @@ package enum FileSystem {
         }
     }
 
+    /// Reads up to `count` bytes of `fd` at `offset` into `buffer` (fewer only at the end of the file; EINTR is
+    /// retried).
+    /// - Throws: `.io` naming `path`.
+    package static func read(_ fd: Int32, into buffer: inout [UInt8], count: Int, at offset: Int64, path: String) throws -> Int {
+        var done = 0
+        while done < count {
+            let n = buffer.withUnsafeMutableBytes { pread(fd, $0.baseAddress! + done, count - done, off_t(offset) + off_t(done)) }
+            if n < 0 {
+                if errno == EINTR { continue }
+                throw VeloError.io(path, "read", errno: errno)
+            }
+            if n == 0 { break }
+            done += n
+        }
+        return done
+    }
+
     /// The whole of a small file (markers, catalog entries, plans).
     package static func read(_ path: String) throws -> [UInt8] {
         let fd = open(path, O_RDONLY | O_CLOEXEC)

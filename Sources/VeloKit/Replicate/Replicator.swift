@@ -21,6 +21,8 @@ public final class Replicator {
         public var heartbeat: Duration = .seconds(30)
         /// The log frames after which velo starts a source's log over itself (4,096 frames: 16 MiB of 4 KiB pages).
         public var walCapFrames = 4096
+        /// How often `discover` is asked for new sources (an app's new tenants).
+        public var rescan: Duration = .seconds(60)
         /// Switch a source in rollback-journal mode to WAL instead of refusing it.
         public var setWAL = false
         /// How old a chain may get before a new base starts a new one, without a gap (a day): what retention
@@ -53,7 +55,11 @@ public final class Replicator {
         public var longestBetweenReadsMilliseconds: Double = 0
     }
 
-    public let sources: [String]
+    /// The sources being captured.
+    public var sources: [String] { captures.map(\.path) }
+    /// Sources `discover` named that could not be taken up (each reported once).
+    public private(set) var leftOut = Set<String>()
+    private let discover: (() throws -> [String])?
     /// Sources switched to WAL by this replicator (with `setWAL`).
     public private(set) var switchedToWAL: [String] = []
     private let repository: Repository
@@ -66,11 +72,16 @@ public final class Replicator {
 
     /// Opens every source (each must be in WAL mode, or is switched with `setWAL`) and finds where the
     /// repository's captures of it end.
+    /// - Parameter discover: when given (an app), asked every `options.rescan` for the sources there are now:
+    ///   new ones are taken up without a restart (one in rollback-journal mode without `setWAL` is reported and
+    ///   left out), and one whose file is gone is let go.
     /// - Throws: `.input` naming a source in rollback-journal mode; what reading the repository throws.
-    public init(sources: [String], repository: Repository, options: Options = Options()) throws {
-        self.sources = sources.map(FileSystem.absolute)
+    public init(
+        sources: [String], repository: Repository, options: Options = Options(), discover: (() throws -> [String])? = nil
+    ) throws {
         self.repository = repository
         self.options = options
+        self.discover = discover
         stream = (0..<8).map { _ in String(format: "%02x", UInt8.random(in: 0...255)) }.joined()
         // The frames read since the last batch wait here: in the repository's scratch folder (on the
         // repository's disk, not a tmpfs), in a folder carrying this process's pid, which other writers'
@@ -79,14 +90,56 @@ public final class Replicator {
         ScratchFolder.removeAbandoned(in: repository.storage.scratchDirectory, prefix: "velo-capture.tmp-")
         try? FileManager.default.removeItem(atPath: spoolFolder)
         try FileSystem.createDirectory(spoolFolder)
-        let scratch = spoolFolder
-        for source in self.sources {
-            if try JournalMode.ensureWAL(source, switchIfNeeded: options.setWAL) { switchedToWAL.append(source) }
-            let tail = try ContinuousHistory.load(source: source, storage: repository.storage)?.tail
-            captures.append(
-                try SourceCapture(
-                    path: source, storage: repository.storage, spoolFolder: scratch, capFrames: options.walCapFrames,
-                    baseEvery: Int64(options.baseEvery.inSeconds * 1000), tail: tail))
+        // Where each source's captures end: every batch header read once, for all of them.
+        let histories = try ContinuousHistory.loadAll(storage: repository.storage)
+        for source in sources.map(FileSystem.absolute) where !self.sources.contains(source) {
+            if discover != nil {
+                do {
+                    try add(source, tail: histories[source]?.tail)
+                } catch {
+                    Diagnostics.warn("\(source): not captured: \(error)")
+                    leftOut.insert(source)
+                }
+            } else {
+                try add(source, tail: histories[source]?.tail)
+            }
+        }
+    }
+
+    /// Opens `source` and starts capturing it from `tail`.
+    private func add(_ source: String, tail: CaptureTail?) throws {
+        if try JournalMode.ensureWAL(source, switchIfNeeded: options.setWAL) { switchedToWAL.append(source) }
+        captures.append(
+            try SourceCapture(
+                path: source, storage: repository.storage, spoolFolder: spoolFolder, capFrames: options.walCapFrames,
+                baseEvery: Int64(options.baseEvery.inSeconds * 1000), tail: tail))
+    }
+
+    /// Asks `discover` for the sources there are now: takes up the new ones, lets go of those whose file is gone.
+    /// A new source's captures are looked for by its base copies' names (a LIST), and its batches read only
+    /// when there are some: a tenant added to the app has none.
+    public func rescan() throws {
+        guard let discover else { return }
+        let now = Set(try discover().map(FileSystem.absolute))
+        for capture in captures where !FileSystem.exists(capture.path) {
+            Diagnostics.info("\(capture.path): gone; no longer captured")
+            capture.close()
+        }
+        captures.removeAll { !FileSystem.exists($0.path) }
+        var bases = Set<String>()
+        try repository.storage.list(.capture) { name, _ in
+            if name.name.hasSuffix(".base") { bases.insert(String(name.name.suffix(21).prefix(16))) }
+        }
+        for source in now.sorted() where !sources.contains(source) && !leftOut.contains(source) && FileSystem.exists(source) {
+            do {
+                let key = String(repository.storage.contentAddress(Array(source.utf8)).prefix(16))
+                let tail = bases.contains(key) ? try ContinuousHistory.load(source: source, storage: repository.storage)?.tail : nil
+                try add(source, tail: tail)
+                Diagnostics.info("\(source): new; captured from now on")
+            } catch {
+                Diagnostics.warn("\(source): not captured: \(error)")
+                leftOut.insert(source)
+            }
         }
     }
 
@@ -168,7 +221,12 @@ public final class Replicator {
         var nextBatch = clock.now + options.interval
         var lastStored = clock.now
         var lastRead: ContinuousClock.Instant?
+        var nextRescan = clock.now + options.rescan
         while Interruption.requestedSignal == nil {
+            if discover != nil && clock.now >= nextRescan {
+                try rescan()
+                nextRescan = clock.now + options.rescan
+            }
             let now = clock.now
             if let lastRead {
                 summary.longestBetweenReadsMilliseconds = max(summary.longestBetweenReadsMilliseconds, (now - lastRead).inSeconds * 1000)

@@ -74,25 +74,11 @@ package enum CaptureObjects {
         var chunk = [UInt8](repeating: 0, count: 1 << 20)
         var offset: Int64 = 0
         while true {
-            let got = try readAt(fd, &chunk, count: chunk.count, offset: offset, path: path)
+            let got = try FileSystem.read(fd, into: &chunk, count: chunk.count, at: offset, path: path)
             if got == 0 { return }
             try chunk.withUnsafeBytes { try writer.write(UnsafeRawBufferPointer(rebasing: $0[0..<got])) }
             offset += Int64(got)
         }
-    }
-
-    static func readAt(_ fd: Int32, _ buffer: inout [UInt8], count: Int, offset: Int64, path: String) throws -> Int {
-        var done = 0
-        while done < count {
-            let n = buffer.withUnsafeMutableBytes { pread(fd, $0.baseAddress! + done, count - done, off_t(offset) + off_t(done)) }
-            if n < 0 {
-                if errno == EINTR { continue }
-                throw VeloError.io(path, "read", errno: errno)
-            }
-            if n == 0 { break }
-            done += n
-        }
-        return done
     }
 }
 

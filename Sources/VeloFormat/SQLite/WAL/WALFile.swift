@@ -94,7 +94,7 @@ package struct WALFile {
         }
         defer { close(fd) }
         var bytes = [UInt8](repeating: 0, count: WALHeader.size)
-        let n = try Self.readFully(fd, into: &bytes, count: WALHeader.size, at: 0, path: path)
+        let n = try FileSystem.read(fd, into: &bytes, count: WALHeader.size, at: 0, path: path)
         guard n == WALHeader.size else { return nil }
         return bytes.withUnsafeBytes { WALHeader($0) }
     }
@@ -117,7 +117,7 @@ package struct WALFile {
         var checksum = position.checksum
         var number = position.frames + 1
         while number - position.frames <= maxFrames {
-            let n = try Self.readFully(fd, into: &buffer, count: frameSize, at: position.offset(ofFrame: number), path: path)
+            let n = try FileSystem.read(fd, into: &buffer, count: frameSize, at: position.offset(ofFrame: number), path: path)
             guard n == frameSize else { break }
             let valid: Bool = try buffer.withUnsafeBytes { bytes in
                 guard WALHeader.word(bytes, 8) == position.salt1, WALHeader.word(bytes, 12) == position.salt2 else { return false }
@@ -143,20 +143,5 @@ package struct WALFile {
         }
         read.uncommittedFrames = number - 1 - read.position.frames
         return read
-    }
-
-    /// Reads up to `count` bytes at `offset` (fewer only at the end of the file).
-    static func readFully(_ fd: Int32, into buffer: inout [UInt8], count: Int, at offset: Int64, path: String) throws -> Int {
-        var done = 0
-        while done < count {
-            let n = buffer.withUnsafeMutableBytes { pread(fd, $0.baseAddress! + done, count - done, off_t(offset) + off_t(done)) }
-            if n < 0 {
-                if errno == EINTR { continue }
-                throw VeloError.io(path, "read", errno: errno)
-            }
-            if n == 0 { break }
-            done += n
-        }
-        return done
     }
 }
