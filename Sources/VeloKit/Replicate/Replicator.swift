@@ -177,12 +177,13 @@ public final class Replicator {
         var sections: [CapturedSource] = []
         var spools: [SpoolFile] = []
         var offset: Int64 = 0
+        var handedOut: [(SourceCapture, [SourceCapture.Pending])] = []
         for capture in captures {
             let taken = capture.take()
+            handedOut.append((capture, taken))
             if taken.isEmpty && always { sections.append(CapturedSource(source: capture.path, through: capture.through)) }
             for var part in taken {
                 if var frames = part.section.frames, let spool = part.spool {
-                    try spool.pack()
                     frames.offset = offset
                     offset += spool.bytes
                     part.section.frames = frames
@@ -192,9 +193,16 @@ public final class Replicator {
             }
         }
         guard !sections.isEmpty else { return nil }
+        let batch = CaptureBatch(stream: stream, sequence: sequence + 1, written: SourceCapture.now, sources: sections)
+        do {
+            try spools.forEach { try $0.pack() }
+            try CaptureObjects.write(batch, bodies: spools.map(\.path), to: repository.storage)
+        } catch {
+            // Nothing is lost: every source keeps what it read, and the next batch holds it.
+            for (capture, taken) in handedOut { capture.giveBack(taken) }
+            throw error
+        }
         sequence += 1
-        let batch = CaptureBatch(stream: stream, sequence: sequence, written: SourceCapture.now, sources: sections)
-        try CaptureObjects.write(batch, bodies: spools.map(\.path), to: repository.storage)
         let report = BatchReport(
             name: batch.storedName.name, sequence: sequence, commits: sections.reduce(0) { $0 + ($1.frames?.commits.count ?? 0) },
             bases: sections.filter { $0.base != nil }.count, gaps: sections.filter { $0.gap != nil }.count)
@@ -206,10 +214,17 @@ public final class Replicator {
     }
 
     /// Starts over the log of every source grown past the cap (`SourceCapture.sealIfNeeded`).
+    /// A source whose seal fails is reported, as in `poll`, and the others go on.
     public func sealIfNeeded() throws {
-        for capture in captures where try capture.sealIfNeeded(storage: repository.storage, stream: stream) {
-            summary.seals += 1
-            summary.longestSealMilliseconds = max(summary.longestSealMilliseconds, capture.longestSealMilliseconds)
+        for capture in captures {
+            do {
+                guard try capture.sealIfNeeded(storage: repository.storage, stream: stream) else { continue }
+                summary.seals += 1
+                summary.longestSealMilliseconds = max(summary.longestSealMilliseconds, capture.longestSealMilliseconds)
+            } catch {
+                if error.veloKind == .interrupted { throw error }
+                Diagnostics.warn("\(capture.path): the log could not be started over, tried again next interval: \(error)")
+            }
         }
     }
 
@@ -221,6 +236,7 @@ public final class Replicator {
         var nextBatch = clock.now + options.interval
         var lastStored = clock.now
         var lastRead: ContinuousClock.Instant?
+        var storeFailing = false
         var nextRescan = clock.now + options.rescan
         while Interruption.requestedSignal == nil {
             if discover != nil && clock.now >= nextRescan {
@@ -235,9 +251,20 @@ public final class Replicator {
             try poll()
             if clock.now >= nextBatch {
                 let heartbeat = clock.now - lastStored >= options.heartbeat
-                if let stored = try storeBatch(always: heartbeat) {
-                    report(stored)
-                    lastStored = clock.now
+                do {
+                    if let stored = try storeBatch(always: heartbeat) {
+                        report(stored)
+                        lastStored = clock.now
+                        if storeFailing { Diagnostics.info("\(repository.root): batches stored again") }
+                        storeFailing = false
+                    }
+                } catch {
+                    if error.veloKind == .interrupted { throw error }
+                    // The repository is unreachable or refused the batch: what was read waits, tried at each beat.
+                    if !storeFailing {
+                        Diagnostics.warn("\(repository.root): a batch could not be stored, tried again at each beat: \(error)")
+                    }
+                    storeFailing = true
                 }
                 try sealIfNeeded()
                 // On a fixed beat, not an interval after this store ended: a commit waits at most one interval

@@ -263,6 +263,12 @@ final class SourceCapture {
         return taken
     }
 
+    /// Puts back what `take` handed out, before anything read since: the batch that was to hold it could not be
+    /// stored, and the next one will.
+    func giveBack(_ taken: [Pending]) {
+        pending = taken + pending
+    }
+
     /// How long the last seal held the write lock (ms), and the longest.
     private(set) var lastSealMilliseconds: Double?
     private(set) var longestSealMilliseconds: Double = 0
@@ -296,9 +302,15 @@ final class SourceCapture {
             longestSealMilliseconds = max(longestSealMilliseconds, ms)
         }
         try read(storage: storage, stream: stream)
+        // No writer can start the log over while velo holds the write lock, so the pin may pause here.
         pin.release()
         _ = velo_sqlite3_checkpoint(pin.spare.handle, SQLITE_CHECKPOINT_PASSIVE, &log, &done)
-        try pin.advance()
+        do {
+            try pin.advance()
+        } catch {
+            pinnedSinceRead = false  // without a pin, the next generation is not known to continue this one
+            throw error
+        }
         return true
     }
 

@@ -54,6 +54,41 @@ import Testing
     }
 }
 
+extension ReplicatorRepositoryTests {
+    @Test func aBatchTheRepositoryRefusesIsStoredWithTheNextOneAndNothingIsLost() throws {
+        let dir = Fixtures.temporaryDirectory()
+        let root = dir.appendingPathComponent("repo").path
+        let repository = try Repository.open(root, create: true)
+        let path = dir.appendingPathComponent("tenant.sqlite").path
+        let db = try Database(path: path, mode: .create)
+        try db.execute("PRAGMA journal_mode=WAL; CREATE TABLE posts (id INTEGER PRIMARY KEY, body BLOB)")
+        let replicator = try Replicator(sources: [path], repository: repository)
+        try replicator.poll()
+        try replicator.storeBatch()
+        for _ in 0..<30 { try db.execute("INSERT INTO posts (body) VALUES (randomblob(3000))") }
+        try replicator.poll()
+        // The repository's folder for captures becomes a file: the batch cannot be written.
+        let folder = root + "/continuous"
+        try FileManager.default.moveItem(atPath: folder, toPath: folder + ".aside")
+        FileManager.default.createFile(atPath: folder, contents: Data("in the way".utf8))
+        #expect(throws: (any Error).self) { try replicator.storeBatch() }
+        for _ in 0..<30 { try db.execute("INSERT INTO posts (body) VALUES (randomblob(3000))") }
+        try replicator.poll()
+        try FileManager.default.removeItem(atPath: folder)
+        try FileManager.default.moveItem(atPath: folder + ".aside", toPath: folder)
+        let moment = OracleTime.now
+        let dump = try Fixtures.dump(path)
+        Thread.sleep(forTimeInterval: 0.01)
+        try replicator.poll()
+        #expect(try replicator.storeBatch()?.commits == 60, "the refused batch's commits and the next ones, together")
+        let history = try #require(try ContinuousHistory.load(source: path, storage: repository.storage))
+        #expect(history.chains.count == 1 && history.gaps.isEmpty)
+        let target = dir.appendingPathComponent("restored.sqlite").path
+        _ = try PointInTimeRestore.run(source: path, at: moment, into: target, repository: repository)
+        #expect(try Fixtures.dump(target) == dump)
+    }
+}
+
 /// Milliseconds since the epoch, as capture stamps commits.
 enum OracleTime {
     static var now: Int64 { Int64((Date().timeIntervalSince1970 * 1000).rounded(.down)) }
