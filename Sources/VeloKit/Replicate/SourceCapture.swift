@@ -148,6 +148,7 @@ final class SourceCapture {
             pending[target.index].section = section
             commitsRead += result.commits.count
         }
+        pending[target.index].section.through = seen  // every commit of the section's source up to now is read
         resumedAfter = nil
         position = result.position
         through = seen
@@ -243,7 +244,8 @@ final class SourceCapture {
         let sha = try CaptureObjects.writeBase(image.path, bytes: size, as: name, to: storage) { buffer, at in
             try image.read(into: buffer, at: at)
         }
-        let base = CaptureBase(object: name.name, pageSize: position.pageSize, bytes: size, sha256: sha, log: position)
+        // The base is the database as of the last read (`through`): its chain starts exactly where this one ends.
+        let base = CaptureBase(object: name.name, pageSize: position.pageSize, bytes: size, sha256: sha, log: position, time: through)
         pending.append(Pending(section: CapturedSource(source: path, through: time, base: base), spool: nil))
         chainStarted = time
     }
@@ -251,8 +253,10 @@ final class SourceCapture {
     /// This interval's sections, handed to the batch (their spool files with them); the next frames start a new one.
     func take() -> [Pending] {
         var taken = pending.filter { $0.section.base != nil || $0.section.gap != nil || ($0.section.frames?.count ?? 0) > 0 }
+        // The last section says how far capture has read; one before it ends where it was when the next began
+        // (a chain that a made base ends stops there).
+        if let last = taken.indices.last { taken[last].section.through = max(taken[last].section.through, through) }
         for i in taken.indices {
-            taken[i].section.through = through
             if taken[i].section.frames?.count == 0 {
                 taken[i].section.frames = nil
                 taken[i].spool = nil

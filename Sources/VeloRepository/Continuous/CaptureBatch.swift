@@ -106,8 +106,11 @@ public struct CaptureBase: Codable, Sendable, Equatable {
     /// database exactly as after frame `frames` of `generation`, and the chain goes on from the next frame.
     /// Absent on a base copied as it was found, to which the generation's frames apply from frame 1.
     public var frames: Int?
+    /// On a made base: the moment (ms) it is the database of, the last read before it was made; its chain
+    /// starts there, where the one before ends. A copied base's chain starts at its section's `through`.
+    public var time: Int64?
 
-    package init(object: String, pageSize: Int, bytes: Int64, sha256: String, log: WALPosition?) {
+    package init(object: String, pageSize: Int, bytes: Int64, sha256: String, log: WALPosition?, time: Int64? = nil) {
         self.object = object
         self.pageSize = pageSize
         self.bytes = bytes
@@ -116,6 +119,7 @@ public struct CaptureBase: Codable, Sendable, Equatable {
         checksum = log?.checksum
         bigEndianChecksums = log?.bigEndianChecksums
         frames = (log?.frames ?? 0) > 0 ? log?.frames : nil
+        self.time = time
     }
 
     /// The log position the base stands at: frame 0 of its generation for a copy as found (else the frame it

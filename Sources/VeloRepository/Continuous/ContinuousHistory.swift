@@ -63,8 +63,10 @@ public struct ContinuousHistory: Sendable {
                 gaps.append(gap)
             }
             isBroken = false
+            let start = base.time ?? section.through
             chains.append(
-                Chain(baseBatch: batch, base: base, segments: [], start: section.through, end: section.through, position: base.position))
+                Chain(
+                    baseBatch: batch, base: base, segments: [], start: start, end: max(start, section.through), position: base.position))
         } else if let gap = section.gap {
             gaps.append(gap)
         }

@@ -59,6 +59,36 @@ import Testing
         }
     }
 
+    @Test func commitsReadAfterANewBaseInTheSameIntervalBelongToItsChain() throws {
+        let dir = Fixtures.temporaryDirectory()
+        let repository = try Repository.open(dir.appendingPathComponent("repo").path, create: true)
+        let path = dir.appendingPathComponent("tenant.sqlite").path
+        let db = try Database(path: path, mode: .create)
+        try db.execute("PRAGMA journal_mode=WAL; CREATE TABLE posts (id INTEGER PRIMARY KEY, body BLOB)")
+        var options = Replicator.Options()
+        options.baseEvery = .milliseconds(200)
+        let replicator = try Replicator(sources: [path], repository: repository, options: options)
+        try replicator.poll()
+        try replicator.storeBatch()
+        var moments: [(time: Int64, dump: String)] = []
+        for _ in 0..<3 {
+            for _ in 0..<10 { try db.execute("INSERT INTO posts (body) VALUES (randomblob(2000))") }
+            Thread.sleep(forTimeInterval: 0.25)
+            try replicator.poll()  // reads them, then makes a new base
+            for _ in 0..<10 { try db.execute("INSERT INTO posts (body) VALUES (randomblob(2000))") }
+            try replicator.poll()  // reads these into the new chain, in the same interval
+            moments.append((OracleTime.now, try Fixtures.dump(path)))
+            Thread.sleep(forTimeInterval: 0.005)
+            try replicator.poll()
+            try replicator.storeBatch()
+        }
+        for (n, moment) in moments.enumerated() {
+            let target = dir.appendingPathComponent("restored-\(n).sqlite").path
+            _ = try PointInTimeRestore.run(source: path, at: moment.time, into: target, repository: repository)
+            #expect(try Fixtures.dump(target) == moment.dump, "round \(n)")
+        }
+    }
+
     @Test func keepWithinContinuousRemovesWholeChainsOlderThanItsSpan() throws {
         let (repository, path, moments, dir) = try Self.capture(rounds: 8, baseEvery: .milliseconds(250))
         let before = try #require(try ContinuousHistory.load(source: path, storage: repository.storage))
