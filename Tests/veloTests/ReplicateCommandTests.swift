@@ -211,6 +211,27 @@ import Testing
         #expect(try OracleWriter.contentHash(of: latest) == writer.commits.last!.hash)
     }
 
+    @Test func aSecondReplicatorOfTheSameSourceIsRefusedNamingTheFirst() throws {
+        let dir = Scratch.directory()
+        let db = dir.appendingPathComponent("tenant.sqlite").path, repo = dir.appendingPathComponent("repo").path
+        let writer = try OracleWriter(path: db)
+        let first = try ReplicateProcess(["--db", db, "--repo", repo])
+        #expect(first.waitForFirstBatch(), "\(first.stderr)")
+        let second = try VeloProcess.run(["replicate", "--db", db, "--repo", repo])
+        #expect(second.status == 11, "\(second.stderr)")
+        #expect(
+            second.stderr.contains("already captured into") && second.stderr.contains("velo replicate \(FileSystem.absolute(db))")
+                && second.stderr.contains("pid \(first.process.processIdentifier)"), "\(second.stderr)")
+        for _ in 0..<5 { try writer.commitOne() }
+        Thread.sleep(forTimeInterval: 1.2)
+        #expect(first.stop() == 0)
+        // Released on stop: the next replicator takes the source up.
+        let third = try ReplicateProcess(["--db", db, "--repo", repo])
+        try writer.commitOne()  // a batch to store at its first beat (an idle source waits for the heartbeat)
+        #expect(third.waitForFirstBatch(), "\(third.stderr)")
+        #expect(third.stop() == 0)
+    }
+
     @Test func aRollbackJournalSourceIsRefusedOrSwitchedOnRequest() throws {
         let dir = Scratch.directory()
         let db = dir.appendingPathComponent("journal.sqlite").path, repo = dir.appendingPathComponent("repo").path

@@ -60,6 +60,8 @@ public final class Replicator {
     /// Sources `discover` named that could not be taken up (each reported once).
     public private(set) var leftOut = Set<String>()
     private let discover: (() throws -> [String])?
+    /// Each captured source's lock (`lock(_:in:)`), released when the replicator ends or lets the source go.
+    private var locks: [String: RepositoryLock] = [:]
     /// Sources switched to WAL by this replicator (with `setWAL`).
     public private(set) var switchedToWAL: [String] = []
     private let repository: Repository
@@ -106,13 +108,34 @@ public final class Replicator {
         }
     }
 
-    /// Opens `source` and starts capturing it from `tail`.
+    /// Opens `source` and starts capturing it from `tail`, holding its lock in the repository.
     private func add(_ source: String, tail: CaptureTail?) throws {
+        let lock = try Self.lock(source, in: repository)
         if try JournalMode.ensureWAL(source, switchIfNeeded: options.setWAL) { switchedToWAL.append(source) }
+        locks[source] = lock
         captures.append(
             try SourceCapture(
                 path: source, storage: repository.storage, spoolFolder: spoolFolder, capFrames: options.walCapFrames,
                 baseEvery: Int64(options.baseEvery.inSeconds * 1000), tail: tail))
+    }
+
+    /// The lock that keeps two replicators off one source (`locks/replicate-<source16>.json`): two streams of
+    /// one source would interleave, and neither chain would continue. Taken over when its owner is gone, as the
+    /// writers' lock is; its heartbeat keeps it while the replicator runs.
+    /// - Throws: `.locked` naming the other replicator.
+    static func lock(_ source: String, in repository: Repository) throws -> RepositoryLock {
+        let key = String(repository.storage.contentAddress(Array(source.utf8)).prefix(16))
+        do {
+            let lock = try RepositoryLock.acquire(
+                storage: repository.storage, name: StoredName(.lock, "replicate-\(key).json"), command: "velo replicate \(source)",
+                timing: repository.lockTiming)
+            if let stale = lock.replacedStaleOwner, let reason = lock.replacedStaleReason {
+                Diagnostics.info("\(source): took over the capture lock of \(stale.summary), \(reason)")
+            }
+            return lock
+        } catch RepositoryLock.Failure.held(_, let owner) {
+            throw VeloError("\(source): already captured into \(repository.root) by \(owner.summary)", kind: .locked)
+        }
     }
 
     /// Asks `discover` for the sources there are now: takes up the new ones, lets go of those whose file is gone.
@@ -124,6 +147,7 @@ public final class Replicator {
         for capture in captures where !FileSystem.exists(capture.path) {
             Diagnostics.info("\(capture.path): gone; no longer captured")
             capture.close()
+            locks.removeValue(forKey: capture.path)?.release()
         }
         captures.removeAll { !FileSystem.exists($0.path) }
         var bases = Set<String>()
@@ -145,6 +169,7 @@ public final class Replicator {
 
     deinit {
         captures = []
+        for lock in locks.values { lock.release() }
         try? FileManager.default.removeItem(atPath: spoolFolder)
     }
 
