@@ -21,6 +21,7 @@ from datetime import datetime, timezone
 from selenium import webdriver
 from selenium.webdriver.chrome.options import Options
 from selenium.webdriver.chrome.service import Service
+from selenium.common.exceptions import StaleElementReferenceException
 from selenium.webdriver.common.by import By
 from selenium.webdriver.support.ui import Select, WebDriverWait
 
@@ -32,7 +33,9 @@ options.binary_location = os.environ.get("VELO_CHROMIUM", "/usr/bin/chromium")
 for argument in ("--headless=new", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage", "--window-size=1280,1000"):
     options.add_argument(argument)
 driver = webdriver.Chrome(service=Service(os.environ.get("VELO_CHROMEDRIVER", "/usr/bin/chromedriver")), options=options)
-wait = WebDriverWait(driver, 60)
+# The page re-renders its tables and messages as answers arrive: an element found a moment ago may be gone, and a
+# wait then looks again instead of failing.
+wait = WebDriverWait(driver, 60, ignored_exceptions=[StaleElementReferenceException])
 # Downloads are saved here (headless Chromium saves none unless told where).
 downloads = os.path.join(shots, "downloads")
 os.makedirs(downloads, exist_ok=True)
@@ -69,7 +72,17 @@ def wait_message(fragment, kind=None):
 
 
 def click(element_id):
-    driver.find_element(By.ID, element_id).click()
+    fresh(lambda: driver.find_element(By.ID, element_id).click())
+
+
+def fresh(action):
+    """Runs `action`, finding its elements again when the page re-rendered them meanwhile."""
+    for _ in range(50):
+        try:
+            return action()
+        except StaleElementReferenceException:
+            time.sleep(0.1)
+    return action()
 
 
 def shot(name):
@@ -148,7 +161,7 @@ try:
 
     step("download a snapshot as one self-contained archive, streamed to disk by the page's download worker")
     page_url = driver.current_url
-    snapshot_rows()[0].find_element(By.XPATH, ".//button[text()='Download']").click()
+    fresh(lambda: snapshot_rows()[0].find_element(By.XPATH, ".//button[text()='Download']").click())
     text = wait_message("Downloading velo-", "ok")
     check(".tar.zst" in text and "as it arrives" in text, text)
     check(driver.current_url == page_url, f"the page stays where it was: {driver.current_url}")
@@ -168,8 +181,7 @@ try:
     check(token and all(token not in url for url in fetched), f"no URL the page fetched holds the token: {fetched}")
 
     step("a snapshot's inspection and its change since the one before")
-    rows = snapshot_rows()
-    rows[0].find_element(By.XPATH, ".//button[text()='Open']").click()
+    fresh(lambda: snapshot_rows()[0].find_element(By.XPATH, ".//button[text()='Open']").click())
     wait.until(lambda d: d.find_element(By.ID, "detail").is_displayed() and "posts" in d.find_element(By.ID, "detail-body").text)
     check("this snapshot" in driver.find_element(By.ID, "detail-body").text, "the diff table is shown")
 
@@ -186,8 +198,7 @@ try:
     step("a plan that passes, with a strategy chosen per collection")
     with sqlite3.connect(database, timeout=10) as db:
         db.execute("UPDATE _velo_posts SET title = 'changed by the app' WHERE rowid <= 5")
-    newest = snapshot_rows()[0]
-    newest.find_element(By.XPATH, ".//button[starts-with(text(), 'Restore')]").click()
+    fresh(lambda: snapshot_rows()[0].find_element(By.XPATH, ".//button[starts-with(text(), 'Restore')]").click())
     wait.until(lambda d: d.find_elements(By.ID, "restore-button") and not d.find_elements(By.CSS_SELECTOR, "#restore-body .blockers"))
     posts = [row for row in driver.find_elements(By.CSS_SELECTOR, "#restore-body tbody tr") if row.text.startswith("posts\n_velo_posts")]
     check(posts and " 5 " in " " + posts[0].text.replace("\n", " ") + " ", f"the plan shows 5 conflicting posts: {[p.text for p in posts]}")
@@ -223,7 +234,7 @@ try:
     step("an expired token met by the download worker: the same line, and the page stays")
     driver.execute_script("sessionStorage.setItem('velo.token', 'expired-or-revoked')")
     page_url = driver.current_url
-    snapshot_rows()[0].find_element(By.XPATH, ".//button[text()='Download']").click()
+    fresh(lambda: snapshot_rows()[0].find_element(By.XPATH, ".//button[text()='Download']").click())
     wait_message("session has ended", "error")
     check(driver.current_url == page_url, f"the page stays where it was: {driver.current_url}")
     wait.until(lambda d: d.find_element(By.ID, "login").is_displayed())
