@@ -170,6 +170,30 @@ package final class CaptureObjectReader {
         guard batch.storedName == name else {
             throw VeloError("\(where_): its header names it \(batch.storedName.name)", kind: .damaged)
         }
+        if let problem = batch.sources.lazy.compactMap(Self.problem).first {
+            throw VeloError("\(where_): \(problem)", kind: .damaged)
+        }
         return batch
+    }
+
+    /// What makes a section one velo never writes (a page size SQLite cannot have, frames out of order), which
+    /// a reader must not follow: a hostile header would otherwise size buffers or place pages by it.
+    static func problem(_ section: CapturedSource) -> String? {
+        func pageSizeOK(_ size: Int) -> Bool { size >= 512 && size <= 65536 && size & (size - 1) == 0 }
+        if let base = section.base, !pageSizeOK(base.pageSize) || base.bytes < 0 {
+            return "\(section.source): a base of page size \(base.pageSize) and \(base.bytes) bytes"
+        }
+        guard let frames = section.frames else { return nil }
+        guard pageSizeOK(frames.pageSize), frames.first >= 1, frames.count >= 1, frames.offset >= 0 else {
+            return "\(section.source): frames \(frames.first)+\(frames.count) of page size \(frames.pageSize) at \(frames.offset)"
+        }
+        var previous = frames.first - 1
+        for commit in frames.commits {
+            guard commit.frame > previous, commit.frame <= frames.last, commit.pages >= 1 else {
+                return "\(section.source): a commit at frame \(commit.frame) outside frames \(frames.first)...\(frames.last)"
+            }
+            previous = commit.frame
+        }
+        return frames.commits.last?.frame == frames.last ? nil : "\(section.source): frames that do not end with a commit"
     }
 }

@@ -70,3 +70,23 @@ import Testing
         }
     }
 }
+
+/// A batch header velo never writes is damage, refused before a reader sizes a buffer or places a page by it.
+@Suite struct CaptureHeaderCheckTests {
+    static func frames(pageSize: Int = 4096, first: Int = 1, count: Int = 2, commitAt: Int = 2) -> CapturedSource {
+        CapturedSource(
+            source: "/db", through: 1,
+            frames: CapturedFrames(
+                generation: ContinuousHistoryTests.generation, pageSize: pageSize, first: first, count: count, offset: 0, checksum: .zero,
+                bigEndianChecksums: false, commits: [CapturedCommit(frame: commitAt, pages: 3, seen: 1)]))
+    }
+
+    @Test func soundSectionsPassAndHostileOnesAreNamed() {
+        #expect(CaptureObjectReader.problem(Self.frames()) == nil)
+        #expect(CaptureObjectReader.problem(Self.frames(pageSize: 1 << 40))?.contains("page size") == true)
+        #expect(CaptureObjectReader.problem(Self.frames(pageSize: 3000)) != nil)
+        #expect(CaptureObjectReader.problem(Self.frames(first: 0)) != nil)
+        #expect(CaptureObjectReader.problem(Self.frames(commitAt: 9))?.contains("outside frames") == true)
+        #expect(CaptureObjectReader.problem(Self.frames(count: 3))?.contains("do not end with a commit") == true)
+    }
+}
