@@ -50,6 +50,13 @@ struct ReplicateCommand: ParsableCommand {
             valueName: "duration"))
     var baseEvery = "1d"
 
+    @Option(
+        name: .long,
+        help: ArgumentHelp(
+            "Merge batches into packs over these two spans, e.g. 1m,1h (a restore then reads a handful of objects); off leaves it to another replicator.",
+            valueName: "span1,span2"))
+    var compact = "1m,1h"
+
     @Flag(name: .long, help: "Switch a database in rollback-journal mode to WAL (once; it stays WAL) instead of refusing it.")
     var setWal = false
 
@@ -62,6 +69,7 @@ struct ReplicateCommand: ParsableCommand {
         _ = try ReplicateCommand.duration(rescan, option: "--rescan")
         if app != nil && !db.isEmpty { throw ValidationError("--app and --db exclude each other") }
         if tenants != nil && app == nil { throw ValidationError("--tenants needs --app") }
+        _ = try ReplicateCommand.levels(compact)
         if walCapFrames < 100 { throw ValidationError("--wal-cap-frames \(walCapFrames): at least 100") }
     }
 
@@ -72,6 +80,19 @@ struct ReplicateCommand: ParsableCommand {
             throw ValidationError("\(option) \(text): expected a duration such as 100ms, 1s or 5m")
         }
         return .seconds(seconds)
+    }
+
+    /// `1m,1h` (the second a whole number of the first), or `off`.
+    static func levels(_ text: String) throws -> ContinuousCompaction.Levels? {
+        if text == "off" { return nil }
+        let parts = text.split(separator: ",").map(String.init)
+        guard parts.count == 2 else { throw ValidationError("--compact \(text): expected two spans such as 1m,1h, or off") }
+        let first = try duration(parts[0], option: "--compact")
+        let second = try duration(parts[1], option: "--compact")
+        guard first >= .seconds(1), second > first, Int64(second.inSeconds * 1000) % Int64(first.inSeconds * 1000) == 0 else {
+            throw ValidationError("--compact \(text): the second span must be a whole number of the first, and the first at least 1s")
+        }
+        return text == "1m,1h" ? ContinuousCompaction.Levels() : ContinuousCompaction.Levels(span1: first, span2: second)
     }
 
     func run() throws {
@@ -97,6 +118,7 @@ struct ReplicateCommand: ParsableCommand {
         options.baseEvery = try Self.duration(baseEvery, option: "--base-every")
         options.setWAL = setWal
         options.rescan = try Self.duration(rescan, option: "--rescan")
+        options.compaction = try Self.levels(compact)
         let replicator = try Replicator(sources: sources, repository: repo, options: options, discover: discover)
         if !output.quiet && !output.json {
             FileHandle.standardError.write(
@@ -117,7 +139,7 @@ struct ReplicateCommand: ParsableCommand {
             return
         }
         print(
-            "stopped: \(summary.batches) batches stored, \(summary.commits) commits, \(summary.bases) bases, \(summary.gaps) gaps; \(summary.seals) seals, the longest held the write lock \(String(format: "%.1f", summary.longestSealMilliseconds)) ms; at most \(Int(summary.longestBetweenReadsMilliseconds)) ms between two reads"
+            "stopped: \(summary.batches) batches stored, \(summary.commits) commits, \(summary.bases) bases, \(summary.gaps) gaps; \(summary.seals) seals, the longest held the write lock \(String(format: "%.1f", summary.longestSealMilliseconds)) ms; at most \(Int(summary.longestBetweenReadsMilliseconds)) ms between two reads; \(summary.compaction.level1Packs + summary.compaction.level2Packs) packs made of \(summary.compaction.batchesMerged) batches"
         )
     }
 }

@@ -28,6 +28,8 @@ public final class Replicator {
         /// How old a chain may get before a new base starts a new one, without a gap (a day): what retention
         /// can remove, and at most what a restore reads.
         public var baseEvery: Duration = .seconds(86_400)
+        /// The spans batches are merged over (`ContinuousCompaction`), nil to leave compaction to another process.
+        public var compaction: ContinuousCompaction.Levels? = ContinuousCompaction.Levels()
 
         public init() {}
     }
@@ -53,6 +55,8 @@ public final class Replicator {
         /// The longest time between the starts of two reads of the logs (ms): a commit is stamped at most this
         /// long after it was made, which bounds how precisely a restore hits a moment.
         public var longestBetweenReadsMilliseconds: Double = 0
+        /// What compaction did meanwhile (nothing when another process compacts the repository).
+        public var compaction = ContinuousCompaction.Report()
     }
 
     /// The sources being captured.
@@ -256,7 +260,13 @@ public final class Replicator {
     /// Polls and stores until a stop is requested (`Interruption`), then stores a last batch: every commit read
     /// is in the repository when it returns. `report` is told of each stored batch.
     public func run(report: (BatchReport) -> Void = { _ in }) throws {
-        defer { for capture in captures { capture.close() } }
+        let compaction = options.compaction.map { BackgroundCompaction(repository: repository, levels: $0, scratch: spoolFolder) }
+        compaction?.start()
+        defer {
+            compaction?.stop()
+            if let compaction { summary.compaction = compaction.report }
+            for capture in captures { capture.close() }
+        }
         let clock = ContinuousClock()
         var nextBatch = clock.now + options.interval
         var lastStored = clock.now

@@ -68,12 +68,20 @@ public enum PointInTimeRestore {
             guard fd >= 0 else { throw VeloError.io(temporary, "open", errno: errno) }
             defer { close(fd) }
             try writeBase(base, to: fd, path: temporary, storage: storage)
-            for segment in plan.segments {
-                frames += try apply(segment.frames, through: segment.through, of: segment.batch, to: fd, path: temporary, storage: storage)
+            for image in plan.images {
+                let reader = try CaptureObjectReader(image.pack, storage: storage, bodies: image.bodies, range: image.image.range)
+                frames += try write(records: image.image.count, pageSize: image.image.pageSize, from: reader, to: fd, path: temporary)
                 progress?.update(frames, unit: "pages")
             }
-            let pages = plan.lastCommit.map { Int64($0.pages) * Int64(base.pageSize) } ?? base.bytes
-            guard ftruncate(fd, off_t(pages)) == 0, fsync(fd) == 0 else { throw VeloError.io(temporary, "truncate", errno: errno) }
+            for part in plan.segments {
+                let segment = part.segment
+                let reader = try ContinuousHistory.reader(of: segment, storage: storage)
+                try reader.read(segment.frames.offset) { _ in }
+                let count = max(0, min(segment.frames.count, part.through - segment.frames.first + 1))
+                frames += try write(records: count, pageSize: segment.frames.pageSize, from: reader, to: fd, path: temporary)
+                progress?.update(frames, unit: "pages")
+            }
+            guard ftruncate(fd, off_t(plan.bytes)) == 0, fsync(fd) == 0 else { throw VeloError.io(temporary, "truncate", errno: errno) }
             try check(temporary, reportedAs: target, time: plan.time)
             let again = open(temporary, O_RDONLY | O_CLOEXEC)
             if again >= 0 { fsync(again); close(again) }
@@ -89,7 +97,7 @@ public enum PointInTimeRestore {
         }
         discard()
         FileSystem.syncDirectory((target as NSString).deletingLastPathComponent)
-        let commits = plan.segments.reduce(0) { n, s in n + s.frames.commits.filter { $0.frame <= s.through }.count }
+        let commits = plan.segments.reduce(0) { n, s in n + s.segment.frames.commits.filter { $0.frame <= s.through }.count }
         return Result(
             source: plan.source, target: target, at: PointInTimeError.format(plan.time),
             lastCommitSeen: plan.lastCommit.map { PointInTimeError.format($0.seen) }, commitsApplied: commits, framesApplied: frames,
@@ -113,30 +121,25 @@ public enum PointInTimeRestore {
         }
     }
 
-    /// Writes the frames of `frames` up to frame `through` over the file; returns how many.
-    private static func apply(
-        _ frames: CapturedFrames, through: Int, of batch: StoredName, to fd: Int32, path: String, storage: any RepositoryStorage
-    ) throws -> Int {
-        let reader = try CaptureObjectReader(batch, storage: storage)
-        _ = try reader.batchHeader()
-        try reader.read(frames.offset) { _ in }
-        var page = [UInt8](repeating: 0, count: frames.recordSize)
-        let count = min(frames.count, through - frames.first + 1)
+    /// Writes `count` records (a 4-byte big-endian page number and the page: a frame, or an image's page) read
+    /// from `reader` over the file, each at its page's place; returns how many.
+    private static func write(records count: Int, pageSize: Int, from reader: CaptureObjectReader, to fd: Int32, path: String) throws -> Int {
+        var page = [UInt8](repeating: 0, count: 4 + pageSize)
         for _ in 0..<count {
             var filled = 0
-            try reader.read(Int64(frames.recordSize)) { part in
+            try reader.read(Int64(page.count)) { part in
                 page.withUnsafeMutableBytes {
                     $0.baseAddress!.advanced(by: filled).copyMemory(from: part.baseAddress!, byteCount: part.count)
                 }
                 filled += part.count
             }
             let number = UInt32(page[0]) << 24 | UInt32(page[1]) << 16 | UInt32(page[2]) << 8 | UInt32(page[3])
-            guard number > 0 else { throw VeloError("\(storage.describe(batch)): a frame names page 0", kind: .damaged) }
-            let offset = off_t(number - 1) * off_t(frames.pageSize)
-            let written = page.withUnsafeBytes { pwrite(fd, $0.baseAddress! + 4, frames.pageSize, offset) }
-            guard written == frames.pageSize else { throw VeloError.io(path, "write", errno: errno) }
+            guard number > 0 else { throw VeloError("\(reader.place): a record names page 0", kind: .damaged) }
+            let offset = off_t(number - 1) * off_t(pageSize)
+            let written = page.withUnsafeBytes { pwrite(fd, $0.baseAddress! + 4, pageSize, offset) }
+            guard written == pageSize else { throw VeloError.io(path, "write", errno: errno) }
         }
-        return max(0, count)
+        return count
     }
 
     /// Opens the result with SQLite: `integrity_check` must say ok.

@@ -147,9 +147,10 @@ public struct WALGeneration: Codable, Sendable, Equatable {
         self.init(checkpointSequence: position.checkpointSequence, salt1: position.salt1, salt2: position.salt2)
     }
 
-    /// True when `next` is the generation a writer starts right after this one.
+    /// True when `next` is the generation a writer starts right after this one: salt-1 one more (the checkpoint
+    /// sequence is the restarting connection's own counter, `WALPosition.isFollowed`).
     public func isFollowed(by next: WALGeneration) -> Bool {
-        next.checkpointSequence == checkpointSequence &+ 1 && next.salt1 == salt1 &+ 1
+        next.salt1 == salt1 &+ 1
     }
 }
 

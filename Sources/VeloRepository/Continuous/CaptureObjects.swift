@@ -67,6 +67,83 @@ package enum CaptureObjects {
         }
     }
 
+    /// Stores `pack`: a skippable frame with the length of the header's frame, the header's frame, then
+    /// `bodies` (files of zstd frames) copied as they are, in the order of the ranges the header gives (each
+    /// range's offset counts from the end of the header's frame). Durable when it returns.
+    package static func write(_ pack: CapturePack, bodies: [String], to storage: any RepositoryStorage) throws {
+        let encoder = JSONEncoder()
+        encoder.outputFormatting = [.sortedKeys]
+        let json = [UInt8](try encoder.encode(pack))
+        var header: [UInt8] = []
+        let compressor = try ZstdCompressor(level: 3, workers: 0) { header.append(contentsOf: $0) }
+        let n = UInt32(json.count)
+        let prefix = CapturePack.magic + [UInt8(n >> 24), UInt8(n >> 16 & 0xFF), UInt8(n >> 8 & 0xFF), UInt8(n & 0xFF)]
+        try (prefix + json).withUnsafeBytes { try compressor.write($0) }
+        try compressor.finish()
+        var skippable: [UInt8] = [0x50, 0x2A, 0x4D, 0x18, 8, 0, 0, 0]
+        for i in 0..<8 { skippable.append(UInt8(UInt64(header.count) >> (8 * UInt64(i)) & 0xFF)) }
+        let writer = try storage.create(pack.storedName)
+        do {
+            try (skippable + header).withUnsafeBytes { try writer.write($0) }
+            for body in bodies { try copy(body, into: writer) }
+            try writer.commit()
+        } catch {
+            writer.abort()
+            throw error
+        }
+    }
+
+    /// Reads a pack's header; returns it and where its bodies start (the offset ranges count from).
+    /// - Throws: `.damaged` naming the object when it is not a pack of a format this velo reads.
+    package static func packHeader(_ name: StoredName, storage: any RepositoryStorage) throws -> (pack: CapturePack, bodies: Int64) {
+        let place = storage.describe(name)
+        let object = try storage.open(name)
+        guard object.size >= 16 else { throw VeloError("\(place): too short for a capture pack", kind: .damaged) }
+        var lead = [UInt8](repeating: 0, count: 16)
+        try lead.withUnsafeMutableBytes { try object.read(at: 0, count: 16, into: $0.baseAddress!) }
+        guard lead[0..<8] == [0x50, 0x2A, 0x4D, 0x18, 8, 0, 0, 0] else {
+            throw VeloError("\(place): not a capture pack (no leading skippable frame)", kind: .damaged)
+        }
+        let length = (0..<8).reduce(Int64(0)) { $0 | Int64(lead[8 + $1]) << (8 * Int64($1)) }
+        guard length > 0, length <= Int64(maxHeaderBytes), 16 + length <= object.size else {
+            throw VeloError("\(place): a header frame of \(length) bytes does not fit the pack", kind: .damaged)
+        }
+        let reader = try CaptureObjectReader(name, object: object, place: place, range: 16..<(16 + length))
+        let prefix = try reader.bytes(12)
+        guard Array(prefix[0..<8]) == CapturePack.magic else {
+            throw VeloError("\(place): not a capture pack (no VELOPAK1 magic)", kind: .damaged)
+        }
+        let size = Int(prefix[8]) << 24 | Int(prefix[9]) << 16 | Int(prefix[10]) << 8 | Int(prefix[11])
+        let pack: CapturePack
+        do {
+            pack = try JSONDecoder().decode(CapturePack.self, from: Data(try reader.bytes(size)))
+        } catch let error as VeloError {
+            throw error
+        } catch {
+            throw VeloError("\(place): the header is not a capture pack's (\(error))", kind: .damaged)
+        }
+        guard pack.format == CapturePack.formatVersion else {
+            throw VeloError(
+                "\(place): capture pack format \(pack.format), this velo reads format \(CapturePack.formatVersion): upgrade velo",
+                kind: .damaged)
+        }
+        guard pack.storedName == name else { throw VeloError("\(place): its header names it \(pack.storedName.name)", kind: .damaged) }
+        let bodies = 16 + length
+        for source in pack.sources {
+            if let problem = source.sections.lazy.compactMap(CaptureObjectReader.problem).first {
+                throw VeloError("\(place): \(problem)", kind: .damaged)
+            }
+            let ranges = [source.body, source.image?.range].compactMap { $0 }
+            guard ranges.allSatisfy({ $0.offset >= 0 && $0.bytes >= 0 && bodies + $0.offset + $0.bytes <= object.size }) else {
+                throw VeloError("\(place): \(source.source): a body range outside the pack", kind: .damaged)
+            }
+            if let image = source.image, !CaptureObjectReader.pageSizeOK(image.pageSize) || image.count < 0 {
+                throw VeloError("\(place): \(source.source): an image of \(image.count) pages of \(image.pageSize) bytes", kind: .damaged)
+            }
+        }
+        return (pack, bodies)
+    }
+
     private static func copy(_ path: String, into writer: any StoredObjectWriter) throws {
         let fd = open(path, O_RDONLY | O_CLOEXEC)
         guard fd >= 0 else { throw VeloError.io(path, "open", errno: errno) }
@@ -85,7 +162,8 @@ package enum CaptureObjects {
 /// Reads one capture object front to back through zstd: a batch's header, then its frames; or a base copy.
 package final class CaptureObjectReader {
     package let name: StoredName
-    private let where_: String
+    /// The object, as messages name it.
+    package let place: String
     private let decompressor: ZstdDecompressor
     private var buffer = [UInt8](repeating: 0, count: 256 << 10)
     private var start = 0
@@ -93,13 +171,24 @@ package final class CaptureObjectReader {
     /// Bytes of the decompressed stream consumed so far.
     package private(set) var consumed: Int64 = 0
 
-    package init(_ name: StoredName, storage: any RepositoryStorage) throws {
-        self.name = name
-        where_ = storage.describe(name)
+    package convenience init(_ name: StoredName, storage: any RepositoryStorage) throws {
         let object = try storage.open(name)
-        var offset: Int64 = 0
+        try self.init(name, object: object, place: storage.describe(name), range: 0..<object.size)
+    }
+
+    /// Reads the zstd frames in `range` (compressed bytes) of a pack: one source's body or image.
+    package convenience init(_ name: StoredName, storage: any RepositoryStorage, bodies: Int64, range: PackRange) throws {
+        let object = try storage.open(name)
+        let start = bodies + range.offset
+        try self.init(name, object: object, place: storage.describe(name), range: start..<min(object.size, start + range.bytes))
+    }
+
+    init(_ name: StoredName, object: any StoredObjectReader, place: String, range: Range<Int64>) throws {
+        self.name = name
+        self.place = place
+        var offset = range.lowerBound
         decompressor = try ZstdDecompressor { out in
-            let n = Int(min(Int64(out.count), object.size - offset))
+            let n = Int(min(Int64(out.count), range.upperBound - offset))
             guard n > 0 else { return 0 }
             try object.read(at: offset, count: n, into: out.baseAddress!)
             offset += Int64(n)
@@ -116,7 +205,7 @@ package final class CaptureObjectReader {
             end = n
             return n > 0
         } catch {
-            throw VeloError("\(where_): \(error)", kind: .damaged)
+            throw VeloError("\(place): \(error)", kind: .damaged)
         }
     }
 
@@ -124,7 +213,7 @@ package final class CaptureObjectReader {
     package func read(_ count: Int64, _ body: (UnsafeRawBufferPointer) throws -> Void) throws {
         var remaining = count
         while remaining > 0 {
-            guard try fill() else { throw VeloError("\(where_): ends \(remaining) bytes early", kind: .damaged) }
+            guard try fill() else { throw VeloError("\(place): ends \(remaining) bytes early", kind: .damaged) }
             let n = Int(min(Int64(end - start), remaining))
             try buffer.withUnsafeBytes { try body(UnsafeRawBufferPointer(rebasing: $0[start..<(start + n)])) }
             start += n
@@ -141,6 +230,9 @@ package final class CaptureObjectReader {
         return out
     }
 
+    /// Counts what is read next from zero: a batch's frames' offsets count from the end of its header.
+    package func resetConsumed() { consumed = 0 }
+
     /// True when nothing is left.
     package func atEnd() throws -> Bool { try !fill() }
 
@@ -149,37 +241,38 @@ package final class CaptureObjectReader {
     package func batchHeader() throws -> CaptureBatch {
         let prefix = try bytes(12)
         guard Array(prefix[0..<8]) == CaptureBatch.magic else {
-            throw VeloError("\(where_): not a capture batch (no VELOCAP1 magic)", kind: .damaged)
+            throw VeloError("\(place): not a capture batch (no VELOCAP1 magic)", kind: .damaged)
         }
         let length = Int(prefix[8]) << 24 | Int(prefix[9]) << 16 | Int(prefix[10]) << 8 | Int(prefix[11])
         guard length <= CaptureObjects.maxHeaderBytes else {
-            throw VeloError("\(where_): a header of \(length) bytes is more than any batch holds", kind: .damaged)
+            throw VeloError("\(place): a header of \(length) bytes is more than any batch holds", kind: .damaged)
         }
         let json = try bytes(length)
         let batch: CaptureBatch
         do {
             batch = try JSONDecoder().decode(CaptureBatch.self, from: Data(json))
         } catch {
-            throw VeloError("\(where_): the header is not a capture batch's (\(error))", kind: .damaged)
+            throw VeloError("\(place): the header is not a capture batch's (\(error))", kind: .damaged)
         }
         guard batch.format == CaptureBatch.formatVersion else {
             throw VeloError(
-                "\(where_): capture format \(batch.format), this velo reads format \(CaptureBatch.formatVersion): upgrade velo",
+                "\(place): capture format \(batch.format), this velo reads format \(CaptureBatch.formatVersion): upgrade velo",
                 kind: .damaged)
         }
         guard batch.storedName == name else {
-            throw VeloError("\(where_): its header names it \(batch.storedName.name)", kind: .damaged)
+            throw VeloError("\(place): its header names it \(batch.storedName.name)", kind: .damaged)
         }
         if let problem = batch.sources.lazy.compactMap(Self.problem).first {
-            throw VeloError("\(where_): \(problem)", kind: .damaged)
+            throw VeloError("\(place): \(problem)", kind: .damaged)
         }
         return batch
     }
 
     /// What makes a section one velo never writes (a page size SQLite cannot have, frames out of order), which
     /// a reader must not follow: a hostile header would otherwise size buffers or place pages by it.
+    static func pageSizeOK(_ size: Int) -> Bool { size >= 512 && size <= 65536 && size & (size - 1) == 0 }
+
     static func problem(_ section: CapturedSource) -> String? {
-        func pageSizeOK(_ size: Int) -> Bool { size >= 512 && size <= 65536 && size & (size - 1) == 0 }
         if let base = section.base, !pageSizeOK(base.pageSize) || base.bytes < 0 {
             return "\(section.source): a base of page size \(base.pageSize) and \(base.bytes) bytes"
         }

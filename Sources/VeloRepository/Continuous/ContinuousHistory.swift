@@ -11,14 +11,53 @@ public struct ContinuousHistory: Sendable {
         /// The batch that recorded the base, and the base.
         public var baseBatch: StoredName
         public var base: CaptureBase
-        /// The batches' frames, in order.
-        public var segments: [(batch: StoredName, frames: CapturedFrames)]
+        /// The frames after the base, in order, wherever they are stored (batches, level-1 packs).
+        public var segments: [Segment]
+        /// The chain's images in packs, oldest first: what lets a restore skip most frames.
+        public var images: [PackedImage] = []
         /// The first restorable moment (ms): when the base and the log frames read with it were captured.
         public var start: Int64
         /// The last (ms): every commit up to then is in the chain.
         public var end: Int64
         /// Where reading the source's log carries on after the chain.
         package var position: WALPosition?
+    }
+
+    /// Consecutive frames of a chain, and where they are stored.
+    public struct Segment: Sendable {
+        /// A batch, or a level-1 pack holding it.
+        public var object: StoredName
+        /// In a pack: where its bodies start, and the range of this source's frames (whose offsets count from it).
+        public var bodies: Int64?
+        public var body: PackRange?
+        public var frames: CapturedFrames
+
+        /// The batch `batch`'s frames `frames`.
+        public init(batch: StoredName, frames: CapturedFrames) {
+            object = batch
+            self.frames = frames
+        }
+
+        package init(object: StoredName, bodies: Int64?, body: PackRange?, frames: CapturedFrames) {
+            self.object = object
+            self.bodies = bodies
+            self.body = body
+            self.frames = frames
+        }
+
+        /// True when the segment's last frame is the commit `image` stands after.
+        package func ends(at image: CaptureImage) -> Bool {
+            frames.generation == image.generation && frames.last == image.frame
+        }
+    }
+
+    /// An image of a chain in a pack.
+    public struct PackedImage: Sendable {
+        public var pack: StoredName
+        public var level: Int
+        /// Where the pack's bodies start (the image's range counts from it).
+        public var bodies: Int64
+        public var image: CaptureImage
     }
 
     public let source: String
@@ -36,23 +75,116 @@ public struct ContinuousHistory: Sendable {
 
     /// The history of every source captured in `storage` (of `only` when given), by source.
     public static func loadAll(storage: any RepositoryStorage, only: String? = nil) throws -> [String: ContinuousHistory] {
-        var names: [StoredName] = []
-        try storage.list(.capture) { name, _ in if name.name.hasSuffix(".batch") { names.append(name) } }
-        names.sort { $0.name < $1.name }
+        try loadAll(storage: storage, only: only, cache: nil)
+    }
+
+    /// `loadAll`, taking each object's header from `cache` when it holds it (objects never change once stored) and
+    /// leaving there every header read: a long-running process reads each header once.
+    package static func loadAll(storage: any RepositoryStorage, only: String? = nil, cache: CaptureHeaders?) throws -> [String: ContinuousHistory] {
+        try inventory(storage: storage, only: only, cache: cache).histories
+    }
+
+    /// Every capture object of a repository, read: what compaction and retention work from.
+    package struct Inventory {
+        /// By source.
+        package var histories: [String: ContinuousHistory] = [:]
+        /// Every pack, oldest first, with where its bodies start.
+        package var packs: [(name: StoredName, pack: CapturePack, bodies: Int64)] = []
+        /// The batches no level-1 pack holds, oldest first.
+        package var loose: [StoredName] = []
+        /// Every capture object listed, with its size.
+        package var names: [StoredName] = []
+        package var sizes: [StoredName: Int64] = [:]
+    }
+
+    /// Lists the capture objects of `storage` and reads their headers (from `cache` when it holds them).
+    /// - Parameter looseBefore: when given, the histories take in only the batches no pack holds written before
+    ///   this moment (ms): the history as a pack of them will have it.
+    package static func inventory(
+        storage: any RepositoryStorage, only: String? = nil, cache: CaptureHeaders? = nil, looseBefore: Int64? = nil
+    ) throws -> Inventory {
+        var inventory = Inventory()
+        try storage.list(.capture) { name, info in
+            inventory.names.append(name)
+            inventory.sizes[name] = info.size
+        }
+        inventory.names.sort { $0.name < $1.name }
+        let headers = cache ?? CaptureHeaders()
+        headers.forget(except: Set(inventory.names))
+        for name in inventory.names where name.name.hasSuffix(".pack") {
+            let (pack, bodies) = try headers.pack(name, storage: storage)
+            inventory.packs.append((name, pack, bodies))
+        }
+        let held = Set(inventory.packs.filter { $0.pack.level == 1 }.flatMap(\.pack.batches))
+        inventory.loose = inventory.names.filter { $0.name.hasSuffix(".batch") && !held.contains($0.name) }
+        // Level-1 packs and the batches none holds, in time order (a pack before a batch of the same moment: a
+        // batch no pack holds is one stored after the pack was made).
+        var order: [(time: Int64, pack: Int?, name: StoredName)] = []
+        for (i, entry) in inventory.packs.enumerated() where entry.pack.level == 1 { order.append((entry.pack.start, i, entry.name)) }
+        for name in inventory.loose {
+            let time = CaptureBatch.writtenTime(of: name) ?? 0
+            if let looseBefore, time >= looseBefore { continue }
+            order.append((time, nil, name))
+        }
+        order.sort { ($0.time, $0.pack == nil ? 1 : 0, $0.name.name) < ($1.time, $1.pack == nil ? 1 : 0, $1.name.name) }
         var histories: [String: ContinuousHistory] = [:]
-        for name in names {
-            let batch = try CaptureObjectReader(name, storage: storage).batchHeader()
-            for section in batch.sources where only == nil || section.source == only {
-                histories[section.source, default: ContinuousHistory(source: section.source)].add(section, batch: name)
+        for entry in order {
+            if let i = entry.pack {
+                let (name, pack, bodies) = inventory.packs[i]
+                for packed in pack.sources where only == nil || packed.source == only {
+                    for section in packed.sections {
+                        histories[packed.source, default: ContinuousHistory(source: packed.source)].add(
+                            section, object: name, bodies: bodies, body: packed.body)
+                    }
+                }
+            } else {
+                let batch = try headers.batch(entry.name, storage: storage)
+                for section in batch.sources where only == nil || section.source == only {
+                    histories[section.source, default: ContinuousHistory(source: section.source)].add(section, batch: entry.name)
+                }
             }
         }
-        return histories
+        for (name, pack, bodies) in inventory.packs {
+            for packed in pack.sources where only == nil || packed.source == only {
+                guard let image = packed.image else { continue }
+                histories[packed.source]?.attach(PackedImage(pack: name, level: pack.level, bodies: bodies, image: image))
+            }
+        }
+        inventory.histories = histories
+        return inventory
+    }
+
+    /// A reader of the object holding `segment`, standing at the start of the body its frames' offset counts
+    /// from: after a batch's header, or at a pack's range.
+    package static func reader(of segment: Segment, storage: any RepositoryStorage) throws -> CaptureObjectReader {
+        if let bodies = segment.bodies, let body = segment.body {
+            return try CaptureObjectReader(segment.object, storage: storage, bodies: bodies, range: body)
+        }
+        let reader = try CaptureObjectReader(segment.object, storage: storage)
+        _ = try reader.batchHeader()
+        reader.resetConsumed()
+        return reader
+    }
+
+    /// False when the newest chain's frames stopped continuing (until a new base).
+    package var isWhole: Bool { !isBroken }
+
+    /// Adds a pack's image to the chain it belongs to (by base), in order of the commit it stands at.
+    package mutating func attach(_ image: PackedImage) {
+        guard let i = chains.firstIndex(where: { $0.base.object == image.image.chain }) else { return }
+        chains[i].images.append(image)
+        chains[i].images.sort { ($0.image.seen, $0.level) < ($1.image.seen, $1.level) }
     }
 
     package init(source: String) { self.source = source }
 
     /// Takes one batch's section of the source into the history.
     package mutating func add(_ section: CapturedSource, batch: StoredName) {
+        add(section, object: batch, bodies: nil, body: nil)
+    }
+
+    /// Takes one section into the history: a batch's (`bodies` nil), or one a level-1 pack holds.
+    package mutating func add(_ section: CapturedSource, object batch: StoredName, bodies: Int64?, body: PackRange?) {
         batches += 1
         if let base = section.base {
             if isBroken, let last = gaps.indices.last, gaps[last].to == .max {
@@ -79,7 +211,7 @@ public struct ContinuousHistory: Sendable {
                     CaptureGap(from: chain.end, to: Int64.max, reason: "the captures in \(batch.name) do not continue the ones before"))
                 return
             }
-            chain.segments.append((batch, frames))
+            chain.segments.append(Segment(object: batch, bodies: bodies, body: body, frames: frames))
             chain.position = frames.position
         }
         chain.end = max(chain.end, section.through)
@@ -126,16 +258,18 @@ public struct ContinuousHistory: Sendable {
     /// - Throws: `PointInTimeError` when `time` is outside every chain, naming the nearest restorable moments.
     public func plan(at time: Int64) throws -> ContinuousRestorePlan {
         if let chain = chains.last(where: { $0.start <= time && time <= $0.end }), windows.contains(where: { $0.contains(time) }) {
-            var segments: [(batch: StoredName, frames: CapturedFrames, through: Int)] = []
+            let (images, next) = Self.images(of: chain, at: time)
+            var segments: [ContinuousRestorePlan.Part] = []
             var lastCommit: CapturedCommit?
-            for segment in chain.segments {
+            for segment in chain.segments[next...] {
                 guard let index = segment.frames.commits.lastIndex(where: { $0.seen <= time }) else { break }
                 let commit = segment.frames.commits[index]
-                segments.append((segment.batch, segment.frames, commit.frame))
+                segments.append(ContinuousRestorePlan.Part(segment: segment, through: commit.frame))
                 lastCommit = commit
                 if index < segment.frames.commits.count - 1 { break }
             }
-            return ContinuousRestorePlan(source: source, time: time, chain: chain, segments: segments, lastCommit: lastCommit)
+            return ContinuousRestorePlan(
+                source: source, time: time, chain: chain, images: images, segments: segments, lastCommit: lastCommit)
         }
         let before = windows.last { $0.upperBound < time }.map(\.upperBound)
         let after = windows.first { $0.lowerBound > time }.map(\.lowerBound)
@@ -144,6 +278,28 @@ public struct ContinuousHistory: Sendable {
             gap: gaps.last { gap in
                 (gap.from ?? .min) < time && time < gap.to
             })
+    }
+}
+
+extension ContinuousHistory {
+    /// The images that bring `chain`'s base furthest without passing `time`: a level-2 image, a level-1 image
+    /// anchored at it (or at the base), or both; and the index of the first segment after them. An image is used
+    /// only where it ends exactly at a segment's end, so the frames after it carry on from it.
+    static func images(of chain: Chain, at time: Int64) -> (images: [PackedImage], next: Int) {
+        func after(_ image: PackedImage) -> Int? { chain.segments.firstIndex { $0.ends(at: image.image) }.map { $0 + 1 } }
+        var best: (images: [PackedImage], next: Int, seen: Int64) = ([], 0, .min)
+        for image in chain.images where image.image.seen <= time {
+            guard let next = after(image) else { continue }
+            var path = [image]
+            if image.level == 1, let anchor = image.image.anchor {
+                guard let top = chain.images.first(where: { $0.level == 2 && $0.pack.name == anchor }) else { continue }
+                path.insert(top, at: 0)
+            }
+            if image.image.seen > best.seen || (image.image.seen == best.seen && path.count < best.images.count) {
+                best = (path, next, image.image.seen)
+            }
+        }
+        return (best.images, best.next)
     }
 }
 
@@ -157,20 +313,38 @@ package struct CaptureTail: Sendable {
     package var chainStart: Int64
 }
 
-/// What a restore from continuous capture reads: a chain's base and, of its frames, those up to the last commit
-/// seen at or before the time asked for.
+/// What a restore from continuous capture reads: a chain's base, the images that bring it furthest without
+/// passing the time asked for, and of the frames after them those up to the last commit seen at or before it.
 public struct ContinuousRestorePlan: Sendable {
+    /// A segment to read and its last frame to apply.
+    public struct Part: Sendable {
+        public var segment: ContinuousHistory.Segment
+        public var through: Int
+    }
+
     public var source: String
     /// The moment asked for (ms).
     public var time: Int64
     public var chain: ContinuousHistory.Chain
-    /// The batches to read and, in each, the last frame to apply.
-    public var segments: [(batch: StoredName, frames: CapturedFrames, through: Int)]
-    /// The last commit applied, nil when the base alone is the answer.
+    /// The images to write over the base, in order.
+    public var images: [ContinuousHistory.PackedImage]
+    /// The frames to write after them.
+    public var segments: [Part]
+    /// The last commit applied from frames, nil when the base or the last image is the answer.
     public var lastCommit: CapturedCommit?
 
-    /// The objects a restore reads: the base and the batches.
-    public var objectCount: Int { 1 + segments.count }
+    /// The database's size after the restore (bytes).
+    public var bytes: Int64 {
+        let pageSize = Int64(chain.base.pageSize)
+        if let lastCommit { return Int64(lastCommit.pages) * pageSize }
+        if let image = images.last { return Int64(image.image.pages) * pageSize }
+        return chain.base.bytes
+    }
+
+    /// The objects a restore reads: the base, the images' packs and the objects holding the frames.
+    public var objectCount: Int {
+        1 + Set(images.map(\.pack.name) + segments.map(\.segment.object.name)).count
+    }
 }
 
 /// A moment continuous capture cannot restore.

@@ -45,9 +45,12 @@ package struct WALPosition: Sendable, Equatable, Codable {
     }
 
     /// True when `header` starts the generation right after this one: what a writer does when it starts the log
-    /// over after a complete checkpoint (salt-1 and the checkpoint sequence one more).
+    /// over after a complete checkpoint. Salt-1 is one more (SQLite takes it from the shared WAL index), and the
+    /// checkpoint sequence is not compared: SQLite writes the restarting connection's own counter there, which
+    /// starts at 0 in each new connection, so an app opening a connection per request (PHP's) writes 1 again and
+    /// again (SQLite's `walRestartHdr`, found by a test with one `sqlite3` process per write).
     package func isFollowed(by header: WALHeader) -> Bool {
-        header.checkpointSequence == checkpointSequence &+ 1 && header.salt1 == salt1 &+ 1 && header.pageSize == pageSize
+        header.salt1 == salt1 &+ 1 && header.pageSize == pageSize
     }
 
     /// The byte offset of frame `number` (from 1) in the log.
