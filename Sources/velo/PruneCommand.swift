@@ -52,9 +52,10 @@ struct PruneCommand: ParsableCommand {
         )
         if let continuous = report.continuous {
             let windows = continuous.windowStarts.sorted { $0.key < $1.key }.map { "\($0.key) from \($0.value ?? "nothing left")" }
-            let what = "\(continuous.batchesRemoved) batches and \(continuous.basesRemoved) bases, \(Output.bytes(continuous.bytesFreed))"
+            let what =
+                "\(continuous.batchesRemoved) batches, \(continuous.packsRemoved) packs and \(continuous.basesRemoved) bases, \(Output.bytes(continuous.bytesFreed))"
             lines.append(
-                "continuous capture: \(report.dryRun ? "would remove" : "removed") \(what); \(continuous.batchesKept) batches kept; restorable: \(windows.isEmpty ? "nothing captured" : windows.joined(separator: ", "))"
+                "continuous capture: \(report.dryRun ? "would remove" : "removed") \(what); \(continuous.batchesKept) batches and \(continuous.packsKept) packs kept; restorable: \(windows.isEmpty ? "nothing captured" : windows.joined(separator: ", "))"
             )
         }
         if !report.damaged.isEmpty {

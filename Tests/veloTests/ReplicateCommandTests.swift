@@ -78,6 +78,37 @@ import Testing
         #expect(try OracleWriter.contentHash(of: latest) == OracleWriter.contentHash(of: db))
     }
 
+    @Test func aConnectionPerCommitIsCapturedWithoutGapsAndCompactedIntoPacks() throws {
+        let dir = Scratch.directory()
+        let db = dir.appendingPathComponent("tenant.sqlite").path, repo = dir.appendingPathComponent("repo").path
+        let writer = try OracleWriter(path: db)
+        writer.connectionPerCommit = true
+        // Logs started over by the writer's short-lived connections (a small cap), packs every 2 s and 10 s.
+        let velo = try ReplicateProcess(["--db", db, "--repo", repo, "--wal-cap-frames", "200", "--compact", "2s,10s"])
+        #expect(velo.waitForFirstBatch(), "\(velo.stderr)")
+        try writer.run(for: .seconds(14), rate: 150)
+        Thread.sleep(forTimeInterval: 4)  // the last spans settle and are merged
+        #expect(velo.stop() == 0, "\(velo.stderr)")
+        let summary = velo.output.last ?? ""
+        #expect(summary.contains("0 gaps") && !summary.contains(" 0 seals") && !summary.contains(" 0 packs made"), "\(summary)")
+
+        let history = try #require(try ContinuousHistory.load(source: db, storage: LocalStorage(root: repo)))
+        #expect(history.chains.count == 1 && history.gaps.isEmpty, "\(history.gaps)")
+        let window = try #require(history.windows.first)
+        var generator = SystemRandomNumberGenerator()
+        let times = (0..<25).map { _ in Int64.random(in: window, using: &generator) }
+        let failures = try Self.check(writer, repo: repo, source: db, at: times, dir: dir)
+        #expect(failures.isEmpty, "\(failures.count) of \(times.count) restores differ:\n\(failures.prefix(5).joined(separator: "\n"))")
+        // Moments whose span is merged read the base, two images and a pack.
+        let merged = window.lowerBound + (window.upperBound - window.lowerBound) / 2
+        let target = dir.appendingPathComponent("merged.sqlite").path
+        let result = try VeloProcess.run(
+            ["restore", "--repo", repo, "--source", db, "--at", OracleWriter.iso(merged), "--target", target, "--json"])
+        #expect(result.status == 0, "\(result.stderr)")
+        let json = try JSONSerialization.jsonObject(with: Data(result.stdout.utf8)) as? [String: Any]
+        #expect((json?["objects_read"] as? Int ?? 99) <= 4, "\(result.stdout)")
+    }
+
     @Test func aKilledReplicatorLosesNothingItReportedAndItsRestartResumesOrRecordsAGap() throws {
         let dir = Scratch.directory()
         let db = dir.appendingPathComponent("tenant.sqlite").path, repo = dir.appendingPathComponent("repo").path

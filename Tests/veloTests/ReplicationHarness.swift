@@ -112,6 +112,9 @@ final class OracleWriter {
 
     /// The table the mix writes (a Veloquent collection's shape).
     let table: String
+    /// Each commit on a connection of its own, opened and closed around it, as PHP opens one per request: a
+    /// log started over by such a connection carries that connection's own checkpoint counter.
+    var connectionPerCommit = false
 
     /// Opens (or creates) the database in WAL mode and creates `table` in it.
     init(path: String, table: String = "posts") throws {
@@ -141,6 +144,7 @@ final class OracleWriter {
     /// One transaction of the mix: inserts, updates, deletes; every 150th a schema change (Veloquent-shaped:
     /// a new collection table, a column added, a table dropped); `vacuum` runs VACUUM instead.
     func commitOne(vacuum: Bool = false) throws {
+        let db = connectionPerCommit ? try Database(path: path, mode: .readWrite) : self.db
         let before: Int64
         if vacuum {
             before = Self.now

@@ -6,18 +6,20 @@ import VeloStorage
 /// Retention of continuous capture (`keep_within_continuous`): every moment of the last span stays restorable,
 /// and what only older moments need goes. A chain is kept whole from its base once any moment of it is within
 /// the span, so the window starts at the start of the chain that holds the span's first moment (at most one
-/// `velo replicate --base-every` earlier). A batch goes when every source it holds something of has a newer
-/// chain that is kept; a base goes with its chain, and a base no batch refers to (a replicator killed right
-/// after storing it) once it is an hour old.
+/// `velo replicate --base-every` earlier). A batch or level-1 pack goes when every source it holds something of
+/// has a newer chain that is kept, a level-2 pack when none of its images is of a kept chain; a base goes with
+/// its chain, and a base nothing refers to (a replicator killed right after storing it) once it is an hour old.
 ///
-/// Removals run oldest first, batches before bases: a prune killed midway leaves chains that start later, never
-/// frames without their base.
+/// Removals run oldest first, batches and level-1 packs, then level-2 packs, then bases: a prune killed midway
+/// leaves chains that start later, never frames or images without their base.
 public enum ContinuousPrune {
     public struct Report: Encodable, Sendable {
         public var batchesRemoved = 0
+        public var packsRemoved = 0
         public var basesRemoved = 0
         public var bytesFreed: Int64 = 0
         public var batchesKept = 0
+        public var packsKept = 0
         /// Per source, the first restorable moment left (ISO 8601), or nil when nothing of it is left.
         public var windowStarts: [String: String?] = [:]
     }
@@ -28,58 +30,81 @@ public enum ContinuousPrune {
     ) throws
         -> Report
     {
-        var infos: [StoredName: StoredInfo] = [:]
-        try storage.list(.capture) { name, info in infos[name] = info }
-        let batches = infos.keys.filter { $0.name.hasSuffix(".batch") }.sorted { $0.name < $1.name }
-        guard !batches.isEmpty || !infos.isEmpty else { return Report() }
+        let inventory = try ContinuousHistory.inventory(storage: storage)
+        guard !inventory.names.isEmpty else { return Report() }
         // To the millisecond for hours and days (a commit's moment is one); months and years by the calendar.
         let cutoff =
             keep.years == 0 && keep.months == 0
             ? now - (Int64(keep.days) * 86_400 + Int64(keep.hours) * 3_600) * 1000
             : CalendarPeriods(timeZone: timeZone).subtract(keep, from: now / 1000) * 1000
 
-        // The headers once: the histories, and what each batch holds.
-        var headers: [(name: StoredName, batch: CaptureBatch)] = []
-        for name in batches { headers.append((name, try CaptureObjectReader(name, storage: storage).batchHeader())) }
-        var histories: [String: ContinuousHistory] = [:]
-        for (name, batch) in headers {
-            for section in batch.sources {
-                histories[section.source, default: ContinuousHistory(source: section.source)].add(section, batch: name)
-            }
-        }
-        // Per source, the first batch still needed: the base batch of the oldest chain that reaches the span.
+        // Per source, the first object still needed (the one holding the base of the oldest chain that reaches
+        // the span: objects are named by time, so every later one is needed too), and the chains kept.
         var firstNeeded: [String: String] = [:]
+        var keptChains = Set<String>()
         var report = Report()
-        for (source, history) in histories {
-            if let chain = history.chains.first(where: { $0.end >= cutoff }) {
+        for (source, history) in inventory.histories {
+            if let index = history.chains.firstIndex(where: { $0.end >= cutoff }) {
+                let chain = history.chains[index]
                 firstNeeded[source] = chain.baseBatch.name
                 report.windowStarts[source] = PointInTimeError.format(chain.start)
+                for kept in history.chains[index...] { keptChains.insert(kept.base.object) }
             } else {
                 firstNeeded[source] = "~"  // after every name: nothing of it is needed
                 report.windowStarts[source] = .some(nil)
             }
         }
-        var removeBatches: [StoredName] = []
+        func needed(_ name: StoredName, _ source: String) -> Bool { name.name >= firstNeeded[source, default: ""] }
+
+        var remove: [StoredName] = []
+        var removeLevel2: [StoredName] = []
         var keptBases = Set<String>()
-        for (name, batch) in headers {
-            let needed = batch.sources.contains { name.name >= firstNeeded[$0.source, default: ""] }
-            if needed {
-                report.batchesKept += 1
-                for section in batch.sources { if let base = section.base { keptBases.insert(base.object) } }
-            } else {
-                removeBatches.append(name)
+        var referenced = Set<String>()
+        let packs = Dictionary(uniqueKeysWithValues: inventory.packs.map { ($0.name, $0.pack) })
+        for name in inventory.names {
+            if name.name.hasSuffix(".batch") {
+                let batch = try CaptureObjectReader(name, storage: storage).batchHeader()
+                let bases = batch.sources.compactMap { $0.base?.object }
+                referenced.formUnion(bases)
+                if batch.sources.contains(where: { needed(name, $0.source) }) {
+                    report.batchesKept += 1
+                    keptBases.formUnion(bases)
+                } else {
+                    remove.append(name)
+                }
+            } else if let pack = packs[name] {
+                let bases = pack.sources.flatMap { $0.sections.compactMap { $0.base?.object } }
+                referenced.formUnion(bases)
+                let keep =
+                    pack.level == 2
+                    ? pack.sources.contains { $0.image.map { keptChains.contains($0.chain) } ?? false }
+                    : pack.sources.contains { needed(name, $0.source) }
+                if keep {
+                    report.packsKept += 1
+                    keptBases.formUnion(bases)
+                } else if pack.level == 2 {
+                    removeLevel2.append(name)
+                } else {
+                    remove.append(name)
+                }
             }
         }
-        let referenced = Set(headers.flatMap { $0.batch.sources.compactMap { $0.base?.object } })
         let hourAgo = now - 3_600_000
-        let removeBases = infos.keys.filter { name in
+        let removeBases = inventory.names.filter { name in
             guard name.name.hasSuffix(".base"), !keptBases.contains(name.name) else { return false }
             return referenced.contains(name.name) || (CaptureBatch.writtenTime(of: name) ?? now) < hourAgo
-        }.sorted { $0.name < $1.name }
+        }
 
-        for name in removeBatches + removeBases {
-            report.bytesFreed += infos[name]?.size ?? 0
-            if name.name.hasSuffix(".batch") { report.batchesRemoved += 1 } else { report.basesRemoved += 1 }
+        // Oldest first, frames before the images over them and the bases under them.
+        for name in remove + removeLevel2 + removeBases {
+            report.bytesFreed += inventory.sizes[name] ?? 0
+            if name.name.hasSuffix(".batch") {
+                report.batchesRemoved += 1
+            } else if name.name.hasSuffix(".pack") {
+                report.packsRemoved += 1
+            } else {
+                report.basesRemoved += 1
+            }
             guard !dryRun else { continue }
             try Interruption.check()
             try storage.remove(name)

@@ -42,6 +42,22 @@ import Testing
         #expect(plan.segments.map(\.through) == [3, 5] && plan.lastCommit?.seen == 2900)
     }
 
+    @Test func aLogRestartedByANewConnectionFollowsThoughItsCheckpointSequenceDoesNotGrow() throws {
+        // SQLite writes the restarting connection's own counter as the checkpoint sequence: a connection opened
+        // for one request (PHP's) writes 1 whatever came before. Salt-1 one more is what follows.
+        var history = ContinuousHistory(source: "/db")
+        let restarted = WALGeneration(checkpointSequence: 1, salt1: 101, salt2: 31337)
+        #expect(Self.generation.isFollowed(by: restarted))
+        #expect(!Self.generation.isFollowed(by: WALGeneration(checkpointSequence: 5, salt1: 102, salt2: 1)), "two restarts later")
+        history.add(CapturedSource(source: "/db", through: 1000, base: Self.base(Self.generation)), batch: Self.batch(1))
+        history.add(
+            CapturedSource(source: "/db", through: 2000, frames: Self.frames(Self.generation, first: 1, count: 3, seen: 1900)),
+            batch: Self.batch(2))
+        history.add(
+            CapturedSource(source: "/db", through: 3000, frames: Self.frames(restarted, first: 1, count: 2, seen: 2900)), batch: Self.batch(3))
+        #expect(history.chains.count == 1 && history.gaps.isEmpty && history.windows == [1000...3000])
+    }
+
     @Test func framesThatSkipAFrameEndTheChainWithAGap() throws {
         var history = ContinuousHistory(source: "/db")
         history.add(CapturedSource(source: "/db", through: 1000, base: Self.base(Self.generation)), batch: Self.batch(1))
