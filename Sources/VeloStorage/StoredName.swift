@@ -78,7 +78,8 @@ public struct StoredName: Hashable, Sendable, CustomStringConvertible {
         case .lock, .trash: return name.hasSuffix(".json") && name.count > 5
         case .key: return name.count == 21 && name.hasSuffix(".json") && name.prefix(16).allSatisfy { $0.isHexDigit && !$0.isUppercase }
         case .capture:
-            return (name.hasSuffix(".batch") || name.hasSuffix(".base") || name.hasSuffix(".pack")) && name.prefix(13).allSatisfy(\.isNumber)
+            return (name.hasSuffix(".batch") || name.hasSuffix(".base") || name.hasSuffix(".pack"))
+                && name.prefix(13).allSatisfy(\.isNumber)
         default: return true
         }
     }

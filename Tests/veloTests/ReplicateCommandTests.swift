@@ -326,7 +326,7 @@ import Testing
         let prune = try VeloProcess.run(["prune", "--repo", repo, "--policy", policy, "--dry-run"])
         #expect(prune.status == 0, "\(prune.stderr)")
         #expect(
-            prune.stdout.contains("continuous capture: would remove 0 batches and 0 bases")
+            prune.stdout.contains("continuous capture: would remove 0 batches, 0 packs and 0 bases")
                 && prune.stdout.contains("restorable: \(db) from \(PointInTimeError.format(history.windows.first!.lowerBound))"),
             "\(prune.stdout)")
     }

@@ -65,7 +65,11 @@ final class BackgroundCompaction: @unchecked Sendable {
             } catch {
                 if error.veloKind == .interrupted { return }
                 let message = "\(error)"
-                if failing != message { Diagnostics.warn("\(repository.root): compaction failed, tried again in \(Interval(seconds: max(1, Int64(check.inSeconds)))): \(message)") }
+                if failing != message {
+                    Diagnostics.warn(
+                        "\(repository.root): compaction failed, tried again in \(Interval(seconds: max(1, Int64(check.inSeconds)))): \(message)"
+                    )
+                }
                 failing = message
             }
         }

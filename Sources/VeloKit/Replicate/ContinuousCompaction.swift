@@ -133,7 +133,8 @@ public final class ContinuousCompaction {
         var sections: [String: [CapturedSource]] = [:]
         var bodies: [String: SpoolFile] = [:]
         // The histories as they stand after the batches: the images are of the chains' state then.
-        let histories = try ContinuousHistory.inventory(storage: storage, cache: headers, looseBefore: start + levels.span1Milliseconds).histories
+        let histories = try ContinuousHistory.inventory(storage: storage, cache: headers, looseBefore: start + levels.span1Milliseconds)
+            .histories
         // Each batch read once, front to back: its sections' frames go to their source's body.
         for name in batches {
             let reader = try CaptureObjectReader(name, storage: storage)
@@ -189,7 +190,9 @@ public final class ContinuousCompaction {
         for _ in 0..<frames.count {
             var filled = 0
             try reader.read(Int64(record.count)) { part in
-                record.withUnsafeMutableBytes { $0.baseAddress!.advanced(by: filled).copyMemory(from: part.baseAddress!, byteCount: part.count) }
+                record.withUnsafeMutableBytes {
+                    $0.baseAddress!.advanced(by: filled).copyMemory(from: part.baseAddress!, byteCount: part.count)
+                }
                 filled += part.count
             }
             let number = UInt32(record[0]) << 24 | UInt32(record[1]) << 16 | UInt32(record[2]) << 8 | UInt32(record[3])
@@ -263,12 +266,14 @@ public final class ContinuousCompaction {
                 let anchor = chain.images.last { $0.level == 2 && $0.pack.name < name.name }
                 guard
                     let newest = chain.images.last(where: {
-                        $0.level == 1 && $0.image.anchor == anchor?.pack.name && (start..<end).contains(CaptureBatch.writtenTime(of: $0.pack) ?? .min)
+                        $0.level == 1 && $0.image.anchor == anchor?.pack.name
+                            && (start..<end).contains(CaptureBatch.writtenTime(of: $0.pack) ?? .min)
                     })
                 else { continue }
                 let spool = try SpoolFile(folder: folder)
                 let count = try PageRecords.merge(
-                    older: try anchor.map { try PageRecords.image($0, storage: storage) }, newer: try PageRecords.image(newest, storage: storage),
+                    older: try anchor.map { try PageRecords.image($0, storage: storage) },
+                    newer: try PageRecords.image(newest, storage: storage),
                     upTo: newest.image.pages, into: spool)
                 try spool.pack()
                 var image = newest.image

@@ -37,7 +37,8 @@ final class PageRecords {
                 }
                 let number = UInt32(buffer[0]) << 24 | UInt32(buffer[1]) << 16 | UInt32(buffer[2]) << 8 | UInt32(buffer[3])
                 guard number > previous else {
-                    throw VeloError("\(reader.place): its image's pages are not in order (page \(number) after \(previous))", kind: .damaged)
+                    throw VeloError(
+                        "\(reader.place): its image's pages are not in order (page \(number) after \(previous))", kind: .damaged)
                 }
                 previous = number
                 return number

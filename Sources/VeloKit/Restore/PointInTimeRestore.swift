@@ -123,7 +123,8 @@ public enum PointInTimeRestore {
 
     /// Writes `count` records (a 4-byte big-endian page number and the page: a frame, or an image's page) read
     /// from `reader` over the file, each at its page's place; returns how many.
-    private static func write(records count: Int, pageSize: Int, from reader: CaptureObjectReader, to fd: Int32, path: String) throws -> Int {
+    private static func write(records count: Int, pageSize: Int, from reader: CaptureObjectReader, to fd: Int32, path: String) throws -> Int
+    {
         var page = [UInt8](repeating: 0, count: 4 + pageSize)
         for _ in 0..<count {
             var filled = 0

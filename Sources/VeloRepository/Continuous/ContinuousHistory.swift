@@ -80,7 +80,9 @@ public struct ContinuousHistory: Sendable {
 
     /// `loadAll`, taking each object's header from `cache` when it holds it (objects never change once stored) and
     /// leaving there every header read: a long-running process reads each header once.
-    package static func loadAll(storage: any RepositoryStorage, only: String? = nil, cache: CaptureHeaders?) throws -> [String: ContinuousHistory] {
+    package static func loadAll(
+        storage: any RepositoryStorage, only: String? = nil, cache: CaptureHeaders?
+    ) throws -> [String: ContinuousHistory] {
         try inventory(storage: storage, only: only, cache: cache).histories
     }
 

@@ -54,7 +54,8 @@ import Testing
             CapturedSource(source: "/db", through: 2000, frames: Self.frames(Self.generation, first: 1, count: 3, seen: 1900)),
             batch: Self.batch(2))
         history.add(
-            CapturedSource(source: "/db", through: 3000, frames: Self.frames(restarted, first: 1, count: 2, seen: 2900)), batch: Self.batch(3))
+            CapturedSource(source: "/db", through: 3000, frames: Self.frames(restarted, first: 1, count: 2, seen: 2900)),
+            batch: Self.batch(3))
         #expect(history.chains.count == 1 && history.gaps.isEmpty && history.windows == [1000...3000])
     }
 
