@@ -24,6 +24,8 @@ package enum BackupStatus {
         package var maxVerifyAge: Interval?
         /// Sources that must have snapshots (from a config file): one without any is critical.
         package var expectedSources: [String] = []
+        /// Continuous capture whose newest moment is older than this is critical (`ReplicationStatus`).
+        package var maxLag = Interval(seconds: 60)
         package var now: Int64 = Timestamp.now
 
         package init() {}
@@ -72,6 +74,10 @@ package enum BackupStatus {
         package var cached: Bool
         /// The config's other repositories that a round could not bring up to date, each with why (critical).
         package var failedCopies: [String] = []
+        /// Every source continuous capture holds (`velo replicate`), with its lag, window and gaps.
+        package var continuous: [ReplicationStatus.Source] = []
+        /// Why the captures could not be read (critical), nil when they were.
+        package var continuousError: String?
     }
 
     /// The status of every source in `repository`.
@@ -92,12 +98,20 @@ package enum BackupStatus {
                     latest: nil, lastVerification: nil, failing: [], unverified: 0, sizes: [], sizeChangePercent: nil))
         }
         sources.sort { $0.source < $1.source }
-        var state = sources.map(\.state).max() ?? .ok
-        if !index.damaged.isEmpty { state = .critical }
-        if sources.isEmpty && index.damaged.isEmpty { state = .critical }
-        return Report(
+        var continuous: [ReplicationStatus.Source] = []
+        var continuousError: String?
+        do { continuous = try ReplicationStatus.evaluate(repository, now: options.now * 1000, maxLag: options.maxLag) } catch {
+            continuousError = "\(error)"
+        }
+        var state = (sources.map(\.state) + continuous.map(\.state)).max() ?? .ok
+        if !index.damaged.isEmpty || continuousError != nil { state = .critical }
+        if sources.isEmpty && continuous.isEmpty && index.damaged.isEmpty { state = .critical }
+        var report = Report(
             time: Timestamp.iso8601(options.now), repository: repository.root, maxAgeSeconds: options.maxAge.seconds,
             state: state, sources: sources, damagedCatalogEntries: index.damaged.map(\.description), cached: index.fromCache)
+        report.continuous = continuous
+        report.continuousError = continuousError
+        return report
     }
 
     static func evaluate(_ summary: SourceSummary, options: Options) -> Source {

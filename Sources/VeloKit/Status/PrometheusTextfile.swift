@@ -41,6 +41,20 @@ package enum PrometheusTextfile {
             "velo_source_status",
             "0 ok, 1 warning (never verified, or verified too long ago), 2 critical (stale, failed verification, no snapshot).",
             sources.map { (labels($0), $0.state == .ok ? "0" : $0.state == .warning ? "1" : "2") })
+        let continuous = report.continuous
+        func source(_ s: ReplicationStatus.Source) -> String { "{source=\"\(escape(s.source))\"}" }
+        family(
+            "velo_replication_lag_seconds", "Seconds since the newest moment continuous capture stored of the source.",
+            continuous.map { (source($0), String(format: "%.3f", $0.lagSeconds)) })
+        family(
+            "velo_restorable_window_seconds", "Seconds of the source's history a restore to a moment can reach (gaps left out).",
+            continuous.map { (source($0), String(format: "%.3f", $0.windowSeconds)) })
+        family(
+            "velo_replication_gaps_total", "Gaps recorded in the source's continuous capture still kept (prune removes old ones).",
+            continuous.map { (source($0), String($0.gaps)) })
+        family(
+            "velo_replication_gap_open", "1 when the source's newest chain of captures is broken and no new base followed yet.",
+            continuous.map { (source($0), $0.openGap ? "1" : "0") })
         family("velo_catalog_damaged_entries", "Catalog entries that cannot be read.", [("", String(report.damagedCatalogEntries.count))])
         family("velo_status_timestamp_seconds", "When this file was written.", [("", String(now))])
         return out
