@@ -15,7 +15,9 @@ struct CatCommand: ParsableCommand {
     @OptionGroup var repository: RepositoryOption
     @OptionGroup var filter: SnapshotFilterOptions
 
-    @Argument(help: ArgumentHelp("An id, id prefix, 'latest', or the path of an archive file.", valueName: "snapshot"))
+    @Argument(
+        help: ArgumentHelp(
+            "An id, id prefix, 'latest', or the path of an archive file (with --at, the table instead).", valueName: "snapshot"))
     var snapshot: String
 
     @Argument(help: ArgumentHelp("A collection name (e.g. posts) or a table name (e.g. _velo_posts, settings).", valueName: "table"))
@@ -28,12 +30,28 @@ struct CatCommand: ParsableCommand {
             valueName: "path"))
     var file: String?
 
+    @Option(
+        name: .long,
+        help: ArgumentHelp(
+            "A moment of continuous capture (velo replicate) instead of a snapshot, e.g. 2026-12-06T10:58:30Z: the table as it was then (of --source, or the only source captured).",
+            valueName: "time"))
+    var at: String?
+
     @Option(name: .long, help: "The output format.")
     var format: TableCat.Format = .ndjson
 
     @OptionGroup var output: OutputOptions
 
     func run() throws {
+        if let at {
+            // `velo cat --at TIME TABLE`: the only positional is the table.
+            guard table == nil, file == nil else { throw VeloError("with --at, name the table only: velo cat --at TIME TABLE", kind: .usage) }
+            let time = try Timestamp.parseMilliseconds(at, option: "--at")
+            guard let repo = try repository.openIfGiven() else { throw VeloError("--at reads continuous capture: name the repository with --repo", kind: .usage) }
+            let moment = try MomentSnapshot(source: filter.source, at: time, repository: repo)
+            try TableCat.run(moment.selected, table: snapshot, format: format, manifest: nil, output: Self.writeOut)
+            return
+        }
         guard (table == nil) != (file == nil) else { throw VeloError("name a table or --file PATH (one of them)", kind: .usage) }
         let selected = try SelectedSnapshot.resolve(
             snapshot, repository: try repository.openIfGiven(), filter: filter.filter(), password: repository.password)

@@ -4,29 +4,66 @@ import VeloKit
 struct DiffCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "diff",
-        abstract: "Compare two snapshots: collection schema changes, and rows added, removed and changed per table.")
+        abstract: "Compare two snapshots, or two moments of continuous capture: collection schema changes, and rows added, removed and changed per table.",
+        discussion: """
+            'velo diff A B' compares two snapshots; 'velo diff --at T1 --at T2 [--source DB]' compares the source as it was at two moments captured by velo replicate (each restored into a scratch folder, nothing touched).
+            """)
 
     @OptionGroup var repository: RepositoryOption
     @OptionGroup var filter: SnapshotFilterOptions
 
     @Argument(help: ArgumentHelp("The older snapshot.", valueName: "snapshot-a"))
-    var first: String
+    var first: String?
 
     @Argument(help: ArgumentHelp("The newer snapshot.", valueName: "snapshot-b"))
-    var second: String
+    var second: String?
+
+    @Option(
+        name: .long,
+        help: ArgumentHelp("A moment of continuous capture, twice instead of two snapshots, e.g. --at 10:58 --at 10:59 (ISO 8601).", valueName: "time"))
+    var at: [String] = []
 
     @OptionGroup var output: OutputOptions
 
+    func validate() throws {
+        if at.isEmpty {
+            guard first != nil, second != nil else { throw ValidationError("name two snapshots, or two moments with --at T1 --at T2") }
+        } else {
+            guard at.count == 2, first == nil, second == nil else {
+                throw ValidationError("--at compares two moments: --at T1 --at T2, without snapshots")
+            }
+        }
+    }
+
     func run() throws {
         let repo = try repository.openIfGiven()
-        let a = try SelectedSnapshot.resolve(first, repository: repo, filter: filter.filter())
-        let b = try SelectedSnapshot.resolve(second, repository: repo, filter: filter.filter())
+        var moments: [MomentSnapshot] = []
+        let a: SelectedSnapshot
+        let b: SelectedSnapshot
+        if at.isEmpty {
+            a = try SelectedSnapshot.resolve(first ?? "", repository: repo, filter: filter.filter())
+            b = try SelectedSnapshot.resolve(second ?? "", repository: repo, filter: filter.filter())
+        } else {
+            guard let repo else { throw VeloError("--at reads continuous capture: name the repository with --repo", kind: .usage) }
+            for text in at {
+                moments.append(try MomentSnapshot(source: filter.source, at: try Timestamp.parseMilliseconds(text, option: "--at"), repository: repo))
+            }
+            a = moments[0].selected
+            b = moments[1].selected
+        }
         let diff = try SnapshotDiff.compare(a, b, progress: TerminalProgress("diff"))
         if output.json {
             try Output.json(diff)
             return
         }
-        print("from \(SnapshotID.short(diff.a.id)) (\(diff.a.time)) to \(SnapshotID.short(diff.b.id)) (\(diff.b.time))")
+        if moments.count == 2 {
+            let (x, y) = (moments[0].restore, moments[1].restore)
+            print(
+                "\(x.source) from \(x.at) (last commit seen \(x.lastCommitSeen ?? "none")) to \(y.at) (last commit seen \(y.lastCommitSeen ?? "none"))"
+            )
+        } else {
+            print("from \(SnapshotID.short(diff.a.id)) (\(diff.a.time)) to \(SnapshotID.short(diff.b.id)) (\(diff.b.time))")
+        }
         let changed = diff.collections.filter { $0.change != "unchanged" }
         print("\nCollections: \(changed.isEmpty ? "no schema changes" : "\(changed.count) changed")")
         for c in changed {

@@ -30,6 +30,7 @@ enum ErrorAdvice {
         case .switchToWAL: return "switch it once with 'velo replicate --set-wal' (Laravel works unchanged on WAL)"
         case .restoreIntoNewFile:
             return "restore into a new file with --target NEW.sqlite, then move it into place while the app is stopped"
+        case .nameTheSource: return "name one with --source"
         }
     }
 }

@@ -19,6 +19,13 @@ struct PlanCommand: ParsableCommand {
     @OptionGroup var appTarget: AppTargetOptions
     @OptionGroup var filter: SnapshotFilterOptions
 
+    @Option(
+        name: .long,
+        help: ArgumentHelp(
+            "Plan the newest snapshot at or before this time; within what 'velo replicate' captured of the source (--source, or the target's), the database as of this very moment.",
+            valueName: "time"))
+    var at: String?
+
     @Option(name: .long, help: ArgumentHelp("Save the plan (JSON) for 'velo restore --plan'.", valueName: "plan.json"))
     var out: String?
 
@@ -32,8 +39,32 @@ struct PlanCommand: ParsableCommand {
             try planIntoApp(app, repository: repo)
             return
         }
-        guard let snapshot else { throw VeloError("name a snapshot (or --tenant NAME with --app DIR)", kind: .usage) }
-        let selected = try SelectedSnapshot.resolve(snapshot, repository: repo, filter: filter.filter(tenant: appTarget.tenant))
+        var moment: MomentSnapshot?  // kept until the plan ends: its folder holds the snapshot
+        defer { _ = moment }
+        let selected: SelectedSnapshot
+        switch (snapshot, at) {
+        case (let snapshot?, nil):
+            selected = try SelectedSnapshot.resolve(snapshot, repository: repo, filter: filter.filter(tenant: appTarget.tenant))
+        case (nil, let at?):
+            guard let repo else { throw VeloError("--at needs a repository: pass --repo DIR or set VELO_REPO", kind: .usage) }
+            let time = try Timestamp.parseMilliseconds(at, option: "--at")
+            let target = try restore.targetPath()
+            let histories = try ContinuousHistory.loadAll(storage: repo.storage)
+            let source = FileSystem.absolute(filter.source ?? target)
+            if let history = histories[source] ?? (filter.source == nil && histories.count == 1 ? histories.values.first : nil),
+                !history.startsAfter(time)
+            {
+                guard out == nil else {
+                    throw VeloError("a plan of a captured moment is not saved: 'velo restore --at' plans it again", kind: .usage)
+                }
+                moment = try MomentSnapshot(source: history.source, at: time, repository: repo)
+                selected = moment!.selected
+            } else {
+                selected = .catalogued(
+                    try PointInTime.select(at: time / 1000, source: filter.source ?? target, in: repo), repository: repo)
+            }
+        default: throw VeloError("name a snapshot or --at TIME (not both), or --tenant NAME with --app DIR", kind: .usage)
+        }
         let plan = try RestorePlanner.plan(
             selected, target: try restore.targetPath(), options: try restore.options(),
             busyTimeout: lock.timeout, repository: repo, progress: TerminalProgress("plan"))
@@ -41,9 +72,17 @@ struct PlanCommand: ParsableCommand {
         if output.json {
             try Output.json(plan)
         } else {
+            if let moment { print(Self.describe(moment)) }
             print(PlanCommand.render(plan))
         }
         if !plan.canProceed { throw ExitStatus.foundDamage }
+    }
+
+    /// The line that says which moment a snapshot made for a plan or a restore stands for.
+    static func describe(_ moment: MomentSnapshot) -> String {
+        let r = moment.restore
+        return
+            "moment: \(r.source) as of \(r.at) (\(r.lastCommitSeen.map { "last commit seen \($0)" } ?? "its base copy")), read from continuous capture into snapshot \(SnapshotID.short(moment.selected.id ?? "")) made for this command"
     }
 
     /// `--app`: the database plan and the files plan of the tenant's snapshot into the app.

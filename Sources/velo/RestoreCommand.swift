@@ -18,7 +18,7 @@ struct RestoreCommand: ParsableCommand {
     @Option(
         name: .long,
         help: ArgumentHelp(
-            "Restore the newest snapshot at or before this time (ISO 8601 with an offset); within what 'velo replicate' captured of the source, the database exactly as of this time, into a new --target.",
+            "Restore the newest snapshot at or before this time (ISO 8601 with an offset); within what 'velo replicate' captured of the source, the database exactly as of this time: a new --target gets it whole, an existing one (with --yes) has its rows merged.",
             valueName: "time"))
     var at: String?
 
@@ -51,6 +51,8 @@ struct RestoreCommand: ParsableCommand {
         }
         let target = try restore.targetPath()
         let selected: SelectedSnapshot
+        var moment: MomentSnapshot?  // kept until the restore ends: its folder holds the snapshot
+        defer { _ = moment }
         switch (snapshot, at) {
         case (let s?, nil): selected = try SelectedSnapshot.resolve(s, repository: repo, filter: filter.filter(tenant: appTarget.tenant))
         case (nil, let text?):
@@ -60,14 +62,21 @@ struct RestoreCommand: ParsableCommand {
                     "--at picks the newest snapshot of one source (--source, or the target's): --tag and --tenant do not apply",
                     kind: .usage)
             }
-            if try restoreFromCapture(text, repository: repo, target: target) { return }
-            selected = .catalogued(try PointInTime.select(at: time, source: filter.source ?? target, in: repo), repository: repo)
+            switch try restoreFromCapture(text, repository: repo, target: target) {
+            case .restored: return
+            case .moment(let snapshot):
+                moment = snapshot
+                selected = snapshot.selected
+            case .notCaptured:
+                selected = .catalogued(try PointInTime.select(at: time, source: filter.source ?? target, in: repo), repository: repo)
+            }
         default: throw VeloError("name a snapshot or --at TIME (not both)")
         }
         if FileManager.default.fileExists(atPath: target) && !yes {
             throw VeloError("\(target) exists: restoring merges the snapshot into it; review 'velo plan', then pass --yes")
         }
         let saved = try plan.map { try Restore.SavedPlan(path: $0) }
+        if let moment, !output.json { print(PlanCommand.describe(moment)) }
         let result = try Restore.run(
             selected, target: target, options: try restore.options(), repository: repo, savedPlan: saved,
             safetySnapshot: !noSafetySnapshot, busyTimeout: lock.timeout, progress: TerminalProgress("restore"))
@@ -91,27 +100,46 @@ struct RestoreCommand: ParsableCommand {
         }
     }
 
+    enum CaptureRestore {
+        /// Restored into a new file.
+        case restored
+        /// The moment as a snapshot, to merge into the existing target as any snapshot is.
+        case moment(MomentSnapshot)
+        /// Not captured, or before the capture starts: snapshots answer.
+        case notCaptured
+    }
+
     /// `--at` within the window of continuous capture (`velo replicate`) of the source (`--source`, the target's,
-    /// or the only one captured): the database exactly as of that moment, into a new file. False when the
-    /// repository holds no capture of the source, or the moment is before it starts (snapshots answer then).
-    func restoreFromCapture(_ text: String, repository repo: Repository, target: String) throws -> Bool {
+    /// or the only one captured): into a new file, the database exactly as of that moment; into an existing one
+    /// (with --yes), the moment as a snapshot, merged by primary key with a safety snapshot first, as any
+    /// snapshot is. `.notCaptured` when the repository holds no capture of the source, or the moment is before
+    /// it starts (snapshots answer then).
+    func restoreFromCapture(_ text: String, repository repo: Repository, target: String) throws -> CaptureRestore {
         let time = try Timestamp.parseMilliseconds(text, option: "--at")
         let histories = try ContinuousHistory.loadAll(storage: repo.storage)
         let source = FileSystem.absolute(filter.source ?? target)
         guard let history = histories[source] ?? (filter.source == nil && histories.count == 1 ? histories.values.first : nil),
             !history.startsAfter(time)
-        else { return false }
+        else { return .notCaptured }
+        if FileSystem.exists(target) {
+            guard yes else {
+                throw VeloError(
+                    "\(target) exists: restoring \(history.source) as of \(PointInTimeError.format(time)) into it merges that moment's rows by primary key; review 'velo plan --at', then pass --yes",
+                    remedy: .restoreIntoNewFile)
+            }
+            return .moment(try MomentSnapshot(source: history.source, at: time, repository: repo))
+        }
         let result = try PointInTimeRestore.run(
             history: history, at: time, into: target, repository: repo, progress: TerminalProgress("restore"))
         if output.json {
             try Output.json(result)
-            return true
+            return .restored
         }
         let seen = result.lastCommitSeen.map { "the last commit seen at or before it, at \($0)" } ?? "its base copy (no commit after it)"
         print(
             "restored \(result.source) as of \(result.at) into \(result.target) (new database) in \(String(format: "%.1f", result.seconds)) s: \(seen); \(Output.grouped(result.commitsApplied)) commits, \(Output.grouped(result.framesApplied)) pages from \(result.objectsRead) objects; integrity_check ok"
         )
-        return true
+        return .restored
     }
 
     /// `--app`: the tenant's database and its files, as one operation (`TenantRestore.run`).

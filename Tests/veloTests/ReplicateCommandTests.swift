@@ -109,6 +109,53 @@ import Testing
         #expect((json?["objects_read"] as? Int ?? 99) <= 4, "\(result.stdout)")
     }
 
+    @Test func catDiffPlanAndRestoreIntoAnExistingDatabaseAnswerForAnyCapturedMoment() throws {
+        let dir = Scratch.directory()
+        let db = dir.appendingPathComponent("tenant.sqlite").path, repo = dir.appendingPathComponent("repo").path
+        #expect(try VeloProcess.run(["demo", "--out", db, "--posts", "100", "--journal-mode", "wal", "-q"]).status == 0)
+        let velo = try ReplicateProcess(["--db", db, "--repo", repo])
+        #expect(velo.waitForFirstBatch(), "\(velo.stderr)")
+        Thread.sleep(forTimeInterval: 0.3)
+        let before = OracleWriter.now
+        Thread.sleep(forTimeInterval: 0.3)
+        // A tenant deletes ten posts and edits four titles; velo captures it.
+        let writer = try Database(path: db, mode: .readWrite)
+        try writer.execute("DELETE FROM _velo_posts WHERE rowid IN (SELECT rowid FROM _velo_posts ORDER BY rowid LIMIT 10)")
+        try writer.execute("UPDATE _velo_posts SET title = title || ' (edited)' WHERE rowid IN (SELECT rowid FROM _velo_posts ORDER BY rowid DESC LIMIT 4)")
+        Thread.sleep(forTimeInterval: 1.5)
+        let after = OracleWriter.now
+        Thread.sleep(forTimeInterval: 0.3)
+        #expect(velo.stop() == 0, "\(velo.stderr)")
+
+        func run(_ arguments: [String]) throws -> VeloProcess.Result { try VeloProcess.run(arguments + ["--repo", repo]) }
+        let then = try run(["cat", "--at", OracleWriter.iso(before), "posts"])
+        let now = try run(["cat", "--at", OracleWriter.iso(after), "posts"])
+        #expect(then.status == 0 && now.status == 0, "\(then.stderr)\(now.stderr)")
+        #expect(then.stdout.split(separator: "\n").count == 100 && now.stdout.split(separator: "\n").count == 90)
+        #expect(now.stdout.components(separatedBy: "(edited)").count == 5 && !then.stdout.contains("(edited)"))
+
+        let diff = try run(["diff", "--at", OracleWriter.iso(before), "--at", OracleWriter.iso(after), "--json"])
+        #expect(diff.status == 0, "\(diff.stderr)")
+        let tables = try JSONParser.parse(diff.stdout)["tables"]?.arrayValue ?? []
+        let posts = tables.first { $0["table"]?.stringValue == "_velo_posts" }
+        #expect(posts?["removed"]?.intValue == 10 && posts?["changed"]?.intValue == 4 && posts?["added"]?.intValue == 0)
+
+        // The database as it is now, as a file of its own; then the moment before the deletes merged into it.
+        let live = dir.appendingPathComponent("live.sqlite").path
+        #expect(try run(["restore", "--source", db, "--at", OracleWriter.iso(after), "--target", live]).status == 0)
+        let plan = try run(["plan", "--source", db, "--at", OracleWriter.iso(before), "--target", live, "--json"])
+        #expect(plan.status == 0, "\(plan.stderr)")
+        let planned = (try JSONParser.parse(plan.stdout)["tables"]?.arrayValue ?? []).first { $0["table"]?.stringValue == "_velo_posts" }
+        #expect(planned?["insert"]?.intValue == 10 && planned?["conflicting"]?.intValue == 4)
+        let refused = try run(["restore", "--source", db, "--at", OracleWriter.iso(before), "--target", live])
+        #expect(refused.status != 0 && refused.stderr.contains("merges that moment's rows"), "\(refused.stderr)")
+        let merged = try run(["restore", "--source", db, "--at", OracleWriter.iso(before), "--target", live, "--yes"])
+        #expect(merged.status == 0 && merged.stdout.contains("moment: \(db) as of"), "\(merged.stderr)")
+        let check = try Database(path: live, mode: .readOnly)
+        #expect(try check.scalar("SELECT count(*) FROM _velo_posts")?.int64Value == 100)
+        #expect(try check.scalar("SELECT count(*) FROM _velo_posts WHERE title LIKE '% (edited)'")?.int64Value == 4, "skip keeps the target's")
+    }
+
     @Test func aKilledReplicatorLosesNothingItReportedAndItsRestartResumesOrRecordsAGap() throws {
         let dir = Scratch.directory()
         let db = dir.appendingPathComponent("tenant.sqlite").path, repo = dir.appendingPathComponent("repo").path
@@ -312,10 +359,9 @@ import Testing
         // Before the window: snapshots answer, and there are none.
         let before = try Self.restore(repo, db, at: 1_000_000, into: dir.appendingPathComponent("c.sqlite").path)
         #expect(before.status != 0 && !before.stderr.contains("continuous"), "\(before.stderr)")
-        // Never into an existing file.
+        // Into an existing file only as a merge, confirmed.
         let existing = try Self.restore(repo, db, at: history.windows.last!.upperBound, into: db)
-        #expect(
-            existing.status != 0 && existing.stderr.contains("a point-in-time restore writes a new database file"), "\(existing.stderr)")
+        #expect(existing.status != 0 && existing.stderr.contains("merges that moment's rows"), "\(existing.stderr)")
         // And the newest moment holds everything.
         let latest = dir.appendingPathComponent("latest.sqlite").path
         #expect(try Self.restore(repo, db, at: history.windows.last!.upperBound, into: latest).status == 0)

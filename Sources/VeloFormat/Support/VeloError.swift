@@ -71,6 +71,8 @@ public enum Remedy: Sendable, Equatable {
     case switchToWAL
     /// Restore into a database file that does not exist yet (a point-in-time copy is never merged).
     case restoreIntoNewFile
+    /// Name which captured source is meant.
+    case nameTheSource
 }
 
 extension Error {
