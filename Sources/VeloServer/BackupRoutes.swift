@@ -15,6 +15,9 @@ struct BackupRoutes {
         group.post("backups") { request, context in try await backup(request, context) }
         group.post("backups/verify") { _, context in try await verify(nil, context) }
         group.post("backups/prune") { request, context in try await prune(request, context) }
+        group.get("backups/moments") { _, context in try await moments(context) }
+        group.post("backups/moments/plan") { request, context in try await planMoment(request, context) }
+        group.post("backups/moments/restore") { request, context in try await restoreMoment(request, context) }
         group.get("backups/{snapshot}") { _, context in try await inspect(context) }
         group.post("backups/{snapshot}/verify") { _, context in try await verify(try context.parameters.require("snapshot"), context) }
         group.post("backups/{snapshot}/plan") { request, context in try await plan(request, context) }
@@ -183,6 +186,15 @@ struct BackupRoutes {
             ])
         }
         let (selected, repository) = try await select(context)
+        return try await restore(selected, repository: repository, options: options, context)
+    }
+
+    /// Restores `selected` into the tenant database, as `restore` describes.
+    func restore(
+        _ selected: SelectedSnapshot, repository: Repository, options: RestoreOptions, _ context: VeloRequestContext
+    )
+        async throws -> Response
+    {
         let tenant = try context.requireTenant()
         let timeout = state.configuration.busyTimeout
         let state = self.state
@@ -230,6 +242,70 @@ struct BackupRoutes {
             }
         }
         return Envelope.success(ClientJSON.undoOverHTTP(result), message: "Restore completed successfully.")
+    }
+
+    /// The tenant database's continuous capture (`velo replicate`): its lag, the restorable window and gaps,
+    /// as `velo status --json` reports them under `continuous`. 404 when nothing of it is captured.
+    func moments(_ context: VeloRequestContext) async throws -> Response {
+        let tenant = try context.requireTenant()
+        let repository = try await state.repository(for: "reading continuous capture")
+        let source = FileSystem.absolute(tenant.databasePath)
+        let status = try await BlockingWork.run { () -> ReplicationStatus.Source? in
+            guard let history = try ContinuousHistory.load(source: source, storage: repository.storage) else { return nil }
+            return ReplicationStatus.evaluate(history, now: Timestamp.now * 1000, maxLag: Interval(seconds: 60))
+        }
+        guard let status else { throw APIError(.notFound, "This database is not captured continuously (velo replicate).") }
+        return try Envelope.success(encoding: status)
+    }
+
+    /// `velo plan --at` into the tenant database: the body's `at` (ISO 8601, a moment of continuous capture) and
+    /// the restore options of `plan`.
+    func planMoment(_ request: Request, _ context: VeloRequestContext) async throws -> Response {
+        let body = try await JSONBody.read(request, limit: state.configuration.maxJSONBytes)
+        let options = try Self.restoreOptions(body)
+        let time = try Self.moment(body)
+        let tenant = try context.requireTenant()
+        let repository = try await state.repository(for: "reading continuous capture")
+        let timeout = state.configuration.busyTimeout
+        let (moment, plan) = try await BlockingWork.run {
+            let moment = try MomentSnapshot(source: tenant.databasePath, at: time, repository: repository)
+            let plan = try RestorePlanner.plan(
+                moment.selected, target: tenant.databasePath, options: options, busyTimeout: timeout, repository: repository)
+            return (moment.restore, plan)
+        }
+        return try Envelope.success(encoding: MomentPlan(moment: moment, plan: plan))
+    }
+
+    /// `velo restore --at --yes` into the tenant database: the moment merged like a snapshot, with `"confirm":
+    /// true`, a safety snapshot first, as `restore` does.
+    func restoreMoment(_ request: Request, _ context: VeloRequestContext) async throws -> Response {
+        let body = try await JSONBody.read(request, limit: state.configuration.maxJSONBytes)
+        let options = try Self.restoreOptions(body)
+        let time = try Self.moment(body)
+        guard body["confirm"]?.boolValue == true else {
+            throw Validation.failed([
+                "confirm": ["A restore changes the database: review the plan (POST .../moments/plan), then send \"confirm\": true."]
+            ])
+        }
+        let tenant = try context.requireTenant()
+        let repository = try await state.repository(for: "reading continuous capture")
+        let moment = try await BlockingWork.run { try MomentSnapshot(source: tenant.databasePath, at: time, repository: repository) }
+        defer { withExtendedLifetime(moment) {} }  // its folder holds the snapshot until the restore ends
+        return try await restore(moment.selected, repository: repository, options: options, context)
+    }
+
+    /// The body's `at`: a moment (ISO 8601, fractions of a second kept), in milliseconds.
+    static func moment(_ body: JSONBody) throws -> Int64 {
+        guard let text = body["at"]?.stringValue else { throw Validation.failed(["at": ["The at field is required."]]) }
+        do { return try Timestamp.parseMilliseconds(text, option: "at") } catch {
+            throw Validation.failed(["at": ["The at field must be a moment such as 2026-12-06T10:58:30Z."]])
+        }
+    }
+
+    /// A plan of a moment: which moment, and the plan.
+    struct MomentPlan: Encodable {
+        var moment: PointInTimeRestore.Result
+        var plan: RestorePlan
     }
 
     /// `velo prune --json` with the policy in the body (`{"policy": {...}, "dry_run": bool}`). With `--landlord`

@@ -73,6 +73,23 @@ package enum OpenAPIDocument {
                 ("collections", stringArray), ("system_tables", stringArray), ("confirm", obj(("type", str("boolean")))))
         ))
 
+    /// A restore's body with the moment of continuous capture it is of.
+    private static let momentBody: J = obj(
+        ("type", str("object")), ("required", strings(["at"])),
+        (
+            "properties",
+            obj(
+                ("at", obj(("type", str("string")), ("description", str("A moment, ISO 8601 (fractions of a second kept).")))),
+                ("conflict", obj(("type", str("string")), ("enum", strings(["skip", "overwrite"])))),
+                (
+                    "conflict_for",
+                    obj(
+                        ("type", str("object")),
+                        ("additionalProperties", obj(("type", str("string")), ("enum", strings(["skip", "overwrite"])))))
+                ),
+                ("collections", stringArray), ("system_tables", stringArray), ("confirm", obj(("type", str("boolean")))))
+        ))
+
     /// The document, with paths under `prefix` (`/api`).
     package static func json(prefix: String) -> JSONValue {
         let snapshot = pathParameter("snapshot", "A snapshot id, a unique id prefix, or latest.")
@@ -349,6 +366,40 @@ package enum OpenAPIDocument {
                             body: obj(
                                 ("type", str("object")), ("required", strings(["policy"])),
                                 ("properties", obj(("policy", anyObject), ("dry_run", obj(("type", str("boolean"))))))),
+                            errors: errors([busy]))
+                    ))
+            ),
+            (
+                "/backups/moments",
+                obj(
+                    (
+                        "get",
+                        operation(
+                            "This database's continuous capture (velo replicate): lag, restorable windows and gaps, as velo status --json reports them under continuous.",
+                            "backupMoments", tag: "backups", ok: json(envelope(anyObject), "The capture's status."),
+                            errors: errors(validation: false))
+                    ))
+            ),
+            (
+                "/backups/moments/plan",
+                obj(
+                    (
+                        "post",
+                        operation(
+                            "Plan merging this database as it was at a captured moment into it (velo plan --at --json): the moment and the plan.",
+                            "planMomentRestore", tag: "backups", ok: json(envelope(anyObject), "The moment and the plan."),
+                            body: momentBody,
+                            errors: errors())
+                    ))
+            ),
+            (
+                "/backups/moments/restore",
+                obj(
+                    (
+                        "post",
+                        operation(
+                            "Merge this database as it was at a captured moment into it, after a safety snapshot; needs confirm: true (velo restore --at --yes --json).",
+                            "restoreMoment", tag: "backups", ok: json(envelope(anyObject), "What was restored."), body: momentBody,
                             errors: errors([busy]))
                     ))
             ),

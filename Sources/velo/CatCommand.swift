@@ -45,11 +45,17 @@ struct CatCommand: ParsableCommand {
     func run() throws {
         if let at {
             // `velo cat --at TIME TABLE`: the only positional is the table.
-            guard table == nil, file == nil else { throw VeloError("with --at, name the table only: velo cat --at TIME TABLE", kind: .usage) }
+            guard table == nil, file == nil else {
+                throw VeloError("with --at, name the table only: velo cat --at TIME TABLE", kind: .usage)
+            }
             let time = try Timestamp.parseMilliseconds(at, option: "--at")
-            guard let repo = try repository.openIfGiven() else { throw VeloError("--at reads continuous capture: name the repository with --repo", kind: .usage) }
+            guard let repo = try repository.openIfGiven() else {
+                throw VeloError("--at reads continuous capture: name the repository with --repo", kind: .usage)
+            }
             let moment = try MomentSnapshot(source: filter.source, at: time, repository: repo)
-            try TableCat.run(moment.selected, table: snapshot, format: format, manifest: nil, output: Self.writeOut)
+            try withExtendedLifetime(moment) {  // its folder holds the snapshot
+                try TableCat.run(moment.selected, table: snapshot, format: format, manifest: nil, output: Self.writeOut)
+            }
             return
         }
         guard (table == nil) != (file == nil) else { throw VeloError("name a table or --file PATH (one of them)", kind: .usage) }

@@ -4,7 +4,8 @@ import VeloKit
 struct DiffCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "diff",
-        abstract: "Compare two snapshots, or two moments of continuous capture: collection schema changes, and rows added, removed and changed per table.",
+        abstract:
+            "Compare two snapshots, or two moments of continuous capture: collection schema changes, and rows added, removed and changed per table.",
         discussion: """
             'velo diff A B' compares two snapshots; 'velo diff --at T1 --at T2 [--source DB]' compares the source as it was at two moments captured by velo replicate (each restored into a scratch folder, nothing touched).
             """)
@@ -20,7 +21,8 @@ struct DiffCommand: ParsableCommand {
 
     @Option(
         name: .long,
-        help: ArgumentHelp("A moment of continuous capture, twice instead of two snapshots, e.g. --at 10:58 --at 10:59 (ISO 8601).", valueName: "time"))
+        help: ArgumentHelp(
+            "A moment of continuous capture, twice instead of two snapshots, e.g. --at 10:58 --at 10:59 (ISO 8601).", valueName: "time"))
     var at: [String] = []
 
     @OptionGroup var output: OutputOptions
@@ -46,7 +48,8 @@ struct DiffCommand: ParsableCommand {
         } else {
             guard let repo else { throw VeloError("--at reads continuous capture: name the repository with --repo", kind: .usage) }
             for text in at {
-                moments.append(try MomentSnapshot(source: filter.source, at: try Timestamp.parseMilliseconds(text, option: "--at"), repository: repo))
+                moments.append(
+                    try MomentSnapshot(source: filter.source, at: try Timestamp.parseMilliseconds(text, option: "--at"), repository: repo))
             }
             a = moments[0].selected
             b = moments[1].selected

@@ -40,7 +40,7 @@ struct PlanCommand: ParsableCommand {
             return
         }
         var moment: MomentSnapshot?  // kept until the plan ends: its folder holds the snapshot
-        defer { _ = moment }
+        defer { withExtendedLifetime(moment) {} }
         let selected: SelectedSnapshot
         switch (snapshot, at) {
         case (let snapshot?, nil):

@@ -52,7 +52,7 @@ struct RestoreCommand: ParsableCommand {
         let target = try restore.targetPath()
         let selected: SelectedSnapshot
         var moment: MomentSnapshot?  // kept until the restore ends: its folder holds the snapshot
-        defer { _ = moment }
+        defer { withExtendedLifetime(moment) {} }
         switch (snapshot, at) {
         case (let s?, nil): selected = try SelectedSnapshot.resolve(s, repository: repo, filter: filter.filter(tenant: appTarget.tenant))
         case (nil, let text?):

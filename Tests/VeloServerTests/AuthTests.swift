@@ -17,6 +17,7 @@ import Testing
         ("POST", "/api/backups"), ("POST", "/api/backups/verify"), ("POST", "/api/backups/prune"), ("GET", "/api/backups/latest"),
         ("POST", "/api/backups/latest/verify"), ("POST", "/api/backups/latest/plan"), ("POST", "/api/backups/latest/restore"),
         ("GET", "/api/backups/latest/archive"), ("GET", "/api/backups/latest/export"), ("GET", "/api/backups/status"),
+        ("GET", "/api/backups/moments"), ("POST", "/api/backups/moments/plan"), ("POST", "/api/backups/moments/restore"),
         ("GET", "/api/openapi.json"),
     ]
 

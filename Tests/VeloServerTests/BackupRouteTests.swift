@@ -270,3 +270,50 @@ import Testing
         #expect(message.contains("no collection named 'nope'") && !message.contains(server.database), "\(message)")
     }
 }
+
+extension BackupRouteTests {
+    /// A moment of continuous capture over HTTP, as `velo plan --at` and `velo restore --at --yes` give it: the
+    /// capture's window, a plan of merging the moment back, a restore only with confirm, and moments outside
+    /// the window refused with their one-line reason.
+    @Test func aCapturedMomentIsPlannedAndRestoredOverHTTP() async throws {
+        let server = try await TestServer(prepare: { try Database(path: $0, mode: .readWrite).execute("PRAGMA journal_mode=WAL") })
+        defer { Task { await server.stop() } }
+        let token = try await server.login()
+        let none = try await server.request("GET", "/api/backups/moments", token: token)
+        #expect(none.status == 404 && none.message?.contains("not captured continuously") == true, "\(none.message ?? "")")
+
+        let repository = try Repository.open(try #require(server.repository), create: true)
+        var options = Replicator.Options()
+        options.compaction = nil
+        let replicator = try Replicator(sources: [server.database], repository: repository, options: options)
+        try replicator.poll()
+        try replicator.storeBatch()
+        try await Task.sleep(for: .milliseconds(50))
+        let before = PointInTimeError.format(Int64(Date().timeIntervalSince1970 * 1000))
+        try await Task.sleep(for: .milliseconds(50))
+        let posts = try #require(try server.scalar("SELECT count(*) FROM _velo_posts")?.int64Value)
+        try server.sql("DELETE FROM _velo_posts WHERE rowid IN (SELECT rowid FROM _velo_posts ORDER BY rowid LIMIT 5)")
+        try replicator.poll()
+        try replicator.storeBatch()
+
+        let moments = try await server.request("GET", "/api/backups/moments", token: token)
+        #expect(moments.status == 200 && moments.data?["windows"]?.arrayValue?.count == 1 && moments.data?["gaps"]?.intValue == 0)
+        let plan = try await server.request("POST", "/api/backups/moments/plan", json: #"{"at":"\#(before)"}"#, token: token)
+        #expect(plan.status == 200, "\(plan.message ?? "")")
+        #expect(plan.data?["moment"]?["at"]?.stringValue == before)
+        let table = plan.data?["plan"]?["tables"]?.arrayValue?.first { $0["table"]?.stringValue == "_velo_posts" }
+        #expect(table?["insert"]?.intValue == 5)
+
+        let unconfirmed = try await server.request("POST", "/api/backups/moments/restore", json: #"{"at":"\#(before)"}"#, token: token)
+        #expect(unconfirmed.status == 422)
+        let restored = try await server.request(
+            "POST", "/api/backups/moments/restore", json: #"{"at":"\#(before)","confirm":true}"#, token: token)
+        #expect(restored.status == 200, "\(restored.message ?? "")")
+        #expect(try server.scalar("SELECT count(*) FROM _velo_posts")?.int64Value == posts)
+
+        let early = try await server.request("POST", "/api/backups/moments/plan", json: #"{"at":"2001-01-01T00:00:00Z"}"#, token: token)
+        #expect(early.status == 422 && early.message?.contains("before continuous capture") == true, "\(early.message ?? "")")
+        let bad = try await server.request("POST", "/api/backups/moments/plan", json: #"{"at":"soon"}"#, token: token)
+        #expect(bad.status == 422 && bad.json?["errors"]?["at"] != nil)
+    }
+}

@@ -121,7 +121,9 @@ import Testing
         // A tenant deletes ten posts and edits four titles; velo captures it.
         let writer = try Database(path: db, mode: .readWrite)
         try writer.execute("DELETE FROM _velo_posts WHERE rowid IN (SELECT rowid FROM _velo_posts ORDER BY rowid LIMIT 10)")
-        try writer.execute("UPDATE _velo_posts SET title = title || ' (edited)' WHERE rowid IN (SELECT rowid FROM _velo_posts ORDER BY rowid DESC LIMIT 4)")
+        try writer.execute(
+            "UPDATE _velo_posts SET title = title || ' (edited)' WHERE rowid IN (SELECT rowid FROM _velo_posts ORDER BY rowid DESC LIMIT 4)"
+        )
         Thread.sleep(forTimeInterval: 1.5)
         let after = OracleWriter.now
         Thread.sleep(forTimeInterval: 0.3)
@@ -153,7 +155,8 @@ import Testing
         #expect(merged.status == 0 && merged.stdout.contains("moment: \(db) as of"), "\(merged.stderr)")
         let check = try Database(path: live, mode: .readOnly)
         #expect(try check.scalar("SELECT count(*) FROM _velo_posts")?.int64Value == 100)
-        #expect(try check.scalar("SELECT count(*) FROM _velo_posts WHERE title LIKE '% (edited)'")?.int64Value == 4, "skip keeps the target's")
+        #expect(
+            try check.scalar("SELECT count(*) FROM _velo_posts WHERE title LIKE '% (edited)'")?.int64Value == 4, "skip keeps the target's")
     }
 
     @Test func aKilledReplicatorLosesNothingItReportedAndItsRestartResumesOrRecordsAGap() throws {

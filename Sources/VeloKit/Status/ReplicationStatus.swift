@@ -36,7 +36,7 @@ package enum ReplicationStatus {
         return inventory.histories.values.map { evaluate($0, now: now, maxLag: maxLag) }.sorted { $0.source < $1.source }
     }
 
-    static func evaluate(_ history: ContinuousHistory, now: Int64, maxLag: Interval) -> Source {
+    package static func evaluate(_ history: ContinuousHistory, now: Int64, maxLag: Interval) -> Source {
         let windows = history.windows
         let newest = max(windows.last?.upperBound ?? 0, history.chains.last?.end ?? 0)
         let lag = Double(max(0, now - newest)) / 1000
