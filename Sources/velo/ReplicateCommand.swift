@@ -26,36 +26,45 @@ struct ReplicateCommand: ParsableCommand {
         name: .long, help: ArgumentHelp("With --app, only these sources (landlord, or tenant names, domains or ids).", valueName: "a,b"))
     var tenants: String?
 
-    @Option(name: .long, help: ArgumentHelp("With --app, look for new tenants this often, e.g. 60s, 5m.", valueName: "duration"))
-    var rescan = "60s"
+    @Option(
+        name: .long, help: ArgumentHelp("With --app, look for new tenants this often, e.g. 60s (default), 5m.", valueName: "duration"))
+    var rescan: String?
+
+    @Option(
+        name: .long,
+        help: ArgumentHelp(
+            "Capture the sources of this config file (its databases, or its app's landlord and tenants) into its repository, with its continuous settings (see velo.example.json).",
+            valueName: "file"), completion: .file())
+    var config: String?
 
     @OptionGroup var repository: RepositoryOption
     @OptionGroup var encryption: EncryptOption
 
-    @Option(name: .long, help: ArgumentHelp("Store a batch this often, e.g. 1s, 5s.", valueName: "duration"))
-    var interval = "1s"
-
-    @Option(
-        name: .long,
-        help: ArgumentHelp("Read each log this often (the precision of a restore's moment), e.g. 100ms, 1s.", valueName: "duration"))
-    var poll = "100ms"
-
-    @Option(name: .long, help: ArgumentHelp("Start a log over once it holds this many frames.", valueName: "frames"))
-    var walCapFrames = 4096
+    @Option(name: .long, help: ArgumentHelp("Store a batch this often, e.g. 1s, 5s (default: 1s).", valueName: "duration"))
+    var interval: String?
 
     @Option(
         name: .long,
         help: ArgumentHelp(
-            "Make a new base this often, without a gap, e.g. 6h, 1d: retention removes only whole chains, and a restore reads one.",
+            "Read each log this often (the precision of a restore's moment), e.g. 100ms, 1s (default: 100ms).", valueName: "duration"))
+    var poll: String?
+
+    @Option(name: .long, help: ArgumentHelp("Start a log over once it holds this many frames (default: 4096).", valueName: "frames"))
+    var walCapFrames: Int?
+
+    @Option(
+        name: .long,
+        help: ArgumentHelp(
+            "Make a new base this often, without a gap, e.g. 6h, 1d (default): retention removes only whole chains, and a restore reads one.",
             valueName: "duration"))
-    var baseEvery = "1d"
+    var baseEvery: String?
 
     @Option(
         name: .long,
         help: ArgumentHelp(
-            "Merge batches into packs over these two spans, e.g. 1m,1h (a restore then reads a handful of objects); off leaves it to another replicator.",
+            "Merge batches into packs over these two spans, e.g. 1m,1h (default; a restore then reads a handful of objects); off leaves it to another replicator.",
             valueName: "span1,span2"))
-    var compact = "1m,1h"
+    var compact: String?
 
     @Flag(name: .long, help: "Switch a database in rollback-journal mode to WAL (once; it stays WAL) instead of refusing it.")
     var setWal = false
@@ -63,42 +72,58 @@ struct ReplicateCommand: ParsableCommand {
     @OptionGroup var output: OutputOptions
 
     func validate() throws {
-        _ = try ReplicateCommand.duration(interval, option: "--interval")
-        _ = try ReplicateCommand.duration(poll, option: "--poll")
-        _ = try ReplicateCommand.duration(baseEvery, option: "--base-every")
-        _ = try ReplicateCommand.duration(rescan, option: "--rescan")
+        for (option, value) in [("--interval", interval), ("--poll", poll), ("--base-every", baseEvery), ("--rescan", rescan)] {
+            if let value { _ = try ReplicateCommand.duration(value, option: option) }
+        }
         if app != nil && !db.isEmpty { throw ValidationError("--app and --db exclude each other") }
+        if config != nil && (app != nil || !db.isEmpty) { throw ValidationError("--config names the sources: --db and --app exclude it") }
+        if config != nil && (repository.path != nil) { throw ValidationError("--config names the repository: --repo excludes it") }
         if tenants != nil && app == nil { throw ValidationError("--tenants needs --app") }
-        _ = try ReplicateCommand.levels(compact)
-        if walCapFrames < 100 { throw ValidationError("--wal-cap-frames \(walCapFrames): at least 100") }
+        if let compact { _ = try ReplicateCommand.levels(compact) }
+        if let walCapFrames, walCapFrames < 100 { throw ValidationError("--wal-cap-frames \(walCapFrames): at least 100") }
+    }
+
+    /// The config's continuous settings (or the defaults), with the options given here over them.
+    func options(over base: Replicator.Options) throws -> Replicator.Options {
+        var options = base
+        if let interval { options.interval = try Self.duration(interval, option: "--interval") }
+        if let poll { options.poll = try Self.duration(poll, option: "--poll") }
+        if let walCapFrames { options.walCapFrames = walCapFrames }
+        if let baseEvery { options.baseEvery = try Self.duration(baseEvery, option: "--base-every") }
+        if let rescan { options.rescan = try Self.duration(rescan, option: "--rescan") }
+        if let compact { options.compaction = try Self.levels(compact) }
+        if setWal { options.setWAL = true }
+        return options
     }
 
     /// `100ms`, or a span such as `1s`, `5m`.
     static func duration(_ text: String, option: String) throws -> Duration {
-        if text.hasSuffix("ms"), let ms = Int(text.dropLast(2)), ms > 0 { return .milliseconds(ms) }
-        guard let seconds = Interval.parse(text)?.seconds else {
+        guard let duration = Replicator.Options.duration(text) else {
             throw ValidationError("\(option) \(text): expected a duration such as 100ms, 1s or 5m")
         }
-        return .seconds(seconds)
+        return duration
+    }
+
+    /// `100ms`, `1s`, `1.5s`.
+    static func text(_ duration: Duration) -> String {
+        let ms = Int64(duration.inSeconds * 1000)
+        return ms < 1000 ? "\(ms)ms" : ms % 1000 == 0 ? "\(ms / 1000)s" : String(format: "%.1fs", Double(ms) / 1000)
     }
 
     /// `1m,1h` (the second a whole number of the first), or `off`.
     static func levels(_ text: String) throws -> ContinuousCompaction.Levels? {
-        if text == "off" { return nil }
-        let parts = text.split(separator: ",").map(String.init)
-        guard parts.count == 2 else { throw ValidationError("--compact \(text): expected two spans such as 1m,1h, or off") }
-        let first = try duration(parts[0], option: "--compact")
-        let second = try duration(parts[1], option: "--compact")
-        guard first >= .seconds(1), second > first, Int64(second.inSeconds * 1000) % Int64(first.inSeconds * 1000) == 0 else {
-            throw ValidationError("--compact \(text): the second span must be a whole number of the first, and the first at least 1s")
+        do { return try ContinuousCompaction.Levels.parse(text) } catch let error as VeloError {
+            throw ValidationError("--compact \(error.message)")
         }
-        return text == "1m,1h" ? ContinuousCompaction.Levels() : ContinuousCompaction.Levels(span1: first, span2: second)
     }
 
     func run() throws {
         var sources = db
         var discover: (() throws -> [String])?
-        if let app {
+        let settings = try config.map { try RunConfig.load(path: $0) }
+        if let settings {
+            (sources, discover) = try settings.capturedSources()
+        } else if let app {
             // Every SQLite source of the app velo can capture, asked again every --rescan for new tenants.
             let layout = try AppLayout.load(app)
             let selectors = tenants?.split(separator: ",").map { $0.trimmingCharacters(in: .whitespaces) }
@@ -107,23 +132,22 @@ struct ReplicateCommand: ParsableCommand {
             discover = find
         }
         if sources.isEmpty, app == nil, let env = ProcessInfo.processInfo.environment["VELO_DB"], !env.isEmpty { sources = [env] }
-        guard !sources.isEmpty || app != nil else {
-            throw VeloError("name a database: --db PATH (or set VELO_DB), or --app DIR", kind: .usage)
+        guard !sources.isEmpty || discover != nil else {
+            throw VeloError("name a database: --db PATH (or set VELO_DB), --app DIR or --config FILE", kind: .usage)
         }
-        let repo = try repository.open(create: true, encrypt: encryption.encrypt)
-        var options = Replicator.Options()
-        options.interval = try Self.duration(interval, option: "--interval")
-        options.poll = try Self.duration(poll, option: "--poll")
-        options.walCapFrames = walCapFrames
-        options.baseEvery = try Self.duration(baseEvery, option: "--base-every")
-        options.setWAL = setWal
-        options.rescan = try Self.duration(rescan, option: "--rescan")
-        options.compaction = try Self.levels(compact)
+        let repo: Repository
+        if let settings {
+            let password = repository.passwordFile.map { PasswordSource.file($0) } ?? settings.password ?? repository.password
+            repo = try Repository.open(settings.repository, create: true, access: RepositoryAccess(password: password))
+        } else {
+            repo = try repository.open(create: true, encrypt: encryption.encrypt)
+        }
+        let options = try self.options(over: settings?.continuous ?? Replicator.Options())
         let replicator = try Replicator(sources: sources, repository: repo, options: options, discover: discover)
         if !output.quiet && !output.json {
             FileHandle.standardError.write(
                 Data(
-                    "velo replicate: capturing \(replicator.sources.joined(separator: ", ")) into \(repo.root) every \(interval) (reading every \(poll)); stop with Ctrl-C or SIGTERM\n"
+                    "velo replicate: capturing \(replicator.sources.joined(separator: ", ")) into \(repo.root) every \(Self.text(options.interval)) (reading every \(Self.text(options.poll))); stop with Ctrl-C or SIGTERM\n"
                         .utf8))
         }
         try replicator.run { batch in

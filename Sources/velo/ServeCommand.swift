@@ -10,7 +10,7 @@ struct ServeCommand: ParsableCommand {
         commandName: "serve",
         abstract: "Serve Veloquent's superuser schema API (corrupt, recover, orphans, transfer) and velo's backups over HTTP.",
         discussion: """
-            Same paths, bodies, status codes and {"message","data"} envelopes as Veloquent, under --api-prefix. Superusers log in with POST /api/collections/superusers/auth/login; tokens are stored in the tenant's auth_tokens as Veloquent stores them, so tokens work in both. Every other route needs 'Authorization: Bearer <token>'. Routes that change a database snapshot it into --repo first and refuse without one. With --landlord, the request's Host picks the tenant (tenants.domain). SIGTERM or SIGINT finishes the running requests (new ones get 503), then stops. With --config, velo run's rounds run every minute beside the API (see velo.example.json). One logfmt line per request on stderr. The OpenAPI document is at GET /api/openapi.json (docs/openapi.yaml).
+            Same paths, bodies, status codes and {"message","data"} envelopes as Veloquent, under --api-prefix. Superusers log in with POST /api/collections/superusers/auth/login; tokens are stored in the tenant's auth_tokens as Veloquent stores them, so tokens work in both. Every other route needs 'Authorization: Bearer <token>'. Routes that change a database snapshot it into --repo first and refuse without one. With --landlord, the request's Host picks the tenant (tenants.domain). SIGTERM or SIGINT finishes the running requests (new ones get 503), then stops. With --config, velo run's rounds run every minute beside the API, and with its "continuous" settings velo replicate's capture of its sources too (see velo.example.json). One logfmt line per request on stderr. The OpenAPI document is at GET /api/openapi.json (docs/openapi.yaml).
             """)
 
     @Option(
@@ -165,9 +165,30 @@ struct ServeCommand: ParsableCommand {
                 }
             }
         }
+        // The config's continuous capture, beside the rounds.
+        let capture = BackgroundReplication()
+        if let rounds, rounds.continuous != nil {
+            let config = rounds
+            capture.start(
+                config: config,
+                repository: { try Repository.open(config.repository, create: true, access: RepositoryAccess(password: config.password)) }
+            ) { event in
+                switch event {
+                case .started(let sources): logger.info("capture", metadata: ["sources": "\(sources.count)", "state": "started"])
+                case .stopped(let summary):
+                    logger.info(
+                        "capture",
+                        metadata: [
+                            "state": "stopped", "batches": "\(summary.batches)", "commits": "\(summary.commits)", "gaps": "\(summary.gaps)",
+                        ])
+                case .failed(let message): logger.error("capture", metadata: ["error": "\(message)", "retry": "60s"])
+                }
+            }
+        }
         defer {
             // The HTTP side has finished what it began; a round still running stops at its next checkpoint,
-            // undoing what it had begun, as velo run does on SIGTERM.
+            // undoing what it had begun, as velo run does on SIGTERM. Capture stores what it read last.
+            capture.stop()
             if clock.isRunning { logger.info("stopping the running round") }
             clock.stop(interrupt: true)
         }

@@ -32,8 +32,9 @@ struct StatusCommand: ParsableCommand, MonitoringCheck {
     @Option(
         name: .long,
         help: ArgumentHelp(
-            "Continuous capture (velo replicate) whose newest moment is older than this is critical, e.g. 60s, 5m.", valueName: "span"))
-    var maxLag = "60s"
+            "Continuous capture (velo replicate) whose newest moment is older than this is critical, e.g. 5m (default: the config's continuous.max_lag, or 60s).",
+            valueName: "span"))
+    var maxLag: String?
 
     @Option(
         name: .long,
@@ -59,7 +60,8 @@ struct StatusCommand: ParsableCommand, MonitoringCheck {
         }
         if let maxAge { options.maxAge = try Interval.parse(maxAge, option: "--max-age") }
         options.maxVerifyAge = try maxVerifyAge.map { try Interval.parse($0, option: "--max-verify-age") }
-        options.maxLag = try Interval.parse(maxLag, option: "--max-lag")
+        if let settings { options.maxLag = settings.maxLag }
+        if let maxLag { options.maxLag = try Interval.parse(maxLag, option: "--max-lag") }
         let repo: Repository
         if repository.path == nil, let settings {
             let password = repository.passwordFile.map { PasswordSource.file($0) } ?? settings.password ?? repository.password

@@ -159,6 +159,43 @@ import Testing
             try check.scalar("SELECT count(*) FROM _velo_posts WHERE title LIKE '% (edited)'")?.int64Value == 4, "skip keeps the target's")
     }
 
+    @Test func aConfigsSourcesAreCapturedByReplicateAndBesideServesRounds() throws {
+        let dir = Scratch.directory()
+        let db = dir.appendingPathComponent("tenant.sqlite").path, repo = dir.appendingPathComponent("repo").path
+        #expect(try VeloProcess.run(["demo", "--out", db, "--posts", "20", "--journal-mode", "wal", "-q"]).status == 0)
+        let config = dir.appendingPathComponent("velo.json").path
+        try
+            #"{"repository": "repo", "databases": ["tenant.sqlite"], "backup_every": "1h", "continuous": {"poll": "50ms", "max_lag": "5m"}}"#
+            .write(toFile: config, atomically: true, encoding: .utf8)
+        let writer = try Database(path: db, mode: .readWrite)
+
+        // velo replicate --config: the config's database, into its repository.
+        let velo = try ReplicateProcess(["--config", config])
+        #expect(velo.waitForFirstBatch(), "\(velo.stderr)")
+        try writer.execute("UPDATE _velo_posts SET title = 'by replicate' WHERE rowid = 1")
+        Thread.sleep(forTimeInterval: 1.5)
+        #expect(velo.stop() == 0, "\(velo.stderr)")
+        #expect(velo.stderr.contains("every 1s (reading every 50ms)"), "\(velo.stderr)")
+        let first = try #require(try ContinuousHistory.load(source: db, storage: LocalStorage(root: repo)))
+        #expect(first.chains.count == 1 && first.gaps.isEmpty)
+
+        // velo serve --config: capture beside the rounds, carrying on the same chain.
+        let (server, _, log) = try ServeCommandTests.serveWithConfig(config)
+        defer { if server.isRunning { server.terminate() } }
+        #expect(log.contains("msg=round"), "\(log)")
+        Thread.sleep(forTimeInterval: 1)
+        try writer.execute("UPDATE _velo_posts SET title = 'by serve' WHERE rowid = 2")
+        let written = OracleWriter.now
+        Thread.sleep(forTimeInterval: 2)
+        kill(server.processIdentifier, SIGTERM)
+        server.waitUntilExit()
+        let history = try #require(try ContinuousHistory.load(source: db, storage: LocalStorage(root: repo)))
+        #expect(history.chains.count == 1 && history.gaps.isEmpty, "\(history.gaps)")
+        #expect((history.windows.last?.upperBound ?? 0) >= written, "serve captured the write")
+        let status = try VeloProcess.run(["status", "--config", config])
+        #expect(status.status == 0 && status.stdout.contains("CAPTURED SOURCE"), "\(status.stdout)\(status.stderr)")
+    }
+
     @Test func aKilledReplicatorLosesNothingItReportedAndItsRestartResumesOrRecordsAGap() throws {
         let dir = Scratch.directory()
         let db = dir.appendingPathComponent("tenant.sqlite").path, repo = dir.appendingPathComponent("repo").path

@@ -35,6 +35,21 @@ public final class ContinuousCompaction {
             keepBatches = min(.seconds(300), span1 * 5)
         }
 
+        /// `1m,1h` (two spans, the second a whole number of the first, the first at least a second), or nil for
+        /// `off`.
+        /// - Throws: `.input` saying what is expected.
+        public static func parse(_ text: String) throws -> Levels? {
+            if text == "off" { return nil }
+            let parts = text.split(separator: ",").map { Replicator.Options.duration(String($0)) }
+            guard parts.count == 2, let first = parts[0], let second = parts[1] else {
+                throw VeloError("\(text): expected two spans such as 1m,1h, or off")
+            }
+            guard first >= .seconds(1), second > first, Int64(second.inSeconds * 1000) % Int64(first.inSeconds * 1000) == 0 else {
+                throw VeloError("\(text): the second span must be a whole number of the first, and the first at least 1s")
+            }
+            return text == "1m,1h" ? Levels() : Levels(span1: first, span2: second)
+        }
+
         var span1Milliseconds: Int64 { Int64(span1.inSeconds * 1000) }
         var span2Milliseconds: Int64 { Int64(span2.inSeconds * 1000) }
     }

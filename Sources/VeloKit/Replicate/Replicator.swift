@@ -32,6 +32,12 @@ public final class Replicator {
         public var compaction: ContinuousCompaction.Levels? = ContinuousCompaction.Levels()
 
         public init() {}
+
+        /// `100ms`, or a span such as `1s`, `5m`, `1d`; nil for anything else.
+        public static func duration(_ text: String) -> Duration? {
+            if text.hasSuffix("ms"), let ms = Int(text.dropLast(2)), ms > 0 { return .milliseconds(ms) }
+            return Interval.parse(text).map { .seconds($0.seconds) }
+        }
     }
 
     /// One stored batch, as reported.
@@ -257,9 +263,9 @@ public final class Replicator {
         }
     }
 
-    /// Polls and stores until a stop is requested (`Interruption`), then stores a last batch: every commit read
-    /// is in the repository when it returns. `report` is told of each stored batch.
-    public func run(report: (BatchReport) -> Void = { _ in }) throws {
+    /// Polls and stores until a stop is requested (`Interruption`, or `stop` says so), then stores a last batch:
+    /// every commit read is in the repository when it returns. `report` is told of each stored batch.
+    public func run(report: (BatchReport) -> Void = { _ in }, until stop: () -> Bool = { false }) throws {
         let compaction = options.compaction.map { BackgroundCompaction(repository: repository, levels: $0, scratch: spoolFolder) }
         compaction?.start()
         defer {
@@ -273,7 +279,7 @@ public final class Replicator {
         var lastRead: ContinuousClock.Instant?
         var storeFailing = false
         var nextRescan = clock.now + options.rescan
-        while Interruption.requestedSignal == nil {
+        while Interruption.requestedSignal == nil && !stop() {
             if discover != nil && clock.now >= nextRescan {
                 try rescan()
                 nextRescan = clock.now + options.rescan

@@ -152,6 +152,7 @@ package enum Round {
         var statusOptions = BackupStatus.Options()
         statusOptions.expectedSources = (try? config.expectedSources()) ?? config.databases
         statusOptions.maxAge = config.maxAge
+        statusOptions.maxLag = config.maxLag
         statusOptions.now = now
         var status = BackupStatus.evaluate(repository, options: statusOptions)
         // A repository that could not be brought up to date is off-site protection lost: critical.

@@ -47,6 +47,11 @@ package struct RunConfig: Sendable {
     /// Sources are backed up as self-contained format-1 archives instead of incremental snapshots (as
     /// `velo backup --full`), app tenants with their files included.
     package var full = false
+    /// `continuous`: every committed transaction of the sources is captured into the repository (`velo replicate
+    /// --config`, and beside `velo serve --config`'s rounds) with these settings; nil: no capture.
+    package var continuous: Replicator.Options?
+    /// `continuous.max_lag`: `velo status`'s limit for the capture's lag.
+    package var maxLag = Interval(seconds: 60)
 
     /// The sources that must have snapshots (as absolute paths, as snapshots record them): every database named
     /// and, with an app, its landlord and the SQLite tenants selected.
@@ -149,9 +154,15 @@ package struct RunConfig: Sendable {
                     retention = try RetentionPolicy.load(path: file)
                     retentionJSON = FileManager.default.contents(atPath: file).flatMap { try? JSONParser.parse([UInt8]($0)) }
                 }
+            case "continuous":
+                switch value {
+                case .bool(let on): continuous = on ? Replicator.Options() : nil
+                case .object(let settings): (continuous, maxLag) = try Self.continuous(settings)
+                default: throw VeloError("continuous must be true, false or an object of settings, not \(JSONWriter.string(value))")
+                }
             default:
                 throw VeloError(
-                    "unknown key \(key) (known: repository, databases, app, tenants, jobs, skip_uncovered, tags, backup_every, retention, verify_every, verify_limit, max_age, prometheus, level, full, password_file, password_command)"
+                    "unknown key \(key) (known: repository, databases, app, tenants, jobs, skip_uncovered, tags, backup_every, retention, verify_every, verify_limit, max_age, prometheus, level, full, continuous, password_file, password_command)"
                 )
             }
         }
@@ -162,5 +173,62 @@ package struct RunConfig: Sendable {
             throw VeloError("tenants, jobs and skip_uncovered apply only with app")
         }
         if Set(databases).count != databases.count { throw VeloError("databases lists a file twice") }
+    }
+
+    /// The settings of `continuous` (each optional): `interval`, `poll`, `base_every`, `rescan`, `compact`
+    /// (`1m,1h` or `off`), `wal_cap_frames`, `set_wal`, `max_lag`.
+    static func continuous(_ pairs: [(String, JSONValue)]) throws -> (Replicator.Options, Interval) {
+        var options = Replicator.Options()
+        var maxLag = Interval(seconds: 60)
+        func duration(_ key: String, _ value: JSONValue) throws -> Duration {
+            guard let text = value.stringValue, let duration = Replicator.Options.duration(text) else {
+                throw VeloError("continuous.\(key) must be a duration such as 100ms, 1s or 5m, not \(JSONWriter.string(value))")
+            }
+            return duration
+        }
+        for (key, value) in pairs where !key.hasPrefix("_") {
+            switch key {
+            case "interval": options.interval = try duration(key, value)
+            case "poll": options.poll = try duration(key, value)
+            case "base_every": options.baseEvery = try duration(key, value)
+            case "rescan": options.rescan = try duration(key, value)
+            case "max_lag":
+                guard let text = value.stringValue, let span = Interval.parse(text) else {
+                    throw VeloError("continuous.max_lag must be a span such as 60s or 5m, not \(JSONWriter.string(value))")
+                }
+                maxLag = span
+            case "compact":
+                guard let text = value.stringValue else {
+                    throw VeloError("continuous.compact must be a string such as \"1m,1h\" or \"off\"")
+                }
+                do { options.compaction = try ContinuousCompaction.Levels.parse(text) } catch let error as VeloError {
+                    throw VeloError("continuous.compact \(error.message)")
+                }
+            case "wal_cap_frames":
+                guard case .number(let text) = value, let n = Int(text), n >= 100 else {
+                    throw VeloError("continuous.wal_cap_frames must be a whole number of at least 100, not \(JSONWriter.string(value))")
+                }
+                options.walCapFrames = n
+            case "set_wal":
+                guard case .bool(let b) = value else { throw VeloError("continuous.set_wal must be true or false") }
+                options.setWAL = b
+            default:
+                throw VeloError(
+                    "unknown key continuous.\(key) (known: interval, poll, base_every, rescan, compact, wal_cap_frames, set_wal, max_lag)")
+            }
+        }
+        return (options, maxLag)
+    }
+
+    /// The sources `continuous` captures, and for an app how to find them again (its tenants, new ones included):
+    /// every database named and, with an app, its landlord and the SQLite tenants selected.
+    package func capturedSources() throws -> (sources: [String], discover: (() throws -> [String])?) {
+        guard let app else { return (databases, nil) }
+        let selection = tenants.isEmpty ? nil : tenants
+        let databases = databases
+        let find = {
+            databases + (try AppLayout.load(app).sources(selecting: selection)).compactMap { $0.notCovered == nil ? $0.databasePath : nil }
+        }
+        return (try find(), find)
     }
 }

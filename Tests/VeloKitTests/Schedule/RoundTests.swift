@@ -131,6 +131,36 @@ import Testing
         }
     }
 
+    @Test func continuousCaptureSettingsAreReadStrictly() throws {
+        let folder = Fixtures.temporaryDirectory()
+        func load(_ continuous: String) throws -> RunConfig {
+            let file = folder.appendingPathComponent("c.json").path
+            try #"{"repository": "r", "databases": ["a.sqlite"], "continuous": \#(continuous)}"#.write(
+                toFile: file, atomically: true, encoding: .utf8)
+            return try RunConfig.load(path: file)
+        }
+        #expect(try load("false").continuous == nil)
+        let defaults = try #require(try load("true").continuous)
+        #expect(defaults.interval == .seconds(1) && defaults.compaction == ContinuousCompaction.Levels())
+        let config = try load(
+            #"{"interval": "2s", "poll": "250ms", "base_every": "6h", "compact": "30s,30m", "wal_cap_frames": 2000, "set_wal": true, "max_lag": "5m"}"#
+        )
+        let options = try #require(config.continuous)
+        #expect(options.interval == .seconds(2) && options.poll == .milliseconds(250) && options.baseEvery == .seconds(21_600))
+        #expect(options.compaction?.span1 == .seconds(30) && options.compaction?.span2 == .seconds(1800))
+        #expect(options.walCapFrames == 2000 && options.setWAL && config.maxLag.seconds == 300)
+        #expect(try load(#"{"compact": "off"}"#).continuous?.compaction == nil)
+        #expect(try load("true").capturedSources().sources == [folder.appendingPathComponent("a.sqlite").path])
+        for (text, message) in [
+            (#"{"interval": "soon"}"#, "continuous.interval"), (#"{"compact": "1h,1m"}"#, "continuous.compact 1h,1m"),
+            (#"{"wal_cap_frames": 10}"#, "at least 100"), (#"{"intervall": "1s"}"#, "unknown key continuous.intervall"),
+            ("3", "continuous must be"),
+        ] {
+            let error = #expect(throws: VeloError.self) { try load(text) }
+            #expect(error?.message.contains(message) == true, "\(text): \(error?.message ?? "")")
+        }
+    }
+
     @Test func theExampleConfigIsValid() throws {
         let config = try RunConfig.load(path: Fixtures.root.appendingPathComponent("velo.example.json").path)
         #expect(config.repository == "/var/backups/velo" && config.backupEvery.seconds == 3600 && config.verifyLimit == 50)
