@@ -3,6 +3,7 @@
 
   continuous_capture.py rpo --velo V --repo R --db DB --rate N --seconds S [--baseline S]
   continuous_capture.py tenants --velo V --repo R --dir D --tenants N --rate-per R --seconds S
+  continuous_capture.py compaction --velo V --repo R --db DB --rate N --seconds S --levels 5s,1m
 
 rpo: a writer commits about N transactions a second into DB (WAL, Python's sqlite3 with SQLite's default
 autocheckpoint of 1,000 pages, as PHP's PDO), each one row of a shape taken in turn: random letters (1 KiB,
@@ -164,6 +165,66 @@ def tenants(a):
                       "elapsed": elapsed}))
 
 
+def dump_hash(path):
+    import hashlib
+    c = sqlite3.connect(path)
+    h = hashlib.sha256()
+    for line in c.iterdump():
+        h.update(line.encode())
+    c.close()
+    return h.hexdigest()
+
+
+def compaction(a):
+    """One writer, two velo replicate of it: into a repository compacted over --levels, and one of batches only
+    (--compact off). Then restores to moments spread over the run from each: objects read, seconds, and the two
+    results compared where both saw the same commits."""
+    rng = random.Random(13)
+    c = make_db(a.db)
+    packed = Velo(a.velo, a.repo + "-packed", [a.db], ["--compact", a.levels])
+    loose = Velo(a.velo, a.repo + "-batches", [a.db], ["--compact", "off"])
+    packed.wait_first()
+    loose.wait_first()
+    log = []
+    write([c], a.rate, a.seconds, rng, log)
+    # A pause with no commit around each moment restored: both repositories then hold the same state at it.
+    time.sleep(a.settle)
+    s1, e1 = packed.stop()
+    s2, e2 = loose.stop()
+    moments = [log[int(j * (len(log) - 1) / (a.moments - 1))][2] for j in range(a.moments)]
+    results = []
+    for j, moment in enumerate(moments):
+        at = time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(moment)) + ".%03dZ" % int((moment % 1) * 1000)
+        row = {"at": at}
+        for name in ("packed", "batches"):
+            target = "%s-%s-%d.sqlite" % (a.db, name, j)
+            start = time.time()
+            out = subprocess.run([a.velo, "restore", "--repo", "%s-%s" % (a.repo, name), "--source", a.db, "--at", at,
+                                  "--target", target, "--json"], capture_output=True, text=True)
+            row[name + "_seconds"] = time.time() - start
+            if out.returncode != 0:
+                row[name + "_error"] = out.stderr.strip()[-300:]
+                continue
+            row[name + "_objects"] = json.loads(out.stdout)["objects_read"]
+            row[name + "_hash"] = dump_hash(target)
+            os.remove(target)
+        results.append(row)
+
+    def objects(repo):
+        folder = os.path.join(repo, "continuous")
+        kinds = {}
+        for n in os.listdir(folder):
+            k = n.rsplit(".", 1)[-1] if not n.endswith(".pack") else n[-7:-5]
+            count, size = kinds.get(k, (0, 0))
+            kinds[k] = (count + 1, size + os.path.getsize(os.path.join(folder, n)))
+        return kinds
+
+    print(json.dumps({"commits": len(log), "seconds": a.seconds, "rate": a.rate, "levels": a.levels,
+                      "db_bytes": os.path.getsize(a.db), "status": [s1, s2], "stderr": (e1 + e2).strip()[-600:],
+                      "restores": results, "packed_objects": objects(a.repo + "-packed"),
+                      "batch_objects": objects(a.repo + "-batches")}))
+
+
 p = argparse.ArgumentParser()
 sub = p.add_subparsers(dest="mode", required=True)
 r = sub.add_parser("rpo")
@@ -174,5 +235,10 @@ t = sub.add_parser("tenants")
 t.add_argument("--velo", required=True); t.add_argument("--repo", required=True); t.add_argument("--dir", required=True)
 t.add_argument("--tenants", type=int, default=100); t.add_argument("--rate-per", type=float, default=1)
 t.add_argument("--seconds", type=float, default=60)
+k = sub.add_parser("compaction")
+k.add_argument("--velo", required=True); k.add_argument("--repo", required=True); k.add_argument("--db", required=True)
+k.add_argument("--rate", type=float, default=50); k.add_argument("--seconds", type=float, default=240)
+k.add_argument("--levels", default="5s,1m"); k.add_argument("--moments", type=int, default=8)
+k.add_argument("--settle", type=float, default=15)
 a = p.parse_args()
-rpo(a) if a.mode == "rpo" else tenants(a)
+{"rpo": rpo, "tenants": tenants, "compaction": compaction}[a.mode](a)

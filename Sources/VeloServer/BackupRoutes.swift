@@ -67,7 +67,8 @@ struct BackupRoutes {
         if case .landlord = state.configuration.databases {
             let own = FileSystem.absolute(tenant.databasePath)
             report.sources = report.sources.filter { FileSystem.absolute($0.source) == own }
-            report.state = report.sources.map(\.state).max() ?? .ok
+            report.continuous = report.continuous.filter { FileSystem.absolute($0.source) == own }
+            report.state = (report.sources.map(\.state) + report.continuous.map(\.state)).max() ?? .ok
             report.damagedCatalogEntries = []
         }
         guard case .object(var pairs) = try JSONValueEncoder().encode(report) else { throw APIError.service("the status cannot be read") }

@@ -51,6 +51,11 @@ import Testing
         // beside it, a collision on the unique email.
         _ = try Scratch.sqlite(served, "UPDATE _velo_users SET id = 'zzzzzzzzzzzzzzzzzzzzzzzzzz' WHERE rowid = 1")
 
+        // velo replicate captures the served database while the page is used: its point-in-time section shows.
+        _ = try Scratch.sqlite(served, "PRAGMA journal_mode=WAL")
+        let capture = try ReplicateProcess(["--db", served, "--repo", repo])
+        defer { _ = capture.stop() }
+        #expect(capture.waitForFirstBatch(), "\(capture.stderr)")
         let server = try ServedForTest(["serve", "--db", served, "--repo", repo, "--listen", "127.0.0.1:0"])
         defer { server.stop() }
         let shots = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
@@ -67,11 +72,11 @@ import Testing
         let downloaded = try #require(run.stdout.split(separator: "\n").first { $0.hasPrefix("downloaded: ") }?.dropFirst(12))
         let verified = try VeloProcess.run(["verify", String(downloaded)])
         #expect(verified.status == 0 && verified.stdout.contains("ok"), "\(verified.stdout)\(verified.stderr)")
-        // What the page restored is in the database: the five posts the app changed are back, and the restore's
-        // safety snapshot is in the repository.
+        // What the page restored is in the database: the five posts the app changed are back, and the two
+        // restores' safety snapshots are in the repository.
         #expect(try Scratch.sqlite(served, "SELECT count(*) FROM _velo_posts WHERE title = 'changed by the app'") == "0")
         let snapshots = try VeloProcess.run(["snapshots", "--repo", repo, "--tag", "pre-restore", "--json"])
-        #expect(try JSONParser.parse(snapshots.stdout).arrayValue?.count == 1, "\(snapshots.stdout)")
+        #expect(try JSONParser.parse(snapshots.stdout).arrayValue?.count == 2, "the snapshot's restore and the moment's: \(snapshots.stdout)")
     }
 
     /// The page is small enough to load at once on a slow line: HTML, CSS and JavaScript together ≤ 100 KiB.

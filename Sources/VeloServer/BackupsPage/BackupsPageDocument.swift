@@ -79,6 +79,17 @@ extension BackupsPage {
               <div id="verify-results"></div>
             </section>
 
+            <section id="moments" hidden aria-labelledby="moments-title">
+              <h2 id="moments-title">Point in time</h2>
+              <p id="moments-window"></p>
+              <div class="bar">
+                <label for="moment">Moment (UTC)</label>
+                <input id="moment" type="datetime-local" step="0.001" aria-describedby="moment-help">
+                <button id="plan-moment" type="button">Plan restore</button>
+              </div>
+              <p id="moment-help" class="note">Any moment of the restorable window: the database as it was after the last commit velo saw at or before it, merged into the served database by primary key.</p>
+            </section>
+
             <section id="detail" hidden aria-labelledby="detail-title">
               <h2 id="detail-title">Snapshot</h2>
               <div id="detail-body" class="scroll"></div>

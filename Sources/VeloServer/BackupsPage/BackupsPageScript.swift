@@ -165,6 +165,8 @@ extension BackupsPage {
             ]);
             state.status = status;
             state.snapshots = snapshots;
+            state.moments = await moments();
+            renderMoments();
             if (!state.source || !status.sources.some((s) => s.source === state.source)) {
               state.source = (status.sources.find((s) => s.source === status.served) || status.sources[0] || { source: status.served }).source;
             }
@@ -394,12 +396,48 @@ extension BackupsPage {
           }
           const change = (d) => d === 0 ? "=" : (d > 0 ? "+" : "−") + count(Math.abs(d));
 
+          // ---- point in time (continuous capture) ----
+          // The served database's capture, null when it is not captured (404).
+          async function moments() {
+            try { return await json("GET", "/backups/moments"); } catch (e) {
+              if (e instanceof APIError && e.status === 404) return null;
+              throw e;
+            }
+          }
+
+          const utc = (iso) => iso.replace("T", " ").replace(/\.\d+Z$/, " UTC");
+
+          function renderMoments() {
+            const m = state.moments;
+            $("moments").hidden = !m;
+            if (!m) return;
+            const windows = m.windows.map((w) => utc(w.from) + " to " + utc(w.to)).join(", ") || "nothing yet";
+            fill($("moments-window"), h("span", { class: "badge " + m.state }, m.state), " Restorable: " + windows +
+              ". Newest capture " + age(Math.round(m.lag_seconds)) + "; " + count(m.gaps) + (m.gaps === 1 ? " gap" : " gaps") +
+              (m.open_gap ? " (one open)" : "") + (m.reasons.length ? ". " + m.reasons.join("; ") : "."));
+            const last = m.windows[m.windows.length - 1];
+            if (last && !$("moment").value) $("moment").value = last.to.slice(0, 23);
+          }
+
+          $("plan-moment").addEventListener("click", (e) => {
+            const value = $("moment").value;
+            if (!value) { say("Choose a moment of the restorable window first.", "error"); return; }
+            // The field holds UTC without a zone (datetime-local): the moment as ISO 8601 in UTC.
+            const at = (value.length === 16 ? value + ":00" : value) + (value.includes(".") ? "" : ".000") + "Z";
+            plan(e.currentTarget, { at }, true);
+          });
+
           // ---- plan, then restore ----
+          // `what`: a snapshot id, or { at } for a moment of continuous capture.
+          const planPath = (what, step) => typeof what === "string" ? `/backups/${what}/${step}` : `/backups/moments/${step}`;
+          const planBody = (what, extra) => Object.assign(typeof what === "string" ? {} : { at: what.at }, { conflict: "skip", conflict_for: state.strategies }, extra);
+          const planName = (what) => typeof what === "string" ? `snapshot ${short(what)}` : `the moment ${utc(what.at)}`;
+
           async function plan(button, id, fresh) {
             await run(button, "Planning…", async () => {
               if (fresh) { state.strategies = {}; fill($("restore-result"), ); }
-              const body = { conflict: "skip", conflict_for: state.strategies };
-              const result = await json("POST", `/backups/${id}/plan`, body);
+              const answer = await json("POST", planPath(id, "plan"), planBody(id));
+              const result = typeof id === "string" ? answer : answer.plan;
               state.plan = { id, result };
               renderPlan();
               $("restore").hidden = false;
@@ -421,7 +459,7 @@ extension BackupsPage {
                 ? h("select", { "aria-label": "On conflict in " + t.collection, onchange: (e) => { state.strategies[t.collection] = e.target.value; plan(null, id, false); } },
                   ["skip", "overwrite"].map((s) => h("option", { value: s, selected: strategyOf(t) === s }, s === "skip" ? "keep the target's row" : "take the snapshot's row")))
                 : t.conflicting > 0 ? t.strategy : "–")));
-            $("restore-title").textContent = `Restore snapshot ${short(id)} into ${state.status.served}`;
+            $("restore-title").textContent = `Restore ${planName(id)} into ${state.status.served}`;
             const confirmName = state.status.name;
             const input = h("input", { id: "confirm-name", autocomplete: "off", spellcheck: "false", "aria-describedby": "confirm-help" });
             const go = h("button", { id: "restore-button", class: "danger", disabled: true }, "Restore");
@@ -443,8 +481,8 @@ extension BackupsPage {
 
           async function restore(button, id) {
             await run(button, "Restoring…", async () => {
-              const result = await json("POST", `/backups/${id}/restore`, { confirm: true, conflict: "skip", conflict_for: state.strategies });
-              say(`Restored snapshot ${short(id)}.`, "ok");
+              const result = await json("POST", planPath(id, "restore"), planBody(id, { confirm: true }));
+              say(`Restored ${planName(id)}.`, "ok");
               fill($("restore-result"), h("h3", null, "Restored"),
                 h("p", null, `Inserted ${count(sum(result, "inserted"))} rows, overwrote ${count(sum(result, "updated"))}, kept ${count(sum(result, "skipped"))} as they were.`),
                 result.safety_snapshot ? h("p", null, "Safety snapshot: ", h("code", null, result.safety_snapshot)) : null,

@@ -268,6 +268,28 @@ try:
     click("dry-run")
     wait_message("keep_last", "error")
 
+    step("point in time: a post deleted after capture started comes back from the moment before")
+    check(driver.find_element(By.ID, "moments").is_displayed(), "the point-in-time section shows while velo replicate captures")
+    before = datetime.now(timezone.utc)
+    time.sleep(0.3)
+    gone = scalar("SELECT id FROM _velo_posts ORDER BY rowid LIMIT 1 OFFSET 6")
+    with sqlite3.connect(database, timeout=10) as db:
+        db.execute("DELETE FROM _velo_posts WHERE id = ?", (gone,))
+    time.sleep(2.5)  # velo replicate stores the delete within a second
+    click("refresh")
+    wait.until(lambda d: "Restorable: " in d.find_element(By.ID, "moments-window").text)
+    driver.execute_script("document.getElementById('moment').value = arguments[0]", before.strftime("%Y-%m-%dT%H:%M:%S.") + "%03d" % (before.microsecond // 1000))
+    click("plan-moment")
+    wait.until(lambda d: d.find_elements(By.ID, "restore-button") and "the moment" in d.find_element(By.ID, "restore-title").text)
+    posts = [row for row in driver.find_elements(By.CSS_SELECTOR, "#restore-body tbody tr") if row.text.startswith("posts\n_velo_posts")]
+    check(posts and posts[0].text.replace("\n", " ").split(" ")[3] == "1", f"the plan inserts the deleted post: {[p.text for p in posts]}")
+    name = driver.find_element(By.CSS_SELECTOR, "label[for='confirm-name'] strong").text
+    driver.find_element(By.ID, "confirm-name").send_keys(name)
+    wait.until(lambda d: d.find_element(By.ID, "restore-button").is_enabled())
+    click("restore-button")
+    wait_message("Restored the moment", "ok")
+    check(scalar("SELECT count(*) FROM _velo_posts WHERE id = '%s'" % gone) == 1, "the deleted post is back")
+
     step("a phone's width")
     driver.set_window_size(390, 844)
     driver.refresh()
