@@ -36,6 +36,16 @@ struct PlanCommand: ParsableCommand {
         let repo = try repository.openIfGiven()
         if let app = appTarget.app {
             guard restore.target == nil else { throw VeloError("--app and --target exclude each other", kind: .usage) }
+            // A tenant's moment within continuous capture: its database as then (files are not captured).
+            if let at, snapshot == nil, let tenant = appTarget.tenant, let repo,
+                let database = try AppLayout.load(app).sources(selecting: [tenant]).first?.databasePath,
+                let history = try ContinuousHistory.load(source: database, storage: repo.storage),
+                !history.startsAfter(try Timestamp.parseMilliseconds(at, option: "--at"))
+            {
+                let moment = try MomentSnapshot(source: database, at: try Timestamp.parseMilliseconds(at, option: "--at"), repository: repo)
+                try withExtendedLifetime(moment) { try show(moment.selected, into: database, repository: repo, moment: moment) }
+                return
+            }
             try planIntoApp(app, repository: repo)
             return
         }
@@ -54,9 +64,6 @@ struct PlanCommand: ParsableCommand {
             if let history = histories[source] ?? (filter.source == nil && histories.count == 1 ? histories.values.first : nil),
                 !history.startsAfter(time)
             {
-                guard out == nil else {
-                    throw VeloError("a plan of a captured moment is not saved: 'velo restore --at' plans it again", kind: .usage)
-                }
                 moment = try MomentSnapshot(source: history.source, at: time, repository: repo)
                 selected = moment!.selected
             } else {
@@ -65,9 +72,17 @@ struct PlanCommand: ParsableCommand {
             }
         default: throw VeloError("name a snapshot or --at TIME (not both), or --tenant NAME with --app DIR", kind: .usage)
         }
+        try show(selected, into: try restore.targetPath(), repository: repo, moment: moment)
+    }
+
+    /// Plans `selected` into `target` and prints the plan (saving it with --out); exit 3 when it blocks.
+    func show(_ selected: SelectedSnapshot, into target: String, repository repo: Repository?, moment: MomentSnapshot?) throws {
+        guard moment == nil || out == nil else {
+            throw VeloError("a plan of a captured moment is not saved: 'velo restore --at' plans it again", kind: .usage)
+        }
         let plan = try RestorePlanner.plan(
-            selected, target: try restore.targetPath(), options: try restore.options(),
-            busyTimeout: lock.timeout, repository: repo, progress: TerminalProgress("plan"))
+            selected, target: target, options: try restore.options(), busyTimeout: lock.timeout, repository: repo,
+            progress: TerminalProgress("plan"))
         if let out { try plan.save(to: out) }
         if output.json {
             try Output.json(plan)
@@ -88,7 +103,8 @@ struct PlanCommand: ParsableCommand {
     /// `--app`: the database plan and the files plan of the tenant's snapshot into the app.
     func planIntoApp(_ app: String, repository repo: Repository?) throws {
         let resolved = try appTarget.resolve(
-            app: app, snapshot: snapshot, at: nil, repository: repo, filter: filter.filter(tenant: appTarget.tenant))
+            app: app, snapshot: snapshot, at: try at.map { try Timestamp.parse($0, option: "--at") }, repository: repo,
+            filter: filter.filter(tenant: appTarget.tenant))
         let planned = try TenantRestore.plan(
             resolved.selected, into: resolved.target, manifest: resolved.manifest, options: try restore.options(), repository: repo,
             busyTimeout: lock.timeout, progress: TerminalProgress("plan"))

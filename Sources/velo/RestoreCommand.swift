@@ -46,6 +46,24 @@ struct RestoreCommand: ParsableCommand {
         let repo = try repository.openIfGiven()
         if let app = appTarget.app {
             guard restore.target == nil else { throw VeloError("--app and --target exclude each other", kind: .usage) }
+            // A tenant's moment within continuous capture: its database exactly as then; its files are not captured.
+            if let text = at, snapshot == nil, let tenant = appTarget.tenant, let repo,
+                let database = try AppLayout.load(app).sources(selecting: [tenant]).first?.databasePath
+            {
+                var moment: MomentSnapshot?
+                defer { withExtendedLifetime(moment) {} }
+                switch try restoreFromCapture(text, repository: repo, target: database, source: database) {
+                case .restored:
+                    if !output.json { print("note: uploaded files are not captured continuously; they were left as they are") }
+                    return
+                case .moment(let snapshot):
+                    moment = snapshot
+                    try merge(snapshot.selected, into: database, repository: repo, moment: snapshot)
+                    if !output.json { print("note: uploaded files are not captured continuously; they were left as they are") }
+                    return
+                case .notCaptured: break
+                }
+            }
             try restoreIntoApp(app, time: time, repository: repo)
             return
         }
@@ -72,6 +90,12 @@ struct RestoreCommand: ParsableCommand {
             }
         default: throw VeloError("name a snapshot or --at TIME (not both)")
         }
+        try merge(selected, into: target, repository: repo, moment: moment)
+    }
+
+    /// Restores `selected` into `target` (a new file, or merged into an existing one with --yes), as any
+    /// snapshot; `moment` when it stands for a moment of continuous capture.
+    func merge(_ selected: SelectedSnapshot, into target: String, repository repo: Repository?, moment: MomentSnapshot?) throws {
         if FileManager.default.fileExists(atPath: target) && !yes {
             throw VeloError("\(target) exists: restoring merges the snapshot into it; review 'velo plan', then pass --yes")
         }
@@ -114,11 +138,16 @@ struct RestoreCommand: ParsableCommand {
     /// (with --yes), the moment as a snapshot, merged by primary key with a safety snapshot first, as any
     /// snapshot is. `.notCaptured` when the repository holds no capture of the source, or the moment is before
     /// it starts (snapshots answer then).
-    func restoreFromCapture(_ text: String, repository repo: Repository, target: String) throws -> CaptureRestore {
+    func restoreFromCapture(
+        _ text: String, repository repo: Repository, target: String, source named: String? = nil
+    ) throws
+        -> CaptureRestore
+    {
         let time = try Timestamp.parseMilliseconds(text, option: "--at")
         let histories = try ContinuousHistory.loadAll(storage: repo.storage)
-        let source = FileSystem.absolute(filter.source ?? target)
-        guard let history = histories[source] ?? (filter.source == nil && histories.count == 1 ? histories.values.first : nil),
+        let named = named ?? filter.source
+        let source = FileSystem.absolute(named ?? target)
+        guard let history = histories[source] ?? (named == nil && histories.count == 1 ? histories.values.first : nil),
             !history.startsAfter(time)
         else { return .notCaptured }
         if FileSystem.exists(target) {

@@ -196,6 +196,35 @@ import Testing
         #expect(status.status == 0 && status.stdout.contains("CAPTURED SOURCE"), "\(status.stdout)\(status.stderr)")
     }
 
+    @Test func aTenantsMomentIsPlannedAndRestoredIntoItsApp() throws {
+        let dir = Scratch.directory()
+        let app = dir.appendingPathComponent("app").path, repo = dir.appendingPathComponent("repo").path
+        #expect(try VeloProcess.run(["demo", "--app", app, "--tenants", "2", "--posts", "30", "--files", "0", "-q"]).status == 0)
+        let velo = try ReplicateProcess(["--app", app, "--repo", repo, "--set-wal"])
+        #expect(velo.waitForFirstBatch(), "\(velo.stderr)")
+        Thread.sleep(forTimeInterval: 0.3)
+        let before = OracleWriter.now
+        Thread.sleep(forTimeInterval: 0.3)
+        let tenant = "\(app)/database/tenants/velo_tenant_tenant_001.sqlite"
+        try Database(path: tenant, mode: .readWrite).execute("DELETE FROM _velo_posts WHERE rowid <= 3")
+        Thread.sleep(forTimeInterval: 1.5)
+        #expect(velo.stop() == 0, "\(velo.stderr)")
+
+        let plan = try VeloProcess.run([
+            "plan", "--app", app, "--tenant", "tenant-001", "--at", OracleWriter.iso(before), "--repo", repo, "--json",
+        ])
+        #expect(plan.status == 0, "\(plan.stderr)")
+        let posts = (try JSONParser.parse(plan.stdout)["tables"]?.arrayValue ?? []).first { $0["table"]?.stringValue == "_velo_posts" }
+        #expect(posts?["insert"]?.intValue == 3, "\(plan.stdout.prefix(400))")
+        let restored = try VeloProcess.run(
+            ["restore", "--app", app, "--tenant", "tenant-001", "--at", OracleWriter.iso(before), "--repo", repo, "--yes"])
+        #expect(restored.status == 0 && restored.stdout.contains("uploaded files are not captured continuously"), "\(restored.stderr)")
+        #expect(try Database(path: tenant, mode: .readOnly).scalar("SELECT count(*) FROM _velo_posts")?.int64Value == 30)
+        // The other tenant was not touched.
+        let other = "\(app)/database/tenants/velo_tenant_tenant_002.sqlite"
+        #expect(try Database(path: other, mode: .readOnly).scalar("SELECT count(*) FROM _velo_posts")?.int64Value == 30)
+    }
+
     @Test func aKilledReplicatorLosesNothingItReportedAndItsRestartResumesOrRecordsAGap() throws {
         let dir = Scratch.directory()
         let db = dir.appendingPathComponent("tenant.sqlite").path, repo = dir.appendingPathComponent("repo").path
