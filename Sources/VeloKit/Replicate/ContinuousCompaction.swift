@@ -4,9 +4,9 @@ import VeloRepository
 import VeloStorage
 
 /// Compaction of continuous capture into packs (`CapturePack`): once a span of batches is complete, its batches
-/// are merged into one level-1 pack with every source's image since its anchor, and once a level-2 span is
-/// complete, each chain's level-1 images into a level-2 image since its base. A restore then reads at most four
-/// objects for any compacted moment, and listing the capture of a week is tens of thousands of objects fewer.
+/// are merged into one level-1 pack (every tenth with every source's image since its anchor), and once a level-2 span is
+/// complete, each chain's level-1 images into a level-2 image since its base. A restore then reads at most
+/// thirteen objects for any compacted moment, and listing the capture of a week is tens of thousands of objects fewer.
 ///
 /// Safe to kill at any point: a pack appears whole or not at all (the storage's create and commit), a batch is
 /// removed only `Levels.keepBatches` after a pack holding it was stored (so a restore planned on the batch just
@@ -48,6 +48,19 @@ public final class ContinuousCompaction {
                 throw VeloError("\(text): the second span must be a whole number of the first, and the first at least 1s")
             }
             return text == "1m,1h" ? Levels() : Levels(span1: first, span2: second)
+        }
+
+        /// How many level-1 spans an image covers: six images a level-2 span (every ten minutes of an hour), each
+        /// of the pages changed since the hour's start. An image in every minute would hold the hour's changes
+        /// 60 times over (measured: level-1 packs six times the batches' bytes); six hold them about 3.5 times,
+        /// and a restore reads at most the ten packs of frames since the last image.
+        public var spansPerImage: Int { max(1, Int(span2Milliseconds / span1Milliseconds) / 6) }
+
+        /// True when the level-1 pack of the span at `start` holds images: every `spansPerImage`-th span of a
+        /// level-2 span, and its last.
+        func imageDue(at start: Int64) -> Bool {
+            let index = Int((start % span2Milliseconds) / span1Milliseconds) + 1
+            return index % spansPerImage == 0 || index == Int(span2Milliseconds / span1Milliseconds)
         }
 
         var span1Milliseconds: Int64 { Int64(span1.inSeconds * 1000) }
@@ -185,7 +198,7 @@ public final class ContinuousCompaction {
                 files.append(spool.path)
             }
             var image: CaptureImage?
-            if let history = histories[source], let (made, spool) = try level1Image(history, folder: folder) {
+            if levels.imageDue(at: start), let history = histories[source], let (made, spool) = try level1Image(history, folder: folder) {
                 image = made
                 image!.range.offset = offset
                 offset += made.range.bytes

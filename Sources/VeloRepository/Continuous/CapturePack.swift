@@ -7,15 +7,15 @@ import VeloStorage
 /// source, so compaction adds a few requests an hour however many tenants:
 ///
 /// - **Level 1** (a minute by default): the batches written in the span, merged. Per source, their sections as
-///   they were (bases, gaps, every commit's frames, so any moment in the span restores exactly), and an *image*:
-///   each page changed since the level's anchor (the chain's newest level-2 image, else its base), once, as of
-///   the span's last commit.
+///   they were (bases, gaps, every commit's frames, so any moment in the span restores exactly), and in every
+///   tenth pack of a level-2 span an *image*: each page changed since the level's anchor (the chain's newest
+///   level-2 image, else its base), once, as of the span's last commit.
 /// - **Level 2** (an hour by default): per chain, an image of each page changed since the base, as of the last
 ///   level-1 image of the span.
 ///
 /// A restore to a moment reads the base, the newest level-2 image before it, the newest level-1 image anchored
-/// there before it, and the frames after that up to the moment: at most four objects for any moment whose span
-/// is compacted, plus the batches of the newest span, not compacted yet.
+/// there before it, and the frames after that up to the moment: at most thirteen objects for any moment whose
+/// span is compacted, plus the batches of the newest span, not compacted yet.
 ///
 /// Stored as `continuous/<ms13>-L<level>.pack` (the span's start): a zstd skippable frame holding the length of
 /// the header's frame, the header's frame (the magic `VELOPAK1`, a 4-byte big-endian length, this type as JSON),

@@ -107,6 +107,22 @@ import Testing
         #expect(try fresh.run(now: last + 3_600_000) == ContinuousCompaction.Report())
     }
 
+    @Test func imagesEveryFewSpansStillRestoreEveryMomentExactly() throws {
+        let captured = try Self.capture(rounds: 16)
+        let scratch = captured.dir.appendingPathComponent("scratch").path
+        try FileSystem.createDirectory(scratch)
+        // Twelve level-1 spans a level-2 span: an image every second span.
+        let levels = ContinuousCompaction.Levels(span1: .seconds(1), span2: .seconds(12))
+        #expect(levels.spansPerImage == 2)
+        let last = try #require(CaptureBatch.writtenTime(of: try captured.names(".batch").last!))
+        _ = try ContinuousCompaction(storage: captured.repository.storage, levels: levels, scratch: scratch).run(now: last + 3_600_000)
+        let inventory = try ContinuousHistory.inventory(storage: captured.repository.storage)
+        let level1 = inventory.packs.filter { $0.pack.level == 1 }
+        #expect(level1.contains { $0.pack.sources.allSatisfy { $0.image == nil } }, "some packs hold frames only")
+        #expect(level1.contains { $0.pack.sources.contains { $0.image != nil } }, "some hold images")
+        #expect(try captured.restoreEachMoment("sparse") <= 5, "base, level 2, the image's pack and two packs of frames")
+    }
+
     @Test func batchesStoredAfterTheLastPackStayRestorableBesideThePacks() throws {
         let captured = try Self.capture(rounds: 10)
         let scratch = captured.dir.appendingPathComponent("scratch").path
