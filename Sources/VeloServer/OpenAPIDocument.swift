@@ -58,36 +58,26 @@ package enum OpenAPIDocument {
             ("schema", obj(("type", str("string")), ("minLength", .int(1)))))
     }
 
-    private static let restoreBody: J = obj(
-        ("type", str("object")),
+    /// The options of a restore's body (and its plan's).
+    private static let restoreProperties: [(String, J)] = [
+        ("conflict", obj(("type", str("string")), ("enum", strings(["skip", "overwrite"])))),
         (
-            "properties",
-            obj(
-                ("conflict", obj(("type", str("string")), ("enum", strings(["skip", "overwrite"])))),
-                (
-                    "conflict_for",
-                    obj(
-                        ("type", str("object")),
-                        ("additionalProperties", obj(("type", str("string")), ("enum", strings(["skip", "overwrite"])))))
-                ),
-                ("collections", stringArray), ("system_tables", stringArray), ("confirm", obj(("type", str("boolean")))))
-        ))
+            "conflict_for",
+            obj(("type", str("object")), ("additionalProperties", obj(("type", str("string")), ("enum", strings(["skip", "overwrite"])))))
+        ),
+        ("collections", stringArray), ("system_tables", stringArray), ("confirm", obj(("type", str("boolean")))),
+    ]
+
+    private static let restoreBody: J = obj(("type", str("object")), ("properties", .object(restoreProperties)))
 
     /// A restore's body with the moment of continuous capture it is of.
     private static let momentBody: J = obj(
         ("type", str("object")), ("required", strings(["at"])),
         (
             "properties",
-            obj(
-                ("at", obj(("type", str("string")), ("description", str("A moment, ISO 8601 (fractions of a second kept).")))),
-                ("conflict", obj(("type", str("string")), ("enum", strings(["skip", "overwrite"])))),
-                (
-                    "conflict_for",
-                    obj(
-                        ("type", str("object")),
-                        ("additionalProperties", obj(("type", str("string")), ("enum", strings(["skip", "overwrite"])))))
-                ),
-                ("collections", stringArray), ("system_tables", stringArray), ("confirm", obj(("type", str("boolean")))))
+            .object(
+                [("at", obj(("type", str("string")), ("description", str("A moment, ISO 8601 (fractions of a second kept)."))))]
+                    + restoreProperties)
         ))
 
     /// The document, with paths under `prefix` (`/api`).

@@ -216,14 +216,7 @@ public final class ContinuousCompaction {
     private func copyFrames(_ frames: CapturedFrames, from reader: CaptureObjectReader, into body: SpoolFile) throws {
         var record = [UInt8](repeating: 0, count: frames.recordSize)
         for _ in 0..<frames.count {
-            var filled = 0
-            try reader.read(Int64(record.count)) { part in
-                record.withUnsafeMutableBytes {
-                    $0.baseAddress!.advanced(by: filled).copyMemory(from: part.baseAddress!, byteCount: part.count)
-                }
-                filled += part.count
-            }
-            let number = UInt32(record[0]) << 24 | UInt32(record[1]) << 16 | UInt32(record[2]) << 8 | UInt32(record[3])
+            let number = try reader.record(into: &record)
             try record.withUnsafeBytes { try body.append(page: number, UnsafeRawBufferPointer(rebasing: $0[4...])) }
         }
     }
@@ -252,14 +245,7 @@ public final class ContinuousCompaction {
             try reader.read(segment.frames.offset) { _ in }
             var record = [UInt8](repeating: 0, count: segment.frames.recordSize)
             for _ in 0..<segment.frames.count {
-                var filled = 0
-                try reader.read(Int64(record.count)) { part in
-                    record.withUnsafeMutableBytes {
-                        $0.baseAddress!.advanced(by: filled).copyMemory(from: part.baseAddress!, byteCount: part.count)
-                    }
-                    filled += part.count
-                }
-                let number = UInt32(record[0]) << 24 | UInt32(record[1]) << 16 | UInt32(record[2]) << 8 | UInt32(record[3])
+                let number = try reader.record(into: &record)
                 let slot = slotOf[number] ?? Int64(slotOf.count)
                 slotOf[number] = slot
                 try record.withUnsafeBytes { try slots.write(UnsafeRawBufferPointer(rebasing: $0[4...]), at: slot * Int64(pageSize)) }

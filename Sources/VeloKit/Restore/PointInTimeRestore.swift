@@ -127,14 +127,7 @@ public enum PointInTimeRestore {
     {
         var page = [UInt8](repeating: 0, count: 4 + pageSize)
         for _ in 0..<count {
-            var filled = 0
-            try reader.read(Int64(page.count)) { part in
-                page.withUnsafeMutableBytes {
-                    $0.baseAddress!.advanced(by: filled).copyMemory(from: part.baseAddress!, byteCount: part.count)
-                }
-                filled += part.count
-            }
-            let number = UInt32(page[0]) << 24 | UInt32(page[1]) << 16 | UInt32(page[2]) << 8 | UInt32(page[3])
+            let number = try reader.record(into: &page)
             guard number > 0 else { throw VeloError("\(reader.place): a record names page 0", kind: .damaged) }
             let offset = off_t(number - 1) * off_t(pageSize)
             let written = page.withUnsafeBytes { pwrite(fd, $0.baseAddress! + 4, pageSize, offset) }

@@ -222,6 +222,19 @@ package final class CaptureObjectReader {
         }
     }
 
+    /// The next record (a frame, or an image's page): its page number, and in `record` (4 + the page size
+    /// bytes) the record itself, the page from offset 4.
+    package func record(into record: inout [UInt8]) throws -> UInt32 {
+        var filled = 0
+        try read(Int64(record.count)) { part in
+            record.withUnsafeMutableBytes {
+                $0.baseAddress!.advanced(by: filled).copyMemory(from: part.baseAddress!, byteCount: part.count)
+            }
+            filled += part.count
+        }
+        return UInt32(record[0]) << 24 | UInt32(record[1]) << 16 | UInt32(record[2]) << 8 | UInt32(record[3])
+    }
+
     /// Exactly `count` bytes, as an array (small reads: headers, one frame).
     package func bytes(_ count: Int) throws -> [UInt8] {
         var out: [UInt8] = []
