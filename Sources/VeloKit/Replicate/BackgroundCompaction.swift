@@ -5,12 +5,14 @@ import VeloStorage
 
 /// Compaction on a thread of its own beside `velo replicate`'s reading loop: merging a span reads its batches
 /// and writes a pack, which must not delay the next reads of the logs (commits are stamped when read, and a
-/// batch is due every interval). Runs `ContinuousCompaction` every `check` while it holds the repository's
-/// compaction lock (taken when free, tried again each round when another process holds it).
+/// batch is due every interval). Runs `ContinuousCompaction` once each level-1 span is over and has settled (a
+/// LIST a minute), while it holds the repository's compaction lock (taken when free, tried again each round when
+/// another process holds it); after a failure, every `check` until it works again.
 final class BackgroundCompaction: @unchecked Sendable {
     private let repository: Repository
     private let compaction: ContinuousCompaction
     private let check: Duration
+    private let levels: ContinuousCompaction.Levels
     private let condition = NSCondition()
     private var stopping = false
     private var finished = false
@@ -22,6 +24,7 @@ final class BackgroundCompaction: @unchecked Sendable {
         self.repository = repository
         compaction = ContinuousCompaction(storage: repository.storage, levels: levels, scratch: scratch)
         check = min(.seconds(10), levels.span1 / 2)
+        self.levels = levels
     }
 
     func start() {
@@ -51,7 +54,12 @@ final class BackgroundCompaction: @unchecked Sendable {
         var failing: String?
         while true {
             condition.lock()
-            if !stopping { _ = condition.wait(until: Date(timeIntervalSinceNow: check.inSeconds)) }
+            // Once a span is over and has settled: a run between two would find nothing new (and list for it).
+            let now = Date().timeIntervalSince1970
+            let span = levels.span1.inSeconds
+            let due = (now / span).rounded(.down) * span + span + levels.settle.inSeconds + 0.5
+            if !stopping && failing == nil { _ = condition.wait(until: Date(timeIntervalSince1970: due)) }
+            if !stopping && failing != nil { _ = condition.wait(until: Date(timeIntervalSinceNow: check.inSeconds)) }
             let stop = stopping
             condition.unlock()
             if stop || Interruption.requestedSignal != nil { return }

@@ -85,6 +85,8 @@ public final class ContinuousCompaction {
     private let headers = CaptureHeaders()
     /// Level-2 spans found to have nothing to pack.
     private var level2Looked = Set<Int64>()
+    /// What this round's listing found, with the packs written since.
+    private var listed: [StoredName: Int64]?
 
     /// - Parameter scratch: a folder of this process for the bodies being written.
     public init(storage: any RepositoryStorage, levels: Levels = Levels(), scratch: String) {
@@ -107,11 +109,15 @@ public final class ContinuousCompaction {
     /// `keepBatches`.
     public func run(now: Int64) throws -> Report {
         var report = Report()
+        defer { listed = nil }  // the next round lists again: other writers' batches
         let span1 = levels.span1Milliseconds
         let span2 = levels.span2Milliseconds
+        var inventory: ContinuousHistory.Inventory
         while true {
             try Interruption.check()
-            let inventory = try ContinuousHistory.inventory(storage: storage, cache: headers)
+            // One listing a round: each pack written is added to it rather than listed again.
+            inventory = try ContinuousHistory.inventory(storage: storage, cache: headers, listed: listed)
+            listed = inventory.sizes
             let level1 = Set(inventory.packs.filter { $0.pack.level == 1 }.map(\.pack.start))
             let level2 = Set(inventory.packs.filter { $0.pack.level == 2 }.map(\.pack.start))
             guard let first = inventory.loose.first.flatMap(CaptureBatch.writtenTime) else { break }
@@ -126,6 +132,7 @@ public final class ContinuousCompaction {
                     if let bytes = try writeLevel2(start: before, inventory: inventory) {
                         report.bytes += bytes
                         report.level2Packs += 1
+                        listed?[CapturePack.name(level: 2, start: before)] = bytes
                     } else {
                         level2Looked.insert(before)
                     }
@@ -133,12 +140,13 @@ public final class ContinuousCompaction {
                 }
             }
             let batches = inventory.loose.filter { (CaptureBatch.writtenTime(of: $0) ?? 0) < start + span1 }
-            report.bytes += try writeLevel1(start: start, batches: batches)
+            let bytes = try writeLevel1(start: start, batches: batches, listed: inventory.sizes)
+            report.bytes += bytes
             report.level1Packs += 1
             report.batchesMerged += batches.count
+            listed?[CapturePack.name(level: 1, start: start)] = bytes
         }
         // Batches merged a while ago go.
-        let inventory = try ContinuousHistory.inventory(storage: storage, cache: headers)
         let present = Set(inventory.names.map(\.name))
         let keep = Int64(levels.keepBatches.inSeconds * 1000)
         for (_, pack, _) in inventory.packs where pack.level == 1 && pack.end + keep <= now {
@@ -146,6 +154,7 @@ public final class ContinuousCompaction {
                 try Interruption.check()
                 try storage.remove(StoredName(.capture, batch))
                 report.batchesRemoved += 1
+                listed?.removeValue(forKey: StoredName(.capture, batch))
             }
         }
         return report
@@ -154,15 +163,16 @@ public final class ContinuousCompaction {
     // MARK: - Level 1
 
     /// Merges `batches` into the level-1 pack of the span at `start`; returns its size.
-    private func writeLevel1(start: Int64, batches: [StoredName]) throws -> Int64 {
+    private func writeLevel1(start: Int64, batches: [StoredName], listed: [StoredName: Int64]) throws -> Int64 {
         let folder = try workFolder()
         defer { try? FileManager.default.removeItem(atPath: folder) }
         var order: [String] = []
         var sections: [String: [CapturedSource]] = [:]
         var bodies: [String: SpoolFile] = [:]
         // The histories as they stand after the batches: the images are of the chains' state then.
-        let histories = try ContinuousHistory.inventory(storage: storage, cache: headers, looseBefore: start + levels.span1Milliseconds)
-            .histories
+        let histories = try ContinuousHistory.inventory(
+            storage: storage, cache: headers, looseBefore: start + levels.span1Milliseconds, listed: listed
+        ).histories
         // Each batch read once, front to back: its sections' frames go to their source's body.
         for name in batches {
             let reader = try CaptureObjectReader(name, storage: storage)

@@ -102,13 +102,20 @@ public struct ContinuousHistory: Sendable {
     /// Lists the capture objects of `storage` and reads their headers (from `cache` when it holds them).
     /// - Parameter looseBefore: when given, the histories take in only the batches no pack holds written before
     ///   this moment (ms): the history as a pack of them will have it.
+    /// - Parameter listed: the objects a listing just made found, with their sizes: not listed again.
     package static func inventory(
-        storage: any RepositoryStorage, only: String? = nil, cache: CaptureHeaders? = nil, looseBefore: Int64? = nil
+        storage: any RepositoryStorage, only: String? = nil, cache: CaptureHeaders? = nil, looseBefore: Int64? = nil,
+        listed: [StoredName: Int64]? = nil
     ) throws -> Inventory {
         var inventory = Inventory()
-        try storage.list(.capture) { name, info in
-            inventory.names.append(name)
-            inventory.sizes[name] = info.size
+        if let listed {
+            inventory.sizes = listed
+            inventory.names = Array(listed.keys)
+        } else {
+            try storage.list(.capture) { name, info in
+                inventory.names.append(name)
+                inventory.sizes[name] = info.size
+            }
         }
         inventory.names.sort { $0.name < $1.name }
         let headers = cache ?? CaptureHeaders()
