@@ -4,7 +4,7 @@ import VeloRepository
 import VeloStorage
 
 /// A source as it was at a moment of its continuous capture, as a snapshot: restored (`PointInTimeRestore`)
-/// into a scratch folder of this machine and backed up there into a repository of its own, so every reader of
+/// into the repository's scratch folder and backed up there into a repository of its own, so every reader of
 /// snapshots (`velo cat`, `velo diff`) answers for any captured moment, with the same encoding and rules, and
 /// nothing is restored over anything. The folder goes when the value does.
 public final class MomentSnapshot {
@@ -36,7 +36,11 @@ public final class MomentSnapshot {
             }
             history = only
         }
-        folder = (NSTemporaryDirectory() as NSString).appendingPathComponent("velo-moment-\(getpid())-\(UInt32.random(in: 0...UInt32.max))")
+        // On the repository's scratch disk (not /tmp, often a small tmpfs), under this process's pid: another
+        // writer's cleanup leaves it alone while the process lives, and the next moment removes it once it is gone.
+        let scratch = repository.storage.scratchDirectory
+        ScratchFolder.removeAbandoned(in: scratch, prefix: "velo-moment-")
+        folder = (scratch as NSString).appendingPathComponent("velo-moment-\(UInt32.random(in: 0...UInt32.max)).tmp-\(getpid())")
         try FileSystem.createDirectory(folder)
         do {
             let database = (folder as NSString).appendingPathComponent((history.source as NSString).lastPathComponent)
