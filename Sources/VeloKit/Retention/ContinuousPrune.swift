@@ -30,7 +30,9 @@ public enum ContinuousPrune {
     ) throws
         -> Report
     {
-        let inventory = try ContinuousHistory.inventory(storage: storage)
+        // One cache of headers for the history and the walk below: each batch's header is read once.
+        let headers = CaptureHeaders()
+        let inventory = try ContinuousHistory.inventory(storage: storage, cache: headers)
         guard !inventory.names.isEmpty else { return Report() }
         // To the millisecond for hours and days (a commit's moment is one); months and years by the calendar.
         let cutoff =
@@ -63,7 +65,7 @@ public enum ContinuousPrune {
         let packs = Dictionary(uniqueKeysWithValues: inventory.packs.map { ($0.name, $0.pack) })
         for name in inventory.names {
             if name.name.hasSuffix(".batch") {
-                let batch = try CaptureObjectReader(name, storage: storage).batchHeader()
+                let batch = try headers.batch(name, storage: storage)
                 let bases = batch.sources.compactMap { $0.base?.object }
                 referenced.formUnion(bases)
                 if batch.sources.contains(where: { needed(name, $0.source) }) {
