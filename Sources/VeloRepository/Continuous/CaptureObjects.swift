@@ -114,6 +114,9 @@ package enum CaptureObjects {
             throw VeloError("\(place): not a capture pack (no VELOPAK1 magic)", kind: .damaged)
         }
         let size = Int(prefix[8]) << 24 | Int(prefix[9]) << 16 | Int(prefix[10]) << 8 | Int(prefix[11])
+        guard size <= maxHeaderBytes else {
+            throw VeloError("\(place): a header of \(size) bytes is more than any pack holds", kind: .damaged)
+        }
         let pack: CapturePack
         do {
             pack = try JSONDecoder().decode(CapturePack.self, from: Data(try reader.bytes(size)))

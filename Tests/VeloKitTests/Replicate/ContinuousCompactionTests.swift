@@ -167,6 +167,21 @@ import Testing
         }
     }
 
+    @Test func aPackWhoseHeaderClaimsGigabytesIsRefusedBeforeAnyIsRead() throws {
+        let dir = Fixtures.temporaryDirectory()
+        let storage = LocalStorage(root: dir.appendingPathComponent("repo").path)
+        var header: [UInt8] = []
+        let compressor = try ZstdCompressor(level: 3, workers: 0) { header.append(contentsOf: $0) }
+        try (CapturePack.magic + [0xFF, 0xFF, 0xFF, 0xF0]).withUnsafeBytes { try compressor.write($0) }
+        try compressor.finish()
+        var bytes: [UInt8] = [0x50, 0x2A, 0x4D, 0x18, 8, 0, 0, 0]
+        for i in 0..<8 { bytes.append(UInt8(UInt64(header.count) >> (8 * UInt64(i)) & 0xFF)) }
+        let name = CapturePack.name(level: 1, start: 1_000)
+        try storage.save(name, bytes + header)
+        let error = #expect(throws: VeloError.self) { try CaptureObjects.packHeader(name, storage: storage) }
+        #expect(error?.kind == .damaged && error?.message.contains("more than any pack holds") == true, "\(String(describing: error))")
+    }
+
     @Test func aDamagedPackIsNamed() throws {
         let captured = try Self.capture(rounds: 6)
         let scratch = captured.dir.appendingPathComponent("scratch").path
