@@ -6,7 +6,10 @@
 # command with the example settings file, velo snapshots, velo verify (and on a damaged copy), velo restore
 # into a new file, whose `sqlite3 .dump` must equal the source's.
 #
-#   Packaging/test-deb.sh [--deb FILE] [--keep]      (as root; --deb skips the build, --keep keeps the root)
+#   Packaging/test-deb.sh [--deb FILE] [--debug] [--keep]
+#
+# As root. --deb skips the build; --debug builds the package from a debug build (build-deb.sh --debug, what
+# CI does: the same sources, static runtime and units, in 9 minutes instead of the release build's 15); --keep keeps the root.
 #
 # Needs: debootstrap, sqlite3 (on this machine, to compare the dumps), and what build-deb.sh needs. The mirror
 # is the one apt uses for bookworm here, or $VELO_DEBIAN_MIRROR. Nothing is cached between runs.
@@ -16,11 +19,13 @@ root_dir=$PWD
 
 deb=""
 keep=no
+build_options=()
 while [ $# -gt 0 ]; do
   case "$1" in
     --deb) deb=$(realpath "$2"); shift 2 ;;
     --keep) keep=yes; shift ;;
-    -h|--help) sed -n '2,12p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
+    --debug) build_options+=(--debug); shift ;;
+    -h|--help) sed -n '2,15p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
     *) echo "test-deb.sh: unknown argument '$1' (see --help)" >&2; exit 2 ;;
   esac
 done
@@ -45,7 +50,7 @@ trap cleanup EXIT
 
 if [ -z "$deb" ]; then
   step "building the package"
-  Packaging/build-deb.sh | tee "$work/build.log"
+  Packaging/build-deb.sh "${build_options[@]}" | tee "$work/build.log"
   deb=$(tail -n 1 "$work/build.log")
 fi
 [ -f "$deb" ] || fail "no package at '$deb'"
