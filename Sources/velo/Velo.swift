@@ -36,6 +36,7 @@ struct Velo: ParsableCommand {
             return handler
         }
         TerminalProgress.allowed = !quiet
+        Diagnostics.useErrorWording { ErrorAdvice.message(for: $0) }
         // `serve` stops gracefully on SIGTERM/SIGINT (the running requests finish), so its operations are not
         // interrupted by Interruption's handlers.
         if arguments.first != "serve" { Interruption.install() }

@@ -395,6 +395,20 @@ import Testing
         #expect(velo.stop() == 0)
         #expect(velo.stderr.contains("switched from journal mode delete to WAL"), "\(velo.stderr)")
         #expect(try Database(path: db).pragma("journal_mode")?.stringValue == "wal")
+
+        // In an app, a tenant in rollback-journal mode is left out with the same advice, and the others captured.
+        let app = dir.appendingPathComponent("app").path
+        #expect(try VeloProcess.run(["demo", "--app", app, "--tenants", "2", "--posts", "5", "--files", "0", "-q"]).status == 0)
+        let walTenant = "\(app)/database/tenants/velo_tenant_tenant_001.sqlite"
+        let journalTenant = "\(app)/database/tenants/velo_tenant_tenant_002.sqlite"
+        _ = try Database(path: walTenant, mode: .readWrite).pragma("journal_mode=WAL")
+        let appVelo = try ReplicateProcess(["--app", app, "--repo", dir.appendingPathComponent("app-repo").path])
+        #expect(appVelo.waitForFirstBatch(), "\(appVelo.stderr)")
+        #expect(appVelo.stop() == 0)
+        let leftOut = appVelo.stderr.split(separator: "\n").first { $0.contains("\(journalTenant): not captured") } ?? ""
+        #expect(leftOut.contains("journal mode delete") && leftOut.contains("'velo replicate --set-wal'"), "\(appVelo.stderr)")
+        #expect(!appVelo.stderr.contains("\(walTenant): not captured"), "\(appVelo.stderr)")
+        #expect(try Database(path: journalTenant).pragma("journal_mode")?.stringValue == "delete")
     }
 
     @Test func anExternalTruncateWhileVeloIsStoppedIsAGapAndMomentsOutsideTheWindowAreRefused() throws {

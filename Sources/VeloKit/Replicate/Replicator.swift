@@ -109,7 +109,7 @@ public final class Replicator {
                 do {
                     try add(source, tail: histories[source]?.tail)
                 } catch {
-                    Diagnostics.warn("\(source): not captured: \(error)")
+                    Diagnostics.warn("\(source): not captured: \(Diagnostics.describe(error))")
                     leftOut.insert(source)
                 }
             } else {
@@ -171,7 +171,7 @@ public final class Replicator {
                 try add(source, tail: tail)
                 Diagnostics.info("\(source): new; captured from now on")
             } catch {
-                Diagnostics.warn("\(source): not captured: \(error)")
+                Diagnostics.warn("\(source): not captured: \(Diagnostics.describe(error))")
                 leftOut.insert(source)
             }
         }
