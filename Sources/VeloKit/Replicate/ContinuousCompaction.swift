@@ -82,7 +82,7 @@ public final class ContinuousCompaction {
     private let storage: any RepositoryStorage
     private let levels: Levels
     private let scratch: String
-    private let headers = CaptureHeaders()
+    private let headers: CaptureHeaders
     /// Level-2 spans found to have nothing to pack.
     private var level2Looked = Set<Int64>()
     /// What this round's listing found, with the packs written since.
@@ -93,6 +93,7 @@ public final class ContinuousCompaction {
         self.storage = storage
         self.levels = levels
         self.scratch = scratch
+        headers = CaptureHeaders(for: storage)
     }
 
     /// The compaction lock, nil when another process holds it.

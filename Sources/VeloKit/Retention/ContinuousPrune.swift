@@ -31,7 +31,7 @@ public enum ContinuousPrune {
         -> Report
     {
         // One cache of headers for the history and the walk below: each batch's header is read once.
-        let headers = CaptureHeaders()
+        let headers = CaptureHeaders(for: storage)
         let inventory = try ContinuousHistory.inventory(storage: storage, cache: headers)
         guard !inventory.names.isEmpty else { return Report() }
         // To the millisecond for hours and days (a commit's moment is one); months and years by the calendar.
@@ -65,7 +65,7 @@ public enum ContinuousPrune {
         let packs = Dictionary(uniqueKeysWithValues: inventory.packs.map { ($0.name, $0.pack) })
         for name in inventory.names {
             if name.name.hasSuffix(".batch") {
-                let batch = try headers.batch(name, storage: storage)
+                let batch = try headers.batch(name, storage: storage, size: inventory.sizes[name])
                 let bases = batch.sources.compactMap { $0.base?.object }
                 referenced.formUnion(bases)
                 if batch.sources.contains(where: { needed(name, $0.source) }) {

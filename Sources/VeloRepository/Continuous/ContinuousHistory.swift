@@ -118,10 +118,10 @@ public struct ContinuousHistory: Sendable {
             }
         }
         inventory.names.sort { $0.name < $1.name }
-        let headers = cache ?? CaptureHeaders()
+        let headers = cache ?? CaptureHeaders(for: storage)
         headers.forget(except: Set(inventory.names))
         for name in inventory.names where name.name.hasSuffix(".pack") {
-            let (pack, bodies) = try headers.pack(name, storage: storage)
+            let (pack, bodies) = try headers.pack(name, storage: storage, size: inventory.sizes[name])
             inventory.packs.append((name, pack, bodies))
         }
         let held = Set(inventory.packs.filter { $0.pack.level == 1 }.flatMap(\.pack.batches))
@@ -147,7 +147,7 @@ public struct ContinuousHistory: Sendable {
                     }
                 }
             } else {
-                let batch = try headers.batch(entry.name, storage: storage)
+                let batch = try headers.batch(entry.name, storage: storage, size: inventory.sizes[entry.name])
                 for section in batch.sources where only == nil || section.source == only {
                     histories[section.source, default: ContinuousHistory(source: section.source)].add(section, batch: entry.name)
                 }

@@ -37,14 +37,40 @@ import Testing
         }
 
         // Another process: its own storage of the bucket, the password again.
-        let reader = try Repository.open(
-            storage: try S3Storage(location, environment: S3RepositoryTests.environmentOfAnotherMachine()), named: location, access: access)
+        let elsewhere = S3RepositoryTests.environmentOfAnotherMachine()
+        let reader = try Repository.open(storage: try S3Storage(location, environment: elsewhere), named: location, access: access)
         for (n, moment) in moments.enumerated() {
             let target = dir.appendingPathComponent("restored-\(n).sqlite").path
             let result = try PointInTimeRestore.run(source: path, at: moment.time, into: target, repository: reader)
             #expect(result.objectsRead >= 2)
             #expect(try Fixtures.dump(target) == moment.dump, "the moment after round \(n)")
         }
+        // Each header was read once, and kept on this machine sealed as the objects are: the next process reading
+        // the history lists the bucket and reads no header; a copy damaged here is read from the bucket again.
+        let kept = try #require(reader.storage.cacheDirectory) + "/capture-headers"
+        let copies = try FileManager.default.contentsOfDirectory(atPath: kept).sorted()
+        #expect(copies.count == 5 && copies.allSatisfy { $0.hasSuffix(".batch") }, "\(copies)")
+        for copy in copies {
+            #expect(FileManager.default.contents(atPath: "\(kept)/\(copy)")?.starts(with: Array("VELOSEA1".utf8)) == true)
+        }
+        func nextProcess() throws -> Repository {
+            try Repository.open(storage: try S3Storage(location, environment: elsewhere), named: location, access: access)
+        }
+        let next = try nextProcess()
+        let before = try #require(next.storage.requests)
+        let history = try #require(try ContinuousHistory.load(source: path, storage: next.storage))
+        let listed = try #require(next.storage.requests) - before
+        #expect(listed.get == 0 && listed.list == 1, "\(listed)")
+        #expect(history.batches == 5 && history.gaps.isEmpty)
+        FileManager.default.createFile(atPath: "\(kept)/\(copies[2])", contents: Data("damaged here".utf8))
+        let third = try nextProcess()
+        let again = try #require(third.storage.requests)
+        let reread = try #require(try ContinuousHistory.load(source: path, storage: third.storage))
+        let fetched = try #require(third.storage.requests) - again
+        #expect(fetched.get == 1 && fetched.list == 1, "\(fetched)")
+        #expect(reread.windows == history.windows)
+        #expect(FileManager.default.contents(atPath: "\(kept)/\(copies[2])")?.starts(with: Array("VELOSEA1".utf8)) == true)
+
         // What the bucket holds is sealed: no batch reads as zstd.
         let raw = try S3Storage(location, environment: SeaweedFS.environment)
         var names: [StoredName] = []
