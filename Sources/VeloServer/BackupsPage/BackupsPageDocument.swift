@@ -44,8 +44,8 @@ extension BackupsPage {
               </div>
               <div class="scroll">
                 <table>
-                  <caption>Every source of the repository: its newest snapshot and last verification</caption>
-                  <thead><tr><th scope="col">source</th><th scope="col">status</th><th scope="col">newest snapshot</th><th scope="col">last verified</th><th scope="col" class="num">snapshots</th><th scope="col" class="num">stored</th></tr></thead>
+                  <caption>Every source of the repository: its newest snapshot, last verification and continuous capture</caption>
+                  <thead><tr><th scope="col">source</th><th scope="col">status</th><th scope="col">newest snapshot</th><th scope="col">last verified</th><th scope="col">point in time</th><th scope="col" class="num">snapshots</th><th scope="col" class="num">stored</th></tr></thead>
                   <tbody id="overview-body"></tbody>
                 </table>
               </div>

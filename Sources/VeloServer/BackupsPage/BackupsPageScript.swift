@@ -42,6 +42,7 @@ extension BackupsPage {
             return Math.round(seconds / 86400) + " d ago";
           }
           const spanOf = (s) => s % 86400 === 0 ? s / 86400 + "d" : s % 3600 === 0 ? s / 3600 + "h" : s % 60 === 0 ? s / 60 + "m" : s + "s";
+          const utc = (iso) => iso.replace("T", " ").replace(/\.\d+Z$/, " UTC");
           const when = (iso) => iso ? iso.replace("T", " ").replace("Z", " UTC") : "–";
           const short = (id) => id.slice(0, 8);
           const count = (n) => n == null ? "–" : Number(n).toLocaleString("en");
@@ -177,20 +178,34 @@ extension BackupsPage {
             renderRetention();
           }
 
+          // A source's continuous capture, as the overview shows it: the restorable span and the newest capture.
+          function captureCell(c) {
+            if (!c) return h("td", { class: "note" }, "not captured");
+            const last = c.windows[c.windows.length - 1];
+            return h("td", null, h("span", { class: "badge " + c.state }, c.state),
+              " " + (last ? spanOf(Math.max(1, Math.round(c.window_seconds))) + " restorable, to " + utc(last.to) : "nothing restorable yet") +
+              " · newest " + age(Math.round(c.lag_seconds)) + (c.open_gap ? " · gap open" : ""));
+          }
+
           function renderOverview() {
             const status = state.status;
-            const rows = status.sources.map((s) => h("tr", { class: state.source === s.source ? "selected" : null },
+            const captured = new Map((status.continuous || []).map((c) => [c.source, c]));
+            // A source captured continuously but never backed up is a source of the repository too.
+            const sources = status.sources.concat((status.continuous || []).filter((c) => !status.sources.some((s) => s.source === c.source))
+              .map((c) => ({ source: c.source, state: c.state, reasons: c.reasons, latest: null, last_verification: null, snapshots: 0, total_bytes: 0 })));
+            const rows = sources.map((s) => h("tr", { class: state.source === s.source ? "selected" : null },
               h("th", { scope: "row" }, h("button", { class: "link", onclick: () => { state.source = s.source; state.snapshot = null; renderOverview(); renderSnapshots(); } }, s.source),
                 s.source === status.served ? h("span", { class: "note" }, " (served)") : null),
               h("td", null, h("span", { class: "badge " + s.state }, s.state), s.reasons.length ? h("span", { class: "reasons" }, " " + s.reasons.join("; ")) : null),
               h("td", null, s.latest ? age(s.latest.age_seconds) : "none"),
               h("td", null, s.last_verification ? (s.last_verification.ok ? "ok, " : "FAILED, ") + age(s.last_verification.age_seconds) : "never"),
+              captureCell(captured.get(s.source)),
               h("td", { class: "num" }, count(s.snapshots)),
               h("td", { class: "num" }, bytes(s.total_bytes))));
             fill($("overview-body"), ...rows);
             fill($("overview-state"), h("span", { class: "badge " + status.state }, status.state),
-              " " + status.sources.length + (status.sources.length === 1 ? " source" : " sources") + (status.encrypted ? " · encrypted repository" : ""));
-            $("no-sources").hidden = status.sources.length > 0;
+              " " + sources.length + (sources.length === 1 ? " source" : " sources") + (status.encrypted ? " · encrypted repository" : ""));
+            $("no-sources").hidden = sources.length > 0;
             renderChart();
           }
 
@@ -405,7 +420,6 @@ extension BackupsPage {
             }
           }
 
-          const utc = (iso) => iso.replace("T", " ").replace(/\.\d+Z$/, " UTC");
 
           function renderMoments() {
             const m = state.moments;

@@ -21,7 +21,11 @@ from datetime import datetime, timezone
 from selenium import webdriver
 from selenium.webdriver.chrome.options import Options
 from selenium.webdriver.chrome.service import Service
-from selenium.common.exceptions import StaleElementReferenceException
+from selenium.common.exceptions import (
+    ElementClickInterceptedException,
+    ElementNotInteractableException,
+    StaleElementReferenceException,
+)
 from selenium.webdriver.common.by import By
 from selenium.webdriver.support.ui import Select, WebDriverWait
 
@@ -76,11 +80,12 @@ def click(element_id):
 
 
 def fresh(action):
-    """Runs `action`, finding its elements again when the page re-rendered them meanwhile."""
-    for _ in range(50):
+    """Runs `action`, finding its elements again when the page re-rendered them meanwhile, or waiting while an
+    element is not yet shown or usable (a section still rendering on a loaded machine): up to 20 s."""
+    for _ in range(200):
         try:
             return action()
-        except StaleElementReferenceException:
+        except (StaleElementReferenceException, ElementNotInteractableException, ElementClickInterceptedException):
             time.sleep(0.1)
     return action()
 
@@ -278,6 +283,11 @@ try:
     time.sleep(2.5)  # velo replicate stores the delete within a second
     click("refresh")
     wait.until(lambda d: "Restorable: " in d.find_element(By.ID, "moments-window").text)
+    # The overview shows each source's capture: the served one's restorable span, the others not captured.
+    captures = {row.find_element(By.TAG_NAME, "th").text.split(" ")[0]: row.find_elements(By.TAG_NAME, "td")[3].text for row in overview_rows()}
+    served = os.path.basename(database)
+    check("restorable, to" in captures.get(served, ""), f"the overview shows {served}'s restorable span: {captures}")
+    check(all(text == "not captured" for source, text in captures.items() if source != served), f"only {served} is captured: {captures}")
     driver.execute_script("document.getElementById('moment').value = arguments[0]", before.strftime("%Y-%m-%dT%H:%M:%S.") + "%03d" % (before.microsecond // 1000))
     click("plan-moment")
     wait.until(lambda d: d.find_elements(By.ID, "restore-button") and "the moment" in d.find_element(By.ID, "restore-title").text)
