@@ -34,13 +34,14 @@ extension BackupsPage {
             while (v >= 1024 && i < units.length - 1) { v /= 1024; i++; }
             return (i === 0 ? v : v.toFixed(v < 10 ? 1 : 0)) + " " + units[i];
           }
-          function age(seconds) {
-            if (seconds == null) return "–";
-            if (seconds < 90) return Math.max(0, Math.round(seconds)) + " s ago";
-            if (seconds < 5400) return Math.round(seconds / 60) + " min ago";
-            if (seconds < 129600) return Math.round(seconds / 3600) + " h ago";
-            return Math.round(seconds / 86400) + " d ago";
+          // A length of time as people say it: 40 s, 12 min, 5 h, 3 d.
+          function duration(seconds) {
+            if (seconds < 90) return Math.max(0, Math.round(seconds)) + " s";
+            if (seconds < 5400) return Math.round(seconds / 60) + " min";
+            if (seconds < 129600) return Math.round(seconds / 3600) + " h";
+            return Math.round(seconds / 86400) + " d";
           }
+          const age = (seconds) => seconds == null ? "–" : duration(seconds) + " ago";
           const spanOf = (s) => s % 86400 === 0 ? s / 86400 + "d" : s % 3600 === 0 ? s / 3600 + "h" : s % 60 === 0 ? s / 60 + "m" : s + "s";
           const utc = (iso) => iso.replace("T", " ").replace(/\.\d+Z$/, " UTC");
           const when = (iso) => iso ? iso.replace("T", " ").replace("Z", " UTC") : "–";
@@ -183,7 +184,7 @@ extension BackupsPage {
             if (!c) return h("td", { class: "note" }, "not captured");
             const last = c.windows[c.windows.length - 1];
             return h("td", null, h("span", { class: "badge " + c.state }, c.state),
-              " " + (last ? spanOf(Math.max(1, Math.round(c.window_seconds))) + " restorable, to " + utc(last.to) : "nothing restorable yet") +
+              " " + (last ? duration(c.window_seconds) + " restorable, to " + utc(last.to) : "nothing restorable yet") +
               " · newest " + age(Math.round(c.lag_seconds)) + (c.open_gap ? " · gap open" : ""));
           }
 
@@ -419,7 +420,6 @@ extension BackupsPage {
               throw e;
             }
           }
-
 
           function renderMoments() {
             const m = state.moments;

@@ -79,6 +79,16 @@ def click(element_id):
     fresh(lambda: driver.find_element(By.ID, element_id).click())
 
 
+def type_into(element_id, text, clear=False):
+    """Types into the field, once it is shown and usable (see `fresh`)."""
+    def typing():
+        field = driver.find_element(By.ID, element_id)
+        if clear:
+            field.clear()
+        field.send_keys(text)
+    fresh(typing)
+
+
 def fresh(action):
     """Runs `action`, finding its elements again when the page re-rendered them meanwhile, or waiting while an
     element is not yet shown or usable (a section still rendering on a loaded machine): up to 20 s."""
@@ -103,10 +113,8 @@ def snapshot_rows():
 
 
 def sign_in(secret):
-    driver.find_element(By.ID, "identity").clear()
-    driver.find_element(By.ID, "identity").send_keys(identity)
-    driver.find_element(By.ID, "password").clear()
-    driver.find_element(By.ID, "password").send_keys(secret)
+    type_into("identity", identity, clear=True)
+    type_into("password", secret, clear=True)
     click("login-button")
 
 
@@ -193,7 +201,7 @@ try:
     step("a plan that blocks: a unique collision")
     tagged = [row for row in snapshot_rows() if "before-change" in row.text]
     check(len(tagged) == 1, "the snapshot tagged before-change is listed")
-    tagged[0].find_element(By.XPATH, ".//button[starts-with(text(), 'Restore')]").click()
+    fresh(lambda: tagged[0].find_element(By.XPATH, ".//button[starts-with(text(), 'Restore')]").click())
     wait.until(lambda d: d.find_elements(By.CSS_SELECTOR, "#restore-body .blockers"))
     blockers = driver.find_element(By.CSS_SELECTOR, "#restore-body .blockers").text
     check("unique" in blockers.lower() or "email" in blockers.lower(), f"the blocker names the collision: {blockers!r}")
@@ -214,10 +222,9 @@ try:
     go = driver.find_element(By.ID, "restore-button")
     check(not go.is_enabled(), "restore waits for the typed name")
     name = driver.find_element(By.CSS_SELECTOR, "label[for='confirm-name'] strong").text
-    driver.find_element(By.ID, "confirm-name").send_keys(name + "x")
+    type_into("confirm-name", name + "x")
     check(not driver.find_element(By.ID, "restore-button").is_enabled(), "a wrong name does not restore")
-    driver.find_element(By.ID, "confirm-name").clear()
-    driver.find_element(By.ID, "confirm-name").send_keys(name)
+    type_into("confirm-name", name, clear=True)
     shot("plan.png")
     wait.until(lambda d: d.find_element(By.ID, "restore-button").is_enabled())
     click("restore-button")
@@ -259,17 +266,14 @@ try:
         os.remove(lock)
 
     step("retention: a dry run with its reasons, then a refused policy")
-    area = driver.find_element(By.ID, "policy")
-    area.clear()
-    area.send_keys('{"keep_last": 1, "keep_tags": ["pre-restore"]}')
+    type_into("policy", '{"keep_last": 1, "keep_tags": ["pre-restore"]}', clear=True)
     click("dry-run")
     wait.until(lambda d: "Keeps" in d.find_element(By.ID, "retention-result").text)
     result = driver.find_element(By.ID, "retention-result").text
     check("keep: " in result and "last" in result and "tag" in result and "remove" in result, f"reasons shown: {result!r}")
     check(driver.find_element(By.ID, "prune").is_enabled(), "prune is offered after a dry run that removes something")
     shot("retention.png")
-    area.clear()
-    area.send_keys('{"keep_last": "two"}')
+    type_into("policy", '{"keep_last": "two"}', clear=True)
     click("dry-run")
     wait_message("keep_last", "error")
 
@@ -284,9 +288,14 @@ try:
     click("refresh")
     wait.until(lambda d: "Restorable: " in d.find_element(By.ID, "moments-window").text)
     # The overview shows each source's capture: the served one's restorable span, the others not captured.
-    captures = {row.find_element(By.TAG_NAME, "th").text.split(" ")[0]: row.find_elements(By.TAG_NAME, "td")[3].text for row in overview_rows()}
+    def capture_cells():
+        return {row.find_element(By.TAG_NAME, "th").text.split(" ")[0]: row.find_elements(By.TAG_NAME, "td")[3].text for row in overview_rows()}
     served = os.path.basename(database)
-    check("restorable, to" in captures.get(served, ""), f"the overview shows {served}'s restorable span: {captures}")
+    try:
+        wait.until(lambda d: "restorable, to" in capture_cells().get(served, ""))
+    except Exception:
+        raise AssertionError(f"the overview shows no restorable span for {served}: {fresh(capture_cells)}")
+    captures = fresh(capture_cells)
     check(all(text == "not captured" for source, text in captures.items() if source != served), f"only {served} is captured: {captures}")
     driver.execute_script("document.getElementById('moment').value = arguments[0]", before.strftime("%Y-%m-%dT%H:%M:%S.") + "%03d" % (before.microsecond // 1000))
     click("plan-moment")
@@ -294,7 +303,7 @@ try:
     posts = [row for row in driver.find_elements(By.CSS_SELECTOR, "#restore-body tbody tr") if row.text.startswith("posts\n_velo_posts")]
     check(posts and posts[0].text.replace("\n", " ").split(" ")[3] == "1", f"the plan inserts the deleted post: {[p.text for p in posts]}")
     name = driver.find_element(By.CSS_SELECTOR, "label[for='confirm-name'] strong").text
-    driver.find_element(By.ID, "confirm-name").send_keys(name)
+    type_into("confirm-name", name)
     wait.until(lambda d: d.find_element(By.ID, "restore-button").is_enabled())
     click("restore-button")
     wait_message("Restored the moment", "ok")
