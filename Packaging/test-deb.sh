@@ -8,8 +8,8 @@
 #
 #   Packaging/test-deb.sh [--deb FILE] [--debug] [--keep]
 #
-# As root. --deb skips the build; --debug builds the package from a debug build (build-deb.sh --debug, what
-# CI does: the same sources, static runtime and units, in 9 minutes instead of the release build's 15); --keep keeps the root.
+# As root. --deb skips the build; --debug builds the package from a debug build (build-deb.sh --debug: the same
+# sources, static runtime and units, a few minutes sooner; CI tests the release package); --keep keeps the root.
 #
 # Needs: debootstrap, sqlite3 (on this machine, to compare the dumps), and what build-deb.sh needs. The mirror
 # is the one apt uses for bookworm here, or $VELO_DEBIAN_MIRROR. Nothing is cached between runs.
