@@ -7,16 +7,24 @@ public enum Interruption {
     private static let lock = NSLock()
     nonisolated(unsafe) private static var requested: Int32?
     nonisolated(unsafe) private static var sources: [DispatchSourceSignal] = []
+    /// When the first signal came (uptime in ns).
+    nonisolated(unsafe) private static var firstAt: UInt64 = 0
 
-    /// Routes SIGINT and SIGTERM to a stop request. A second signal ends the process at once with `128 + signal`.
+    /// Routes SIGINT and SIGTERM to a stop request. A second signal ends the process at once with `128 + signal`,
+    /// unless it comes within a second of the first: that is the same stop delivered twice (GNU `timeout` signals
+    /// its child and then its whole process group), not a person insisting.
     public static func install(onSecondSignal: @escaping @Sendable (Int32) -> Never = { exit(128 + $0) }) {
         for signalNumber in [SIGINT, SIGTERM] {
             signal(signalNumber, SIG_IGN)
             let source = DispatchSource.makeSignalSource(signal: signalNumber, queue: .global())
             source.setEventHandler {
+                let now = DispatchTime.now().uptimeNanoseconds
                 lock.lock()
-                let again = requested != nil
-                if !again { requested = signalNumber }
+                let again = requested != nil && now - firstAt >= 1_000_000_000
+                if requested == nil {
+                    requested = signalNumber
+                    firstAt = now
+                }
                 lock.unlock()
                 if again { onSecondSignal(signalNumber) }
             }
