@@ -59,7 +59,9 @@ final class TestServer: @unchecked Sendable {
         let server = VeloServer(configuration: configuration, logger: logger)
         shutdown = server.state.shutdown
         let (stream, continuation) = AsyncStream<Int>.makeStream()
-        task = Task { try await server.runUntilCancelled { port in continuation.yield(port) } }
+        task = Task(executorPreference: ServerExecutor.shared) {
+            try await server.runUntilCancelled { port in continuation.yield(port) }
+        }
         var iterator = stream.makeAsyncIterator()
         guard let port = await iterator.next() else { throw VeloError("the server did not start") }
         self.port = port
@@ -84,11 +86,11 @@ final class TestServer: @unchecked Sendable {
 
     func request(
         _ method: String, _ path: String, json body: String? = nil, data: Data? = nil, token: String? = nil,
-        headers: [String: String] = [:]
+        headers: [String: String] = [:], timeout: TimeInterval = 60
     ) async throws -> Reply {
         var request = URLRequest(url: URL(string: "http://127.0.0.1:\(port)\(path)")!)
         request.httpMethod = method
-        request.timeoutInterval = 60
+        request.timeoutInterval = timeout
         let body = method == "GET" ? nil : body  // URLSession refuses a GET with a body
         if let body { request.httpBody = Data(body.utf8) } else if let data { request.httpBody = data }
         if body != nil || data != nil { request.setValue("application/json", forHTTPHeaderField: "Content-Type") }
