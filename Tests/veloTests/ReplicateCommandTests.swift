@@ -462,4 +462,71 @@ import Testing
                 && prune.stdout.contains("restorable: \(db) from \(PointInTimeError.format(history.windows.first!.lowerBound))"),
             "\(prune.stdout)")
     }
+
+    /// A restart carries on the chain when nothing can have been committed unseen, and records a gap when
+    /// something can: an idle database restarted makes no gap and no new base, not even once its log is gone;
+    /// commits a still-open connection left in the log are kept; a log checkpointed and removed while velo was
+    /// stopped (what the last of PHP's connections does when it closes) is a gap, never a chain that silently
+    /// restores the database without those commits.
+    @Test func aRestartCarriesOnWhenNothingWasMissedAndRecordsAGapWhenTheLogWasRemoved() throws {
+        let dir = Scratch.directory()
+        let db = dir.appendingPathComponent("tenant.sqlite").path, repo = dir.appendingPathComponent("repo").path
+        do {
+            let setup = try Database(path: db, mode: .create)
+            try setup.execute("PRAGMA journal_mode=WAL; CREATE TABLE notes (id INTEGER PRIMARY KEY, body TEXT)")
+            try setup.execute("INSERT INTO notes (body) VALUES ('first')")
+        }  // the last connection closes: its log is checkpointed and removed
+        /// One run; an idle one stores its batch only when stopped (or at its next heartbeat), so it is given time
+        /// for its first reads instead.
+        func run(idle: Bool = false, _ body: () throws -> Void = {}) throws -> String {
+            let velo = try ReplicateProcess(["--db", db, "--repo", repo])
+            if idle { Thread.sleep(forTimeInterval: 1) } else { #expect(velo.waitForFirstBatch()) }
+            try body()
+            Thread.sleep(forTimeInterval: 1.2)
+            #expect(velo.stop() == 0)
+            return velo.stderr
+        }
+        func bases() throws -> Int {
+            var count = 0
+            try LocalStorage(root: repo).list(.capture) { name, _ in if name.name.hasSuffix(".base") { count += 1 } }
+            return count
+        }
+        func history() throws -> ContinuousHistory {
+            try #require(try ContinuousHistory.load(source: db, storage: LocalStorage(root: repo)))
+        }
+        func newest(_ label: String) throws -> String {
+            let target = dir.appendingPathComponent("\(label).sqlite").path
+            let result = try Self.restore(repo, db, at: try history().windows.last!.upperBound, into: target)
+            #expect(result.status == 0, "\(result.stderr)")
+            return try OracleWriter.contentHash(of: target)
+        }
+
+        // Idle: three runs, no log at all between them.
+        #expect(!(try run()).contains("gap"))
+        for _ in 0..<2 { #expect(!(try run(idle: true)).contains("gap"), "an idle restart is no gap") }
+        #expect(try bases() == 1)
+        let idle = try history()
+        #expect(idle.gaps.isEmpty && idle.windows.count == 1, "\(idle.windows)")
+
+        // A connection commits while velo is stopped and stays open: the file is still the base, the log holds the
+        // commit. It is kept; when it was made is not known, so that span is a gap inside the same chain.
+        var open: Database? = try Database(path: db, mode: .readWrite)
+        try open!.execute("INSERT INTO notes (body) VALUES ('while stopped, log kept')")
+        let kept = try run { try open!.execute("INSERT INTO notes (body) VALUES ('while running')") }
+        #expect(!kept.contains("gap in continuous capture"), "\(kept)")
+        #expect(try bases() == 1 && history().chains.count == 1)
+        let gaps = try history().gaps
+        #expect(gaps.count == 1 && gaps[0].reason.contains("kept"), "\(gaps)")
+        #expect(try newest("kept") == OracleWriter.contentHash(of: db))
+
+        // Now the last connection commits and closes while velo is stopped: the log is checkpointed into the file
+        // and removed. The restart must not carry the old chain on as if nothing had happened.
+        try open!.execute("INSERT INTO notes (body) VALUES ('while stopped, log removed')")
+        open = nil
+        #expect(!FileManager.default.fileExists(atPath: db + "-wal"), "the last connection removed the log")
+        let lost = try run(idle: true)
+        #expect(lost.contains("gap in continuous capture: the log was checkpointed and removed while velo was stopped"), "\(lost)")
+        #expect(try bases() == 2 && history().chains.count == 2)
+        #expect(try newest("after-removal") == OracleWriter.contentHash(of: db), "the newest moment holds the commit made while stopped")
+    }
 }

@@ -48,6 +48,9 @@ final class SourceCapture {
     /// Set when capture resumed a chain the repository holds (from that chain's last moment) until the first
     /// read: commits it finds were made while velo was stopped, at times no one recorded.
     private var resumedAfter: Int64?
+    /// Where the repository's captures stood when this process started, until the first read decides whether
+    /// capture carries on from there (`carryOn`).
+    private var restarted: CaptureTail?
     private var pending: [Pending] = []
     /// What was read since the replicator last asked (for its report).
     private(set) var commitsRead = 0
@@ -69,12 +72,10 @@ final class SourceCapture {
         chainStarted = tail?.chainStart ?? 0
         key = String(storage.contentAddress(Array(path.utf8)).prefix(16))
         through = tail?.through ?? 0
-        if let tail, let position = tail.position {
-            self.position = position
+        if let tail {
+            position = tail.position
             hasBase = true
-            resumedAfter = tail.through
-        } else if let tail {
-            openGap = CaptureGap(from: tail.through, to: 0, reason: "velo stopped before the log's first generation was read")
+            restarted = tail
         }
     }
 
@@ -95,6 +96,10 @@ final class SourceCapture {
     /// Reads the log from `position` (the pin held).
     private func read(storage: any RepositoryStorage, stream: String) throws {
         if !hasBase { try takeBase(storage: storage, stream: stream) }
+        if let tail = restarted {
+            restarted = nil
+            try carryOn(from: tail, storage: storage, stream: stream)
+        }
         guard let header = try wal.header() else {
             through = Self.now
             return
@@ -153,6 +158,59 @@ final class SourceCapture {
         position = result.position
         through = seen
         pinnedSinceRead = true
+    }
+
+    /// Decides, at the first read after a restart (the pin held), whether capture carries on from where the
+    /// repository's captures of the source end:
+    /// - the log is still the generation it was reading: it does, from the next frame (frames found were
+    ///   committed while velo was stopped, at unknown times: a gap that keeps them, `read`);
+    /// - else, when nothing was read after the chain's base and the database file is that base byte for byte:
+    ///   nothing was committed meanwhile that the file does not show, so it does too, from the log's first frame
+    ///   if there is a log (an idle database restarted makes no gap and no new base);
+    /// - else commits may have been made and checkpointed while velo was stopped (the last connection to close
+    ///   checkpoints and deletes the log): a gap, and a new base.
+    private func carryOn(from tail: CaptureTail, storage: any RepositoryStorage, stream: String) throws {
+        let header = try wal.header()
+        if let position, let header, position.isGeneration(of: header) {
+            resumedAfter = tail.through
+            return
+        }
+        if let base = tail.base, try databaseIs(base) {
+            position = header.map(WALPosition.init(start:))
+            resumedAfter = header == nil ? nil : tail.through  // a log found holds commits made while stopped
+            pinnedSinceRead = true
+            return
+        }
+        let reason: String
+        switch (position, header) {
+        case (let position?, let header?):
+            reason =
+                "the log was started over (checkpoint \(position.checkpointSequence) to \(header.checkpointSequence)) while velo was stopped"
+        case (_?, nil):
+            reason = "the log was checkpointed and removed while velo was stopped"
+        case (nil, _):
+            reason = "the database changed while velo was stopped, before velo had read any of its log"
+        }
+        try lose(reason, storage: storage, stream: stream)
+    }
+
+    /// True when the database file (read under the pin, through SQLite's descriptor) is `base` byte for byte.
+    private func databaseIs(_ base: CaptureBase) throws -> Bool {
+        let file = pin.spare
+        guard try WALPin.fileSize(file) == base.bytes else { return false }
+        var hash = SHA256Digest()
+        var chunk = [UInt8](repeating: 0, count: 1 << 20)
+        var offset: Int64 = 0
+        while offset < base.bytes {
+            let want = Int(min(Int64(chunk.count), base.bytes - offset))
+            let got = try chunk.withUnsafeMutableBytes {
+                try WALPin.read(file, into: UnsafeMutableRawBufferPointer(rebasing: $0[0..<want]), at: offset)
+            }
+            guard got > 0 else { return false }
+            chunk.withUnsafeBytes { hash.update(UnsafeRawBufferPointer(rebasing: $0[0..<got])) }
+            offset += Int64(got)
+        }
+        return hash.hex() == base.sha256
     }
 
     /// The pending section that takes the frames after `position`, made when the last one cannot.

@@ -259,7 +259,8 @@ public struct ContinuousHistory: Sendable {
     /// Where capture of the source stands: the newest chain's end and log position.
     package var tail: CaptureTail? {
         guard let last = chains.last, !isBroken else { return nil }
-        return CaptureTail(through: last.end, position: last.position, chainStart: last.start)
+        return CaptureTail(
+            through: last.end, position: last.position, chainStart: last.start, base: last.segments.isEmpty ? last.base : nil)
     }
 
     /// The chain that restores the source as of `time` (ms), and within it the frames to apply: every commit seen
@@ -320,6 +321,10 @@ package struct CaptureTail: Sendable {
     package var position: WALPosition?
     /// When the newest chain started (ms): a new base is made once it is `baseEvery` old.
     package var chainStart: Int64
+    /// The newest chain's base when nothing was read after it: the chain then stands exactly at the base's
+    /// bytes, so a restart that finds the database file the same knows nothing was committed meanwhile, even
+    /// when the log it would resume from is gone.
+    package var base: CaptureBase?
 }
 
 /// What a restore from continuous capture reads: a chain's base, the images that bring it furthest without
