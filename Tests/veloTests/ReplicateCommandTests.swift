@@ -529,4 +529,44 @@ import Testing
         #expect(try bases() == 2 && history().chains.count == 2)
         #expect(try newest("after-removal") == OracleWriter.contentHash(of: db), "the newest moment holds the commit made while stopped")
     }
+
+    /// A chain that ends at a base velo made (its log position) with nothing read after it, whose log is then
+    /// checkpointed and removed while velo is stopped with no commit: the file is that base byte for byte, so the
+    /// restart starts a new chain from the same bytes as of the old one's last moment: no gap, and the frames of
+    /// the next log, which no longer follow the old position, belong to the new chain (they would otherwise break
+    /// the old one).
+    @Test func aRestartOverARemovedLogWithNoCommitStartsTheNextChainWhereTheLastEnds() throws {
+        let dir = Scratch.directory()
+        let db = dir.appendingPathComponent("tenant.sqlite").path, repo = dir.appendingPathComponent("repo").path
+        var writer: OracleWriter? = try OracleWriter(path: db)
+        var velo = try ReplicateProcess(["--db", db, "--repo", repo, "--base-every", "1s"])
+        #expect(velo.waitForFirstBatch())
+        for _ in 0..<5 { try writer!.commitOne() }
+        Thread.sleep(forTimeInterval: 2.5)  // a new base is made at the last commit, and nothing after it
+        #expect(velo.stop() == 0)
+        let commits = writer!.commits
+        writer = nil  // the last connection closes: the log is checkpointed and removed
+        #expect(!FileManager.default.fileExists(atPath: db + "-wal"), "the last connection removed the log")
+        let stopped = try #require(try ContinuousHistory.load(source: db, storage: LocalStorage(root: repo)))
+        #expect(stopped.chains.count >= 2 && stopped.chains.last!.segments.isEmpty, "\(stopped.chains.map(\.segments.count))")
+
+        velo = try ReplicateProcess(["--db", db, "--repo", repo, "--base-every", "1d"])
+        Thread.sleep(forTimeInterval: 1)
+        let later = try Database(path: db, mode: .readWrite)
+        try later.execute("INSERT INTO posts (id, title) VALUES ('after-restart', 'x')")
+        Thread.sleep(forTimeInterval: 1.2)
+        #expect(velo.stop() == 0)
+        #expect(!velo.stderr.contains("gap"), "\(velo.stderr)")
+        let history = try #require(try ContinuousHistory.load(source: db, storage: LocalStorage(root: repo)))
+        #expect(history.gaps.isEmpty, "\(history.gaps)")
+        #expect(history.chains.count == stopped.chains.count + 1)
+        #expect(history.chains.last!.start == stopped.chains.last!.end, "the new chain starts where the last ended")
+        // The moment the old chain ended, a moment of the restart, and the newest.
+        let newest = dir.appendingPathComponent("newest.sqlite").path
+        #expect(try Self.restore(repo, db, at: history.windows.last!.upperBound, into: newest).status == 0)
+        #expect(try OracleWriter.contentHash(of: newest) == OracleWriter.contentHash(of: db))
+        let between = dir.appendingPathComponent("between.sqlite").path
+        #expect(try Self.restore(repo, db, at: stopped.chains.last!.end + 500, into: between).status == 0)
+        #expect(try OracleWriter.contentHash(of: between) == commits.last!.hash)
+    }
 }

@@ -176,9 +176,16 @@ final class SourceCapture {
             return
         }
         if let base = tail.base, try databaseIs(base) {
-            position = header.map(WALPosition.init(start:))
+            if position == nil {
+                // The chain's base had no log: the first generation written after it carries it on.
+                position = header.map(WALPosition.init(start:))
+                pinnedSinceRead = true
+            } else {
+                // The chain stands at a log position no log continues now: the same bytes start a new chain, as of
+                // the old one's last moment (no gap between them).
+                try takeBase(storage: storage, stream: stream, asOf: tail.through)
+            }
             resumedAfter = header == nil ? nil : tail.through  // a log found holds commits made while stopped
-            pinnedSinceRead = true
             return
         }
         let reason: String
@@ -244,8 +251,9 @@ final class SourceCapture {
         try takeBase(storage: storage, stream: stream)
     }
 
-    /// Stores a copy of the database file, taken under the pin, as the start of a new chain.
-    private func takeBase(storage: any RepositoryStorage, stream: String) throws {
+    /// Stores a copy of the database file, taken under the pin, as the start of a new chain: from now, or from
+    /// `asOf` when the file is known to have been the database since then.
+    private func takeBase(storage: any RepositoryStorage, stream: String, asOf: Int64? = nil) throws {
         let header = try wal.header()
         // Read through SQLite's own descriptor of the file, never a second one (`WALPin.fileSize`).
         let file = pin.spare
@@ -257,7 +265,7 @@ final class SourceCapture {
         }
         let pageSize = try header?.pageSize ?? Int(pin.spare.pragma("page_size")?.int64Value ?? 4096)
         let start = header.map(WALPosition.init(start:))
-        let base = CaptureBase(object: name.name, pageSize: pageSize, bytes: size, sha256: sha, log: start)
+        let base = CaptureBase(object: name.name, pageSize: pageSize, bytes: size, sha256: sha, log: start, time: asOf)
         var gap = openGap
         gap?.to = time
         pending.append(Pending(section: CapturedSource(source: path, through: time, gap: gap, base: base), spool: nil))
