@@ -102,7 +102,8 @@ let package = Package(
             ]
         ),
         .testTarget(name: "VeloKitTests", dependencies: ["VeloKit", "CArchive"]),
-        .testTarget(name: "veloTests", dependencies: ["velo", "VeloKit", "VeloServer", "CZstd"]),
+        .testTarget(
+            name: "veloTests", dependencies: ["velo", "VeloKit", "VeloServer", "CZstd", .product(name: "Crypto", package: "swift-crypto")]),
         .testTarget(name: "VeloServerTests", dependencies: ["VeloServer", "VeloKit", .product(name: "Crypto", package: "swift-crypto")]),
     ]
 )

@@ -53,18 +53,19 @@ import Testing
         // A small cap: velo starts the log over several times during the run, as under a long busy spell.
         let velo = try ReplicateProcess(["--db", db, "--repo", repo, "--wal-cap-frames", "400"])
         #expect(velo.waitForFirstBatch(), "\(velo.stderr)")
-        // 15 s at up to 300 commits a second (a minute, as the issue asks, is the benchmark's: this synchronous test
-        // holds one of the cooperative pool's two threads here, and a minute of it starved the in-process servers of
-        // the other suites in CI).
-        try writer.run(for: .seconds(15), rate: 300)
+        // A minute at 300 commits a second, as the issue asks (the writer keeps its oracle row by row, so a debug
+        // build keeps up).
+        let seconds = 60
+        try writer.run(for: .seconds(seconds), rate: 300)
         Thread.sleep(forTimeInterval: 1.5)
         #expect(velo.stop() == 0, "\(velo.stderr)")
         let summary = velo.output.last ?? ""
         #expect(summary.contains("0 gaps"), "\(summary)")
         #expect(!summary.contains(" 0 seals"), "the log was never started over: \(summary)")
-        let rate = Double(writer.commits.count) / 15
-        print("oracle writer: \(writer.commits.count) commits (\(Int(rate)) a second); velo: \(summary)")
-        #expect(writer.commits.count > 15 * 50, "the writer managed \(Int(rate)) commits a second")
+        let rate = writer.commits.count / seconds
+        print("oracle writer: \(writer.commits.count) commits (\(rate) a second); velo: \(summary)")
+        #expect(rate >= 200, "the writer managed \(rate) commits a second")
+        #expect(try writer.commits.last?.hash == OracleWriter.contentHash(of: db), "the oracle kept row by row is the database read whole")
 
         let history = try #require(try ContinuousHistory.load(source: db, storage: LocalStorage(root: repo)))
         #expect(history.chains.count == 1 && history.gaps.isEmpty)
