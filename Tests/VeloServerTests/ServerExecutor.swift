@@ -1,4 +1,4 @@
-import Dispatch
+import Foundation
 
 /// The executor an in-process test server runs on: Dispatch's ordinary worker threads, not Swift's cooperative
 /// pool.
@@ -17,6 +17,15 @@ final class ServerExecutor: TaskExecutor {
     func enqueue(_ job: consuming ExecutorJob) {
         let job = UnownedJob(job)
         let executor = asUnownedTaskExecutor()
-        queue.async { job.runSynchronously(on: executor) }
+        queue.async {
+            Thread.current.threadDictionary[Self.marker] = true
+            job.runSynchronously(on: executor)
+            Thread.current.threadDictionary[Self.marker] = nil
+        }
     }
+
+    private static let marker = "velo.test-server"
+
+    /// True on a thread running one of this executor's jobs (a test checks that a handler does).
+    static var isCurrent: Bool { Thread.current.threadDictionary[marker] as? Bool == true }
 }
