@@ -206,18 +206,8 @@ final class SourceCapture {
         let file = pin.spare
         guard try WALPin.fileSize(file) == base.bytes else { return false }
         var hash = SHA256Digest()
-        var chunk = [UInt8](repeating: 0, count: 1 << 20)
-        var offset: Int64 = 0
-        while offset < base.bytes {
-            let want = Int(min(Int64(chunk.count), base.bytes - offset))
-            let got = try chunk.withUnsafeMutableBytes {
-                try WALPin.read(file, into: UnsafeMutableRawBufferPointer(rebasing: $0[0..<want]), at: offset)
-            }
-            guard got > 0 else { return false }
-            chunk.withUnsafeBytes { hash.update(UnsafeRawBufferPointer(rebasing: $0[0..<got])) }
-            offset += Int64(got)
-        }
-        return hash.hex() == base.sha256
+        let read = try WALPin.readFile(file, bytes: base.bytes) { chunk, _ in hash.update(chunk) }
+        return read == base.bytes && hash.hex() == base.sha256
     }
 
     /// The pending section that takes the frames after `position`, made when the last one cannot.
@@ -285,17 +275,7 @@ final class SourceCapture {
         let image = try SpoolFile.Scratch(folder: spoolFolder, name: "base")
         let file = pin.spare
         var size = try WALPin.fileSize(file)
-        var chunk = [UInt8](repeating: 0, count: 1 << 20)
-        var offset: Int64 = 0
-        while offset < size {
-            let want = Int(min(Int64(chunk.count), size - offset))
-            let got = try chunk.withUnsafeMutableBytes {
-                try WALPin.read(file, into: UnsafeMutableRawBufferPointer(rebasing: $0[0..<want]), at: offset)
-            }
-            guard got > 0 else { break }
-            try image.write(chunk.withUnsafeBytes { UnsafeRawBufferPointer(rebasing: $0[0..<got]) }, at: offset)
-            offset += Int64(got)
-        }
+        _ = try WALPin.readFile(file, bytes: size) { chunk, offset in try image.write(chunk, at: offset) }
         if position.frames > 0 {
             let read = try wal.readFrames(after: WALPosition(start: header), maxFrames: position.frames) { frame in
                 try image.write(frame.page, at: Int64(frame.pageNumber - 1) * Int64(position.pageSize))

@@ -61,6 +61,23 @@ final class WALPin {
         return Int64(size)
     }
 
+    /// Reads the first `bytes` bytes of `db`'s file through SQLite's own descriptor, handing each chunk (1 MiB at
+    /// most) and its offset to `body`; returns how many bytes there were (fewer when the file is shorter).
+    static func readFile(_ db: Database, bytes: Int64, _ body: (UnsafeRawBufferPointer, Int64) throws -> Void) throws -> Int64 {
+        var chunk = [UInt8](repeating: 0, count: 1 << 20)
+        var offset: Int64 = 0
+        while offset < bytes {
+            let want = Int(min(Int64(chunk.count), bytes - offset))
+            let got = try chunk.withUnsafeMutableBytes {
+                try read(db, into: UnsafeMutableRawBufferPointer(rebasing: $0[0..<want]), at: offset)
+            }
+            guard got > 0 else { break }
+            try chunk.withUnsafeBytes { try body(UnsafeRawBufferPointer(rebasing: $0[0..<got]), offset) }
+            offset += Int64(got)
+        }
+        return offset
+    }
+
     /// Reads the database file at `offset` into `buffer` through SQLite's own descriptor; returns how many bytes
     /// (fewer only at the end of the file).
     static func read(_ db: Database, into buffer: UnsafeMutableRawBufferPointer, at offset: Int64) throws -> Int {
