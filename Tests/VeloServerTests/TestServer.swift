@@ -86,11 +86,11 @@ final class TestServer: @unchecked Sendable {
 
     func request(
         _ method: String, _ path: String, json body: String? = nil, data: Data? = nil, token: String? = nil,
-        headers: [String: String] = [:], timeout: TimeInterval = 60
+        headers: [String: String] = [:]
     ) async throws -> Reply {
         var request = URLRequest(url: URL(string: "http://127.0.0.1:\(port)\(path)")!)
         request.httpMethod = method
-        request.timeoutInterval = timeout
+        request.timeoutInterval = 60
         let body = method == "GET" ? nil : body  // URLSession refuses a GET with a body
         if let body { request.httpBody = Data(body.utf8) } else if let data { request.httpBody = data }
         if body != nil || data != nil { request.setValue("application/json", forHTTPHeaderField: "Content-Type") }
