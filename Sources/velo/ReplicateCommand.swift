@@ -163,7 +163,7 @@ struct ReplicateCommand: ParsableCommand {
             return
         }
         print(
-            "stopped: \(summary.batches) batches stored, \(summary.commits) commits, \(summary.bases) bases, \(summary.gaps) gaps; \(summary.seals) seals, the longest held the write lock \(String(format: "%.1f", summary.longestSealMilliseconds)) ms; at most \(Int(summary.longestBetweenReadsMilliseconds)) ms between two reads; \(summary.compaction.level1Packs + summary.compaction.level2Packs) packs made of \(summary.compaction.batchesMerged) batches"
+            "stopped: \(summary.batches) batches stored, \(summary.commits) commits, \(summary.bases) bases, \(summary.gaps) gaps; \(summary.seals) seals, the longest held the write lock \(String(format: "%.1f", summary.longestSealMilliseconds)) ms; at most \(Int(summary.longestBetweenReadsMilliseconds)) ms between two reads; \(summary.compaction.level1Packs + summary.compaction.level2Packs) packs made of \(summary.compaction.batchesMerged) batches; \(summary.stopsRecorded) of \(replicator.sources.count) databases recorded as they stand, for the restart"
         )
     }
 }

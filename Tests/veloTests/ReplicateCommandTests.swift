@@ -570,4 +570,76 @@ import Testing
         #expect(try Self.restore(repo, db, at: stopped.chains.last!.end + 500, into: between).status == 0)
         #expect(try OracleWriter.contentHash(of: between) == commits.last!.hash)
     }
+
+    /// A chain that read commits (frames after its base) and was stopped: its log is then checkpointed and removed
+    /// while velo is stopped with no commit (the last connection closes, as each PHP request's does). A graceful
+    /// stop recorded the database as of its last read, and the file is that database, so the restart starts the
+    /// next chain where the last ended: no gap. A killed replicator recorded nothing, and the same restart is a gap.
+    @Test func aRestartAfterAStopCarriesOnOverARemovedLogAndAfterAKillRecordsAGap() throws {
+        let dir = Scratch.directory()
+        let db = dir.appendingPathComponent("tenant.sqlite").path, repo = dir.appendingPathComponent("repo").path
+        func history() throws -> ContinuousHistory {
+            try #require(try ContinuousHistory.load(source: db, storage: LocalStorage(root: repo)))
+        }
+        /// Runs velo while `write` commits through a connection of its own, then stops velo with `signal`; the
+        /// connection, the last, closes after.
+        func run(_ signal: Int32, _ write: () throws -> Void) throws -> ReplicateProcess {
+            let velo = try ReplicateProcess(["--db", db, "--repo", repo])
+            #expect(velo.waitForFirstBatch())
+            try write()
+            Thread.sleep(forTimeInterval: 1.5)  // read and stored
+            velo.stop(signal)
+            return velo
+        }
+        /// Ten commits through a connection of their own that stays open until velo has stopped.
+        func runInserting(_ signal: Int32, _ label: String) throws -> ReplicateProcess {
+            var connection: Database? = try Database(path: db, mode: .readWrite)
+            let velo = try run(signal) {
+                for i in 0..<10 { try connection!.execute("INSERT INTO posts (id, title) VALUES ('\(label)-\(i)', 'x')") }
+            }
+            connection = nil  // the last connection closes: the log is checkpointed and removed
+            return velo
+        }
+
+        var writer: OracleWriter? = try OracleWriter(path: db)
+        let first = try run(SIGTERM) {
+            // A VACUUM among them: the database shrinks in the log.
+            for i in 0..<40 { try writer!.commitOne(vacuum: i == 20) }
+        }
+        let last = try #require(writer!.commits.last)
+        writer = nil  // the last connection closes: the log is checkpointed and removed
+        #expect(!FileManager.default.fileExists(atPath: db + "-wal"), "the last connection removed the log")
+        #expect(first.output.last?.contains("1 of 1 databases recorded as they stand") == true, "\(first.output)")
+        let stopped = try history()
+        #expect(!stopped.chains.last!.segments.isEmpty, "the chain read frames after its base")
+        // A read-only visit while velo is stopped: its connection, the last, removes the log again.
+        do {
+            let visit = try Database(path: db, mode: .readWrite)
+            _ = try visit.scalar("SELECT count(*) FROM posts")
+        }
+        let second = try runInserting(SIGTERM, "second")
+        #expect(!FileManager.default.fileExists(atPath: db + "-wal"))
+        #expect(!second.stderr.contains("gap"), "\(second.stderr)")
+        let carried = try history()
+        #expect(carried.gaps.isEmpty, "\(carried.gaps)")
+        #expect(carried.chains.count == stopped.chains.count + 1)
+        #expect(carried.chains[stopped.chains.count].start == stopped.chains.last!.end, "the next chain starts where the last ended")
+        let between = dir.appendingPathComponent("between.sqlite").path
+        #expect(try Self.restore(repo, db, at: stopped.chains.last!.end + 200, into: between).status == 0)
+        #expect(try OracleWriter.contentHash(of: between) == last.hash, "a moment while velo was stopped")
+        let newest = dir.appendingPathComponent("newest.sqlite").path
+        #expect(try Self.restore(repo, db, at: carried.windows.last!.upperBound, into: newest).status == 0)
+        #expect(try OracleWriter.contentHash(of: newest) == OracleWriter.contentHash(of: db))
+
+        // Killed: nothing recorded, so the restart over the removed log cannot tell nothing changed.
+        _ = try runInserting(SIGKILL, "killed")
+        #expect(!FileManager.default.fileExists(atPath: db + "-wal"))
+        let velo = try ReplicateProcess(["--db", db, "--repo", repo])
+        Thread.sleep(forTimeInterval: 1)
+        #expect(velo.stop() == 0)
+        #expect(
+            velo.stderr.contains("gap in continuous capture: the log was checkpointed and removed while velo was stopped"), "\(velo.stderr)"
+        )
+        #expect(try history().gaps.count == 1)
+    }
 }

@@ -30,6 +30,9 @@ public final class Replicator {
         public var baseEvery: Duration = .seconds(86_400)
         /// The spans batches are merged over (`ContinuousCompaction`), nil to leave compaction to another process.
         public var compaction: ContinuousCompaction.Levels? = ContinuousCompaction.Levels()
+        /// How long a stop may spend recording the sources' databases (a read of each, `recordStops`): within
+        /// the service unit's 60 s to stop, with time left for the last batch.
+        public var stopRecordBudget: Duration = .seconds(20)
 
         public init() {}
 
@@ -58,6 +61,8 @@ public final class Replicator {
         /// The longest time a seal held a source's write lock (ms).
         public var longestSealMilliseconds: Double = 0
         public var seals = 0
+        /// Sources whose database a stop recorded (`recordStops`).
+        public var stopsRecorded = 0
         /// The longest time between the starts of two reads of the logs (ms): a commit is stamped at most this
         /// long after it was made, which bounds how precisely a restore hits a moment.
         public var longestBetweenReadsMilliseconds: Double = 0
@@ -216,6 +221,7 @@ public final class Replicator {
         for capture in captures {
             let taken = capture.take()
             handedOut.append((capture, taken))
+            let first = sections.count
             if taken.isEmpty && always { sections.append(CapturedSource(source: capture.path, through: capture.through)) }
             for var part in taken {
                 if var frames = part.section.frames, let spool = part.spool {
@@ -225,6 +231,9 @@ public final class Replicator {
                     spools.append(spool)
                 }
                 sections.append(part.section)
+            }
+            if let stopped = capture.stopped, sections.count > first, sections[sections.count - 1].through == stopped.through {
+                sections[sections.count - 1].stopped = stopped
             }
         }
         guard !sections.isEmpty else { return nil }
@@ -317,6 +326,29 @@ public final class Replicator {
             if wait > .zero { Thread.sleep(forTimeInterval: Double(wait.components.seconds) + Double(wait.components.attoseconds) / 1e18) }
         }
         try poll()
+        recordStops()
         if let stored = try storeBatch(always: true) { report(stored) }
+    }
+
+    /// At a graceful stop, records each source's database as of its last read (`SourceCapture.recordStop`, a
+    /// read of the whole database) while `options.stopRecordBudget` lasts, so the restart can tell that nothing
+    /// was committed meanwhile even when the log is gone. A source past the budget, or whose record fails, is
+    /// only reported: its restart after a removed log records a gap, as after a kill.
+    private func recordStops() {
+        let clock = ContinuousClock()
+        let deadline = clock.now + options.stopRecordBudget
+        for capture in captures {
+            guard clock.now < deadline else {
+                Diagnostics.info(
+                    "\(capture.path): its state at this stop is not recorded (the stop's \(options.stopRecordBudget) were spent)")
+                continue
+            }
+            do {
+                try capture.recordStop()
+                if capture.stopped != nil { summary.stopsRecorded += 1 }
+            } catch {
+                Diagnostics.warn("\(capture.path): its state at this stop could not be recorded: \(Diagnostics.describe(error))")
+            }
+        }
     }
 }

@@ -175,7 +175,7 @@ final class SourceCapture {
             resumedAfter = tail.through
             return
         }
-        if let base = tail.base, try databaseIs(base) {
+        if let base = tail.base, try databaseIs(bytes: base.bytes, sha256: base.sha256) {
             if position == nil {
                 // The chain's base had no log: the first generation written after it carries it on.
                 position = header.map(WALPosition.init(start:))
@@ -186,6 +186,14 @@ final class SourceCapture {
                 try takeBase(storage: storage, stream: stream, asOf: tail.through)
             }
             resumedAfter = header == nil ? nil : tail.through  // a log found holds commits made while stopped
+            return
+        }
+        if header == nil, let stop = tail.stopped, try databaseIs(bytes: stop.bytes, sha256: stop.sha256) {
+            // A graceful stop recorded the database as of the chain's end, and the file is that database: nothing
+            // was committed meanwhile that the file does not show. The log the chain stood in is gone, so the same
+            // bytes start the next chain, as of the old one's last moment (no gap between them).
+            try takeBase(storage: storage, stream: stream, asOf: tail.through)
+            resumedAfter = nil
             return
         }
         let reason: String
@@ -201,13 +209,39 @@ final class SourceCapture {
         try lose(reason, storage: storage, stream: stream)
     }
 
-    /// True when the database file (read under the pin, through SQLite's descriptor) is `base` byte for byte.
-    private func databaseIs(_ base: CaptureBase) throws -> Bool {
+    /// True when the database file (read under the pin, through SQLite's descriptor) has `bytes` bytes whose
+    /// SHA-256 is `sha256`.
+    private func databaseIs(bytes: Int64, sha256: String) throws -> Bool {
         let file = pin.spare
-        guard try WALPin.fileSize(file) == base.bytes else { return false }
+        guard try WALPin.fileSize(file) == bytes else { return false }
         var hash = SHA256Digest()
-        let read = try WALPin.readFile(file, bytes: base.bytes) { chunk, _ in hash.update(chunk) }
-        return read == base.bytes && hash.hex() == base.sha256
+        let read = try WALPin.readFile(file, bytes: bytes) { chunk, _ in hash.update(chunk) }
+        return read == bytes && hash.hex() == sha256
+    }
+
+    /// What `recordStop` found, for the source's last section of the last batch.
+    private(set) var stopped: CaptureStop?
+
+    /// Records the database exactly as of the last read (`DatabaseAsOf`: the file with the log's frames up to
+    /// there written over it), by size and SHA-256, for the batch a graceful stop stores last. A restart that finds
+    /// the log removed then compares the file with it (`carryOn`) instead of recording a gap. Records nothing when
+    /// the pin did not hold since the last read or the log no longer holds what was read.
+    func recordStop() throws {
+        // Only while the pin has held since the last read: else a checkpoint may have copied later commits into
+        // the file, and what is streamed would be no moment of the database.
+        guard pinnedSinceRead else { return }
+        var hash = SHA256Digest()
+        let size: Int64?
+        if let position {
+            size = try DatabaseAsOf.stream(file: pin.spare, wal: wal, position: position) { hash.update($0) }
+        } else {
+            // No log was read since the base: the file alone is the database, as long as there is still no log.
+            guard try wal.header() == nil else { return }
+            let bytes = try WALPin.fileSize(pin.spare)
+            size = try WALPin.readFile(pin.spare, bytes: bytes) { chunk, _ in hash.update(chunk) } == bytes ? bytes : nil
+        }
+        guard let size else { return }
+        stopped = CaptureStop(through: through, bytes: size, sha256: hash.hex())
     }
 
     /// The pending section that takes the frames after `position`, made when the last one cannot.
@@ -273,17 +307,13 @@ final class SourceCapture {
     private func rebase(storage: any RepositoryStorage, stream: String) throws {
         guard let position, let header = try wal.header(), position.isGeneration(of: header) else { return }
         let image = try SpoolFile.Scratch(folder: spoolFolder, name: "base")
-        let file = pin.spare
-        var size = try WALPin.fileSize(file)
-        _ = try WALPin.readFile(file, bytes: size) { chunk, offset in try image.write(chunk, at: offset) }
-        if position.frames > 0 {
-            let read = try wal.readFrames(after: WALPosition(start: header), maxFrames: position.frames) { frame in
-                try image.write(frame.page, at: Int64(frame.pageNumber - 1) * Int64(position.pageSize))
-            }
-            // The frames must be the ones captured: else this is no base of the chain (tried again next poll).
-            guard read.position == position, let last = read.commits.last else { return }
-            size = Int64(last.pages) * Int64(position.pageSize)
+        var written: Int64 = 0
+        let streamed = try DatabaseAsOf.stream(file: pin.spare, wal: wal, position: position) { piece in
+            try image.write(piece, at: written)
+            written += Int64(piece.count)
         }
+        // The frames must be the ones captured: else this is no base of the chain (tried again next poll).
+        guard let size = streamed else { return }
         try image.truncate(to: size)
         let time = Self.now
         let name = StoredName(.capture, String(format: "%013lld-%@-%@.base", time, stream, key))

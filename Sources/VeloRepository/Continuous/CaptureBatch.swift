@@ -59,13 +59,37 @@ public struct CapturedSource: Codable, Sendable, Equatable {
     public var base: CaptureBase?
     /// The commits read from the source's log since the previous batch.
     public var frames: CapturedFrames?
+    /// Set on the source's section of the last batch a graceful stop stores: the database as it was at `through`.
+    public var stopped: CaptureStop?
 
-    public init(source: String, through: Int64, gap: CaptureGap? = nil, base: CaptureBase? = nil, frames: CapturedFrames? = nil) {
+    public init(
+        source: String, through: Int64, gap: CaptureGap? = nil, base: CaptureBase? = nil, frames: CapturedFrames? = nil,
+        stopped: CaptureStop? = nil
+    ) {
         self.source = source
         self.through = through
         self.gap = gap
         self.base = base
         self.frames = frames
+        self.stopped = stopped
+    }
+}
+
+/// The database exactly as of the last commit a stopping `velo replicate` read (its file with the log's frames up
+/// to there written over it), by size and SHA-256. A restart that finds the log gone (the last connection to close
+/// checkpoints it into the file and deletes it) compares the file with it: the same bytes mean nothing was
+/// committed while velo was stopped, so the next chain starts where this one ends, without a gap. A killed
+/// `velo replicate` records none, and the same restart is a gap.
+public struct CaptureStop: Codable, Sendable, Equatable {
+    /// The moment (ms) it is the database of: its section's `through`.
+    public var through: Int64
+    public var bytes: Int64
+    public var sha256: String
+
+    public init(through: Int64, bytes: Int64, sha256: String) {
+        self.through = through
+        self.bytes = bytes
+        self.sha256 = sha256
     }
 }
 

@@ -21,6 +21,8 @@ public struct ContinuousHistory: Sendable {
         public var end: Int64
         /// Where reading the source's log carries on after the chain.
         package var position: WALPosition?
+        /// What a graceful stop recorded of the database at the chain's end, when its last section has it.
+        package var stopped: CaptureStop?
     }
 
     /// Consecutive frames of a chain, and where they are stored.
@@ -224,6 +226,7 @@ public struct ContinuousHistory: Sendable {
             chain.position = frames.position
         }
         chain.end = max(chain.end, section.through)
+        chain.stopped = section.stopped  // only the last section's says where the chain ended
         chains[chains.count - 1] = chain
     }
 
@@ -260,7 +263,8 @@ public struct ContinuousHistory: Sendable {
     package var tail: CaptureTail? {
         guard let last = chains.last, !isBroken else { return nil }
         return CaptureTail(
-            through: last.end, position: last.position, chainStart: last.start, base: last.segments.isEmpty ? last.base : nil)
+            through: last.end, position: last.position, chainStart: last.start, base: last.segments.isEmpty ? last.base : nil,
+            stopped: last.stopped?.through == last.end ? last.stopped : nil)
     }
 
     /// The chain that restores the source as of `time` (ms), and within it the frames to apply: every commit seen
@@ -325,6 +329,9 @@ package struct CaptureTail: Sendable {
     /// bytes, so a restart that finds the database file the same knows nothing was committed meanwhile, even
     /// when the log it would resume from is gone.
     package var base: CaptureBase?
+    /// The database at `through`, when a graceful stop recorded it: a restart that finds the log gone and the file
+    /// the same knows nothing was committed meanwhile.
+    package var stopped: CaptureStop?
 }
 
 /// What a restore from continuous capture reads: a chain's base, the images that bring it furthest without
