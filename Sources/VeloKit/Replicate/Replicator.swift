@@ -61,7 +61,7 @@ public final class Replicator {
         /// The longest time a seal held a source's write lock (ms).
         public var longestSealMilliseconds: Double = 0
         public var seals = 0
-        /// Sources whose database a stop recorded (`recordStops`).
+        /// Sources whose database a stop recorded (`recordStops`), counted once stored with the last batch.
         public var stopsRecorded = 0
         /// The longest time between the starts of two reads of the logs (ms): a commit is stamped at most this
         /// long after it was made, which bounds how precisely a restore hits a moment.
@@ -218,6 +218,7 @@ public final class Replicator {
         var spools: [SpoolFile] = []
         var offset: Int64 = 0
         var handedOut: [(SourceCapture, [SourceCapture.Pending])] = []
+        var stopsRecorded = 0
         for capture in captures {
             let taken = capture.take()
             handedOut.append((capture, taken))
@@ -234,6 +235,7 @@ public final class Replicator {
             }
             if let stopped = capture.stopped, sections.count > first, sections[sections.count - 1].through == stopped.through {
                 sections[sections.count - 1].stopped = stopped
+                stopsRecorded += 1
             }
         }
         guard !sections.isEmpty else { return nil }
@@ -254,6 +256,7 @@ public final class Replicator {
         summary.commits += report.commits
         summary.bases += report.bases
         summary.gaps += report.gaps
+        summary.stopsRecorded += stopsRecorded
         return report
     }
 
@@ -345,7 +348,6 @@ public final class Replicator {
             }
             do {
                 try capture.recordStop()
-                if capture.stopped != nil { summary.stopsRecorded += 1 }
             } catch {
                 Diagnostics.warn("\(capture.path): its state at this stop could not be recorded: \(Diagnostics.describe(error))")
             }
