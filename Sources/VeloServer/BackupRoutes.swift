@@ -5,7 +5,8 @@ import VeloKit
 
 /// velo's own routes under `backups`, superusers only; every `data` is what the matching CLI command prints
 /// under `--json` (one definition in VeloKit for both). They work on the request's tenant database and on the
-/// server's repository; with `--landlord`, a tenant sees and touches only the snapshots of its own database.
+/// server's repository; with `--landlord`, a tenant sees and touches only the snapshots of its own database, and
+/// an operator tenant's superusers (`ServerConfiguration.operators`) every snapshot.
 struct BackupRoutes {
     let state: ServerState
 
@@ -41,8 +42,9 @@ struct BackupRoutes {
         return try Envelope.success(encoding: rows)
     }
 
-    /// `velo status --json` of the sources this superuser sees: with `--landlord` the tenant's own database, with
-    /// `--db` every source of the repository (it is the served database's operator's). `?max_age=` and
+    /// `velo status --json` of the sources this superuser sees: with `--landlord` the tenant's own database (every
+    /// source for an operator tenant's), with `--db` every source of the repository (it is the served database's
+    /// operator's). `?max_age=` and
     /// `?max_verify_age=` (26h, 2d, …) as the command's options, else the config's `max_age`. Beside the report:
     /// `name`, what a restore asks to be typed (the tenant's domain, else the served database's file name),
     /// `served`, the served database's file name, `retention`, the config's policy (null without one), and
@@ -64,7 +66,7 @@ struct BackupRoutes {
         let repository = try await state.repository(for: "reading the status")
         let chosen = options
         var report = try await BlockingWork.run { BackupStatus.evaluate(repository, options: chosen) }
-        if case .landlord = state.configuration.databases {
+        if !state.seesEverySource(tenant) {
             let own = FileSystem.absolute(tenant.databasePath)
             report.sources = report.sources.filter { FileSystem.absolute($0.source) == own }
             report.continuous = report.continuous.filter { FileSystem.absolute($0.source) == own }
@@ -310,7 +312,7 @@ struct BackupRoutes {
     }
 
     /// `velo prune --json` with the policy in the body (`{"policy": {...}, "dry_run": bool}`). With `--landlord`
-    /// the repository holds every tenant's snapshots, so pruning it is left to `velo prune` run by the operator.
+    /// the repository holds every tenant's snapshots, so only an operator tenant's superusers may prune it here.
     func prune(_ request: Request, _ context: VeloRequestContext) async throws -> Response {
         let body = try await JSONBody.read(request, limit: state.configuration.maxJSONBytes)
         var v = Validation.Collector()
@@ -321,7 +323,8 @@ struct BackupRoutes {
             v.add("policy", "The policy field must be an object.")
         }
         try v.check()
-        if case .landlord = state.configuration.databases {
+        let tenant = try context.requireTenant()
+        if !state.seesEverySource(tenant) {
             throw APIError.service(
                 "The repository holds every tenant's snapshots: one tenant cannot prune it; its operator prunes it with velo's own rounds or command."
             )

@@ -15,6 +15,11 @@ package struct ServerConfiguration: Sendable {
     package var host = "127.0.0.1"
     /// 0 picks a free port (tests).
     package var port = 8090
+    /// With `.landlord`, the domains of the tenants whose superusers operate the repository (`--operator`): they
+    /// see every source of the repository, as the served database's superusers do with `.single`, and may prune it.
+    /// The superusers of every other tenant see and touch only their own database's snapshots. Empty by default:
+    /// no tenant sees another unless the server's operator says so.
+    package var operators: Set<String> = []
     /// The snapshot repository (`--repo`); routes that change a database refuse to run without one.
     package var repository: String?
     /// The password of an encrypted repository (read once, remembered).
@@ -47,6 +52,20 @@ package struct ServerConfiguration: Sendable {
     package var afterClaim: (@Sendable (String) async -> Void)?
 
     package init(databases: Databases) { self.databases = databases }
+
+    /// Sets `operators` as a request's Host is compared with them: lowercased, without a port.
+    package mutating func setOperators(_ domains: [String]) { operators = Set(domains.map(TenantResolver.hostName)) }
+
+    /// The `operators` no tenant of the landlord has (yet): a mistyped domain would otherwise grant nothing
+    /// without a word.
+    package func operatorsWithoutTenant() throws -> [String] {
+        guard case .landlord(let path) = databases, !operators.isEmpty else { return [] }
+        let landlord = try Database(path: path, mode: .readOnly, busyTimeout: busyTimeout)
+        let domains = try Landlord.tenants(in: landlord, schema: try SQLiteSchema.read(from: landlord)).compactMap {
+            $0.domain?.lowercased()
+        }
+        return operators.subtracting(domains).sorted()
+    }
 
     /// `prefix` with its slashes trimmed, as a path (`/api`), or `` for an empty prefix.
     var pathPrefix: String {

@@ -41,10 +41,16 @@ final class ServerState: Sendable {
     /// The gate key of a tenant database.
     func databaseKey(_ tenant: TenantTarget) -> String { "db:" + tenant.databasePath }
 
-    /// Whether a catalog entry belongs to the tenant: every snapshot with `--db`, only the tenant's own with
-    /// `--landlord` (tenants share the repository, not their snapshots).
-    func owns(_ entry: CatalogEntry, tenant: TenantTarget) -> Bool {
+    /// Whether the tenant's superusers see every source of the repository: with `--db` (the repository is the
+    /// served database's operator's), and with `--landlord` for an operator tenant only (`operators`).
+    func seesEverySource(_ tenant: TenantTarget) -> Bool {
         guard case .landlord = configuration.databases else { return true }
-        return FileSystem.absolute(entry.sourcePath) == FileSystem.absolute(tenant.databasePath)
+        return tenant.domain.map { configuration.operators.contains($0.lowercased()) } ?? false
+    }
+
+    /// Whether a catalog entry belongs to the tenant: every snapshot with `--db` and for an operator tenant, only
+    /// the tenant's own otherwise with `--landlord` (tenants share the repository, not their snapshots).
+    func owns(_ entry: CatalogEntry, tenant: TenantTarget) -> Bool {
+        seesEverySource(tenant) || FileSystem.absolute(entry.sourcePath) == FileSystem.absolute(tenant.databasePath)
     }
 }

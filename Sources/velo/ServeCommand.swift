@@ -10,7 +10,7 @@ struct ServeCommand: ParsableCommand {
         commandName: "serve",
         abstract: "Serve Veloquent's superuser schema API (corrupt, recover, orphans, transfer) and velo's backups over HTTP.",
         discussion: """
-            Same paths, bodies, status codes and {"message","data"} envelopes as Veloquent, under --api-prefix. Superusers log in with POST /api/collections/superusers/auth/login; tokens are stored in the tenant's auth_tokens as Veloquent stores them, so tokens work in both. Every other route needs 'Authorization: Bearer <token>'. Routes that change a database snapshot it into --repo first and refuse without one. With --landlord, the request's Host picks the tenant (tenants.domain). SIGTERM or SIGINT finishes the running requests (new ones get 503), then stops. With --config, velo run's rounds run every minute beside the API, and with its "continuous" settings velo replicate's capture of its sources too (see velo.example.json). One logfmt line per request on stderr. The OpenAPI document is at GET /api/openapi.json (docs/openapi.yaml).
+            Same paths, bodies, status codes and {"message","data"} envelopes as Veloquent, under --api-prefix. Superusers log in with POST /api/collections/superusers/auth/login; tokens are stored in the tenant's auth_tokens as Veloquent stores them, so tokens work in both. Every other route needs 'Authorization: Bearer <token>'. Routes that change a database snapshot it into --repo first and refuse without one. With --landlord, the request's Host picks the tenant (tenants.domain), and a tenant's superusers see only its own snapshots but for the tenants named by --operator, whose superusers see every tenant's. SIGTERM or SIGINT finishes the running requests (new ones get 503), then stops. With --config, velo run's rounds run every minute beside the API, and with its "continuous" settings velo replicate's capture of its sources too (see velo.example.json). One logfmt line per request on stderr. The OpenAPI document is at GET /api/openapi.json (docs/openapi.yaml).
             """)
 
     @Option(
@@ -21,6 +21,13 @@ struct ServeCommand: ParsableCommand {
         name: .long, help: ArgumentHelp("Serve every tenant of this landlord database, picked by the request's Host.", valueName: "path"),
         completion: .file())
     var landlord: String?
+
+    @Option(
+        name: .customLong("operator"),
+        help: ArgumentHelp(
+            "With a landlord, the domain of a tenant whose superusers operate the repository: they see every tenant's snapshots and status, and may prune (repeatable; by default a tenant sees only its own).",
+            valueName: "domain"))
+    var operators: [String] = []
 
     @Option(name: .long, help: ArgumentHelp("Address and port to listen on (port 0: any free port).", valueName: "host:port"))
     var listen = "127.0.0.1:8090"
@@ -117,6 +124,16 @@ struct ServeCommand: ParsableCommand {
             throw VeloError("\(path): no such landlord database")
         }
         var configuration = ServerConfiguration(databases: databases)
+        var operatorsWithoutTenant: [(landlord: String, domain: String)] = []
+        if !operators.isEmpty {
+            guard case .landlord(let path) = databases else {
+                throw VeloError(
+                    "--operator needs a landlord (--landlord, or a config's app with tenants): with one database every superuser already sees every source",
+                    kind: .usage)
+            }
+            configuration.setOperators(operators)
+            operatorsWithoutTenant = try configuration.operatorsWithoutTenant().map { (path, $0) }
+        }
         let (host, port) = Self.parseListen(listen)!
         configuration.host = host
         configuration.port = port
@@ -142,6 +159,9 @@ struct ServeCommand: ParsableCommand {
         let logger = Logger(label: "velo.serve") { LogfmtHandler(label: $0, level: level) }
         if repositoryPath == nil {
             logger.warning("no --repo: recover, orphan drops, imports and the backup routes refuse to run")
+        }
+        for (landlord, domain) in operatorsWithoutTenant {
+            logger.warning("\(landlord): no tenant has the domain \(domain) yet; --operator \(domain) applies once one does")
         }
         let server = VeloServer(configuration: configuration, logger: logger)
         let clock = RoundClock()

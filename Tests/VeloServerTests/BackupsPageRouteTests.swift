@@ -120,4 +120,66 @@ import Testing
         #expect(status["sources"]?.arrayValue?.map { $0["source"] } == [.string("tenant.sqlite")], "\(status)")
         #expect(status["name"] == .string("acme.localhost"), "a tenant confirms a restore with its domain")
     }
+    /// `--operator`: the superusers of the tenant the server's operator names see every tenant's status and
+    /// snapshots, and may prune; every other tenant still sees only its own, and may not prune.
+    @Test func anOperatorTenantSeesEveryTenantAndTheOthersOnlyTheirOwn() async throws {
+        let directory = (NSTemporaryDirectory() as NSString).appendingPathComponent("velo-page-\(getpid())-\(UUID().uuidString.prefix(6))")
+        try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(atPath: directory) }
+        let landlord = (directory as NSString).appendingPathComponent("landlord.sqlite")
+        let operatorDatabase = (directory as NSString).appendingPathComponent("ops.sqlite")
+        try DemoDatabase(options: .init(posts: 20, seed: 9)).write(to: operatorDatabase)
+        try Database(path: operatorDatabase, mode: .readWrite).prepare("UPDATE superusers SET password = ?").run([
+            .text(TestServer.passwordHash)
+        ])
+        let server = try await TestServer(
+            configure: {
+                $0.databases = .landlord(landlord)
+                $0.setOperators(["Ops.localhost:8090"])  // as the Host is compared: no port, any case
+            },
+            prepare: { tenant in
+                let db = try Database(path: landlord, mode: .create)
+                try db.execute("CREATE TABLE tenants (id INTEGER PRIMARY KEY, name TEXT, domain TEXT UNIQUE, database TEXT)")
+                try db.prepare(
+                    "INSERT INTO tenants (name, domain, database) VALUES ('Acme', 'acme.localhost', ?), ('Ops', 'ops.localhost', ?)"
+                )
+                .run([.text(tenant), .text(operatorDatabase)])
+            })
+        defer { Task { await server.stop() } }
+        // A mistyped domain is found at start (`velo serve` warns about it).
+        var mistyped = ServerConfiguration(databases: .landlord(landlord))
+        mistyped.setOperators(["ops.localhost", "opps.localhost"])
+        #expect(try mistyped.operatorsWithoutTenant() == ["opps.localhost"])
+        var tokens: [String: String] = [:]
+        for host in ["acme.localhost", "ops.localhost"] {
+            let login = try await server.request(
+                "POST", "/api/collections/superusers/auth/login",
+                json: #"{"identity":"admin@acme.test","password":"\#(TestServer.password)"}"#, headers: ["Host": host])
+            tokens[host] = try #require(login.data?["token"]?.stringValue, "\(host): \(login.status)")
+            #expect(try await server.request("POST", "/api/backups", token: tokens[host], headers: ["Host": host]).status == 200)
+        }
+        func get(_ path: String, as host: String) async throws -> JSONValue? {
+            try await server.request("GET", path, token: tokens[host], headers: ["Host": host]).data
+        }
+        func sources(as host: String) async throws -> [String] {
+            (try await get("/api/backups/status", as: host)?["sources"]?.arrayValue ?? []).compactMap { $0["source"]?.stringValue }.sorted()
+        }
+        #expect(try await sources(as: "acme.localhost") == ["tenant.sqlite"])
+        #expect(try await sources(as: "ops.localhost") == ["ops.sqlite", "tenant.sqlite"])
+        #expect(try await get("/api/backups", as: "acme.localhost")?.arrayValue?.count == 1)
+        #expect(try await get("/api/backups", as: "ops.localhost")?.arrayValue?.count == 2)
+        // A restore still asks for the signed-in tenant's own name.
+        #expect(try await get("/api/backups/status", as: "ops.localhost")?["name"] == .string("ops.localhost"))
+
+        let prune = #"{"policy":{"keep_last":1},"dry_run":true}"#
+        let refused = try await server.request(
+            "POST", "/api/backups/prune", json: prune, token: tokens["acme.localhost"], headers: ["Host": "acme.localhost"])
+        #expect(
+            refused.status == 422 && refused.message?.contains("one tenant cannot prune it") == true,
+            "\(refused.status) \(refused.message ?? "")")
+        let dryRun = try await server.request(
+            "POST", "/api/backups/prune", json: prune, token: tokens["ops.localhost"], headers: ["Host": "ops.localhost"])
+        #expect(dryRun.status == 200, "\(dryRun.status) \(dryRun.message ?? "")")
+        #expect(try Repository.open(server.repository!).catalog.scan().entries.count == 2, "a dry run removes nothing")
+    }
 }

@@ -89,6 +89,27 @@ import FoundationNetworking
         #expect(listen.status == 64)
     }
 
+    /// `--operator` names a landlord's tenant: with one database it means nothing and is refused; a domain no
+    /// tenant has is warned about at start (it grants nothing until a tenant has it).
+    @Test func anOperatorNeedsALandlordAndAnUnknownDomainIsWarnedAbout() throws {
+        let dir = Scratch.directory()
+        let tenant = dir.appendingPathComponent("tenant.sqlite").path
+        try DemoDatabase(options: .init(posts: 5, seed: 4)).write(to: tenant)
+        let single = try VeloProcess.run(["serve", "--db", tenant, "--operator", "ops.localhost", "--listen", "127.0.0.1:0"])
+        #expect(single.status == 64 && single.stderr.contains("--operator needs a landlord"), "\(single.status) \(single.stderr)")
+        let landlord = dir.appendingPathComponent("landlord.sqlite").path
+        _ = try Scratch.sqlite(
+            landlord,
+            "CREATE TABLE tenants (id INTEGER PRIMARY KEY, name TEXT, domain TEXT UNIQUE, database TEXT); INSERT INTO tenants (name, domain, database) VALUES ('Ops', 'ops.localhost', '\(tenant)')"
+        )
+        let server = try ServedForTest([
+            "serve", "--landlord", landlord, "--operator", "ops.localhost", "--operator", "opps.localhost", "--listen", "127.0.0.1:0",
+        ])
+        defer { server.stop() }
+        #expect(server.log().contains("no tenant has the domain opps.localhost yet"), "\(server.log())")
+        #expect(!server.log().contains("domain ops.localhost"), "\(server.log())")
+    }
+
     /// `velo serve --config`: the config's database is served, and velo run's rounds run beside the API (the first
     /// at start); SIGTERM stops both.
     @Test func serveWithAConfigRunsRoundsBesideTheAPI() throws {
