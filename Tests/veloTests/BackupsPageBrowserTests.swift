@@ -6,8 +6,8 @@ import Testing
 @testable import VeloServer
 
 /// `velo serve`'s backups page in a real browser: Debian's headless Chromium, driven through selenium by
-/// Tests/Fixtures/browser/backups_page.py, against a real `velo serve` on loopback over a repository of three
-/// tenants, one of them stale. Skipped, saying why, where Chromium, its driver or selenium is missing (`.ci/run`
+/// Tests/Fixtures/browser/backups_page.py, against a real `velo serve --landlord` on loopback over a repository of
+/// three tenants, one of them stale, signed in as a superuser of the operator tenant. Skipped, saying why, where Chromium, its driver or selenium is missing (`.ci/run`
 /// installs them). Screenshots of each page go to `.build/test-artifacts/backups-page/`.
 @Suite struct BackupsPageBrowserTests {
     static let chromium = ProcessInfo.processInfo.environment["VELO_CHROMIUM"] ?? "/usr/bin/chromium"
@@ -56,7 +56,18 @@ import Testing
         let capture = try ReplicateProcess(["--db", served, "--repo", repo])
         defer { _ = capture.stop() }
         #expect(capture.waitForFirstBatch(), "\(capture.stderr)")
-        let server = try ServedForTest(["serve", "--db", served, "--repo", repo, "--listen", "127.0.0.1:0"])
+        // Served as Veloquent serves tenants: a landlord picks a's database by the browser's Host (127.0.0.1), and
+        // a's superusers operate the repository (`--operator`): the overview lists every tenant.
+        let landlord = dir.appendingPathComponent("landlord.sqlite").path
+        _ = try Scratch.sqlite(
+            landlord,
+            "CREATE TABLE tenants (id INTEGER PRIMARY KEY, name TEXT, domain TEXT UNIQUE, database TEXT); "
+                + "INSERT INTO tenants (name, domain, database) VALUES ('A', '127.0.0.1', '\(served)'), "
+                + "('B', 'b.localhost', '\(dir.appendingPathComponent("b.sqlite").path)'), ('C', 'c.localhost', '\(dir.appendingPathComponent("c.sqlite").path)')"
+        )
+        let server = try ServedForTest([
+            "serve", "--landlord", landlord, "--operator", "127.0.0.1", "--repo", repo, "--listen", "127.0.0.1:0",
+        ])
         defer { server.stop() }
         let shots = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
             .appendingPathComponent(".build/test-artifacts/backups-page").path
@@ -76,7 +87,8 @@ import Testing
         // restores' safety snapshots are in the repository.
         #expect(try Scratch.sqlite(served, "SELECT count(*) FROM _velo_posts WHERE title = 'changed by the app'") == "0")
         let snapshots = try VeloProcess.run(["snapshots", "--repo", repo, "--tag", "pre-restore", "--json"])
-        #expect(try JSONParser.parse(snapshots.stdout).arrayValue?.count == 2, "the snapshot's restore and the moment's: \(snapshots.stdout)")
+        #expect(
+            try JSONParser.parse(snapshots.stdout).arrayValue?.count == 2, "the snapshot's restore and the moment's: \(snapshots.stdout)")
     }
 
     /// The page is small enough to load at once on a slow line: HTML, CSS and JavaScript together ≤ 100 KiB.
