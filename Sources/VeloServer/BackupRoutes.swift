@@ -79,7 +79,28 @@ struct BackupRoutes {
         pairs.append(("served", .string(ClientJSON.clientPath(tenant.databasePath))))
         pairs.append(("retention", state.configuration.retention ?? .null))
         pairs.append(("encrypted", .bool(repository.isEncrypted)))
+        if case .landlord(let landlord) = state.configuration.databases {
+            let shown = Set((report.sources.map(\.source) + report.continuous.map(\.source)).map { FileSystem.absolute($0) })
+            let busyTimeout = state.configuration.busyTimeout
+            let tenants = try await BlockingWork.run { try Self.tenantsByFile(landlord: landlord, among: shown, busyTimeout: busyTimeout) }
+            pairs.append(("tenants", .object(tenants)))
+        }
         return Envelope.success(.object(pairs))
+    }
+
+    /// With `--landlord`, which tenant each shown source is, by its file name as the status names it: `{"name",
+    /// "domain"}` from the landlord's `tenants` (a source no tenant names, the landlord itself, is left out), in
+    /// the order of the file names.
+    static func tenantsByFile(landlord path: String, among shown: Set<String>, busyTimeout: Duration) throws -> [(String, JSONValue)] {
+        let landlord = try Database(path: path, mode: .readOnly, busyTimeout: busyTimeout)
+        return try Landlord.tenants(in: landlord, schema: try SQLiteSchema.read(from: landlord)).compactMap { tenant in
+            let file = tenant.database.flatMap { $0.isEmpty ? nil : $0 } ?? path
+            guard shown.contains(FileSystem.absolute(file)) else { return nil }
+            return (
+                ClientJSON.clientPath(file),
+                .object([("name", .string(tenant.name)), ("domain", tenant.domain.map(JSONValue.string) ?? .null)])
+            )
+        }.sorted { $0.0 < $1.0 }
     }
 
     /// `velo backup --json`: a snapshot of the tenant database, now. With `Accept: text/event-stream` the answer

@@ -322,7 +322,7 @@ package enum OpenAPIDocument {
                     (
                         "get",
                         operation(
-                            "Each source's newest snapshot, last verification and state (velo status --json), with what a restore's confirmation asks to be typed (name) and the config's retention policy.",
+                            "Each source's newest snapshot, last verification and state (velo status --json), with what a restore's confirmation asks to be typed (name), the config's retention policy and, with a landlord, the tenant each source is (tenants).",
                             "backupStatus", tag: "backups",
                             ok: json(
                                 envelope(obj(("type", str("object")), ("required", strings(["state", "sources", "name", "served"])))),

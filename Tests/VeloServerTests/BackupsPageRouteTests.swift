@@ -168,6 +168,13 @@ import Testing
         #expect(try await sources(as: "ops.localhost") == ["ops.sqlite", "tenant.sqlite"])
         #expect(try await get("/api/backups", as: "acme.localhost")?.arrayValue?.count == 1)
         #expect(try await get("/api/backups", as: "ops.localhost")?.arrayValue?.count == 2)
+        // Which tenant each source is, for the sources shown only.
+        let ops = #"{"name":"Ops","domain":"ops.localhost"}"#
+        let acme = #"{"name":"Acme","domain":"acme.localhost"}"#
+        #expect(
+            try await get("/api/backups/status", as: "ops.localhost")?["tenants"]
+                == JSONParser.parse(#"{"ops.sqlite":\#(ops),"tenant.sqlite":\#(acme)}"#))
+        #expect(try await get("/api/backups/status", as: "acme.localhost")?["tenants"] == JSONParser.parse(#"{"tenant.sqlite":\#(acme)}"#))
         // A restore still asks for the signed-in tenant's own name.
         #expect(try await get("/api/backups/status", as: "ops.localhost")?["name"] == .string("ops.localhost"))
 

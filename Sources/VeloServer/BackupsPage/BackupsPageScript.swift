@@ -191,12 +191,15 @@ extension BackupsPage {
           function renderOverview() {
             const status = state.status;
             const captured = new Map((status.continuous || []).map((c) => [c.source, c]));
+            // With a landlord, the tenant each source is (its name and domain), from the landlord's tenants.
+            const tenantOf = (source) => { const t = (status.tenants || {})[source]; return t ? t.name + (t.domain ? " · " + t.domain : "") : null; };
             // A source captured continuously but never backed up is a source of the repository too.
             const sources = status.sources.concat((status.continuous || []).filter((c) => !status.sources.some((s) => s.source === c.source))
               .map((c) => ({ source: c.source, state: c.state, reasons: c.reasons, latest: null, last_verification: null, snapshots: 0, total_bytes: 0 })));
             const rows = sources.map((s) => h("tr", { class: state.source === s.source ? "selected" : null },
               h("th", { scope: "row" }, h("button", { class: "link", onclick: () => { state.source = s.source; state.snapshot = null; renderOverview(); renderSnapshots(); } }, s.source),
-                s.source === status.served ? h("span", { class: "note" }, " (served)") : null),
+                s.source === status.served ? h("span", { class: "note" }, " (served)") : null,
+                tenantOf(s.source) ? h("span", { class: "note tenant" }, tenantOf(s.source)) : null),
               h("td", null, h("span", { class: "badge " + s.state }, s.state), s.reasons.length ? h("span", { class: "reasons" }, " " + s.reasons.join("; ")) : null),
               h("td", null, s.latest ? age(s.latest.age_seconds) : "none"),
               h("td", null, s.last_verification ? (s.last_verification.ok ? "ok, " : "FAILED, ") + age(s.last_verification.age_seconds) : "never"),

@@ -44,6 +44,7 @@ extension BackupsPage {
         form { display: grid; gap: .4rem; max-width: 22rem; }
         form button { margin-top: .5rem; justify-self: start; }
         .note { color: var(--muted); font-size: .85rem; }
+        .note.tenant { display: block; }
         .badge { display: inline-block; padding: 0 .5rem; border-radius: 1rem; font-size: .8rem; font-weight: 700; text-transform: uppercase; }
         .badge.ok { color: var(--ok); background: var(--ok-bg); }
         .badge.warning { color: var(--warn); background: var(--warn-bg); }

@@ -142,9 +142,12 @@ try:
     sign_in(password)
     wait.until(lambda d: len(overview_rows()) == 3)
     check(driver.find_element(By.ID, "app").is_displayed(), "signed in")
-    states = {row.find_element(By.TAG_NAME, "th").text.split(" ")[0]: row.find_element(By.CSS_SELECTOR, ".badge").text.lower() for row in overview_rows()}
+    states = {row.find_element(By.CSS_SELECTOR, "th button").text: row.find_element(By.CSS_SELECTOR, ".badge").text.lower() for row in overview_rows()}
     check(states.get("c.sqlite") == "critical", f"c.sqlite is stale (critical): {states}")
     check(all(state != "critical" for name, state in states.items() if name != "c.sqlite"), f"only c.sqlite is stale: {states}")
+    tenants = {row.find_element(By.CSS_SELECTOR, "th button").text: row.find_element(By.CSS_SELECTOR, "th .tenant").text for row in overview_rows()}
+    check(tenants == {"a.sqlite": "A · 127.0.0.1", "b.sqlite": "B · b.localhost", "c.sqlite": "C · c.localhost"},
+          f"each source shows its tenant's name and domain: {tenants}")
     stale = [row for row in overview_rows() if row.text.startswith("c.sqlite")][0]
     check("older than" in stale.text or "old" in stale.text, f"the stale source says why: {stale.text!r}")
     check(driver.find_element(By.CSS_SELECTOR, "#chart svg").is_displayed(), "the size chart is drawn")
@@ -289,7 +292,7 @@ try:
     wait.until(lambda d: "Restorable: " in d.find_element(By.ID, "moments-window").text)
     # The overview shows each source's capture: the served one's restorable span, the others not captured.
     def capture_cells():
-        return {row.find_element(By.TAG_NAME, "th").text.split(" ")[0]: row.find_elements(By.TAG_NAME, "td")[3].text for row in overview_rows()}
+        return {row.find_element(By.CSS_SELECTOR, "th button").text: row.find_elements(By.TAG_NAME, "td")[3].text for row in overview_rows()}
     served = os.path.basename(database)
     try:
         wait.until(lambda d: "restorable, to" in capture_cells().get(served, ""))
