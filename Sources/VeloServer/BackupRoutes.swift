@@ -44,11 +44,10 @@ struct BackupRoutes {
 
     /// `velo status --json` of the sources this superuser sees: with `--landlord` the tenant's own database (every
     /// source for an operator tenant's), with `--db` every source of the repository (it is the served database's
-    /// operator's). `?max_age=` and
-    /// `?max_verify_age=` (26h, 2d, …) as the command's options, else the config's `max_age`. Beside the report:
-    /// `name`, what a restore asks to be typed (the tenant's domain, else the served database's file name),
-    /// `served`, the served database's file name, `retention`, the config's policy (null without one), and
-    /// `encrypted`.
+    /// operator's). `?max_age=` and `?max_verify_age=` (26h, 2d, …) as the command's options, else the config's
+    /// `max_age`. Beside the report: `name`, what a restore asks to be typed (the tenant's domain, else the served
+    /// database's file name), `served`, the served database's file name, `retention`, the config's policy (null
+    /// without one), `encrypted`, and with `--landlord` `tenants`, the tenant each source shown is.
     func status(_ request: Request, _ context: VeloRequestContext) async throws -> Response {
         let tenant = try context.requireTenant()
         var options = BackupStatus.Options()

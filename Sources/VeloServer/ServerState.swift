@@ -48,8 +48,8 @@ final class ServerState: Sendable {
         return tenant.domain.map { configuration.operators.contains($0.lowercased()) } ?? false
     }
 
-    /// Whether a catalog entry belongs to the tenant: every snapshot with `--db` and for an operator tenant, only
-    /// the tenant's own otherwise with `--landlord` (tenants share the repository, not their snapshots).
+    /// Whether a catalog entry belongs to the tenant: every snapshot when it sees every source, else only its own
+    /// database's (with `--landlord`, tenants share the repository, not their snapshots).
     func owns(_ entry: CatalogEntry, tenant: TenantTarget) -> Bool {
         seesEverySource(tenant) || FileSystem.absolute(entry.sourcePath) == FileSystem.absolute(tenant.databasePath)
     }
