@@ -89,25 +89,64 @@ import FoundationNetworking
         #expect(listen.status == 64)
     }
 
-    /// `--operator` names a landlord's tenant: with one database it means nothing and is refused; a domain no
-    /// tenant has is warned about at start (it grants nothing until a tenant has it).
-    @Test func anOperatorNeedsALandlordAndAnUnknownDomainIsWarnedAbout() throws {
+    /// `--operator` over a whole demo app (a landlord as Veloquent's migration makes it, two tenants, backed up with
+    /// `velo backup --app`): the operator tenant's superuser sees both tenants, named; the other tenant sees only
+    /// its own. With one database the flag means nothing and is refused; a domain no tenant has is warned about.
+    @Test func anOperatorTenantSeesEveryTenantOfAnAppAndTheFlagNeedsALandlord() async throws {
         let dir = Scratch.directory()
-        let tenant = dir.appendingPathComponent("tenant.sqlite").path
-        try DemoDatabase(options: .init(posts: 5, seed: 4)).write(to: tenant)
-        let single = try VeloProcess.run(["serve", "--db", tenant, "--operator", "ops.localhost", "--listen", "127.0.0.1:0"])
+        let app = dir.appendingPathComponent("app").path
+        let repo = dir.appendingPathComponent("repo").path
+        for arguments in [
+            ["demo", "--app", app, "--tenants", "2", "--posts", "5", "--files", "0"], ["backup", "--app", app, "--repo", repo],
+        ] {
+            let result = try VeloProcess.run(arguments)
+            #expect(result.status == 0, "\(arguments): \(result.stderr)")
+        }
+        let landlord = app + "/database/database.sqlite"
+        let tenants = try Scratch.sqlite(landlord, "SELECT domain || ' ' || database FROM tenants ORDER BY id").split(separator: "\n")
+            .map { $0.split(separator: " ").map(String.init) }
+        try #require(tenants.count == 2, "\(tenants)")
+        for tenant in tenants {
+            try Database(path: tenant[1], mode: .readWrite).prepare("UPDATE superusers SET password = ?").run([
+                .text(PasswordCheck.hash("pw-for-serve", cost: 4))
+            ])
+        }
+        let (operatorDomain, otherDomain) = (tenants[0][0], tenants[1][0])
+
+        let single = try VeloProcess.run(["serve", "--db", tenants[0][1], "--operator", operatorDomain, "--listen", "127.0.0.1:0"])
         #expect(single.status == 64 && single.stderr.contains("--operator needs a landlord"), "\(single.status) \(single.stderr)")
-        let landlord = dir.appendingPathComponent("landlord.sqlite").path
-        _ = try Scratch.sqlite(
-            landlord,
-            "CREATE TABLE tenants (id INTEGER PRIMARY KEY, name TEXT, domain TEXT UNIQUE, database TEXT); INSERT INTO tenants (name, domain, database) VALUES ('Ops', 'ops.localhost', '\(tenant)')"
-        )
+
         let server = try ServedForTest([
-            "serve", "--landlord", landlord, "--operator", "ops.localhost", "--operator", "opps.localhost", "--listen", "127.0.0.1:0",
+            "serve", "--landlord", landlord, "--operator", operatorDomain, "--operator", "opps.localhost", "--repo", repo,
+            "--listen", "127.0.0.1:0",
         ])
         defer { server.stop() }
         #expect(server.log().contains("no tenant has the domain opps.localhost yet"), "\(server.log())")
-        #expect(!server.log().contains("domain ops.localhost"), "\(server.log())")
+        #expect(!server.log().contains("domain \(operatorDomain)"), "\(server.log())")
+        func status(as host: String) async throws -> JSONValue {
+            var login = URLRequest(url: URL(string: "\(server.base)/api/collections/superusers/auth/login")!)
+            login.httpMethod = "POST"
+            login.httpBody = Data(#"{"identity":"admin@acme.test","password":"pw-for-serve"}"#.utf8)
+            login.setValue("application/json", forHTTPHeaderField: "Content-Type")
+            login.setValue(host, forHTTPHeaderField: "Host")
+            let (body, _) = try await URLSession.shared.data(for: login)
+            let token = try #require(
+                try JSONParser.parse(Array(body))["data"]?["token"]?.stringValue, "\(host): \(String(decoding: body, as: UTF8.self))")
+            var request = URLRequest(url: URL(string: "\(server.base)/api/backups/status")!)
+            request.setValue(host, forHTTPHeaderField: "Host")
+            request.setValue("Bearer \(token)", forHTTPHeaderField: "Authorization")
+            let (status, _) = try await URLSession.shared.data(for: request)
+            return try #require(try JSONParser.parse(Array(status))["data"])
+        }
+        func file(_ path: String) -> String { (path as NSString).lastPathComponent }
+        let seen = try await status(as: operatorDomain)
+        let sources = Set((seen["sources"]?.arrayValue ?? []).compactMap { $0["source"]?.stringValue })
+        #expect(sources == [file(landlord), file(tenants[0][1]), file(tenants[1][1])], "the operator sees every source: \(sources)")
+        #expect(seen["tenants"]?[file(tenants[1][1])]?["domain"]?.stringValue == otherDomain, "\(seen)")
+        #expect(seen["tenants"]?[file(landlord)] == nil, "the landlord is no tenant: \(seen)")
+        let own = try await status(as: otherDomain)
+        #expect((own["sources"]?.arrayValue ?? []).compactMap { $0["source"]?.stringValue } == [file(tenants[1][1])], "\(own)")
+        #expect(own["tenants"]?.objectValue?.map(\.0) == [file(tenants[1][1])], "\(own)")
     }
 
     /// `velo serve --config`: the config's database is served, and velo run's rounds run beside the API (the first
