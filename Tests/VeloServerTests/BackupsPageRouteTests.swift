@@ -94,19 +94,14 @@ import Testing
 
     /// With `--landlord`, a tenant's superuser sees only its own database among the repository's sources.
     @Test func aTenantSeesOnlyItsOwnSource() async throws {
-        let directory = (NSTemporaryDirectory() as NSString).appendingPathComponent("velo-page-\(getpid())-\(UUID().uuidString.prefix(6))")
-        try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
+        let directory = try Self.folder()
         defer { try? FileManager.default.removeItem(atPath: directory) }
         let landlord = (directory as NSString).appendingPathComponent("landlord.sqlite")
         let other = (directory as NSString).appendingPathComponent("other.sqlite")
         try DemoDatabase(options: .init(posts: 20, seed: 9)).write(to: other)
         let server = try await TestServer(
             configure: { $0.databases = .landlord(landlord) },
-            prepare: { tenant in
-                let db = try Database(path: landlord, mode: .create)
-                try db.execute("CREATE TABLE tenants (id INTEGER PRIMARY KEY, name TEXT, domain TEXT UNIQUE, database TEXT)")
-                try db.prepare("INSERT INTO tenants (name, domain, database) VALUES ('Acme', 'acme.localhost', ?)").run([.text(tenant)])
-            })
+            prepare: { tenant in try Self.writeLandlord(landlord, tenants: [("Acme", "acme.localhost", tenant)]) })
         defer { Task { await server.stop() } }
         let repository = try Repository.open(server.repository!, create: true)
         _ = try Backup.run(databasePath: other, repository: repository, options: Backup.Options())
@@ -120,11 +115,11 @@ import Testing
         #expect(status["sources"]?.arrayValue?.map { $0["source"] } == [.string("tenant.sqlite")], "\(status)")
         #expect(status["name"] == .string("acme.localhost"), "a tenant confirms a restore with its domain")
     }
+
     /// `--operator`: the superusers of the tenant the server's operator names see every tenant's status and
     /// snapshots, and may prune; every other tenant still sees only its own, and may not prune.
     @Test func anOperatorTenantSeesEveryTenantAndTheOthersOnlyTheirOwn() async throws {
-        let directory = (NSTemporaryDirectory() as NSString).appendingPathComponent("velo-page-\(getpid())-\(UUID().uuidString.prefix(6))")
-        try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
+        let directory = try Self.folder()
         defer { try? FileManager.default.removeItem(atPath: directory) }
         let landlord = (directory as NSString).appendingPathComponent("landlord.sqlite")
         let operatorDatabase = (directory as NSString).appendingPathComponent("ops.sqlite")
@@ -138,12 +133,7 @@ import Testing
                 $0.setOperators(["Ops.localhost:8090"])  // as the Host is compared: no port, any case
             },
             prepare: { tenant in
-                let db = try Database(path: landlord, mode: .create)
-                try db.execute("CREATE TABLE tenants (id INTEGER PRIMARY KEY, name TEXT, domain TEXT UNIQUE, database TEXT)")
-                try db.prepare(
-                    "INSERT INTO tenants (name, domain, database) VALUES ('Acme', 'acme.localhost', ?), ('Ops', 'ops.localhost', ?)"
-                )
-                .run([.text(tenant), .text(operatorDatabase)])
+                try Self.writeLandlord(landlord, tenants: [("Acme", "acme.localhost", tenant), ("Ops", "ops.localhost", operatorDatabase)])
             })
         defer { Task { await server.stop() } }
         // A mistyped domain is found at start (`velo serve` warns about it).
@@ -188,5 +178,25 @@ import Testing
             "POST", "/api/backups/prune", json: prune, token: tokens["ops.localhost"], headers: ["Host": "ops.localhost"])
         #expect(dryRun.status == 200, "\(dryRun.status) \(dryRun.message ?? "")")
         #expect(try Repository.open(server.repository!).catalog.scan().entries.count == 2, "a dry run removes nothing")
+    }
+
+    /// A new folder of this test's own under the temporary folder.
+    static func folder() throws -> String {
+        let directory = (NSTemporaryDirectory() as NSString).appendingPathComponent("velo-page-\(getpid())-\(UUID().uuidString.prefix(6))")
+        try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
+        return directory
+    }
+
+    /// A landlord database whose `tenants` table is the one Veloquent's landlord migration makes, listing these.
+    static func writeLandlord(_ path: String, tenants: [(name: String, domain: String, database: String)]) throws {
+        let db = try Database(path: path, mode: .create)
+        try db.execute(
+            #"CREATE TABLE "tenants" ("id" integer primary key autoincrement not null, "name" varchar not null, "domain" varchar not null, "database" varchar, "created_at" datetime, "updated_at" datetime); CREATE UNIQUE INDEX "tenants_domain_unique" on "tenants" ("domain"); CREATE UNIQUE INDEX "tenants_database_unique" on "tenants" ("database")"#
+        )
+        for tenant in tenants {
+            try db.prepare("INSERT INTO tenants (name, domain, database) VALUES (?, ?, ?)").run([
+                .text(tenant.name), .text(tenant.domain), .text(tenant.database),
+            ])
+        }
     }
 }

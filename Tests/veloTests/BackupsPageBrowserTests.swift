@@ -7,8 +7,9 @@ import Testing
 
 /// `velo serve`'s backups page in a real browser: Debian's headless Chromium, driven through selenium by
 /// Tests/Fixtures/browser/backups_page.py, against a real `velo serve --landlord` on loopback over a repository of
-/// three tenants, one of them stale, signed in as a superuser of the operator tenant. Skipped, saying why, where Chromium, its driver or selenium is missing (`.ci/run`
-/// installs them). Screenshots of each page go to `.build/test-artifacts/backups-page/`.
+/// three tenants, one of them stale, signed in as a superuser of the operator tenant. Skipped, saying why, where
+/// Chromium, its driver or selenium is missing (`.ci/run` installs them). Screenshots of each page go to
+/// `.build/test-artifacts/backups-page/`.
 @Suite struct BackupsPageBrowserTests {
     static let chromium = ProcessInfo.processInfo.environment["VELO_CHROMIUM"] ?? "/usr/bin/chromium"
     static let driver = ProcessInfo.processInfo.environment["VELO_CHROMEDRIVER"] ?? "/usr/bin/chromedriver"
