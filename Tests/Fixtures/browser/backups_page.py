@@ -118,6 +118,14 @@ def sign_in(secret):
     click("login-button")
 
 
+def signed_in():
+    """Waits until the sign-in has loaded the page: the app shown, the overview's three rows, and no action running
+    (`working`). The rows of an earlier session stay in the hidden app, so they alone do not say the page is loaded,
+    and a token changed while it still loads would sign out the new session."""
+    wait.until(lambda d: d.find_element(By.ID, "app").is_displayed() and len(overview_rows()) == 3
+               and "working" not in (d.find_element(By.TAG_NAME, "body").get_attribute("class") or ""))
+
+
 def scalar(sql):
     with sqlite3.connect(database, timeout=10) as db:
         return db.execute(sql).fetchone()[0]
@@ -140,7 +148,7 @@ try:
 
     step("the overview: three sources, one stale")
     sign_in(password)
-    wait.until(lambda d: len(overview_rows()) == 3)
+    signed_in()
     check(driver.find_element(By.ID, "app").is_displayed(), "signed in")
     states = {row.find_element(By.CSS_SELECTOR, "th button").text: row.find_element(By.CSS_SELECTOR, ".badge").text.lower() for row in overview_rows()}
     check(states.get("c.sqlite") == "critical", f"c.sqlite is stale (critical): {states}")
@@ -244,7 +252,7 @@ try:
     wait_message("session has ended", "error")
     wait.until(lambda d: d.find_element(By.ID, "login").is_displayed())
     sign_in(password)
-    wait.until(lambda d: len(overview_rows()) == 3)
+    signed_in()
 
     step("an expired token met by the download worker: the same line, and the page stays")
     driver.execute_script("sessionStorage.setItem('velo.token', 'expired-or-revoked')")
@@ -254,7 +262,7 @@ try:
     check(driver.current_url == page_url, f"the page stays where it was: {driver.current_url}")
     wait.until(lambda d: d.find_element(By.ID, "login").is_displayed())
     sign_in(password)
-    wait.until(lambda d: len(overview_rows()) == 3)
+    signed_in()
 
     step("a 409 while another velo holds the repository")
     lock = os.path.join(repository, "locks", "exclusive.json")
