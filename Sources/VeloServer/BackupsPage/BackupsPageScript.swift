@@ -77,7 +77,8 @@ extension BackupsPage {
                 if (payload && typeof payload.message === "string") message = payload.message;
               } catch (e) { /* not JSON: the status line */ }
               if (response.status === 401 && token && !path.endsWith("/auth/login")) {
-                signOut();
+                // A request sent with an earlier token (the user has signed in again since) ends no session.
+                if (sessionStorage.getItem(tokenKey) === token) signOut();
                 throw new APIError(401, "Your session has ended (" + oneLine(message) + "): sign in again.");
               }
               throw new APIError(response.status, oneLine(message));
@@ -355,7 +356,8 @@ extension BackupsPage {
               const channel = new MessageChannel();
               const next = replies(channel.port1);
               const url = new URL(api + `/backups/${snapshot.id}/export`, location.href).href;
-              worker.postMessage({ id, url, token: sessionStorage.getItem(tokenKey) }, [channel.port2]);
+              const token = sessionStorage.getItem(tokenKey);
+              worker.postMessage({ id, url, token }, [channel.port2]);
               await next();
               location.assign(pageBase + "/download/" + id);
               // The worker says when the navigation reached it, then when the export's answer began (which may take
@@ -365,7 +367,7 @@ extension BackupsPage {
               const reply = reached.fetching ? await next() : reached;
               if (reply.error) {
                 if (reply.status === 401) {
-                  signOut();
+                  if (sessionStorage.getItem(tokenKey) === token) signOut();
                   throw new APIError(401, "Your session has ended (" + oneLine(reply.error) + "): sign in again.");
                 }
                 throw new APIError(reply.status, oneLine(reply.error));
